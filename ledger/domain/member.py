@@ -1,0 +1,274 @@
+"""The member (在职党员): enrolment by the unit, 报到 registration, posts, teams, exemptions, consents."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate
+from ledger.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    LastPostCannotBeReleased,
+    MemberFrozen,
+    MemberNotRegistered,
+    NotFound,
+    PersonalDataErased,
+    WrongState,
+)
+from ledger.domain.values import (
+    NAME_CHARS_MAX,
+    PERSONAL_FIELDS,
+    ConsentPurpose,
+    PartyStatus,
+    check_text,
+)
+
+# 登记表 fields kept in clear (not personal under DOMAIN.md's privacy rules).
+PROFILE_FIELDS: tuple[str, ...] = (
+    "sex",
+    "education",
+    "party_joined",
+    "specialities",
+    "hobbies",
+    "available_time",
+)
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+class Member(LedgerAggregate):
+    """One member in this region. The id is the member's id for life (a transfer keeps it)."""
+
+    @classmethod
+    def enrol(cls, *, member_id: UUID, name: str, unit_id: UUID, party_status: PartyStatus,
+              job_title: str, region_code: str) -> "Member":
+        return cls(id=member_id, name=check_text(name, "name", chars_max=NAME_CHARS_MAX), unit_id=unit_id,
+                   party_status=PartyStatus(party_status),
+                   job_title=check_text(job_title, "job_title", chars_max=NAME_CHARS_MAX, required=False),
+                   region_code=region_code)
+
+    @event("Enrolled")
+    def __init__(self, *, id: UUID, name: str, unit_id: UUID, party_status: PartyStatus, job_title: str,
+                 region_code: str) -> None:
+        self.name = name
+        self.unit_id = unit_id
+        self.party_status = party_status
+        self.job_title = job_title
+        self.region_code = region_code
+        self.community_id: UUID | None = None
+        self.reported_on: date | None = None
+        self.report_late = False
+        self.profile: dict[str, str] = {}
+        self.personal: dict[str, str] = {}  # sealed ciphertexts, never plaintext
+        self.willing_other_service = False
+        self.posts: dict[UUID, str] = {}
+        self.teams: set[UUID] = set()
+        self.exemptions: dict[int, str] = {}
+        self.consents: dict[UUID, tuple[ConsentPurpose, str]] = {}
+        self.personal_erased = False
+        self.frozen_by: UUID | None = None  # a pending transfer
+        self.closed = False
+
+    # -- state checks used by the ledger ---------------------------------------------------------
+    def require_active(self) -> None:
+        if self.closed:
+            raise WrongState(f"member {self.id} has moved to another region")
+        if self.frozen_by is not None:
+            raise MemberFrozen(f"member {self.id} is frozen by pending transfer {self.frozen_by}")
+
+    def require_registered(self) -> UUID:
+        self.require_active()
+        if self.community_id is None:
+            raise MemberNotRegistered(f"member {self.id} has not reported to a community")
+        return self.community_id
+
+    # -- 报到登记 -----------------------------------------------------------------------------
+    def register(self, *, community_id: UUID, slip_id: UUID | None, reported_on: date, late: bool,
+                 profile: dict[str, str], personal_sealed: dict[str, str], willing_other_service: bool) -> None:
+        self.require_active()
+        if self.community_id is not None:
+            raise AlreadyExists(f"member {self.id} is already registered with a community")
+        unknown = set(profile) - set(PROFILE_FIELDS)
+        if unknown:
+            raise InvalidInput(f"unknown profile fields: {sorted(unknown)}")
+        if set(personal_sealed) - set(PERSONAL_FIELDS):
+            raise InvalidInput("unknown personal fields")
+        clean = {k: check_text(v, k, chars_max=200, required=False) for k, v in profile.items()}
+        self._registered(community_id=community_id, slip_id=slip_id, reported_on=reported_on, late=late,
+                         profile=clean, personal_sealed=dict(personal_sealed),
+                         willing_other_service=bool(willing_other_service))
+
+    @event("Registered")
+    def _registered(self, community_id: UUID, slip_id: UUID | None, reported_on: date, late: bool,
+                    profile: dict[str, str], personal_sealed: dict[str, str], willing_other_service: bool) -> None:
+        self.community_id = community_id
+        self.reported_on = reported_on
+        self.report_late = late
+        self.profile = profile
+        self.personal = personal_sealed
+        self.willing_other_service = willing_other_service
+
+    # -- posts (认领岗位) ------------------------------------------------------------------------
+    def claim_post(self, *, post_id: UUID, post_name: str) -> None:
+        self.require_registered()
+        if post_id in self.posts:
+            return  # claiming a claimed post again changes nothing
+        self._post_claimed(post_id=post_id, post_name=post_name)
+
+    @event("PostClaimed")
+    def _post_claimed(self, post_id: UUID, post_name: str) -> None:
+        self.posts[post_id] = post_name
+
+    def release_post(self, *, post_id: UUID) -> None:
+        self.require_registered()
+        if post_id not in self.posts:
+            raise NotFound(f"member {self.id} has not claimed post {post_id}")
+        if len(self.posts) == 1:
+            raise LastPostCannotBeReleased("a member must keep at least one claimed post (请至少认领一个岗位)")
+        self._post_released(post_id=post_id)
+
+    @event("PostReleased")
+    def _post_released(self, post_id: UUID) -> None:
+        del self.posts[post_id]
+
+    # -- teams (编组) ------------------------------------------------------------------------------
+    def join_team(self, *, team_id: UUID) -> None:
+        self.require_registered()
+        if team_id not in self.teams:
+            self._joined_team(team_id=team_id)
+
+    @event("JoinedTeam")
+    def _joined_team(self, team_id: UUID) -> None:
+        self.teams.add(team_id)
+
+    def leave_team(self, *, team_id: UUID) -> None:
+        if team_id not in self.teams:
+            raise NotFound(f"member {self.id} is not in team {team_id}")
+        self._left_team(team_id=team_id)
+
+    @event("LeftTeam")
+    def _left_team(self, team_id: UUID) -> None:
+        self.teams.discard(team_id)
+
+    # -- exemptions ("有故") ----------------------------------------------------------------------
+    def grant_exemption(self, *, year: int, reason: str) -> None:
+        self.require_active()
+        if not YEAR_MIN <= year <= YEAR_MAX:
+            raise InvalidInput(f"year {year} is out of range")
+        self._exemption_granted(year=year, reason=check_text(reason, "reason", chars_max=500))
+
+    @event("ExemptionGranted")
+    def _exemption_granted(self, year: int, reason: str) -> None:
+        self.exemptions[year] = reason
+
+    def withdraw_exemption(self, *, year: int) -> None:
+        if year not in self.exemptions:
+            raise NotFound(f"no exemption for {year}")
+        self._exemption_withdrawn(year=year)
+
+    @event("ExemptionWithdrawn")
+    def _exemption_withdrawn(self, year: int) -> None:
+        del self.exemptions[year]
+
+    # -- consents (PIPL separate consent) -------------------------------------------------------
+    def give_consent(self, *, consent_id: UUID, purpose: ConsentPurpose, recipient: str) -> None:
+        recipient = check_text(recipient, "recipient", chars_max=64)
+        existing = self.consents.get(consent_id)
+        if existing == (ConsentPurpose(purpose), recipient):
+            return
+        if existing is not None:
+            raise AlreadyExists(f"consent {consent_id} exists with other terms")
+        self._consent_given(consent_id=consent_id, purpose=ConsentPurpose(purpose), recipient=recipient)
+
+    @event("ConsentGiven")
+    def _consent_given(self, consent_id: UUID, purpose: ConsentPurpose, recipient: str) -> None:
+        self.consents[consent_id] = (purpose, recipient)
+
+    def withdraw_consent(self, *, consent_id: UUID) -> None:
+        if consent_id not in self.consents:
+            raise NotFound(f"consent {consent_id} is not in force")
+        self._consent_withdrawn(consent_id=consent_id)
+
+    @event("ConsentWithdrawn")
+    def _consent_withdrawn(self, consent_id: UUID) -> None:
+        del self.consents[consent_id]
+
+    def has_consent(self, purpose: ConsentPurpose, recipient: str) -> bool:
+        return (ConsentPurpose(purpose), recipient) in self.consents.values()
+
+    # -- personal data erasure (crypto-shredding is done by the ledger) -------------------------
+    def record_personal_data_erased(self, *, reason: str) -> None:
+        if self.personal_erased:
+            raise PersonalDataErased(f"personal data of member {self.id} is already erased")
+        self._personal_data_erased(reason=check_text(reason, "reason", chars_max=500))
+
+    @event("PersonalDataErased")
+    def _personal_data_erased(self, reason: str) -> None:
+        self.personal_erased = True
+
+    # -- transfer (转移接续) hooks -------------------------------------------------------------------
+    def freeze(self, *, transfer_id: UUID) -> None:
+        self.require_active()
+        self._frozen(transfer_id=transfer_id)
+
+    @event("Frozen")
+    def _frozen(self, transfer_id: UUID) -> None:
+        self.frozen_by = transfer_id
+
+    def unfreeze(self, *, transfer_id: UUID, reason: str) -> None:
+        if self.frozen_by != transfer_id:
+            raise WrongState(f"member {self.id} is not frozen by transfer {transfer_id}")
+        self._unfrozen(transfer_id=transfer_id, reason=reason)
+
+    @event("Unfrozen")
+    def _unfrozen(self, transfer_id: UUID, reason: str) -> None:
+        self.frozen_by = None
+
+    def close(self, *, transfer_id: UUID, destination: str) -> None:
+        if self.frozen_by != transfer_id:
+            raise WrongState(f"member {self.id} is not frozen by transfer {transfer_id}")
+        self._closed(transfer_id=transfer_id, destination=destination)
+
+    @event("Closed")
+    def _closed(self, transfer_id: UUID, destination: str) -> None:
+        self.closed = True
+        self.frozen_by = None
+
+    def snapshot_fields(self) -> dict[str, Any]:
+        return {"name": self.name, "unit_id": self.unit_id, "community_id": self.community_id}
+
+
+class ReportSlip(LedgerAggregate):
+    """报到单 issued by the unit; its bottom half is the 回执单 the community sends back."""
+
+    @classmethod
+    def issue(cls, *, member_id: UUID, unit_id: UUID, community_id: UUID, issued_on: date,
+              deadline: date) -> "ReportSlip":
+        return cls(member_id=member_id, unit_id=unit_id, community_id=community_id, issued_on=issued_on,
+                   deadline=deadline)
+
+    @event("Issued")
+    def __init__(self, *, member_id: UUID, unit_id: UUID, community_id: UUID, issued_on: date,
+                 deadline: date) -> None:
+        self.member_id = member_id
+        self.unit_id = unit_id
+        self.community_id = community_id
+        self.issued_on = issued_on
+        self.deadline = deadline
+        self.receipt_sent_on: date | None = None
+        self.reported_on: date | None = None
+        self.post_names: list[str] = []
+
+    def send_receipt(self, *, reported_on: date, post_names: list[str], sent_on: date) -> None:
+        if self.receipt_sent_on is not None:
+            raise AlreadyExists("the receipt (回执单) was already sent")
+        self._receipt_sent(reported_on=reported_on, post_names=list(post_names), sent_on=sent_on)
+
+    @event("ReceiptSent")
+    def _receipt_sent(self, reported_on: date, post_names: list[str], sent_on: date) -> None:
+        self.receipt_sent_on = sent_on
+        self.reported_on = reported_on
+        self.post_names = post_names

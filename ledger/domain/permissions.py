@@ -1,0 +1,69 @@
+"""Which role's key may sign which event type. The ledger checks it before signing; `verify`
+checks it again for every stored event, so a statement signed by the wrong kind of actor is
+named even when its signature is valid."""
+
+from __future__ import annotations
+
+from ledger.domain.values import Role
+
+P, R, U, C, K, M, S, A = (Role.PROVINCE, Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER,
+                          Role.RESIDENT, Role.AUDITOR)
+
+SIGNER_ROLES: dict[str, frozenset[Role]] = {
+    "Key.Registered": frozenset({P, R, U, C}),  # further checked against CERTIFIERS
+    "Key.Revoked": frozenset({P, R, U, C}),
+    "Region.Initialised": frozenset({R}),
+    "Region.SettingsChanged": frozenset({R}),
+    "Region.ReportDeadlineSet": frozenset({R}),
+    "Region.PolicyAdopted": frozenset({R}),
+    "Region.YearRescored": frozenset({R}),
+    "ScoringPolicy.Published": frozenset({P, R}),
+    "Unit.Registered": frozenset({R}),
+    "Unit.MembersDeclared": frozenset({U}),
+    "Unit.Paired": frozenset({U, R}),
+    "Community.Registered": frozenset({R}),
+    "Counter.Opened": frozenset({C}),
+    "Member.Enrolled": frozenset({U, R}),
+    "Member.Registered": frozenset({C}),
+    "Member.PostClaimed": frozenset({M, C}),
+    "Member.PostReleased": frozenset({M, C}),
+    "Member.JoinedTeam": frozenset({C}),
+    "Member.LeftTeam": frozenset({C}),
+    "Member.ExemptionGranted": frozenset({U}),
+    "Member.ExemptionWithdrawn": frozenset({U}),
+    "Member.ConsentGiven": frozenset({M}),
+    "Member.ConsentWithdrawn": frozenset({M}),
+    "Member.PersonalDataErased": frozenset({C, R}),
+    "Member.Frozen": frozenset({R}),
+    "Member.Unfrozen": frozenset({R}),
+    "Member.Closed": frozenset({R}),
+    "ReportSlip.Issued": frozenset({U}),
+    "ReportSlip.ReceiptSent": frozenset({C}),
+    "ServiceSession.Recorded": frozenset({M, C}),
+    "ServiceSession.Rated": frozenset({S, C, U}),
+    "ServiceSession.Certified": frozenset({C}),
+    "ServiceSession.Rejected": frozenset({C}),
+    "ServiceSession.Corrected": frozenset({C}),
+    "ServiceSession.ComplaintUpheld": frozenset({C}),
+    "TimeAccount.Opened": frozenset({C, R}),
+    "TimeAccount.Credited": frozenset({C, R}),
+    "TimeAccount.ClawedBack": frozenset({C}),
+    "TimeAccount.Redeemed": frozenset({K}),
+    "TimeAccount.Frozen": frozenset({R}),
+    "TimeAccount.Unfrozen": frozenset({R}),
+    "TimeAccount.TransferredOut": frozenset({R}),
+    "TimeAccount.TransferredIn": frozenset({R}),
+    "Order.Placed": frozenset({S}),
+    "Order.Dispatched": frozenset({C}),
+    "Order.Accepted": frozenset({M}),
+    "Order.Fulfilled": frozenset({C}),
+    "Order.Cancelled": frozenset({S, C}),
+    "Suggestion.Submitted": frozenset({M}),
+    "Suggestion.Adopted": frozenset({C}),
+    "Suggestion.Forwarded": frozenset({C}),
+}
+# Community events other than registration are signed by the community itself.
+for _name in ("PostDefined", "PostRetired", "TeamFormed", "MenuItemPublished", "MenuItemWithdrawn", "ItemListed",
+              "ItemRepriced", "ItemDelisted"):
+    SIGNER_ROLES[f"Community.{_name}"] = frozenset({C})
+del _name

@@ -1,0 +1,82 @@
+"""The region: the ledger's operator and its settings (all settings are events)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate
+from ledger.domain.errors import InvalidInput
+from ledger.domain.values import STORAGE_CAP_MINUTES_MAX, check_region_code, check_text, stable_id
+
+DEFAULT_DISPLAY_NAME = "爱心时间银行"
+
+
+class Region(LedgerAggregate):
+    @staticmethod
+    def create_id(code: str) -> UUID:
+        return stable_id("region", code)
+
+    @classmethod
+    def initialise(cls, *, code: str, name: str, display_name: str | None) -> "Region":
+        return cls(code=check_region_code(code), name=check_text(name, "name", chars_max=64),
+                   display_name=check_text(display_name or DEFAULT_DISPLAY_NAME, "display_name", chars_max=32))
+
+    @event("Initialised")
+    def __init__(self, *, code: str, name: str, display_name: str) -> None:
+        self.code = code
+        self.name = name
+        self.display_name = display_name
+        self.report_deadlines: dict[int, date] = {}
+        self.storage_cap_minutes: int | None = None
+        self.policy_by_year: dict[int, int] = {}  # year -> scoring policy version in force
+        self.policy_from_year: dict[int, int] = {}  # first year -> version adopted from then on
+
+    def change_settings(self, *, display_name: str | None = None, storage_cap_minutes: int | None = None,
+                        clear_storage_cap: bool = False) -> None:
+        if storage_cap_minutes is not None and not 0 < storage_cap_minutes <= STORAGE_CAP_MINUTES_MAX:
+            raise InvalidInput("storage cap must be a positive number of minutes")
+        new_name = check_text(display_name, "display_name", chars_max=32) if display_name else self.display_name
+        new_cap = None if clear_storage_cap else (storage_cap_minutes or self.storage_cap_minutes)
+        self._settings_changed(display_name=new_name, storage_cap_minutes=new_cap)
+
+    @event("SettingsChanged")
+    def _settings_changed(self, display_name: str, storage_cap_minutes: int | None) -> None:
+        self.display_name = display_name
+        self.storage_cap_minutes = storage_cap_minutes
+
+    def set_report_deadline(self, *, year: int, deadline: date) -> None:
+        if deadline.year != year:
+            raise InvalidInput("the reporting deadline must fall in its campaign year")
+        self._report_deadline_set(year=year, deadline=deadline)
+
+    @event("ReportDeadlineSet")
+    def _report_deadline_set(self, year: int, deadline: date) -> None:
+        self.report_deadlines[year] = deadline
+
+    def report_deadline(self, year: int) -> date:
+        """The region's deadline, or the notice's default: end of August of the campaign year."""
+        return self.report_deadlines.get(year, date(year, 8, 31))
+
+    def adopt_policy(self, *, from_year: int, version: int) -> None:
+        self._policy_adopted(from_year=from_year, version=version)
+
+    @event("PolicyAdopted")
+    def _policy_adopted(self, from_year: int, version: int) -> None:
+        self.policy_from_year[from_year] = version
+
+    def rescore_year(self, *, year: int, version: int) -> None:
+        """Explicitly re-score a (closed) year under another policy version."""
+        self._year_rescored(year=year, version=version)
+
+    @event("YearRescored")
+    def _year_rescored(self, year: int, version: int) -> None:
+        self.policy_by_year[year] = version
+
+    def policy_version_for(self, year: int) -> int | None:
+        if year in self.policy_by_year:
+            return self.policy_by_year[year]
+        eligible = [y for y in self.policy_from_year if y <= year]
+        return self.policy_from_year[max(eligible)] if eligible else None

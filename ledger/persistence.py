@@ -1,0 +1,327 @@
+"""Wiring the ledger to storage: database URLs, the signing mapper, and the secret store.
+
+Events live in eventsourcing's own recorders (native `eventsourcing.sqlite` and
+`eventsourcing.postgres`, chosen by measurement: see README). Secrets that must never be events —
+wrapped private keys and members' data keys — live in two small tables beside them.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+from uuid import UUID
+
+import sqlalchemy as sa
+from eventsourcing.persistence import JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.utils import get_topic, resolve_topic
+from sqlalchemy.engine import make_url
+
+from ledger.domain.base import CHAIN_ATTRIBUTE
+from ledger.signing import sealed
+from ledger.signing.canonical import field_converters, to_json_value
+from ledger.signing.statement import MAGIC, parse_signed_bytes, statement_hash, unpack
+
+DEFAULT_DATABASE_URL = "sqlite:///timeledger.db"
+ENVELOPE_ATTRIBUTE = "_envelope"
+HEADER_FIELDS = frozenset({"originator_id", "originator_version", "timestamp"})
+
+
+class ConfigurationError(ValueError):
+    pass
+
+
+# -------------------------------------------------------------------------------------------
+# Database URLs
+
+
+@dataclass(frozen=True)
+class Database:
+    """A parsed TIMELEDGER_DATABASE_URL."""
+
+    url: str
+    kind: str  # "memory" | "sqlite" | "postgresql"
+    sqlite_path: str | None = None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.kind == "postgresql":
+            u = make_url(self.url)
+            return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+        if self.kind == "sqlite" and not (self.sqlite_path or "").startswith("file:"):
+            return f"sqlite:///{self.sqlite_path}"
+        return "sqlite://"  # in-memory stores keep their secrets in memory too
+
+    def eventsourcing_env(self) -> dict[str, str]:
+        if self.kind == "memory":
+            return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
+        if self.kind == "sqlite":
+            assert self.sqlite_path is not None
+            return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": self.sqlite_path,
+                    "SQLITE_LOCK_TIMEOUT": "30"}
+        u = make_url(self.url)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": u.database or "postgres",
+            "POSTGRES_HOST": u.host or "127.0.0.1",
+            "POSTGRES_PORT": str(u.port or 5432),
+            "POSTGRES_USER": u.username or "postgres",
+            "POSTGRES_PASSWORD": u.password or "",
+            "POSTGRES_POOL_SIZE": "8",
+            "POSTGRES_MAX_OVERFLOW": "8",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "30",
+        }
+        schema = u.query.get("schema")
+        if schema:
+            env["POSTGRES_SCHEMA"] = str(schema)
+        return env
+
+    @property
+    def schema(self) -> str | None:
+        if self.kind != "postgresql":
+            return None
+        value = make_url(self.url).query.get("schema")
+        return str(value) if value else None
+
+
+def parse_database_url(url: str | None) -> Database:
+    url = url or os.environ.get("TIMELEDGER_DATABASE_URL") or DEFAULT_DATABASE_URL
+    if url in ("memory:", "memory://"):
+        return Database(url=url, kind="memory")
+    if url.startswith("sqlite:"):
+        u = make_url(url)
+        path = u.database or ":memory:"
+        if path == ":memory:":
+            path = f"file:timeledger-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        return Database(url=url, kind="sqlite", sqlite_path=path)
+    if url.startswith(("postgresql:", "postgres:", "postgresql+psycopg:")):
+        u = make_url(url.replace("postgres://", "postgresql://", 1))
+        return Database(url=u.set(drivername="postgresql").render_as_string(hide_password=False), kind="postgresql")
+    raise ConfigurationError(f"unsupported database URL {url!r}: use sqlite:///path.db or postgresql://…")
+
+
+# -------------------------------------------------------------------------------------------
+# The signing mapper: the stored state of an event is its signed statement envelope.
+
+
+def event_type_name(cls: type) -> str:
+    """`Member.Registered`: the event type named inside signed statements."""
+    return cls.__qualname__
+
+
+def event_payload(domain_event: Any) -> dict[str, Any]:
+    return {k: to_json_value(v) for k, v in vars(domain_event).items()
+            if k not in HEADER_FIELDS and not k.startswith("_")}
+
+
+def decode_event(cls: type, originator_id: UUID, version: int, time: str, payload: dict[str, Any],
+                 chain: str) -> Any:
+    converters = field_converters(cls)
+    state: dict[str, Any] = {}
+    for name, value in payload.items():
+        convert = converters.get(name)
+        state[name] = convert(value) if convert is not None else value
+    state["originator_id"] = originator_id
+    state["originator_version"] = version
+    state["timestamp"] = datetime.fromisoformat(time)
+    state[CHAIN_ATTRIBUTE] = chain
+    domain_event = object.__new__(cls)
+    object.__setattr__(domain_event, "__dict__", state)
+    return domain_event
+
+
+class SigningMapper(Mapper[UUID]):
+    """Stores an event as the envelope its signer produced; decodes events from the signed bytes.
+
+    Snapshots (never signed: a cache, not a record) use the ordinary transcoder path.
+    """
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        envelope = domain_event.__dict__.get(ENVELOPE_ATTRIBUTE)
+        if envelope is None:
+            return super().to_stored_event(domain_event)
+        return StoredEvent(originator_id=domain_event.originator_id,
+                           originator_version=domain_event.originator_version,
+                           topic=get_topic(type(domain_event)), state=envelope)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        state = stored_event.state
+        if not state.startswith(MAGIC):
+            return super().to_domain_event(stored_event)
+        _, signed_bytes = unpack(state)
+        statement = parse_signed_bytes(signed_bytes, strict=False)
+        originator_id = stored_event.originator_id
+        if not isinstance(originator_id, UUID):
+            originator_id = UUID(str(originator_id))
+        return decode_event(resolve_topic(stored_event.topic), originator_id, stored_event.originator_version,
+                            statement.time, statement.payload, statement_hash(signed_bytes))
+
+
+def make_transcoder() -> JSONTranscoder:
+    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
+
+    transcoder = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+        transcoder.register(transcoding)
+    return transcoder
+
+
+# -------------------------------------------------------------------------------------------
+# Secrets: wrapped private keys and members' data keys, encrypted under the master key.
+
+MASTER_KEY_BYTES = 32
+
+
+def load_master_key(database: Database) -> bytes:
+    """TIMELEDGER_MASTER_KEY (base64), else a key file (created 0600) beside the SQLite database."""
+    value = os.environ.get("TIMELEDGER_MASTER_KEY")
+    if value:
+        key = base64.b64decode(value)
+        if len(key) != MASTER_KEY_BYTES:
+            raise ConfigurationError("TIMELEDGER_MASTER_KEY must be base64 of 32 bytes")
+        return key
+    if database.kind == "memory" or (database.sqlite_path or "").startswith("file:timeledger-"):
+        return os.urandom(MASTER_KEY_BYTES)  # an in-memory store lives and dies with this process
+    path = Path(os.environ.get("TIMELEDGER_MASTER_KEY_FILE") or (
+        f"{database.sqlite_path}.masterkey" if database.kind == "sqlite" else "timeledger.masterkey"))
+    if path.exists():
+        key = base64.b64decode(path.read_text().strip())
+        if len(key) != MASTER_KEY_BYTES:
+            raise ConfigurationError(f"master key file {path} is damaged")
+        return key
+    key = os.urandom(MASTER_KEY_BYTES)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(base64.b64encode(key).decode() + "\n")
+    return key
+
+
+metadata = sa.MetaData()
+actor_keys = sa.Table(
+    "timeledger_actor_keys", metadata,
+    sa.Column("key_id", sa.String(64), primary_key=True),
+    sa.Column("actor_id", sa.String(36), nullable=False, index=True),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("wrapped_private_key", sa.LargeBinary, nullable=False),
+    sa.Column("active", sa.Boolean, nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+)
+data_keys = sa.Table(
+    "timeledger_data_keys", metadata,
+    sa.Column("member_id", sa.String(36), primary_key=True),
+    sa.Column("wrapped_data_key", sa.LargeBinary, nullable=True),  # NULL once erased
+)
+settings_table = sa.Table(
+    "timeledger_settings", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class StoredKey:
+    key_id: str
+    actor_id: UUID
+    role: str
+    private_key: bytes
+    active: bool
+
+
+class SecretStore:
+    """Private keys and data keys, wrapped under the master key, in the ledger's database."""
+
+    def __init__(self, database: Database, master_key: bytes) -> None:
+        self._master_key = master_key
+        kwargs: dict[str, Any] = {}
+        if database.kind != "postgresql":
+            kwargs["poolclass"] = sa.pool.StaticPool
+            kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        self.engine = sa.create_engine(database.sqlalchemy_url, **kwargs)
+        if database.schema:
+            self.engine = self.engine.execution_options(schema_translate_map={None: database.schema})
+        self._lock = threading.Lock()
+        metadata.create_all(self.engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- private keys ---------------------------------------------------------------------------
+    def put_key(self, *, key_id: str, actor_id: UUID, role: str, private_key: bytes) -> None:
+        wrapped = sealed.wrap(self._master_key, purpose=f"private-key/{key_id}", secret=private_key)
+        with self._lock, self.engine.begin() as connection:
+            sequence = connection.execute(sa.select(sa.func.count()).select_from(actor_keys)).scalar_one()
+            connection.execute(actor_keys.insert().values(
+                key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=wrapped, active=False,
+                sequence=sequence))
+
+    def activate_key(self, key_id: str) -> None:
+        self._set_active(key_id, True)
+
+    def deactivate_key(self, key_id: str) -> None:
+        self._set_active(key_id, False)
+
+    def _set_active(self, key_id: str, active: bool) -> None:
+        with self._lock, self.engine.begin() as connection:
+            connection.execute(actor_keys.update().where(actor_keys.c.key_id == key_id).values(active=active))
+
+    def active_key(self, actor_id: UUID) -> StoredKey | None:
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                sa.select(actor_keys).where(actor_keys.c.actor_id == str(actor_id), actor_keys.c.active.is_(True))
+                .order_by(actor_keys.c.sequence.desc()).limit(1)).first()
+        if row is None:
+            return None
+        private = sealed.unwrap(self._master_key, purpose=f"private-key/{row.key_id}", wrapped=row.wrapped_private_key)
+        return StoredKey(row.key_id, UUID(row.actor_id), row.role, private, row.active)
+
+    def actors(self) -> Iterator[tuple[UUID, str, str]]:
+        """(actor id, role, key id) of every active key."""
+        with self.engine.connect() as connection:
+            for row in connection.execute(sa.select(actor_keys.c.actor_id, actor_keys.c.role, actor_keys.c.key_id)
+                                          .where(actor_keys.c.active.is_(True)).order_by(actor_keys.c.sequence)):
+                yield UUID(row.actor_id), row.role, row.key_id
+
+    # -- data keys (crypto-shredding) -----------------------------------------------------------
+    def data_key(self, member_id: UUID, *, create: bool) -> bytes | None:
+        """The member's data key; None once erased (or absent and not created)."""
+        with self._lock, self.engine.begin() as connection:
+            row = connection.execute(sa.select(data_keys.c.wrapped_data_key)
+                                     .where(data_keys.c.member_id == str(member_id))).first()
+            if row is None:
+                if not create:
+                    return None
+                key = sealed.new_key()
+                wrapped = sealed.wrap(self._master_key, purpose=f"data-key/{member_id}", secret=key)
+                connection.execute(data_keys.insert().values(member_id=str(member_id), wrapped_data_key=wrapped))
+                return key
+        if row.wrapped_data_key is None:
+            return None
+        return sealed.unwrap(self._master_key, purpose=f"data-key/{member_id}", wrapped=row.wrapped_data_key)
+
+    def destroy_data_key(self, member_id: UUID) -> None:
+        with self._lock, self.engine.begin() as connection:
+            updated = connection.execute(data_keys.update().where(data_keys.c.member_id == str(member_id))
+                                         .values(wrapped_data_key=None)).rowcount
+            if not updated:
+                connection.execute(data_keys.insert().values(member_id=str(member_id), wrapped_data_key=None))
+
+    def data_key_erased(self, member_id: UUID) -> bool:
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(data_keys.c.wrapped_data_key)
+                                     .where(data_keys.c.member_id == str(member_id))).first()
+        return row is not None and row.wrapped_data_key is None
+
+    # -- settings ------------------------------------------------------------------------------
+    def get_setting(self, name: str) -> str | None:
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(settings_table.c.value).where(settings_table.c.name == name)).scalar()
+
+    def set_setting(self, name: str, value: str) -> None:
+        with self._lock, self.engine.begin() as connection:
+            connection.execute(settings_table.delete().where(settings_table.c.name == name))
+            connection.execute(settings_table.insert().values(name=name, value=value))

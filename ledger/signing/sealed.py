@@ -1,0 +1,61 @@
+"""Field-level encryption of personal data and wrapping of secrets (AES-256-GCM).
+
+A sealed field is `base64(nonce(12) ‖ ciphertext‖tag)` with associated data binding it to its
+member and field name, so a ciphertext moved to another member or field fails to open.
+Destroying the member's data key makes every sealed field unreadable (crypto-shredding) while the
+signatures over the ciphertext stay valid.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+KEY_BYTES = 32
+NONCE_BYTES = 12
+SEALED_PREFIX = "enc:v1:"
+
+
+class SealError(ValueError):
+    """A sealed value that cannot be opened with the key given."""
+
+
+def new_key() -> bytes:
+    return AESGCM.generate_key(bit_length=KEY_BYTES * 8)
+
+
+def _aad(subject: str, field: str) -> bytes:
+    return f"timeledger/v1 field\n{subject}\n{field}".encode()
+
+
+def seal(key: bytes, *, subject: str, field: str, plaintext: str) -> str:
+    nonce = os.urandom(NONCE_BYTES)
+    ciphertext = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), _aad(subject, field))
+    return SEALED_PREFIX + base64.b64encode(nonce + ciphertext).decode("ascii")
+
+
+def open_sealed(key: bytes, *, subject: str, field: str, sealed: str) -> str:
+    if not sealed.startswith(SEALED_PREFIX):
+        raise SealError(f"{field} is not a sealed value")
+    raw = base64.b64decode(sealed[len(SEALED_PREFIX) :])
+    try:
+        plaintext = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _aad(subject, field))
+    except InvalidTag:
+        raise SealError(f"{field} does not open with this key") from None
+    return plaintext.decode("utf-8")
+
+
+def wrap(master_key: bytes, *, purpose: str, secret: bytes) -> bytes:
+    """Encrypt a secret (a private key, a data key) under the master key."""
+    nonce = os.urandom(NONCE_BYTES)
+    return nonce + AESGCM(master_key).encrypt(nonce, secret, purpose.encode())
+
+
+def unwrap(master_key: bytes, *, purpose: str, wrapped: bytes) -> bytes:
+    try:
+        return AESGCM(master_key).decrypt(wrapped[:NONCE_BYTES], wrapped[NONCE_BYTES:], purpose.encode())
+    except InvalidTag:
+        raise SealError(f"{purpose}: wrong master key or damaged secret") from None
