@@ -270,7 +270,7 @@ class Ledger(Application[UUID]):
         if self.region_code is not None:
             raise AlreadyExists(f"this database already holds region {self.region_code}")
         code = check_region_code(code)
-        region = Region.initialise(code=code, name=name, display_name=display_name)
+        Region.initialise(code=code, name=name, display_name=display_name)  # validates before any key exists
         self.region_code = code
         province = self.province_actor()
         root = province_key or ed25519.generate()
@@ -283,6 +283,7 @@ class Ledger(Application[UUID]):
         region_actor = self.region_actor()
         region_key = self._certify_new_key(authority=province, owner=region_actor, label=f"{name} region key")
         self._commit(province, None, region_key)
+        region = Region.initialise(code=code, name=name, display_name=display_name)
         self._commit(region_actor, None, region)
         policy = ScoringPolicy.publish(region_code=code, version=1, rules=POLICY_V1_RULES,
                                        note="省级默认积分和星级评定办法 v1")

@@ -325,3 +325,63 @@ class SecretStore:
         with self._lock, self.engine.begin() as connection:
             connection.execute(settings_table.delete().where(settings_table.c.name == name))
             connection.execute(settings_table.insert().values(name=name, value=value))
+
+
+# -------------------------------------------------------------------------------------------
+# Raw reads for verifiers: stored rows as they are, streamed in bounded memory.
+
+STREAM_PAGE_ROWS = 2000  # rows per fetch when streaming a whole store
+
+
+@dataclass(frozen=True, slots=True)
+class RawEvent:
+    position: int  # notification id (may have gaps)
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+def _pg_table(database: Database, suffix: str = "events") -> str:
+    schema = database.schema or "public"
+    return f'"{schema}"."ledger_{suffix}"'
+
+
+def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "aggregate") -> Iterator[RawEvent]:
+    """Every stored event, ordered by aggregate then version (`order="aggregate"`) or by
+    position (`order="position"`). In-memory stores need their recorder."""
+    if database.kind == "memory":
+        assert recorder is not None, "an in-memory store is read through its recorder"
+        rows = [RawEvent(n.id, str(n.originator_id), n.originator_version, n.topic, n.state)
+                for n in recorder.select_notifications(start=None, limit=10**9)]
+        if order == "aggregate":
+            rows.sort(key=lambda r: (UUID(r.originator_id).hex, r.originator_version))
+        yield from rows
+        return
+    order_by = "originator_id, originator_version" if order == "aggregate" else "{pos}"
+    if database.kind == "sqlite":
+        import sqlite3
+
+        path = database.sqlite_path
+        assert path is not None
+        connection = sqlite3.connect(path if path.startswith("file:") else f"file:{path}?mode=ro", uri=True)
+        try:
+            cursor = connection.execute(
+                "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY "
+                + order_by.format(pos="rowid"))
+            while rows := cursor.fetchmany(STREAM_PAGE_ROWS):
+                for row in rows:
+                    yield RawEvent(row[0], row[1], row[2], row[3], bytes(row[4]))
+        finally:
+            connection.close()
+        return
+    import psycopg
+
+    with psycopg.connect(database.url) as connection, connection.transaction():
+        with connection.cursor(name="timeledger_verify") as cursor:
+            cursor.itersize = STREAM_PAGE_ROWS
+            cursor.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM "
+                + _pg_table(database) + " ORDER BY " + order_by.format(pos="notification_id"))
+            for row in cursor:
+                yield RawEvent(row[0], str(row[1]), row[2], row[3], bytes(row[4]))

@@ -335,7 +335,10 @@ def root_at(reader: NodeReader, size: int) -> bytes:
 def _check_proof(proof: Sequence[bytes]) -> list[bytes]:
     if isinstance(proof, (bytes, bytearray, str)):
         raise ProofError("proof must be a sequence of hashes, not a single bytes or str value")
-    hashes = list(proof)
+    try:
+        hashes = list(proof)
+    except TypeError:
+        raise ProofError(f"proof must be a sequence of hashes, not {type(proof).__name__}") from None
     for i, element in enumerate(hashes):
         if not isinstance(element, bytes):
             raise ProofError(f"proof[{i}] must be bytes, not {type(element).__name__}")

@@ -1,0 +1,212 @@
+"""`timeledger`: the command line. Every command takes `--db URL` (or TIMELEDGER_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.application import Ledger
+from ledger.domain.errors import LedgerError
+from ledger.persistence import ConfigurationError, parse_database_url
+from ledger.signing import keys as ed25519
+
+app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
+                  no_args_is_help=True, add_completion=False)
+keys_app = typer.Typer(help="Trust-root and signing-key commands.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+console = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
+                                                 "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
+
+
+def open_ledger(db: str | None) -> Ledger:
+    try:
+        return Ledger(db)
+    except ConfigurationError as error:
+        console.print(f"[red]configuration error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def root_key_path(db: str | None) -> Path:
+    database = parse_database_url(db)
+    if database.kind == "sqlite" and database.sqlite_path and not database.sqlite_path.startswith("file:"):
+        return Path(f"{database.sqlite_path}.province.key")
+    return Path("timeledger-province.key")
+
+
+def write_secret_file(path: Path, content: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+
+
+def read_trust_root(path: Path) -> bytes:
+    text = path.read_text().strip().splitlines()
+    lines = [line for line in text if line and not line.startswith("#")]
+    if not lines:
+        raise ValueError(f"{path} holds no key")
+    raw = base64.b64decode(lines[-1].split()[-1])
+    if len(raw) != ed25519.PUBLIC_KEY_BYTES:
+        raise ValueError(f"{path} does not hold a 32-byte Ed25519 public key")
+    return raw
+
+
+@app.command()
+def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 320102")],
+         name: Annotated[str, typer.Option(help="Region name, e.g. 南京市玄武区")],
+         display_name: Annotated[Optional[str], typer.Option(help="Scheme name shown to users")] = None,
+         root_key: Annotated[Optional[Path], typer.Option(help="Province root private key file (raw 32 bytes, "
+                                                          "base64); a new one is made if omitted")] = None,
+         db: DbOption = None) -> None:
+    """Create a region: trust root, region key, settings and the default scoring policy."""
+    ledger = open_ledger(db)
+    province_key = None
+    if root_key is not None:
+        province_key = ed25519.load_private(base64.b64decode(root_key.read_text().strip()))
+    try:
+        root = ledger.init_region(code=region, name=name, display_name=display_name, province_key=province_key)
+    except LedgerError as error:
+        fail(error.detail)
+    if root_key is None:
+        path = root_key_path(db)
+        write_secret_file(path, base64.b64encode(ed25519.private_bytes(root)).decode() + "\n")
+        console.print(f"province root private key written to {path} (0600): keep it offline")
+    public = ed25519.public_bytes(root.public_key())
+    out.print(f"region {region} {name} initialised; trust root key {ed25519.key_id_of(public)}")
+
+
+@app.command()
+def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members to generate")] = 240,
+         year: Annotated[int, typer.Option(min=2014, max=2100)] = 2026,
+         seed: Annotated[int, typer.Option()] = 2014,
+         db: DbOption = None) -> None:
+    """Fill an empty database with a realistic region year (initialising 320102 南京市玄武区 if needed)."""
+    from ledger.demo import generate
+
+    ledger = open_ledger(db)
+    if ledger.secrets.get_setting("demo_loaded"):
+        fail("this database already holds the demo year; use a new database", 2)
+    with Progress(TextColumn("[bold]demo[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("demo", total=members * 2 + 5)
+        summary = generate(ledger, members=members, year=year, seed=seed,
+                           progress=lambda n: bar.update(task, completed=n))
+    ledger.secrets.set_setting("demo_loaded", "1")
+    if summary.root_private_key is not None:
+        path = root_key_path(db)
+        write_secret_file(path, base64.b64encode(summary.root_private_key).decode() + "\n")
+        console.print(f"province root private key written to {path} (0600): keep it offline")
+    table = Table(title=f"demo region {summary.region_code} year {year}")
+    for label, value in [("units", summary.units), ("communities", summary.communities),
+                         ("members", summary.members), ("registered (报到)", summary.registered),
+                         ("never reported", summary.never_reported), ("sessions", summary.sessions),
+                         ("certified", summary.certified), ("redemptions", summary.redemptions),
+                         ("events", summary.events)]:
+        table.add_row(label, str(value))
+    out.print(table)
+
+
+@app.command()
+def verify(trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file (from "
+                                                         "`keys export-root`); default: the one recorded at init")] = None,
+           workers: Annotated[Optional[int], typer.Option(help="Signature-checking processes (0 = inline)")] = None,
+           as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+           db: DbOption = None) -> None:
+    """Verify every event: signatures, hash chains, key certification and revocation, replay."""
+    from ledger.verify import verify_store
+
+    ledger = open_ledger(db)
+    if ledger.region_code is None:
+        fail("the database holds no region (run `timeledger init` or `timeledger demo`)", 2)
+    root = read_trust_root(trust) if trust else base64.b64decode(ledger.root_public_key())
+    total = ledger.recorder.max_notification_id() or 0
+    with Progress(TextColumn("[bold]verify[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, transient=True) as bar:
+        task = bar.add_task("verify", total=total)
+        report = verify_store(ledger.database, root_public_key=root, region_code=ledger.region_code,
+                              recorder=ledger.recorder, workers=workers,
+                              progress=lambda n: bar.update(task, completed=n))
+    if as_json:
+        out.print_json(json.dumps({"ok": report.ok, "events_checked": report.events_checked,
+                                   "aggregates_checked": report.aggregates_checked, "by_type": report.by_type,
+                                   "problems": [vars(p) for p in report.problems]}, ensure_ascii=False))
+    else:
+        table = Table(title=f"verified {report.events_checked} events in {report.aggregates_checked} aggregates")
+        table.add_column("event type")
+        table.add_column("count", justify="right")
+        for event_type, count in sorted(report.by_type.items()):
+            table.add_row(event_type, str(count))
+        out.print(table)
+        for problem in report.problems:
+            out.print(f"[red]BAD[/red] {problem}")
+        out.print("[green]OK[/green]: every event verifies" if report.ok
+                  else f"[red]FAILED[/red]: {len(report.problems)} problem(s)")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command("erase-personal-data")
+def erase_personal_data(member: Annotated[str, typer.Option(help="Member id")],
+                        reason: Annotated[str, typer.Option(help="Why (recorded in the signed event)")] = "党员本人申请",
+                        db: DbOption = None) -> None:
+    """Crypto-shred a member's personal data: their hours stay verifiable, the fields become unreadable."""
+    ledger = open_ledger(db)
+    try:
+        member_id = UUID(member)
+    except ValueError:
+        fail(f"{member!r} is not a member id")
+    try:
+        ledger.erase_personal_data(actor=ledger.region_actor(), member_id=member_id, reason=reason)
+    except LedgerError as error:
+        fail(error.detail)
+    out.print(f"personal data of member {member_id} erased (data key destroyed)")
+
+
+@app.command()
+def info(db: DbOption = None) -> None:
+    """What the database holds."""
+    ledger = open_ledger(db)
+    if ledger.region_code is None:
+        fail("the database holds no region", 2)
+    region = ledger.get_region()
+    out.print(f"region {region.code} {region.name} · {region.display_name} · "
+              f"{ledger.recorder.max_notification_id() or 0} events · database {ledger.database.kind}")
+
+
+@keys_app.command("export-root")
+def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to write the public key")],
+                db: DbOption = None) -> None:
+    """Write the trust root's public key, for auditors and other regions."""
+    ledger = open_ledger(db)
+    public = ledger.root_public_key()
+    out_file.write_text(f"# timeledger trust root, region {ledger.region_code}, key "
+                        f"{ed25519.key_id_of(base64.b64decode(public))}\n{public}\n")
+    out.print(f"trust root public key written to {out_file}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    try:
+        app()
+    except LedgerError as error:
+        console.print(f"[red]{error.code}:[/red] {error.detail}")
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

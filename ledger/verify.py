@@ -1,0 +1,332 @@
+"""Verification of a whole region's store, trusting only the province root key.
+
+Pass 1 reads the key registrations (few) in log order and builds the trust chain:
+root (self-registered) → region → unit / community / auditor → counter / resident / member.
+Pass 2 streams every event ordered by aggregate and version, so hash chains and replays are
+checked with one aggregate in memory at a time; signatures are verified on every core.
+For each event it checks: the envelope and canonical form, that the stored row (id, version,
+topic) matches the signed statement, the region, the signer's key (known, trusted, of the role
+that may sign this event type, owned by the actor named, registered before and not revoked at the
+event's time), the Ed25519 signature, the hash-chain link, and that replaying it succeeds.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
+from uuid import UUID
+
+from eventsourcing.utils import resolve_topic
+
+from ledger.domain.permissions import SIGNER_ROLES
+from ledger.domain.values import CERTIFIERS, Role
+from ledger.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
+from ledger.signing import keys as ed25519
+from ledger.signing.statement import (
+    GENESIS_HASH,
+    EnvelopeError,
+    Statement,
+    parse_signed_bytes,
+    statement_hash,
+    unpack,
+)
+
+VERIFY_CHUNK_EVENTS = 1024  # signatures per task sent to a worker process
+KEY_TYPES = ("Key.Registered", "Key.Revoked")
+
+
+@dataclass(frozen=True)
+class Problem:
+    aggregate_id: str
+    version: int
+    position: int
+    event_type: str
+    reason: str
+
+    def __str__(self) -> str:
+        return (f"event {self.event_type or '?'} aggregate={self.aggregate_id} version={self.version} "
+                f"position={self.position}: {self.reason}")
+
+
+@dataclass
+class Report:
+    events_checked: int = 0
+    aggregates_checked: int = 0
+    by_type: Counter[str] = field(default_factory=Counter)
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass
+class TrustedKey:
+    key_id: str
+    public_key: bytes
+    role: Role
+    owner_id: str
+    registered_at: datetime
+    revoked_at: datetime | None = None
+
+
+# -------------------------------------------------------------------------------------------
+# Signature checking, parallel over processes
+
+
+def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]:
+    """Indexes of the items whose signature does not verify."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    bad = []
+    cache: dict[bytes, Ed25519PublicKey] = {}
+    for index, public, signature, message in items:
+        key = cache.get(public)
+        if key is None:
+            key = cache[public] = Ed25519PublicKey.from_public_bytes(public)
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            bad.append(index)
+    return bad
+
+
+class _SignatureChecker:
+    """Collects signatures and checks them in chunks on a process pool (or inline)."""
+
+    def __init__(self, executor: Executor | None, on_bad: Callable[[int], None]) -> None:
+        self._executor = executor
+        self._on_bad = on_bad
+        self._pending: list[tuple[int, bytes, bytes, bytes]] = []
+        self._futures: list[Any] = []
+
+    def add(self, index: int, public: bytes, signature: bytes, message: bytes) -> None:
+        self._pending.append((index, public, signature, message))
+        if len(self._pending) >= VERIFY_CHUNK_EVENTS:
+            self._submit()
+
+    def _submit(self) -> None:
+        chunk, self._pending = self._pending, []
+        if self._executor is None:
+            for index in _verify_chunk(chunk):
+                self._on_bad(index)
+            return
+        self._futures.append(self._executor.submit(_verify_chunk, chunk))
+        max_in_flight = 4 * (getattr(self._executor, "_max_workers", 2) or 2)
+        while len(self._futures) > max_in_flight:  # bounded memory: wait for the oldest
+            for index in self._futures.pop(0).result():
+                self._on_bad(index)
+
+    def finish(self) -> None:
+        if self._pending:
+            self._submit()
+        for future in self._futures:
+            for index in future.result():
+                self._on_bad(index)
+        self._futures = []
+
+
+# -------------------------------------------------------------------------------------------
+
+
+def _parse(raw: RawEvent) -> tuple[bytes, bytes, Statement]:
+    signature, signed_bytes = unpack(raw.state)
+    return signature, signed_bytes, parse_signed_bytes(signed_bytes, strict=True)
+
+
+def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
+    try:
+        row_id = UUID(raw.originator_id)
+        signed_id = UUID(statement.aggregate)
+    except ValueError:
+        return "aggregate id is not a UUID"
+    if row_id != signed_id:
+        return f"stored aggregate id differs from the signed one ({statement.aggregate})"
+    if raw.originator_version != statement.version:
+        return f"stored version differs from the signed one ({statement.version})"
+    try:
+        cls = resolve_topic(raw.topic)
+    except Exception:
+        return f"unknown event topic {raw.topic!r}"
+    if event_type_name(cls) != statement.type:
+        return f"stored topic does not match the signed event type {statement.type}"
+    return None
+
+
+def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region_code: str | None,
+                      problems: list[Problem]) -> dict[str, TrustedKey]:
+    """Pass 1: the keys whose registration chains up to the root, with their revocations."""
+    root_id = ed25519.key_id_of(root_public_key)
+    trusted: dict[str, TrustedKey] = {}
+    for raw in events:
+        try:
+            signature, signed_bytes, statement = _parse(raw)
+        except EnvelopeError:
+            continue  # named in pass 2
+        if statement.type not in KEY_TYPES or _row_matches(raw, statement) is not None:
+            continue
+        if region_code is not None and statement.region != region_code:
+            continue
+        signer = trusted.get(statement.key)
+        time = datetime.fromisoformat(statement.time)
+        payload = statement.payload
+        if statement.type == "Key.Registered":
+            public = ed25519.unb64(payload["public_key"])
+            self_signed = payload["key_id"] == statement.key == root_id and public == root_public_key
+            if self_signed:
+                signer_public = root_public_key
+            elif signer is None or not _valid_at(signer, time):
+                continue
+            else:
+                signer_public = signer.public_key
+                if signer.role not in CERTIFIERS.get(Role(payload["role"]), frozenset()):
+                    continue
+            if ed25519.key_id_of(public) != payload["key_id"]:
+                continue
+            if not ed25519.verify(ed25519.load_public(ed25519.b64(signer_public)), signature, signed_bytes):
+                continue
+            trusted[payload["key_id"]] = TrustedKey(payload["key_id"], public, Role(payload["role"]),
+                                                    payload["owner_id"], time)
+        else:
+            target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
+            if target is None or signer is None or not _valid_at(signer, time):
+                continue
+            if not ed25519.verify(ed25519.load_public(ed25519.b64(signer.public_key)), signature, signed_bytes):
+                continue
+            effective = datetime.fromisoformat(payload["effective_at"])
+            if target.revoked_at is None or effective < target.revoked_at:
+                target.revoked_at = effective
+    return trusted
+
+
+def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) -> str:
+    from ledger.domain.keys import Key
+
+    wanted = UUID(aggregate_id)
+    for key_id in trusted:
+        if Key.create_id(key_id) == wanted:
+            return key_id
+    return ""
+
+
+def _valid_at(key: TrustedKey, moment: datetime) -> bool:
+    return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
+
+
+def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tuple[str | None, TrustedKey | None]:
+    key = trusted.get(statement.key)
+    if key is None:
+        return f"signed by key {statement.key}, which is not certified by the trust root", None
+    if key.role.value != statement.role:
+        return f"statement claims role {statement.role} but key {statement.key} belongs to a {key.role.value}", None
+    if key.owner_id != statement.actor:
+        return f"statement names actor {statement.actor} but key {statement.key} belongs to {key.owner_id}", None
+    allowed = SIGNER_ROLES.get(statement.type)
+    if allowed is None:
+        return f"unknown event type {statement.type}", None
+    if key.role not in allowed:
+        return f"a {key.role.value} may not sign {statement.type}", None
+    moment = datetime.fromisoformat(statement.time)
+    if moment < key.registered_at:
+        return f"signed at {statement.time}, before key {statement.key} was registered", None
+    if key.revoked_at is not None and moment >= key.revoked_at:
+        return f"signed at {statement.time} by key {statement.key}, revoked from {key.revoked_at.isoformat()}", None
+    return None, key
+
+
+def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
+    group: list[RawEvent] = []
+    for raw in events:
+        if group and raw.originator_id != group[0].originator_id:
+            yield group
+            group = []
+        group.append(raw)
+    if group:
+        yield group
+
+
+def verify_store(database: Database, *, root_public_key: bytes, region_code: str | None = None,
+                 recorder: Any = None, workers: int | None = None,
+                 progress: Callable[[int], None] | None = None) -> Report:
+    """Verify every stored event. `workers=0` checks signatures inline (no processes)."""
+    report = Report()
+    trusted = load_trusted_keys(iter_raw_events(database, recorder=recorder, order="position"), root_public_key,
+                                region_code, report.problems)
+    workers = os.cpu_count() or 1 if workers is None else workers
+    executor = ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
+    pending: dict[int, RawEvent] = {}
+    types: dict[int, str] = {}
+
+    def on_bad_signature(index: int) -> None:
+        raw = pending[index]
+        report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
+                                       types.get(index, ""), "signature does not verify"))
+
+    checker = _SignatureChecker(executor, on_bad_signature)
+    index = 0
+    try:
+        for group in _aggregates(iter_raw_events(database, recorder=recorder, order="aggregate")):
+            report.aggregates_checked += 1
+            prev_hash = GENESIS_HASH
+            aggregate: Any = None
+            replay_ok = True
+            for expected_version, raw in enumerate(group, start=1):
+                index += 1
+                report.events_checked += 1
+                if progress is not None and report.events_checked % 10_000 == 0:
+                    progress(report.events_checked)
+
+                def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
+                    report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
+                                                   event_type, reason))
+
+                try:
+                    signature, signed_bytes, statement = _parse(raw)
+                except EnvelopeError as error:
+                    fail(f"stored bytes are not a valid signed statement: {error}")
+                    prev_hash, replay_ok = "", False
+                    continue
+                report.by_type[statement.type] += 1
+                mismatch = _row_matches(raw, statement)
+                if mismatch:
+                    fail(mismatch, statement.type)
+                if region_code is not None and statement.region != region_code:
+                    fail(f"signed for region {statement.region}, not {region_code}", statement.type)
+                if raw.originator_version != expected_version:
+                    fail(f"version {raw.originator_version} where {expected_version} was expected: "
+                         "the aggregate's history has a gap", statement.type)
+                    expected_version = raw.originator_version
+                if statement.prev != prev_hash:
+                    fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
+                prev_hash = statement_hash(signed_bytes)
+                problem, key = _signer_problem(statement, trusted)
+                if problem:
+                    fail(problem, statement.type)
+                else:
+                    assert key is not None
+                    pending[index] = raw
+                    types[index] = statement.type
+                    checker.add(index, key.public_key, signature, signed_bytes)
+                if replay_ok and not mismatch:
+                    try:
+                        domain_event = decode_event(resolve_topic(raw.topic), UUID(statement.aggregate),
+                                                    statement.version, statement.time, statement.payload, prev_hash)
+                        aggregate = domain_event.mutate(aggregate)
+                    except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
+                        fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
+                        replay_ok = False
+            if len(pending) > 8 * VERIFY_CHUNK_EVENTS * max(workers, 1):
+                checker.finish()
+                pending.clear()
+                types.clear()
+        checker.finish()
+    finally:
+        if executor is not None:
+            executor.shutdown()
+    report.problems.sort(key=lambda p: (p.position, p.aggregate_id, p.version))
+    return report

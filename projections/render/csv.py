@@ -1,0 +1,26 @@
+"""Render one table of a Report as CSV for Excel: UTF-8 with a BOM, CRLF line ends."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from projections.render.model import Report, Table, format_cell
+
+
+def render_csv(report: Report, table_name: str | None = None) -> bytes:
+    """The first table, or the one named `table_name`, with its totals row last."""
+    table = _pick_table(report, table_name)
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, lineterminator="\r\n")
+    writer.writerow([column.header for column in table.columns])
+    for row in table.all_rows():
+        writer.writerow([format_cell(column, row.get(column.key)) for column in table.columns])
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _pick_table(report: Report, table_name: str | None) -> Table:
+    for table in report.tables():
+        if table_name is None or table.name == table_name:
+            return table
+    raise KeyError(f"report {report.title!r} has no table" + (f" {table_name!r}" if table_name else ""))

@@ -1,0 +1,158 @@
+"""Render a Report as an Excel workbook: one sheet per table, one per chart (a native chart)."""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+
+from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
+
+from projections.render.model import (
+    MINUTES_PER_HOUR,
+    CellValue,
+    Chart,
+    Column,
+    Report,
+    Row,
+    Table,
+    column_width_chars,
+    display_width,
+    minutes_to_hours,
+    totals_label_columns,
+)
+
+SHEET_NAME_MAX = 31  # Excel's limit
+SHEET_NAME_FALLBACK = "表"
+COLUMN_PADDING_CHARS = 2
+POINTS_PER_LINE = 15
+CHART_ANCHOR_GAP_COLUMNS = 2
+NUMBER_FORMATS = {"int": "0", "hours": "0.0", "date": "yyyy-mm-dd"}
+_ILLEGAL_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
+_THIN = Side(style="thin")
+_GRID = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
+_HEADER_FILL = PatternFill("solid", fgColor="E8E8E8")
+
+
+def render_xlsx(report: Report) -> bytes:
+    """The report as .xlsx bytes."""
+    workbook = Workbook()
+    workbook.remove(workbook.worksheets[0])  # the default sheet; each item gets its own
+    taken: set[str] = set()
+    for section in report.sections:
+        for item in section.items:
+            if isinstance(item, Table):
+                _write_table_sheet(workbook.create_sheet(_sheet_name(item.name, taken)), report, section.heading, item)
+            elif isinstance(item, Chart):
+                _write_chart_sheet(workbook.create_sheet(_sheet_name(item.title, taken)), item)
+    if not workbook.worksheets:
+        _write_heading(workbook.create_sheet(_sheet_name(report.title, taken)), report, "", columns=1)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _sheet_name(wanted: str, taken: set[str]) -> str:
+    """Legal in Excel (≤31 characters, none of []:*?/\\) and unique, ignoring case, within `taken`."""
+    base = _ILLEGAL_SHEET_CHARACTERS.sub("_", wanted).strip("'")[:SHEET_NAME_MAX] or SHEET_NAME_FALLBACK
+    name, number = base, 1
+    while name.casefold() in taken:
+        number += 1
+        suffix = f"({number})"
+        name = base[: SHEET_NAME_MAX - len(suffix)] + suffix
+    taken.add(name.casefold())
+    return name
+
+
+def _write_table_sheet(sheet: Worksheet, report: Report, heading: str, table: Table) -> None:
+    header_row = _write_heading(sheet, report, heading, columns=len(table.columns)) + 2
+    _write_header(sheet, table, header_row)
+    for offset, row in enumerate(table.rows, start=1):
+        _write_row(sheet, table.columns, row, header_row + offset, bold=False)
+    last_body_row = header_row + len(table.rows)
+    if table.totals_row is not None:
+        _write_row(sheet, table.columns, table.totals_row, last_body_row + 1, bold=True)
+        _merge_row(sheet, last_body_row + 1, totals_label_columns(table))
+    sheet.freeze_panes = f"A{header_row + 1}"
+    sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(len(table.columns))}{last_body_row}"
+    notes = [text for text in (table.note, *report.footer_lines) if text]
+    first_note_row = sheet.max_row + 2
+    for offset, text in enumerate(notes):
+        sheet.cell(first_note_row + offset, 1, text)
+
+
+def _write_heading(sheet: Worksheet, report: Report, heading: str, *, columns: int) -> int:
+    """Title, subtitles, meta line and section heading above the table; returns the last row used."""
+    meta_line = "　　".join(f"{label}：{value}" for label, value in report.meta)
+    centred = [(report.title, Font(bold=True, size=14)), *((line, Font(size=11)) for line in report.subtitle_lines)]
+    for row, (text, font) in enumerate(centred, start=1):
+        cell = sheet.cell(row, 1, text)
+        cell.font, cell.alignment = font, Alignment(horizontal="center")
+        _merge_row(sheet, row, columns)
+    left = [text for text in (meta_line, heading) if text]  # unmerged, so long lines run on to the right
+    for row, text in enumerate(left, start=len(centred) + 1):
+        sheet.cell(row, 1, text).font = Font(size=11)
+    return len(centred) + len(left)
+
+
+def _merge_row(sheet: Worksheet, row: int, columns: int) -> None:
+    if columns > 1:
+        sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
+
+
+def _write_header(sheet: Worksheet, table: Table, row: int) -> None:
+    lines = 1
+    for index, column in enumerate(table.columns, start=1):
+        width_chars = column_width_chars(table, column) + COLUMN_PADDING_CHARS
+        sheet.column_dimensions[get_column_letter(index)].width = width_chars
+        cell = sheet.cell(row, index, column.header)
+        cell.font, cell.fill, cell.border = Font(bold=True), _HEADER_FILL, _GRID
+        cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        lines = max(lines, math.ceil(display_width(column.header) / max(width_chars - 1, 1)))
+    sheet.row_dimensions[row].height = lines * POINTS_PER_LINE
+
+
+def _write_row(sheet: Worksheet, columns: Sequence[Column], values: Row, row: int, *, bold: bool) -> None:
+    for index, column in enumerate(columns, start=1):
+        cell = sheet.cell(row, index, _cell_value(column, values.get(column.key)))
+        cell.border = _GRID
+        cell.alignment = Alignment(horizontal=column.align, vertical="center", wrap_text=True)
+        cell.number_format = NUMBER_FORMATS.get(column.kind, "General")
+        if bold:
+            cell.font = Font(bold=True)
+
+
+def _cell_value(column: Column, value: CellValue) -> CellValue:
+    """Numbers stay numbers: minutes become exact hours, shown with one decimal."""
+    if column.kind == "hours" and isinstance(value, int | float):
+        return value / MINUTES_PER_HOUR
+    return value
+
+
+def _write_chart_sheet(sheet: Worksheet, chart: Chart) -> None:
+    sheet.append(["", *(name for name, _ in chart.series)])
+    for index, category in enumerate(chart.categories):
+        sheet.append([category, *(_chart_value(chart, values[index]) for _, values in chart.series)])
+    excel_chart = BarChart() if chart.kind == "bar" else LineChart()
+    excel_chart.title = chart.title
+    excel_chart.y_axis.title = chart.y_label
+    excel_chart.x_axis.delete = excel_chart.y_axis.delete = False  # newer Excel hides axes otherwise
+    last_row = len(chart.categories) + 1
+    data = Reference(sheet, min_col=2, max_col=len(chart.series) + 1, min_row=1, max_row=last_row)
+    excel_chart.add_data(data, titles_from_data=True)
+    excel_chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last_row))
+    excel_chart.width, excel_chart.height = 20, 10
+    anchor_column = get_column_letter(len(chart.series) + 1 + CHART_ANCHOR_GAP_COLUMNS)
+    sheet.add_chart(excel_chart, f"{anchor_column}2")
+    sheet.column_dimensions["A"].width = (
+        max(display_width(name) for name in [*chart.categories, ""]) + COLUMN_PADDING_CHARS
+    )
+
+
+def _chart_value(chart: Chart, value: int | float) -> float:
+    return float(minutes_to_hours(value)) if chart.value_kind == "hours" else value
