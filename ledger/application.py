@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Iterator, Sequence, TypeVar
 from uuid import UUID, uuid4
 
@@ -32,6 +32,7 @@ from ledger.domain.errors import (
     NotFound,
     NotPermitted,
     PersonalDataErased,
+    SignatureInvalid,
     WrongState,
 )
 from ledger.domain.keys import Key
@@ -75,6 +76,8 @@ from ledger.signing import sealed
 from ledger.signing.statement import GENESIS_HASH, Statement, encode_statement, pack, statement_hash
 
 SIGNER_ATTRIBUTE = "_signer"
+CLIENT_SIGNATURE_AGE_MAX = timedelta(minutes=5)  # prepared statements expire: the chain moves on
+CLIENT_CLOCK_SKEW_MAX = timedelta(seconds=5)
 A = TypeVar("A", bound=Aggregate)
 
 
@@ -91,6 +94,39 @@ class _Batch:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
     new_keys: list[str] = field(default_factory=list)
+
+
+class StatementsPrepared(Exception):
+    """Raised instead of saving in `prepare` mode: the statements a client must sign."""
+
+    def __init__(self, statements: list[bytes], signed_at: datetime) -> None:
+        super().__init__(f"{len(statements)} statement(s) to sign")
+        self.statements = statements
+        self.signed_at = signed_at
+
+
+class _ClientSigner:
+    """Signs with signatures a client made over the exact statements, checking each one against
+    the client's registered public key before it is stored."""
+
+    def __init__(self, key_id: str, role: Role, public_key: bytes, signatures: list[bytes]) -> None:
+        self.key_id = key_id
+        self.role = role
+        self._public = ed25519.load_public(ed25519.b64(public_key))
+        self._signatures = list(signatures)
+
+    def sign(self, message: bytes) -> bytes:
+        if not self._signatures:
+            raise SignatureInvalid("fewer signatures than statements: prepare the command again")
+        signature = self._signatures.pop(0)
+        if len(signature) != ed25519.SIGNATURE_BYTES or not ed25519.verify(self._public, signature, message):
+            raise SignatureInvalid("a signature does not match its statement (the record changed, or the key is "
+                                   "wrong): prepare the command again")
+        return signature
+
+    def finish(self) -> None:
+        if self._signatures:
+            raise SignatureInvalid("more signatures than statements: prepare the command again")
 
 
 @dataclass(frozen=True)
@@ -110,6 +146,7 @@ class Ledger(Application[UUID]):
     def __init__(self, database_url: str | None = None, *, env: dict[str, str] | None = None,
                  master_key: bytes | None = None) -> None:
         self.database: Database = parse_database_url(database_url)
+        self.database.ensure_schema()
         wiring = self.database.eventsourcing_env()
         wiring.update(env or {})
         super().__init__(env=wiring)
@@ -195,9 +232,10 @@ class Ledger(Application[UUID]):
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         assert self.region_code is not None, "the region is initialised before anything is signed"
         heads: dict[UUID, str] = {}
+        prepared: list[bytes] | None = getattr(self._local, "prepare", None)
         for domain_event in processing_event.events:
             actor, request_id = domain_event.__dict__[SIGNER_ATTRIBUTE]
-            key_id, role, private_key = self._signer_for(actor)
+            key_id, role, sign = self._signing_function(actor)
             event_type = event_type_name(type(domain_event))
             if role not in SIGNER_ROLES[event_type]:
                 raise NotPermitted(f"a {role.value} may not sign {event_type}")
@@ -213,14 +251,85 @@ class Ledger(Application[UUID]):
                 time=domain_event.timestamp.isoformat(), request=request_id, prev=prev,
                 payload=event_payload(domain_event))
             signed_bytes = encode_statement(statement)
-            domain_event.__dict__["_envelope"] = pack(private_key.sign(signed_bytes), signed_bytes)
             heads[aggregate_id] = statement_hash(signed_bytes)
+            if prepared is not None:
+                prepared.append(signed_bytes)
+                continue
+            domain_event.__dict__["_envelope"] = pack(sign(signed_bytes), signed_bytes)
+        if prepared is not None:
+            raise StatementsPrepared(list(prepared), processing_event.events[0].timestamp)
+        if getattr(self._local, "client_signer", None) is not None:
+            self._local.client_signer.finish()
         recordings = super()._record(processing_event)
         for aggregate_id, head in heads.items():
             aggregate = processing_event.aggregates.get(aggregate_id)
             if aggregate is not None:
                 aggregate._chain_head = head
         return recordings
+
+    def _signing_function(self, actor: Actor) -> tuple[str, Role, Any]:
+        client: _ClientSigner | None = getattr(self._local, "client_signer", None)
+        if client is not None:
+            if client.role != actor.role:
+                raise NotPermitted(f"the client key signs as {client.role.value}, not {actor.role.value}")
+            return client.key_id, client.role, client.sign
+        if getattr(self._local, "prepare", None) is not None:
+            return self._prepared_key_id(actor), actor.role, None
+        key_id, role, private_key = self._signer_for(actor)
+        return key_id, role, private_key.sign
+
+    def _prepared_key_id(self, actor: Actor) -> str:
+        key_id = getattr(self._local, "prepare_key_id", None)
+        assert key_id is not None
+        return key_id
+
+    # -- client-signed submissions -------------------------------------------------------------
+    @contextlib.contextmanager
+    def prepare(self, *, key_id: str) -> Iterator[None]:
+        """Run a command without saving: it raises StatementsPrepared with the exact bytes the
+        client holding `key_id` must sign (and the time they carry)."""
+        key = self.get_key(key_id)
+        if not key.is_valid_at(CLOCK.get()()):
+            raise KeyRevoked(f"key {key_id} is revoked")
+        self._local.prepare, self._local.prepare_key_id = [], key_id
+        try:
+            yield
+        finally:
+            self._local.prepare = self._local.prepare_key_id = None
+
+    @contextlib.contextmanager
+    def signed_by_client(self, *, key_id: str, signed_at: datetime, signatures: list[bytes]) -> Iterator[None]:
+        """Run a command again at the prepared time, storing the client's own signatures (each
+        checked against the registered key) instead of signing on the server."""
+        key = self.get_key(key_id)
+        if not key.is_valid_at(signed_at):
+            raise KeyRevoked(f"key {key_id} is revoked")
+        now = CLOCK.get()()
+        if not (now - CLIENT_SIGNATURE_AGE_MAX <= signed_at <= now + CLIENT_CLOCK_SKEW_MAX):
+            raise SignatureInvalid("the prepared statements are too old: prepare the command again")
+        signer = _ClientSigner(key_id, Role(key.role), ed25519.unb64(key.public_key), signatures)
+        token = CLOCK.set(lambda: signed_at)
+        self._local.client_signer = signer
+        try:
+            yield
+        finally:
+            self._local.client_signer = None
+            CLOCK.reset(token)
+
+    def register_client_key(self, *, authority: Actor, owner: Actor, public_key: bytes, label: str) -> str:
+        """Certify a key whose private half stays with the client (a counter device, an office)."""
+        if authority.role not in CERTIFIERS[owner.role]:
+            raise NotPermitted(f"a {authority.role.value} cannot certify a {owner.role.value} key")
+        if len(public_key) != ed25519.PUBLIC_KEY_BYTES:
+            raise InvalidInput("an Ed25519 public key has 32 bytes")
+        key_id = ed25519.key_id_of(public_key)
+        if self._exists(Key.create_id(key_id)):
+            raise AlreadyExists(f"key {key_id} is already registered")
+        key = Key.register(key_id=key_id, public_key=ed25519.b64(public_key), owner_id=owner.actor_id,
+                           role=owner.role.value, certified_by=self._signer_for(authority)[0],
+                           label=check_text(label, "label", chars_max=64))
+        self._commit(authority, None, key)
+        return key_id
 
     def _signer_for(self, actor: Actor) -> tuple[str, Role, Ed25519PrivateKey]:
         signer = self._signers.get(actor.actor_id)

@@ -200,6 +200,18 @@ def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to w
     out.print(f"trust root public key written to {out_file}")
 
 
+def _register_front_doors() -> None:
+    """Commands owned by the other packages: reports (projections) and the HTTP service (api)."""
+    from api.cli import register as register_api
+    from projections.cli import register as register_reports
+
+    register_reports(app)
+    register_api(app)
+
+
+_register_front_doors()
+
+
 def main() -> None:  # pragma: no cover - console entry point
     try:
         app()

@@ -52,7 +52,8 @@ class Database:
     def sqlalchemy_url(self) -> str:
         if self.kind == "postgresql":
             u = make_url(self.url)
-            return u.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+            return (u.set(drivername="postgresql+psycopg").difference_update_query(["schema"])
+                    .render_as_string(hide_password=False))
         if self.kind == "sqlite" and not (self.sqlite_path or "").startswith("file:"):
             return f"sqlite:///{self.sqlite_path}"
         return "sqlite://"  # in-memory stores keep their secrets in memory too
@@ -80,6 +81,21 @@ class Database:
         if schema:
             env["POSTGRES_SCHEMA"] = str(schema)
         return env
+
+    @property
+    def libpq_url(self) -> str:
+        """The PostgreSQL URL without our own `schema` parameter (for psycopg)."""
+        return make_url(self.url).difference_update_query(["schema"]).render_as_string(hide_password=False)
+
+    def ensure_schema(self) -> None:
+        """Create the PostgreSQL schema named in the URL, if any."""
+        if self.schema is None:
+            return
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.libpq_url, autocommit=True) as connection:
+            connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
 
     @property
     def schema(self) -> str | None:
@@ -377,7 +393,7 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
         return
     import psycopg
 
-    with psycopg.connect(database.url) as connection, connection.transaction():
+    with psycopg.connect(database.libpq_url) as connection, connection.transaction():
         with connection.cursor(name="timeledger_verify") as cursor:
             cursor.itersize = STREAM_PAGE_ROWS
             cursor.execute(

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 from projections.render.model import Report, Table, format_cell
+
+# Text that a spreadsheet would run as a formula (=, +, -, @, or a tab/CR first), unless it is
+# only a number or phone number such as "-5" or "+86 139 0000 0000".
+_FORMULA_LIKE = re.compile(r"[=+\-@\t\r]")
+_NUMBER_LIKE = re.compile(r"[+-]?[\d\s().-]+")
 
 
 def render_csv(report: Report, table_name: str | None = None) -> bytes:
@@ -15,8 +21,15 @@ def render_csv(report: Report, table_name: str | None = None) -> bytes:
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow([column.header for column in table.columns])
     for row in table.all_rows():
-        writer.writerow([format_cell(column, row.get(column.key)) for column in table.columns])
+        writer.writerow([_inert(format_cell(column, row.get(column.key))) for column in table.columns])
     return text.getvalue().encode("utf-8-sig")
+
+
+def _inert(text: str) -> str:
+    """Prefix formula-like text with an apostrophe so that opening the CSV runs nothing."""
+    if _FORMULA_LIKE.match(text) and not _NUMBER_LIKE.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _pick_table(report: Report, table_name: str | None) -> Table:

@@ -41,7 +41,7 @@ class Column:
 
 @dataclass(frozen=True)
 class Table:
-    """A table; `name` is its sheet name in XLSX and its caption-free id for CSV selection."""
+    """A table. `name` titles its XLSX sheet and picks it for CSV; `rows` map column keys to values."""
 
     name: str
     columns: Sequence[Column]
@@ -116,9 +116,6 @@ class Report:
 
     def tables(self) -> list[Table]:
         return [item for section in self.sections for item in section.items if isinstance(item, Table)]
-
-    def charts(self) -> list[Chart]:
-        return [item for section in self.sections for item in section.items if isinstance(item, Chart)]
 
 
 def minutes_to_hours(minutes: int | float) -> Decimal:

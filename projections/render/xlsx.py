@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from openpyxl import Workbook
+from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
@@ -83,7 +84,7 @@ def _write_table_sheet(sheet: Worksheet, report: Report, heading: str, table: Ta
     notes = [text for text in (table.note, *report.footer_lines) if text]
     first_note_row = sheet.max_row + 2
     for offset, text in enumerate(notes):
-        sheet.cell(first_note_row + offset, 1, text)
+        _put(sheet, first_note_row + offset, 1, text)
 
 
 def _write_heading(sheet: Worksheet, report: Report, heading: str, *, columns: int) -> int:
@@ -91,12 +92,12 @@ def _write_heading(sheet: Worksheet, report: Report, heading: str, *, columns: i
     meta_line = "　　".join(f"{label}：{value}" for label, value in report.meta)
     centred = [(report.title, Font(bold=True, size=14)), *((line, Font(size=11)) for line in report.subtitle_lines)]
     for row, (text, font) in enumerate(centred, start=1):
-        cell = sheet.cell(row, 1, text)
+        cell = _put(sheet, row, 1, text)
         cell.font, cell.alignment = font, Alignment(horizontal="center")
         _merge_row(sheet, row, columns)
     left = [text for text in (meta_line, heading) if text]  # unmerged, so long lines run on to the right
     for row, text in enumerate(left, start=len(centred) + 1):
-        sheet.cell(row, 1, text).font = Font(size=11)
+        _put(sheet, row, 1, text).font = Font(size=11)
     return len(centred) + len(left)
 
 
@@ -110,7 +111,7 @@ def _write_header(sheet: Worksheet, table: Table, row: int) -> None:
     for index, column in enumerate(table.columns, start=1):
         width_chars = column_width_chars(table, column) + COLUMN_PADDING_CHARS
         sheet.column_dimensions[get_column_letter(index)].width = width_chars
-        cell = sheet.cell(row, index, column.header)
+        cell = _put(sheet, row, index, column.header)
         cell.font, cell.fill, cell.border = Font(bold=True), _HEADER_FILL, _GRID
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
         lines = max(lines, math.ceil(display_width(column.header) / max(width_chars - 1, 1)))
@@ -119,12 +120,20 @@ def _write_header(sheet: Worksheet, table: Table, row: int) -> None:
 
 def _write_row(sheet: Worksheet, columns: Sequence[Column], values: Row, row: int, *, bold: bool) -> None:
     for index, column in enumerate(columns, start=1):
-        cell = sheet.cell(row, index, _cell_value(column, values.get(column.key)))
+        cell = _put(sheet, row, index, _cell_value(column, values.get(column.key)))
         cell.border = _GRID
         cell.alignment = Alignment(horizontal=column.align, vertical="center", wrap_text=True)
         cell.number_format = NUMBER_FORMATS.get(column.kind, "General")
         if bold:
             cell.font = Font(bold=True)
+
+
+def _put(sheet: Worksheet, row: int, column: int, value: CellValue) -> Cell:
+    """Write a value; text stays text even when it starts with "=" (never a formula from data)."""
+    cell = sheet.cell(row, column, value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
 
 
 def _cell_value(column: Column, value: CellValue) -> CellValue:

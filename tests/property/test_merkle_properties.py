@@ -80,7 +80,7 @@ sizes = st.integers(min_value=0, max_value=300)
 salts = st.binary(max_size=8)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(size=sizes, salt=salts, data=st.data())
 def test_roots_and_proofs_match_the_rfc_definitions(size: int, salt: bytes, data: st.DataObject) -> None:
     leaves = make_leaves(size, salt)
@@ -104,7 +104,7 @@ def test_roots_and_proofs_match_the_rfc_definitions(size: int, salt: bytes, data
         verify_consistency(size1, tree_size, proof, naive.mth(0, size1), root)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(size=sizes, salt=salts, cuts=st.lists(st.integers(0, 300), max_size=12))
 def test_incremental_append_equals_one_shot(size: int, salt: bytes, cuts: list[int]) -> None:
     leaves = make_leaves(size, salt)
@@ -137,7 +137,7 @@ def _flip(value: bytes, bit: int) -> bytes:
     return bytes(data)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(size=st.integers(2, 300), salt=salts, data=st.data())
 def test_mutated_inclusion_proofs_are_rejected(size: int, salt: bytes, data: st.DataObject) -> None:
     leaves = make_leaves(size, salt)
@@ -177,7 +177,7 @@ def test_mutated_inclusion_proofs_are_rejected(size: int, salt: bytes, data: st.
     raise AssertionError(f"mutation {kind!r} was accepted")
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(size=st.integers(2, 300), salt=salts, data=st.data())
 def test_mutated_consistency_proofs_are_rejected(size: int, salt: bytes, data: st.DataObject) -> None:
     leaves = make_leaves(size, salt)

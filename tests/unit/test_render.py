@@ -332,6 +332,18 @@ def test_csv_has_bom_crlf_and_parses_back() -> None:
     assert rows[-1][:4] == ["个人累计社区服务活动时间", "", "", "20.3"]
 
 
+def test_text_that_looks_like_a_formula_stays_inert_text() -> None:
+    texts = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "@SUM(1)", "-5", "+86 139 0000 0000", "王=李"]
+    table = Table(name="名单", columns=[Column("name", "姓名")], rows=[{"name": text} for text in texts])
+    report = Report(title="注入", sections=[Section(items=[table])])
+    cells = [row[0] for row in csv.reader(io.StringIO(render_csv(report).decode("utf-8-sig"), newline=""))]
+    assert cells[1:] == ["'" + texts[0], "'" + texts[1], "'" + texts[2], "-5", "+86 139 0000 0000", "王=李"]
+    sheet = openpyxl.load_workbook(io.BytesIO(render_xlsx(report)))["名单"]
+    header_row = _row_index(sheet, "姓名")
+    column = [sheet.cell(header_row + offset, 1) for offset in range(1, len(texts) + 1)]
+    assert [(cell.value, cell.data_type) for cell in column] == [(text, "s") for text in texts]
+
+
 def test_csv_picks_the_named_table() -> None:
     other = Table(name="其他", columns=[Column("x", "列")], rows=[{"x": "值"}])
     report = Report(title="两表", sections=[Section(items=[*record_card().tables(), other])])
