@@ -65,7 +65,7 @@ def _plot(chart: Chart) -> VerticalBarChart | HorizontalLineChart:
     return lines
 
 
-def _plotted_values(chart: Chart, values: Sequence[int | float]) -> list[float]:
+def _plotted_values(chart: Chart, values: Sequence[float]) -> list[float]:
     if chart.value_kind == "hours":
         return [float(minutes_to_hours(value)) for value in values]
     return [float(value) for value in values]

@@ -68,7 +68,7 @@ class Chart:
     kind: ChartKind
     title: str
     categories: Sequence[str]
-    series: Sequence[tuple[str, Sequence[int | float]]]
+    series: Sequence[tuple[str, Sequence[float]]]
     y_label: str = ""
     value_kind: Literal["int", "hours"] = "int"
 
@@ -118,7 +118,7 @@ class Report:
         return [item for section in self.sections for item in section.items if isinstance(item, Table)]
 
 
-def minutes_to_hours(minutes: int | float) -> Decimal:
+def minutes_to_hours(minutes: float) -> Decimal:
     """Hours rounded half-up to one decimal: 90 -> 1.5, 5 -> 0.1."""
     return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(_HOURS_QUANTUM, rounding=ROUND_HALF_UP)
 

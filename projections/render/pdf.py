@@ -111,7 +111,7 @@ class _NumberedCanvas(Canvas):  # type: ignore[misc, unused-ignore]  # reportlab
         self._page_width = pagesize[0]
         self._pages: list[dict[str, Any]] = []
 
-    def showPage(self) -> None:  # noqa: N802 - reportlab's name
+    def showPage(self) -> None:
         self._pages.append(dict(self.__dict__))
         self._startPage()  # type: ignore[attr-defined, unused-ignore]  # a fresh page, not yet written
 

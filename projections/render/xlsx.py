@@ -12,6 +12,7 @@ from openpyxl.cell.cell import Cell
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
 from projections.render.model import (
@@ -24,6 +25,7 @@ from projections.render.model import (
     Table,
     column_width_chars,
     display_width,
+    format_cell,
     minutes_to_hours,
     totals_label_columns,
 )
@@ -72,15 +74,17 @@ def _sheet_name(wanted: str, taken: set[str]) -> str:
 
 def _write_table_sheet(sheet: Worksheet, report: Report, heading: str, table: Table) -> None:
     header_row = _write_heading(sheet, report, heading, columns=len(table.columns)) + 2
-    _write_header(sheet, table, header_row)
+    widths = [column_width_chars(table, column) + COLUMN_PADDING_CHARS for column in table.columns]
+    _write_header(sheet, table, widths, header_row)
     for offset, row in enumerate(table.rows, start=1):
-        _write_row(sheet, table.columns, row, header_row + offset, bold=False)
+        _write_row(sheet, table.columns, widths, row, header_row + offset, bold=False)
     last_body_row = header_row + len(table.rows)
     if table.totals_row is not None:
-        _write_row(sheet, table.columns, table.totals_row, last_body_row + 1, bold=True)
+        _write_row(sheet, table.columns, widths, table.totals_row, last_body_row + 1, bold=True)
         _merge_row(sheet, last_body_row + 1, totals_label_columns(table))
     sheet.freeze_panes = f"A{header_row + 1}"
     sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(len(table.columns))}{last_body_row}"
+    _set_up_printing(sheet, landscape=report.landscape, header_row=header_row)
     notes = [text for text in (table.note, *report.footer_lines) if text]
     first_note_row = sheet.max_row + 2
     for offset, text in enumerate(notes):
@@ -106,19 +110,18 @@ def _merge_row(sheet: Worksheet, row: int, columns: int) -> None:
         sheet.merge_cells(start_row=row, start_column=1, end_row=row, end_column=columns)
 
 
-def _write_header(sheet: Worksheet, table: Table, row: int) -> None:
-    lines = 1
-    for index, column in enumerate(table.columns, start=1):
-        width_chars = column_width_chars(table, column) + COLUMN_PADDING_CHARS
-        sheet.column_dimensions[get_column_letter(index)].width = width_chars
+def _write_header(sheet: Worksheet, table: Table, widths: Sequence[int], row: int) -> None:
+    for index, (column, width) in enumerate(zip(table.columns, widths, strict=True), start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
         cell = _put(sheet, row, index, column.header)
         cell.font, cell.fill, cell.border = Font(bold=True), _HEADER_FILL, _GRID
         cell.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        lines = max(lines, math.ceil(display_width(column.header) / max(width_chars - 1, 1)))
-    sheet.row_dimensions[row].height = lines * POINTS_PER_LINE
+    _fit_row_height(sheet, row, [column.header for column in table.columns], widths)
 
 
-def _write_row(sheet: Worksheet, columns: Sequence[Column], values: Row, row: int, *, bold: bool) -> None:
+def _write_row(
+    sheet: Worksheet, columns: Sequence[Column], widths: Sequence[int], values: Row, row: int, *, bold: bool
+) -> None:
     for index, column in enumerate(columns, start=1):
         cell = _put(sheet, row, index, _cell_value(column, values.get(column.key)))
         cell.border = _GRID
@@ -126,6 +129,23 @@ def _write_row(sheet: Worksheet, columns: Sequence[Column], values: Row, row: in
         cell.number_format = NUMBER_FORMATS.get(column.kind, "General")
         if bold:
             cell.font = Font(bold=True)
+    _fit_row_height(sheet, row, [format_cell(column, values.get(column.key)) for column in columns], widths)
+
+
+def _fit_row_height(sheet: Worksheet, row: int, texts: Sequence[str], widths: Sequence[int]) -> None:
+    """Tall enough for the wrapped text: spreadsheets do not grow rows that openpyxl writes."""
+    lines = max(math.ceil(display_width(text) / max(width - 1, 1)) for text, width in zip(texts, widths, strict=True))
+    sheet.row_dimensions[row].height = max(lines, 1) * POINTS_PER_LINE
+
+
+def _set_up_printing(sheet: Worksheet, *, landscape: bool, header_row: int | None) -> None:
+    """A4, one page wide; a table's header row is repeated on every printed page."""
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.orientation = "landscape" if landscape else "portrait"
+    sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+    sheet.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
+    if header_row is not None:
+        sheet.print_title_rows = f"{header_row}:{header_row}"
 
 
 def _put(sheet: Worksheet, row: int, column: int, value: CellValue) -> Cell:
@@ -154,14 +174,17 @@ def _write_chart_sheet(sheet: Worksheet, chart: Chart) -> None:
     last_row = len(chart.categories) + 1
     data = Reference(sheet, min_col=2, max_col=len(chart.series) + 1, min_row=1, max_row=last_row)
     excel_chart.add_data(data, titles_from_data=True)
+    for series in excel_chart.series:
+        series.smooth = False  # openpyxl smooths lines by default, which invents values between points
     excel_chart.set_categories(Reference(sheet, min_col=1, min_row=2, max_row=last_row))
     excel_chart.width, excel_chart.height = 20, 10
     anchor_column = get_column_letter(len(chart.series) + 1 + CHART_ANCHOR_GAP_COLUMNS)
     sheet.add_chart(excel_chart, f"{anchor_column}2")
+    _set_up_printing(sheet, landscape=True, header_row=None)
     sheet.column_dimensions["A"].width = (
         max(display_width(name) for name in [*chart.categories, ""]) + COLUMN_PADDING_CHARS
     )
 
 
-def _chart_value(chart: Chart, value: int | float) -> float:
+def _chart_value(chart: Chart, value: float) -> float:
     return float(minutes_to_hours(value)) if chart.value_kind == "hours" else value

@@ -215,7 +215,7 @@ def test_font_named_in_environment_must_be_embeddable(monkeypatch: pytest.Monkey
     not_a_font = tmp_path / "fake.ttf"
     not_a_font.write_bytes(b"not a font")
     monkeypatch.setenv(fonts.FONT_ENV, str(not_a_font))
-    with pytest.raises(fonts.CjkFontError, match="fake.ttf"):
+    with pytest.raises(fonts.CjkFontError, match=r"fake\.ttf"):
         fonts.cjk_font()
 
 
