@@ -1052,9 +1052,8 @@ class Ledger(Application[UUID]):
         total = sum(line["quantity"] * line["price_minutes"] for line in lines)
         account = self.get_account(member_id)
         previous = account.redemptions.get(redemption_id)
-        if previous is not None and previous[0] == str(counter.id) and previous[2] != lines:
-            lines = previous[2]  # a retry after a price change keeps the original terms
-            total = previous[1]
+        if previous is not None and previous[0] == str(counter.id) and _items_of(previous[2]) == _items_of(lines):
+            lines, total = previous[2], previous[1]  # a retry after a price change keeps the original terms
         applied = account.redeem(redemption_id=redemption_id, counter_id=counter.id, lines=lines, minutes=total)
         if applied:
             self._commit(actor, request_id, account)
@@ -1075,6 +1074,10 @@ class Ledger(Application[UUID]):
         key = self.get_key(key_id)
         if not key.is_valid_at(CLOCK.get()()):
             raise KeyRevoked(f"key {key_id} was revoked")
+
+
+def _items_of(lines: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
+    return [(line["item_id"], line["quantity"]) for line in lines]
 
 
 __all__ = ["Actor", "Ledger", "LedgerError", "RedemptionResult", "WrongState"]

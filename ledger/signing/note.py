@@ -96,7 +96,9 @@ _CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f]")
 _DECIMAL_RE = re.compile("0|[1-9][0-9]*")
 _KEY_ID_HEX_RE = re.compile("[0-9a-fA-F]{8}")
 # Unicode White_Space (what Go's unicode.IsSpace tests); str.isspace() also catches U+001C..U+001F.
-_WHITE_SPACE = frozenset("\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+_WHITE_SPACE = frozenset(
+    "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+)
 
 
 class NoteError(ValueError):
@@ -615,7 +617,9 @@ class VerifiedCheckpoint:
 
 
 def _cosignature(verifier: NoteVerifier, signature: NoteSignature) -> Cosignature:
-    timestamp = CosignatureVerifier.timestamp_of(signature.signature) if isinstance(verifier, CosignatureVerifier) else None
+    timestamp = None
+    if isinstance(verifier, CosignatureVerifier):
+        timestamp = CosignatureVerifier.timestamp_of(signature.signature)
     return Cosignature(signature.name, signature.key_id, timestamp)
 
 

@@ -1,0 +1,80 @@
+"""A small hand-built region for tests: one unit, one community, registered members, a counter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from uuid import UUID, uuid4
+
+from ledger.application import Actor, Ledger
+from ledger.demo import simulated
+from ledger.domain.values import Role
+
+
+@dataclass
+class Region:
+    ledger: Ledger
+    root_public_key: bytes
+    region: Actor
+    unit: Actor
+    community: Actor
+    counter: Actor
+    resident: Actor
+    post_id: UUID
+    item_id: UUID  # price 30 minutes
+    members: list[Actor] = field(default_factory=list)
+
+
+def build_region(ledger: Ledger, *, members: int = 2) -> Region:
+    from ledger.signing.keys import public_bytes
+
+    root = ledger.init_region(code="320102", name="南京市玄武区")
+    region = ledger.region_actor()
+    unit = Actor(ledger.register_unit(actor=region, name="省财政厅机关党委", unit_type="机关", declared_members=10),
+                 Role.UNIT)
+    community = Actor(ledger.register_community(actor=region, name="紫鑫城社区", county="玄武区", street="锁金村街道"),
+                      Role.COMMUNITY)
+    ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=community.actor_id)
+    post_id = next(iter(ledger.get_community(community.actor_id).posts))
+    item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=30)
+    counter = Actor(ledger.open_counter(actor=community, name="爱心超市"), Role.COUNTER)
+    resident = Actor(ledger.register_resident(actor=community, label="居民甲"), Role.RESIDENT)
+    built = Region(ledger, public_bytes(root.public_key()), region, unit, community, counter, resident, post_id,
+                   item_id)
+    for index in range(members):
+        built.members.append(add_member(built, name=f"党员{index + 1}"))
+    return built
+
+
+def add_member(region: Region, *, name: str = "曹顺仙", personal: dict[str, str] | None = None) -> Actor:
+    ledger = region.ledger
+    member_id = ledger.enrol_member(actor=region.unit, name=name, party_status="正式", job_title="科员")
+    slip_id = ledger.issue_report_slip(actor=region.unit, member_id=member_id, community_id=region.community.actor_id)
+    ledger.register_member(actor=region.community, member_id=member_id, post_ids=[region.post_id], slip_id=slip_id,
+                           profile={"sex": "女", "education": "本科"},
+                           personal=personal if personal is not None else {"mobile": "15195888588"})
+    return Actor(member_id, Role.MEMBER)
+
+
+def serve(region: Region, member: Actor, minutes: int, *, rating: str = "优", certify: bool = True,
+          service_date: date | None = None) -> UUID:
+    """Record, rate and (by default) certify one session of `minutes`."""
+    ledger = region.ledger
+    day = service_date or ledger.today()
+    end = (datetime(2000, 1, 1, 8) + timedelta(minutes=minutes)).strftime("%H:%M")
+    session_id = ledger.record_session(actor=member, member_id=member.actor_id, activity="敬老助残",
+                                       content="陪老人聊天", place="社区活动室", service_date=day,
+                                       start_time="08:00", end_time=end, minutes=minutes, post_id=region.post_id)
+    ledger.rate_session(actor=region.community, session_id=session_id, rating=rating)
+    if certify:
+        ledger.certify_session(actor=region.community, session_id=session_id)
+    return session_id
+
+
+def redeem(region: Region, member: Actor, quantity: int = 1, redemption_id: UUID | None = None):
+    return region.ledger.redeem(actor=region.counter, member_id=member.actor_id,
+                                redemption_id=redemption_id or uuid4(), items=[(region.item_id, quantity)])
+
+
+def at_day(day: date, hour: int = 12):
+    return simulated(datetime(day.year, day.month, day.day, hour, tzinfo=timezone(timedelta(hours=8))))
