@@ -17,7 +17,9 @@ Verifiers follow transparency-dev/merkle ``proof/verify.go`` and reject, with a 
 ``index >= size``, a wrong proof length, a hash that is not 32 bytes, ``size2 < size1``, a proof where none is
 expected (``size1 == size2``, ``size1 == 0``), an empty proof where one is needed, and any root mismatch.
 Deliberately stricter than verify.go: roots must be 32 bytes too, and a tree of size 0 must have the root
-``EMPTY_ROOT`` (verify.go treats that root as "don't care").
+``EMPTY_ROOT`` (verify.go treats that root as "don't care"). As in every RFC 6962 verifier, a proof only means
+something for a (size, root) pair the log has committed to (a signed checkpoint): some proofs for one size also
+hash to the same root under another size, e.g. index 0 of size 3 and of size 4.
 """
 
 from __future__ import annotations
@@ -411,9 +413,7 @@ def root_from_inclusion_proof(leaf_hash: bytes, index: int, size: int, proof: Se
     hashes = _check_proof(proof)
     inner, border = _decompose(index, size)
     if len(hashes) != inner + border:
-        raise ProofError(
-            f"wrong proof length {len(hashes)} for index {index} in size {size}, want {inner + border}"
-        )
+        raise ProofError(f"wrong proof length {len(hashes)} for index {index} in size {size}, want {inner + border}")
     result = _chain_inner(leaf_hash, hashes[:inner], index)
     return _chain_border_right(result, hashes[inner:])
 
@@ -459,8 +459,7 @@ def root_from_consistency_proof(size1: int, size2: int, proof: Sequence[bytes], 
         seed, start = hashes[0], 1
     if len(hashes) != start + inner + border:
         raise ProofError(
-            f"wrong consistency proof length {len(hashes)} for sizes {size1} -> {size2}, "
-            f"want {start + inner + border}"
+            f"wrong consistency proof length {len(hashes)} for sizes {size1} -> {size2}, want {start + inner + border}"
         )
     path = hashes[start:]
     mask = (size1 - 1) >> shift

@@ -43,21 +43,21 @@ from ledger.signing.merkle import HASH_BYTES, MAX_TREE_SIZE, verify_inclusion
 
 __all__ = [
     "COSIGNATURE_V1_HEADER",
+    "MAX_SIGNATURES",
+    "SIG_TYPE_COSIGNATURE_V1",
+    "SIG_TYPE_ED25519",
+    "TLOG_PROOF_HEADER",
     "Checkpoint",
     "Cosignature",
     "CosignatureSigner",
     "CosignatureVerifier",
     "Ed25519Signer",
     "Ed25519Verifier",
-    "MAX_SIGNATURES",
     "NoteError",
     "NoteSignature",
     "NoteSigner",
     "NoteVerifier",
     "ParsedNote",
-    "SIG_TYPE_COSIGNATURE_V1",
-    "SIG_TYPE_ED25519",
-    "TLOG_PROOF_HEADER",
     "TlogProof",
     "VerifiedCheckpoint",
     "add_signatures",
@@ -340,7 +340,10 @@ class CosignatureSigner:
 
     def sign(self, text: bytes) -> bytes:
         """timestamp (u64 BE) ‖ Ed25519 signature of ``cosignature/v1\\ntime <t>\\n`` + checkpoint body."""
-        Checkpoint.parse(text.decode("utf-8"))  # only checkpoints are cosigned
+        try:
+            Checkpoint.parse(text.decode("utf-8"))  # only checkpoints are cosigned
+        except UnicodeDecodeError:
+            raise NoteError("a cosigned checkpoint must be UTF-8") from None
         signature = self._private_key.sign(_cosigned_message(self.timestamp, text))
         return self.timestamp.to_bytes(_TIMESTAMP_BYTES, "big") + signature
 
@@ -546,7 +549,9 @@ def add_signatures(note: str, signers: Sequence[NoteSigner]) -> str:
     kept = [sig.line() for sig in parsed.signatures if (sig.name, sig.key_id) not in idents]
     if len(kept) + len(lines) > MAX_SIGNATURES:
         raise NoteError(f"a note can carry at most {MAX_SIGNATURES} signatures")
-    return parsed.text + "\n" + "".join(line + "\n" for line in kept + lines)
+    result = parsed.text + "\n" + "".join(line + "\n" for line in kept + lines)
+    parse_note(result)  # the result must read back
+    return result
 
 
 # ------------------------------------------------------------------------------------------------- checkpoints

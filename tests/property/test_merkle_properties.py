@@ -109,10 +109,10 @@ def test_roots_and_proofs_match_the_rfc_definitions(size: int, salt: bytes, data
 def test_incremental_append_equals_one_shot(size: int, salt: bytes, cuts: list[int]) -> None:
     leaves = make_leaves(size, salt)
     full_size, full_peaks, full_nodes = append_leaves(0, [], leaves)
-    tree_size, peaks, nodes = 0, [], {}
+    tree_size, peaks, nodes = 0, list[bytes](), dict[tuple[int, int], bytes]()
     for cut in sorted(min(cut, size) for cut in cuts) + [size]:
-        stored = encode_compact_range(peaks)
-        tree_size, peaks, new_nodes = append_leaves(tree_size, decode_compact_range(tree_size, stored), leaves[tree_size:cut])
+        stored = decode_compact_range(tree_size, encode_compact_range(peaks))
+        tree_size, peaks, new_nodes = append_leaves(tree_size, stored, leaves[tree_size:cut])
         assert not new_nodes.keys() & nodes.keys()
         nodes.update(new_nodes)
         assert root_from_compact_range(tree_size, peaks) == NaiveTree(leaves).mth(0, tree_size)

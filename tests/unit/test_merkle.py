@@ -152,9 +152,9 @@ def build(leaf_hashes: Sequence[bytes]) -> MemoryNodeStore:
     return store
 
 
-def rejects(check: Callable[[], object]) -> bool:
+def rejects(verify: Callable[..., object], *args: object) -> bool:
     try:
-        check()
+        verify(*args)
     except ProofError:
         return True
     return False
@@ -299,9 +299,10 @@ def test_new_nodes_are_exactly_the_complete_subtrees() -> None:
 def test_incremental_append_matches_one_shot() -> None:
     hashes = [leaf_hash(b"%d" % i) for i in range(100)]
     _, full_peaks, full_nodes = append_leaves(0, [], hashes)
-    size, peaks, nodes = 0, [], {}
+    size, peaks, nodes = 0, list[bytes](), dict[NodeKey, bytes]()
     for cut in [1, 2, 3, 7, 8, 20, 33, 64, 99, 100, 100]:
-        size, peaks, new = append_leaves(size, decode_compact_range(size, encode_compact_range(peaks)), hashes[size:cut])
+        stored = encode_compact_range(peaks)
+        size, peaks, new = append_leaves(size, decode_compact_range(size, stored), hashes[size:cut])
         assert not set(new) & set(nodes)
         nodes.update(new)
     assert (size, peaks, nodes) == (100, full_peaks, full_nodes)
@@ -415,7 +416,7 @@ def test_consistency_edge_cases() -> None:
         with pytest.raises(ProofError, match=message):
             verify_consistency(size1, size2, proof, root1, root2)
     with pytest.raises(ProofError, match="int"):
-        verify_consistency(False, 1, [], EMPTY_ROOT, ROOTS16[1])  # type: ignore[arg-type]
+        verify_consistency(False, 1, [], EMPTY_ROOT, ROOTS16[1])
     with pytest.raises(ProofError, match="sequence of hashes"):
         verify_consistency(3, 7, OTHER, ROOTS16[3], ROOTS16[7])  # type: ignore[arg-type]
     with pytest.raises(ProofError, match="must be bytes"):
@@ -446,7 +447,7 @@ def test_inclusion_edge_cases() -> None:
         with pytest.raises(ProofError, match=message):
             verify_inclusion(leaf, index, size, proof, root)
     with pytest.raises(ProofError, match="int"):
-        verify_inclusion(single, True, 2, [OTHER], single)  # type: ignore[arg-type]
+        verify_inclusion(single, True, 2, [OTHER], single)
     with pytest.raises(ProofError, match="must be bytes"):
         verify_inclusion(bytearray(single), 0, 1, [], single)  # type: ignore[arg-type]
 
@@ -492,15 +493,16 @@ def test_inclusion_mutations_rejected() -> None:
             verify_inclusion(leaf, index, size, proof, root)
             for other in range(size):
                 if other != index:
-                    assert rejects(lambda: verify_inclusion(TREE16[other], index, size, proof, root))
+                    assert rejects(verify_inclusion, TREE16[other], index, size, proof, root)
             for what, bad_leaf, bad_proof, bad_root in inclusion_mutations(leaf, index, size, proof, root):
                 if size > 8 and "bit" in what and int(what.rsplit(" ", 1)[1]) % 17:
                     continue  # all 256 bits for sizes <= 8, every 17th bit above
                 if (bad_leaf, bad_proof, bad_root) == (leaf, proof, root):
                     continue  # not a mutation (e.g. leaf = root in a 1-leaf tree)
                 checked += 1
-                assert rejects(lambda: verify_inclusion(bad_leaf, index, size, bad_proof, bad_root)), (index, size, what)
-                assert not rfc9162_verify_inclusion(bad_leaf, index, size, bad_proof, bad_root), (index, size, what)
+                where = (index, size, what)
+                assert rejects(verify_inclusion, bad_leaf, index, size, bad_proof, bad_root), where
+                assert not rfc9162_verify_inclusion(bad_leaf, index, size, bad_proof, bad_root), where
     assert checked > 25_000
 
 
@@ -528,9 +530,9 @@ def test_inclusion_parameter_mutations() -> None:
                     continue
                 if new_size <= 16:
                     true_root = ROOTS16[new_size]
-                    assert rejects(lambda: verify_inclusion(leaf, new_index, new_size, proof, true_root))
+                    assert rejects(verify_inclusion, leaf, new_index, new_size, proof, true_root)
                 total += 1
-                accepted = not rejects(lambda: verify_inclusion(leaf, new_index, new_size, proof, ROOTS16[size]))
+                accepted = not rejects(verify_inclusion, leaf, new_index, new_size, proof, ROOTS16[size])
                 oracle = rfc9162_verify_inclusion(leaf, new_index, new_size, proof, ROOTS16[size])
                 assert accepted == oracle, (index, size, new_index, new_size)
                 if accepted:
@@ -577,7 +579,7 @@ def test_consistency_mutations_rejected() -> None:
                 if size2 > 8 and "bit" in what and int(what.rsplit(" ", 1)[1]) % 17:
                     continue
                 checked += 1
-                assert rejects(lambda: verify_consistency(size1, size2, bad_proof, bad_root1, bad_root2)), (
+                assert rejects(verify_consistency, size1, size2, bad_proof, bad_root1, bad_root2), (
                     size1, size2, what)  # fmt: skip
                 assert not rfc9162_verify_consistency(size1, size2, bad_proof, bad_root1, bad_root2)
     assert checked > 25_000
@@ -595,11 +597,11 @@ def test_consistency_parameter_mutations() -> None:
                         continue
                     if new1 <= 16 and new2 <= 16:
                         true1, true2 = ROOTS16[new1], ROOTS16[new2]
-                        assert rejects(lambda: verify_consistency(new1, new2, proof, true1, true2)), (
+                        assert rejects(verify_consistency, new1, new2, proof, true1, true2), (
                             size1, size2, new1, new2)  # fmt: skip
                     same = ROOTS16[size1], ROOTS16[size2]
                     total += 1
-                    accepted = not rejects(lambda: verify_consistency(new1, new2, proof, *same))
+                    accepted = not rejects(verify_consistency, new1, new2, proof, *same)
                     assert accepted == rfc9162_verify_consistency(new1, new2, proof, *same), (size1, size2, new1, new2)
                     structurally_equal += accepted
     assert structurally_equal * 20 < total
@@ -610,15 +612,16 @@ def test_verifiers_never_raise_other_errors() -> None:
     junk: list[object] = [None, 1, "x", b"", OTHER, [OTHER, None], [b"x" * 32] * 70, (OTHER,), 2**70, -5]
     for a in junk:
         for b in junk:
-            for call in (
-                lambda: verify_inclusion(OTHER, 3, 9, a, b),  # type: ignore[arg-type]
-                lambda: verify_inclusion(a, 3, 9, [OTHER] * 4, b),  # type: ignore[arg-type]
-                lambda: verify_inclusion(OTHER, a, b, [OTHER] * 4, OTHER),  # type: ignore[arg-type]
-                lambda: verify_consistency(3, 9, a, b, OTHER),  # type: ignore[arg-type]
-                lambda: verify_consistency(a, b, [OTHER] * 3, OTHER, OTHER),  # type: ignore[arg-type]
-            ):
+            calls: list[tuple[Callable[..., None], tuple[object, ...]]] = [
+                (verify_inclusion, (OTHER, 3, 9, a, b)),
+                (verify_inclusion, (a, 3, 9, [OTHER] * 4, b)),
+                (verify_inclusion, (OTHER, a, b, [OTHER] * 4, OTHER)),
+                (verify_consistency, (3, 9, a, b, OTHER)),
+                (verify_consistency, (a, b, [OTHER] * 3, OTHER, OTHER)),
+            ]
+            for verify, args in calls:
                 with pytest.raises(ProofError):
-                    call()
+                    verify(*args)
 
 
 def test_larger_trees_all_positions() -> None:
@@ -635,8 +638,8 @@ def test_larger_trees_all_positions() -> None:
                 assert proof == naive_path(index, hashes[:size])
             for i in range(len(proof)):
                 bad = proof[:i] + [flipped(proof[i], (index * 13 + i) % 256)] + proof[i + 1 :]
-                assert rejects(lambda: verify_inclusion(hashes[index], index, size, bad, root))
-            assert rejects(lambda: verify_inclusion(hashes[index], index ^ 1, size, proof, root))
+                assert rejects(verify_inclusion, hashes[index], index, size, bad, root)
+            assert rejects(verify_inclusion, hashes[index], index ^ 1, size, proof, root)
         for size1 in range(1, size + 1):
             proof = consistency_proof(store, size1, size)
             root1 = root_at(store, size1)
@@ -645,4 +648,4 @@ def test_larger_trees_all_positions() -> None:
                 assert proof == naive_subproof(size1, hashes[:size], True)
             for i in range(len(proof)):
                 bad = proof[:i] + [flipped(proof[i], (size1 * 7 + i) % 256)] + proof[i + 1 :]
-                assert rejects(lambda: verify_consistency(size1, size, bad, root1, root))
+                assert rejects(verify_consistency, size1, size, bad, root1, root)
