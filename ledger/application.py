@@ -94,6 +94,7 @@ class _Batch:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
     new_keys: list[str] = field(default_factory=list)
+    new_signers: dict[UUID, tuple[str, Role, Ed25519PrivateKey]] = field(default_factory=dict)
 
 
 class StatementsPrepared(Exception):
@@ -169,14 +170,17 @@ class Ledger(Application[UUID]):
     def batch(self) -> Iterator[None]:
         """Group commit: every command inside is saved in one transaction at the end."""
         assert getattr(self._local, "batch", None) is None, "batches do not nest"
-        self._local.batch = _Batch()
+        batch = self._local.batch = _Batch()
         try:
             yield
-            batch: _Batch = self._local.batch
         finally:
             self._local.batch = None
         if batch.touched:
-            self._save(list(batch.touched.values()))
+            self._local.saving = batch  # keys made in the batch sign while it is saved
+            try:
+                self._save(list(batch.touched.values()))
+            finally:
+                self._local.saving = None
         self._activate_keys(batch.new_keys)
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str | None = None) -> A:
@@ -332,15 +336,18 @@ class Ledger(Application[UUID]):
         return key_id
 
     def _signer_for(self, actor: Actor) -> tuple[str, Role, Ed25519PrivateKey]:
-        signer = self._signers.get(actor.actor_id)
+        batch: _Batch | None = getattr(self._local, "batch", None) or getattr(self._local, "saving", None)
+        signer = batch.new_signers.get(actor.actor_id) if batch is not None else None
+        signer = signer or self._signers.get(actor.actor_id)
         if signer is None:
             stored = self.secrets.active_key(actor.actor_id)
             if stored is None:
                 raise NotPermitted(f"{actor.role.value} {actor.actor_id} has no signing key in this region")
             signer = (stored.key_id, Role(stored.role), ed25519.load_private(stored.private_key))
-            self._signers[actor.actor_id] = signer
         if signer[1] != actor.role:
             raise NotPermitted(f"actor {actor.actor_id} signs as {signer[1].value}, not {actor.role.value}")
+        if batch is None or actor.actor_id not in batch.new_signers:
+            self._signers[actor.actor_id] = signer
         return signer
 
     def key_id_of(self, actor: Actor) -> str:
@@ -369,6 +376,9 @@ class Ledger(Application[UUID]):
                            role=owner.role.value, certified_by=certifier_key_id, label=label)
         self.secrets.put_key(key_id=key_id, actor_id=owner.actor_id, role=owner.role.value,
                              private_key=ed25519.private_bytes(private_key))
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is not None:  # the new key may sign later commands of the same batch
+            batch.new_signers[owner.actor_id] = (key_id, owner.role, private_key)
         return key
 
     def init_region(self, *, code: str, name: str, display_name: str | None = None,
@@ -381,6 +391,18 @@ class Ledger(Application[UUID]):
         code = check_region_code(code)
         Region.initialise(code=code, name=name, display_name=display_name)  # validates before any key exists
         self.region_code = code
+        try:
+            with self.batch():  # one transaction: a crash leaves no half-made region
+                root = self._init_region_events(code, name, display_name, province_key)
+        except BaseException:
+            self.region_code = None
+            raise
+        self.secrets.set_setting("region_code", code)
+        self.secrets.set_setting("root_public_key", ed25519.b64(ed25519.public_bytes(root.public_key())))
+        return root
+
+    def _init_region_events(self, code: str, name: str, display_name: str | None,
+                            province_key: Ed25519PrivateKey | None) -> Ed25519PrivateKey:
         province = self.province_actor()
         root = province_key or ed25519.generate()
         root_public = ed25519.public_bytes(root.public_key())
@@ -399,8 +421,6 @@ class Ledger(Application[UUID]):
         self._commit(province, None, policy)
         region.adopt_policy(from_year=2000, version=1)
         self._commit(region_actor, None, region)
-        self.secrets.set_setting("region_code", code)
-        self.secrets.set_setting("root_public_key", ed25519.b64(root_public))
         return root
 
     def province_actor(self) -> Actor:
