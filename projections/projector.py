@@ -1,0 +1,928 @@
+"""The projector: the event log, page by page, into the read-model tables.
+
+`Views(ledger).catch_up()` reads notifications after the tracking position in pages
+(`PAGE_EVENTS`), applies each event of a page to an in-memory change set, then writes the change
+set and the new tracking position in ONE transaction. A crash at any point therefore neither loses
+nor double-counts an event: either the page's rows and its position are committed, or neither is.
+The tracking row is advanced by compare-and-set, so two projectors on one database cannot both
+apply a page (the loser rolls back and reloads).
+
+Counters (balances, a member's yearly totals, items served) are written as increments, so a page
+needs no read of the rows it bumps. Events that must look at earlier state (a certification needs
+its session's member, year and rating) read it from a small two-generation cache of rows, filled
+from the database on a miss: memory stays bounded however long the log is.
+
+Points and stars are derived at the end of each page for the member-years the page touched, from
+their counts and the scoring policy in force for that year (see `PolicyBook`), by the domain's own
+`ledger.domain.scoring.score`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql as pg_dialect
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
+from ledger.domain.scoring import POLICY_V1_RULES, SessionFacts, YearFacts, missing_requirements, score
+from ledger.domain.values import CHINA_TIME, Rating
+from ledger.persistence import Database
+from projections import schema as t
+from projections.decode import Fact, Notification, decode_page
+
+log = logging.getLogger(__name__)
+
+PAGE_EVENTS = 1000  # notifications per transaction: per-page commits are ~25x faster than per event
+CACHE_ROWS_MAX = 20_000  # rows per cache generation (two generations): bounds memory on any log
+IN_LIST_MAX = 500  # ids per `IN (…)` list
+RESCORE_ROWS_MAX = 10_000_000  # a policy change re-scores every member-year: a sanity bound
+
+RATING_COLUMNS = {Rating.EXCELLENT.value: "excellent", Rating.GOOD.value: "good", Rating.FAIR.value: "fair"}
+SESSION_CACHED = ("member_id", "year", "status", "rating", "certified_minutes", "complaint_upheld", "item_key",
+                  "order_fulfilled")
+
+
+class ProjectionError(RuntimeError):
+    """An event the views cannot apply (it references a row no earlier event made)."""
+
+
+class TrackingMoved(RuntimeError):
+    """Another projector advanced the tracking position first."""
+
+
+def local_day(time: str) -> str:
+    """The China calendar date (ISO) of an event time."""
+    if time.endswith("+08:00"):
+        return time[:10]
+    return datetime.fromisoformat(time).astimezone(CHINA_TIME).date().isoformat()
+
+
+# -------------------------------------------------------------------------------------------------
+# Scoring policy resolution
+
+
+@dataclass
+class _Adoption:
+    position: int
+    from_year: int
+    version: int
+    adopted_year: int
+
+
+@dataclass
+class PolicyBook:
+    """Which scoring policy version is in force for a year, and its rules.
+
+    A year's version is, in order: the latest explicit re-scoring of that year (Region.YearRescored);
+    else the adoption with the greatest `from_year` ≤ year among those made while the year was still
+    open (adopted in or before that year; the latest wins a tie); else — for a year that was closed
+    before any policy covered it — the first adoption that covers it. So a policy adopted after a
+    year has ended never changes that year's stars unless the region re-scores the year.
+    """
+
+    rules: dict[int, dict[str, Any]] = field(default_factory=dict)
+    adoptions: list[_Adoption] = field(default_factory=list)
+    rescorings: dict[int, tuple[int, int]] = field(default_factory=dict)  # year -> (position, version)
+
+    def version_for(self, year: int) -> int | None:
+        if year in self.rescorings:
+            return self.rescorings[year][1]
+        covering = [a for a in self.adoptions if a.from_year <= year]
+        if not covering:
+            return None
+        while_open = [a for a in covering if a.adopted_year <= year]
+        if while_open:
+            return max(while_open, key=lambda a: (a.from_year, a.position)).version
+        return min(covering, key=lambda a: a.position).version
+
+    @classmethod
+    def load(cls, connection: sa.Connection) -> "PolicyBook":
+        book = cls()
+        for row in connection.execute(sa.select(t.policies.c.version, t.policies.c.rules_json)):
+            book.rules[row.version] = json.loads(row.rules_json)
+        for row in connection.execute(sa.select(t.policy_adoptions).order_by(t.policy_adoptions.c.position)):
+            book.adoptions.append(_Adoption(row.position, row.from_year, row.version, int(row.adopted_on[:4])))
+        for row in connection.execute(sa.select(t.rescorings).order_by(t.rescorings.c.position)):
+            book.rescorings[row.year] = (row.position, row.version)
+        return book
+
+
+@dataclass(frozen=True)
+class YearTotals:
+    """A member's certified service in one year, summed: what the scoring rules need."""
+
+    sessions: int = 0
+    minutes_excellent: int = 0
+    minutes_good: int = 0
+    minutes_fair: int = 0
+    items: int = 0  # distinct posts / menu items served
+    excellent_orders: int = 0
+    suggestions: int = 0
+    adopted_suggestions: int = 0
+    reported: bool = False
+    exempted: bool = False
+    claimed_posts: int = 0
+
+
+_PLACEHOLDER_RATING = Rating.GOOD.value
+
+
+def year_facts(totals: YearTotals) -> YearFacts:
+    """Facts equivalent, for `scoring.score`, to the sessions the totals summarise.
+
+    The rules are linear in per-session minutes, and count sessions, distinct items and excellent
+    orders; one session per rating carries that rating's minutes, the rest carry none, items are
+    spread over the first sessions. The property tests check that the score is the same as from
+    the real sessions.
+    """
+    assert 0 <= totals.items <= totals.sessions and totals.excellent_orders <= totals.sessions, totals
+    by_rating = [(Rating.EXCELLENT.value, totals.minutes_excellent), (Rating.GOOD.value, totals.minutes_good),
+                 (Rating.FAIR.value, totals.minutes_fair)]
+    carriers = [(rating, minutes) for rating, minutes in by_rating if minutes]
+    assert len(carriers) <= totals.sessions or totals.sessions == 0 and not carriers, totals
+    sessions = []
+    for index in range(totals.sessions):
+        rating, minutes = carriers[index] if index < len(carriers) else (_PLACEHOLDER_RATING, 0)
+        sessions.append(SessionFacts(minutes=minutes, rating=rating, item_key=str(min(index, totals.items - 1)),
+                                     excellent_order=index < totals.excellent_orders))
+    return YearFacts(sessions=sessions, adopted_suggestions=totals.adopted_suggestions,
+                     suggestions=totals.suggestions, reported=totals.reported, exempted=totals.exempted,
+                     claimed_posts=totals.claimed_posts)
+
+
+def missing_for(totals: YearTotals) -> tuple[str, ...]:
+    return missing_requirements(year_facts(totals))
+
+
+# -------------------------------------------------------------------------------------------------
+# One page's changes
+
+
+Key = tuple[Any, ...]
+
+
+class _Page:
+    """Row changes of one page, in memory until they are written in one transaction."""
+
+    def __init__(self) -> None:
+        self.member_wide_deletes: dict[sa.Table, set[str]] = defaultdict(set)  # every row of a member
+        self.deletes: dict[sa.Table, set[Key]] = defaultdict(set)
+        self.inserts: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
+        self.updates: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
+        self.increments: dict[sa.Table, dict[Key, dict[str, int]]] = defaultdict(dict)
+        self.member_years: dict[Key, dict[str, int]] = {}
+        self.items: dict[Key, int] = {}
+        self.dirty_member_years: set[Key] = set()
+        self.dirty_members: set[str] = set()
+        self.policy_changed = False
+
+    def insert(self, table: sa.Table, key: Key, row: dict[str, Any]) -> None:
+        assert key not in self.inserts[table], (table.name, key)
+        self.inserts[table][key] = row
+
+    def replace(self, table: sa.Table, key: Key, row: dict[str, Any]) -> None:
+        """Insert or overwrite the row with this key."""
+        self.deletes[table].add(key)
+        self.updates[table].pop(key, None)
+        self.increments[table].pop(key, None)
+        self.inserts[table][key] = row
+
+    def delete(self, table: sa.Table, key: Key) -> None:
+        self.inserts[table].pop(key, None)
+        self.updates[table].pop(key, None)
+        self.deletes[table].add(key)
+
+    def update(self, table: sa.Table, key: Key, values: dict[str, Any]) -> None:
+        inserted = self.inserts[table].get(key)
+        if inserted is not None:
+            inserted.update(values)
+        else:
+            self.updates[table].setdefault(key, {}).update(values)
+
+    def increment(self, table: sa.Table, key: Key, deltas: dict[str, int]) -> None:
+        inserted = self.inserts[table].get(key)
+        target = inserted if inserted is not None else self.increments[table].setdefault(key, {})
+        for column, delta in deltas.items():
+            target[column] = target.get(column, 0) + delta
+
+    def bump_member_year(self, member_id: str, year: int, deltas: dict[str, int]) -> None:
+        key = (member_id, year)
+        counts = self.member_years.setdefault(key, {})
+        for column, delta in deltas.items():
+            counts[column] = counts.get(column, 0) + delta
+        self.dirty_member_years.add(key)
+
+    def bump_item(self, member_id: str, year: int, item_key: str, delta: int) -> None:
+        key = (member_id, year, item_key)
+        self.items[key] = self.items.get(key, 0) + delta
+
+
+class _Cache:
+    """Rows by key in two generations: a full young generation becomes the old one."""
+
+    def __init__(self, rows_max: int = CACHE_ROWS_MAX) -> None:
+        self.rows_max = rows_max
+        self.young: dict[str, dict[str, Any]] = {}
+        self.old: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        row = self.young.get(key)
+        if row is None:
+            row = self.old.get(key)
+            if row is not None:
+                self.put(key, row)
+        return row
+
+    def put(self, key: str, row: dict[str, Any]) -> None:
+        self.young[key] = row
+        if len(self.young) >= self.rows_max:
+            self.old, self.young = self.young, {}
+
+    def clear(self) -> None:
+        self.young, self.old = {}, {}
+
+
+# -------------------------------------------------------------------------------------------------
+# The views
+
+
+@dataclass(frozen=True)
+class CatchUpResult:
+    events: int  # notifications read (applied or ignored)
+    position: int  # the tracking position afterwards
+    pages: int
+
+
+class Views:
+    """The read models of one ledger, and the loop that keeps them up to date.
+
+    `source` is the ledger (anything with `.database` and `.recorder`). `engine` defaults to the
+    ledger's own database (an in-memory SQLite database for the `memory:` store).
+    """
+
+    def __init__(self, source: Any, *, engine: sa.Engine | None = None, database: Database | None = None) -> None:
+        self.recorder = source.recorder
+        self.database: Database = database or source.database
+        self.engine = engine or t.create_view_engine(self.database)
+        self._owns_engine = engine is None
+        self._sessions = _Cache()
+        self._orders = _Cache()
+        self._suggestions = _Cache()
+        self._book = PolicyBook()
+        self._memory_position: int | None = None  # the position the caches describe
+        self._upsert = _upsert_builder(self.engine.dialect.name)
+        self._handlers: dict[str, Callable[[Fact, _Page], None]] = {
+            name[4:].replace("__", "."): getattr(self, name) for name in dir(self) if name.startswith("_on_")
+        }
+        self.handled_types = frozenset(self._handlers)
+        self.setup()
+
+    def close(self) -> None:
+        if self._owns_engine:
+            self.engine.dispose()
+
+    # -- schema and tracking -----------------------------------------------------------------------
+    def setup(self) -> None:
+        """Create the tables; drop and recreate them when they were made by another VIEWS_VERSION."""
+        with self.engine.begin() as connection:
+            t.tracking.create(connection, checkfirst=True)
+            row = connection.execute(sa.select(t.tracking).where(t.tracking.c.name == t.TRACKING_NAME)).first()
+            if row is not None and row.views_version != t.VIEWS_VERSION:
+                log.info("views version %s != %s: dropping the views for a rebuild", row.views_version,
+                         t.VIEWS_VERSION)
+                t.metadata.drop_all(connection, tables=list(t.VIEW_TABLES), checkfirst=True)
+                connection.execute(t.tracking.delete().where(t.tracking.c.name == t.TRACKING_NAME))
+                row = None
+            t.metadata.create_all(connection, tables=list(t.VIEW_TABLES), checkfirst=True)
+            if row is None:
+                connection.execute(t.tracking.insert().values(name=t.TRACKING_NAME, position=0,
+                                                              views_version=t.VIEWS_VERSION))
+        self._reset_memory()
+
+    def position(self) -> int:
+        with self.engine.connect() as connection:
+            return self._read_position(connection)
+
+    @staticmethod
+    def _read_position(connection: sa.Connection) -> int:
+        position = connection.execute(sa.select(t.tracking.c.position)
+                                      .where(t.tracking.c.name == t.TRACKING_NAME)).scalar_one()
+        return int(position)
+
+    def _reset_memory(self) -> None:
+        """Forget cached rows and reload the policy book: after a rollback, or another writer."""
+        self._sessions.clear()
+        self._orders.clear()
+        self._suggestions.clear()
+        with self.engine.connect() as connection:
+            self._book = PolicyBook.load(connection)
+            self._memory_position = self._read_position(connection)
+
+    def rebuild(self, *, page_events: int = PAGE_EVENTS) -> CatchUpResult:
+        """Empty every view and project the whole log again from position 0."""
+        with self.engine.begin() as connection:
+            for table in reversed(t.VIEW_TABLES):
+                connection.execute(table.delete())
+            connection.execute(t.tracking.update().where(t.tracking.c.name == t.TRACKING_NAME).values(position=0))
+        self._reset_memory()
+        return self.catch_up(page_events=page_events)
+
+    # -- the catch-up loop ---------------------------------------------------------------------------
+    def catch_up(self, *, page_events: int = PAGE_EVENTS, events_max: int | None = None) -> CatchUpResult:
+        """Apply every event after the tracking position (at most `events_max`), a page per transaction."""
+        assert page_events >= 1
+        position = self.position()
+        if position != self._memory_position:
+            self._reset_memory()
+        events = pages = 0
+        while events_max is None or events < events_max:
+            limit = page_events if events_max is None else min(page_events, events_max - events)
+            notifications = self.recorder.select_notifications(start=position + 1, limit=limit)
+            if not notifications:
+                break
+            self.apply_page(notifications, position)
+            position = notifications[-1].id
+            events += len(notifications)
+            pages += 1
+        return CatchUpResult(events=events, position=position, pages=pages)
+
+    def apply_page(self, notifications: Sequence[Notification], position: int) -> None:
+        """Apply one page after `position` and commit it with the new tracking position."""
+        assert notifications and notifications[0].id > position
+        new_position = notifications[-1].id
+        page = _Page()
+        try:
+            for fact in decode_page(notifications, self.handled_types):
+                try:
+                    self._handlers[fact.type](fact, page)
+                except ProjectionError:
+                    raise
+                except (KeyError, TypeError, ValueError) as error:
+                    raise ProjectionError(f"cannot apply {fact.type} at position {fact.position} to aggregate "
+                                          f"{fact.aggregate_id}: {type(error).__name__}") from error
+            with self.engine.begin() as connection:
+                moved = connection.execute(
+                    t.tracking.update()
+                    .where(t.tracking.c.name == t.TRACKING_NAME, t.tracking.c.position == position)
+                    .values(position=new_position)).rowcount
+                if moved != 1:
+                    raise TrackingMoved(f"the views are no longer at position {position}")
+                self._write(connection, page)
+                self._rescore(connection, page)
+        except BaseException:
+            self._reset_memory()
+            raise
+        self._memory_position = new_position
+
+    # -- writing a page --------------------------------------------------------------------------------
+    def _write(self, connection: sa.Connection, page: _Page) -> None:
+        for table, member_ids in page.member_wide_deletes.items():
+            for chunk in _chunks(sorted(member_ids)):
+                connection.execute(table.delete().where(table.c.member_id.in_(chunk)))
+        for table, keys in page.deletes.items():
+            if keys:
+                pk = list(table.primary_key.columns)
+                statement = table.delete().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
+                connection.execute(statement, [{f"k_{c.name}": k for c, k in zip(pk, key)} for key in keys])
+        for table in t.VIEW_TABLES:  # parents before children
+            rows = page.inserts.get(table)
+            if rows:
+                connection.execute(table.insert(), [_complete(table, row) for row in rows.values()])
+        for table, changes in page.updates.items():
+            self._write_updates(connection, table, changes)
+        for table, deltas in page.increments.items():
+            self._write_increments(connection, table, deltas)
+        if page.member_years:
+            connection.execute(self._upsert(t.member_years, t.MEMBER_YEAR_COUNTS), [
+                _complete(t.member_years, {"member_id": m, "year": y, **counts})
+                for (m, y), counts in page.member_years.items()])
+        if page.items:
+            connection.execute(self._upsert(t.member_year_items, ("sessions",)), [
+                {"member_id": m, "year": y, "item_key": item, "sessions": delta}
+                for (m, y, item), delta in page.items.items()])
+
+    @staticmethod
+    def _write_updates(connection: sa.Connection, table: sa.Table, changes: dict[Key, dict[str, Any]]) -> None:
+        pk = list(table.primary_key.columns)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for key, values in changes.items():
+            if values:
+                groups[tuple(sorted(values))].append(
+                    {**{f"v_{c}": v for c, v in values.items()}, **{f"k_{c.name}": k for c, k in zip(pk, key)}})
+        for columns, rows in groups.items():
+            statement = (table.update().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
+                         .values({c: sa.bindparam(f"v_{c}") for c in columns}))
+            connection.execute(statement, rows)
+
+    @staticmethod
+    def _write_increments(connection: sa.Connection, table: sa.Table, deltas: dict[Key, dict[str, int]]) -> None:
+        pk = list(table.primary_key.columns)
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for key, values in deltas.items():
+            if values:
+                groups[tuple(sorted(values))].append(
+                    {**{f"d_{c}": v for c, v in values.items()}, **{f"k_{c.name}": k for c, k in zip(pk, key)}})
+        for columns, rows in groups.items():
+            statement = (table.update().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
+                         .values({c: table.c[c] + sa.bindparam(f"d_{c}") for c in columns}))
+            result = connection.execute(statement, rows)
+            if result.rowcount not in (-1, len(rows)):
+                raise ProjectionError(f"{table.name}: an increment names a row no event created")
+
+    # -- points and stars ------------------------------------------------------------------------------
+    def _rescore(self, connection: sa.Connection, page: _Page) -> None:
+        keys = set(page.dirty_member_years)
+        my = t.member_years
+        if page.policy_changed:
+            keys.update((r.member_id, r.year) for r in connection.execute(
+                sa.select(my.c.member_id, my.c.year).limit(RESCORE_ROWS_MAX)))
+        elif page.dirty_members:
+            for chunk in _chunks(sorted(page.dirty_members)):
+                keys.update((r.member_id, r.year) for r in connection.execute(
+                    sa.select(my.c.member_id, my.c.year).where(my.c.member_id.in_(chunk))))
+        if not keys:
+            return
+        updates = []
+        for chunk in _chunks(sorted({member_id for member_id, _ in keys})):
+            for row in connection.execute(_facts_query(chunk)):
+                if (row.member_id, row.year) in keys:
+                    updates.append(self._score_row(row))
+        statement = (my.update().where(my.c.member_id == sa.bindparam("k_member_id"),
+                                       my.c.year == sa.bindparam("k_year"))
+                     .values({c: sa.bindparam(f"v_{c}") for c in
+                              ("policy_version", "points_hundredths", "stars", "requirements_met", "missing")}))
+        connection.execute(statement, updates)
+
+    def _score_row(self, row: Any) -> dict[str, Any]:
+        reported = row.reported_on is not None and int(row.reported_on[:4]) <= row.year
+        totals = YearTotals(
+            sessions=row.sessions, minutes_excellent=row.minutes_excellent, minutes_good=row.minutes_good,
+            minutes_fair=row.minutes_fair, items=row.items, excellent_orders=row.excellent_orders,
+            suggestions=row.suggestions, adopted_suggestions=row.adopted_suggestions, reported=reported,
+            exempted=bool(row.exempted), claimed_posts=row.claimed_posts if reported else 0)
+        version = self._book.version_for(row.year)
+        rules = self._book.rules.get(version) if version is not None else None
+        facts = year_facts(totals)
+        if rules is None:  # no policy covers the year (or its rules are not published yet)
+            missing = missing_requirements(facts)
+            points, stars = None, 0
+        else:
+            result = score(rules, facts)
+            missing, points, stars = result.missing, result.points_hundredths, result.stars
+        return {"k_member_id": row.member_id, "k_year": row.year, "v_policy_version": version,
+                "v_points_hundredths": points, "v_stars": stars, "v_requirements_met": not missing,
+                "v_missing": "；".join(missing)}
+
+    # -- cached rows -----------------------------------------------------------------------------------
+    def _cached(self, cache: _Cache, table: sa.Table, key: str, columns: Sequence[str]) -> dict[str, Any]:
+        row = cache.get(key)
+        if row is None:
+            pk = list(table.primary_key.columns)[0]
+            with self.engine.connect() as connection:
+                found = connection.execute(sa.select(*[table.c[c] for c in columns]).where(pk == key)).first()
+            if found is None:
+                raise ProjectionError(f"{table.name} has no row {key}")
+            row = dict(found._mapping)
+            cache.put(key, row)
+        return row
+
+    def _session(self, session_id: str) -> dict[str, Any]:
+        return self._cached(self._sessions, t.sessions, session_id, SESSION_CACHED)
+
+    def _change_session(self, page: _Page, session_id: str, values: dict[str, Any]) -> None:
+        """Update a session and move its contribution to the member's yearly totals."""
+        session = self._session(session_id)
+        before = _contribution(session)
+        for column in SESSION_CACHED:
+            if column in values:
+                session[column] = values[column]
+        after = _contribution(session)
+        page.update(t.sessions, (session_id,), values)
+        if before != after:
+            _apply_contribution(page, before, -1)
+            _apply_contribution(page, after, +1)
+
+    # =================================================================================================
+    # Event handlers: `_on_<Aggregate>__<Event>`. Each mirrors its aggregate's applier.
+
+    # -- region and scoring policy -------------------------------------------------------------------
+    def _on_Region__Initialised(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.region, (fact.aggregate_id,), {"region_id": fact.aggregate_id, "code": p["code"],
+                                                       "name": p["name"], "display_name": p["display_name"],
+                                                       "storage_cap_minutes": None})
+
+    def _on_Region__SettingsChanged(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.update(t.region, (fact.aggregate_id,), {"display_name": p["display_name"],
+                                                      "storage_cap_minutes": p["storage_cap_minutes"]})
+
+    def _on_Region__ReportDeadlineSet(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.report_deadlines, (p["year"],), {"year": p["year"], "deadline": p["deadline"]})
+
+    def _on_Region__PolicyAdopted(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        day = local_day(fact.time)
+        page.insert(t.policy_adoptions, (fact.position,), {"position": fact.position, "from_year": p["from_year"],
+                                                            "version": p["version"], "adopted_on": day})
+        self._book.adoptions.append(_Adoption(fact.position, p["from_year"], p["version"], int(day[:4])))
+        page.policy_changed = True
+
+    def _on_Region__YearRescored(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.rescorings, (fact.position,), {"position": fact.position, "year": p["year"],
+                                                      "version": p["version"], "rescored_on": local_day(fact.time)})
+        self._book.rescorings[p["year"]] = (fact.position, p["version"])
+        page.policy_changed = True
+
+    def _on_ScoringPolicy__Published(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.policies, (p["version"],), {
+            "version": p["version"], "rules_json": json.dumps(p["rules"], ensure_ascii=False, sort_keys=True),
+            "note": p["note"], "published_on": local_day(fact.time)})
+        self._book.rules[p["version"]] = p["rules"]
+        page.policy_changed = True
+
+    # -- units, communities, counters ------------------------------------------------------------------
+    def _on_Unit__Registered(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.units, (fact.aggregate_id,), {
+            "unit_id": fact.aggregate_id, "name": p["name"], "unit_type": p["unit_type"],
+            "declared_members": p["declared_members"], "community_id": None, "registered_on": local_day(fact.time)})
+
+    def _on_Unit__MembersDeclared(self, fact: Fact, page: _Page) -> None:
+        page.update(t.units, (fact.aggregate_id,), {"declared_members": fact.payload["count"]})
+
+    def _on_Unit__Paired(self, fact: Fact, page: _Page) -> None:
+        page.update(t.units, (fact.aggregate_id,), {"community_id": fact.payload["community_id"]})
+
+    def _on_Community__Registered(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.communities, (fact.aggregate_id,), {
+            "community_id": fact.aggregate_id, "name": p["name"], "county": p["county"], "street": p["street"],
+            "registered_on": local_day(fact.time)})
+
+    def _on_Community__PostDefined(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.posts, (p["post_id"],), {"post_id": p["post_id"], "community_id": fact.aggregate_id,
+                                                 "name": p["name"], "standard": bool(p["standard"]),
+                                                 "retired": False})
+
+    def _on_Community__PostRetired(self, fact: Fact, page: _Page) -> None:
+        page.update(t.posts, (fact.payload["post_id"],), {"retired": True})
+
+    def _on_Community__TeamFormed(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.teams, (p["team_id"],), {"team_id": p["team_id"], "community_id": fact.aggregate_id,
+                                                "name": p["name"], "kind": p["kind"]})
+
+    def _on_Community__MenuItemPublished(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.menu_items, (p["item_id"],), {"item_id": p["item_id"], "community_id": fact.aggregate_id,
+                                                      "title": p["title"], "post_id": p["post_id"],
+                                                      "withdrawn": False})
+
+    def _on_Community__MenuItemWithdrawn(self, fact: Fact, page: _Page) -> None:
+        page.update(t.menu_items, (fact.payload["item_id"],), {"withdrawn": True})
+
+    def _on_Counter__Opened(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.counters, (fact.aggregate_id,), {"counter_id": fact.aggregate_id,
+                                                        "community_id": p["community_id"], "name": p["name"]})
+
+    # -- members ----------------------------------------------------------------------------------------
+    def _on_Member__Enrolled(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.members, (fact.aggregate_id,), {
+            "member_id": fact.aggregate_id, "name": p["name"], "unit_id": p["unit_id"],
+            "party_status": p["party_status"], "job_title": p["job_title"], "enrolled_on": local_day(fact.time)})
+
+    def _on_Member__Registered(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        profile = p["profile"]
+        page.update(t.members, (fact.aggregate_id,), {
+            "community_id": p["community_id"], "reported_on": p["reported_on"], "report_late": bool(p["late"]),
+            "slip_id": p["slip_id"], "willing_other_service": bool(p["willing_other_service"]),
+            "has_personal": bool(p["personal_sealed"]),
+            **{name: profile.get(name) for name in ("sex", "education", "party_joined", "specialities", "hobbies",
+                                                     "available_time")}})
+        page.dirty_members.add(fact.aggregate_id)
+
+    def _on_Member__PostClaimed(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.member_posts, (fact.aggregate_id, p["post_id"]), {
+            "member_id": fact.aggregate_id, "post_id": p["post_id"], "post_name": p["post_name"],
+            "claimed_on": local_day(fact.time)})
+        page.dirty_members.add(fact.aggregate_id)
+
+    def _on_Member__PostReleased(self, fact: Fact, page: _Page) -> None:
+        page.delete(t.member_posts, (fact.aggregate_id, fact.payload["post_id"]))
+        page.dirty_members.add(fact.aggregate_id)
+
+    def _on_Member__JoinedTeam(self, fact: Fact, page: _Page) -> None:
+        team_id = fact.payload["team_id"]
+        page.replace(t.member_teams, (fact.aggregate_id, team_id), {"member_id": fact.aggregate_id,
+                                                                     "team_id": team_id})
+
+    def _on_Member__LeftTeam(self, fact: Fact, page: _Page) -> None:
+        page.delete(t.member_teams, (fact.aggregate_id, fact.payload["team_id"]))
+
+    def _on_Member__ExemptionGranted(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.exemptions, (fact.aggregate_id, p["year"]), {
+            "member_id": fact.aggregate_id, "year": p["year"], "reason": p["reason"],
+            "granted_on": local_day(fact.time)})
+        page.bump_member_year(fact.aggregate_id, p["year"], {})
+
+    def _on_Member__ExemptionWithdrawn(self, fact: Fact, page: _Page) -> None:
+        year = fact.payload["year"]
+        page.delete(t.exemptions, (fact.aggregate_id, year))
+        page.bump_member_year(fact.aggregate_id, year, {})
+
+    def _on_Member__ConsentGiven(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.consents, (fact.aggregate_id, p["consent_id"]), {
+            "member_id": fact.aggregate_id, "consent_id": p["consent_id"], "purpose": p["purpose"],
+            "recipient": p["recipient"]})
+
+    def _on_Member__ConsentWithdrawn(self, fact: Fact, page: _Page) -> None:
+        page.delete(t.consents, (fact.aggregate_id, fact.payload["consent_id"]))
+
+    def _on_Member__PersonalDataErased(self, fact: Fact, page: _Page) -> None:
+        page.update(t.members, (fact.aggregate_id,), {"personal_erased": True})
+
+    def _on_Member__Frozen(self, fact: Fact, page: _Page) -> None:
+        page.update(t.members, (fact.aggregate_id,), {"frozen": True})
+
+    def _on_Member__Unfrozen(self, fact: Fact, page: _Page) -> None:
+        page.update(t.members, (fact.aggregate_id,), {"frozen": False})
+
+    def _on_Member__Closed(self, fact: Fact, page: _Page) -> None:
+        page.update(t.members, (fact.aggregate_id,), {"frozen": False, "closed_on": local_day(fact.time),
+                                                      "destination": fact.payload["destination"]})
+
+    def _on_Member__Reopened(self, fact: Fact, page: _Page) -> None:
+        """A member who moved away comes back: a fresh start (no unit, community, posts, teams)."""
+        member_id = fact.aggregate_id
+        page.update(t.members, (member_id,), {
+            "closed_on": None, "destination": None, "frozen": False, "community_id": None, "unit_id": None,
+            "reported_on": None, "report_late": False})
+        for table in (t.member_posts, t.member_teams):
+            for key in [key for key in page.inserts[table] if key[0] == member_id]:
+                page.delete(table, key)
+            page.member_wide_deletes[table].add(member_id)
+        page.dirty_members.add(member_id)
+
+    def _on_Member__JoinedUnit(self, fact: Fact, page: _Page) -> None:
+        page.update(t.members, (fact.aggregate_id,), {"unit_id": fact.payload["unit_id"]})
+
+    def _on_Member__HistoryImported(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.imported_histories, (fact.aggregate_id, p["transfer_id"]), {
+            "member_id": fact.aggregate_id, "transfer_id": p["transfer_id"], "source": p["source"],
+            "summary_json": json.dumps(p["summary"], ensure_ascii=False, sort_keys=True),
+            "imported_on": local_day(fact.time)})
+
+    def _on_ReportSlip__Issued(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.slips, (fact.aggregate_id,), {
+            "slip_id": fact.aggregate_id, "member_id": p["member_id"], "unit_id": p["unit_id"],
+            "community_id": p["community_id"], "issued_on": p["issued_on"], "deadline": p["deadline"],
+            "receipt_sent_on": None})
+
+    def _on_ReportSlip__ReceiptSent(self, fact: Fact, page: _Page) -> None:
+        page.update(t.slips, (fact.aggregate_id,), {"receipt_sent_on": fact.payload["sent_on"]})
+
+    # -- service sessions and orders --------------------------------------------------------------------
+    def _on_ServiceSession__Recorded(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        if p["post_id"] is not None:
+            item_key = f"post:{p['post_id']}"
+        elif p["order_id"] is not None:
+            order = self._cached(self._orders, t.orders, p["order_id"], ("menu_item_id",))
+            item_key = f"menu:{order['menu_item_id']}"
+        else:
+            item_key = f"activity:{p['activity']}"
+        row = {
+            "session_id": fact.aggregate_id, "position": fact.position, "member_id": p["member_id"],
+            "community_id": p["community_id"], "year": int(p["service_date"][:4]),
+            "service_date": p["service_date"], "start_time": p["start_time"], "end_time": p["end_time"],
+            "activity": p["activity"], "content": p["content"], "place": p["place"], "minutes": p["minutes"],
+            "post_id": p["post_id"], "order_id": p["order_id"], "item_key": item_key, "organiser": p["organiser"],
+            "recipient": p["recipient"], "recorded_on": p["recorded_on"], "late": bool(p["late"]),
+            "status": "recorded", "rating": None, "certified_minutes": 0, "certified_by": None,
+            "certified_on": None, "complaint_upheld": False, "corrections": 0, "order_fulfilled": False}
+        page.insert(t.sessions, (fact.aggregate_id,), row)
+        self._sessions.put(fact.aggregate_id, {column: row[column] for column in SESSION_CACHED})
+
+    def _on_ServiceSession__Rated(self, fact: Fact, page: _Page) -> None:
+        self._change_session(page, fact.aggregate_id, {"rating": fact.payload["rating"]})
+
+    def _on_ServiceSession__Certified(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        self._change_session(page, fact.aggregate_id, {
+            "status": "certified", "certified_minutes": p["minutes"], "certified_by": p["certified_by"],
+            "certified_on": p["certified_on"]})
+
+    def _on_ServiceSession__Rejected(self, fact: Fact, page: _Page) -> None:
+        self._change_session(page, fact.aggregate_id, {"status": "rejected"})
+
+    def _on_ServiceSession__Corrected(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        session = self._session(fact.aggregate_id)
+        values: dict[str, Any] = dict(p["changes"])
+        if "service_date" in values:
+            values["year"] = int(values["service_date"][:4])
+        values["certified_minutes"] = session["certified_minutes"] + p["credited_delta_minutes"]
+        self._change_session(page, fact.aggregate_id, values)
+        page.increment(t.sessions, (fact.aggregate_id,), {"corrections": 1})
+
+    def _on_ServiceSession__ComplaintUpheld(self, fact: Fact, page: _Page) -> None:
+        session = self._session(fact.aggregate_id)
+        self._change_session(page, fact.aggregate_id, {
+            "complaint_upheld": True, "minutes": 0,
+            "certified_minutes": session["certified_minutes"] - fact.payload["taken_back_minutes"]})
+
+    def _on_Order__Placed(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.insert(t.orders, (fact.aggregate_id,), {
+            "order_id": fact.aggregate_id, "community_id": p["community_id"], "menu_item_id": p["menu_item_id"],
+            "menu_title": p["menu_title"], "placed_on": p["placed_on"], "status": "placed", "member_id": None,
+            "session_id": None})
+        self._orders.put(fact.aggregate_id, {"menu_item_id": p["menu_item_id"]})
+
+    def _on_Order__Dispatched(self, fact: Fact, page: _Page) -> None:
+        page.update(t.orders, (fact.aggregate_id,), {"status": "dispatched", "member_id": fact.payload["member_id"]})
+
+    def _on_Order__Accepted(self, fact: Fact, page: _Page) -> None:
+        page.update(t.orders, (fact.aggregate_id,), {"status": "accepted"})
+
+    def _on_Order__Fulfilled(self, fact: Fact, page: _Page) -> None:
+        session_id = fact.payload["session_id"]
+        page.update(t.orders, (fact.aggregate_id,), {"status": "fulfilled", "session_id": session_id})
+        self._change_session(page, session_id, {"order_fulfilled": True})
+
+    def _on_Order__Cancelled(self, fact: Fact, page: _Page) -> None:
+        page.update(t.orders, (fact.aggregate_id,), {"status": "cancelled"})
+
+    # -- suggestions --------------------------------------------------------------------------------------
+    def _on_Suggestion__Submitted(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        year = int(p["submitted_on"][:4])
+        page.insert(t.suggestions, (fact.aggregate_id,), {
+            "suggestion_id": fact.aggregate_id, "member_id": p["member_id"], "community_id": p["community_id"],
+            "submitted_on": p["submitted_on"], "year": year, "status": "submitted"})
+        self._suggestions.put(fact.aggregate_id, {"member_id": p["member_id"], "year": year})
+        page.bump_member_year(p["member_id"], year, {"suggestions": 1})
+
+    def _suggestion_outcome(self, fact: Fact, page: _Page, status: str, column: str) -> None:
+        suggestion = self._cached(self._suggestions, t.suggestions, fact.aggregate_id, ("member_id", "year"))
+        page.update(t.suggestions, (fact.aggregate_id,), {"status": status})
+        page.bump_member_year(suggestion["member_id"], suggestion["year"], {column: 1})
+
+    def _on_Suggestion__Adopted(self, fact: Fact, page: _Page) -> None:
+        self._suggestion_outcome(fact, page, "adopted", "adopted_suggestions")
+
+    def _on_Suggestion__Forwarded(self, fact: Fact, page: _Page) -> None:
+        self._suggestion_outcome(fact, page, "forwarded", "forwarded_suggestions")
+
+    # -- time accounts --------------------------------------------------------------------------------------
+    def _on_TimeAccount__Opened(self, fact: Fact, page: _Page) -> None:
+        page.insert(t.accounts, (fact.aggregate_id,), _complete(t.accounts, {
+            "account_id": fact.aggregate_id, "member_id": fact.payload["member_id"]}))
+
+    def _on_TimeAccount__Credited(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "deposited_minutes": p["repaid_minutes"] + p["to_balance_minutes"],
+            "available_minutes": p["to_balance_minutes"], "owed_minutes": -p["repaid_minutes"],
+            "over_cap_minutes": p["over_cap_minutes"]})
+
+    def _on_TimeAccount__ClawedBack(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "clawed_back_minutes": p["minutes"], "available_minutes": -p["from_balance_minutes"],
+            "owed_minutes": p["owed_added_minutes"]})
+
+    def _on_TimeAccount__Redeemed(self, fact: Fact, page: _Page) -> None:
+        minutes = fact.payload["minutes"]
+        page.increment(t.accounts, (fact.aggregate_id,), {"redeemed_minutes": minutes,
+                                                          "available_minutes": -minutes, "redemptions": 1})
+
+    def _on_TimeAccount__Frozen(self, fact: Fact, page: _Page) -> None:
+        page.update(t.accounts, (fact.aggregate_id,), {"frozen": True})
+
+    def _on_TimeAccount__Unfrozen(self, fact: Fact, page: _Page) -> None:
+        page.update(t.accounts, (fact.aggregate_id,), {"frozen": False})
+
+    def _on_TimeAccount__TransferredOut(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "transferred_out_minutes": p["minutes"], "available_minutes": -p["minutes"],
+            "owed_minutes": -p["owed_minutes"]})
+        page.update(t.accounts, (fact.aggregate_id,), {"frozen": False, "closed": True})
+
+    def _on_TimeAccount__TransferredIn(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "transferred_in_minutes": p["minutes"], "available_minutes": p["minutes"],
+            "owed_minutes": p["owed_minutes"]})
+        page.update(t.accounts, (fact.aggregate_id,), {"closed": False})
+
+
+# -------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _contribution(session: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What a session adds to its member's yearly totals: only certified minutes count, and a
+    session zeroed by an upheld complaint (投诉属实) counts as no activity."""
+    if session["status"] != "certified" or session["complaint_upheld"] or session["certified_minutes"] <= 0:
+        return None
+    excellent = session["rating"] == Rating.EXCELLENT.value
+    return (session["member_id"], session["year"], session["rating"], session["certified_minutes"],
+            session["item_key"], bool(session["order_fulfilled"]) and excellent)
+
+
+def _apply_contribution(page: _Page, contribution: tuple[Any, ...] | None, sign: int) -> None:
+    if contribution is None:
+        return
+    member_id, year, rating, minutes, item_key, excellent_order = contribution
+    suffix = RATING_COLUMNS[rating]
+    page.bump_member_year(member_id, year, {
+        "sessions": sign, "certified_minutes": sign * minutes, f"minutes_{suffix}": sign * minutes,
+        f"sessions_{suffix}": sign, "excellent_orders": sign * int(excellent_order)})
+    page.bump_item(member_id, year, item_key, sign)
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {}
+
+
+def _complete(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """The row with every column present (executemany needs the same keys in every row)."""
+    defaults = _DEFAULTS.get(table.name)
+    if defaults is None:
+        defaults = {}
+        for column in table.columns:
+            if isinstance(column.type, sa.Boolean):
+                defaults[column.name] = False
+            elif column.default is not None or (column.name in t.MEMBER_YEAR_COUNTS + t.ACCOUNT_COUNTS):
+                defaults[column.name] = 0
+            else:
+                defaults[column.name] = None
+        if table is t.member_years:
+            defaults.update(stars=0, requirements_met=False, missing="")
+        _DEFAULTS[table.name] = defaults
+    return {**defaults, **row}
+
+
+def _upsert_builder(dialect: str) -> Callable[[sa.Table, Sequence[str]], Any]:
+    """INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c, for the counters named."""
+    insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
+    cache: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+    def build(table: sa.Table, counters: Sequence[str]) -> Any:
+        key = (table.name, tuple(counters))
+        if key not in cache:
+            statement = insert(table)
+            cache[key] = statement.on_conflict_do_update(
+                index_elements=list(table.primary_key.columns),
+                set_={c: table.c[c] + statement.excluded[c] for c in counters})
+        return cache[key]
+
+    return build
+
+
+def _chunks(values: Sequence[Any], size: int = IN_LIST_MAX) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _facts_query(member_ids: Iterable[str]) -> sa.Select[Any]:
+    """Member-year counts with the member-level facts the requirements need."""
+    my, m = t.member_years, t.members
+    posts = (sa.select(sa.func.count()).select_from(t.member_posts)
+             .where(t.member_posts.c.member_id == my.c.member_id).scalar_subquery())
+    items = (sa.select(sa.func.count()).select_from(t.member_year_items)
+             .where(t.member_year_items.c.member_id == my.c.member_id, t.member_year_items.c.year == my.c.year,
+                    t.member_year_items.c.sessions > 0).scalar_subquery())
+    exempted = (sa.select(sa.func.count()).select_from(t.exemptions)
+                .where(t.exemptions.c.member_id == my.c.member_id, t.exemptions.c.year == my.c.year)
+                .scalar_subquery())
+    return (sa.select(my.c.member_id, my.c.year, my.c.sessions, my.c.minutes_excellent, my.c.minutes_good,
+                      my.c.minutes_fair, my.c.excellent_orders, my.c.suggestions, my.c.adopted_suggestions,
+                      m.c.reported_on, posts.label("claimed_posts"), items.label("items"),
+                      exempted.label("exempted"))
+            .select_from(my.outerjoin(m, m.c.member_id == my.c.member_id))
+            .where(my.c.member_id.in_(list(member_ids))))
+
+
+__all__ = ["CatchUpResult", "PAGE_EVENTS", "PolicyBook", "ProjectionError", "TrackingMoved", "Views", "YearTotals",
+           "local_day", "missing_for", "year_facts", "POLICY_V1_RULES"]
