@@ -12,6 +12,7 @@ event's time), the Ed25519 signature, the hash-chain link, and that replaying it
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -145,7 +146,7 @@ def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
         signed_id = UUID(statement.aggregate)
     except ValueError:
         return "aggregate id is not a UUID"
-    if row_id != signed_id:
+    if row_id != signed_id or raw.originator_id not in (signed_id.hex, str(signed_id)):
         return f"stored aggregate id differs from the signed one ({statement.aggregate})"
     if raw.originator_version != statement.version:
         return f"stored version differs from the signed one ({statement.version})"
@@ -172,36 +173,45 @@ def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region
             continue
         if region_code is not None and statement.region != region_code:
             continue
-        signer = trusted.get(statement.key)
-        time = datetime.fromisoformat(statement.time)
-        payload = statement.payload
-        if statement.type == "Key.Registered":
-            public = ed25519.unb64(payload["public_key"])
-            self_signed = payload["key_id"] == statement.key == root_id and public == root_public_key
-            if self_signed:
-                signer_public = root_public_key
-            elif signer is None or not _valid_at(signer, time):
-                continue
-            else:
-                signer_public = signer.public_key
-                if signer.role not in CERTIFIERS.get(Role(payload["role"]), frozenset()):
-                    continue
-            if ed25519.key_id_of(public) != payload["key_id"]:
-                continue
-            if not ed25519.verify(ed25519.load_public(ed25519.b64(signer_public)), signature, signed_bytes):
-                continue
-            trusted[payload["key_id"]] = TrustedKey(payload["key_id"], public, Role(payload["role"]),
-                                                    payload["owner_id"], time)
-        else:
-            target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
-            if target is None or signer is None or not _valid_at(signer, time):
-                continue
-            if not ed25519.verify(ed25519.load_public(ed25519.b64(signer.public_key)), signature, signed_bytes):
-                continue
-            effective = datetime.fromisoformat(payload["effective_at"])
-            if target.revoked_at is None or effective < target.revoked_at:
-                target.revoked_at = effective
+        try:
+            _trust_key_event(trusted, root_id, root_public_key, signature, signed_bytes, statement)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            continue  # a malformed key event trusts nothing; pass 2 names it
     return trusted
+
+
+def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_key: bytes, signature: bytes,
+                     signed_bytes: bytes, statement: Statement) -> None:
+    """Add a registration (or a revocation) to the trusted keys if it chains to the root."""
+    signer = trusted.get(statement.key)
+    time = datetime.fromisoformat(statement.time)
+    payload = statement.payload
+    if statement.type == "Key.Registered":
+        public = ed25519.unb64(payload["public_key"])
+        self_signed = payload["key_id"] == statement.key == root_id and public == root_public_key
+        if self_signed:
+            signer_public = root_public_key
+        elif signer is None or not _valid_at(signer, time):
+            return
+        else:
+            signer_public = signer.public_key
+            if signer.role not in CERTIFIERS.get(Role(payload["role"]), frozenset()):
+                return
+        if ed25519.key_id_of(public) != payload["key_id"]:
+            return
+        if not ed25519.verify(ed25519.load_public(ed25519.b64(signer_public)), signature, signed_bytes):
+            return
+        trusted[payload["key_id"]] = TrustedKey(payload["key_id"], public, Role(payload["role"]),
+                                                payload["owner_id"], time)
+    else:
+        target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
+        if target is None or signer is None or not _valid_at(signer, time):
+            return
+        if not ed25519.verify(ed25519.load_public(ed25519.b64(signer.public_key)), signature, signed_bytes):
+            return
+        effective = datetime.fromisoformat(payload["effective_at"])
+        if target.revoked_at is None or effective < target.revoked_at:
+            target.revoked_at = effective
 
 
 def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) -> str:
@@ -250,6 +260,69 @@ def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
         yield group
 
 
+class _AggregateChecker:
+    """Checks one aggregate's events at a time: rows against statements, keys, chain, replay.
+    Signatures go to `add_signature`, which may check them later on another core."""
+
+    def __init__(self, trusted: dict[str, TrustedKey], region_code: str | None, report: Report,
+                 add_signature: Callable[[RawEvent, str, bytes, bytes, bytes], None]) -> None:
+        self.trusted = trusted
+        self.region_code = region_code
+        self.report = report
+        self.add_signature = add_signature
+
+    def check(self, group: Sequence[RawEvent]) -> Any:
+        """The replayed aggregate, or None when its events do not replay."""
+        report = self.report
+        report.aggregates_checked += 1
+        prev_hash = GENESIS_HASH
+        aggregate: Any = None
+        replay_ok = True
+        for expected_version, raw in enumerate(group, start=1):
+            report.events_checked += 1
+
+            def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
+                report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
+                                               event_type, reason))
+
+            try:
+                signature, signed_bytes, statement = _parse(raw)
+            except EnvelopeError as error:
+                fail(f"stored bytes are not a valid signed statement: {error}")
+                prev_hash, replay_ok = "", False
+                continue
+            report.by_type[statement.type] += 1
+            mismatch = _row_matches(raw, statement)
+            if mismatch:
+                fail(mismatch, statement.type)
+            if self.region_code is not None and statement.region != self.region_code:
+                fail(f"signed for region {statement.region}, not {self.region_code}", statement.type)
+            if raw.originator_version != expected_version:
+                fail(f"version {raw.originator_version} where {expected_version} was expected: "
+                     "the aggregate's history has a gap", statement.type)
+            if statement.prev != prev_hash:
+                fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
+            prev_hash = statement_hash(signed_bytes)
+            try:
+                problem, key = _signer_problem(statement, self.trusted)
+            except (TypeError, ValueError) as error:  # a malformed field (time, role…) is a finding
+                problem, key = f"malformed statement: {error}", None
+            if problem:
+                fail(problem, statement.type)
+            else:
+                assert key is not None
+                self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
+            if replay_ok and not mismatch:
+                try:
+                    domain_event = decode_event(resolve_topic(raw.topic), UUID(statement.aggregate),
+                                                statement.version, statement.time, statement.payload, prev_hash)
+                    aggregate = domain_event.mutate(aggregate)
+                except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
+                    fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
+                    replay_ok = False
+        return aggregate if replay_ok else None
+
+
 def verify_store(database: Database, *, root_public_key: bytes, region_code: str | None = None,
                  recorder: Any = None, workers: int | None = None,
                  progress: Callable[[int], None] | None = None) -> Report:
@@ -259,74 +332,123 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
                                 region_code, report.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
     executor = ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
-    pending: dict[int, RawEvent] = {}
-    types: dict[int, str] = {}
+    pending: dict[int, tuple[RawEvent, str]] = {}
 
     def on_bad_signature(index: int) -> None:
-        raw = pending[index]
-        report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
-                                       types.get(index, ""), "signature does not verify"))
+        raw, event_type = pending.pop(index)
+        report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, event_type,
+                                       "signature does not verify"))
 
     checker = _SignatureChecker(executor, on_bad_signature)
-    index = 0
+    numbers = itertools.count()
+
+    def add_signature(raw: RawEvent, event_type: str, public: bytes, signature: bytes, message: bytes) -> None:
+        index = next(numbers)
+        pending[index] = (raw, event_type)
+        checker.add(index, public, signature, message)
+
+    aggregates = _AggregateChecker(trusted, region_code, report, add_signature)
+    next_progress = 10_000
     try:
         for group in _aggregates(iter_raw_events(database, recorder=recorder, order="aggregate")):
-            report.aggregates_checked += 1
-            prev_hash = GENESIS_HASH
-            aggregate: Any = None
-            replay_ok = True
-            for expected_version, raw in enumerate(group, start=1):
-                index += 1
-                report.events_checked += 1
-                if progress is not None and report.events_checked % 10_000 == 0:
-                    progress(report.events_checked)
-
-                def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
-                    report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
-                                                   event_type, reason))
-
-                try:
-                    signature, signed_bytes, statement = _parse(raw)
-                except EnvelopeError as error:
-                    fail(f"stored bytes are not a valid signed statement: {error}")
-                    prev_hash, replay_ok = "", False
-                    continue
-                report.by_type[statement.type] += 1
-                mismatch = _row_matches(raw, statement)
-                if mismatch:
-                    fail(mismatch, statement.type)
-                if region_code is not None and statement.region != region_code:
-                    fail(f"signed for region {statement.region}, not {region_code}", statement.type)
-                if raw.originator_version != expected_version:
-                    fail(f"version {raw.originator_version} where {expected_version} was expected: "
-                         "the aggregate's history has a gap", statement.type)
-                    expected_version = raw.originator_version
-                if statement.prev != prev_hash:
-                    fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
-                prev_hash = statement_hash(signed_bytes)
-                problem, key = _signer_problem(statement, trusted)
-                if problem:
-                    fail(problem, statement.type)
-                else:
-                    assert key is not None
-                    pending[index] = raw
-                    types[index] = statement.type
-                    checker.add(index, key.public_key, signature, signed_bytes)
-                if replay_ok and not mismatch:
-                    try:
-                        domain_event = decode_event(resolve_topic(raw.topic), UUID(statement.aggregate),
-                                                    statement.version, statement.time, statement.payload, prev_hash)
-                        aggregate = domain_event.mutate(aggregate)
-                    except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
-                        fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
-                        replay_ok = False
+            aggregates.check(group)
+            if progress is not None and report.events_checked >= next_progress:
+                progress(report.events_checked)
+                next_progress += 10_000
             if len(pending) > 8 * VERIFY_CHUNK_EVENTS * max(workers, 1):
                 checker.finish()
                 pending.clear()
-                types.clear()
         checker.finish()
     finally:
         if executor is not None:
             executor.shutdown()
     report.problems.sort(key=lambda p: (p.position, p.aggregate_id, p.version))
     return report
+
+
+# -------------------------------------------------------------------------------------------
+# Sets of envelopes outside a store: transfer bundles and certificates.
+
+
+@dataclass
+class EventSet:
+    """The result of verifying a set of signed events given as envelopes."""
+
+    report: Report
+    trusted: dict[str, TrustedKey]
+    aggregates: dict[UUID, Any]  # replayed, for aggregates whose events all replay
+    heads: dict[UUID, bytes]  # each aggregate's last envelope (what a Merkle proof must include)
+
+
+def raw_from_envelope(envelope: bytes, position: int) -> RawEvent:
+    """A RawEvent for an envelope outside a store (the row fields come from the statement)."""
+    from eventsourcing.utils import get_topic
+
+    try:
+        _, signed_bytes = unpack(envelope)
+        statement = parse_signed_bytes(signed_bytes, strict=False)
+        topic = get_topic(event_class(statement.type))
+        return RawEvent(position, statement.aggregate, statement.version, topic, envelope)
+    except (EnvelopeError, KeyError, ValueError):
+        return RawEvent(position, "00000000-0000-0000-0000-000000000000", 0, "", envelope)
+
+
+def event_class(event_type: str) -> type:
+    """The event class named `Aggregate.Event` in a statement."""
+    return _event_classes()[event_type]
+
+
+def _event_classes() -> dict[str, type]:
+    if not _EVENT_CLASSES:
+        import ledger.domain.keys
+        import ledger.domain.member
+        import ledger.domain.orders
+        import ledger.domain.organisations
+        import ledger.domain.region
+        import ledger.domain.scoring
+        import ledger.domain.service_session
+        import ledger.domain.time_account
+        import ledger.domain.transfer
+        from ledger.domain.base import LedgerAggregate
+
+        modules = (ledger.domain.keys, ledger.domain.member, ledger.domain.orders, ledger.domain.organisations,
+                   ledger.domain.region, ledger.domain.scoring, ledger.domain.service_session,
+                   ledger.domain.time_account, ledger.domain.transfer)
+        for module in modules:
+            for value in vars(module).values():
+                if isinstance(value, type) and issubclass(value, LedgerAggregate) and value is not LedgerAggregate:
+                    for attribute in vars(value).values():
+                        if isinstance(attribute, type) and issubclass(attribute, LedgerAggregate.Event):
+                            _EVENT_CLASSES[event_type_name(attribute)] = attribute
+    return _EVENT_CLASSES
+
+
+_EVENT_CLASSES: dict[str, type] = {}
+
+
+def verify_envelopes(envelopes: Sequence[bytes], *, key_envelopes: Sequence[bytes], root_public_key: bytes,
+                     region_code: str | None) -> EventSet:
+    """Verify signed events given as envelopes (complete aggregate chains from version 1), with
+    the key registrations that certify their signers, trusting only the root key."""
+    report = Report()
+    key_raws = [raw_from_envelope(envelope, index) for index, envelope in enumerate(key_envelopes)]
+    trusted = load_trusted_keys(key_raws, root_public_key, region_code, report.problems)
+    raws = sorted((raw_from_envelope(envelope, index) for index, envelope in enumerate(envelopes)),
+                  key=lambda r: (r.originator_id, r.originator_version))
+
+    def add_signature(raw: RawEvent, event_type: str, public: bytes, signature: bytes, message: bytes) -> None:
+        if _verify_chunk([(0, public, signature, message)]):
+            report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, event_type,
+                                           "signature does not verify"))
+
+    checker = _AggregateChecker(trusted, region_code, report, add_signature)
+    aggregates: dict[UUID, Any] = {}
+    heads: dict[UUID, bytes] = {}
+    for group in _aggregates(iter(raws)):
+        problems_before = len(report.problems)
+        aggregate = checker.check(group)
+        if aggregate is not None and len(report.problems) == problems_before:
+            aggregates[aggregate.id] = aggregate
+            heads[aggregate.id] = group[-1].state
+    report.problems.sort(key=lambda p: (p.position, p.aggregate_id, p.version))
+    return EventSet(report, trusted, aggregates, heads)

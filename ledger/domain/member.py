@@ -43,7 +43,7 @@ class Member(LedgerAggregate):
     """One member in this region. The id is the member's id for life (a transfer keeps it)."""
 
     @classmethod
-    def enrol(cls, *, member_id: UUID, name: str, unit_id: UUID, party_status: PartyStatus,
+    def enrol(cls, *, member_id: UUID, name: str, unit_id: UUID | None, party_status: PartyStatus,
               job_title: str, region_code: str) -> "Member":
         return cls(id=member_id, name=check_text(name, "name", chars_max=NAME_CHARS_MAX), unit_id=unit_id,
                    party_status=PartyStatus(party_status),
@@ -51,7 +51,7 @@ class Member(LedgerAggregate):
                    region_code=region_code)
 
     @event("Enrolled")
-    def __init__(self, *, id: UUID, name: str, unit_id: UUID, party_status: PartyStatus, job_title: str,
+    def __init__(self, *, id: UUID, name: str, unit_id: UUID | None, party_status: PartyStatus, job_title: str,
                  region_code: str) -> None:
         self.name = name
         self.unit_id = unit_id
@@ -71,6 +71,7 @@ class Member(LedgerAggregate):
         self.personal_erased = False
         self.frozen_by: UUID | None = None  # a pending transfer
         self.closed = False
+        self.prior_records: list[dict[str, Any]] = []  # histories imported from other regions
 
     # -- state checks used by the ledger ---------------------------------------------------------
     def require_active(self) -> None:
@@ -237,8 +238,43 @@ class Member(LedgerAggregate):
         self.closed = True
         self.frozen_by = None
 
-    def snapshot_fields(self) -> dict[str, Any]:
-        return {"name": self.name, "unit_id": self.unit_id, "community_id": self.community_id}
+    def record_history_imported(self, *, transfer_id: UUID, source: str, bundle_sha256: str,
+                                summary: dict[str, Any]) -> None:
+        self._history_imported(transfer_id=transfer_id, source=source, bundle_sha256=bundle_sha256, summary=summary)
+
+    @event("HistoryImported")
+    def _history_imported(self, transfer_id: UUID, source: str, bundle_sha256: str, summary: dict[str, Any]) -> None:
+        self.prior_records.append({"transfer_id": str(transfer_id), "source": source, "bundle_sha256": bundle_sha256,
+                                   "summary": summary})
+
+    def reopen(self, *, transfer_id: UUID, source: str) -> None:
+        """A member who moved away comes back: a fresh start here, history kept."""
+        if not self.closed:
+            raise WrongState(f"member {self.id} is active in this region")
+        self._reopened(transfer_id=transfer_id, source=source)
+
+    @event("Reopened")
+    def _reopened(self, transfer_id: UUID, source: str) -> None:
+        self.closed = False
+        self.frozen_by = None
+        self.community_id = None
+        self.unit_id = None
+        self.reported_on = None
+        self.posts = {}
+        self.teams = set()
+
+    def join_unit(self, *, unit_id: UUID) -> None:
+        """A member who arrived by transfer joins a unit of this region."""
+        self.require_active()
+        if self.unit_id == unit_id:
+            return
+        if self.unit_id is not None:
+            raise AlreadyExists(f"member {self.id} belongs to another unit")
+        self._joined_unit(unit_id=unit_id)
+
+    @event("JoinedUnit")
+    def _joined_unit(self, unit_id: UUID) -> None:
+        self.unit_id = unit_id
 
 
 class ReportSlip(LedgerAggregate):

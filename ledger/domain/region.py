@@ -12,6 +12,8 @@ from ledger.domain.errors import InvalidInput
 from ledger.domain.values import STORAGE_CAP_MINUTES_MAX, check_region_code, check_text, stable_id
 
 DEFAULT_DISPLAY_NAME = "爱心时间银行"
+DEFAULT_TRANSFER_TIMEOUT_DAYS = 30  # a pending transfer without a receipt is voided after this
+TRANSFER_TIMEOUT_DAYS_MAX = 365
 
 
 class Region(LedgerAggregate):
@@ -33,6 +35,8 @@ class Region(LedgerAggregate):
         self.storage_cap_minutes: int | None = None
         self.policy_by_year: dict[int, int] = {}  # year -> scoring policy version in force
         self.policy_from_year: dict[int, int] = {}  # first year -> version adopted from then on
+        self.peers: dict[str, dict[str, str]] = {}  # region code -> name, key id, keys, address
+        self.transfer_timeout_days = DEFAULT_TRANSFER_TIMEOUT_DAYS
 
     def change_settings(self, *, display_name: str | None = None, storage_cap_minutes: int | None = None,
                         clear_storage_cap: bool = False) -> None:
@@ -80,3 +84,40 @@ class Region(LedgerAggregate):
             return self.policy_by_year[year]
         eligible = [y for y in self.policy_from_year if y <= year]
         return self.policy_from_year[max(eligible)] if eligible else None
+
+    # -- federation registry (转移接续 partners) ---------------------------------------------------
+    def register_peer(self, *, code: str, name: str, key_id: str, public_key: str, sealing_key: str,
+                      address: str, certificate: str) -> None:
+        """Another region: its signing key (with the root-signed registration `certificate`), the
+        X25519 key bundles for it are sealed to, and its service address."""
+        check_region_code(code)
+        if code == self.code:
+            raise InvalidInput("a region is not its own peer")
+        peer = {"name": check_text(name, "name", chars_max=64), "key_id": key_id, "public_key": public_key,
+                "sealing_key": sealing_key, "address": check_text(address, "address", chars_max=200, required=False),
+                "certificate": certificate}
+        if self.peers.get(code) == peer:
+            return
+        self._peer_registered(code=code, **peer)
+
+    @event("PeerRegistered")
+    def _peer_registered(self, code: str, name: str, key_id: str, public_key: str, sealing_key: str, address: str,
+                         certificate: str) -> None:
+        self.peers[code] = {"name": name, "key_id": key_id, "public_key": public_key, "sealing_key": sealing_key,
+                            "address": address, "certificate": certificate}
+
+    def set_transfer_timeout(self, *, days: int) -> None:
+        if not isinstance(days, int) or not 1 <= days <= TRANSFER_TIMEOUT_DAYS_MAX:
+            raise InvalidInput(f"the transfer timeout is 1 to {TRANSFER_TIMEOUT_DAYS_MAX} days")
+        self._transfer_timeout_set(days=days)
+
+    @event("TransferTimeoutSet")
+    def _transfer_timeout_set(self, days: int) -> None:
+        self.transfer_timeout_days = days
+
+    def require_peer(self, code: str) -> dict[str, str]:
+        from ledger.domain.errors import NotFound
+
+        if code not in self.peers:
+            raise NotFound(f"region {code} is not in this region's federation registry")
+        return self.peers[code]

@@ -119,7 +119,11 @@ def parse_signed_bytes(signed_bytes: bytes, *, strict: bool = True) -> Statement
         )
     except KeyError as error:  # pragma: no cover - guarded by the field check
         raise EnvelopeError(f"missing field {error}") from None
-    if not isinstance(statement.version, int) or not isinstance(statement.payload, dict):
+    text_fields = (statement.region, statement.aggregate, statement.type, statement.actor, statement.role,
+                   statement.key, statement.time, statement.prev)
+    if (not isinstance(statement.version, int) or isinstance(statement.version, bool)
+            or not isinstance(statement.payload, dict) or not all(isinstance(f, str) for f in text_fields)
+            or not (statement.request is None or isinstance(statement.request, str))):
         raise EnvelopeError("statement field types are wrong")
     if strict:
         if head_region.decode() != statement.region or head_type.decode() != statement.type:

@@ -1,0 +1,107 @@
+"""转移接续: moving a member's signed history and balance to another region, two-phase.
+
+Source side, `Transfer`: Initiated (pending; the member and the balance frozen; one destination)
+→ Exported (a bundle was produced; may happen again, same content) → Completed (the destination's
+signed receipt arrived: member closed here, balance out) or Voided (a signed rejection, or the
+region's timeout: unfrozen). Destination side, `TransferImport`, one per (source, transfer):
+Accepted (history imported, balance credited) or Rejected (with the reason). The stable id makes
+importing the same bundle twice a no-op.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate
+from ledger.domain.errors import WrongState
+from ledger.domain.values import check_text, stable_id
+
+
+class Transfer(LedgerAggregate):
+    PENDING, COMPLETED, VOIDED = "pending", "completed", "voided"
+
+    @classmethod
+    def initiate(cls, *, transfer_id: UUID, member_id: UUID, destination: str, consent_id: UUID,
+                 balance_minutes: int, owed_minutes: int, expires_at: datetime) -> "Transfer":
+        return cls(id=transfer_id, member_id=member_id, destination=destination, consent_id=consent_id,
+                   balance_minutes=balance_minutes, owed_minutes=owed_minutes, expires_at=expires_at)
+
+    @event("Initiated")
+    def __init__(self, *, id: UUID, member_id: UUID, destination: str, consent_id: UUID, balance_minutes: int,
+                 owed_minutes: int, expires_at: datetime) -> None:
+        self.member_id = member_id
+        self.destination = destination
+        self.consent_id = consent_id
+        self.balance_minutes = balance_minutes
+        self.owed_minutes = owed_minutes
+        self.expires_at = expires_at
+        self.status = self.PENDING
+        self.bundle_sha256: str | None = None
+        self.receipt_sha256: str | None = None
+        self.void_reason: str | None = None
+
+    def require_pending(self) -> None:
+        if self.status != self.PENDING:
+            raise WrongState(f"transfer {self.id} is already {self.status}")
+
+    def record_export(self, *, bundle_sha256: str, log_size: int) -> None:
+        self.require_pending()
+        if self.bundle_sha256 == bundle_sha256:
+            return
+        self._exported(bundle_sha256=bundle_sha256, log_size=log_size)
+
+    @event("Exported")
+    def _exported(self, bundle_sha256: str, log_size: int) -> None:
+        self.bundle_sha256 = bundle_sha256
+
+    def complete(self, *, receipt_sha256: str, receipt: dict[str, Any]) -> None:
+        self.require_pending()
+        self._completed(receipt_sha256=receipt_sha256, receipt=receipt)
+
+    @event("Completed")
+    def _completed(self, receipt_sha256: str, receipt: dict[str, Any]) -> None:
+        self.status = self.COMPLETED
+        self.receipt_sha256 = receipt_sha256
+
+    def void(self, *, reason: str, rejection: dict[str, Any] | None) -> None:
+        self.require_pending()
+        self._voided(reason=check_text(reason, "reason", chars_max=500), rejection=rejection)
+
+    @event("Voided")
+    def _voided(self, reason: str, rejection: dict[str, Any] | None) -> None:
+        self.status = self.VOIDED
+        self.void_reason = reason
+
+
+class TransferImport(LedgerAggregate):
+    """The destination's record of one incoming transfer."""
+
+    ACCEPTED, REJECTED = "accepted", "rejected"
+
+    @staticmethod
+    def create_id(source: str, transfer_id: UUID) -> UUID:
+        return stable_id("transfer-import", source, transfer_id)
+
+    @classmethod
+    def accept(cls, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str, balance_minutes: int,
+               owed_minutes: int, events_count: int, summary: dict[str, Any]) -> "TransferImport":
+        return cls(source=source, transfer_id=transfer_id, member_id=member_id, bundle_sha256=bundle_sha256,
+                   balance_minutes=balance_minutes, owed_minutes=owed_minutes, events_count=events_count,
+                   summary=summary)
+
+    @event("Accepted")
+    def __init__(self, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str,
+                 balance_minutes: int, owed_minutes: int, events_count: int, summary: dict[str, Any]) -> None:
+        self.source = source
+        self.transfer_id = transfer_id
+        self.member_id = member_id
+        self.bundle_sha256 = bundle_sha256
+        self.balance_minutes = balance_minutes
+        self.owed_minutes = owed_minutes
+        self.events_count = events_count
+        self.summary = summary
+        self.status = self.ACCEPTED
