@@ -232,6 +232,14 @@ data_keys = sa.Table(
     sa.Column("member_id", sa.String(36), primary_key=True),
     sa.Column("wrapped_data_key", sa.LargeBinary, nullable=True),  # NULL once erased
 )
+transfer_bundles = sa.Table(
+    "timeledger_transfer_bundles", metadata,
+    sa.Column("bundle_sha256", sa.String(64), primary_key=True),
+    sa.Column("direction", sa.String(8), nullable=False),  # "in" (imported) or "out" (exported)
+    sa.Column("transfer_id", sa.String(36), nullable=False, index=True),
+    sa.Column("member_id", sa.String(36), nullable=False, index=True),
+    sa.Column("bundle", sa.LargeBinary, nullable=False),
+)
 settings_table = sa.Table(
     "timeledger_settings", metadata,
     sa.Column("name", sa.String(64), primary_key=True),
@@ -331,6 +339,43 @@ class SecretStore:
             row = connection.execute(sa.select(data_keys.c.wrapped_data_key)
                                      .where(data_keys.c.member_id == str(member_id))).first()
         return row is not None and row.wrapped_data_key is None
+
+    # -- transfer bundles (kept verbatim: a later transfer carries them along) ------------------
+    def put_bundle(self, *, bundle_sha256: str, direction: str, transfer_id: UUID, member_id: UUID,
+                   bundle: bytes) -> None:
+        with self._lock, self.engine.begin() as connection:
+            exists = connection.execute(sa.select(transfer_bundles.c.bundle_sha256)
+                                        .where(transfer_bundles.c.bundle_sha256 == bundle_sha256)).first()
+            if exists is None:
+                connection.execute(transfer_bundles.insert().values(
+                    bundle_sha256=bundle_sha256, direction=direction, transfer_id=str(transfer_id),
+                    member_id=str(member_id), bundle=bundle))
+
+    def bundles(self, *, member_id: UUID, direction: str) -> list[bytes]:
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(transfer_bundles.c.bundle).where(
+                transfer_bundles.c.member_id == str(member_id), transfer_bundles.c.direction == direction))
+            return [bytes(row.bundle) for row in rows]
+
+    def bundle(self, bundle_sha256: str) -> bytes | None:
+        with self.engine.connect() as connection:
+            value = connection.execute(sa.select(transfer_bundles.c.bundle)
+                                       .where(transfer_bundles.c.bundle_sha256 == bundle_sha256)).scalar()
+        return bytes(value) if value is not None else None
+
+    # -- the region's X25519 key: bundles for this region are sealed to it -----------------------
+    def sealing_key(self) -> bytes:
+        """The raw X25519 private key, made on first use."""
+        value = self.get_setting("sealing_key")
+        if value is None:
+            from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+
+            raw = sealed.x25519_private_bytes(X25519PrivateKey.generate())
+            self.set_setting("sealing_key", base64.b64encode(
+                sealed.wrap(self._master_key, purpose="sealing-key", secret=raw)).decode())
+            value = self.get_setting("sealing_key")
+            assert value is not None
+        return sealed.unwrap(self._master_key, purpose="sealing-key", wrapped=base64.b64decode(value))
 
     # -- settings ------------------------------------------------------------------------------
     def get_setting(self, name: str) -> str | None:

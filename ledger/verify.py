@@ -426,12 +426,44 @@ def _event_classes() -> dict[str, type]:
 _EVENT_CLASSES: dict[str, type] = {}
 
 
+def _certification_order(raws: list[RawEvent]) -> list[RawEvent]:
+    """Key events with every certifier's registration before the keys it certified, and
+    revocations last (a set of envelopes has no log order to rely on)."""
+    registrations: dict[str, tuple[str, RawEvent]] = {}
+    rest: list[RawEvent] = []
+    for raw in raws:
+        try:
+            statement = parse_signed_bytes(unpack(raw.state)[1], strict=False)
+            key_id = statement.payload["key_id"] if statement.type == "Key.Registered" else None
+        except (EnvelopeError, KeyError, TypeError):
+            key_id = None
+        if key_id is not None and key_id not in registrations:
+            registrations[key_id] = (statement.key, raw)
+        else:
+            rest.append(raw)
+    ordered: list[RawEvent] = []
+    placed: set[str] = set()
+
+    def place(key_id: str, depth: int = 0) -> None:
+        if key_id in placed or key_id not in registrations or depth > len(registrations):
+            return
+        certifier, raw = registrations[key_id]
+        if certifier != key_id:
+            place(certifier, depth + 1)
+        placed.add(key_id)
+        ordered.append(raw)
+
+    for key_id in registrations:
+        place(key_id)
+    return ordered + [raw for _, raw in registrations.values() if raw not in ordered] + rest
+
+
 def verify_envelopes(envelopes: Sequence[bytes], *, key_envelopes: Sequence[bytes], root_public_key: bytes,
                      region_code: str | None) -> EventSet:
     """Verify signed events given as envelopes (complete aggregate chains from version 1), with
     the key registrations that certify their signers, trusting only the root key."""
     report = Report()
-    key_raws = [raw_from_envelope(envelope, index) for index, envelope in enumerate(key_envelopes)]
+    key_raws = _certification_order([raw_from_envelope(envelope, index) for index, envelope in enumerate(key_envelopes)])
     trusted = load_trusted_keys(key_raws, root_public_key, region_code, report.problems)
     raws = sorted((raw_from_envelope(envelope, index) for index, envelope in enumerate(envelopes)),
                   key=lambda r: (r.originator_id, r.originator_version))

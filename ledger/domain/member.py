@@ -239,13 +239,19 @@ class Member(LedgerAggregate):
         self.frozen_by = None
 
     def record_history_imported(self, *, transfer_id: UUID, source: str, bundle_sha256: str,
-                                summary: dict[str, Any]) -> None:
-        self._history_imported(transfer_id=transfer_id, source=source, bundle_sha256=bundle_sha256, summary=summary)
+                                summary: dict[str, Any], personal_sealed: dict[str, str]) -> None:
+        """The history from another region; its personal fields arrive re-sealed under this
+        region's data key for the member."""
+        self._history_imported(transfer_id=transfer_id, source=source, bundle_sha256=bundle_sha256, summary=summary,
+                               personal_sealed=personal_sealed)
 
     @event("HistoryImported")
-    def _history_imported(self, transfer_id: UUID, source: str, bundle_sha256: str, summary: dict[str, Any]) -> None:
+    def _history_imported(self, transfer_id: UUID, source: str, bundle_sha256: str, summary: dict[str, Any],
+                          personal_sealed: dict[str, str]) -> None:
         self.prior_records.append({"transfer_id": str(transfer_id), "source": source, "bundle_sha256": bundle_sha256,
                                    "summary": summary})
+        if personal_sealed:
+            self.personal = personal_sealed
 
     def reopen(self, *, transfer_id: UUID, source: str) -> None:
         """A member who moved away comes back: a fresh start here, history kept."""
