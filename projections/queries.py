@@ -1,0 +1,529 @@
+"""Read-model queries: plain rows for the reports and the HTTP layer.
+
+Every function reads the view tables only (never the event store) and takes the `Views` whose
+engine to use. Personal fields are never read here: they stay sealed in the events, and only the
+register and the card decrypt them, when their caller allows it (see `projections.reports`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable, Sequence
+
+import sqlalchemy as sa
+
+from ledger.domain.scoring import score
+from ledger.domain.values import ConsentPurpose
+from projections import schema as t
+from projections.projector import PolicyBook, Views, YearTotals, missing_for, year_facts
+
+NO_REASON = "无故未报到"
+NOT_ENROLLED = "未录入系统"
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _year_end(year: int) -> str:
+    return f"{year}-12-31"
+
+
+# -------------------------------------------------------------------------------------------------
+# Registers
+
+
+@dataclass(frozen=True)
+class RegionInfo:
+    code: str
+    name: str
+    display_name: str
+    position: int  # the tracking position the views describe
+
+
+@dataclass(frozen=True)
+class UnitInfo:
+    unit_id: str
+    name: str
+    unit_type: str
+    declared_members: int
+    community_id: str | None
+
+
+@dataclass(frozen=True)
+class CommunityInfo:
+    community_id: str
+    name: str
+    county: str
+    street: str
+
+
+def region(views: Views) -> RegionInfo:
+    with views.engine.connect() as connection:
+        row = connection.execute(sa.select(t.region)).first()
+        position = connection.execute(sa.select(t.tracking.c.position)
+                                      .where(t.tracking.c.name == t.TRACKING_NAME)).scalar_one()
+    if row is None:
+        return RegionInfo(code="", name="", display_name="", position=int(position))
+    return RegionInfo(code=row.code, name=row.name, display_name=row.display_name, position=int(position))
+
+
+def units(views: Views) -> list[UnitInfo]:
+    with views.engine.connect() as connection:
+        rows = connection.execute(sa.select(t.units).order_by(t.units.c.registered_on, t.units.c.name)).all()
+    return [UnitInfo(r.unit_id, r.name, r.unit_type, r.declared_members, r.community_id) for r in rows]
+
+
+def communities(views: Views) -> list[CommunityInfo]:
+    with views.engine.connect() as connection:
+        rows = connection.execute(sa.select(t.communities)
+                                  .order_by(t.communities.c.registered_on, t.communities.c.name)).all()
+    return [CommunityInfo(r.community_id, r.name, r.county, r.street) for r in rows]
+
+
+@dataclass(frozen=True)
+class MemberRecord:
+    """One member as the registers show them (no personal fields)."""
+
+    member_id: str
+    name: str
+    unit_id: str | None
+    unit_name: str
+    unit_type: str
+    job_title: str
+    party_status: str
+    enrolled_on: date
+    community_id: str | None
+    community_name: str
+    reported_on: date | None
+    report_late: bool
+    sex: str
+    education: str
+    party_joined: str
+    specialities: str
+    hobbies: str
+    available_time: str
+    willing_other_service: bool
+    has_personal: bool
+    personal_erased: bool
+    closed_on: date | None
+    posts: tuple[str, ...] = ()
+    teams: tuple[str, ...] = ()
+    unit_feedback_consent: bool = False
+
+
+def members(views: Views, *, year: int | None = None, unit_id: str | None = None,
+            community_id: str | None = None, member_id: str | None = None,
+            reported_only: bool = False) -> list[MemberRecord]:
+    """Members in scope: enrolled by the end of `year` and not moved away before it ended."""
+    m, u, c = t.members, t.units, t.communities
+    query = (sa.select(m, u.c.name.label("unit_name"), u.c.unit_type, c.c.name.label("community_name"))
+             .select_from(m.outerjoin(u, u.c.unit_id == m.c.unit_id)
+                          .outerjoin(c, c.c.community_id == m.c.community_id)))
+    if year is not None:
+        query = query.where(m.c.enrolled_on <= _year_end(year),
+                            sa.or_(m.c.closed_on.is_(None), m.c.closed_on > _year_end(year)))
+        if reported_only:
+            query = query.where(m.c.reported_on <= _year_end(year))
+    elif reported_only:
+        query = query.where(m.c.reported_on.is_not(None))
+    if unit_id is not None:
+        query = query.where(m.c.unit_id == unit_id)
+    if community_id is not None:
+        query = query.where(m.c.community_id == community_id)
+    if member_id is not None:
+        query = query.where(m.c.member_id == member_id)
+    query = query.order_by(m.c.reported_on.is_(None), m.c.reported_on, m.c.enrolled_on, m.c.name, m.c.member_id)
+    with views.engine.connect() as connection:
+        rows = connection.execute(query).all()
+        ids = [r.member_id for r in rows]
+        posts = _grouped(connection, sa.select(t.member_posts.c.member_id, t.member_posts.c.post_name)
+                         .order_by(t.member_posts.c.claimed_on, t.member_posts.c.post_name),
+                         t.member_posts.c.member_id, ids)
+        teams = _grouped(connection, sa.select(t.member_teams.c.member_id, t.teams.c.name)
+                         .select_from(t.member_teams.join(t.teams, t.teams.c.team_id == t.member_teams.c.team_id))
+                         .order_by(t.teams.c.name), t.member_teams.c.member_id, ids)
+        consents = _grouped(connection, sa.select(t.consents.c.member_id, t.consents.c.recipient)
+                            .where(t.consents.c.purpose == ConsentPurpose.UNIT_FEEDBACK.value),
+                            t.consents.c.member_id, ids)
+    return [MemberRecord(
+        member_id=r.member_id, name=r.name, unit_id=r.unit_id, unit_name=r.unit_name or "",
+        unit_type=r.unit_type or "", job_title=r.job_title or "", party_status=r.party_status,
+        enrolled_on=date.fromisoformat(r.enrolled_on), community_id=r.community_id,
+        community_name=r.community_name or "", reported_on=_day(r.reported_on), report_late=r.report_late,
+        sex=r.sex or "", education=r.education or "", party_joined=r.party_joined or "",
+        specialities=r.specialities or "", hobbies=r.hobbies or "", available_time=r.available_time or "",
+        willing_other_service=r.willing_other_service, has_personal=r.has_personal,
+        personal_erased=r.personal_erased, closed_on=_day(r.closed_on), posts=tuple(posts.get(r.member_id, ())),
+        teams=tuple(teams.get(r.member_id, ())),
+        unit_feedback_consent=r.unit_id is not None and r.unit_id in consents.get(r.member_id, ()),
+    ) for r in rows]
+
+
+def _grouped(connection: sa.Connection, query: sa.Select[Any], key: sa.ColumnElement[Any],
+             ids: Sequence[str]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    if not ids:
+        return grouped
+    if len(ids) > 900:  # a long IN list costs more than reading the whole (small) table
+        rows = connection.execute(query).all()
+    else:
+        rows = connection.execute(query.where(key.in_(list(ids)))).all()
+    wanted = set(ids)
+    for row in rows:
+        if row[0] in wanted:
+            grouped[row[0]].append(row[1])
+    return grouped
+
+
+# -------------------------------------------------------------------------------------------------
+# Points, stars and compliance
+
+
+@dataclass(frozen=True)
+class MemberYear:
+    """One member's year: service, points, stars, the basic requirements and award eligibility."""
+
+    member: MemberRecord
+    year: int
+    sessions: int = 0
+    certified_minutes: int = 0
+    sessions_excellent: int = 0
+    sessions_good: int = 0
+    sessions_fair: int = 0
+    suggestions: int = 0
+    adopted_suggestions: int = 0
+    forwarded_suggestions: int = 0
+    items: int = 0
+    exemption: str | None = None
+    policy_version: int | None = None
+    points_hundredths: int | None = 0
+    stars: int = 0
+    missing: tuple[str, ...] = ()
+
+    @property
+    def reported(self) -> bool:
+        return self.member.reported_on is not None and self.member.reported_on.year <= self.year
+
+    @property
+    def requirements_met(self) -> bool:
+        return not self.missing
+
+    @property
+    def eligible(self) -> bool:
+        """取消当年评先评优资格 unless the basic requirements are met (or the unit excused the year)."""
+        return not self.missing
+
+    @property
+    def reason(self) -> str:
+        if self.missing:
+            return "；".join(self.missing)
+        if self.exemption is not None:
+            return f"有故：{self.exemption}"
+        return "达到基本服务要求"
+
+
+def member_years(views: Views, *, year: int, unit_id: str | None = None, community_id: str | None = None,
+                 member_id: str | None = None) -> list[MemberYear]:
+    """Every member in scope for the year, with or without activity in it."""
+    records = members(views, year=year, unit_id=unit_id, community_id=community_id, member_id=member_id)
+    my = t.member_years
+    ids = [r.member_id for r in records]
+    with views.engine.connect() as connection:
+        stored = {row.member_id: row for row in _rows_for(connection, sa.select(my).where(my.c.year == year),
+                                                          my.c.member_id, ids)}
+        exempt = {row.member_id: row.reason for row in _rows_for(
+            connection, sa.select(t.exemptions.c.member_id, t.exemptions.c.reason).where(t.exemptions.c.year == year),
+            t.exemptions.c.member_id, ids)}
+        items = {row.member_id: row.items for row in _rows_for(
+            connection, sa.select(t.member_year_items.c.member_id, sa.func.count().label("items"))
+            .where(t.member_year_items.c.year == year, t.member_year_items.c.sessions > 0)
+            .group_by(t.member_year_items.c.member_id), t.member_year_items.c.member_id, ids)}
+        book = PolicyBook.load(connection)
+    result = []
+    for record in records:
+        row = stored.get(record.member_id)
+        exemption = exempt.get(record.member_id)
+        reported = record.reported_on is not None and record.reported_on.year <= year
+        if row is not None:
+            totals = YearTotals(
+                sessions=row.sessions, minutes_excellent=row.minutes_excellent, minutes_good=row.minutes_good,
+                minutes_fair=row.minutes_fair, items=items.get(record.member_id, 0),
+                excellent_orders=row.excellent_orders, suggestions=row.suggestions,
+                adopted_suggestions=row.adopted_suggestions, reported=reported, exempted=exemption is not None,
+                claimed_posts=len(record.posts) if reported else 0)
+            result.append(MemberYear(
+                member=record, year=year, sessions=row.sessions, certified_minutes=row.certified_minutes,
+                sessions_excellent=row.sessions_excellent, sessions_good=row.sessions_good,
+                sessions_fair=row.sessions_fair, suggestions=row.suggestions,
+                adopted_suggestions=row.adopted_suggestions, forwarded_suggestions=row.forwarded_suggestions,
+                items=totals.items, exemption=exemption, policy_version=row.policy_version,
+                points_hundredths=row.points_hundredths, stars=row.stars,
+                missing=tuple(row.missing.split("；")) if row.missing else ()))
+            continue
+        # Nothing happened in the year: no points, and the requirements as the facts stand.
+        totals = YearTotals(reported=reported, exempted=exemption is not None,
+                            claimed_posts=len(record.posts) if reported else 0)
+        version = book.version_for(year)
+        rules = book.rules.get(version) if version is not None else None
+        outcome = score(rules, year_facts(totals)) if rules is not None else None
+        result.append(MemberYear(
+            member=record, year=year, exemption=exemption, policy_version=version,
+            points_hundredths=outcome.points_hundredths if outcome else None,
+            stars=outcome.stars if outcome else 0,
+            missing=outcome.missing if outcome else missing_for(totals)))
+    return result
+
+
+def _rows_for(connection: sa.Connection, query: sa.Select[Any], key: sa.ColumnElement[Any],
+              ids: Sequence[str]) -> list[Any]:
+    if not ids:
+        return []
+    if len(ids) > 900:
+        wanted = set(ids)
+        return [row for row in connection.execute(query) if row[0] in wanted]
+    return list(connection.execute(query.where(key.in_(list(ids)))))
+
+
+# -------------------------------------------------------------------------------------------------
+# Service records (附件5)
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    session_id: str
+    service_date: date
+    start_time: str
+    end_time: str
+    activity: str
+    content: str
+    place: str
+    certified_minutes: int
+    rating: str
+    certified_by: str  # the certifying community's name
+    certified_on: date | None
+    late: bool
+    corrections: int
+    post_name: str
+    order_title: str
+
+
+def certified_sessions(views: Views, *, year: int | None = None, member_id: str | None = None,
+                       community_id: str | None = None) -> list[SessionRecord]:
+    """Certified sessions that count (an upheld complaint zeroes one), in service order."""
+    s, c, p, o = t.sessions, t.communities, t.posts, t.orders
+    query = (sa.select(s, c.c.name.label("certifier"), p.c.name.label("post_name"),
+                       o.c.menu_title.label("order_title"))
+             .select_from(s.outerjoin(c, c.c.community_id == s.c.certified_by)
+                          .outerjoin(p, p.c.post_id == s.c.post_id).outerjoin(o, o.c.order_id == s.c.order_id))
+             .where(s.c.status == "certified", s.c.complaint_upheld.is_(False), s.c.certified_minutes > 0)
+             .order_by(s.c.service_date, s.c.start_time, s.c.position))
+    if year is not None:
+        query = query.where(s.c.year == year)
+    if member_id is not None:
+        query = query.where(s.c.member_id == member_id)
+    if community_id is not None:
+        query = query.where(s.c.community_id == community_id)
+    with views.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [SessionRecord(
+        session_id=r.session_id, service_date=date.fromisoformat(r.service_date), start_time=r.start_time,
+        end_time=r.end_time, activity=r.activity, content=r.content, place=r.place,
+        certified_minutes=r.certified_minutes, rating=r.rating or "", certified_by=r.certifier or "",
+        certified_on=_day(r.certified_on), late=r.late, corrections=r.corrections, post_name=r.post_name or "",
+        order_title=r.order_title or "") for r in rows]
+
+
+# -------------------------------------------------------------------------------------------------
+# Balances
+
+
+@dataclass(frozen=True)
+class Balance:
+    member_id: str
+    name: str
+    unit_name: str
+    community_id: str | None
+    community_name: str
+    deposited_minutes: int
+    over_cap_minutes: int
+    clawed_back_minutes: int
+    redeemed_minutes: int
+    transferred_in_minutes: int
+    transferred_out_minutes: int
+    available_minutes: int
+    owed_minutes: int
+    redemptions: int
+    frozen: bool
+    closed: bool
+
+
+BALANCE_SUMS = ("deposited_minutes", "clawed_back_minutes", "redeemed_minutes", "transferred_in_minutes",
+                "transferred_out_minutes", "available_minutes", "owed_minutes", "over_cap_minutes", "redemptions")
+
+
+def balances(views: Views, *, unit_id: str | None = None, community_id: str | None = None,
+             member_id: str | None = None) -> list[Balance]:
+    a, m, u, c = t.accounts, t.members, t.units, t.communities
+    query = (sa.select(a, m.c.name, u.c.name.label("unit_name"), m.c.community_id,
+                       c.c.name.label("community_name"))
+             .select_from(a.outerjoin(m, m.c.member_id == a.c.member_id)
+                          .outerjoin(u, u.c.unit_id == m.c.unit_id)
+                          .outerjoin(c, c.c.community_id == m.c.community_id))
+             .order_by(c.c.name, m.c.name, a.c.member_id))
+    if unit_id is not None:
+        query = query.where(m.c.unit_id == unit_id)
+    if community_id is not None:
+        query = query.where(m.c.community_id == community_id)
+    if member_id is not None:
+        query = query.where(a.c.member_id == member_id)
+    with views.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [Balance(
+        member_id=r.member_id, name=r.name or "", unit_name=r.unit_name or "", community_id=r.community_id,
+        community_name=r.community_name or "", deposited_minutes=r.deposited_minutes,
+        over_cap_minutes=r.over_cap_minutes, clawed_back_minutes=r.clawed_back_minutes,
+        redeemed_minutes=r.redeemed_minutes, transferred_in_minutes=r.transferred_in_minutes,
+        transferred_out_minutes=r.transferred_out_minutes, available_minutes=r.available_minutes,
+        owed_minutes=r.owed_minutes, redemptions=r.redemptions, frozen=r.frozen, closed=r.closed) for r in rows]
+
+
+@dataclass(frozen=True)
+class BalanceTotals:
+    label: str  # community name, or 全区合计
+    community_id: str | None
+    accounts: int
+    sums: dict[str, int] = field(default_factory=dict)
+
+
+def balance_totals(views: Views) -> tuple[list[BalanceTotals], BalanceTotals]:
+    """Per community (by the member's community) and for the whole region, summed in SQL."""
+    a, m, c = t.accounts, t.members, t.communities
+    sums = [sa.func.coalesce(sa.func.sum(a.c[name]), 0).label(name) for name in BALANCE_SUMS]
+    with views.engine.connect() as connection:
+        by_community = connection.execute(
+            sa.select(m.c.community_id, c.c.name, sa.func.count().label("accounts"), *sums)
+            .select_from(a.outerjoin(m, m.c.member_id == a.c.member_id)
+                         .outerjoin(c, c.c.community_id == m.c.community_id))
+            .group_by(m.c.community_id, c.c.name).order_by(c.c.name)).all()
+        whole = connection.execute(sa.select(sa.func.count().label("accounts"), *sums).select_from(a)).one()
+    rows = [BalanceTotals(label=r.name or "（未报到）", community_id=r.community_id, accounts=r.accounts,
+                          sums={name: int(r._mapping[name]) for name in BALANCE_SUMS}) for r in by_community]
+    total = BalanceTotals(label="全区合计", community_id=None, accounts=whole.accounts,
+                          sums={name: int(whole._mapping[name]) for name in BALANCE_SUMS})
+    return rows, total
+
+
+# -------------------------------------------------------------------------------------------------
+# 附件3 and the overview
+
+
+@dataclass(frozen=True)
+class UnitStats:
+    unit: UnitInfo
+    declared_members: int
+    enrolled: int
+    reported: int
+    reported_late: int
+    communities_involved: int
+    not_reported: int
+    reasons: tuple[tuple[str, int], ...]  # (reason, members), most frequent first
+    active: int  # members with at least one certified session in the year
+    certified_minutes: int
+
+    @property
+    def reasons_text(self) -> str:
+        return "；".join(f"{reason}{count}人" for reason, count in self.reasons)
+
+
+def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> list[UnitStats]:
+    chosen = [u for u in units(views) if unit_id is None or u.unit_id == unit_id]
+    years = {my.member.member_id: my for my in member_years(views, year=year, unit_id=unit_id)}
+    by_unit: dict[str | None, list[MemberYear]] = defaultdict(list)
+    for my in years.values():
+        by_unit[my.member.unit_id].append(my)
+    result = []
+    for unit in chosen:
+        mine = by_unit.get(unit.unit_id, [])
+        reported = [my for my in mine if my.reported]
+        reasons: Counter[str] = Counter()
+        for my in mine:
+            if not my.reported:
+                reasons[my.exemption if my.exemption is not None else NO_REASON] += 1
+        missing_from_ledger = max(0, unit.declared_members - len(mine))
+        if missing_from_ledger:
+            reasons[NOT_ENROLLED] += missing_from_ledger
+        result.append(UnitStats(
+            unit=unit, declared_members=unit.declared_members, enrolled=len(mine), reported=len(reported),
+            reported_late=sum(1 for my in reported if my.member.report_late),
+            communities_involved=len({my.member.community_id for my in reported}),
+            not_reported=max(unit.declared_members, len(mine)) - len(reported),
+            reasons=tuple(sorted(reasons.items(), key=lambda item: (-item[1], item[0]))),
+            active=sum(1 for my in mine if my.sessions > 0),
+            certified_minutes=sum(my.certified_minutes for my in mine)))
+    return result
+
+
+@dataclass(frozen=True)
+class CommunityStats:
+    community: CommunityInfo
+    registered: int
+    active: int
+    sessions: int
+    certified_minutes: int
+    suggestions: int
+
+
+def community_stats(views: Views, *, year: int, community_id: str | None = None) -> list[CommunityStats]:
+    by_community: dict[str | None, list[MemberYear]] = defaultdict(list)
+    for my in member_years(views, year=year, community_id=community_id):
+        if my.reported:
+            by_community[my.member.community_id].append(my)
+    return [CommunityStats(
+        community=c, registered=len(by_community.get(c.community_id, [])),
+        active=sum(1 for my in by_community.get(c.community_id, []) if my.sessions > 0),
+        sessions=sum(my.sessions for my in by_community.get(c.community_id, [])),
+        certified_minutes=sum(my.certified_minutes for my in by_community.get(c.community_id, [])),
+        suggestions=sum(my.suggestions for my in by_community.get(c.community_id, [])))
+        for c in communities(views) if community_id is None or c.community_id == community_id]
+
+
+def minutes_by_month(views: Views, *, year: int) -> list[int]:
+    """Certified minutes per calendar month of service (12 values)."""
+    s = t.sessions
+    month = sa.func.substr(s.c.service_date, 6, 2)
+    with views.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(month.label("month"), sa.func.sum(s.c.certified_minutes).label("minutes"))
+            .where(s.c.year == year, s.c.status == "certified", s.c.complaint_upheld.is_(False))
+            .group_by(month)).all()
+    totals = [0] * 12
+    for row in rows:
+        totals[int(row.month) - 1] = int(row.minutes or 0)
+    return totals
+
+
+def minutes_by_post(views: Views, *, year: int) -> list[tuple[str, int, int]]:
+    """(post or service, sessions, certified minutes), the largest first; menu orders without a post
+    are counted under their menu item, other sessions under 其他."""
+    s, p, o = t.sessions, t.posts, t.orders
+    label = sa.func.coalesce(p.c.name, o.c.menu_title, "其他")
+    with views.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(label.label("label"), sa.func.count().label("sessions"),
+                      sa.func.sum(s.c.certified_minutes).label("minutes"))
+            .select_from(s.outerjoin(p, p.c.post_id == s.c.post_id).outerjoin(o, o.c.order_id == s.c.order_id))
+            .where(s.c.year == year, s.c.status == "certified", s.c.complaint_upheld.is_(False),
+                   s.c.certified_minutes > 0)
+            .group_by(label)).all()
+    return sorted(((r.label, int(r.sessions), int(r.minutes or 0)) for r in rows), key=lambda x: (-x[2], x[0]))
+
+
+def star_distribution(rows: Iterable[MemberYear]) -> list[int]:
+    """Members with 0 … 5 stars."""
+    counts = [0] * 6
+    for my in rows:
+        counts[my.stars] += 1
+    return counts
