@@ -681,6 +681,25 @@ class Ledger(Application[UUID]):
         self._commit(actor, request_id, member, key)
         return member_id
 
+    def issue_member_key(self, *, actor: Actor, member_id: UUID) -> str:
+        """A signing key for a member who has none here (one who arrived by transfer)."""
+        self._require_role(actor, Role.UNIT, Role.COMMUNITY, Role.REGION)
+        member = self._get(member_id, Member)
+        member.require_active()
+        owner = Actor(member_id, Role.MEMBER)
+        if self.secrets.active_key(member_id) is not None:
+            raise AlreadyExists(f"member {member_id} already has a signing key here")
+        key = self._certify_new_key(authority=actor, owner=owner, label="member key")
+        self._commit(actor, None, key)
+        return key.key_id
+
+    def adopt_member(self, *, actor: Actor, member_id: UUID) -> None:
+        """A unit of this region takes on a member who arrived by transfer."""
+        self._require_role(actor, Role.UNIT)
+        member = self._get(member_id, Member)
+        member.join_unit(unit_id=actor.actor_id)
+        self._commit(actor, None, member)
+
     def issue_report_slip(self, *, actor: Actor, member_id: UUID, community_id: UUID,
                           request_id: str | None = None) -> UUID:
         """报到单: the unit sends its member to a named community."""

@@ -189,6 +189,147 @@ def info(db: DbOption = None) -> None:
               f"{ledger.recorder.max_notification_id() or 0} events · database {ledger.database.kind}")
 
 
+transfer_app = typer.Typer(help="转移接续: move a member's history to another region (files transport).",
+                            no_args_is_help=True)
+region_app = typer.Typer(help="This region's card and its federation registry.", no_args_is_help=True)
+app.add_typer(transfer_app, name="transfer")
+app.add_typer(region_app, name="region")
+
+
+def _uuid(value: str, what: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        fail(f"{value!r} is not a {what} id")
+        raise
+
+
+@region_app.command("card")
+def region_card_command(out_file: Annotated[Path, typer.Option("--out", help="Where to write the card (JSON)")],
+                        address: Annotated[str, typer.Option(help="This region's service URL")] = "",
+                        db: DbOption = None) -> None:
+    """Write this region's card (keys and root-signed certificate) for other regions to register."""
+    from ledger import transfer as transfers
+
+    card = transfers.region_card(open_ledger(db), address=address)
+    out_file.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
+    out.print(f"region card of {card['code']} {card['name']} written to {out_file}")
+
+
+@region_app.command("add-peer")
+def region_add_peer(card_file: Annotated[Path, typer.Argument(help="The other region's card")],
+                    db: DbOption = None) -> None:
+    """Register another region (its key must be certified by our trust root)."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    try:
+        card = json.loads(card_file.read_text())
+        transfers.register_peer(ledger, card)
+    except (ValueError, LedgerError) as error:
+        fail(getattr(error, "detail", str(error)))
+    out.print(f"region {card['code']} {card['name']} registered as a peer")
+
+
+@transfer_app.command("start")
+def transfer_start(member: Annotated[str, typer.Option(help="Member id")],
+                   to: Annotated[str, typer.Option("--to", help="Destination region code")],
+                   db: DbOption = None) -> None:
+    """Phase 1: freeze the member and write a pending transfer-out (needs the member's consent)."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    try:
+        transfer_id = transfers.initiate(ledger, member_id=_uuid(member, "member"), destination=to)
+    except LedgerError as error:
+        fail(error.detail)
+    out.print(f"transfer {transfer_id} pending: member {member} frozen, destination {to}")
+
+
+@transfer_app.command("export")
+def transfer_export(transfer: Annotated[str, typer.Argument(help="Transfer id")],
+                    out_file: Annotated[Path, typer.Option("--out", help="Bundle file to write")],
+                    db: DbOption = None) -> None:
+    """Write the signed bundle of a pending transfer."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    try:
+        bundle = transfers.export_bundle(ledger, _uuid(transfer, "transfer"), proofs=_merkle_proofs(ledger))
+    except LedgerError as error:
+        fail(error.detail)
+    out_file.write_bytes(bundle)
+    out.print(f"bundle written to {out_file} ({len(bundle):,} bytes)")
+
+
+def _merkle_proofs(ledger: Ledger):  # type: ignore[no-untyped-def]
+    """Inclusion proofs from the region's Merkle log, when the transparency package offers them."""
+    try:
+        from ledger.transparency.bundle import inclusion_proofs_for
+    except ImportError:
+        return None
+    return lambda heads: inclusion_proofs_for(ledger, heads)
+
+
+@transfer_app.command("import")
+def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle file from the source region")],
+                    receipt: Annotated[Path, typer.Option("--receipt", help="Where to write the signed receipt")],
+                    db: DbOption = None) -> None:
+    """Phase 2: verify the bundle offline, import the history, credit the balance, sign a receipt
+    (or a signed rejection naming what failed)."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    bundle = bundle_file.read_bytes()
+    try:
+        answer = transfers.import_bundle(ledger, bundle)
+    except transfers.TransferRefused as refused:
+        rejection = transfers.rejection_receipt(ledger, bundle, refused)
+        if rejection is not None:
+            receipt.write_bytes(rejection.to_bytes())
+            console.print(f"signed rejection written to {receipt}")
+        fail(f"{refused.code}: {refused.detail}")
+        return
+    except LedgerError as error:
+        fail(error.detail)
+        return
+    receipt.write_bytes(answer.to_bytes())
+    out.print(f"imported member {answer.body['member_id']} with {answer.body['balance_minutes']} minutes; "
+              f"receipt written to {receipt}")
+
+
+@transfer_app.command("complete")
+def transfer_complete(receipt: Annotated[Path, typer.Argument(help="The destination's signed receipt")],
+                      db: DbOption = None) -> None:
+    """Phase 3: the destination's receipt completes the transfer (member closed here)."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    try:
+        done = transfers.complete(ledger, transfers.Receipt.from_bytes(receipt.read_bytes()))
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}")
+        return
+    out.print(f"transfer {done.id} completed: member {done.member_id} moved to {done.destination}")
+
+
+@transfer_app.command("void")
+def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
+                  rejection: Annotated[Optional[Path], typer.Option(help="The destination's signed rejection")] = None,
+                  db: DbOption = None) -> None:
+    """Phase 3: void after a signed rejection, or once the region's timeout has passed."""
+    from ledger import transfer as transfers
+
+    ledger = open_ledger(db)
+    try:
+        answer = transfers.Receipt.from_bytes(rejection.read_bytes()) if rejection else None
+        done = transfers.void(ledger, _uuid(transfer, "transfer"), rejection=answer)
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}")
+        return
+    out.print(f"transfer {done.id} voided ({done.void_reason}); member {done.member_id} unfrozen")
+
+
 @keys_app.command("export-root")
 def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to write the public key")],
                 db: DbOption = None) -> None:

@@ -168,11 +168,7 @@ def test_a_member_moves_on_and_the_third_region_verifies_the_first(regions) -> N
 
 
 def _consent_by_region(ledger: Ledger, member_id, recipient: str) -> None:
-    """In the new region the member has no key yet; the member's consent is registered with a key
-    certified by the region (as the member would at the new region's office)."""
-    if ledger.secrets.active_key(member_id) is None:
-        key = ledger._certify_new_key(authority=ledger.region_actor(), owner=Actor(member_id, Role.MEMBER),
-                                      label="member key")
-        ledger._commit(ledger.region_actor(), None, key)
+    """In the new region the member first gets a key (at the region's office), then consents."""
+    ledger.issue_member_key(actor=ledger.region_actor(), member_id=member_id)
     ledger.give_consent(actor=Actor(member_id, Role.MEMBER), member_id=member_id, purpose="transfer",
                         recipient=recipient)

@@ -1,0 +1,70 @@
+"""转移接续 by files between two regions through the CLI, as two offices without a network link would."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from uuid import UUID
+
+from typer.testing import CliRunner
+
+from ledger.application import Ledger
+from ledger.cli import app
+from ledger.domain.values import ConsentPurpose
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def consented_member(db: str) -> UUID:
+    ledger = Ledger(db)
+    for notification in ledger.recorder.select_notifications(start=1, limit=100_000):
+        if notification.topic.endswith("Member.ConsentGiven"):
+            member = ledger.get_member(UUID(str(notification.originator_id)))
+            if member.has_consent(ConsentPurpose.TRANSFER, "320104"):
+                return member.id
+    raise AssertionError("the demo gives two members a transfer consent to 320104")
+
+
+def test_a_member_moves_between_two_regions_by_files(tmp_path: Path) -> None:
+    xuanwu, qinhuai = f"sqlite:///{tmp_path / 'xuanwu.db'}", f"sqlite:///{tmp_path / 'qinhuai.db'}"
+    assert run("demo", "--members", "24", "--db", xuanwu)[0] == 0
+    code, output = run("init", "--region", "320104", "--name", "南京市秦淮区", "--root-key",
+                       str(tmp_path / "xuanwu.db.province.key"), "--db", qinhuai)
+    assert code == 0, output
+    for db, card in ((xuanwu, "xuanwu.json"), (qinhuai, "qinhuai.json")):
+        assert run("region", "card", "--out", str(tmp_path / card), "--db", db)[0] == 0
+    assert run("region", "add-peer", str(tmp_path / "qinhuai.json"), "--db", xuanwu)[0] == 0
+    assert run("region", "add-peer", str(tmp_path / "xuanwu.json"), "--db", qinhuai)[0] == 0
+    member_id = consented_member(xuanwu)
+    balance = Ledger(xuanwu).get_balance_minutes(member_id)
+
+    code, output = run("transfer", "start", "--member", str(member_id), "--to", "320104", "--db", xuanwu)
+    assert code == 0, output
+    transfer_id = output.split()[1]
+    bundle, receipt = tmp_path / "bundle.json", tmp_path / "receipt.json"
+    assert run("transfer", "export", transfer_id, "--out", str(bundle), "--db", xuanwu)[0] == 0
+
+    tampered = tmp_path / "tampered.json"
+    document = json.loads(bundle.read_bytes())
+    document["member_name"] = "冒名顶替"
+    document["events"] = document["events"][1:]  # drop the member's enrolment
+    tampered.write_text(json.dumps(document))
+    code, output = run("transfer", "import", str(tampered), "--receipt", str(tmp_path / "no.json"), "--db", qinhuai)
+    assert code == 1 and "bundle_" in output
+
+    code, output = run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)
+    assert code == 0, output
+    assert run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)[0] == 0  # no-op
+    code, output = run("transfer", "complete", str(receipt), "--db", xuanwu)
+    assert code == 0, output
+
+    assert Ledger(qinhuai).get_balance_minutes(member_id) == balance
+    assert Ledger(xuanwu).get_balance_minutes(member_id) == 0
+    for db in (xuanwu, qinhuai):
+        code, output = run("verify", "--workers", "0", "--db", db)
+        assert code == 0, output
