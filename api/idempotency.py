@@ -1,0 +1,122 @@
+"""Idempotency-Key: a retried command returns the original response, exactly once.
+
+* The key is scoped to the signed-in actor (two counters may use the same key).
+* The fingerprint is SHA-256 over the method, the path and the canonical JSON of the parsed body,
+  so whitespace and key order do not matter but any changed value does.
+* A successful response (2xx) is stored (`api_idempotency`) by the writer right after the batch
+  that produced it commits; a retry with the same fingerprint gets it back with
+  `Idempotent-Replayed: true`; a different fingerprint is refused with 409 `idempotency_key_reused`.
+* Refusals are not stored: a refused command changed nothing, so running it again is safe and
+  answers with today's state (a member whose balance was topped up can then redeem).
+* While a request is running, a retry with the same key waits for it (in this process) instead of
+  running the command twice; after `idempotency_wait_seconds` it gets 409
+  `idempotency_key_in_progress` (safe to retry).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from api.errors import IdempotencyKeyInProgress, IdempotencyKeyReused, InvalidHeader
+from api.store import ApiStore, idempotency
+
+KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,128}$")  # printable ASCII, no spaces: a UUID fits
+
+
+@dataclass(frozen=True)
+class Slot:
+    actor_id: UUID
+    key: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class Stored:
+    status_code: int
+    body: Any
+
+
+def check_key(key: str) -> str:
+    if not KEY_PATTERN.match(key):
+        raise InvalidHeader("Idempotency-Key: 1 to 128 printable ASCII characters without spaces")
+    return key
+
+
+def fingerprint(method: str, path: str, body: Any) -> str:
+    canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return hashlib.sha256(f"{method}\n{path}\n{canonical}".encode()).hexdigest()
+
+
+class IdempotencyStore:
+    def __init__(self, store: ApiStore, *, wait_seconds: float) -> None:
+        self._store = store
+        self._wait_seconds = wait_seconds
+        self._lock = threading.Lock()
+        self._in_flight: dict[tuple[UUID, str], threading.Event] = {}
+
+    def begin(self, slot: Slot) -> Stored | None:
+        """Claim the key for this request, or return the stored response of an earlier one.
+
+        After a claim the caller must `release(slot)` on failure; on success the writer stores the
+        response and releases the slot (`save_many`)."""
+        ident = (slot.actor_id, slot.key)
+        while True:
+            with self._lock:
+                running = self._in_flight.get(ident)
+                if running is None:
+                    stored = self._load(slot)
+                    if stored is not None:
+                        return stored
+                    self._in_flight[ident] = threading.Event()
+                    return None
+            if not running.wait(self._wait_seconds):
+                raise IdempotencyKeyInProgress("a request with this Idempotency-Key is still running; retry later")
+
+    def _load(self, slot: Slot) -> Stored | None:
+        with self._store.connect() as connection:
+            row = connection.execute(sa.select(idempotency.c.fingerprint, idempotency.c.status_code,
+                                               idempotency.c.body)
+                                     .where(idempotency.c.actor_id == str(slot.actor_id),
+                                            idempotency.c.idempotency_key == slot.key)).first()
+        if row is None:
+            return None
+        if row.fingerprint != slot.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
+        return Stored(row.status_code, json.loads(row.body))
+
+    def release(self, slot: Slot) -> None:
+        with self._lock:
+            event = self._in_flight.pop((slot.actor_id, slot.key), None)
+        if event is not None:
+            event.set()
+
+    def save_many(self, done: list[tuple[Slot, Stored]]) -> None:
+        """Store successful responses (one transaction), then release their slots."""
+        try:
+            now = datetime.now(timezone.utc)
+            rows = [{"actor_id": str(slot.actor_id), "idempotency_key": slot.key, "fingerprint": slot.fingerprint,
+                     "status_code": stored.status_code,
+                     "body": json.dumps(stored.body, ensure_ascii=False, separators=(",", ":")),
+                     "created_at": now} for slot, stored in done]
+            try:
+                with self._store.begin() as connection:
+                    connection.execute(idempotency.insert(), rows)
+            except sa.exc.IntegrityError:  # another process stored one of them first: keep theirs
+                for row in rows:
+                    try:
+                        with self._store.begin() as connection:
+                            connection.execute(idempotency.insert(), [row])
+                    except sa.exc.IntegrityError:
+                        pass
+        finally:
+            for slot, _ in done:
+                self.release(slot)

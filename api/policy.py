@@ -1,0 +1,289 @@
+"""Authorisation: ONE table says which role may do which action to which object.
+
+Each action names the kind of object it acts on and, per role, a scope:
+
+* ``ANY``  — on every object of that kind in the region;
+* ``OWN``  — only on the role's own objects (what "own" means per kind is `owns()` below: a member's
+  own record, a community's registered members and their sessions, a unit's enrolled members …);
+* ``OWN_CONSENTED`` — own, and only while the member has given the unit the separate consent PIPL
+  requires for sending their service record to the employer (服务纪实反馈);
+* a role not listed may not do the action at all.
+
+The ledger checks its own rules again when the command runs (defence in depth); this table is what
+the API promises and what `tests/api/test_authorisation_matrix.py` checks endpoint by endpoint.
+Field-level visibility is expressed with the same table: `member.read_identity` (name, job, 登记表
+profile) and `member.read_personal` (the sealed personal fields: phone, address, health, birth data).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Mapping
+from uuid import UUID
+
+from api.reads import get_order, get_suggestion
+from ledger.application import Actor, Ledger
+from ledger.domain.errors import ConsentMissing, LedgerError, NotFound, NotPermitted
+from ledger.domain.values import ConsentPurpose, Role
+
+
+class Scope(str, enum.Enum):
+    ANY = "any"
+    OWN = "own"
+    OWN_CONSENTED = "own_consented"
+
+
+class Kind(str, enum.Enum):
+    """The kind of object an action is checked against (the path or body names it)."""
+
+    NONE = "none"  # no object: the action is on the actor itself or creates something new
+    UNIT = "unit"
+    COMMUNITY = "community"
+    COUNTER = "counter"
+    MEMBER = "member"
+    SLIP = "report_slip"
+    SESSION = "session"
+    ORDER = "order"
+    SUGGESTION = "suggestion"
+    KEY = "key"
+    ACTOR = "actor"  # an actor the caller has authority over (certifies its keys, manages its logins)
+    LOGIN = "login"  # a login: its own actor's, or one of an actor the caller has authority over
+
+
+@dataclass(frozen=True)
+class Rule:
+    kind: Kind
+    scopes: Mapping[Role, Scope]
+    what: str  # 中文 / English, for docs and error texts
+
+
+R, U, C, K, M, S, AUD = Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR
+A, O, OC = Scope.ANY, Scope.OWN, Scope.OWN_CONSENTED
+EVERYONE = {R: A, U: A, C: A, K: A, M: A, S: A, AUD: A}
+
+# fmt: off
+POLICY: dict[str, Rule] = {
+    # -- region administration (县区管理员) -------------------------------------------------------
+    "region.read":               Rule(Kind.NONE, EVERYONE, "查看地区设置 read the region's settings"),
+    "region.change_settings":    Rule(Kind.NONE, {R: A}, "修改地区设置 change region settings"),
+    "region.set_deadline":       Rule(Kind.NONE, {R: A}, "设置报到截止日期 set the reporting deadline"),
+    "region.publish_policy":     Rule(Kind.NONE, {R: A}, "发布积分办法 publish a scoring policy"),
+    "region.rescore":            Rule(Kind.NONE, {R: A}, "重新评分 re-score a year"),
+    "policy.read":               Rule(Kind.NONE, EVERYONE, "查看积分办法 read a scoring policy"),
+    "unit.register":             Rule(Kind.NONE, {R: A}, "登记单位党组织 register a unit"),
+    "community.register":        Rule(Kind.NONE, {R: A}, "登记社区党组织 register a community"),
+    "auditor.register":          Rule(Kind.NONE, {R: A}, "登记审计 register an auditor"),
+    # -- units (单位党组织) ---------------------------------------------------------------------
+    "unit.read":                 Rule(Kind.UNIT, {R: A, AUD: A, U: O, C: A}, "查看单位 read a unit"),
+    "unit.pair":                 Rule(Kind.UNIT, {R: A, U: O}, "结对共建 pair a unit with a community"),
+    "unit.declare_members":      Rule(Kind.UNIT, {U: O}, "申报在职党员数 declare members in service"),
+    "member.enrol":              Rule(Kind.NONE, {U: A}, "党员入册 enrol a member"),
+    # -- communities (社区党组织): posts, teams, menu, catalogue, counters, residents ---------------
+    "community.read":            Rule(Kind.COMMUNITY, EVERYONE, "查看社区岗位、菜单、目录 read a community"),
+    "community.define_post":     Rule(Kind.COMMUNITY, {C: O}, "设岗 define a post"),
+    "community.retire_post":     Rule(Kind.COMMUNITY, {C: O}, "撤岗 retire a post"),
+    "community.form_team":       Rule(Kind.COMMUNITY, {C: O}, "编组 form a team"),
+    "community.publish_menu":    Rule(Kind.COMMUNITY, {C: O}, "发布服务菜单 publish a menu item"),
+    "community.withdraw_menu":   Rule(Kind.COMMUNITY, {C: O}, "撤下服务菜单 withdraw a menu item"),
+    "community.list_item":       Rule(Kind.COMMUNITY, {C: O}, "爱心超市上架 list a catalogue item"),
+    "community.reprice_item":    Rule(Kind.COMMUNITY, {C: O}, "爱心超市调价 reprice a catalogue item"),
+    "community.delist_item":     Rule(Kind.COMMUNITY, {C: O}, "爱心超市下架 delist a catalogue item"),
+    "community.open_counter":    Rule(Kind.COMMUNITY, {C: O}, "开设兑换柜台 open a counter"),
+    "community.register_resident": Rule(Kind.COMMUNITY, {C: O}, "登记居民 register a resident"),
+    "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
+    # -- members (在职党员) ---------------------------------------------------------------------
+    "member.read":               Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: O}, "查看党员 read a member"),
+    "member.read_identity":      Rule(Kind.MEMBER, {R: A, M: O, C: O, U: O},
+                                      "查看姓名与登记表 read name, job and 登记表 profile"),
+    "member.read_personal":      Rule(Kind.MEMBER, {M: O, C: O, U: O},
+                                      "查看个人信息 read personal fields (phone, address, health, birth)"),
+    "member.issue_slip":         Rule(Kind.MEMBER, {U: O}, "开具报到单 issue a report slip"),
+    "member.register":           Rule(Kind.MEMBER, {C: A}, "报到登记 register a member who reports"),
+    "member.claim_post":         Rule(Kind.MEMBER, {M: O, C: O}, "认领岗位 claim a post"),
+    "member.release_post":       Rule(Kind.MEMBER, {M: O, C: O}, "退出岗位 release a post"),
+    "member.join_team":          Rule(Kind.MEMBER, {C: O}, "编入队伍 place in a team"),
+    "member.leave_team":         Rule(Kind.MEMBER, {C: O}, "移出队伍 remove from a team"),
+    "member.grant_exemption":    Rule(Kind.MEMBER, {U: O}, "有故免报到 grant an exemption"),
+    "member.withdraw_exemption": Rule(Kind.MEMBER, {U: O}, "撤销免报到 withdraw an exemption"),
+    "member.give_consent":       Rule(Kind.MEMBER, {M: O}, "同意提供信息 give a consent"),
+    "member.withdraw_consent":   Rule(Kind.MEMBER, {M: O}, "撤回同意 withdraw a consent"),
+    "member.erase_personal":     Rule(Kind.MEMBER, {C: O, R: A}, "删除个人信息 erase personal data"),
+    "member.submit_suggestion":  Rule(Kind.MEMBER, {M: O}, "提建议 submit a suggestion"),
+    "balance.read":              Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: O, K: A},
+                                      "查看时间余额 read a balance"),
+    "account.read":              Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: OC},
+                                      "查看时间账户流水 read time-account entries"),
+    "slip.read":                 Rule(Kind.SLIP, {R: A, AUD: A, U: O, C: O, M: O}, "查看报到单 read a report slip"),
+    "slip.send_receipt":         Rule(Kind.SLIP, {C: O}, "寄回执单 send the receipt"),
+    # -- 三单制 orders ------------------------------------------------------------------------
+    "order.place":               Rule(Kind.COMMUNITY, {S: A}, "居民点单 place an order"),
+    "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),
+    "order.dispatch":            Rule(Kind.ORDER, {C: O}, "支部下单 dispatch an order"),
+    "order.accept":              Rule(Kind.ORDER, {M: O}, "党员接单 accept an order"),
+    "order.cancel":              Rule(Kind.ORDER, {S: O, C: O}, "取消订单 cancel an order"),
+    # -- service sessions (服务记录) --------------------------------------------------------------
+    "session.record":            Rule(Kind.MEMBER, {M: O, C: O}, "记录服务 record a session"),
+    "session.read":              Rule(Kind.SESSION, {R: A, AUD: A, M: O, C: O, U: OC, S: O},
+                                      "查看服务记录 read a session"),
+    "session.rate":              Rule(Kind.SESSION, {S: O, C: O, U: O}, "评价 rate a session"),
+    "session.certify":           Rule(Kind.SESSION, {C: O}, "认证 certify a session"),
+    "session.reject":            Rule(Kind.SESSION, {C: O}, "不予认证 reject a session"),
+    "session.correct":           Rule(Kind.SESSION, {C: O}, "更正 correct a session"),
+    "session.uphold_complaint":  Rule(Kind.SESSION, {C: O}, "投诉属实 uphold a complaint"),
+    # -- suggestions (建议) ---------------------------------------------------------------------
+    "suggestion.read":           Rule(Kind.SUGGESTION, {R: A, AUD: A, M: O, C: O}, "查看建议 read a suggestion"),
+    "suggestion.adopt":          Rule(Kind.SUGGESTION, {C: O}, "采纳建议 adopt a suggestion"),
+    "suggestion.forward":        Rule(Kind.SUGGESTION, {C: O}, "交转建议 forward a suggestion"),
+    # -- 爱心超市 -------------------------------------------------------------------------------
+    "redemption.create":         Rule(Kind.MEMBER, {K: A}, "兑换 redeem minutes"),
+    # -- keys and logins -------------------------------------------------------------------------
+    "key.read":                  Rule(Kind.NONE, EVERYONE, "查看公钥 read a public key"),
+    "key.register_client":       Rule(Kind.ACTOR, {R: A, C: O, U: O}, "登记客户端密钥 register a client-held key"),
+    "key.rotate":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "轮换密钥 rotate a server-held key"),
+    "key.revoke":                Rule(Kind.KEY, {R: A, C: O, U: O}, "吊销密钥 revoke a key"),
+    "login.create":              Rule(Kind.ACTOR, {R: A, C: O, U: O}, "开设登录账号 create a login"),
+    "login.list":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "查看登录账号 list an actor's logins"),
+    "login.disable":             Rule(Kind.LOGIN, {R: A, C: O, U: O}, "停用登录账号 disable a login"),
+    "login.enable":              Rule(Kind.LOGIN, {R: A, C: O, U: O}, "启用登录账号 enable a login"),
+}
+# fmt: on
+
+# Reports and lists (read models of projections/) are added to POLICY by api/routers/reports.py.
+
+
+def rule(action: str) -> Rule:
+    return POLICY[action]
+
+
+def scope_of(action: str, role: Role) -> Scope | None:
+    return POLICY[action].scopes.get(role)
+
+
+def may(action: str, role: Role) -> bool:
+    """Whether the role may do the action to at least some objects."""
+    return role in POLICY[action].scopes
+
+
+def authorize(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str | None = None) -> None:
+    """Raise NotPermitted (403) unless the table lets `actor` do `action` to the object.
+
+    The object is loaded only when the scope is OWN, so a role with no right at all learns nothing
+    about the object (not even whether it exists)."""
+    entry = POLICY[action]
+    scope = entry.scopes.get(actor.role)
+    if scope is None:
+        raise NotPermitted(f"a {actor.role.value} may not {action}")
+    if scope is Scope.ANY or entry.kind is Kind.NONE:
+        return
+    assert object_id is not None, f"{action} needs an object"
+    if not owns(ledger, actor, entry.kind, object_id):
+        raise NotPermitted(f"a {actor.role.value} may {action} only on its own {entry.kind.value}s")
+    if scope is Scope.OWN_CONSENTED:
+        member_id = _member_of(ledger, entry.kind, object_id)
+        if not ledger.get_member(member_id).has_consent(ConsentPurpose.UNIT_FEEDBACK, str(actor.actor_id)):
+            raise ConsentMissing("the member has not consented to share their service record with this unit")
+
+
+def allowed(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str | None = None) -> bool:
+    try:
+        authorize(ledger, actor, action, object_id)
+    except NotPermitted:
+        return False
+    return True
+
+
+# -------------------------------------------------------------------------------------------
+# What "own" means, kind by kind
+
+
+def _member_of(ledger: Ledger, kind: Kind, object_id: UUID | str) -> UUID:
+    if kind is Kind.MEMBER:
+        return UUID(str(object_id))
+    if kind is Kind.SESSION:
+        return ledger.get_session(UUID(str(object_id))).member_id
+    raise AssertionError(f"no member behind a {kind.value}")
+
+
+def owns(ledger: Ledger, actor: Actor, kind: Kind, object_id: UUID | str) -> bool:
+    """Whether the object is the actor's own. Raises NotFound when the object does not exist."""
+    role, me = actor.role, actor.actor_id
+    if kind is Kind.KEY:  # the object is a key id (hex), not a UUID
+        return _has_authority(ledger, actor, ledger.get_key(str(object_id)).owner_id)
+    object_uuid = UUID(str(object_id))
+    if kind is Kind.LOGIN:  # the object is the actor the login acts for (the router looks it up)
+        return object_uuid == me or _has_authority(ledger, actor, object_uuid)
+    if kind is Kind.UNIT:
+        ledger.get_unit(object_uuid)
+        return role is U and object_uuid == me
+    if kind is Kind.COMMUNITY:
+        ledger.get_community(object_uuid)
+        if role is C:
+            return object_uuid == me
+        if role is K:
+            return ledger.get_counter(me).community_id == object_uuid
+        return False
+    if kind is Kind.COUNTER:
+        counter = ledger.get_counter(object_uuid)
+        return (role is K and object_uuid == me) or (role is C and counter.community_id == me)
+    if kind is Kind.MEMBER:
+        member = ledger.get_member(object_uuid)
+        return ((role is M and member.id == me) or (role is C and member.community_id == me)
+                or (role is U and member.unit_id == me))
+    if kind is Kind.SLIP:
+        slip = ledger.get_report_slip(object_uuid)
+        return ((role is U and slip.unit_id == me) or (role is C and slip.community_id == me)
+                or (role is M and slip.member_id == me))
+    if kind is Kind.SESSION:
+        session = ledger.get_session(object_uuid)
+        if role is M:
+            return session.member_id == me
+        if role is C:
+            return session.community_id == me
+        if role is U:
+            return ledger.get_member(session.member_id).unit_id == me
+        if role is S:
+            return session.order_id is not None and get_order(ledger, session.order_id).resident_id == me
+        return False
+    if kind is Kind.ORDER:
+        order = get_order(ledger, object_uuid)
+        return ((role is S and order.resident_id == me) or (role is C and order.community_id == me)
+                or (role is M and order.member_id == me))
+    if kind is Kind.SUGGESTION:
+        suggestion = get_suggestion(ledger, object_uuid)
+        return (role is M and suggestion.member_id == me) or (role is C and suggestion.community_id == me)
+    if kind is Kind.ACTOR:
+        return _has_authority(ledger, actor, object_uuid)
+    raise AssertionError(f"unknown kind {kind}")
+
+
+def _has_authority(ledger: Ledger, actor: Actor, target_id: UUID) -> bool:
+    """Whether `actor` certifies (and so manages) the target actor: the region every actor in it; a
+    community its counters, its residents and its registered members; a unit its enrolled members."""
+    if actor.role is R:
+        return True
+    if actor.role not in (C, U) or target_id == actor.actor_id:
+        return False
+    target = ledger.actor_for(target_id)
+    if target.role is M:
+        member = ledger.get_member(target_id)
+        return member.community_id == actor.actor_id if actor.role is C else member.unit_id == actor.actor_id
+    if actor.role is not C:
+        return False
+    if target.role is K:
+        return ledger.get_counter(target_id).community_id == actor.actor_id
+    if target.role is S:
+        return certifier_of(ledger, target_id) == actor.actor_id
+    return False
+
+
+def certifier_of(ledger: Ledger, actor_id: UUID) -> UUID | None:
+    """The actor whose key certified this actor's current key (a resident's community)."""
+    stored = ledger.secrets.active_key(actor_id)
+    if stored is None:
+        raise NotFound(f"no actor {actor_id} in this region")
+    try:
+        key = ledger.get_key(stored.key_id)
+        return ledger.get_key(key.certified_by).owner_id
+    except LedgerError:
+        return None

@@ -1,0 +1,46 @@
+"""Single-aggregate reads the Ledger does not offer yet (orders, suggestions, account entries).
+
+They use only the public eventsourcing API (`repository.get`, `event_store.get`). If the ledger
+gains `get_order` / `get_suggestion` / an entries query, these become one-line delegations.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from ledger.application import Ledger
+from ledger.domain.errors import NotFound
+from ledger.domain.orders import Order, Suggestion
+from ledger.domain.time_account import TimeAccount
+
+T = TypeVar("T")
+ENTRIES_PAGE_MAX = 200  # account entries per page
+
+
+def _get(ledger: Ledger, aggregate_id: UUID, cls: type[T], what: str) -> T:
+    try:
+        aggregate = ledger.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        raise NotFound(f"{what} {aggregate_id} not found") from None
+    if not isinstance(aggregate, cls):
+        raise NotFound(f"{what} {aggregate_id} not found")
+    return aggregate
+
+
+def get_order(ledger: Ledger, order_id: UUID) -> Order:
+    return _get(ledger, order_id, Order, "order")
+
+
+def get_suggestion(ledger: Ledger, suggestion_id: UUID) -> Suggestion:
+    return _get(ledger, suggestion_id, Suggestion, "suggestion")
+
+
+def account_entries(ledger: Ledger, member_id: UUID, *, after_version: int, limit: int) -> list[Any]:
+    """The time account's events after `after_version`, oldest first (a stable order: versions)."""
+    account_id = TimeAccount.create_id(member_id)
+    ledger.get_account(member_id)  # NotFound if the member has no account yet
+    assert 1 <= limit <= ENTRIES_PAGE_MAX
+    return list(ledger.repository.event_store.get(account_id, gt=after_version or None, limit=limit))

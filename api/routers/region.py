@@ -1,0 +1,110 @@
+"""地区 Region: settings, reporting deadlines, scoring policies, registering units, communities, auditors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+
+from api.deps import ActorDep, CommandsDep, LedgerDep
+from api.errors import COMMAND_RESPONSES, READ_RESPONSES
+from api.policy import authorize
+from api.schemas.common import DoneOut, IdOut
+from api.schemas.organisations import CommunityIn, UnitIn
+from api.schemas.region import (
+    LabelIn,
+    RegionOut,
+    RegionSettingsIn,
+    ReportDeadlineIn,
+    RescoreIn,
+    ScoringPolicyIn,
+    ScoringPolicyOut,
+)
+
+router = APIRouter(tags=["region 地区"])
+Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
+
+
+@router.get("/v1/region", response_model=RegionOut, responses=READ_RESPONSES, summary="地区设置 Region settings")
+def read_region(actor: ActorDep, ledger: LedgerDep) -> RegionOut:
+    authorize(ledger, actor, "region.read")
+    region = ledger.get_region()
+    return RegionOut(code=region.code, name=region.name, display_name=region.display_name,
+                     storage_cap_minutes=region.storage_cap_minutes, report_deadlines=dict(region.report_deadlines),
+                     policy_from_year=dict(region.policy_from_year), policy_by_year=dict(region.policy_by_year),
+                     root_public_key=ledger.root_public_key())
+
+
+@router.post("/v1/region/settings", response_model=DoneOut, responses=COMMAND_RESPONSES,
+             summary="修改地区设置 Change region settings",
+             description="对外名称（默认“爱心时间银行”）、时间账户存储上限。/ Display name and the account storage cap.")
+def change_settings(body: RegionSettingsIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.change_settings", body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.change_region_settings(
+                            actor=commands.actor, display_name=body.display_name,
+                            storage_cap_minutes=body.storage_cap_minutes, clear_storage_cap=body.clear_storage_cap))
+
+
+@router.put("/v1/region/report-deadlines/{year}", response_model=DoneOut, responses=COMMAND_RESPONSES,
+            summary="设置报到截止日期 Set the reporting deadline",
+            description="通知默认为当年8月底。/ The notice's default is 31 August of the campaign year.")
+def set_deadline(year: Year, body: ReportDeadlineIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.set_deadline", body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.set_report_deadline(
+                            actor=commands.actor, year=year, deadline=body.deadline))
+
+
+@router.post("/v1/region/scoring-policies", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
+             summary="发布积分办法 Publish a scoring policy",
+             description="新版本自 from_year 起适用；已发布版本不可更改。/ A new version applies from `from_year`; "
+                         "published versions never change, so past stars can be recomputed exactly.")
+def publish_policy(body: ScoringPolicyIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.publish_policy", body=body, status_code=201, present=lambda i: IdOut(id=i),
+                        call=lambda: commands.services.ledger.publish_scoring_policy(
+                            actor=commands.actor, version=body.version, rules=body.rules.as_rules(), note=body.note,
+                            from_year=body.from_year))
+
+
+@router.get("/v1/region/scoring-policies/{version}", response_model=ScoringPolicyOut, responses=READ_RESPONSES,
+            summary="积分办法 A scoring policy")
+def read_policy(version: Annotated[int, Path(ge=1, le=10_000)], actor: ActorDep, ledger: LedgerDep) -> ScoringPolicyOut:
+    authorize(ledger, actor, "policy.read")
+    policy = ledger.get_scoring_policy(version)
+    return ScoringPolicyOut(version=policy.version, region_code=policy.region_code, rules=policy.rules,
+                            note=policy.note)
+
+
+@router.post("/v1/region/rescoring", response_model=DoneOut, responses=COMMAND_RESPONSES,
+             summary="重新评定某年 Re-score a year")
+def rescore(body: RescoreIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.rescore", body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.rescore_year(
+                            actor=commands.actor, year=body.year, version=body.version))
+
+
+@router.post("/v1/region/auditors", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
+             summary="登记审计 Register an auditor",
+             description="审计只读，不能写入；其登录另行开设。/ Auditors read and verify, never write.")
+def register_auditor(body: LabelIn, commands: CommandsDep) -> object:
+    return commands.run(action="auditor.register", body=body, status_code=201, present=lambda i: IdOut(id=i),
+                        alone=True, call=lambda: commands.services.ledger.register_auditor(
+                            actor=commands.actor, label=body.label))
+
+
+@router.post("/v1/units", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
+             summary="登记单位党组织 Register a unit")
+def register_unit(body: UnitIn, commands: CommandsDep) -> object:
+    return commands.run(action="unit.register", body=body, status_code=201, present=lambda i: IdOut(id=i),
+                        alone=True, call=lambda: commands.services.ledger.register_unit(
+                            actor=commands.actor, name=body.name, unit_type=body.unit_type,
+                            declared_members=body.declared_members, request_id=commands.request_id))
+
+
+@router.post("/v1/communities", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
+             summary="登记社区党组织 Register a community",
+             description="社区自动获得8个标准岗位。/ The community gets the 8 standard posts.")
+def register_community(body: CommunityIn, commands: CommandsDep) -> object:
+    return commands.run(action="community.register", body=body, status_code=201, present=lambda i: IdOut(id=i),
+                        alone=True, call=lambda: commands.services.ledger.register_community(
+                            actor=commands.actor, name=body.name, county=body.county, street=body.street,
+                            request_id=commands.request_id))

@@ -1,0 +1,58 @@
+"""Sign-in, tokens and logins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import StrictIn
+from ledger.domain.values import Role
+
+
+class TokenOut(BaseModel):
+    """访问令牌 / a bearer token (OAuth2 password flow)."""
+
+    access_token: str = Field(description="放入 Authorization: Bearer … / send as Authorization: Bearer …")
+    token_type: str = Field("bearer", examples=["bearer"])
+    expires_in: int = Field(description="有效秒数 / seconds until it expires", examples=[28800])
+    expires_at: datetime
+    actor_id: UUID = Field(description="登录代表的主体 / the ledger actor this login acts for")
+    role: Role
+
+
+class MeOut(BaseModel):
+    """当前登录 / who is signed in."""
+
+    username: str
+    actor_id: UUID
+    role: Role
+    expires_at: datetime
+    key_id: str | None = Field(None, description="服务端持有的签名密钥 / the server-held signing key, if any")
+
+
+class PasswordChangeIn(StrictIn):
+    """修改密码：会吊销该账号的全部令牌 / change the password; every token of the login is revoked."""
+
+    old_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=8, max_length=256)
+
+
+class LoginIn(StrictIn):
+    """开设登录账号 / create a login for an actor that has a signing key in this region."""
+
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$",
+                          description="登录名（小写字母数字）/ login name", examples=["counter-zixin-01"])
+    password: str = Field(min_length=8, max_length=256, description="初始密码 / initial password")
+    actor_id: UUID = Field(description="该账号代表的主体 / the actor the login acts for")
+
+
+class LoginOut(BaseModel):
+    """登录账号 / a login (never its password)."""
+
+    username: str
+    actor_id: UUID
+    role: Role
+    disabled: bool
+    created_at: datetime

@@ -1,0 +1,57 @@
+"""Schemas shared by every router."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PAGE_SIZE_MAX = 200  # rows per page of any list: bounds memory and response size
+PAGE_SIZE_DEFAULT = 50
+
+EXAMPLE_MEMBER_ID = "6f1c9a52-3d4b-4e0a-9b1f-0c2d3e4f5a6b"
+EXAMPLE_COMMUNITY_ID = "2b7e1516-28ae-4d2a-abf7-158809cf4f3c"
+EXAMPLE_UNIT_ID = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+EXAMPLE_SESSION_ID = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+EXAMPLE_ITEM_ID = "7e8f9a0b-1c2d-4e3f-9a4b-5c6d7e8f9a0b"
+
+
+class StrictIn(BaseModel):
+    """Base of every request body: unknown fields are refused (a typo is an error, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdOut(BaseModel):
+    """新建对象的编号 / the id of what was created."""
+
+    id: UUID = Field(description="编号 / id")
+
+
+class DoneOut(BaseModel):
+    """已记录 / recorded: the command's events are stored and signed."""
+
+    ok: Literal[True] = True
+
+
+class PreparedOut(BaseModel):
+    """待签名的声明 / statements to sign (Timeledger-Prepare: true). Nothing was stored.
+
+    Sign each statement (base64-decode it first) with the private key `key_id`, then send the same
+    request again with Timeledger-Key-Id, Timeledger-Signed-At = `signed_at` and
+    Timeledger-Signatures = the base64 signatures joined by commas, in this order."""
+
+    key_id: str = Field(description="签名密钥 / the key that must sign")
+    signed_at: datetime = Field(description="声明中的时间 / the time inside the statements; send it back")
+    statements: list[str] = Field(description="待签名字节（base64）/ exact bytes to sign, base64")
+
+
+class PageOut(BaseModel):
+    """分页信息 / page information: pass `next_offset` as `offset` for the next page."""
+
+    total: int | None = Field(None, description="总数（若已知）/ total rows, when known")
+    offset: int
+    limit: int
+    next_offset: int | None = Field(None, description="下一页偏移，无则为空 / offset of the next page, or null")

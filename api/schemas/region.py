@@ -1,0 +1,136 @@
+"""Region settings, scoring policies, auditors, keys."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.schemas.common import StrictIn
+
+POINTS_MAX = 10_000
+YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+class RegionOut(BaseModel):
+    """地区（县/市/区）设置 / the region's settings."""
+
+    code: str = Field(description="行政区划代码 GB/T 2260", examples=["320102"])
+    name: str = Field(examples=["南京市玄武区"])
+    display_name: str = Field(description="对外名称 / scheme name shown to users", examples=["爱心时间银行"])
+    storage_cap_minutes: int | None = Field(None, description="时间账户上限（分钟）/ account cap in minutes")
+    report_deadlines: dict[int, date] = Field(description="各年度报到截止日期 / reporting deadline per year")
+    policy_from_year: dict[int, int] = Field(description="积分办法版本生效年份 / policy version adopted from year")
+    policy_by_year: dict[int, int] = Field(description="重新评分的年度 / years explicitly re-scored")
+    root_public_key: str = Field(description="省级信任根公钥（base64）/ province trust-root public key")
+
+
+class RegionSettingsIn(StrictIn):
+    """修改地区设置 / change region settings (omitted fields keep their value)."""
+
+    display_name: str | None = Field(None, min_length=1, max_length=32, examples=["爱心时间银行"])
+    storage_cap_minutes: int | None = Field(None, ge=1, le=100_000 * 60, examples=[90000],
+                                            description="时间账户上限（分钟）/ account cap, minutes")
+    clear_storage_cap: bool = Field(False, description="取消上限 / remove the cap")
+
+
+class ReportDeadlineIn(StrictIn):
+    """报到截止日期 / the reporting deadline of a campaign year (default: 31 August)."""
+
+    deadline: date = Field(examples=["2026-08-31"])
+
+
+class RatingFactorsIn(StrictIn):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    excellent: int = Field(alias="优", ge=0, le=POINTS_MAX, examples=[1200])
+    good: int = Field(alias="良", ge=0, le=POINTS_MAX, examples=[1000])
+    fair: int = Field(alias="一般", ge=0, le=POINTS_MAX, examples=[800])
+
+
+class ScoringRulesIn(StrictIn):
+    """积分规则 / the rules of a scoring policy (all required)."""
+
+    points_per_certified_hour: int = Field(ge=0, le=POINTS_MAX, examples=[10])
+    rating_factor_permille: RatingFactorsIn
+    points_per_certified_session: int = Field(ge=0, le=POINTS_MAX, examples=[5])
+    points_per_distinct_item: int = Field(ge=0, le=POINTS_MAX, examples=[10])
+    points_per_excellent_order: int = Field(ge=0, le=POINTS_MAX, examples=[5])
+    points_per_adopted_suggestion: int = Field(ge=0, le=POINTS_MAX, examples=[10])
+    star_thresholds: list[int] = Field(min_length=5, max_length=5, examples=[[50, 100, 200, 400, 800]],
+                                       description="★ 到 ★★★★★ 的积分门槛，递增 / five increasing thresholds")
+
+    def as_rules(self) -> dict[str, Any]:
+        rules = self.model_dump()
+        rules["rating_factor_permille"] = self.rating_factor_permille.model_dump(by_alias=True)
+        return rules
+
+
+class ScoringPolicyIn(StrictIn):
+    """发布积分和星级评定办法 / publish a scoring policy version."""
+
+    version: int = Field(ge=2, le=10_000, examples=[2], description="版本号（1 为省级默认）/ version (1 is the default)")
+    rules: ScoringRulesIn
+    note: str = Field("", max_length=500, examples=["区委组织部2027年积分办法"])
+    from_year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, examples=[2027], description="自哪一年起适用 / first year")
+
+
+class RescoreIn(StrictIn):
+    """按另一版本重新评定某年 / re-score a year under another policy version."""
+
+    year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, examples=[2026])
+    version: int = Field(ge=1, le=10_000, examples=[2])
+
+
+class ScoringPolicyOut(BaseModel):
+    """积分办法 / a published scoring policy."""
+
+    version: int
+    region_code: str
+    rules: dict[str, Any]
+    note: str
+
+
+class LabelIn(StrictIn):
+    """名称（不是个人姓名）/ a label (not a person's name)."""
+
+    label: str = Field(min_length=1, max_length=64, examples=["玄武区委组织部审计组"])
+
+
+class KeyOut(BaseModel):
+    """公钥 / a registered public key."""
+
+    key_id: str
+    public_key: str = Field(description="Ed25519 公钥（base64）/ Ed25519 public key, base64")
+    owner_id: UUID
+    role: str
+    certified_by: str = Field(description="认证该密钥的密钥 / the key that certified it")
+    label: str
+    revoked_at: datetime | None = None
+    replaced_by: str | None = None
+
+
+class ClientKeyIn(StrictIn):
+    """登记客户端自持的密钥 / register a key whose private half stays with the client."""
+
+    owner_id: UUID = Field(description="密钥持有主体（柜台、社区等）/ the actor the key belongs to")
+    public_key: str = Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$",
+                            description="Ed25519 公钥（base64，32 字节）/ 32-byte Ed25519 public key, base64")
+    label: str = Field(min_length=1, max_length=64, examples=["紫鑫城社区爱心超市收银终端2号"])
+
+
+class KeyIdOut(BaseModel):
+    key_id: str
+
+
+class KeyRevokeIn(StrictIn):
+    """吊销密钥 / revoke a key (from now, or from an earlier moment after a compromise)."""
+
+    reason: str = Field(min_length=1, max_length=200, examples=["收银终端丢失"])
+    effective_at: datetime | None = Field(None, description="生效时间，缺省为现在 / from when; default now")
+
+
+class KeyRotateIn(StrictIn):
+    reason: str = Field("rotation", min_length=1, max_length=200, examples=["定期轮换"])

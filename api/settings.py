@@ -1,0 +1,60 @@
+"""Settings of the HTTP service, from TIMELEDGER_* environment variables (pydantic-settings).
+
+Nothing is read at import time: `create_app(settings=None)` builds `Settings()` when it is called.
+Outside development the settings refuse unsafe choices (an in-memory store, cheap password hashing,
+day-long tokens), so a production server cannot start with a test configuration by accident.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOKEN_TTL_SECONDS_MAX = 7 * 24 * 3600  # a week: a counter device logs in again at least weekly
+TOKEN_TTL_SECONDS_PRODUCTION_MAX = 24 * 3600  # a working day plus margin; revocation covers the rest
+GROUP_COMMIT_COMMANDS_MAX = 1024  # commands per transaction: bounds a transaction's size and latency
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TIMELEDGER_", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = Field(
+        "development", description="development | test | production")
+    database_url: str | None = Field(
+        None, description="sqlite:///file.db, postgresql://… or memory:; default: the ledger's default")
+    token_ttl_seconds: int = Field(8 * 3600, ge=60, le=TOKEN_TTL_SECONDS_MAX,
+                                   description="Lifetime of a bearer token")
+    token_cache_seconds: float = Field(
+        2.0, ge=0, le=60, description="How long a verified token is trusted without a database look-up. "
+        "Revocation through this server is immediate; revocation by another process takes at most this long.")
+    password_chars_min: int = Field(10, ge=8, le=128)
+    argon2_time_cost: int = Field(3, ge=1, le=20)
+    argon2_memory_kib: int = Field(64 * 1024, ge=8, le=1024 * 1024)
+    group_commit_commands_max: int = Field(256, ge=1, le=GROUP_COMMIT_COMMANDS_MAX)
+    idempotency_wait_seconds: float = Field(
+        30.0, ge=0.1, le=300, description="How long a retry waits for the same request still in progress")
+    threadpool_size: int = Field(128, ge=8, le=1024, description="Worker threads for the synchronous routes")
+    docs_enabled: bool = True
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        url = self.database_url or ""
+        if url.startswith("memory") or url in ("sqlite://", "sqlite:///:memory:"):
+            raise ValueError("production needs a persistent database (TIMELEDGER_DATABASE_URL)")
+        if self.argon2_time_cost < 2 or self.argon2_memory_kib < 19 * 1024:
+            raise ValueError("production needs argon2 with time cost ≥ 2 and memory ≥ 19 MiB (OWASP minimum)")
+        if self.token_ttl_seconds > TOKEN_TTL_SECONDS_PRODUCTION_MAX:
+            raise ValueError("production tokens live at most one day")
+        return self
+
+
+def settings_for_tests(**overrides: object) -> Settings:
+    """Settings for tests: cheap password hashing, no token cache surprises."""
+    values: dict[str, object] = {"environment": "test", "argon2_time_cost": 1, "argon2_memory_kib": 8,
+                                 "token_cache_seconds": 0.0}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
