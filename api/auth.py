@@ -113,13 +113,17 @@ class AuthService:
         if not isinstance(password, str) or not self._settings.password_chars_min <= len(password) <= PASSWORD_CHARS_MAX:
             raise InvalidInput(f"password: {self._settings.password_chars_min} to {PASSWORD_CHARS_MAX} characters")
 
-    def create_login(self, *, username: str, password: str, actor: Actor) -> Login:
-        check_username(username)
+    def hash_password(self, password: str) -> str:
         self.check_password_rules(password)
+        return self._hasher.hash(password)
+
+    def create_login(self, *, username: str, password: str, actor: Actor, password_hash: str | None = None) -> Login:
+        """A login for `actor`. `password_hash` (from `hash_password`) lets callers hash in parallel."""
+        check_username(username)
         if actor.role not in LOGIN_ROLES:
             raise InvalidInput(f"a {actor.role.value} has no login")
         now = _now()
-        password_hash = self._hasher.hash(password)
+        password_hash = password_hash or self.hash_password(password)
         with self._store.begin() as connection:
             exists = connection.execute(sa.select(accounts.c.username).where(accounts.c.username == username)).first()
             if exists is not None:

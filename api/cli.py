@@ -1,9 +1,341 @@
-"""CLI commands of the HTTP service (`timeledger serve`). Being built in issue #4."""
+"""CLI commands of the HTTP service.
+
+* ``timeledger serve [--host 127.0.0.1] [--port 8000] [--db URL] [--demo]`` — one uvicorn process.
+* ``timeledger logins …`` — provision and manage logins directly in the database (server side):
+  ``admin`` (the region admin's login on a fresh install), ``provision`` (every actor without one),
+  ``create``, ``list``, ``disable``, ``enable``, ``revoke-tokens``.
+* ``timeledger client …`` — talk to a running server: ``login``, ``keygen``, ``call`` (the server
+  signs with your server-held key) and ``submit`` (you sign with a local key; see api/client.py).
+"""
 
 from __future__ import annotations
 
+import base64
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Optional
+from uuid import UUID
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console(stderr=True)
+out = Console()
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db, postgresql://… or "
+                                                 "memory:); default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
+ServerOption = Annotated[str, typer.Option("--server", envvar="TIMELEDGER_SERVER", help="Base URL of the service")]
+TokenOption = Annotated[Optional[str], typer.Option("--token", envvar="TIMELEDGER_TOKEN",
+                                                    help="Bearer token (from `timeledger client login`)")]
+
+
+def _fail(message: str, code: int = 1) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+# ---------------------------------------------------------------------------------------------
+# serve
+
+
+def run_server(app: Any, *, host: str, port: int, access_log: bool, log_level: str = "info") -> None:
+    """Serve an ASGI app the way `timeledger serve` does (the benchmark serves its baseline the same way)."""
+    import uvicorn
+
+    uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level=log_level,
+                backlog=2048, timeout_keep_alive=30, server_header=False)
+
+
+def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+          db: DbOption = None,
+          demo: Annotated[bool, typer.Option(help="On an empty database, generate the demo region year and "
+                                                  "logins for all its actors first")] = False,
+          demo_members: Annotated[int, typer.Option(min=10, max=20000, help="Members in the demo")] = 60,
+          logins_out: Annotated[Optional[Path], typer.Option(help="Where --demo writes the new logins (CSV, 0600)")]
+          = None,
+          access_log: Annotated[bool, typer.Option(help="Log each request line (paths carry ids only)")] = True,
+          log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
+    """Run the HTTP service (uvicorn, one process, one group-commit writer)."""
+    from api.main import create_app, services_of
+    from api.settings import Settings
+    from ledger.application import Ledger
+    from ledger.persistence import ConfigurationError
+
+    try:
+        settings = Settings(database_url=db) if db else Settings()
+        ledger = Ledger(settings.database_url)
+    except (ConfigurationError, ValueError) as error:
+        _fail(f"configuration: {error}", 2)
+    app = create_app(settings, ledger)
+    if demo:
+        _load_demo(ledger, services_of(app).auth, members=demo_members, logins_out=logins_out)
+    elif ledger.region_code is None:
+        console.print("[yellow]the database holds no region yet:[/yellow] run `timeledger init …` and "
+                      "`timeledger logins admin`, or start with --demo")
+    console.print(f"timeledger serving region {ledger.region_code or '-'} on http://{host}:{port} "
+                  f"(docs: http://{host}:{port}/docs)")
+    run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+
+
+def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None) -> None:
+    from api.provision import credentials_csv, provision, write_secret
+    from ledger.demo import generate
+
+    if ledger.secrets.get_setting("demo_loaded"):
+        console.print("demo region already loaded; provisioning logins for actors that have none")
+    elif ledger.region_code is not None:
+        _fail("--demo needs an empty database (this one already holds a region)", 2)
+    else:
+        console.print(f"generating the demo region year ({members} members) …")
+        generate(ledger, members=members, year=ledger.today().year, seed=2014)
+        ledger.secrets.set_setting("demo_loaded", "1")
+    made = provision(ledger, auth)
+    if not made:
+        return
+    path = logins_out or _default_logins_path(ledger)
+    write_secret(path, credentials_csv(made))
+    console.print(f"{len(made)} logins written to {path} (0600); e.g. user "
+                  f"{next(m.username for m in made if m.role.value == 'region')}")
+
+
+def _default_logins_path(ledger: Any) -> Path:
+    database = ledger.database
+    if database.kind == "sqlite" and database.sqlite_path and not database.sqlite_path.startswith("file:"):
+        base = Path(f"{database.sqlite_path}.logins.csv")
+    else:
+        base = Path("timeledger-logins.csv")
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.stem}.{n}{base.suffix}")
+    return candidate
+
+
+# ---------------------------------------------------------------------------------------------
+# logins (server side, directly in the database)
+
+logins_app = typer.Typer(help="Logins of the HTTP service (run on the server, next to the database).",
+                         no_args_is_help=True)
+
+
+def _auth(db: str | None) -> tuple[Any, Any, Any]:
+    from api.auth import AuthService
+    from api.settings import Settings
+    from api.store import ApiStore
+    from ledger.application import Ledger
+
+    ledger = Ledger(db)
+    if ledger.database.kind == "memory":
+        _fail("an in-memory database lives only inside `timeledger serve --db memory: --demo`", 2)
+    store = ApiStore(ledger.database)
+    return ledger, store, AuthService(store, Settings(database_url=db) if db else Settings())
+
+
+def _password(password_stdin: bool) -> tuple[str, bool]:
+    from api.provision import new_password
+
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n"), False
+    return new_password(), True
+
+
+@logins_app.command("admin")
+def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "region-admin",
+                 password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+                 db: DbOption = None) -> None:
+    """The region administrator's login (a fresh install: after `timeledger init`)."""
+    ledger, store, auth = _auth(db)
+    try:
+        if ledger.region_code is None:
+            _fail("no region yet: run `timeledger init --region … --name …` first", 2)
+        password, generated = _password(password_stdin)
+        auth.create_login(username=username, password=password, actor=ledger.region_actor())
+        out.print(f"login {username} created for the region administrator")
+        if generated:
+            out.print(f"password (shown once): {password}")
+    finally:
+        store.close()
+
+
+@logins_app.command("provision")
+def logins_provision(out_file: Annotated[Path, typer.Option("--out", help="CSV file for the new logins (0600)")],
+                     role: Annotated[Optional[list[str]], typer.Option(help="Only these roles (repeatable)")] = None,
+                     db: DbOption = None) -> None:
+    """A login with a random password for every actor (unit, community, counter, member, resident,
+    auditor, region) that has a signing key and no login yet."""
+    from api.provision import credentials_csv, provision, write_secret
+    from ledger.domain.values import Role
+
+    ledger, store, auth = _auth(db)
+    try:
+        roles = [Role(r) for r in role] if role else None
+        made = provision(ledger, auth, roles=roles)
+        if made:
+            write_secret(out_file, credentials_csv(made))
+        out.print(f"{len(made)} logins created" + (f"; credentials in {out_file} (0600)" if made else ""))
+    except ValueError as error:
+        _fail(str(error), 2)
+    finally:
+        store.close()
+
+
+@logins_app.command("create")
+def logins_create(actor: Annotated[str, typer.Option(help="Actor id")],
+                  username: Annotated[str, typer.Option(help="Login name")],
+                  password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
+                  db: DbOption = None) -> None:
+    """A login for one actor (its role comes from its signing key)."""
+    ledger, store, auth = _auth(db)
+    try:
+        target = ledger.actor_for(UUID(actor))
+        password, generated = _password(password_stdin)
+        auth.create_login(username=username, password=password, actor=target)
+        out.print(f"login {username} created ({target.role.value})")
+        if generated:
+            out.print(f"password (shown once): {password}")
+    finally:
+        store.close()
+
+
+@logins_app.command("list")
+def logins_list(db: DbOption = None) -> None:
+    """Every login, by name."""
+    _, store, auth = _auth(db)
+    try:
+        table = Table()
+        for column in ("username", "role", "actor", "disabled"):
+            table.add_column(column)
+        for login in auth.logins(limit=10**9):
+            table.add_row(login.username, login.role.value, str(login.actor_id), "yes" if login.disabled else "")
+        out.print(table)
+    finally:
+        store.close()
+
+
+@logins_app.command("disable")
+def logins_disable(username: str, db: DbOption = None) -> None:
+    """Disable a login and revoke all its tokens."""
+    _, store, auth = _auth(db)
+    try:
+        auth.set_disabled(username, True)
+        out.print(f"login {username} disabled; its tokens are revoked")
+    finally:
+        store.close()
+
+
+@logins_app.command("enable")
+def logins_enable(username: str, db: DbOption = None) -> None:
+    _, store, auth = _auth(db)
+    try:
+        auth.set_disabled(username, False)
+        out.print(f"login {username} enabled")
+    finally:
+        store.close()
+
+
+@logins_app.command("revoke-tokens")
+def logins_revoke(username: str, db: DbOption = None) -> None:
+    """Revoke every token of a login (a running server notices within its token cache time)."""
+    _, store, auth = _auth(db)
+    try:
+        out.print(f"{auth.revoke_all(username)} token(s) revoked")
+    finally:
+        store.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# client (talks HTTP to a server)
+
+client_app = typer.Typer(help="Talk to a running service: sign in, call commands, sign with a local key.",
+                         no_args_is_help=True)
+
+
+def _body(json_text: str | None) -> Any:
+    if json_text is None:
+        return None
+    if json_text.startswith("@"):
+        json_text = Path(json_text[1:]).read_text(encoding="utf-8")
+    try:
+        return json.loads(json_text)
+    except ValueError as error:
+        _fail(f"--json is not JSON: {error}", 2)
+
+
+def _print_answer(answer: Any) -> None:
+    out.print_json(json.dumps({"status": answer.status_code, "replayed": answer.replayed, "body": answer.body},
+                              ensure_ascii=False))
+    if answer.status_code >= 400:
+        raise typer.Exit(1)
+
+
+@client_app.command("login")
+def client_login(username: Annotated[str, typer.Option()], server: ServerOption = "http://127.0.0.1:8000",
+                 password_env: Annotated[str, typer.Option(help="Environment variable holding the password")]
+                 = "TIMELEDGER_PASSWORD") -> None:
+    """Sign in; prints the bearer token (use it as --token or TIMELEDGER_TOKEN)."""
+    from api.client import Client, ClientError
+
+    password = os.environ.get(password_env) or typer.prompt("password", hide_input=True)
+    try:
+        with Client(server) as client:
+            body = client.login(username, password)
+    except ClientError as error:
+        _fail(str(error))
+    out.print(body["access_token"])
+
+
+@client_app.command("keygen")
+def client_keygen(out_file: Annotated[Path, typer.Option("--out", help="Private key file to create (0600)")]) -> None:
+    """Make a local Ed25519 key: the private key stays in the file; register the printed public key
+    with POST /v1/keys (done by the actor that certifies you)."""
+    from api.provision import write_secret
+    from ledger.signing import keys as ed25519
+
+    private = ed25519.generate()
+    public = ed25519.public_bytes(private.public_key())
+    write_secret(out_file, "# timeledger client key (Ed25519, raw, base64)\n"
+                 + base64.b64encode(ed25519.private_bytes(private)).decode() + "\n")
+    out.print_json(json.dumps({"key_id": ed25519.key_id_of(public), "public_key": ed25519.b64(public),
+                               "private_key_file": str(out_file)}))
+
+
+@client_app.command("call")
+def client_call(method: str, path: str, server: ServerOption = "http://127.0.0.1:8000", token: TokenOption = None,
+                json_body: Annotated[Optional[str], typer.Option("--json", help="Body (JSON, or @file)")] = None,
+                idempotency_key: Annotated[Optional[str], typer.Option(help="Idempotency-Key")] = None) -> None:
+    """Call an endpoint; commands are signed by the service with your server-held key."""
+    from api.client import Client
+
+    with Client(server, token=token) as client:
+        _print_answer(client.call(method, path, _body(json_body), idempotency_key=idempotency_key))
+
+
+@client_app.command("submit")
+def client_submit(method: str, path: str,
+                  key: Annotated[Path, typer.Option(help="Local private key file (from `client keygen`)")],
+                  server: ServerOption = "http://127.0.0.1:8000", token: TokenOption = None,
+                  json_body: Annotated[Optional[str], typer.Option("--json", help="Body (JSON, or @file)")] = None,
+                  idempotency_key: Annotated[Optional[str], typer.Option(help="Idempotency-Key (default: new)")]
+                  = None) -> None:
+    """Sign a command with a local key: prepare → check → sign → submit. Ids the command would invent
+    (session_id, redemption_id, …) must be in the body."""
+    from api.client import Client, ClientError, load_private_key
+
+    private = load_private_key(key.read_text())
+    with Client(server, token=token) as client:
+        try:
+            answer = client.submit_signed(method, path, _body(json_body), private, idempotency_key=idempotency_key)
+        except ClientError as error:
+            _fail(str(error))
+        _print_answer(answer)
 
 
 def register(app: typer.Typer) -> None:
     """Add the service commands to the `timeledger` CLI."""
+    app.command("serve")(serve)
+    app.add_typer(logins_app, name="logins")
+    app.add_typer(client_app, name="client")
