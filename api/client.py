@@ -47,13 +47,16 @@ def key_id_of(private_key: Ed25519PrivateKey) -> str:
 
 
 class Client:
-    def __init__(self, server: str, *, token: str | None = None, timeout: float = 30.0,
-                 transport: httpx.BaseTransport | None = None) -> None:
-        self._http = httpx.Client(base_url=server.rstrip("/"), timeout=timeout, transport=transport)
+    def __init__(self, server: str = "", *, token: str | None = None, timeout: float = 30.0,
+                 http: httpx.Client | None = None) -> None:
+        """`http` lets a caller pass its own httpx client (tests pass FastAPI's TestClient)."""
+        self._http = http or httpx.Client(base_url=server.rstrip("/"), timeout=timeout)
+        self._owns_http = http is None
         self.token = token
 
     def close(self) -> None:
-        self._http.close()
+        if self._owns_http:
+            self._http.close()
 
     def __enter__(self) -> "Client":
         return self
