@@ -348,6 +348,7 @@ def _register_front_doors() -> None:
 
     register_reports(app)
     register_api(app)
+    __import__("ledger.transparency.cli", fromlist=["register"]).register(app)  # checkpoint, proof, certificate, audit
 
 
 _register_front_doors()

@@ -1,0 +1,38 @@
+"""Merkle proofs for other bundles (the transfer bundle of `ledger.transfer`).
+
+`inclusion_proofs_for(ledger, envelopes)` catches the region's log up, signs (or reuses) a checkpoint
+that covers it, and returns, in the shape `ledger.transfer` checks:
+
+    {"origin": "timeledger/320102", "checkpoint": "<signed note>",
+     "proofs": [{"leaf_hash": "<hex>", "index": <leaf index>, "path": ["<hex>", …]}, …]}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from ledger.signing import merkle
+from ledger.signing.statement import parse_signed_bytes, unpack
+from ledger.transparency.checkpoints import origin_of, sign_checkpoint
+from ledger.transparency.log import MerkleLog
+
+
+class BundleProofError(LookupError):
+    """An envelope that is not (or no longer) in the region's log."""
+
+
+def inclusion_proofs_for(ledger: Any, envelopes: Sequence[bytes], *, log: MerkleLog | None = None) -> dict[str, Any]:
+    log = log or MerkleLog.for_ledger(ledger)
+    checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
+    proofs = []
+    for envelope in envelopes:
+        statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
+        leaf = log.leaf_of_event(statement.aggregate, statement.version)
+        digest = merkle.leaf_hash(envelope)
+        if leaf is None or leaf.index >= checkpoint.size:
+            raise BundleProofError(f"event {statement.aggregate} v{statement.version} is not in the region's log")
+        if leaf.leaf_hash != digest:
+            raise BundleProofError(f"event {statement.aggregate} v{statement.version} differs from the logged one")
+        path = log.inclusion_proof(leaf.index, checkpoint.size)
+        proofs.append({"leaf_hash": digest.hex(), "index": leaf.index, "path": [h.hex() for h in path]})
+    return {"origin": origin_of(ledger.region_code), "checkpoint": checkpoint.note, "proofs": proofs}

@@ -1,0 +1,710 @@
+"""Hour certificates (志愿服务证明, 附件5 in verifiable form): issue, verify offline, render as PDF.
+
+A certificate is one canonical JSON document (RFC 8785; its SHA-256 is the certificate's digest):
+
+    {
+      "format":    "timeledger/hour-certificate@v1",
+      "number":    "320102-2026-000001",             ← region, year of issue, sequence
+      "region":    "320102",
+      "member":    {"id": "<member uuid>", "name": "曹顺仙"},
+      "period":    {"from": "2026-01-01", "to": "2026-12-31"},   ← service dates, inclusive; null = open
+      "issued_at": "2026-12-28T10:00:00.000000+08:00",
+      "total":     {"sessions": 5, "minutes": 600},             ← the claim the verifier re-derives
+      "checkpoint": "<the region's signed checkpoint note (C2SP), witness cosignatures included>",
+      "events": [ {"index": <leaf index>, "event": "<base64 stored envelope>",
+                   "proof": ["<base64 hash>", …]}, … ],        ← sorted by leaf index
+      "seal":      {"key": "<region key id>", "signature": "<base64 Ed25519>"}
+    }
+
+`events` holds, each with its RFC 9162 inclusion proof against the checkpoint:
+* every event of each certified session in the period (complete chains from version 1),
+* the member's `Member.Enrolled` (the name), the `Community.Registered` of every certifying
+  community and the region's `Region.Initialised` (the issuer's name),
+* the `Key.Registered` / `Key.Revoked` events of every key that signed any of them, the checkpoint
+  or the seal, and of their certifiers, up to the province root.
+
+Nothing else: no personal fields beyond what those signed events hold (no phone, address, health).
+
+`verify_certificate` trusts only the root public key: it checks the document's form, every event
+(envelope, canonical statement, signer key certified through the chain and not revoked at the
+event's time, Ed25519 signature, hash chain, replay with the domain classes — the same checks as
+`timeledger verify`, via `ledger.verify.verify_envelopes`), the checkpoint's signature by a region
+key of that chain, every inclusion proof, that every session is the member's, certified by its own
+community and inside the period, re-derives the total and compares it with the claim, and checks the
+region's seal over the header and the leaves. The first failure raises `CertificateError` naming it.
+
+Limit (inherent in an RFC 9162 log): a proof of inclusion is not a proof of absence, so an offline
+verifier cannot know that no later event (a correction, a complaint) exists for a session below the
+checkpoint's size; `timeledger audit` on the region's log can.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Sequence
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from ledger.domain.base import CLOCK
+from ledger.domain.keys import Key
+from ledger.domain.member import Member
+from ledger.domain.organisations import Community
+from ledger.domain.region import Region
+from ledger.domain.service_session import ServiceSession
+from ledger.domain.values import CHINA_TIME, Role
+from ledger.persistence import decode_event
+from ledger.signing import keys as ed25519
+from ledger.signing import merkle
+from ledger.signing.canonical import canonical_bytes
+from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_checkpoint, parse_note
+from ledger.signing.statement import GENESIS_HASH, EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
+from ledger.transparency import schema as t
+from ledger.transparency.checkpoints import (
+    CheckpointError,
+    CheckpointStore,
+    checkpoint_time,
+    origin_of,
+    sign_checkpoint,
+    verify_witnesses,
+)
+from ledger.transparency.log import Leaf, MerkleLog
+
+FORMAT = "timeledger/hour-certificate@v1"
+SEAL_PREFIX = b"timeledger/v1 hour-certificate seal\n"
+REFERENCE_SCHEME = "timeledger-cert"
+FIELDS = frozenset({"format", "number", "region", "member", "period", "issued_at", "total", "checkpoint", "events",
+                    "seal"})
+NUMBER_RE = re.compile(r"^[0-9]{6}-[0-9]{4}-[0-9]{6}$")
+EVENTS_MAX = 100_000  # a sanity bound for hostile input
+KEY_TYPES = frozenset({"Key.Registered", "Key.Revoked"})
+ALLOWED_AGGREGATES = (Key, Member, Community, Region, ServiceSession)
+
+
+class CertificateError(ValueError):
+    """A certificate that cannot be issued, or that does not verify (the message says what failed)."""
+
+
+@dataclass(frozen=True)
+class SessionLine:
+    session_id: str
+    service_date: date
+    activity: str
+    content: str
+    place: str
+    minutes: int
+    rating: str
+    community_id: str
+    community_name: str
+    certified_on: date | None
+
+
+@dataclass(frozen=True)
+class VerifiedCertificate:
+    number: str
+    region_code: str
+    region_name: str
+    member_id: str
+    member_name: str
+    period_from: date | None
+    period_to: date | None
+    issued_at: datetime
+    sessions: list[SessionLine]
+    total_minutes: int
+    checkpoint: Checkpoint
+    checkpoint_time: datetime
+    events: int
+    witnesses: list[str]
+    bundle_sha256: str
+
+    @property
+    def reference(self) -> str:
+        return certificate_reference(self.number, self.bundle_sha256, self.total_minutes)
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    number: str
+    bundle: bytes
+    sha256: str
+    verified: VerifiedCertificate
+    checkpoint_id: int = 0
+
+
+def certificate_reference(number: str, sha256_hex: str, minutes: int) -> str:
+    """The compact reference a QR code carries: number, SHA-256 of the bundle file, certified minutes."""
+    return f"{REFERENCE_SCHEME}:{number}?sha256={sha256_hex}&minutes={minutes}"
+
+
+def parse_reference(text: str) -> tuple[str, str, int]:
+    match = re.fullmatch(rf"{REFERENCE_SCHEME}:([0-9-]+)\?sha256=([0-9a-f]{{64}})&minutes=([0-9]+)", text.strip())
+    if match is None:
+        raise CertificateError(f"not a certificate reference: {text!r}")
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+# ------------------------------------------------------------------------------------------------------ helpers
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: Any, what: str) -> bytes:
+    if not isinstance(text, str):
+        raise CertificateError(f"{what} is not a base64 string")
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise CertificateError(f"{what} is not valid base64") from None
+    if _b64(raw) != text:
+        raise CertificateError(f"{what} is not canonical base64")
+    return raw
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise CertificateError(f"field {key!r} appears twice")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise CertificateError(f"{name} is not allowed in a certificate")
+
+
+def _reject_float(text: str) -> Any:
+    raise CertificateError(f"number {text} is not an integer")
+
+
+def _object(value: Any, keys: set[str], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) != keys:
+        raise CertificateError(f"{what} must be an object with exactly the fields {sorted(keys)}")
+    return value
+
+
+def _int(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CertificateError(f"{what} must be a non-negative integer")
+    return value
+
+
+def _str(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise CertificateError(f"{what} must be a non-empty string")
+    return value
+
+
+def _day(value: Any, what: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        day = date.fromisoformat(_str(value, what))
+    except ValueError:
+        raise CertificateError(f"{what} {value!r} is not a date YYYY-MM-DD") from None
+    if day.isoformat() != value:
+        raise CertificateError(f"{what} {value!r} is not a date YYYY-MM-DD")
+    return day
+
+
+def _leaves_digest(entries: Sequence[tuple[int, bytes]]) -> str:
+    """SHA-256 over (index as 8 bytes big-endian ‖ leaf hash) of every event, in index order."""
+    digest = hashlib.sha256()
+    for index, leaf in entries:
+        digest.update(index.to_bytes(8, "big"))
+        digest.update(leaf)
+    return digest.hexdigest()
+
+
+def _seal_message(document: dict[str, Any], checkpoint: Checkpoint, leaves: Sequence[tuple[int, bytes]]) -> bytes:
+    header = {name: document[name] for name in ("format", "number", "region", "member", "period", "issued_at",
+                                                 "total")}
+    header["checkpoint"] = {"size": checkpoint.size, "root": _b64(checkpoint.root_hash)}
+    header["leaves"] = _leaves_digest(leaves)
+    return SEAL_PREFIX + canonical_bytes(header)
+
+
+def _statement(envelope: bytes) -> Statement | None:
+    try:
+        return parse_signed_bytes(unpack(envelope)[1], strict=False)
+    except EnvelopeError:
+        return None
+
+
+def _describe(statement: Statement | None, index: int) -> str:
+    if statement is None:
+        return f"event at leaf {index}"
+    return f"event {statement.type} {statement.aggregate} v{statement.version} (leaf {index})"
+
+
+def _valid_at(key: Any, moment: datetime) -> bool:
+    return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
+
+
+def _in_period(day: date, period_from: date | None, period_to: date | None) -> bool:
+    return (period_from is None or day >= period_from) and (period_to is None or day <= period_to)
+
+
+def _period_text(period_from: date | None, period_to: date | None) -> str:
+    if period_from is None and period_to is None:
+        return "全部记录"
+    return f"{period_from.isoformat() if period_from else '最早'} 至 {period_to.isoformat() if period_to else '今'}"
+
+
+# -------------------------------------------------------------------------------------------------------- verify
+
+
+def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Sequence[str] = (),
+                       witness_quorum: int = 0) -> VerifiedCertificate:
+    """Verify a certificate bundle offline, trusting only `root_public_key` (32 raw bytes).
+
+    Returns the verified content (with the re-derived total); raises `CertificateError` naming the
+    first thing that failed. `witness_keys` (C2SP verifier keys) and `witness_quorum` optionally
+    require witness cosignatures on the checkpoint.
+    """
+    from ledger.verify import verify_envelopes
+
+    # -- 1. the document's form ------------------------------------------------------------------------
+    if not isinstance(data, bytes):
+        raise CertificateError("a certificate is bytes (the JSON file as written)")
+    try:
+        document = json.loads(data, object_pairs_hook=_no_duplicates, parse_float=_reject_float,
+                              parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError) as error:
+        if isinstance(error, CertificateError):
+            raise
+        raise CertificateError(f"not a JSON document: {error}") from None
+    if not isinstance(document, dict) or set(document) != FIELDS:
+        found = sorted(document) if isinstance(document, dict) else type(document).__name__
+        raise CertificateError(f"certificate fields are {found}, want {sorted(FIELDS)}")
+    if document["format"] != FORMAT:
+        raise CertificateError(f"unknown certificate format {document['format']!r}")
+    # Floats and NaN were refused while parsing; what is left re-encodes to the same bytes only if the
+    # file is in canonical form (sorted keys, no white space, minimal escapes).
+    if canonical_bytes(document, checked=False) != data:
+        raise CertificateError("the file is not in canonical JSON form (it was edited or re-encoded)")
+    number = _str(document["number"], "number")
+    if NUMBER_RE.fullmatch(number) is None:
+        raise CertificateError(f"certificate number {number!r} is not REGION-YEAR-SEQUENCE")
+    region_code = _str(document["region"], "region")
+    if not re.fullmatch(r"[0-9]{6}", region_code) or not number.startswith(region_code + "-"):
+        raise CertificateError(f"region {region_code!r} does not match the certificate number {number}")
+    member = _object(document["member"], {"id", "name"}, "member")
+    member_id, member_name = _str(member["id"], "member id"), _str(member["name"], "member name")
+    period = _object(document["period"], {"from", "to"}, "period")
+    period_from, period_to = _day(period["from"], "period start"), _day(period["to"], "period end")
+    if period_from and period_to and period_from > period_to:
+        raise CertificateError("the period ends before it starts")
+    try:
+        issued_at = datetime.fromisoformat(_str(document["issued_at"], "issued_at"))
+    except ValueError:
+        raise CertificateError("issued_at is not an ISO 8601 time") from None
+    if issued_at.tzinfo is None:
+        raise CertificateError("issued_at has no time zone")
+    total = _object(document["total"], {"sessions", "minutes"}, "total")
+    claimed_sessions, claimed_minutes = _int(total["sessions"], "total sessions"), _int(total["minutes"], "total minutes")
+    seal = _object(document["seal"], {"key", "signature"}, "seal")
+    seal_key_id, seal_signature = _str(seal["key"], "seal key"), _unb64(seal["signature"], "seal signature")
+    note = document["checkpoint"]
+    try:
+        checkpoint = Checkpoint.parse(parse_note(_str(note, "checkpoint")).text)
+        signed_at = checkpoint_time(checkpoint)
+    except (NoteError, CheckpointError) as error:
+        raise CertificateError(f"checkpoint: {error}") from None
+    origin = origin_of(region_code)
+    if checkpoint.origin != origin:
+        raise CertificateError(f"checkpoint origin {checkpoint.origin!r} is not this region's log {origin!r}")
+
+    raw_events = document["events"]
+    if not isinstance(raw_events, list) or not raw_events or len(raw_events) > EVENTS_MAX:
+        raise CertificateError("events must be a non-empty list")
+    indexes: list[int] = []
+    envelopes: list[bytes] = []
+    paths: list[list[bytes]] = []
+    for number_in_list, entry in enumerate(raw_events):
+        what = f"events[{number_in_list}]"
+        entry = _object(entry, {"index", "event", "proof"}, what)
+        index = _int(entry["index"], f"{what} index")
+        if indexes and index <= indexes[-1]:
+            raise CertificateError(f"{what}: leaf index {index} is not after {indexes[-1]} (repeated or unsorted)")
+        proof = entry["proof"]
+        if not isinstance(proof, list) or len(proof) > 64:
+            raise CertificateError(f"{what} proof must be a list of at most 64 hashes")
+        indexes.append(index)
+        envelopes.append(_unb64(entry["event"], f"{what} event"))
+        paths.append([_unb64(value, f"{what} proof hash {i}") for i, value in enumerate(proof)])
+    statements = [_statement(envelope) for envelope in envelopes]
+
+    # -- 2. every event, with the keys that signed it, trusting only the root ----------------------------
+    key_envelopes = [envelope for envelope, statement in zip(envelopes, statements)
+                     if statement is not None and statement.type in KEY_TYPES]
+    checked = verify_envelopes(envelopes, key_envelopes=key_envelopes, root_public_key=root_public_key,
+                               region_code=region_code)
+    if checked.report.problems:
+        problem = checked.report.problems[0]
+        position = problem.position
+        where = (_describe(statements[position], indexes[position]) if 0 <= position < len(indexes)
+                 else f"event {problem.aggregate_id} v{problem.version}")
+        more = len(checked.report.problems) - 1
+        raise CertificateError(f"{where}: {problem.reason}" + (f" (and {more} more problem(s))" if more else ""))
+    trusted = checked.trusted
+    region_actor = str(Region.create_id(region_code))
+
+    def region_key(key_id: str, moment: datetime, what: str) -> Any:
+        key = trusted.get(key_id)
+        if key is None:
+            raise CertificateError(f"{what} is signed by key {key_id}, which is not certified by the trust root")
+        if key.role is not Role.REGION or key.owner_id != region_actor:
+            raise CertificateError(f"{what} is signed by key {key_id}, which is not region {region_code}'s key")
+        if not _valid_at(key, moment):
+            state = (f"revoked from {key.revoked_at.isoformat()}" if key.revoked_at and moment >= key.revoked_at
+                     else f"registered only at {key.registered_at.isoformat()}")
+            raise CertificateError(f"{what} was signed at {moment.isoformat()} by key {key_id}, {state}")
+        return key
+
+    # -- 3. the checkpoint: signed by a region key of the chain, valid when it signed -------------------
+    region_keys = [key for key in trusted.values() if key.role is Role.REGION and key.owner_id == region_actor]
+    verifiers = {key.key_id: Ed25519Verifier(origin, key.public_key) for key in region_keys}
+    signer_id = None
+    for key_id, verifier in verifiers.items():
+        try:
+            open_checkpoint(note, verifier)
+        except NoteError:
+            continue
+        signer_id = key_id
+        break
+    if signer_id is None:
+        signatures = parse_note(note).signatures
+        known = {(verifier.name, verifier.key_id) for verifier in verifiers.values()}
+        if any((signature.name, signature.key_id) in known for signature in signatures):
+            raise CertificateError("the checkpoint's signature by the region key does not verify: its size, root "
+                                   "or time was changed")
+        raise CertificateError(f"the checkpoint is not signed by a key of region {region_code} certified by the trust "
+                               f"root (its signatures are by {sorted({s.name + '+' + s.key_id.hex() for s in signatures})})")
+    region_key(signer_id, signed_at, "the checkpoint")
+    witnesses: list[str] = []
+    if witness_keys or witness_quorum:
+        try:
+            witnesses = verify_witnesses(note, list(witness_keys), witness_quorum)
+        except CheckpointError as error:
+            raise CertificateError(f"checkpoint witnesses: {error}") from None
+
+    # -- 4. inclusion of every event in the checkpoint's tree --------------------------------------------
+    leaves: list[tuple[int, bytes]] = []
+    for index, envelope, path, statement in zip(indexes, envelopes, paths, statements):
+        leaf = merkle.leaf_hash(envelope)
+        try:
+            merkle.verify_inclusion(leaf, index, checkpoint.size, path, checkpoint.root_hash)
+        except merkle.ProofError as error:
+            raise CertificateError(f"{_describe(statement, index)}: not proven to be in the region's log "
+                                   f"(checkpoint size {checkpoint.size}): {error}") from None
+        leaves.append((index, leaf))
+
+    # -- 5. what the events say: the member, the sessions, the total -------------------------------------
+    aggregates = checked.aggregates
+    by_aggregate: dict[str, list[tuple[Statement, int]]] = {}
+    for index, statement in zip(indexes, statements):
+        assert statement is not None  # every envelope verified above
+        by_aggregate.setdefault(statement.aggregate, []).append((statement, index))
+    for aggregate in aggregates.values():
+        if not isinstance(aggregate, ALLOWED_AGGREGATES):
+            first = by_aggregate[str(aggregate.id)][0]
+            raise CertificateError(f"{_describe(first[0], first[1])}: a {type(aggregate).__name__} has no place "
+                                   "in an hour certificate")
+    region = aggregates.get(UUID(region_actor))
+    if not isinstance(region, Region):
+        raise CertificateError(f"the certificate lacks region {region_code}'s Region.Initialised event (the issuer)")
+    try:
+        holder = aggregates.get(UUID(member_id))
+    except ValueError:
+        raise CertificateError(f"member id {member_id!r} is not a UUID") from None
+    if not isinstance(holder, Member):
+        raise CertificateError(f"the certificate lacks the Member.Enrolled event of member {member_id}")
+    if holder.name != member_name:
+        raise CertificateError(f"the certificate names {member_name!r} but member {member_id} enrolled as "
+                               f"{holder.name!r}")
+    sessions: list[SessionLine] = []
+    for aggregate in aggregates.values():
+        if not isinstance(aggregate, ServiceSession):
+            continue
+        session_id = str(aggregate.id)
+        if str(aggregate.member_id) != member_id:
+            raise CertificateError(f"session {session_id} belongs to member {aggregate.member_id}, not to the "
+                                   f"certificate's member {member_id}")
+        if aggregate.status != ServiceSession.CERTIFIED or aggregate.certified_minutes <= 0:
+            raise CertificateError(f"session {session_id} is not certified (status {aggregate.status}, "
+                                   f"{aggregate.certified_minutes} certified minutes)")
+        if not _in_period(aggregate.service_date, period_from, period_to):
+            raise CertificateError(f"session {session_id} on {aggregate.service_date} is outside the period "
+                                   f"{_period_text(period_from, period_to)}")
+        certifications = [s for s, _ in by_aggregate[session_id] if s.type == "ServiceSession.Certified"]
+        if not certifications or certifications[0].actor != str(aggregate.community_id):
+            raise CertificateError(f"session {session_id} was not certified by its own community "
+                                   f"{aggregate.community_id}")
+        community = aggregates.get(aggregate.community_id)
+        if not isinstance(community, Community):
+            raise CertificateError(f"the certificate lacks the Community.Registered event of community "
+                                   f"{aggregate.community_id}, which certified session {session_id}")
+        rating = aggregate.rating.value if aggregate.rating is not None else ""
+        sessions.append(SessionLine(session_id, aggregate.service_date, aggregate.activity, aggregate.content,
+                                    aggregate.place, aggregate.certified_minutes, rating, str(community.id),
+                                    community.name, aggregate.certified_on))
+    sessions.sort(key=lambda line: (line.service_date, line.session_id))
+    minutes = sum(line.minutes for line in sessions)
+    if (len(sessions), minutes) != (claimed_sessions, claimed_minutes):
+        raise CertificateError(f"the certificate claims {claimed_sessions} session(s) and {claimed_minutes} minutes, "
+                               f"but its signed events certify {len(sessions)} session(s) and {minutes} minutes")
+
+    # -- 6. the region's seal over the header and the leaves ---------------------------------------------
+    key = region_key(seal_key_id, issued_at, "the certificate seal")
+    if not ed25519.verify(ed25519.load_public(_b64(key.public_key)), seal_signature,
+                          _seal_message(document, checkpoint, leaves)):
+        raise CertificateError("the region's seal does not verify: the number, member, period, issue time, total, "
+                               "checkpoint or set of events was changed after issue")
+    return VerifiedCertificate(
+        number=number, region_code=region_code, region_name=region.name, member_id=member_id,
+        member_name=member_name, period_from=period_from, period_to=period_to, issued_at=issued_at,
+        sessions=sessions, total_minutes=minutes, checkpoint=checkpoint, checkpoint_time=signed_at,
+        events=len(envelopes), witnesses=witnesses, bundle_sha256=hashlib.sha256(data).hexdigest())
+
+
+# --------------------------------------------------------------------------------------------------------- issue
+
+
+def _replay(envelopes: Sequence[bytes]) -> Any:
+    """The aggregate one aggregate's envelopes (versions 1..n) replay to."""
+    from ledger.verify import event_class
+
+    aggregate: Any = None
+    for envelope in envelopes:
+        _, signed_bytes = unpack(envelope)
+        statement = parse_signed_bytes(signed_bytes, strict=False)
+        domain_event = decode_event(event_class(statement.type), UUID(statement.aggregate), statement.version,
+                                    statement.time, statement.payload, statement_hash(signed_bytes))
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
+@dataclass
+class _Selection:
+    leaves: dict[int, Leaf] = field(default_factory=dict)
+    envelopes: dict[int, bytes] = field(default_factory=dict)
+
+    def add(self, log: MerkleLog, leaves: Sequence[Leaf]) -> list[bytes]:
+        missing = [leaf for leaf in leaves if leaf.index not in self.envelopes]
+        if missing:
+            self.envelopes.update(log.envelopes_of(missing))
+        for leaf in leaves:
+            self.leaves[leaf.index] = leaf
+        return [self.envelopes[leaf.index] for leaf in leaves]
+
+
+def _genesis_leaf(log: MerkleLog, aggregate_id: str, below: int, what: str) -> Leaf:
+    leaf = log.leaf_of_event(aggregate_id, 1)
+    if leaf is None or leaf.index >= below:
+        raise CertificateError(f"{what} {aggregate_id} is not in the region's log")
+    return leaf
+
+
+def _next_number(connection: sa.Connection, region_code: str, year: int) -> str:
+    prefix = f"{region_code}-{year:04d}-"
+    last = connection.execute(sa.select(sa.func.max(t.certificates.c.number))
+                              .where(t.certificates.c.number.like(prefix + "%"))).scalar()
+    sequence = int(last[len(prefix):]) + 1 if last else 1
+    return f"{prefix}{sequence:06d}"
+
+
+def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = None,
+                      period_from: date | None = None, period_to: date | None = None,
+                      log: MerkleLog | None = None) -> IssuedCertificate:
+    """Issue a certificate of the member's certified sessions with service dates in the period
+    (`year`, or `period_from`..`period_to`; all of them if neither), against a fresh checkpoint."""
+    if ledger.region_code is None:
+        raise CertificateError("the database holds no region")
+    if year is not None:
+        if period_from is not None or period_to is not None:
+            raise CertificateError("give a year or a period, not both")
+        period_from, period_to = date(year, 1, 1), date(year, 12, 31)
+    if period_from and period_to and period_from > period_to:
+        raise CertificateError("the period ends before it starts")
+    member_key = str(UUID(str(member_id)))
+    log = log or MerkleLog.for_ledger(ledger)
+    checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
+    size = checkpoint.size
+    selection = _Selection()
+
+    member_leaf = _genesis_leaf(log, member_key, size, "member")
+    if member_leaf.event_type != "Member.Enrolled":
+        raise CertificateError(f"{member_key} is not a member (its first event is {member_leaf.event_type})")
+    selection.add(log, [member_leaf])
+    region_leaf = _genesis_leaf(log, str(Region.create_id(ledger.region_code)), size, "region")
+    selection.add(log, [region_leaf])
+
+    session_ids = log.sessions_of_member(member_key, below=size)
+    by_session: dict[str, list[Leaf]] = {}
+    for leaf in log.leaves_of_aggregates(session_ids, below=size):
+        by_session.setdefault(leaf.aggregate_id, []).append(leaf)
+    communities: set[str] = set()
+    certified: list[ServiceSession] = []
+    for session_id in session_ids:
+        leaves = by_session.get(session_id, [])
+        if [leaf.version for leaf in leaves] != list(range(1, len(leaves) + 1)):
+            raise CertificateError(f"session {session_id}'s events in the log are not versions 1..{len(leaves)}")
+        envelopes = log.envelopes_of(leaves)
+        session = _replay([envelopes[leaf.index] for leaf in leaves])
+        if (session.status != ServiceSession.CERTIFIED or session.certified_minutes <= 0
+                or not _in_period(session.service_date, period_from, period_to)):
+            continue
+        selection.add(log, leaves)
+        certified.append(session)
+        communities.add(str(session.community_id))
+    for community_id in sorted(communities):
+        selection.add(log, [_genesis_leaf(log, community_id, size, "community")])
+
+    # the keys: every signer, the checkpoint's and the seal's region key, and their certifiers to the root
+    seal_key_id, _, seal_private = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's key
+    wanted = {parse_signed_bytes(unpack(envelope)[1], strict=False).key for envelope in selection.envelopes.values()}
+    wanted |= {checkpoint.key_id, seal_key_id}
+    done: set[str] = set()
+    while wanted - done:
+        key_id = sorted(wanted - done)[0]
+        done.add(key_id)
+        leaves = log.leaves_of_aggregates([str(Key.create_id(key_id))], below=size)
+        if not leaves:
+            raise CertificateError(f"key {key_id} is not registered in the region's log below size {size}")
+        for envelope in selection.add(log, leaves):
+            statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
+            wanted.add(statement.key)  # the certifier (the root certifies itself)
+
+    ordered = sorted(selection.leaves)
+    entries = []
+    for index in ordered:
+        entries.append({"index": index, "event": _b64(selection.envelopes[index]),
+                        "proof": [_b64(h) for h in log.inclusion_proof(index, size)]})
+    now = CLOCK.get()()
+    issued_at = now.astimezone(CHINA_TIME).isoformat(timespec="microseconds")
+    parsed_checkpoint = checkpoint.checkpoint
+    member_name = _replay([selection.envelopes[member_leaf.index]]).name
+    engine = log.engine
+    for _attempt in range(5):
+        with engine.begin() as connection:
+            number = _next_number(connection, ledger.region_code, now.astimezone(CHINA_TIME).year)
+            document: dict[str, Any] = {
+                "format": FORMAT,
+                "number": number,
+                "region": ledger.region_code,
+                "member": {"id": member_key, "name": member_name},
+                "period": {"from": period_from.isoformat() if period_from else None,
+                           "to": period_to.isoformat() if period_to else None},
+                "issued_at": issued_at,
+                "total": {"sessions": len(certified), "minutes": sum(s.certified_minutes for s in certified)},
+                "checkpoint": checkpoint.note,
+                "events": entries,
+                "seal": {"key": seal_key_id, "signature": ""},
+            }
+            leaves_list = [(index, selection.leaves[index].leaf_hash) for index in ordered]
+            document["seal"]["signature"] = _b64(seal_private.sign(_seal_message(document, parsed_checkpoint,
+                                                                                  leaves_list)))
+            bundle = canonical_bytes(document)
+            digest = hashlib.sha256(bundle).hexdigest()
+            try:
+                connection.execute(t.certificates.insert().values(
+                    number=number, member_id=member_key, period_from=document["period"]["from"],
+                    period_to=document["period"]["to"], sessions=document["total"]["sessions"],
+                    minutes=document["total"]["minutes"], checkpoint_id=checkpoint.checkpoint_id,
+                    bundle_sha256=digest, issued_at=issued_at))
+            except sa.exc.IntegrityError:
+                continue  # another issuer took this number: take the next one
+        break
+    else:  # pragma: no cover - five collisions in a row
+        raise CertificateError("could not allocate a certificate number; try again")
+    root = ed25519.unb64(ledger.root_public_key())
+    verified = verify_certificate(bundle, root)  # the issuer checks what it signed, exactly as a verifier will
+    return IssuedCertificate(number, bundle, digest, verified, checkpoint.checkpoint_id)
+
+
+def issued_certificates(log: MerkleLog, member_id: str | None = None) -> list[dict[str, Any]]:
+    """The register of issued certificates (newest first)."""
+    query = sa.select(t.certificates).order_by(t.certificates.c.issued_at.desc())
+    if member_id is not None:
+        query = query.where(t.certificates.c.member_id == str(member_id))
+    with log.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+# ------------------------------------------------------------------------------------------------------ the PDF
+
+
+def _hours(minutes: int) -> str:
+    from projections.render.model import minutes_to_hours
+
+    return str(minutes_to_hours(minutes))
+
+
+def certificate_report(verified: VerifiedCertificate, *, display_name: str | None = None) -> Any:
+    """The certificate as a `projections.render` report (志愿服务证明, 附件5 columns)."""
+    from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table
+
+    rows: list[dict[str, Any]] = []
+    cumulative = 0
+    for number, line in enumerate(verified.sessions, 1):
+        cumulative += line.minutes
+        rows.append({"no": number, "date": line.service_date, "content": f"{line.activity}：{line.content}",
+                     "place": line.place, "minutes": line.minutes, "cumulative": cumulative, "rating": line.rating,
+                     "certified_by": line.community_name})
+    columns = [
+        Column("no", "序号", 5, "center", "int"),
+        Column("date", "服务日期", 11, "center", "date"),
+        Column("content", "服务内容", 30),
+        Column("place", "服务地点", 16),
+        Column("minutes", "时长（小时）", 8, "right", "hours"),
+        Column("cumulative", "累计（小时）", 8, "right", "hours"),
+        Column("rating", "评价", 5, "center"),
+        Column("certified_by", "认证单位", 14),
+    ]
+    totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
+    table = Table("服务记录", columns, rows, totals_row=totals if rows else None,
+                  note="" if rows else "该期间内无经认证的服务记录。")
+    issued = verified.issued_at.astimezone(CHINA_TIME)
+    statement = (f"兹证明 {verified.member_name} 同志于 {_period_text(verified.period_from, verified.period_to)} "
+                 f"期间在 {verified.region_name} 参加社区志愿服务，经社区党组织认证 {len(verified.sessions)} 次，"
+                 f"累计服务时间 {_hours(verified.total_minutes)} 小时。")
+    footer = [
+        "本证明依据签名的服务记录出具：每条记录均由记录人、评价人和认证社区以各自的数字签名签署，"
+        f"并由区级账本签名检查点（日志大小 {verified.checkpoint.size}，"
+        f"根哈希 {verified.checkpoint.root_hash.hex()}，{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）"
+        "证明收录于不可篡改的默克尔日志。",
+        "核验方法：取得同名电子凭证文件（JSON）与省级信任根公钥后，离线执行 "
+        "timeledger certificate verify 文件 --trust 根公钥文件；二维码中的文件摘要（SHA-256）须与凭证文件一致。",
+        f"电子凭证 SHA-256：{verified.bundle_sha256}",
+    ]
+    return Report(
+        title="志愿服务证明",
+        subtitle_lines=[f"（{display_name or '爱心时间银行'} · 在职党员到社区报到服务记录 附件5）"],
+        meta=[("证书编号", verified.number), ("姓名", verified.member_name),
+              ("出具单位", f"{verified.region_name}（{verified.region_code}）"),
+              ("统计期间", _period_text(verified.period_from, verified.period_to)),
+              ("认证服务", f"{len(verified.sessions)} 次，{_hours(verified.total_minutes)} 小时"),
+              ("出具日期", f"{issued:%Y年%m月%d日}")],
+        sections=[
+            Section([table], heading=statement),
+            Section([QRCode(verified.reference, caption=f"证书 {verified.number} · 认证 "
+                                                       f"{_hours(verified.total_minutes)} 小时"),
+                     SignatureBox("出具单位（盖章）")]),
+        ],
+        footer_lines=footer,
+    )
+
+
+def render_certificate_pdf(verified: VerifiedCertificate, *, display_name: str | None = None) -> bytes:
+    from projections.render import render
+
+    return render(certificate_report(verified, display_name=display_name), "pdf")

@@ -1,0 +1,236 @@
+"""Inclusion and consistency proofs as files.
+
+Inclusion: a C2SP `tlog-proof@v1` (c2sp.org/tlog-proof), whose optional `extra` line carries the
+stored event envelope itself, so the file is self-contained: the verifier hashes `extra` as the leaf,
+checks the path against the signed checkpoint at the end, and can read the signed statement.
+
+    c2sp.org/tlog-proof@v1
+    extra <base64 of the stored envelope>
+    index <leaf index>
+    <base64 hash>            ← the RFC 9162 inclusion path, one hash a line
+    …
+                             ← empty line
+    <the signed checkpoint note, verbatim>
+
+Consistency (no C2SP format exists; this one follows tlog-proof's style):
+
+    timeledger/consistency-proof@v1
+    old <size1> <base64 root1>
+    new <size2> <base64 root2>
+    <base64 hash>            ← the RFC 9162 consistency proof, one hash a line
+    …
+                             ← empty line
+    [<signed checkpoint note of size1>][<signed checkpoint note of size2>]   ← when the log signed them
+
+A note's signature lines all start with an em dash, so notes placed one after another split
+unambiguously.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.signing import merkle
+from ledger.signing.note import (
+    Checkpoint,
+    NoteError,
+    NoteVerifier,
+    format_tlog_proof,
+    open_checkpoint,
+    parse_note,
+    parse_tlog_proof,
+)
+from ledger.transparency.checkpoints import CheckpointStore, StoredCheckpoint
+from ledger.transparency.log import Leaf, MerkleLog
+
+CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
+_SIG_PREFIX = "\u2014 "
+
+
+class ProofFileError(ValueError):
+    """A proof file is malformed or does not verify."""
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _unb64(text: str, what: str) -> bytes:
+    try:
+        raw = base64.b64decode(text.encode("ascii"), validate=True)
+    except (UnicodeEncodeError, binascii.Error, ValueError):
+        raise ProofFileError(f"{what} is not valid base64") from None
+    if _b64(raw) != text:
+        raise ProofFileError(f"{what} is not canonical base64")
+    return raw
+
+
+# ------------------------------------------------------------------------------------------------------- inclusion
+
+
+def inclusion_file(log: MerkleLog, checkpoint: StoredCheckpoint, leaf: Leaf, *, envelope: bytes | None = None) -> str:
+    """The tlog-proof of `leaf` against `checkpoint` (which must cover it), with the envelope as `extra`."""
+    if leaf.index >= checkpoint.size:
+        raise ProofFileError(f"leaf {leaf.index} is not covered by checkpoint {checkpoint.checkpoint_id} "
+                             f"(size {checkpoint.size})")
+    if envelope is None:
+        envelope = log.envelopes_of([leaf])[leaf.index]
+    if merkle.leaf_hash(envelope) != leaf.leaf_hash:
+        raise ProofFileError(f"the envelope given does not hash to leaf {leaf.index}")
+    path = log.inclusion_proof(leaf.index, checkpoint.size)
+    return format_tlog_proof(leaf.index, path, checkpoint.note, extra=envelope)
+
+
+@dataclass(frozen=True)
+class VerifiedInclusion:
+    checkpoint: Checkpoint
+    index: int
+    envelope: bytes | None
+    leaf_hash: bytes
+
+
+def verify_inclusion_file(text: str | bytes, log_verifier: NoteVerifier, *, leaf_data: bytes | None = None,
+                          origin: str | None = None) -> VerifiedInclusion:
+    """Check a tlog-proof file: the checkpoint's signature and origin, then the inclusion of the leaf
+    (`leaf_data`, else the file's `extra` envelope)."""
+    try:
+        proof = parse_tlog_proof(text)
+    except NoteError as error:
+        raise ProofFileError(f"not a tlog-proof: {error}") from None
+    data = leaf_data if leaf_data is not None else proof.extra
+    if data is None:
+        raise ProofFileError("the proof carries no event (no 'extra' line) and none was given")
+    if leaf_data is not None and proof.extra is not None and proof.extra != leaf_data:
+        raise ProofFileError("the event given differs from the one the proof carries")
+    try:
+        checkpoint = open_checkpoint(proof.checkpoint_note, log_verifier, origin=origin).checkpoint
+    except NoteError as error:
+        raise ProofFileError(f"checkpoint: {error}") from None
+    leaf = merkle.leaf_hash(data)
+    try:
+        merkle.verify_inclusion(leaf, proof.index, checkpoint.size, list(proof.hashes), checkpoint.root_hash)
+    except merkle.ProofError as error:
+        raise ProofFileError(f"inclusion of leaf {proof.index} in size {checkpoint.size}: {error}") from None
+    return VerifiedInclusion(checkpoint, proof.index, proof.extra, leaf)
+
+
+# ----------------------------------------------------------------------------------------------------- consistency
+
+
+@dataclass(frozen=True)
+class ConsistencyFile:
+    size1: int
+    root1: bytes
+    size2: int
+    root2: bytes
+    hashes: tuple[bytes, ...]
+    notes: tuple[str, ...]  # signed checkpoints of size1 and/or size2, verbatim
+
+
+def consistency_file(log: MerkleLog, size1: int, size2: int, *, store: CheckpointStore | None = None) -> str:
+    """The consistency proof from the tree of `size1` leaves to that of `size2` (both ≤ the log size),
+    with the signed checkpoints of those sizes when there are any."""
+    state = log.state()
+    if not 0 <= size1 <= size2 <= state.size:
+        raise ProofFileError(f"sizes must satisfy 0 <= from ({size1}) <= to ({size2}) <= log size ({state.size})")
+    store = store or CheckpointStore.for_log(log)
+    root1, root2 = log.root_at(size1), log.root_at(size2)
+    hashes = log.consistency_proof(size1, size2)
+    notes = [c.note for c in (store.with_size(size1), store.with_size(size2)) if c is not None and c.size > 0]
+    if size1 == size2 and len(notes) == 2:
+        notes = notes[:1]
+    lines = [CONSISTENCY_HEADER, f"old {size1} {_b64(root1)}", f"new {size2} {_b64(root2)}",
+             *(_b64(h) for h in hashes)]
+    return "".join(line + "\n" for line in lines) + "\n" + "".join(notes)
+
+
+def parse_consistency_file(text: str | bytes) -> ConsistencyFile:
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProofFileError("a consistency proof is UTF-8 text") from None
+    head, separator, tail = text.partition("\n\n")
+    if not separator:
+        raise ProofFileError("consistency proof has no empty line after its hashes")
+    lines = head.split("\n")
+    if lines[0] != CONSISTENCY_HEADER:
+        raise ProofFileError(f"consistency proof does not start with {CONSISTENCY_HEADER}")
+    if len(lines) < 3:
+        raise ProofFileError("consistency proof lacks its 'old' and 'new' lines")
+    sizes: list[tuple[int, bytes]] = []
+    for line, word in ((lines[1], "old"), (lines[2], "new")):
+        parts = line.split(" ")
+        if len(parts) != 3 or parts[0] != word:
+            raise ProofFileError(f"expected '{word} <size> <root>', got {line!r}")
+        if not parts[1].isdigit() or (parts[1] != "0" and parts[1].startswith("0")):
+            raise ProofFileError(f"{word} size {parts[1]!r} is not a decimal")
+        root = _unb64(parts[2], f"{word} root")
+        if len(root) != merkle.HASH_BYTES:
+            raise ProofFileError(f"{word} root has {len(root)} bytes")
+        sizes.append((int(parts[1]), root))
+    hashes = tuple(_unb64(line, f"proof hash {number}") for number, line in enumerate(lines[3:]))
+    return ConsistencyFile(sizes[0][0], sizes[0][1], sizes[1][0], sizes[1][1], hashes, tuple(_split_notes(tail)))
+
+
+def _split_notes(text: str) -> list[str]:
+    notes: list[str] = []
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    elif lines:
+        raise ProofFileError("the checkpoints must end with a newline")
+    i = 0
+    while i < len(lines):
+        body: list[str] = []
+        while i < len(lines) and lines[i] != "":
+            body.append(lines[i])
+            i += 1
+        i += 1  # the empty line before the signatures
+        signatures: list[str] = []
+        while i < len(lines) and lines[i].startswith(_SIG_PREFIX):
+            signatures.append(lines[i])
+            i += 1
+        if not body or not signatures:
+            raise ProofFileError("a checkpoint after the proof is not a signed note")
+        notes.append("\n".join(body) + "\n\n" + "\n".join(signatures) + "\n")
+    return notes
+
+
+def verify_consistency_file(text: str | bytes, log_verifier: NoteVerifier | None = None, *,
+                            origin: str | None = None) -> ConsistencyFile:
+    """Check the proof; with `log_verifier`, also every checkpoint it carries (signature, origin, and
+    that its size and root are the proof's). Returns the parsed file."""
+    proof = parse_consistency_file(text)
+    try:
+        merkle.verify_consistency(proof.size1, proof.size2, list(proof.hashes), proof.root1, proof.root2)
+    except merkle.ProofError as error:
+        raise ProofFileError(f"consistency from size {proof.size1} to {proof.size2}: {error}") from None
+    for note in proof.notes:
+        try:
+            checkpoint = (open_checkpoint(note, log_verifier, origin=origin).checkpoint if log_verifier is not None
+                          else Checkpoint.parse(parse_note(note).text))
+        except NoteError as error:
+            raise ProofFileError(f"checkpoint: {error}") from None
+        if (checkpoint.size, checkpoint.root_hash) not in ((proof.size1, proof.root1), (proof.size2, proof.root2)):
+            raise ProofFileError(f"the checkpoint of size {checkpoint.size} is not one of the proof's trees")
+    return proof
+
+
+def leaf_for(log: MerkleLog, *, position: int | None = None, event: tuple[str, int] | None = None) -> Leaf:
+    """The leaf of an event named by its notification position or by (aggregate id, version)."""
+    leaf: Any = None
+    if position is not None:
+        leaf = log.leaf_at_position(position)
+        what = f"position {position}"
+    elif event is not None:
+        leaf = log.leaf_of_event(event[0], event[1])
+        what = f"event {event[0]}:{event[1]}"
+    else:
+        raise ProofFileError("name the event by position or by aggregate:version")
+    if leaf is None:
+        raise ProofFileError(f"{what} is not in the Merkle log")
+    return leaf
