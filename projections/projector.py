@@ -44,6 +44,7 @@ IN_LIST_MAX = 500  # ids per `IN (…)` list
 RESCORE_ROWS_MAX = 10_000_000  # a policy change re-scores every member-year: a sanity bound
 
 RATING_COLUMNS = {Rating.EXCELLENT.value: "excellent", Rating.GOOD.value: "good", Rating.FAIR.value: "fair"}
+ORDER_CACHED = ("menu_item_id", "session_id")
 SESSION_CACHED = ("member_id", "year", "status", "rating", "certified_minutes", "complaint_upheld", "item_key",
                   "order_fulfilled")
 
@@ -174,6 +175,7 @@ class _Page:
         self.member_wide_deletes: dict[sa.Table, set[str]] = defaultdict(set)  # every row of a member
         self.deletes: dict[sa.Table, set[Key]] = defaultdict(set)
         self.inserts: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
+        self.upserts: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
         self.updates: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
         self.increments: dict[sa.Table, dict[Key, dict[str, int]]] = defaultdict(dict)
         self.member_years: dict[Key, dict[str, int]] = {}
@@ -181,33 +183,41 @@ class _Page:
         self.dirty_member_years: set[Key] = set()
         self.dirty_members: set[str] = set()
         self.policy_changed = False
+        self.pending_fulfilments: list[str] = []  # sessions whose order was fulfilled before they showed up
 
     def insert(self, table: sa.Table, key: Key, row: dict[str, Any]) -> None:
+        """A row no earlier event made (its aggregate's creation)."""
         assert key not in self.inserts[table], (table.name, key)
         self.inserts[table][key] = row
 
     def replace(self, table: sa.Table, key: Key, row: dict[str, Any]) -> None:
-        """Insert or overwrite the row with this key."""
-        self.deletes[table].add(key)
+        """Insert the row, or overwrite the row with this key."""
+        self.deletes[table].discard(key)
         self.updates[table].pop(key, None)
         self.increments[table].pop(key, None)
-        self.inserts[table][key] = row
+        self.inserts[table].pop(key, None)
+        self.upserts[table][key] = row
 
     def delete(self, table: sa.Table, key: Key) -> None:
         self.inserts[table].pop(key, None)
+        self.upserts[table].pop(key, None)
         self.updates[table].pop(key, None)
         self.deletes[table].add(key)
 
+    def _pending_row(self, table: sa.Table, key: Key) -> dict[str, Any] | None:
+        row = self.inserts[table].get(key)
+        return row if row is not None else self.upserts[table].get(key)
+
     def update(self, table: sa.Table, key: Key, values: dict[str, Any]) -> None:
-        inserted = self.inserts[table].get(key)
-        if inserted is not None:
-            inserted.update(values)
+        pending = self._pending_row(table, key)
+        if pending is not None:
+            pending.update(values)
         else:
             self.updates[table].setdefault(key, {}).update(values)
 
     def increment(self, table: sa.Table, key: Key, deltas: dict[str, int]) -> None:
-        inserted = self.inserts[table].get(key)
-        target = inserted if inserted is not None else self.increments[table].setdefault(key, {})
+        pending = self._pending_row(table, key)
+        target = pending if pending is not None else self.increments[table].setdefault(key, {})
         for column, delta in deltas.items():
             target[column] = target.get(column, 0) + delta
 
@@ -276,7 +286,9 @@ class Views:
         self._suggestions = _Cache()
         self._book = PolicyBook()
         self._memory_position: int | None = None  # the position the caches describe
-        self._upsert = _upsert_builder(self.engine.dialect.name)
+        self._insert = pg_dialect.insert if self.engine.dialect.name == "postgresql" else sqlite_dialect.insert
+        self._statements: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+        self._reader: sa.Connection | None = None  # lookups while a page is applied
         self._handlers: dict[str, Callable[[Fact, _Page], None]] = {
             name[4:].replace("__", "."): getattr(self, name) for name in dir(self) if name.startswith("_on_")
         }
@@ -366,6 +378,8 @@ class Views:
                 except (KeyError, TypeError, ValueError) as error:
                     raise ProjectionError(f"cannot apply {fact.type} at position {fact.position} to aggregate "
                                           f"{fact.aggregate_id}: {type(error).__name__}") from error
+            self._settle_fulfilments(page)
+            self._close_reader()
             with self.engine.begin() as connection:
                 moved = connection.execute(
                     t.tracking.update()
@@ -376,9 +390,20 @@ class Views:
                 self._write(connection, page)
                 self._rescore(connection, page)
         except BaseException:
+            self._close_reader()
             self._reset_memory()
             raise
         self._memory_position = new_position
+
+    def _settle_fulfilments(self, page: _Page) -> None:
+        """An order fulfilled before its session was seen: a session recorded later in this page
+        read the fulfilment from the order; one recorded in an earlier page is updated now; one
+        not recorded yet (later in the same transaction, in the next page) will read it then."""
+        for session_id in page.pending_fulfilments:
+            if (session_id,) in page.inserts[t.sessions]:
+                continue
+            if self._cached_or_none(self._sessions, t.sessions, session_id, SESSION_CACHED) is not None:
+                self._change_session(page, session_id, {"order_fulfilled": True})
 
     # -- writing a page --------------------------------------------------------------------------------
     def _write(self, connection: sa.Connection, page: _Page) -> None:
@@ -388,52 +413,75 @@ class Views:
         for table, keys in page.deletes.items():
             if keys:
                 pk = list(table.primary_key.columns)
-                statement = table.delete().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
-                connection.execute(statement, [{f"k_{c.name}": k for c, k in zip(pk, key)} for key in keys])
-        for table in t.VIEW_TABLES:  # parents before children
+                connection.execute(self._statement("delete", table), [
+                    {f"k_{c.name}": k for c, k in zip(pk, key)} for key in keys])
+        for table in t.VIEW_TABLES:
             rows = page.inserts.get(table)
             if rows:
-                connection.execute(table.insert(), [_complete(table, row) for row in rows.values()])
+                connection.execute(self._statement("insert", table), [_complete(table, row) for row in rows.values()])
+            rows = page.upserts.get(table)
+            if rows:
+                connection.execute(self._statement("upsert", table), [_complete(table, row) for row in rows.values()])
         for table, changes in page.updates.items():
-            self._write_updates(connection, table, changes)
+            self._write_changes(connection, "update", table, changes)
         for table, deltas in page.increments.items():
-            self._write_increments(connection, table, deltas)
+            self._write_changes(connection, "increment", table, deltas)
         if page.member_years:
-            connection.execute(self._upsert(t.member_years, t.MEMBER_YEAR_COUNTS), [
+            connection.execute(self._statement("count", t.member_years, t.MEMBER_YEAR_COUNTS), [
                 _complete(t.member_years, {"member_id": m, "year": y, **counts})
                 for (m, y), counts in page.member_years.items()])
         if page.items:
-            connection.execute(self._upsert(t.member_year_items, ("sessions",)), [
+            connection.execute(self._statement("count", t.member_year_items, ("sessions",)), [
                 {"member_id": m, "year": y, "item_key": item, "sessions": delta}
                 for (m, y, item), delta in page.items.items()])
 
-    @staticmethod
-    def _write_updates(connection: sa.Connection, table: sa.Table, changes: dict[Key, dict[str, Any]]) -> None:
+    def _write_changes(self, connection: sa.Connection, kind: str, table: sa.Table,
+                       changes: dict[Key, dict[str, Any]]) -> None:
+        """UPDATEs (`kind` "update": set values; "increment": add deltas), one executemany per
+        set of columns."""
         pk = list(table.primary_key.columns)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
         for key, values in changes.items():
             if values:
-                groups[tuple(sorted(values))].append(
-                    {**{f"v_{c}": v for c, v in values.items()}, **{f"k_{c.name}": k for c, k in zip(pk, key)}})
+                row = {f"v_{c}": v for c, v in values.items()}
+                row.update({f"k_{c.name}": k for c, k in zip(pk, key)})
+                groups[tuple(sorted(values))].append(row)
         for columns, rows in groups.items():
-            statement = (table.update().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
-                         .values({c: sa.bindparam(f"v_{c}") for c in columns}))
-            connection.execute(statement, rows)
-
-    @staticmethod
-    def _write_increments(connection: sa.Connection, table: sa.Table, deltas: dict[Key, dict[str, int]]) -> None:
-        pk = list(table.primary_key.columns)
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for key, values in deltas.items():
-            if values:
-                groups[tuple(sorted(values))].append(
-                    {**{f"d_{c}": v for c, v in values.items()}, **{f"k_{c.name}": k for c, k in zip(pk, key)}})
-        for columns, rows in groups.items():
-            statement = (table.update().where(*[c == sa.bindparam(f"k_{c.name}") for c in pk])
-                         .values({c: table.c[c] + sa.bindparam(f"d_{c}") for c in columns}))
-            result = connection.execute(statement, rows)
-            if result.rowcount not in (-1, len(rows)):
+            result = connection.execute(self._statement(kind, table, columns), rows)
+            if kind == "increment" and result.rowcount not in (-1, len(rows)):
                 raise ProjectionError(f"{table.name}: an increment names a row no event created")
+
+    def _statement(self, kind: str, table: sa.Table, columns: tuple[str, ...] = ()) -> Any:
+        """Statements built once (SQLAlchemy then reuses their compiled form)."""
+        key = (kind, table.name, columns)
+        statement = self._statements.get(key)
+        if statement is not None:
+            return statement
+        pk = list(table.primary_key.columns)
+        where = [c == sa.bindparam(f"k_{c.name}") for c in pk]
+        if kind == "delete":
+            statement = table.delete().where(*where)
+        elif kind == "insert":
+            statement = table.insert()
+        elif kind == "upsert":
+            statement = self._insert(table)
+            values = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
+            statement = (statement.on_conflict_do_update(index_elements=pk, set_=values) if values
+                         else statement.on_conflict_do_nothing(index_elements=pk))
+        elif kind == "count":  # INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c
+            statement = self._insert(table)
+            statement = statement.on_conflict_do_update(
+                index_elements=pk, set_={c: table.c[c] + statement.excluded[c] for c in columns})
+        elif kind == "update":
+            statement = table.update().where(*where).values({c: sa.bindparam(f"v_{c}") for c in columns})
+        elif kind == "increment":
+            statement = table.update().where(*where).values({c: table.c[c] + sa.bindparam(f"v_{c}") for c in columns})
+        elif kind == "lookup":
+            statement = sa.select(*[table.c[c] for c in columns]).where(*where)
+        else:  # pragma: no cover
+            raise AssertionError(kind)
+        self._statements[key] = statement
+        return statement
 
     # -- points and stars ------------------------------------------------------------------------------
     def _rescore(self, connection: sa.Connection, page: _Page) -> None:
@@ -449,8 +497,9 @@ class Views:
         if not keys:
             return
         updates = []
+        years = sorted({year for _, year in keys})
         for chunk in _chunks(sorted({member_id for member_id, _ in keys})):
-            for row in connection.execute(_facts_query(chunk)):
+            for row in connection.execute(_facts_query(chunk, years)):
                 if (row.member_id, row.year) in keys:
                     updates.append(self._score_row(row))
         statement = (my.update().where(my.c.member_id == sa.bindparam("k_member_id"),
@@ -481,16 +530,33 @@ class Views:
 
     # -- cached rows -----------------------------------------------------------------------------------
     def _cached(self, cache: _Cache, table: sa.Table, key: str, columns: Sequence[str]) -> dict[str, Any]:
+        row = self._cached_or_none(cache, table, key, columns)
+        if row is None:
+            raise ProjectionError(f"{table.name} has no row {key}")
+        return row
+
+    def _cached_or_none(self, cache: _Cache, table: sa.Table, key: str,
+                        columns: Sequence[str]) -> dict[str, Any] | None:
         row = cache.get(key)
         if row is None:
+            if self._reader is None:
+                self._reader = self.engine.connect()
             pk = list(table.primary_key.columns)[0]
-            with self.engine.connect() as connection:
-                found = connection.execute(sa.select(*[table.c[c] for c in columns]).where(pk == key)).first()
+            found = self._reader.execute(self._statement("lookup", table, tuple(columns)),
+                                         {f"k_{pk.name}": key}).first()
             if found is None:
-                raise ProjectionError(f"{table.name} has no row {key}")
+                return None
             row = dict(found._mapping)
             cache.put(key, row)
         return row
+
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
+
+    def _order(self, order_id: str) -> dict[str, Any]:
+        return self._cached(self._orders, t.orders, order_id, ORDER_CACHED)
 
     def _session(self, session_id: str) -> dict[str, Any]:
         return self._cached(self._sessions, t.sessions, session_id, SESSION_CACHED)
@@ -689,6 +755,8 @@ class Views:
             "member_id": fact.aggregate_id, "transfer_id": p["transfer_id"], "source": p["source"],
             "summary_json": json.dumps(p["summary"], ensure_ascii=False, sort_keys=True),
             "imported_on": local_day(fact.time)})
+        if p.get("personal_sealed"):
+            page.update(t.members, (fact.aggregate_id,), {"has_personal": True, "personal_erased": False})
 
     def _on_ReportSlip__Issued(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
@@ -706,10 +774,12 @@ class Views:
         if p["post_id"] is not None:
             item_key = f"post:{p['post_id']}"
         elif p["order_id"] is not None:
-            order = self._cached(self._orders, t.orders, p["order_id"], ("menu_item_id",))
-            item_key = f"menu:{order['menu_item_id']}"
+            item_key = f"menu:{self._order(p['order_id'])['menu_item_id']}"
         else:
             item_key = f"activity:{p['activity']}"
+        # In one transaction the events are grouped by aggregate, not by command: an order placed
+        # earlier in the same batch has its Fulfilled event stored before this session's events.
+        fulfilled = p["order_id"] is not None and self._order(p["order_id"])["session_id"] == fact.aggregate_id
         row = {
             "session_id": fact.aggregate_id, "position": fact.position, "member_id": p["member_id"],
             "community_id": p["community_id"], "year": int(p["service_date"][:4]),
@@ -718,7 +788,7 @@ class Views:
             "post_id": p["post_id"], "order_id": p["order_id"], "item_key": item_key, "organiser": p["organiser"],
             "recipient": p["recipient"], "recorded_on": p["recorded_on"], "late": bool(p["late"]),
             "status": "recorded", "rating": None, "certified_minutes": 0, "certified_by": None,
-            "certified_on": None, "complaint_upheld": False, "corrections": 0, "order_fulfilled": False}
+            "certified_on": None, "complaint_upheld": False, "corrections": 0, "order_fulfilled": fulfilled}
         page.insert(t.sessions, (fact.aggregate_id,), row)
         self._sessions.put(fact.aggregate_id, {column: row[column] for column in SESSION_CACHED})
 
@@ -756,7 +826,7 @@ class Views:
             "order_id": fact.aggregate_id, "community_id": p["community_id"], "menu_item_id": p["menu_item_id"],
             "menu_title": p["menu_title"], "placed_on": p["placed_on"], "status": "placed", "member_id": None,
             "session_id": None})
-        self._orders.put(fact.aggregate_id, {"menu_item_id": p["menu_item_id"]})
+        self._orders.put(fact.aggregate_id, {"menu_item_id": p["menu_item_id"], "session_id": None})
 
     def _on_Order__Dispatched(self, fact: Fact, page: _Page) -> None:
         page.update(t.orders, (fact.aggregate_id,), {"status": "dispatched", "member_id": fact.payload["member_id"]})
@@ -767,7 +837,11 @@ class Views:
     def _on_Order__Fulfilled(self, fact: Fact, page: _Page) -> None:
         session_id = fact.payload["session_id"]
         page.update(t.orders, (fact.aggregate_id,), {"status": "fulfilled", "session_id": session_id})
-        self._change_session(page, session_id, {"order_fulfilled": True})
+        self._order(fact.aggregate_id)["session_id"] = session_id
+        if self._sessions.get(session_id) is not None:
+            self._change_session(page, session_id, {"order_fulfilled": True})
+        else:  # in one transaction events are grouped by aggregate: the session may come next
+            page.pending_fulfilments.append(session_id)
 
     def _on_Order__Cancelled(self, fact: Fact, page: _Page) -> None:
         page.update(t.orders, (fact.aggregate_id,), {"status": "cancelled"})
@@ -883,29 +957,12 @@ def _complete(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
     return {**defaults, **row}
 
 
-def _upsert_builder(dialect: str) -> Callable[[sa.Table, Sequence[str]], Any]:
-    """INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c, for the counters named."""
-    insert = pg_dialect.insert if dialect == "postgresql" else sqlite_dialect.insert
-    cache: dict[tuple[str, tuple[str, ...]], Any] = {}
-
-    def build(table: sa.Table, counters: Sequence[str]) -> Any:
-        key = (table.name, tuple(counters))
-        if key not in cache:
-            statement = insert(table)
-            cache[key] = statement.on_conflict_do_update(
-                index_elements=list(table.primary_key.columns),
-                set_={c: table.c[c] + statement.excluded[c] for c in counters})
-        return cache[key]
-
-    return build
-
-
 def _chunks(values: Sequence[Any], size: int = IN_LIST_MAX) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start:start + size]
 
 
-def _facts_query(member_ids: Iterable[str]) -> sa.Select[Any]:
+def _facts_query(member_ids: Iterable[str], years: Iterable[int]) -> sa.Select[Any]:
     """Member-year counts with the member-level facts the requirements need."""
     my, m = t.member_years, t.members
     posts = (sa.select(sa.func.count()).select_from(t.member_posts)
@@ -921,7 +978,7 @@ def _facts_query(member_ids: Iterable[str]) -> sa.Select[Any]:
                       m.c.reported_on, posts.label("claimed_posts"), items.label("items"),
                       exempted.label("exempted"))
             .select_from(my.outerjoin(m, m.c.member_id == my.c.member_id))
-            .where(my.c.member_id.in_(list(member_ids))))
+            .where(my.c.member_id.in_(list(member_ids)), my.c.year.in_(list(years))))
 
 
 __all__ = ["CatchUpResult", "PAGE_EVENTS", "PolicyBook", "ProjectionError", "TrackingMoved", "Views", "YearTotals",
