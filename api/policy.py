@@ -22,9 +22,13 @@ from dataclasses import dataclass
 from typing import Mapping
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from api.reads import get_order, get_suggestion
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import ConsentMissing, LedgerError, NotFound, NotPermitted
+from ledger.domain.member import Member
+from ledger.domain.organisations import Counter
 from ledger.domain.values import ConsentPurpose, Role
 
 
@@ -209,7 +213,8 @@ def owns(ledger: Ledger, actor: Actor, kind: Kind, object_id: UUID | str) -> boo
     """Whether the object is the actor's own. Raises NotFound when the object does not exist."""
     role, me = actor.role, actor.actor_id
     if kind is Kind.KEY:  # the object is a key id (hex), not a UUID
-        return _has_authority(ledger, actor, ledger.get_key(str(object_id)).owner_id)
+        key = ledger.get_key(str(object_id))
+        return _has_authority(ledger, actor, key.owner_id, Role(key.role), key.certified_by)
     object_uuid = UUID(str(object_id))
     if kind is Kind.LOGIN:  # the object is the actor the login acts for (the router looks it up)
         return object_uuid == me or _has_authority(ledger, actor, object_uuid)
@@ -257,24 +262,45 @@ def owns(ledger: Ledger, actor: Actor, kind: Kind, object_id: UUID | str) -> boo
     raise AssertionError(f"unknown kind {kind}")
 
 
-def _has_authority(ledger: Ledger, actor: Actor, target_id: UUID) -> bool:
+def _has_authority(ledger: Ledger, actor: Actor, target_id: UUID, target_role: Role | None = None,
+                   certified_by: str | None = None) -> bool:
     """Whether `actor` certifies (and so manages) the target actor: the region every actor in it; a
-    community its counters, its residents and its registered members; a unit its enrolled members."""
+    community its counters, its residents and its registered members; a unit its enrolled members.
+    The target's role comes from its records (a member, a counter) or its key, so a target whose key
+    was revoked is still recognised."""
     if actor.role is R:
         return True
     if actor.role not in (C, U) or target_id == actor.actor_id:
         return False
-    target = ledger.actor_for(target_id)
-    if target.role is M:
+    role = target_role or _role_of(ledger, target_id)
+    if role is M:
         member = ledger.get_member(target_id)
         return member.community_id == actor.actor_id if actor.role is C else member.unit_id == actor.actor_id
     if actor.role is not C:
         return False
-    if target.role is K:
+    if role is K:
         return ledger.get_counter(target_id).community_id == actor.actor_id
-    if target.role is S:
+    if role is S:
+        if certified_by is not None:
+            return ledger.get_key(certified_by).owner_id == actor.actor_id
         return certifier_of(ledger, target_id) == actor.actor_id
     return False
+
+
+def _role_of(ledger: Ledger, actor_id: UUID) -> Role:
+    aggregate = _aggregate_or_none(ledger, actor_id)
+    if isinstance(aggregate, Member):
+        return M
+    if isinstance(aggregate, Counter):
+        return K
+    return ledger.actor_for(actor_id).role
+
+
+def _aggregate_or_none(ledger: Ledger, aggregate_id: UUID) -> object | None:
+    try:
+        return ledger.repository.get(aggregate_id)
+    except AggregateNotFoundError:
+        return None
 
 
 def certifier_of(ledger: Ledger, actor_id: UUID) -> UUID | None:

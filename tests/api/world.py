@@ -84,6 +84,8 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
                            personal={"mobile": "13800000000"}, profile={"sex": "男"})
     ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.UNIT_FEEDBACK,
                         recipient=str(unit.actor_id))
+    ledger.join_team(actor=community, member_id=member.actor_id, team_id=team_id)
+    ledger.grant_exemption(actor=unit, member_id=member.actor_id, year=2025, reason="援疆挂职一年")
     order_id = ledger.place_order(actor=resident, community_id=community.actor_id, menu_item_id=menu_item_id)
     ledger.dispatch_order(actor=community, order_id=order_id, member_id=member.actor_id)
     ledger.accept_order(actor=member, order_id=order_id)

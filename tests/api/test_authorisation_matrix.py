@@ -1,0 +1,271 @@
+"""The authorisation matrix: every endpoint × every role × own/other object, checked against the
+one table in api/policy.py.
+
+For each endpoint a fresh two-sided world is built (tests/api/world.py); the caller is always a side-A
+actor (or the region admin / auditor), "own" targets side A's objects and "other" side B's. A cell the
+table forbids must answer 403 `not_permitted` (and change nothing); a cell it allows must not be
+refused for authorisation (it may still be a 409 for the object's state, never a 401/403/404/5xx).
+Every route of the app must appear here, so a new endpoint cannot skip the matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+from uuid import uuid4
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.policy import POLICY, Kind, Scope
+from api.settings import settings_for_tests
+from ledger.application import Actor, Ledger
+from ledger.domain.values import ConsentPurpose, Role, stable_id
+from ledger.signing import keys as ed25519
+from tests.api.world import Side, World, build_world, today_iso
+
+ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
+NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller's own session
+    ("POST", "/v1/auth/token"), ("POST", "/v1/auth/revoke"), ("POST", "/v1/auth/password"), ("GET", "/v1/auth/me"),
+    ("GET", "/healthz"),
+}
+
+
+def authority_target(world: World, role: Role, side: Side) -> Actor:
+    """An actor the role manages on that side: a community its counter, a unit (and the region) a member."""
+    return side.counter if role is Role.COMMUNITY else side.member
+
+
+def key_target(world: World, role: Role, side: Side) -> str:
+    return side.counter_key_id if role is Role.COMMUNITY else side.member_key_id
+
+
+Target = Callable[[World, Role, Side], dict[str, str]]
+Body = Callable[[World, Role, Side], Any]
+
+
+@dataclass(frozen=True)
+class Spec:
+    method: str
+    path: str
+    action: str
+    params: Target = lambda w, r, s: {}
+    body: Body = lambda w, r, s: None
+
+
+def _ids(**names: str) -> Target:
+    return lambda w, r, s: {k: str(getattr(s, v).actor_id if isinstance(getattr(s, v), Actor) else getattr(s, v))
+                            for k, v in names.items()}
+
+
+def _session(w: World, r: Role, s: Side) -> dict[str, Any]:
+    return {"member_id": str(s.member.actor_id), "activity": "平安巡逻", "content": "夜间巡逻", "place": "小区",
+            "service_date": today_iso(w.ledger), "start_time": "19:00", "end_time": "21:00", "minutes": 90}
+
+
+def _consent_id(w: World, r: Role, s: Side) -> dict[str, str]:
+    consent = stable_id("consent", s.member.actor_id, ConsentPurpose.UNIT_FEEDBACK.value, str(s.unit.actor_id))
+    return {"member_id": str(s.member.actor_id), "consent_id": str(consent)}
+
+
+def _public_key() -> str:
+    return ed25519.b64(ed25519.public_bytes(ed25519.generate().public_key()))
+
+
+SPECS: list[Spec] = [
+    Spec("GET", "/v1/region", "region.read"),
+    Spec("POST", "/v1/region/settings", "region.change_settings", body=lambda w, r, s: {"display_name": "时间银行"}),
+    Spec("PUT", "/v1/region/report-deadlines/{year}", "region.set_deadline", lambda w, r, s: {"year": "2027"},
+         lambda w, r, s: {"deadline": "2027-08-31"}),
+    Spec("POST", "/v1/region/scoring-policies", "region.publish_policy", body=lambda w, r, s: {
+        "version": 2, "from_year": 2027, "note": "", "rules": {
+            "points_per_certified_hour": 10, "rating_factor_permille": {"优": 1200, "良": 1000, "一般": 800},
+            "points_per_certified_session": 5, "points_per_distinct_item": 10, "points_per_excellent_order": 5,
+            "points_per_adopted_suggestion": 10, "star_thresholds": [50, 100, 200, 400, 800]}}),
+    Spec("GET", "/v1/region/scoring-policies/{version}", "policy.read", lambda w, r, s: {"version": "1"}),
+    Spec("POST", "/v1/region/rescoring", "region.rescore", body=lambda w, r, s: {"year": 2026, "version": 1}),
+    Spec("POST", "/v1/region/auditors", "auditor.register", body=lambda w, r, s: {"label": "第二审计组"}),
+    Spec("POST", "/v1/units", "unit.register",
+         body=lambda w, r, s: {"name": f"单位{uuid4().hex[:6]}", "unit_type": "企业", "declared_members": 3}),
+    Spec("POST", "/v1/communities", "community.register",
+         body=lambda w, r, s: {"name": f"社区{uuid4().hex[:6]}", "county": "玄武区", "street": "街道"}),
+    Spec("GET", "/v1/units/{unit_id}", "unit.read", _ids(unit_id="unit")),
+    Spec("POST", "/v1/units/{unit_id}/pairing", "unit.pair", _ids(unit_id="unit"),
+         lambda w, r, s: {"community_id": str(s.community.actor_id)}),
+    Spec("PUT", "/v1/units/{unit_id}/declared-members", "unit.declare_members", _ids(unit_id="unit"),
+         lambda w, r, s: {"count": 12}),
+    Spec("POST", "/v1/members", "member.enrol", body=lambda w, r, s: {"name": "李明", "party_status": "预备"}),
+    Spec("GET", "/v1/communities/{community_id}", "community.read", _ids(community_id="community")),
+    Spec("POST", "/v1/communities/{community_id}/posts", "community.define_post", _ids(community_id="community"),
+         lambda w, r, s: {"name": "防汛值守岗"}),
+    Spec("POST", "/v1/communities/{community_id}/posts/{post_id}/retirement", "community.retire_post",
+         _ids(community_id="community", post_id="post_id")),
+    Spec("POST", "/v1/communities/{community_id}/teams", "community.form_team", _ids(community_id="community"),
+         lambda w, r, s: {"name": "书法文艺志愿队", "kind": "趣缘"}),
+    Spec("POST", "/v1/communities/{community_id}/menu", "community.publish_menu", _ids(community_id="community"),
+         lambda w, r, s: {"title": "上门理发"}),
+    Spec("POST", "/v1/communities/{community_id}/menu/{item_id}/withdrawal", "community.withdraw_menu",
+         _ids(community_id="community", item_id="menu_item_id")),
+    Spec("POST", "/v1/communities/{community_id}/catalogue", "community.list_item", _ids(community_id="community"),
+         lambda w, r, s: {"name": "食用油", "price_minutes": 60}),
+    Spec("PUT", "/v1/communities/{community_id}/catalogue/{item_id}/price", "community.reprice_item",
+         _ids(community_id="community", item_id="item_id"), lambda w, r, s: {"price_minutes": 45}),
+    Spec("POST", "/v1/communities/{community_id}/catalogue/{item_id}/delisting", "community.delist_item",
+         _ids(community_id="community", item_id="item_id")),
+    Spec("POST", "/v1/communities/{community_id}/counters", "community.open_counter", _ids(community_id="community"),
+         lambda w, r, s: {"name": "第二收银台"}),
+    Spec("POST", "/v1/communities/{community_id}/residents", "community.register_resident",
+         _ids(community_id="community"), lambda w, r, s: {"label": "5栋居民"}),
+    Spec("GET", "/v1/counters/{counter_id}", "counter.read", _ids(counter_id="counter")),
+    Spec("GET", "/v1/members/{member_id}", "member.read", _ids(member_id="member")),
+    Spec("GET", "/v1/members/{member_id}/personal", "member.read_personal", _ids(member_id="member")),
+    Spec("GET", "/v1/members/{member_id}/balance", "balance.read", _ids(member_id="member")),
+    Spec("GET", "/v1/members/{member_id}/account/entries", "account.read", _ids(member_id="member")),
+    Spec("POST", "/v1/members/{member_id}/report-slips", "member.issue_slip", _ids(member_id="member"),
+         lambda w, r, s: {"community_id": str(s.community.actor_id)}),
+    Spec("POST", "/v1/members/{member_id}/registration", "member.register", _ids(member_id="member"),
+         lambda w, r, s: {"post_ids": [str(w.a.post_id)]}),
+    Spec("POST", "/v1/members/{member_id}/posts", "member.claim_post", _ids(member_id="member"),
+         lambda w, r, s: {"post_id": str(s.post_id)}),
+    Spec("DELETE", "/v1/members/{member_id}/posts/{post_id}", "member.release_post",
+         _ids(member_id="member", post_id="post_id")),
+    Spec("POST", "/v1/members/{member_id}/teams", "member.join_team", _ids(member_id="member"),
+         lambda w, r, s: {"team_id": str(s.team_id)}),
+    Spec("DELETE", "/v1/members/{member_id}/teams/{team_id}", "member.leave_team",
+         _ids(member_id="member", team_id="team_id")),
+    Spec("PUT", "/v1/members/{member_id}/exemptions/{year}", "member.grant_exemption",
+         lambda w, r, s: {"member_id": str(s.member.actor_id), "year": "2026"}, lambda w, r, s: {"reason": "长期病休"}),
+    Spec("DELETE", "/v1/members/{member_id}/exemptions/{year}", "member.withdraw_exemption",
+         lambda w, r, s: {"member_id": str(s.member.actor_id), "year": "2025"}),
+    Spec("POST", "/v1/members/{member_id}/consents", "member.give_consent", _ids(member_id="member"),
+         lambda w, r, s: {"purpose": "transfer", "recipient": "320104"}),
+    Spec("DELETE", "/v1/members/{member_id}/consents/{consent_id}", "member.withdraw_consent", _consent_id),
+    Spec("POST", "/v1/members/{member_id}/personal-data/erasure", "member.erase_personal", _ids(member_id="member"),
+         lambda w, r, s: {"reason": "党员本人申请"}),
+    Spec("POST", "/v1/members/{member_id}/suggestions", "member.submit_suggestion", _ids(member_id="member"),
+         lambda w, r, s: {"content": "建议增设社区食堂"}),
+    Spec("GET", "/v1/report-slips/{slip_id}", "slip.read", _ids(slip_id="slip_id")),
+    Spec("POST", "/v1/report-slips/{slip_id}/receipt", "slip.send_receipt", _ids(slip_id="slip_id")),
+    Spec("POST", "/v1/orders", "order.place", body=lambda w, r, s: {
+        "community_id": str(s.community.actor_id), "menu_item_id": str(s.menu_item_id)}),
+    Spec("GET", "/v1/orders/{order_id}", "order.read", _ids(order_id="order_id")),
+    Spec("POST", "/v1/orders/{order_id}/dispatch", "order.dispatch", _ids(order_id="order_id"),
+         lambda w, r, s: {"member_id": str(s.member.actor_id)}),
+    Spec("POST", "/v1/orders/{order_id}/acceptance", "order.accept", _ids(order_id="order_id")),
+    Spec("POST", "/v1/orders/{order_id}/cancellation", "order.cancel", _ids(order_id="order_id"),
+         lambda w, r, s: {"reason": "居民临时外出"}),
+    Spec("POST", "/v1/sessions", "session.record", body=_session),
+    Spec("GET", "/v1/sessions/{session_id}", "session.read", _ids(session_id="session_id")),
+    Spec("POST", "/v1/sessions/{session_id}/rating", "session.rate", _ids(session_id="session_id"),
+         lambda w, r, s: {"rating": "良"}),
+    Spec("POST", "/v1/sessions/{session_id}/certification", "session.certify", _ids(session_id="session_id")),
+    Spec("POST", "/v1/sessions/{session_id}/rejection", "session.reject", _ids(session_id="open_session_id"),
+         lambda w, r, s: {"reason": "无法核实"}),
+    Spec("POST", "/v1/sessions/{session_id}/corrections", "session.correct", _ids(session_id="session_id"),
+         lambda w, r, s: {"reason": "更正地点", "place": "社区活动室"}),
+    Spec("POST", "/v1/sessions/{session_id}/complaints", "session.uphold_complaint", _ids(session_id="session_id"),
+         lambda w, r, s: {"reason": "投诉属实"}),
+    Spec("GET", "/v1/suggestions/{suggestion_id}", "suggestion.read", _ids(suggestion_id="suggestion_id")),
+    Spec("POST", "/v1/suggestions/{suggestion_id}/adoption", "suggestion.adopt", _ids(suggestion_id="suggestion_id"),
+         lambda w, r, s: {"note": "已采纳"}),
+    Spec("POST", "/v1/suggestions/{suggestion_id}/forwarding", "suggestion.forward",
+         _ids(suggestion_id="suggestion_id"), lambda w, r, s: {"agency": "区住建局"}),
+    Spec("POST", "/v1/redemptions", "redemption.create", body=lambda w, r, s: {
+        "member_id": str(s.member.actor_id), "redemption_id": str(uuid4()),
+        "items": [{"item_id": str(w.a.item_id), "quantity": 1}]}),
+    Spec("GET", "/v1/keys/{key_id}", "key.read", lambda w, r, s: {"key_id": s.counter_key_id}),
+    Spec("POST", "/v1/keys", "key.register_client", body=lambda w, r, s: {
+        "owner_id": str(authority_target(w, r, s).actor_id), "public_key": _public_key(), "label": "终端"}),
+    Spec("POST", "/v1/actors/{actor_id}/key-rotation", "key.rotate",
+         lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}, lambda w, r, s: {"reason": "轮换"}),
+    Spec("POST", "/v1/keys/{key_id}/revocation", "key.revoke", lambda w, r, s: {"key_id": key_target(w, r, s)},
+         lambda w, r, s: {"reason": "终端丢失"}),
+    Spec("POST", "/v1/logins", "login.create", body=lambda w, r, s: {
+        "username": f"new-{uuid4().hex[:10]}", "password": "a long password",
+        "actor_id": str(authority_target(w, r, s).actor_id)}),
+    Spec("GET", "/v1/actors/{actor_id}/logins", "login.list",
+         lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}),
+    Spec("POST", "/v1/logins/{username}/disable", "login.disable",
+         lambda w, r, s: {"username": w.usernames[authority_target(w, r, s).actor_id]}),
+    Spec("POST", "/v1/logins/{username}/enable", "login.enable",
+         lambda w, r, s: {"username": w.usernames[authority_target(w, r, s).actor_id]}),
+]
+
+
+def expected_allowed(action: str, role: Role, own: bool) -> bool:
+    rule = POLICY[action]
+    scope = rule.scopes.get(role)
+    if scope is None:
+        return False
+    return scope is Scope.ANY or rule.kind is Kind.NONE or own
+
+
+@pytest.fixture(scope="module")
+def routes() -> set[tuple[str, str]]:
+    ledger = Ledger("memory:")
+    app = create_app(settings_for_tests(), ledger)
+    found = {(method.upper(), path) for path, operations in app.openapi()["paths"].items() for method in operations}
+    ledger.close()
+    return found
+
+
+def test_every_route_is_in_the_matrix(routes: set[tuple[str, str]]) -> None:
+    covered = {(spec.method, spec.path) for spec in SPECS}
+    assert routes - NOT_IN_POLICY - covered == set(), "add these endpoints to the matrix"
+    assert covered - routes == set()
+    assert {spec.action for spec in SPECS} <= set(POLICY)
+
+
+def _call(client: TestClient, world: World, spec: Spec, role: Role, own: bool) -> tuple[int, dict[str, Any]]:
+    side = world.a if own else world.b
+    params = spec.params(world, role, side)
+    path = spec.path.format(**params)
+    body = spec.body(world, role, side)
+    response = client.request(spec.method, path, headers=world.headers(world.actor(role)),
+                              json=body if body is not None else None)
+    return response.status_code, response.json()
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.method} {s.path}" for s in SPECS])
+def test_matrix(spec: Spec) -> None:
+    ledger = Ledger("memory:")
+    app: FastAPI = create_app(settings_for_tests(), ledger)
+    failures: list[str] = []
+    with TestClient(app, raise_server_exceptions=False) as client:
+        world = build_world(app)
+        cells = [(role, own) for role in ROLES for own in (True, False)]
+        # forbidden cells first: they must change nothing, so the allowed ones still find the world intact
+        cells.sort(key=lambda cell: expected_allowed(spec.action, cell[0], cell[1]))
+        for role, own in cells:
+            allowed = expected_allowed(spec.action, role, own)
+            events_before = ledger.recorder.max_notification_id()
+            status, body = _call(client, world, spec, role, own)
+            cell = f"{role.value:9} {'own' if own else 'other':5} → {status} {body.get('code', '') if isinstance(body, dict) else ''}"
+            if allowed and (status in (401, 403, 404) or status >= 500 or (status == 422 and spec.method != "GET")):
+                failures.append(f"allowed but refused: {cell} {body}")
+            if not allowed:
+                if status != 403 or body.get("code") != "not_permitted":
+                    failures.append(f"forbidden but answered: {cell} {body}")
+                if ledger.recorder.max_notification_id() != events_before:
+                    failures.append(f"forbidden but wrote events: {cell}")
+    ledger.close()
+    assert not failures, f"{spec.method} {spec.path} ({spec.action}):\n" + "\n".join(failures)
+
+
+def test_the_table_keeps_the_issue_promises() -> None:
+    reads = {a for a in POLICY if a.endswith(".read") or a.startswith(("balance.", "account.")) or ".read_" in a}
+    writes = set(POLICY) - reads - {"login.list"}
+    assert all(Role.AUDITOR not in POLICY[a].scopes for a in writes), "an auditor writes nothing"
+    assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"
+    assert {a for a in POLICY if Role.COUNTER in POLICY[a].scopes} - {
+        "region.read", "policy.read", "community.read", "key.read"} == {
+        "balance.read", "redemption.create", "counter.read"}, "a counter reads balances and redeems, nothing else"
+    assert POLICY["member.read_personal"].scopes == {Role.MEMBER: Scope.OWN, Role.COMMUNITY: Scope.OWN,
+                                                     Role.UNIT: Scope.OWN}
+    for action, rule in POLICY.items():
+        if Role.MEMBER in rule.scopes and rule.kind is not Kind.NONE:
+            assert rule.scopes[Role.MEMBER] is Scope.OWN or action.endswith("read") and rule.kind is Kind.COMMUNITY \
+                or rule.scopes[Role.MEMBER] is Scope.ANY and action in ("region.read", "policy.read", "key.read",
+                                                                        "community.read"), action
