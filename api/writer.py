@@ -146,6 +146,8 @@ class GroupCommitWriter:
                             raise _Poisoned() from error
                         outcomes.append((False, error))
         except (_Poisoned, ConcurrentUpdate, Exception) as error:  # the batch was not saved
+            if isinstance(error, ConcurrentUpdate):
+                heal_cache(self._ledger)
             if not isinstance(error, (_Poisoned, ConcurrentUpdate)):
                 log.warning("batch of %d failed (%s); running its commands one by one", len(jobs),
                             type(error).__name__)
@@ -165,6 +167,7 @@ class GroupCommitWriter:
                 job.future.set_result(job.run())
                 return
             except ConcurrentUpdate as error:
+                heal_cache(self._ledger)
                 if attempt == 1:
                     job.future.set_exception(error)
             except BaseException as error:  # noqa: BLE001 - handed to the waiting request
@@ -190,3 +193,24 @@ class GroupCommitWriter:
         if aggregates is None:
             return ((-1, int(time.monotonic_ns())),)  # unknown: never equal, so always poisoned
         return tuple(sorted((id(a), len(getattr(a, "_pending_events", ()))) for a in aggregates.values()))
+
+
+def heal_cache(ledger: Ledger) -> None:
+    """Drop aggregate-cache entries the ledger emptied after a conflict.
+
+    `Ledger._save` answers an IntegrityError with `repository.cache.put(id, None)`; eventsourcing's
+    LRUCache stores that None and the next `get` of the aggregate fails (AttributeError → 500) until
+    the entry is evicted. Until the ledger evicts instead (`cache.get(id, evict=True)`), the writer
+    removes such entries itself after every conflict. The cache is fast-forwarded from the store on
+    every read, so dropping entries is always safe."""
+    cache = getattr(ledger.repository, "cache", None)
+    entries = getattr(cache, "cache", None)
+    if cache is None or not isinstance(entries, dict):
+        return
+    for key, link in list(entries.items()):
+        value = link[3] if isinstance(link, list) and len(link) == 4 else link
+        if value is None:
+            try:
+                cache.get(key, evict=True)
+            except KeyError:
+                pass
