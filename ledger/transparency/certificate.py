@@ -346,8 +346,16 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
     # -- 2. every event, with the keys that signed it, trusting only the root ----------------------------
     key_envelopes = [envelope for envelope, statement in zip(envelopes, statements)
                      if statement is not None and statement.type in KEY_TYPES]
-    checked = verify_envelopes(envelopes, key_envelopes=key_envelopes, root_public_key=root_public_key,
-                               region_code=region_code)
+    try:
+        checked = verify_envelopes(envelopes, key_envelopes=key_envelopes, root_public_key=root_public_key,
+                                   region_code=region_code)
+    except Exception as error:  # noqa: BLE001 - a malformed envelope the shared verifier did not expect
+        for index, envelope in zip(indexes, envelopes):
+            try:
+                parse_signed_bytes(unpack(envelope)[1], strict=True)
+            except (EnvelopeError, ValueError) as bad:
+                raise CertificateError(f"event at leaf {index}: not a valid signed statement: {bad}") from None
+        raise CertificateError(f"the events could not be checked: {type(error).__name__}: {error}") from None
     if checked.report.problems:
         problem = checked.report.problems[0]
         position = problem.position
@@ -663,20 +671,22 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
     columns = [
         Column("no", "序号", 5, "center", "int"),
         Column("date", "服务日期", 11, "center", "date"),
-        Column("content", "服务内容", 30),
-        Column("place", "服务地点", 16),
-        Column("minutes", "时长（小时）", 8, "right", "hours"),
-        Column("cumulative", "累计（小时）", 8, "right", "hours"),
+        Column("content", "服务内容", 28),
+        Column("place", "服务地点", 14),
+        Column("minutes", "时长(小时)", 10, "right", "hours"),
+        Column("cumulative", "累计(小时)", 10, "right", "hours"),
         Column("rating", "评价", 5, "center"),
-        Column("certified_by", "认证单位", 14),
+        Column("certified_by", "认证社区", 14),
     ]
     totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
     table = Table("服务记录", columns, rows, totals_row=totals if rows else None,
                   note="" if rows else "该期间内无经认证的服务记录。")
     issued = verified.issued_at.astimezone(CHINA_TIME)
-    statement = (f"兹证明 {verified.member_name} 同志于 {_period_text(verified.period_from, verified.period_to)} "
-                 f"期间在 {verified.region_name} 参加社区志愿服务，经社区党组织认证 {len(verified.sessions)} 次，"
-                 f"累计服务时间 {_hours(verified.total_minutes)} 小时。")
+    start, end = verified.period_from, verified.period_to
+    when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end
+            else f"自 {start} 起" if start else f"截至 {end}")
+    statement = (f"兹证明 {verified.member_name} 同志{when}在{verified.region_name}参加社区志愿服务，"
+                 f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
     footer = [
         "本证明依据签名的服务记录出具：每条记录均由记录人、评价人和认证社区以各自的数字签名签署，"
         f"并由区级账本签名检查点（日志大小 {verified.checkpoint.size}，"
@@ -684,6 +694,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         "证明收录于不可篡改的默克尔日志。",
         "核验方法：取得同名电子凭证文件（JSON）与省级信任根公钥后，离线执行 "
         "timeledger certificate verify 文件 --trust 根公钥文件；二维码中的文件摘要（SHA-256）须与凭证文件一致。",
+        f"党员编号：{verified.member_id}",
         f"电子凭证 SHA-256：{verified.bundle_sha256}",
     ]
     return Report(
@@ -696,8 +707,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
               ("出具日期", f"{issued:%Y年%m月%d日}")],
         sections=[
             Section([table], heading=statement),
-            Section([QRCode(verified.reference, caption=f"证书 {verified.number} · 认证 "
-                                                       f"{_hours(verified.total_minutes)} 小时"),
+            Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
                      SignatureBox("出具单位（盖章）")]),
         ],
         footer_lines=footer,

@@ -56,7 +56,7 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
             made = sign_checkpoint(ledger, log)
             base.console.print(f"checkpoint {made.checkpoint_id}: {made.size} events, signed by region key "
                                f"{made.key_id}")
-            base.console.print(f"verifier key: {region_note_verifier(ledger, made.key_id).verifier_key()}")
+            base.console.print(f"verifier key: {region_note_verifier(ledger, made.key_id).verifier_key()}", soft_wrap=True)
         else:
             key, key_name = load_private_key_file(cosign_with)
             name = witness or key_name
@@ -65,12 +65,12 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
             latest = CheckpointStore.for_log(log).latest() or sign_checkpoint(ledger, log)
             made = cosign(ledger, witness_name=name, witness_key=key, checkpoint=latest, log=log)
             base.console.print(f"checkpoint {made.checkpoint_id} (size {made.size}) cosigned by witness {name}")
-            base.console.print(f"witness verifier key: {witness_verifier_key(name, key)}")
+            base.console.print(f"witness verifier key: {witness_verifier_key(name, key)}", soft_wrap=True)
     except (CheckpointError, OSError) as error:
         base.fail(str(error))
     if out_file is not None:
         out_file.write_text(made.note)
-    base.out.print(made.note, end="", highlight=False, markup=False)
+    typer.echo(made.note, nl=False)
 
 
 proof_app = typer.Typer(help="Inclusion and consistency proofs as files.", no_args_is_help=True)
@@ -134,7 +134,7 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
     except ProofFileError as error:
         base.fail(str(error), 2)
     if out_file is None:
-        base.out.print(text, end="", highlight=False, markup=False)
+        typer.echo(text, nl=False)
     else:
         out_file.write_text(text)
         base.out.print(f"consistency proof {size_from} → {size_to} written to {out_file}")
@@ -204,7 +204,7 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     verified = issued.verified
     base.out.print(f"certificate {issued.number}: {verified.member_name}, {len(verified.sessions)} certified "
                    f"session(s), {verified.total_minutes} minutes ({verified.total_minutes / 60:.1f} h)")
-    base.out.print(f"written to {out_file} and {pdf_path} (sha256 {issued.sha256})")
+    base.out.print(f"written to {out_file} and {pdf_path} (sha256 {issued.sha256})", soft_wrap=True)
 
 
 @certificate_app.command("verify")
@@ -235,7 +235,7 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
         if as_json:
             base.out.print_json(json.dumps({"ok": False, "reason": str(error)}, ensure_ascii=False))
         else:
-            base.console.print(f"[red]FAILED[/red]: {error}", highlight=False)
+            base.console.print(f"[red]FAILED[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     hours = f"{verified.total_minutes / 60:.1f}"
     if as_json:
@@ -248,8 +248,8 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
     base.console.print(f"OK: certificate {verified.number} of {verified.member_name} ({verified.member_id}), issued by "
                        f"{verified.region_name} ({verified.region_code}); {len(verified.sessions)} certified "
                        f"session(s) proven in its log at size {verified.checkpoint.size}; "
-                       f"reference {verified.reference}", highlight=False)
-    base.out.print(f"{verified.total_minutes} minutes ({hours} hours)", highlight=False)
+                       f"reference {verified.reference}", highlight=False, soft_wrap=True)
+    base.out.print(f"{verified.total_minutes} minutes ({hours} hours)", highlight=False, soft_wrap=True)
 
 
 def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file; default: the one recorded "
@@ -287,9 +287,9 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
             "differences": [vars(d) for d in report.differences]}, ensure_ascii=False))
     else:
         for line in format_report(report):
-            base.out.print(line, highlight=False, markup=False)
+            base.out.print(line, highlight=False, markup=False, soft_wrap=True)
         base.out.print("OK: no differences" if report.ok else f"FAILED: {len(report.differences)} difference(s)",
-                       highlight=False)
+                       highlight=False, soft_wrap=True)
     raise typer.Exit(0 if report.ok else 1)
 
 
