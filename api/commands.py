@@ -134,9 +134,7 @@ class Commands:
         if self._idempotency_key is not None:
             slot = Slot(self.actor.actor_id, self._idempotency_key,
                         fingerprint(self._method, self._path, _json_body(body)))
-            stored = self.services.idempotency.begin(slot)
-            if stored is not None:
-                return JSONResponse(stored.body, status_code=stored.status_code, headers={REPLAYED_HEADER: "true"})
+            self.services.idempotency.claim(slot)
         try:
             outcome: Stored = self.services.writer.submit(job, alone=alone or signing.client_signed,
                                                           idempotency=slot)
@@ -144,7 +142,8 @@ class Commands:
             if slot is not None:
                 self.services.idempotency.release(slot)
             raise
-        return JSONResponse(outcome.body, status_code=outcome.status_code)
+        headers = {REPLAYED_HEADER: "true"} if outcome.replayed else None
+        return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
 
     def _check_key_owner(self, key_id: str) -> None:
         key = self.services.ledger.get_key(key_id)

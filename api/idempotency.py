@@ -8,6 +8,7 @@
   `Idempotent-Replayed: true`; a different fingerprint is refused with 409 `idempotency_key_reused`.
 * Refusals are not stored: a refused command changed nothing, so running it again is safe and
   answers with today's state (a member whose balance was topped up can then redeem).
+* The writer looks the keys of a whole batch up in one query before running it.
 * While a request is running, a retry with the same key waits for it (in this process) instead of
   running the command twice; after `idempotency_wait_seconds` it gets 409
   `idempotency_key_in_progress` (safe to retry).
@@ -43,6 +44,7 @@ class Slot:
 class Stored:
     status_code: int
     body: Any
+    replayed: bool = False
 
 
 def check_key(key: str) -> str:
@@ -63,35 +65,50 @@ class IdempotencyStore:
         self._lock = threading.Lock()
         self._in_flight: dict[tuple[UUID, str], threading.Event] = {}
 
-    def begin(self, slot: Slot) -> Stored | None:
-        """Claim the key for this request, or return the stored response of an earlier one.
+    def claim(self, slot: Slot) -> None:
+        """Hold the key while this request runs; a concurrent request with the same key waits here.
 
-        After a claim the caller must `release(slot)` on failure; on success the writer stores the
+        The stored response (if any) is looked up by the writer, for the whole batch at once
+        (`lookup_many`), so a new key costs no database round trip in the request thread. After a
+        claim the caller must `release(slot)` on failure; on success the writer stores the
         response and releases the slot (`save_many`)."""
         ident = (slot.actor_id, slot.key)
         while True:
             with self._lock:
                 running = self._in_flight.get(ident)
                 if running is None:
-                    stored = self._load(slot)
-                    if stored is not None:
-                        return stored
                     self._in_flight[ident] = threading.Event()
-                    return None
+                    return
             if not running.wait(self._wait_seconds):
                 raise IdempotencyKeyInProgress("a request with this Idempotency-Key is still running; retry later")
 
-    def _load(self, slot: Slot) -> Stored | None:
+    def lookup_many(self, slots: list[Slot]) -> dict[Slot, Stored | Exception]:
+        """Stored responses for these slots (one query): a replay, or IdempotencyKeyReused when the
+        key was used for a different request."""
+        if not slots:
+            return {}
+        found: dict[Slot, Stored | Exception] = {}
+        by_actor: dict[UUID, list[Slot]] = {}
+        for slot in slots:
+            by_actor.setdefault(slot.actor_id, []).append(slot)
         with self._store.connect() as connection:
-            row = connection.execute(sa.select(idempotency.c.fingerprint, idempotency.c.status_code,
-                                               idempotency.c.body)
-                                     .where(idempotency.c.actor_id == str(slot.actor_id),
-                                            idempotency.c.idempotency_key == slot.key)).first()
-        if row is None:
-            return None
-        if row.fingerprint != slot.fingerprint:
-            raise IdempotencyKeyReused("this Idempotency-Key was already used for a different request")
-        return Stored(row.status_code, json.loads(row.body))
+            for actor_id, group in by_actor.items():
+                rows = connection.execute(
+                    sa.select(idempotency.c.idempotency_key, idempotency.c.fingerprint, idempotency.c.status_code,
+                              idempotency.c.body)
+                    .where(idempotency.c.actor_id == str(actor_id),
+                           idempotency.c.idempotency_key.in_([s.key for s in group]))).all()
+                stored = {row.idempotency_key: row for row in rows}
+                for slot in group:
+                    row = stored.get(slot.key)
+                    if row is None:
+                        continue
+                    if row.fingerprint != slot.fingerprint:
+                        found[slot] = IdempotencyKeyReused(
+                            "this Idempotency-Key was already used for a different request")
+                    else:
+                        found[slot] = Stored(row.status_code, json.loads(row.body), replayed=True)
+        return found
 
     def release(self, slot: Slot) -> None:
         with self._lock:
@@ -106,7 +123,9 @@ class IdempotencyStore:
             rows = [{"actor_id": str(slot.actor_id), "idempotency_key": slot.key, "fingerprint": slot.fingerprint,
                      "status_code": stored.status_code,
                      "body": json.dumps(stored.body, ensure_ascii=False, separators=(",", ":")),
-                     "created_at": now} for slot, stored in done]
+                     "created_at": now} for slot, stored in done if not stored.replayed]
+            if not rows:
+                return
             try:
                 with self._store.begin() as connection:
                     connection.execute(idempotency.insert(), rows)

@@ -40,6 +40,7 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     def store_responses(done: list[tuple[Slot, Stored]]) -> None:
         idempotency.save_many(done)
 
-    writer = GroupCommitWriter(ledger, commands_max=settings.group_commit_commands_max, after_batch=store_responses)
+    writer = GroupCommitWriter(ledger, commands_max=settings.group_commit_commands_max, after_batch=store_responses,
+                               before_batch=idempotency.lookup_many)
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, owns_ledger=owns_ledger)

@@ -62,10 +62,12 @@ class WriterStats:
 
 class GroupCommitWriter:
     def __init__(self, ledger: Ledger, *, commands_max: int = 256,
-                 after_batch: Callable[[list[tuple[Any, Any]]], None] | None = None) -> None:
+                 after_batch: Callable[[list[tuple[Any, Any]]], None] | None = None,
+                 before_batch: Callable[[list[Any]], dict[Any, Any]] | None = None) -> None:
         self._ledger = ledger
         self._commands_max = commands_max
         self._after_batch = after_batch
+        self._before_batch = before_batch
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._held: Job | None = None
@@ -94,7 +96,8 @@ class GroupCommitWriter:
         job = Job(run, alone, idempotency)
         if not self.running:  # no writer thread (a script, a test without lifespan): run inline
             with self._inline_lock:
-                self._run_alone(job)
+                if self._answer_stored([job]):
+                    self._run_alone(job)
                 self._finish([job])
             return job.future.result()
         self._queue.put(job)
@@ -119,13 +122,38 @@ class GroupCommitWriter:
                         break
                     jobs.append(job)
             try:
-                self._run(jobs)
+                todo = self._answer_stored(jobs)
+                if todo:
+                    self._run(todo)
             except BaseException as error:  # pragma: no cover - the writer must never die silently
                 log.exception("writer failed")
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(error)
             self._finish(jobs)
+
+    def _answer_stored(self, jobs: list[Job]) -> list[Job]:
+        """Answer jobs whose idempotency key already has a stored response; return the rest."""
+        slots = [job.idempotency for job in jobs if job.idempotency is not None]
+        if not slots or self._before_batch is None:
+            return jobs
+        try:
+            found = self._before_batch(slots)
+        except Exception as error:  # noqa: BLE001 - the store is down: refuse rather than run twice
+            log.exception("idempotency look-up failed")
+            for job in jobs:
+                job.future.set_exception(error)
+            return []
+        todo = []
+        for job in jobs:
+            answer = found.get(job.idempotency) if job.idempotency is not None else None
+            if answer is None:
+                todo.append(job)
+            elif isinstance(answer, Exception):
+                job.future.set_exception(answer)
+            else:
+                job.future.set_result(answer)
+        return todo
 
     def _run(self, jobs: list[Job]) -> None:
         self.stats.batches += 1

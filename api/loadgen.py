@@ -1,0 +1,197 @@
+"""Loopback load generation for `scripts/bench_http.py` and the real-server test.
+
+A minimal HTTP/1.1 keep-alive client on asyncio streams (so the load generator costs far less CPU
+than the server it measures), plus the small region both use: a community with a counter per
+client group, a catalogue item and a few members with certified minutes to spend. Only loopback
+addresses are accepted as targets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+from uuid import UUID, uuid4
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+DURATION_SECONDS_MAX = 120.0  # a load run stops by itself
+
+
+@dataclass
+class Result:
+    latencies_ms: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    errors: int = 0
+
+    @property
+    def requests(self) -> int:
+        return len(self.latencies_ms)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def request_bytes(method: str, path: str, body: Any, headers: dict[str, str]) -> bytes:
+    payload = b"" if body is None else json.dumps(body, separators=(",", ":")).encode()
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(payload)}"]
+    if body is not None:
+        lines.append("Content-Type: application/json")
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + payload
+
+
+async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
+    head = await reader.readuntil(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    status = int(status_line.split(" ", 2)[1])
+    length = 0
+    for line in header_lines:
+        if line.lower().startswith("content-length:"):
+            length = int(line.split(":", 1)[1])
+    body = await reader.readexactly(length) if length else b""
+    return status, body
+
+
+Make = Callable[[int, int], bytes]  # (connection index, request number) -> request bytes
+Seen = Callable[[int, int, int, bytes], None]  # (connection, request number, status, body)
+
+
+async def _connection(host: str, port: int, index: int, make: Make, seen: Seen | None, deadline: float,
+                      result: Result) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    number = 0
+    try:
+        while time.perf_counter() < deadline:
+            data = make(index, number)
+            start = time.perf_counter()
+            writer.write(data)
+            try:
+                status, body = await _read_response(reader)
+            except (asyncio.IncompleteReadError, ConnectionError):
+                result.errors += 1
+                writer.close()
+                reader, writer = await asyncio.open_connection(host, port)
+                continue
+            result.latencies_ms.append((time.perf_counter() - start) * 1000)
+            result.statuses[status] = result.statuses.get(status, 0) + 1
+            if seen is not None:
+                seen(index, number, status, body)
+            number += 1
+    finally:
+        writer.close()
+
+
+def run_load(host: str, port: int, *, connections: int, seconds: float, make: Make,
+             seen: Seen | None = None) -> Result:
+    """`connections` keep-alive clients send requests back to back for `seconds`."""
+    if host not in LOOPBACK_HOSTS and not host.startswith("127."):
+        raise ValueError("load is generated against loopback addresses only")
+    seconds = min(seconds, DURATION_SECONDS_MAX)
+    result = Result()
+
+    async def main() -> None:
+        deadline = time.perf_counter() + seconds
+        start = time.perf_counter()
+        await asyncio.gather(*(_connection(host, port, i, make, seen, deadline, result) for i in range(connections)))
+        result.seconds = time.perf_counter() - start
+
+    asyncio.run(main())
+    return result
+
+
+def wait_until_up(host: str, port: int, timeout: float = 60.0) -> None:
+    import http.client
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=1)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise TimeoutError(f"no server on {host}:{port}")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# ---------------------------------------------------------------------------------------------
+# The bench region
+
+
+@dataclass
+class BenchRegion:
+    members: list[UUID]
+    item_id: UUID
+    price_minutes: int
+    counter_tokens: list[str]  # one login per counter
+    balances: dict[UUID, int]
+
+
+def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_member: int = 2,
+                         counters: int = 2, price_minutes: int = 7) -> BenchRegion:
+    """A region with `members` members holding certified minutes and `counters` counters with
+    logins, written straight through the Ledger (no server needed yet)."""
+    from api.auth import AuthService
+    from api.settings import Settings
+    from api.store import ApiStore
+    from ledger.application import Actor, Ledger
+    from ledger.domain.values import MINUTES_PER_SESSION_MAX, Role
+
+    ledger = Ledger(database_url)
+    store = ApiStore(ledger.database)
+    try:
+        ledger.init_region(code="320102", name="南京市玄武区")
+        region = ledger.region_actor()
+        unit = Actor(ledger.register_unit(actor=region, name="压测单位", unit_type="机关", declared_members=members),
+                     Role.UNIT)
+        community = Actor(ledger.register_community(actor=region, name="压测社区", county="玄武区", street="街道"),
+                          Role.COMMUNITY)
+        item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=price_minutes)
+        post_id = next(iter(ledger.get_community(community.actor_id).posts))
+        counter_actors = [Actor(ledger.open_counter(actor=community, name=f"收银台{i + 1}"), Role.COUNTER)
+                          for i in range(counters)]
+        member_ids = []
+        day = ledger.today() - timedelta(days=1)
+        with ledger.batch():
+            for i in range(members):
+                member_ids.append(ledger.enrol_member(actor=unit, name=f"党员{i + 1}", party_status="正式"))
+        for member_id in member_ids:
+            with ledger.batch():
+                ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id])
+                for _ in range(sessions_per_member):
+                    session_id = ledger.record_session(
+                        actor=community, member_id=member_id, activity="环境整治", content="清扫楼道", place="小区",
+                        service_date=day, start_time="04:00", end_time="20:30", minutes=MINUTES_PER_SESSION_MAX)
+                    ledger.rate_session(actor=community, session_id=session_id, rating="良")
+                    ledger.certify_session(actor=community, session_id=session_id)
+        auth = AuthService(store, Settings(argon2_time_cost=1, argon2_memory_kib=8))
+        tokens = []
+        for counter in counter_actors:
+            login = auth.create_login(username=f"counter-{counter.actor_id.hex[:8]}", password=uuid4().hex,
+                                      actor=counter)
+            tokens.append(auth.issue_token(login)[0])
+        balances = {m: ledger.get_balance_minutes(m) for m in member_ids}
+        return BenchRegion(member_ids, item_id, price_minutes, tokens, balances)
+    finally:
+        store.close()
+        ledger.close()
