@@ -12,8 +12,8 @@ event's time), the Ed25519 signature, the hash-chain link, and that replaying it
 
 from __future__ import annotations
 
-import itertools
 import os
+import re
 from collections import Counter
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -27,6 +27,7 @@ from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import CERTIFIERS, Role
 from ledger.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
 from ledger.signing import keys as ed25519
+from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.statement import (
     GENESIS_HASH,
     EnvelopeError,
@@ -36,7 +37,7 @@ from ledger.signing.statement import (
     unpack,
 )
 
-VERIFY_CHUNK_EVENTS = 1024  # signatures per task sent to a worker process
+VERIFY_CHUNK_EVENTS = 1024  # events (whole aggregates) per task sent to a worker process
 KEY_TYPES = ("Key.Registered", "Key.Revoked")
 
 
@@ -97,50 +98,83 @@ def _verify_chunk(items: Sequence[tuple[int, bytes, bytes, bytes]]) -> list[int]
     return bad
 
 
-class _SignatureChecker:
-    """Collects signatures and checks them in chunks on a process pool (or inline)."""
-
-    def __init__(self, executor: Executor | None, on_bad: Callable[[int], None]) -> None:
-        self._executor = executor
-        self._on_bad = on_bad
-        self._pending: list[tuple[int, bytes, bytes, bytes]] = []
-        self._futures: list[Any] = []
-
-    def add(self, index: int, public: bytes, signature: bytes, message: bytes) -> None:
-        self._pending.append((index, public, signature, message))
-        if len(self._pending) >= VERIFY_CHUNK_EVENTS:
-            self._submit()
-
-    def _submit(self) -> None:
-        chunk, self._pending = self._pending, []
-        if self._executor is None:
-            for index in _verify_chunk(chunk):
-                self._on_bad(index)
-            return
-        self._futures.append(self._executor.submit(_verify_chunk, chunk))
-        max_in_flight = 4 * (getattr(self._executor, "_max_workers", 2) or 2)
-        while len(self._futures) > max_in_flight:  # bounded memory: wait for the oldest
-            for index in self._futures.pop(0).result():
-                self._on_bad(index)
-
-    def finish(self) -> None:
-        if self._pending:
-            self._submit()
-        for future in self._futures:
-            for index in future.result():
-                self._on_bad(index)
-        self._futures = []
-
-
 # -------------------------------------------------------------------------------------------
 
 
+_SAFE_INTEGER = 2**53 - 1
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_TOPIC_TYPES: dict[str, tuple[type, str] | None] = {}
+
+
 def _parse(raw: RawEvent) -> tuple[bytes, bytes, Statement]:
+    """`parse_signed_bytes(strict=True)`, faster: the subset walk only runs when the body could need it.
+    Malformed bytes raise `EnvelopeError` (never `UnicodeDecodeError` or `CanonicalError`)."""
     signature, signed_bytes = unpack(raw.state)
-    return signature, signed_bytes, parse_signed_bytes(signed_bytes, strict=True)
+    statement = parse_signed_bytes(signed_bytes, strict=False)
+    _, head_region, head_type, body = signed_bytes.split(b"\n", 3)
+    try:
+        if head_region.decode() != statement.region or head_type.decode() != statement.type:
+            raise EnvelopeError("prefix does not match the statement")
+    except UnicodeDecodeError:
+        raise EnvelopeError("prefix is not UTF-8") from None
+    document = statement.as_json()
+    try:  # the canonical subset is checked by a fast walk; the library's own check names what is outside
+        encoded = canonical_bytes(document, checked=not _in_subset(document))
+    except CanonicalError as error:
+        raise EnvelopeError(f"statement holds a value outside canonical JSON: {error}") from None
+    if encoded != body:
+        raise EnvelopeError("statement is not in canonical form")
+    return signature, signed_bytes, statement
+
+
+def _in_subset(value: Any) -> bool:
+    """Whether `canonical_bytes(value, checked=True)` would accept it (JSON types, safe integers, BMP keys)."""
+    kind = type(value)
+    if kind is str or kind is bool or value is None:
+        return True
+    if kind is int:
+        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or max(key, default="") <= "\uffff") or not _in_subset(item):
+                return False
+        return True
+    if kind is list:
+        return all(_in_subset(item) for item in value)
+    return False
+
+
+def _topic_type(topic: str) -> tuple[type, str] | None:
+    """(event class, event type name) of a stored topic, or None when it does not resolve (cached)."""
+    if topic not in _TOPIC_TYPES:
+        try:
+            cls = resolve_topic(topic)
+            _TOPIC_TYPES[topic] = (cls, event_type_name(cls))
+        except Exception:  # noqa: BLE001 - an unknown topic is a finding, named by _row_matches
+            _TOPIC_TYPES[topic] = None
+    return _TOPIC_TYPES[topic]
 
 
 def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
+    signed = statement.aggregate
+    if (raw.originator_id == signed or raw.originator_id == signed.replace("-", "")) and (
+            type(signed) is str and _CANONICAL_UUID.fullmatch(signed)):
+        pass  # the canonical id or its hex: what the UUID comparison below concludes, without parsing
+    else:
+        mismatch = _row_id_mismatch(raw, statement)
+        if mismatch:
+            return mismatch
+    if raw.originator_version != statement.version:
+        return f"stored version differs from the signed one ({statement.version})"
+    resolved = _topic_type(raw.topic)
+    if resolved is None:
+        return f"unknown event topic {raw.topic!r}"
+    if resolved[1] != statement.type:
+        return f"stored topic does not match the signed event type {statement.type}"
+    return None
+
+
+def _row_id_mismatch(raw: RawEvent, statement: Statement) -> str | None:
     try:
         row_id = UUID(raw.originator_id)
         signed_id = UUID(statement.aggregate)
@@ -148,14 +182,6 @@ def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
         return "aggregate id is not a UUID"
     if row_id != signed_id or raw.originator_id not in (signed_id.hex, str(signed_id)):
         return f"stored aggregate id differs from the signed one ({statement.aggregate})"
-    if raw.originator_version != statement.version:
-        return f"stored version differs from the signed one ({statement.version})"
-    try:
-        cls = resolve_topic(raw.topic)
-    except Exception:
-        return f"unknown event topic {raw.topic!r}"
-    if event_type_name(cls) != statement.type:
-        return f"stored topic does not match the signed event type {statement.type}"
     return None
 
 
@@ -278,6 +304,7 @@ class _AggregateChecker:
         prev_hash = GENESIS_HASH
         aggregate: Any = None
         replay_ok = True
+        aggregate_id: tuple[str, UUID] | None = None
         for expected_version, raw in enumerate(group, start=1):
             report.events_checked += 1
 
@@ -314,8 +341,12 @@ class _AggregateChecker:
                 self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
             if replay_ok and not mismatch:
                 try:
-                    domain_event = decode_event(resolve_topic(raw.topic), UUID(statement.aggregate),
-                                                statement.version, statement.time, statement.payload, prev_hash)
+                    if aggregate_id is None or aggregate_id[0] != statement.aggregate:
+                        aggregate_id = (statement.aggregate, UUID(statement.aggregate))
+                    resolved = _topic_type(raw.topic)
+                    assert resolved is not None  # a row whose topic does not resolve is a mismatch
+                    domain_event = decode_event(resolved[0], aggregate_id[1], statement.version, statement.time,
+                                                statement.payload, prev_hash)
                     aggregate = domain_event.mutate(aggregate)
                 except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
                     fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
@@ -323,45 +354,106 @@ class _AggregateChecker:
         return aggregate if replay_ok else None
 
 
+def _key_rows(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
+    """The rows whose topic is a key event: the only rows `load_trusted_keys` can trust anything from."""
+    for raw in events:
+        resolved = _topic_type(raw.topic)
+        if resolved is not None and resolved[1] in KEY_TYPES:
+            yield raw
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(trusted: dict[str, TrustedKey], region_code: str | None) -> None:
+    _WORKER["trusted"], _WORKER["region_code"] = trusted, region_code
+
+
+def _check_rows_in_worker(groups: list[list[tuple[int, str, int, str, bytes]]]) -> Report:
+    return _check_rows(groups, _WORKER["trusted"], _WORKER["region_code"])
+
+
+def _check_rows(groups: list[list[tuple[int, str, int, str, bytes]]], trusted: dict[str, TrustedKey],
+                region_code: str | None) -> Report:
+    """Every check of whole aggregates, signatures included (run on one core)."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    report = Report()
+    keys: dict[bytes, Ed25519PublicKey] = {}
+
+    def check_signature(raw: RawEvent, event_type: str, public: bytes, signature: bytes, message: bytes) -> None:
+        key = keys.get(public)
+        if key is None:
+            key = keys[public] = Ed25519PublicKey.from_public_bytes(public)
+        try:
+            key.verify(signature, message)
+        except InvalidSignature:
+            report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, event_type,
+                                           "signature does not verify"))
+
+    checker = _AggregateChecker(trusted, region_code, report, check_signature)
+    for group in groups:
+        checker.check([RawEvent(*row) for row in group])
+    return report
+
+
+def _merge(into: Report, part: Report) -> None:
+    into.events_checked += part.events_checked
+    into.aggregates_checked += part.aggregates_checked
+    into.by_type.update(part.by_type)
+    into.problems.extend(part.problems)
+
+
 def verify_store(database: Database, *, root_public_key: bytes, region_code: str | None = None,
                  recorder: Any = None, workers: int | None = None,
                  progress: Callable[[int], None] | None = None) -> Report:
-    """Verify every stored event. `workers=0` checks signatures inline (no processes)."""
+    """Verify every stored event. `workers=0` checks everything inline (no processes).
+
+    The main process only reads rows (grouped by aggregate) and hands chunks of whole aggregates to
+    the workers, which run every check — parse, row, key, chain, signature, replay — so all cores
+    spend their time on the checks themselves, most of it in Ed25519.
+    """
     report = Report()
-    trusted = load_trusted_keys(iter_raw_events(database, recorder=recorder, order="position"), root_public_key,
-                                region_code, report.problems)
+    trusted = load_trusted_keys(_key_rows(iter_raw_events(database, recorder=recorder, order="position")),
+                                root_public_key, region_code, report.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
-    executor = ProcessPoolExecutor(max_workers=workers) if workers > 0 else None
-    pending: dict[int, tuple[RawEvent, str]] = {}
-
-    def on_bad_signature(index: int) -> None:
-        raw, event_type = pending.pop(index)
-        report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, event_type,
-                                       "signature does not verify"))
-
-    checker = _SignatureChecker(executor, on_bad_signature)
-    numbers = itertools.count()
-
-    def add_signature(raw: RawEvent, event_type: str, public: bytes, signature: bytes, message: bytes) -> None:
-        index = next(numbers)
-        pending[index] = (raw, event_type)
-        checker.add(index, public, signature, message)
-
-    aggregates = _AggregateChecker(trusted, region_code, report, add_signature)
+    executor = (ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(trusted, region_code))
+                if workers > 0 else None)
+    in_flight: list[Any] = []
     next_progress = 10_000
+
+    def collect(part: Report) -> None:
+        nonlocal next_progress
+        _merge(report, part)
+        if progress is not None and report.events_checked >= next_progress:
+            progress(report.events_checked)
+            next_progress = report.events_checked + 10_000
+
+    def submit(chunk: list[list[tuple[int, str, int, str, bytes]]]) -> None:
+        if executor is None:
+            collect(_check_rows(chunk, trusted, region_code))
+            return
+        in_flight.append(executor.submit(_check_rows_in_worker, chunk))
+        while len(in_flight) > 3 * workers:  # bounded memory: wait for the oldest
+            collect(in_flight.pop(0).result())
+
     try:
+        chunk: list[list[tuple[int, str, int, str, bytes]]] = []
+        size = 0
         for group in _aggregates(iter_raw_events(database, recorder=recorder, order="aggregate")):
-            aggregates.check(group)
-            if progress is not None and report.events_checked >= next_progress:
-                progress(report.events_checked)
-                next_progress += 10_000
-            if len(pending) > 8 * VERIFY_CHUNK_EVENTS * max(workers, 1):
-                checker.finish()
-                pending.clear()
-        checker.finish()
+            chunk.append([(r.position, r.originator_id, r.originator_version, r.topic, r.state) for r in group])
+            size += len(group)
+            if size >= VERIFY_CHUNK_EVENTS:
+                submit(chunk)
+                chunk, size = [], 0
+        if chunk:
+            submit(chunk)
+        while in_flight:
+            collect(in_flight.pop(0).result())
     finally:
         if executor is not None:
-            executor.shutdown()
+            executor.shutdown(cancel_futures=True)
     report.problems.sort(key=lambda p: (p.position, p.aggregate_id, p.version))
     return report
 
