@@ -141,8 +141,11 @@ class RedemptionResult:
 
 class Ledger(Application[UUID]):
     name = "Ledger"
-    snapshotting_intervals = {TimeAccount: 200, Community: 200, Member: 200}
-    env = {"AGGREGATE_CACHE_MAXSIZE": "20000", "IS_SNAPSHOTTING_ENABLED": "y"}
+    # Reads come from the aggregate cache (fast-forwarded from the store), not snapshots:
+    # eventsourcing's JSON transcoder would turn our sets, UUID-keyed maps and enums into other
+    # types, and a snapshot that differs from the replay is worse than none. A member's account
+    # holds hundreds of events a year; a cold load replays them in milliseconds.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "20000"}
 
     def __init__(self, database_url: str | None = None, *, env: dict[str, str] | None = None,
                  master_key: bytes | None = None) -> None:

@@ -247,15 +247,17 @@ def export_bundle(ledger: Ledger, transfer_id: UUID, *, proofs: Any = None) -> b
     peer = region.require_peer(transfer.destination)
     member = ledger.get_member(transfer.member_id)
     events: list[bytes] = []
+    heads: list[bytes] = []
     for aggregate_id in member_aggregate_ids(ledger, member.id):
-        events.extend(aggregate_envelopes(ledger, aggregate_id))
+        chain = aggregate_envelopes(ledger, aggregate_id)
+        events.extend(chain)
+        heads.append(chain[-1])
     transfer_events = aggregate_envelopes(ledger, transfer_id)
     signers = {parse_signed_bytes(unpack(e)[1], strict=False).key for e in events + transfer_events}
     personal = ledger.member_personal_data(member.id) if member.personal and not member.personal_erased else {}
     context = _seal_context(transfer_id, transfer.destination)
     sealed_personal = sealed.seal_to(ed25519.unb64(peer["sealing_key"]),
                                      canonical_bytes(personal), context=context)
-    heads = [_head(events, aggregate_id) for aggregate_id in dict.fromkeys(_aggregate_of(e) for e in events)]
     heads.append(transfer_events[-1])
     document: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -279,14 +281,6 @@ def export_bundle(ledger: Ledger, transfer_id: UUID, *, proofs: Any = None) -> b
     ledger.secrets.put_bundle(bundle_sha256=digest, direction="out", transfer_id=transfer_id, member_id=member.id,
                               bundle=bundle)
     return bundle
-
-
-def _aggregate_of(envelope: bytes) -> UUID:
-    return UUID(parse_signed_bytes(unpack(envelope)[1], strict=False).aggregate)
-
-
-def _head(events: list[bytes], aggregate_id: UUID) -> bytes:
-    return [e for e in events if _aggregate_of(e) == aggregate_id][-1]
 
 
 def _seal_context(transfer_id: UUID, destination: str) -> bytes:

@@ -40,7 +40,6 @@ class PlainLedger(Application[UUID]):
     """The same aggregates and command, unsigned, with eventsourcing's default mapper."""
 
     name = "Plain"
-    snapshotting_intervals = Ledger.snapshotting_intervals
     env = dict(Ledger.env)
 
     def redeem(self, *, counter_id: UUID, member_id: UUID, item_id: UUID, save: bool = True,
