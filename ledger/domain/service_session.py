@@ -105,6 +105,8 @@ class ServiceSession(LedgerAggregate):
 
     def certify(self, *, certified_by: UUID, certified_on: date) -> int:
         """认证: returns the minutes to deposit."""
+        if self.complaint_upheld:
+            raise SessionAlreadyDecided("a complaint against this session was upheld; it cannot be certified")
         if self.status != self.RECORDED:
             raise SessionAlreadyDecided(f"session {self.id} is already {self.status}")
         if self.rating is None:
@@ -121,6 +123,8 @@ class ServiceSession(LedgerAggregate):
         assert self.certified_minutes >= 0
 
     def reject(self, *, reason: str) -> None:
+        if self.complaint_upheld:
+            raise SessionAlreadyDecided("a complaint against this session was upheld already")
         if self.status != self.RECORDED:
             raise SessionAlreadyDecided(f"session {self.id} is already {self.status}")
         self._rejected(reason=check_text(reason, "reason", chars_max=500))

@@ -108,3 +108,13 @@ def test_a_member_missing_a_requirement_gets_no_star() -> None:
 def test_working_days_and_hours_text() -> None:
     assert working_days_between(date(2026, 3, 6), date(2026, 3, 9)) == 1  # Friday → Monday
     assert hours_text(90) == "1.5" and hours_text(0) == "0.0" and hours_text(5) == "0.1"
+
+
+def test_a_session_zeroed_by_a_complaint_cannot_be_certified_or_rejected() -> None:
+    s = session()
+    s.rate(rating=Rating.GOOD, rater_role=Role.RESIDENT)
+    assert s.uphold_complaint(reason="投诉属实") == 0
+    with pytest.raises(SessionAlreadyDecided):
+        s.certify(certified_by=uuid4(), certified_on=date(2026, 3, 4))
+    with pytest.raises(SessionAlreadyDecided):
+        s.reject(reason="x")
