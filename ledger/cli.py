@@ -255,20 +255,11 @@ def transfer_export(transfer: Annotated[str, typer.Argument(help="Transfer id")]
 
     ledger = open_ledger(db)
     try:
-        bundle = transfers.export_bundle(ledger, _uuid(transfer, "transfer"), proofs=_merkle_proofs(ledger))
+        bundle = transfers.export_bundle(ledger, _uuid(transfer, "transfer"))
     except LedgerError as error:
         fail(error.detail)
     out_file.write_bytes(bundle)
     out.print(f"bundle written to {out_file} ({len(bundle):,} bytes)")
-
-
-def _merkle_proofs(ledger: Ledger):  # type: ignore[no-untyped-def]
-    """Inclusion proofs from the region's Merkle log, when the transparency package offers them."""
-    try:
-        from ledger.transparency.bundle import inclusion_proofs_for
-    except ImportError:
-        return None
-    return lambda heads: inclusion_proofs_for(ledger, heads)
 
 
 @transfer_app.command("import")

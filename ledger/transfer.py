@@ -238,9 +238,11 @@ def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: 
     return transfer_id
 
 
-def export_bundle(ledger: Ledger, transfer_id: UUID, *, proofs: Any = None) -> bytes:
-    """The bundle for a pending transfer. `proofs(head_envelopes) -> dict` adds Merkle inclusion
-    proofs and a checkpoint when the region keeps a Merkle log."""
+def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
+    """The bundle for a pending transfer, with inclusion proofs of every aggregate's head event in
+    a checkpoint the region signs (the hash chains then vouch for every earlier event)."""
+    from ledger.transparency.bundle import inclusion_proofs_for
+
     transfer = _get_transfer(ledger, transfer_id)
     transfer.require_pending()
     region = ledger.get_region()
@@ -272,7 +274,7 @@ def export_bundle(ledger: Ledger, transfer_id: UUID, *, proofs: Any = None) -> b
         "region_certificate": region_card(ledger)["certificate"],
         "personal_sealed": _b64(sealed_personal),
         "prior": [_b64(b) for b in ledger.secrets.bundles(member_id=member.id, direction="in")],
-        "merkle": proofs(heads) if proofs is not None else None,
+        "merkle": inclusion_proofs_for(ledger, heads),
     }
     bundle = canonical_bytes(document)
     digest = hashlib.sha256(bundle).hexdigest()
@@ -371,9 +373,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
         owner = getattr(aggregate, "member_id", member_id)
         if isinstance(aggregate, (ServiceSession, Suggestion, ReportSlip, TimeAccount, Transfer)) and owner != member_id:
             raise TransferRefused("bundle_history_invalid", f"aggregate {aggregate.id} belongs to another member")
-    merkle = document.get("merkle")
-    if merkle is not None:
-        _check_merkle(merkle, checked.heads, transfer_events[-1], region_key)
+    _check_merkle(document.get("merkle"), checked.heads, transfer_events[-1], region_key, source)
     summary = _summary(source, checked.aggregates.values())
     for earlier in prior:
         verified = verify_bundle(earlier, root_public_key=root_public_key, destination=source, source_key_id=None,
@@ -391,14 +391,20 @@ def _signer_key(envelope: bytes) -> str:
     return parse_signed_bytes(unpack(envelope)[1], strict=False).key
 
 
-def _check_merkle(merkle: Any, heads: dict[UUID, bytes], transfer_head: bytes, region_key: dict[str, Any]) -> None:
-    """Inclusion of every aggregate head in the source's signed checkpoint."""
+def _check_merkle(merkle: Any, heads: dict[UUID, bytes], transfer_head: bytes, region_key: dict[str, Any],
+                  source: str) -> None:
+    """Inclusion of every aggregate head in a checkpoint the source region signed: the source
+    cannot show this destination a history other than the one in its log."""
     from ledger.signing import merkle as tree
     from ledger.signing import note
+    from ledger.transparency.checkpoints import origin_of
 
+    if not isinstance(merkle, dict):
+        raise TransferRefused("bundle_merkle_invalid", "the bundle carries no inclusion proofs")
     try:
-        verifier = note.Ed25519Verifier(merkle["origin"], ed25519.load_public(region_key["public_key"]))
-        checkpoint = note.open_checkpoint(merkle["checkpoint"], verifier).checkpoint
+        origin = origin_of(source)
+        verifier = note.Ed25519Verifier(origin, ed25519.unb64(region_key["public_key"]))
+        checkpoint = note.open_checkpoint(merkle["checkpoint"], verifier, origin=origin).checkpoint
         proofs = {p["leaf_hash"]: p for p in merkle["proofs"]}
         for envelope in list(heads.values()) + [transfer_head]:
             leaf = tree.leaf_hash(envelope)

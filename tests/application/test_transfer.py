@@ -172,3 +172,27 @@ def _consent_by_region(ledger: Ledger, member_id, recipient: str) -> None:
     ledger.issue_member_key(actor=ledger.region_actor(), member_id=member_id)
     ledger.give_consent(actor=Actor(member_id, Role.MEMBER), member_id=member_id, purpose="transfer",
                         recipient=recipient)
+
+
+@pytest.mark.parametrize("damage", ["no_proofs", "proof_hash", "checkpoint_by_destination"])
+def test_a_bundle_without_valid_inclusion_in_the_sources_signed_log_is_refused(regions, damage) -> None:
+    from ledger.signing import note
+    from ledger.transparency.checkpoints import origin_of
+
+    source, destination, region = regions
+    member = consented_member(region)
+    document = json.loads(transfers.export_bundle(source, transfers.initiate(source, member_id=member.actor_id,
+                                                                             destination="320104")))
+    if damage == "no_proofs":
+        document["merkle"] = None
+    elif damage == "proof_hash":
+        proof = document["merkle"]["proofs"][0]
+        proof["path"][0] = "00" * 32 if proof["path"] else proof["path"]
+        proof["index"] += 0 if proof["path"] else 1
+    else:
+        body = note.parse_note(document["merkle"]["checkpoint"]).text
+        signer = note.Ed25519Signer(origin_of("320102"), destination._signer_for(destination.region_actor())[2])
+        document["merkle"]["checkpoint"] = note.sign_note(body, [signer])
+    with pytest.raises(transfers.TransferRefused) as refused:
+        transfers.import_bundle(destination, json.dumps(document).encode())
+    assert refused.value.code == "bundle_merkle_invalid"
