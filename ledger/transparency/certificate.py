@@ -74,7 +74,7 @@ from ledger.transparency.checkpoints import (
     sign_checkpoint,
     verify_witnesses,
 )
-from ledger.transparency.log import Leaf, MerkleLog
+from ledger.transparency.log import Leaf, MerkleLog, event_type_of
 
 FORMAT = "timeledger/hour-certificate@v1"
 SEAL_PREFIX = b"timeledger/v1 hour-certificate seal\n"
@@ -157,13 +157,15 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: Any, what: str) -> bytes:
+    """Strict, canonical standard base64 (padded, no other characters, zero unused bits)."""
     if not isinstance(text, str):
         raise CertificateError(f"{what} is not a base64 string")
     try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
+        encoded = text.encode("ascii")
+        raw = binascii.a2b_base64(encoded, strict_mode=True)
     except (UnicodeEncodeError, binascii.Error, ValueError):
         raise CertificateError(f"{what} is not valid base64") from None
-    if _b64(raw) != text:
+    if binascii.b2a_base64(raw, newline=False) != encoded:
         raise CertificateError(f"{what} is not canonical base64")
     return raw
 
@@ -341,11 +343,16 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
         indexes.append(index)
         envelopes.append(_unb64(entry["event"], f"{what} event"))
         paths.append([_unb64(value, f"{what} proof hash {i}") for i, value in enumerate(proof)])
-    statements = [_statement(envelope) for envelope in envelopes]
+    types = [event_type_of(envelope) for envelope in envelopes]
+    parsed: dict[int, Statement | None] = {}
+
+    def statement_at(position: int) -> Statement | None:  # parsed on demand: most never need it here
+        if position not in parsed:
+            parsed[position] = _statement(envelopes[position])
+        return parsed[position]
 
     # -- 2. every event, with the keys that signed it, trusting only the root ----------------------------
-    key_envelopes = [envelope for envelope, statement in zip(envelopes, statements)
-                     if statement is not None and statement.type in KEY_TYPES]
+    key_envelopes = [envelope for envelope, kind in zip(envelopes, types) if kind in KEY_TYPES]
     try:
         checked = verify_envelopes(envelopes, key_envelopes=key_envelopes, root_public_key=root_public_key,
                                    region_code=region_code)
@@ -359,7 +366,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
     if checked.report.problems:
         problem = checked.report.problems[0]
         position = problem.position
-        where = (_describe(statements[position], indexes[position]) if 0 <= position < len(indexes)
+        where = (_describe(statement_at(position), indexes[position]) if 0 <= position < len(indexes)
                  else f"event {problem.aggregate_id} v{problem.version}")
         more = len(checked.report.problems) - 1
         raise CertificateError(f"{where}: {problem.reason}" + (f" (and {more} more problem(s))" if more else ""))
@@ -407,26 +414,27 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
 
     # -- 4. inclusion of every event in the checkpoint's tree --------------------------------------------
     leaves: list[tuple[int, bytes]] = []
-    for index, envelope, path, statement in zip(indexes, envelopes, paths, statements):
+    for position, (index, envelope, path) in enumerate(zip(indexes, envelopes, paths)):
         leaf = merkle.leaf_hash(envelope)
         try:
             merkle.verify_inclusion(leaf, index, checkpoint.size, path, checkpoint.root_hash)
         except merkle.ProofError as error:
-            raise CertificateError(f"{_describe(statement, index)}: not proven to be in the region's log "
+            raise CertificateError(f"{_describe(statement_at(position), index)}: not proven to be in the region's log "
                                    f"(checkpoint size {checkpoint.size}): {error}") from None
         leaves.append((index, leaf))
 
     # -- 5. what the events say: the member, the sessions, the total -------------------------------------
     aggregates = checked.aggregates
-    by_aggregate: dict[str, list[tuple[Statement, int]]] = {}
-    for index, statement in zip(indexes, statements):
-        assert statement is not None  # every envelope verified above
-        by_aggregate.setdefault(statement.aggregate, []).append((statement, index))
     for aggregate in aggregates.values():
         if not isinstance(aggregate, ALLOWED_AGGREGATES):
-            first = by_aggregate[str(aggregate.id)][0]
-            raise CertificateError(f"{_describe(first[0], first[1])}: a {type(aggregate).__name__} has no place "
-                                   "in an hour certificate")
+            raise CertificateError(f"{type(aggregate).__name__} {aggregate.id}: a {type(aggregate).__name__} has no "
+                                   "place in an hour certificate")
+    certifiers: dict[str, str] = {}  # session id -> the actor who signed its certification
+    for position, kind in enumerate(types):
+        if kind == "ServiceSession.Certified":
+            statement = statement_at(position)
+            assert statement is not None  # every envelope verified above
+            certifiers.setdefault(statement.aggregate, statement.actor)
     region = aggregates.get(UUID(region_actor))
     if not isinstance(region, Region):
         raise CertificateError(f"the certificate lacks region {region_code}'s Region.Initialised event (the issuer)")
@@ -453,8 +461,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
         if not _in_period(aggregate.service_date, period_from, period_to):
             raise CertificateError(f"session {session_id} on {aggregate.service_date} is outside the period "
                                    f"{_period_text(period_from, period_to)}")
-        certifications = [s for s, _ in by_aggregate[session_id] if s.type == "ServiceSession.Certified"]
-        if not certifications or certifications[0].actor != str(aggregate.community_id):
+        if certifiers.get(session_id) != str(aggregate.community_id):
             raise CertificateError(f"session {session_id} was not certified by its own community "
                                    f"{aggregate.community_id}")
         community = aggregates.get(aggregate.community_id)

@@ -254,8 +254,9 @@ def cosign(ledger: Any, *, witness_name: str, witness_key: Ed25519PrivateKey,
         open_checkpoint(checkpoint.note, verifier)
     except NoteError as error:
         raise CheckpointError(f"checkpoint {checkpoint.checkpoint_id}: {error}") from None
-    witness_id = key_id(witness_name, SIG_TYPE_COSIGNATURE_V1, witness_key.public_key().public_bytes_raw())
-    if witness_id == verifier.key_id and witness_name == verifier.name:
+    witness_public = witness_key.public_key().public_bytes_raw()
+    witness_id = key_id(witness_name, SIG_TYPE_COSIGNATURE_V1, witness_public)
+    if witness_public == verifier.public_key_bytes or witness_name == verifier.name:
         raise CheckpointError("a region cannot witness its own checkpoints")
     previous = [c for c in store.all() if c.checkpoint_id != checkpoint.checkpoint_id
                 and (witness_name, witness_id) in c.witnesses()]
