@@ -301,6 +301,29 @@ def inclusion_proof(reader: NodeReader, index: int, size: int) -> list[bytes]:
     return _hash_ranges(reader, _inclusion_ranges(index, size))
 
 
+NODES_PER_FETCH = 2000  # keys per get_nodes call when proving many leaves at once
+
+
+def inclusion_proofs(reader: NodeReader, indexes: Sequence[int], size: int) -> dict[int, list[bytes]]:
+    """Inclusion proofs of many leaves in one tree size, sharing node fetches (a bundle proves
+    thousands of leaves; one query per proof would dominate)."""
+    _check_size("size", size)
+    per_index: dict[int, list[list[NodeKey]]] = {}
+    for index in indexes:
+        _check_size("index", index)
+        if index >= size:
+            raise ValueError(f"index {index} is not below size {size}")
+        per_index[index] = [_range_keys(begin, end) for begin, end in _inclusion_ranges(index, size)]
+    wanted = list(dict.fromkeys(key for ranges in per_index.values() for keys in ranges for key in keys))
+    found: dict[NodeKey, bytes] = {}
+    for start in range(0, len(wanted), NODES_PER_FETCH):
+        found.update(reader.get_nodes(wanted[start:start + NODES_PER_FETCH]))
+    missing = [key for key in wanted if not isinstance(found.get(key), bytes) or len(found[key]) != HASH_BYTES]
+    if missing:
+        raise MissingNodeError(f"{len(missing)} node(s) missing from the store, first {missing[:3]}")
+    return {index: [_fold([found[key] for key in keys]) for keys in ranges] for index, ranges in per_index.items()}
+
+
 def consistency_proof(reader: NodeReader, size1: int, size2: int) -> list[bytes]:
     """The RFC 9162 consistency proof from size ``size1`` to ``size2`` (empty if ``size1`` is 0 or ``size2``)."""
     _check_size("size1", size1)

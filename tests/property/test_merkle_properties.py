@@ -217,3 +217,14 @@ def test_mutated_consistency_proofs_are_rejected(size: int, salt: bytes, data: s
     except ProofError:
         return
     raise AssertionError(f"mutation {kind!r} was accepted")
+
+
+@given(st.integers(1, 200), st.data())
+def test_batched_inclusion_proofs_equal_single_ones(size: int, data: st.DataObject) -> None:
+    from ledger.signing.merkle import MemoryNodeStore, append_leaves, inclusion_proof, inclusion_proofs, leaf_hash
+
+    store = MemoryNodeStore()
+    _, _, nodes = append_leaves(0, [], [leaf_hash(bytes([i % 256, i // 256])) for i in range(size)])
+    store.put_nodes(nodes)
+    indexes = data.draw(st.lists(st.integers(0, size - 1), max_size=20, unique=True))
+    assert inclusion_proofs(store, indexes, size) == {i: inclusion_proof(store, i, size) for i in indexes}
