@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 from ledger.signing.keys import SIGNATURE_BYTES
 from ledger.signing.statement import FORMAT, MAGIC, EnvelopeError
@@ -52,7 +52,7 @@ if msgspec is not None:
         time: str
         payload: dict[str, Any]
 
-    _decode_body: Callable[[bytes], Any] = msgspec.json.Decoder(_Body).decode
+    _decode_body: Callable[[Any], Any] = msgspec.json.Decoder(_Body).decode
     _DecodeError: type[Exception] = msgspec.DecodeError
 else:  # pragma: no cover
     class _JsonBody:
@@ -62,8 +62,8 @@ else:  # pragma: no cover
             self.time = document["time"]
             self.payload = document["payload"]
 
-    def _decode_body(body: bytes) -> Any:
-        return _JsonBody(json.loads(body))
+    def _decode_body(body: Any) -> Any:
+        return _JsonBody(json.loads(bytes(body)))
 
     _DecodeError = ValueError
 
@@ -77,19 +77,19 @@ def event_type_of(state: bytes) -> str:
 def decode(notification: Notification, wanted: frozenset[str] | None = None) -> Fact | None:
     """The fact of one notification, or None when its type is not in `wanted` (not parsed then)."""
     state = notification.state
-    if state[:4] != MAGIC:
-        raise EnvelopeError(f"notification {notification.id} is not a signed statement")
     try:
-        head_format, _region, head_type, body = state[SIGNED_OFFSET:].split(b"\n", 3)
+        end_format = state.index(b"\n", SIGNED_OFFSET)
+        end_region = state.index(b"\n", end_format + 1)
+        end_type = state.index(b"\n", end_region + 1)
     except ValueError:
         raise EnvelopeError(f"notification {notification.id}: unreadable statement") from None
-    if head_format != _FORMAT_BYTES:
-        raise EnvelopeError(f"notification {notification.id}: unknown statement format")
-    event_type = head_type.decode()
+    if state[:4] != MAGIC or state[SIGNED_OFFSET:end_format] != _FORMAT_BYTES:
+        raise EnvelopeError(f"notification {notification.id} is not a signed statement of a known format")
+    event_type = state[end_region + 1:end_type].decode()
     if wanted is not None and event_type not in wanted:
         return None
     try:
-        document = _decode_body(body)
+        document = _decode_body(memoryview(state)[end_type + 1:])  # the JSON, without copying it
     except (_DecodeError, ValueError) as error:
         raise EnvelopeError(f"notification {notification.id}: {error}") from None
     return Fact(notification.id, event_type, str(notification.originator_id), notification.originator_version,
@@ -103,3 +103,59 @@ def decode_page(notifications: Sequence[Notification], wanted: frozenset[str] | 
         if fact is not None:
             facts.append(fact)
     return facts
+
+
+class RawNotification(NamedTuple):
+    id: int
+    originator_id: str
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+class NotificationReader:
+    """Pages of stored events after a position.
+
+    On SQLite and PostgreSQL it selects the rows itself, through the recorder's own datastore,
+    keeping the aggregate id as text (the recorder's `select_notifications` parses every id into a
+    UUID, which the views would turn straight back into text: a quarter of the read time). Any
+    other recorder (the in-memory POPO one) is read with `select_notifications`.
+    """
+
+    def __init__(self, recorder: Any) -> None:
+        self.recorder = recorder
+        module = type(recorder).__module__
+        table = getattr(recorder, "events_table_name", None)
+        self._kind = "recorder"
+        if module.startswith("eventsourcing.sqlite") and table:
+            self._kind = "sqlite"
+            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "  # noqa: S608
+                         "WHERE rowid >= ? ORDER BY rowid LIMIT ?")
+        elif module.startswith("eventsourcing.postgres") and table:
+            from psycopg import sql
+
+            self._kind = "postgres"
+            self._sql = sql.SQL(
+                "SELECT notification_id, originator_id::text, originator_version, topic, state FROM {}.{} "
+                "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s").format(
+                sql.Identifier(recorder.datastore.schema), sql.Identifier(table))
+
+    def page(self, start: int, limit: int) -> Sequence[Notification]:
+        """At most `limit` notifications with ids ≥ `start`, in order."""
+        if self._kind == "sqlite":
+            with self.recorder.datastore.transaction(commit=False) as cursor:
+                cursor.execute(self._sql, (start, limit))
+                return [RawNotification(row[0], _dashed(row[1]), row[2], row[3], row[4]) for row in cursor.fetchall()]
+        if self._kind == "postgres":
+            with self.recorder.datastore.get_connection() as connection, connection.cursor() as cursor:
+                cursor.execute(self._sql, (start, limit), prepare=True)
+                return [RawNotification(row["notification_id"], row["originator_id"], row["originator_version"],
+                                        row["topic"], bytes(row["state"])) for row in cursor.fetchall()]
+        return self.recorder.select_notifications(start=start, limit=limit)
+
+
+def _dashed(hex_id: str) -> str:
+    """eventsourcing's SQLite recorder stores UUIDs as 32 hex digits; the views use the canonical form."""
+    if len(hex_id) != 32:
+        return hex_id
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"

@@ -14,10 +14,9 @@ from typing import Any, Iterable, Sequence
 
 import sqlalchemy as sa
 
-from ledger.domain.scoring import score
 from ledger.domain.values import ConsentPurpose
 from projections import schema as t
-from projections.projector import PolicyBook, Views, YearTotals, missing_for, year_facts
+from projections.projector import PolicyBook, Views, YearTotals, missing_for, score_totals
 
 NO_REASON = "无故未报到"
 NOT_ENROLLED = "未录入系统"
@@ -247,34 +246,31 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         row = stored.get(record.member_id)
         exemption = exempt.get(record.member_id)
         reported = record.reported_on is not None and record.reported_on.year <= year
-        if row is not None:
-            totals = YearTotals(
-                sessions=row.sessions, minutes_excellent=row.minutes_excellent, minutes_good=row.minutes_good,
-                minutes_fair=row.minutes_fair, items=items.get(record.member_id, 0),
-                excellent_orders=row.excellent_orders, suggestions=row.suggestions,
-                adopted_suggestions=row.adopted_suggestions, reported=reported, exempted=exemption is not None,
-                claimed_posts=len(record.posts) if reported else 0)
-            result.append(MemberYear(
-                member=record, year=year, sessions=row.sessions, certified_minutes=row.certified_minutes,
-                sessions_excellent=row.sessions_excellent, sessions_good=row.sessions_good,
-                sessions_fair=row.sessions_fair, suggestions=row.suggestions,
-                adopted_suggestions=row.adopted_suggestions, forwarded_suggestions=row.forwarded_suggestions,
-                items=totals.items, exemption=exemption, policy_version=row.policy_version,
-                points_hundredths=row.points_hundredths, stars=row.stars,
-                missing=tuple(row.missing.split("；")) if row.missing else ()))
-            continue
-        # Nothing happened in the year: no points, and the requirements as the facts stand.
-        totals = YearTotals(reported=reported, exempted=exemption is not None,
-                            claimed_posts=len(record.posts) if reported else 0)
-        version = book.version_for(year)
-        rules = book.rules.get(version) if version is not None else None
-        outcome = score(rules, year_facts(totals)) if rules is not None else None
+        counts = {column: getattr(row, column) if row is not None else 0 for column in COUNT_COLUMNS}
+        totals = YearTotals(
+            sessions=counts["sessions"], minutes_excellent=counts["minutes_excellent"],
+            minutes_good=counts["minutes_good"], minutes_fair=counts["minutes_fair"],
+            items=items.get(record.member_id, 0), excellent_orders=counts["excellent_orders"],
+            suggestions=counts["suggestions"], adopted_suggestions=counts["adopted_suggestions"], reported=reported,
+            exempted=exemption is not None, claimed_posts=len(record.posts) if reported else 0)
+        if row is not None and not row.stale:
+            version, points, stars = row.policy_version, row.points_hundredths, row.stars
+            missing = tuple(row.missing.split("；")) if row.missing else ()
+        else:  # nothing happened in the year, or the score is not refreshed yet: score it now
+            version = book.version_for(year)
+            rules = book.rules.get(version) if version is not None else None
+            points, stars, missing = score_totals(rules, totals) if rules is not None else (None, 0, missing_for(totals))
         result.append(MemberYear(
-            member=record, year=year, exemption=exemption, policy_version=version,
-            points_hundredths=outcome.points_hundredths if outcome else None,
-            stars=outcome.stars if outcome else 0,
-            missing=outcome.missing if outcome else missing_for(totals)))
+            member=record, year=year, sessions=counts["sessions"], certified_minutes=counts["certified_minutes"],
+            sessions_excellent=counts["sessions_excellent"], sessions_good=counts["sessions_good"],
+            sessions_fair=counts["sessions_fair"], suggestions=counts["suggestions"],
+            adopted_suggestions=counts["adopted_suggestions"], forwarded_suggestions=counts["forwarded_suggestions"],
+            items=totals.items, exemption=exemption, policy_version=version, points_hundredths=points, stars=stars,
+            missing=missing))
     return result
+
+
+COUNT_COLUMNS = t.MEMBER_YEAR_COUNTS
 
 
 def _rows_for(connection: sa.Connection, query: sa.Select[Any], key: sa.ColumnElement[Any],
