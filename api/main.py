@@ -85,6 +85,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         services.writer.start()
+        if settings.follow_read_models:
+            services.read_models.start()
         try:
             yield
         finally:

@@ -11,8 +11,10 @@ Each action names the kind of object it acts on and, per role, a scope:
 
 The ledger checks its own rules again when the command runs (defence in depth); this table is what
 the API promises and what `tests/api/test_authorisation_matrix.py` checks endpoint by endpoint.
-Field-level visibility is expressed with the same table: `member.read_identity` (name, job, 登记表
-profile) and `member.read_personal` (the sealed personal fields: phone, address, health, birth data).
+Field-level visibility is expressed with the same table: `member.read_personal` (the sealed personal
+fields: phone, address, health, birth data) and `report.community_personal` (the same fields on the
+附件4 register). Names and the clear 登记表 fields are not personal fields under DOMAIN.md: whoever may
+read the member reads them.
 """
 
 from __future__ import annotations
@@ -98,8 +100,6 @@ POLICY: dict[str, Rule] = {
     "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
     # -- members (在职党员) ---------------------------------------------------------------------
     "member.read":               Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: O}, "查看党员 read a member"),
-    "member.read_identity":      Rule(Kind.MEMBER, {R: A, M: O, C: O, U: O},
-                                      "查看姓名与登记表 read name, job and 登记表 profile"),
     "member.read_personal":      Rule(Kind.MEMBER, {M: O, C: O, U: O},
                                       "查看个人信息 read personal fields (phone, address, health, birth)"),
     "member.issue_slip":         Rule(Kind.MEMBER, {U: O}, "开具报到单 issue a report slip"),
@@ -150,11 +150,17 @@ POLICY: dict[str, Rule] = {
     "login.list":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "查看登录账号 list an actor's logins"),
     "login.disable":             Rule(Kind.LOGIN, {R: A, C: O, U: O}, "停用登录账号 disable a login"),
     "login.enable":              Rule(Kind.LOGIN, {R: A, C: O, U: O}, "启用登录账号 enable a login"),
+    # -- lists and reports (read models of projections/), by the scope they cover -----------------
+    "report.region":             Rule(Kind.NONE, {R: A, AUD: A}, "全区报表与列表 region-wide reports and lists"),
+    "report.unit":               Rule(Kind.UNIT, {R: A, AUD: A, U: O}, "单位报表 a unit's reports and lists"),
+    "report.community":          Rule(Kind.COMMUNITY, {R: A, AUD: A, C: O},
+                                      "社区报表与认证待办 a community's reports, lists and certification queue"),
+    "report.member":             Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: OC},
+                                      "党员记录卡与余额 a member's record card and balance"),
+    "report.community_personal": Rule(Kind.COMMUNITY, {C: O},
+                                      "登记表含个人信息 the register with personal fields (own community only)"),
 }
 # fmt: on
-
-# Reports and lists (read models of projections/) are added to POLICY by api/routers/reports.py.
-
 
 def rule(action: str) -> Rule:
     return POLICY[action]
@@ -182,7 +188,7 @@ def authorize(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str |
         return
     assert object_id is not None, f"{action} needs an object"
     if not owns(ledger, actor, entry.kind, object_id):
-        raise NotPermitted(f"a {actor.role.value} may {action} only on its own {entry.kind.value}s")
+        raise NotPermitted(f"a {actor.role.value} may {action} only on its own {entry.kind.value} objects")
     if scope is Scope.OWN_CONSENTED:
         member_id = _member_of(ledger, entry.kind, object_id)
         if not ledger.get_member(member_id).has_consent(ConsentPurpose.UNIT_FEEDBACK, str(actor.actor_id)):

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
+from api.readmodels import ReadModels
 from api.settings import Settings
 from api.store import ApiStore
 from api.writer import GroupCommitWriter
@@ -20,9 +21,11 @@ class Services:
     auth: AuthService
     idempotency: IdempotencyStore
     writer: GroupCommitWriter
+    read_models: ReadModels
     owns_ledger: bool  # close the ledger on shutdown (it was made here, not handed in)
 
     def close(self) -> None:
+        self.read_models.stop()
         self.writer.stop()
         self.store.close()
         if self.owns_ledger:
@@ -43,4 +46,4 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     writer = GroupCommitWriter(ledger, commands_max=settings.group_commit_commands_max, after_batch=store_responses,
                                before_batch=idempotency.lookup_many)
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
-                    writer=writer, owns_ledger=owns_ledger)
+                    writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger)

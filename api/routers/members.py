@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
-from api.policy import allowed, authorize
+from api.policy import authorize
 from api.reads import ENTRIES_PAGE_MAX, account_entries
 from api.schemas.common import DoneOut, IdOut
 from api.schemas.members import (
@@ -40,7 +40,7 @@ router = APIRouter(prefix="/v1/members", tags=["members 党员"])
 Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
 
 
-def member_out(member: Member, *, identity: bool) -> MemberOut:
+def member_out(member: Member) -> MemberOut:
     status = "moved" if member.closed else "frozen" if member.frozen_by is not None else "active"
     return MemberOut(
         id=member.id, region_code=member.region_code, unit_id=member.unit_id, community_id=member.community_id,
@@ -52,16 +52,17 @@ def member_out(member: Member, *, identity: bool) -> MemberOut:
                         key=lambda c: str(c.consent_id)),
         personal_erased=member.personal_erased, status=status,
         identity=IdentityOut(name=member.name, job_title=member.job_title, profile=dict(member.profile),
-                             exemption_reasons=dict(member.exemptions)) if identity else None)
+                             exemption_reasons=dict(member.exemptions)))
 
 
 @router.get("/{member_id}", response_model=MemberOut, responses=READ_RESPONSES, summary="党员 A member",
-            description="姓名与登记表项仅对本人、所在社区、单位和地区管理员可见；审计只见编号和状态。/ Name and "
-                        "登记表 fields only for the member, their community and unit, and the region admin.")
+            description="本人、所在社区和单位、地区管理员和审计可查；个人信息（电话、地址、健康、出生年月）另见 "
+                        "/personal。/ For the member, their community and unit, the region and auditors; the "
+                        "personal fields are only under /personal.")
 def read_member(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> MemberOut:
     authorize(ledger, actor, "member.read", member_id)
     member = ledger.get_member(member_id)
-    return member_out(member, identity=allowed(ledger, actor, "member.read_identity", member_id))
+    return member_out(member)
 
 
 @router.get("/{member_id}/personal", response_model=PersonalOut, responses=READ_RESPONSES,

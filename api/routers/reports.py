@@ -1,7 +1,232 @@
-"""报表 Lists and reports, from the read models of projections/ (issue #3)."""
+"""报表 Lists and reports, from the read models of projections/ (issue #3).
+
+Each list or report covers one scope — the whole region, one unit, one community or one member —
+chosen by the `unit_id` / `community_id` / `member_id` filter (at most one; none means the whole
+region, for the region admin and auditors). The scope is authorised with the `report.*` rows of
+api/policy.py. Lists are paginated (`offset`, `limit` ≤ 200) in a stable order; reports come as
+JSON, CSV, XLSX or PDF (Chinese fonts embedded) exactly as `timeledger report` prints them.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated, Any, Literal, Sequence
+from uuid import UUID
 
-router = APIRouter(prefix="/v1/reports", tags=["reports 报表"])
+import sqlalchemy as sa
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api.deps import ActorDep, LedgerDep, ServicesDep
+from api.errors import READ_RESPONSES
+from api.policy import authorize
+from api.schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageOut
+from api.schemas.reports import BalanceRowOut, ListOut, MemberRowOut, MissingRowOut, SessionRowOut
+from ledger.application import Actor, Ledger
+from ledger.domain.errors import InvalidInput, NotPermitted
+from ledger.domain.values import CHINA_TIME
+
+router = APIRouter(tags=["reports 报表"])
+ScopeName = Literal["region", "unit", "community", "member"]
+Offset = Annotated[int, Query(ge=0, le=10**7, description="跳过的行数 / rows to skip")]
+Limit = Annotated[int, Query(ge=1, le=PAGE_SIZE_MAX, description="每页行数 / rows per page")]
+YearQuery = Annotated[int | None, Query(ge=2000, le=2100, description="年度，缺省为今年 / year (default: this year)")]
+UnitQuery = Annotated[UUID | None, Query(description="只看该单位 / only this unit")]
+CommunityQuery = Annotated[UUID | None, Query(description="只看该社区 / only this community")]
+MemberQuery = Annotated[UUID | None, Query(description="只看该党员 / only this member")]
+
+
+def this_year() -> int:
+    return datetime.now(CHINA_TIME).year
+
+
+def resolve_scope(ledger: Ledger, actor: Actor, supported: Sequence[ScopeName], *, unit_id: UUID | None = None,
+                  community_id: UUID | None = None, member_id: UUID | None = None) -> tuple[ScopeName, str | None]:
+    """The scope the filters name (none: the whole region), authorised; returns (scope, id)."""
+    given = [(name, value) for name, value in (("unit", unit_id), ("community", community_id),
+                                               ("member", member_id)) if value is not None]
+    if len(given) > 1:
+        raise InvalidInput("give at most one of unit_id, community_id and member_id")
+    scope, object_id = (given[0][0], str(given[0][1])) if given else ("region", None)
+    if scope not in supported:
+        raise InvalidInput(f"this list or report covers {', '.join(supported)}; not a single {scope}")
+    authorize(ledger, actor, f"report.{scope}", object_id)
+    return scope, object_id  # type: ignore[return-value]
+
+
+def _page(items: list[Any], offset: int, limit: int, total: int | None = None) -> PageOut:
+    total = total if total is not None else len(items)
+    return PageOut(total=total, offset=offset, limit=limit,
+                   next_offset=offset + limit if offset + limit < total else None)
+
+
+# -- lists --------------------------------------------------------------------------------------------
+
+@router.get("/v1/lists/members", response_model=ListOut[MemberRowOut], responses=READ_RESPONSES,
+            summary="党员登记册 Member register (list)",
+            description="按报到日期、入册日期、姓名排序。范围：全区、单位或社区。/ Ordered by report date, enrolment, "
+                        "name; scope: region, a unit or a community. No personal fields.")
+def list_members(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
+                 unit_id: UnitQuery = None, community_id: CommunityQuery = None, offset: Offset = 0,
+                 limit: Limit = PAGE_SIZE_DEFAULT) -> ListOut[MemberRowOut]:
+    from projections import queries as q
+
+    scope, object_id = resolve_scope(ledger, actor, ("region", "unit", "community"), unit_id=unit_id,
+                                     community_id=community_id)
+    with services.read_models.current() as views:
+        records = q.members(views, year=year, unit_id=object_id if scope == "unit" else None,
+                            community_id=object_id if scope == "community" else None)
+        position = views.position()
+    rows = [MemberRowOut(
+        member_id=r.member_id, name=r.name, party_status=r.party_status, job_title=r.job_title, unit_id=r.unit_id,
+        unit_name=r.unit_name, community_id=r.community_id, community_name=r.community_name,
+        enrolled_on=r.enrolled_on, reported_on=r.reported_on, report_late=r.report_late, posts=list(r.posts),
+        teams=list(r.teams), willing_other_service=r.willing_other_service, personal_erased=r.personal_erased,
+        moved_on=r.closed_on) for r in records[offset:offset + limit]]
+    return ListOut[MemberRowOut](items=rows, page=_page(records, offset, limit), position=position)
+
+
+@router.get("/v1/lists/sessions", response_model=ListOut[SessionRowOut], responses=READ_RESPONSES,
+            summary="服务记录列表：认证待办、补录 Sessions: certification queue, late records",
+            description="status=recorded 为待认证队列；late=true 为补录记录。按录入顺序排序。范围：全区、社区或党员。/ "
+                        "status=recorded is the certification queue; late=true the late records. Ordered as "
+                        "recorded. Scope: region, a community or a member.")
+def list_sessions(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
+                  community_id: CommunityQuery = None, member_id: MemberQuery = None,
+                  status: Annotated[Literal["recorded", "certified", "rejected"] | None,
+                                    Query(description="recorded 待认证 / certified 已认证 / rejected 不予认证")] = None,
+                  late: Annotated[bool | None, Query(description="只看补录 / only late records")] = None,
+                  offset: Offset = 0, limit: Limit = PAGE_SIZE_DEFAULT) -> ListOut[SessionRowOut]:
+    from projections import schema as t
+
+    scope, object_id = resolve_scope(ledger, actor, ("region", "community", "member"), community_id=community_id,
+                                     member_id=member_id)
+    s, m = t.sessions, t.members
+    where = []
+    if year is not None:
+        where.append(s.c.year == year)
+    if scope == "community":
+        where.append(s.c.community_id == object_id)
+    if scope == "member":
+        where.append(s.c.member_id == object_id)
+    if status is not None:
+        where.append(s.c.status == status)
+    if late is not None:
+        where.append(s.c.late.is_(late))
+    query = (sa.select(s, m.c.name.label("member_name")).select_from(s.outerjoin(m, m.c.member_id == s.c.member_id))
+             .where(*where).order_by(s.c.position, s.c.session_id).offset(offset).limit(limit))
+    with services.read_models.current() as views:
+        with views.engine.connect() as connection:
+            total = connection.execute(sa.select(sa.func.count()).select_from(s).where(*where)).scalar_one()
+            rows = connection.execute(query).all()
+        position = views.position()
+    items = [SessionRowOut(
+        session_id=r.session_id, member_id=r.member_id, member_name=r.member_name or "", community_id=r.community_id,
+        service_date=r.service_date, start_time=r.start_time, end_time=r.end_time, activity=r.activity,
+        minutes=r.minutes, status=r.status, rating=r.rating, late=r.late, recorded_on=r.recorded_on,
+        certified_minutes=r.certified_minutes) for r in rows]
+    return ListOut[SessionRowOut](items=items, page=_page(items, offset, limit, int(total)), position=position)
+
+
+@router.get("/v1/lists/missing", response_model=ListOut[MissingRowOut], responses=READ_RESPONSES,
+            summary="未达基本要求名单 Members missing basic requirements",
+            description="未报到、未认领岗位、服务少于2次、未提建议者，取消当年评先评优资格（有故者除外）。范围：全区、单位或社区。/ "
+                        "Members who lose the year's award eligibility, and why.")
+def list_missing(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
+                 unit_id: UnitQuery = None, community_id: CommunityQuery = None, offset: Offset = 0,
+                 limit: Limit = PAGE_SIZE_DEFAULT) -> ListOut[MissingRowOut]:
+    from projections import queries as q
+
+    scope, object_id = resolve_scope(ledger, actor, ("region", "unit", "community"), unit_id=unit_id,
+                                     community_id=community_id)
+    year = year or this_year()
+    with services.read_models.current() as views:
+        years = q.member_years(views, year=year, unit_id=object_id if scope == "unit" else None,
+                               community_id=object_id if scope == "community" else None)
+        position = views.position()
+    missing = [y for y in years if y.missing]
+    items = [MissingRowOut(
+        member_id=y.member.member_id, name=y.member.name, unit_name=y.member.unit_name,
+        community_name=y.member.community_name, year=year, reported=y.reported, sessions=y.sessions,
+        suggestions=y.suggestions, certified_minutes=y.certified_minutes, missing=list(y.missing))
+        for y in missing[offset:offset + limit]]
+    return ListOut[MissingRowOut](items=items, page=_page(missing, offset, limit), position=position)
+
+
+@router.get("/v1/lists/balances", response_model=ListOut[BalanceRowOut], responses=READ_RESPONSES,
+            summary="时间账户余额表 Balances (list)",
+            description="按社区、姓名排序。范围：全区、单位或社区。/ Ordered by community and name.")
+def list_balances(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, unit_id: UnitQuery = None,
+                  community_id: CommunityQuery = None, offset: Offset = 0,
+                  limit: Limit = PAGE_SIZE_DEFAULT) -> ListOut[BalanceRowOut]:
+    from projections import queries as q
+
+    scope, object_id = resolve_scope(ledger, actor, ("region", "unit", "community"), unit_id=unit_id,
+                                     community_id=community_id)
+    with services.read_models.current() as views:
+        rows = q.balances(views, unit_id=object_id if scope == "unit" else None,
+                          community_id=object_id if scope == "community" else None)
+        position = views.position()
+    items = [BalanceRowOut(
+        member_id=b.member_id, name=b.name, unit_name=b.unit_name, community_id=b.community_id,
+        community_name=b.community_name, available_minutes=b.available_minutes, deposited_minutes=b.deposited_minutes,
+        redeemed_minutes=b.redeemed_minutes, clawed_back_minutes=b.clawed_back_minutes, owed_minutes=b.owed_minutes,
+        redemptions=b.redemptions, frozen=b.frozen, closed=b.closed) for b in rows[offset:offset + limit]]
+    return ListOut[BalanceRowOut](items=items, page=_page(rows, offset, limit), position=position)
+
+
+# -- printable reports ----------------------------------------------------------------------------------
+
+ReportKind = Literal["unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances", "overview"]
+REPORT_SCOPES: dict[str, tuple[ScopeName, ...]] = {
+    "unit-stats": ("region", "unit"),  # 附件3
+    "register": ("region", "community"),  # 附件4
+    "card": ("member",),  # 附件5
+    "feedback": ("region", "unit"),  # 服务纪实反馈 (only members who consented)
+    "eligibility": ("region", "unit", "community"),
+    "stars": ("region", "unit", "community"),
+    "balances": ("region", "unit", "community", "member"),
+    "overview": ("region",),
+}
+MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "application/pdf",
+         "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
+
+@router.get("/v1/reports/{kind}", responses={
+    **READ_RESPONSES, 200: {"description": "报表文件 / the report", "content": {
+        media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA.values() if media != MEDIA["json"]}}},
+            summary="报表（附件3/4/5 等）Reports as JSON, CSV, XLSX or PDF",
+            description="unit-stats 附件3 统计表 · register 附件4 登记表 · card 附件5 记录卡（需 member_id）· feedback 服务纪实反馈 "
+                        "· eligibility 评先评优资格 · stars 积分和星级 · balances 余额 · overview 全区概况。personal=true 时登记表和"
+                        "记录卡显示个人信息，仅限本社区（和本人、本单位的记录卡）。/ The notice's printable forms; "
+                        "personal=true adds personal fields for the member's own community (and, on the card, the "
+                        "member and their unit).")
+def report(kind: ReportKind, actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
+           unit_id: UnitQuery = None, community_id: CommunityQuery = None, member_id: MemberQuery = None,
+           format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="文件格式 / file format")] = "json",
+           personal: Annotated[bool, Query(description="含个人信息 / include personal fields")] = False) -> Response:
+    from projections import reports
+    from projections.render import render
+
+    scope, object_id = resolve_scope(ledger, actor, REPORT_SCOPES[kind], unit_id=unit_id,
+                                     community_id=community_id, member_id=member_id)
+    personal_data = None
+    if personal:
+        if kind == "register" and scope == "community":
+            authorize(ledger, actor, "report.community_personal", object_id)
+        elif kind == "card":
+            authorize(ledger, actor, "member.read_personal", object_id)
+        else:
+            raise NotPermitted("personal fields appear only on a community's register and a member's card")
+        personal_data = ledger.member_personal_data
+    year = year or this_year()
+    with services.read_models.current() as views:
+        document = reports.build(kind, views, year=year, member_id=object_id if scope == "member" else None,
+                                 unit_id=object_id if scope == "unit" else None,
+                                 community_id=object_id if scope == "community" else None,
+                                 personal_data=personal_data)
+    data = render(document, format)
+    filename = f"{kind}-{year}.{format}"
+    return Response(content=data, media_type=MEDIA[format],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                             "Cache-Control": "no-store"})

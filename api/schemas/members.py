@@ -103,7 +103,7 @@ class ConsentOut(BaseModel):
 
 
 class IdentityOut(BaseModel):
-    """姓名、职务、登记表 / identity fields (only for the member, their community, unit and the region)."""
+    """姓名、职务、登记表非敏感项 / name, job and the clear 登记表 fields."""
 
     name: str
     job_title: str
@@ -112,7 +112,7 @@ class IdentityOut(BaseModel):
 
 
 class MemberOut(BaseModel):
-    """在职党员 / a member. `identity` is null for readers who may not see it (auditors)."""
+    """在职党员 / a member (no personal fields: see /v1/members/{id}/personal)."""
 
     id: UUID
     region_code: str
@@ -128,7 +128,7 @@ class MemberOut(BaseModel):
     consents: list[ConsentOut]
     personal_erased: bool
     status: Literal["active", "frozen", "moved"]
-    identity: IdentityOut | None = None
+    identity: IdentityOut
 
 
 class PersonalOut(BaseModel):

@@ -53,6 +53,7 @@ class Spec:
     action: str
     params: Target = lambda w, r, s: {}
     body: Body = lambda w, r, s: None
+    query: Target = lambda w, r, s: {}
 
 
 def _ids(**names: str) -> Target:
@@ -191,6 +192,25 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"username": w.usernames[authority_target(w, r, s).actor_id]}),
     Spec("POST", "/v1/logins/{username}/enable", "login.enable",
          lambda w, r, s: {"username": w.usernames[authority_target(w, r, s).actor_id]}),
+    # lists and reports: one spec per scope (the filter names the object)
+    *[Spec("GET", path, action, query=query) for path in ("/v1/lists/members", "/v1/lists/missing",
+                                                          "/v1/lists/balances")
+      for action, query in (("report.region", lambda w, r, s: {}),
+                            ("report.unit", lambda w, r, s: {"unit_id": str(s.unit.actor_id)}),
+                            ("report.community", lambda w, r, s: {"community_id": str(s.community.actor_id)}))
+      ],
+    Spec("GET", "/v1/lists/sessions", "report.community",
+         query=lambda w, r, s: {"community_id": str(s.community.actor_id), "status": "recorded"}),
+    Spec("GET", "/v1/lists/sessions", "report.member", query=lambda w, r, s: {"member_id": str(s.member.actor_id)}),
+    Spec("GET", "/v1/reports/{kind}", "report.unit", lambda w, r, s: {"kind": "unit-stats"},
+         query=lambda w, r, s: {"unit_id": str(s.unit.actor_id), "year": "2026"}),
+    Spec("GET", "/v1/reports/{kind}", "report.community", lambda w, r, s: {"kind": "register"},
+         query=lambda w, r, s: {"community_id": str(s.community.actor_id), "format": "csv"}),
+    Spec("GET", "/v1/reports/{kind}", "report.community_personal", lambda w, r, s: {"kind": "register"},
+         query=lambda w, r, s: {"community_id": str(s.community.actor_id), "personal": "true"}),
+    Spec("GET", "/v1/reports/{kind}", "report.member", lambda w, r, s: {"kind": "card"},
+         query=lambda w, r, s: {"member_id": str(s.member.actor_id), "format": "pdf"}),
+    Spec("GET", "/v1/reports/{kind}", "report.region", lambda w, r, s: {"kind": "overview"}),
 ]
 
 
@@ -224,11 +244,13 @@ def _call(client: TestClient, world: World, spec: Spec, role: Role, own: bool) -
     path = spec.path.format(**params)
     body = spec.body(world, role, side)
     response = client.request(spec.method, path, headers=world.headers(world.actor(role)),
-                              json=body if body is not None else None)
-    return response.status_code, response.json()
+                              json=body if body is not None else None, params=spec.query(world, role, side))
+    if response.headers["content-type"].startswith("application/json"):
+        return response.status_code, response.json()
+    return response.status_code, {}
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.method} {s.path}" for s in SPECS])
+@pytest.mark.parametrize("spec", SPECS, ids=[f"{s.method} {s.path} {s.action}" for s in SPECS])
 def test_matrix(spec: Spec) -> None:
     ledger = Ledger("memory:")
     app: FastAPI = create_app(settings_for_tests(), ledger)
@@ -255,7 +277,8 @@ def test_matrix(spec: Spec) -> None:
 
 
 def test_the_table_keeps_the_issue_promises() -> None:
-    reads = {a for a in POLICY if a.endswith(".read") or a.startswith(("balance.", "account.")) or ".read_" in a}
+    reads = {a for a in POLICY if a.endswith(".read") or a.startswith(("balance.", "account.", "report."))
+             or ".read_" in a}
     writes = set(POLICY) - reads - {"login.list"}
     assert all(Role.AUDITOR not in POLICY[a].scopes for a in writes), "an auditor writes nothing"
     assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"

@@ -50,7 +50,7 @@ def _real_ids(world: World) -> dict[str, str]:
             "key_id": a.counter_key_id, "actor_id": str(a.counter.actor_id), "post_id": str(a.post_id),
             "team_id": str(a.team_id), "item_id": str(a.item_id), "year": "2026", "version": "1",
             "username": world.usernames[a.counter.actor_id],
-            "consent_id": str(next(iter(world.ledger.get_member(a.member.actor_id).consents)))}
+            "consent_id": str(next(iter(world.ledger.get_member(a.member.actor_id).consents))), "kind": "card"}
 
 
 @pytest.mark.parametrize("operation", _operations(), ids=lambda op: f"{op[0]} {op[1]}")
