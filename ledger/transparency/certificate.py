@@ -291,7 +291,11 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
         raise CertificateError(f"unknown certificate format {document['format']!r}")
     # Floats and NaN were refused while parsing; what is left re-encodes to the same bytes only if the
     # file is in canonical form (sorted keys, no white space, minimal escapes).
-    if canonical_bytes(document, checked=False) != data:
+    try:
+        canonical = canonical_bytes(document, checked=False) == data
+    except ValueError:  # e.g. a lone surrogate escape, which has no UTF-8 form
+        canonical = False
+    if not canonical:
         raise CertificateError("the file is not in canonical JSON form (it was edited or re-encoded)")
     number = _str(document["number"], "number")
     if NUMBER_RE.fullmatch(number) is None:
@@ -609,40 +613,41 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
     parsed_checkpoint = checkpoint.checkpoint
     member_name = _replay([selection.envelopes[member_leaf.index]]).name
     engine = log.engine
+    root = ed25519.unb64(ledger.root_public_key())
+    leaves_list = [(index, selection.leaves[index].leaf_hash) for index in ordered]
     for _attempt in range(5):
-        with engine.begin() as connection:
-            number = _next_number(connection, ledger.region_code, now.astimezone(CHINA_TIME).year)
-            document: dict[str, Any] = {
-                "format": FORMAT,
-                "number": number,
-                "region": ledger.region_code,
-                "member": {"id": member_key, "name": member_name},
-                "period": {"from": period_from.isoformat() if period_from else None,
-                           "to": period_to.isoformat() if period_to else None},
-                "issued_at": issued_at,
-                "total": {"sessions": len(certified), "minutes": sum(s.certified_minutes for s in certified)},
-                "checkpoint": checkpoint.note,
-                "events": entries,
-                "seal": {"key": seal_key_id, "signature": ""},
-            }
-            leaves_list = [(index, selection.leaves[index].leaf_hash) for index in ordered]
-            document["seal"]["signature"] = _b64(seal_private.sign(_seal_message(document, parsed_checkpoint,
-                                                                                  leaves_list)))
-            bundle = canonical_bytes(document)
-            digest = hashlib.sha256(bundle).hexdigest()
-            try:
+        try:
+            with engine.begin() as connection:
+                number = _next_number(connection, ledger.region_code, now.astimezone(CHINA_TIME).year)
+                document: dict[str, Any] = {
+                    "format": FORMAT,
+                    "number": number,
+                    "region": ledger.region_code,
+                    "member": {"id": member_key, "name": member_name},
+                    "period": {"from": period_from.isoformat() if period_from else None,
+                               "to": period_to.isoformat() if period_to else None},
+                    "issued_at": issued_at,
+                    "total": {"sessions": len(certified), "minutes": sum(s.certified_minutes for s in certified)},
+                    "checkpoint": checkpoint.note,
+                    "events": entries,
+                    "seal": {"key": seal_key_id, "signature": ""},
+                }
+                document["seal"]["signature"] = _b64(seal_private.sign(_seal_message(document, parsed_checkpoint,
+                                                                                      leaves_list)))
+                bundle = canonical_bytes(document)
+                digest = hashlib.sha256(bundle).hexdigest()
+                # the issuer checks what it signed exactly as a verifier will; a failure registers nothing
+                verified = verify_certificate(bundle, root)
                 connection.execute(t.certificates.insert().values(
                     number=number, member_id=member_key, period_from=document["period"]["from"],
                     period_to=document["period"]["to"], sessions=document["total"]["sessions"],
                     minutes=document["total"]["minutes"], checkpoint_id=checkpoint.checkpoint_id,
                     bundle_sha256=digest, issued_at=issued_at))
-            except sa.exc.IntegrityError:
-                continue  # another issuer took this number: take the next one
+        except sa.exc.IntegrityError:
+            continue  # another issuer took this number: take the next one
         break
     else:  # pragma: no cover - five collisions in a row
         raise CertificateError("could not allocate a certificate number; try again")
-    root = ed25519.unb64(ledger.root_public_key())
-    verified = verify_certificate(bundle, root)  # the issuer checks what it signed, exactly as a verifier will
     return IssuedCertificate(number, bundle, digest, verified, checkpoint.checkpoint_id)
 
 
