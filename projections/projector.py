@@ -497,8 +497,9 @@ class Views:
             kind, table, columns = statement_key
             statement = self._statement(kind, table, columns)
             kwargs: dict[str, Any] = {}
-            if self.database.schema:
-                kwargs.update(schema_translate_map={None: self.database.schema}, render_schema_translate=True)
+            translate = self.engine.get_execution_options().get("schema_translate_map")
+            if translate:  # PostgreSQL in a schema: name it in the SQL (the raw cursor has no map)
+                kwargs.update(schema_translate_map=translate, render_schema_translate=True)
             result = statement.compile(dialect=self.engine.dialect, **kwargs)
             getter = _tuple_getter(list(result.positiontup or [])) if result.positional else None
             compiled = self._compiled[statement_key] = (result.string, getter)
@@ -682,7 +683,7 @@ class Views:
     def _on_Unit__Registered(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
         page.insert(t.units, (fact.aggregate_id,), {
-            "unit_id": fact.aggregate_id, "name": p["name"], "unit_type": p["unit_type"],
+            "unit_id": fact.aggregate_id, "position": fact.position, "name": p["name"], "unit_type": p["unit_type"],
             "declared_members": p["declared_members"], "community_id": None, "registered_on": local_day(fact.time)})
 
     def _on_Unit__MembersDeclared(self, fact: Fact, page: _Page) -> None:
@@ -694,7 +695,8 @@ class Views:
     def _on_Community__Registered(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
         page.insert(t.communities, (fact.aggregate_id,), {
-            "community_id": fact.aggregate_id, "name": p["name"], "county": p["county"], "street": p["street"],
+            "community_id": fact.aggregate_id, "position": fact.position, "name": p["name"], "county": p["county"],
+            "street": p["street"],
             "registered_on": local_day(fact.time)})
 
     def _on_Community__PostDefined(self, fact: Fact, page: _Page) -> None:

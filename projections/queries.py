@@ -71,14 +71,13 @@ def region(views: Views) -> RegionInfo:
 
 def units(views: Views) -> list[UnitInfo]:
     with views.engine.connect() as connection:
-        rows = connection.execute(sa.select(t.units).order_by(t.units.c.registered_on, t.units.c.name)).all()
+        rows = connection.execute(sa.select(t.units).order_by(t.units.c.position)).all()
     return [UnitInfo(r.unit_id, r.name, r.unit_type, r.declared_members, r.community_id) for r in rows]
 
 
 def communities(views: Views) -> list[CommunityInfo]:
     with views.engine.connect() as connection:
-        rows = connection.execute(sa.select(t.communities)
-                                  .order_by(t.communities.c.registered_on, t.communities.c.name)).all()
+        rows = connection.execute(sa.select(t.communities).order_by(t.communities.c.position)).all()
     return [CommunityInfo(r.community_id, r.name, r.county, r.street) for r in rows]
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ledger.persistence import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 3
+VIEWS_VERSION = 4
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -83,6 +83,7 @@ rescorings = sa.Table(
 units = sa.Table(
     "tlv_units", metadata,
     _id("unit_id", primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # registration order
     _text("name", 64),
     _text("unit_type", 8),
     sa.Column("declared_members", sa.Integer, nullable=False),
@@ -92,6 +93,7 @@ units = sa.Table(
 communities = sa.Table(
     "tlv_communities", metadata,
     _id("community_id", primary_key=True),
+    sa.Column("position", sa.BigInteger, nullable=False),  # registration order
     _text("name", 64),
     _text("county", 64),
     _text("street", 64),
