@@ -433,11 +433,14 @@ class UnitStats:
         return "；".join(f"{reason}{count}人" for reason, count in self.reasons)
 
 
-def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> list[UnitStats]:
+def unit_stats(views: Views, *, year: int, unit_id: str | None = None,
+               years: Sequence[MemberYear] | None = None) -> list[UnitStats]:
+    """附件3 figures per unit; `years` may pass `member_years(views, year=year)` already read."""
     chosen = [u for u in units(views) if unit_id is None or u.unit_id == unit_id]
-    years = {my.member.member_id: my for my in member_years(views, year=year, unit_id=unit_id)}
+    if years is None:
+        years = member_years(views, year=year, unit_id=unit_id)
     by_unit: dict[str | None, list[MemberYear]] = defaultdict(list)
-    for my in years.values():
+    for my in years:
         by_unit[my.member.unit_id].append(my)
     result = []
     for unit in chosen:
@@ -471,9 +474,12 @@ class CommunityStats:
     suggestions: int
 
 
-def community_stats(views: Views, *, year: int, community_id: str | None = None) -> list[CommunityStats]:
+def community_stats(views: Views, *, year: int, community_id: str | None = None,
+                    years: Sequence[MemberYear] | None = None) -> list[CommunityStats]:
     by_community: dict[str | None, list[MemberYear]] = defaultdict(list)
-    for my in member_years(views, year=year, community_id=community_id):
+    if years is None:
+        years = member_years(views, year=year, community_id=community_id)
+    for my in years:
         if my.reported:
             by_community[my.member.community_id].append(my)
     return [CommunityStats(

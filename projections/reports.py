@@ -103,7 +103,8 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
     """附件3: filled in by each unit from the communities' receipts (报到 by the end of the year)."""
     _unit_or_fail(views, unit_id)
     info = q.region(views)
-    stats = q.unit_stats(views, year=year, unit_id=unit_id)
+    years = q.member_years(views, year=year, unit_id=unit_id)
+    stats = q.unit_stats(views, year=year, unit_id=unit_id, years=years)
     rows = [{"unit": s.unit.name, "declared": s.declared_members, "reported": s.reported,
              "communities": s.communities_involved, "not_reported": s.not_reported, "reasons": s.reasons_text}
             for s in stats]
@@ -111,13 +112,16 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
     if len(stats) > 1:
         totals = {"unit": "合计", "declared": sum(s.declared_members for s in stats),
                   "reported": sum(s.reported for s in stats),
-                  "communities": len({m.member.community_id for m in q.member_years(views, year=year)
+                  "communities": len({m.member.community_id for m in years
                                       if m.reported and m.member.unit_id is not None}),
                   "not_reported": sum(s.not_reported for s in stats), "reasons": ""}
-    items: list[Any] = [Table(name="报到情况统计", columns=UNIT_STATS_COLUMNS, rows=rows, totals_row=totals,
-                              note="“在职党员总数”为单位申报数；逾期报到计入报到党员。")]
-    if len(stats) == 1:
-        items.append(SignatureBox("单位党组织（盖章）"))
+    note = "“在职党员总数”为单位申报数；逾期报到计入报到党员。"
+    if unit_id is not None:  # one unit: the paper form, a label beside each figure
+        form = [{"item": column.header, "value": str(rows[0][column.key])} for column in UNIT_STATS_COLUMNS]
+        items: list[Any] = [Table(name="报到情况统计", columns=[Column("item", "项目", 24), Column("value", "填报内容", 48)],
+                                  rows=form, note=note), SignatureBox("单位党组织（盖章）")]
+    else:
+        items = [Table(name="报到情况统计", columns=UNIT_STATS_COLUMNS, rows=rows, totals_row=totals, note=note)]
     sections = [Section(items=items)]
     if len(stats) > 1:
         sections.append(Section(heading="各单位报到情况", items=[Chart(
@@ -125,8 +129,6 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
             series=[("已报到", [s.reported for s in stats]), ("未报到", [s.not_reported for s in stats])],
             y_label="人数")]))
     meta = [("统计年度", f"{year}年")]
-    if len(stats) == 1:
-        meta.append(("单位名称", stats[0].unit.name))
     return Report(title="在职党员社区报到情况统计表", subtitle_lines=_region_subtitle(info), meta=meta,
                   sections=sections,
                   footer_lines=["注：此表由单位党组织填写，并报上级党（工）委。", _position_line(info)])
@@ -141,12 +143,12 @@ def _short(name: str, chars: int = 10) -> str:
 
 
 REGISTER_COLUMNS = [
-    Column("no", "序号", 4, "center", "int"),
-    Column("name", "姓名", 6),
-    Column("sex", "性别", 4, "center"),
+    Column("no", "序号", 5, "center", "int"),
+    Column("name", "姓名", 7),
+    Column("sex", "性别", 5, "center"),
     Column("birth_month", "出生年月", 8, "center"),
     Column("joined_party", "入党时间", 8, "center"),
-    Column("education", "文化程度", 8),
+    Column("education", "文化程度", 10),
     Column("speciality", "专业特长", 8),
     Column("hobbies", "兴趣爱好", 8),
     Column("unit_post", "工作单位及职务", 16),
@@ -243,7 +245,7 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
             f"{session.activity}：{session.content}"
         rows.append({"date": session.service_date, "content": content, "place": session.place,
                      "cumulative_minutes": cumulative, "rating": session.rating,
-                     "certified_by": f"{session.certified_by} {session.certified_on.isoformat()}"
+                     "certified_by": f"{session.certified_by}\n{session.certified_on.isoformat()}"
                      if session.certified_on else session.certified_by})
     table = Table(name="服务记录", columns=CARD_COLUMNS, rows=rows,
                   totals_row={"date": "个人累计社区服务活动时间（小时）", "cumulative_minutes": cumulative})
@@ -273,7 +275,7 @@ FEEDBACK_COLUMNS = [
     Column("no", "序号", 4, "center", "int"),
     Column("name", "姓名", 7),
     Column("community", "报到社区", 12),
-    Column("reported", "报到情况", 12, "center"),
+    Column("reported", "报到情况", 15, "center"),
     Column("sessions", "服务次数", 5, "right", "int"),
     Column("minutes", "服务时长（小时）", 7, "right", "hours"),
     Column("ratings", "评价（优/良/一般）", 10, "center"),
@@ -425,11 +427,12 @@ def _star_chart(distribution: Sequence[int]) -> Chart:
 
 
 def _star_table(distribution: Sequence[int]) -> Table:
-    return Table(name="星级分布", columns=[Column("level", "星级", 10, "center"),
-                                        Column("members", "人数", 8, "right", "int")],
-                 rows=[{"level": "无星" if n == 0 else STAR * n, "members": count}
-                       for n, count in enumerate(distribution)],
-                 totals_row={"level": "合计", "members": sum(distribution)})
+    """One row: members per star level (a short table reads better across than down)."""
+    levels = [("stars_0", "无星"), *[(f"stars_{n}", STAR * n) for n in range(1, 6)]]
+    columns = [Column(key, label, 10, "center", "int") for key, label in levels]
+    row = {key: count for (key, _), count in zip(levels, distribution)}
+    return Table(name="星级分布", columns=[*columns, Column("total", "合计", 8, "center", "int")],
+                 rows=[{**row, "total": sum(distribution)}])
 
 
 # =================================================================================================
@@ -440,21 +443,21 @@ BALANCE_COLUMNS = [
     Column("member_id", "党员编号", 38),
     Column("name", "姓名", 8),
     Column("community", "报到社区", 12),
-    Column("deposited_minutes", "存入（小时）", 8, "right", "hours"),
-    Column("clawed_back_minutes", "更正扣回（小时）", 8, "right", "hours"),
-    Column("redeemed_minutes", "兑换（小时）", 8, "right", "hours"),
-    Column("transferred_minutes", "转入/转出净额（小时）", 9, "right", "hours"),
-    Column("available_minutes", "可用余额（小时）", 8, "right", "hours"),
-    Column("owed_minutes", "待抵扣（小时）", 8, "right", "hours"),
+    Column("deposited_minutes", "存入（小时）", 12, "right", "hours"),
+    Column("clawed_back_minutes", "扣回（小时）", 12, "right", "hours"),
+    Column("redeemed_minutes", "兑换（小时）", 12, "right", "hours"),
+    Column("transferred_minutes", "转移净额（小时）", 10, "right", "hours"),
+    Column("available_minutes", "可用余额（小时）", 10, "right", "hours"),
+    Column("owed_minutes", "待抵扣（小时）", 10, "right", "hours"),
 ]
 BALANCE_TOTAL_COLUMNS = [
     Column("community", "社区", 14),
     Column("accounts", "账户数", 6, "right", "int"),
-    Column("deposited_minutes", "存入（小时）", 9, "right", "hours"),
-    Column("clawed_back_minutes", "更正扣回（小时）", 9, "right", "hours"),
-    Column("redeemed_minutes", "兑换（小时）", 9, "right", "hours"),
-    Column("available_minutes", "可用余额（小时）", 9, "right", "hours"),
-    Column("redemptions", "兑换笔数", 6, "right", "int"),
+    Column("deposited_minutes", "存入（小时）", 12, "right", "hours"),
+    Column("clawed_back_minutes", "扣回（小时）", 12, "right", "hours"),
+    Column("redeemed_minutes", "兑换（小时）", 12, "right", "hours"),
+    Column("available_minutes", "可用余额（小时）", 10, "right", "hours"),
+    Column("redemptions", "兑换笔数", 8, "right", "int"),
 ]
 
 
@@ -478,9 +481,12 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
     sums = {key: sum(row[key] for row in rows) for key in ("deposited_minutes", "clawed_back_minutes",
                                                            "redeemed_minutes", "transferred_minutes",
                                                            "available_minutes", "owed_minutes")}
-    sections = [Section(items=[Table(name="余额", columns=BALANCE_COLUMNS, rows=rows,
-                                     totals_row={"member_id": "合计", **sums} if rows else None)])]
-    if unit_id is None and community_id is None and member_id is None:
+    whole_region = unit_id is None and community_id is None and member_id is None
+    # The whole region's sums are in the summary table below; a one-page-per-thousand-rows table
+    # with a spanning totals row is also the slowest thing the PDF layout does.
+    totals = {"member_id": "合计", **sums} if rows and not whole_region else None
+    sections = [Section(items=[Table(name="余额", columns=BALANCE_COLUMNS, rows=rows, totals_row=totals)])]
+    if whole_region:
         by_community, whole = q.balance_totals(views)
         total_rows = [{"community": row.label, "accounts": row.accounts, **row.sums} for row in by_community]
         sections.append(Section(heading="按社区汇总", items=[Table(
@@ -499,9 +505,9 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
 def overview(views: Views, *, year: int) -> Report:
     """Participation by unit and community, hours by month and by post, the star distribution."""
     info = q.region(views)
-    unit_rows = q.unit_stats(views, year=year)
-    community_rows = q.community_stats(views, year=year)
     years = q.member_years(views, year=year)
+    unit_rows = q.unit_stats(views, year=year, years=years)
+    community_rows = q.community_stats(views, year=year, years=years)
     months = q.minutes_by_month(views, year=year)
     posts = q.minutes_by_post(views, year=year)
     distribution = q.star_distribution(years)
@@ -527,7 +533,8 @@ def overview(views: Views, *, year: int) -> Report:
         rows=[{"unit": s.unit.name, "declared": s.declared_members, "reported": s.reported,
                "rate": _percent(s.reported, max(s.declared_members, s.enrolled)), "active": s.active,
                "active_rate": _percent(s.active, max(s.declared_members, s.enrolled)),
-               "minutes": s.certified_minutes} for s in unit_rows])
+               "minutes": s.certified_minutes} for s in unit_rows],
+        note="注：报到率、参与率以单位申报人数与录入人数中较大者为基数。")
     community_table = Table(name="各社区参与情况", columns=[
         Column("community", "社区", 16), Column("registered", "报到党员", 6, "right", "int"),
         Column("active", "参加服务", 6, "right", "int"), Column("rate", "参与率", 7, "right"),
@@ -537,10 +544,10 @@ def overview(views: Views, *, year: int) -> Report:
                "rate": _percent(s.active, s.registered), "sessions": s.sessions, "minutes": s.certified_minutes,
                "suggestions": s.suggestions} for s in community_rows])
     month_names = [f"{n}月" for n in range(1, 13)]
-    month_table = Table(name="按月服务时长", columns=[Column("month", "月份", 8, "center"),
-                                                 Column("minutes", "服务时长（小时）", 10, "right", "hours")],
-                        rows=[{"month": name, "minutes": minutes} for name, minutes in zip(month_names, months)],
-                        totals_row={"month": "合计", "minutes": sum(months)})
+    month_table = Table(name="按月服务时长（小时）", columns=[
+        *[Column(f"m{n}", name, 6, "right", "hours") for n, name in enumerate(month_names, start=1)],
+        Column("total", "全年", 7, "right", "hours")],
+        rows=[{**{f"m{n}": minutes for n, minutes in enumerate(months, start=1)}, "total": sum(months)}])
     shown = _top(posts)
     post_table = Table(name="按岗位服务时长", columns=[
         Column("post", "岗位/服务项目", 18), Column("sessions", "服务次数", 8, "right", "int"),
@@ -571,15 +578,16 @@ def overview(views: Views, *, year: int) -> Report:
     ]
     return Report(title=f"{info.display_name or '爱心时间银行'}在职党员进社区服务情况概览",
                   subtitle_lines=[f"{year}年度", *_region_subtitle(info)], sections=sections,
-                  footer_lines=["注：报到率、参与率以单位申报人数与录入人数中较大者为基数。", _position_line(info)])
+                  meta=[("数据截至", f"第 {info.position} 条签名事件")])
 
 
 def _hours(minutes: int) -> str:
     return str(minutes_to_hours(minutes))
 
 
-def _rate(part: int, whole: int) -> int:
-    return (part * 100 * 2 + whole) // (whole * 2) if whole > 0 else 0
+def _rate(part: int, whole: int) -> float:
+    """A percentage with one decimal, for charts."""
+    return ((part * 1000 * 2 + whole) // (whole * 2)) / 10 if whole > 0 else 0.0
 
 
 def _top(posts: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
