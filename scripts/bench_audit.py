@@ -19,7 +19,9 @@ Measured in the same run, on every core (`os.cpu_count()` processes):
   the median is reported.
 
 The last line is JSON: {"ratio": full-log events/s ÷ raw verifies/s, "events_per_s", "raw_verify_per_s",
-"certificate_verify_ms", …}.
+"certificate_verify_ms", …}. Wall-clock figures need an otherwise idle machine; "cpu_ratio" (CPU per raw
+verify ÷ CPU per verified event, all processes counted) and "certificate_verify_cpu_ms" are what the
+same figures would be without other load, and "load_average" says how busy the machine was.
 """
 
 from __future__ import annotations
@@ -82,19 +84,19 @@ def ensure_database(events: int, seed: int) -> Path:
 # ---------------------------------------------------------------------------------------------- raw Ed25519
 
 
-def _raw_worker(items: list[tuple[bytes, bytes, bytes]], seconds: float) -> tuple[int, float]:
+def _raw_worker(items: list[tuple[bytes, bytes, bytes]], seconds: float) -> tuple[int, float, float]:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     keys = {public: Ed25519PublicKey.from_public_bytes(public) for public, _, _ in items}
     prepared = [(keys[public], signature, message) for public, signature, message in items]
     done = 0
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     deadline = started + seconds
     while time.perf_counter() < deadline:
         for key, signature, message in prepared:
             key.verify(signature, message)
         done += len(prepared)
-    return done, time.perf_counter() - started
+    return done, time.perf_counter() - started, time.process_time() - cpu_started
 
 
 def raw_sample(ledger: Ledger) -> list[tuple[bytes, bytes, bytes]]:
@@ -121,9 +123,19 @@ def raw_sample(ledger: Ledger) -> list[tuple[bytes, bytes, bytes]]:
 
 
 def raw_rate(pool: ProcessPoolExecutor, workers: int, sample: list[tuple[bytes, bytes, bytes]],
-             seconds: float) -> float:
+             seconds: float) -> tuple[float, float]:
+    """(verifies per second on all workers together, CPU seconds per verify)."""
     results = list(pool.map(_raw_worker, [sample] * workers, [seconds] * workers))
-    return sum(done / elapsed for done, elapsed in results)
+    return (sum(done / elapsed for done, elapsed, _ in results),
+            sum(cpu for _, _, cpu in results) / sum(done for done, _, _ in results))
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its reaped children."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 # ---------------------------------------------------------------------------------------------------- main
@@ -150,17 +162,21 @@ def main(argv: list[str] | None = None) -> int:
 
     sample = raw_sample(ledger)
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        raw_before = raw_rate(pool, args.workers, sample, RAW_SECONDS / 2)
-        say(f"raw Ed25519 verify, {args.workers} processes: {raw_before:,.0f}/s")
-        started = time.perf_counter()
+        raw_before, raw_cpu_before = raw_rate(pool, args.workers, sample, RAW_SECONDS / 2)
+        say(f"raw Ed25519 verify, {args.workers} processes: {raw_before:,.0f}/s "
+            f"({raw_cpu_before * 1e6:.1f} µs CPU each)")
+        started, cpu_started = time.perf_counter(), cpu_seconds()
         report = verify_store(ledger.database, root_public_key=root, region_code=ledger.region_code,
                               recorder=ledger.recorder, workers=args.workers)
-        verify_s = time.perf_counter() - started
-        raw_after = raw_rate(pool, args.workers, sample, RAW_SECONDS / 2)
+        verify_s, verify_cpu = time.perf_counter() - started, cpu_seconds() - cpu_started
+        raw_after, raw_cpu_after = raw_rate(pool, args.workers, sample, RAW_SECONDS / 2)
     raw = (raw_before + raw_after) / 2
+    raw_cpu = (raw_cpu_before + raw_cpu_after) / 2
     rate = report.events_checked / verify_s
+    cpu_per_event = verify_cpu / report.events_checked
     say(f"verify_store: {report.events_checked:,} events in {verify_s:.1f} s = {rate:,.0f} events/s "
-        f"({'OK' if report.ok else f'{len(report.problems)} problems'}); raw again {raw_after:,.0f}/s")
+        f"({'OK' if report.ok else f'{len(report.problems)} problems'}), {cpu_per_event * 1e6:.1f} µs CPU per "
+        f"event; raw again {raw_after:,.0f}/s")
 
     log = MerkleLog(ledger)
     started = time.perf_counter()
@@ -178,21 +194,28 @@ def main(argv: list[str] | None = None) -> int:
     measured = {}
     for label, period in (("year", year), ("all years", None)):
         issued = issue_certificate(ledger, member, year=period, log=log)
-        timings = []
+        timings, cpu_timings = [], []
         for _ in range(args.certificate_runs):
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             verified = verify_certificate(issued.bundle, root)
             timings.append((time.perf_counter() - started) * 1000)
-        measured[label] = (issued, verified, statistics.median(timings))
+            cpu_timings.append((time.process_time() - cpu_started) * 1000)
+        measured[label] = (issued, verified, statistics.median(timings), statistics.median(cpu_timings))
         say(f"certificate {issued.number} ({label if period is None else year}): {len(verified.sessions)} sessions, "
             f"{verified.events} events, {len(issued.bundle):,} bytes; verify median "
-            f"{statistics.median(timings):.2f} ms, min {min(timings):.2f} ms (of {args.certificate_runs})")
-    issued, verified, certificate_ms = measured["year"]
+            f"{statistics.median(timings):.2f} ms (CPU {statistics.median(cpu_timings):.2f} ms), "
+            f"min {min(timings):.2f} ms (of {args.certificate_runs})")
+    issued, verified, certificate_ms, certificate_cpu_ms = measured["year"]
     result: dict[str, Any] = {
         "ratio": round(rate / raw, 3),
         "events_per_s": round(rate),
         "raw_verify_per_s": round(raw),
         "certificate_verify_ms": round(certificate_ms, 2),
+        "cpu_ratio": round(raw_cpu / cpu_per_event, 3),
+        "cpu_us_per_event": round(cpu_per_event * 1e6, 1),
+        "raw_cpu_us_per_verify": round(raw_cpu * 1e6, 1),
+        "certificate_verify_cpu_ms": round(certificate_cpu_ms, 2),
+        "load_average": os.getloadavg()[0],
         "certificate_year": year,
         "certificate_all_years_verify_ms": round(measured["all years"][2], 2),
         "certificate_all_years_events": measured["all years"][1].events,
