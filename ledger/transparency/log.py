@@ -238,12 +238,24 @@ class MerkleLog:
                 for row in connection.execute(sa.select(t.leaves.c.leaf_index, t.leaves.c.leaf_hash)
                                               .where(t.leaves.c.leaf_index.in_(chunk))):
                     found[(0, int(row.leaf_index))] = bytes(row.leaf_hash)
-            if by_level:
-                conditions = [sa.and_(t.nodes.c.level == level, t.nodes.c.node_index.in_(sorted(set(indexes))))
-                              for level, indexes in by_level.items()]
-                for row in connection.execute(sa.select(t.nodes).where(sa.or_(*conditions))):
-                    found[(int(row.level), int(row.node_index))] = bytes(row.hash)
+            # one query for a proof's few nodes; bounded `IN` lists when many are asked for (an audit)
+            conditions: list[Any] = []
+            values = 0
+            for level, indexes in sorted(by_level.items()):
+                for chunk in _chunks(sorted(set(indexes))):
+                    if conditions and values + len(chunk) > IN_LIST_MAX:
+                        self._read_nodes(connection, conditions, found)
+                        conditions, values = [], 0
+                    conditions.append(sa.and_(t.nodes.c.level == level, t.nodes.c.node_index.in_(chunk)))
+                    values += len(chunk)
+            if conditions:
+                self._read_nodes(connection, conditions, found)
         return found
+
+    @staticmethod
+    def _read_nodes(connection: sa.Connection, conditions: list[Any], found: dict[merkle.NodeKey, bytes]) -> None:
+        for row in connection.execute(sa.select(t.nodes).where(sa.or_(*conditions))):
+            found[(int(row.level), int(row.node_index))] = bytes(row.hash)
 
     def root_at(self, size: int) -> bytes:
         return merkle.root_at(self, size)
