@@ -258,7 +258,8 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         else:  # nothing happened in the year, or the score is not refreshed yet: score it now
             version = book.version_for(year)
             rules = book.rules.get(version) if version is not None else None
-            points, stars, missing = score_totals(rules, totals) if rules is not None else (None, 0, missing_for(totals))
+            points, stars, missing = (score_totals(rules, totals) if rules is not None
+                                      else (None, 0, missing_for(totals)))
         result.append(MemberYear(
             member=record, year=year, sessions=counts["sessions"], certified_minutes=counts["certified_minutes"],
             sessions_excellent=counts["sessions_excellent"], sessions_good=counts["sessions_good"],

@@ -206,7 +206,8 @@ def _set_up(ledger: Ledger, rng: random.Random) -> tuple[Actor, list[Actor], lis
                 ledger.define_post(actor=community, name=post)
             teams = [ledger.form_team(actor=community, name=n, kind=k) for n, k in TEAMS]
             menu = [ledger.publish_menu_item(actor=community, title=t) for t in rng.sample(MENU, 4)]
-            catalogue = [(ledger.list_catalogue_item(actor=community, name=n, price_minutes=p), p) for n, p in CATALOGUE]
+            catalogue = [(ledger.list_catalogue_item(actor=community, name=n, price_minutes=p), p)
+                         for n, p in CATALOGUE]
             counter = Actor(ledger.open_counter(actor=community, name="爱心超市收银台"), Role.COUNTER)
             residents = [Actor(ledger.register_resident(actor=community, label=f"居民{i + 1}"), Role.RESIDENT)
                          for i in range(RESIDENTS_PER_COMMUNITY)]

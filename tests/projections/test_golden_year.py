@@ -36,7 +36,8 @@ def rows(table: Table, key: str = "name") -> dict[str, dict[str, object]]:
     return {str(row[key]): dict(row) for row in table.rows}
 
 
-def test_points_and_stars_follow_policy_v1(golden_views: Views) -> None:
+def test_points_and_stars_follow_policy_v1(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     years = by_name(golden_views)
     assert {name: (my.points_hundredths, my.stars) for name, my in years.items()} == {
         "张甲": (A_POINTS, 2), "李乙": (B_POINTS, 0), "王丙": (0, 0), "赵丁": (0, 0), "钱戊": (E_POINTS, 0)}
@@ -47,7 +48,8 @@ def test_points_and_stars_follow_policy_v1(golden_views: Views) -> None:
     assert (e.sessions, e.certified_minutes, e.suggestions, e.forwarded_suggestions) == (2, 135, 2, 1)
 
 
-def test_compliance_and_eligibility_reasons(golden_views: Views) -> None:
+def test_compliance_and_eligibility_reasons(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     years = by_name(golden_views)
     assert {name: (my.eligible, my.reason) for name, my in years.items()} == {
         "张甲": (True, "达到基本服务要求"),
@@ -66,7 +68,8 @@ def test_compliance_and_eligibility_reasons(golden_views: Views) -> None:
     assert rows(table)["赵丁"]["reported"] == "有故未报到"
 
 
-def test_balances_per_member_community_and_region(golden: Golden, golden_views: Views) -> None:
+def test_balances_per_member_community_and_region(shared: tuple[Golden, Views]) -> None:
+    golden, golden_views = shared
     balances = {b.name: b for b in q.balances(golden_views)}
     assert {name: (b.deposited_minutes, b.clawed_back_minutes, b.redeemed_minutes, b.available_minutes)
             for name, b in balances.items()} == {
@@ -84,7 +87,8 @@ def test_balances_per_member_community_and_region(golden: Golden, golden_views: 
         str(golden.members["A"]), 270, 90, 180)
 
 
-def test_unit_statistics_attachment_3(golden_views: Views) -> None:
+def test_unit_statistics_attachment_3(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     table = reports.unit_stats(golden_views, year=YEAR).tables()[0]
     assert [list(row.values()) for row in table.rows] == [
         ["测试单位党委", 5, 2, 1, 3, "无故未报到1人；未录入系统1人；长期病休1人"],
@@ -94,7 +98,8 @@ def test_unit_statistics_attachment_3(golden_views: Views) -> None:
                                 "reasons": ""}
 
 
-def test_record_card_attachment_5(golden: Golden, golden_views: Views) -> None:
+def test_record_card_attachment_5(shared: tuple[Golden, Views]) -> None:
+    golden, golden_views = shared
     report = reports.card(golden_views, year=YEAR, member_id=str(golden.members["A"]))
     table = report.tables()[0]
     assert [(row["date"], row["cumulative_minutes"], row["rating"], row["certified_by"]) for row in table.rows] == [
@@ -113,7 +118,8 @@ def test_record_card_attachment_5(golden: Golden, golden_views: Views) -> None:
     assert [row["cumulative_minutes"] for row in e_card.rows] == [90, 135]
 
 
-def test_register_attachment_4_hides_personal_fields_unless_allowed(golden: Golden, golden_views: Views) -> None:
+def test_register_attachment_4_hides_personal_fields_unless_allowed(shared: tuple[Golden, Views]) -> None:
+    golden, golden_views = shared
     community = str(golden.community1.actor_id)
     hidden = rows(reports.register(golden_views, year=YEAR, community_id=community).tables()[0])
     assert list(hidden) == ["张甲", "李乙"]  # in the order they reported
@@ -127,7 +133,8 @@ def test_register_attachment_4_hides_personal_fields_unless_allowed(golden: Gold
         MOBILE_A, "1980-05", "玄武区龙蟠路1号")
 
 
-def test_year_end_feedback_needs_the_members_consent(golden: Golden, golden_views: Views) -> None:
+def test_year_end_feedback_needs_the_members_consent(shared: tuple[Golden, Views]) -> None:
+    golden, golden_views = shared
     table = reports.feedback(golden_views, year=YEAR, unit_id=str(golden.unit1.actor_id)).tables()[0]
     a, b = rows(table)["张甲"], rows(table)["李乙"]
     assert (a["sessions"], a["minutes"], a["ratings"], a["points"], a["stars"], a["eligibility"]) == (
@@ -135,7 +142,8 @@ def test_year_end_feedback_needs_the_members_consent(golden: Golden, golden_view
     assert b["reason"] == reports.NO_CONSENT and "points" not in b
 
 
-def test_overview_hours_by_month_and_stars(golden_views: Views) -> None:
+def test_overview_hours_by_month_and_stars(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     assert q.minutes_by_month(golden_views, year=YEAR) == [0, 0, 0, 120, 150, 90, 0, 45, 0, 960, 0, 0]
     assert q.star_distribution(q.member_years(golden_views, year=YEAR)) == [4, 0, 1, 0, 0, 0]
     posts = {label: (sessions, minutes) for label, sessions, minutes in q.minutes_by_post(golden_views, year=YEAR)}

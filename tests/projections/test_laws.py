@@ -309,7 +309,7 @@ def run_op(world: World, data: st.DataObject) -> None:
         pass  # not possible in this state (the ledger refused, or nothing to act on): a no-op
 
 
-@settings(max_examples=20, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(data=st.data())
 def test_incremental_views_equal_a_clean_rebuild_and_the_aggregates(data: st.DataObject) -> None:
     ledger = Ledger("memory:")

@@ -34,7 +34,8 @@ def pdf_text(pdf: bytes, tmp_path: Path) -> str:
                           text=True).stdout
 
 
-def test_card_pdf_holds_the_form_headers_and_the_rows(golden: Golden, golden_views: Views, tmp_path: Path) -> None:
+def test_card_pdf_holds_the_form_headers_and_the_rows(shared: tuple[Golden, Views], tmp_path: Path) -> None:
+    golden, golden_views = shared
     pdf = render(reports.card(golden_views, year=YEAR, member_id=str(golden.members["A"])), "pdf")
     assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf  # the CJK font is embedded
     text = pdf_text(pdf, tmp_path)
@@ -43,7 +44,8 @@ def test_card_pdf_holds_the_form_headers_and_the_rows(golden: Golden, golden_vie
         assert expected in text, expected
 
 
-def test_register_and_unit_statistics_pdfs_are_readable_chinese(golden_views: Views, tmp_path: Path) -> None:
+def test_register_and_unit_statistics_pdfs_are_readable_chinese(shared: tuple[Golden, Views], tmp_path: Path) -> None:
+    _, golden_views = shared
     text = pdf_text(render(reports.register(golden_views, year=YEAR), "pdf"), tmp_path)
     for expected in ("在职党员社区报到登记表", "姓名", "志愿服务项目", "报到日期", "张甲", "李乙", "钱戊"):
         assert expected in text, expected
@@ -52,13 +54,15 @@ def test_register_and_unit_statistics_pdfs_are_readable_chinese(golden_views: Vi
         assert expected in text, expected
 
 
-def test_overview_pdf_has_its_charts(golden_views: Views, tmp_path: Path) -> None:
+def test_overview_pdf_has_its_charts(shared: tuple[Golden, Views], tmp_path: Path) -> None:
+    _, golden_views = shared
     text = pdf_text(render(reports.overview(golden_views, year=YEAR), "pdf"), tmp_path)
     for expected in ("各单位报到率与参与率", "每月认证服务时长", "各岗位认证服务时长", "星级分布"):
         assert expected in text, expected
 
 
-def test_xlsx_has_one_sheet_per_table_with_chinese_headers(golden_views: Views) -> None:
+def test_xlsx_has_one_sheet_per_table_with_chinese_headers(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     workbook = openpyxl.load_workbook(io.BytesIO(render(reports.stars(golden_views, year=YEAR), "xlsx")))
     assert "积分星级" in workbook.sheetnames and "星级分布" in workbook.sheetnames
     sheet = workbook["积分星级"]
@@ -72,7 +76,8 @@ def test_xlsx_has_one_sheet_per_table_with_chinese_headers(golden_views: Views) 
     assert register.sheetnames == ["紫鑫城社区报到登记", "玄武门社区报到登记"]
 
 
-def test_csv_opens_in_excel_and_json_keeps_minutes(golden: Golden, golden_views: Views) -> None:
+def test_csv_opens_in_excel_and_json_keeps_minutes(shared: tuple[Golden, Views]) -> None:
+    golden, golden_views = shared
     data = render(reports.balances(golden_views), "csv")
     assert data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
@@ -96,7 +101,8 @@ def test_personal_fields_never_reach_the_logs(golden: Golden, golden_views: View
     assert MOBILE_A in render(shown, "json").decode()
 
 
-def test_unknown_ids_and_a_card_without_member_are_clear_errors(golden_views: Views) -> None:
+def test_unknown_ids_and_a_card_without_member_are_clear_errors(shared: tuple[Golden, Views]) -> None:
+    _, golden_views = shared
     from ledger.domain.errors import InvalidInput, NotFound
 
     with pytest.raises(NotFound):
