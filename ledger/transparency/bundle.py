@@ -24,7 +24,7 @@ class BundleProofError(LookupError):
 def inclusion_proofs_for(ledger: Any, envelopes: Sequence[bytes], *, log: MerkleLog | None = None) -> dict[str, Any]:
     log = log or MerkleLog.for_ledger(ledger)
     checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
-    proofs = []
+    found: list[tuple[bytes, int]] = []
     for envelope in envelopes:
         statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
         leaf = log.leaf_of_event(statement.aggregate, statement.version)
@@ -33,6 +33,8 @@ def inclusion_proofs_for(ledger: Any, envelopes: Sequence[bytes], *, log: Merkle
             raise BundleProofError(f"event {statement.aggregate} v{statement.version} is not in the region's log")
         if leaf.leaf_hash != digest:
             raise BundleProofError(f"event {statement.aggregate} v{statement.version} differs from the logged one")
-        path = log.inclusion_proof(leaf.index, checkpoint.size)
-        proofs.append({"leaf_hash": digest.hex(), "index": leaf.index, "path": [h.hex() for h in path]})
+        found.append((digest, leaf.index))
+    paths = merkle.inclusion_proofs(log, [index for _, index in found], checkpoint.size)
+    proofs = [{"leaf_hash": digest.hex(), "index": index, "path": [h.hex() for h in paths[index]]}
+              for digest, index in found]
     return {"origin": origin_of(ledger.region_code), "checkpoint": checkpoint.note, "proofs": proofs}
