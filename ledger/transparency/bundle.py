@@ -24,10 +24,12 @@ class BundleProofError(LookupError):
 def inclusion_proofs_for(ledger: Any, envelopes: Sequence[bytes], *, log: MerkleLog | None = None) -> dict[str, Any]:
     log = log or MerkleLog.for_ledger(ledger)
     checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
+    statements = [parse_signed_bytes(unpack(envelope)[1], strict=False) for envelope in envelopes]
+    logged = {(leaf.aggregate_id, leaf.version): leaf
+              for leaf in reversed(log.leaves_of_aggregates({s.aggregate for s in statements}, below=checkpoint.size))}
     found: list[tuple[bytes, int]] = []
-    for envelope in envelopes:
-        statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
-        leaf = log.leaf_of_event(statement.aggregate, statement.version)
+    for envelope, statement in zip(envelopes, statements):
+        leaf = logged.get((statement.aggregate, statement.version))
         digest = merkle.leaf_hash(envelope)
         if leaf is None or leaf.index >= checkpoint.size:
             raise BundleProofError(f"event {statement.aggregate} v{statement.version} is not in the region's log")
