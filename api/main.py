@@ -30,6 +30,7 @@ from api.routers import (
     reports,
     sessions,
     suggestions,
+    transfers,
     units,
 )
 from api.services import Services, build_services
@@ -66,6 +67,7 @@ TAGS = [
     {"name": "suggestions 建议", "description": "采纳、交转有关机构办理"},
     {"name": "redemptions 爱心超市兑换", "description": "柜台兑换：只扣一次，余额不为负"},
     {"name": "keys 密钥", "description": "公钥、客户端密钥、轮换与吊销"},
+    {"name": "transfers 转移接续", "description": "跨地区转移：名片、发起、转移包、回执、完成与撤销"},
     {"name": "reports 报表", "description": "认证待办、补录、登记册、附件3/4/5 等（来自读模型 projections/）"},
     {"name": "health", "description": "运行状态 / liveness"},
 ]
@@ -102,7 +104,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for router in (auth.router, logins.router, region.router, units.router, units.enrol_router,
                    communities.router, communities.counters_router, members.router, report_slips.router,
                    sessions.router, orders.router, suggestions.router, redemptions.router, keys.router,
-                   reports.router):
+                   transfers.router, reports.router):
         app.include_router(router)
     if settings.docs_enabled:
         install_docs(app)

@@ -150,6 +150,17 @@ POLICY: dict[str, Rule] = {
     "login.list":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "查看登录账号 list an actor's logins"),
     "login.disable":             Rule(Kind.LOGIN, {R: A, C: O, U: O}, "停用登录账号 disable a login"),
     "login.enable":              Rule(Kind.LOGIN, {R: A, C: O, U: O}, "启用登录账号 enable a login"),
+    # -- 转移接续 transfers between regions (the region operator) ----------------------------------------
+    "region.card":               Rule(Kind.NONE, EVERYONE, "本区名片 this region's card"),
+    "region.add_peer":           Rule(Kind.NONE, {R: A}, "登记其他地区 register a peer region"),
+    "transfer.initiate":         Rule(Kind.MEMBER, {R: A}, "发起转出 start a transfer-out"),
+    "transfer.read":             Rule(Kind.NONE, {R: A, AUD: A}, "查看转移 read a transfer"),
+    "transfer.export":           Rule(Kind.NONE, {R: A}, "导出转移包 export the bundle"),
+    "transfer.import":           Rule(Kind.NONE, {R: A}, "接收转移包 import a bundle"),
+    "transfer.complete":         Rule(Kind.NONE, {R: A}, "完成转出 complete with the receipt"),
+    "transfer.void":             Rule(Kind.NONE, {R: A}, "撤销转出 void a transfer"),
+    "member.issue_key":          Rule(Kind.MEMBER, {R: A, U: O, C: O}, "为转入党员签发密钥 key for an arrived member"),
+    "member.adopt":              Rule(Kind.MEMBER, {U: A}, "接收转入党员入册 a unit takes on an arrived member"),
     # -- lists and reports (read models of projections/), by the scope they cover -----------------
     "report.region":             Rule(Kind.NONE, {R: A, AUD: A}, "全区报表与列表 region-wide reports and lists"),
     "report.unit":               Rule(Kind.UNIT, {R: A, AUD: A, U: O}, "单位报表 a unit's reports and lists"),

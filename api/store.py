@@ -104,4 +104,7 @@ class ApiStore:
             yield connection
 
     def close(self) -> None:
-        self.engine.dispose()
+        """Release the connections. An in-memory store keeps its one connection (disposing it would
+        drop every login and token while the app may still be started again)."""
+        if self._lock is None:
+            self.engine.dispose()

@@ -47,6 +47,7 @@ class World:
     auditor: Actor
     a: Side
     b: Side
+    root_key: object = None  # the province root private key, when this world made the region
     tokens: dict[UUID, str] = field(default_factory=dict)
     usernames: dict[UUID, str] = field(default_factory=dict)
 
@@ -115,11 +116,12 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
 def build_world(app: FastAPI, *, balance_sessions: int = 1) -> World:
     services = services_of(app)
     ledger = services.ledger
+    root_key = None
     if ledger.region_code is None:
-        ledger.init_region(code="320102", name="南京市玄武区")
+        root_key = ledger.init_region(code="320102", name="南京市玄武区")
     region = ledger.region_actor()
     auditor = Actor(ledger.register_auditor(actor=region, label="审计组"), Role.AUDITOR)
-    world = World(ledger=ledger, region=region, auditor=auditor,
+    world = World(ledger=ledger, region=region, auditor=auditor, root_key=root_key,
                   a=_side(ledger, region, "甲", balance_sessions), b=_side(ledger, region, "乙", balance_sessions))
     actors = [region, auditor] + [getattr(s, f) for s in (world.a, world.b)
                                   for f in ("unit", "community", "counter", "resident", "member")]

@@ -1,0 +1,63 @@
+"""转移接续 transfers between regions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from api.schemas.common import EXAMPLE_MEMBER_ID, StrictIn
+
+
+class RegionCardIn(BaseModel):
+    """另一地区的名片（由其 GET /v1/region/card 获得）/ another region's card, as its GET /v1/region/card gives it."""
+
+    format: str = Field(examples=["timeledger-region/v1"])
+    code: str = Field(pattern=r"^\d{6}$", examples=["320104"])
+    name: str = Field(max_length=64)
+    key_id: str = Field(max_length=64)
+    public_key: str = Field(max_length=64)
+    sealing_key: str = Field(max_length=64)
+    address: str = Field("", max_length=200)
+    certificate: str = Field(max_length=20_000)
+    root_key_id: str = Field(max_length=64)
+
+
+class TransferIn(StrictIn):
+    """发起转出：党员须已单独同意转往该地区 / start a transfer-out; the member must have consented to it."""
+
+    member_id: UUID = Field(examples=[EXAMPLE_MEMBER_ID])
+    destination: str = Field(pattern=r"^\d{6}$", examples=["320104"], description="目的地区代码 / destination region")
+    transfer_id: UUID | None = None
+
+
+class TransferOut(BaseModel):
+    id: UUID
+    member_id: UUID
+    destination: str
+    balance_minutes: int
+    owed_minutes: int
+    expires_at: datetime
+    status: str = Field(examples=["pending", "completed", "voided"])
+    bundle_sha256: str | None
+    receipt_sha256: str | None
+    void_reason: str | None
+
+
+class ReceiptOut(BaseModel):
+    """签名回执 / a signed receipt (accepted or rejected); send it to the source region."""
+
+    receipt: dict[str, Any]
+    key_id: str
+    signature: str
+
+
+class VoidIn(StrictIn):
+    reason: str = Field(min_length=1, max_length=500, examples=["目的地区拒收"])
+    rejection: ReceiptOut | None = Field(None, description="目的地区签名的拒收回执 / the destination's signed rejection")
+
+
+class KeyIssuedOut(BaseModel):
+    key_id: str
