@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -26,27 +25,15 @@ RETRY_EVERY = 10  # every 10th request of a client is a retry of its previous on
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)]
 
 
-def _timeledger(*args: str, **kwargs: object) -> list[str]:
+def _timeledger(*args: str) -> list[str]:
     return [sys.executable, "-c", "from ledger.cli import main; main()", *args]
 
 
-@pytest.fixture
-def server(database_url: str, tmp_path: Path) -> Iterator[tuple[int, str]]:
-    port = free_port()
-    env = {**os.environ, "TIMELEDGER_MASTER_KEY_FILE": str(tmp_path / "master.key")}
-    if database_url.startswith("postgresql"):
-        env["TIMELEDGER_MASTER_KEY_FILE"] = str(tmp_path / "master.key")
-    yield port, database_url
-    del env
-
-
-def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp_path: Path) -> None:
-    env = {**os.environ, "TIMELEDGER_MASTER_KEY_FILE": str(tmp_path / "master.key")}
-    os.environ["TIMELEDGER_MASTER_KEY_FILE"] = env["TIMELEDGER_MASTER_KEY_FILE"]
-    try:
-        region = prepare_bench_region(database_url, members=4, sessions_per_member=1, counters=2)
-    finally:
-        del os.environ["TIMELEDGER_MASTER_KEY_FILE"]
+def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TIMELEDGER_MASTER_KEY_FILE", str(tmp_path / "master.key"))  # shared with the server
+    env = dict(os.environ)
+    region = prepare_bench_region(database_url, members=4, sessions_per_member=1, counters=2)
     port = free_port()
     process = subprocess.Popen(_timeledger("serve", "--db", database_url, "--port", str(port), "--no-access-log",
                                            "--log-level", "warning"),
@@ -98,7 +85,6 @@ def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp
                             timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 
-    os.environ["TIMELEDGER_MASTER_KEY_FILE"] = env["TIMELEDGER_MASTER_KEY_FILE"]
     ledger = Ledger(database_url)
     try:
         for member in region.members:
@@ -108,6 +94,5 @@ def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp
             assert ledger.get_account(member).redeemed_minutes_total == accepted[member]
     finally:
         ledger.close()
-        del os.environ["TIMELEDGER_MASTER_KEY_FILE"]
     print(f"\n{result.requests} requests in {result.seconds:.1f}s ({result.per_second:.0f}/s), "
           f"p50 {result.percentile(0.5):.1f} ms, p99 {result.percentile(0.99):.1f} ms, statuses {result.statuses}")
