@@ -374,8 +374,10 @@ class Views:
     def rebuild(self, *, page_events: int = PAGE_EVENTS) -> CatchUpResult:
         """Empty every view and project the whole log again from position 0."""
         with self.engine.begin() as connection:
-            for table in reversed(t.VIEW_TABLES):
-                connection.execute(table.delete())
+            # Dropping and creating the tables is far cheaper than deleting every row (a DELETE
+            # writes every page of the old views to the WAL); both are transactional.
+            t.metadata.drop_all(connection, tables=list(t.VIEW_TABLES))
+            t.metadata.create_all(connection, tables=list(t.VIEW_TABLES))
             connection.execute(t.tracking.update().where(t.tracking.c.name == t.TRACKING_NAME).values(position=0))
         self._reset_memory()
         return self.catch_up(page_events=page_events)
