@@ -101,12 +101,14 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         openapi_url="/openapi.json" if settings.docs_enabled else None)
     app.state.services = services
     install_error_handlers(app)
-    for router in (auth.router, logins.router, region.router, units.router, units.enrol_router,
-                   communities.router, communities.counters_router, members.router, report_slips.router,
-                   sessions.router, orders.router, suggestions.router, redemptions.router, keys.router,
-                   transfers.router, reports.router):
+    # Routes are matched in order, one by one: the counter's hot path (redeem, balance) goes first.
+    for router in (redemptions.router, members.router, auth.router, sessions.router, logins.router, region.router,
+                   units.router, units.enrol_router, communities.router, communities.counters_router,
+                   report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
+                   reports.router):
         app.include_router(router)
     if settings.docs_enabled:
+        command_headers(app)
         install_docs(app)
 
     @app.get("/healthz", response_model=HealthOut, tags=["health"], summary="运行状态 Liveness")
@@ -114,6 +116,49 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         return HealthOut(status="ok", region_code=services.ledger.region_code, writer=services.writer.stats.as_dict())
 
     return app
+
+
+COMMAND_HEADERS = [
+    {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128},
+     "example": "5c1f3e0a-8d2b-4f6e-9a7c-1b2d3e4f5a6b",
+     "description": "客户端请求编号：重试返回原结果 / client request id: a retry returns the original response; the "
+                    "same key with a different body is refused (409 idempotency_key_reused)"},
+    {"name": "Timeledger-Key-Id", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "客户端自持密钥编号 / id of the client-held key that signs (omit: the service signs with your "
+                    "server-held key)"},
+    {"name": "Timeledger-Prepare", "in": "header", "required": False, "schema": {"type": "string", "enum": ["true"]},
+     "description": "true: 只返回待签名声明（202），不保存 / only return the statements to sign (202); nothing is stored"},
+    {"name": "Timeledger-Signed-At", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "prepare 返回的 signed_at / the signed_at returned by prepare"},
+    {"name": "Timeledger-Signatures", "in": "header", "required": False, "schema": {"type": "string"},
+     "description": "base64 签名，逗号分隔，按声明顺序 / base64 Ed25519 signatures, comma-separated, in statement order"},
+]
+PREPARED_RESPONSE = {"description": "待签名声明，未保存 / the statements to sign (Timeledger-Prepare); nothing stored",
+                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PreparedOut"}}}}
+
+
+def command_headers(app: FastAPI) -> None:
+    """Document the command headers (read by `CommandsDep` from the request) on every command."""
+    from fastapi.openapi.utils import get_openapi
+
+    from api.schemas.common import PreparedOut
+
+    def openapi() -> dict[str, object]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version, description=app.description,
+                                 routes=app.routes, tags=app.openapi_tags, license_info=app.license_info)
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.setdefault("PreparedOut", PreparedOut.model_json_schema(ref_template="#/components/schemas/{model}"))
+            for path, operations in schema["paths"].items():
+                for method, operation in operations.items():
+                    if method == "get" or path.startswith("/v1/auth/") or path.startswith("/v1/logins"):
+                        continue
+                    operation.setdefault("parameters", []).extend(COMMAND_HEADERS)
+                    operation.setdefault("responses", {})["202"] = PREPARED_RESPONSE
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def services_of(app: FastAPI) -> Services:
