@@ -7,6 +7,7 @@ register and the card decrypt them, when their caller allows it (see `projection
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -330,6 +331,30 @@ def certified_sessions(views: Views, *, year: int | None = None, member_id: str 
         certified_minutes=r.certified_minutes, rating=r.rating or "", certified_by=r.certifier or "",
         certified_on=_day(r.certified_on), late=r.late, corrections=r.corrections, post_name=r.post_name or "",
         order_title=r.order_title or "") for r in rows]
+
+
+@dataclass(frozen=True)
+class ImportedYear:
+    """Service a member brought from another region (转移接续), for one year."""
+
+    source: str  # the region code the history comes from
+    sessions: int
+    certified_minutes: int
+
+
+def imported_history(views: Views, *, member_id: str, year: int) -> list[ImportedYear]:
+    h = t.imported_histories
+    with views.engine.connect() as connection:
+        rows = connection.execute(sa.select(h.c.summary_json).where(h.c.member_id == member_id)
+                                  .order_by(h.c.imported_on, h.c.transfer_id)).all()
+    found = []
+    for row in rows:
+        for source, years in sorted(json.loads(row.summary_json).items()):
+            figures = years.get(str(year)) if isinstance(years, dict) else None
+            if figures:
+                found.append(ImportedYear(source=source, sessions=int(figures.get("sessions", 0)),
+                                          certified_minutes=int(figures.get("certified_minutes", 0))))
+    return found
 
 
 # -------------------------------------------------------------------------------------------------

@@ -259,12 +259,14 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
             meta.append(("本人联系电话", mobile))
     payload = (f"timeledger:card?region={info.code}&member={member_id}&year={year}&sessions={len(rows)}"
                f"&minutes={cumulative}&position={info.position}")
+    imported = [f"另有转移接续带入的{item.source}地区本年度认证服务 {item.sessions} 次、{minutes_to_hours(item.certified_minutes)} 小时"
+                f"（以原地区签名记录为准，不计入上表）。" for item in q.imported_history(views, member_id=member_id, year=year)]
     return Report(
         title="在职党员社区服务（活动）记录卡", subtitle_lines=[f"{year}年度", *_region_subtitle(info)], meta=meta,
         sections=[Section(items=[table, SignatureBox("社区党组织认证签字（盖章）"),
                                  QRCode(payload, "扫码核验：timeledger verify")])],
         footer_lines=["注：每次服务经服务对象或活动组织方评价、社区党组织认证；个人累计服务时间由社区党组织统计、核准并签字认证。",
-                      "被投诉属实而归零的服务不计入。", _position_line(info)])
+                      "被投诉属实而归零的服务不计入。", *imported, _position_line(info)])
 
 
 # =================================================================================================
