@@ -78,6 +78,16 @@ def _unit_or_fail(views: Views, unit_id: str | None) -> list[q.UnitInfo]:
     return chosen
 
 
+def _scope(views: Views, unit_id: str | None, community_id: str | None) -> list[tuple[str, str]]:
+    """Meta lines naming the unit or community a report is limited to (NotFound if unknown)."""
+    scope = []
+    if unit_id is not None:
+        scope.append(("单位", _unit_or_fail(views, unit_id)[0].name))
+    if community_id is not None:
+        scope.append(("社区", _community_or_fail(views, community_id)[0].name))
+    return scope
+
+
 def _community_or_fail(views: Views, community_id: str | None) -> list[q.CommunityInfo]:
     chosen = [c for c in q.communities(views) if community_id is None or c.community_id == community_id]
     if community_id is not None and not chosen:
@@ -362,10 +372,7 @@ ELIGIBILITY_COLUMNS = [
 def eligibility(views: Views, *, year: int, unit_id: str | None = None, community_id: str | None = None) -> Report:
     """Every member in scope with 保留 / 取消 and why (对无故不去社区报到，或虽报到但未达基本服务要求的
     在职党员，取消当年各类评先评优资格)."""
-    if unit_id is not None:
-        _unit_or_fail(views, unit_id)
-    if community_id is not None:
-        _community_or_fail(views, community_id)
+    scope = _scope(views, unit_id, community_id)
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id, community_id=community_id)
     years.sort(key=lambda my: (my.eligible, my.member.unit_name, my.member.name, my.member.member_id))
@@ -377,7 +384,7 @@ def eligibility(views: Views, *, year: int, unit_id: str | None = None, communit
     lost = sum(1 for my in years if not my.eligible)
     return Report(
         title="在职党员评先评优资格名单", subtitle_lines=_region_subtitle(info),
-        meta=[("年度", f"{year}年"), ("党员人数", str(len(years))), ("取消资格", f"{lost}人")],
+        meta=[("年度", f"{year}年"), *scope, ("党员人数", str(len(years))), ("取消资格", f"{lost}人")],
         sections=[Section(items=[Table(name="评先评优资格", columns=ELIGIBILITY_COLUMNS, rows=rows)])],
         landscape=True,
         footer_lines=["注：取消资格者列在前面。有故（单位认定的正当理由）者免于当年基本要求。", _position_line(info)])
@@ -399,10 +406,7 @@ STARS_COLUMNS = [
 
 def stars(views: Views, *, year: int, unit_id: str | None = None, community_id: str | None = None) -> Report:
     """积分和星级评定 under the policy version in force for the year."""
-    if unit_id is not None:
-        _unit_or_fail(views, unit_id)
-    if community_id is not None:
-        _community_or_fail(views, community_id)
+    scope = _scope(views, unit_id, community_id)
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id, community_id=community_id)
     years.sort(key=lambda my: (-(my.points_hundredths or 0), -my.stars, my.member.name, my.member.member_id))
@@ -415,7 +419,7 @@ def stars(views: Views, *, year: int, unit_id: str | None = None, community_id: 
     versions = sorted({my.policy_version for my in years if my.policy_version})
     return Report(
         title="在职党员志愿服务积分和星级评定表", subtitle_lines=_region_subtitle(info),
-        meta=[("年度", f"{year}年"), ("评定办法", "、".join(f"v{v}" for v in versions) or "—"),
+        meta=[("年度", f"{year}年"), *scope, ("评定办法", "、".join(f"v{v}" for v in versions) or "—"),
               ("党员人数", str(len(years)))],
         sections=[Section(items=[Table(name="积分星级", columns=STARS_COLUMNS, rows=rows)]),
                   Section(heading="星级分布", items=[_star_chart(distribution), _star_table(distribution)])],
@@ -467,10 +471,7 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
              member_id: str | None = None) -> Report:
     """Balances now (the time bank has no year): per member, per community and for the region.
     Minutes stay whole numbers in the data (JSON); PDF, XLSX and CSV show hours."""
-    if unit_id is not None:
-        _unit_or_fail(views, unit_id)
-    if community_id is not None:
-        _community_or_fail(views, community_id)
+    scope = _scope(views, unit_id, community_id)
     info = q.region(views)
     accounts = q.balances(views, unit_id=unit_id, community_id=community_id, member_id=member_id)
     if member_id is not None and not accounts:
@@ -495,7 +496,7 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
             name="社区汇总", columns=BALANCE_TOTAL_COLUMNS, rows=total_rows,
             totals_row={"community": whole.label, "accounts": whole.accounts, **whole.sums})]))
     return Report(title="爱心时间银行账户余额", subtitle_lines=_region_subtitle(info),
-                  meta=[("账户数", str(len(rows)))], sections=sections, landscape=True,
+                  meta=[*scope, ("账户数", str(len(rows)))], sections=sections, landscape=True,
                   footer_lines=["注：存入为认证服务时长（超过储存上限的部分不计入）；投诉属实或更正减少的时长从余额扣回，"
                                 "余额不足部分记为待抵扣，由以后存入的时长先行抵扣。", _position_line(info)])
 
