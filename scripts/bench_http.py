@@ -1,8 +1,9 @@
 """HTTP benchmark: redemptions through the full stack against a trivial FastAPI endpoint.
 
 Both are served the same way (`api.cli.run_server`: uvicorn, one process, no access log) on
-127.0.0.1, one after the other in the same run, and loaded by the same keep-alive client
-(`api.loadgen`, asyncio) with the same number of connections for the same bounded time:
+127.0.0.1 in the same run, measured in alternating slices (so that other load on the machine falls
+on both alike), and loaded by the same keep-alive client (`api.loadgen`, asyncio) with the same
+number of connections for the same bounded time:
 
 * full stack — `timeledger serve`: bearer-token auth, authorisation, Idempotency-Key, the group-commit
   writer, Ed25519 signing, the hash chain, the event store (SQLite file by default) and the
@@ -93,7 +94,7 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def load(port: int, *, tokens: list[str], members: list[UUID], item_id: UUID, connections: int,
-         seconds: float) -> Result:
+         seconds: float, warm_up: bool) -> Result:
     def make(connection: int, number: int) -> bytes:
         member = members[(connection + number) % len(members)]
         return request_bytes("POST", "/v1/redemptions", {
@@ -101,8 +102,17 @@ def load(port: int, *, tokens: list[str], members: list[UUID], item_id: UUID, co
             "items": [{"item_id": str(item_id), "quantity": 1}]}, {
             "Authorization": f"Bearer {tokens[connection % len(tokens)]}", "Idempotency-Key": str(uuid.uuid4())})
 
-    run_load("127.0.0.1", port, connections=connections, seconds=min(1.0, seconds / 4), make=make)  # warm-up
+    if warm_up:
+        run_load("127.0.0.1", port, connections=connections, seconds=1.0, make=make)
     return run_load("127.0.0.1", port, connections=connections, seconds=seconds, make=make)
+
+
+def merge(total: Result, part: Result) -> None:
+    total.latencies_ms.extend(part.latencies_ms)
+    total.seconds += part.seconds
+    total.errors += part.errors
+    for status, count in part.statuses.items():
+        total.statuses[status] = total.statuses.get(status, 0) + count
 
 
 def summary(name: str, result: Result) -> dict[str, float]:
@@ -118,6 +128,7 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a SQLite file in a temporary folder)")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per server (max 120)")
     parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--rounds", type=int, default=3, help="alternating slices per server")
     parser.add_argument("--members", type=int, default=64, help="members redeemed against (accounts)")
     parser.add_argument("--counters", type=int, default=4)
     parser.add_argument("--serve-baseline", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -139,23 +150,26 @@ def main() -> None:
         full_port, base_port = free_port(), free_port()
         full = start(["-c", "from ledger.cli import main; main()", "serve", "--db", database_url, "--port",
                       str(full_port), "--no-access-log", "--log-level", "warning"], env)
-        try:
-            wait_until_up("127.0.0.1", full_port)
-            stack = load(full_port, tokens=region.counter_tokens, members=region.members, item_id=region.item_id,
-                         connections=args.connections, seconds=args.seconds)
-        finally:
-            stop(full)
         base = start([__file__, "--serve-baseline", str(base_port)], env)
         try:
+            wait_until_up("127.0.0.1", full_port)
             wait_until_up("127.0.0.1", base_port)
-            baseline = load(base_port, tokens=region.counter_tokens, members=region.members, item_id=region.item_id,
-                            connections=args.connections, seconds=args.seconds)
+            stack, baseline = Result(), Result()
+            # Alternate short slices of both, so that load from anything else on the machine falls on
+            # both alike; an idle server costs nothing while the other one is measured.
+            for round_number in range(args.rounds):
+                for port, total in ((full_port, stack), (base_port, baseline)):
+                    part = load(port, tokens=region.counter_tokens, members=region.members, item_id=region.item_id,
+                                connections=args.connections, seconds=args.seconds / args.rounds,
+                                warm_up=round_number == 0)
+                    merge(total, part)
         finally:
+            stop(full)
             stop(base)
-        if database_url.startswith("postgres") and not args.db or (args.db and "schema=" not in args.db
-                                                                    and database_url.startswith("postgres")):
+        if database_url.startswith("postgres") and (not args.db or "schema=" not in args.db):
             _drop_schema(database_url)
-    print(f"{args.connections} connections, {args.seconds:.0f} s each, {args.members} members, "
+    print(f"{args.connections} connections, {args.seconds:.0f} s each in {args.rounds} alternating slices, "
+          f"{args.members} members, "
           f"database {database_url.split(':')[0]}")
     stack_figures = summary("full stack", stack)
     base_figures = summary("baseline", baseline)
