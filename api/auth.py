@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -76,12 +76,12 @@ class Login:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _aware(moment: datetime) -> datetime:
     """SQLite returns naive datetimes for timezone-aware columns: they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def token_digest(token: str) -> str:
@@ -254,7 +254,7 @@ class AuthService:
             return int(connection.execute(tokens.delete().where(tokens.c.expires_at < _now() - timedelta(days=1)))
                        .rowcount or 0)
 
-    def _evict(self, match: "object") -> None:
+    def _evict(self, match: object) -> None:
         with self._cache_lock:
             for digest in [d for d, (p, _) in self._cache.items() if match(p)]:  # type: ignore[operator]
                 del self._cache[digest]

@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from uuid import UUID
 
 import typer
@@ -25,10 +25,10 @@ from rich.table import Table
 console = Console(stderr=True)
 out = Console()
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db, postgresql://… or "
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///file.db, postgresql://… or "
                                                  "memory:); default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 ServerOption = Annotated[str, typer.Option("--server", envvar="TIMELEDGER_SERVER", help="Base URL of the service")]
-TokenOption = Annotated[Optional[str], typer.Option("--token", envvar="TIMELEDGER_TOKEN",
+TokenOption = Annotated[str | None, typer.Option("--token", envvar="TIMELEDGER_TOKEN",
                                                     help="Bearer token (from `timeledger client login`)")]
 
 
@@ -55,7 +55,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           demo: Annotated[bool, typer.Option(help="On an empty database, generate the demo region year and "
                                                   "logins for all its actors first")] = False,
           demo_members: Annotated[int, typer.Option(min=10, max=20000, help="Members in the demo")] = 60,
-          logins_out: Annotated[Optional[Path], typer.Option(help="Where --demo writes the new logins (CSV, 0600)")]
+          logins_out: Annotated[Path | None, typer.Option(help="Where --demo writes the new logins (CSV, 0600)")]
           = None,
           access_log: Annotated[bool, typer.Option(help="Log each request line (paths carry ids only)")] = True,
           log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
@@ -163,7 +163,7 @@ def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "re
 
 @logins_app.command("provision")
 def logins_provision(out_file: Annotated[Path, typer.Option("--out", help="CSV file for the new logins (0600)")],
-                     role: Annotated[Optional[list[str]], typer.Option(help="Only these roles (repeatable)")] = None,
+                     role: Annotated[list[str] | None, typer.Option(help="Only these roles (repeatable)")] = None,
                      db: DbOption = None) -> None:
     """A login with a random password for every actor (unit, community, counter, member, resident,
     auditor, region) that has a signing key and no login yet."""
@@ -305,8 +305,8 @@ def client_keygen(out_file: Annotated[Path, typer.Option("--out", help="Private 
 
 @client_app.command("call")
 def client_call(method: str, path: str, server: ServerOption = "http://127.0.0.1:8000", token: TokenOption = None,
-                json_body: Annotated[Optional[str], typer.Option("--json", help="Body (JSON, or @file)")] = None,
-                idempotency_key: Annotated[Optional[str], typer.Option(help="Idempotency-Key")] = None) -> None:
+                json_body: Annotated[str | None, typer.Option("--json", help="Body (JSON, or @file)")] = None,
+                idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key")] = None) -> None:
     """Call an endpoint; commands are signed by the service with your server-held key."""
     from api.client import Client
 
@@ -318,8 +318,8 @@ def client_call(method: str, path: str, server: ServerOption = "http://127.0.0.1
 def client_submit(method: str, path: str,
                   key: Annotated[Path, typer.Option(help="Local private key file (from `client keygen`)")],
                   server: ServerOption = "http://127.0.0.1:8000", token: TokenOption = None,
-                  json_body: Annotated[Optional[str], typer.Option("--json", help="Body (JSON, or @file)")] = None,
-                  idempotency_key: Annotated[Optional[str], typer.Option(help="Idempotency-Key (default: new)")]
+                  json_body: Annotated[str | None, typer.Option("--json", help="Body (JSON, or @file)")] = None,
+                  idempotency_key: Annotated[str | None, typer.Option(help="Idempotency-Key (default: new)")]
                   = None) -> None:
     """Sign a command with a local key: prepare → check → sign → submit. Ids the command would invent
     (session_id, redemption_id, …) must be in the body."""

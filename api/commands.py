@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from fastapi.responses import JSONResponse
@@ -154,7 +155,7 @@ class Commands:
                  status_code: int) -> JSONResponse:
         """Run the command without saving and answer with the statements to sign. Every event of the
         command gets the same time, which the client sends back as Timeledger-Signed-At."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         token = CLOCK.set(lambda: now)
         try:
             with self.services.ledger.prepare(key_id=key_id):

@@ -21,7 +21,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -119,7 +119,7 @@ class IdempotencyStore:
     def save_many(self, done: list[tuple[Slot, Stored]]) -> None:
         """Store successful responses (one transaction), then release their slots."""
         try:
-            now = datetime.now(timezone.utc)
+            now = datetime.now(UTC)
             rows = [{"actor_id": str(slot.actor_id), "idempotency_key": slot.key, "fingerprint": slot.fingerprint,
                      "status_code": stored.status_code,
                      "body": json.dumps(stored.body, ensure_ascii=False, separators=(",", ":")),

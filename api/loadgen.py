@@ -11,9 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -9,7 +9,7 @@ from the Ledger (lists and reports come from projections/). Nothing is built at 
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator
+from collections.abc import AsyncIterator
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -151,7 +151,7 @@ def command_headers(app: FastAPI) -> None:
             components.setdefault("PreparedOut", PreparedOut.model_json_schema(ref_template="#/components/schemas/{model}"))
             for path, operations in schema["paths"].items():
                 for method, operation in operations.items():
-                    if method == "get" or path.startswith("/v1/auth/") or path.startswith("/v1/logins"):
+                    if method == "get" or path.startswith(("/v1/auth/", "/v1/logins")):
                         continue
                     operation.setdefault("parameters", []).extend(COMMAND_HEADERS)
                     operation.setdefault("responses", {})["202"] = PREPARED_RESPONSE

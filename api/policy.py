@@ -20,8 +20,8 @@ read the member reads them.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError

@@ -12,10 +12,10 @@ import csv
 import io
 import os
 import secrets
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 from uuid import UUID
 
 from api.auth import LOGIN_ROLES, AuthService

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
                                      "background; list and report requests catch up themselves in any case")
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> "Settings":
+    def _refuse_unsafe_production(self) -> Settings:
         if self.environment != "production":
             return self
         url = self.database_url or ""

@@ -24,9 +24,10 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ledger.application import Ledger
 from ledger.domain.errors import ConcurrentUpdate, LedgerError
@@ -139,7 +140,7 @@ class GroupCommitWriter:
             return jobs
         try:
             found = self._before_batch(slots)
-        except Exception as error:  # noqa: BLE001 - the store is down: refuse rather than run twice
+        except Exception as error:
             log.exception("idempotency look-up failed")
             for job in jobs:
                 job.future.set_exception(error)
@@ -173,7 +174,7 @@ class GroupCommitWriter:
                         if self._pending() != before:
                             raise _Poisoned() from error
                         outcomes.append((False, error))
-        except (_Poisoned, ConcurrentUpdate, Exception) as error:  # the batch was not saved
+        except Exception as error:  # noqa: BLE001 - the batch was not saved: fall back, one by one
             if isinstance(error, ConcurrentUpdate):
                 heal_cache(self._ledger)
             if not isinstance(error, (_Poisoned, ConcurrentUpdate)):

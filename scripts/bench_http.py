@@ -34,10 +34,10 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fastapi import FastAPI  # noqa: E402
-from pydantic import BaseModel, Field  # noqa: E402
+from fastapi import FastAPI
+from pydantic import BaseModel, Field
 
-from api.loadgen import Result, free_port, prepare_bench_region, request_bytes, run_load, wait_until_up  # noqa: E402
+from api.loadgen import Result, free_port, prepare_bench_region, request_bytes, run_load, wait_until_up
 
 
 class Line(BaseModel):

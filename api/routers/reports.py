@@ -9,8 +9,9 @@ JSON, CSV, XLSX or PDF (Chinese fonts embedded) exactly as `timeledger report` p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Annotated, Any, Literal, Sequence
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import sqlalchemy as sa

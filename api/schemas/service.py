@@ -191,7 +191,7 @@ class RedemptionOut(BaseModel):
     lines: list[RedemptionLineOut]
 
     @classmethod
-    def of(cls, result: RedemptionResult) -> "RedemptionOut":
+    def of(cls, result: RedemptionResult) -> RedemptionOut:
         return cls(redemption_id=result.redemption_id, minutes=result.minutes, balance_minutes=result.balance_minutes,
                    balance_hours=hours_text(result.balance_minutes), applied=result.applied,
                    lines=[RedemptionLineOut(**line) for line in result.lines])

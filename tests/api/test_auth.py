@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from fastapi import FastAPI
@@ -45,7 +45,7 @@ def test_expired_token_is_refused(app: FastAPI, client: TestClient, world: World
     token = world.tokens[world.a.counter.actor_id]
     with services_of(app).store.begin() as connection:
         connection.execute(tokens.update().where(tokens.c.token_sha256 == token_digest(token))
-                           .values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+                           .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
     response = client.get(f"/v1/members/{world.a.member.actor_id}/balance", headers=world.headers(world.a.counter))
     assert response.status_code == 401 and response.json()["code"] == "token_expired"
 

@@ -10,9 +10,9 @@ Every route of the app must appear here, so a new endpoint cannot skip the matri
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 from uuid import uuid4
 
 import pytest

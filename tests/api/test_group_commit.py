@@ -68,7 +68,7 @@ def test_concurrent_redemptions_never_overdraw(rich_world: tuple[FastAPI, TestCl
 
 
 def test_a_refusal_inside_a_batch_does_not_disturb_the_others(rich_world: tuple[FastAPI, TestClient, World]) -> None:
-    app, _, world = rich_world
+    _, _, world = rich_world
     ledger = world.ledger
     member = world.a.member.actor_id
     writer = GroupCommitWriter(ledger)  # not started: we drive `_run` by hand to get one exact batch
@@ -78,7 +78,7 @@ def test_a_refusal_inside_a_batch_does_not_disturb_the_others(rich_world: tuple[
                                      items=[(world.a.item_id, quantity)])
 
     jobs = [writer_job(redeem(1)), writer_job(redeem(99)), writer_job(redeem(2))]
-    writer._run(jobs)  # noqa: SLF001
+    writer._run(jobs)
     assert jobs[0].future.result().balance_minutes == 750
     with pytest.raises(BalanceWouldGoNegative):
         jobs[1].future.result()
@@ -102,7 +102,7 @@ def test_a_job_that_fails_after_changing_state_poisons_the_batch(rich_world: tup
         raise LedgerError("failed half way")
 
     jobs = [writer_job(good), writer_job(half_done), writer_job(good)]
-    writer._run(jobs)  # noqa: SLF001
+    writer._run(jobs)
     assert writer.stats.fallbacks == 1
     assert jobs[0].future.result().applied and jobs[2].future.result().applied
     with pytest.raises(LedgerError):
@@ -128,7 +128,7 @@ def test_a_conflicting_write_from_another_process_falls_back(rich_world: tuple[F
 
     jobs = [writer_job(mine), writer_job(theirs_meanwhile)]
     try:
-        writer._run(jobs)  # noqa: SLF001
+        writer._run(jobs)
     finally:
         other.close()
     assert writer.stats.fallbacks == 1

@@ -20,9 +20,9 @@ from ledger.domain.values import Role, stable_id
 from tests.api.world import World, build_world
 
 schemathesis = pytest.importorskip("schemathesis")
-from schemathesis import GenerationMode  # noqa: E402
-from schemathesis.openapi import from_dict  # noqa: E402
-from schemathesis.python import asgi  # noqa: E402
+from schemathesis import GenerationMode
+from schemathesis.openapi import from_dict
+from schemathesis.python import asgi
 
 EXAMPLES = int(os.environ.get("TIMELEDGER_API_FUZZ_EXAMPLES", "8"))
 # Operations that end the world's own tokens or keys get a fresh world; the others share one.

@@ -81,7 +81,7 @@ def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp
     assert result.errors == 0 and result.requests > CONNECTIONS
     assert result.statuses.get(201, 0) > 0 and replays
 
-    verify = subprocess.run(_timeledger("verify", "--db", database_url), env=env, capture_output=True, text=True,
+    verify = subprocess.run(_timeledger("verify", "--db", database_url), env=env, capture_output=True, text=True, check=False,
                             timeout=120)
     assert verify.returncode == 0, verify.stdout + verify.stderr
 

@@ -12,7 +12,7 @@ from api.main import create_app, services_of
 from api.provision import provision
 from api.settings import settings_for_tests
 from ledger.application import Ledger
-from tests.api.world import World, build_world
+from tests.api.world import World
 
 
 @pytest.fixture

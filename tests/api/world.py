@@ -141,4 +141,4 @@ def today_iso(ledger: Ledger, days_ago: int = 0) -> str:
     return (ledger.today() - timedelta(days=days_ago)).isoformat()
 
 
-__all__ = ["World", "Side", "build_world", "PASSWORD", "new_id", "today_iso", "date"]
+__all__ = ["PASSWORD", "Side", "World", "build_world", "date", "new_id", "today_iso"]
