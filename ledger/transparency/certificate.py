@@ -690,24 +690,22 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         Column("certified_by", "认证社区", 14),
     ]
     totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
-    table = Table("服务记录", columns, rows, totals_row=totals if rows else None,
-                  note="" if rows else "该期间内无经认证的服务记录。")
     issued = verified.issued_at.astimezone(CHINA_TIME)
     start, end = verified.period_from, verified.period_to
     when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end
             else f"自 {start} 起" if start else f"截至 {end}")
     statement = (f"兹证明 {verified.member_name} 同志{when}在{verified.region_name}参加社区志愿服务，"
                  f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
-    footer = [
-        "本证明依据签名的服务记录出具：每条记录均由记录人、评价人和认证社区以各自的数字签名签署，"
-        f"并由区级账本签名检查点（日志大小 {verified.checkpoint.size}，"
-        f"根哈希 {verified.checkpoint.root_hash.hex()}，{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）"
-        "证明收录于不可篡改的默克尔日志。",
-        "核验方法：取得同名电子凭证文件（JSON）与省级信任根公钥后，离线执行 "
-        "timeledger certificate verify 文件 --trust 根公钥文件；二维码中的文件摘要（SHA-256）须与凭证文件一致。",
-        f"党员编号：{verified.member_id}",
-        f"电子凭证 SHA-256：{verified.bundle_sha256}",
-    ]
+    notes = "\n".join([
+        *([] if rows else ["该期间内无经认证的服务记录。"]),
+        "说明：每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点（日志大小 "
+        f"{verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()[:16]}…，"
+        f"{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）证明收录于防篡改的默克尔日志。"
+        "核验：取得同名电子凭证文件（JSON）与省级信任根公钥，离线执行 timeledger certificate verify 凭证文件 "
+        "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。",
+        f"党员编号：{verified.member_id}　电子凭证 SHA-256：{verified.bundle_sha256}",
+    ])
+    table = Table("服务记录", columns, rows, totals_row=totals if rows else None, note=notes)
     return Report(
         title="志愿服务证明",
         subtitle_lines=[f"（{display_name or '爱心时间银行'} · 在职党员到社区报到服务记录 附件5）"],
@@ -721,7 +719,6 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
             Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
                      SignatureBox("出具单位（盖章）")]),
         ],
-        footer_lines=footer,
     )
 
 
