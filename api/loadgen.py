@@ -146,6 +146,9 @@ class BenchRegion:
     price_minutes: int
     counter_tokens: list[str]  # one login per counter
     balances: dict[UUID, int]
+    community_id: UUID
+    community_token: str
+    counter_ids: list[UUID]
 
 
 def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_member: int = 2,
@@ -186,13 +189,16 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
                     ledger.rate_session(actor=community, session_id=session_id, rating="良")
                     ledger.certify_session(actor=community, session_id=session_id)
         auth = AuthService(store, Settings(argon2_time_cost=1, argon2_memory_kib=8))
+        office = auth.create_login(username="community-bench", password=uuid4().hex, actor=community)
+        community_token = auth.issue_token(office)[0]
         tokens = []
         for counter in counter_actors:
             login = auth.create_login(username=f"counter-{counter.actor_id.hex[:8]}", password=uuid4().hex,
                                       actor=counter)
             tokens.append(auth.issue_token(login)[0])
         balances = {m: ledger.get_balance_minutes(m) for m in member_ids}
-        return BenchRegion(member_ids, item_id, price_minutes, tokens, balances)
+        return BenchRegion(member_ids, item_id, price_minutes, tokens, balances, community.actor_id, community_token,
+                           [c.actor_id for c in counter_actors])
     finally:
         store.close()
         ledger.close()
