@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ledger.signing.canonical import canonical_bytes
+from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.keys import SIGNATURE_BYTES
 
 FORMAT = "timeledger/v1"
@@ -126,8 +126,13 @@ def parse_signed_bytes(signed_bytes: bytes, *, strict: bool = True) -> Statement
             or not (statement.request is None or isinstance(statement.request, str))):
         raise EnvelopeError("statement field types are wrong")
     if strict:
-        if head_region.decode() != statement.region or head_type.decode() != statement.type:
+        try:
+            prefix_matches = head_region.decode() == statement.region and head_type.decode() == statement.type
+            canonical = canonical_bytes(document) == body
+        except (UnicodeError, CanonicalError) as error:
+            raise EnvelopeError(f"statement is not in canonical form: {error}") from None
+        if not prefix_matches:
             raise EnvelopeError("prefix does not match the statement")
-        if canonical_bytes(document) != body:
+        if not canonical:
             raise EnvelopeError("statement is not in canonical form")
     return statement

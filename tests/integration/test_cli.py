@@ -83,13 +83,29 @@ def test_a_crash_mid_write_leaves_a_store_that_verifies(tmp_path: Path) -> None:
     """Kill the demo generator at random moments: every committed transaction verifies."""
     path = tmp_path / "crash.db"
     env = dict(os.environ, TIMELEDGER_DATABASE_URL=f"sqlite:///{path}")
-    for delay in (1.5, 2.5):
+    for events_before_kill in (300, 1500):
         process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "demo", "--members", "400"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+        _wait_for_events(path, events_before_kill, process)
         process.send_signal(signal.SIGKILL)
         process.wait()
         code, output = run("verify", "--workers", "0", "--db", f"sqlite:///{path}")
         assert code == 0, output
         for suffix in ("", "-wal", "-shm", ".masterkey", ".province.key"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _wait_for_events(path: Path, count: int, process: subprocess.Popen[bytes]) -> None:
+    """Wait (bounded) until the writer has committed `count` events, however loaded the machine."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)
+            committed = connection.execute("SELECT count(*) FROM stored_events").fetchone()[0]
+            connection.close()
+        except sqlite3.Error:
+            committed = 0
+        if committed >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"the demo did not reach {count} events")

@@ -56,3 +56,13 @@ def test_a_short_or_foreign_envelope_is_refused() -> None:
         unpack(b"TLS1" + b"\0" * 10)
     with pytest.raises(EnvelopeError):
         unpack(b"{" + b"\0" * 100)
+
+
+@pytest.mark.parametrize("body", [b'{"a":1.5}', b'{"\\ud800":1}'])
+def test_undecodable_or_outside_the_subset_is_an_envelope_error(body: bytes) -> None:
+    fields = encode_statement(statement())
+    broken = fields.replace(b'"payload":{"minutes":30}', b'"payload":' + body)
+    with pytest.raises(EnvelopeError):
+        parse_signed_bytes(broken)
+    with pytest.raises(EnvelopeError):
+        parse_signed_bytes(b"timeledger/v1\n\xff\xfe\nx\n{}")
