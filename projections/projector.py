@@ -212,7 +212,8 @@ class _Page:
         self.updates: dict[sa.Table, dict[Key, dict[str, Any]]] = defaultdict(dict)
         self.increments: dict[sa.Table, dict[Key, dict[str, int]]] = defaultdict(dict)
         self.member_years: dict[Key, dict[str, int]] = {}
-        self.items: dict[Key, int] = {}
+        self.item_deltas: dict[Key, dict[str, int]] = {}  # (member, year) -> item key -> sessions
+        self.items_settled: dict[Key, dict[str, int]] = {}  # (member, year) -> the items after this page
         self.dirty_member_years: set[Key] = set()
         self.dirty_members: set[str] = set()
         self.policy_changed = False
@@ -262,8 +263,8 @@ class _Page:
         self.dirty_member_years.add(key)
 
     def bump_item(self, member_id: str, year: int, item_key: str, delta: int) -> None:
-        key = (member_id, year, item_key)
-        self.items[key] = self.items.get(key, 0) + delta
+        deltas = self.item_deltas.setdefault((member_id, year), {})
+        deltas[item_key] = deltas.get(item_key, 0) + delta
 
 
 class _Cache:
@@ -318,6 +319,7 @@ class Views:
         self._sessions = _Cache()
         self._orders = _Cache()
         self._suggestions = _Cache()
+        self._items = _Cache()  # "member|year" -> {item key: sessions}
         self._book = PolicyBook()
         self._memory_position: int | None = None  # the position the caches describe
         self._insert = pg_dialect.insert if self.engine.dialect.name == "postgresql" else sqlite_dialect.insert
@@ -367,6 +369,7 @@ class Views:
         self._sessions.clear()
         self._orders.clear()
         self._suggestions.clear()
+        self._items.clear()
         with self.engine.connect() as connection:
             self._book = PolicyBook.load(connection)
             self._memory_position = self._read_position(connection)
@@ -417,6 +420,7 @@ class Views:
                     raise ProjectionError(f"cannot apply {fact.type} at position {fact.position} to aggregate "
                                           f"{fact.aggregate_id}: {type(error).__name__}") from error
             self._settle_fulfilments(page)
+            self._settle_items(page)
             self._close_reader()
             with self.engine.begin() as connection:
                 moved = connection.execute(
@@ -432,6 +436,30 @@ class Views:
             self._reset_memory()
             raise
         self._memory_position = new_position
+
+    def _settle_items(self, page: _Page) -> None:
+        """The items (posts, menu items) each touched member-year has served, after this page:
+        the cached (or stored) ones plus the page's changes; items with no session left go."""
+        for key, deltas in page.item_deltas.items():
+            member_id, year = key
+            cache_key = f"{member_id}|{year}"
+            items = self._items.get(cache_key)
+            if items is None:
+                if self._reader is None:
+                    self._reader = self.engine.connect()
+                stored = self._reader.execute(self._statement("lookup", t.member_years, ("items_json",)),
+                                              {"k_member_id": member_id, "k_year": year}).scalar()
+                items = json.loads(stored) if stored else {}
+                self._items.put(cache_key, items)
+            for item_key, delta in deltas.items():
+                sessions = items.get(item_key, 0) + delta
+                assert sessions >= 0, (key, item_key, sessions)
+                if sessions:
+                    items[item_key] = sessions
+                else:
+                    items.pop(item_key, None)
+            page.items_settled[key] = items
+            page.bump_member_year(member_id, year, {})  # the row is written (with its items) this page
 
     def _settle_fulfilments(self, page: _Page) -> None:
         """An order fulfilled before its session was seen: a session recorded later in this page
@@ -464,14 +492,19 @@ class Views:
             self._write_changes(connection, "update", table, changes)
         for table, deltas in page.increments.items():
             self._write_changes(connection, "increment", table, deltas)
-        if page.member_years:
-            self._many(connection, ("count", t.member_years, t.MEMBER_YEAR_COUNTS), [
-                _complete(t.member_years, {"member_id": m, "year": y, **counts})
-                for (m, y), counts in page.member_years.items()])
-        if page.items:
-            self._many(connection, ("count", t.member_year_items, ("sessions",)), [
-                {"member_id": m, "year": y, "item_key": item, "sessions": delta}
-                for (m, y, item), delta in page.items.items()])
+        plain, with_items = [], []
+        for (m, y), counts in page.member_years.items():
+            row = _complete(t.member_years, {"member_id": m, "year": y, **counts})
+            items = page.items_settled.get((m, y))
+            if items is None:
+                plain.append(row)
+            else:
+                row.update(items=len(items), items_json=json.dumps(items, sort_keys=True, ensure_ascii=False))
+                with_items.append(row)
+        if plain:
+            self._many(connection, ("count", t.member_years, t.MEMBER_YEAR_COUNTS), plain)
+        if with_items:
+            self._many(connection, ("count_items", t.member_years, t.MEMBER_YEAR_COUNTS), with_items)
 
     def _write_changes(self, connection: sa.Connection, kind: str, table: sa.Table,
                        changes: dict[Key, dict[str, Any]]) -> None:
@@ -531,11 +564,12 @@ class Views:
             values = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
             statement = (statement.on_conflict_do_update(index_elements=pk, set_=values) if values
                          else statement.on_conflict_do_nothing(index_elements=pk))
-        elif kind == "count":  # INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c
+        elif kind in ("count", "count_items"):  # INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c
             statement = self._insert(table)
             values: dict[str, Any] = {c: table.c[c] + statement.excluded[c] for c in columns}
-            if "stale" in table.c:
-                values["stale"] = sa.true()
+            values["stale"] = sa.true()
+            if kind == "count_items":  # and the member-year's items, computed from the cached ones
+                values.update(items=statement.excluded["items"], items_json=statement.excluded["items_json"])
             statement = statement.on_conflict_do_update(index_elements=pk, set_=values)
         elif kind == "update":
             statement = table.update().where(*where).values({c: sa.bindparam(f"v_{c}") for c in columns})
@@ -1018,7 +1052,7 @@ def _complete(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
             else:
                 defaults[column.name] = None
         if table is t.member_years:
-            defaults.update(stars=0, requirements_met=False, missing="", stale=True)
+            defaults.update(stars=0, requirements_met=False, missing="", stale=True, items=0, items_json="{}")
         _DEFAULTS[table.name] = defaults
     return {**defaults, **row}
 
@@ -1041,15 +1075,12 @@ def _facts_query(*, stale_only: bool = False) -> sa.Select[Any]:
     my, m = t.member_years, t.members
     posts = (sa.select(sa.func.count()).select_from(t.member_posts)
              .where(t.member_posts.c.member_id == my.c.member_id).scalar_subquery())
-    items = (sa.select(sa.func.count()).select_from(t.member_year_items)
-             .where(t.member_year_items.c.member_id == my.c.member_id, t.member_year_items.c.year == my.c.year,
-                    t.member_year_items.c.sessions > 0).scalar_subquery())
     exempted = (sa.select(sa.func.count()).select_from(t.exemptions)
                 .where(t.exemptions.c.member_id == my.c.member_id, t.exemptions.c.year == my.c.year)
                 .scalar_subquery())
     query = (sa.select(my.c.member_id, my.c.year, my.c.sessions, my.c.minutes_excellent, my.c.minutes_good,
                        my.c.minutes_fair, my.c.excellent_orders, my.c.suggestions, my.c.adopted_suggestions,
-                       m.c.reported_on, posts.label("claimed_posts"), items.label("items"),
+                       m.c.reported_on, posts.label("claimed_posts"), my.c["items"],
                        exempted.label("exempted"))
              .select_from(my.outerjoin(m, m.c.member_id == my.c.member_id)))
     return query.where(my.c.stale.is_(True)) if stale_only else query

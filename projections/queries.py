@@ -236,10 +236,6 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         exempt = {row.member_id: row.reason for row in _rows_for(
             connection, sa.select(t.exemptions.c.member_id, t.exemptions.c.reason).where(t.exemptions.c.year == year),
             t.exemptions.c.member_id, ids)}
-        items = {row.member_id: row.items for row in _rows_for(
-            connection, sa.select(t.member_year_items.c.member_id, sa.func.count().label("items"))
-            .where(t.member_year_items.c.year == year, t.member_year_items.c.sessions > 0)
-            .group_by(t.member_year_items.c.member_id), t.member_year_items.c.member_id, ids)}
         book = PolicyBook.load(connection)
     result = []
     for record in records:
@@ -250,7 +246,7 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         totals = YearTotals(
             sessions=counts["sessions"], minutes_excellent=counts["minutes_excellent"],
             minutes_good=counts["minutes_good"], minutes_fair=counts["minutes_fair"],
-            items=items.get(record.member_id, 0), excellent_orders=counts["excellent_orders"],
+            items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
             suggestions=counts["suggestions"], adopted_suggestions=counts["adopted_suggestions"], reported=reported,
             exempted=exemption is not None, claimed_posts=len(record.posts) if reported else 0)
         if row is not None and not row.stale:

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from ledger.persistence import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 5
+VIEWS_VERSION = 6
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -286,6 +286,8 @@ member_years = sa.Table(
     sa.Column("sessions_good", sa.Integer, nullable=False),
     sa.Column("sessions_fair", sa.Integer, nullable=False),
     sa.Column("excellent_orders", sa.Integer, nullable=False),
+    sa.Column("items", sa.Integer, nullable=False),  # distinct posts / menu items served (scoring)
+    sa.Column("items_json", sa.Text, nullable=False),  # {item key: sessions}, canonical JSON
     sa.Column("suggestions", sa.Integer, nullable=False),
     sa.Column("adopted_suggestions", sa.Integer, nullable=False),
     sa.Column("forwarded_suggestions", sa.Integer, nullable=False),
@@ -298,14 +300,6 @@ member_years = sa.Table(
     sa.Column("requirements_met", sa.Boolean, nullable=False),
     _text("missing", 200),
 )
-member_year_items = sa.Table(
-    "tlv_member_year_items", metadata,
-    _id("member_id", primary_key=True),
-    sa.Column("year", sa.Integer, primary_key=True),
-    _text("item_key", 80, primary_key=True),
-    sa.Column("sessions", sa.Integer, nullable=False),
-)
-
 VIEW_TABLES: tuple[sa.Table, ...] = tuple(t for t in metadata.sorted_tables if t is not tracking)
 
 # Counter columns of member_years that events increment (the rest are derived).
