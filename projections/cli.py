@@ -6,7 +6,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 from uuid import UUID
 
 import typer
@@ -17,7 +17,7 @@ FORMATS = ("pdf", "xlsx", "csv", "json")
 REPORT_HELP = ("unit-stats (附件3), register (附件4), card (附件5, needs --member), feedback (服务纪实反馈), "
                "eligibility, stars, balances, overview")
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
 
@@ -32,7 +32,7 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _id(value: Optional[str], what: str) -> Optional[str]:
+def _id(value: str | None, what: str) -> str | None:
     if value is None:
         return None
     try:
@@ -42,7 +42,7 @@ def _id(value: Optional[str], what: str) -> Optional[str]:
     return None  # pragma: no cover
 
 
-def _open(db: Optional[str]):  # type: ignore[no-untyped-def]
+def _open(db: str | None):  # type: ignore[no-untyped-def]
     from ledger.application import Ledger
     from ledger.persistence import ConfigurationError
     from projections.projector import Views
@@ -58,15 +58,15 @@ def _open(db: Optional[str]):  # type: ignore[no-untyped-def]
 
 def report(
     kind: Annotated[str, typer.Argument(help=REPORT_HELP, show_default=False)],
-    year: Annotated[Optional[int], typer.Option(min=2000, max=2100, help="Year (default: this year)")] = None,
-    fmt: Annotated[Optional[str], typer.Option("--format", "-f", help="pdf | xlsx | csv | json "
+    year: Annotated[int | None, typer.Option(min=2000, max=2100, help="Year (default: this year)")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="pdf | xlsx | csv | json "
                                                "(default: from --out's extension, else json)")] = None,
-    out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Write here (JSON and CSV go to standard "
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (JSON and CSV go to standard "
                                                 "output without it)")] = None,
-    member: Annotated[Optional[str], typer.Option(help="Member id (card; balances of one member)")] = None,
-    unit: Annotated[Optional[str], typer.Option(help="Unit id (unit-stats, feedback, eligibility, stars, "
+    member: Annotated[str | None, typer.Option(help="Member id (card; balances of one member)")] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit id (unit-stats, feedback, eligibility, stars, "
                                                 "balances)")] = None,
-    community: Annotated[Optional[str], typer.Option(help="Community id (register, eligibility, stars, "
+    community: Annotated[str | None, typer.Option(help="Community id (register, eligibility, stars, "
                                                      "balances)")] = None,
     show_personal: Annotated[bool, typer.Option("--show-personal", help="Include personal fields (birth month, "
                                                 "address, phones) on the register and the card: only for the "

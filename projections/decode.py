@@ -12,8 +12,9 @@ parsed at all. Signatures are not checked here: `timeledger verify` does that.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from ledger.signing.keys import SIGNATURE_BYTES
 from ledger.signing.statement import FORMAT, MAGIC, EnvelopeError
@@ -56,7 +57,7 @@ if msgspec is not None:
     _DecodeError: type[Exception] = msgspec.DecodeError
 else:  # pragma: no cover
     class _JsonBody:
-        __slots__ = ("time", "payload")
+        __slots__ = ("payload", "time")
 
         def __init__(self, document: dict[str, Any]) -> None:
             self.time = document["time"]
@@ -129,7 +130,7 @@ class NotificationReader:
         self._kind = "recorder"
         if module.startswith("eventsourcing.sqlite") and table:
             self._kind = "sqlite"
-            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "  # noqa: S608
+            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
                          "WHERE rowid >= ? ORDER BY rowid LIMIT ?")
         elif module.startswith("eventsourcing.postgres") and table:
             from psycopg import sql

@@ -7,14 +7,19 @@ nor double-counts an event: either the page's rows and its position are committe
 The tracking row is advanced by compare-and-set, so two projectors on one database cannot both
 apply a page (the loser rolls back and reloads).
 
-Counters (balances, a member's yearly totals, items served) are written as increments, so a page
-needs no read of the rows it bumps. Events that must look at earlier state (a certification needs
-its session's member, year and rating) read it from a small two-generation cache of rows, filled
-from the database on a miss: memory stays bounded however long the log is.
+Counters (balances, a member's yearly totals) are written as increments, so a page needs no read
+of the rows it bumps. Events that must look at earlier state (a certification needs its session's
+member, year and rating; a member-year's set of posts served) read it from small two-generation
+caches, filled from the database on a miss: memory stays bounded however long the log is. Within
+one transaction the ledger stores events grouped by aggregate, not in command order (an order's
+Fulfilled can precede its session's Recorded); the handlers accept either order.
 
-Points and stars are derived at the end of each page for the member-years the page touched, from
-their counts and the scoring policy in force for that year (see `PolicyBook`), by the domain's own
-`ledger.domain.scoring.score`.
+Points and stars are derived data: a page marks the member-years whose counts, member facts or
+scoring policy changed as `stale` (in its own transaction), and `rescore_stale()` — run at the
+end of every catch-up, under the tracking row's lock — scores them from their committed counts and
+the policy in force for the year (see `PolicyBook`), with the domain's rules
+(`ledger.domain.scoring`; `score_totals` is the same computation in integers). Queries score a row
+that is still stale on the fly, so they never show an outdated star.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import json
 import logging
 import operator
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
@@ -105,7 +111,7 @@ class PolicyBook:
         return min(covering, key=lambda a: a.position).version
 
     @classmethod
-    def load(cls, connection: sa.Connection) -> "PolicyBook":
+    def load(cls, connection: sa.Connection) -> PolicyBook:
         book = cls()
         for row in connection.execute(sa.select(t.policies.c.version, t.policies.c.rules_json)):
             book.rules[row.version] = json.loads(row.rules_json)
@@ -640,7 +646,7 @@ class Views:
         if row is None:
             if self._reader is None:
                 self._reader = self.engine.connect()
-            pk = list(table.primary_key.columns)[0]
+            pk = next(iter(table.primary_key.columns))
             found = self._reader.execute(self._statement("lookup", table, tuple(columns)),
                                          {f"k_{pk.name}": key}).first()
             if found is None:
@@ -1086,5 +1092,17 @@ def _facts_query(*, stale_only: bool = False) -> sa.Select[Any]:
     return query.where(my.c.stale.is_(True)) if stale_only else query
 
 
-__all__ = ["CatchUpResult", "PAGE_EVENTS", "POLICY_V1_RULES", "PolicyBook", "ProjectionError", "TrackingMoved", "Views",
-           "YearTotals", "local_day", "missing_for", "score_totals", "year_facts"]
+__all__ = [
+    "PAGE_EVENTS",
+    "POLICY_V1_RULES",
+    "CatchUpResult",
+    "PolicyBook",
+    "ProjectionError",
+    "TrackingMoved",
+    "Views",
+    "YearTotals",
+    "local_day",
+    "missing_for",
+    "score_totals",
+    "year_facts",
+]

@@ -21,7 +21,8 @@ the member's own community or unit. They are never logged.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Callable, Literal, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
@@ -346,8 +347,8 @@ def feedback(views: Views, *, year: int, unit_id: str | None = None, require_con
     return Report(
         title="在职党员社区服务（活动）纪实情况反馈表", subtitle_lines=_region_subtitle(info), meta=meta,
         sections=sections, landscape=True,
-        footer_lines=["注：基本要求为报到（或经单位认定有故）、认领至少1个岗位、全年参加社区服务活动不少于2次、"
-                      "提出建议不少于1条；未达到者取消当年各类评先评优资格。评价栏为优/良/一般的次数。",
+        footer_lines=[("注：基本要求为报到（或经单位认定有故）、认领至少1个岗位、全年参加社区服务活动不少于2次、"
+                       "提出建议不少于1条；未达到者取消当年各类评先评优资格。评价栏为优/良/一般的次数。"),
                       _position_line(info)])
 
 
@@ -497,8 +498,8 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
             totals_row={"community": whole.label, "accounts": whole.accounts, **whole.sums})]))
     return Report(title="爱心时间银行账户余额", subtitle_lines=_region_subtitle(info),
                   meta=[*scope, ("账户数", str(len(rows)))], sections=sections, landscape=True,
-                  footer_lines=["注：存入为认证服务时长（超过储存上限的部分不计入）；投诉属实或更正减少的时长从余额扣回，"
-                                "余额不足部分记为待抵扣，由以后存入的时长先行抵扣。", _position_line(info)])
+                  footer_lines=[("注：存入为认证服务时长（超过储存上限的部分不计入）；投诉属实或更正减少的时长从余额扣回，"
+                                 "余额不足部分记为待抵扣，由以后存入的时长先行抵扣。"), _position_line(info)])
 
 
 # =================================================================================================

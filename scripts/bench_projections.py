@@ -22,23 +22,24 @@ import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import sqlalchemy as sa  # noqa: E402
+import sqlalchemy as sa
+from generate_region import DEFAULT_EVENTS, default_path, ensure_region
 
-from generate_region import DEFAULT_EVENTS, default_path, ensure_region  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from projections import queries, reports  # noqa: E402
-from projections import schema as t  # noqa: E402
-from projections.decode import decode  # noqa: E402
-from projections.projector import PAGE_EVENTS, Views  # noqa: E402
-from projections.render import render  # noqa: E402
+from ledger.application import Ledger
+from projections import queries, reports
+from projections import schema as t
+from projections.decode import decode
+from projections.projector import PAGE_EVENTS, Views
+from projections.render import render
 
 MAPPER_SAMPLE_EVENTS = 100_000  # the mapper is slow: time it on a sample
 CARD_RUNS = 15
@@ -60,7 +61,7 @@ class PeakRss:
             self.peak_bytes = max(self.peak_bytes, rss_bytes())
             self._stop.wait(RSS_SAMPLE_S)
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:  # noqa: PYI034 - a plain class, not subclassed
         self._thread.start()
         return self
 

@@ -21,18 +21,19 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from ledger.application import Actor, Ledger  # noqa: E402
-from ledger.demo import (  # noqa: E402
+from ledger.application import Actor, Ledger
+from ledger.demo import (
     ACTIVITIES,
     AGENCIES,
     CATALOGUE,
@@ -49,9 +50,9 @@ from ledger.demo import (  # noqa: E402
     at,
     simulated,
 )
-from ledger.domain.errors import LedgerError  # noqa: E402
-from ledger.domain.scoring import POLICY_V1_RULES  # noqa: E402
-from ledger.domain.values import ConsentPurpose, Role  # noqa: E402
+from ledger.domain.errors import LedgerError
+from ledger.domain.scoring import POLICY_V1_RULES
+from ledger.domain.values import ConsentPurpose, Role
 
 DEFAULT_EVENTS = 1_000_000
 CACHE_DIR = Path("/tmp/timeledger-bench")

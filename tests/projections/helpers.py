@@ -40,9 +40,9 @@ def clean_rebuild(ledger: Ledger, page_events: int = 1000) -> dict[str, list[tup
 def differences(left: dict[str, list[tuple[Any, ...]]], right: dict[str, list[tuple[Any, ...]]]) -> dict[str, Any]:
     """The tables that differ, with the first differing rows (for readable failures)."""
     found = {}
-    for name in left:
-        if left[name] != right[name]:
-            only_left = [row for row in left[name] if row not in right[name]][:3]
-            only_right = [row for row in right[name] if row not in left[name]][:3]
+    for name, rows in left.items():
+        if rows != right[name]:
+            only_left = [row for row in rows if row not in right[name]][:3]
+            only_right = [row for row in right[name] if row not in rows][:3]
             found[name] = {"only_left": only_left, "only_right": only_right}
     return found

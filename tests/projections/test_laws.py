@@ -8,9 +8,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
@@ -96,7 +97,7 @@ def test_points_are_monotone_in_certified_minutes(totals: YearTotals, rating: st
 
 @given(totals=totals_st, rules=st.one_of(st.just(POLICY_V1_RULES), rules_st))
 def test_a_member_missing_a_basic_requirement_never_gets_a_star(totals: YearTotals, rules: dict[str, Any]) -> None:
-    points, stars, missing = score_totals(rules, totals)
+    _, stars, missing = score_totals(rules, totals)
     if missing:
         assert stars == 0
     if not totals.exempted and (not totals.reported or totals.claimed_posts < 1 or totals.sessions < 2
@@ -268,7 +269,7 @@ def op_decide(w: World, data: st.DataObject) -> None:
 def op_suggest(w: World, data: st.DataObject) -> None:
     if w.suggestions and data.draw(st.booleans()):
         suggestion = pick(data, w.suggestions)
-        community_id = w.ledger._get(suggestion, Suggestion).community_id  # noqa: SLF001 - no public getter
+        community_id = w.ledger._get(suggestion, Suggestion).community_id
         community = next(c for c in w.communities if c.actor_id == community_id)
         if data.draw(st.booleans()):
             w.ledger.adopt_suggestion(actor=community, suggestion_id=suggestion)
