@@ -231,10 +231,19 @@ class Ledger(Application[UUID]):
         try:
             self.save(*aggregates)
         except IntegrityError:
-            for aggregate in aggregates:  # the cached copies are stale now
-                if self.repository.cache is not None:
-                    self.repository.cache.put(aggregate.id, None)  # type: ignore[arg-type]
+            self.evict(*(aggregate.id for aggregate in aggregates))  # the cached copies are stale now
             raise ConcurrentUpdate("another command changed the same record first; please retry") from None
+
+    def evict(self, *aggregate_ids: UUID) -> None:
+        """Drop records from the aggregate cache (the next read loads them from the store)."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         assert self.region_code is not None, "the region is initialised before anything is signed"
@@ -299,9 +308,12 @@ class Ledger(Application[UUID]):
         if not key.is_valid_at(CLOCK.get()()):
             raise KeyRevoked(f"key {key_id} is revoked")
         self._local.prepare, self._local.prepare_key_id = [], key_id
+        moment = CLOCK.get()()
+        token = CLOCK.set(lambda: moment)  # every event of the command carries the one prepared time
         try:
             yield
         finally:
+            CLOCK.reset(token)
             self._local.prepare = self._local.prepare_key_id = None
 
     @contextlib.contextmanager
@@ -958,6 +970,8 @@ class Ledger(Application[UUID]):
         session = self._get(session_id, ServiceSession, "session")
         if actor.role is Role.COMMUNITY and session.community_id != actor.actor_id:
             raise NotPermitted("a community rates only its own sessions")
+        if actor.role is Role.UNIT and self._get(session.member_id, Member).unit_id != actor.actor_id:
+            raise NotPermitted("a unit rates only its own members' sessions")
         if actor.role is Role.RESIDENT and session.order_id is not None:
             if self._get(session.order_id, Order).resident_id != actor.actor_id:
                 raise NotPermitted("only the resident who ordered the service rates it")
@@ -1036,6 +1050,12 @@ class Ledger(Application[UUID]):
     def get_session(self, session_id: UUID) -> ServiceSession:
         return self._get(session_id, ServiceSession, "session")
 
+    def get_order(self, order_id: UUID) -> Order:
+        return self._get(order_id, Order, "order")
+
+    def get_suggestion(self, suggestion_id: UUID) -> Suggestion:
+        return self._get(suggestion_id, Suggestion, "suggestion")
+
     # -- suggestions --------------------------------------------------------------------------
     def submit_suggestion(self, *, actor: Actor, content: str, suggestion_id: UUID | None = None) -> UUID:
         self._require_role(actor, Role.MEMBER)
@@ -1107,10 +1127,10 @@ class Ledger(Application[UUID]):
 
     def actor_for(self, actor_id: UUID) -> Actor:
         """The actor with an active key in this region."""
-        stored = self.secrets.active_key(actor_id)
-        if stored is None:
+        role = self.secrets.active_role(actor_id)
+        if role is None:
             raise NotFound(f"no actor {actor_id} in this region")
-        return Actor(actor_id, Role(stored.role))
+        return Actor(actor_id, Role(role))
 
     def ensure_key_valid(self, key_id: str) -> None:
         key = self.get_key(key_id)

@@ -303,6 +303,14 @@ class SecretStore:
         private = sealed.unwrap(self._master_key, purpose=f"private-key/{row.key_id}", wrapped=row.wrapped_private_key)
         return StoredKey(row.key_id, UUID(row.actor_id), row.role, private, row.active)
 
+    def active_role(self, actor_id: UUID) -> str | None:
+        """The role of the actor's active key, without unwrapping the private key."""
+        with self.engine.connect() as connection:
+            return connection.execute(
+                sa.select(actor_keys.c.role).where(actor_keys.c.actor_id == str(actor_id),
+                                                   actor_keys.c.active.is_(True))
+                .order_by(actor_keys.c.sequence.desc()).limit(1)).scalar()
+
     def actors(self) -> Iterator[tuple[UUID, str, str]]:
         """(actor id, role, key id) of every active key."""
         with self.engine.connect() as connection:

@@ -7,9 +7,12 @@ statement: the mapper attaches it to events it loads, and the ledger sets it whe
 
 from __future__ import annotations
 
+import copy
 from contextvars import ContextVar
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from enum import Enum
 from typing import Any, Callable
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -22,7 +25,31 @@ CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("CLOCK", default=_utc_now
 CHAIN_ATTRIBUTE = "_statement_sha256"
 
 
+_IMMUTABLE = (str, int, float, bool, bytes, type(None), UUID, datetime, date, Enum, tuple, frozenset)
+
+
+def _copy_container(value: Any) -> Any:
+    """One level of copy: appliers replace nested values, never change them in place."""
+    if isinstance(value, _IMMUTABLE):
+        return value
+    if isinstance(value, dict):
+        return dict(value)
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, set):
+        return set(value)
+    return copy.deepcopy(value)
+
+
 class LedgerAggregate(Aggregate):
+    def __deepcopy__(self, memo: dict[int, Any]) -> "LedgerAggregate":
+        """The repository copies cached aggregates on every read; a full deep copy was most of a
+        command's cost. Appliers only assign or add at the top level (tests hold them to it), so
+        copying each attribute's container one level deep is enough to keep the cache unshared."""
+        clone = object.__new__(type(self))
+        clone.__dict__.update({name: _copy_container(value) for name, value in self.__dict__.items()})
+        return clone
+
     class Event(Aggregate.Event):
         @staticmethod
         def create_timestamp() -> datetime:
