@@ -20,6 +20,7 @@ from api.errors import install_error_handlers
 from api.routers import (
     auth,
     communities,
+    federation,
     keys,
     logins,
     members,
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for router in (redemptions.router, members.router, auth.router, sessions.router, logins.router, region.router,
                    units.router, units.enrol_router, communities.router, communities.counters_router,
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
-                   reports.router):
+                   federation.router, reports.router):
         app.include_router(router)
     if settings.docs_enabled:
         command_headers(app)

@@ -159,6 +159,7 @@ POLICY: dict[str, Rule] = {
     "transfer.import":           Rule(Kind.NONE, {R: A}, "接收转移包 import a bundle"),
     "transfer.complete":         Rule(Kind.NONE, {R: A}, "完成转出 complete with the receipt"),
     "transfer.void":             Rule(Kind.NONE, {R: A}, "撤销转出 void a transfer"),
+    "transfer.send":             Rule(Kind.NONE, {R: A}, "推送转移包并完成 push the bundle to the destination"),
     "member.issue_key":          Rule(Kind.MEMBER, {R: A, U: O, C: O}, "为转入党员签发密钥 key for an arrived member"),
     "member.adopt":              Rule(Kind.MEMBER, {U: A}, "接收转入党员入册 a unit takes on an arrived member"),
     # -- lists and reports (read models of projections/), by the scope they cover -----------------

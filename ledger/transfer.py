@@ -22,7 +22,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 from uuid import UUID, uuid4
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
@@ -580,6 +580,52 @@ def void(ledger: Ledger, transfer_id: UUID, *, rejection: Receipt | None = None,
     return transfer
 
 
+# -------------------------------------------------------------------------------------------
+# Federation: the source pushes the bundle to the destination's service and finishes the transfer
+
+
+class DestinationUnreachable(LedgerError):
+    """The destination did not answer; the transfer stays pending and `send` may be retried."""
+
+    code = "destination_unreachable"
+    http_status = 503
+
+
+Post = Callable[[str, bytes], tuple[int, bytes]]  # (url, body) -> (status, body)
+FEDERATION_IMPORT_PATH = "/v1/federation/transfer-imports"
+
+
+def send(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
+    """Export, deliver to the destination's registered address, and complete with its receipt (or
+    void with its signed rejection). Safe to retry after any failure: the import is idempotent and
+    a completed transfer answers its own receipt again."""
+    transfer = _get_transfer(ledger, transfer_id)
+    if transfer.status != Transfer.PENDING:
+        return transfer
+    peer = ledger.get_region().require_peer(transfer.destination)
+    if not peer.get("address"):
+        raise InvalidInput(f"region {transfer.destination} has no service address: transfer by files instead")
+    bundle = export_bundle(ledger, transfer_id)
+    try:
+        status, answer = post(peer["address"].rstrip("/") + FEDERATION_IMPORT_PATH, bundle)
+    except OSError as error:
+        raise DestinationUnreachable(f"region {transfer.destination} did not answer: {error}") from None
+    if status == 201:
+        return complete(ledger, Receipt.from_bytes(answer))
+    try:
+        refusal = json.loads(answer)
+    except ValueError:
+        refusal = {}
+    rejection = refusal.get("rejection") if isinstance(refusal, dict) else None
+    if status in (409, 422) and rejection:
+        return void(ledger, transfer_id, rejection=Receipt.from_bytes(canonical_bytes(rejection)))
+    if status >= 500 or status in (408, 429):
+        raise DestinationUnreachable(f"region {transfer.destination} answered {status}; try again later")
+    detail = refusal.get("detail", "") if isinstance(refusal, dict) else ""
+    raise TransferRefused(refusal.get("code", "transfer_refused") if isinstance(refusal, dict) else "transfer_refused",
+                          f"region {transfer.destination} refused the bundle without a signed rejection: {detail}")
+
+
 def _digest(receipt: Receipt) -> str:
     return hashlib.sha256(receipt.to_bytes()).hexdigest()
 
@@ -588,5 +634,5 @@ def get_transfer(ledger: Ledger, transfer_id: UUID) -> Transfer:
     return _get_transfer(ledger, transfer_id)
 
 
-__all__ = ["Receipt", "TransferRefused", "complete", "export_bundle", "import_bundle", "initiate", "region_card",
-           "register_peer", "rejection_receipt", "verify_bundle", "void"]
+__all__ = ["DestinationUnreachable", "Receipt", "TransferRefused", "complete", "export_bundle", "import_bundle",
+           "initiate", "region_card", "register_peer", "rejection_receipt", "send", "verify_bundle", "void"]

@@ -56,9 +56,9 @@ def _transfer_out(transfer: Any) -> TransferOut:
 
 @router.get("/v1/region/card", responses=READ_RESPONSES, summary="本区名片 This region's card",
             description="供其他地区登记本区为对等方。/ What another region registers to accept our bundles.")
-def region_card(actor: ActorDep, ledger: LedgerDep) -> dict[str, Any]:
+def region_card(actor: ActorDep, ledger: LedgerDep, commands: CommandsDep) -> dict[str, Any]:
     authorize(ledger, actor, "region.card")
-    return transfers.region_card(ledger)
+    return transfers.region_card(ledger, address=commands.services.settings.public_url)
 
 
 @router.post("/v1/region/peers", response_model=DoneOut, responses=COMMAND_RESPONSES,

@@ -31,6 +31,8 @@ ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role
 NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller's own session
     ("POST", "/v1/auth/token"), ("POST", "/v1/auth/revoke"), ("POST", "/v1/auth/password"), ("GET", "/v1/auth/me"),
     ("GET", "/healthz"),
+    # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
+    ("POST", "/v1/federation/transfer-imports"),
 }
 
 
@@ -217,6 +219,8 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/transfers/{transfer_id}/voiding", "transfer.void",
          lambda w, r, s: {"transfer_id": str(s.order_id)}, lambda w, r, s: {"reason": "超时"},
          tolerate=frozenset({404})),
+    Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
+         lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
     Spec("POST", "/v1/members/{member_id}/key", "member.issue_key", _ids(member_id="member")),
     Spec("POST", "/v1/members/{member_id}/adoption", "member.adopt", _ids(member_id="member")),
     # lists and reports: one spec per scope (the filter names the object)

@@ -1,0 +1,158 @@
+"""Two real regions: two `timeledger serve` processes on 127.0.0.1 — 玄武区 on SQLite, 秦淮区 on
+PostgreSQL — move a member over HTTP, with either service killed between phases and restarted.
+Afterwards `timeledger verify` passes on both and the balance total is conserved."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+
+from ledger import transfer as transfers
+from ledger.application import Ledger
+from ledger.demo import generate
+from ledger.domain.values import ConsentPurpose
+from ledger.signing import keys as ed25519
+from tests.conftest import POSTGRES_URL, _POSTGRES, drop_schema
+
+PASSWORD = "correct-horse-battery-9"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class Service:
+    """One `timeledger serve` process that can be killed and started again on the same database."""
+
+    def __init__(self, db: str, port: int, env: dict[str, str]) -> None:
+        self.db, self.port, self.env = db, port, env
+        self.url = f"http://127.0.0.1:{port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(self.port), "--db", self.db,
+             "--no-access-log"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise AssertionError(f"{self.url} did not start")
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait()
+
+    def token(self) -> dict[str, str]:
+        answer = httpx.post(self.url + "/v1/auth/token", data={"username": "region-admin", "password": PASSWORD},
+                            timeout=30)
+        assert answer.status_code == 200, answer.text
+        return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], env=env, input=stdin, text=True,
+                          capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
+    if not _POSTGRES:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI")
+        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    xuanwu_db, qinhuai_db = f"sqlite:///{tmp_path / 'xuanwu.db'}", f"{POSTGRES_URL}?schema={schema}"
+    env = dict(os.environ, TIMELEDGER_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
+               TIMELEDGER_ENVIRONMENT="development")
+    os.environ["TIMELEDGER_MASTER_KEY"] = env["TIMELEDGER_MASTER_KEY"]
+    try:
+        xuanwu_port, qinhuai_port = free_port(), free_port()
+        source = Ledger(xuanwu_db)
+        summary = generate(source, members=24, seed=5)
+        assert summary.root_private_key is not None
+        destination = Ledger(qinhuai_db)
+        destination.init_region(code="320104", name="南京市秦淮区",
+                                province_key=ed25519.load_private(summary.root_private_key))
+        transfers.register_peer(source, transfers.region_card(destination,
+                                                              address=f"http://127.0.0.1:{qinhuai_port}"))
+        transfers.register_peer(destination, transfers.region_card(source, address=f"http://127.0.0.1:{xuanwu_port}"))
+        member_id = next(m for m in summary.member_ids
+                         if source.get_member(m).has_consent(ConsentPurpose.TRANSFER, "320104"))
+        source.close()
+        destination.close()
+        for db in (xuanwu_db, qinhuai_db):
+            made = cli("logins", "admin", "--password-stdin", "--db", db, env=env, stdin=PASSWORD + "\n")
+            assert made.returncode == 0, made.stdout + made.stderr
+        services = Service(xuanwu_db, xuanwu_port, env), Service(qinhuai_db, qinhuai_port, env)
+        for service in services:
+            service.start()
+        yield services[0], services[1], member_id
+        for service in services:
+            if service.process is not None and service.process.poll() is None:
+                service.kill()
+    finally:
+        os.environ.pop("TIMELEDGER_MASTER_KEY", None)
+        drop_schema(schema)
+
+
+def balance(service: Service, headers: dict[str, str], member_id: UUID) -> int:
+    answer = httpx.get(f"{service.url}/v1/members/{member_id}/balance", headers=headers, timeout=30)
+    return int(answer.json()["balance_minutes"]) if answer.status_code == 200 else 0
+
+
+def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_regions) -> None:
+    xuanwu, qinhuai, member_id = two_regions
+    source_admin, destination_admin = xuanwu.token(), qinhuai.token()
+    before = balance(xuanwu, source_admin, member_id)
+    assert before > 0
+
+    started = httpx.post(f"{xuanwu.url}/v1/transfers", headers=source_admin, timeout=30,
+                         json={"member_id": str(member_id), "destination": "320104"})
+    assert started.status_code == 201, started.text
+    transfer_id = started.json()["id"]
+
+    qinhuai.kill()  # the destination is down: the push fails, the transfer stays pending
+    undelivered = httpx.post(f"{xuanwu.url}/v1/transfers/{transfer_id}/send", headers=source_admin, timeout=60)
+    assert undelivered.status_code == 503 and undelivered.json()["code"] == "destination_unreachable"
+    assert httpx.get(f"{xuanwu.url}/v1/transfers/{transfer_id}", headers=source_admin,
+                     timeout=30).json()["status"] == "pending"
+    qinhuai.start()
+
+    # the destination imports (a push whose answer is lost), then the source dies before completing
+    bundle = httpx.post(f"{xuanwu.url}/v1/transfers/{transfer_id}/export", headers=source_admin, timeout=60)
+    pushed = httpx.post(f"{qinhuai.url}/v1/federation/transfer-imports", content=bundle.content, timeout=60)
+    assert pushed.status_code == 201, pushed.text
+    xuanwu.kill()
+    xuanwu.start()
+    source_admin = xuanwu.token()
+
+    sent = httpx.post(f"{xuanwu.url}/v1/transfers/{transfer_id}/send", headers=source_admin, timeout=60)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "completed"
+    again = httpx.post(f"{xuanwu.url}/v1/transfers/{transfer_id}/send", headers=source_admin, timeout=60)
+    assert again.json()["status"] == "completed"  # a replayed send changes nothing
+
+    assert balance(xuanwu, source_admin, member_id) == 0
+    assert balance(qinhuai, qinhuai.token(), member_id) == before  # conserved: nothing lost, nothing twice
+    for service in (xuanwu, qinhuai):
+        service.kill()
+        checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
