@@ -446,17 +446,24 @@ class Views:
     def _settle_items(self, page: _Page) -> None:
         """The items (posts, menu items) each touched member-year has served, after this page:
         the cached (or stored) ones plus the page's changes; items with no session left go."""
+        missing = [key for key in page.item_deltas if self._items.get(f"{key[0]}|{key[1]}") is None]
+        if missing:  # one query for the page's member-years the cache does not hold
+            my = t.member_years
+            if self._reader is None:
+                self._reader = self.engine.connect()
+            wanted = set(missing)
+            found = {key: {} for key in missing}
+            for chunk in _chunks(sorted({member_id for member_id, _ in missing})):
+                for row in self._reader.execute(sa.select(my.c.member_id, my.c.year, my.c.items_json)
+                                                .where(my.c.member_id.in_(chunk))).all():
+                    if (row.member_id, row.year) in wanted:
+                        found[(row.member_id, row.year)] = json.loads(row.items_json)
+            for (member_id, year), items in found.items():
+                self._items.put(f"{member_id}|{year}", items)
         for key, deltas in page.item_deltas.items():
             member_id, year = key
-            cache_key = f"{member_id}|{year}"
-            items = self._items.get(cache_key)
-            if items is None:
-                if self._reader is None:
-                    self._reader = self.engine.connect()
-                stored = self._reader.execute(self._statement("lookup", t.member_years, ("items_json",)),
-                                              {"k_member_id": member_id, "k_year": year}).scalar()
-                items = json.loads(stored) if stored else {}
-                self._items.put(cache_key, items)
+            items = self._items.get(f"{member_id}|{year}")
+            assert items is not None
             for item_key, delta in deltas.items():
                 sessions = items.get(item_key, 0) + delta
                 assert sessions >= 0, (key, item_key, sessions)
@@ -488,12 +495,15 @@ class Views:
                 self._many(connection, ("delete", table, ()), [
                     {f"k_{c.name}": k for c, k in zip(pk, key)} for key in keys])
         for table in t.VIEW_TABLES:
+            width = len(table.columns)
             rows = page.inserts.get(table)
             if rows:
-                self._many(connection, ("insert", table, ()), [_complete(table, row) for row in rows.values()])
+                self._many(connection, ("insert", table, ()), [
+                    row if len(row) == width else _complete(table, row) for row in rows.values()])
             rows = page.upserts.get(table)
             if rows:
-                self._many(connection, ("upsert", table, ()), [_complete(table, row) for row in rows.values()])
+                self._many(connection, ("upsert", table, ()), [
+                    row if len(row) == width else _complete(table, row) for row in rows.values()])
         for table, changes in page.updates.items():
             self._write_changes(connection, "update", table, changes)
         for table, deltas in page.increments.items():
