@@ -1,0 +1,108 @@
+"""爱心超市收银台 The counter: look up a member's balance, redeem catalogue items, print a receipt.
+
+Exactly one charge per basket: the page's script makes a redemption id once per basket (before the
+first attempt) and sends it both as the redemption's `redemption_id` and as the `Idempotency-Key`.
+A double click, a retry after a lost answer or a reload re-sends the same id, and the API's own
+`redeem` route (run here through the same `Commands` runner) applies it once: the idempotency store
+replays the stored answer, and the time account itself refuses to apply a redemption id twice.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import ValidationError
+
+from api.policy import authorize
+from api.routers import communities as api_communities
+from api.routers import redemptions as api_redemptions
+from api.schemas.service import RedemptionIn
+from api.web import core, i18n
+from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.values import Role, hours_text
+
+router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
+REDEEM_BYTES_MAX = 16 * 1024
+
+
+@router.get("/counter")
+def counter_page(request: Request) -> Response:
+    principal = core.require_principal(request, Role.COUNTER)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "counter.read", principal.actor.actor_id)
+    counter = ledger.get_counter(principal.actor.actor_id)
+    authorize(ledger, principal.actor, "community.read", counter.community_id)
+    community = api_communities.community_out(ledger.get_community(counter.community_id))
+    items = [item for item in community.catalogue if not item.delisted]
+    region = ledger.get_region()
+    return core.page(request, "counter.html", {
+        "counter": counter, "community": community, "items": items, "region_code": region.code,
+        "items_json": json.dumps([{"id": str(i.id), "name": i.name, "price_minutes": i.price_minutes}
+                                  for i in items], ensure_ascii=False)},
+        principal=principal, title="爱心超市收银台")
+
+
+@router.get("/counter/balance")
+def counter_balance(request: Request, member: str) -> Response:
+    """The member's available minutes (policy `balance.read`), as JSON for the page's script."""
+    principal = core.require_principal(request, Role.COUNTER)
+    lang = core.lang_of(request)
+    try:
+        member_id = UUID(member.strip())
+    except ValueError:
+        error = InvalidInput("not a member code")
+        return JSONResponse({"code": "invalid_member_code", "message": i18n.text("党员编号格式不对，请重新扫码或输入。", lang)},
+                            status_code=422)
+    ledger = core.ledger_of(request)
+    try:
+        authorize(ledger, principal.actor, "balance.read", member_id)
+        account = ledger.get_account(member_id)
+    except LedgerError as error:
+        return JSONResponse({"code": error.code, "message": i18n.error_text(error, lang)},
+                            status_code=error.http_status)
+    status = "moved" if account.closed else "frozen" if account.frozen_by is not None else "open"
+    return JSONResponse({"member_id": str(member_id), "balance_minutes": account.balance_minutes,
+                         "balance_hours": hours_text(account.balance_minutes), "status": status},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/counter/redeem")
+async def counter_redeem(request: Request) -> Response:
+    """The API's `POST /v1/redemptions`, with the session's actor and the redemption id as the key."""
+    principal = core.require_principal(request, Role.COUNTER)
+    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
+    lang = core.lang_of(request)
+    raw = await request.body()
+    if len(raw) > REDEEM_BYTES_MAX:
+        return _refused(InvalidInput("the basket is too large"), lang)
+    try:
+        body = RedemptionIn.model_validate_json(raw)
+    except ValidationError:
+        return _refused(InvalidInput("the basket is not a valid redemption"), lang)
+    commands = core.commands_for(request, principal, path="/v1/redemptions", idempotency_key=str(body.redemption_id))
+
+    def run() -> Response:
+        try:
+            return api_redemptions.redeem(body, commands)  # type: ignore[return-value]
+        except LedgerError as error:
+            extra: dict[str, Any] = {}
+            if error.code == "balance_would_go_negative":
+                try:  # what the clerk needs to tell the member: the balance now (balance.read)
+                    extra["balance_minutes"] = core.ledger_of(request).get_account(body.member_id).balance_minutes
+                    extra["balance_hours"] = hours_text(extra["balance_minutes"])
+                except LedgerError:
+                    pass
+            return _refused(error, lang, extra)
+
+    response: Response = await core.in_thread(run)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _refused(error: LedgerError, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse({"code": error.code, "detail": error.detail[:500], "message": i18n.error_text(error, lang),
+                         **(extra or {})}, status_code=error.http_status)

@@ -1,0 +1,321 @@
+"""我的 The member: hours and balance, the year's points, stars and missing requirements, the record
+card (附件5), recording a session and a suggestion, my QR code, hour certificates, consents."""
+
+from __future__ import annotations
+
+import threading
+import time
+import urllib.parse
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.policy import authorize
+from api.routers import members as api_members
+from api.routers import reports as api_reports
+from api.routers import sessions as api_sessions
+from api.schemas.members import ConsentIn
+from api.schemas.service import SessionIn, SuggestionIn
+from api.web import core
+from api.web.pages.home import report_query
+from api.web.present import qr_svg
+from ledger.domain.errors import InvalidInput, LedgerError, NotFound, NotPermitted
+from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
+from ledger.domain.values import ConsentPurpose, Role
+
+router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
+TABS = [("/me", "概览"), ("/me/records", "服务记录"), ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
+ENTRY_TYPES = {"Opened": "开户", "Credited": "认证存入", "ClawedBack": "更正/投诉扣回", "Redeemed": "爱心超市兑换",
+               "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入"}
+CERTIFICATES_KEPT = 64  # issued bundles kept in memory for download (each is also registered by number)
+CERTIFICATE_SECONDS = 3600
+
+
+def member_payload(region_code: str, member_id: UUID, name: str) -> str:
+    """What the member's QR code says: the member code (id), and the name for the clerk to compare.
+    ASCII only, so a keyboard-emulating scanner types it faithfully."""
+    return (f"timeledger:member?region={region_code}&id={member_id}"
+            f"&name={urllib.parse.quote(name, safe='')}")
+
+
+def _me(request: Request) -> tuple[Any, UUID]:
+    principal = core.require_principal(request, Role.MEMBER)
+    return principal, principal.actor.actor_id
+
+
+def _page(request: Request, principal: Any, template: str, title: str, context: dict[str, Any]) -> Response:
+    return core.page(request, template, {"tabs": TABS, **context}, principal=principal, title=title)
+
+
+@router.get("/me")
+def overview(request: Request) -> Response:
+    from projections import queries as q
+
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    member = api_members.read_member(me, principal.actor, ledger)
+    year = api_reports.this_year()
+    try:
+        balance = api_members.read_balance(me, principal.actor, ledger)
+    except NotFound:  # not registered yet: no time account
+        balance = None
+    authorize(ledger, principal.actor, "report.member", me)
+    with core.services(request).read_models.current() as views:
+        found = q.member_years(views, year=year, member_id=str(me))
+    my_year = found[0] if found else None
+    thresholds: list[int] = []
+    if my_year is not None and my_year.policy_version is not None:
+        try:
+            thresholds = list(ledger.get_scoring_policy(my_year.policy_version).rules["star_thresholds"])
+        except (LedgerError, KeyError):
+            thresholds = []
+    points = (my_year.points_hundredths or 0) / 100 if my_year is not None else 0.0
+    next_star = next((t for t in thresholds if points < t), None)
+    entries: list[dict[str, Any]] = []
+    if balance is not None:
+        page = api_members.read_entries(me, principal.actor, ledger, after_version=0, limit=200)
+        for entry in reversed(page.entries[-8:]):
+            entries.append({"type": ENTRY_TYPES.get(entry.type, entry.type), "time": entry.time,
+                            "minutes": entry.minutes, "raw": entry.type})
+    region = ledger.get_region()
+    payload = member_payload(region.code, me, member.identity.name)
+    checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
+    return _page(request, principal, "member/overview.html", "我的", {
+        "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
+        "points": points, "next_star": next_star, "entries": entries, "payload": payload, "checks": checks,
+        "qr": qr_svg(payload, scale=5, label="我的党员码")})
+
+
+def requirement_checks(my_year: Any, member: Any, gettext: Any) -> list[tuple[str, bool, str]]:
+    """The notice's four basic requirements, each met unless the projection lists it as missing
+    (the domain's `missing_requirements` decides; this only labels its verdict)."""
+    if my_year is None:
+        return []
+    missing = set(my_year.missing)
+    posts = "、".join(p.name for p in member.posts) or gettext("未认领")
+    return [
+        (gettext("到社区报到"), "未到社区报到" not in missing,
+         f"{gettext('有故')}：{my_year.exemption}" if my_year.exemption else ""),
+        (gettext("认领至少一个岗位"), "未认领岗位" not in missing, posts),
+        (gettext("全年至少{n}次经认证的服务").format(n=SESSIONS_PER_YEAR_MIN),
+         f"服务活动少于{SESSIONS_PER_YEAR_MIN}次" not in missing, gettext("已 {n} 次").format(n=my_year.sessions)),
+        (gettext("至少提出{n}条建议").format(n=SUGGESTIONS_PER_YEAR_MIN), "未提出建议" not in missing,
+         gettext("已 {n} 条").format(n=my_year.suggestions)),
+    ]
+
+
+@router.get("/me/records")
+def records(request: Request) -> Response:
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    member = api_members.read_member(me, principal.actor, ledger)
+    year = api_reports.this_year()
+    sessions = api_reports.list_sessions(actor=principal.actor, ledger=ledger, services=core.services(request),
+                                         year=None, community_id=None, member_id=me, status=None, late=None,
+                                         offset=0, limit=200)
+    return _page(request, principal, "member/records.html", "服务记录", {
+        "member": member, "sessions": list(reversed(sessions.items)), "year": year,
+        "today": ledger.today().isoformat(), "card_query": report_query(year, None, None, me),
+        "posts": member.posts})
+
+
+@router.post("/me/records")
+async def record_session(request: Request) -> Response:
+    principal, me = _me(request)
+    form = await core.read_form(request)
+
+    def run() -> None:
+        start, end = core.field(form, "start_time", chars_max=5), core.field(form, "end_time", chars_max=5)
+        minutes_text = core.field(form, "minutes", chars_max=4)
+        if not minutes_text.isdigit():
+            raise InvalidInput("minutes: whole minutes")
+        post_text = core.field(form, "post_id", required=False)
+        body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=64),
+                         content=core.field(form, "content", chars_max=2000),
+                         place=core.field(form, "place", chars_max=200),
+                         service_date=core.date_field(form, "service_date"),
+                         start_time=start, end_time=end, minutes=int(minutes_text),
+                         post_id=core.parse_uuid(post_text, "post") if post_text else None,
+                         organiser=core.field(form, "organiser", required=False, chars_max=64),
+                         recipient=core.field(form, "recipient", required=False, chars_max=64))
+        api_sessions.record(body, core.commands_for(request, principal, path="/v1/sessions",
+                                                    idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/records", ok="已记录，等待社区评价和认证")
+
+
+@router.post("/me/suggestions")
+async def suggest(request: Request) -> Response:
+    principal, me = _me(request)
+    form = await core.read_form(request)
+
+    def run() -> None:
+        body = SuggestionIn(content=core.field(form, "content", chars_max=2000))
+        api_members.submit_suggestion(me, body, core.commands_for(
+            request, principal, path=f"/v1/members/{me}/suggestions", idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/records", ok="建议已提交")
+
+
+# -- consents -----------------------------------------------------------------------------------------------
+
+@router.get("/me/consents")
+def consents(request: Request) -> Response:
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    member = api_members.read_member(me, principal.actor, ledger)
+    unit_name = ""
+    try:
+        from api.routers import units as api_units
+
+        unit_name = api_units.read_unit(member.unit_id, principal.actor, ledger).name
+    except (LedgerError, NotPermitted):
+        unit_name = ""
+    return _page(request, principal, "member/consents.html", "同意与转移", {
+        "member": member, "unit_name": unit_name, "region_code": ledger.get_region().code,
+        "has_unit_consent": any(c.purpose == ConsentPurpose.UNIT_FEEDBACK and c.recipient == str(member.unit_id)
+                                for c in member.consents)})
+
+
+@router.post("/me/consents")
+async def give_consent(request: Request) -> Response:
+    principal, me = _me(request)
+    form = await core.read_form(request)
+
+    def run() -> None:
+        purpose = core.field(form, "purpose", chars_max=32)
+        if purpose == ConsentPurpose.UNIT_FEEDBACK.value:
+            recipient = str(api_members.read_member(me, principal.actor, core.ledger_of(request)).unit_id)
+        else:
+            recipient = core.field(form, "recipient", chars_max=6)
+            if not (len(recipient) == 6 and recipient.isdigit()):
+                raise InvalidInput("recipient: the destination region's 6-digit code")
+        body = ConsentIn.model_validate({"purpose": purpose, "recipient": recipient})
+        api_members.give_consent(me, body, core.commands_for(
+            request, principal, path=f"/v1/members/{me}/consents", idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/consents", ok="已记录您的同意（可随时撤回）")
+
+
+@router.post("/me/consents/{consent_id}/withdraw")
+async def withdraw_consent(request: Request, consent_id: UUID) -> Response:
+    principal, me = _me(request)
+    form = await core.read_form(request)
+
+    def run() -> None:
+        api_members.withdraw_consent(me, consent_id, core.commands_for(
+            request, principal, path=f"/v1/members/{me}/consents/{consent_id}", method="DELETE",
+            idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/consents", ok="已撤回同意")
+
+
+# -- hour certificates -------------------------------------------------------------------------------------------
+
+@dataclass
+class Issued:
+    member_id: UUID
+    number: str
+    bundle: bytes
+    verified: Any
+    made: float
+
+
+class CertificateShelf:
+    """Issued certificates kept briefly in memory so that the JSON and the PDF of ONE issue can both
+    be downloaded (the register in the log keeps number and SHA-256; the bundle is the member's)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: OrderedDict[str, Issued] = OrderedDict()
+
+    def put(self, issued: Issued) -> str:
+        token = uuid4().hex
+        with self._lock:
+            self._items[token] = issued
+            while len(self._items) > CERTIFICATES_KEPT:
+                self._items.popitem(last=False)
+        return token
+
+    def get(self, token: str, member_id: UUID) -> Issued:
+        with self._lock:
+            issued = self._items.get(token)
+        if issued is None or issued.member_id != member_id or time.monotonic() - issued.made > CERTIFICATE_SECONDS:
+            raise NotFound("this certificate download has expired: issue the certificate again")
+        return issued
+
+
+def _shelf(request: Request) -> CertificateShelf:
+    state = request.app.state
+    shelf = getattr(state, "web_certificates", None)
+    if shelf is None:
+        shelf = state.web_certificates = CertificateShelf()
+    return shelf  # type: ignore[no-any-return]
+
+
+@router.get("/me/certificate")
+def certificate_page(request: Request, issued: str | None = None) -> Response:
+    from ledger.transparency.certificate import issued_certificates
+    from ledger.transparency.log import MerkleLog
+
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "report.member", me)
+    current = _shelf(request).get(issued, me) if issued else None
+    register = issued_certificates(MerkleLog.for_ledger(ledger), str(me))[:20]
+    year = api_reports.this_year()
+    return _page(request, principal, "member/certificate.html", "服务证明", {
+        "issued": current, "token": issued, "register": register, "years": [year, year - 1, year - 2],
+        "year": year})
+
+
+@router.post("/me/certificate")
+async def issue_certificate(request: Request) -> Response:
+    """Issue an hour certificate (志愿服务证明) of the member's own certified sessions: the same
+    `issue_certificate` as `timeledger certificate issue`, serialised with the ledger's writes."""
+    from ledger.transparency.certificate import CertificateError
+    from ledger.transparency.certificate import issue_certificate as issue
+
+    principal, me = _me(request)
+    form = await core.read_form(request)
+    year_text = core.field(form, "year", chars_max=4)
+    if not year_text.isdigit() or not 2000 <= int(year_text) <= 2100:
+        raise InvalidInput("year: 2000 to 2100")
+    ledger = core.ledger_of(request)
+
+    def run() -> str:
+        authorize(ledger, principal.actor, "report.member", me)
+        try:
+            made = core.services(request).writer.submit(lambda: issue(ledger, me, year=int(year_text)), alone=True)
+        except CertificateError as error:
+            raise InvalidInput(str(error)) from None
+        return _shelf(request).put(Issued(me, made.number, made.bundle, made.verified, time.monotonic()))
+
+    try:
+        token = await core.in_thread(run)
+    except LedgerError as error:
+        from api.web.i18n import error_text
+
+        return core.redirect("/me/certificate", kind="error", text=error_text(error, core.lang_of(request)))
+    return core.redirect(f"/me/certificate?issued={token}")
+
+
+@router.get("/me/certificate/{token}/{name}")
+def certificate_file(request: Request, token: str, name: str) -> Response:
+    from ledger.transparency.certificate import render_certificate_pdf
+
+    _principal, me = _me(request)
+    issued = _shelf(request).get(token, me)
+    if name == f"{issued.number}.json":
+        return Response(issued.bundle, media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="{issued.number}.json"', "Cache-Control": "no-store"})
+    if name == f"{issued.number}.pdf":
+        display = core.ledger_of(request).get_region().display_name
+        data = render_certificate_pdf(issued.verified, display_name=display)
+        return Response(data, media_type="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{issued.number}.pdf"', "Cache-Control": "no-store"})
+    raise NotFound("no such file")

@@ -1,0 +1,189 @@
+"""The three stories of issue #7 in a real browser against `timeledger serve`:
+
+1. a counter redemption from sign-in to receipt, a double click and a lost answer that charge once,
+   and an overdraft refused with a clear message;
+2. a member records a session, the community rates and certifies it from its queue, and the
+   member's balance goes up by exactly those minutes;
+3. a member downloads an hour certificate that verifies offline with the root key alone (and the
+   auditor's page says the same, step by step).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import urllib.parse
+from typing import Any
+
+from ledger.transparency.certificate import verify_certificate
+from tests.web.conftest import Pages, Server
+
+TOWELS = "毛巾两条"
+RICE = "大米 5kg"
+
+
+def _richest_member(server: Server) -> dict[str, Any]:
+    rows = server.api("GET", "/v1/lists/balances", params={"limit": 200})["items"]
+    return max(rows, key=lambda row: (row["available_minutes"], row["member_id"]))
+
+
+def _price(server: Server, counter_id: str, name: str) -> int:
+    community_id = server.api("GET", f"/v1/counters/{counter_id}")["community_id"]
+    catalogue = server.api("GET", f"/v1/communities/{community_id}")["catalogue"]
+    return next(int(item["price_minutes"]) for item in catalogue if item["name"] == name)
+
+
+def _hours(minutes: int) -> str:
+    tenths = (minutes * 10 * 2 + 60) // 120
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server, pages: Pages) -> None:
+    member = _richest_member(server)
+    member_id, name = member["member_id"], member["name"]
+    counter = server.login_of("counter")
+    towels = _price(server, counter.actor_id, TOWELS)
+    before = server.balance_minutes(member_id)
+    assert before >= 3 * towels
+
+    page = pages.open(counter, start="/counter")
+    assert page.url.endswith("/counter")
+    # a keyboard-emulating scanner types the member's QR text and Enter
+    page.fill("#member-code", f"timeledger:member?region=320102&id={member_id}&name={urllib.parse.quote(name)}")
+    page.press("#member-code", "Enter")
+    page.wait_for_selector("#member-info:not([hidden])")
+    assert page.inner_text("#member-name") == name
+    assert page.inner_text("#member-balance") == _hours(before)
+
+    # a double click on "confirm": one redemption
+    page.click(f"button.item[data-name='{TOWELS}']")
+    pages.shot(page, "counter-basket")
+    page.dblclick("#confirm")
+    page.wait_for_selector("#receipt:not([hidden])")
+    assert server.balance_minutes(member_id) == before - towels
+    assert page.inner_text("#r-balance") == f"{_hours(before - towels)} 小时"
+    assert page.is_hidden("#r-replayed")
+    pages.shot(page, "counter-receipt")
+    page.click("#next-customer")
+
+    # the answer is lost on the way back (the server did charge): the page offers only a retry,
+    # which re-sends the same redemption id and is applied once
+    page.fill("#member-code", member_id.replace("-", ""))
+    page.press("#member-code", "Enter")
+    page.wait_for_selector("#member-info:not([hidden])")
+    page.click(f"button.item[data-name='{TOWELS}']")
+    sent: list[str] = []
+
+    def lose_answer(route: Any) -> None:
+        sent.append(route.request.post_data or "")
+        route.fetch()  # the request reaches the server and is applied ...
+        route.abort("connectionreset")  # ... but the browser never sees the answer
+
+    page.route("**/counter/redeem", lose_answer)
+    page.click("#confirm")
+    page.wait_for_selector("#retry:not([hidden])")
+    assert "未能确认" in page.inner_text("#message")
+    assert page.is_disabled(f"button.item[data-name='{TOWELS}']")  # the basket is locked
+    assert server.balance_minutes(member_id) == before - 2 * towels
+    page.unroute("**/counter/redeem")
+    page.reload()  # even a reload keeps the basket's id
+    page.wait_for_selector("#retry:not([hidden])")
+    page.click("#retry")
+    page.wait_for_selector("#receipt:not([hidden])")
+    assert page.is_visible("#r-replayed")
+    assert server.balance_minutes(member_id) == before - 2 * towels
+    account = server.api("GET", f"/v1/members/{member_id}/balance")
+    assert account["redeemed_minutes_total"] - member["redeemed_minutes"] == 2 * towels
+    page.click("#next-customer")
+
+    # an overdraft: refused, nothing charged, and the clerk reads why
+    page.fill("#member-code", member_id)
+    page.press("#member-code", "Enter")
+    page.wait_for_selector("#member-info:not([hidden])")
+    rice = _price(server, counter.actor_id, RICE)
+    for _ in range((before - 2 * towels) // rice + 1):
+        page.click(f"button.item[data-name='{RICE}']")
+    page.click("#confirm")
+    page.wait_for_selector("#message.flash-error")
+    text = page.inner_text("#message")
+    assert "余额不足" in text and "未扣减" in text and _hours(before - 2 * towels) in text
+    assert server.balance_minutes(member_id) == before - 2 * towels
+    pages.shot(page, "counter-overdraft")
+
+
+def test_community_certifies_a_session_and_the_member_balance_goes_up(server: Server, pages: Pages) -> None:
+    rows = server.api("GET", "/v1/lists/members", params={"limit": 200})["items"]
+    registered = sorted((r for r in rows if r["community_id"] and r["reported_on"]), key=lambda r: r["member_id"])
+    member = registered[len(registered) // 2]
+    member_id = member["member_id"]
+    before = server.balance_minutes(member_id)
+    activity = "网页测试：陪伴空巢老人"
+
+    me = pages.open(server.login_of("member", member_id), start="/me")
+    assert me.inner_text("#balance") == _hours(before)
+    me.goto(server.base + "/me/records")
+    me.fill("#activity", activity)
+    me.fill("#place", "社区活动室")
+    me.fill("#start_time", "09:00")
+    me.fill("#end_time", "10:45")
+    me.fill("#minutes", "90")
+    me.fill("#content", "陪老人聊天、打扫卫生")
+    me.click("form[action='/me/records'] button[type=submit]")
+    me.wait_for_selector(".flash-ok")
+    assert activity in me.inner_text("main")
+
+    office = pages.open(server.login_of("community", member["community_id"]), start="/community/queue")
+    row = office.locator("tbody tr", has_text=activity)
+    assert row.count() == 1
+    row.locator("input[type=checkbox]").check()
+    row.locator("select").select_option("优")
+    pages.shot(office, "community-queue")
+    office.click("button[value=certify]")
+    office.wait_for_selector(".flash-ok")
+    assert "已认证 1 条" in office.inner_text(".flash-ok")
+    assert office.locator("tbody tr", has_text=activity).count() == 0
+
+    assert server.balance_minutes(member_id) == before + 90
+    me.goto(server.base + "/me")
+    assert me.inner_text("#balance") == _hours(before + 90)
+    pages.shot(me, "member-overview")
+
+
+def test_member_certificate_downloads_and_verifies_offline(server: Server, pages: Pages) -> None:
+    rows = server.api("GET", "/v1/lists/balances", params={"limit": 200})["items"]
+    member = max(rows, key=lambda row: (row["deposited_minutes"], row["member_id"]))
+    me = pages.open(server.login_of("member", member["member_id"]), start="/me/certificate")
+    me.click("form[action='/me/certificate'] button[type=submit]")
+    me.wait_for_selector("#download-json")
+    with me.expect_download() as download_info:
+        me.click("#download-json")
+    data = download_info.value.path().read_bytes()
+    with me.expect_download() as pdf_info:
+        me.click("#download-pdf")
+    assert pdf_info.value.path().read_bytes().startswith(b"%PDF")
+    pages.shot(me, "member-certificate")
+
+    root = base64.b64decode(server.root_public_key)
+    verified = verify_certificate(data, root)  # offline: the file and the root key, nothing else
+    assert verified.member_id == member["member_id"] and verified.member_name == member["name"]
+    assert verified.total_minutes > 0
+    assert verified.number in me.inner_text("main")
+
+    auditor = pages.open(server.login_of("auditor"), start="/audit")
+    auditor.set_input_files("#file", files=[{"name": f"{verified.number}.json", "mimeType": "application/json",
+                                              "buffer": data}])
+    auditor.fill("#reference", verified.reference)
+    auditor.click("form[action='/audit'] button[type=submit]")
+    auditor.wait_for_selector("#result")
+    assert "全部检查通过" in auditor.inner_text("#result")
+    assert auditor.locator(".steps li.ok").count() == 6
+    pages.shot(auditor, "audit-verified")
+
+    tampered = re.sub(rb'"minutes":(\d+)', lambda m: b'"minutes":' + str(int(m.group(1)) + 60).encode(), data,
+                      count=1)
+    auditor.set_input_files("#file", files=[{"name": "tampered.json", "mimeType": "application/json",
+                                              "buffer": tampered}])
+    auditor.click("form[action='/audit'] button[type=submit]")
+    auditor.wait_for_selector("#result")
+    assert "未通过" in auditor.inner_text("#result .verdict")
+    assert auditor.locator(".steps li.failed").count() == 1
