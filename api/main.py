@@ -32,11 +32,11 @@ from api.routers import (
     sessions,
     suggestions,
     transfers,
+    transparency,
     units,
 )
 from api.services import Services, build_services
 from api.settings import Settings
-from api.web import install_web
 from ledger.application import Ledger
 
 DESCRIPTION = """
@@ -71,6 +71,7 @@ TAGS = [
     {"name": "keys 密钥", "description": "公钥、客户端密钥、轮换与吊销"},
     {"name": "transfers 转移接续", "description": "跨地区转移：名片、发起、转移包、回执、完成与撤销"},
     {"name": "reports 报表", "description": "认证待办、补录、登记册、附件3/4/5 等（来自读模型 projections/）"},
+    {"name": "log 签名日志", "description": "签名检查点、包含与一致性证明、服务时长证明 / checkpoints, proofs, certificates"},
     {"name": "health", "description": "运行状态 / liveness"},
 ]
 
@@ -85,15 +86,19 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     settings = settings or Settings()
     services = build_services(settings, ledger)
 
+    checkpointer = transparency.Checkpointer(services, settings.checkpoint_interval_seconds)
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threadpool_size
         services.writer.start()
         if settings.follow_read_models:
             services.read_models.start()
+        checkpointer.start()
         try:
             yield
         finally:
+            checkpointer.stop()
             services.close()
 
     app = FastAPI(
@@ -107,9 +112,8 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for router in (redemptions.router, members.router, auth.router, sessions.router, logins.router, region.router,
                    units.router, units.enrol_router, communities.router, communities.counters_router,
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
-                   federation.router, reports.router):
+                   federation.router, transparency.router, reports.router):
         app.include_router(router)
-    install_web(app)  # the web pages (api/web/) and their /static files
     if settings.docs_enabled:
         command_headers(app)
         install_docs(app)

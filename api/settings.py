@@ -38,6 +38,8 @@ class Settings(BaseSettings):
         30.0, ge=0.1, le=300, description="How long a retry waits for the same request still in progress")
     threadpool_size: int = Field(128, ge=8, le=1024, description="Worker threads for the synchronous routes")
     docs_enabled: bool = True
+    checkpoint_interval_seconds: float = Field(
+        300.0, ge=0, le=86400, description="Sign a checkpoint of the Merkle log this often (0: only on demand)")
     public_url: str = Field("", description="This service's address as other regions reach it (published on the "
                                             "region card; transfers are pushed to a peer's address)")
     follow_read_models: bool = Field(True, description="Keep the read models (projections/) caught up in the "
