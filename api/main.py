@@ -37,6 +37,7 @@ from api.routers import (
 )
 from api.services import Services, build_services
 from api.settings import Settings
+from api.web import install_web
 from ledger.application import Ledger
 
 DESCRIPTION = """
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
                    federation.router, transparency.router, reports.router):
         app.include_router(router)
+    install_web(app)  # the web pages (api/web/) and their /static files
     if settings.docs_enabled:
         command_headers(app)
         install_docs(app)
