@@ -525,3 +525,13 @@ EN.update({
     '爱心时间银行': 'Love Time Bank',
     '已撤回': 'Withdrawn',
 })
+EN.update({
+    "{year}年认证服务": "Certified sessions {year}",
+    "{year}年度积分和星级": "Points and stars {year}",
+    "{year}年度": "year {year}",
+    # the domain's names of the basic requirements (ledger.domain.scoring.missing_requirements)
+    "未到社区报到": "not reported",
+    "未认领岗位": "no post claimed",
+    "服务活动少于2次": "fewer than 2 services",
+    "未提出建议": "no suggestion",
+})

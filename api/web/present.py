@@ -15,10 +15,12 @@ from markupsafe import Markup
 
 from projections.render.model import (
     Chart,
+    Column,
     QRCode,
     Report,
     SignatureBox,
     Table,
+    column_width_chars,
     display_width,
     format_cell,
     minutes_to_hours,
@@ -35,7 +37,7 @@ CHART_CATEGORIES_MAX = 40  # more bars than this do not fit a page; reports alre
 @dataclass
 class TableView:
     name: str
-    headers: list[tuple[str, str]]  # (text, align)
+    headers: list[tuple[str, str, str]]  # (text, align, width class)
     rows: list[list[tuple[str, str]]]  # (text, align) per cell
     totals: list[tuple[str, str, int]] | None  # (text, align, colspan)
     note: str
@@ -61,8 +63,21 @@ def table_view(table: Table) -> TableView:
         totals = [(format_cell(first, table.totals_row.get(first.key)), "left", span)]
         for column in columns[span:]:
             totals.append((format_cell(column, table.totals_row.get(column.key)), column.align, 1))
-    return TableView(name=table.name, headers=[(column.header, column.align) for column in columns], rows=rows,
-                     totals=totals, note=table.note)
+    return TableView(name=table.name, headers=[(column.header, column.align, width_class(table, column))
+                                               for column in columns], rows=rows, totals=totals, note=table.note)
+
+
+WIDTH_CLASSES_EM = (2, 3, 4, 5, 6, 7, 8, 10, 12, 14)  # app.css has .w2 … .w14 (min-width in em)
+
+
+def width_class(table: Table, column: Column) -> str:
+    """A minimum column width from the report's own column width (Latin character cells; a CJK
+    character is 2), so that a narrow screen scrolls the table instead of stacking one character a line."""
+    em = column_width_chars(table, column) / 2
+    if column.kind != "text":
+        em = min(em, 5)
+    chosen = next((size for size in WIDTH_CLASSES_EM if size >= em), WIDTH_CLASSES_EM[-1])
+    return f"w{chosen}"
 
 
 def report_view(report: Report) -> ReportView:
@@ -125,10 +140,13 @@ def chart_svg(chart: Chart, *, ident: str = "chart") -> Markup:
     series = [(name, _plotted(chart, values)[:len(categories)]) for name, values in chart.series]
     width, height = CHART_WIDTH, CHART_HEIGHT
     left, right, top = 52, 14, 40 + (18 if len(series) > 1 else 0)
+    widest = max((display_width(c) for c in categories), default=1) * FONT_PX * 0.55
+    tilted = widest > (width - left - right) / max(len(categories), 1) - 4
+    if tilted:  # the first label, tilted, must not start left of the picture
+        slot_guess = (width - left - right) / max(len(categories), 1)
+        left = max(left, int(widest * math.cos(math.radians(35)) - slot_guess / 2) + 6)
     plot_width = width - left - right
     slot = plot_width / max(len(categories), 1)
-    widest = max((display_width(c) for c in categories), default=1) * FONT_PX * 0.55
-    tilted = widest > slot - 4
     label_height = (widest * math.sin(math.radians(35)) + FONT_PX + 6) if tilted else FONT_PX + 10
     bottom = int(min(label_height, 110)) + 8
     plot_height = height - top - bottom

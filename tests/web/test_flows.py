@@ -187,3 +187,28 @@ def test_member_certificate_downloads_and_verifies_offline(server: Server, pages
     auditor.wait_for_selector("#result")
     assert "未通过" in auditor.inner_text("#result .verdict")
     assert auditor.locator(".steps li.failed").count() == 1
+
+
+def test_community_registers_a_member_with_a_slip_and_sends_the_receipt(server: Server, pages: Pages) -> None:
+    office, slip_id = None, None
+    for community in (login for login in server.logins if login.role == "community"):
+        page = pages.open(community, start="/community/registrations")
+        link = page.locator("a[href^='/community/registrations/new?slip=']")
+        if link.count():
+            office, slip_id = page, link.first.get_attribute("href").split("slip=")[1]
+            break
+    assert office is not None and slip_id, "the demo region has members with a slip who have not reported"
+    member_id = server.api("GET", f"/v1/report-slips/{slip_id}")["member_id"]
+    office.click(f"a[href='/community/registrations/new?slip={slip_id}']")
+    office.locator("input[name=post_id]").first.check()
+    office.fill("#f-sex", "女")
+    office.fill("#f-specialities", "法律咨询")
+    office.fill("#p-mobile", "13800000000")
+    pages.shot(office, "community-register-form")
+    office.click("main form button[type=submit].primary")
+    office.wait_for_selector(".flash-ok")
+    member = server.api("GET", f"/v1/members/{member_id}")
+    slip = server.api("GET", f"/v1/report-slips/{slip_id}")
+    assert member["reported_on"] and member["community_id"] and len(member["posts"]) == 1
+    assert slip["receipt_sent_on"] == member["reported_on"]
+    assert member["identity"]["name"] in office.inner_text("main")  # the name shows once registered

@@ -193,7 +193,8 @@ def registrations(request: Request) -> Response:
     return _page(request, principal, "community/registrations.html", "报到登记与回执", {
         "pending": [s for s in slips if not s["registered"]],
         "receipts": [s for s in slips if s["registered"] and not s["receipt_sent_on"]],
-        "done": [s for s in slips if s["registered"] and s["receipt_sent_on"]][:50]})
+        "done": sorted((s for s in slips if s["registered"] and s["receipt_sent_on"]),
+                       key=lambda s: s["receipt_sent_on"], reverse=True)[:50]})
 
 
 @router.get("/community/registrations/new")

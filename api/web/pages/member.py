@@ -118,7 +118,8 @@ def records(request: Request) -> Response:
                                          year=None, community_id=None, member_id=me, status=None, late=None,
                                          offset=0, limit=200)
     return _page(request, principal, "member/records.html", "服务记录", {
-        "member": member, "sessions": list(reversed(sessions.items)), "year": year,
+        "member": member, "year": year,
+        "sessions": sorted(sessions.items, key=lambda s: (s.service_date, s.recorded_on), reverse=True),
         "today": ledger.today().isoformat(), "card_query": report_query(year, None, None, me),
         "posts": member.posts})
 
