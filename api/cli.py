@@ -91,8 +91,14 @@ def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None)
         _fail("--demo needs an empty database (this one already holds a region)", 2)
     else:
         console.print(f"generating the demo region year ({members} members) …")
-        generate(ledger, members=members, year=ledger.today().year, seed=2014)
+        summary = generate(ledger, members=members, year=ledger.today().year, seed=2014)
         ledger.secrets.set_setting("demo_loaded", "1")
+        if summary.root_private_key is not None:  # the province key: needed to add a second region
+            from ledger.cli import root_key_path, write_secret_file
+
+            path = root_key_path(ledger.database.url)
+            write_secret_file(path, base64.b64encode(summary.root_private_key).decode() + "\n")
+            console.print(f"province root private key written to {path} (0600): keep it offline")
     made = provision(ledger, auth)
     if not made:
         return
