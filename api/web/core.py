@@ -236,6 +236,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/me", "我的", (Role.MEMBER,)),
     ("/unit", "单位", (Role.UNIT,)),
     ("/audit", "审计核验", (Role.AUDITOR, Role.REGION)),
+    ("/audit", "核验证明", (Role.UNIT, Role.COMMUNITY)),  # a certificate a member hands in
     ("/region", "全区概况", (Role.AUDITOR, Role.REGION)),
 ]
 

@@ -79,7 +79,6 @@ EN.update({
     '证明上的二维码内容（可选）': 'Text of the QR code on the certificate (optional)',
     '开始核验': 'Verify',
     '最新检查点': 'Latest checkpoint',
-    '查看检查点需要审计或地区管理员账号。': 'Checkpoints are shown to auditors and the region administrator.',
     '尚未签署检查点。': 'No checkpoint has been signed yet.',
     '日志': 'Log',
     '事件数': 'Events',
@@ -535,3 +534,5 @@ EN.update({
     "服务活动少于2次": "fewer than 2 services",
     "未提出建议": "no suggestion",
 })
+EN.update({"当前账号无权查看检查点。": "This login may not read checkpoints."})
+EN.update({"核验证明": "Verify a certificate"})

@@ -212,3 +212,35 @@ def test_community_registers_a_member_with_a_slip_and_sends_the_receipt(server: 
     assert member["reported_on"] and member["community_id"] and len(member["posts"]) == 1
     assert slip["receipt_sent_on"] == member["reported_on"]
     assert member["identity"]["name"] in office.inner_text("main")  # the name shows once registered
+
+
+def test_member_consent_decides_whether_the_unit_feedback_shows_the_record(server: Server, pages: Pages) -> None:
+    rows = server.api("GET", "/v1/lists/members", params={"limit": 200})["items"]
+    candidates = []
+    for row in sorted((r for r in rows if r["reported_on"] and r["unit_id"]), key=lambda r: r["member_id"]):
+        member = server.api("GET", f"/v1/members/{row['member_id']}")
+        if not any(c["purpose"] == "unit_feedback" for c in member["consents"]):
+            candidates.append(row)
+    member = candidates[0]
+    name = member["name"]
+    unit = pages.open(server.login_of("unit", member["unit_id"]), start="/unit")
+    feedback = server.base + f"/reports/feedback?unit_id={member['unit_id']}"
+
+    def unit_sees_the_record() -> bool:
+        unit.goto(feedback)
+        row = unit.locator("main table tbody tr", has_text=name)
+        assert row.count() == 1
+        return "本人未同意" not in row.inner_text()
+
+    assert not unit_sees_the_record()
+    me = pages.open(server.login_of("member", member["member_id"]), start="/me/consents")
+    me.click("form:has(input[value=unit_feedback]) button[type=submit]")
+    me.wait_for_selector(".flash-ok")
+    assert me.locator("tbody tr", has_text="向单位反馈服务纪实").count() == 1
+    pages.shot(me, "member-consents-given")
+    assert unit_sees_the_record()
+
+    me.on("dialog", lambda dialog: dialog.accept())  # "确定撤回该同意？"
+    me.click("tbody tr:has-text('向单位反馈服务纪实') button[type=submit]")
+    me.wait_for_selector(".flash-ok")
+    assert not unit_sees_the_record()

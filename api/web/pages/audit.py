@@ -3,7 +3,7 @@ step, offline, with the province root key alone (`verify_certificate` / `verify_
 functions as `timeledger certificate verify`); the latest signed checkpoint and its witnesses.
 
 Verification reads nothing from the ledger but its trust root, so any signed-in role may use it (a
-unit checking a certificate a member handed in); the checkpoint panel needs `report.region`.
+unit checking a certificate a member handed in); the checkpoint panel needs `log.read`.
 """
 
 from __future__ import annotations
@@ -81,9 +81,9 @@ def _checkpoint(request: Request, principal: Any) -> dict[str, Any] | None:
     from ledger.transparency.log import MerkleLog
 
     ledger = core.ledger_of(request)
-    if not core.may(request, principal, "report.region"):
+    if not core.may(request, principal, "log.read"):
         return None
-    authorize(ledger, principal.actor, "report.region")
+    authorize(ledger, principal.actor, "log.read")  # the row GET /v1/log/checkpoint uses
     log = MerkleLog.for_ledger(ledger)
     store = CheckpointStore.for_log(log)
     latest = store.latest()
