@@ -40,7 +40,7 @@ from api.commands import Commands, Signing
 from api.policy import allowed
 from api.services import Services
 from api.web import i18n
-from ledger.application import Actor, Ledger
+from ledger.application import Ledger
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role, hours_text
 
@@ -62,6 +62,7 @@ templates.env.globals["nonce"] = lambda: uuid4().hex
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
                            "media-src 'self' blob: mediastream:; connect-src 'self'; object-src 'none'; "
                            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+DEFAULT_NAME = "爱心时间银行"
 ROLE_HOME: dict[Role, str] = {
     Role.COUNTER: "/counter",
     Role.COMMUNITY: "/community",
@@ -183,11 +184,6 @@ def commands_for(request: Request, principal: Principal, *, path: str, idempoten
                     signing=Signing())
 
 
-def body_of(response: Response) -> Any:
-    """The JSON a router function answered with."""
-    return json.loads(bytes(response.body)) if response.body else None
-
-
 async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """Run blocking ledger work (reads, or writes that wait for the group-commit writer) off the loop."""
     return await run_in_threadpool(function, *args, **kwargs)
@@ -242,13 +238,14 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
 
 
 def display_name(request: Request) -> str:
+    """The scheme's name is a region setting (default 爱心时间银行); an empty database has none yet."""
     ledger = services(request).ledger
+    if ledger.region_code is None:
+        return DEFAULT_NAME
     try:
-        return ledger.get_region().display_name or "爱心时间银行"
+        return ledger.get_region().display_name or DEFAULT_NAME
     except LedgerError:
-        return "爱心时间银行"
-    except Exception:  # noqa: BLE001 - an empty database has no region yet
-        return "爱心时间银行"
+        return DEFAULT_NAME
 
 
 def page(request: Request, template: str, context: dict[str, Any] | None = None, *, status_code: int = 200,
@@ -330,9 +327,6 @@ def may(request: Request, principal: Principal, action: str, object_id: UUID | s
 def ledger_of(request: Request) -> Ledger:
     return services(request).ledger
 
-
-def actor_of(principal: Principal) -> Actor:
-    return principal.actor
 
 
 # -- form posts: run a command, come back with a message ---------------------------------------------------

@@ -9,7 +9,6 @@ replays the stored answer, and the time account itself refuses to apply a redemp
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from uuid import UUID
 
@@ -17,13 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
-from api.policy import authorize
 from api.routers import communities as api_communities
+from api.routers import members as api_members
 from api.routers import redemptions as api_redemptions
 from api.schemas.service import RedemptionIn
 from api.web import core, i18n
 from ledger.domain.errors import InvalidInput, LedgerError
-from ledger.domain.values import Role, hours_text
+from ledger.domain.values import Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 REDEEM_BYTES_MAX = 16 * 1024
@@ -33,16 +32,12 @@ REDEEM_BYTES_MAX = 16 * 1024
 def counter_page(request: Request) -> Response:
     principal = core.require_principal(request, Role.COUNTER)
     ledger = core.ledger_of(request)
-    authorize(ledger, principal.actor, "counter.read", principal.actor.actor_id)
-    counter = ledger.get_counter(principal.actor.actor_id)
-    authorize(ledger, principal.actor, "community.read", counter.community_id)
-    community = api_communities.community_out(ledger.get_community(counter.community_id))
+    counter = api_communities.read_counter(principal.actor.actor_id, principal.actor, ledger)  # counter.read
+    community = api_communities.read_community(counter.community_id, principal.actor, ledger)  # community.read
     items = [item for item in community.catalogue if not item.delisted]
     region = ledger.get_region()
     return core.page(request, "counter.html", {
-        "counter": counter, "community": community, "items": items, "region_code": region.code,
-        "items_json": json.dumps([{"id": str(i.id), "name": i.name, "price_minutes": i.price_minutes}
-                                  for i in items], ensure_ascii=False)},
+        "counter": counter, "community": community, "items": items, "region_code": region.code},
         principal=principal, title="爱心超市收银台")
 
 
@@ -54,19 +49,15 @@ def counter_balance(request: Request, member: str) -> Response:
     try:
         member_id = UUID(member.strip())
     except ValueError:
-        error = InvalidInput("not a member code")
-        return JSONResponse({"code": "invalid_member_code", "message": i18n.text("党员编号格式不对，请重新扫码或输入。", lang)},
-                            status_code=422)
-    ledger = core.ledger_of(request)
-    try:
-        authorize(ledger, principal.actor, "balance.read", member_id)
-        account = ledger.get_account(member_id)
+        return JSONResponse({"code": "invalid_member_code",
+                             "message": i18n.text("党员编号格式不对，请重新扫码或输入。", lang)}, status_code=422)
+    try:  # the API's GET /v1/members/{id}/balance (policy balance.read)
+        balance = api_members.read_balance(member_id, principal.actor, core.ledger_of(request))
     except LedgerError as error:
         return JSONResponse({"code": error.code, "message": i18n.error_text(error, lang)},
                             status_code=error.http_status)
-    status = "moved" if account.closed else "frozen" if account.frozen_by is not None else "open"
-    return JSONResponse({"member_id": str(member_id), "balance_minutes": account.balance_minutes,
-                         "balance_hours": hours_text(account.balance_minutes), "status": status},
+    return JSONResponse({"member_id": str(member_id), "balance_minutes": balance.balance_minutes,
+                         "balance_hours": balance.balance_hours, "status": balance.status},
                         headers={"Cache-Control": "no-store"})
 
 
@@ -92,8 +83,8 @@ async def counter_redeem(request: Request) -> Response:
             extra: dict[str, Any] = {}
             if error.code == "balance_would_go_negative":
                 try:  # what the clerk needs to tell the member: the balance now (balance.read)
-                    extra["balance_minutes"] = core.ledger_of(request).get_account(body.member_id).balance_minutes
-                    extra["balance_hours"] = hours_text(extra["balance_minutes"])
+                    balance = api_members.read_balance(body.member_id, principal.actor, core.ledger_of(request))
+                    extra = {"balance_minutes": balance.balance_minutes, "balance_hours": balance.balance_hours}
                 except LedgerError:
                     pass
             return _refused(error, lang, extra)

@@ -212,7 +212,10 @@
     }).then(function (answer) {
       state.busy = false;
       if (answer.status === 200 || answer.status === 201) { return done(pending, answer.body, answer.replayed); }
-      if (answer.status === 401) { state.uncertain = true; message(T.unknown, "error"); render(); return; }
+      if (answer.status === 401) {  // signed out: nothing ran; sign in again, the basket and its id
+        window.location.href = "/login?next=/counter";  // wait in sessionStorage for the retry
+        return;
+      }
       if (!answer.body || answer.status >= 500 || answer.body.code === "idempotency_key_in_progress" ||
           answer.body.code === "concurrent_update") {
         uncertain();
