@@ -1,11 +1,13 @@
-"""The three stories of issue #7 in a real browser against `timeledger serve`:
+"""The stories of issue #7 in a real browser against `timeledger serve`:
 
 1. a counter redemption from sign-in to receipt, a double click and a lost answer that charge once,
    and an overdraft refused with a clear message;
 2. a member records a session, the community rates and certifies it from its queue, and the
    member's balance goes up by exactly those minutes;
 3. a member downloads an hour certificate that verifies offline with the root key alone (and the
-   auditor's page says the same, step by step).
+   auditor's page says the same, step by step; a tampered copy fails at the step that catches it);
+and around them: registration with a report slip and its receipt, the unit feedback that follows
+the member's consent, the catalogue reaching the counter, a unit excusing a member.
 """
 
 from __future__ import annotations
@@ -244,3 +246,41 @@ def test_member_consent_decides_whether_the_unit_feedback_shows_the_record(serve
     me.click("tbody tr:has-text('向单位反馈服务纪实') button[type=submit]")
     me.wait_for_selector(".flash-ok")
     assert not unit_sees_the_record()
+
+
+def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(server: Server, pages: Pages) -> None:
+    counter_login = server.login_of("counter")
+    community_id = server.api("GET", f"/v1/counters/{counter_login.actor_id}")["community_id"]
+    office = pages.open(server.login_of("community", community_id), start="/community/catalogue")
+    office.fill("#item-name", "环保购物袋")
+    office.fill("#item-price", "15")
+    office.click("form[action='/community/catalogue/new'] button[type=submit]")
+    office.wait_for_selector(".flash-ok")
+    row = office.locator("tbody tr", has_text="环保购物袋")
+    row.locator("input[name=price_minutes]").fill("24")
+    row.locator("form[action$='/price'] button[type=submit]").click()
+    office.wait_for_selector(".flash-ok")
+    counter = pages.open(counter_login, start="/counter")
+    assert "0.4 小时" in counter.locator("button.item", has_text="环保购物袋").inner_text()
+    office.on("dialog", lambda dialog: dialog.accept())  # "确定下架？"
+    office.locator("tbody tr", has_text="环保购物袋").locator("form[action$='/delist'] button").click()
+    office.wait_for_selector(".flash-ok")
+    counter.reload()
+    assert counter.locator("button.item", has_text="环保购物袋").count() == 0
+
+    office.goto(server.base + "/community/posts")
+    office.fill("#post-name", "楼道文明劝导岗")
+    office.click("form[action='/community/posts/new'] button[type=submit]")
+    office.wait_for_selector(".flash-ok")
+    assert office.locator("tbody tr", has_text="楼道文明劝导岗").count() == 1
+
+    rows = server.api("GET", "/v1/lists/members", params={"limit": 200})["items"]
+    absent = next(r for r in sorted(rows, key=lambda r: r["member_id"]) if not r["reported_on"] and r["unit_id"]
+                  and not server.api("GET", f"/v1/members/{r['member_id']}")["exempt_years"])
+    unit = pages.open(server.login_of("unit", absent["unit_id"]), start="/unit")
+    row = unit.locator("tbody tr", has_text=absent["name"])
+    row.locator("input[name=reason]").fill("援藏挂职")
+    row.locator("button[type=submit]").click()
+    unit.wait_for_selector(".flash-ok")
+    assert "援藏挂职" in unit.locator("tbody tr", has_text=absent["name"]).inner_text()
+    assert server.api("GET", f"/v1/members/{absent['member_id']}")["exempt_years"]
