@@ -16,7 +16,7 @@ ERRORS: dict[str, tuple[str, str]] = {
     "balance_would_go_negative": ("余额不足，本次未扣减。", "Not enough hours: nothing was charged."),
     "not_permitted": ("无权进行此操作。", "You may not do this."),
     "wrong_role_page": ("此页面不属于当前登录的角色，请用相应账号登录。", "This page is for another role: sign in with that login."),
-    "not_found": ("未找到：编号有误，或不属于本地区。", "Not found: the code is wrong or not in this region."),
+    "not_found": ("未找到：地址或编号有误，或不属于本地区。", "Not found: the address or code is wrong, or not in this region."),
     "invalid_input": ("输入有误，请检查后重试。", "Please check what you entered."),
     "invalid_request": ("输入有误，请检查后重试。", "Please check what you entered."),
     "invalid_member_code": ("党员编号格式不对，请重新扫码或输入。", "That is not a member code: scan or type it again."),
