@@ -258,7 +258,7 @@ def page(request: Request, template: str, context: dict[str, Any] | None = None,
     values: dict[str, Any] = {
         "request": request, "_": gettext, "lang": lang, "principal": principal, "role": role.value if role else None,
         "csrf": csrf_token(token) if token else "", "nav": nav, "site_name": gettext(display_name(request)),
-        "title": gettext(title) if title else "", "path": request.url.path,
+        "title": gettext(title) if title else "", "path": request.url.path, "colon": ": " if lang == "en" else "：",
         "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     values["flash"] = read_flash(request)
