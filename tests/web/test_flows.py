@@ -18,7 +18,7 @@ import urllib.parse
 from typing import Any
 
 from ledger.transparency.certificate import verify_certificate
-from tests.web.conftest import Pages, Server
+from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
 TOWELS = "毛巾两条"
 RICE = "大米 5kg"
@@ -140,6 +140,9 @@ def test_community_certifies_a_session_and_the_member_balance_goes_up(server: Se
     row.locator("input[type=checkbox]").check()
     row.locator("select").select_option("优")
     pages.shot(office, "community-queue")
+    office.set_viewport_size(PHONE)
+    pages.shot(office, "community-queue-phone")
+    office.set_viewport_size(DESKTOP)
     office.click("button[value=certify]")
     office.wait_for_selector(".flash-ok")
     assert "已认证 1 条" in office.inner_text(".flash-ok")

@@ -20,7 +20,7 @@ PAGES: dict[str, list[tuple[str, str]]] = {
     "unit": [("/unit", "unit")],
     "auditor": [("/audit", "audit"), ("/region", "region-overview")],
 }
-PHONE_SHOTS = {"counter", "community-queue-page", "member", "region-overview", "unit", "community-registrations"}
+PHONE_SHOTS = {"counter", "member", "region-overview", "unit", "community-registrations"}
 
 UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll('input, select, textarea'))
   .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
