@@ -73,16 +73,19 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.fill("#member-code", member_id.replace("-", ""))
     page.press("#member-code", "Enter")
     page.wait_for_selector("#member-info:not([hidden])")
-    page.click(f"button.item[data-name='{TOWELS}']")
+    page.focus(f"button.item[data-name='{TOWELS}']")  # the keyboard alone does the job too
+    page.keyboard.press("Enter")
+    assert page.inner_text("#total") == _hours(towels)
     sent: list[str] = []
 
     def lose_answer(route: Any) -> None:
-        sent.append(route.request.post_data or "")
+        sent.append(route.request.headers.get("idempotency-key", ""))
         route.fetch()  # the request reaches the server and is applied ...
         route.abort("connectionreset")  # ... but the browser never sees the answer
 
     page.route("**/counter/redeem", lose_answer)
-    page.click("#confirm")
+    page.focus("#confirm")
+    page.keyboard.press("Enter")
     page.wait_for_selector("#retry:not([hidden])")
     assert "未能确认" in page.inner_text("#message")
     assert page.is_disabled(f"button.item[data-name='{TOWELS}']")  # the basket is locked
@@ -93,6 +96,7 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.click("#retry")
     page.wait_for_selector("#receipt:not([hidden])")
     assert page.is_visible("#r-replayed")
+    assert page.inner_text("#r-id") == sent[0]  # the retry carried the lost attempt's id
     assert server.balance_minutes(member_id) == before - 2 * towels
     account = server.api("GET", f"/v1/members/{member_id}/balance")
     assert account["redeemed_minutes_total"] - member["redeemed_minutes"] == 2 * towels
