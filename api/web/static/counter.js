@@ -258,7 +258,8 @@
     message("");
     var member = pending.member;
     $("r-time").textContent = new Date().toLocaleString(document.documentElement.lang || "zh-CN", {hour12: false});
-    $("r-member").textContent = (member.name || T.no_name) + " · " + member.id.slice(0, 8) + "…" + member.id.slice(-4);
+    var code = member.id.slice(0, 8) + "…" + member.id.slice(-4);
+    $("r-member").textContent = member.name ? member.name + " · " + code : code;
     $("r-id").textContent = result.redemption_id;
     var lines = $("r-lines");
     lines.textContent = "";
