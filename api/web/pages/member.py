@@ -25,7 +25,7 @@ from api.web.pages.home import report_query
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
-from ledger.domain.values import ConsentPurpose, Role
+from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 TABS = [("/me", "概览"), ("/me/records", "服务记录"), ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
@@ -79,7 +79,7 @@ def overview(request: Request) -> Response:
     if balance is not None:
         page = api_members.read_entries(me, principal.actor, ledger, after_version=0, limit=200)
         for entry in reversed(page.entries[-8:]):
-            entries.append({"type": ENTRY_TYPES.get(entry.type, entry.type), "time": entry.time,
+            entries.append({"type": ENTRY_TYPES.get(entry.type, entry.type), "time": entry.time.astimezone(CHINA_TIME),
                             "minutes": entry.minutes, "raw": entry.type})
     region = ledger.get_region()
     payload = member_payload(region.code, me, member.identity.name)
