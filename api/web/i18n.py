@@ -537,3 +537,4 @@ EN.update({
 EN.update({"当前账号无权查看检查点。": "This login may not read checkpoints."})
 EN.update({"核验证明": "Verify a certificate"})
 EN.update({"暂无星级": "no star yet"})
+EN.update({"取消原因": "Reason for cancelling", "确定取消该订单？": "Cancel this order?", "取消订单": "Cancel order"})
