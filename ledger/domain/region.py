@@ -33,7 +33,9 @@ class Region(LedgerAggregate):
         self.display_name = display_name
         self.report_deadlines: dict[int, date] = {}
         self.storage_cap_minutes: int | None = None
-        self.policy_by_year: dict[int, int] = {}  # year -> scoring policy version in force
+        # Which policy version scores which year is decided by the read models (projections/), which
+        # also know when each adoption happened: a year keeps the policy adopted while it was open.
+        self.policy_by_year: dict[int, int] = {}  # year -> version, from explicit re-scoring
         self.policy_from_year: dict[int, int] = {}  # first year -> version adopted from then on
         self.peers: dict[str, dict[str, str]] = {}  # region code -> name, key id, keys, address
         self.transfer_timeout_days = DEFAULT_TRANSFER_TIMEOUT_DAYS
@@ -78,12 +80,6 @@ class Region(LedgerAggregate):
     @event("YearRescored")
     def _year_rescored(self, year: int, version: int) -> None:
         self.policy_by_year[year] = version
-
-    def policy_version_for(self, year: int) -> int | None:
-        if year in self.policy_by_year:
-            return self.policy_by_year[year]
-        eligible = [y for y in self.policy_from_year if y <= year]
-        return self.policy_from_year[max(eligible)] if eligible else None
 
     # -- federation registry (转移接续 partners) ---------------------------------------------------
     def register_peer(self, *, code: str, name: str, key_id: str, public_key: str, sealing_key: str,
