@@ -186,14 +186,18 @@ def _section_items(section: Section, styles: _Styles, width: float) -> Iterator[
 
 def _item(item: Item, styles: _Styles, width: float) -> Iterator[Flowable]:
     if isinstance(item, Table):
-        yield _table(item, styles, width)
+        yield from _table(item, styles, width)
         if item.note:
             yield _paragraph(item.note, styles.note)
     elif isinstance(item, Chart):
         yield chart_drawing(item, styles.font_name, width)
 
 
-def _table(table: Table, styles: _Styles, width: float) -> PdfTable:
+TABLE_CHUNK_ROWS = 80  # reportlab splits a long table across pages in quadratic time: lay it out in chunks
+
+
+def _table(table: Table, styles: _Styles, width: float) -> Iterator[PdfTable]:
+    """The table as consecutive chunks that each repeat the header, so it reads as one table."""
     widths_chars = [max(column_width_chars(table, column), 1) for column in table.columns]
     size = _cell_font_size(sum(widths_chars), len(widths_chars), width)
     header_style = styles.cell(size, "center")
@@ -207,14 +211,18 @@ def _table(table: Table, styles: _Styles, width: float) -> PdfTable:
         for row in table.all_rows()
     ]
     scale = width / sum(widths_chars)
-    return _layout_table(
-        [header, *body],
-        styles.font_name,
-        _grid_commands(totals_label_columns(table)),
-        colWidths=[chars * scale for chars in widths_chars],
-        repeatRows=1,
-        spaceBefore=4,
-    )
+    totals_columns = totals_label_columns(table)
+    starts = range(0, max(len(body), 1), TABLE_CHUNK_ROWS)
+    for start in starts:
+        last = start + TABLE_CHUNK_ROWS >= len(body)
+        yield _layout_table(
+            [header, *body[start:start + TABLE_CHUNK_ROWS]],
+            styles.font_name,
+            _grid_commands(totals_columns if last else 0),
+            colWidths=[chars * scale for chars in widths_chars],
+            repeatRows=1,
+            spaceBefore=4 if start == 0 else 0,
+        )
 
 
 def _cell_font_size(width_chars: int, columns: int, width: float) -> float:
