@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -215,6 +215,41 @@ def load_master_key(database: Database) -> bytes:
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.b64encode(key).decode() + "\n")
     return key
+
+
+SQLITE_BUSY_TIMEOUT_S = 30  # a reader or a second writer waits this long for SQLite's lock
+
+
+def create_engine(database: Database, *, sqlite_pragmas: Sequence[str] = ()) -> sa.Engine:
+    """A SQLAlchemy engine on the ledger's own database, for the tables beside the events (read
+    models, the Merkle log): a private in-memory SQLite database for `memory:`, the PostgreSQL
+    schema named in the URL, and `sqlite_pragmas` run on every new SQLite connection."""
+    if database.kind == "postgresql":
+        engine = sa.create_engine(database.sqlalchemy_url, pool_size=4, max_overflow=4, pool_pre_ping=True)
+        if database.schema:
+            engine = engine.execution_options(schema_translate_map={None: database.schema})
+        return engine
+    if database.kind == "memory":
+        engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
+                                  connect_args={"check_same_thread": False})
+    elif (database.sqlite_path or "").startswith("file:"):  # `sqlite:///:memory:`: a shared-cache URI
+        import sqlite3
+
+        path = database.sqlite_path
+        engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool, creator=lambda: sqlite3.connect(
+            path, uri=True, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S))
+    else:
+        engine = sa.create_engine(database.sqlalchemy_url,
+                                  connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S})
+    if sqlite_pragmas:
+        @sa.event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            for pragma in sqlite_pragmas:
+                cursor.execute(pragma)
+            cursor.close()
+
+    return engine
 
 
 metadata = sa.MetaData()

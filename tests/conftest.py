@@ -46,10 +46,8 @@ def drop_schema(schema: str) -> None:
         connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@pytest.fixture
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database URL of the kind named by the `store` parameter (default sqlite)."""
-    store = getattr(request, "param", "sqlite")
+def store_url(store: str, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL of one kind: memory, sqlite (a file) or postgres (a schema)."""
     if store == "memory":
         yield "memory:"
     elif store == "sqlite":
@@ -65,6 +63,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The kind named by the `store` parameter (default sqlite)."""
+    yield from store_url(getattr(request, "param", "sqlite"), tmp_path)
+
+
+@pytest.fixture
 def ledger(database_url: str) -> Iterator[Ledger]:
     instance = Ledger(database_url)
     yield instance
@@ -74,18 +78,7 @@ def ledger(database_url: str) -> Iterator[Ledger]:
 @pytest.fixture(params=STORES)
 def any_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Parametrised over every store: the same test runs on memory, SQLite and PostgreSQL."""
-    if request.param == "memory":
-        yield "memory:"
-    elif request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        if not _POSTGRES:
-            if os.environ.get("CI"):
-                pytest.fail("PostgreSQL on 127.0.0.1:5432 is required in CI")
-            pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-        schema = f"t_{uuid.uuid4().hex[:16]}"
-        yield f"{POSTGRES_URL}?schema={schema}"
-        drop_schema(schema)
+    yield from store_url(request.param, tmp_path)
 
 
 @pytest.fixture

@@ -123,6 +123,10 @@ def _unb64(text: str, what: str) -> bytes:
     return raw
 
 
+canonical_b64 = _b64  # for the other text formats of the log (proof files)
+strict_unb64 = _unb64
+
+
 def _valid_name(name: object) -> bool:
     return (
         isinstance(name, str)

@@ -28,12 +28,12 @@ unambiguously.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from typing import Any
 
 from ledger.signing import merkle
+from ledger.signing.note import canonical_b64 as _b64
+from ledger.signing.note import strict_unb64 as note_unb64
 from ledger.signing.note import (
     Checkpoint,
     NoteError,
@@ -54,18 +54,12 @@ class ProofFileError(ValueError):
     """A proof file is malformed or does not verify."""
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _unb64(text: str, what: str) -> bytes:
+    """Strict canonical base64, as in signed notes."""
     try:
-        raw = base64.b64decode(text.encode("ascii"), validate=True)
-    except (UnicodeEncodeError, binascii.Error, ValueError):
-        raise ProofFileError(f"{what} is not valid base64") from None
-    if _b64(raw) != text:
-        raise ProofFileError(f"{what} is not canonical base64")
-    return raw
+        return note_unb64(text, what)
+    except NoteError as error:
+        raise ProofFileError(str(error)) from None
 
 
 # ------------------------------------------------------------------------------------------------------- inclusion

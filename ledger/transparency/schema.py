@@ -16,16 +16,14 @@
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
 
 import sqlalchemy as sa
 
+from ledger import persistence
 from ledger.persistence import Database
 
 metadata = sa.MetaData()
 STATE_NAME = "merkle"
-SQLITE_BUSY_TIMEOUT_S = 30
 
 leaves = sa.Table(
     "tlt_leaves", metadata,
@@ -79,32 +77,10 @@ certificates = sa.Table(
 
 
 def create_engine(database: Database) -> sa.Engine:
-    """An engine on the ledger's own database (a private in-memory SQLite database for `memory:`)."""
-    if database.kind == "postgresql":
-        engine = sa.create_engine(database.sqlalchemy_url, pool_size=4, max_overflow=4, pool_pre_ping=True)
-        if database.schema:
-            engine = engine.execution_options(schema_translate_map={None: database.schema})
-        return engine
-    if database.kind == "memory":
-        engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
-                                  connect_args={"check_same_thread": False})
-    elif (database.sqlite_path or "").startswith("file:"):  # `sqlite:///:memory:`: a shared-cache URI
-        path = database.sqlite_path
-        engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool, creator=lambda: sqlite3.connect(
-            path, uri=True, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S))
-    else:
-        engine = sa.create_engine(database.sqlalchemy_url,
-                                  connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S})
-
-    @sa.event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        # The events are durable already; a log page lost to power failure is redone from its
-        # tracking position (leaves, nodes and state commit together; WAL keeps that atomic).
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.close()
-
-    return engine
+    """An engine on the ledger's own database for the log's tables. The events are durable
+    already; a log page lost to power failure is redone from its tracking position (leaves, nodes
+    and state commit together; WAL keeps that atomic), so SQLite may skip the fsync per commit."""
+    return persistence.create_engine(database, sqlite_pragmas=("PRAGMA synchronous=NORMAL",))
 
 
 def create_tables(engine: sa.Engine) -> None:
