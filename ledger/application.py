@@ -28,12 +28,10 @@ from ledger.domain.errors import (
     ConsentMissing,
     InvalidInput,
     KeyRevoked,
-    LedgerError,
     NotFound,
     NotPermitted,
     PersonalDataErased,
     SignatureInvalid,
-    WrongState,
 )
 from ledger.domain.keys import Key
 from ledger.domain.member import Member, ReportSlip
@@ -290,14 +288,9 @@ class Ledger(Application[UUID]):
                 raise NotPermitted(f"the client key signs as {client.role.value}, not {actor.role.value}")
             return client.key_id, client.role, client.sign
         if getattr(self._local, "prepare", None) is not None:
-            return self._prepared_key_id(actor), actor.role, None
+            return self._local.prepare_key_id, actor.role, None
         key_id, role, private_key = self._signer_for(actor)
         return key_id, role, private_key.sign
-
-    def _prepared_key_id(self, actor: Actor) -> str:
-        key_id = getattr(self._local, "prepare_key_id", None)
-        assert key_id is not None
-        return key_id
 
     # -- client-signed submissions -------------------------------------------------------------
     @contextlib.contextmanager
@@ -1132,14 +1125,9 @@ class Ledger(Application[UUID]):
             raise NotFound(f"no actor {actor_id} in this region")
         return Actor(actor_id, Role(role))
 
-    def ensure_key_valid(self, key_id: str) -> None:
-        key = self.get_key(key_id)
-        if not key.is_valid_at(CLOCK.get()()):
-            raise KeyRevoked(f"key {key_id} was revoked")
-
 
 def _items_of(lines: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:
     return [(line["item_id"], line["quantity"]) for line in lines]
 
 
-__all__ = ["Actor", "Ledger", "LedgerError", "RedemptionResult", "WrongState"]
+__all__ = ["Actor", "Ledger", "RedemptionResult", "StatementsPrepared"]
