@@ -141,3 +141,66 @@ def field_converters(cls: type) -> dict[str, Converter]:
     """Converters for every annotated field of an event class (its whole MRO)."""
     hints = typing.get_type_hints(cls)
     return {name: converter_for(annotation) for name, annotation in hints.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading JSON from outside (bundles, receipts, proof files, uploads, request bodies): bounded.
+
+JSON_DEPTH_MAX = 64  # our deepest document (a bundle) nests 6 levels; 64 leaves room, refuses `[`×990
+
+
+class JsonInputError(ValueError):
+    """Bytes from outside that are not a JSON document we accept: malformed, not UTF-8, holding a lone
+    surrogate, or nested deeper than JSON_DEPTH_MAX. The message says which, in Chinese and English."""
+
+
+def _depth_exceeds(value: Any, depth_max: int) -> bool:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > depth_max:
+            return True
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def loads_bounded(data: bytes | str, *, depth_max: int = JSON_DEPTH_MAX, **options: Any) -> Any:
+    """`json.loads` for untrusted bytes: total (raises only JsonInputError), depth-bounded, and
+    refusing lone surrogates (`"\\ud800"`), which no UTF-8 text can hold and which crash encoders
+    further on. `options` go to json.loads (object_pairs_hook, parse_float, …)."""
+    try:
+        value = json.loads(data, **options)
+    except RecursionError:
+        raise JsonInputError(f"JSON 嵌套过深（最多 {depth_max} 层）/ JSON nested deeper than {depth_max}") from None
+    except (UnicodeDecodeError, ValueError, TypeError) as error:
+        if isinstance(error, JsonInputError):
+            raise
+        raise JsonInputError(f"不是有效的 JSON 文档 / not a JSON document: {error}") from None
+    if _depth_exceeds(value, depth_max):
+        raise JsonInputError(f"JSON 嵌套过深（最多 {depth_max} 层）/ JSON nested deeper than {depth_max}")
+    if _has_lone_surrogate(value):
+        raise JsonInputError("JSON 含无效的 Unicode 代理字符 / JSON holds a lone surrogate escape")
+    return value
