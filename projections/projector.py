@@ -18,7 +18,7 @@ Points and stars are derived data: a page marks the member-years whose counts, m
 scoring policy changed as `stale` (in its own transaction), and `rescore_stale()` — run at the
 end of every catch-up, under the tracking row's lock — scores them from their committed counts and
 the policy in force for the year (see `PolicyBook`), with the domain's rules
-(`ledger.domain.scoring`; `score_totals` is the same computation in integers). Queries score a row
+(`ledger.domain.scoring.score_totals`, the one place scoring is written). Queries score a row
 that is still stale on the fly, so they never show an outdated star.
 """
 
@@ -37,7 +37,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from ledger.domain.scoring import POLICY_V1_RULES, RULE_KEYS, SessionFacts, YearFacts, missing_requirements, score
+from ledger.domain.scoring import (
+    PolicyAdoption,
+    Score,
+    YearTotals,
+    missing_requirements,
+    policy_version_for_year,
+    score_totals,
+)
 from ledger.domain.values import CHINA_TIME, Rating
 from ledger.persistence import Database
 from projections import schema as t
@@ -51,7 +58,7 @@ IN_LIST_MAX = 500  # ids per `IN (…)` list
 RESCORE_BATCH_ROWS = 5_000  # member-years scored per transaction
 
 RATING_COLUMNS = {Rating.EXCELLENT.value: "excellent", Rating.GOOD.value: "good", Rating.FAIR.value: "fair"}
-SCORE_COLUMNS = ("missing", "points_hundredths", "policy_version", "requirements_met", "stale", "stars")
+SCORE_COLUMNS = ("missing", "points_scaled", "policy_version", "requirements_met", "stale", "stars")
 ORDER_CACHED = ("menu_item_id", "session_id")
 SESSION_CACHED = ("member_id", "year", "status", "rating", "certified_minutes", "complaint_upheld", "item_key",
                   "order_fulfilled")
@@ -77,38 +84,26 @@ def local_day(time: str) -> str:
 
 
 @dataclass
-class _Adoption:
-    position: int
-    from_year: int
-    version: int
-    adopted_year: int
-
-
-@dataclass
 class PolicyBook:
-    """Which scoring policy version is in force for a year, and its rules.
-
-    A year's version is, in order: the latest explicit re-scoring of that year (Region.YearRescored);
-    else the adoption with the greatest `from_year` ≤ year among those made while the year was still
-    open (adopted in or before that year; the latest wins a tie); else — for a year that was closed
-    before any policy covered it — the first adoption that covers it. So a policy adopted after a
-    year has ended never changes that year's stars unless the region re-scores the year.
-    """
+    """The scoring policies, adoptions and re-scorings the views hold; which version scores a year
+    is the domain's rule (`scoring.policy_version_for_year`)."""
 
     rules: dict[int, dict[str, Any]] = field(default_factory=dict)
-    adoptions: list[_Adoption] = field(default_factory=list)
-    rescorings: dict[int, tuple[int, int]] = field(default_factory=dict)  # year -> (position, version)
+    adoptions: list[PolicyAdoption] = field(default_factory=list)
+    rescorings: dict[int, int] = field(default_factory=dict)  # year -> version (the latest re-scoring)
 
     def version_for(self, year: int) -> int | None:
-        if year in self.rescorings:
-            return self.rescorings[year][1]
-        covering = [a for a in self.adoptions if a.from_year <= year]
-        if not covering:
-            return None
-        while_open = [a for a in covering if a.adopted_year <= year]
-        if while_open:
-            return max(while_open, key=lambda a: (a.from_year, a.position)).version
-        return min(covering, key=lambda a: a.position).version
+        return policy_version_for_year(year, adoptions=self.adoptions, rescorings=self.rescorings)
+
+    def score(self, year: int, totals: YearTotals) -> tuple[int | None, Score | None, tuple[str, ...]]:
+        """(version, score, requirements missed) of a member-year: no score when no policy's rules
+        cover the year (the requirements are the domain's all the same)."""
+        version = self.version_for(year)
+        rules = self.rules.get(version) if version is not None else None
+        if rules is None:
+            return version, None, missing_requirements(totals)
+        result = score_totals(rules, totals)
+        return version, result, result.missing
 
     @classmethod
     def load(cls, connection: sa.Connection) -> PolicyBook:
@@ -116,88 +111,11 @@ class PolicyBook:
         for row in connection.execute(sa.select(t.policies.c.version, t.policies.c.rules_json)):
             book.rules[row.version] = json.loads(row.rules_json)
         for row in connection.execute(sa.select(t.policy_adoptions).order_by(t.policy_adoptions.c.position)):
-            book.adoptions.append(_Adoption(row.position, row.from_year, row.version, int(row.adopted_on[:4])))
+            book.adoptions.append(PolicyAdoption(position=row.position, from_year=row.from_year, version=row.version,
+                                                 adopted_year=int(row.adopted_on[:4])))
         for row in connection.execute(sa.select(t.rescorings).order_by(t.rescorings.c.position)):
-            book.rescorings[row.year] = (row.position, row.version)
+            book.rescorings[row.year] = row.version
         return book
-
-
-@dataclass(frozen=True)
-class YearTotals:
-    """A member's certified service in one year, summed: what the scoring rules need."""
-
-    sessions: int = 0
-    minutes_excellent: int = 0
-    minutes_good: int = 0
-    minutes_fair: int = 0
-    items: int = 0  # distinct posts / menu items served
-    excellent_orders: int = 0
-    suggestions: int = 0
-    adopted_suggestions: int = 0
-    reported: bool = False
-    exempted: bool = False
-    claimed_posts: int = 0
-
-
-_PLACEHOLDER_RATING = Rating.GOOD.value
-
-
-def year_facts(totals: YearTotals) -> YearFacts:
-    """Facts equivalent, for `scoring.score`, to the sessions the totals summarise.
-
-    The rules are linear in per-session minutes, and count sessions, distinct items and excellent
-    orders; one session per rating carries that rating's minutes, the rest carry none, items are
-    spread over the first sessions. The property tests check that the score is the same as from
-    the real sessions.
-    """
-    assert 0 <= totals.items <= totals.sessions and totals.excellent_orders <= totals.sessions, totals
-    by_rating = [(Rating.EXCELLENT.value, totals.minutes_excellent), (Rating.GOOD.value, totals.minutes_good),
-                 (Rating.FAIR.value, totals.minutes_fair)]
-    carriers = [(rating, minutes) for rating, minutes in by_rating if minutes]
-    assert len(carriers) <= totals.sessions or totals.sessions == 0 and not carriers, totals
-    sessions = []
-    for index in range(totals.sessions):
-        rating, minutes = carriers[index] if index < len(carriers) else (_PLACEHOLDER_RATING, 0)
-        sessions.append(SessionFacts(minutes=minutes, rating=rating, item_key=str(min(index, totals.items - 1)),
-                                     excellent_order=index < totals.excellent_orders))
-    return YearFacts(sessions=sessions, adopted_suggestions=totals.adopted_suggestions,
-                     suggestions=totals.suggestions, reported=totals.reported, exempted=totals.exempted,
-                     claimed_posts=totals.claimed_posts)
-
-
-_PLACEHOLDER_SESSION = SessionFacts(minutes=0, rating=_PLACEHOLDER_RATING, item_key="", excellent_order=False)
-
-
-def missing_for(totals: YearTotals) -> tuple[str, ...]:
-    """The basic requirements missed, by the domain's own rule (it counts sessions, not minutes)."""
-    return missing_requirements(YearFacts(
-        sessions=[_PLACEHOLDER_SESSION] * totals.sessions, adopted_suggestions=totals.adopted_suggestions,
-        suggestions=totals.suggestions, reported=totals.reported, exempted=totals.exempted,
-        claimed_posts=totals.claimed_posts))
-
-
-MINUTES_PER_HOUR_PERMILLE = 60 * 1000
-
-
-def score_totals(rules: dict[str, Any], totals: YearTotals) -> tuple[int, int, tuple[str, ...]]:
-    """(points in hundredths, stars, requirements missed): `scoring.score(rules, year_facts(totals))`
-    in integer arithmetic (points × 60,000 is a whole number), about ten times as fast. The property
-    tests check it against `scoring.score`; rules of another shape take the domain's path."""
-    if set(rules) != RULE_KEYS:
-        result = score(rules, year_facts(totals))
-        return result.points_hundredths, result.stars, result.missing
-    factor = rules["rating_factor_permille"]
-    scaled = rules["points_per_certified_hour"] * (
-        totals.minutes_excellent * factor[Rating.EXCELLENT.value] + totals.minutes_good * factor[Rating.GOOD.value]
-        + totals.minutes_fair * factor[Rating.FAIR.value])
-    scaled += MINUTES_PER_HOUR_PERMILLE * (
-        rules["points_per_certified_session"] * totals.sessions + rules["points_per_distinct_item"] * totals.items
-        + rules["points_per_excellent_order"] * totals.excellent_orders
-        + rules["points_per_adopted_suggestion"] * totals.adopted_suggestions)
-    hundredths = (scaled * 100 + MINUTES_PER_HOUR_PERMILLE // 2) // MINUTES_PER_HOUR_PERMILLE
-    missing = missing_for(totals)
-    stars = 0 if missing else sum(1 for t in rules["star_thresholds"] if scaled >= t * MINUTES_PER_HOUR_PERMILLE)
-    return hundredths, stars, missing
 
 
 # -------------------------------------------------------------------------------------------------
@@ -633,14 +551,10 @@ class Views:
             minutes_fair=row.minutes_fair, items=row.items, excellent_orders=row.excellent_orders,
             suggestions=row.suggestions, adopted_suggestions=row.adopted_suggestions, reported=reported,
             exempted=bool(row.exempted), claimed_posts=row.claimed_posts if reported else 0)
-        version = self._book.version_for(row.year)
-        rules = self._book.rules.get(version) if version is not None else None
-        if rules is None:  # no policy covers the year (or its rules are not published yet)
-            points, stars, missing = None, 0, missing_for(totals)
-        else:
-            points, stars, missing = score_totals(rules, totals)
+        version, result, missing = self._book.score(row.year, totals)
         return {"k_member_id": row.member_id, "k_year": row.year, "v_stale": False, "v_policy_version": version,
-                "v_points_hundredths": points, "v_stars": stars, "v_requirements_met": not missing,
+                "v_points_scaled": result.points_scaled if result is not None else None,
+                "v_stars": result.stars if result is not None else 0, "v_requirements_met": not missing,
                 "v_missing": "；".join(missing)}
 
     # -- cached rows -----------------------------------------------------------------------------------
@@ -713,14 +627,15 @@ class Views:
         day = local_day(fact.time)
         page.insert(t.policy_adoptions, (fact.position,), {"position": fact.position, "from_year": p["from_year"],
                                                             "version": p["version"], "adopted_on": day})
-        self._book.adoptions.append(_Adoption(fact.position, p["from_year"], p["version"], int(day[:4])))
+        self._book.adoptions.append(PolicyAdoption(position=fact.position, from_year=p["from_year"],
+                                                   version=p["version"], adopted_year=int(day[:4])))
         page.policy_changed = True
 
     def _on_Region__YearRescored(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
         page.insert(t.rescorings, (fact.position,), {"position": fact.position, "year": p["year"],
                                                       "version": p["version"], "rescored_on": local_day(fact.time)})
-        self._book.rescorings[p["year"]] = (fact.position, p["version"])
+        self._book.rescorings[p["year"]] = p["version"]  # events arrive in log order: the latest wins
         page.policy_changed = True
 
     def _on_ScoringPolicy__Published(self, fact: Fact, page: _Page) -> None:
@@ -1104,7 +1019,6 @@ def _facts_query(*, stale_only: bool = False) -> sa.Select[Any]:
 
 __all__ = [
     "PAGE_EVENTS",
-    "POLICY_V1_RULES",
     "CatchUpResult",
     "PolicyBook",
     "ProjectionError",
@@ -1112,7 +1026,4 @@ __all__ = [
     "Views",
     "YearTotals",
     "local_day",
-    "missing_for",
-    "score_totals",
-    "year_facts",
 ]

@@ -12,13 +12,15 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from fractions import Fraction
 from typing import Any
 
 import sqlalchemy as sa
 
 from ledger.domain.values import ConsentPurpose
 from projections import schema as t
-from projections.projector import PolicyBook, Views, YearTotals, missing_for, score_totals
+from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
+from projections.projector import PolicyBook, Views
 
 NO_REASON = "无故未报到"
 NOT_ENROLLED = "未录入系统"
@@ -199,9 +201,14 @@ class MemberYear:
     items: int = 0
     exemption: str | None = None
     policy_version: int | None = None
-    points_hundredths: int | None = 0
+    points: Fraction | None = Fraction(0)  # exact; None when no scoring policy covers the year
     stars: int = 0
     missing: tuple[str, ...] = ()
+
+    @property
+    def points_text(self) -> str:
+        """The points as every page and paper shows them (`scoring.points_text`)."""
+        return points_text(self.points)
 
     @property
     def reported(self) -> bool:
@@ -250,20 +257,20 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
             items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
             suggestions=counts["suggestions"], adopted_suggestions=counts["adopted_suggestions"], reported=reported,
             exempted=exemption is not None, claimed_posts=len(record.posts) if reported else 0)
+        points: Fraction | None
         if row is not None and not row.stale:
-            version, points, stars = row.policy_version, row.points_hundredths, row.stars
+            version, stars = row.policy_version, row.stars
+            points = Fraction(row.points_scaled, POINTS_SCALE) if row.points_scaled is not None else None
             missing = tuple(row.missing.split("；")) if row.missing else ()
         else:  # nothing happened in the year, or the score is not refreshed yet: score it now
-            version = book.version_for(year)
-            rules = book.rules.get(version) if version is not None else None
-            points, stars, missing = (score_totals(rules, totals) if rules is not None
-                                      else (None, 0, missing_for(totals)))
+            version, scored, missing = book.score(year, totals)
+            points, stars = (scored.points, scored.stars) if scored is not None else (None, 0)
         result.append(MemberYear(
             member=record, year=year, sessions=counts["sessions"], certified_minutes=counts["certified_minutes"],
             sessions_excellent=counts["sessions_excellent"], sessions_good=counts["sessions_good"],
             sessions_fair=counts["sessions_fair"], suggestions=counts["suggestions"],
             adopted_suggestions=counts["adopted_suggestions"], forwarded_suggestions=counts["forwarded_suggestions"],
-            items=totals.items, exemption=exemption, policy_version=version, points_hundredths=points, stars=stars,
+            items=totals.items, exemption=exemption, policy_version=version, points=points, stars=stars,
             missing=missing))
     return result
 

@@ -46,13 +46,6 @@ def _stars_text(stars: int) -> str:
     return STAR * stars if stars else "—"
 
 
-def _points_text(points_hundredths: int | None) -> str:
-    if points_hundredths is None:
-        return "—"
-    whole, hundredths = divmod(points_hundredths, 100)
-    return f"{whole}.{hundredths:02d}"
-
-
 def _yes_no(value: bool) -> str:
     return "是" if value else "否"
 
@@ -318,7 +311,7 @@ def _feedback_row(number: int, my: q.MemberYear, consented: bool) -> dict[str, A
         "no": number, "name": my.member.name, "community": my.member.community_name, "reported": _reported_text(my),
         "sessions": my.sessions, "minutes": my.certified_minutes,
         "ratings": f"{my.sessions_excellent}/{my.sessions_good}/{my.sessions_fair}",
-        "suggestions": my.suggestions, "points": _points_text(my.points_hundredths),
+        "suggestions": my.suggestions, "points": my.points_text,
         "stars": _stars_text(my.stars), "requirements": "达到" if my.requirements_met else "未达到",
         "eligibility": "保留" if my.eligible else "取消", "reason": my.reason}
 
@@ -388,7 +381,7 @@ def eligibility(views: Views, *, year: int, unit_id: str | None = None, communit
         meta=[("年度", f"{year}年"), *scope, ("党员人数", str(len(years))), ("取消资格", f"{lost}人")],
         sections=[Section(items=[Table(name="评先评优资格", columns=ELIGIBILITY_COLUMNS, rows=rows)])],
         landscape=True,
-        footer_lines=["注：取消资格者列在前面。有故（单位认定的正当理由）者免于当年基本要求。", _position_line(info)])
+        footer_lines=["注：取消资格者列在前面。有故（单位认定的正当理由）者免于报到要求；已报到者仍须达到基本服务要求。", _position_line(info)])
 
 
 STARS_COLUMNS = [
@@ -410,10 +403,10 @@ def stars(views: Views, *, year: int, unit_id: str | None = None, community_id: 
     scope = _scope(views, unit_id, community_id)
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id, community_id=community_id)
-    years.sort(key=lambda my: (-(my.points_hundredths or 0), -my.stars, my.member.name, my.member.member_id))
+    years.sort(key=lambda my: (-(my.points or 0), -my.stars, my.member.name, my.member.member_id))
     rows = [{"rank": number, "name": my.member.name, "unit": my.member.unit_name,
              "community": my.member.community_name, "sessions": my.sessions, "minutes": my.certified_minutes,
-             "adopted": my.adopted_suggestions, "points": _points_text(my.points_hundredths),
+             "adopted": my.adopted_suggestions, "points": my.points_text,
              "stars": _stars_text(my.stars), "policy": f"v{my.policy_version}" if my.policy_version else "—"}
             for number, my in enumerate(years, start=1)]
     distribution = q.star_distribution(years)

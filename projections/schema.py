@@ -16,7 +16,7 @@ from ledger import persistence
 from ledger.persistence import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 6
+VIEWS_VERSION = 7
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -295,7 +295,7 @@ member_years = sa.Table(
     # of each catch-up (and scored on the fly by the queries until then)
     sa.Column("stale", sa.Boolean, nullable=False),
     sa.Column("policy_version", sa.Integer),
-    sa.Column("points_hundredths", sa.BigInteger),
+    sa.Column("points_scaled", sa.BigInteger),  # exact points × scoring.POINTS_SCALE (1/60,000 points)
     sa.Column("stars", sa.Integer, nullable=False),
     sa.Column("requirements_met", sa.Boolean, nullable=False),
     _text("missing", 200),

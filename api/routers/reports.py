@@ -131,7 +131,7 @@ def list_sessions(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, yea
 
 @router.get("/v1/lists/missing", response_model=ListOut[MissingRowOut], responses=READ_RESPONSES,
             summary="未达基本要求名单 Members missing basic requirements",
-            description="未报到、未认领岗位、服务少于2次、未提建议者，取消当年评先评优资格（有故者除外）。范围：全区、单位或社区。/ "
+            description="未报到、未认领岗位、服务少于2次、未提建议者，取消当年评先评优资格（有故者免于报到要求，已报到者仍须达到服务要求）。范围：全区、单位或社区。/ "
                         "Members who lose the year's award eligibility, and why.")
 def list_missing(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
                  unit_id: UnitQuery = None, community_id: CommunityQuery = None, offset: Offset = 0,

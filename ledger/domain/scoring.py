@@ -1,11 +1,14 @@
 """积分和星级评定: the scoring policy as a signed, versioned event, and the pure scoring function.
 
-Points are exact fractions (10 points per hour is 1/6 point per minute); they are reported in
-hundredths, rounded half up, and stars compare the exact value with the thresholds.
+Scoring lives here once: the read models (projections/) keep per member-year totals and call
+`score_totals` and `policy_version_for_year`. Points are exact (10 points per hour is 1/6 point per
+minute): stored as a whole number of 1/60,000 points, shown with one decimal (`points_text`), and
+stars compare the exact value with the thresholds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -76,7 +79,7 @@ class SessionFacts:
 
 @dataclass
 class YearFacts:
-    """What one member did in one year, as the scoring function needs it."""
+    """What one member did in one year, session by session."""
 
     sessions: list[SessionFacts] = field(default_factory=list)
     adopted_suggestions: int = 0
@@ -87,6 +90,54 @@ class YearFacts:
 
 
 @dataclass(frozen=True)
+class YearTotals:
+    """A member's certified service in one year, summed: all the scoring rules need. The read models
+    keep these counters per member-year; `totals_of` sums a year of sessions into them."""
+
+    sessions: int = 0
+    minutes_excellent: int = 0  # 优
+    minutes_good: int = 0  # 良
+    minutes_fair: int = 0  # 一般
+    items: int = 0  # distinct posts / menu items served
+    excellent_orders: int = 0  # fulfilled resident orders rated 优
+    suggestions: int = 0
+    adopted_suggestions: int = 0
+    reported: bool = False
+    exempted: bool = False
+    claimed_posts: int = 0
+
+
+def totals_of(facts: YearFacts) -> YearTotals:
+    minutes = {rating.value: 0 for rating in Rating}
+    for s in facts.sessions:
+        minutes[s.rating] += s.minutes
+    return YearTotals(
+        sessions=len(facts.sessions), minutes_excellent=minutes[Rating.EXCELLENT.value],
+        minutes_good=minutes[Rating.GOOD.value], minutes_fair=minutes[Rating.FAIR.value],
+        items=len({s.item_key for s in facts.sessions}),
+        excellent_orders=sum(1 for s in facts.sessions if s.excellent_order),
+        suggestions=facts.suggestions, adopted_suggestions=facts.adopted_suggestions, reported=facts.reported,
+        exempted=facts.exempted, claimed_posts=facts.claimed_posts)
+
+
+# Points are exact rationals. Every valid policy has whole-number rules, so a year's points times
+# POINTS_SCALE (60 minutes × 1000 per mille) is a whole number: that integer is the one exact stored
+# form (`Score.points_scaled`, the read models' `points_scaled` column); `Score.points` is the same
+# value as a Fraction. Shown with one decimal, rounded half up (`points_text`), everywhere.
+POINTS_SCALE = 60 * 1000
+
+
+def points_text(points: Fraction | None) -> str:
+    """The one display rule for points: one decimal, rounded half up from the exact value
+    (Fraction(1, 6) -> '0.2', 130 -> '130.0'); '—' when no policy scores the year."""
+    if points is None:
+        return "—"
+    assert points >= 0, points
+    tenths = int((points * 10 + Fraction(1, 2)) // 1)
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+@dataclass(frozen=True)
 class Score:
     points: Fraction
     stars: int
@@ -94,8 +145,14 @@ class Score:
     missing: tuple[str, ...]
 
     @property
-    def points_hundredths(self) -> int:
-        return int((self.points * 100 + Fraction(1, 2)) // 1)
+    def points_scaled(self) -> int:
+        scaled = self.points * POINTS_SCALE
+        assert scaled.denominator == 1, self.points
+        return int(scaled)
+
+    @property
+    def points_text(self) -> str:
+        return points_text(self.points)
 
 
 SESSIONS_PER_YEAR_MIN = 2  # 每年至少参加2次以上社区各类志愿服务活动
@@ -103,31 +160,83 @@ SUGGESTIONS_PER_YEAR_MIN = 1  # 每年提出1条以上建议
 POSTS_MIN = 1  # 认领1个以上岗位
 
 
-def missing_requirements(facts: YearFacts) -> tuple[str, ...]:
-    """The basic yearly requirements a member misses, in Chinese as printed on the feedback."""
-    missing = []
-    if not facts.reported and not facts.exempted:
-        missing.append("未到社区报到")
-    if facts.claimed_posts < POSTS_MIN:
+def missing_requirements(facts: YearFacts | YearTotals) -> tuple[str, ...]:
+    """The basic yearly requirements a member misses, in Chinese as printed on the feedback.
+
+    An exemption (有故) excuses what its reason covers: not reporting. A member excused who did not
+    report is therefore excused the service that presupposes reporting (posts, sessions,
+    suggestions); a member who did report is held to the service requirements like everyone else
+    (对无故不去社区报到，或虽报到但未达基本服务要求的在职党员，取消当年各类评先评优资格)."""
+    totals = facts if isinstance(facts, YearTotals) else totals_of(facts)
+    if not totals.reported:
+        if totals.exempted:
+            return ()
+        missing = ["未到社区报到"]
+    else:
+        missing = []
+    if totals.claimed_posts < POSTS_MIN:
         missing.append("未认领岗位")
-    if len(facts.sessions) < SESSIONS_PER_YEAR_MIN:
+    if totals.sessions < SESSIONS_PER_YEAR_MIN:
         missing.append(f"服务活动少于{SESSIONS_PER_YEAR_MIN}次")
-    if facts.suggestions < SUGGESTIONS_PER_YEAR_MIN:
+    if totals.suggestions < SUGGESTIONS_PER_YEAR_MIN:
         missing.append("未提出建议")
-    if facts.exempted:  # an exempted member ("有故") is excused from the requirements
-        return ()
     return tuple(missing)
 
 
-def score(rules: dict[str, Any], facts: YearFacts) -> Score:
+def score_totals(rules: dict[str, Any], totals: YearTotals) -> Score:
+    """积分和星级: the policy's points for a year (exact), its stars, and the requirements missed.
+    The rules are linear in each rating's minutes and count sessions, distinct items, excellent
+    orders and adopted suggestions, so the year's totals are all they need. Computed in integers
+    (points × POINTS_SCALE); stars compare the exact value with the thresholds."""
     factor = rules["rating_factor_permille"]
-    points = Fraction(0)
-    for s in facts.sessions:
-        points += Fraction(s.minutes * rules["points_per_certified_hour"] * factor[s.rating], 60 * 1000)
-    points += rules["points_per_certified_session"] * len(facts.sessions)
-    points += rules["points_per_distinct_item"] * len({s.item_key for s in facts.sessions})
-    points += rules["points_per_excellent_order"] * sum(1 for s in facts.sessions if s.excellent_order)
-    points += rules["points_per_adopted_suggestion"] * facts.adopted_suggestions
-    missing = missing_requirements(facts)
-    stars = 0 if missing else sum(1 for t in rules["star_thresholds"] if points >= t)
-    return Score(points=points, stars=stars, requirements_met=not missing, missing=missing)
+    scaled = rules["points_per_certified_hour"] * (
+        totals.minutes_excellent * factor[Rating.EXCELLENT.value] + totals.minutes_good * factor[Rating.GOOD.value]
+        + totals.minutes_fair * factor[Rating.FAIR.value])
+    scaled += POINTS_SCALE * (
+        rules["points_per_certified_session"] * totals.sessions + rules["points_per_distinct_item"] * totals.items
+        + rules["points_per_excellent_order"] * totals.excellent_orders
+        + rules["points_per_adopted_suggestion"] * totals.adopted_suggestions)
+    missing = missing_requirements(totals)
+    stars = 0 if missing else sum(1 for t in rules["star_thresholds"] if scaled >= t * POINTS_SCALE)
+    return Score(points=Fraction(scaled, POINTS_SCALE), stars=stars, requirements_met=not missing, missing=missing)
+
+
+def score(rules: dict[str, Any], facts: YearFacts) -> Score:
+    """The year's score from its sessions: `score_totals` of their sums."""
+    return score_totals(rules, totals_of(facts))
+
+
+# -- which policy scores a year ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyAdoption:
+    """Region.PolicyAdopted: from `from_year` on, `version` scores; made in `adopted_year`, as the
+    `position`-th adoption (log order)."""
+
+    position: int
+    from_year: int
+    version: int
+    adopted_year: int
+
+
+def policy_version_for_year(year: int, *, adoptions: Sequence[PolicyAdoption],
+                            rescorings: Mapping[int, int]) -> int | None:
+    """Which scoring policy version is in force for a year.
+
+    In order: the latest explicit re-scoring of that year (Region.YearRescored; `rescorings` maps a
+    year to that version); else the adoption with the greatest `from_year` ≤ year among those made
+    while the year was still open (adopted in or before that year; the latest wins a tie); else —
+    for a year that was closed before any policy covered it — the first adoption that covers it. So
+    a policy adopted after a year has ended never changes that year's stars unless the region
+    re-scores the year. None when no policy covers the year.
+    """
+    if year in rescorings:
+        return rescorings[year]
+    covering = [a for a in adoptions if a.from_year <= year]
+    if not covering:
+        return None
+    while_open = [a for a in covering if a.adopted_year <= year]
+    if while_open:
+        return max(while_open, key=lambda a: (a.from_year, a.position)).version
+    return min(covering, key=lambda a: a.position).version

@@ -408,7 +408,7 @@ def _compare_views(ledger: Any, balances: dict[str, tuple[int, int]], report: Au
         live_engine.dispose()
 
 
-_YEAR_COLUMNS = ("sessions", "certified_minutes", "policy_version", "points_hundredths", "stars", "requirements_met")
+_YEAR_COLUMNS = ("sessions", "certified_minutes", "policy_version", "points_scaled", "stars", "requirements_met")
 
 
 def _member_years(connection: sa.Connection, views_schema: Any) -> dict[tuple[str, int], tuple[Any, ...]]:

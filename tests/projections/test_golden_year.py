@@ -18,13 +18,13 @@ from tests.projections.golden import MOBILE_A, YEAR, Golden
 
 # 张甲: 120 min 优 + 60 min 良 + 90 min 优 = 10 × (2 × 1.2 + 1 × 1.0 + 1.5 × 1.2) = 52 points,
 # + 3 sessions × 5 = 15, + 3 items (two posts, one menu item) × 10 = 30, + 1 excellent order × 5,
-# + 1 adopted suggestion × 10  →  112.00 points: ★★ (100 ≤ 112 < 200).
+# + 1 adopted suggestion × 10  →  112 points: ★★ (100 ≤ 112 < 200).
 A_POINTS = 52_00 + 15_00 + 30_00 + 5_00 + 10_00
-# 李乙: 960 min 优 = 10 × 16 × 1.2 = 192, + 5, + 10 (one item) → 207.00, but one session and no
+# 李乙: 960 min 优 = 10 × 16 × 1.2 = 192, + 5, + 10 (one item) → 207, but one session and no
 # suggestion: no star whatever the points.
 B_POINTS = 192_00 + 5_00 + 10_00
 # 钱戊: 90 (corrected from 120) + 45 min 良 = 22.5; the complaint zeroed one, one was rejected;
-# + 2 × 5 + 1 item × 10 → 42.50: below ★.
+# + 2 × 5 + 1 item × 10 → 42.5: below ★.
 E_POINTS = 22_50 + 10_00 + 10_00
 
 
@@ -39,7 +39,7 @@ def rows(table: Table, key: str = "name") -> dict[str, dict[str, object]]:
 def test_points_and_stars_follow_policy_v1(shared: tuple[Golden, Views]) -> None:
     _, golden_views = shared
     years = by_name(golden_views)
-    assert {name: (my.points_hundredths, my.stars) for name, my in years.items()} == {
+    assert {name: (my.points * 100, my.stars) for name, my in years.items()} == {
         "张甲": (A_POINTS, 2), "李乙": (B_POINTS, 0), "王丙": (0, 0), "赵丁": (0, 0), "钱戊": (E_POINTS, 0)}
     assert {my.policy_version for my in years.values()} == {1}
     a = years["张甲"]
@@ -138,7 +138,7 @@ def test_year_end_feedback_needs_the_members_consent(shared: tuple[Golden, Views
     table = reports.feedback(golden_views, year=YEAR, unit_id=str(golden.unit1.actor_id)).tables()[0]
     a, b = rows(table)["张甲"], rows(table)["李乙"]
     assert (a["sessions"], a["minutes"], a["ratings"], a["points"], a["stars"], a["eligibility"]) == (
-        3, 270, "2/1/0", "112.00", "★★", "保留")
+        3, 270, "2/1/0", "112.0", "★★", "保留")
     assert b["reason"] == reports.NO_CONSENT and "points" not in b
 
 
@@ -161,12 +161,12 @@ def test_a_later_policy_keeps_a_closed_year_until_it_is_rescored(golden: Golden,
         ledger.publish_scoring_policy(actor=golden.region, version=2, rules=rules, note="v2", from_year=YEAR)
     golden_views.catch_up()
     a = by_name(golden_views)["张甲"]
-    assert (a.points_hundredths, a.stars, a.policy_version) == (A_POINTS, 2, 1)
+    assert (a.points * 100, a.stars, a.policy_version) == (A_POINTS, 2, 1)
 
     with simulated(at(date(YEAR + 1, 1, 6), 9)):
         ledger.rescore_year(actor=golden.region, year=YEAR, version=2)
     golden_views.catch_up()
     years = by_name(golden_views)
-    # 20 × 5.2 = 104, + 15 + 30 + 5 + 10 = 164.00: every threshold of v2 → ★★★★★
-    assert (years["张甲"].points_hundredths, years["张甲"].stars, years["张甲"].policy_version) == (164_00, 5, 2)
-    assert (years["李乙"].points_hundredths, years["李乙"].stars) == (384_00 + 15_00, 0)  # still misses
+    # 20 × 5.2 = 104, + 15 + 30 + 5 + 10 = 164: every threshold of v2 → ★★★★★
+    assert (years["张甲"].points * 100, years["张甲"].stars, years["张甲"].policy_version) == (164_00, 5, 2)
+    assert (years["李乙"].points * 100, years["李乙"].stars) == (384_00 + 15_00, 0)  # still misses

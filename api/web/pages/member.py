@@ -8,6 +8,7 @@ import time
 import urllib.parse
 from collections import OrderedDict
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -24,7 +25,7 @@ from api.web import core
 from api.web.pages.home import report_query
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
-from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
+from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, points_text
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -73,8 +74,9 @@ def overview(request: Request) -> Response:
             thresholds = list(ledger.get_scoring_policy(my_year.policy_version).rules["star_thresholds"])
         except (LedgerError, KeyError):
             thresholds = []
-    points = (my_year.points_hundredths or 0) / 100 if my_year is not None else 0.0
+    points = (my_year.points or Fraction(0)) if my_year is not None else Fraction(0)
     next_star = next((t for t in thresholds if points < t), None)
+    to_next_star = points_text(next_star - points) if next_star is not None else None
     entries: list[dict[str, Any]] = []
     if balance is not None:
         page = api_members.read_entries(me, principal.actor, ledger, after_version=0, limit=200)
@@ -86,7 +88,7 @@ def overview(request: Request) -> Response:
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
     return _page(request, principal, "member/overview.html", "我的", {
         "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
-        "points": points, "next_star": next_star, "entries": entries, "payload": payload, "checks": checks,
+        "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star, "entries": entries, "payload": payload, "checks": checks,
         "qr": qr_svg(payload, scale=5, label="我的党员码")})
 
 
