@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Recording
 
 from ledger.domain.base import CLOCK
+from ledger.domain.calendar import WorkCalendar
 from ledger.domain.errors import (
     AlreadyExists,
     ConcurrentUpdate,
@@ -517,6 +518,22 @@ class Ledger(Application[UUID]):
         region.rescore_year(year=year, version=version)
         self._commit(actor, None, region)
 
+    def publish_calendar(self, *, actor: Actor, year: int, holidays: Sequence[Any], workdays: Sequence[Any],
+                         source: str, published_on: Any) -> int:
+        """Publish (or correct) a year's State Council calendar (法定节假日, 调休上班日) as a signed,
+        versioned region event; it takes precedence over the shipped calendars from then on (late
+        flags already recorded keep the calendar they were computed with). Returns the version."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        version = region.publish_calendar(year=year, holidays=list(holidays), workdays=list(workdays),
+                                          source=source, published_on=published_on)
+        self._commit(actor, None, region)
+        return version
+
+    def work_calendar(self) -> WorkCalendar:
+        """The working-day calendar in force: published > shipped > Monday–Friday."""
+        return self.get_region().work_calendar()
+
     def get_scoring_policy(self, version: int) -> ScoringPolicy:
         assert self.region_code is not None
         return self._get(ScoringPolicy.create_id(self.region_code, version), ScoringPolicy, "scoring policy")
@@ -953,7 +970,7 @@ class Ledger(Application[UUID]):
             session_id=session_id, member_id=member_id, community_id=community_id, activity=activity,
             content=content, place=place, service_date=service_date, start_time=start_time, end_time=end_time,
             minutes=minutes, post_id=post_id, order_id=order_id, organiser=organiser, recipient=recipient,
-            recorded_on=self.today())
+            recorded_on=self.today(), calendar=self.work_calendar())
         self._commit(actor, request_id, session)
         return session.id
 
@@ -1014,7 +1031,7 @@ class Ledger(Application[UUID]):
         """A correction is a new event referencing the original; a certified session's minutes
         change moves the difference in or out of the account. Returns the change in minutes."""
         session = self._community_session(actor, session_id)
-        delta = session.correct(changes=changes, reason=reason)
+        delta = session.correct(changes=changes, reason=reason, calendar=self.work_calendar())
         aggregates: list[Aggregate] = [session]
         if delta:
             account = self._get(TimeAccount.create_id(session.member_id), TimeAccount, "time account")

@@ -19,6 +19,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.YearRescored": frozenset({R}),
     "Region.PeerRegistered": frozenset({R}),
     "Region.TransferTimeoutSet": frozenset({R}),
+    "Region.CalendarPublished": frozenset({R}),
     "Transfer.Initiated": frozenset({R}),
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),

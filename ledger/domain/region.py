@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.calendar import WorkCalendar, calendar_from_published, check_year_calendar
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import STORAGE_CAP_MINUTES_MAX, check_region_code, check_text, stable_id
 
@@ -39,6 +41,8 @@ class Region(LedgerAggregate):
         self.policy_from_year: dict[int, int] = {}  # first year -> version adopted from then on
         self.peers: dict[str, dict[str, str]] = {}  # region code -> name, key id, keys, address
         self.transfer_timeout_days = DEFAULT_TRANSFER_TIMEOUT_DAYS
+        # year -> the latest published State Council calendar (payload of CalendarPublished)
+        self.calendars: dict[int, dict[str, Any]] = {}
 
     def change_settings(self, *, display_name: str | None = None, storage_cap_minutes: int | None = None,
                         clear_storage_cap: bool = False) -> None:
@@ -80,6 +84,31 @@ class Region(LedgerAggregate):
     @event("YearRescored")
     def _year_rescored(self, year: int, version: int) -> None:
         self.policy_by_year[year] = version
+
+    # -- working-day calendar (法定节假日 and 调休) --------------------------------------------------
+    def publish_calendar(self, *, year: int, holidays: list[Any], workdays: list[Any], source: str,
+                         published_on: Any) -> int:
+        """Publish (or correct) a year's State Council calendar; returns its version. The same
+        calendar again is a no-op that returns the version in force (a retried request)."""
+        checked = check_year_calendar(year=year, holidays=holidays, workdays=workdays, source=source,
+                                      published_on=published_on).to_payload()
+        current = self.calendars.get(year)
+        if current is not None and {key: current[key] for key in checked} == checked:
+            return int(current["version"])
+        version = int(current["version"]) + 1 if current is not None else 1
+        self._calendar_published(version=version, **checked)
+        return version
+
+    @event("CalendarPublished")
+    def _calendar_published(self, year: int, version: int, holidays: list[str], workdays: list[str], source: str,
+                            published_on: str | None) -> None:
+        self.calendars[year] = {"year": year, "version": version, "holidays": holidays, "workdays": workdays,
+                                "source": source, "published_on": published_on}
+
+    def work_calendar(self) -> WorkCalendar:
+        """The calendar in force: the region's published years over the shipped State Council
+        calendars; Monday–Friday for a year neither covers. Commands are handed this."""
+        return calendar_from_published(self.calendars)
 
     # -- federation registry (转移接续 partners) ---------------------------------------------------
     def register_peer(self, *, code: str, name: str, key_id: str, public_key: str, sealing_key: str,

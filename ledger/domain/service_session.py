@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.calendar import WorkCalendar, working_days_between
 from ledger.domain.errors import InvalidInput, SessionAlreadyDecided, SessionNotCertified, SessionNotRated, WrongState
 from ledger.domain.values import (
     LATE_AFTER_WORKING_DAYS,
@@ -18,7 +19,6 @@ from ledger.domain.values import (
     Role,
     check_minutes,
     check_text,
-    working_days_between,
 )
 
 _CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -40,7 +40,7 @@ class ServiceSession(LedgerAggregate):
     def record(cls, *, session_id: UUID, member_id: UUID, community_id: UUID, activity: str, content: str,
                place: str, service_date: date, start_time: str, end_time: str, minutes: int,
                post_id: UUID | None, order_id: UUID | None, organiser: str, recipient: str,
-               recorded_on: date) -> "ServiceSession":
+               recorded_on: date, calendar: WorkCalendar | None = None) -> "ServiceSession":
         span = _clock_minutes(end_time, "end_time") - _clock_minutes(start_time, "start_time")
         if span <= 0:
             raise InvalidInput("end_time must be after start_time on the service date")
@@ -50,7 +50,7 @@ class ServiceSession(LedgerAggregate):
                                "travel time is not service time")
         if service_date > recorded_on:
             raise InvalidInput("a session cannot be recorded before it happens")
-        elapsed = working_days_between(service_date, recorded_on)
+        elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
         return cls(id=session_id, member_id=member_id, community_id=community_id,
                    activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
                    content=check_text(content, "content"), place=check_text(place, "place", chars_max=200),
@@ -134,7 +134,7 @@ class ServiceSession(LedgerAggregate):
         self.status = self.REJECTED
         self.rejection_reason = reason
 
-    def correct(self, *, changes: dict[str, Any], reason: str) -> int:
+    def correct(self, *, changes: dict[str, Any], reason: str, calendar: WorkCalendar | None = None) -> int:
         """A correction is a new event referencing the version it corrects. Returns the change in
         credited minutes (non-zero only for a certified session whose minutes change)."""
         if self.status == self.REJECTED:
@@ -153,6 +153,10 @@ class ServiceSession(LedgerAggregate):
                 clean[field] = value.isoformat()
             else:
                 clean[field] = check_text(value, field, chars_max=200 if field != "content" else 2000)
+        if "service_date" in clean:  # the late flag follows the corrected date, under the calendar in force
+            late = working_days_between(changes["service_date"], self.recorded_on, calendar) > LATE_AFTER_WORKING_DAYS
+            if late != self.late:
+                clean["late"] = late
         delta = clean.get("minutes", self.minutes) - self.minutes if self.status == self.CERTIFIED else 0
         self._corrected(corrects_version=self.version, changes=clean,
                         reason=check_text(reason, "reason", chars_max=500), credited_delta_minutes=delta)

@@ -7,6 +7,7 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from ledger.domain.calendar import working_days_between  # noqa: F401 (moved to calendar.py; re-exported)
 from ledger.domain.errors import InvalidInput
 
 # Limits, each with its reason.
@@ -138,19 +139,6 @@ def check_minutes(minutes: int, field: str = "minutes", *, low: int = MINUTES_PE
     if not low <= minutes <= high:
         raise InvalidInput(f"{field} must be between {low} and {high}, got {minutes}")
     return minutes
-
-
-def working_days_between(start: date, end: date) -> int:
-    """Working days (Mon–Fri) after `start` up to and including `end`; 0 when end <= start."""
-    if end <= start:
-        return 0
-    days = (end - start).days
-    full_weeks, rest = divmod(days, 7)
-    count = full_weeks * 5
-    for offset in range(1, rest + 1):
-        if (start + timedelta(days=offset)).weekday() < 5:
-            count += 1
-    return count
 
 
 def hours_text(minutes: int) -> str:
