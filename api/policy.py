@@ -76,6 +76,7 @@ POLICY: dict[str, Rule] = {
     "region.set_deadline":       Rule(Kind.NONE, {R: A}, "设置报到截止日期 set the reporting deadline"),
     "region.publish_policy":     Rule(Kind.NONE, {R: A}, "发布积分办法 publish a scoring policy"),
     "region.rescore":            Rule(Kind.NONE, {R: A}, "重新评分 re-score a year"),
+    "region.publish_calendar":   Rule(Kind.NONE, {R: A}, "发布法定节假日安排 publish a holiday calendar"),
     "policy.read":               Rule(Kind.NONE, EVERYONE, "查看积分办法 read a scoring policy"),
     "unit.register":             Rule(Kind.NONE, {R: A}, "登记单位党组织 register a unit"),
     "community.register":        Rule(Kind.NONE, {R: A}, "登记社区党组织 register a community"),

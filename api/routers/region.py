@@ -1,4 +1,4 @@
-"""地区 Region: settings, reporting deadlines, scoring policies, registering units, communities, auditors."""
+"""地区 Region: settings, reporting deadlines, scoring policies, holiday calendars, registering units, communities, auditors."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ from api.policy import authorize
 from api.schemas.common import DoneOut, IdOut
 from api.schemas.organisations import CommunityIn, UnitIn
 from api.schemas.region import (
+    CalendarIn,
+    CalendarOut,
+    CalendarPublishedOut,
     LabelIn,
     RegionOut,
     RegionSettingsIn,
@@ -80,6 +83,32 @@ def rescore(body: RescoreIn, commands: CommandsDep) -> object:
     return commands.run(action="region.rescore", body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.rescore_year(
                             actor=commands.actor, year=body.year, version=body.version))
+
+
+@router.put("/v1/region/calendars/{year}", response_model=CalendarPublishedOut, responses=COMMAND_RESPONSES,
+            summary="发布法定节假日安排 Publish a year's holiday calendar",
+            description="国务院办公厅关于某年部分节假日安排的通知：放假日期与调休上班日。签名、分版本的地区事件；"
+                        "此后录入的服务记录按此计算是否逾期（10个工作日）。/ Days off and make-up working days as "
+                        "the State Council published them: a signed, versioned region event used for the late "
+                        "flag from then on.")
+def publish_calendar(year: Year, body: CalendarIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.publish_calendar", body=body,
+                        present=lambda version: CalendarPublishedOut(year=year, version=version),
+                        call=lambda: commands.services.ledger.publish_calendar(
+                            actor=commands.actor, year=year, holidays=body.holidays, workdays=body.workdays,
+                            source=body.source, published_on=body.published_on))
+
+
+@router.get("/v1/region/calendars/{year}", response_model=CalendarOut, responses=READ_RESPONSES,
+            summary="工作日日历 The working-day calendar of a year")
+def read_calendar(year: Year, actor: ActorDep, ledger: LedgerDep) -> CalendarOut:
+    authorize(ledger, actor, "region.read")
+    calendar = ledger.work_calendar().years.get(year)
+    if calendar is None:
+        return CalendarOut(year=year, covered=False, origin="monday-friday", holidays=[], workdays=[])
+    return CalendarOut(year=year, covered=True, origin=calendar.origin, holidays=sorted(calendar.holidays),
+                       workdays=sorted(calendar.workdays), source=calendar.source,
+                       published_on=calendar.published_on)
 
 
 @router.post("/v1/region/auditors", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,

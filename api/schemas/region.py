@@ -134,3 +134,33 @@ class KeyRevokeIn(StrictIn):
 
 class KeyRotateIn(StrictIn):
     reason: str = Field("rotation", min_length=1, max_length=200, examples=["定期轮换"])
+
+
+class CalendarIn(StrictIn):
+    """某年法定节假日安排 / a year's State Council calendar: days off and make-up working days."""
+
+    holidays: list[date] = Field(max_length=60, description="放假日期（含假期内的周末）/ days off",
+                                 examples=[["2027-10-01", "2027-10-04"]])
+    workdays: list[date] = Field(max_length=20, description="调休上班的周末 / weekend days worked",
+                                 examples=[["2027-09-26"]])
+    source: str = Field(min_length=1, max_length=200, description="通知名称 / the notice",
+                        examples=["国务院办公厅关于2027年部分节假日安排的通知"])
+    published_on: date | None = Field(None, description="通知日期 / the notice's date", examples=["2026-11-10"])
+
+
+class CalendarOut(BaseModel):
+    """某年施行的工作日日历 / the calendar in force for a year."""
+
+    year: int
+    covered: bool = Field(description="是否有法定节假日安排；否则按周一至周五 / false: Monday–Friday fallback")
+    origin: str = Field(description="shipped（随软件发布）, region vN（本区发布第N版）或 monday-friday",
+                        examples=["region v1"])
+    holidays: list[date]
+    workdays: list[date]
+    source: str | None = None
+    published_on: date | None = None
+
+
+class CalendarPublishedOut(BaseModel):
+    year: int
+    version: int = Field(description="本区该年日历的版本 / the version now in force")
