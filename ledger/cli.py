@@ -321,6 +321,65 @@ def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
     out.print(f"transfer {done.id} voided ({done.void_reason}); member {done.member_id} unfrozen")
 
 
+calendar_app = typer.Typer(help="工作日日历: the State Council's holidays (法定节假日) and make-up working days (调休).",
+                            no_args_is_help=True)
+app.add_typer(calendar_app, name="calendar")
+CALENDAR_FILE_BYTES_MAX = 64 * 1024  # a year's calendar is ~2 KB
+
+
+@calendar_app.command("publish")
+def calendar_publish(year: Annotated[int, typer.Option(min=2000, max=2100, help="The calendar year")],
+                     file: Annotated[Path, typer.Option("--file", help="JSON: holidays, workdays (YYYY-MM-DD lists), "
+                                                        "source (the notice's title), published_on")],
+                     db: DbOption = None) -> None:
+    """Publish a year's holiday calendar as a signed, versioned region event."""
+    from ledger.signing.canonical import JsonInputError, loads_bounded
+
+    ledger = open_ledger(db)
+    if ledger.region_code is None:
+        fail("the database holds no region", 2)
+    try:
+        raw = file.read_bytes()
+    except OSError as error:
+        fail(f"cannot read {file}: {error.strerror}")
+        raise
+    if len(raw) > CALENDAR_FILE_BYTES_MAX:
+        fail(f"{file} is larger than {CALENDAR_FILE_BYTES_MAX} bytes")
+    try:
+        body = loads_bounded(raw)
+    except JsonInputError as error:
+        fail(f"{file}: {error}")
+        raise
+    if not isinstance(body, dict) or not {"holidays", "workdays", "source"} <= set(body):
+        fail(f"{file} must be a JSON object with holidays, workdays, source (and published_on)")
+    try:
+        version = ledger.publish_calendar(actor=ledger.region_actor(), year=year, holidays=body["holidays"],
+                                          workdays=body["workdays"], source=body["source"],
+                                          published_on=body.get("published_on"))
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}")
+    out.print(f"calendar {year} published: version {version} "
+              f"({len(body['holidays'])} holidays, {len(body['workdays'])} make-up working days)")
+
+
+@calendar_app.command("show")
+def calendar_show(year: Annotated[int, typer.Option(min=2000, max=2100, help="The calendar year")],
+                  db: DbOption = None) -> None:
+    """The calendar in force for a year: published by the region, shipped, or Monday–Friday."""
+    ledger = open_ledger(db)
+    if ledger.region_code is None:
+        fail("the database holds no region", 2)
+    calendar = ledger.work_calendar().years.get(year)
+    if calendar is None:
+        out.print(f"{year}: no holiday calendar published; working days are Monday–Friday "
+                  f"(未发布法定节假日安排，按周一至周五计算)")
+        return
+    notice = f" ({calendar.published_on.isoformat()})" if calendar.published_on else ""
+    out.print(f"{year}: {calendar.origin} · {calendar.source}{notice}")
+    out.print("holidays 放假: " + ", ".join(d.isoformat() for d in sorted(calendar.holidays)))
+    out.print("make-up working days 调休上班: " + (", ".join(d.isoformat() for d in sorted(calendar.workdays)) or "—"))
+
+
 @keys_app.command("export-root")
 def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to write the public key")],
                 db: DbOption = None) -> None:
