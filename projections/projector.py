@@ -622,6 +622,12 @@ class Views:
         p = fact.payload
         page.replace(t.report_deadlines, (p["year"],), {"year": p["year"], "deadline": p["deadline"]})
 
+    def _on_Region__CalendarPublished(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.replace(t.calendars, (p["year"],), {
+            "year": p["year"], "version": p["version"], "holidays_json": json.dumps(p["holidays"]),
+            "workdays_json": json.dumps(p["workdays"]), "source": p["source"], "published_on": p["published_on"]})
+
     def _on_Region__PolicyAdopted(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
         day = local_day(fact.time)

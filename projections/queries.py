@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from ledger.domain.values import ConsentPurpose
 from projections import schema as t
+from ledger.domain.calendar import WorkCalendar, calendar_from_published
 from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
 from projections.projector import PolicyBook, Views
 
@@ -71,6 +72,16 @@ def region(views: Views) -> RegionInfo:
     if row is None:
         return RegionInfo(code="", name="", display_name="", position=int(position))
     return RegionInfo(code=row.code, name=row.name, display_name=row.display_name, position=int(position))
+
+
+def work_calendar(views: Views) -> WorkCalendar:
+    """The working-day calendar in force as the views know it: the region's published years over
+    the shipped State Council calendars (the domain's rule, `calendar_from_published`)."""
+    with views.engine.connect() as connection:
+        rows = connection.execute(sa.select(t.calendars)).all()
+    return calendar_from_published({row.year: {
+        "version": row.version, "holidays": json.loads(row.holidays_json), "workdays": json.loads(row.workdays_json),
+        "source": row.source, "published_on": row.published_on} for row in rows})
 
 
 def units(views: Views) -> list[UnitInfo]:

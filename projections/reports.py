@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 from uuid import UUID
 
+from ledger.domain.calendar import no_calendar_note
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
 from ledger.domain.values import STANDARD_POSTS
 from projections import queries as q
@@ -59,6 +60,13 @@ def _percent(part: int, whole: int) -> str:
 
 def _position_line(info: q.RegionInfo) -> str:
     return f"数据截至第 {info.position} 条签名事件；可用 timeledger verify 核验。"
+
+
+def _calendar_lines(views: Views, year: int) -> list[str]:
+    """A report of a year no holiday calendar covers says that its working days (the 10-day late
+    flag) were counted Monday–Friday."""
+    note = no_calendar_note(year, q.work_calendar(views))
+    return [note] if note else []
 
 
 def _region_subtitle(info: q.RegionInfo) -> list[str]:
@@ -135,7 +143,8 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
     meta = [("统计年度", f"{year}年")]
     return Report(title="在职党员社区报到情况统计表", subtitle_lines=_region_subtitle(info), meta=meta,
                   sections=sections,
-                  footer_lines=["注：此表由单位党组织填写，并报上级党（工）委。", _position_line(info)])
+                  footer_lines=["注：此表由单位党组织填写，并报上级党（工）委。", *_calendar_lines(views, year),
+                                _position_line(info)])
 
 
 def _short(name: str, chars: int = 10) -> str:
@@ -214,7 +223,8 @@ def register(views: Views, *, year: int, community_id: str | None = None,
                 ("社区党组织", community.name), *meta]
     return Report(title="在职党员社区报到登记表", subtitle_lines=_region_subtitle(info), meta=meta,
                   sections=sections, landscape=True,
-                  footer_lines=["注：由社区党组织汇总填写，报上级党（工）委留存备案。", _position_line(info)])
+                  footer_lines=["注：由社区党组织汇总填写，报上级党（工）委留存备案。", *_calendar_lines(views, year),
+                                _position_line(info)])
 
 
 # =================================================================================================
@@ -270,7 +280,8 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
         sections=[Section(items=[table, SignatureBox("社区党组织认证签字（盖章）"),
                                  QRCode(payload, "扫码核验：timeledger verify")])],
         footer_lines=["注：每次服务经服务对象或活动组织方评价、社区党组织认证；个人累计服务时间由社区党组织统计、核准并签字认证。",
-                      "被投诉属实而归零的服务不计入。", *imported, _position_line(info)])
+                      "被投诉属实而归零的服务不计入。", *imported, *_calendar_lines(views, year),
+                      _position_line(info)])
 
 
 # =================================================================================================
@@ -342,7 +353,7 @@ def feedback(views: Views, *, year: int, unit_id: str | None = None, require_con
         sections=sections, landscape=True,
         footer_lines=[("注：基本要求为报到（或经单位认定有故）、认领至少1个岗位、全年参加社区服务活动不少于2次、"
                        "提出建议不少于1条；未达到者取消当年各类评先评优资格。评价栏为优/良/一般的次数。"),
-                      _position_line(info)])
+                      *_calendar_lines(views, year), _position_line(info)])
 
 
 # =================================================================================================
@@ -381,7 +392,8 @@ def eligibility(views: Views, *, year: int, unit_id: str | None = None, communit
         meta=[("年度", f"{year}年"), *scope, ("党员人数", str(len(years))), ("取消资格", f"{lost}人")],
         sections=[Section(items=[Table(name="评先评优资格", columns=ELIGIBILITY_COLUMNS, rows=rows)])],
         landscape=True,
-        footer_lines=["注：取消资格者列在前面。有故（单位认定的正当理由）者免于报到要求；已报到者仍须达到基本服务要求。", _position_line(info)])
+        footer_lines=["注：取消资格者列在前面。有故（单位认定的正当理由）者免于报到要求；已报到者仍须达到基本服务要求。",
+                      *_calendar_lines(views, year), _position_line(info)])
 
 
 STARS_COLUMNS = [
@@ -418,7 +430,8 @@ def stars(views: Views, *, year: int, unit_id: str | None = None, community_id: 
         sections=[Section(items=[Table(name="积分星级", columns=STARS_COLUMNS, rows=rows)]),
                   Section(heading="星级分布", items=[_star_chart(distribution), _star_table(distribution)])],
         landscape=True,
-        footer_lines=["注：未达到基本服务要求者当年不评星级。积分保留两位小数。", _position_line(info)])
+        footer_lines=["注：未达到基本服务要求者当年不评星级。积分按四舍五入保留一位小数。", *_calendar_lines(views, year),
+                      _position_line(info)])
 
 
 def _star_chart(distribution: Sequence[int]) -> Chart:
@@ -575,7 +588,7 @@ def overview(views: Views, *, year: int) -> Report:
     ]
     return Report(title=f"{info.display_name or '爱心时间银行'}在职党员进社区服务情况概览",
                   subtitle_lines=[f"{year}年度", *_region_subtitle(info)], sections=sections,
-                  meta=[("数据截至", f"第 {info.position} 条签名事件")])
+                  meta=[("数据截至", f"第 {info.position} 条签名事件")], footer_lines=_calendar_lines(views, year))
 
 
 def _hours(minutes: int) -> str:

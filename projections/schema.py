@@ -59,6 +59,15 @@ report_deadlines = sa.Table(
     sa.Column("year", sa.Integer, primary_key=True),
     _day("deadline", nullable=False),
 )
+calendars = sa.Table(  # Region.CalendarPublished: the latest version per year (over the shipped data)
+    "tlv_calendars", metadata,
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("holidays_json", sa.Text, nullable=False),
+    sa.Column("workdays_json", sa.Text, nullable=False),
+    _text("source", 200),
+    _day("published_on"),
+)
 policies = sa.Table(
     "tlv_policies", metadata,
     sa.Column("version", sa.Integer, primary_key=True),
