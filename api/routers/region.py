@@ -1,4 +1,5 @@
-"""地区 Region: settings, reporting deadlines, scoring policies, holiday calendars, registering units, communities, auditors."""
+"""地区 Region: settings, reporting deadlines, scoring policies, holiday calendars, registering units,
+communities, auditors."""
 
 from __future__ import annotations
 

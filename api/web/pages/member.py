@@ -88,7 +88,8 @@ def overview(request: Request) -> Response:
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
     return _page(request, principal, "member/overview.html", "我的", {
         "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
-        "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star, "entries": entries, "payload": payload, "checks": checks,
+        "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star,
+        "entries": entries, "payload": payload, "checks": checks,
         "qr": qr_svg(payload, scale=5, label="我的党员码")})
 
 
