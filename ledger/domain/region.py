@@ -35,8 +35,9 @@ class Region(LedgerAggregate):
         self.display_name = display_name
         self.report_deadlines: dict[int, date] = {}
         self.storage_cap_minutes: int | None = None
-        # Which policy version scores which year is decided by the read models (projections/), which
-        # also know when each adoption happened: a year keeps the policy adopted while it was open.
+        # Which policy version scores which year is the domain's rule `scoring.policy_version_for_year`
+        # (a year keeps the policy adopted while it was open); it needs each adoption's time, which
+        # the read models hold and pass in.
         self.policy_by_year: dict[int, int] = {}  # year -> version, from explicit re-scoring
         self.policy_from_year: dict[int, int] = {}  # first year -> version adopted from then on
         self.peers: dict[str, dict[str, str]] = {}  # region code -> name, key id, keys, address
