@@ -42,17 +42,23 @@ def test_only_the_region_admin_publishes_a_calendar(client: TestClient, world: W
     assert response.status_code == 403
 
 
+YEAR_2099 = {"holidays": [f"2099-10-0{d}" for d in range(1, 8)], "workdays": ["2099-09-27", "2099-10-10"],
+             "source": "国务院办公厅关于2099年部分节假日安排的通知", "published_on": "2098-11-10"}
+
+
 def test_a_session_recorded_after_a_published_holiday_week_is_on_time(world: World) -> None:
+    # a far year, so the world (built today) has its member registered before the session, whatever today is
     ledger = world.ledger
-    ledger.publish_calendar(actor=world.region, year=2027, **YEAR_2027)
+    ledger.publish_calendar(actor=world.region, year=2099, **YEAR_2099)
     side = world.a
-    with simulated(at(date(2027, 10, 15), 10)):
-        # after 09-29 up to 10-15: 09-30, 10-08, 10-11 … 10-15 → 7 working days (Monday–Friday: 12, late)
+    with simulated(at(date(2099, 10, 16), 10)):
+        # after Tue 09-29 up to Fri 10-16: 09-30, 10-08, 10-09, Sat 10-10 (调休), 10-12 … 10-16 → 9 working
+        # days, on time (Monday–Friday would count 13: late)
         session_id = ledger.record_session(
             actor=side.community, member_id=side.member.actor_id, activity="巡逻", content="夜间巡逻",
-            place="小区", service_date=date(2027, 9, 29), start_time="19:00", end_time="21:00", minutes=90)
+            place="小区", service_date=date(2099, 9, 29), start_time="19:00", end_time="21:00", minutes=90)
     assert not ledger.get_session(session_id).late
-    with simulated(at(date(2027, 10, 16), 10)):
+    with simulated(at(date(2099, 10, 17), 10)):
         ledger.correct_session(actor=side.community, session_id=session_id,
-                               changes={"service_date": date(2027, 9, 1)}, reason="日期录错")
+                               changes={"service_date": date(2099, 9, 1)}, reason="日期录错")
     assert ledger.get_session(session_id).late  # a correction obeys the same calendar
