@@ -17,10 +17,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.domain.values import ConsentPurpose
-from projections import schema as t
 from ledger.domain.calendar import WorkCalendar, calendar_from_published
 from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
+from ledger.domain.values import ConsentPurpose
+from projections import schema as t
 from projections.projector import PolicyBook, Views
 
 NO_REASON = "无故未报到"
