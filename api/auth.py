@@ -12,11 +12,14 @@ issues opaque bearer tokens that expire and can be revoked.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import math
 import re
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
@@ -25,6 +28,8 @@ import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from api.passwords import PASSWORD_CHARS_MAX, check_password
+from api.ratelimit import Clock, FailureThrottle
 from api.settings import Settings
 from api.store import ApiStore, accounts, tokens
 from ledger.application import Actor
@@ -32,7 +37,6 @@ from ledger.domain.errors import AlreadyExists, InvalidInput, LedgerError, NotFo
 from ledger.domain.values import Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-PASSWORD_CHARS_MAX = 256  # argon2 hashes anything, but a megabyte "password" is an attack
 TOKEN_PREFIX = "tl_"
 LOGIN_ROLES = frozenset(Role) - {Role.PROVINCE}  # the province root key stays offline: no login
 
@@ -54,6 +58,26 @@ class TokenExpired(AuthenticationFailed):
 
 class TokenRevoked(AuthenticationFailed):
     code = "token_revoked"
+
+
+class TooManyAttempts(LedgerError):
+    """429: too many failed sign-ins for this username or from this address; wait `Retry-After`."""
+
+    code = "too_many_attempts"
+    http_status = 429
+
+    def __init__(self, retry_after_seconds: float) -> None:
+        seconds = max(1, math.ceil(retry_after_seconds))
+        super().__init__(f"登录失败次数过多，请 {seconds} 秒后再试 / too many failed sign-ins: try again in {seconds} s")
+        self.headers = {"Retry-After": str(seconds)}
+
+
+class SignInBusy(LedgerError):
+    """503: every password-hashing slot is busy (argon2 memory is bounded); retry in a second."""
+
+    code = "sign_in_busy"
+    http_status = 503
+    headers = {"Retry-After": "1"}
 
 
 @dataclass(frozen=True)
@@ -95,11 +119,22 @@ def check_username(username: str) -> str:
 
 
 class AuthService:
-    def __init__(self, store: ApiStore, settings: Settings) -> None:
+    def __init__(self, store: ApiStore, settings: Settings, *, clock: Clock = time.monotonic) -> None:
         self._store = store
         self._settings = settings
         self._hasher = PasswordHasher(time_cost=settings.argon2_time_cost, memory_cost=settings.argon2_memory_kib,
                                       parallelism=1)
+        # Sign-in throttles (growing delays) and the bound on argon2 computations in flight: each one
+        # holds argon2_memory_kib, so memory stays under argon2_concurrent_max × that, however many
+        # anonymous sign-ins arrive at once.
+        self._by_username = FailureThrottle(free_failures=settings.sign_in_failures_free,
+                                            delay_max_seconds=settings.sign_in_delay_max_seconds, clock=clock)
+        self._by_address = FailureThrottle(free_failures=settings.sign_in_address_failures_free,
+                                           delay_max_seconds=settings.sign_in_delay_max_seconds, clock=clock)
+        self._hashing = threading.BoundedSemaphore(settings.argon2_concurrent_max)
+        self._hashing_lock = threading.Lock()
+        self._hashing_now = 0
+        self.hashing_peak = 0  # the most argon2 computations seen at once (tests, /healthz)
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
         self._cache: dict[str, tuple[Principal, float]] = {}
         self._cache_lock = threading.Lock()
@@ -108,14 +143,31 @@ class AuthService:
     def token_ttl_seconds(self) -> int:
         return self._settings.token_ttl_seconds
 
-    # -- logins --------------------------------------------------------------------------------
-    def check_password_rules(self, password: str) -> None:
-        if not isinstance(password, str) or not self._settings.password_chars_min <= len(password) <= PASSWORD_CHARS_MAX:
-            raise InvalidInput(f"password: {self._settings.password_chars_min} to {PASSWORD_CHARS_MAX} characters")
+    # -- password hashing, bounded --------------------------------------------------------------
+    @contextlib.contextmanager
+    def _hashing_slot(self, wait_seconds: float | None) -> Iterator[None]:
+        """Hold one of the argon2 slots; None waits as long as it takes (provisioning, the CLI)."""
+        if not self._hashing.acquire(timeout=wait_seconds):  # type: ignore[arg-type]
+            raise SignInBusy("登录繁忙，请稍后再试 / sign-in is busy: retry in a second")
+        with self._hashing_lock:
+            self._hashing_now += 1
+            self.hashing_peak = max(self.hashing_peak, self._hashing_now)
+        try:
+            yield
+        finally:
+            with self._hashing_lock:
+                self._hashing_now -= 1
+            self._hashing.release()
 
-    def hash_password(self, password: str) -> str:
-        self.check_password_rules(password)
-        return self._hasher.hash(password)
+    # -- logins --------------------------------------------------------------------------------
+    def check_password_rules(self, password: str, username: str | None = None) -> None:
+        """WeakPassword (422 `weak_password`, Chinese message) unless the password is acceptable."""
+        check_password(password, username=username, chars_min=self._settings.password_chars_min)
+
+    def hash_password(self, password: str, username: str | None = None, *, wait_seconds: float | None = None) -> str:
+        self.check_password_rules(password, username)
+        with self._hashing_slot(wait_seconds):
+            return self._hasher.hash(password)
 
     def create_login(self, *, username: str, password: str, actor: Actor, password_hash: str | None = None) -> Login:
         """A login for `actor`. `password_hash` (from `hash_password`) lets callers hash in parallel."""
@@ -123,7 +175,8 @@ class AuthService:
         if actor.role not in LOGIN_ROLES:
             raise InvalidInput(f"a {actor.role.value} has no login")
         now = _now()
-        password_hash = password_hash or self.hash_password(password)
+        self.check_password_rules(password, username)
+        password_hash = password_hash or self.hash_password(password, username)
         with self._store.begin() as connection:
             exists = connection.execute(sa.select(accounts.c.username).where(accounts.c.username == username)).first()
             if exists is not None:
@@ -166,24 +219,52 @@ class AuthService:
 
     def change_password(self, *, username: str, old_password: str, new_password: str) -> None:
         """Changing a password ends every token of the login (a stolen token dies with the old password)."""
-        self.check_password_rules(new_password)
-        self.verify_password(username, old_password)
+        self.check_password_rules(new_password, username)
+        self.verify_password_throttled(username, old_password, client=None)
+        new_hash = self.hash_password(new_password, username, wait_seconds=self._settings.argon2_wait_seconds)
         now = _now()
         with self._store.begin() as connection:
             connection.execute(accounts.update().where(accounts.c.username == username)
-                               .values(password_hash=self._hasher.hash(new_password), password_changed_at=now))
+                               .values(password_hash=new_hash, password_changed_at=now))
             connection.execute(tokens.update().where(tokens.c.username == username, tokens.c.revoked_at.is_(None))
                                .values(revoked_at=now))
         self._evict(lambda p: p.username == username)
 
-    def verify_password(self, username: str, password: str) -> Login:
+    def throttle_check(self, username: str, client: str | None) -> None:
+        """TooManyAttempts while the username or the client address is in a back-off delay."""
+        wait = self._by_username.check(username)
+        if client is not None:
+            wait = max(wait, self._by_address.check(client))
+        if wait > 0:
+            raise TooManyAttempts(wait)
+
+    def throttle_failure(self, username: str, client: str | None) -> None:
+        self._by_username.failure(username)
+        if client is not None:
+            self._by_address.failure(client)
+
+    def verify_password_throttled(self, username: str, password: str, *, client: str | None) -> Login:
+        """`verify_password` behind the per-username and per-address throttles. A success clears
+        the username's failures (not the address's: one valid login must not reset an attacker's
+        budget for guessing others)."""
+        self.throttle_check(username, client)
+        try:
+            login = self.verify_password(username, password, wait_seconds=self._settings.argon2_wait_seconds)
+        except InvalidCredentials:
+            self.throttle_failure(username, client)
+            raise
+        self._by_username.success(username)
+        return login
+
+    def verify_password(self, username: str, password: str, *, wait_seconds: float | None = None) -> Login:
         """The login, if the password matches and the login is enabled. Unknown logins cost the same
         time as wrong passwords, so timing does not reveal which logins exist."""
         with self._store.connect() as connection:
             row = connection.execute(sa.select(accounts).where(accounts.c.username == username)).first()
         stored = row.password_hash if row is not None else self._dummy_hash
         try:
-            self._hasher.verify(stored, password[:PASSWORD_CHARS_MAX])
+            with self._hashing_slot(wait_seconds):
+                self._hasher.verify(stored, password[:PASSWORD_CHARS_MAX])
         except (VerificationError, InvalidHashError):
             raise InvalidCredentials("wrong username or password") from None
         if row is None or row.disabled:
@@ -201,8 +282,8 @@ class AuthService:
                 role=login.role.value, issued_at=now, expires_at=expires_at, revoked_at=None))
         return token, expires_at
 
-    def login(self, username: str, password: str) -> tuple[str, datetime, Login]:
-        login = self.verify_password(username, password)
+    def login(self, username: str, password: str, *, client: str | None = None) -> tuple[str, datetime, Login]:
+        login = self.verify_password_throttled(username, password, client=client)
         token, expires_at = self.issue_token(login)
         return token, expires_at, login
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import InvalidCredentials
@@ -18,13 +18,17 @@ router = APIRouter(prefix="/v1/auth", tags=["auth 登录"])
 
 
 @router.post("/token", response_model=TokenOut, summary="登录取得令牌 Sign in (OAuth2 password flow)",
-             responses={401: {"model": ErrorOut, "description": "用户名或密码错误 / wrong username or password"}},
+             responses={401: {"model": ErrorOut, "description": "用户名或密码错误 / wrong username or password"},
+                        429: {"model": ErrorOut, "description": "失败次数过多，稍后再试 (Retry-After) / "
+                                                                "too_many_attempts: wait Retry-After seconds"},
+                        503: {"model": ErrorOut, "description": "登录繁忙 / sign_in_busy: retry in a second"}},
              description="用户名和密码换取有时效的访问令牌。/ Exchange a username and password (form fields) for "
                          "a bearer token that expires after the configured lifetime and can be revoked.")
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthDep) -> TokenOut:
+def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthDep, request: Request) -> TokenOut:
     if len(form.username) > 64 or len(form.password) > 256:
         raise InvalidCredentials("wrong username or password")
-    token, expires_at, login = auth.login(form.username, form.password)
+    client = request.client.host if request.client is not None else None
+    token, expires_at, login = auth.login(form.username, form.password, client=client)
     return TokenOut(access_token=token, token_type="bearer", expires_at=expires_at,
                     expires_in=auth.token_ttl_seconds, actor_id=login.actor_id, role=login.role)
 
