@@ -19,12 +19,14 @@ from pathlib import Path
 from uuid import UUID
 
 from api.auth import LOGIN_ROLES, AuthService
+from api.passwords import WeakPassword, check_password
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import LedgerError
 from ledger.domain.values import Role
 
 PASSWORD_BYTES = 12  # 16 base64url characters, ~96 bits
 REGION_ADMIN_USERNAME = "region-admin"
+PASSWORD_CHARS_MIN = 16  # what new_password() makes: 12 bytes in base64url
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,14 @@ class NewLogin:
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(PASSWORD_BYTES)
+    """96 random bits; drawn again in the (astronomically rare) case the password rules refuse it."""
+    while True:
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        try:
+            check_password(password, username=None, chars_min=PASSWORD_CHARS_MIN)
+        except WeakPassword:
+            continue
+        return password
 
 
 def username_for(actor: Actor, taken: set[str]) -> str:
