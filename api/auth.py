@@ -25,19 +25,26 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
+from argon2.low_level import hash_secret_raw
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from api.passwords import PASSWORD_CHARS_MAX, check_password
 from api.ratelimit import Clock, FailureThrottle
 from api.settings import Settings
-from api.store import ApiStore, accounts, tokens
+from api.store import ApiStore, accounts, member_keys, token_keys, tokens
 from ledger.application import Actor
-from ledger.domain.errors import AlreadyExists, InvalidInput, LedgerError, NotFound
+from ledger.domain.errors import AlreadyExists, InvalidInput, LedgerError, NotFound, NotPermitted
+from ledger.signing import sealed
 from ledger.domain.values import Role
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 TOKEN_PREFIX = "tl_"
+TOKEN_ID_HEX_CHARS = 16  # a token's public handle (listing, revoking): a prefix of its SHA-256
+SALT_BYTES = 16
+TOKEN_KEY_INFO = b"timeledger/v1 member key under a bearer token"
 LOGIN_ROLES = frozenset(Role) - {Role.PROVINCE}  # the province root key stays offline: no login
 
 
@@ -58,6 +65,17 @@ class TokenExpired(AuthenticationFailed):
 
 class TokenRevoked(AuthenticationFailed):
     code = "token_revoked"
+
+
+class MemberLoginRefused(NotPermitted):
+    """403: nobody but the member sets up a member's login (the region admin resets it, with a reason)."""
+
+    code = "member_login_by_member_only"
+
+
+MEMBER_LOGIN_REFUSED = ("党员的登录账号只能由党员本人凭激活码设置；地区管理员可说明理由后重置 / only the member sets up "
+                        "their own login, with an activation code (POST /v1/members/{id}/activation-codes); a region "
+                        "admin may reset it, giving a reason")
 
 
 class TooManyAttempts(LedgerError):
@@ -88,6 +106,16 @@ class Principal:
     actor: Actor
     token_sha256: str
     expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    token_id: str
+    username: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    current: bool
 
 
 @dataclass(frozen=True)
@@ -140,6 +168,10 @@ class AuthService:
         self._cache_lock = threading.Lock()
 
     @property
+    def store(self) -> ApiStore:
+        return self._store
+
+    @property
     def token_ttl_seconds(self) -> int:
         return self._settings.token_ttl_seconds
 
@@ -174,6 +206,8 @@ class AuthService:
         check_username(username)
         if actor.role not in LOGIN_ROLES:
             raise InvalidInput(f"a {actor.role.value} has no login")
+        if actor.role is Role.MEMBER:  # a member's login goes with a key only the member can unlock
+            raise MemberLoginRefused(MEMBER_LOGIN_REFUSED)
         now = _now()
         self.check_password_rules(password, username)
         password_hash = password_hash or self.hash_password(password, username)
@@ -214,6 +248,8 @@ class AuthService:
             if disabled:
                 connection.execute(tokens.update().where(tokens.c.username == username, tokens.c.revoked_at.is_(None))
                                    .values(revoked_at=_now()))
+                connection.execute(token_keys.delete().where(token_keys.c.token_sha256.in_(
+                    sa.select(tokens.c.token_sha256).where(tokens.c.username == username))))
         if disabled:
             self._evict(lambda p: p.username == username)
 
@@ -222,10 +258,16 @@ class AuthService:
         self.check_password_rules(new_password, username)
         self.verify_password_throttled(username, old_password, client=None)
         new_hash = self.hash_password(new_password, username, wait_seconds=self._settings.argon2_wait_seconds)
+        rewrapped = self._rewrap_member_key(username, old_password, new_password)
         now = _now()
         with self._store.begin() as connection:
             connection.execute(accounts.update().where(accounts.c.username == username)
                                .values(password_hash=new_hash, password_changed_at=now))
+            if rewrapped is not None:
+                connection.execute(member_keys.update().where(member_keys.c.username == username)
+                                   .values(salt=rewrapped[0], wrapped_private_key=rewrapped[1]))
+            connection.execute(token_keys.delete().where(token_keys.c.token_sha256.in_(
+                sa.select(tokens.c.token_sha256).where(tokens.c.username == username))))
             connection.execute(tokens.update().where(tokens.c.username == username, tokens.c.revoked_at.is_(None))
                                .values(revoked_at=now))
         self._evict(lambda p: p.username == username)
@@ -285,6 +327,8 @@ class AuthService:
     def login(self, username: str, password: str, *, client: str | None = None) -> tuple[str, datetime, Login]:
         login = self.verify_password_throttled(username, password, client=client)
         token, expires_at = self.issue_token(login)
+        if login.role is Role.MEMBER:
+            self._unlock_for_token(username, password, token)
         return token, expires_at, login
 
     def resolve(self, token: str) -> Principal:
@@ -320,6 +364,7 @@ class AuthService:
         with self._store.begin() as connection:
             connection.execute(tokens.update().where(tokens.c.token_sha256 == token_sha256,
                                                      tokens.c.revoked_at.is_(None)).values(revoked_at=_now()))
+            connection.execute(token_keys.delete().where(token_keys.c.token_sha256 == token_sha256))
         self._evict(lambda p: p.token_sha256 == token_sha256)
 
     def revoke_all(self, username: str) -> int:
@@ -327,13 +372,131 @@ class AuthService:
             count = connection.execute(tokens.update().where(tokens.c.username == username,
                                                              tokens.c.revoked_at.is_(None))
                                        .values(revoked_at=_now())).rowcount
+            connection.execute(token_keys.delete().where(token_keys.c.token_sha256.in_(
+                sa.select(tokens.c.token_sha256).where(tokens.c.username == username))))
         self._evict(lambda p: p.username == username)
         return int(count or 0)
 
     def purge_expired(self) -> int:
+        """Delete tokens that expired more than a day ago (and any member key still wrapped under a
+        token that is no longer usable). Called on a schedule by `api.services.Purger`."""
+        now = _now()
         with self._store.begin() as connection:
-            return int(connection.execute(tokens.delete().where(tokens.c.expires_at < _now() - timedelta(days=1)))
+            connection.execute(token_keys.delete().where(token_keys.c.token_sha256.in_(
+                sa.select(tokens.c.token_sha256).where(sa.or_(tokens.c.expires_at < now,
+                                                              tokens.c.revoked_at.is_not(None))))))
+            return int(connection.execute(tokens.delete().where(tokens.c.expires_at < now - timedelta(days=1)))
                        .rowcount or 0)
+
+    # -- a signed-in actor's own logins and tokens ------------------------------------------------
+    def tokens_of(self, actor_id: UUID, *, current_sha256: str | None = None, limit: int = 200) -> list[TokenInfo]:
+        with self._store.connect() as connection:
+            rows = connection.execute(sa.select(tokens).where(tokens.c.actor_id == str(actor_id))
+                                      .order_by(tokens.c.issued_at.desc()).limit(limit)).all()
+        return [TokenInfo(r.token_sha256[:TOKEN_ID_HEX_CHARS], r.username, _aware(r.issued_at), _aware(r.expires_at),
+                          _aware(r.revoked_at) if r.revoked_at is not None else None,
+                          r.token_sha256 == current_sha256) for r in rows]
+
+    def revoke_token_of(self, actor_id: UUID, token_id: str) -> None:
+        """Revoke one of the actor's own tokens by its id (`tokens_of`); NotFound for anyone else's."""
+        if not re.fullmatch(r"[0-9a-f]{%d}" % TOKEN_ID_HEX_CHARS, token_id):
+            raise NotFound("no such token")
+        with self._store.connect() as connection:
+            digests = [r[0] for r in connection.execute(
+                sa.select(tokens.c.token_sha256).where(tokens.c.actor_id == str(actor_id),
+                                                       tokens.c.token_sha256.startswith(token_id)))]
+        if not digests:
+            raise NotFound("no such token")
+        for digest in digests:
+            self.revoke(digest)
+
+    # -- members: a signing key only the member's password (or live token) unlocks ----------------
+    def _password_key(self, password: str, salt: bytes) -> bytes:
+        with self._hashing_slot(self._settings.argon2_wait_seconds):
+            return hash_secret_raw(secret=password[:PASSWORD_CHARS_MAX].encode("utf-8"), salt=salt,
+                                   time_cost=self._settings.argon2_time_cost,
+                                   memory_cost=self._settings.argon2_memory_kib, parallelism=1, hash_len=32,
+                                   type=Type.ID)
+
+    @staticmethod
+    def _token_key(token: str) -> bytes:
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=TOKEN_KEY_INFO).derive(token.encode())
+
+    def create_member_login(self, *, username: str, password: str, member: Actor, key_id: str,
+                            private_key: bytes) -> Login:
+        """A member's login, with the member's private key wrapped under the password. Only
+        `api.member_access` calls this (activation by the member; a reset by the region)."""
+        check_username(username)
+        assert member.role is Role.MEMBER
+        password_hash = self.hash_password(password, username, wait_seconds=self._settings.argon2_wait_seconds)
+        salt = secrets.token_bytes(SALT_BYTES)
+        wrapped = sealed.wrap(self._password_key(password, salt), purpose=f"member-key/{key_id}", secret=private_key)
+        now = _now()
+        with self._store.begin() as connection:
+            exists = connection.execute(sa.select(accounts.c.username).where(accounts.c.username == username)).first()
+            if exists is not None:
+                raise AlreadyExists(f"login {username} already exists")
+            connection.execute(accounts.insert().values(
+                username=username, actor_id=str(member.actor_id), role=Role.MEMBER.value, password_hash=password_hash,
+                disabled=False, created_at=now, password_changed_at=now))
+            connection.execute(member_keys.insert().values(username=username, actor_id=str(member.actor_id),
+                                                           key_id=key_id, salt=salt, wrapped_private_key=wrapped))
+        return Login(username, member.actor_id, Role.MEMBER, False, now)
+
+    def has_member_key(self, member_id: UUID) -> bool:
+        with self._store.connect() as connection:
+            return connection.execute(sa.select(member_keys.c.username)
+                                      .where(member_keys.c.actor_id == str(member_id))).first() is not None
+
+    def end_member_logins(self, member_id: UUID) -> None:
+        """A reset: every login of the member is disabled, its tokens revoked, its wrapped keys dropped."""
+        for login in self.logins(actor_id=member_id):
+            self.set_disabled(login.username, True)
+        with self._store.begin() as connection:
+            connection.execute(member_keys.delete().where(member_keys.c.actor_id == str(member_id)))
+
+    def _unwrap_member_key(self, username: str, password: str) -> tuple[str, bytes] | None:
+        with self._store.connect() as connection:
+            row = connection.execute(sa.select(member_keys).where(member_keys.c.username == username)).first()
+        if row is None:
+            return None
+        secret = sealed.unwrap(self._password_key(password, row.salt), purpose=f"member-key/{row.key_id}",
+                               wrapped=row.wrapped_private_key)
+        return row.key_id, secret
+
+    def _unlock_for_token(self, username: str, password: str, token: str) -> None:
+        unlocked = self._unwrap_member_key(username, password)
+        if unlocked is None:
+            return
+        key_id, secret = unlocked
+        wrapped = sealed.wrap(self._token_key(token), purpose=f"member-key/{key_id}", secret=secret)
+        with self._store.begin() as connection:
+            connection.execute(token_keys.insert().values(token_sha256=token_digest(token), key_id=key_id,
+                                                          wrapped_private_key=wrapped))
+
+    def _rewrap_member_key(self, username: str, old_password: str, new_password: str) -> tuple[bytes, bytes] | None:
+        unlocked = self._unwrap_member_key(username, old_password)
+        if unlocked is None:
+            return None
+        key_id, secret = unlocked
+        salt = secrets.token_bytes(SALT_BYTES)
+        return salt, sealed.wrap(self._password_key(new_password, salt), purpose=f"member-key/{key_id}", secret=secret)
+
+    def member_key(self, token: str | None) -> tuple[str, bytes] | None:
+        """(key id, raw private key) of the member signed in with `token`, or None (no member key
+        is held under this token: not a member, or a member whose key the ledger still holds)."""
+        if not token:
+            return None
+        with self._store.connect() as connection:
+            row = connection.execute(sa.select(token_keys).where(token_keys.c.token_sha256 == token_digest(token))).first()
+        if row is None:
+            return None
+        try:
+            secret = sealed.unwrap(self._token_key(token), purpose=f"member-key/{row.key_id}",
+                                   wrapped=row.wrapped_private_key)
+        except sealed.SealError:
+            return None
+        return row.key_id, secret
 
     def _evict(self, match: object) -> None:
         with self._cache_lock:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
+from api.member_access import MemberAccess
 from api.readmodels import ReadModels
 from api.settings import Settings
 from api.store import ApiStore
@@ -71,6 +72,7 @@ class Services:
     read_models: ReadModels
     owns_ledger: bool  # close the ledger on shutdown (it was made here, not handed in)
     purger: Purger = field(default=None)  # type: ignore[assignment]
+    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]
 
     def close(self) -> None:
         if self.purger is not None:
@@ -98,4 +100,5 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     purger = Purger(auth, idempotency, interval_seconds=settings.purge_interval_seconds,
                     idempotency_retention_seconds=settings.idempotency_retention_seconds)
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
-                    writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger)
+                    writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
+                    member_access=MemberAccess(ledger, auth, store, writer.submit))

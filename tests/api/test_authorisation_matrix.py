@@ -187,9 +187,10 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}, lambda w, r, s: {"reason": "轮换"}),
     Spec("POST", "/v1/keys/{key_id}/revocation", "key.revoke", lambda w, r, s: {"key_id": key_target(w, r, s)},
          lambda w, r, s: {"reason": "终端丢失"}),
-    Spec("POST", "/v1/logins", "login.create", body=lambda w, r, s: {
-        "username": f"new-{uuid4().hex[:10]}", "password": "a long password",
-        "actor_id": str(authority_target(w, r, s).actor_id)}),
+    Spec("POST", "/v1/logins", "login.create", body=lambda w, r, s: {  # members set up their own (below)
+        "username": f"new-{uuid4().hex[:10]}", "password": "a long password", "actor_id": str(s.counter.actor_id)}),
+    Spec("POST", "/v1/members/{member_id}/activation-codes", "login.activate",
+         lambda w, r, s: {"member_id": str(s.member.actor_id)}, lambda w, r, s: {"reason": "遗失密码，本人申请"}),
     Spec("GET", "/v1/actors/{actor_id}/logins", "login.list",
          lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}),
     Spec("POST", "/v1/logins/{username}/disable", "login.disable",
