@@ -31,6 +31,10 @@ ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role
 NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller's own session
     ("POST", "/v1/auth/token"), ("POST", "/v1/auth/revoke"), ("POST", "/v1/auth/password"), ("GET", "/v1/auth/me"),
     ("GET", "/healthz"),
+    # the caller's own logins and tokens (tests/api/test_member_logins.py), and a member's activation (no login yet:
+    # the one-time code is the credential)
+    ("GET", "/v1/auth/logins"), ("POST", "/v1/auth/logins/{username}/disable"), ("GET", "/v1/auth/tokens"),
+    ("POST", "/v1/auth/tokens/{token_id}/revoke"), ("POST", "/v1/auth/activate"),
     # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
     ("POST", "/v1/federation/transfer-imports"),
 }
