@@ -28,6 +28,7 @@ from ledger.domain.errors import (
     ConsentMissing,
     InvalidInput,
     KeyRevoked,
+    MemberKeyHeldByMember,
     MemberKeyLocked,
     NotFound,
     NotPermitted,
@@ -518,6 +519,11 @@ class Ledger(Application[UUID]):
 
     def rotate_key(self, *, authority: Actor, owner: Actor, reason: str = "rotation") -> str:
         """Register a new key for `owner` and revoke the old one from now on. Returns the new key id."""
+        held = self.secrets.active_key(owner.actor_id)
+        if held is not None and not held.private_key:
+            raise MemberKeyHeldByMember("该党员的密钥由本人持有，不能由他人轮换；如遗失密码，请地区管理员说明理由重置 / the "
+                                        "member holds their own key: nobody else rotates it (a lost password is a "
+                                        "region reset, with a reason)")
         old_key_id = self._signer_for(owner)[0]
         old = self._get(Key.create_id(old_key_id), Key)
         new = self._certify_new_key(authority=authority, owner=owner, label=f"{owner.role.value} key (rotated)")

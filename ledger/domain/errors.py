@@ -76,3 +76,4 @@ SignatureInvalid = _refusal("SignatureInvalid", InvalidInput, "signature_invalid
 ConsentMissing = _refusal("ConsentMissing", NotPermitted, "consent_missing")
 PersonalDataErased = _refusal("PersonalDataErased", WrongState, "personal_data_erased")
 MemberKeyLocked = _refusal("MemberKeyLocked", NotPermitted, "member_key_locked")
+MemberKeyHeldByMember = _refusal("MemberKeyHeldByMember", WrongState, "member_key_held_by_member")

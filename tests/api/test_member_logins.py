@@ -220,3 +220,14 @@ def test_a_password_change_keeps_the_members_key(client: TestClient, world: Worl
     headers = _sign_in(client, username, NEW_PASSWORD)
     assert _consent(client, headers, member.actor_id).status_code == 201
     assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+
+
+def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds(client: TestClient,
+                                                                                 world: World) -> None:
+    member = world.a.member
+    for office in (world.a.unit, world.a.community, world.region):
+        response = client.post(f"/v1/actors/{member.actor_id}/key-rotation", headers=world.headers(office),
+                               json={"reason": "轮换"})
+        assert response.status_code in (403, 409), response.text
+        assert response.json()["code"] in ("member_key_held_by_member", "not_permitted")
+    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
