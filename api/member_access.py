@@ -112,6 +112,13 @@ class MemberAccess:
             authority=region, member_id=member_id, reason=f"登录重置 login reset: {reason}"[:REASON_CHARS_MAX]),
             alone=True)
 
+    def purge_expired(self) -> int:
+        """Delete codes that expired or were used more than a day ago (called by `api.services.Purger`)."""
+        cutoff = datetime.now(UTC) - timedelta(days=1)
+        with self._store.begin() as connection:
+            return int(connection.execute(activation_codes.delete().where(sa.or_(
+                activation_codes.c.expires_at < cutoff, activation_codes.c.used_at < cutoff))).rowcount or 0)
+
     # -- the member activates --------------------------------------------------------------------
     def activate(self, *, code: str, username: str, password: str, client: str | None) -> Login:
         throttle_key = f"activation:{client or '-'}"  # failed codes count against the client address

@@ -32,11 +32,14 @@ class Purger:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.runs = 0
+        self.member_access: MemberAccess | None = None  # set by build_services
 
     def run_once(self) -> tuple[int, int]:
-        """(tokens purged, idempotency records purged)."""
+        """(tokens purged, idempotency records purged); expired activation codes go too."""
         tokens = self._auth.purge_expired()
         records = self._idempotency.purge_older_than(self._retention)
+        if self.member_access is not None:
+            self.member_access.purge_expired()
         self.runs += 1
         return tokens, records
 
@@ -99,6 +102,8 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
                                before_batch=idempotency.lookup_many)
     purger = Purger(auth, idempotency, interval_seconds=settings.purge_interval_seconds,
                     idempotency_retention_seconds=settings.idempotency_retention_seconds)
+    member_access = MemberAccess(ledger, auth, store, writer.submit)
+    purger.member_access = member_access
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
-                    member_access=MemberAccess(ledger, auth, store, writer.submit))
+                    member_access=member_access)

@@ -23,7 +23,7 @@ from api.passwords import WeakPassword, check_password, common_passwords
 from api.provision import new_password
 from api.ratelimit import FailureThrottle, TokenBucket
 from api.settings import settings_for_tests
-from api.store import ApiStore, idempotency, tokens
+from api.store import ApiStore, activation_codes, idempotency, tokens
 from ledger.application import Ledger
 from tests.api.world import PASSWORD, World
 
@@ -218,9 +218,16 @@ def _counts(app: FastAPI, token: str) -> tuple[int, list[str]]:
 def test_purge_removes_expired_tokens_and_idempotency_records_past_retention(app: FastAPI, world: World) -> None:
     token = _old_rows(app, world)
     assert _counts(app, token) == (1, ["new-key", "old-key"])
+    long_ago = datetime.now(UTC) - timedelta(days=5)
+    with services_of(app).store.begin() as connection:
+        connection.execute(activation_codes.insert().values(
+            code_sha256="f" * 64, member_id=str(world.a.member.actor_id), issued_by=str(world.a.unit.actor_id),
+            issued_by_role="unit", reason="test", created_at=long_ago, expires_at=long_ago, used_at=None))
     purged_tokens, purged_records = services_of(app).purger.run_once()
     assert purged_tokens >= 1 and purged_records == 1
     assert _counts(app, token) == (0, ["new-key"])
+    with services_of(app).store.connect() as connection:
+        assert connection.execute(sa.select(sa.func.count()).select_from(activation_codes)).scalar_one() == 0
 
 
 def test_the_service_purges_on_a_schedule(database_url: str) -> None:
