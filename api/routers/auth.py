@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import InvalidCredentials
@@ -85,7 +85,7 @@ def my_logins(principal: PrincipalDep, auth: AuthDep) -> list[LoginOut]:
 @router.post("/logins/{username}/disable", response_model=DoneOut, responses=AUTH_RESPONSES,
              summary="停用本人的登录账号 Disable one of my logins",
              description="停用并吊销其全部令牌 / disable it and revoke all its tokens.")
-def disable_my_login(username: str, principal: PrincipalDep, auth: AuthDep) -> DoneOut:
+def disable_my_login(username: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep, auth: AuthDep) -> DoneOut:
     login = auth.get_login(username)
     if login.actor_id != principal.actor.actor_id:
         raise NotFound(f"login {username} not found")
@@ -103,6 +103,6 @@ def my_tokens(principal: PrincipalDep, auth: AuthDep) -> list[TokenInfoOut]:
 @router.post("/tokens/{token_id}/revoke", response_model=DoneOut, responses=AUTH_RESPONSES,
              summary="吊销本人的一个令牌 Revoke one of my tokens",
              description="例如遗失的手机上的登录 / e.g. the sign-in on a lost phone.")
-def revoke_my_token(token_id: str, principal: PrincipalDep, auth: AuthDep) -> DoneOut:
+def revoke_my_token(token_id: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep, auth: AuthDep) -> DoneOut:
     auth.revoke_token_of(principal.actor.actor_id, token_id)
     return DoneOut()
