@@ -217,6 +217,27 @@ def logins_create(actor: Annotated[str, typer.Option(help="Actor id")],
         store.close()
 
 
+@logins_app.command("member-code")
+def logins_member_code(member: Annotated[str, typer.Option(help="Member id")],
+                       reason: Annotated[str, typer.Option(help="Why (a reset of an existing login is a signed "
+                                                                    "event carrying this reason)")],
+                       db: DbOption = None) -> None:
+    """A one-time activation code for a member (as the region admin): the member sets up their own
+    login with it (POST /v1/auth/activate, or the web page). Any existing login of the member ends."""
+    from api.member_access import MemberAccess
+    from ledger.domain.errors import LedgerError
+
+    ledger, store, auth = _auth(db)
+    try:
+        access = MemberAccess(ledger, auth, store, lambda run, alone=False: run())
+        code, expires_at = access.issue_code(authority=ledger.region_actor(), member_id=UUID(member), reason=reason)
+        out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
+    except (LedgerError, ValueError) as error:
+        _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
+    finally:
+        store.close()
+
+
 @logins_app.command("list")
 def logins_list(db: DbOption = None) -> None:
     """Every login, by name."""

@@ -231,3 +231,29 @@ def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds
         assert response.status_code in (403, 409), response.text
         assert response.json()["code"] in ("member_key_held_by_member", "not_permitted")
     assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+
+
+def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from ledger.application import Ledger
+    from ledger.cli import app
+
+    db = f"sqlite:///{Path(str(tmp_path)) / 'cli.db'}"
+    ledger = Ledger(db)
+    ledger.init_region(code="320102", name="南京市玄武区")
+    region = ledger.region_actor()
+    unit = Actor(ledger.register_unit(actor=region, name="区财政局", unit_type="机关", declared_members=3), Role.UNIT)
+    member_id = ledger.enrol_member(actor=unit, name="张三", party_status="正式")
+    ledger.close()
+    runner = CliRunner()
+    forged = runner.invoke(app, ["logins", "create", "--actor", str(member_id), "--username", "member-zhang",
+                                 "--password-stdin", "--db", db], input="a long password 9\n")
+    assert forged.exit_code == 2 and "member_login_by_member_only" in forged.output
+    refused = runner.invoke(app, ["logins", "member-code", "--member", str(member_id), "--reason", "", "--db", db])
+    assert refused.exit_code == 2 and "reason_required" in refused.output
+    issued = runner.invoke(app, ["logins", "member-code", "--member", str(member_id), "--reason", "本人申请开通",
+                                 "--db", db])
+    assert issued.exit_code == 0 and "activation code" in issued.output
