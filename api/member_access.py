@@ -123,6 +123,12 @@ class MemberAccess:
     def activate(self, *, code: str, username: str, password: str, client: str | None) -> Login:
         throttle_key = f"activation:{client or '-'}"  # failed codes count against the client address
         self._auth.throttle_check(throttle_key, None)
+        now = datetime.now(UTC)
+        digest = _digest(code) if isinstance(code, str) and 1 <= len(code) <= 128 else ""
+        # The code first: without a valid code, nothing else is checked (no username probing).
+        if self._valid_code(digest, now) is None:
+            self._auth.throttle_failure(throttle_key, None)
+            raise ActivationCodeInvalid("激活码无效、已使用或已过期 / the activation code is unknown, used or expired")
         check_username(username)
         self._auth.check_password_rules(password, username)
         try:
@@ -131,19 +137,11 @@ class MemberAccess:
             pass
         else:
             raise InvalidInput("该登录名已被使用 / this username is taken")
-        now = datetime.now(UTC)
-        digest = _digest(code) if isinstance(code, str) and 1 <= len(code) <= 128 else ""
-        with self._store.begin() as connection:
-            row = connection.execute(sa.select(activation_codes).where(
-                activation_codes.c.code_sha256 == digest, activation_codes.c.used_at.is_(None))).first()
-            expires_at = row.expires_at if row is not None else None
-            if expires_at is not None and expires_at.tzinfo is None:
-                expires_at = expires_at.replace(tzinfo=UTC)
-            claimed = 0
-            if row is not None and expires_at is not None and expires_at > now:
-                claimed = connection.execute(activation_codes.update().where(
-                    activation_codes.c.code_sha256 == digest, activation_codes.c.used_at.is_(None))
-                    .values(used_at=now)).rowcount
+        with self._store.begin() as connection:  # claim it: of two concurrent activations, one wins
+            row = self._valid_code(digest, now, connection)
+            claimed = 0 if row is None else connection.execute(activation_codes.update().where(
+                activation_codes.c.code_sha256 == digest, activation_codes.c.used_at.is_(None))
+                .values(used_at=now)).rowcount
         if not claimed:
             self._auth.throttle_failure(throttle_key, None)
             raise ActivationCodeInvalid("激活码无效、已使用或已过期 / the activation code is unknown, used or expired")
@@ -159,6 +157,20 @@ class MemberAccess:
                 connection.execute(activation_codes.update().where(activation_codes.c.code_sha256 == digest)
                                    .values(used_at=None))
             raise
+
+    def _valid_code(self, digest: str, now: datetime, connection: Any = None) -> Any:
+        """The unused, unexpired code row with this digest, or None."""
+        query = sa.select(activation_codes).where(activation_codes.c.code_sha256 == digest,
+                                                  activation_codes.c.used_at.is_(None))
+        if connection is None:
+            with self._store.connect() as own:
+                row = own.execute(query).first()
+        else:
+            row = connection.execute(query).first()
+        if row is None:
+            return None
+        expires_at = row.expires_at if row.expires_at.tzinfo is not None else row.expires_at.replace(tzinfo=UTC)
+        return row if expires_at > now else None
 
     def set_member_login(self, *, authority: Actor, member: Actor, username: str, password: str,
                          reason: str) -> Login:

@@ -70,6 +70,7 @@ def test_nobody_creates_a_login_for_a_member(app: FastAPI, client: TestClient, w
     assert signed_in.status_code == 401
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_the_member_activates_their_own_login_once(app: FastAPI, client: TestClient, world: World) -> None:
     member = _fresh_member(world)
     issued = client.post(f"/v1/members/{member.actor_id}/activation-codes", headers=world.headers(world.a.community),
@@ -139,6 +140,7 @@ def test_an_expired_code_is_refused(app: FastAPI, client: TestClient, world: Wor
     assert _logins_of(app, member.actor_id) == []
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_a_region_reset_needs_a_reason_and_is_a_signed_event(app: FastAPI, client: TestClient, world: World) -> None:
     ledger = world.ledger
     member = world.a.member
@@ -184,6 +186,7 @@ def test_a_member_without_their_own_key_cannot_consent(app: FastAPI, client: Tes
     assert suggestion.status_code == 403 and suggestion.json()["code"] == "member_key_not_own"
 
 
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 def test_a_member_lists_and_revokes_their_own_tokens_and_logins(client: TestClient, world: World) -> None:
     member = world.a.member
     username = world.usernames[member.actor_id]
@@ -257,3 +260,15 @@ def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> No
     issued = runner.invoke(app, ["logins", "member-code", "--member", str(member_id), "--reason", "本人申请开通",
                                  "--db", db])
     assert issued.exit_code == 0 and "activation code" in issued.output
+
+
+def test_activation_without_a_valid_code_reveals_nothing_and_is_throttled(client: TestClient, world: World) -> None:
+    taken = world.usernames[world.a.counter.actor_id]
+    first = _activate(client, "no-such-code", taken)
+    second = _activate(client, "no-such-code", "nobody-has-this-name")
+    assert first.status_code == second.status_code == 403 and first.json() == second.json()
+    for _ in range(6):
+        _activate(client, "no-such-code", "nobody-has-this-name")
+    throttled = _activate(client, "no-such-code", "nobody-has-this-name")
+    assert throttled.status_code == 429 and throttled.json()["code"] == "too_many_attempts"
+    assert int(throttled.headers["Retry-After"]) >= 1
