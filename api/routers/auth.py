@@ -8,11 +8,12 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import InvalidCredentials
-from api.deps import AuthDep, LedgerDep, PrincipalDep, ServicesDep
+from api.deps import AuthDep, LedgerDep, PrincipalDep, ServicesDep, oauth2_scheme
 from api.errors import AUTH_RESPONSES, ErrorOut
 from api.schemas.auth import ActivateIn, LoginOut, MeOut, PasswordChangeIn, TokenInfoOut, TokenOut
 from api.schemas.common import DoneOut
 from ledger.domain.errors import LedgerError, NotFound
+from ledger.domain.values import Role
 
 router = APIRouter(prefix="/v1/auth", tags=["auth 登录"])
 
@@ -51,9 +52,11 @@ def change_password(body: PasswordChangeIn, principal: PrincipalDep, auth: AuthD
 
 @router.get("/me", response_model=MeOut, responses=AUTH_RESPONSES, summary="当前登录 Who am I",
             description="当前令牌代表的账号、主体和角色。/ The login, actor and role of the token.")
-def me(principal: PrincipalDep, ledger: LedgerDep) -> MeOut:
+def me(principal: PrincipalDep, ledger: LedgerDep, auth: AuthDep,
+       token: Annotated[str | None, Depends(oauth2_scheme)]) -> MeOut:
+    unlocked = auth.member_key(token) if principal.actor.role is Role.MEMBER else None
     try:
-        key_id: str | None = ledger.key_id_of(principal.actor)
+        key_id: str | None = unlocked[0] if unlocked is not None else ledger.key_id_of(principal.actor)
     except LedgerError:
         key_id = None
     return MeOut(username=principal.username, actor_id=principal.actor.actor_id, role=principal.actor.role,

@@ -29,7 +29,8 @@ class MeOut(BaseModel):
     actor_id: UUID
     role: Role
     expires_at: datetime
-    key_id: str | None = Field(None, description="服务端持有的签名密钥 / the server-held signing key, if any")
+    key_id: str | None = Field(None, description="签名密钥（党员：本人密码解锁的密钥）/ the signing key (a member's: "
+                                                 "the one their own sign-in unlocked)")
 
 
 class PasswordChangeIn(StrictIn):

@@ -272,3 +272,8 @@ def test_activation_without_a_valid_code_reveals_nothing_and_is_throttled(client
     throttled = _activate(client, "no-such-code", "nobody-has-this-name")
     assert throttled.status_code == 429 and throttled.json()["code"] == "too_many_attempts"
     assert int(throttled.headers["Retry-After"]) >= 1
+
+
+def test_me_names_the_key_the_members_sign_in_unlocked(client: TestClient, world: World) -> None:
+    me = client.get("/v1/auth/me", headers=world.headers(world.a.member)).json()
+    assert me["role"] == "member" and me["key_id"] == world.a.member_key_id
