@@ -149,6 +149,16 @@ def _password(password_stdin: bool) -> tuple[str, bool]:
     return new_password(), True
 
 
+def _create_login(auth: Any, **kwargs: Any) -> None:
+    """`AuthService.create_login`, turning a refusal (weak password, taken name …) into a message."""
+    from ledger.domain.errors import LedgerError
+
+    try:
+        auth.create_login(**kwargs)
+    except LedgerError as error:
+        _fail(f"{error.code}: {error.detail}", 2)
+
+
 @logins_app.command("admin")
 def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "region-admin",
                  password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
@@ -159,7 +169,7 @@ def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "re
         if ledger.region_code is None:
             _fail("no region yet: run `timeledger init --region … --name …` first", 2)
         password, generated = _password(password_stdin)
-        auth.create_login(username=username, password=password, actor=ledger.region_actor())
+        _create_login(auth, username=username, password=password, actor=ledger.region_actor())
         out.print(f"login {username} created for the region administrator")
         if generated:
             out.print(f"password (shown once): {password}")
@@ -199,10 +209,31 @@ def logins_create(actor: Annotated[str, typer.Option(help="Actor id")],
     try:
         target = ledger.actor_for(UUID(actor))
         password, generated = _password(password_stdin)
-        auth.create_login(username=username, password=password, actor=target)
+        _create_login(auth, username=username, password=password, actor=target)
         out.print(f"login {username} created ({target.role.value})")
         if generated:
             out.print(f"password (shown once): {password}")
+    finally:
+        store.close()
+
+
+@logins_app.command("member-code")
+def logins_member_code(member: Annotated[str, typer.Option(help="Member id")],
+                       reason: Annotated[str, typer.Option(help="Why (a reset of an existing login is a signed "
+                                                                    "event carrying this reason)")],
+                       db: DbOption = None) -> None:
+    """A one-time activation code for a member (as the region admin): the member sets up their own
+    login with it (POST /v1/auth/activate, or the web page). Any existing login of the member ends."""
+    from api.member_access import MemberAccess
+    from ledger.domain.errors import LedgerError
+
+    ledger, store, auth = _auth(db)
+    try:
+        access = MemberAccess(ledger, auth, store, lambda run, alone=False: run())
+        code, expires_at = access.issue_code(authority=ledger.region_actor(), member_id=UUID(member), reason=reason)
+        out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
+    except (LedgerError, ValueError) as error:
+        _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
     finally:
         store.close()
 

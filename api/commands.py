@@ -36,7 +36,16 @@ from api.services import Services
 from ledger.application import Actor, StatementsPrepared
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import NotPermitted
+from ledger.domain.values import Role
 
+
+class MemberKeyNotOwn(NotPermitted):
+    code = "member_key_not_own"
+
+# Acts that must carry the member's own signature (issue #10): consents to share their record (the
+# unit's year-end feedback, a transfer) and suggestions. Accepted only when signed with a key the
+# member alone controls: their password-held key, unlocked by this sign-in, or a client-held key.
+MEMBER_OWN_KEY_ACTIONS = frozenset({"member.give_consent", "member.withdraw_consent", "member.submit_suggestion"})
 SIGNATURES_MAX = 64  # statements per command: the largest command writes a handful of events
 REPLAYED_HEADER = "Idempotent-Replayed"
 
@@ -96,9 +105,10 @@ class Commands:
     """Per-request command runner (built by the `CommandsDep` dependency)."""
 
     def __init__(self, services: Services, actor: Actor, *, method: str, path: str,
-                 idempotency_key: str | None, signing: Signing) -> None:
+                 idempotency_key: str | None, signing: Signing, member_key: tuple[str, bytes] | None = None) -> None:
         self.services = services
         self.actor = actor
+        self._member_key = member_key  # (key id, private key) unlocked by the member's sign-in
         self._method = method
         self._path = path
         self._idempotency_key = check_key(idempotency_key) if idempotency_key is not None else None
@@ -118,14 +128,24 @@ class Commands:
         signing = self._signing
         if signing.key_id is not None:
             self._check_key_owner(signing.key_id)
+        if action in MEMBER_OWN_KEY_ACTIONS and self.actor.role is Role.MEMBER and signing.key_id is None \
+                and self._member_key is None:
+            raise MemberKeyNotOwn("同意和建议须由党员本人持有的密钥签名：请先凭激活码设置本人登录 / consents and "
+                                  "suggestions are signed only with a key the member alone holds: set up your own "
+                                  "login with an activation code first")
         if signing.prepare:
             return self._prepare(signing.key_id or "", call, present, status_code)
+        member_key = self._member_key if signing.key_id is None else None
+        actor = self.actor
 
         def job() -> Stored:
             if signing.client_signed:
                 assert signing.key_id is not None and signing.signed_at is not None
                 with ledger.signed_by_client(key_id=signing.key_id, signed_at=signing.signed_at,
                                              signatures=list(signing.signatures)):
+                    result = call()
+            elif member_key is not None:
+                with ledger.signing_as(actor, key_id=member_key[0], private_key=member_key[1]):
                     result = call()
             else:
                 result = call()

@@ -19,6 +19,7 @@ from api.auth import AuthenticationFailed, AuthService, Principal
 from api.commands import Commands, parse_signing
 from api.services import Services
 from ledger.application import Actor, Ledger
+from ledger.domain.values import Role
 
 TOKEN_URL = "/v1/auth/token"
 oauth2_scheme = OAuth2PasswordBearer(
@@ -71,12 +72,16 @@ async def get_actor(principal: PrincipalDep) -> Actor:
 ActorDep = Annotated[Actor, Depends(get_actor)]
 
 
-async def get_commands(request: Request, principal: PrincipalDep) -> Commands:
+async def get_commands(request: Request, principal: PrincipalDep,
+                       token: Annotated[str | None, Depends(oauth2_scheme)]) -> Commands:
     headers = request.headers
-    return Commands(services_of(request), principal.actor, method=request.method, path=request.url.path,
+    services = services_of(request)
+    member_key = services.auth.member_key(token) if principal.actor.role is Role.MEMBER else None
+    return Commands(services, principal.actor, method=request.method, path=request.url.path,
                     idempotency_key=headers.get(IDEMPOTENCY_HEADER),
                     signing=parse_signing(headers.get(KEY_ID_HEADER), headers.get(PREPARE_HEADER),
-                                          headers.get(SIGNED_AT_HEADER), headers.get(SIGNATURES_HEADER)))
+                                          headers.get(SIGNED_AT_HEADER), headers.get(SIGNATURES_HEADER)),
+                    member_key=member_key)
 
 
 CommandsDep = Annotated[Commands, Depends(get_commands)]

@@ -21,7 +21,7 @@ import json
 import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -109,6 +109,13 @@ class IdempotencyStore:
                     else:
                         found[slot] = Stored(row.status_code, json.loads(row.body), replayed=True)
         return found
+
+    def purge_older_than(self, seconds: float, *, now: datetime | None = None) -> int:
+        """Delete records stored more than `seconds` ago (the retention setting
+        `idempotency_retention_seconds`): a retry that late is a new request. Returns the count."""
+        cutoff = (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        with self._store.begin() as connection:
+            return int(connection.execute(idempotency.delete().where(idempotency.c.created_at < cutoff)).rowcount or 0)
 
     def release(self, slot: Slot) -> None:
         with self._lock:

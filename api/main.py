@@ -96,6 +96,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         if settings.follow_read_models:
             services.read_models.start()
         checkpointer.start()
+        services.purger.start()  # expired tokens and old idempotency records, on a schedule
         try:
             yield
         finally:

@@ -19,12 +19,15 @@ from pathlib import Path
 from uuid import UUID
 
 from api.auth import LOGIN_ROLES, AuthService
+from api.member_access import MemberAccess
+from api.passwords import WeakPassword, check_password
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import LedgerError
 from ledger.domain.values import Role
 
 PASSWORD_BYTES = 12  # 16 base64url characters, ~96 bits
 REGION_ADMIN_USERNAME = "region-admin"
+PASSWORD_CHARS_MIN = 16  # what new_password() makes: 12 bytes in base64url
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,14 @@ class NewLogin:
 
 
 def new_password() -> str:
-    return secrets.token_urlsafe(PASSWORD_BYTES)
+    """96 random bits; drawn again in the (astronomically rare) case the password rules refuse it."""
+    while True:
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        try:
+            check_password(password, username=None, chars_min=PASSWORD_CHARS_MIN)
+        except WeakPassword:
+            continue
+        return password
 
 
 def username_for(actor: Actor, taken: set[str]) -> str:
@@ -69,8 +79,17 @@ def label_of(ledger: Ledger, actor: Actor) -> str:
     return ""  # members: no names in credential files
 
 
-def provision(ledger: Ledger, auth: AuthService, *, roles: Iterable[Role] | None = None) -> list[NewLogin]:
-    """A login for every actor with an active key and no login yet (optionally only some roles)."""
+MEMBER_REASON = "timeledger logins provision（地区运维批量开设）"
+
+
+def provision(ledger: Ledger, auth: AuthService, *, roles: Iterable[Role] | None = None,
+              member_access: MemberAccess | None = None) -> list[NewLogin]:
+    """A login for every actor with an active key and no login yet (optionally only some roles).
+
+    A member's login is set up as the region operator's reset (api/member_access.py): the member gets
+    a new key held under the generated password, and the signed events name the reason."""
+    if member_access is None:
+        member_access = MemberAccess(ledger, auth, auth.store, lambda run, alone=False: run())
     wanted = set(roles) if roles is not None else set(LOGIN_ROLES)
     have = auth.actors_with_login()
     taken = {login.username for login in auth.logins(limit=10**9)}
@@ -85,11 +104,16 @@ def provision(ledger: Ledger, auth: AuthService, *, roles: Iterable[Role] | None
         username = username_for(actor, taken)
         taken.add(username)
         todo.append((actor, username, new_password()))
+    members = [item for item in todo if item[0].role is Role.MEMBER]
+    others = [item for item in todo if item[0].role is not Role.MEMBER]
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:  # argon2 releases the GIL
-        hashes = list(pool.map(auth.hash_password, [password for _, _, password in todo]))
+        hashes = list(pool.map(auth.hash_password, [password for _, _, password in others]))
     made: list[NewLogin] = []
-    for (actor, username, password), password_hash in zip(todo, hashes):
+    for (actor, username, password), password_hash in zip(others, hashes):
         auth.create_login(username=username, password=password, actor=actor, password_hash=password_hash)
+        made.append(NewLogin(username, password, actor.role, actor.actor_id, label_of(ledger, actor)))
+    for actor, username, password in members:
+        member_access.provision(member_id=actor.actor_id, username=username, password=password, reason=MEMBER_REASON)
         made.append(NewLogin(username, password, actor.role, actor.actor_id, label_of(ledger, actor)))
     return made
 

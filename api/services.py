@@ -2,15 +2,66 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+import threading
+from dataclasses import dataclass, field
 
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
+from api.member_access import MemberAccess
 from api.readmodels import ReadModels
 from api.settings import Settings
 from api.store import ApiStore
 from api.writer import GroupCommitWriter
 from ledger.application import Ledger
+
+
+log = logging.getLogger("timeledger.api.purge")
+
+
+class Purger:
+    """Every `interval_seconds`, deletes expired tokens (`AuthService.purge_expired`) and idempotency
+    records older than `idempotency_retention_seconds`; stops with the service."""
+
+    def __init__(self, auth: AuthService, idempotency: IdempotencyStore, *, interval_seconds: float,
+                 idempotency_retention_seconds: float) -> None:
+        self._auth = auth
+        self._idempotency = idempotency
+        self._interval = interval_seconds
+        self._retention = idempotency_retention_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+        self.member_access: MemberAccess | None = None  # set by build_services
+
+    def run_once(self) -> tuple[int, int]:
+        """(tokens purged, idempotency records purged); expired activation codes go too."""
+        tokens = self._auth.purge_expired()
+        records = self._idempotency.purge_older_than(self._retention)
+        if self.member_access is not None:
+            self.member_access.purge_expired()
+        self.runs += 1
+        return tokens, records
+
+    def start(self) -> None:
+        if self._interval <= 0 or self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="timeledger-purger", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+                log.exception("periodic purge failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
 
 
 @dataclass
@@ -23,8 +74,12 @@ class Services:
     writer: GroupCommitWriter
     read_models: ReadModels
     owns_ledger: bool  # close the ledger on shutdown (it was made here, not handed in)
+    purger: Purger = field(default=None)  # type: ignore[assignment]
+    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]
 
     def close(self) -> None:
+        if self.purger is not None:
+            self.purger.stop()
         self.read_models.stop()
         self.writer.stop()
         self.store.close()
@@ -45,5 +100,10 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
 
     writer = GroupCommitWriter(ledger, commands_max=settings.group_commit_commands_max, after_batch=store_responses,
                                before_batch=idempotency.lookup_many)
+    purger = Purger(auth, idempotency, interval_seconds=settings.purge_interval_seconds,
+                    idempotency_retention_seconds=settings.idempotency_retention_seconds)
+    member_access = MemberAccess(ledger, auth, store, writer.submit)
+    purger.member_access = member_access
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
-                    writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger)
+                    writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
+                    member_access=member_access)

@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     # argon2id with OWASP's recommended minimum (19 MiB, t=2, p=1): ~40 ms per sign-in on one core.
     argon2_time_cost: int = Field(2, ge=1, le=20)
     argon2_memory_kib: int = Field(19 * 1024, ge=8, le=1024 * 1024)
+    # Sign-in throttling (api/ratelimit.py): growing delays per username and per client address, and a
+    # bound on argon2 computations in flight (each takes argon2_memory_kib: 4 × 19 MiB at most).
+    sign_in_failures_free: int = Field(5, ge=1, le=100, description="Failures per username before delays start")
+    sign_in_address_failures_free: int = Field(
+        20, ge=1, le=1000, description="Failures per client address before delays start (an office shares one)")
+    sign_in_delay_max_seconds: float = Field(900.0, ge=1, le=86400, description="Longest sign-in delay")
+    argon2_concurrent_max: int = Field(4, ge=1, le=64, description="Password hashes computed at once")
+    argon2_wait_seconds: float = Field(2.0, ge=0, le=60,
+                                       description="How long a sign-in waits for a hashing slot before 503")
+    idempotency_retention_seconds: int = Field(
+        7 * 24 * 3600, ge=3600, le=366 * 24 * 3600, description="Idempotency records older than this are purged")
+    purge_interval_seconds: float = Field(
+        3600.0, ge=0, le=86400, description="Purge expired tokens and old idempotency records this often (0: never)")
     group_commit_commands_max: int = Field(256, ge=1, le=GROUP_COMMIT_COMMANDS_MAX)
     idempotency_wait_seconds: float = Field(
         30.0, ge=0.1, le=300, description="How long a retry waits for the same request still in progress")

@@ -50,6 +50,37 @@ idempotency = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+# A member's signing key is held here, never in the ledger's key store (issue #10): wrapped under a key
+# derived (argon2id) from the member's password, one row per login of the member …
+member_keys = sa.Table(
+    "api_member_keys", metadata,
+    sa.Column("username", sa.String(64), primary_key=True),
+    sa.Column("actor_id", sa.String(36), nullable=False, index=True),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("salt", sa.LargeBinary, nullable=False),
+    sa.Column("wrapped_private_key", sa.LargeBinary, nullable=False),
+)
+# … and, while a member is signed in, wrapped under a key derived from the bearer token (which only the
+# member's client holds; the table has its SHA-256): deleted with the token.
+token_keys = sa.Table(
+    "api_token_keys", metadata,
+    sa.Column("token_sha256", sa.String(64), primary_key=True),
+    sa.Column("key_id", sa.String(64), nullable=False),
+    sa.Column("wrapped_private_key", sa.LargeBinary, nullable=False),
+)
+# One-time activation codes: a member sets their own login with one. Only the SHA-256 is stored.
+activation_codes = sa.Table(
+    "api_activation_codes", metadata,
+    sa.Column("code_sha256", sa.String(64), primary_key=True),
+    sa.Column("member_id", sa.String(36), nullable=False, index=True),
+    sa.Column("issued_by", sa.String(36), nullable=False),
+    sa.Column("issued_by_role", sa.String(16), nullable=False),
+    sa.Column("reason", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+)
+
 
 class ApiStore:
     """An engine for the service's tables. SQLite gets WAL and a busy timeout; an in-memory store

@@ -29,6 +29,8 @@ from ledger.domain.errors import (
     ConsentMissing,
     InvalidInput,
     KeyRevoked,
+    MemberKeyHeldByMember,
+    MemberKeyLocked,
     NotFound,
     NotPermitted,
     PersonalDataErased,
@@ -212,6 +214,9 @@ class Ledger(Application[UUID]):
                 pending.__dict__.setdefault(SIGNER_ATTRIBUTE, (actor, request_id))
         new_keys = [a.key_id for a in aggregates if isinstance(a, Key) and a.version == 1]
         batch: _Batch | None = getattr(self._local, "batch", None)
+        unlocked = getattr(self._local, "unlocked", None)
+        if batch is not None and unlocked and actor.actor_id in unlocked:
+            batch.new_signers[actor.actor_id] = unlocked[actor.actor_id]  # signs when the batch is saved
         if batch is None:
             self._save(aggregates)
             self._activate_keys(new_keys)
@@ -344,14 +349,76 @@ class Ledger(Application[UUID]):
         self._commit(authority, None, key)
         return key_id
 
+    @contextlib.contextmanager
+    def signing_as(self, actor: Actor, *, key_id: str, private_key: bytes) -> Iterator[None]:
+        """Commands inside sign as `actor` with a key the caller unlocked (a member's key, wrapped
+        under the member's password and unwrapped for this request by the API). The key is never
+        cached beyond the command: the batch that saves the command holds it until it is signed."""
+        unlocked = dict(getattr(self._local, "unlocked", None) or {})
+        unlocked[actor.actor_id] = (key_id, actor.role, ed25519.load_private(private_key))
+        previous, self._local.unlocked = getattr(self._local, "unlocked", None), unlocked
+        try:
+            yield
+        finally:
+            self._local.unlocked = previous
+
+    def replace_member_key(self, *, authority: Actor, member_id: UUID, reason: str) -> tuple[str, bytes]:
+        """A new key for the member whose private half the ledger does NOT keep: it is returned once
+        (raw bytes) for the API to wrap under the member's password. The member's current key is
+        revoked from now on with `reason`. Both events are signed by `authority` (the unit, community
+        or region that issued the member's activation code, or the region operator)."""
+        if authority.role not in CERTIFIERS[Role.MEMBER]:
+            raise NotPermitted(f"a {authority.role.value} cannot certify a member key")
+        member = self._get(member_id, Member)
+        owner = Actor(member.id, Role.MEMBER)
+        reason = check_text(reason, "reason", chars_max=200)
+        private_key = ed25519.generate()
+        public = ed25519.public_bytes(private_key.public_key())
+        key_id = ed25519.key_id_of(public)
+        new = Key.register(key_id=key_id, public_key=ed25519.b64(public), owner_id=owner.actor_id,
+                           role=Role.MEMBER.value, certified_by=self._signer_for(authority)[0],
+                           label="member key (held by the member)")
+        touched: list[Aggregate] = [new]
+        stored = self.secrets.active_key(member_id)
+        if stored is not None:
+            old = self._get(Key.create_id(stored.key_id), Key)
+            if old.revoked_at is None:
+                old.revoke(effective_at=CLOCK.get()(), reason=reason, replaced_by=key_id)
+                touched.append(old)
+        self.secrets.put_held_key(key_id=key_id, actor_id=owner.actor_id, role=Role.MEMBER.value)
+        self._commit(authority, None, *touched)
+        if stored is not None:
+            self.secrets.deactivate_key(stored.key_id)
+        self._signers.pop(member_id, None)
+        return key_id, ed25519.private_bytes(private_key)
+
+    def revoke_member_key(self, *, authority: Actor, member_id: UUID, reason: str) -> str | None:
+        """Revoke the member's current key now (a login reset by the region): the signed revocation
+        carries the reason. Returns the revoked key id (None when the member has no active key)."""
+        self._get(member_id, Member)
+        stored = self.secrets.active_key(member_id)
+        if stored is None:
+            return None
+        self.revoke_key(authority=authority, key_id=stored.key_id, reason=reason)
+        return stored.key_id
+
     def _signer_for(self, actor: Actor) -> tuple[str, Role, Ed25519PrivateKey]:
         batch: _Batch | None = getattr(self._local, "batch", None) or getattr(self._local, "saving", None)
         signer = batch.new_signers.get(actor.actor_id) if batch is not None else None
+        unlocked = getattr(self._local, "unlocked", None)
+        if signer is None and unlocked and actor.actor_id in unlocked:
+            signer = unlocked[actor.actor_id]
+            if signer[1] != actor.role:
+                raise NotPermitted(f"actor {actor.actor_id} signs as {signer[1].value}, not {actor.role.value}")
+            return signer  # never cached: it lives as long as the request that unlocked it
         signer = signer or self._signers.get(actor.actor_id)
         if signer is None:
             stored = self.secrets.active_key(actor.actor_id)
             if stored is None:
                 raise NotPermitted(f"{actor.role.value} {actor.actor_id} has no signing key in this region")
+            if not stored.private_key:
+                raise MemberKeyLocked("该党员的签名密钥由本人密码保护，须本人登录后才能签名 / the member's key is "
+                                      "unlocked only by the member's own sign-in")
             signer = (stored.key_id, Role(stored.role), ed25519.load_private(stored.private_key))
         if signer[1] != actor.role:
             raise NotPermitted(f"actor {actor.actor_id} signs as {signer[1].value}, not {actor.role.value}")
@@ -453,6 +520,11 @@ class Ledger(Application[UUID]):
 
     def rotate_key(self, *, authority: Actor, owner: Actor, reason: str = "rotation") -> str:
         """Register a new key for `owner` and revoke the old one from now on. Returns the new key id."""
+        held = self.secrets.active_key(owner.actor_id)
+        if held is not None and not held.private_key:
+            raise MemberKeyHeldByMember("该党员的密钥由本人持有，不能由他人轮换；如遗失密码，请地区管理员说明理由重置 / the "
+                                        "member holds their own key: nobody else rotates it (a lost password is a "
+                                        "region reset, with a reason)")
         old_key_id = self._signer_for(owner)[0]
         old = self._get(Key.create_id(old_key_id), Key)
         new = self._certify_new_key(authority=authority, owner=owner, label=f"{owner.role.value} key (rotated)")

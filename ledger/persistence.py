@@ -318,6 +318,16 @@ class SecretStore:
                 key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=wrapped, active=False,
                 sequence=sequence))
 
+    def put_held_key(self, *, key_id: str, actor_id: UUID, role: str) -> None:
+        """Record a key whose private half this store does NOT hold (a member's key, wrapped under the
+        member's own password by the API): the row gives the actor its role, `active_key` returns an
+        empty private key and the ledger refuses to sign with it unless the member unlocked it."""
+        with self._lock, self.engine.begin() as connection:
+            sequence = connection.execute(sa.select(sa.func.count()).select_from(actor_keys)).scalar_one()
+            connection.execute(actor_keys.insert().values(
+                key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=b"", active=False,
+                sequence=sequence))
+
     def activate_key(self, key_id: str) -> None:
         self._set_active(key_id, True)
 
@@ -335,6 +345,8 @@ class SecretStore:
                 .order_by(actor_keys.c.sequence.desc()).limit(1)).first()
         if row is None:
             return None
+        if not row.wrapped_private_key:  # held by the member (put_held_key): nothing to unwrap here
+            return StoredKey(row.key_id, UUID(row.actor_id), row.role, b"", row.active)
         private = sealed.unwrap(self._master_key, purpose=f"private-key/{row.key_id}", wrapped=row.wrapped_private_key)
         return StoredKey(row.key_id, UUID(row.actor_id), row.role, private, row.active)
 

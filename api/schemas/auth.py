@@ -29,7 +29,8 @@ class MeOut(BaseModel):
     actor_id: UUID
     role: Role
     expires_at: datetime
-    key_id: str | None = Field(None, description="服务端持有的签名密钥 / the server-held signing key, if any")
+    key_id: str | None = Field(None, description="签名密钥（党员：本人密码解锁的密钥）/ the signing key (a member's: "
+                                                 "the one their own sign-in unlocked)")
 
 
 class PasswordChangeIn(StrictIn):
@@ -56,3 +57,38 @@ class LoginOut(BaseModel):
     role: Role
     disabled: bool
     created_at: datetime
+
+
+class ActivationIn(StrictIn):
+    """签发激活码 / issue a member's one-time activation code."""
+
+    reason: str | None = Field(None, max_length=200, description="理由（地区管理员重置时必填）/ reason (required "
+                                                                 "for a reset by the region admin)")
+
+
+class ActivationOut(BaseModel):
+    """激活码只显示这一次，请交给党员本人 / the code is shown once: hand it to the member."""
+
+    member_id: UUID
+    code: str = Field(description="一次性激活码 / one-time activation code")
+    expires_at: datetime
+
+
+class ActivateIn(StrictIn):
+    """党员凭激活码设置本人登录 / the member sets up their own login with the activation code."""
+
+    code: str = Field(min_length=1, max_length=128)
+    username: str = Field(min_length=3, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$",
+                          description="登录名（小写字母数字）/ login name")
+    password: str = Field(min_length=8, max_length=256, description="本人设置的密码 / the member's own password")
+
+
+class TokenInfoOut(BaseModel):
+    """本人的令牌（不含令牌本身）/ one of your tokens (never the token itself)."""
+
+    token_id: str = Field(description="令牌编号（SHA-256 前缀）/ id: a prefix of the token's SHA-256")
+    username: str
+    issued_at: datetime
+    expires_at: datetime
+    revoked_at: datetime | None
+    current: bool = Field(description="本次请求所用令牌 / the token of this request")

@@ -180,8 +180,11 @@ def commands_for(request: Request, principal: Principal, *, path: str, idempoten
                  method: str = "POST") -> Commands:
     """The API's command runner for this principal. `path` is the API path the same command has, so
     an Idempotency-Key means the same thing here as there."""
+    member_key = None
+    if principal.actor.role is Role.MEMBER:  # the member's own key, unlocked by their sign-in
+        member_key = services(request).auth.member_key(session_token(request))
     return Commands(services(request), principal.actor, method=method, path=path, idempotency_key=idempotency_key,
-                    signing=Signing())
+                    signing=Signing(), member_key=member_key)
 
 
 async def in_thread(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -31,6 +31,10 @@ ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role
 NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller's own session
     ("POST", "/v1/auth/token"), ("POST", "/v1/auth/revoke"), ("POST", "/v1/auth/password"), ("GET", "/v1/auth/me"),
     ("GET", "/healthz"),
+    # the caller's own logins and tokens (tests/api/test_member_logins.py), and a member's activation (no login yet:
+    # the one-time code is the credential)
+    ("GET", "/v1/auth/logins"), ("POST", "/v1/auth/logins/{username}/disable"), ("GET", "/v1/auth/tokens"),
+    ("POST", "/v1/auth/tokens/{token_id}/revoke"), ("POST", "/v1/auth/activate"),
     # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
     ("POST", "/v1/federation/transfer-imports"),
 }
@@ -191,9 +195,10 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}, lambda w, r, s: {"reason": "轮换"}),
     Spec("POST", "/v1/keys/{key_id}/revocation", "key.revoke", lambda w, r, s: {"key_id": key_target(w, r, s)},
          lambda w, r, s: {"reason": "终端丢失"}),
-    Spec("POST", "/v1/logins", "login.create", body=lambda w, r, s: {
-        "username": f"new-{uuid4().hex[:10]}", "password": "a long password",
-        "actor_id": str(authority_target(w, r, s).actor_id)}),
+    Spec("POST", "/v1/logins", "login.create", body=lambda w, r, s: {  # members set up their own (below)
+        "username": f"new-{uuid4().hex[:10]}", "password": "a long password", "actor_id": str(s.counter.actor_id)}),
+    Spec("POST", "/v1/members/{member_id}/activation-codes", "login.activate",
+         lambda w, r, s: {"member_id": str(s.member.actor_id)}, lambda w, r, s: {"reason": "遗失密码，本人申请"}),
     Spec("GET", "/v1/actors/{actor_id}/logins", "login.list",
          lambda w, r, s: {"actor_id": str(authority_target(w, r, s).actor_id)}),
     Spec("POST", "/v1/logins/{username}/disable", "login.disable",

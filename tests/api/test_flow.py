@@ -63,9 +63,11 @@ def test_every_role_through_the_api_then_the_store_verifies(app: FastAPI, client
                                 json={"name": "爱心超市收银台"}), 201)["id"]
     item_id = ok(client.post(f"/v1/communities/{community_id}/catalogue", headers=community,
                              json={"name": "大米 5kg", "price_minutes": 90}), 201)["id"]
-    for username, actor_id in (("member-wang", member_id), ("counter-zixin", counter_id)):
-        ok(client.post("/v1/logins", headers=community, json={
-            "username": username, "password": "a long password 2", "actor_id": actor_id}), 201)
+    ok(client.post("/v1/logins", headers=community, json={
+        "username": "counter-zixin", "password": "a long password 2", "actor_id": counter_id}), 201)
+    code = ok(client.post(f"/v1/members/{member_id}/activation-codes", headers=community, json={}), 201)["code"]
+    ok(client.post("/v1/auth/activate", json={"code": code, "username": "member-wang",  # the member, not the office
+                                              "password": "a long password 2"}), 201)
     member = sign_in(client, "member-wang", "a long password 2")
     counter = sign_in(client, "counter-zixin", "a long password 2")
 

@@ -28,7 +28,9 @@ EXAMPLES = int(os.environ.get("TIMELEDGER_API_FUZZ_EXAMPLES", "8"))
 # Operations that end the world's own tokens or keys get a fresh world; the others share one.
 FRESH = {("POST", "/v1/auth/revoke"), ("POST", "/v1/logins/{username}/disable"),
          ("POST", "/v1/actors/{actor_id}/key-rotation"), ("POST", "/v1/keys/{key_id}/revocation"),
-         ("POST", "/v1/members/{member_id}/personal-data/erasure")}
+         ("POST", "/v1/members/{member_id}/personal-data/erasure"),
+         ("POST", "/v1/members/{member_id}/activation-codes"), ("POST", "/v1/auth/logins/{username}/disable"),
+         ("POST", "/v1/auth/tokens/{token_id}/revoke")}
 ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
 SKIP = {("POST", "/v1/auth/token"), ("POST", "/v1/auth/password")}  # argon2 per example: covered in test_auth
 
@@ -57,7 +59,7 @@ def _real_ids(world: World) -> dict[str, str]:
             "team_id": str(a.team_id), "item_id": str(a.item_id), "year": "2026", "version": "1",
             "username": world.usernames[a.counter.actor_id],
             "consent_id": str(stable_id("consent", a.member.actor_id, "unit_feedback", str(a.unit.actor_id))), "kind": "card",
-            "transfer_id": str(a.order_id)}
+            "transfer_id": str(a.order_id), "token_id": "0123456789abcdef"}
 
 
 @pytest.fixture(scope="module")

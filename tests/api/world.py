@@ -127,9 +127,16 @@ def build_world(app: FastAPI, *, balance_sessions: int = 1) -> World:
                                   for f in ("unit", "community", "counter", "resident", "member")]
     for actor in actors:
         username = f"{actor.role.value}-{actor.actor_id.hex[:12]}"
-        login = services.auth.create_login(username=username, password=PASSWORD, actor=actor)
-        world.tokens[actor.actor_id], _ = services.auth.issue_token(login)
+        if actor.role is Role.MEMBER:  # a member's login holds a key only the member's password unlocks
+            services.member_access.provision(member_id=actor.actor_id, username=username, password=PASSWORD,
+                                             reason="test world")
+            world.tokens[actor.actor_id], _, _ = services.auth.login(username, PASSWORD)
+        else:
+            login = services.auth.create_login(username=username, password=PASSWORD, actor=actor)
+            world.tokens[actor.actor_id], _ = services.auth.issue_token(login)
         world.usernames[actor.actor_id] = username
+    for side in (world.a, world.b):  # the member's key changed when their login was set up
+        side.member_key_id = services.auth.member_key(world.tokens[side.member.actor_id])[0]  # type: ignore[index]
     return world
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import urllib.parse
 from typing import Annotated, Literal
 from uuid import UUID
@@ -9,6 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
+from api.auth import SignInBusy, TooManyAttempts
 from api.routers import reports as api_reports
 from api.web import core
 from api.web.present import report_view
@@ -52,10 +54,17 @@ async def login(request: Request) -> Response:
     auth = core.services(request).auth
     if not username or not password or len(username) > 64 or len(password) > 256:
         return _login_failed(request, target)
+    client = request.client.host if request.client is not None else None
     try:
-        token, _expires_at, login = await core.in_thread(auth.login, username, password)
+        token, _expires_at, login = await core.in_thread(functools.partial(auth.login, username, password,
+                                                                           client=client))
     except core.AuthenticationFailed:
         return _login_failed(request, target)
+    except (TooManyAttempts, SignInBusy) as refused:  # throttled: say so, and when to retry
+        response = core.page(request, "login.html", {"next": target, "error": refused.detail},
+                             status_code=refused.http_status, title="登录")
+        response.headers.update(refused.headers)
+        return response
     response = RedirectResponse(target or core.ROLE_HOME.get(login.role, "/"), status_code=303)
     response.set_cookie(core.SESSION_COOKIE, token, max_age=auth.token_ttl_seconds, httponly=True, samesite="lax",
                         secure=request.url.scheme == "https", path="/")
