@@ -469,6 +469,8 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
         path = database.sqlite_path
         assert path is not None
         connection = sqlite3.connect(path if path.startswith("file:") else f"file:{path}?mode=ro", uri=True)
+        # a tampered text column may hold bytes that are not UTF-8: read them, the verifier names them
+        connection.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
         try:
             cursor = connection.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY "

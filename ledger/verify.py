@@ -41,6 +41,16 @@ VERIFY_CHUNK_EVENTS = 1024  # events (whole aggregates) per task sent to a worke
 KEY_TYPES = ("Key.Registered", "Key.Revoked")
 
 
+def printable(text: Any) -> str:
+    """Untrusted text made safe to print and to encode as UTF-8 JSON: lone surrogates and other
+    unencodable characters become backslash escapes (a finding must never crash its own report)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    elif not isinstance(text, str):
+        text = str(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class Problem:
     aggregate_id: str
@@ -48,6 +58,12 @@ class Problem:
     position: int
     event_type: str
     reason: str
+
+    def __post_init__(self) -> None:
+        for name in ("aggregate_id", "event_type", "reason"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+        if type(self.version) is not int:
+            object.__setattr__(self, "version", -1)
 
     def __str__(self) -> str:
         return (f"event {self.event_type or '?'} aggregate={self.aggregate_id} version={self.version} "
@@ -111,6 +127,15 @@ def _parse(raw: RawEvent) -> tuple[bytes, bytes, Statement]:
     Malformed bytes raise `EnvelopeError` (never `UnicodeDecodeError` or `CanonicalError`)."""
     signature, signed_bytes = unpack(raw.state)
     statement = parse_signed_bytes(signed_bytes, strict=False)
+    try:
+        return _check_canonical(signature, signed_bytes, statement)
+    except EnvelopeError:
+        raise
+    except (UnicodeError, RecursionError, ValueError, TypeError) as error:  # e.g. a lone surrogate escape
+        raise EnvelopeError(f"statement is not canonical UTF-8 JSON: {type(error).__name__}") from None
+
+
+def _check_canonical(signature: bytes, signed_bytes: bytes, statement: Statement) -> tuple[bytes, bytes, Statement]:
     _, head_region, head_type, body = signed_bytes.split(b"\n", 3)
     try:
         if head_region.decode() != statement.region or head_type.decode() != statement.type:
@@ -155,6 +180,27 @@ def _topic_type(topic: str) -> tuple[type, str] | None:
     return _TOPIC_TYPES[topic]
 
 
+def clean_row(raw: RawEvent) -> RawEvent:
+    """A stored row with the types the checks expect, whatever a tampered database returns (SQLite
+    keeps any type in any column): ids and topics as text, versions as int (-1 when not one), the
+    envelope as bytes. What does not fit is then named by the checks, never raised."""
+    originator_id, version, topic, state = raw.originator_id, raw.originator_version, raw.topic, raw.state
+    if type(originator_id) is str and type(version) is int and type(topic) is str and type(state) is bytes:
+        return raw
+    if type(state) is not bytes:
+        state = bytes(state) if isinstance(state, (bytearray, memoryview)) else printable(
+            "" if state is None else state).encode()
+    return RawEvent(raw.position, originator_id if type(originator_id) is str else printable(originator_id),
+                    version if type(version) is int else -1, topic if type(topic) is str else printable(topic),
+                    state)
+
+
+def iter_rows(database: Database, *, recorder: Any = None, order: str = "aggregate") -> Iterator[RawEvent]:
+    """`iter_raw_events` with every row cleaned (see `clean_row`)."""
+    for raw in iter_raw_events(database, recorder=recorder, order=order):
+        yield clean_row(raw)
+
+
 def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
     signed = statement.aggregate
     if (raw.originator_id == signed or raw.originator_id == signed.replace("-", "")) and (
@@ -191,6 +237,7 @@ def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region
     root_id = ed25519.key_id_of(root_public_key)
     trusted: dict[str, TrustedKey] = {}
     for raw in events:
+        raw = clean_row(raw)
         try:
             signature, signed_bytes, statement = _parse(raw)
         except EnvelopeError:
@@ -201,8 +248,8 @@ def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region
             continue
         try:
             _trust_key_event(trusted, root_id, root_public_key, signature, signed_bytes, statement)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a malformed key event trusts nothing; pass 2 names it
+        except Exception:  # noqa: BLE001 - a malformed key event trusts nothing; pass 2 names it
+            continue
     return trusted
 
 
@@ -286,6 +333,16 @@ def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
         yield group
 
 
+@dataclass
+class _ChainState:
+    """What checking one aggregate carries from event to event."""
+
+    prev_hash: str = GENESIS_HASH
+    aggregate: Any = None
+    replay_ok: bool = True
+    aggregate_id: tuple[str, UUID] | None = None
+
+
 class _AggregateChecker:
     """Checks one aggregate's events at a time: rows against statements, keys, chain, replay.
     Signatures go to `add_signature`, which may check them later on another core."""
@@ -301,57 +358,63 @@ class _AggregateChecker:
         """The replayed aggregate, or None when its events do not replay."""
         report = self.report
         report.aggregates_checked += 1
-        prev_hash = GENESIS_HASH
-        aggregate: Any = None
-        replay_ok = True
-        aggregate_id: tuple[str, UUID] | None = None
+        state = _ChainState()
         for expected_version, raw in enumerate(group, start=1):
             report.events_checked += 1
-
-            def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
-                report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
-                                               event_type, reason))
-
             try:
-                signature, signed_bytes, statement = _parse(raw)
-            except EnvelopeError as error:
-                fail(f"stored bytes are not a valid signed statement: {error}")
-                prev_hash, replay_ok = "", False
-                continue
-            report.by_type[statement.type] += 1
-            mismatch = _row_matches(raw, statement)
-            if mismatch:
-                fail(mismatch, statement.type)
-            if self.region_code is not None and statement.region != self.region_code:
-                fail(f"signed for region {statement.region}, not {self.region_code}", statement.type)
-            if raw.originator_version != expected_version:
-                fail(f"version {raw.originator_version} where {expected_version} was expected: "
-                     "the aggregate's history has a gap", statement.type)
-            if statement.prev != prev_hash:
-                fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
-            prev_hash = statement_hash(signed_bytes)
+                self._check_event(raw, expected_version, state)
+            except Exception as error:  # noqa: BLE001 - a verifier is total: whatever the bytes, a finding
+                report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, "",
+                                               f"event cannot be checked: {type(error).__name__}: {error}"))
+                state.prev_hash, state.replay_ok = "", False
+        return state.aggregate if state.replay_ok else None
+
+    def _check_event(self, raw: RawEvent, expected_version: int, state: _ChainState) -> None:
+        report = self.report
+
+        def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
+            report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
+                                           event_type, reason))
+
+        try:
+            signature, signed_bytes, statement = _parse(raw)
+        except EnvelopeError as error:
+            fail(f"stored bytes are not a valid signed statement: {error}")
+            state.prev_hash, state.replay_ok = "", False
+            return
+        report.by_type[statement.type] += 1
+        mismatch = _row_matches(raw, statement)
+        if mismatch:
+            fail(mismatch, statement.type)
+        if self.region_code is not None and statement.region != self.region_code:
+            fail(f"signed for region {statement.region}, not {self.region_code}", statement.type)
+        if raw.originator_version != expected_version:
+            fail(f"version {raw.originator_version} where {expected_version} was expected: "
+                 "the aggregate's history has a gap", statement.type)
+        if statement.prev != state.prev_hash:
+            fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
+        state.prev_hash = statement_hash(signed_bytes)
+        try:
+            problem, key = _signer_problem(statement, self.trusted)
+        except (TypeError, ValueError) as error:  # a malformed field (time, role…) is a finding
+            problem, key = f"malformed statement: {error}", None
+        if problem:
+            fail(problem, statement.type)
+        else:
+            assert key is not None
+            self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
+        if state.replay_ok and not mismatch:
             try:
-                problem, key = _signer_problem(statement, self.trusted)
-            except (TypeError, ValueError) as error:  # a malformed field (time, role…) is a finding
-                problem, key = f"malformed statement: {error}", None
-            if problem:
-                fail(problem, statement.type)
-            else:
-                assert key is not None
-                self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
-            if replay_ok and not mismatch:
-                try:
-                    if aggregate_id is None or aggregate_id[0] != statement.aggregate:
-                        aggregate_id = (statement.aggregate, UUID(statement.aggregate))
-                    resolved = _topic_type(raw.topic)
-                    assert resolved is not None  # a row whose topic does not resolve is a mismatch
-                    domain_event = decode_event(resolved[0], aggregate_id[1], statement.version, statement.time,
-                                                statement.payload, prev_hash)
-                    aggregate = domain_event.mutate(aggregate)
-                except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
-                    fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
-                    replay_ok = False
-        return aggregate if replay_ok else None
+                if state.aggregate_id is None or state.aggregate_id[0] != statement.aggregate:
+                    state.aggregate_id = (statement.aggregate, UUID(statement.aggregate))
+                resolved = _topic_type(raw.topic)
+                assert resolved is not None  # a row whose topic does not resolve is a mismatch
+                domain_event = decode_event(resolved[0], state.aggregate_id[1], statement.version, statement.time,
+                                            statement.payload, state.prev_hash)
+                state.aggregate = domain_event.mutate(state.aggregate)
+            except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
+                fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
+                state.replay_ok = False
 
 
 def _key_rows(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
@@ -415,7 +478,7 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
     spend their time on the checks themselves, most of it in Ed25519.
     """
     report = Report()
-    trusted = load_trusted_keys(_key_rows(iter_raw_events(database, recorder=recorder, order="position")),
+    trusted = load_trusted_keys(_key_rows(iter_rows(database, recorder=recorder, order="position")),
                                 root_public_key, region_code, report.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
     executor = (ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(trusted, region_code))
@@ -441,7 +504,7 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
     try:
         chunk: list[list[tuple[int, str, int, str, bytes]]] = []
         size = 0
-        for group in _aggregates(iter_raw_events(database, recorder=recorder, order="aggregate")):
+        for group in _aggregates(iter_rows(database, recorder=recorder, order="aggregate")):
             chunk.append([(r.position, r.originator_id, r.originator_version, r.topic, r.state) for r in group])
             size += len(group)
             if size >= VERIFY_CHUNK_EVENTS:

@@ -252,13 +252,18 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
     base.out.print(f"{verified.total_minutes} minutes ({hours} hours)", highlight=False, soft_wrap=True)
 
 
+AUDIT_INCOMPLETE_EXIT = 3  # no difference found, but not everything could be compared
+
+
 def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file; default: the one recorded "
                                                         "at init")] = None,
           workers: Annotated[Optional[int], typer.Option(help="Signature-checking processes (0 = inline)")] = None,
           verify: Annotated[bool, typer.Option(help="Verify every event's signature and chain too")] = True,
           views: Annotated[bool, typer.Option(help="Compare with the projections (rebuilds them in a scratch "
                                                    "database)")] = True,
-          catch_up: Annotated[bool, typer.Option(help="Append unlogged events to the Merkle log first")] = False,
+          catch_up: Annotated[bool, typer.Option(help="First bring the Merkle log and the projections up to the "
+                                                      "store (without it, lagging parts make the audit "
+                                                      "INCOMPLETE, exit 3)")] = True,
           as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
           db: DbOption = None) -> None:
     """Replay the whole log: events, Merkle log and checkpoints, balances, points and stars; report differences."""
@@ -270,17 +275,16 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     ledger = _open(db)
     root = base.read_trust_root(trust) if trust else None
     log = MerkleLog.for_ledger(ledger)
-    if catch_up:
-        log.catch_up()
     with base.Progress(base.TextColumn("[bold]audit[/bold] {task.description}"), base.BarColumn(),
                        base.MofNCompleteColumn(), base.TimeElapsedColumn(), console=base.console,
                        transient=True) as bar:
         task = bar.add_task("", total=ledger.recorder.max_notification_id() or 0)
         report = run_audit(ledger, root_public_key=root, verify=verify, views=views, workers=workers, log=log,
+                           catch_up=catch_up,
                            progress=lambda stage, n: bar.update(task, description=stage, completed=n))
     if as_json:
         base.out.print_json(json.dumps({
-            "ok": report.ok, "events": report.events, "events_verified": report.events_verified,
+            "ok": report.ok, "complete": report.complete, "incomplete": report.incomplete, "events": report.events, "events_verified": report.events_verified,
             "leaves": report.leaves, "unlogged": report.unlogged, "root": report.root.hex(),
             "checkpoints": report.checkpoints, "accounts": report.accounts, "views": report.views_compared,
             "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
@@ -288,9 +292,10 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     else:
         for line in format_report(report):
             base.out.print(line, highlight=False, markup=False, soft_wrap=True)
-        base.out.print("OK: no differences" if report.ok else f"FAILED: {len(report.differences)} difference(s)",
+        base.out.print("OK: no differences" if report.ok else f"FAILED: {len(report.differences)} difference(s)"
+                       if report.differences else f"INCOMPLETE: {len(report.incomplete)} comparison(s) not made",
                        highlight=False, soft_wrap=True)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok else 1 if report.differences else AUDIT_INCOMPLETE_EXIT)
 
 
 def register(app: typer.Typer) -> None:
