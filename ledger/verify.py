@@ -297,8 +297,13 @@ def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) ->
     return ""
 
 
-def _valid_at(key: TrustedKey, moment: datetime) -> bool:
+def key_valid_at(key: TrustedKey, moment: datetime) -> bool:
+    """The one key-validity rule (events, bundles, checkpoints, certificate seals): a key signs from
+    its registration up to, not including, its revocation."""
     return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
+
+
+_valid_at = key_valid_at
 
 
 def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tuple[str | None, TrustedKey | None]:
@@ -315,9 +320,10 @@ def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tup
     if key.role not in allowed:
         return f"a {key.role.value} may not sign {statement.type}", None
     moment = datetime.fromisoformat(statement.time)
-    if moment < key.registered_at:
-        return f"signed at {statement.time}, before key {statement.key} was registered", None
-    if key.revoked_at is not None and moment >= key.revoked_at:
+    if not key_valid_at(key, moment):
+        if moment < key.registered_at:
+            return f"signed at {statement.time}, before key {statement.key} was registered", None
+        assert key.revoked_at is not None
         return f"signed at {statement.time} by key {statement.key}, revoked from {key.revoked_at.isoformat()}", None
     return None, key
 
@@ -425,6 +431,68 @@ def _key_rows(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
             yield raw
 
 
+LOG_PAGE_LEAVES = 20_000  # leaves read per query when comparing positions with the Merkle log
+
+
+def _logged_positions(database: Database) -> Iterator[tuple[int, str, int, str]]:
+    """(position, aggregate id, version, event type) of every leaf of the Merkle log kept beside the
+    store, in position order; nothing when the store has no log (read only: never creates one)."""
+    import sqlalchemy as sa
+
+    from ledger.transparency import schema as t
+
+    if database.kind == "memory":
+        return
+    engine = t.create_engine(database)
+    try:
+        if not sa.inspect(engine).has_table(t.leaves.name):
+            return
+        after = -1
+        columns = (t.leaves.c.leaf_index, t.leaves.c.position, t.leaves.c.aggregate_id, t.leaves.c.version,
+                   t.leaves.c.event_type)
+        while True:
+            with engine.connect() as connection:
+                page = connection.execute(sa.select(*columns).where(t.leaves.c.leaf_index > after)
+                                          .order_by(t.leaves.c.leaf_index).limit(LOG_PAGE_LEAVES)).all()
+            if not page:
+                return
+            for row in page:
+                yield int(row[1]), str(row[2]), int(row[3]), str(row[4])
+            after = int(page[-1][0])
+    finally:
+        engine.dispose()
+
+
+def _against_log(rows: Iterator[RawEvent], database: Database, problems: list[Problem]) -> Iterator[RawEvent]:
+    """Pass the rows through, naming every event the Merkle log holds that the store no longer does:
+    the deletion of an aggregate's last event breaks no hash chain, only the log can see it. (Whether
+    the bytes still hash to their leaves is `timeledger audit`'s comparison.)"""
+    leaves = _logged_positions(database)
+
+    def advance() -> tuple[int, str, int, str] | None:
+        try:
+            return next(leaves, None)
+        except Exception as error:  # noqa: BLE001 - a damaged log table is a finding, not a crash
+            problems.append(Problem("", -1, 0, "", f"the Merkle log cannot be read: {type(error).__name__}: {error}"))
+            return None
+
+    def deleted(leaf: tuple[int, str, int, str]) -> Problem:
+        return Problem(leaf[1], leaf[2], leaf[0], leaf[3], "the Merkle log holds this event but the event store no "
+                       "longer does (deleted)")
+
+    leaf = advance()
+    for raw in rows:
+        while leaf is not None and leaf[0] < raw.position:
+            problems.append(deleted(leaf))
+            leaf = advance()
+        if leaf is not None and leaf[0] == raw.position:
+            leaf = advance()
+        yield raw
+    while leaf is not None:
+        problems.append(deleted(leaf))
+        leaf = advance()
+
+
 _WORKER: dict[str, Any] = {}
 
 
@@ -478,7 +546,8 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
     spend their time on the checks themselves, most of it in Ed25519.
     """
     report = Report()
-    trusted = load_trusted_keys(_key_rows(iter_rows(database, recorder=recorder, order="position")),
+    rows = iter_rows(database, recorder=recorder, order="position")
+    trusted = load_trusted_keys(_key_rows(_against_log(rows, database, report.problems)),
                                 root_public_key, region_code, report.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
     executor = (ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(trusted, region_code))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -142,31 +143,48 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
 
 @proof_app.command("verify")
 def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file from `proof inclusion|consistency`")],
-                 key: Annotated[Optional[str], typer.Option(help="The region's checkpoint verifier key "
-                                                            "(name+id+base64); default: read from --db")] = None,
+                 trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file (`keys export-root`); "
+                                                               "default: the one recorded at init")] = None,
+                 key: Annotated[Optional[str], typer.Option(help="Pin one checkpoint verifier key (name+id+base64) "
+                                                            "instead of the region keys chained to the trust "
+                                                            "root")] = None,
                  db: DbOption = None) -> None:
-    """Check a proof file against the region's checkpoint key."""
+    """Check a proof file; fails closed unless every tree it names carries a checkpoint signed by a region key
+    that the trust root certified (and that was valid when it signed)."""
     from ledger.signing.note import NoteError, parse_verifier_key
-    from ledger.transparency.checkpoints import region_note_verifier
+    from ledger.transparency.checkpoints import CheckpointError, RegionKeyring
     from ledger.transparency.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
     from ledger.transparency.proofs import verify_inclusion_file
 
     base = _cli()
-    text = proof_file.read_bytes()
     try:
-        verifier = parse_verifier_key(key) if key else region_note_verifier(_open(db))
-    except NoteError as error:
-        base.fail(f"verifier key: {error}", 2)
+        text = proof_file.read_bytes()
+    except OSError as error:
+        base.fail(f"cannot read {proof_file}: {error}", 2)
+    opener: Any
+    if key:
+        try:
+            opener = parse_verifier_key(key)
+        except NoteError as error:
+            base.fail(f"verifier key: {error}", 2)
+    else:
+        ledger = _open(db)
+        try:
+            root = base.read_trust_root(trust) if trust else base64.b64decode(ledger.root_public_key())
+            opener = RegionKeyring.from_store(ledger, root)
+        except (OSError, ValueError, CheckpointError) as error:
+            base.fail(f"trust root: {error}", 2)
     try:
         if text.startswith(CONSISTENCY_HEADER.encode()):
-            proof = verify_consistency_file(text, verifier)
+            proof = verify_consistency_file(text, opener)
             base.out.print(f"OK: the log of {proof.size1} events is a prefix of the log of {proof.size2} events")
         else:
-            verified = verify_inclusion_file(text, verifier)
+            verified = verify_inclusion_file(text, opener)
             base.out.print(f"OK: leaf {verified.index} is in {verified.checkpoint.origin} at size "
                            f"{verified.checkpoint.size}")
     except ProofFileError as error:
-        base.fail(f"FAILED: {error}")
+        base.console.print(f"FAILED [{error.code}]: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 certificate_app = typer.Typer(help="Hour certificates (志愿服务证明) that verify offline.", no_args_is_help=True)
