@@ -203,6 +203,8 @@ def test_cli_checkpoint_proofs_and_audit(tmp_path: Path) -> None:
     result = runner.invoke(app, ["proof", "verify", str(proof), "--db", db])
     assert result.exit_code == 1 and "FAILED" in result.output
     result = runner.invoke(app, ["proof", "consistency", "--from", "7", "--out", str(proof), "--db", db])
+    assert result.exit_code == 2 and "no signed checkpoint of size 7" in result.output, result.output
+    result = runner.invoke(app, ["proof", "consistency", "--from", "0", "--out", str(proof), "--db", db])
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["proof", "verify", str(proof), "--db", db]).exit_code == 0
     result = runner.invoke(app, ["audit", "--workers", "0", "--db", db])
