@@ -280,6 +280,8 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
         target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
         if target is None or signer is None or not _valid_at(signer, time):
             return
+        if signer.role not in CERTIFIERS.get(target.role, frozenset()) | {Role.PROVINCE}:
+            return  # named in pass 2 (`_certifier_problem`)
         if not ed25519.verify(ed25519.load_public(ed25519.b64(signer.public_key)), signature, signed_bytes):
             return
         effective = datetime.fromisoformat(payload["effective_at"])
@@ -326,6 +328,22 @@ def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tup
         assert key.revoked_at is not None
         return f"signed at {statement.time} by key {statement.key}, revoked from {key.revoked_at.isoformat()}", None
     return None, key
+
+
+def _certifier_problem(statement: Statement, signer: TrustedKey, key_before: Any) -> str | None:
+    """Who may register or revoke a key (`CERTIFIERS`; the root also revokes): a key event by a
+    role that may not certify that key is named, not just left untrusted."""
+    if statement.type == "Key.Registered":
+        role = Role(statement.payload["role"])
+    else:
+        role = Role(getattr(key_before, "role", ""))
+    allowed = CERTIFIERS.get(role, frozenset())
+    if statement.type == "Key.Revoked":
+        allowed = allowed | {Role.PROVINCE}
+    if signer.role not in allowed:
+        verb = "certify" if statement.type == "Key.Registered" else "revoke"
+        return f"a {signer.role.value} may not {verb} a {role.value} key"
+    return None
 
 
 def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
@@ -402,7 +420,9 @@ class _AggregateChecker:
         state.prev_hash = statement_hash(signed_bytes)
         try:
             problem, key = _signer_problem(statement, self.trusted)
-        except (TypeError, ValueError) as error:  # a malformed field (time, role…) is a finding
+            if key is not None and statement.type in KEY_TYPES:
+                problem = _certifier_problem(statement, key, state.aggregate)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:  # a malformed field is a finding
             problem, key = f"malformed statement: {error}", None
         if problem:
             fail(problem, statement.type)
