@@ -384,7 +384,7 @@ def _count_nodes(log: MerkleLog) -> int:
 
 def _check_checkpoints(ledger: Any, log: MerkleLog, checkpoints: list[StoredCheckpoint], root: bytes,
                        report: AuditReport) -> None:
-    from ledger.verify import KEY_TYPES, load_trusted_keys
+    from ledger.verify import KEY_TYPES, key_valid_at, load_trusted_keys
 
     if not checkpoints:
         return
@@ -406,7 +406,7 @@ def _check_checkpoints(ledger: Any, log: MerkleLog, checkpoints: list[StoredChec
                 if (parsed.size, parsed.root_hash) != (checkpoint.size, checkpoint.root):
                     report.add("checkpoint", f"{name}: the signed note says size {parsed.size}, the table another "
                                "size or root")
-                if not (key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)):
+                if not key_valid_at(key, moment):
                     report.add("checkpoint", f"{name} was signed at {moment.isoformat()}, when key {key.key_id} was "
                                "not valid")
             except (NoteError, CheckpointError) as error:
