@@ -465,7 +465,8 @@ def _logged_positions(database: Database) -> Iterator[tuple[int, str, int, str]]
         return
     engine = t.create_engine(database)
     try:
-        if not sa.inspect(engine).has_table(t.leaves.name):
+        schema = database.schema if database.kind == "postgresql" else None
+        if not sa.inspect(engine).has_table(t.leaves.name, schema=schema):
             return
         after = -1
         columns = (t.leaves.c.leaf_index, t.leaves.c.position, t.leaves.c.aggregate_id, t.leaves.c.version,
