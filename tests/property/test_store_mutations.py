@@ -186,7 +186,25 @@ def surrogate(connection: sqlite3.Connection, data: Any, rows: int) -> int | Non
     return rowid
 
 
-MUTATIONS: dict[str, Mutation] = {"flip": flip, "truncate": truncate, "garbage": garbage, "swap": swap,
+def retype(connection: sqlite3.Connection, data: Any, rows: int) -> int:
+    """SQLite keeps any type in any column: bytes that are not UTF-8 in a text column, text or NULL
+    where a version or an envelope belongs."""
+    rowid = data.draw(st.integers(1, rows), label="row")
+    column = data.draw(st.sampled_from(COLUMNS), label="column")
+    value = data.draw(st.sampled_from(["invalid utf-8 text", "blob", "null", "text", "float"]), label="value")
+    if value == "invalid utf-8 text":
+        connection.execute(f"UPDATE stored_events SET {column}=CAST(? AS TEXT) WHERE rowid=?", (b"\xff\xfe\x80", rowid))
+    else:
+        replacement = {"blob": b"\x00\xff", "null": None, "text": "\ud800".encode("utf-8", "surrogatepass").hex(),
+                       "float": 1.5}[value]
+        try:
+            connection.execute(f"UPDATE stored_events SET {column}=? WHERE rowid=?", (replacement, rowid))
+        except sqlite3.IntegrityError:  # NOT NULL
+            connection.execute(f"UPDATE stored_events SET {column}=? WHERE rowid=?", (b"", rowid))
+    return rowid
+
+
+MUTATIONS: dict[str, Mutation] = {"retype": retype, "flip": flip, "truncate": truncate, "garbage": garbage, "swap": swap,
                                   "swap_in_aggregate": swap_in_aggregate, "delete": delete, "insert": insert,
                                   "surrogate": surrogate}
 
