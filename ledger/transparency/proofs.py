@@ -44,7 +44,6 @@ from ledger.signing.note import (
     NoteVerifier,
     format_tlog_proof,
     open_checkpoint,
-    parse_note,
     parse_tlog_proof,
 )
 from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint

@@ -8,7 +8,6 @@ import base64
 import json
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID
 
 import pytest
 
