@@ -154,3 +154,13 @@ def test_the_producer_embeds_both_checkpoints_and_refuses_unsigned_sizes(logged,
     assert runner.invoke(app, ["proof", "verify", str(out), "--db", db]).exit_code == 0
     result = runner.invoke(app, ["proof", "consistency", "--from", "1", "--out", str(out), "--db", db])
     assert result.exit_code == 2 and "no signed checkpoint of size 1" in result.output, result.output
+
+
+def test_an_inclusion_proof_without_its_checkpoint_is_refused(logged) -> None:
+    ledger, log, _, root = logged
+    latest = CheckpointStore.for_log(log).latest()
+    text = inclusion_file(log, latest, leaf_for(log, position=2))
+    stripped = text[: text.index(latest.note)]
+    for mutated in (stripped, stripped.rstrip("\n") + "\n"):
+        with pytest.raises(ProofFileError):
+            verify_inclusion_file(mutated, RegionKeyring.from_store(ledger, root))
