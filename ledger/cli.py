@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 from uuid import UUID
 
 import typer
+from rich.markup import escape
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -155,7 +156,7 @@ def verify(trust: Annotated[Optional[Path], typer.Option(help="Trust root public
             table.add_row(event_type, str(count))
         out.print(table)
         for problem in report.problems:
-            out.print(f"[red]BAD[/red] {problem}")
+            out.print(f"[red]BAD[/red] {escape(str(problem))}", soft_wrap=True)  # stored text is not markup
         out.print("[green]OK[/green]: every event verifies" if report.ok
                   else f"[red]FAILED[/red]: {len(report.problems)} problem(s)")
     raise typer.Exit(0 if report.ok else 1)

@@ -481,13 +481,17 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
         path = database.sqlite_path
         assert path is not None
         connection = sqlite3.connect(path if path.startswith("file:") else f"file:{path}?mode=ro", uri=True)
+        # a tampered text column may hold bytes that are not UTF-8: read them, the verifier names them
+        connection.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
         try:
             cursor = connection.execute(
                 "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY "
                 + order_by.format(pos="rowid"))
             while rows := cursor.fetchmany(STREAM_PAGE_ROWS):
                 for row in rows:
-                    yield RawEvent(row[0], row[1], row[2], row[3], bytes(row[4]))
+                    # a tampered row may hold any type in any column: passed on as read, for the verifier to name
+                    state = bytes(row[4]) if isinstance(row[4], (bytes, bytearray, memoryview)) else row[4]
+                    yield RawEvent(row[0], row[1], row[2], row[3], state)
         finally:
             connection.close()
         return

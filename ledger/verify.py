@@ -41,6 +41,16 @@ VERIFY_CHUNK_EVENTS = 1024  # events (whole aggregates) per task sent to a worke
 KEY_TYPES = ("Key.Registered", "Key.Revoked")
 
 
+def printable(text: Any) -> str:
+    """Untrusted text made safe to print and to encode as UTF-8 JSON: lone surrogates and other
+    unencodable characters become backslash escapes (a finding must never crash its own report)."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "backslashreplace")
+    elif not isinstance(text, str):
+        text = str(text)
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 @dataclass(frozen=True)
 class Problem:
     aggregate_id: str
@@ -48,6 +58,12 @@ class Problem:
     position: int
     event_type: str
     reason: str
+
+    def __post_init__(self) -> None:
+        for name in ("aggregate_id", "event_type", "reason"):
+            object.__setattr__(self, name, printable(getattr(self, name)))
+        if type(self.version) is not int:
+            object.__setattr__(self, "version", -1)
 
     def __str__(self) -> str:
         return (f"event {self.event_type or '?'} aggregate={self.aggregate_id} version={self.version} "
@@ -111,6 +127,15 @@ def _parse(raw: RawEvent) -> tuple[bytes, bytes, Statement]:
     Malformed bytes raise `EnvelopeError` (never `UnicodeDecodeError` or `CanonicalError`)."""
     signature, signed_bytes = unpack(raw.state)
     statement = parse_signed_bytes(signed_bytes, strict=False)
+    try:
+        return _check_canonical(signature, signed_bytes, statement)
+    except EnvelopeError:
+        raise
+    except (UnicodeError, RecursionError, ValueError, TypeError) as error:  # e.g. a lone surrogate escape
+        raise EnvelopeError(f"statement is not canonical UTF-8 JSON: {type(error).__name__}") from None
+
+
+def _check_canonical(signature: bytes, signed_bytes: bytes, statement: Statement) -> tuple[bytes, bytes, Statement]:
     _, head_region, head_type, body = signed_bytes.split(b"\n", 3)
     try:
         if head_region.decode() != statement.region or head_type.decode() != statement.type:
@@ -155,6 +180,27 @@ def _topic_type(topic: str) -> tuple[type, str] | None:
     return _TOPIC_TYPES[topic]
 
 
+def clean_row(raw: RawEvent) -> RawEvent:
+    """A stored row with the types the checks expect, whatever a tampered database returns (SQLite
+    keeps any type in any column): ids and topics as text, versions as int (-1 when not one), the
+    envelope as bytes. What does not fit is then named by the checks, never raised."""
+    originator_id, version, topic, state = raw.originator_id, raw.originator_version, raw.topic, raw.state
+    if type(originator_id) is str and type(version) is int and type(topic) is str and type(state) is bytes:
+        return raw
+    if type(state) is not bytes:
+        state = bytes(state) if isinstance(state, (bytearray, memoryview)) else printable(
+            "" if state is None else state).encode()
+    return RawEvent(raw.position, originator_id if type(originator_id) is str else printable(originator_id),
+                    version if type(version) is int else -1, topic if type(topic) is str else printable(topic),
+                    state)
+
+
+def iter_rows(database: Database, *, recorder: Any = None, order: str = "aggregate") -> Iterator[RawEvent]:
+    """`iter_raw_events` with every row cleaned (see `clean_row`)."""
+    for raw in iter_raw_events(database, recorder=recorder, order=order):
+        yield clean_row(raw)
+
+
 def _row_matches(raw: RawEvent, statement: Statement) -> str | None:
     signed = statement.aggregate
     if (raw.originator_id == signed or raw.originator_id == signed.replace("-", "")) and (
@@ -191,6 +237,7 @@ def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region
     root_id = ed25519.key_id_of(root_public_key)
     trusted: dict[str, TrustedKey] = {}
     for raw in events:
+        raw = clean_row(raw)
         try:
             signature, signed_bytes, statement = _parse(raw)
         except EnvelopeError:
@@ -201,8 +248,8 @@ def load_trusted_keys(events: Iterable[RawEvent], root_public_key: bytes, region
             continue
         try:
             _trust_key_event(trusted, root_id, root_public_key, signature, signed_bytes, statement)
-        except (KeyError, TypeError, ValueError, AttributeError):
-            continue  # a malformed key event trusts nothing; pass 2 names it
+        except Exception:  # noqa: BLE001 - a malformed key event trusts nothing; pass 2 names it
+            continue
     return trusted
 
 
@@ -233,6 +280,8 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
         target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
         if target is None or signer is None or not _valid_at(signer, time):
             return
+        if signer.role not in CERTIFIERS.get(target.role, frozenset()) | {Role.PROVINCE}:
+            return  # named in pass 2 (`_certifier_problem`)
         if not ed25519.verify(ed25519.load_public(ed25519.b64(signer.public_key)), signature, signed_bytes):
             return
         effective = datetime.fromisoformat(payload["effective_at"])
@@ -250,8 +299,13 @@ def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) ->
     return ""
 
 
-def _valid_at(key: TrustedKey, moment: datetime) -> bool:
+def key_valid_at(key: TrustedKey, moment: datetime) -> bool:
+    """The one key-validity rule (events, bundles, checkpoints, certificate seals): a key signs from
+    its registration up to, not including, its revocation."""
     return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
+
+
+_valid_at = key_valid_at
 
 
 def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tuple[str | None, TrustedKey | None]:
@@ -268,11 +322,28 @@ def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tup
     if key.role not in allowed:
         return f"a {key.role.value} may not sign {statement.type}", None
     moment = datetime.fromisoformat(statement.time)
-    if moment < key.registered_at:
-        return f"signed at {statement.time}, before key {statement.key} was registered", None
-    if key.revoked_at is not None and moment >= key.revoked_at:
+    if not key_valid_at(key, moment):
+        if moment < key.registered_at:
+            return f"signed at {statement.time}, before key {statement.key} was registered", None
+        assert key.revoked_at is not None
         return f"signed at {statement.time} by key {statement.key}, revoked from {key.revoked_at.isoformat()}", None
     return None, key
+
+
+def _certifier_problem(statement: Statement, signer: TrustedKey, key_before: Any) -> str | None:
+    """Who may register or revoke a key (`CERTIFIERS`; the root also revokes): a key event by a
+    role that may not certify that key is named, not just left untrusted."""
+    if statement.type == "Key.Registered":
+        role = Role(statement.payload["role"])
+    else:
+        role = Role(getattr(key_before, "role", ""))
+    allowed = CERTIFIERS.get(role, frozenset())
+    if statement.type == "Key.Revoked":
+        allowed = allowed | {Role.PROVINCE}
+    if signer.role not in allowed:
+        verb = "certify" if statement.type == "Key.Registered" else "revoke"
+        return f"a {signer.role.value} may not {verb} a {role.value} key"
+    return None
 
 
 def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
@@ -284,6 +355,16 @@ def _aggregates(events: Iterator[RawEvent]) -> Iterator[list[RawEvent]]:
         group.append(raw)
     if group:
         yield group
+
+
+@dataclass
+class _ChainState:
+    """What checking one aggregate carries from event to event."""
+
+    prev_hash: str = GENESIS_HASH
+    aggregate: Any = None
+    replay_ok: bool = True
+    aggregate_id: tuple[str, UUID] | None = None
 
 
 class _AggregateChecker:
@@ -301,57 +382,65 @@ class _AggregateChecker:
         """The replayed aggregate, or None when its events do not replay."""
         report = self.report
         report.aggregates_checked += 1
-        prev_hash = GENESIS_HASH
-        aggregate: Any = None
-        replay_ok = True
-        aggregate_id: tuple[str, UUID] | None = None
+        state = _ChainState()
         for expected_version, raw in enumerate(group, start=1):
             report.events_checked += 1
-
-            def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
-                report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
-                                               event_type, reason))
-
             try:
-                signature, signed_bytes, statement = _parse(raw)
-            except EnvelopeError as error:
-                fail(f"stored bytes are not a valid signed statement: {error}")
-                prev_hash, replay_ok = "", False
-                continue
-            report.by_type[statement.type] += 1
-            mismatch = _row_matches(raw, statement)
-            if mismatch:
-                fail(mismatch, statement.type)
-            if self.region_code is not None and statement.region != self.region_code:
-                fail(f"signed for region {statement.region}, not {self.region_code}", statement.type)
-            if raw.originator_version != expected_version:
-                fail(f"version {raw.originator_version} where {expected_version} was expected: "
-                     "the aggregate's history has a gap", statement.type)
-            if statement.prev != prev_hash:
-                fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
-            prev_hash = statement_hash(signed_bytes)
+                self._check_event(raw, expected_version, state)
+            except Exception as error:  # noqa: BLE001 - a verifier is total: whatever the bytes, a finding
+                report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, "",
+                                               f"event cannot be checked: {type(error).__name__}: {error}"))
+                state.prev_hash, state.replay_ok = "", False
+        return state.aggregate if state.replay_ok else None
+
+    def _check_event(self, raw: RawEvent, expected_version: int, state: _ChainState) -> None:
+        report = self.report
+
+        def fail(reason: str, event_type: str = "", raw: RawEvent = raw) -> None:
+            report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position,
+                                           event_type, reason))
+
+        try:
+            signature, signed_bytes, statement = _parse(raw)
+        except EnvelopeError as error:
+            fail(f"stored bytes are not a valid signed statement: {error}")
+            state.prev_hash, state.replay_ok = "", False
+            return
+        report.by_type[statement.type] += 1
+        mismatch = _row_matches(raw, statement)
+        if mismatch:
+            fail(mismatch, statement.type)
+        if self.region_code is not None and statement.region != self.region_code:
+            fail(f"signed for region {statement.region}, not {self.region_code}", statement.type)
+        if raw.originator_version != expected_version:
+            fail(f"version {raw.originator_version} where {expected_version} was expected: "
+                 "the aggregate's history has a gap", statement.type)
+        if statement.prev != state.prev_hash:
+            fail("hash chain broken: prev does not match the previous statement's hash", statement.type)
+        state.prev_hash = statement_hash(signed_bytes)
+        try:
+            problem, key = _signer_problem(statement, self.trusted)
+            if key is not None and statement.type in KEY_TYPES:
+                problem = _certifier_problem(statement, key, state.aggregate)
+        except (TypeError, ValueError, KeyError, AttributeError) as error:  # a malformed field is a finding
+            problem, key = f"malformed statement: {error}", None
+        if problem:
+            fail(problem, statement.type)
+        else:
+            assert key is not None
+            self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
+        if state.replay_ok and not mismatch:
             try:
-                problem, key = _signer_problem(statement, self.trusted)
-            except (TypeError, ValueError) as error:  # a malformed field (time, role…) is a finding
-                problem, key = f"malformed statement: {error}", None
-            if problem:
-                fail(problem, statement.type)
-            else:
-                assert key is not None
-                self.add_signature(raw, statement.type, key.public_key, signature, signed_bytes)
-            if replay_ok and not mismatch:
-                try:
-                    if aggregate_id is None or aggregate_id[0] != statement.aggregate:
-                        aggregate_id = (statement.aggregate, UUID(statement.aggregate))
-                    resolved = _topic_type(raw.topic)
-                    assert resolved is not None  # a row whose topic does not resolve is a mismatch
-                    domain_event = decode_event(resolved[0], aggregate_id[1], statement.version, statement.time,
-                                                statement.payload, prev_hash)
-                    aggregate = domain_event.mutate(aggregate)
-                except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
-                    fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
-                    replay_ok = False
-        return aggregate if replay_ok else None
+                if state.aggregate_id is None or state.aggregate_id[0] != statement.aggregate:
+                    state.aggregate_id = (statement.aggregate, UUID(statement.aggregate))
+                resolved = _topic_type(raw.topic)
+                assert resolved is not None  # a row whose topic does not resolve is a mismatch
+                domain_event = decode_event(resolved[0], state.aggregate_id[1], statement.version, statement.time,
+                                            statement.payload, state.prev_hash)
+                state.aggregate = domain_event.mutate(state.aggregate)
+            except Exception as error:  # noqa: BLE001 - any failure to replay is a finding
+                fail(f"replay failed: {type(error).__name__}: {error}", statement.type)
+                state.replay_ok = False
 
 
 def _key_rows(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
@@ -360,6 +449,69 @@ def _key_rows(events: Iterable[RawEvent]) -> Iterator[RawEvent]:
         resolved = _topic_type(raw.topic)
         if resolved is not None and resolved[1] in KEY_TYPES:
             yield raw
+
+
+LOG_PAGE_LEAVES = 20_000  # leaves read per query when comparing positions with the Merkle log
+
+
+def _logged_positions(database: Database) -> Iterator[tuple[int, str, int, str]]:
+    """(position, aggregate id, version, event type) of every leaf of the Merkle log kept beside the
+    store, in position order; nothing when the store has no log (read only: never creates one)."""
+    import sqlalchemy as sa
+
+    from ledger.transparency import schema as t
+
+    if database.kind == "memory":
+        return
+    engine = t.create_engine(database)
+    try:
+        schema = database.schema if database.kind == "postgresql" else None
+        if not sa.inspect(engine).has_table(t.leaves.name, schema=schema):
+            return
+        after = -1
+        columns = (t.leaves.c.leaf_index, t.leaves.c.position, t.leaves.c.aggregate_id, t.leaves.c.version,
+                   t.leaves.c.event_type)
+        while True:
+            with engine.connect() as connection:
+                page = connection.execute(sa.select(*columns).where(t.leaves.c.leaf_index > after)
+                                          .order_by(t.leaves.c.leaf_index).limit(LOG_PAGE_LEAVES)).all()
+            if not page:
+                return
+            for row in page:
+                yield int(row[1]), str(row[2]), int(row[3]), str(row[4])
+            after = int(page[-1][0])
+    finally:
+        engine.dispose()
+
+
+def _against_log(rows: Iterator[RawEvent], database: Database, problems: list[Problem]) -> Iterator[RawEvent]:
+    """Pass the rows through, naming every event the Merkle log holds that the store no longer does:
+    the deletion of an aggregate's last event breaks no hash chain, only the log can see it. (Whether
+    the bytes still hash to their leaves is `timeledger audit`'s comparison.)"""
+    leaves = _logged_positions(database)
+
+    def advance() -> tuple[int, str, int, str] | None:
+        try:
+            return next(leaves, None)
+        except Exception as error:  # noqa: BLE001 - a damaged log table is a finding, not a crash
+            problems.append(Problem("", -1, 0, "", f"the Merkle log cannot be read: {type(error).__name__}: {error}"))
+            return None
+
+    def deleted(leaf: tuple[int, str, int, str]) -> Problem:
+        return Problem(leaf[1], leaf[2], leaf[0], leaf[3], "the Merkle log holds this event but the event store no "
+                       "longer does (deleted)")
+
+    leaf = advance()
+    for raw in rows:
+        while leaf is not None and leaf[0] < raw.position:
+            problems.append(deleted(leaf))
+            leaf = advance()
+        if leaf is not None and leaf[0] == raw.position:
+            leaf = advance()
+        yield raw
+    while leaf is not None:
+        problems.append(deleted(leaf))
+        leaf = advance()
 
 
 _WORKER: dict[str, Any] = {}
@@ -415,7 +567,8 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
     spend their time on the checks themselves, most of it in Ed25519.
     """
     report = Report()
-    trusted = load_trusted_keys(_key_rows(iter_raw_events(database, recorder=recorder, order="position")),
+    rows = iter_rows(database, recorder=recorder, order="position")
+    trusted = load_trusted_keys(_key_rows(_against_log(rows, database, report.problems)),
                                 root_public_key, region_code, report.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
     executor = (ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(trusted, region_code))
@@ -441,7 +594,7 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
     try:
         chunk: list[list[tuple[int, str, int, str, bytes]]] = []
         size = 0
-        for group in _aggregates(iter_raw_events(database, recorder=recorder, order="aggregate")):
+        for group in _aggregates(iter_rows(database, recorder=recorder, order="aggregate")):
             chunk.append([(r.position, r.originator_id, r.originator_version, r.topic, r.state) for r in group])
             size += len(group)
             if size >= VERIFY_CHUNK_EVENTS:

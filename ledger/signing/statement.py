@@ -99,6 +99,8 @@ def parse_signed_bytes(signed_bytes: bytes, *, strict: bool = True) -> Statement
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError) as error:
         raise EnvelopeError(f"unreadable statement: {error}") from None
+    except RecursionError:  # untrusted bytes: a deeply nested body is a finding, not a crash
+        raise EnvelopeError("unreadable statement: JSON nested too deeply") from None
     if not isinstance(document, dict) or set(document) != STATEMENT_FIELDS:
         raise EnvelopeError("statement fields are not the format's fields")
     if document["v"] != FORMAT_VERSION or head_format != FORMAT.encode():

@@ -248,7 +248,9 @@ def _describe(statement: Statement | None, index: int) -> str:
 
 
 def _valid_at(key: Any, moment: datetime) -> bool:
-    return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
+    from ledger.verify import key_valid_at  # the one key-validity rule: events, bundles, checkpoints, seals
+
+    return key_valid_at(key, moment)
 
 
 def _in_period(day: date, period_from: date | None, period_to: date | None) -> bool:

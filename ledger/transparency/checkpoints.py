@@ -209,6 +209,64 @@ def check_consistency(log: MerkleLog, older: StoredCheckpoint, newer: StoredChec
     merkle.verify_consistency(older.size, newer.size, proof, older.root, newer.root)
 
 
+class RegionKeyring:
+    """The keys of one region certified by the trust root (with their validity), to open the region's
+    checkpoint notes: a note opens only under a key that chains to the root, was the region's, and
+    was valid at the note's `time`."""
+
+    def __init__(self, region_code: str, keys: list[Any]) -> None:
+        from ledger.domain.region import Region
+        from ledger.domain.values import Role
+
+        region_actor = str(Region.create_id(region_code))
+        self.origin = origin_of(region_code)
+        self.keys = [key for key in keys if key.role is Role.REGION and key.owner_id == region_actor]
+
+    @classmethod
+    def from_store(cls, ledger: Any, root_public_key: bytes) -> RegionKeyring:
+        """The region keys that the store's key events chain to `root_public_key`."""
+        from ledger.verify import KEY_TYPES, iter_rows, load_trusted_keys
+
+        if ledger.region_code is None:
+            raise CheckpointError("the database holds no region")
+        key_events = (raw for raw in iter_rows(ledger.database, recorder=ledger.recorder, order="position")
+                      if _key_topic(raw.topic, KEY_TYPES))
+        trusted = load_trusted_keys(key_events, root_public_key, ledger.region_code, [])
+        return cls(ledger.region_code, list(trusted.values()))
+
+    def open(self, note: str | bytes) -> tuple[Checkpoint, Any]:
+        """The checkpoint of a note signed by one of these keys valid at its time, and that key.
+        Raises `CheckpointError` naming why not."""
+        from ledger.verify import key_valid_at
+
+        try:
+            signatures = parse_note(note).signatures
+        except NoteError as error:
+            raise CheckpointError(f"not a signed note: {error}") from None
+        for key in self.keys:
+            verifier = Ed25519Verifier(self.origin, key.public_key)
+            if not any((s.name, s.key_id) == (verifier.name, verifier.key_id) for s in signatures):
+                continue
+            try:
+                checkpoint = open_checkpoint(note, verifier).checkpoint
+            except NoteError as error:
+                raise CheckpointError(f"checkpoint signature: {error}") from None
+            moment = checkpoint_time(checkpoint)
+            if not key_valid_at(key, moment):
+                raise CheckpointError(f"the checkpoint was signed at {format_time(moment)}, when region key "
+                                      f"{key.key_id} was not valid (registered {key.registered_at.isoformat()}"
+                                      + (f", revoked {key.revoked_at.isoformat()})" if key.revoked_at else ")"))
+            return checkpoint, key
+        raise CheckpointError(f"the checkpoint is not signed by a key of {self.origin} certified by the trust root")
+
+
+def _key_topic(topic: str, key_types: tuple[str, ...]) -> bool:
+    from ledger.verify import _topic_type
+
+    resolved = _topic_type(topic)
+    return resolved is not None and resolved[1] in key_types
+
+
 # ------------------------------------------------------------------------------------------------ the witness side
 
 
@@ -294,6 +352,7 @@ def verify_witnesses(note: str, witness_keys: list[str], quorum: int) -> list[st
 __all__ = [
     "ORIGIN_PREFIX",
     "CheckpointError",
+    "RegionKeyring",
     "CheckpointStore",
     "CosignatureVerifier",
     "StoredCheckpoint",

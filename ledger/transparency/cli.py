@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -142,31 +143,48 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
 
 @proof_app.command("verify")
 def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file from `proof inclusion|consistency`")],
-                 key: Annotated[Optional[str], typer.Option(help="The region's checkpoint verifier key "
-                                                            "(name+id+base64); default: read from --db")] = None,
+                 trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file (`keys export-root`); "
+                                                               "default: the one recorded at init")] = None,
+                 key: Annotated[Optional[str], typer.Option(help="Pin one checkpoint verifier key (name+id+base64) "
+                                                            "instead of the region keys chained to the trust "
+                                                            "root")] = None,
                  db: DbOption = None) -> None:
-    """Check a proof file against the region's checkpoint key."""
+    """Check a proof file; fails closed unless every tree it names carries a checkpoint signed by a region key
+    that the trust root certified (and that was valid when it signed)."""
     from ledger.signing.note import NoteError, parse_verifier_key
-    from ledger.transparency.checkpoints import region_note_verifier
+    from ledger.transparency.checkpoints import CheckpointError, RegionKeyring
     from ledger.transparency.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
     from ledger.transparency.proofs import verify_inclusion_file
 
     base = _cli()
-    text = proof_file.read_bytes()
     try:
-        verifier = parse_verifier_key(key) if key else region_note_verifier(_open(db))
-    except NoteError as error:
-        base.fail(f"verifier key: {error}", 2)
+        text = proof_file.read_bytes()
+    except OSError as error:
+        base.fail(f"cannot read {proof_file}: {error}", 2)
+    opener: Any
+    if key:
+        try:
+            opener = parse_verifier_key(key)
+        except NoteError as error:
+            base.fail(f"verifier key: {error}", 2)
+    else:
+        ledger = _open(db)
+        try:
+            root = base.read_trust_root(trust) if trust else base64.b64decode(ledger.root_public_key())
+            opener = RegionKeyring.from_store(ledger, root)
+        except (OSError, ValueError, CheckpointError) as error:
+            base.fail(f"trust root: {error}", 2)
     try:
         if text.startswith(CONSISTENCY_HEADER.encode()):
-            proof = verify_consistency_file(text, verifier)
+            proof = verify_consistency_file(text, opener)
             base.out.print(f"OK: the log of {proof.size1} events is a prefix of the log of {proof.size2} events")
         else:
-            verified = verify_inclusion_file(text, verifier)
+            verified = verify_inclusion_file(text, opener)
             base.out.print(f"OK: leaf {verified.index} is in {verified.checkpoint.origin} at size "
                            f"{verified.checkpoint.size}")
     except ProofFileError as error:
-        base.fail(f"FAILED: {error}")
+        base.console.print(f"FAILED [{error.code}]: {error}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 certificate_app = typer.Typer(help="Hour certificates (志愿服务证明) that verify offline.", no_args_is_help=True)
@@ -252,13 +270,18 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
     base.out.print(f"{verified.total_minutes} minutes ({hours} hours)", highlight=False, soft_wrap=True)
 
 
+AUDIT_INCOMPLETE_EXIT = 3  # no difference found, but not everything could be compared
+
+
 def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public key file; default: the one recorded "
                                                         "at init")] = None,
           workers: Annotated[Optional[int], typer.Option(help="Signature-checking processes (0 = inline)")] = None,
           verify: Annotated[bool, typer.Option(help="Verify every event's signature and chain too")] = True,
           views: Annotated[bool, typer.Option(help="Compare with the projections (rebuilds them in a scratch "
                                                    "database)")] = True,
-          catch_up: Annotated[bool, typer.Option(help="Append unlogged events to the Merkle log first")] = False,
+          catch_up: Annotated[bool, typer.Option(help="First bring the Merkle log and the projections up to the "
+                                                      "store (without it, lagging parts make the audit "
+                                                      "INCOMPLETE, exit 3)")] = True,
           as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
           db: DbOption = None) -> None:
     """Replay the whole log: events, Merkle log and checkpoints, balances, points and stars; report differences."""
@@ -270,17 +293,16 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     ledger = _open(db)
     root = base.read_trust_root(trust) if trust else None
     log = MerkleLog.for_ledger(ledger)
-    if catch_up:
-        log.catch_up()
     with base.Progress(base.TextColumn("[bold]audit[/bold] {task.description}"), base.BarColumn(),
                        base.MofNCompleteColumn(), base.TimeElapsedColumn(), console=base.console,
                        transient=True) as bar:
         task = bar.add_task("", total=ledger.recorder.max_notification_id() or 0)
         report = run_audit(ledger, root_public_key=root, verify=verify, views=views, workers=workers, log=log,
+                           catch_up=catch_up,
                            progress=lambda stage, n: bar.update(task, description=stage, completed=n))
     if as_json:
         base.out.print_json(json.dumps({
-            "ok": report.ok, "events": report.events, "events_verified": report.events_verified,
+            "ok": report.ok, "complete": report.complete, "incomplete": report.incomplete, "events": report.events, "events_verified": report.events_verified,
             "leaves": report.leaves, "unlogged": report.unlogged, "root": report.root.hex(),
             "checkpoints": report.checkpoints, "accounts": report.accounts, "views": report.views_compared,
             "seconds": {k: round(v, 3) for k, v in report.seconds.items()},
@@ -288,9 +310,10 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     else:
         for line in format_report(report):
             base.out.print(line, highlight=False, markup=False, soft_wrap=True)
-        base.out.print("OK: no differences" if report.ok else f"FAILED: {len(report.differences)} difference(s)",
+        base.out.print("OK: no differences" if report.ok else f"FAILED: {len(report.differences)} difference(s)"
+                       if report.differences else f"INCOMPLETE: {len(report.incomplete)} comparison(s) not made",
                        highlight=False, soft_wrap=True)
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok else 1 if report.differences else AUDIT_INCOMPLETE_EXIT)
 
 
 def register(app: typer.Typer) -> None:

@@ -20,10 +20,14 @@ Consistency (no C2SP format exists; this one follows tlog-proof's style):
     <base64 hash>            ← the RFC 9162 consistency proof, one hash a line
     …
                              ← empty line
-    [<signed checkpoint note of size1>][<signed checkpoint note of size2>]   ← when the log signed them
+    [<signed checkpoint note of size1>]<signed checkpoint note of size2>
 
 A note's signature lines all start with an em dash, so notes placed one after another split
-unambiguously.
+unambiguously. The roots of a consistency proof mean nothing unless someone signed them, so the
+file must carry the signed checkpoint of each tree it names (the old one may be omitted only when
+it is the empty tree, whose root is fixed), and verification fails closed without them: every
+checkpoint must open under the region key chained to the trust root (`RegionKeyring`) or under a
+verifier key the caller pins. The producer refuses sizes no checkpoint was signed at.
 """
 
 from __future__ import annotations
@@ -40,10 +44,9 @@ from ledger.signing.note import (
     NoteVerifier,
     format_tlog_proof,
     open_checkpoint,
-    parse_note,
     parse_tlog_proof,
 )
-from ledger.transparency.checkpoints import CheckpointStore, StoredCheckpoint
+from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint
 from ledger.transparency.log import Leaf, MerkleLog
 
 CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
@@ -51,7 +54,27 @@ _SIG_PREFIX = "\u2014 "
 
 
 class ProofFileError(ValueError):
-    """A proof file is malformed or does not verify."""
+    """A proof file is malformed or does not verify. `code` names the finding."""
+
+    def __init__(self, message: str, code: str = "proof_invalid") -> None:
+        super().__init__(message)
+        self.code = code
+
+
+CheckpointOpener = NoteVerifier | RegionKeyring
+
+
+def _open_checkpoint(note: str, opener: CheckpointOpener, origin: str | None) -> Checkpoint:
+    """A note's checkpoint, opened under a pinned verifier key or a trust-root keyring."""
+    try:
+        if isinstance(opener, RegionKeyring):
+            checkpoint, _ = opener.open(note)
+            if origin is not None and checkpoint.origin != origin:
+                raise CheckpointError(f"checkpoint origin {checkpoint.origin!r} is not the expected {origin!r}")
+            return checkpoint
+        return open_checkpoint(note, opener, origin=origin).checkpoint
+    except (NoteError, CheckpointError) as error:
+        raise ProofFileError(f"checkpoint: {error}", "checkpoint_untrusted") from None
 
 
 def _unb64(text: str, what: str) -> bytes:
@@ -86,7 +109,7 @@ class VerifiedInclusion:
     leaf_hash: bytes
 
 
-def verify_inclusion_file(text: str | bytes, log_verifier: NoteVerifier, *, leaf_data: bytes | None = None,
+def verify_inclusion_file(text: str | bytes, log_verifier: CheckpointOpener, *, leaf_data: bytes | None = None,
                           origin: str | None = None) -> VerifiedInclusion:
     """Check a tlog-proof file: the checkpoint's signature and origin, then the inclusion of the leaf
     (`leaf_data`, else the file's `extra` envelope)."""
@@ -99,10 +122,7 @@ def verify_inclusion_file(text: str | bytes, log_verifier: NoteVerifier, *, leaf
         raise ProofFileError("the proof carries no event (no 'extra' line) and none was given")
     if leaf_data is not None and proof.extra is not None and proof.extra != leaf_data:
         raise ProofFileError("the event given differs from the one the proof carries")
-    try:
-        checkpoint = open_checkpoint(proof.checkpoint_note, log_verifier, origin=origin).checkpoint
-    except NoteError as error:
-        raise ProofFileError(f"checkpoint: {error}") from None
+    checkpoint = _open_checkpoint(proof.checkpoint_note, log_verifier, origin)
     leaf = merkle.leaf_hash(data)
     try:
         merkle.verify_inclusion(leaf, proof.index, checkpoint.size, list(proof.hashes), checkpoint.root_hash)
@@ -126,16 +146,23 @@ class ConsistencyFile:
 
 def consistency_file(log: MerkleLog, size1: int, size2: int, *, store: CheckpointStore | None = None) -> str:
     """The consistency proof from the tree of `size1` leaves to that of `size2` (both ≤ the log size),
-    with the signed checkpoints of those sizes when there are any."""
+    with the signed checkpoints of those sizes; a size no checkpoint was signed at is refused
+    (`unsigned_size`), except an old size of 0."""
     state = log.state()
     if not 0 <= size1 <= size2 <= state.size:
-        raise ProofFileError(f"sizes must satisfy 0 <= from ({size1}) <= to ({size2}) <= log size ({state.size})")
+        raise ProofFileError(f"sizes must satisfy 0 <= from ({size1}) <= to ({size2}) <= log size ({state.size})",
+                             "size_out_of_range")
     store = store or CheckpointStore.for_log(log)
+    signed = {size: store.with_size(size) for size in {size1, size2} if size > 0}
+    missing = sorted(size for size, checkpoint in signed.items() if checkpoint is None)
+    if missing or size2 == 0:
+        sizes = sorted({c.size for c in store.all()})
+        raise ProofFileError(f"no signed checkpoint of size {', '.join(map(str, missing or [0]))}: a consistency proof "
+                             "needs the signed checkpoint of each tree it names (signed sizes: "
+                             f"{', '.join(map(str, sizes[-20:])) or 'none'})", "unsigned_size")
     root1, root2 = log.root_at(size1), log.root_at(size2)
     hashes = log.consistency_proof(size1, size2)
-    notes = [c.note for c in (store.with_size(size1), store.with_size(size2)) if c is not None and c.size > 0]
-    if size1 == size2 and len(notes) == 2:
-        notes = notes[:1]
+    notes = [signed[size].note for size in sorted(signed)]
     lines = [CONSISTENCY_HEADER, f"old {size1} {_b64(root1)}", f"new {size2} {_b64(root2)}",
              *(_b64(h) for h in hashes)]
     return "".join(line + "\n" for line in lines) + "\n" + "".join(notes)
@@ -194,23 +221,34 @@ def _split_notes(text: str) -> list[str]:
     return notes
 
 
-def verify_consistency_file(text: str | bytes, log_verifier: NoteVerifier | None = None, *,
+def verify_consistency_file(text: str | bytes, log_verifier: CheckpointOpener, *,
                             origin: str | None = None) -> ConsistencyFile:
-    """Check the proof; with `log_verifier`, also every checkpoint it carries (signature, origin, and
-    that its size and root are the proof's). Returns the parsed file."""
+    """Check the proof and fail closed: each tree it names must come with its signed checkpoint
+    (the empty old tree excepted, whose root is fixed), opened by `log_verifier` (a pinned verifier
+    key, or the region keys chained to the trust root), with the proof's size and root. Returns the
+    parsed file; raises `ProofFileError` with a `code` naming the finding."""
     proof = parse_consistency_file(text)
+    if proof.size1 > proof.size2:
+        raise ProofFileError(f"the old size {proof.size1} is larger than the new size {proof.size2}", "proof_invalid")
+    authenticated: set[tuple[int, bytes]] = set()
+    for note in proof.notes:
+        checkpoint = _open_checkpoint(note, log_verifier, origin)
+        if (checkpoint.size, checkpoint.root_hash) not in ((proof.size1, proof.root1), (proof.size2, proof.root2)):
+            raise ProofFileError(f"the checkpoint of size {checkpoint.size} is not one of the proof's trees",
+                                 "checkpoint_mismatch")
+        authenticated.add((checkpoint.size, checkpoint.root_hash))
+    if proof.size1 == 0:
+        if proof.root1 != merkle.EMPTY_ROOT:
+            raise ProofFileError("the old tree is empty but its root is not the empty tree's root", "proof_invalid")
+        authenticated.add((0, merkle.EMPTY_ROOT))
+    for size, root, which in ((proof.size1, proof.root1, "old"), (proof.size2, proof.root2, "new")):
+        if (size, root) not in authenticated:
+            raise ProofFileError(f"the {which} tree (size {size}) carries no signed checkpoint: its root is "
+                                 "not authenticated", "checkpoint_missing")
     try:
         merkle.verify_consistency(proof.size1, proof.size2, list(proof.hashes), proof.root1, proof.root2)
     except merkle.ProofError as error:
         raise ProofFileError(f"consistency from size {proof.size1} to {proof.size2}: {error}") from None
-    for note in proof.notes:
-        try:
-            checkpoint = (open_checkpoint(note, log_verifier, origin=origin).checkpoint if log_verifier is not None
-                          else Checkpoint.parse(parse_note(note).text))
-        except NoteError as error:
-            raise ProofFileError(f"checkpoint: {error}") from None
-        if (checkpoint.size, checkpoint.root_hash) not in ((proof.size1, proof.root1), (proof.size2, proof.root2)):
-            raise ProofFileError(f"the checkpoint of size {checkpoint.size} is not one of the proof's trees")
     return proof
 
 

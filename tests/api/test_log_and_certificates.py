@@ -26,8 +26,12 @@ def test_checkpoint_proof_and_certificate_verify_offline(client: TestClient, wor
     assert proof.status_code == 200, proof.text
     verified = proofs.verify_inclusion_file(proof.text, region_note_verifier(world.ledger))
     assert verified is not None
-    assert client.get("/v1/log/proofs/consistency", params={"from": 1, "to": checkpoint["size"]},
-                      headers=region).status_code == 200
+    consistency = client.get("/v1/log/proofs/consistency", params={"from": checkpoint["size"],
+                                                                     "to": checkpoint["size"]}, headers=region)
+    assert consistency.status_code == 200 and checkpoint["note"] in consistency.text, consistency.text
+    assert proofs.verify_consistency_file(consistency.text, region_note_verifier(world.ledger)).size2 == checkpoint["size"]
+    unsigned = client.get("/v1/log/proofs/consistency", params={"from": 1, "to": checkpoint["size"]}, headers=region)
+    assert unsigned.status_code == 422 and unsigned.json()["code"] == "invalid_input", unsigned.text  # no signed root
     assert client.get("/v1/log/proofs/consistency", params={"from": 5, "to": 2},
                       headers=region).json()["code"] == "invalid_input"
 

@@ -67,9 +67,12 @@ def test_a_clean_region_audits_clean(any_ledger: Ledger) -> None:
     serve(history.region, history.region.members[1], 30)
     sign_checkpoint(any_ledger)
     serve(history.region, history.region.members[1], 40)  # not yet logged
-    report = audit(any_ledger, workers=0)
-    assert report.ok, [str(d) for d in report.differences]
+    report = audit(any_ledger, workers=0, catch_up=False)
+    assert not report.ok and not report.differences and report.incomplete  # the unlogged tail: never a plain yes
     assert report.events == report.leaves + report.unlogged and report.unlogged > 0
+    report = audit(any_ledger, workers=0)  # the default catches the log up first
+    assert report.ok, [str(d) for d in report.differences] + report.incomplete
+    assert report.events == report.leaves and report.unlogged == 0
     assert report.checkpoints == 2 and report.accounts == 2
     assert report.root == MerkleLog.for_ledger(any_ledger).state().root
 
@@ -133,7 +136,9 @@ def test_deleting_the_last_event_of_an_aggregate_is_caught_by_the_log_not_by_the
     root = history.region.root_public_key
     chains = verify_store(any_ledger.database, root_public_key=root, region_code="320102",
                           recorder=any_ledger.recorder, workers=0)
-    assert chains.ok  # every remaining chain is intact: per-aggregate hashing cannot see a missing tail
+    # every remaining chain is intact: per-aggregate hashing cannot see a missing tail, the log beside it can
+    assert [(p.position, p.version) for p in chains.problems] == [(position, version)], [str(p) for p in chains.problems]
+    assert "deleted" in chains.problems[0].reason
     report = audit(any_ledger, workers=0, views=False)
     assert any(d.kind == "store" and d.position == position and "deleted" in d.detail for d in report.differences)
     assert any(d.kind == "store" and "checkpoint 1 " in d.detail for d in report.differences)
@@ -203,6 +208,8 @@ def test_cli_checkpoint_proofs_and_audit(tmp_path: Path) -> None:
     result = runner.invoke(app, ["proof", "verify", str(proof), "--db", db])
     assert result.exit_code == 1 and "FAILED" in result.output
     result = runner.invoke(app, ["proof", "consistency", "--from", "7", "--out", str(proof), "--db", db])
+    assert result.exit_code == 2 and "no signed checkpoint of size 7" in result.output, result.output
+    result = runner.invoke(app, ["proof", "consistency", "--from", "0", "--out", str(proof), "--db", db])
     assert result.exit_code == 0, result.output
     assert runner.invoke(app, ["proof", "verify", str(proof), "--db", db]).exit_code == 0
     result = runner.invoke(app, ["audit", "--workers", "0", "--db", db])

@@ -120,8 +120,12 @@ def test_consistency_files_verify_and_mutations_fail(logged) -> None:
     text = consistency_file(log, first.size, second.size)
     proof = verify_consistency_file(text, verifier)
     assert (proof.size1, proof.size2, len(proof.notes)) == (first.size, second.size, 2)
-    for size1 in (0, 1, 7, second.size):  # sizes without a checkpoint: roots only
+    for size1 in (0, second.size):  # the empty tree needs no checkpoint; the same tree needs one
         verify_consistency_file(consistency_file(log, size1, second.size), verifier)
+    for size1 in (1, 7):  # no checkpoint was signed at these sizes: nothing would authenticate their roots
+        with pytest.raises(ProofFileError, match="no signed checkpoint of size") as refused:
+            consistency_file(log, size1, second.size)
+        assert refused.value.code == "unsigned_size"
     lines = text.split("\n")
     flipped = bytearray(base64.b64decode(lines[3]))
     flipped[5] ^= 4
