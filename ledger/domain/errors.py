@@ -75,3 +75,5 @@ KeyNotCertified = _refusal("KeyNotCertified", NotPermitted, "key_not_certified")
 SignatureInvalid = _refusal("SignatureInvalid", InvalidInput, "signature_invalid")
 ConsentMissing = _refusal("ConsentMissing", NotPermitted, "consent_missing")
 PersonalDataErased = _refusal("PersonalDataErased", WrongState, "personal_data_erased")
+ReportSlipNamesAnotherCommunity = _refusal("ReportSlipNamesAnotherCommunity", NotPermitted,
+                                          "report_slip_names_another_community")
