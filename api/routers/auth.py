@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import InvalidCredentials
 from api.deps import AuthDep, LedgerDep, PrincipalDep
-from api.errors import AUTH_RESPONSES, ErrorOut
-from api.schemas.auth import MeOut, PasswordChangeIn, TokenOut
+from api.errors import AUTH_RESPONSES, INVALID_REQUEST_RESPONSES, ErrorOut
+from api.schemas.auth import MeOut, PasswordChangeIn, PasswordForm, TokenOut
 from api.schemas.common import DoneOut
 from ledger.domain.errors import LedgerError
 
@@ -18,10 +17,11 @@ router = APIRouter(prefix="/v1/auth", tags=["auth 登录"])
 
 
 @router.post("/token", response_model=TokenOut, summary="登录取得令牌 Sign in (OAuth2 password flow)",
-             responses={401: {"model": ErrorOut, "description": "用户名或密码错误 / wrong username or password"}},
+             responses={401: {"model": ErrorOut, "description": "用户名或密码错误 / wrong username or password"},
+                        **INVALID_REQUEST_RESPONSES},
              description="用户名和密码换取有时效的访问令牌。/ Exchange a username and password (form fields) for "
                          "a bearer token that expires after the configured lifetime and can be revoked.")
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthDep) -> TokenOut:
+def issue_token(form: Annotated[PasswordForm, Depends()], auth: AuthDep) -> TokenOut:
     if len(form.username) > 64 or len(form.password) > 256:
         raise InvalidCredentials("wrong username or password")
     token, expires_at, login = auth.login(form.username, form.password)
@@ -37,7 +37,7 @@ def revoke_token(principal: PrincipalDep, auth: AuthDep) -> DoneOut:
     return DoneOut()
 
 
-@router.post("/password", response_model=DoneOut, responses=AUTH_RESPONSES,
+@router.post("/password", response_model=DoneOut, responses={**AUTH_RESPONSES, **INVALID_REQUEST_RESPONSES},
              summary="修改密码 Change the password",
              description="修改后该账号的全部令牌作废。/ Every token of the login is revoked; sign in again.")
 def change_password(body: PasswordChangeIn, principal: PrincipalDep, auth: AuthDep) -> DoneOut:

@@ -23,13 +23,13 @@ from ledger.domain.values import (
     working_days_between,
 )
 
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
 CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "minutes"})
 RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient, organiser
 
 
 def _clock_minutes(value: str, field: str) -> int:
-    if not isinstance(value, str) or not _CLOCK_TIME.match(value):
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
         raise InvalidInput(f"{field} must be a time of day HH:MM")
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
