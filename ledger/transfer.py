@@ -205,7 +205,7 @@ class Receipt:
         try:
             document = loads_bounded(data)
             return cls(document["receipt"], document["key_id"], ed25519.unb64(document["signature"]))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise TransferRefused("receipt_unreadable", f"not a transfer receipt: {error}") from None
 
     @property
@@ -335,7 +335,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
         certificate = base64.b64decode(document["region_certificate"])
         personal_sealed = base64.b64decode(document["personal_sealed"])
         prior = [base64.b64decode(p) for p in document["prior"]]
-    except (ValueError, KeyError, TypeError, LedgerError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, LedgerError) as error:
         raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
     if document.get("format") != BUNDLE_FORMAT:
         raise TransferRefused("bundle_unreadable", "unknown bundle format")
@@ -435,7 +435,7 @@ def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
         head = loads_bounded(bundle)
         source = check_region_code(head["source"]["code"])
         transfer_id = UUID(head["transfer_id"])
-    except (ValueError, KeyError, TypeError, InvalidInput) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as error:
         raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
     import_id = TransferImport.create_id(source, transfer_id)
     if ledger._exists(import_id):
@@ -497,7 +497,7 @@ def rejection_receipt(ledger: Ledger, bundle: bytes, refusal: TransferRefused) -
     try:
         head = loads_bounded(bundle)
         transfer_id, source = str(UUID(head["transfer_id"])), check_region_code(head["source"]["code"])
-    except (ValueError, KeyError, TypeError, InvalidInput):
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput):
         return None
     if isinstance(refusal, BundleWrongDestination):
         return None

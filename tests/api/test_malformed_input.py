@@ -72,6 +72,20 @@ def test_bundle_source_of_wrong_type_is_a_named_refusal(fixture: Any, code: Any)
     assert body["code"] in {"bundle_unreadable", "source_not_registered"}, body
 
 
+@pytest.mark.parametrize("transfer_id", [[], {}, 5, None, "not-a-uuid"])
+@pytest.mark.parametrize("path", ["/v1/transfer-imports", "/v1/transfer-imports/rejection"])
+def test_bundle_transfer_id_of_wrong_type_is_a_named_refusal(fixture: Any, path: str, transfer_id: Any) -> None:
+    bundle = json.dumps({"format": "x", "source": {"code": "320104"}, "transfer_id": transfer_id}).encode()
+    body = _send(fixture, "POST", path, role=Role.REGION, content=bundle)
+    assert body["code"] in {"bundle_unreadable", "invalid_input"}, body
+
+
+@pytest.mark.parametrize("receipt", [{"receipt": {}, "key_id": [], "signature": 5}, [], "x"])
+def test_a_receipt_of_wrong_types_is_refused(fixture: Any, receipt: Any) -> None:
+    body = _send(fixture, "POST", f"/v1/transfers/{uuid4()}/completion", role=Role.REGION, json_body=receipt)
+    assert body["code"] in {"invalid_request", "receipt_unreadable", "not_found"}, body
+
+
 def test_bundle_source_without_transfer_id_is_a_named_refusal(fixture: Any) -> None:
     body = _send(fixture, "POST", "/v1/transfer-imports", role=Role.REGION, content=b'{"source":{"code":[1]}}')
     assert body["code"] == "bundle_unreadable", body
