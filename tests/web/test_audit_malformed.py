@@ -33,3 +33,20 @@ def test_any_upload_is_reported_not_raised(data: bytes) -> None:
 def test_a_too_deep_upload_says_why_in_chinese() -> None:
     result = verify_file(b"[" * 990, ROOT, "", "upload.json")
     assert "嵌套过深" in result["reason"]
+
+
+@pytest.mark.parametrize("cookie", ["[" * 990, '{"kind":' * 500, "%ff%fe", '"\\ud800"'])
+def test_a_malformed_flash_cookie_is_ignored_not_a_500(cookie: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import settings_for_tests
+    from ledger.application import Ledger
+
+    ledger = Ledger("memory:")
+    try:
+        with TestClient(create_app(settings_for_tests(), ledger), raise_server_exceptions=False) as client:
+            client.cookies.set("tl_flash", cookie)
+            assert client.get("/login").status_code == 200
+    finally:
+        ledger.close()
