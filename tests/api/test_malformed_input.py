@@ -165,3 +165,21 @@ def test_session_dated_outside_the_scheme_is_refused(fixture: Any, service_date:
                             "place": "社区", "service_date": service_date, "start_time": "09:00",
                             "end_time": "10:00", "minutes": 60})
     assert body["code"] in {"invalid_input", "invalid_request"}, body
+
+
+def test_another_community_registering_a_member_sent_elsewhere_is_403(fixture: Any) -> None:
+    ledger, client, world = fixture
+    unit, community_a = world.a.unit, world.a.community
+    member_id = ledger.enrol_member(actor=unit, name="赵磊", party_status="正式")
+    slip_id = ledger.issue_report_slip(actor=unit, member_id=member_id, community_id=community_a.actor_id)
+    before = ledger.recorder.max_notification_id()
+    response = client.post(f"/v1/members/{member_id}/registration", json={"post_ids": [str(world.b.post_id)]},
+                           headers=world.headers(world.b.community))
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "report_slip_names_another_community"
+    assert "社区" in response.json()["detail"]
+    assert ledger.recorder.max_notification_id() == before
+    response = client.post(f"/v1/members/{member_id}/registration",
+                           json={"post_ids": [str(world.a.post_id)], "slip_id": str(slip_id)},
+                           headers=world.headers(community_a))
+    assert response.status_code == 200, response.text
