@@ -68,7 +68,7 @@ def new_checkpoint(actor: ActorDep, ledger: LedgerDep, commands: CommandsDep) ->
 def inclusion(actor: ActorDep, ledger: LedgerDep,
               position: Annotated[int | None, Query(ge=1, le=proofs.LOG_POSITION_MAX)] = None,
               aggregate_id: UUID | None = None,
-              version: Annotated[int | None, Query(ge=1, le=proofs.LOG_POSITION_MAX)] = None) -> Response:
+              version: Annotated[int | None, Query(ge=1, le=proofs.EVENT_VERSION_MAX)] = None) -> Response:
     authorize(ledger, actor, "log.read")
     if (position is None) == (aggregate_id is None or version is None):
         raise InvalidInput("give either position, or aggregate_id and version")

@@ -51,6 +51,7 @@ CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
 # Log positions, leaf counts and event versions are SQL BIGINTs: a larger number names nothing, and
 # handing it to the database raises OverflowError (SQLite) or DataError (PostgreSQL).
 LOG_POSITION_MAX = 2**63 - 1
+EVENT_VERSION_MAX = 2**31 - 1  # the leaves table keeps an aggregate's version in a 32-bit INTEGER
 _SIG_PREFIX = "\u2014 "
 
 
@@ -223,9 +224,10 @@ def verify_consistency_file(text: str | bytes, log_verifier: NoteVerifier | None
 def leaf_for(log: MerkleLog, *, position: int | None = None, event: tuple[str, int] | None = None) -> Leaf:
     """The leaf of an event named by its notification position or by (aggregate id, version)."""
     leaf: Any = None
-    for number, what in ((position, "position"), (event[1] if event is not None else None, "version")):
-        if number is not None and not 1 <= number <= LOG_POSITION_MAX:
-            raise ProofFileError(f"{what} must be between 1 and {LOG_POSITION_MAX}")
+    for number, what, most in ((position, "position", LOG_POSITION_MAX),
+                               (event[1] if event is not None else None, "version", EVENT_VERSION_MAX)):
+        if number is not None and not 1 <= number <= most:
+            raise ProofFileError(f"{what} must be between 1 and {most}")
     if position is not None:
         leaf = log.leaf_at_position(position)
         what = f"position {position}"

@@ -183,3 +183,24 @@ def test_another_community_registering_a_member_sent_elsewhere_is_403(fixture: A
                            json={"post_ids": [str(world.a.post_id)], "slip_id": str(slip_id)},
                            headers=world.headers(community_a))
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
+@pytest.mark.parametrize("query", [f"position={BIG - 1}", f"version={BIG - 1}&aggregate_id={uuid4()}",
+                                   f"version={2**31 - 1}&aggregate_id={uuid4()}", f"version={2**31}&aggregate_id={uuid4()}",
+                                   f"from=1&to={BIG - 1}",
+                                   f"version={BIG}&aggregate_id={uuid4()}", f"position={HUGE}"])
+def test_proof_queries_at_the_bounds_are_4xx_on_every_database(database_url: str, query: str) -> None:
+    ledger = Ledger(database_url)
+    try:
+        app = create_app(settings_for_tests(), ledger)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            world = build_world(app)
+            kind = "consistency" if query.startswith("from") else "inclusion"
+            before = ledger.recorder.max_notification_id()
+            response = client.get(f"/v1/log/proofs/{kind}?{query}", headers=world.headers(world.auditor))
+            assert 400 <= response.status_code < 500, (response.status_code, response.text[:300])
+            assert response.json()["code"] in {"invalid_request", "invalid_input", "not_found"}
+            assert ledger.recorder.max_notification_id() == before
+    finally:
+        ledger.close()
