@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import date, timedelta
 from fractions import Fraction
 from uuid import uuid4
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger.domain.errors import (
     InvalidInput,
@@ -216,3 +219,22 @@ def test_registration_by_a_community_the_slip_does_not_name_is_refused() -> None
     member.register(community_id=named, **registration)  # type: ignore[arg-type]
     assert member.community_id == named
     assert [type(e).__name__ for e in member.collect_events()] == ["Enrolled", "ReportSlipIssued", "Registered"]
+
+
+@given(st.text(max_size=40))
+def test_check_text_returns_only_text_without_dangerous_code_points(text: str) -> None:
+    try:
+        clean = check_text(text, "content", required=False)
+    except InvalidInput as refusal:
+        assert "U+" in refusal.detail
+        return
+    assert all(unicodedata.category(c) not in ("Cc", "Cs") or c in "\n\t" for c in clean)
+    assert not {"\u202e", "\u2066", "\u2028", "\u0085", "\u009b"} & set(clean)
+
+
+@given(st.text(alphabet=st.characters(categories=["Nd"]), min_size=6, max_size=6))
+def test_a_region_code_of_non_ascii_digits_is_refused(code: str) -> None:
+    if code.isascii():
+        return
+    with pytest.raises(InvalidInput):
+        check_region_code(code)
