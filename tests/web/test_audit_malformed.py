@@ -50,3 +50,30 @@ def test_a_malformed_flash_cookie_is_ignored_not_a_500(cookie: str) -> None:
             assert client.get("/login").status_code == 200
     finally:
         ledger.close()
+
+
+@pytest.mark.parametrize("name", ["deep-array", "deep-object", "bundle-of-wrong-types", "not-utf8"])
+def test_the_audit_upload_page_reports_a_malformed_file(name: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.main import create_app
+    from api.settings import settings_for_tests
+    from api.web import core
+    from ledger.application import Ledger
+    from tests.api.world import build_world
+
+    ledger = Ledger("memory:")
+    try:
+        app = create_app(settings_for_tests(), ledger)
+        with TestClient(app, raise_server_exceptions=False) as client:
+            world = build_world(app)
+            token = world.tokens[world.auditor.actor_id]
+            client.cookies.set(core.SESSION_COOKIE, token)
+            before = ledger.recorder.max_notification_id()
+            response = client.post("/audit", data={core.CSRF_FIELD: core.csrf_token(token)},
+                                   files={"file": ("upload.json", UPLOADS[name], "application/json")})
+            assert response.status_code == 200, response.text[:300]
+            assert "审计核验" in response.text
+            assert ledger.recorder.max_notification_id() == before
+    finally:
+        ledger.close()
