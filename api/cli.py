@@ -22,6 +22,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ledger.signing.canonical import JsonInputError, loads_bounded
+
 console = Console(stderr=True)
 out = Console()
 
@@ -297,8 +299,8 @@ def _body(json_text: str | None) -> Any:
     if json_text.startswith("@"):
         json_text = Path(json_text[1:]).read_text(encoding="utf-8")
     try:
-        return json.loads(json_text)
-    except ValueError as error:
+        return loads_bounded(json_text)
+    except JsonInputError as error:
         _fail(f"--json is not JSON: {error}", 2)
 
 

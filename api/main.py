@@ -15,6 +15,7 @@ import anyio.to_thread
 from fastapi import FastAPI
 from pydantic import BaseModel
 
+from api.commands import SIGNATURES_MAX
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routers import (
@@ -128,19 +129,24 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     return app
 
 
+# base64 of a 64-byte Ed25519 signature is 88 characters, plus a comma: bounds the documented header.
+SIGNATURES_HEADER_CHARS_MAX = 89 * SIGNATURES_MAX
 COMMAND_HEADERS = [
     {"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string", "maxLength": 128},
      "example": "5c1f3e0a-8d2b-4f6e-9a7c-1b2d3e4f5a6b",
      "description": "客户端请求编号：重试返回原结果 / client request id: a retry returns the original response; the "
                     "same key with a different body is refused (409 idempotency_key_reused)"},
-    {"name": "Timeledger-Key-Id", "in": "header", "required": False, "schema": {"type": "string"},
+    {"name": "Timeledger-Key-Id", "in": "header", "required": False,
+     "schema": {"type": "string", "maxLength": 64, "pattern": "^[0-9a-f]{1,64}$"},
      "description": "客户端自持密钥编号 / id of the client-held key that signs (omit: the service signs with your "
                     "server-held key)"},
     {"name": "Timeledger-Prepare", "in": "header", "required": False, "schema": {"type": "string", "enum": ["true"]},
      "description": "true: 只返回待签名声明（202），不保存 / only return the statements to sign (202); nothing is stored"},
-    {"name": "Timeledger-Signed-At", "in": "header", "required": False, "schema": {"type": "string"},
+    {"name": "Timeledger-Signed-At", "in": "header", "required": False,
+     "schema": {"type": "string", "format": "date-time", "maxLength": 64},
      "description": "prepare 返回的 signed_at / the signed_at returned by prepare"},
-    {"name": "Timeledger-Signatures", "in": "header", "required": False, "schema": {"type": "string"},
+    {"name": "Timeledger-Signatures", "in": "header", "required": False,
+     "schema": {"type": "string", "maxLength": SIGNATURES_HEADER_CHARS_MAX},
      "description": "base64 签名，逗号分隔，按声明顺序 / base64 Ed25519 signatures, comma-separated, in statement order"},
 ]
 PREPARED_RESPONSE = {"description": "待签名声明，未保存 / the statements to sign (Timeledger-Prepare); nothing stored",

@@ -810,7 +810,8 @@ class Ledger(Application[UUID]):
         deadline = self.get_region().report_deadline(today.year)
         slip = ReportSlip.issue(member_id=member_id, unit_id=actor.actor_id, community_id=community_id,
                                 issued_on=today, deadline=deadline)
-        self._commit(actor, request_id, slip)
+        member.note_report_slip(slip_id=slip.id, community_id=community_id)  # registration follows the slip
+        self._commit(actor, request_id, slip, member)
         return slip.id
 
     def register_member(self, *, actor: Actor, member_id: UUID, post_ids: Sequence[UUID],
@@ -828,7 +829,7 @@ class Ledger(Application[UUID]):
         if slip_id is not None:
             slip = self._get(slip_id, ReportSlip, "report slip")
             if slip.member_id != member_id or slip.community_id != community.id:
-                raise InvalidInput("the report slip names another member or community")
+                raise InvalidInput("报到单指定的是另一名党员或另一个社区 / the report slip names another member or community")
         profile = dict(profile or {})
         personal = {k: v for k, v in (personal or {}).items() if v}
         unknown = set(personal) - set(PERSONAL_FIELDS)

@@ -20,6 +20,7 @@ from ledger.application import Ledger
 from ledger.domain.errors import LedgerError
 from ledger.persistence import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
+from ledger.signing.canonical import loads_bounded
 
 app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
                   no_args_is_help=True, add_completion=False)
@@ -225,9 +226,11 @@ def region_add_peer(card_file: Annotated[Path, typer.Argument(help="The other re
 
     ledger = open_ledger(db)
     try:
-        card = json.loads(card_file.read_text())
+        card = loads_bounded(card_file.read_bytes())
+        if not isinstance(card, dict):
+            raise ValueError("地区名片须为 JSON 对象 / a region card is a JSON object")
         transfers.register_peer(ledger, card)
-    except (ValueError, LedgerError) as error:
+    except (ValueError, TypeError, KeyError, LedgerError) as error:
         fail(getattr(error, "detail", str(error)))
     out.print(f"region {card['code']} {card['name']} registered as a peer")
 

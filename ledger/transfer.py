@@ -48,7 +48,7 @@ from ledger.domain.transfer import Transfer, TransferImport
 from ledger.domain.values import ConsentPurpose, Role, check_region_code
 from ledger.signing import keys as ed25519
 from ledger.signing import sealed
-from ledger.signing.canonical import canonical_bytes
+from ledger.signing.canonical import canonical_bytes, loads_bounded
 from ledger.signing.statement import EnvelopeError, parse_signed_bytes, unpack
 
 BUNDLE_FORMAT = "timeledger-transfer/v1"
@@ -203,9 +203,9 @@ class Receipt:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Receipt":
         try:
-            document = json.loads(data)
+            document = loads_bounded(data)
             return cls(document["receipt"], document["key_id"], ed25519.unb64(document["signature"]))
-        except (ValueError, KeyError, TypeError) as error:
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise TransferRefused("receipt_unreadable", f"not a transfer receipt: {error}") from None
 
     @property
@@ -325,7 +325,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
     if len(bundle) > BUNDLE_BYTES_MAX:
         raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
     try:
-        document = json.loads(bundle)
+        document = loads_bounded(bundle)
         transfer_id = UUID(document["transfer_id"])
         source = check_region_code(document["source"]["code"])
         member_id = UUID(document["member_id"])
@@ -335,8 +335,8 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
         certificate = base64.b64decode(document["region_certificate"])
         personal_sealed = base64.b64decode(document["personal_sealed"])
         prior = [base64.b64decode(p) for p in document["prior"]]
-    except (ValueError, KeyError, TypeError, LedgerError) as error:
-        raise TransferRefused("bundle_unreadable", f"the bundle is not readable: {error}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, LedgerError) as error:
+        raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
     if document.get("format") != BUNDLE_FORMAT:
         raise TransferRefused("bundle_unreadable", "unknown bundle format")
     if document.get("destination") != destination:
@@ -432,11 +432,11 @@ def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
     assert ledger.region_code is not None
     digest = hashlib.sha256(bundle).hexdigest()
     try:
-        head = json.loads(bundle)
-        source = head["source"]["code"]
+        head = loads_bounded(bundle)
+        source = check_region_code(head["source"]["code"])
         transfer_id = UUID(head["transfer_id"])
-    except (ValueError, KeyError, TypeError) as error:
-        raise TransferRefused("bundle_unreadable", f"the bundle is not readable: {error}") from None
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as error:
+        raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
     import_id = TransferImport.create_id(source, transfer_id)
     if ledger._exists(import_id):
         return accepted_receipt(ledger, ledger._get(import_id, TransferImport))  # the same bundle again: a no-op
@@ -495,9 +495,9 @@ def rejection_receipt(ledger: Ledger, bundle: bytes, refusal: TransferRefused) -
     """A signed refusal the source can use to void the transfer (None when the bundle is not ours
     or names no transfer: then there is nothing the source could void)."""
     try:
-        head = json.loads(bundle)
-        transfer_id, source = str(UUID(head["transfer_id"])), head["source"]["code"]
-    except (ValueError, KeyError, TypeError):
+        head = loads_bounded(bundle)
+        transfer_id, source = str(UUID(head["transfer_id"])), check_region_code(head["source"]["code"])
+    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput):
         return None
     if isinstance(refusal, BundleWrongDestination):
         return None
@@ -613,7 +613,7 @@ def send(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
     if status == 201:
         return complete(ledger, Receipt.from_bytes(answer))
     try:
-        refusal = json.loads(answer)
+        refusal = loads_bounded(answer)
     except ValueError:
         refusal = {}
     rejection = refusal.get("rejection") if isinstance(refusal, dict) else None

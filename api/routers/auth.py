@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request
-from fastapi.security import OAuth2PasswordRequestForm
 
 from api.auth import InvalidCredentials
 from api.deps import AuthDep, LedgerDep, PrincipalDep, ServicesDep, oauth2_scheme
-from api.errors import AUTH_RESPONSES, ErrorOut
-from api.schemas.auth import ActivateIn, LoginOut, MeOut, PasswordChangeIn, TokenInfoOut, TokenOut
+from api.errors import AUTH_RESPONSES, INVALID_REQUEST_RESPONSES, ErrorOut
+from api.schemas.auth import ActivateIn, LoginOut, MeOut, PasswordChangeIn, PasswordForm, TokenInfoOut, TokenOut
 from api.schemas.common import DoneOut
 from ledger.domain.errors import LedgerError, NotFound
 from ledger.domain.values import Role
@@ -22,10 +21,11 @@ router = APIRouter(prefix="/v1/auth", tags=["auth 登录"])
              responses={401: {"model": ErrorOut, "description": "用户名或密码错误 / wrong username or password"},
                         429: {"model": ErrorOut, "description": "失败次数过多，稍后再试 (Retry-After) / "
                                                                 "too_many_attempts: wait Retry-After seconds"},
-                        503: {"model": ErrorOut, "description": "登录繁忙 / sign_in_busy: retry in a second"}},
+                        503: {"model": ErrorOut, "description": "登录繁忙 / sign_in_busy: retry in a second"},
+                        **INVALID_REQUEST_RESPONSES},
              description="用户名和密码换取有时效的访问令牌。/ Exchange a username and password (form fields) for "
                          "a bearer token that expires after the configured lifetime and can be revoked.")
-def issue_token(form: Annotated[OAuth2PasswordRequestForm, Depends()], auth: AuthDep, request: Request) -> TokenOut:
+def issue_token(form: Annotated[PasswordForm, Depends()], auth: AuthDep, request: Request) -> TokenOut:
     if len(form.username) > 64 or len(form.password) > 256:
         raise InvalidCredentials("wrong username or password")
     client = request.client.host if request.client is not None else None
@@ -42,7 +42,7 @@ def revoke_token(principal: PrincipalDep, auth: AuthDep) -> DoneOut:
     return DoneOut()
 
 
-@router.post("/password", response_model=DoneOut, responses=AUTH_RESPONSES,
+@router.post("/password", response_model=DoneOut, responses={**AUTH_RESPONSES, **INVALID_REQUEST_RESPONSES},
              summary="修改密码 Change the password",
              description="修改后该账号的全部令牌作废。/ Every token of the login is revoked; sign in again.")
 def change_password(body: PasswordChangeIn, principal: PrincipalDep, auth: AuthDep) -> DoneOut:

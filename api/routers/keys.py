@@ -15,7 +15,8 @@ from api.schemas.region import ClientKeyIn, KeyIdOut, KeyOut, KeyRevokeIn, KeyRo
 from ledger.signing import keys as ed25519
 
 router = APIRouter(tags=["keys 密钥"])
-KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="密钥编号 / key id (hex)")]
+KeyId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", min_length=32, max_length=32,
+                            description="密钥编号 / key id (hex)")]
 
 
 @router.get("/v1/keys/{key_id}", response_model=KeyOut, responses=READ_RESPONSES, summary="公钥 A public key")

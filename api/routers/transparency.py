@@ -14,7 +14,7 @@ from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
 
 from api.deps import ActorDep, CommandsDep, LedgerDep
-from api.errors import COMMAND_RESPONSES, READ_RESPONSES
+from api.errors import COMMAND_RESPONSES, READ_RESPONSES, json_errors
 from api.policy import authorize
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.transparency import proofs
@@ -62,11 +62,13 @@ def new_checkpoint(actor: ActorDep, ledger: LedgerDep, commands: CommandsDep) ->
     return _out(checkpoint)
 
 
-@router.get("/v1/log/proofs/inclusion", response_class=PlainTextResponse, responses=READ_RESPONSES,
+@router.get("/v1/log/proofs/inclusion", response_class=PlainTextResponse, responses=json_errors(READ_RESPONSES),
             summary="包含证明 Inclusion proof (tlog-proof file)",
             description="按位置或按 记录+版本 指定事件。/ Name the event by its position, or by aggregate and version.")
-def inclusion(actor: ActorDep, ledger: LedgerDep, position: Annotated[int | None, Query(ge=1)] = None,
-              aggregate_id: UUID | None = None, version: Annotated[int | None, Query(ge=1)] = None) -> Response:
+def inclusion(actor: ActorDep, ledger: LedgerDep,
+              position: Annotated[int | None, Query(ge=1, le=proofs.LOG_POSITION_MAX)] = None,
+              aggregate_id: UUID | None = None,
+              version: Annotated[int | None, Query(ge=1, le=proofs.EVENT_VERSION_MAX)] = None) -> Response:
     authorize(ledger, actor, "log.read")
     if (position is None) == (aggregate_id is None or version is None):
         raise InvalidInput("give either position, or aggregate_id and version")
@@ -86,10 +88,12 @@ def _leaf(merkle_log: MerkleLog, position: int | None, event: tuple[str, int] | 
         raise NotFound(f"no such event in the log: {error}") from None
 
 
-@router.get("/v1/log/proofs/consistency", response_class=PlainTextResponse, responses=READ_RESPONSES,
+@router.get("/v1/log/proofs/consistency", response_class=PlainTextResponse,
+            responses=json_errors(READ_RESPONSES),
             summary="一致性证明 Consistency proof between two tree sizes")
-def consistency(actor: ActorDep, ledger: LedgerDep, size_from: Annotated[int, Query(alias="from", ge=1)],
-                size_to: Annotated[int, Query(alias="to", ge=1)]) -> Response:
+def consistency(actor: ActorDep, ledger: LedgerDep,
+                size_from: Annotated[int, Query(alias="from", ge=1, le=proofs.LOG_POSITION_MAX)],
+                size_to: Annotated[int, Query(alias="to", ge=1, le=proofs.LOG_POSITION_MAX)]) -> Response:
     authorize(ledger, actor, "log.read")
     try:
         return PlainTextResponse(proofs.consistency_file(MerkleLog.for_ledger(ledger), size_from, size_to))
@@ -104,7 +108,7 @@ def consistency(actor: ActorDep, ledger: LedgerDep, size_from: Annotated[int, Qu
                          "A self-contained bundle verifiable offline with the root key; format=pdf for the PDF.")
 def certificate(member_id: UUID, actor: ActorDep, ledger: LedgerDep, commands: CommandsDep,
                 year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-                fmt: Annotated[str, Query(alias="format", pattern="^(json|pdf)$")] = "json") -> Response:
+                fmt: Annotated[str, Query(alias="format", pattern="^(json|pdf)$", max_length=4)] = "json") -> Response:
     authorize(ledger, actor, "certificate.issue", member_id)
     if year is not None and date(year, 1, 1) > ledger.today():
         raise InvalidInput(f"{year} has not begun")

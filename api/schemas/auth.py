@@ -3,12 +3,37 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
+from fastapi import Form
+from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel, Field
 
 from api.schemas.common import StrictIn
 from ledger.domain.values import Role
+
+
+USERNAME_CHARS_MAX = 64
+PASSWORD_CHARS_MAX = 256
+FORM_TEXT_CHARS_MAX = 256  # scope, client_id, client_secret: unused, but bounded like every input
+
+
+class PasswordForm(OAuth2PasswordRequestForm):
+    """The OAuth2 password form with every field bounded (the documented schema says so, and fuzzing
+    reaches the edges)."""
+
+    def __init__(self, *,
+                 grant_type: Annotated[str | None, Form(pattern="^password$", max_length=8)] = None,
+                 username: Annotated[str, Form(min_length=1, max_length=USERNAME_CHARS_MAX)],
+                 password: Annotated[str, Form(min_length=1, max_length=PASSWORD_CHARS_MAX,
+                                               json_schema_extra={"format": "password"})],
+                 scope: Annotated[str, Form(max_length=FORM_TEXT_CHARS_MAX)] = "",
+                 client_id: Annotated[str | None, Form(max_length=FORM_TEXT_CHARS_MAX)] = None,
+                 client_secret: Annotated[str | None, Form(max_length=FORM_TEXT_CHARS_MAX,
+                                                           json_schema_extra={"format": "password"})] = None) -> None:
+        super().__init__(grant_type=grant_type, username=username, password=password, scope=scope,
+                         client_id=client_id, client_secret=client_secret)
 
 
 class TokenOut(BaseModel):

@@ -3,19 +3,44 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PAGE_SIZE_MAX = 200  # rows per page of any list: bounds memory and response size
 PAGE_SIZE_DEFAULT = 50
+JSON_OBJECT_DEPTH_MAX = 4  # a free-form object in a request (a signed receipt) is flat; 4 leaves room
+JSON_OBJECT_PROPERTIES_MAX = 64
+JSON_OBJECT_TEXT_CHARS_MAX = 4096  # any one string inside it
 
 EXAMPLE_MEMBER_ID = "6f1c9a52-3d4b-4e0a-9b1f-0c2d3e4f5a6b"
 EXAMPLE_COMMUNITY_ID = "2b7e1516-28ae-4d2a-abf7-158809cf4f3c"
 EXAMPLE_UNIT_ID = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 EXAMPLE_SESSION_ID = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 EXAMPLE_ITEM_ID = "7e8f9a0b-1c2d-4e3f-9a4b-5c6d7e8f9a0b"
+
+
+def _bounded_json(value: Any, depth: int = 1) -> Any:
+    """Refuse a free-form JSON value nested deeper than JSON_OBJECT_DEPTH_MAX or holding long strings,
+    so nothing downstream (canonical encoding, signing) recurses without bound."""
+    if isinstance(value, str):
+        if len(value) > JSON_OBJECT_TEXT_CHARS_MAX:
+            raise ValueError(f"文本过长 / a string is longer than {JSON_OBJECT_TEXT_CHARS_MAX} characters")
+        return value
+    if isinstance(value, (dict, list)):
+        if depth > JSON_OBJECT_DEPTH_MAX:
+            raise ValueError(f"嵌套过深 / nested deeper than {JSON_OBJECT_DEPTH_MAX}")
+        if len(value) > JSON_OBJECT_PROPERTIES_MAX:
+            raise ValueError(f"项目过多 / more than {JSON_OBJECT_PROPERTIES_MAX} entries")
+        for item in (value.values() if isinstance(value, dict) else value):
+            _bounded_json(item, depth + 1)
+    return value
+
+
+# A free-form JSON object from outside: depth, size and string lengths bounded (documented as maxProperties).
+BoundedJsonObject = Annotated[dict[str, Any], Field(max_length=JSON_OBJECT_PROPERTIES_MAX),
+                              AfterValidator(_bounded_json)]
 
 
 class StrictIn(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -59,8 +59,9 @@ class ScoringRulesIn(StrictIn):
     points_per_distinct_item: int = Field(ge=0, le=POINTS_MAX, examples=[10])
     points_per_excellent_order: int = Field(ge=0, le=POINTS_MAX, examples=[5])
     points_per_adopted_suggestion: int = Field(ge=0, le=POINTS_MAX, examples=[10])
-    star_thresholds: list[int] = Field(min_length=5, max_length=5, examples=[[50, 100, 200, 400, 800]],
-                                       description="★ 到 ★★★★★ 的积分门槛，递增 / five increasing thresholds")
+    star_thresholds: list[Annotated[int, Field(ge=0, le=POINTS_MAX)]] = Field(
+        min_length=5, max_length=5, examples=[[50, 100, 200, 400, 800]],
+        description="★ 到 ★★★★★ 的积分门槛，递增 / five increasing thresholds")
 
     def as_rules(self) -> dict[str, Any]:
         rules = self.model_dump()

@@ -21,7 +21,8 @@ from ledger.domain.values import (
     hours_text,
 )
 
-ClockTime = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])
+CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # ASCII digits: pydantic's `\d` takes full-width ones
+ClockTime = Field(pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["09:00"])
 
 
 class OrderIn(StrictIn):
@@ -67,7 +68,7 @@ class SessionIn(StrictIn):
     place: str = Field(min_length=1, max_length=200, examples=["社区党群服务中心"])
     service_date: date = Field(examples=["2026-05-16"])
     start_time: str = ClockTime
-    end_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["11:00"])
+    end_time: str = Field(pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["11:00"])
     minutes: int = Field(ge=MINUTES_PER_SESSION_MIN, le=MINUTES_PER_SESSION_MAX, examples=[120])
     post_id: UUID | None = None
     order_id: UUID | None = Field(None, description="对应的居民订单（须已接单）/ the accepted order it fulfils")

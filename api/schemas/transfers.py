@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import EXAMPLE_MEMBER_ID, StrictIn
+from api.schemas.common import EXAMPLE_MEMBER_ID, BoundedJsonObject, StrictIn
+
+# ASCII digits only: in pydantic's (Rust) regex `\d` also matches full-width digits ("32０１０２").
+REGION_CODE_PATTERN = r"^[0-9]{6}$"
 
 
 class RegionCardIn(BaseModel):
     """另一地区的名片（由其 GET /v1/region/card 获得）/ another region's card, as its GET /v1/region/card gives it."""
 
-    format: str = Field(examples=["timeledger-region/v1"])
-    code: str = Field(pattern=r"^\d{6}$", examples=["320104"])
+    format: str = Field(max_length=64, examples=["timeledger-region/v1"])
+    code: str = Field(pattern=REGION_CODE_PATTERN, max_length=6, examples=["320104"])
     name: str = Field(max_length=64)
     key_id: str = Field(max_length=64)
     public_key: str = Field(max_length=64)
@@ -29,7 +31,8 @@ class TransferIn(StrictIn):
     """发起转出：党员须已单独同意转往该地区 / start a transfer-out; the member must have consented to it."""
 
     member_id: UUID = Field(examples=[EXAMPLE_MEMBER_ID])
-    destination: str = Field(pattern=r"^\d{6}$", examples=["320104"], description="目的地区代码 / destination region")
+    destination: str = Field(pattern=REGION_CODE_PATTERN, max_length=6, examples=["320104"],
+                             description="目的地区代码 / destination region")
     transfer_id: UUID | None = None
 
 
@@ -49,9 +52,9 @@ class TransferOut(BaseModel):
 class ReceiptOut(BaseModel):
     """签名回执 / a signed receipt (accepted or rejected); send it to the source region."""
 
-    receipt: dict[str, Any]
-    key_id: str
-    signature: str
+    receipt: BoundedJsonObject
+    key_id: str = Field(max_length=64)
+    signature: str = Field(max_length=128, description="Ed25519 签名（base64）/ base64 Ed25519 signature")
 
 
 class VoidIn(StrictIn):

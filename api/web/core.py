@@ -43,6 +43,7 @@ from api.web import i18n
 from ledger.application import Ledger
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role, hours_text
+from ledger.signing.canonical import JsonInputError, loads_bounded
 
 log = logging.getLogger("timeledger.web")
 
@@ -205,8 +206,8 @@ def read_flash(request: Request) -> dict[str, str] | None:
     if not raw:
         return None
     try:
-        value = json.loads(urllib.parse.unquote(raw))
-    except ValueError:
+        value = loads_bounded(urllib.parse.unquote(raw))  # a cookie is client input: nested 990 deep was a 500
+    except JsonInputError:
         return None
     if not isinstance(value, dict) or value.get("kind") not in ("ok", "error", "info"):
         return None

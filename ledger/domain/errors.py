@@ -77,3 +77,5 @@ ConsentMissing = _refusal("ConsentMissing", NotPermitted, "consent_missing")
 PersonalDataErased = _refusal("PersonalDataErased", WrongState, "personal_data_erased")
 MemberKeyLocked = _refusal("MemberKeyLocked", NotPermitted, "member_key_locked")
 MemberKeyHeldByMember = _refusal("MemberKeyHeldByMember", WrongState, "member_key_held_by_member")
+ReportSlipNamesAnotherCommunity = _refusal("ReportSlipNamesAnotherCommunity", NotPermitted,
+                                          "report_slip_names_another_community")

@@ -17,6 +17,7 @@ from ledger.domain.errors import (
     MemberNotRegistered,
     NotFound,
     PersonalDataErased,
+    ReportSlipNamesAnotherCommunity,
     WrongState,
 )
 from ledger.domain.values import (
@@ -24,6 +25,7 @@ from ledger.domain.values import (
     PERSONAL_FIELDS,
     ConsentPurpose,
     PartyStatus,
+    check_region_code,
     check_text,
 )
 
@@ -37,6 +39,13 @@ PROFILE_FIELDS: tuple[str, ...] = (
     "available_time",
 )
 YEAR_MIN, YEAR_MAX = 2000, 2100
+
+
+def _is_canonical_uuid(text: str) -> bool:
+    try:
+        return str(UUID(text)) == text
+    except ValueError:
+        return False
 
 
 class Member(LedgerAggregate):
@@ -72,6 +81,8 @@ class Member(LedgerAggregate):
         self.frozen_by: UUID | None = None  # a pending transfer
         self.closed = False
         self.prior_records: list[dict[str, Any]] = []  # histories imported from other regions
+        # The unit's latest 报到单 (slip id, community id): the member reports to that community only.
+        self.report_slip: tuple[UUID, UUID] | None = None
 
     # -- state checks used by the ledger ---------------------------------------------------------
     def require_active(self) -> None:
@@ -86,12 +97,24 @@ class Member(LedgerAggregate):
             raise MemberNotRegistered(f"member {self.id} has not reported to a community")
         return self.community_id
 
-    # -- 报到登记 -----------------------------------------------------------------------------
+    # -- 报到单 and 报到登记 --------------------------------------------------------------------
+    def note_report_slip(self, *, slip_id: UUID, community_id: UUID) -> None:
+        """The unit sent the member to a named community: from now on only that community registers
+        the member. A later slip (the unit changing its mind before registration) replaces it; a slip for
+        a member already registered changes nothing about the registration (its receipt still can be sent)."""
+        self.require_active()
+        self._report_slip_issued(slip_id=slip_id, community_id=community_id)
+
+    @event("ReportSlipIssued")
+    def _report_slip_issued(self, slip_id: UUID, community_id: UUID) -> None:
+        self.report_slip = (slip_id, community_id)
+
     def register(self, *, community_id: UUID, slip_id: UUID | None, reported_on: date, late: bool,
                  profile: dict[str, str], personal_sealed: dict[str, str], willing_other_service: bool) -> None:
         self.require_active()
         if self.community_id is not None:
             raise AlreadyExists(f"member {self.id} is already registered with a community")
+        self.require_registration_follows_slip(community_id=community_id, slip_id=slip_id)
         unknown = set(profile) - set(PROFILE_FIELDS)
         if unknown:
             raise InvalidInput(f"unknown profile fields: {sorted(unknown)}")
@@ -101,6 +124,21 @@ class Member(LedgerAggregate):
         self._registered(community_id=community_id, slip_id=slip_id, reported_on=reported_on, late=late,
                          profile=clean, personal_sealed=dict(personal_sealed),
                          willing_other_service=bool(willing_other_service))
+
+    def require_registration_follows_slip(self, *, community_id: UUID, slip_id: UUID | None) -> None:
+        """Registration follows the unit's latest 报到单: another community may not take the member over,
+        and an older slip the unit replaced no longer counts."""
+        if self.report_slip is None:
+            return  # no slip (a member reporting on their own, or history from before slips were noted)
+        latest_slip_id, slip_community_id = self.report_slip
+        if community_id != slip_community_id:
+            raise ReportSlipNamesAnotherCommunity(
+                f"单位的报到单指定党员到另一个社区报到，本社区不能登记 / the unit's report slip {latest_slip_id} sends "
+                f"member {self.id} to community {slip_community_id}, not to {community_id}")
+        if slip_id is not None and slip_id != latest_slip_id:
+            raise ReportSlipNamesAnotherCommunity(
+                f"该报到单已被单位新开的报到单取代 / report slip {slip_id} was replaced by the unit's slip "
+                f"{latest_slip_id}")
 
     @event("Registered")
     def _registered(self, community_id: UUID, slip_id: UUID | None, reported_on: date, late: bool,
@@ -177,6 +215,11 @@ class Member(LedgerAggregate):
     # -- consents (PIPL separate consent) -------------------------------------------------------
     def give_consent(self, *, consent_id: UUID, purpose: ConsentPurpose, recipient: str) -> None:
         recipient = check_text(recipient, "recipient", chars_max=64)
+        if ConsentPurpose(purpose) is ConsentPurpose.TRANSFER:
+            check_region_code(recipient)  # ASCII digits only: "32０１０２" names no region
+        elif not _is_canonical_uuid(recipient):
+            raise InvalidInput(f"接收方须为单位编号 / the recipient of {ConsentPurpose(purpose).value} must be a "
+                               "unit id")
         existing = self.consents.get(consent_id)
         if existing == (ConsentPurpose(purpose), recipient):
             return
@@ -265,6 +308,7 @@ class Member(LedgerAggregate):
         self.frozen_by = None
         self.community_id = None
         self.unit_id = None
+        self.report_slip = None
         self.reported_on = None
         self.posts = {}
         self.teams = set()

@@ -49,6 +49,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Member.Unfrozen": frozenset({R}),
     "Member.Closed": frozenset({R}),
     "ReportSlip.Issued": frozenset({U}),
+    "Member.ReportSlipIssued": frozenset({U}),
     "ReportSlip.ReceiptSent": frozenset({C}),
     "ServiceSession.Recorded": frozenset({M, C}),
     "ServiceSession.Rated": frozenset({S, C, U}),

@@ -16,18 +16,20 @@ from ledger.domain.values import (
     LATE_AFTER_WORKING_DAYS,
     NAME_CHARS_MAX,
     Rating,
+    SERVICE_DATE_MIN,
     Role,
     check_minutes,
+    check_service_date,
     check_text,
 )
 
-_CLOCK_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
 CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "minutes"})
 RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient, organiser
 
 
 def _clock_minutes(value: str, field: str) -> int:
-    if not isinstance(value, str) or not _CLOCK_TIME.match(value):
+    if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
         raise InvalidInput(f"{field} must be a time of day HH:MM")
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
@@ -48,8 +50,9 @@ class ServiceSession(LedgerAggregate):
         if minutes > span:
             raise InvalidInput(f"minutes ({minutes}) exceed the time between start and end ({span}); "
                                "travel time is not service time")
-        if service_date > recorded_on:
-            raise InvalidInput("a session cannot be recorded before it happens")
+        if isinstance(service_date, date) and service_date > recorded_on:
+            raise InvalidInput("服务日期晚于记录日期 / a session cannot be recorded before it happens")
+        check_service_date(service_date, recorded_on)
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
         return cls(id=session_id, member_id=member_id, community_id=community_id,
                    activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
@@ -148,8 +151,9 @@ class ServiceSession(LedgerAggregate):
             if field == "minutes":
                 clean[field] = check_minutes(value)
             elif field == "service_date":
-                if not isinstance(value, date) or value > self.recorded_on:
-                    raise InvalidInput("service_date must be a date not after the recording date")
+                if not isinstance(value, date) or not SERVICE_DATE_MIN <= value <= self.recorded_on:
+                    raise InvalidInput(f"服务日期须在 {SERVICE_DATE_MIN.isoformat()} 至记录日期之间 / service_date must "
+                                       f"be a date from {SERVICE_DATE_MIN.isoformat()} to the recording date")
                 clean[field] = value.isoformat()
             else:
                 clean[field] = check_text(value, field, chars_max=200 if field != "content" else 2000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+import unicodedata
 from datetime import date, datetime, timedelta, timezone
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -20,6 +21,8 @@ REDEMPTION_LINES_MAX = 50  # one counter receipt
 QUANTITY_MAX = 99
 LATE_AFTER_WORKING_DAYS = 10  # 志愿服务记录与证明出具办法: record within 10 working days
 STORAGE_CAP_MINUTES_MAX = 100_000 * 60
+SERVICE_DATE_MIN = date(2014, 1, 1)  # the provincial notice that starts the scheme is of 2014
+SERVICE_DATE_AHEAD_DAYS_MAX = 1  # "today" differs by a day across time zones; later dates are typing errors
 
 
 class Role(str, enum.Enum):
@@ -101,7 +104,17 @@ PERSONAL_FIELDS: tuple[str, ...] = (
 PROVINCE_PREFIXES = frozenset(
     "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65 71 81 82".split()
 )
-_REGION_CODE = re.compile(r"^\d{6}$")
+# ASCII digits only: `\d` and `str.isdigit` also accept full-width ("３２０１０２") and other scripts' digits,
+# and `$` matches before a trailing newline, so the pattern is used with fullmatch.
+_REGION_CODE = re.compile(r"[0-9]{6}")
+ASCII_DIGITS = frozenset("0123456789")
+
+# Code points refused in text fields besides C0/C1 controls (category Cc) and lone surrogates (Cs):
+# bidi embeddings, overrides and isolates reorder what a reader sees (Trojan Source), and the line and
+# paragraph separators break lines in logs, CSV and PDF rows.
+_DANGEROUS_CODE_POINTS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                   "\u2066\u2067\u2068\u2069\u2028\u2029\ufeff\ufffe\uffff")
+_TEXT_CONTROLS_ALLOWED = frozenset("\n\t")
 
 NAMESPACE = uuid5(NAMESPACE_URL, "https://timeledger.invalid/ns")
 
@@ -111,25 +124,56 @@ def stable_id(*parts: object) -> UUID:
     return uuid5(NAMESPACE, "/".join(str(p) for p in parts))
 
 
+def is_ascii_digits(text: object) -> bool:
+    """True for a non-empty string of the ASCII digits 0-9 only (unlike `str.isdigit`)."""
+    return isinstance(text, str) and bool(text) and all(c in ASCII_DIGITS for c in text)
+
+
 def check_region_code(code: str) -> str:
-    if not isinstance(code, str) or not _REGION_CODE.match(code) or code[:2] not in PROVINCE_PREFIXES:
-        raise InvalidInput(f"region code must be a 6-digit GB/T 2260 code, got {code!r}")
+    if not isinstance(code, str) or not _REGION_CODE.fullmatch(code) or code[:2] not in PROVINCE_PREFIXES:
+        shown = repr(code)[:20]
+        raise InvalidInput(f"地区代码须为 6 位 GB/T 2260 行政区划代码（半角数字）/ "
+                           f"region code must be a 6-digit GB/T 2260 code in ASCII digits, got {shown}")
     if code[2:] == "0000":
-        raise InvalidInput(f"{code} is a province, not a county-level region")
+        raise InvalidInput(f"{code} 是省级代码，不是县级地区 / {code} is a province, not a county-level region")
     return code
+
+
+def dangerous_code_point(text: str) -> str | None:
+    """The first code point a text field may not hold, or None: C0 and C1 controls other than newline
+    and tab, lone surrogates, bidi controls and line/paragraph separators."""
+    for char in text:
+        if char in _TEXT_CONTROLS_ALLOWED:
+            continue
+        if char in _DANGEROUS_CODE_POINTS or unicodedata.category(char) in ("Cc", "Cs"):
+            return char
+    return None
 
 
 def check_text(value: str, field: str, *, chars_max: int = TEXT_CHARS_MAX, required: bool = True) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} must be text")
+        raise InvalidInput(f"{field} 须为文本 / {field} must be text")
     text = value.strip()
     if required and not text:
-        raise InvalidInput(f"{field} is required")
+        raise InvalidInput(f"{field} 不能为空 / {field} is required")
     if len(text) > chars_max:
-        raise InvalidInput(f"{field} is longer than {chars_max} characters")
-    if any(ord(c) < 32 and c not in "\n\t" for c in text):
-        raise InvalidInput(f"{field} contains control characters")
+        raise InvalidInput(f"{field} 超过 {chars_max} 个字符 / {field} is longer than {chars_max} characters")
+    bad = dangerous_code_point(text)
+    if bad is not None:
+        raise InvalidInput(f"{field} 含有不允许的控制字符 U+{ord(bad):04X} / "
+                           f"{field} contains a control, bidi or separator character U+{ord(bad):04X}")
     return text
+
+
+def check_service_date(service_date: date, today: date, field: str = "service_date") -> date:
+    """A session's date lies between the scheme's start and tomorrow (the server's today, China time)."""
+    if not isinstance(service_date, date) or isinstance(service_date, datetime):
+        raise InvalidInput(f"{field} 须为日期 / {field} must be a date")
+    latest = today + timedelta(days=SERVICE_DATE_AHEAD_DAYS_MAX)
+    if not SERVICE_DATE_MIN <= service_date <= latest:
+        raise InvalidInput(f"{field} 须在 {SERVICE_DATE_MIN.isoformat()} 至 {latest.isoformat()} 之间 / "
+                           f"{field} must be between {SERVICE_DATE_MIN.isoformat()} and {latest.isoformat()}")
+    return service_date
 
 
 def check_minutes(minutes: int, field: str = "minutes", *, low: int = MINUTES_PER_SESSION_MIN,

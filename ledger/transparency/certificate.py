@@ -43,7 +43,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -62,7 +61,7 @@ from ledger.domain.values import CHINA_TIME, Role
 from ledger.persistence import decode_event
 from ledger.signing import keys as ed25519
 from ledger.signing import merkle
-from ledger.signing.canonical import canonical_bytes
+from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_checkpoint, parse_note
 from ledger.signing.statement import GENESIS_HASH, EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
 from ledger.transparency import schema as t
@@ -280,12 +279,10 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
     if not isinstance(data, bytes):
         raise CertificateError("a certificate is bytes (the JSON file as written)")
     try:
-        document = json.loads(data, object_pairs_hook=_no_duplicates, parse_float=_reject_float,
-                              parse_constant=_reject_constant)
-    except (UnicodeDecodeError, ValueError) as error:
-        if isinstance(error, CertificateError):
-            raise
-        raise CertificateError(f"not a JSON document: {error}") from None
+        document = loads_bounded(data, object_pairs_hook=_no_duplicates, parse_float=_reject_float,
+                                 parse_constant=_reject_constant)
+    except JsonInputError as error:  # depth-bounded: a file nested 990 deep is refused, not a RecursionError
+        raise CertificateError(str(error)) from None
     if not isinstance(document, dict) or set(document) != FIELDS:
         found = sorted(document) if isinstance(document, dict) else type(document).__name__
         raise CertificateError(f"certificate fields are {found}, want {sorted(FIELDS)}")

@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ledger.domain.values import is_ascii_digits
 from ledger.signing import merkle
 from ledger.signing.note import canonical_b64 as _b64
 from ledger.signing.note import strict_unb64 as note_unb64
@@ -50,6 +51,10 @@ from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, Re
 from ledger.transparency.log import Leaf, MerkleLog
 
 CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
+# Log positions, leaf counts and event versions are SQL BIGINTs: a larger number names nothing, and
+# handing it to the database raises OverflowError (SQLite) or DataError (PostgreSQL).
+LOG_POSITION_MAX = 2**63 - 1
+EVENT_VERSION_MAX = 2**31 - 1  # the leaves table keeps an aggregate's version in a 32-bit INTEGER
 _SIG_PREFIX = "\u2014 "
 
 
@@ -148,6 +153,9 @@ def consistency_file(log: MerkleLog, size1: int, size2: int, *, store: Checkpoin
     """The consistency proof from the tree of `size1` leaves to that of `size2` (both ≤ the log size),
     with the signed checkpoints of those sizes; a size no checkpoint was signed at is refused
     (`unsigned_size`), except an old size of 0."""
+    if not 0 <= size1 <= size2 <= LOG_POSITION_MAX:
+        raise ProofFileError(f"sizes must satisfy 0 <= from ({size1}) <= to ({size2}) <= {LOG_POSITION_MAX}",
+                             "size_out_of_range")
     state = log.state()
     if not 0 <= size1 <= size2 <= state.size:
         raise ProofFileError(f"sizes must satisfy 0 <= from ({size1}) <= to ({size2}) <= log size ({state.size})",
@@ -187,7 +195,7 @@ def parse_consistency_file(text: str | bytes) -> ConsistencyFile:
         parts = line.split(" ")
         if len(parts) != 3 or parts[0] != word:
             raise ProofFileError(f"expected '{word} <size> <root>', got {line!r}")
-        if not parts[1].isdigit() or (parts[1] != "0" and parts[1].startswith("0")):
+        if not is_ascii_digits(parts[1]) or (parts[1] != "0" and parts[1].startswith("0")):
             raise ProofFileError(f"{word} size {parts[1]!r} is not a decimal")
         root = _unb64(parts[2], f"{word} root")
         if len(root) != merkle.HASH_BYTES:
@@ -255,6 +263,10 @@ def verify_consistency_file(text: str | bytes, log_verifier: CheckpointOpener, *
 def leaf_for(log: MerkleLog, *, position: int | None = None, event: tuple[str, int] | None = None) -> Leaf:
     """The leaf of an event named by its notification position or by (aggregate id, version)."""
     leaf: Any = None
+    for number, what, most in ((position, "position", LOG_POSITION_MAX),
+                               (event[1] if event is not None else None, "version", EVENT_VERSION_MAX)):
+        if number is not None and not 1 <= number <= most:
+            raise ProofFileError(f"{what} must be between 1 and {most}")
     if position is not None:
         leaf = log.leaf_at_position(position)
         what = f"position {position}"

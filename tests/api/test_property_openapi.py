@@ -109,3 +109,92 @@ def _check(method: str, path: str, ledger: Ledger, app: FastAPI, world: World, c
             assert ledger.recorder.max_notification_id() == before, "a refused request wrote events"
 
     check()
+
+
+# -- the edges, sent explicitly (issue #10, defect 4) ---------------------------------------------
+# Schemathesis draws from the bounds the document declares; these are the payloads that found 5xx
+# before every input had bounds: deeply nested or broken JSON on every operation with a JSON body,
+# and every integer parameter one past its bounds and far past SQL's BIGINT. Each is tried as every
+# role and must give a 4xx in the error body shape, writing nothing.
+DEEP_BODIES = {"deep-array": b"[" * 990, "deep-object": b'{"a":' * 990 + b"1" + b"}" * 990,
+               "broken": b'{"a": [', "lone-surrogate": b'{"a": "\\ud800"}'}
+BIGINT_PAST = 2**63
+# Operations that read the raw request body themselves (a bundle): not documented as a JSON body.
+RAW_BODY_OPERATIONS = {("POST", "/v1/transfer-imports"), ("POST", "/v1/transfer-imports/rejection"),
+                       ("POST", "/v1/federation/transfer-imports")}
+
+
+def _integer_edges(schema: dict[str, Any]) -> list[int]:
+    schema = next((s for s in schema.get("anyOf", [schema]) if s.get("type") == "integer"), {})
+    if not schema:
+        return []
+    edges = [BIGINT_PAST, 10**20, -(10**20)]
+    if "maximum" in schema:
+        edges.append(int(schema["maximum"]) + 1)
+    if "minimum" in schema:
+        edges.append(int(schema["minimum"]) - 1)
+    return edges
+
+
+def _edge_cases() -> list[tuple[str, str, str, Any]]:
+    """(method, path, what, payload): a body, or (parameter location, name, value)."""
+    cases: list[tuple[str, str, str, Any]] = []
+    for method, path in _operations():
+        operation = OPENAPI["paths"][path][method.lower()]
+        documented = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in documented or (method, path) in RAW_BODY_OPERATIONS:
+            cases += [(method, path, name, body) for name, body in DEEP_BODIES.items()]
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] in ("query", "path"):
+                cases += [(method, path, f"{parameter['name']}={value}", (parameter["in"], parameter["name"], value))
+                          for value in _integer_edges(parameter.get("schema", {}))]
+    return cases
+
+
+@pytest.fixture(scope="module")
+def edge_world() -> Iterator[tuple[Ledger, Any, World]]:
+    from fastapi.testclient import TestClient
+
+    ledger = Ledger("memory:")
+    app = create_app(settings_for_tests(), ledger)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield ledger, client, build_world(app)
+    ledger.close()
+
+
+def test_the_edges_were_found() -> None:
+    cases = _edge_cases()
+    assert any(what == "deep-array" and path == "/v1/units" for _, path, what, _ in cases)
+    assert any(what == f"position={BIGINT_PAST}" for _, path, what, _ in cases)
+    assert any(what == "deep-object" and path == "/v1/federation/transfer-imports" for _, path, what, _ in cases)
+
+
+@pytest.mark.parametrize(("method", "path", "what", "payload"), _edge_cases(),
+                         ids=[f"{m} {p} {w}" for m, p, w, _ in _edge_cases()])
+def test_edge_inputs_give_4xx_and_change_nothing(method: str, path: str, what: str, payload: Any,
+                                                 edge_world: tuple[Ledger, Any, World]) -> None:
+    ledger, client, world = edge_world
+    values = dict(_real_ids(world))
+    query: dict[str, Any] = {}
+    content: bytes | None = None
+    if isinstance(payload, bytes):
+        content = payload
+    else:
+        where, name, value = payload
+        if where == "path":
+            values[name] = str(value)
+        else:
+            query[name] = value
+    url = path.format(**{name: values[name] for name in _path_names(path)})
+    for role in ROLES:
+        headers = {**world.headers(world.actor(role)), "Content-Type": "application/json"}
+        before = ledger.recorder.max_notification_id()
+        response = client.request(method, url, params=query, content=content, headers=headers)
+        assert 400 <= response.status_code < 500, (role, response.status_code, response.text[:300])
+        body = response.json()
+        assert set(body) - {"rejection"} == {"code", "detail"} and body["code"], body  # federation: + rejection
+        assert ledger.recorder.max_notification_id() == before, "a refused request wrote events"
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]

@@ -9,7 +9,6 @@ unit checking a certificate a member handed in); the checkpoint panel needs `log
 from __future__ import annotations
 
 import base64
-import json
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from api.policy import authorize
 from api.web import core
 from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.signing.canonical import JsonInputError, loads_bounded
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 UPLOAD_BYTES_MAX = 64 * 1024 * 1024  # the HTTP bound the API uses for bundles
@@ -136,10 +136,12 @@ async def verify_upload(request: Request) -> Response:
 def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict[str, Any]:
     """Verify an uploaded certificate or transfer bundle; the steps, and what it proves."""
     try:
-        document = json.loads(data)
-        kind = document.get("format") if isinstance(document, dict) else None
-    except (UnicodeDecodeError, ValueError):
-        kind = None
+        document = loads_bounded(data)
+    except JsonInputError as error:  # nested too deep, not UTF-8, a lone surrogate …: neither kind of file
+        reason = f"文件不是可核验的证明或转移包 / not a certificate or bundle: {error}"
+        return {"kind": "certificate", "filename": filename, "size": len(data), "ok": False, "reason": reason,
+                "steps": _steps(CERTIFICATE_STEPS, 0, reason)}
+    kind = document.get("format") if isinstance(document, dict) else None
     from ledger import transfer as transfers
 
     if kind == transfers.BUNDLE_FORMAT:
@@ -166,9 +168,9 @@ def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str)
         except CertificateError:
             reference_ok = False
     try:
-        cosigners = sorted({s.name for s in parse_note(json.loads(data)["checkpoint"]).signatures
+        cosigners = sorted({s.name for s in parse_note(loads_bounded(data)["checkpoint"]).signatures
                             if s.name != verified.checkpoint.origin})
-    except (NoteError, ValueError, KeyError):
+    except (NoteError, ValueError, KeyError, TypeError):
         cosigners = []
     result.update(
         ok=reference_ok is not False, steps=_steps(CERTIFICATE_STEPS, None), verified=verified,
