@@ -16,6 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.application import Ledger
+from ledger.domain.base import CLOCK
 from ledger.domain.errors import LedgerError
 from ledger.persistence import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
@@ -98,11 +99,18 @@ def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members t
          seed: Annotated[int, typer.Option()] = 2014,
          db: DbOption = None) -> None:
     """Fill an empty database with a realistic region year (initialising 320102 南京市玄武区 if needed)."""
-    from ledger.demo import generate
+    from ledger.demo import check_demo_fits, demo_start, generate
 
     ledger = open_ledger(db)
     if ledger.secrets.get_setting("demo_loaded"):
         fail("this database already holds the demo year; use a new database", 2)
+    try:
+        check_demo_fits(ledger, year)
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}", 2)
+    if demo_start(year) > CLOCK.get()():
+        fail(f"demo_year_in_future: {year} 年尚未开始，演示事件不能签在未来 / the {year} demo year has not "
+             "begun: its events would be signed in the future (choose --year up to this year)", 2)
     with Progress(TextColumn("[bold]demo[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
         task = bar.add_task("demo", total=members * 2 + 5)
