@@ -359,6 +359,9 @@ def main() -> None:  # pragma: no cover - console entry point
     except LedgerError as error:
         console.print(f"[red]{error.code}:[/red] {error.detail}")
         sys.exit(1)
+    except ConfigurationError as error:  # e.g. the wrong master key, from any command's start-up
+        console.print(f"[red]configuration error:[/red] {error}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover
