@@ -65,11 +65,12 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     from api.main import create_app, services_of
     from api.settings import Settings
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError
+    from ledger.persistence import ConfigurationError, WriterLock
 
     try:
         settings = Settings(database_url=db) if db else Settings()
         ledger = Ledger(settings.database_url)
+        writer_lock = WriterLock(ledger.database).acquire()  # held until the process exits
     except (ConfigurationError, ValueError) as error:
         _fail(f"configuration: {error}", 2)
     app = create_app(settings, ledger)
@@ -81,7 +82,10 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
                       "`timeledger logins admin`, or start with --demo")
     console.print(f"timeledger serving region {ledger.region_code or '-'} on http://{host}:{port} "
                   f"(docs: http://{host}:{port}/docs)")
-    run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+    try:
+        run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+    finally:
+        writer_lock.release()
 
 
 def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None,

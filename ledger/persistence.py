@@ -632,3 +632,83 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
                 + _pg_table(database) + " ORDER BY " + order_by.format(pos="notification_id"))
             for row in cursor:
                 yield RawEvent(row[0], str(row[1]), row[2], row[3], bytes(row[4]))
+
+
+# -------------------------------------------------------------------------------------------
+# One writer process per database: `timeledger serve` (and `restore`) hold the writer lock for
+# their lifetime. SQLite: an exclusive flock on `<db>.writer.lock` (the kernel drops it when the
+# process dies, kill -9 included). PostgreSQL: a session advisory lock keyed by database and
+# schema, held on one connection (dropped when the connection closes or the process dies).
+
+
+class WriterLockHeld(ConfigurationError):
+    code = "writer_lock_held"
+
+
+def _writer_lock_message(where: str) -> str:
+    return (f"writer_lock_held: 另一个 timeledger 写入进程（serve 或 restore）正在使用此数据库（{where}）；"
+            "同一数据库只允许一个写入进程 / another timeledger writer process (serve or restore) holds this "
+            f"database ({where}): one writer process per database")
+
+
+class WriterLock:
+    """The exclusive writer lock of a database; `release()` (or process exit) frees it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._file: Any = None
+        self._connection: Any = None
+
+    @property
+    def where(self) -> str:
+        if self.database.kind == "sqlite":
+            return f"{self.database.sqlite_path}.writer.lock"
+        return f"PostgreSQL advisory lock {self.advisory_key()} on schema {self.database.schema or 'public'}"
+
+    def advisory_key(self) -> int:
+        """A signed 64-bit key naming database and schema (pg_try_advisory_lock takes a bigint)."""
+        import hashlib
+
+        u = make_url(self.database.url)
+        name = f"timeledger-writer/{u.host}/{u.port}/{u.database}/{self.database.schema or 'public'}"
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    def acquire(self) -> WriterLock:
+        """Take the lock or raise `WriterLockHeld` at once (never waits)."""
+        if self.database.kind == "sqlite" and not (self.database.sqlite_path or "").startswith("file:"):
+            import fcntl
+
+            handle = open(os.open(self.where, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "r+")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise WriterLockHeld(_writer_lock_message(self.where)) from None
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            self._file = handle
+        elif self.database.kind == "postgresql":
+            import psycopg
+
+            connection = psycopg.connect(self.database.libpq_url, autocommit=True)
+            got = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.advisory_key(),)).fetchone()
+            if not (got and got[0]):
+                connection.close()
+                raise WriterLockHeld(_writer_lock_message(self.where))
+            self._connection = connection
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None
+        if self._connection is not None:
+            self._connection.close()  # closing the session drops the advisory lock
+            self._connection = None
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
