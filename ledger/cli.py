@@ -329,6 +329,57 @@ def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
     out.print(f"transfer {done.id} voided ({done.void_reason}); member {done.member_id} unfrozen")
 
 
+@app.command()
+def backup(out_file: Annotated[Path, typer.Option("--out", help="Backup file to create (0600; must not exist)")],
+           db: DbOption = None) -> None:
+    """Back up the whole store while it runs: SQLite's online backup API, or pg_dump of the schema.
+    The master key is not in the backup: keep it apart."""
+    from ledger import backup as backups
+
+    database = parse_database_url(db)
+    try:
+        with Progress(TextColumn("[bold]backup[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("backup", total=None)
+            state = backups.backup(database, out_file,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except backups.BackupRefused as refused:
+        fail(str(refused))
+        return
+    out.print(f"backup written to {out_file} (0600): {state.describe()}; master key {state.master_key_id or '-'} "
+              "is not in the backup, keep it apart")
+
+
+@app.command()
+def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timeledger backup`")],
+            force: Annotated[bool, typer.Option(help="Restore even if it rolls the store back behind a "
+                                                     "checkpoint it has published or loses events")] = False,
+            db: DbOption = None) -> None:
+    """Restore a backup into this store (refused while a server runs on it, under another master
+    key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
+    from ledger import backup as backups
+    from ledger.persistence import WriterLock
+
+    database = parse_database_url(db)
+    if not backup_file.is_file():
+        fail(f"{backup_file} 不存在 / {backup_file} does not exist", 2)
+    try:
+        with WriterLock(database), Progress(TextColumn("[bold]restore[/bold]"), BarColumn(), MofNCompleteColumn(),
+                                            TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("restore", total=None)
+            restored = backups.restore(database, backup_file, force=force,
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except backups.BackupRefused as refused:
+        fail(str(refused))
+        return
+    except ConfigurationError as error:
+        fail(str(error), 2)
+        return
+    for problem in restored.forced_over:
+        console.print(f"[yellow]forced:[/yellow] {problem}")
+    out.print(f"restored {backup_file}: {restored.state.describe()}; now run `timeledger verify` and `timeledger audit`")
+
+
 @keys_app.command("export-root")
 def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to write the public key")],
                 db: DbOption = None) -> None:
