@@ -79,6 +79,8 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
     """Create a region: trust root, region key, settings and the default scoring policy."""
     ledger = open_ledger(db)
     province_key = None
+    if root_key is None and root_key_path(db).exists():  # checked first: a made region must not lose its key
+        fail(f"{root_key_path(db)} already exists: move it away or pass --root-key", 2)
     if root_key is not None:
         province_key = ed25519.load_private(base64.b64decode(root_key.read_text().strip()))
     try:
@@ -104,6 +106,8 @@ def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members t
     ledger = open_ledger(db)
     if ledger.secrets.get_setting("demo_loaded"):
         fail("this database already holds the demo year; use a new database", 2)
+    if ledger.region_code is None and root_key_path(db).exists():
+        fail(f"{root_key_path(db)} already exists: move it away first", 2)
     try:
         check_demo_fits(ledger, year)
     except LedgerError as error:
@@ -377,7 +381,8 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
         return
     for problem in restored.forced_over:
         console.print(f"[yellow]forced:[/yellow] {problem}")
-    out.print(f"restored {backup_file}: {restored.state.describe()}; now run `timeledger verify` and `timeledger audit`")
+    out.print(f"restored {backup_file}: {restored.state.describe()}; "
+              "now run `timeledger verify` and `timeledger audit`")
 
 
 @keys_app.command("export-root")

@@ -45,7 +45,7 @@ REFERENCE_BLOCKS = (
 
 
 def _sh_blocks(text: str) -> list[str]:
-    return [block for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S)]
+    return list(re.findall(r"```sh\n(.*?)```", text, flags=re.S))
 
 
 def _env() -> dict[str, str]:
@@ -81,7 +81,8 @@ def test_every_sh_block_of_the_readme_is_run_here_or_a_named_reference() -> None
     for sequence in SEQUENCES.values():
         assert sequence in blocks, f"not verbatim in README.md:\n{sequence}"
     for block in blocks:
-        assert block in SEQUENCES.values() or block.startswith(REFERENCE_BLOCKS), f"a README block no test runs:\n{block}"
+        assert block in SEQUENCES.values() or block.startswith(REFERENCE_BLOCKS), \
+            f"a README block no test runs:\n{block}"
 
 
 @pytest.mark.parametrize("name", ["demo_store", "real_region"])
