@@ -153,14 +153,18 @@ def _current_master_key_id(target: Database) -> str | None:
     import base64
 
     value = os.environ.get("TIMELEDGER_MASTER_KEY")
-    if value:
-        key = base64.b64decode(value)
-    else:
+    if not value:
         path = master_key_path(target)
         if not path.exists():
             return None
-        key = base64.b64decode(path.read_text().strip())
-    return master_key_id(key) if len(key) == MASTER_KEY_BYTES else None
+        value = path.read_text().strip()
+    try:
+        key = base64.b64decode(value, validate=True)
+    except ValueError:
+        key = b""
+    if len(key) != MASTER_KEY_BYTES:
+        raise BackupRefused("master_key_invalid", "主密钥不是 32 字节的 base64 / the master key is not base64 of 32 bytes")
+    return master_key_id(key)
 
 
 def _check_master_key(target: Database, restored: StoreState) -> None:
