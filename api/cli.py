@@ -73,6 +73,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
         writer_lock = WriterLock(ledger.database).acquire()  # held until the process exits
     except (ConfigurationError, ValueError) as error:
         _fail(f"configuration: {error}", 2)
+    if root_key_out is not None and root_key_out.exists():
+        _fail(f"{root_key_out} already exists: choose a new file for the province key", 2)
     app = create_app(settings, ledger)
     if demo:
         _load_demo(ledger, services_of(app).auth, members=demo_members, logins_out=logins_out,
@@ -144,7 +146,6 @@ def _auth(db: str | None) -> tuple[Any, Any, Any]:
     from api.settings import Settings
     from api.store import ApiStore
     from ledger.application import Ledger
-
     from ledger.persistence import ConfigurationError
 
     try:
