@@ -133,3 +133,22 @@ def test_serve_demo_keeps_no_province_key_in_the_working_directory(tmp_path: Pat
     _load_demo(ledger, services_of(app_).auth, members=10, logins_out=tmp_path / "logins.csv")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["logins.csv"]
     ledger.close()
+
+
+def test_serve_demo_writes_the_province_key_only_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from api.cli import _load_demo
+    from api.main import create_app, services_of
+    from api.settings import settings_for_tests
+    from ledger.application import Ledger
+    from ledger.signing import keys as ed25519
+
+    monkeypatch.chdir(tmp_path)
+    ledger = Ledger("memory:")
+    app_ = create_app(settings_for_tests(database_url="memory:"), ledger)
+    offline = tmp_path / "offline" / "root.key"
+    offline.parent.mkdir()
+    _load_demo(ledger, services_of(app_).auth, members=10, logins_out=tmp_path / "logins.csv", root_key_out=offline)
+    assert stat.S_IMODE(offline.stat().st_mode) == 0o600
+    root = ed25519.load_private(base64.b64decode(offline.read_text().strip()))
+    assert ed25519.b64(ed25519.public_bytes(root.public_key())) == ledger.root_public_key()
+    ledger.close()
