@@ -79,7 +79,7 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
     """Create a region: trust root, region key, settings and the default scoring policy."""
     ledger = open_ledger(db)
     province_key = None
-    if root_key is None and root_key_path(db).exists():  # checked first: a made region must not lose its key
+    if root_key is None and ledger.region_code is None and root_key_path(db).exists():  # a region needs its key
         fail(f"{root_key_path(db)} already exists: move it away or pass --root-key", 2)
     if root_key is not None:
         province_key = ed25519.load_private(base64.b64decode(root_key.read_text().strip()))
@@ -99,6 +99,9 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
 def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members to generate")] = 240,
          year: Annotated[int, typer.Option(min=2014, max=2100)] = 2026,
          seed: Annotated[int, typer.Option()] = 2014,
+         root_key_out: Annotated[Optional[Path], typer.Option(help="Where to keep the province root's private key "
+                                                              "(0600); default: beside a SQLite database, else "
+                                                              "not kept")] = None,
          db: DbOption = None) -> None:
     """Fill an empty database with a realistic region year (initialising 320102 南京市玄武区 if needed)."""
     from ledger.demo import check_demo_fits, demo_start, generate
@@ -106,8 +109,9 @@ def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members t
     ledger = open_ledger(db)
     if ledger.secrets.get_setting("demo_loaded"):
         fail("this database already holds the demo year; use a new database", 2)
-    if ledger.region_code is None and root_key_path(db).exists():
-        fail(f"{root_key_path(db)} already exists: move it away first", 2)
+    key_path = root_key_out or (root_key_path(db) if ledger.database.kind == "sqlite" else None)
+    if ledger.region_code is None and key_path is not None and key_path.exists():
+        fail(f"{key_path} already exists: move it away first", 2)
     try:
         check_demo_fits(ledger, year)
     except LedgerError as error:
@@ -121,10 +125,11 @@ def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members t
         summary = generate(ledger, members=members, year=year, seed=seed,
                            progress=lambda n: bar.update(task, completed=n))
     ledger.secrets.set_setting("demo_loaded", "1")
-    if summary.root_private_key is not None:
-        path = root_key_path(db)
-        write_secret_file(path, base64.b64encode(summary.root_private_key).decode() + "\n")
-        console.print(f"province root private key written to {path} (0600): keep it offline")
+    if summary.root_private_key is not None and key_path is not None:
+        write_secret_file(key_path, base64.b64encode(summary.root_private_key).decode() + "\n")
+        console.print(f"province root private key written to {key_path} (0600): keep it offline")
+    elif summary.root_private_key is not None:  # never into the working directory by default
+        console.print("province root private key not kept (pass --root-key-out FILE to keep it)")
     table = Table(title=f"demo region {summary.region_code} year {year}")
     for label, value in [("units", summary.units), ("communities", summary.communities),
                          ("members", summary.members), ("registered (报到)", summary.registered),

@@ -81,11 +81,11 @@ def _count(url: str) -> int:
         return 0
 
 
-def _start_demo(url: str) -> subprocess.Popen[bytes]:
+def _start_demo(url: str, cwd: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELEDGER_")}
     env.update(PYTHONPATH=str(ROOT), TIMELEDGER_MASTER_KEY=MASTER_KEY)
     return subprocess.Popen([sys.executable, "-m", "ledger.cli", "demo", "--members", str(DEMO_MEMBERS),
-                             "--year", "2024", "--db", url], env=env, stdout=subprocess.DEVNULL,
+                             "--year", "2024", "--db", url], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
 
@@ -93,7 +93,10 @@ def _wait_for_events(url: str, count: int, process: subprocess.Popen[bytes]) -> 
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline and process.poll() is None and _count(url) < count:
         time.sleep(0.05)
-    assert _count(url) >= count, "the writer never got going"
+    if _count(url) < count:
+        process.kill()
+        _, stderr = process.communicate(timeout=60)
+        raise AssertionError(f"the writer never got going (exit {process.returncode}): {stderr.decode()[-3000:]}")
 
 
 def _verify_and_audit(url: str) -> None:
@@ -104,7 +107,7 @@ def _verify_and_audit(url: str) -> None:
 
 
 def test_backup_under_writes_restores_a_prefix_that_verifies(source: str, other: str, tmp_path: Path) -> None:
-    demo = _start_demo(source)
+    demo = _start_demo(source, tmp_path)
     try:
         _wait_for_events(source, EVENTS_BEFORE_BACKUP, demo)
         seen: list[tuple[int, int]] = []
@@ -114,6 +117,7 @@ def test_backup_under_writes_restores_a_prefix_that_verifies(source: str, other:
     finally:
         _, stderr = demo.communicate(timeout=600)
     assert demo.returncode == 0, stderr
+    assert not (tmp_path / "timeledger-province.key").exists()  # never the working directory by default
     assert still_writing, "the backup must run while the writer writes"
     assert seen and seen[-1][0] == seen[-1][1] and [d for d, _ in seen] == sorted(d for d, _ in seen)
     assert stat_mode(tmp_path / "b.backup") == 0o600
