@@ -59,31 +59,41 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           demo_members: Annotated[int, typer.Option(min=10, max=20000, help="Members in the demo")] = 60,
           logins_out: Annotated[Path | None, typer.Option(help="Where --demo writes the new logins (CSV, 0600)")]
           = None,
+          root_key_out: Annotated[Path | None, typer.Option(help="Where --demo writes the province root's private "
+                                                            "key (0600); by default it is not kept")] = None,
           access_log: Annotated[bool, typer.Option(help="Log each request line (paths carry ids only)")] = True,
           log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
     """Run the HTTP service (uvicorn, one process, one group-commit writer)."""
     from api.main import create_app, services_of
     from api.settings import Settings
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError
+    from ledger.persistence import ConfigurationError, WriterLock
 
     try:
         settings = Settings(database_url=db) if db else Settings()
         ledger = Ledger(settings.database_url)
+        writer_lock = WriterLock(ledger.database).acquire()  # held until the process exits
     except (ConfigurationError, ValueError) as error:
         _fail(f"configuration: {error}", 2)
+    if root_key_out is not None and root_key_out.exists():
+        _fail(f"{root_key_out} already exists: choose a new file for the province key", 2)
     app = create_app(settings, ledger)
     if demo:
-        _load_demo(ledger, services_of(app).auth, members=demo_members, logins_out=logins_out)
+        _load_demo(ledger, services_of(app).auth, members=demo_members, logins_out=logins_out,
+                   root_key_out=root_key_out)
     elif ledger.region_code is None:
         console.print("[yellow]the database holds no region yet:[/yellow] run `timeledger init …` and "
                       "`timeledger logins admin`, or start with --demo")
     console.print(f"timeledger serving region {ledger.region_code or '-'} on http://{host}:{port} "
                   f"(docs: http://{host}:{port}/docs)")
-    run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+    try:
+        run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+    finally:
+        writer_lock.release()
 
 
-def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None) -> None:
+def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None,
+               root_key_out: Path | None = None) -> None:
     from api.provision import credentials_csv, provision, write_secret
     from ledger.demo import generate
 
@@ -95,12 +105,15 @@ def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None)
         console.print(f"generating the demo region year ({members} members) …")
         summary = generate(ledger, members=members, year=ledger.today().year, seed=2014)
         ledger.secrets.set_setting("demo_loaded", "1")
-        if summary.root_private_key is not None:  # the province key: needed to add a second region
-            from ledger.cli import root_key_path, write_secret_file
+        # The province key is needed only to add a second region: kept only where asked, never
+        # in the working directory by default (a trust root's private key belongs offline).
+        if summary.root_private_key is not None and root_key_out is not None:
+            from ledger.cli import write_secret_file
 
-            path = root_key_path(ledger.database.url)
-            write_secret_file(path, base64.b64encode(summary.root_private_key).decode() + "\n")
-            console.print(f"province root private key written to {path} (0600): keep it offline")
+            write_secret_file(root_key_out, base64.b64encode(summary.root_private_key).decode() + "\n")
+            console.print(f"province root private key written to {root_key_out} (0600): keep it offline")
+        elif summary.root_private_key is not None:
+            console.print("province root private key not kept (pass --root-key-out FILE to keep it)")
     made = provision(ledger, auth)
     if not made:
         return
@@ -135,8 +148,12 @@ def _auth(db: str | None) -> tuple[Any, Any, Any]:
     from api.settings import Settings
     from api.store import ApiStore
     from ledger.application import Ledger
+    from ledger.persistence import ConfigurationError
 
-    ledger = Ledger(db)
+    try:
+        ledger = Ledger(db)
+    except ConfigurationError as error:
+        _fail(f"configuration: {error}", 2)
     if ledger.database.kind == "memory":
         _fail("an in-memory database lives only inside `timeledger serve --db memory: --demo`", 2)
     store = ApiStore(ledger.database)

@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ledger.application import Ledger
+from ledger.domain.base import CLOCK
 from ledger.domain.errors import LedgerError
 from ledger.persistence import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
@@ -80,6 +81,8 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
     """Create a region: trust root, region key, settings and the default scoring policy."""
     ledger = open_ledger(db)
     province_key = None
+    if root_key is None and ledger.region_code is None and root_key_path(db).exists():  # a region needs its key
+        fail(f"{root_key_path(db)} already exists: move it away or pass --root-key", 2)
     if root_key is not None:
         province_key = ed25519.load_private(base64.b64decode(root_key.read_text().strip()))
     try:
@@ -98,23 +101,37 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
 def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members to generate")] = 240,
          year: Annotated[int, typer.Option(min=2014, max=2100)] = 2026,
          seed: Annotated[int, typer.Option()] = 2014,
+         root_key_out: Annotated[Optional[Path], typer.Option(help="Where to keep the province root's private key "
+                                                              "(0600); default: beside a SQLite database, else "
+                                                              "not kept")] = None,
          db: DbOption = None) -> None:
     """Fill an empty database with a realistic region year (initialising 320102 南京市玄武区 if needed)."""
-    from ledger.demo import generate
+    from ledger.demo import check_demo_fits, demo_start, generate
 
     ledger = open_ledger(db)
     if ledger.secrets.get_setting("demo_loaded"):
         fail("this database already holds the demo year; use a new database", 2)
+    key_path = root_key_out or (root_key_path(db) if ledger.database.kind == "sqlite" else None)
+    if ledger.region_code is None and key_path is not None and key_path.exists():
+        fail(f"{key_path} already exists: move it away first", 2)
+    try:
+        check_demo_fits(ledger, year)
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}", 2)
+    if demo_start(year) > CLOCK.get()():
+        fail(f"demo_year_in_future: {year} 年尚未开始，演示事件不能签在未来 / the {year} demo year has not "
+             "begun: its events would be signed in the future (choose --year up to this year)", 2)
     with Progress(TextColumn("[bold]demo[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=console) as bar:
         task = bar.add_task("demo", total=members * 2 + 5)
         summary = generate(ledger, members=members, year=year, seed=seed,
                            progress=lambda n: bar.update(task, completed=n))
     ledger.secrets.set_setting("demo_loaded", "1")
-    if summary.root_private_key is not None:
-        path = root_key_path(db)
-        write_secret_file(path, base64.b64encode(summary.root_private_key).decode() + "\n")
-        console.print(f"province root private key written to {path} (0600): keep it offline")
+    if summary.root_private_key is not None and key_path is not None:
+        write_secret_file(key_path, base64.b64encode(summary.root_private_key).decode() + "\n")
+        console.print(f"province root private key written to {key_path} (0600): keep it offline")
+    elif summary.root_private_key is not None:  # never into the working directory by default
+        console.print("province root private key not kept (pass --root-key-out FILE to keep it)")
     table = Table(title=f"demo region {summary.region_code} year {year}")
     for label, value in [("units", summary.units), ("communities", summary.communities),
                          ("members", summary.members), ("registered (报到)", summary.registered),
@@ -384,6 +401,58 @@ def calendar_show(year: Annotated[int, typer.Option(min=2000, max=2100, help="Th
     out.print("make-up working days 调休上班: " + (", ".join(d.isoformat() for d in sorted(calendar.workdays)) or "—"))
 
 
+@app.command()
+def backup(out_file: Annotated[Path, typer.Option("--out", help="Backup file to create (0600; must not exist)")],
+           db: DbOption = None) -> None:
+    """Back up the whole store while it runs: SQLite's online backup API, or pg_dump of the schema.
+    The master key is not in the backup: keep it apart."""
+    from ledger import backup as backups
+
+    database = parse_database_url(db)
+    try:
+        with Progress(TextColumn("[bold]backup[/bold]"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console) as bar:
+            task = bar.add_task("backup", total=None)
+            state = backups.backup(database, out_file,
+                                   progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except backups.BackupRefused as refused:
+        fail(str(refused))
+        return
+    out.print(f"backup written to {out_file} (0600): {state.describe()}; master key {state.master_key_id or '-'} "
+              "is not in the backup, keep it apart")
+
+
+@app.command()
+def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timeledger backup`")],
+            force: Annotated[bool, typer.Option(help="Restore even if it rolls the store back behind a "
+                                                     "checkpoint it has published or loses events")] = False,
+            db: DbOption = None) -> None:
+    """Restore a backup into this store (refused while a server runs on it, under another master
+    key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
+    from ledger import backup as backups
+    from ledger.persistence import WriterLock
+
+    database = parse_database_url(db)
+    if not backup_file.is_file():
+        fail(f"{backup_file} 不存在 / {backup_file} does not exist", 2)
+    try:
+        with WriterLock(database), Progress(TextColumn("[bold]restore[/bold]"), BarColumn(), MofNCompleteColumn(),
+                                            TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("restore", total=None)
+            restored = backups.restore(database, backup_file, force=force,
+                                       progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except backups.BackupRefused as refused:
+        fail(str(refused))
+        return
+    except ConfigurationError as error:
+        fail(str(error), 2)
+        return
+    for problem in restored.forced_over:
+        console.print(f"[yellow]forced:[/yellow] {problem}")
+    out.print(f"restored {backup_file}: {restored.state.describe()}; "
+              "now run `timeledger verify` and `timeledger audit`")
+
+
 @keys_app.command("export-root")
 def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to write the public key")],
                 db: DbOption = None) -> None:
@@ -414,6 +483,9 @@ def main() -> None:  # pragma: no cover - console entry point
     except LedgerError as error:
         console.print(f"[red]{error.code}:[/red] {error.detail}")
         sys.exit(1)
+    except ConfigurationError as error:  # e.g. the wrong master key, from any command's start-up
+        console.print(f"[red]configuration error:[/red] {error}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":  # pragma: no cover

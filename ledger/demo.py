@@ -18,7 +18,7 @@ from uuid import UUID
 from ledger.application import Actor, Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.calendar import shipped_calendar
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import LedgerError, WrongState
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 from ledger.signing.keys import private_bytes
 
@@ -76,6 +76,33 @@ class DemoSummary:
     member_ids: list[UUID] = field(default_factory=list)
 
 
+class DemoPredatesRegion(WrongState):
+    """The demo year would be signed before the region's keys existed, so `verify` would fail."""
+
+    code = "demo_predates_region"
+
+
+def demo_start(year: int) -> datetime:
+    """The demo's first moment (the region is initialised then when the demo initialises it)."""
+    return at(date(year, 1, 2), 9)
+
+
+def check_demo_fits(ledger: Ledger, year: int) -> None:
+    """Refuse, before writing anything, a demo year that would be signed before the region's keys
+    were registered: every event must verify, and a key verifies only what it signed after it was
+    registered. An empty database always fits (the demo initialises the region at its own start)."""
+    if ledger.region_code is None:
+        return
+    initialised = ledger.get_region().created_on
+    if initialised > demo_start(year):
+        raise DemoPredatesRegion(
+            f"地区 {ledger.region_code} 已于 {initialised.isoformat()} 初始化，{year} 年演示数据会早于地区密钥，"
+            f"无法通过验证；请在空数据库上运行 `timeledger demo`（它自行初始化地区） / region "
+            f"{ledger.region_code} was initialised at {initialised.isoformat()}: a {year} demo year would be "
+            "signed before its keys existed and fail verification; run `timeledger demo` on an empty database "
+            "(it initialises the region itself)")
+
+
 @contextmanager
 def simulated(moment: datetime) -> Iterator[None]:
     token = CLOCK.set(lambda: moment)
@@ -129,10 +156,11 @@ def _workday_after(day: date, working_days: int) -> date:
 def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int = 2014,
              progress: Callable[[int], None] | None = None) -> DemoSummary:
     """Write a demo region year into an initialised (or empty) ledger."""
+    check_demo_fits(ledger, year)
     rng = random.Random(seed)
     root_private_key = None
     if ledger.region_code is None:
-        with simulated(at(date(year, 1, 2), 9)):
+        with simulated(demo_start(year)):
             root = ledger.init_region(code="320102", name="南京市玄武区")
         root_private_key = private_bytes(root)
     assert ledger.region_code is not None

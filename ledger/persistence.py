@@ -32,6 +32,10 @@ ENVELOPE_ATTRIBUTE = "_envelope"
 HEADER_FIELDS = frozenset({"originator_id", "originator_version", "timestamp"})
 
 
+PRIVATE_FILE_MODE = 0o600  # database, WAL and key files: the owner only
+SQLITE_SIDE_FILES = ("", "-wal", "-shm", "-journal")
+
+
 class ConfigurationError(ValueError):
     pass
 
@@ -88,7 +92,11 @@ class Database:
         return make_url(self.url).difference_update_query(["schema"]).render_as_string(hide_password=False)
 
     def ensure_schema(self) -> None:
-        """Create the PostgreSQL schema named in the URL, if any."""
+        """Create the PostgreSQL schema named in the URL, if any; make a SQLite database file (and
+        its WAL, shared-memory and journal files, which SQLite creates with the database's mode)
+        readable by its owner only."""
+        if self.kind == "sqlite":
+            self.ensure_private_files()
         if self.schema is None:
             return
         import psycopg
@@ -96,6 +104,18 @@ class Database:
 
         with psycopg.connect(self.libpq_url, autocommit=True) as connection:
             connection.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema)))
+
+    def ensure_private_files(self) -> None:
+        path = self.sqlite_path or ""
+        if self.kind != "sqlite" or path.startswith("file:"):
+            return
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, PRIVATE_FILE_MODE))
+        for suffix in SQLITE_SIDE_FILES:
+            try:
+                if os.stat(path + suffix).st_mode & 0o077:
+                    os.chmod(path + suffix, PRIVATE_FILE_MODE)
+            except FileNotFoundError:
+                pass
 
     @property
     def schema(self) -> str | None:
@@ -193,23 +213,106 @@ def make_transcoder() -> JSONTranscoder:
 MASTER_KEY_BYTES = 32
 
 
+MASTER_KEY_ID_CONTEXT = b"timeledger/master-key-id/v1"  # HMAC message: the id reveals nothing of the key
+
+
+class MasterKeyError(ConfigurationError):
+    """The master key given is not the one this store was sealed under, or none is given for a
+    store that already holds sealed data. Raised before anything is written."""
+
+    code = "master_key_error"
+
+
+class MasterKeyMismatch(MasterKeyError):
+    code = "master_key_mismatch"
+
+
+class MasterKeyMissing(MasterKeyError):
+    code = "master_key_missing"
+
+
+def master_key_id(master_key: bytes) -> str:
+    """A public fingerprint of the master key (HMAC-SHA-256 keyed by it): stored beside the sealed
+    data so a process started with another key is refused, never told the key."""
+    import hashlib
+    import hmac
+
+    return hmac.new(master_key, MASTER_KEY_ID_CONTEXT, hashlib.sha256).hexdigest()[:32]
+
+
+def master_key_path(database: Database) -> Path:
+    """Where the master key file is looked for: TIMELEDGER_MASTER_KEY_FILE, else beside the SQLite
+    database, else `timeledger.masterkey` in the working directory (PostgreSQL)."""
+    return Path(os.environ.get("TIMELEDGER_MASTER_KEY_FILE") or (
+        f"{database.sqlite_path}.masterkey" if database.kind == "sqlite" else "timeledger.masterkey"))
+
+
+def _sealed_under(database: Database) -> str | None:
+    """The master key id recorded by a store that already holds sealed data ("unknown" for an
+    older store that holds wrapped keys but no id); None for a store with nothing sealed yet."""
+    if database.kind == "sqlite" and not Path(database.sqlite_path or "").exists():
+        return None
+    engine = sa.create_engine(database.sqlalchemy_url)
+    if database.schema:
+        engine = engine.execution_options(schema_translate_map={None: database.schema})
+    try:
+        with engine.connect() as connection:
+            inspector = sa.inspect(connection)
+            if not inspector.has_table(settings_table.name, schema=database.schema):
+                return None
+            recorded = connection.execute(sa.select(settings_table.c.value)
+                                          .where(settings_table.c.name == "master_key_id")).scalar()
+            if recorded is not None:
+                return str(recorded)
+            for table in (actor_keys, data_keys):
+                if inspector.has_table(table.name, schema=database.schema) and connection.execute(
+                        sa.select(sa.func.count()).select_from(table)).scalar_one():
+                    return "unknown"
+            sealing = connection.execute(sa.select(settings_table.c.value)
+                                         .where(settings_table.c.name == "sealing_key")).scalar()
+            return "unknown" if sealing is not None else None
+    finally:
+        engine.dispose()
+
+
+def mismatch_message(*, stored: str, given: str) -> str:
+    return (f"master_key_mismatch: 此数据库中的密钥是用主密钥 {stored} 加密的，当前主密钥为 {given}；"
+            "请设置正确的 TIMELEDGER_MASTER_KEY 或 TIMELEDGER_MASTER_KEY_FILE，未做任何更改 / this store is sealed "
+            f"under master key {stored}, not the key given ({given}): set the right TIMELEDGER_MASTER_KEY or "
+            "TIMELEDGER_MASTER_KEY_FILE; nothing was changed")
+
+
 def load_master_key(database: Database) -> bytes:
-    """TIMELEDGER_MASTER_KEY (base64), else a key file (created 0600) beside the SQLite database."""
+    """TIMELEDGER_MASTER_KEY (base64), else the key file (`master_key_path`). A new key file
+    (0600) is created only for a store that holds no sealed data yet: a command run from another
+    directory, or with the file missing, is refused rather than handed a new key."""
     value = os.environ.get("TIMELEDGER_MASTER_KEY")
     if value:
-        key = base64.b64decode(value)
+        try:
+            key = base64.b64decode(value, validate=True)
+        except ValueError:
+            key = b""
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigurationError("TIMELEDGER_MASTER_KEY must be base64 of 32 bytes")
         return key
     if database.kind == "memory" or (database.sqlite_path or "").startswith("file:timeledger-"):
         return os.urandom(MASTER_KEY_BYTES)  # an in-memory store lives and dies with this process
-    path = Path(os.environ.get("TIMELEDGER_MASTER_KEY_FILE") or (
-        f"{database.sqlite_path}.masterkey" if database.kind == "sqlite" else "timeledger.masterkey"))
+    path = master_key_path(database)
     if path.exists():
-        key = base64.b64decode(path.read_text().strip())
+        try:
+            key = base64.b64decode(path.read_text().strip(), validate=True)
+        except ValueError:
+            key = b""
         if len(key) != MASTER_KEY_BYTES:
             raise ConfigurationError(f"master key file {path} is damaged")
         return key
+    sealed_under = _sealed_under(database)
+    if sealed_under is not None:
+        raise MasterKeyMissing(
+            f"master_key_missing: 此数据库已有用主密钥 {sealed_under} 加密的数据，但找不到主密钥（{path} 不存在，"
+            "也未设置 TIMELEDGER_MASTER_KEY）；不会新建主密钥 / this store holds data sealed under master key "
+            f"{sealed_under}, and no master key was found ({path} does not exist, TIMELEDGER_MASTER_KEY is unset): "
+            "set TIMELEDGER_MASTER_KEY or TIMELEDGER_MASTER_KEY_FILE; no new key is created for a sealed store")
     key = os.urandom(MASTER_KEY_BYTES)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -305,6 +408,46 @@ class SecretStore:
             self.engine = self.engine.execution_options(schema_translate_map={None: database.schema})
         self._lock = threading.Lock()
         metadata.create_all(self.engine)
+        self.master_key_id = master_key_id(master_key)
+        self._check_master_key()
+
+    def _check_master_key(self) -> None:
+        """Refuse another master key than the one the store was sealed under; record the key id on
+        a store that has none yet (a new store, or one sealed before ids were recorded, after a
+        wrapped secret was opened with this key)."""
+        stored = self.get_setting("master_key_id")
+        if stored is not None:
+            if stored != self.master_key_id:
+                self.engine.dispose()
+                raise MasterKeyMismatch(mismatch_message(stored=stored, given=self.master_key_id))
+            return
+        if not self._opens_a_sealed_secret():
+            self.engine.dispose()
+            raise MasterKeyMismatch(mismatch_message(stored="unknown", given=self.master_key_id))
+        try:
+            with self._lock, self.engine.begin() as connection:
+                connection.execute(settings_table.insert().values(name="master_key_id", value=self.master_key_id))
+        except sa.exc.IntegrityError:  # another process recorded it first: it must be ours
+            self._check_master_key()
+
+    def _opens_a_sealed_secret(self) -> bool:
+        """Whether the master key opens one wrapped secret of the store (True if it holds none)."""
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(actor_keys.c.key_id, actor_keys.c.wrapped_private_key)
+                                     .order_by(actor_keys.c.sequence).limit(1)).first()
+            if row is not None:
+                purpose, wrapped = f"private-key/{row.key_id}", bytes(row.wrapped_private_key)
+            else:
+                data = connection.execute(sa.select(data_keys.c.member_id, data_keys.c.wrapped_data_key)
+                                          .where(data_keys.c.wrapped_data_key.is_not(None)).limit(1)).first()
+                if data is None:
+                    return True
+                purpose, wrapped = f"data-key/{data.member_id}", bytes(data.wrapped_data_key)
+        try:
+            sealed.unwrap(self._master_key, purpose=purpose, wrapped=wrapped)
+        except sealed.SealError:
+            return False
+        return True
 
     def close(self) -> None:
         self.engine.dispose()
@@ -505,3 +648,83 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
                 + _pg_table(database) + " ORDER BY " + order_by.format(pos="notification_id"))
             for row in cursor:
                 yield RawEvent(row[0], str(row[1]), row[2], row[3], bytes(row[4]))
+
+
+# -------------------------------------------------------------------------------------------
+# One writer process per database: `timeledger serve` (and `restore`) hold the writer lock for
+# their lifetime. SQLite: an exclusive flock on `<db>.writer.lock` (the kernel drops it when the
+# process dies, kill -9 included). PostgreSQL: a session advisory lock keyed by database and
+# schema, held on one connection (dropped when the connection closes or the process dies).
+
+
+class WriterLockHeld(ConfigurationError):
+    code = "writer_lock_held"
+
+
+def _writer_lock_message(where: str) -> str:
+    return (f"writer_lock_held: 另一个 timeledger 写入进程（serve 或 restore）正在使用此数据库（{where}）；"
+            "同一数据库只允许一个写入进程 / another timeledger writer process (serve or restore) holds this "
+            f"database ({where}): one writer process per database")
+
+
+class WriterLock:
+    """The exclusive writer lock of a database; `release()` (or process exit) frees it."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        self._file: Any = None
+        self._connection: Any = None
+
+    @property
+    def where(self) -> str:
+        if self.database.kind == "sqlite":
+            return f"{self.database.sqlite_path}.writer.lock"
+        return f"PostgreSQL advisory lock {self.advisory_key()} on schema {self.database.schema or 'public'}"
+
+    def advisory_key(self) -> int:
+        """A signed 64-bit key naming database and schema (pg_try_advisory_lock takes a bigint)."""
+        import hashlib
+
+        u = make_url(self.database.url)
+        name = f"timeledger-writer/{u.host}/{u.port}/{u.database}/{self.database.schema or 'public'}"
+        return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+
+    def acquire(self) -> WriterLock:
+        """Take the lock or raise `WriterLockHeld` at once (never waits)."""
+        if self.database.kind == "sqlite" and not (self.database.sqlite_path or "").startswith("file:"):
+            import fcntl
+
+            handle = open(os.open(self.where, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "r+")
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise WriterLockHeld(_writer_lock_message(self.where)) from None
+            handle.truncate(0)
+            handle.write(f"{os.getpid()}\n")
+            handle.flush()
+            self._file = handle
+        elif self.database.kind == "postgresql":
+            import psycopg
+
+            connection = psycopg.connect(self.database.libpq_url, autocommit=True)
+            got = connection.execute("SELECT pg_try_advisory_lock(%s)", (self.advisory_key(),)).fetchone()
+            if not (got and got[0]):
+                connection.close()
+                raise WriterLockHeld(_writer_lock_message(self.where))
+            self._connection = connection
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()  # closing the descriptor drops the flock
+            self._file = None
+        if self._connection is not None:
+            self._connection.close()  # closing the session drops the advisory lock
+            self._connection = None
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()

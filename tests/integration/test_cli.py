@@ -109,3 +109,21 @@ def _wait_for_events(path: Path, count: int, process: subprocess.Popen[bytes]) -
             return
         time.sleep(0.05)
     raise AssertionError(f"the demo did not reach {count} events")
+
+
+def test_a_demo_year_that_has_not_begun_is_refused_and_writes_nothing(tmp_path: Path) -> None:
+    """Events signed in the future would predate nothing yet and be followed by real events signed
+    earlier; the demo refuses a year after the clock's (2100 is after any test run's clock)."""
+    db = f"sqlite:///{tmp_path / 'future.db'}"
+    code, output = run("demo", "--members", "10", "--year", "2100", "--db", db)
+    assert code == 2 and "demo_year_in_future" in output
+    assert run("info", "--db", db)[0] == 2  # no region was made
+
+
+def test_init_refuses_up_front_when_a_province_key_file_is_in_the_way(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'k.db'}"
+    (tmp_path / "k.db.province.key").write_text("someone else's key\n")
+    code, output = run("init", "--region", "320104", "--name", "南京市秦淮区", "--db", db)
+    assert code == 2 and "already exists" in output
+    assert run("info", "--db", db)[0] == 2  # no region without its root key
+    assert (tmp_path / "k.db.province.key").read_text() == "someone else's key\n"
