@@ -83,6 +83,9 @@ def _validation_detail(error: RequestValidationError) -> str:
 
 def ledger_error_response(error: LedgerError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
+    extra = getattr(error, "headers", None)  # e.g. Retry-After of a 429 (api/ratelimit.py)
+    if isinstance(extra, dict):
+        headers = {**(headers or {}), **extra}
     return error_response(error.http_status, error.code, error.detail, headers)
 
 
