@@ -277,6 +277,8 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
     context = _seal_context(transfer_id, transfer.destination)
     sealed_personal = sealed.seal_to(ed25519.unb64(peer["sealing_key"]),
                                      canonical_bytes(personal), context=context)
+    personal_signature = ledger._signer_for(ledger.region_actor())[2].sign(
+        _personal_statement(context, sealed_personal))
     heads.append(transfer_events[-1])
     document: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -290,6 +292,7 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
         "keys": [_b64(e) for e in key_envelopes(ledger, signers)],
         "region_certificate": region_card(ledger)["certificate"],
         "personal_sealed": _b64(sealed_personal),
+        "personal_signature": _b64(personal_signature),
         "prior": [_b64(b) for b in ledger.secrets.bundles(member_id=member.id, direction="in")],
         "merkle": inclusion_proofs_for(ledger, heads),
     }
@@ -304,6 +307,12 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
 
 def _seal_context(transfer_id: UUID, destination: str) -> bytes:
     return f"transfer {transfer_id} to {destination}".encode()
+
+
+def _personal_statement(context: bytes, sealed_personal: bytes) -> bytes:
+    """What the source region signs about the sealed personal fields. Anyone can seal to the
+    destination's public key; only the source's signature binds this box to this transfer."""
+    return b"timeledger-personal/v1\n" + context + b"\n" + hashlib.sha256(sealed_personal).digest()
 
 
 def _b64(data: bytes) -> str:
@@ -347,6 +356,7 @@ class VerifiedBundle:
     summary: dict[str, Any]  # per origin region and year: sessions and certified minutes
     personal_sealed: bytes
     expires_at: datetime
+    personal_signature: bytes | None = None  # absent in bundles exported before it was added
 
 
 def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, source_key_id: str | None,
@@ -366,6 +376,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
         keys = [_unb64(e) for e in _list(document["keys"])]
         certificate = _unb64(document["region_certificate"])
         personal_sealed = _unb64(document["personal_sealed"])
+        personal_signature = _unb64(document["personal_signature"]) if "personal_signature" in document else None
         prior = [_unb64(p) for p in _list(document["prior"])]
     except (ValueError, KeyError, TypeError, LedgerError) as error:
         raise TransferRefused("bundle_unreadable", f"the bundle is not readable: {error}") from None
@@ -418,7 +429,8 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
             summary.setdefault(origin, years)
     return VerifiedBundle(transfer_id, source, member_id, member.name, member.party_status.value,
                           transfer.balance_minutes,
-                          transfer.owed_minutes, len(events), summary, personal_sealed, transfer.expires_at)
+                          transfer.owed_minutes, len(events), summary, personal_sealed, transfer.expires_at,
+                          personal_signature)
 
 
 def _signer_key(envelope: bytes) -> str:
@@ -574,6 +586,13 @@ def check_import(ledger: Ledger, bundle: bytes) -> CheckedImport:
 
 def _open_personal(ledger: Ledger, verified: VerifiedBundle) -> dict[str, Any]:
     assert ledger.region_code is not None
+    peer = ledger.get_region().require_peer(verified.source)
+    context = _seal_context(verified.transfer_id, ledger.region_code)
+    if verified.personal_signature is None or not ed25519.verify(
+            ed25519.load_public(peer["public_key"]), verified.personal_signature,
+            _personal_statement(context, verified.personal_sealed)):
+        raise TransferRefused("bundle_personal_invalid", "the sealed personal fields are not signed by the source "
+                                                         "region for this transfer")
     try:
         opened = sealed.open_box(X25519PrivateKey.from_private_bytes(ledger.secrets.sealing_key()),
                                  verified.personal_sealed,

@@ -171,3 +171,28 @@ def test_a_rejection_for_a_transfer_of_another_source_or_destination_is_not_sign
         forged = json.dumps(dict(document, **change)).encode()
         assert transfers.rejection_receipt(destination, forged, _refusal(destination, forged)) is None, change
     assert transfers.import_bundle(destination, bundle).accepted
+
+
+def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noqa: F811
+    """The sealed personal fields are sealed to the destination's public key, which anyone can do:
+    the source's signature over the sealed box is what ties them to the transfer."""
+    from ledger.signing import sealed
+    from ledger.signing.canonical import canonical_bytes
+
+    source, destination, region = regions
+    member = consented_member(region, 120)
+    transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
+    bundle = transfers.export_bundle(source, transfer_id)
+    document = json.loads(bundle)
+    card = transfers.region_card(destination)
+    swapped = sealed.seal_to(base64.b64decode(card["sealing_key"]), canonical_bytes({"mobile": "13000000000"}),
+                             context=transfers._seal_context(transfer_id, "320104"))
+    document["personal_sealed"] = base64.b64encode(swapped).decode()
+    forged = json.dumps(document).encode()
+    assert _refusal(destination, forged).code == "bundle_personal_invalid"
+    for missing in ("personal_signature",):
+        stripped = json.dumps({k: v for k, v in json.loads(bundle).items() if k != missing}).encode()
+        assert _refusal(destination, stripped).code == "bundle_personal_invalid"
+    assert not destination._exists(member.actor_id)
+    transfers.import_bundle(destination, bundle)
+    assert destination.member_personal_data(member.actor_id) == {"mobile": "15195888588"}
