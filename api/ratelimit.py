@@ -17,11 +17,14 @@ their own table (documented; a shared store is future work).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+
+from api.errors import ApiError
 
 Clock = Callable[[], float]
 KEYS_MAX = 100_000  # ~100 bytes a key: a table stays under ~10 MB however many keys an attacker tries
@@ -87,8 +90,27 @@ class FailureThrottle:
             entry = self._table.get(key)
             return entry.count if entry is not None else 0
 
+    def check(self, key: Hashable) -> None:
+        """Take a token for `key` or raise RateLimited (429, Retry-After)."""
+        wait = self.take(key)
+        if wait > 0:
+            raise RateLimited(wait)
+
     def __len__(self) -> int:
         return len(self._table)
+
+
+class RateLimited(ApiError):
+    """429 with Retry-After: a key took more than its allowance."""
+
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, retry_after_seconds: float, detail: str | None = None) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))
+        super().__init__(detail or f"请求过于频繁，请在 {self.retry_after_seconds} 秒后重试 / too many requests: "
+                                   f"retry in {self.retry_after_seconds} s")
+        self.headers = {"Retry-After": str(self.retry_after_seconds)}
 
 
 @dataclass
@@ -102,7 +124,8 @@ class TokenBucket:
 
     def __init__(self, *, rate_per_second: float, burst: int, keys_max: int = KEYS_MAX,
                  clock: Clock = time.monotonic) -> None:
-        assert rate_per_second > 0 and burst >= 1
+        if rate_per_second <= 0 or burst < 1 or keys_max < 1:
+            raise ValueError("rate_per_second > 0, burst ≥ 1 and keys_max ≥ 1 are required")
         self._rate = rate_per_second
         self._burst = float(burst)
         self._keys_max = keys_max
@@ -126,6 +149,12 @@ class TokenBucket:
             while len(self._table) > self._keys_max:
                 self._table.popitem(last=False)
             return wait
+
+    def check(self, key: Hashable) -> None:
+        """Take a token for `key` or raise RateLimited (429, Retry-After)."""
+        wait = self.take(key)
+        if wait > 0:
+            raise RateLimited(wait)
 
     def __len__(self) -> int:
         return len(self._table)

@@ -15,6 +15,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 TOKEN_TTL_SECONDS_MAX = 7 * 24 * 3600  # a week: a counter device logs in again at least weekly
 TOKEN_TTL_SECONDS_PRODUCTION_MAX = 24 * 3600  # a working day plus margin; revocation covers the rest
 GROUP_COMMIT_COMMANDS_MAX = 1024  # commands per transaction: bounds a transaction's size and latency
+# A bundle over HTTP. A bundle is canonical JSON whose bulk is base64 signed events: ~1.06 KB per event
+# measured (envelope, its share of the key chain and the inclusion proofs), 1.3 KB the largest seen, so
+# 2 KiB per event bounds it with margin; 8,192 events is forty years of weekly service. The product is
+# the request limit, read before the body and enforced while streaming it. Longer histories (up to
+# ledger.transfer.BUNDLE_EVENTS_MAX) move as files: `timeledger transfer import`.
+BUNDLE_EVENT_BYTES_MAX = 2048
+BUNDLE_REQUEST_EVENTS_MAX = 8192
+BUNDLE_REQUEST_BYTES_MAX = BUNDLE_REQUEST_EVENTS_MAX * BUNDLE_EVENT_BYTES_MAX  # 16 MiB
+BUNDLE_REQUEST_BYTES_LIMIT = 256 * 1024 * 1024  # the setting's ceiling: ledger.transfer.BUNDLE_BYTES_MAX
 
 
 class Settings(BaseSettings):
@@ -55,6 +64,18 @@ class Settings(BaseSettings):
         300.0, ge=0, le=86400, description="Sign a checkpoint of the Merkle log this often (0: only on demand)")
     public_url: str = Field("", description="This service's address as other regions reach it (published on the "
                                             "region card; transfers are pushed to a peer's address)")
+    bundle_request_bytes_max: int = Field(
+        BUNDLE_REQUEST_BYTES_MAX, ge=64 * 1024, le=BUNDLE_REQUEST_BYTES_LIMIT,
+        description="Largest transfer bundle accepted over HTTP (bytes). Checked against Content-Length before "
+                    "reading and while streaming the body; larger bundles move as files")
+    federation_requests_per_minute: float = Field(
+        30.0, gt=0, le=60_000, description="Anonymous federation requests (bundle pushes) per client address and "
+                                           "minute, after the burst; more are answered 429 rate_limited")
+    federation_burst: int = Field(10, ge=1, le=10_000, description="Federation requests a client address may "
+                                                                  "make at once before the rate applies")
+    federation_concurrent_max: int = Field(
+        2, ge=1, le=64, description="Bundles read and verified at once from anonymous peers (each holds up to "
+                                    "bundle_request_bytes_max in memory); more are answered 429 rate_limited")
     follow_read_models: bool = Field(True, description="Keep the read models (projections/) caught up in the "
                                      "background; list and report requests catch up themselves in any case")
 

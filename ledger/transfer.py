@@ -6,11 +6,16 @@ Bundle (source)       `export_bundle` — every signed event of the member's agg
                       own events, personal fields sealed to the destination's X25519 key, earlier
                       regions' bundles verbatim (A → B → C), and — when the region keeps a Merkle
                       log — inclusion proofs of each aggregate's head against a signed checkpoint.
-Phase 2 (destination) `import_bundle` — verifies everything against the shared trust root and the
-                      source's registered key, imports, credits, and returns a signed receipt; a
-                      refusal returns a signed rejection naming the reason. Importing twice is a no-op.
+Phase 2 (destination) `import_bundle` = `check_import` (parse and verify everything against the
+                      shared trust root and the source's registered key; no writes, so a server runs
+                      it outside its single writer) + `commit_import` (import, credit, sign a
+                      receipt). Importing twice is a no-op. `reject` signs a refusal for the source —
+                      only for a transfer the destination can identify (the source region's signature
+                      on the transfer-out, under its registered key, addressed to us), and only after
+                      recording it: a destination answers one transfer once, imported or rejected.
 Phase 3 (source)      `complete` with the receipt, or `void` with a signed rejection or after the
-                      region's timeout.
+                      region's timeout. Either must name the SHA-256 of a bundle the source exported
+                      for that transfer: a signed answer about other bytes changes nothing.
 
 Transports: the same bytes over HTTP (api/) or as files (CLI `timeledger transfer …`).
 """
@@ -19,7 +24,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable, Iterable
@@ -44,17 +48,19 @@ from ledger.domain.orders import Suggestion
 from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.time_account import TimeAccount
-from ledger.domain.transfer import Transfer, TransferImport
+from ledger.domain.transfer import Transfer, TransferImport, TransferRejection
 from ledger.domain.values import ConsentPurpose, Role, check_region_code
 from ledger.signing import keys as ed25519
 from ledger.signing import sealed
-from ledger.signing.canonical import canonical_bytes, loads_bounded
+from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 from ledger.signing.statement import EnvelopeError, parse_signed_bytes, unpack
 
 BUNDLE_FORMAT = "timeledger-transfer/v1"
 RECEIPT_FORMAT = "timeledger-receipt/v1"
 BUNDLE_BYTES_MAX = 256 * 1024 * 1024  # a lifetime of service is far below this
 BUNDLE_EVENTS_MAX = 500_000
+EVENT_ENVELOPE_BYTES_MAX = 4096  # one signed event, base64 in the bundle: the largest seen is ~1.6 KB
+REASON_CHARS_MAX = 500  # a refusal's reason as the destination records and signs it
 PRIOR_DEPTH_MAX = 32  # moves in one member's life
 
 
@@ -70,6 +76,10 @@ class TransferRefused(LedgerError):
 
 
 class BundleWrongDestination(TransferRefused):
+    http_status = 409
+
+
+class TransferAlreadyImported(TransferRefused):
     http_status = 409
 
 
@@ -204,13 +214,20 @@ class Receipt:
     def from_bytes(cls, data: bytes) -> "Receipt":
         try:
             document = loads_bounded(data)
-            return cls(document["receipt"], document["key_id"], ed25519.unb64(document["signature"]))
+            receipt = cls(document["receipt"], document["key_id"], ed25519.unb64(document["signature"]))
+            if not isinstance(receipt.body, dict) or not isinstance(receipt.key_id, str):
+                raise TypeError("receipt and key_id must be an object and a string")
+            return receipt
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise TransferRefused("receipt_unreadable", f"not a transfer receipt: {error}") from None
 
     @property
     def accepted(self) -> bool:
         return self.body.get("kind") == "accepted"
+
+    @property
+    def rejected(self) -> bool:
+        return self.body.get("kind") == "rejected"
 
 
 def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: UUID | None = None) -> UUID:
@@ -260,6 +277,8 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
     context = _seal_context(transfer_id, transfer.destination)
     sealed_personal = sealed.seal_to(ed25519.unb64(peer["sealing_key"]),
                                      canonical_bytes(personal), context=context)
+    personal_signature = ledger._signer_for(ledger.region_actor())[2].sign(
+        _personal_statement(context, sealed_personal))
     heads.append(transfer_events[-1])
     document: dict[str, Any] = {
         "format": BUNDLE_FORMAT,
@@ -273,11 +292,12 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
         "keys": [_b64(e) for e in key_envelopes(ledger, signers)],
         "region_certificate": region_card(ledger)["certificate"],
         "personal_sealed": _b64(sealed_personal),
+        "personal_signature": _b64(personal_signature),
         "prior": [_b64(b) for b in ledger.secrets.bundles(member_id=member.id, direction="in")],
         "merkle": inclusion_proofs_for(ledger, heads),
     }
     bundle = canonical_bytes(document)
-    digest = hashlib.sha256(bundle).hexdigest()
+    digest = _sha256(bundle)
     transfer.record_export(bundle_sha256=digest, log_size=ledger.recorder.max_notification_id() or 0)
     ledger._commit(ledger.region_actor(), None, transfer)
     ledger.secrets.put_bundle(bundle_sha256=digest, direction="out", transfer_id=transfer_id, member_id=member.id,
@@ -289,8 +309,30 @@ def _seal_context(transfer_id: UUID, destination: str) -> bytes:
     return f"transfer {transfer_id} to {destination}".encode()
 
 
+def _personal_statement(context: bytes, sealed_personal: bytes) -> bytes:
+    """What the source region signs about the sealed personal fields. Anyone can seal to the
+    destination's public key; only the source's signature binds this box to this transfer."""
+    return b"timeledger-personal/v1\n" + context + b"\n" + hashlib.sha256(sealed_personal).digest()
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _unb64(value: Any) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError("expected base64 text")
+    return base64.b64decode(value, validate=True)
+
+
+def _safe_text(text: str, chars_max: int = REASON_CHARS_MAX) -> str:
+    """Text that may carry bytes from outside, fit to be recorded in an event and signed."""
+    cleaned = "".join(c if c.isprintable() else " " for c in text).strip()
+    return cleaned[:chars_max] or "-"
 
 
 def _get_transfer(ledger: Ledger, transfer_id: UUID) -> Transfer:
@@ -314,6 +356,7 @@ class VerifiedBundle:
     summary: dict[str, Any]  # per origin region and year: sessions and certified minutes
     personal_sealed: bytes
     expires_at: datetime
+    personal_signature: bytes | None = None  # absent in bundles exported before it was added
 
 
 def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, source_key_id: str | None,
@@ -324,19 +367,21 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
 
     if len(bundle) > BUNDLE_BYTES_MAX:
         raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
+    document = _read_document(bundle)
     try:
-        document = loads_bounded(bundle)
-        transfer_id = UUID(document["transfer_id"])
-        source = check_region_code(document["source"]["code"])
-        member_id = UUID(document["member_id"])
-        events = [base64.b64decode(e) for e in document["events"]]
-        transfer_events = [base64.b64decode(e) for e in document["transfer_events"]]
-        keys = [base64.b64decode(e) for e in document["keys"]]
-        certificate = base64.b64decode(document["region_certificate"])
-        personal_sealed = base64.b64decode(document["personal_sealed"])
-        prior = [base64.b64decode(p) for p in document["prior"]]
+        transfer_id, source = _head(document)
+        member_id = _uuid(document["member_id"])
+        events = [_unb64(e) for e in _list(document["events"])]
+        transfer_events = [_unb64(e) for e in _list(document["transfer_events"])]
+        keys = [_unb64(e) for e in _list(document["keys"])]
+        certificate = _unb64(document["region_certificate"])
+        personal_sealed = _unb64(document["personal_sealed"])
+        personal_signature = _unb64(document["personal_signature"]) if "personal_signature" in document else None
+        prior = [_unb64(p) for p in _list(document["prior"])]
     except (ValueError, KeyError, TypeError, AttributeError, LedgerError) as error:
         raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
+    if not transfer_events:
+        raise TransferRefused("bundle_unreadable", "the bundle carries no transfer-out")
     if document.get("format") != BUNDLE_FORMAT:
         raise TransferRefused("bundle_unreadable", "unknown bundle format")
     if document.get("destination") != destination:
@@ -384,7 +429,8 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
             summary.setdefault(origin, years)
     return VerifiedBundle(transfer_id, source, member_id, member.name, member.party_status.value,
                           transfer.balance_minutes,
-                          transfer.owed_minutes, len(events), summary, personal_sealed, transfer.expires_at)
+                          transfer.owed_minutes, len(events), summary, personal_sealed, transfer.expires_at,
+                          personal_signature)
 
 
 def _signer_key(envelope: bytes) -> str:
@@ -426,34 +472,176 @@ def _summary(source: str, aggregates: Iterable[Any]) -> dict[str, Any]:
     return {source: years}
 
 
-def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
-    """Phase 2: verify, import the history, credit the balance, and sign a receipt. A bundle that
-    fails verification raises TransferRefused; `rejection_receipt` signs the refusal for the source."""
-    assert ledger.region_code is not None
-    digest = hashlib.sha256(bundle).hexdigest()
+def _read_document(bundle: bytes) -> dict[str, Any]:
     try:
-        head = loads_bounded(bundle)
-        source = check_region_code(head["source"]["code"])
-        transfer_id = UUID(head["transfer_id"])
-    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as error:
+        document = loads_bounded(bundle)
+    except JsonInputError as error:
         raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
-    import_id = TransferImport.create_id(source, transfer_id)
-    if ledger._exists(import_id):
-        return accepted_receipt(ledger, ledger._get(import_id, TransferImport))  # the same bundle again: a no-op
-    region = ledger.get_region()
+    if not isinstance(document, dict):
+        raise TransferRefused("bundle_unreadable", "转移包不是 JSON 对象 / the bundle is not a JSON object")
+    return document
+
+
+def _uuid(value: Any) -> UUID:
+    if not isinstance(value, str):
+        raise TypeError("expected a UUID as text")
+    return UUID(value)
+
+
+def _list(value: Any) -> list[Any]:
+    if not isinstance(value, list):
+        raise TypeError("expected a list")
+    return value
+
+
+def _head(document: dict[str, Any]) -> tuple[UUID, str]:
+    """The transfer id and the source region the bundle claims (not yet checked)."""
+    source = document["source"]
+    if not isinstance(source, dict) or not isinstance(source.get("code"), str):
+        raise TypeError("source.code must be text")
+    return _uuid(document["transfer_id"]), check_region_code(source["code"])
+
+
+@dataclass(frozen=True)
+class IdentifiedTransfer:
+    """A transfer-out the destination can tell is real: its Initiated event verifies under the key
+    registered for the source peer, names this region, and matches the bundle's head."""
+
+    transfer_id: UUID
+    source: str
+    member_id: UUID
+
+
+def identify_transfer(ledger: Ledger, document: dict[str, Any]) -> IdentifiedTransfer:
+    """Who sent which transfer to whom, proven by the source's signature — before anything about the
+    transfer is signed or recorded here. Raises TransferRefused (never signed) when it cannot tell."""
+    assert ledger.region_code is not None
     try:
-        peer = region.require_peer(source)
+        transfer_id, source = _head(document)
+        member_id = _uuid(document["member_id"])
+        initiated = _unb64(_list(document["transfer_events"])[0])
+        certificate = _unb64(document["region_certificate"])
+    except (ValueError, KeyError, TypeError, IndexError, LedgerError) as error:
+        raise TransferRefused("bundle_unreadable", f"转移包未指明转移 / the bundle names no transfer: {error}") from None
+    if document.get("destination") != ledger.region_code:
+        raise BundleWrongDestination("bundle_wrong_destination", "the bundle is addressed to another region")
+    peer = ledger.get_region().peers.get(source)
+    if peer is None:
+        raise TransferRefused("source_not_registered", f"region {source} is not in the federation registry")
+    region_key = _check_region_certificate(certificate, base64.b64decode(ledger.root_public_key()), source).payload
+    if region_key.get("key_id") != peer["key_id"]:
+        raise TransferRefused("source_key_mismatch", "the bundle is signed by a region key other than the one "
+                                                     "registered for the source region")
+    try:
+        signature, signed_bytes = unpack(initiated)
+        statement = parse_signed_bytes(signed_bytes)
+    except EnvelopeError as error:
+        raise TransferRefused("bundle_transfer_invalid", f"the transfer-out is unreadable: {error}") from None
+    if statement.key != peer["key_id"] or not ed25519.verify(ed25519.load_public(peer["public_key"]), signature,
+                                                             signed_bytes):
+        raise TransferRefused("bundle_transfer_invalid", "the transfer-out is not signed by the source region key")
+    payload = statement.payload
+    if (statement.type, statement.region, statement.aggregate, statement.version) != (
+            "Transfer.Initiated", source, str(transfer_id), 1):
+        raise TransferRefused("bundle_transfer_invalid", "the first transfer event is not this transfer's start")
+    if payload.get("destination") != ledger.region_code or payload.get("member_id") != str(member_id):
+        raise TransferRefused("bundle_transfer_invalid", "the transfer-out names another member or destination")
+    return IdentifiedTransfer(transfer_id, source, member_id)
+
+
+@dataclass(frozen=True)
+class CheckedImport:
+    """What `check_import` found, without writing anything: the bundle's digest, the transfer it
+    proves (None: unidentifiable, never answered with a signature), and either the verified content
+    or the refusal."""
+
+    bundle: bytes
+    bundle_sha256: str
+    identified: IdentifiedTransfer | None
+    verified: VerifiedBundle | None
+    refusal: TransferRefused | None
+    personal: dict[str, Any]
+
+
+def check_import(ledger: Ledger, bundle: bytes) -> CheckedImport:
+    """Parse and verify a bundle for this region. Reads, never writes: an HTTP server runs it in the
+    request thread, outside its writer, so an expensive or hostile bundle stalls no other command."""
+    assert ledger.region_code is not None
+    digest = _sha256(bundle)
+    try:
+        if len(bundle) > BUNDLE_BYTES_MAX:
+            raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
+        identified = identify_transfer(ledger, _read_document(bundle))
+    except TransferRefused as refusal:
+        return CheckedImport(bundle, digest, None, None, refusal, {})
+    try:
+        peer = ledger.get_region().require_peer(identified.source)
+        verified = verify_bundle(bundle, root_public_key=base64.b64decode(ledger.root_public_key()),
+                                 destination=ledger.region_code, source_key_id=peer["key_id"])
+        personal = _open_personal(ledger, verified)
+    except TransferRefused as refusal:
+        return CheckedImport(bundle, digest, identified, None, refusal, {})
+    return CheckedImport(bundle, digest, identified, verified, None, personal)
+
+
+def _open_personal(ledger: Ledger, verified: VerifiedBundle) -> dict[str, Any]:
+    assert ledger.region_code is not None
+    peer = ledger.get_region().require_peer(verified.source)
+    context = _seal_context(verified.transfer_id, ledger.region_code)
+    if verified.personal_signature is None or not ed25519.verify(
+            ed25519.load_public(peer["public_key"]), verified.personal_signature,
+            _personal_statement(context, verified.personal_sealed)):
+        raise TransferRefused("bundle_personal_invalid", "the sealed personal fields are not signed by the source "
+                                                         "region for this transfer")
+    try:
+        opened = sealed.open_box(X25519PrivateKey.from_private_bytes(ledger.secrets.sealing_key()),
+                                 verified.personal_sealed,
+                                 context=_seal_context(verified.transfer_id, ledger.region_code))
+        personal = loads_bounded(opened)
+    except (ValueError, JsonInputError) as error:  # a box sealed to another key, or altered
+        raise TransferRefused("bundle_personal_invalid", f"the sealed personal fields do not open: "
+                                                         f"{type(error).__name__}") from None
+    if not isinstance(personal, dict):
+        raise TransferRefused("bundle_personal_invalid", "the sealed personal fields are not an object")
+    return personal
+
+
+def _answer(ledger: Ledger, identified: IdentifiedTransfer) -> TransferImport | TransferRejection | None:
+    """This region's answer to the transfer so far: imported, rejected, or none yet."""
+    answer_id = TransferImport.create_id(identified.source, identified.transfer_id)
+    if not ledger._exists(answer_id):
+        return None
+    try:
+        return ledger._get(answer_id, TransferImport)
     except NotFound:
-        raise TransferRefused("source_not_registered", f"region {source} is not in the federation registry") \
-            from None
-    verified = verify_bundle(bundle, root_public_key=base64.b64decode(ledger.root_public_key()),
-                             destination=ledger.region_code, source_key_id=peer["key_id"])
+        return ledger._get(answer_id, TransferRejection)
+
+
+def commit_import(ledger: Ledger, checked: CheckedImport) -> Receipt:
+    """Phase 2's write: import the checked bundle, credit the balance, sign the receipt. Cheap, so
+    it runs in the writer. Raises TransferRefused (with nothing changed) for a bundle that did not
+    verify, for a transfer already rejected here, or one that expired."""
+    assert ledger.region_code is not None
+    identified = checked.identified
+    if identified is None:
+        assert checked.refusal is not None
+        raise checked.refusal
+    answer = _answer(ledger, identified)
+    if isinstance(answer, TransferRejection):
+        raise TransferRefused("transfer_already_rejected",
+                              f"this region already rejected transfer {identified.transfer_id}: {answer.reason}")
+    if isinstance(answer, TransferImport):
+        if checked.verified is None:
+            raise TransferAlreadyImported("transfer_already_imported",
+                                          f"transfer {identified.transfer_id} is already imported here")
+        return accepted_receipt(ledger, answer)  # the same transfer again (perhaps re-exported): a no-op
+    if checked.refusal is not None:
+        raise checked.refusal
+    verified = checked.verified
+    assert verified is not None and verified.transfer_id == identified.transfer_id
     if verified.expires_at <= CLOCK.get()():
         raise TransferRefused("transfer_expired", "the transfer expired at the source before it was imported")
-    personal = json.loads(sealed.open_box(X25519PrivateKey.from_private_bytes(ledger.secrets.sealing_key()),
-                                          verified.personal_sealed,
-                                          context=_seal_context(verified.transfer_id, ledger.region_code)))
-    actor = ledger.region_actor()
+    source = verified.source
     aggregates: list[Any] = []
     if ledger._exists(verified.member_id):
         member = ledger.get_member(verified.member_id)
@@ -461,9 +649,9 @@ def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
     else:
         member = Member.enrol(member_id=verified.member_id, name=verified.member_name, unit_id=None,
                               party_status=verified.party_status, job_title="", region_code=ledger.region_code)
-    member.record_history_imported(transfer_id=verified.transfer_id, source=source, bundle_sha256=digest,
-                                   summary=verified.summary,
-                                   personal_sealed=ledger._seal_personal(verified.member_id, personal))
+    member.record_history_imported(transfer_id=verified.transfer_id, source=source,
+                                   bundle_sha256=checked.bundle_sha256, summary=verified.summary,
+                                   personal_sealed=ledger._seal_personal(verified.member_id, checked.personal))
     aggregates.append(member)
     account_id = TimeAccount.create_id(verified.member_id)
     account = ledger.get_account(verified.member_id) if ledger._exists(account_id) else TimeAccount.open(
@@ -472,14 +660,20 @@ def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
                         owed_minutes=verified.owed_minutes)
     aggregates.append(account)
     record = TransferImport.accept(source=source, transfer_id=verified.transfer_id, member_id=verified.member_id,
-                                   bundle_sha256=digest, balance_minutes=verified.balance_minutes,
+                                   bundle_sha256=checked.bundle_sha256, balance_minutes=verified.balance_minutes,
                                    owed_minutes=verified.owed_minutes, events_count=verified.events_count,
                                    summary=verified.summary)
     aggregates.append(record)
-    ledger.secrets.put_bundle(bundle_sha256=digest, direction="in", transfer_id=verified.transfer_id,
-                              member_id=verified.member_id, bundle=bundle)
-    ledger._commit(actor, None, *aggregates)
+    ledger.secrets.put_bundle(bundle_sha256=checked.bundle_sha256, direction="in",
+                              transfer_id=verified.transfer_id, member_id=verified.member_id, bundle=checked.bundle)
+    ledger._commit(ledger.region_actor(), None, *aggregates)
     return accepted_receipt(ledger, record)
+
+
+def import_bundle(ledger: Ledger, bundle: bytes) -> Receipt:
+    """Phase 2: verify, import the history, credit the balance, and sign a receipt. A bundle that
+    fails verification raises TransferRefused; `rejection_receipt` signs the refusal for the source."""
+    return commit_import(ledger, check_import(ledger, bundle))
 
 
 def accepted_receipt(ledger: Ledger, record: TransferImport) -> Receipt:
@@ -491,20 +685,42 @@ def accepted_receipt(ledger: Ledger, record: TransferImport) -> Receipt:
     return _sign_receipt(ledger, body)
 
 
-def rejection_receipt(ledger: Ledger, bundle: bytes, refusal: TransferRefused) -> Receipt | None:
-    """A signed refusal the source can use to void the transfer (None when the bundle is not ours
-    or names no transfer: then there is nothing the source could void)."""
-    try:
-        head = loads_bounded(bundle)
-        transfer_id, source = str(UUID(head["transfer_id"])), check_region_code(head["source"]["code"])
-    except (ValueError, KeyError, TypeError, AttributeError, InvalidInput):
+def reject(ledger: Ledger, checked: CheckedImport) -> Receipt | None:
+    """Phase 2's refusal, signed for the source so it can void the transfer: records the rejection
+    (so this region never imports the transfer afterwards), then signs it, naming the SHA-256 of the
+    bytes refused. None — nothing signed, nothing recorded — when the bundle proves no transfer to
+    this region, when the transfer is already imported here, or when the bundle verifies and has not
+    expired (import it instead). Runs in the writer."""
+    identified = checked.identified
+    if identified is None:
         return None
-    if isinstance(refusal, BundleWrongDestination):
+    answer = _answer(ledger, identified)
+    if isinstance(answer, TransferImport):
         return None
-    body = {"format": RECEIPT_FORMAT, "kind": "rejected", "transfer_id": transfer_id, "source": source,
-            "destination": ledger.region_code, "bundle_sha256": hashlib.sha256(bundle).hexdigest(),
-            "code": refusal.code, "reason": refusal.detail, "time": CLOCK.get()().isoformat()}
+    if answer is None:
+        refusal = checked.refusal
+        if refusal is None:
+            assert checked.verified is not None
+            if checked.verified.expires_at > CLOCK.get()():
+                return None
+            refusal = TransferRefused("transfer_expired", "the transfer expired at the source before it was "
+                                                          "imported")
+        answer = TransferRejection.record(source=identified.source, transfer_id=identified.transfer_id,
+                                          member_id=identified.member_id, bundle_sha256=checked.bundle_sha256,
+                                          code=_safe_text(refusal.code, 64), reason=_safe_text(refusal.detail))
+        ledger._commit(ledger.region_actor(), None, answer)
+    body = {"format": RECEIPT_FORMAT, "kind": "rejected", "transfer_id": str(identified.transfer_id),
+            "source": identified.source, "destination": ledger.region_code, "member_id": str(identified.member_id),
+            "bundle_sha256": checked.bundle_sha256, "code": answer.code, "reason": answer.reason,
+            "time": answer.created_on.isoformat()}
     return _sign_receipt(ledger, body)
+
+
+def rejection_receipt(ledger: Ledger, bundle: bytes, refusal: TransferRefused | None = None) -> Receipt | None:
+    """`reject` for bytes: the bundle is checked again here, and the reason recorded is what this
+    check finds (`refusal`, the caller's earlier answer, is not trusted and only kept for callers)."""
+    del refusal
+    return reject(ledger, check_import(ledger, bundle))
 
 
 def _sign_receipt(ledger: Ledger, body: dict[str, Any]) -> Receipt:
@@ -517,18 +733,31 @@ def _sign_receipt(ledger: Ledger, body: dict[str, Any]) -> Receipt:
 
 
 def _check_receipt(ledger: Ledger, receipt: Receipt) -> Transfer:
+    """A receipt or rejection signed by the transfer's destination under its registered key, about a
+    transfer of this region, naming a bundle this region exported for that very transfer."""
     try:
-        transfer = _get_transfer(ledger, UUID(receipt.body["transfer_id"]))
+        transfer = _get_transfer(ledger, _uuid(receipt.body["transfer_id"]))
         peer = ledger.get_region().require_peer(transfer.destination)
-    except (KeyError, ValueError):
-        raise TransferRefused("receipt_unreadable", "the receipt names no transfer") from None
+    except (KeyError, ValueError, TypeError, NotFound):
+        raise TransferRefused("receipt_unreadable", "the receipt names no transfer of this region") from None
     if receipt.body.get("format") != RECEIPT_FORMAT or receipt.body.get("source") != ledger.region_code:
         raise TransferRefused("receipt_invalid", "the receipt is not for this region")
     if receipt.body.get("destination") != transfer.destination or receipt.key_id != peer["key_id"]:
         raise TransferRefused("receipt_invalid", "the receipt is not from the transfer's destination")
     public = ed25519.load_public(peer["public_key"])
-    if not ed25519.verify(public, receipt.signature, canonical_bytes(receipt.body)):
+    try:
+        signed = canonical_bytes(receipt.body)
+    except (ValueError, TypeError):
+        raise TransferRefused("receipt_unreadable", "the receipt is not canonical JSON") from None
+    if not ed25519.verify(public, receipt.signature, signed):
         raise TransferRefused("receipt_signature_invalid", "the receipt's signature does not verify")
+    if not (receipt.accepted or receipt.rejected):
+        raise TransferRefused("receipt_invalid", "the receipt neither accepts nor rejects")
+    if receipt.body.get("member_id") not in (None, str(transfer.member_id)):  # older rejections name no member
+        raise TransferRefused("receipt_invalid", "the receipt names another member")
+    if not transfer.exported(receipt.body.get("bundle_sha256")):
+        raise TransferRefused("receipt_wrong_bundle", "the receipt answers bytes this region never exported for "
+                                                      "this transfer")
     return transfer
 
 
@@ -542,8 +771,6 @@ def complete(ledger: Ledger, receipt: Receipt) -> Transfer:
         return transfer
     if transfer.status != Transfer.PENDING:
         raise WrongState(f"transfer {transfer.id} is already {transfer.status}")
-    if ledger.secrets.bundle(receipt.body.get("bundle_sha256", "")) is None:
-        raise TransferRefused("receipt_invalid", "the receipt names a bundle this region never exported")
     if (receipt.body.get("balance_minutes"), receipt.body.get("owed_minutes")) != (
             transfer.balance_minutes, transfer.owed_minutes):
         raise TransferRefused("receipt_invalid", "the receipt's balance differs from the transfer's")
@@ -557,13 +784,14 @@ def complete(ledger: Ledger, receipt: Receipt) -> Transfer:
 
 
 def void(ledger: Ledger, transfer_id: UUID, *, rejection: Receipt | None = None, reason: str = "") -> Transfer:
-    """Phase 3: the destination refused (a signed rejection), or the region's timeout passed."""
+    """Phase 3: the destination refused (its signed rejection of a bundle this region exported for
+    the transfer), or the region's timeout passed."""
     transfer = _get_transfer(ledger, transfer_id)
     if rejection is not None:
         checked = _check_receipt(ledger, rejection)
-        if checked.id != transfer_id or rejection.accepted:
+        if checked.id != transfer_id or not rejection.rejected:
             raise TransferRefused("receipt_invalid", "not a rejection of this transfer")
-        reason = f"目的地拒收: {rejection.body.get('reason', '')}"
+        reason = _safe_text(f"目的地拒收: {rejection.body.get('reason', '')}")
     elif transfer.expires_at > CLOCK.get()():
         raise NotPermitted("a pending transfer is voided only by the destination's signed rejection or after "
                            f"it expires ({transfer.expires_at.isoformat()})")
@@ -614,7 +842,7 @@ def send(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
         return complete(ledger, Receipt.from_bytes(answer))
     try:
         refusal = loads_bounded(answer)
-    except ValueError:
+    except JsonInputError:
         refusal = {}
     rejection = refusal.get("rejection") if isinstance(refusal, dict) else None
     if status in (409, 422) and rejection:
@@ -634,5 +862,6 @@ def get_transfer(ledger: Ledger, transfer_id: UUID) -> Transfer:
     return _get_transfer(ledger, transfer_id)
 
 
-__all__ = ["DestinationUnreachable", "Receipt", "TransferRefused", "complete", "export_bundle", "import_bundle",
-           "initiate", "region_card", "register_peer", "rejection_receipt", "send", "verify_bundle", "void"]
+__all__ = ["CheckedImport", "DestinationUnreachable", "Receipt", "TransferRefused", "check_import", "commit_import",
+           "complete", "export_bundle", "identify_transfer", "import_bundle", "initiate", "region_card",
+           "register_peer", "reject", "rejection_receipt", "send", "verify_bundle", "void"]

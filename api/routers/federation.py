@@ -10,38 +10,105 @@ Every step is safe to repeat after a crash or a lost answer.
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from uuid import UUID
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CommandsDep
-from api.errors import COMMAND_RESPONSES
-from api.routers.transfers import BundleBytes, _receipt_out, _transfer_out
+from api.errors import COMMAND_RESPONSES, _example
+from api.ratelimit import RateLimited, TokenBucket
+from api.routers.transfers import _receipt_out, _transfer_out, read_bounded_body
 from api.schemas.transfers import TransferOut
 from ledger import transfer as transfers
 
 router = APIRouter(tags=["transfers 转移接续"])
 SEND_TIMEOUT_SECONDS = 60.0  # a lifetime's bundle is verified at the destination before it answers
+BUSY_RETRY_SECONDS = 5.0  # what a peer is told to wait when every verification slot is taken
+_GUARD_LOCK = threading.Lock()
+
+
+class FederationGuard:
+    """What stands between anonymous peers and this server: a token bucket per client address, and
+    a bound on bundles read and verified at once (each holds up to `bundle_request_bytes_max`)."""
+
+    def __init__(self, *, buckets: TokenBucket, concurrent_max: int) -> None:
+        self.buckets = buckets
+        self._slots = threading.BoundedSemaphore(concurrent_max)
+
+    def admit(self, client: str) -> None:
+        self.buckets.check(client)
+
+    def acquire_slot(self) -> None:
+        if not self._slots.acquire(blocking=False):
+            raise RateLimited(BUSY_RETRY_SECONDS, "服务器正在核验其他转移包，请稍后重试 / busy verifying other "
+                                                  f"bundles: retry in {BUSY_RETRY_SECONDS:.0f} s")
+
+    def release_slot(self) -> None:
+        self._slots.release()
+
+
+def federation_guard(app: FastAPI) -> FederationGuard:
+    """The app's guard, made on first use from its settings (tests may set `app.state.federation_guard`)."""
+    guard: FederationGuard | None = getattr(app.state, "federation_guard", None)
+    if guard is None:
+        with _GUARD_LOCK:
+            guard = getattr(app.state, "federation_guard", None)
+            if guard is None:
+                settings = app.state.services.settings
+                guard = FederationGuard(
+                    buckets=TokenBucket(rate_per_second=settings.federation_requests_per_minute / 60.0,
+                                         burst=settings.federation_burst),
+                    concurrent_max=settings.federation_concurrent_max)
+                app.state.federation_guard = guard
+    return guard
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client is not None else "-"
 
 
 @router.post(transfers.FEDERATION_IMPORT_PATH, status_code=201, responses={
-    422: {"description": "核验失败，附签名拒收回执 / refused, with the signed rejection"}},
+    409: {"description": "已导入或寄往他区 / already imported, or addressed to another region"},
+    413: {**_example("bundle_too_large", "转移包超过 16777216 字节的网络上限 / the bundle is larger than 16777216 bytes"),
+          "description": "转移包超过网络上限 / larger than bundle_request_bytes_max: move it as a file"},
+    422: {"description": "核验失败；能确认是发往本区的转移时附签名拒收回执 / refused, with the signed rejection when "
+                         "the bundle proves a transfer to this region"},
+    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
+          "description": "同一地址请求过多或服务器忙 / too many requests from this address, or busy (Retry-After)"}},
              summary="接收对等地区推送的转移包 Import a bundle pushed by a peer region",
-             description="无需登录：转移包自证来源（省级信任根、已登记的对等地区、签名日志）。重复推送返回同一回执。/ "
-                         "No login: the bundle proves where it comes from. Pushing it again returns the same receipt.")
-def federation_import(bundle: BundleBytes, request: Request) -> JSONResponse:
+             description="无需登录：转移包自证来源（省级信任根、已登记的对等地区、签名日志）。重复推送返回同一回执。按客户端地址限流，"
+                         "正文大小在读取前和读取中均受限，核验在写入线程之外进行。/ No login: the bundle proves where it "
+                         "comes from. Pushing it again returns the same receipt. Rate-limited per client address; "
+                         "the body's size is bounded before and while reading it; verification runs outside the "
+                         "writer.")
+async def federation_import(request: Request) -> JSONResponse:
+    # async so that the body is streamed and cut off at the limit; the blocking work (verification in
+    # a worker thread, the commit in the writer) is handed to threads, never run on the event loop.
     services = request.app.state.services
     ledger = services.ledger
+    guard = federation_guard(request.app)
+    guard.admit(_client(request))
+    guard.acquire_slot()
     try:
-        receipt = services.writer.submit(lambda: transfers.import_bundle(ledger, bundle), alone=True)
-    except transfers.TransferRefused as refused:
-        rejection = transfers.rejection_receipt(ledger, bundle, refused)
-        body: dict[str, Any] = {"code": refused.code, "detail": refused.detail,
-                                "rejection": _receipt_out(rejection).model_dump() if rejection is not None else None}
-        return JSONResponse(body, status_code=refused.http_status)
+        bundle = await read_bounded_body(request, services.settings.bundle_request_bytes_max)
+        checked = await run_in_threadpool(transfers.check_import, ledger, bundle)
+        try:
+            receipt = await run_in_threadpool(services.writer.submit,
+                                              lambda: transfers.commit_import(ledger, checked), alone=True)
+        except transfers.TransferRefused as refused:
+            rejection = await run_in_threadpool(services.writer.submit, lambda: transfers.reject(ledger, checked),
+                                                alone=True)
+            body: dict[str, Any] = {"code": refused.code, "detail": refused.detail,
+                                    "rejection": _receipt_out(rejection).model_dump() if rejection is not None
+                                    else None}
+            return JSONResponse(body, status_code=refused.http_status)
+    finally:
+        guard.release_slot()
     return JSONResponse(_receipt_out(receipt).model_dump(), status_code=201)
 
 

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from api.deps import ActorDep, CommandsDep, LedgerDep
-from api.errors import COMMAND_RESPONSES, READ_RESPONSES
+from api.errors import COMMAND_RESPONSES, READ_RESPONSES, ApiError
 from api.policy import authorize
 from api.schemas.common import DoneOut
 from api.schemas.transfers import KeyIssuedOut, ReceiptOut, RegionCardIn, TransferIn, TransferOut, VoidIn
@@ -25,14 +25,41 @@ from ledger import transfer as transfers
 from ledger.domain.errors import InvalidInput
 
 router = APIRouter(tags=["transfers 转移接续"])
-BUNDLE_REQUEST_BYTES_MAX = 64 * 1024 * 1024  # an HTTP upload; larger bundles go by file (timeledger transfer)
+
+
+class BundleTooLarge(ApiError):
+    code = "bundle_too_large"
+    http_status = 413
+
+    def __init__(self, bytes_max: int) -> None:
+        super().__init__(f"转移包超过 {bytes_max} 字节的网络上限，请改用文件方式（timeledger transfer import）/ the "
+                         f"bundle is larger than {bytes_max} bytes: move it as a file (timeledger transfer import)")
+
+
+async def read_bounded_body(request: Request, bytes_max: int) -> bytes:
+    """The request body, refused as soon as it exceeds `bytes_max`: first by its Content-Length,
+    before reading anything, then while streaming (a chunked body has no length), so a hostile
+    client never makes the server hold more than `bytes_max` bytes of it."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isascii() or not declared.isdigit() or len(declared) > 20:
+            raise InvalidInput("Content-Length 无效 / invalid Content-Length")
+        if int(declared) > bytes_max:
+            raise BundleTooLarge(bytes_max)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > bytes_max:
+            raise BundleTooLarge(bytes_max)
+        chunks.append(chunk)
+    if size == 0:
+        raise InvalidInput("请在请求正文中发送转移包 / send the bundle as the request body")
+    return b"".join(chunks)
 
 
 async def bundle_bytes(request: Request) -> bytes:
-    data = await request.body()
-    if not data or len(data) > BUNDLE_REQUEST_BYTES_MAX:
-        raise InvalidInput(f"send the bundle (1 byte to {BUNDLE_REQUEST_BYTES_MAX} bytes) as the request body")
-    return data
+    return await read_bounded_body(request, request.app.state.services.settings.bundle_request_bytes_max)
 
 
 BundleBytes = Annotated[bytes, Depends(bundle_bytes)]
@@ -112,31 +139,29 @@ def export(transfer_id: UUID, actor: ActorDep, ledger: LedgerDep, commands: Comm
                          "imports, credits the balance and returns the signed receipt; importing twice is a no-op.")
 def import_bundle(bundle: BundleBytes, commands: CommandsDep) -> object:
     ledger = commands.services.ledger
-    return commands.run(action="transfer.import", body=hashlib.sha256(bundle).hexdigest(), status_code=201,
-                        alone=True, present=_receipt_out, call=lambda: transfers.import_bundle(ledger, bundle))
+    authorize(ledger, commands.actor, "transfer.import")
+    checked = transfers.check_import(ledger, bundle)  # here, in the request thread: the writer only commits
+    return commands.run(action="transfer.import", body=checked.bundle_sha256, status_code=201,
+                        alone=True, present=_receipt_out, call=lambda: transfers.commit_import(ledger, checked))
 
 
 @router.post("/v1/transfer-imports/rejection", response_model=ReceiptOut, responses=COMMAND_RESPONSES,
              summary="签名拒收回执 Signed rejection of a bundle",
              description="对无法核验的转移包签发拒收回执，供来源地区撤销转出。/ For a bundle that does not verify: the "
                          "signed rejection the source needs to void the transfer.")
-def reject_bundle(bundle: BundleBytes, actor: ActorDep, ledger: LedgerDep) -> ReceiptOut:
+def reject_bundle(bundle: BundleBytes, actor: ActorDep, ledger: LedgerDep, commands: CommandsDep) -> ReceiptOut:
     authorize(ledger, actor, "transfer.import")
-    try:
-        transfers.verify_bundle(bundle, root_public_key=_root(ledger), destination=ledger.region_code or "",
-                                source_key_id=None)
-    except transfers.TransferRefused as refusal:
-        receipt = transfers.rejection_receipt(ledger, bundle, refusal)
-        if receipt is None:
-            raise InvalidInput("the bundle is unreadable: no transfer to reject") from None
+    checked = transfers.check_import(ledger, bundle)
+    receipt = commands.services.writer.submit(lambda: transfers.reject(ledger, checked), alone=True)
+    if receipt is not None:
         return _receipt_out(receipt)
-    raise InvalidInput("the bundle verifies: import it instead")
-
-
-def _root(ledger: Any) -> bytes:
-    import base64
-
-    return base64.b64decode(ledger.root_public_key())
+    if checked.identified is None:  # nothing proves which transfer this is: nothing to sign
+        assert checked.refusal is not None
+        raise checked.refusal
+    if checked.refusal is None:
+        raise InvalidInput("转移包核验通过，请导入 / the bundle verifies: import it instead")
+    raise transfers.TransferAlreadyImported("transfer_already_imported", "本区已导入该转移，不能再拒收 / this "
+                                            "region already imported the transfer: it cannot reject it")
 
 
 @router.post("/v1/transfers/{transfer_id}/completion", response_model=TransferOut, responses=COMMAND_RESPONSES,

@@ -25,6 +25,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Transfer.Completed": frozenset({R}),
     "Transfer.Voided": frozenset({R}),
     "TransferImport.Accepted": frozenset({R}),
+    "TransferRejection.Recorded": frozenset({R}),
     "Member.HistoryImported": frozenset({R}),
     "Member.Reopened": frozenset({R}),
     "Member.JoinedUnit": frozenset({U}),

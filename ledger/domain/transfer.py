@@ -4,8 +4,10 @@ Source side, `Transfer`: Initiated (pending; the member and the balance frozen; 
 → Exported (a bundle was produced; may happen again, same content) → Completed (the destination's
 signed receipt arrived: member closed here, balance out) or Voided (a signed rejection, or the
 region's timeout: unfrozen). Destination side, `TransferImport`, one per (source, transfer):
-Accepted (history imported, balance credited) or Rejected (with the reason). The stable id makes
-importing the same bundle twice a no-op.
+Accepted (history imported, balance credited). A refusal the destination signed is recorded as a
+`TransferRejection` under the same stable id: both are version 1 of one originator id, so the event
+store's uniqueness holds the destination to one answer per transfer, imported or rejected, even with
+several processes on one database. The stable id also makes importing the same bundle twice a no-op.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class Transfer(LedgerAggregate):
         self.expires_at = expires_at
         self.status = self.PENDING
         self.bundle_sha256: str | None = None
+        self.exported_bundles: list[str] = []  # every bundle exported for this transfer (SHA-256, hex)
         self.receipt_sha256: str | None = None
         self.void_reason: str | None = None
 
@@ -57,6 +60,12 @@ class Transfer(LedgerAggregate):
     @event("Exported")
     def _exported(self, bundle_sha256: str, log_size: int) -> None:
         self.bundle_sha256 = bundle_sha256
+        self.exported_bundles = [*self.exported_bundles, bundle_sha256]
+
+    def exported(self, bundle_sha256: object) -> bool:
+        """Whether these are the bytes of a bundle this region exported for this transfer: the only
+        bundles a destination's receipt or rejection may answer."""
+        return isinstance(bundle_sha256, str) and bundle_sha256 in self.exported_bundles
 
     def complete(self, *, receipt_sha256: str, receipt: dict[str, Any]) -> None:
         self.require_pending()
@@ -105,3 +114,29 @@ class TransferImport(LedgerAggregate):
         self.events_count = events_count
         self.summary = summary
         self.status = self.ACCEPTED
+
+
+class TransferRejection(LedgerAggregate):
+    """The destination's signed refusal of one incoming transfer, kept so that it never also imports
+    it. Its id is `TransferImport.create_id(source, transfer_id)`: a transfer is either imported or
+    rejected here, never both (the store refuses a second version 1 of one id)."""
+
+    @classmethod
+    def record(cls, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str, code: str,
+               reason: str) -> "TransferRejection":
+        return cls(source=source, transfer_id=transfer_id, member_id=member_id, bundle_sha256=bundle_sha256,
+                   code=check_text(code, "code", chars_max=64), reason=check_text(reason, "reason", chars_max=500))
+
+    @staticmethod
+    def create_id(source: str, transfer_id: UUID) -> UUID:
+        return TransferImport.create_id(source, transfer_id)
+
+    @event("Recorded")
+    def __init__(self, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str, code: str,
+                 reason: str) -> None:
+        self.source = source
+        self.transfer_id = transfer_id
+        self.member_id = member_id
+        self.bundle_sha256 = bundle_sha256  # the first bundle refused; later copies are refused by reference
+        self.code = code
+        self.reason = reason

@@ -49,17 +49,20 @@ def test_a_member_moves_between_two_regions_by_files(tmp_path: Path) -> None:
     bundle, receipt = tmp_path / "bundle.json", tmp_path / "receipt.json"
     assert run("transfer", "export", transfer_id, "--out", str(bundle), "--db", xuanwu)[0] == 0
 
+    code, output = run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)
+    assert code == 0, output
+    assert run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)[0] == 0  # no-op
+
+    # A tampered copy of an imported transfer is refused, and the destination signs no rejection of a
+    # transfer it imported (a tampered copy arriving first is tests/application/test_transfer_forgery.py).
     tampered = tmp_path / "tampered.json"
     document = json.loads(bundle.read_bytes())
     document["member_name"] = "冒名顶替"
     document["events"] = document["events"][1:]  # drop the member's enrolment
     tampered.write_text(json.dumps(document))
     code, output = run("transfer", "import", str(tampered), "--receipt", str(tmp_path / "no.json"), "--db", qinhuai)
-    assert code == 1 and "bundle_" in output
-
-    code, output = run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)
-    assert code == 0, output
-    assert run("transfer", "import", str(bundle), "--receipt", str(receipt), "--db", qinhuai)[0] == 0  # no-op
+    assert code == 1 and "transfer_already_imported" in output
+    assert not (tmp_path / "no.json").exists()
     code, output = run("transfer", "complete", str(receipt), "--db", xuanwu)
     assert code == 0, output
 
