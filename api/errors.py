@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ledger.domain.errors import LedgerError
+from ledger.signing.canonical import JsonInputError
 
 log = logging.getLogger("timeledger.api")
 DETAIL_CHARS_MAX = 500
@@ -78,12 +79,24 @@ def _validation_detail(error: RequestValidationError) -> str:
     for item in error.errors()[:10]:
         location = ".".join(str(p) for p in item.get("loc", ()) if p != "body") or "body"
         parts.append(f"{location}: {item.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
+    return "请求不符合接口定义 / " + ("; ".join(parts) or "invalid request")
+
+
+def _body_parse_error(error: StarletteHTTPException) -> JSONResponse | None:
+    """FastAPI answers a JSON body it cannot parse (nested past the interpreter's recursion limit,
+    invalid UTF-8 …) with a bare 400 "There was an error parsing the body"; give it our code and a
+    Chinese message. The cause is the exception FastAPI raised it from."""
+    cause = error.__cause__
+    if error.status_code != 400 or cause is None or error.detail != "There was an error parsing the body":
+        return None
+    if isinstance(cause, RecursionError):
+        return error_response(400, "invalid_json", "JSON 嵌套过深 / the JSON body is nested too deeply")
+    return error_response(400, "invalid_json", "请求体不是有效的 JSON / the request body is not valid JSON")
 
 
 def ledger_error_response(error: LedgerError) -> JSONResponse:
     headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
-    extra = getattr(error, "headers", None)  # e.g. Retry-After of a 429 (api/ratelimit.py)
+    extra = getattr(error, "headers", None)  # e.g. Retry-After on 429 / 503 (api/ratelimit.py)
     if isinstance(extra, dict):
         headers = {**(headers or {}), **extra}
     return error_response(error.http_status, error.code, error.detail, headers)
@@ -98,8 +111,15 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
         return error_response(422, "invalid_request", _validation_detail(error))
 
+    @app.exception_handler(JsonInputError)
+    async def _invalid_json(_request: Request, error: JsonInputError) -> JSONResponse:
+        return error_response(400, "invalid_json", str(error))
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_request: Request, error: StarletteHTTPException) -> JSONResponse:
+        parse_error = _body_parse_error(error)
+        if parse_error is not None:
+            return parse_error
         code = HTTP_CODES.get(error.status_code, "http_error")
         detail = error.detail if isinstance(error.detail, str) else code.replace("_", " ")
         return error_response(error.status_code, code, detail, dict(error.headers or {}) or None)
@@ -124,9 +144,24 @@ AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
 READ_RESPONSES: dict[int | str, dict[str, Any]] = {
     **AUTH_RESPONSES,
     404: {**_example("not_found", "member 0b6e… not found"), "description": "对象不存在 / no such object"},
-    422: {**_example("invalid_request", "limit: Input should be less than or equal to 200"),
+    422: {**_example("invalid_request", "请求不符合接口定义 / limit: Input should be less than or equal to 200"),
           "description": "请求格式错误 / the request does not match the schema"},
 }
+
+
+def json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The error responses of a route whose success is not JSON (a text/plain proof file): FastAPI would
+    document `model` under the route's media type, but errors are always application/json."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for status, spec in responses.items():
+        content = {media: dict(value) for media, value in spec.get("content", {}).items()}
+        content.setdefault("application/json", {})["schema"] = {"$ref": "#/components/schemas/ErrorOut"}
+        documented[status] = {**{k: v for k, v in spec.items() if k != "model"}, "content": content}
+    return documented
+
+
+# The 422 of an operation that has no other documented errors (sign-in): the same error body.
+INVALID_REQUEST_RESPONSES: dict[int | str, dict[str, Any]] = {422: READ_RESPONSES[422]}
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     **READ_RESPONSES,
     409: {**_example("balance_would_go_negative", "余额不足: balance is 30 minutes, redemption needs 60"),

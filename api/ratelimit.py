@@ -90,12 +90,6 @@ class FailureThrottle:
             entry = self._table.get(key)
             return entry.count if entry is not None else 0
 
-    def check(self, key: Hashable) -> None:
-        """Take a token for `key` or raise RateLimited (429, Retry-After)."""
-        wait = self.take(key)
-        if wait > 0:
-            raise RateLimited(wait)
-
     def __len__(self) -> int:
         return len(self._table)
 

@@ -85,10 +85,12 @@ def my_logins(principal: PrincipalDep, auth: AuthDep) -> list[LoginOut]:
             for login in auth.logins(actor_id=principal.actor.actor_id, limit=200)]
 
 
-@router.post("/logins/{username}/disable", response_model=DoneOut, responses=AUTH_RESPONSES,
+@router.post("/logins/{username}/disable", response_model=DoneOut,
+             responses={**AUTH_RESPONSES, **INVALID_REQUEST_RESPONSES},
              summary="停用本人的登录账号 Disable one of my logins",
              description="停用并吊销其全部令牌 / disable it and revoke all its tokens.")
-def disable_my_login(username: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep, auth: AuthDep) -> DoneOut:
+def disable_my_login(username: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep,
+                     auth: AuthDep) -> DoneOut:
     login = auth.get_login(username)
     if login.actor_id != principal.actor.actor_id:
         raise NotFound(f"login {username} not found")
@@ -103,9 +105,11 @@ def my_tokens(principal: PrincipalDep, auth: AuthDep) -> list[TokenInfoOut]:
             for info in auth.tokens_of(principal.actor.actor_id, current_sha256=principal.token_sha256)]
 
 
-@router.post("/tokens/{token_id}/revoke", response_model=DoneOut, responses=AUTH_RESPONSES,
+@router.post("/tokens/{token_id}/revoke", response_model=DoneOut,
+             responses={**AUTH_RESPONSES, **INVALID_REQUEST_RESPONSES},
              summary="吊销本人的一个令牌 Revoke one of my tokens",
              description="例如遗失的手机上的登录 / e.g. the sign-in on a lost phone.")
-def revoke_my_token(token_id: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep, auth: AuthDep) -> DoneOut:
+def revoke_my_token(token_id: Annotated[str, Path(min_length=1, max_length=64)], principal: PrincipalDep,
+                    auth: AuthDep) -> DoneOut:
     auth.revoke_token_of(principal.actor.actor_id, token_id)
     return DoneOut()

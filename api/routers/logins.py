@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from api.auth import MEMBER_LOGIN_REFUSED, MemberLoginRefused
 from api.deps import ActorDep, AuthDep, LedgerDep, ServicesDep
@@ -58,6 +59,9 @@ def list_logins(actor_id: UUID, actor: ActorDep, ledger: LedgerDep, auth: AuthDe
     return [_out(login) for login in auth.logins(actor_id=actor_id)]
 
 
+UsernamePath = Annotated[str, Path(min_length=1, max_length=64, description="登录名 / the username")]
+
+
 def _set_disabled(username: str, disabled: bool, actor: ActorDep, ledger: LedgerDep, auth: AuthDep) -> DoneOut:
     login = auth.get_login(username)
     authorize(ledger, actor, "login.disable" if disabled else "login.enable", login.actor_id)
@@ -67,12 +71,12 @@ def _set_disabled(username: str, disabled: bool, actor: ActorDep, ledger: Ledger
 
 @router.post("/v1/logins/{username}/disable", response_model=DoneOut, responses=COMMAND_RESPONSES,
              summary="停用账号 Disable a login", description="停用并吊销其全部令牌 / disable it and revoke all its tokens.")
-def disable_login(username: str, actor: ActorDep, ledger: LedgerDep, auth: AuthDep) -> DoneOut:
+def disable_login(username: UsernamePath, actor: ActorDep, ledger: LedgerDep, auth: AuthDep) -> DoneOut:
     return _set_disabled(username, True, actor, ledger, auth)
 
 
 @router.post("/v1/logins/{username}/enable", response_model=DoneOut, responses=COMMAND_RESPONSES,
              summary="启用账号 Enable a login")
-def enable_login(username: str, actor: ActorDep, ledger: LedgerDep, auth: AuthDep) -> DoneOut:
+def enable_login(username: UsernamePath, actor: ActorDep, ledger: LedgerDep, auth: AuthDep) -> DoneOut:
     return _set_disabled(username, False, actor, ledger, auth)
 

@@ -51,8 +51,9 @@ def _activate(client: TestClient, code: str, username: str, password: str = NEW_
 
 
 def _consent(client: TestClient, headers: dict[str, str], member_id: UUID) -> object:
+    unit_id = services_of(client.app).ledger.get_member(member_id).unit_id  # unit feedback goes to the member's unit
     return client.post(f"/v1/members/{member_id}/consents", headers=headers,
-                       json={"purpose": "unit_feedback", "recipient": "unit"})
+                       json={"purpose": "unit_feedback", "recipient": str(unit_id)})
 
 
 @pytest.mark.parametrize("role", [Role.UNIT, Role.COMMUNITY, Role.REGION])
@@ -114,7 +115,8 @@ def test_after_activation_the_server_holds_no_usable_member_key(app: FastAPI, cl
     assert ledger.get_key(stored.key_id).certified_by == ledger.key_id_of(world.a.unit)
     ledger.evict(member.actor_id)
     with pytest.raises(MemberKeyLocked):  # not even the server (office, operator) can sign as the member
-        ledger.give_consent(actor=member, member_id=member.actor_id, purpose="unit_feedback", recipient="unit")
+        ledger.give_consent(actor=member, member_id=member.actor_id, purpose="unit_feedback",
+                            recipient=str(ledger.get_member(member.actor_id).unit_id))
     with pytest.raises(MemberKeyLocked):
         ledger.submit_suggestion(actor=member, content="代签的建议")
 
