@@ -328,7 +328,7 @@ EXPECTED_TABLE = """
     key.revoke                      A   O    O    .    .    .    .
     login.create                    A   .    O    .    O    .    .     only the member (or the region) makes a member's login
     login.list                      A   O    O    .    O    .    .     a member lists (and revokes) their own logins
-    login.disable                   A   O    O    .    O    .    .
+    login.disable                   A   O    O    .    .    .    .
     login.enable                    A   .    O    .    .    .    .     re-opening a member's login is a reset
     region.card                     A   A    A    A    A    A    A
     region.add_peer                 A   .    .    .    .    .    .     the region sends and receives transfers
