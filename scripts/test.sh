@@ -35,8 +35,10 @@ python -m pytest -n 2 --durations=15 "$@"
 # package faketime): early January, the year's end in China time (UTC 16:00 on 31 December is
 # midnight in Beijing) and a 29 February. Only for the whole run (no pytest arguments given);
 # TIMELEDGER_SKIP_CALENDAR=1 skips it. The clock starts at each instant and runs on from there.
-CALENDAR_TESTS=(tests/web tests/projections tests/transparency/test_certificate.py
-                tests/integration/test_cli.py tests/integration/test_transfer_cli.py)
+CALENDAR_TESTS=(tests/web tests/projections/test_demo_region.py tests/projections/test_golden_year.py
+                tests/transparency/test_certificate.py tests/integration/test_transfer_cli.py
+                tests/integration/test_cli.py::test_demo_then_tamper_then_verify_names_the_event
+                tests/api/test_flow.py tests/api/test_log_and_certificates.py)
 if [ $# -eq 0 ] && [ -z "${TIMELEDGER_SKIP_CALENDAR:-}" ]; then
   if ! command -v faketime >/dev/null; then
     echo "faketime is missing (apt-get install faketime): the calendar runs cannot run" >&2

@@ -137,7 +137,7 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
                 break
             try:
                 figures["lost"] += recheck(server.base, pending)
-                pending = hammer(server, region, rng, seconds=rng.uniform(0.2, 0.8))
+                pending = hammer(server, region, rng, seconds=rng.uniform(0.05, 0.6))
             finally:
                 server.kill()
             figures["acknowledged"] += len(pending)
@@ -176,7 +176,7 @@ def hammer(server: Server, region: Any, rng: random.Random, *, seconds: float) -
         local = random.Random(seed)
         with httpx.Client(base_url=server.base, timeout=5, headers={"Authorization": f"Bearer {token}"}) as http:
             while not stop.is_set():
-                body = {"member_id": str(local.choice(region.member_ids)), "redemption_id": str(uuid.uuid4()),
+                body = {"member_id": str(local.choice(region.members)), "redemption_id": str(uuid.uuid4()),
                         "items": [{"item_id": str(region.item_id), "quantity": 1}]}
                 try:
                     response = http.post("/v1/redemptions", json=body)
@@ -189,6 +189,9 @@ def hammer(server: Server, region: Any, rng: random.Random, *, seconds: float) -
     threads = [threading.Thread(target=client, args=(token, seed)) for token, seed in zip(region.counter_tokens, seeds)]
     for thread in threads:
         thread.start()
+    warm = time.monotonic() + 15
+    while not acknowledged and time.monotonic() < warm:  # writes are flowing before the kill is timed
+        time.sleep(0.01)
     time.sleep(seconds)
     os.kill(server.process.pid, signal.SIGKILL)  # mid-flight
     stop.set()
@@ -224,18 +227,25 @@ def forged_messages(count: int, workdir: Path, rng: random.Random) -> dict[str, 
     figures = {"tried": 0, "accepted": 0, "server_errors": 0}
     server = Server(db, env, workdir)
     try:
-        with httpx.Client(base_url=server.base, timeout=30) as http:
-            for index in range(count):
-                body = forged_body(rng, index)
-                response = http.post("/v1/federation/transfer-imports", content=body,
-                                     headers={"Content-Type": "application/json"})
-                figures["tried"] += 1
-                if 200 <= response.status_code < 300:
-                    figures["accepted"] += 1
-                    log(f"  ACCEPTED forged message {index}: {response.status_code} {response.text[:200]}")
-                elif response.status_code >= 500:
-                    figures["server_errors"] += 1
-                    log(f"  5xx on forged message {index}: {response.status_code} {response.text[:200]}")
+        for index in range(count):
+            body = forged_body(rng, index)
+            figures["tried"] += 1
+            try:
+                response = httpx.post(server.base + "/v1/federation/transfer-imports", content=body, timeout=30,
+                                      headers={"Content-Type": "application/json"})
+            except httpx.HTTPError as error:  # the connection died: count it, bring the server back if gone
+                figures["server_errors"] += 1
+                log(f"  no answer to forged message {index} ({body[:40]!r}…): {type(error).__name__}")
+                if server.process.poll() is not None:
+                    server.kill()
+                    server = Server(db, env, workdir)
+                continue
+            if 200 <= response.status_code < 300:
+                figures["accepted"] += 1
+                log(f"  ACCEPTED forged message {index}: {response.status_code} {response.text[:200]}")
+            elif response.status_code >= 500:
+                figures["server_errors"] += 1
+                log(f"  5xx on forged message {index} ({body[:40]!r}…): {response.status_code}")
     finally:
         server.kill()
     return figures
