@@ -123,6 +123,7 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
         db = f"{POSTGRES_URL}?schema={schema}"
     region = prepare_bench_region(db, members=20, sessions_per_member=4, counters=3, price_minutes=7)
     figures = {"store": kind, "cycles": 0, "acknowledged": 0, "lost": 0, "verify_failures": 0, "start_failures": 0}
+    began = time.monotonic()
     pending: list[tuple[dict[str, Any], str]] = []  # acknowledged in the last cycle, checked after restart
     try:
         for cycle in range(cycles):
@@ -155,6 +156,7 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
                 figures["lost"] += recheck(server.base, pending)
             finally:
                 server.kill()
+        figures["seconds"] = round(time.monotonic() - began, 1)
     finally:
         if schema is not None:
             import psycopg
@@ -343,7 +345,7 @@ def schemathesis_5xx(examples: int, timeout: float) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(ROOT), TIMELEDGER_API_FUZZ_EXAMPLES=str(examples),
                HYPOTHESIS_PROFILE="ci")
     try:
-        result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+        result = subprocess.run([sys.executable, "-m", "pytest", "-n", "0", "-p", "no:cacheprovider",
                                  "--tb=line", "tests/api/test_property_openapi.py"], env=env, cwd=ROOT,
                                 capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -430,6 +432,7 @@ def main() -> None:
     result["ok"] = (sqlite["lost"] == 0 and sqlite["verify_failures"] == 0
                     and postgres.get("lost", 0) == 0 and postgres.get("verify_failures", 0) == 0
                     and result["forged_federation"]["accepted"] == 0
+                    and result["forged_federation"]["server_errors"] == 0
                     and result["mutated_rows"]["crashes"] == 0 and result["mutated_rows"]["undetected"] == 0
                     and result["schemathesis"].get("operations_with_5xx") == 0)
     print(json.dumps(result, ensure_ascii=False, sort_keys=True), flush=True)
