@@ -38,8 +38,9 @@ elapsed=$(( $(date +%s) - started ))
 
 failed=$(grep -c '^FAILED ' "$log" || true)
 examples=$(grep -c 'Falsifying example' "$log" || true)
-echo "fuzz: ${elapsed}s, pytest exit $status$([ $status -eq 124 ] && echo ' (time limit reached)'), failed tests: $failed, falsifying examples: $examples"
-tail -n 1 "$log"
+ran=$(grep -oE '^[.sxXFE]+' "$log" | tr -d '\n' | wc -c)  # pytest's progress characters, one per test
+echo "fuzz: ${elapsed}s, pytest exit $status, tests run: $ran, failed tests: $failed, falsifying examples: $examples"
+[ $status -eq 124 ] && echo "fuzz: the time limit stopped the run: the tests after the first $ran were not explored (raise FUZZ_SECONDS or lower TIMELEDGER_FUZZ_FACTOR)"
 if [ "$failed" -gt 0 ] || [ "$examples" -gt 0 ]; then
   echo "---- what was found (turn each into an explicit @example on its test) ----"
   grep -E '^FAILED ' "$log"
@@ -51,4 +52,4 @@ if [ $status -ne 0 ] && [ $status -ne 124 ]; then
   tail -n 40 "$log"
   exit 1
 fi
-echo "fuzz: nothing found (seed $SEED)"
+echo "fuzz: nothing found in $ran tests (seed $SEED)"

@@ -84,7 +84,8 @@ def own_world(template: tuple[Path, World], tmp_path: Path) -> Iterator[tuple[Le
     target = tmp_path / "world.db"
     with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
         original.backup(copy)
-    shutil.copyfile(f"{source}.masterkey", f"{target}.masterkey")
+    if Path(f"{source}.masterkey").exists():  # no file when TIMELEDGER_MASTER_KEY is set
+        shutil.copyfile(f"{source}.masterkey", f"{target}.masterkey")
     ledger = Ledger(f"sqlite:///{target}")
     app = create_app(settings_for_tests(), ledger)
     try:
