@@ -43,20 +43,47 @@ def _fail(message: str, code: int = 1) -> None:
 # serve
 
 
-def run_server(app: Any, *, host: str, port: int, access_log: bool, log_level: str = "info") -> None:
-    """Serve an ASGI app the way `timeledger serve` does (the benchmark serves its baseline the same way)."""
+def run_server(app: Any, *, host: str, port: int, access_log: bool, log_level: str = "info",
+               sock: Any = None) -> None:
+    """Serve an ASGI app the way `timeledger serve` does (the benchmark serves its baseline the same way).
+    With `sock` (already bound, e.g. to port 0), uvicorn serves on that socket."""
     import uvicorn
 
-    uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level=log_level,
-                backlog=2048, timeout_keep_alive=30, server_header=False)
+    if sock is None:
+        uvicorn.run(app, host=host, port=port, workers=1, access_log=access_log, log_level=log_level,
+                    backlog=2048, timeout_keep_alive=30, server_header=False)
+        return
+    config = uvicorn.Config(app, workers=1, access_log=access_log, log_level=log_level, backlog=2048,
+                            timeout_keep_alive=30, server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+def bind_listening_socket(host: str, port: int) -> Any:
+    """Bind (port 0: the system picks a free port) and listen now, so the port is known and held
+    before the server starts: no other process can take it in between."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+CLOCK_START_VARIABLE = "TIMELEDGER_CLOCK_START"
 
 
 def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+          port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free port; the line "
+                                                                "'listening on http://HOST:PORT' names it)")] = 8000,
           db: DbOption = None,
           demo: Annotated[bool, typer.Option(help="On an empty database, generate the demo region year and "
                                                   "logins for all its actors first")] = False,
           demo_members: Annotated[int, typer.Option(min=10, max=20000, help="Members in the demo")] = 60,
+          year: Annotated[int | None, typer.Option(min=2014, max=2100, help="The demo's year (default: this year "
+                                                   "from 1 October on, China time, else last year)")] = None,
           logins_out: Annotated[Path | None, typer.Option(help="Where --demo writes the new logins (CSV, 0600)")]
           = None,
           root_key_out: Annotated[Path | None, typer.Option(help="Where --demo writes the province root's private "
@@ -69,6 +96,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     from ledger.application import Ledger
     from ledger.persistence import ConfigurationError, WriterLock
 
+    _start_demo_clock(demo)
     try:
         settings = Settings(database_url=db) if db else Settings()
         ledger = Ledger(settings.database_url)
@@ -80,30 +108,59 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     app = create_app(settings, ledger)
     if demo:
         _load_demo(ledger, services_of(app).auth, members=demo_members, logins_out=logins_out,
-                   root_key_out=root_key_out)
+                   root_key_out=root_key_out, year=year)
     elif ledger.region_code is None:
         console.print("[yellow]the database holds no region yet:[/yellow] run `timeledger init …` and "
                       "`timeledger logins admin`, or start with --demo")
+    try:
+        sock = bind_listening_socket(host, port)
+    except OSError as error:
+        _fail(f"cannot listen on {host}:{port}: {error}", 2)
+    port = sock.getsockname()[1]
     console.print(f"timeledger serving region {ledger.region_code or '-'} on http://{host}:{port} "
                   f"(docs: http://{host}:{port}/docs)")
+    print(f"listening on http://{host}:{port}", flush=True)  # one plain line for scripts and tests
     try:
-        run_server(app, host=host, port=port, access_log=access_log, log_level=log_level)
+        run_server(app, host=host, port=port, access_log=access_log, log_level=log_level, sock=sock)
     finally:
         writer_lock.release()
 
 
+def _start_demo_clock(demo: bool) -> None:
+    """TIMELEDGER_CLOCK_START=2026-12-01T02:00:00Z starts the server's clock at that instant (it runs on
+    from there): tests and demos that must not depend on the calendar. Only with --demo."""
+    start = os.environ.get(CLOCK_START_VARIABLE)
+    if not start:
+        return
+    if not demo:
+        _fail(f"{CLOCK_START_VARIABLE} is honoured only with --demo (a real ledger runs on the real clock)", 2)
+    from datetime import datetime
+
+    from ledger.domain.base import start_clock_at
+
+    try:
+        start_clock_at(datetime.fromisoformat(start.strip()))
+    except ValueError as error:
+        _fail(f"{CLOCK_START_VARIABLE}={start!r}: {error}", 2)
+
+
 def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None,
-               root_key_out: Path | None = None) -> None:
+               root_key_out: Path | None = None, year: int | None = None) -> None:
     from api.provision import credentials_csv, provision, write_secret
-    from ledger.demo import generate
+    from ledger.demo import check_year, default_year, generate
 
     if ledger.secrets.get_setting("demo_loaded"):
         console.print("demo region already loaded; provisioning logins for actors that have none")
     elif ledger.region_code is not None:
         _fail("--demo needs an empty database (this one already holds a region)", 2)
     else:
-        console.print(f"generating the demo region year ({members} members) …")
-        summary = generate(ledger, members=members, year=ledger.today().year, seed=2014)
+        year = default_year(ledger.today()) if year is None else year
+        try:
+            check_year(year, ledger.today())
+        except ValueError as error:
+            _fail(str(error), 2)
+        console.print(f"generating the demo region year {year} ({members} members) …")
+        summary = generate(ledger, members=members, year=year, seed=2014)
         ledger.secrets.set_setting("demo_loaded", "1")
         # The province key is needed only to add a second region: kept only where asked, never
         # in the working directory by default (a trust root's private key belongs offline).

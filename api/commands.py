@@ -21,7 +21,7 @@ import base64
 import binascii
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -34,7 +34,7 @@ from api.policy import authorize
 from api.schemas.common import PreparedOut
 from api.services import Services
 from ledger.application import Actor, StatementsPrepared
-from ledger.domain.base import CLOCK
+from ledger.domain.base import CLOCK, utc_now
 from ledger.domain.errors import NotPermitted
 from ledger.domain.values import Role
 
@@ -175,7 +175,7 @@ class Commands:
                  status_code: int) -> JSONResponse:
         """Run the command without saving and answer with the statements to sign. Every event of the
         command gets the same time, which the client sends back as Timeledger-Signed-At."""
-        now = datetime.now(UTC)
+        now = utc_now()
         token = CLOCK.set(lambda: now)
         try:
             with self.services.ledger.prepare(key_id=key_id):

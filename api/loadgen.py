@@ -127,7 +127,39 @@ def wait_until_up(host: str, port: int, timeout: float = 60.0) -> None:
     raise TimeoutError(f"no server on {host}:{port}")
 
 
+def serve_on_any_port(args: list[str], env: dict[str, str], *, timeout: float = 90.0) -> tuple[Any, int]:
+    """Start `timeledger <args> --port 0` (args begin with "serve") and return the process and the port
+    it bound, read from its 'listening on http://HOST:PORT' line: the server holds the port from the
+    moment it is chosen (no port is picked, closed and handed on while other tests run). The rest of
+    its standard output is drained in the background; standard error is inherited."""
+    import re
+    import subprocess
+    import sys
+    import threading
+
+    process = subprocess.Popen([sys.executable, "-c", "from ledger.cli import main; main()", *args, "--port", "0"],
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    port = None
+    for raw in process.stdout:  # ends when the process closes its output (it exited)
+        found = re.match(rb"listening on http://[^\s]+:(\d+)\s*$", raw)
+        if found:
+            port = int(found.group(1))
+            break
+        if time.monotonic() > deadline:
+            break
+    if port is None:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"`timeledger {' '.join(args)}` named no port (exit {process.returncode})")
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    wait_until_up("127.0.0.1", port, timeout)
+    return process, port
+
+
 def free_port() -> int:
+    """A port free now (benchmarks only: tests let the server bind port 0, see `serve_on_any_port`)."""
     import socket
 
     with socket.socket() as sock:

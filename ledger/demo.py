@@ -19,7 +19,7 @@ from ledger.application import Actor, Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.calendar import shipped_calendar
 from ledger.domain.errors import LedgerError, WrongState
-from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
+from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role, stable_id
 from ledger.signing.keys import private_bytes
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
@@ -153,6 +153,24 @@ def _workday_after(day: date, working_days: int) -> date:
     return shipped_calendar().add_working_days(day, working_days)
 
 
+DEMO_SEASON_OVER = (10, 1)  # registration runs to 30 September: a demo year needs that behind it
+
+
+def default_year(today: date) -> int:
+    """The demo's year when none is given: this year from 1 October on (China time), the year before
+    until then, so that every registration, report and most of the service lie in the past. Pin it
+    (`--year`) wherever the result must not depend on the calendar, as the tests do."""
+    return today.year if (today.month, today.day) >= DEMO_SEASON_OVER else today.year - 1
+
+
+def check_year(year: int, today: date) -> None:
+    """A demo year whose registration season is not over yet would write events dated in the future."""
+    if date(year, *DEMO_SEASON_OVER) > today:
+        raise ValueError(f"演示年份 {year} 的报到期尚未结束（今天是 {today.isoformat()}）：请选 {default_year(today)} 或更早 / "
+                         f"the demo year {year} is not over enough (today is {today.isoformat()}): "
+                         f"choose {default_year(today)} or earlier")
+
+
 def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int = 2014,
              progress: Callable[[int], None] | None = None) -> DemoSummary:
     """Write a demo region year into an initialised (or empty) ledger."""
@@ -217,6 +235,9 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         enrol_day = date(year, 3, 2) + timedelta(days=rng.randint(0, 20))
         with simulated(at(enrol_day, 9, rng.randint(0, 59))):
             member_id = ledger.enrol_member(actor=unit, name=_name(rng, used_names),
+                                            # the same ids on every run: tests that pick "the richest
+                                            # member, ties by id" pick the same one each time
+                                            member_id=stable_id("demo-member", summary.region_code, seed, index),
                                             party_status="预备" if rng.random() < 0.08 else "正式",
                                             job_title=rng.choice(["科员", "副科长", "主治医师", "工程师", "讲师", "会计"]))
             summary.member_ids.append(member_id)

@@ -30,3 +30,22 @@ python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[dev]"
 
 python -m pytest -n 2 --durations=15 "$@"
+
+# The calendar: the date-sensitive tests once more with the wall clock moved (libfaketime, Debian
+# package faketime): early January, the year's end in China time (UTC 16:00 on 31 December is
+# midnight in Beijing) and a 29 February. Only for the whole run (no pytest arguments given);
+# TIMELEDGER_SKIP_CALENDAR=1 skips it. The clock starts at each instant and runs on from there.
+CALENDAR_TESTS=(tests/web tests/projections/test_demo_region.py tests/projections/test_golden_year.py
+                tests/transparency/test_certificate.py tests/integration/test_transfer_cli.py
+                tests/integration/test_cli.py::test_demo_then_tamper_then_verify_names_the_event
+                tests/api/test_flow.py tests/api/test_log_and_certificates.py)
+if [ $# -eq 0 ] && [ -z "${TIMELEDGER_SKIP_CALENDAR:-}" ]; then
+  if ! command -v faketime >/dev/null; then
+    echo "faketime is missing (apt-get install faketime): the calendar runs cannot run" >&2
+    exit 1
+  fi
+  for start in "2027-01-04 10:00:00" "2026-12-31 16:00:00" "2028-02-29 10:00:00"; do
+    echo "== the date-sensitive tests with the clock at $start UTC"
+    TZ=UTC faketime -f "@$start" python -m pytest -n 2 -q -p no:cacheprovider "${CALENDAR_TESTS[@]}"
+  done
+fi

@@ -10,7 +10,6 @@ JSON, CSV, XLSX or PDF (Chinese fonts embedded) exactly as `timeledger report` p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -24,6 +23,7 @@ from api.policy import authorize
 from api.schemas.common import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, PageOut
 from api.schemas.reports import BalanceRowOut, ListOut, MemberRowOut, MissingRowOut, SessionRowOut
 from ledger.application import Actor, Ledger
+from ledger.domain.base import utc_now
 from ledger.domain.errors import InvalidInput, NotPermitted
 from ledger.domain.values import CHINA_TIME
 
@@ -38,7 +38,7 @@ MemberQuery = Annotated[UUID | None, Query(description="只看该党员 / only t
 
 
 def this_year() -> int:
-    return datetime.now(CHINA_TIME).year
+    return utc_now().astimezone(CHINA_TIME).year  # the ledger's clock (a demo may have moved it)
 
 
 def resolve_scope(ledger: Ledger, actor: Actor, supported: Sequence[ScopeName], *, unit_id: UUID | None = None,

@@ -1,7 +1,9 @@
 """The base aggregate: a clock for event timestamps, and the hash-chain head.
 
 Event timestamps come from `CLOCK` (the server clock unless a caller such as the demo generator
-sets another); appliers never read it. `_chain_head` is the SHA-256 of the aggregate's last signed
+sets another); appliers never read it. The server clock is the wall clock, unless a demo or a test
+moved it with `start_clock_at` (`timeledger serve --demo` does so when TIMELEDGER_CLOCK_START is set):
+then it reads that instant at that moment and runs on in real time from there. `_chain_head` is the SHA-256 of the aggregate's last signed
 statement: the mapper attaches it to events it loads, and the ledger sets it when it signs.
 """
 
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 import copy
 from contextvars import ContextVar
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from enum import Enum
 from typing import Any, Callable
 from uuid import UUID
@@ -17,8 +19,25 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 
+_CLOCK_OFFSET = timedelta(0)
+
+
 def _utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(timezone.utc) + _CLOCK_OFFSET
+
+
+def start_clock_at(instant: datetime) -> None:
+    """Move this process's server clock so that it reads `instant` now (and runs on from there).
+    For demos and tests only: `timeledger serve --demo` with TIMELEDGER_CLOCK_START."""
+    global _CLOCK_OFFSET
+    if instant.tzinfo is None:
+        raise ValueError("the clock start needs a time zone (e.g. 2026-12-01T02:00:00Z)")
+    _CLOCK_OFFSET = instant - datetime.now(timezone.utc)
+
+
+def utc_now() -> datetime:
+    """The time as the ledger sees it (the context's clock; see `CLOCK`)."""
+    return CLOCK.get()()
 
 
 CLOCK: ContextVar[Callable[[], datetime]] = ContextVar("CLOCK", default=_utc_now)

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from api.loadgen import free_port, prepare_bench_region, wait_until_up
+from api.loadgen import prepare_bench_region, serve_on_any_port
 from ledger.cli import app
 
 runner = CliRunner()
@@ -57,12 +57,9 @@ def test_client_submit_signs_with_a_local_key_against_a_running_server(tmp_path:
     made = runner.invoke(app, ["client", "keygen", "--out", str(key_file)])
     assert made.exit_code == 0 and stat.S_IMODE(key_file.stat().st_mode) == 0o600
     key = json.loads(made.output)
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-c", "from ledger.cli import main; main()", "serve", "--db", db,
-                               "--port", str(port), "--no-access-log", "--log-level", "warning"],
-                              env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server, port = serve_on_any_port(["serve", "--db", db, "--no-access-log", "--log-level", "warning"],
+                                     dict(os.environ))
     try:
-        wait_until_up("127.0.0.1", port)
         url = f"http://127.0.0.1:{port}"
         registered = httpx.post(f"{url}/v1/keys", headers={"Authorization": f"Bearer {region.community_token}"},
                                 json={"owner_id": str(region.counter_ids[0]), "public_key": key["public_key"],

@@ -1,11 +1,20 @@
 """Property-based API test over the OpenAPI schema (schemathesis + hypothesis): for every operation,
 valid and invalid requests from every role never produce a 5xx, every error uses the one error
-model, and a refused request changes nothing (no event is written)."""
+model, and a refused request changes nothing (no event is written).
+
+Each operation runs against its own copy of one world (built once per module in a SQLite file and
+copied per test), so no result depends on which operations ran before it or on which xdist worker.
+In CI the `ci` hypothesis profile derandomizes the examples (tests/conftest.py); scripts/fuzz.sh
+runs more, random ones (TIMELEDGER_API_FUZZ_EXAMPLES)."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shutil
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,12 +34,6 @@ from schemathesis.openapi import from_dict
 from schemathesis.python import asgi
 
 EXAMPLES = int(os.environ.get("TIMELEDGER_API_FUZZ_EXAMPLES", "8"))
-# Operations that end the world's own tokens or keys get a fresh world; the others share one.
-FRESH = {("POST", "/v1/auth/revoke"), ("POST", "/v1/logins/{username}/disable"),
-         ("POST", "/v1/actors/{actor_id}/key-rotation"), ("POST", "/v1/keys/{key_id}/revocation"),
-         ("POST", "/v1/members/{member_id}/personal-data/erasure"),
-         ("POST", "/v1/members/{member_id}/activation-codes"), ("POST", "/v1/auth/logins/{username}/disable"),
-         ("POST", "/v1/auth/tokens/{token_id}/revoke")}
 ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
 SKIP = {("POST", "/v1/auth/token"), ("POST", "/v1/auth/password")}  # argon2 per example: covered in test_auth
 
@@ -63,26 +66,40 @@ def _real_ids(world: World) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def shared() -> Iterator[tuple[Ledger, FastAPI, World, Any]]:
-    ledger = Ledger("memory:")
+def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, World]:
+    """The world, built once in a SQLite file (with its master key file beside it)."""
+    path = tmp_path_factory.mktemp("api-fuzz-world") / "world.db"
+    ledger = Ledger(f"sqlite:///{path}")
+    try:
+        world = build_world(create_app(settings_for_tests(), ledger))
+    finally:
+        ledger.close()
+    return path, world
+
+
+@pytest.fixture
+def own_world(template: tuple[Path, World], tmp_path: Path) -> Iterator[tuple[Ledger, FastAPI, World, Any]]:
+    """A copy of the template world for one test alone."""
+    source, world = template
+    target = tmp_path / "world.db"
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+    if Path(f"{source}.masterkey").exists():  # no file when TIMELEDGER_MASTER_KEY is set
+        shutil.copyfile(f"{source}.masterkey", f"{target}.masterkey")
+    ledger = Ledger(f"sqlite:///{target}")
     app = create_app(settings_for_tests(), ledger)
-    with asgi.get_client(app) as client:  # one lifespan (writer thread) for every call
-        yield ledger, app, build_world(app), client
-    ledger.close()
+    try:
+        with asgi.get_client(app) as client:  # one lifespan (writer thread) for the test's calls
+            yield ledger, app, dataclasses.replace(world, ledger=ledger), client
+    finally:
+        ledger.close()
 
 
 @pytest.mark.parametrize("operation", _operations(), ids=lambda op: f"{op[0]} {op[1]}")
 def test_no_5xx_and_refusals_change_nothing(operation: tuple[str, str],
-                                            shared: tuple[Ledger, FastAPI, World, Any]) -> None:
+                                            own_world: tuple[Ledger, FastAPI, World, Any]) -> None:
     method, path = operation
-    if operation in FRESH:
-        with asgi.get_client(app := create_app(settings_for_tests(), ledger := Ledger("memory:"))) as client:
-            try:
-                _check(method, path, ledger, app, build_world(app), client)
-            finally:
-                ledger.close()
-    else:
-        _check(method, path, *shared)
+    _check(method, path, *own_world)
 
 
 def _check(method: str, path: str, ledger: Ledger, app: FastAPI, world: World, client: Any) -> None:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from api.loadgen import free_port, prepare_bench_region, request_bytes, run_load, wait_until_up
+from api.loadgen import prepare_bench_region, request_bytes, run_load, serve_on_any_port
 from ledger.application import Ledger
 
 CONNECTIONS = 64
@@ -34,10 +34,8 @@ def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp
     monkeypatch.setenv("TIMELEDGER_MASTER_KEY_FILE", str(tmp_path / "master.key"))  # shared with the server
     env = dict(os.environ)
     region = prepare_bench_region(database_url, members=4, sessions_per_member=1, counters=2)
-    port = free_port()
-    process = subprocess.Popen(_timeledger("serve", "--db", database_url, "--port", str(port), "--no-access-log",
-                                           "--log-level", "warning"),
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    process, port = serve_on_any_port(["serve", "--db", database_url, "--no-access-log", "--log-level", "warning"],
+                                      env)
     accepted: dict[UUID, int] = {m: 0 for m in region.members}
     replays: list[bool] = []
     bad: list[str] = []
@@ -69,7 +67,6 @@ def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp
                 bad.append(f"{status} {document}")
 
     try:
-        wait_until_up("127.0.0.1", port)
         result = run_load("127.0.0.1", port, connections=CONNECTIONS, seconds=SECONDS, make=make, seen=seen)
     finally:
         process.send_signal(signal.SIGINT)

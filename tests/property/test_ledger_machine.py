@@ -156,5 +156,5 @@ class LedgerMachine(RuleBasedStateMachine):
         assert report.ok, [str(p) for p in report.problems]
 
 
-LedgerMachine.TestCase.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)
-TestLedgerMachine = LedgerMachine.TestCase
+TestLedgerMachine = LedgerMachine.TestCase  # a new class on every access: set the settings on this one
+TestLedgerMachine.settings = settings(max_examples=25, stateful_step_count=25, deadline=None)

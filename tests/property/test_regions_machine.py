@@ -163,5 +163,5 @@ def _organise(ledger: Ledger) -> Region:
     return Region(ledger, root, region, unit, community, counter, resident, post_id, item_id)
 
 
-RegionsMachine.TestCase.settings = settings(max_examples=12, stateful_step_count=14, deadline=None)
-TestRegionsMachine = RegionsMachine.TestCase
+TestRegionsMachine = RegionsMachine.TestCase  # a new class on every access: set the settings on this one
+TestRegionsMachine.settings = settings(max_examples=12, stateful_step_count=14, deadline=None)

@@ -1,5 +1,6 @@
 """End-to-end fixtures for the web pages: `timeledger serve --demo` in a subprocess on 127.0.0.1
-(a free port) over a small demo region, headless Chromium (Debian's package) driven by Playwright,
+(port 0: the server binds, then names its port) over a small demo region of a pinned year on a
+pinned clock (DEMO_YEAR, CLOCK_START: the pages do not depend on today's date), headless Chromium (Debian's package) driven by Playwright,
 and a JSON-API client that looks facts up as the region administrator.
 
 Without /usr/bin/chromium (or Playwright) the web tests are skipped, except in CI (CI=true),
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,9 @@ CHROMIUM = Path(os.environ.get("TIMELEDGER_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DEMO_MEMBERS = 30
+DEMO_YEAR = 2026
+CLOCK_START = "2026-12-01T02:00:00+00:00"  # 10:00 on 1 December in China: the demo year is nearly over
+LISTENING = re.compile(rb"^listening on (http://127\.0\.0\.1:\d+)$", re.MULTILINE)
 SERVER_START_SECONDS = 90
 DESKTOP = {"width": 1280, "height": 860}
 NOT_IN_DOCS = {"member", "audit", "member-certificate-page", "community-queue-page", "member-consents",
@@ -58,12 +62,6 @@ def _save_small(source: Path, target: Path) -> None:
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)
@@ -107,27 +105,28 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             pytest.fail(f"the web tests need a browser in CI (.ci/apt-packages.txt): {missing}")
         pytest.skip(missing)
     home = tmp_path_factory.mktemp("web-server")
-    port = _free_port()
     env = dict(os.environ)
-    env.update({"TIMELEDGER_MASTER_KEY_FILE": str(home / "master.key"),
+    env.update({"TIMELEDGER_MASTER_KEY_FILE": str(home / "master.key"), "TIMELEDGER_CLOCK_START": CLOCK_START,
                 # cheap password hashing for the 76 demo logins (the settings refuse it in production)
                 "TIMELEDGER_ARGON2_TIME_COST": "1", "TIMELEDGER_ARGON2_MEMORY_KIB": "64"})
     env.pop("TIMELEDGER_DATABASE_URL", None)
     logins_file = home / "logins.csv"
     command = [sys.executable, "-c", "from ledger.cli import main; main()", "serve", "--demo",
-               "--demo-members", str(DEMO_MEMBERS), "--db", f"sqlite:///{home / 'web.db'}", "--logins-out",
-               str(logins_file), "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+               "--demo-members", str(DEMO_MEMBERS), "--year", str(DEMO_YEAR), "--db", f"sqlite:///{home / 'web.db'}", "--logins-out",
+               str(logins_file), "--host", "127.0.0.1", "--port", "0", "--no-access-log",
                "--log-level", "warning"]
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home)
-    base = f"http://127.0.0.1:{port}"
+    base = ""
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while True:
             if process.poll() is not None:
                 raise RuntimeError("timeledger serve exited: " + (home / "server.log").read_text()[-2000:])
+            if not base and (found := LISTENING.search((home / "server.log").read_bytes())):
+                base = found.group(1).decode()
             try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200 and logins_file.exists():
+                if base and httpx.get(base + "/healthz", timeout=1).status_code == 200 and logins_file.exists():
                     break
             except httpx.HTTPError:
                 pass
