@@ -144,7 +144,7 @@ POLICY: dict[str, Rule] = {
     "redemption.create":         Rule(Kind.MEMBER, {K: A}, "兑换 redeem minutes"),
     # -- keys and logins -------------------------------------------------------------------------
     "key.read":                  Rule(Kind.NONE, EVERYONE, "查看公钥 read a public key"),
-    "key.register_client":       Rule(Kind.ACTOR, {R: A, C: O, U: O}, "登记客户端密钥 register a client-held key"),
+    "key.register_client":       Rule(Kind.ACTOR, {R: A, C: O}, "登记客户端密钥 register a client-held key"),
     "key.rotate":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "轮换密钥 rotate a server-held key"),
     "key.revoke":                Rule(Kind.KEY, {R: A, C: O, U: O}, "吊销密钥 revoke a key"),
     "login.create":              Rule(Kind.ACTOR, {R: A, C: O},
@@ -153,7 +153,7 @@ POLICY: dict[str, Rule] = {
                                       "签发党员激活码 issue a member's one-time activation code (region: a reset, with a reason)"),
     "login.list":                Rule(Kind.ACTOR, {R: A, C: O, U: O}, "查看登录账号 list an actor's logins"),
     "login.disable":             Rule(Kind.LOGIN, {R: A, C: O, U: O}, "停用登录账号 disable a login"),
-    "login.enable":              Rule(Kind.LOGIN, {R: A, C: O, U: O}, "启用登录账号 enable a login"),
+    "login.enable":              Rule(Kind.LOGIN, {R: A, C: O}, "启用登录账号 enable a login"),
     # -- 转移接续 transfers between regions (the region operator) ----------------------------------------
     "region.card":               Rule(Kind.NONE, EVERYONE, "本区名片 this region's card"),
     "region.add_peer":           Rule(Kind.NONE, {R: A}, "登记其他地区 register a peer region"),

@@ -12,6 +12,7 @@ from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import (
     AlreadyExists,
     InvalidInput,
+    NotPermitted,
     LastPostCannotBeReleased,
     MemberFrozen,
     MemberNotRegistered,
@@ -112,8 +113,10 @@ class Member(LedgerAggregate):
     def register(self, *, community_id: UUID, slip_id: UUID | None, reported_on: date, late: bool,
                  profile: dict[str, str], personal_sealed: dict[str, str], willing_other_service: bool) -> None:
         self.require_active()
+        if self.community_id is not None and self.community_id != community_id:
+            raise NotPermitted(f"党员已在其他社区报到登记 / member {self.id} is registered with another community")
         if self.community_id is not None:
-            raise AlreadyExists(f"member {self.id} is already registered with a community")
+            raise AlreadyExists(f"member {self.id} is already registered with this community")
         self.require_registration_follows_slip(community_id=community_id, slip_id=slip_id)
         unknown = set(profile) - set(PROFILE_FIELDS)
         if unknown:

@@ -276,6 +276,7 @@ EXPECTED_TABLE = """
     region.change_settings          A   .    .    .    .    .    .     the region runs its ledger
     region.set_deadline             A   .    .    .    .    .    .
     region.publish_policy           A   .    .    .    .    .    .
+    region.publish_calendar         A   .    .    .    .    .    .     法定节假日 as a signed region event
     region.rescore                  A   .    .    .    .    .    .
     policy.read                     A   A    A    A    A    A    A
     unit.register                   A   .    .    .    .    .    .     the region certifies units' keys
@@ -332,11 +333,12 @@ EXPECTED_TABLE = """
     suggestion.forward              .   .    O    .    .    .    .
     redemption.create               .   .    .    A    .    .    .     only a counter redeems
     key.read                        A   A    A    A    A    A    A     public keys are public
-    key.register_client             A   .    O    .    O    .    .     a member's signing key is the member's alone (#10)
+    key.register_client             A   .    O    .    .    .    .     a member's key: only by activation (/v1/auth/activate)
     key.rotate                      A   O    O    .    .    .    .
     key.revoke                      A   O    O    .    .    .    .
-    login.create                    A   .    O    .    O    .    .     only the member (or the region) makes a member's login
-    login.list                      A   O    O    .    O    .    .     a member lists (and revokes) their own logins
+    login.create                    A   .    O    .    .    .    .     a member's login comes only from their own activation
+    login.activate                  A   O    O    .    .    .    .     an office hands the member a one-time code
+    login.list                      A   O    O    .    .    .    .     a member lists their own at /v1/auth/logins
     login.disable                   A   O    O    .    .    .    .
     login.enable                    A   .    O    .    .    .    .     re-opening a member's login is a reset
     region.card                     A   A    A    A    A    A    A

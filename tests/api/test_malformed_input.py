@@ -58,10 +58,8 @@ def _send(fixture: tuple[Ledger, TestClient, World], method: str, path: str, *, 
                                             ("/v1/transfer-imports/rejection", Role.REGION),
                                             ("/v1/federation/transfer-imports", None)])
 def test_deeply_nested_bundle_is_refused_not_500(fixture: Any, path: str, role: Role | None, payload: bytes) -> None:
-    body = _send(fixture, "POST", path, role=role, content=payload)
-    if path.endswith("/rejection"):  # asks for a rejection of a bundle that names no transfer
-        assert body["code"] == "invalid_input", body
-        return
+    body = _send(fixture, "POST", path, role=role, content=payload)  # a rejection route signs nothing for it
+    assert body.get("rejection") is None, body
     assert body["code"] == "bundle_unreadable", body
     assert CHINESE.search(body["detail"]), body
 

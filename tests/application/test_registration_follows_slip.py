@@ -8,7 +8,7 @@ import base64
 import pytest
 
 from ledger.application import Actor, Ledger
-from ledger.domain.errors import AlreadyExists, InvalidInput, LedgerError
+from ledger.domain.errors import InvalidInput, LedgerError, NotPermitted
 from ledger.domain.values import Role
 from ledger.verify import verify_store
 from tests.scenario import Region, build_region
@@ -63,7 +63,7 @@ def test_a_newer_slip_moves_the_member_before_registration(ledger: Ledger) -> No
     assert refused.value.code == "report_slip_names_another_community"
     ledger.register_member(actor=other, member_id=member_id, post_ids=[other_post], slip_id=second)
     assert ledger.get_member(member_id).community_id == other.actor_id
-    with pytest.raises(AlreadyExists):  # and once registered, no other community takes the member over
+    with pytest.raises(NotPermitted):  # and once registered, no other community takes the member over
         ledger.register_member(actor=region.community, member_id=member_id, post_ids=[region.post_id])
 
 
