@@ -899,6 +899,7 @@ def void(ledger: Ledger, transfer_id: UUID, *, rejection: Receipt | None = None,
                                f"({transfer.expires_at.isoformat()})")
         if transfer.status == Transfer.VOIDED:
             return transfer
+        transfer.require_pending()
         raise VoidNeedsAnswer("超时撤销须凭目的地区签名的“未导入”答复（目的地区可能已导入而回执丢失）；目的地区始终不答复时，"
                               "由地区管理员说明理由强制撤销 / a timeout alone voids nothing — the destination may have "
                               "imported and its receipt got lost: ask it (its signed 'not imported' answer), or, if it "
