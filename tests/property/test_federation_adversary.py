@@ -156,6 +156,25 @@ class FederationAdversary(RuleBasedStateMachine):
         self.pool.append(bundle)
         self._relay(bundle, 1 - source, relay, query=True)
 
+    @rule(transfer=transfers_, relay=st.booleans())
+    def import_lose_receipt_and_expire(self, transfer: tuple[int, UUID], relay: bool) -> None:
+        """The race of the issue in one step: the destination imports the bundle, its receipt is lost
+        (it waits in the pool), the expiry passes, the source tries to void on the timeout alone;
+        then it asks, and with `relay` acts on the answer."""
+        source, transfer_id = transfer
+        ledger = self.regions[source].ledger
+        with self._clock():
+            try:
+                bundle = transfers.export_bundle(ledger, transfer_id)
+            except LedgerError:
+                return
+            expires_at = transfers.get_transfer(ledger, transfer_id).expires_at
+        self.pool.append(bundle)
+        self._deliver(bundle, 1 - source)
+        self.now = max(self.now, expires_at + timedelta(minutes=1))
+        self.void_after_timeout(transfer)
+        self._relay(bundle, 1 - source, relay, query=True)
+
     def _relay(self, message: bytes, region: int, relay: bool, query: bool = False) -> None:
         answer = self._deliver(message, region, query)
         if answer is not None and relay:
