@@ -198,8 +198,7 @@ def test_a_bundle_refused_for_substance_gets_a_signed_rejection(regions) -> None
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_the_timeout_race_import_then_lost_receipt_then_expiry_completes_instead_of_voiding(  # noqa: F811
-        regions) -> None:
+def test_the_timeout_race_import_lose_receipt_expire_completes_not_voids(regions) -> None:  # noqa: F811
     """Issue #10's leftover: the destination imported before the expiry, its receipt got lost, and
     the source's timeout passed. Voiding now would credit the minutes in both regions."""
     source, destination, region = regions
