@@ -96,6 +96,8 @@ class SignatureBox:
 
     label: str
     dated: bool = True
+    date_text: str = ""  # the date already known (e.g. the day a slip was issued); blank: 年 月 日 to fill
+    right: bool = False  # at the right of the page, where a form has its seal
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Text:
     lines: Sequence[str]
     align: Align = "left"
     size: float | None = None
+    indent: bool = False  # the first line of each paragraph indented two characters, as in a letter
 
 
 @dataclass(frozen=True)

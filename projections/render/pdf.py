@@ -209,6 +209,7 @@ def _item(item: Item, styles: _Styles, width: float) -> Iterator[Flowable]:
         style = _style(styles.font_name, item.size or styles.body.fontSize, _ALIGNMENTS[item.align],
                        space_after=(item.size or styles.body.fontSize) * 0.6)
         style.leading = style.fontSize * 1.7  # a letter on a form: lines with room to read and fill
+        style.firstLineIndent = style.fontSize * 2 if item.indent else 0
         for line in item.lines:
             yield _paragraph(line, style)
     elif isinstance(item, FormGrid):
@@ -300,12 +301,14 @@ def _block_row(blocks: Sequence[QRCode | SignatureBox], styles: _Styles) -> Flow
     ]
     widths = [(QR_SIZE if isinstance(block, QRCode) else SIGNATURE_BOX_WIDTH) + BLOCK_GAP for block in blocks]
     commands = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]
-    row = _layout_table([cells], styles.font_name, commands, colWidths=widths, hAlign="LEFT")
+    right = all(isinstance(block, SignatureBox) and block.right for block in blocks)
+    row = _layout_table([cells], styles.font_name, commands, colWidths=widths, hAlign="RIGHT" if right else "LEFT")
     return KeepTogether([Spacer(1, 8), row])
 
 
 def _signature_box(box: SignatureBox, styles: _Styles) -> PdfTable:
-    date_line = _paragraph(SIGNATURE_DATE_LINE, styles.cell(styles.body.fontSize, "right")) if box.dated else ""
+    date_line = _paragraph(box.date_text or SIGNATURE_DATE_LINE, styles.cell(styles.body.fontSize, "right")) \
+        if box.dated else ""
     return _layout_table(
         [[_paragraph(box.label, styles.body)], [""], [date_line]],
         styles.font_name,
