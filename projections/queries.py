@@ -611,3 +611,11 @@ def star_distribution(rows: Iterable[MemberYear]) -> list[int]:
     for my in rows:
         counts[my.stars] += 1
     return counts
+
+
+def unit_slips(views: Views, *, unit_id: str) -> list[SlipRecord]:
+    """The report slips a unit issued, newest first, each with its member and community."""
+    with views.engine.connect() as connection:
+        ids = connection.execute(sa.select(t.slips.c.slip_id).where(t.slips.c.unit_id == unit_id)
+                                 .order_by(t.slips.c.issued_on.desc(), t.slips.c.slip_id)).scalars().all()
+    return [record for record in (slip(views, slip_id) for slip_id in ids) if record is not None]
