@@ -324,3 +324,19 @@ def test_cli_prints_slip_and_receipt(world: World, database_url: str, tmp_path: 
         assert "曹顺仙" in text
     result = runner.invoke(app, ["report", "slip", "--db", url])
     assert result.exit_code != 0 and "--slip" in result.output
+
+
+def test_a_members_certificate_speaks_plain_chinese_on_its_first_page(ledger: Ledger, tmp_path: Path) -> None:
+    from ledger.transparency.certificate import issue_certificate, render_certificate_pdf
+    from tests.transparency.helpers import build_history
+
+    history = build_history(ledger)
+    issued = issue_certificate(ledger, history.region.members[0].actor_id, year=2026)
+    pdf = render_certificate_pdf(issued.verified)
+    first = pdf_text(pdf, tmp_path, "certificate", page=1)
+    for word in ("timeledger", "verify", "--trust", "根哈希", "SHA-256"):
+        assert word not in first, word
+    assert "扫描" in first and "审计核验" in first
+    last = pdf_text(pdf, tmp_path, "certificate", page=2)
+    assert "技术说明" in last and "根哈希" in last and "--trust" in last and "北京时间" in last
+    assert issued.verified.checkpoint.root_hash.hex() in last
