@@ -192,6 +192,21 @@ class Report:
         return [item for section in self.sections for item in section.items if isinstance(item, Table)]
 
 
+def form_lines(report: Report) -> list[list[str]]:
+    """A form's text outside tables, for formats without a page (CSV, JSON, XLSX): each Text line
+    as one cell, each grid row as its cells, each signature box as its label and date."""
+    lines: list[list[str]] = []
+    for section in report.sections:
+        for item in section.items:
+            if isinstance(item, Text):
+                lines.extend([line] for line in item.lines)
+            elif isinstance(item, FormGrid):
+                lines.extend([cell.text for cell in row] for row in item.rows)
+            elif isinstance(item, SignatureBox):
+                lines.append([item.label, item.date_text])
+    return lines
+
+
 def minutes_to_hours(minutes: float) -> Decimal:
     """Hours rounded half-up to one decimal: 90 -> 1.5, 5 -> 0.1."""
     return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(_HOURS_QUANTUM, rounding=ROUND_HALF_UP)
