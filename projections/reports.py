@@ -290,6 +290,10 @@ CARD_COLUMNS = [
 ]
 
 
+CARD_FOOTNOTE = ("注：此表供参考。在职党员每次参加社区服务活动后，经服务对象或活动组织方、社区党组织评价并签字认证；"
+                 "个人累计服务（活动）时间由社区党组织负责统计、核准并签字认证。")
+
+
 def certified_by_text(session: q.SessionRecord) -> str:
     """附件5's 认证签字 for one session: who rated it (the 活动组织方, when one is named), the
     community party organisation that certified it, and the date it did."""
@@ -338,9 +342,8 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
         title="在职党员社区服务（活动）记录卡", subtitle_lines=[f"{year}年度", *_region_subtitle(info)], meta=meta,
         sections=[Section(items=[table, SignatureBox("社区党组织认证签字（盖章）"),
                                  QRCode(payload, "扫码核对本记录卡")]),
-                  Section(items=[Text(["注：此表供参考。在职党员每次参加社区服务活动后，经服务对象或活动组织方、"
-                                       "社区党组织评价并签字认证；个人累计服务（活动）时间由社区党组织负责统计、核准并签字认证。",
-                                       "被投诉属实而归零的服务不计入。", *imported, MEMBER_CHECK_LINE], size=8.5)]),
+                  Section(items=[Text([CARD_FOOTNOTE, "被投诉属实而归零的服务不计入。", *imported, MEMBER_CHECK_LINE],
+                                      size=8.5)]),
                   _technical_section(info, f"党员编号：{member_id}", f"二维码内容：{payload}",
                                      *_calendar_lines(views, year))])
 
@@ -709,8 +712,8 @@ def slip(views: Views, *, slip_id: str | None, personal_data: PersonalData | Non
             Text([address], size=12), Text([body], size=12, indent=True), Text([deadline], size=12, indent=True),
             SignatureBox(f"{record.unit_name}\n（单位党组织盖章）", date_text=chinese_date(record.issued_on),
                          right=True)])],
-        footer_lines=["注：在职党员携此报到单和《在职党员基本情况登记表》到社区党组织报到；"
-                      "社区党组织登记后将回执单反馈单位党组织留存。", f"报到单编号：{record.slip_id}"])
+        footer_lines=[("注：在职党员携此报到单和《在职党员基本情况登记表》到社区党组织报到；"
+                       "社区党组织登记后将回执单反馈单位党组织留存。"), f"报到单编号：{record.slip_id}"])
 
 
 def receipt(views: Views, *, slip_id: str | None) -> Report:
@@ -771,7 +774,7 @@ def member_form(views: Views, *, member_id: str | None, personal_data: PersonalD
     info = q.region(views)
     sealed = sealed_fields(member, [*FORM_PERSONAL, *WORK_FIELDS], personal_data, work_data)
     community = next((c for c in q.communities(views) if c.community_id == member.community_id), None)
-    reported_to = ("\u3000".join((community.county, community.street, community.name)) if community
+    reported_to = (f"{community.county}\u3000{community.street}\u3000{community.name}" if community
                    else "\u3000\u3000县（市、区）\u3000\u3000街道（乡镇）\u3000\u3000社区（村）")
 
     def label(text: str, colspan: int = 1) -> FormCell:

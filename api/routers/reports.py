@@ -232,6 +232,8 @@ def build_report(kind: str, actor: Actor, ledger: Ledger, services: Any, *, year
     from projections import reports
 
     personal_data = None
+    scope: ScopeName
+    object_id: str | None
     if kind in SLIP_KINDS:
         if slip_id is None or unit_id or community_id or member_id:
             raise InvalidInput("报到单和回执单只需报到单编号 slip_id / give slip_id only")

@@ -219,9 +219,9 @@ def china_time(moment: datetime.datetime | str, *, seconds: bool = False) -> str
     an ISO 8601 string) into text; a naive instant is taken as UTC, as the ledger stores them.
     """
     if isinstance(moment, str):
-        moment = datetime.datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        moment = datetime.datetime.fromisoformat(moment)  # Python 3.11 reads "Z" too
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
+        moment = moment.replace(tzinfo=datetime.UTC)
     return moment.astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
 
 

@@ -9,12 +9,12 @@ with pdftoppm (kept under tmp_path; `FORMS_PNG_DIR=dir` keeps a copy to look at)
 from __future__ import annotations
 
 import io
-import re
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -253,7 +253,7 @@ def test_a_members_card_speaks_plain_chinese_on_its_first_page(world: World, tmp
 
 
 def test_china_time_is_the_one_rule_for_instants() -> None:
-    assert china_time(datetime(2026, 12, 31, 16, 0, tzinfo=timezone.utc)) == "2027-01-01 00:00"
+    assert china_time(datetime(2026, 12, 31, 16, 0, tzinfo=UTC)) == "2027-01-01 00:00"
     assert china_time("2026-12-31T16:00:00Z") == "2027-01-01 00:00"
     assert china_time("2026-06-01T01:02:03+00:00", seconds=True) == "2026-06-01 09:02:03"
     assert china_time(datetime(2026, 6, 1, 1, 2)) == "2026-06-01 09:02"  # naive: UTC, as stored
