@@ -91,7 +91,7 @@ def report(
         _fail(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", 2)
     needed = NEEDS.get(kind)
     if needed is not None and not {"slip": slip, "member": member}[needed]:
-        _fail(f"the {kind} report is for one {needed}: give --{needed} ID", 2)
+        _fail(f"the {kind} report is for one {needed}: give --{needed} ID")
     if out is None and fmt in ("pdf", "xlsx") and sys.stdout.isatty():
         _fail(f"{fmt} is binary: give --out FILE (or redirect standard output)", 2)
     year = year or datetime.now(CHINA_TIME).year

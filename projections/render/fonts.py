@@ -93,12 +93,11 @@ def font_runs(text: str) -> list[tuple[str, str]]:
     """`text` as (font name, run) pairs: each character in the main font if it has it, else in the
     first fallback font that has it, else in the main font (which shows a blank box)."""
     main = cjk_font()
-    fallbacks = fallback_fonts() if main.characters is not None else ()
     runs: list[tuple[str, str]] = []
     for char in text:
         chosen = main
-        if not main.covers(char) and not char.isspace():
-            chosen = next((font for font in fallbacks if font.covers(char)), main)
+        if not main.covers(char) and not char.isspace():  # the fallbacks (~100 MB) load only when needed
+            chosen = next((font for font in fallback_fonts() if font.covers(char)), main)
         if runs and runs[-1][0] == chosen.name:
             runs[-1] = (chosen.name, runs[-1][1] + char)
         else:
