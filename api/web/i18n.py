@@ -360,7 +360,7 @@ EN.update({
     '统计期间': 'Period',
     '下载电子凭证（JSON）': 'Download the electronic certificate (JSON)',
     '下载证明（PDF）': 'Download the certificate (PDF)',
-    '电子凭证含全部签名记录和包含证明：任何人用省级根公钥即可离线核验（timeledger certificate verify，或本系统“审计核验”页）。PDF 上的二维码与该文件对应。': 'The electronic certificate carries every signed record and its inclusion proofs: anyone can verify it offline with the province root key (timeledger certificate verify, or the "Audit" page). The QR code on the PDF refers to this file.',
+    '电子凭证（JSON 文件）与 PDF 证明上的二维码相对应。需要核对真伪时，用手机扫描二维码，或请所在社区、单位在本系统“审计核验”页上传电子凭证核对。': 'The electronic certificate (a JSON file) matches the QR code on the PDF. To check that it is genuine, scan the QR code with a phone, or ask your community or unit to upload the file on the "Audit" page.',
     '出具新的服务证明': 'Issue a new certificate',
     '出具证明': 'Issue',
     '已出具的证明': 'Certificates issued',
