@@ -613,9 +613,10 @@ def star_distribution(rows: Iterable[MemberYear]) -> list[int]:
     return counts
 
 
-def unit_slips(views: Views, *, unit_id: str) -> list[SlipRecord]:
-    """The report slips a unit issued, newest first, each with its member and community."""
+def unit_slips(views: Views, *, unit_id: str, limit: int = 200) -> list[SlipRecord]:
+    """The report slips a unit issued, newest first (at most `limit`), each with its member and
+    community."""
     with views.engine.connect() as connection:
         ids = connection.execute(sa.select(t.slips.c.slip_id).where(t.slips.c.unit_id == unit_id)
-                                 .order_by(t.slips.c.issued_on.desc(), t.slips.c.slip_id)).scalars().all()
+                                 .order_by(t.slips.c.issued_on.desc(), t.slips.c.slip_id).limit(limit)).scalars().all()
     return [record for record in (slip(views, slip_id) for slip_id in ids) if record is not None]

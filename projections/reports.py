@@ -799,7 +799,7 @@ def member_form(views: Views, *, member_id: str | None, personal_data: PersonalD
         [label("工作单位联系电话"), value(sealed["unit_phone"], colspan=3), label("本人联系电话/手机", 2),
          value(sealed["mobile"], colspan=3)],
     ]
-    grid = FormGrid(name="基本情况", widths=[10, 10, 7, 9, 8, 8, 9, 8, 14], rows=rows,
+    grid = FormGrid(name="基本情况", widths=[11, 11, 7, 9, 8, 8, 9, 8, 12], rows=rows,
                     heights_mm=[14, 14, 14, 11, 11, 11, 30, 14, 12])
     filled_on = f"填表日期：{chinese_date(member.reported_on)}"
     return Report(
