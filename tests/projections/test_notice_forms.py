@@ -340,3 +340,32 @@ def test_a_members_certificate_speaks_plain_chinese_on_its_first_page(ledger: Le
     last = pdf_text(pdf, tmp_path, "certificate", page=2)
     assert "技术说明" in last and "根哈希" in last and "--trust" in last and "北京时间" in last
     assert issued.verified.checkpoint.root_hash.hex() in last
+
+
+def test_form_grid_spans_must_tile_the_grid() -> None:
+    from projections.render.model import FormCell, FormGrid, grid_places
+
+    with pytest.raises(ValueError, match="does not fill"):
+        FormGrid("短", [1, 1], [[FormCell("甲")]])
+    with pytest.raises(ValueError, match="runs past"):
+        FormGrid("长", [1, 1], [[FormCell("甲", colspan=3)]])
+    with pytest.raises(ValueError, match="runs past"):
+        FormGrid("高", [1, 1], [[FormCell("甲", rowspan=2), FormCell("乙")]])
+    grid = FormGrid("照片", [1, 1], [[FormCell("甲"), FormCell("照片", rowspan=2)], [FormCell("乙")]])
+    assert [(row, column, cell.text) for row, column, cell in grid_places(grid)] == [
+        (0, 0, "甲"), (0, 1, "照片"), (1, 0, "乙")]
+
+
+def test_slip_and_form_in_csv_json_and_xlsx_keep_every_field(world: World) -> None:
+    import json
+
+    document = reports.member_form(world.views, member_id=str(world.members["main"]),
+                                   personal_data=world.ledger.member_personal_data)
+    csv_text = render(document, "csv").decode("utf-8-sig")
+    assert csv_text.startswith("在职党员基本情况登记表") and "曹顺仙" in csv_text and "13911112222" in csv_text
+    lines = json.loads(render(document, "json"))["form_lines"]
+    assert ["姓名", "曹顺仙", "性别", "女", "民族", "汉族", "健康状况", "良好", "（照片）"] in lines
+    workbook = openpyxl.load_workbook(io.BytesIO(render(reports.slip(world.views, slip_id=str(world.slips["main"])),
+                                                        "xlsx")))
+    cells = [cell for row in workbook.active.iter_rows(values_only=True) for cell in row if cell]
+    assert any("曹顺仙" in cell for cell in cells)
