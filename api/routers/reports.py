@@ -183,7 +183,7 @@ ReportKind = Literal["unit-stats", "register", "card", "feedback", "eligibility"
 SLIP_KINDS = ("slip", "receipt")  # 附件1: one report slip, authorised by the slip's own rows
 SlipQuery = Annotated[UUID | None, Query(description="报到单编号（slip、receipt）/ report slip id (slip, receipt)")]
 REPORT_SCOPES: dict[str, tuple[ScopeName, ...]] = {
-    "member-form": ("member",),  # 附件2
+    "member-form": ("member",),  # 附件2 (authorised by `member.read`, see build_report)
     "unit-stats": ("region", "unit"),  # 附件3
     "register": ("region", "community"),  # 附件4
     "card": ("member",),  # 附件5
@@ -227,7 +227,7 @@ def build_report(kind: str, actor: Actor, ledger: Ledger, services: Any, *, year
                  unit_id: UUID | None = None, community_id: UUID | None = None, member_id: UUID | None = None,
                  slip_id: UUID | None = None, personal: bool = False) -> Any:
     """The report document, authorised: the scope's `report.*` row (附件1: the slip's own rows, and
-    reading the member it names); personal fields only under `member.read_personal` /
+    reading the member it names; 附件2: reading the member, like the registration it records); personal fields only under `member.read_personal` /
     `report.community_personal`; the unit's telephone is not a personal field."""
     from projections import reports
 
@@ -240,6 +240,11 @@ def build_report(kind: str, actor: Actor, ledger: Ledger, services: Any, *, year
         authorize(ledger, actor, "slip.read", slip_id)
         scope, object_id = "member", str(ledger.get_report_slip(slip_id).member_id)
         authorize(ledger, actor, "member.read", object_id)  # a community sees the name once registered
+    elif kind == "member-form":  # 附件2 is the member's record, not the service record: `member.read`
+        if member_id is None or unit_id or community_id:
+            raise InvalidInput("登记表只需党员编号 member_id / give member_id only")
+        authorize(ledger, actor, "member.read", member_id)
+        scope, object_id = "member", str(member_id)
     else:
         scope, object_id = resolve_scope(ledger, actor, REPORT_SCOPES[kind], unit_id=unit_id,
                                          community_id=community_id, member_id=member_id)
