@@ -44,9 +44,10 @@ import base64
 import binascii
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Sequence
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -63,11 +64,10 @@ from ledger.signing import keys as ed25519
 from ledger.signing import merkle
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_checkpoint, parse_note
-from ledger.signing.statement import GENESIS_HASH, EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
+from ledger.signing.statement import EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
 from ledger.transparency import schema as t
 from ledger.transparency.checkpoints import (
     CheckpointError,
-    CheckpointStore,
     checkpoint_time,
     origin_of,
     sign_checkpoint,
@@ -588,7 +588,7 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
         selection.add(log, [_genesis_leaf(log, community_id, size, "community")])
 
     # the keys: every signer, the checkpoint's and the seal's region key, and their certifiers to the root
-    seal_key_id, _, seal_private = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's key
+    seal_key_id, _, seal_private = ledger._signer_for(ledger.region_actor())
     wanted = {parse_signed_bytes(unpack(envelope)[1], strict=False).key for envelope in selection.envelopes.values()}
     wanted |= {checkpoint.key_id, seal_key_id}
     done: set[str] = set()
@@ -669,7 +669,7 @@ def _hours(minutes: int) -> str:
 
 def certificate_report(verified: VerifiedCertificate, *, display_name: str | None = None) -> Any:
     """The certificate as a `projections.render` report (志愿服务证明, 附件5 columns)."""
-    from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table
+    from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table, Text, china_time
 
     rows: list[dict[str, Any]] = []
     cumulative = 0
@@ -697,13 +697,18 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
                  f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
     notes = "\n".join([
         *([] if rows else ["该期间内无经认证的服务记录。"]),
-        "说明：每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点（日志大小 "
-        f"{verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()[:16]}…，"
-        f"{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）证明收录于防篡改的默克尔日志。"
-        "核验：取得同名电子凭证文件（JSON）与省级信任根公钥，离线执行 timeledger certificate verify 凭证文件 "
-        "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。",
-        f"党员编号：{verified.member_id}　电子凭证 SHA-256：{verified.bundle_sha256}",
+        ("如何核对：用手机扫描本证明上的二维码；或请所在社区、单位登录本地区爱心时间银行，在“审计核验”页面"
+         "上传本证明的电子凭证核对。"),
     ])
+    technical = [
+        "每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点证明收录于防篡改的默克尔日志。",
+        (f"检查点：日志大小 {verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()}，"
+         f"签署于 {china_time(verified.checkpoint_time)}（北京时间）。"),
+        ("离线核验：取得同名电子凭证文件（JSON）与省级信任根公钥，执行 timeledger certificate verify 凭证文件 "
+         "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。"),
+        f"党员编号：{verified.member_id}",
+        f"电子凭证 SHA-256：{verified.bundle_sha256}",
+    ]
     table = Table("服务记录", columns, rows, totals_row=totals if rows else None, note=notes)
     return Report(
         title="志愿服务证明",
@@ -717,6 +722,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
             Section([table], heading=statement),
             Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
                      SignatureBox("出具单位（盖章）")]),
+            Section([Text(technical, size=9)], heading="技术说明（供审计人员使用）", new_page=True),
         ],
     )
 
