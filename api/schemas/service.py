@@ -84,14 +84,18 @@ class RatingIn(StrictIn):
 
 
 class CorrectionIn(StrictIn):
-    """更正：以新事件引用原记录 / a correction, recorded as a new event (give at least one field)."""
+    """更正：以新事件引用原记录，与新记录同样校验 / a correction, recorded as a new event (give at least one
+    field) and checked by the same rules as a new record."""
 
     reason: str = Field(min_length=1, max_length=500, examples=["党员申请更正：实际服务时间少半小时"])
-    activity: str | None = Field(None, min_length=1, max_length=200)
+    activity: str | None = Field(None, min_length=1, max_length=NAME_CHARS_MAX)
     content: str | None = Field(None, min_length=1, max_length=TEXT_CHARS_MAX)
     place: str | None = Field(None, min_length=1, max_length=200)
     service_date: date | None = None
-    minutes: int | None = Field(None, ge=MINUTES_PER_SESSION_MIN, le=MINUTES_PER_SESSION_MAX)
+    start_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["09:00"])
+    end_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["11:00"])
+    minutes: int | None = Field(None, ge=MINUTES_PER_SESSION_MIN, le=MINUTES_PER_SESSION_MAX,
+                                description="不超过结束与开始时间之差 / at most end − start")
 
     def changes(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"reason"}).items() if v is not None}
