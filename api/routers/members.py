@@ -34,7 +34,7 @@ from api.schemas.service import SuggestionIn
 from ledger.application import Actor, Ledger
 from ledger.domain.member import Member
 from ledger.domain.time_account import TimeAccount
-from ledger.domain.values import hours_text
+from ledger.domain.display import duration_text
 
 router = APIRouter(prefix="/v1/members", tags=["members 党员"])
 Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
@@ -84,7 +84,7 @@ def read_balance(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Balance
     authorize(ledger, actor, "balance.read", member_id)
     account = ledger.get_account(member_id)
     return BalanceOut(member_id=member_id, balance_minutes=account.balance_minutes,
-                      balance_hours=hours_text(account.balance_minutes), owed_minutes=account.owed_minutes,
+                      balance_hours=duration_text(account.balance_minutes), owed_minutes=account.owed_minutes,
                       credited_minutes_total=account.credited_minutes_total,
                       redeemed_minutes_total=account.redeemed_minutes_total,
                       clawed_back_minutes_total=account.clawed_back_minutes_total,

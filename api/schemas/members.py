@@ -143,7 +143,7 @@ class BalanceOut(BaseModel):
 
     member_id: UUID
     balance_minutes: int = Field(examples=[150])
-    balance_hours: str = Field(examples=["2.5"], description="小时，一位小数 / hours, one decimal")
+    balance_hours: str = Field(examples=["2:30"], description="时:分，精确到分钟 / exact hours and minutes, h:mm")
     owed_minutes: int = Field(description="待抵扣（更正/投诉超出余额部分）/ owed after a clawback")
     credited_minutes_total: int
     redeemed_minutes_total: int

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
 from ledger.application import RedemptionResult
+from ledger.domain.display import duration_text
 from ledger.domain.values import (
     MINUTES_PER_SESSION_MAX,
     MINUTES_PER_SESSION_MIN,
@@ -18,7 +19,6 @@ from ledger.domain.values import (
     REDEMPTION_LINES_MAX,
     TEXT_CHARS_MAX,
     Rating,
-    hours_text,
 )
 
 CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # ASCII digits: pydantic's `\d` takes full-width ones
@@ -191,14 +191,14 @@ class RedemptionOut(BaseModel):
     redemption_id: UUID
     minutes: int
     balance_minutes: int = Field(description="兑换后余额 / balance after the redemption")
-    balance_hours: str
+    balance_hours: str = Field(examples=["2:30"], description="时:分，精确到分钟 / exact hours and minutes, h:mm")
     applied: bool = Field(description="本次是否新扣减 / false when this was a retry of an applied redemption")
     lines: list[RedemptionLineOut]
 
     @classmethod
     def of(cls, result: RedemptionResult) -> RedemptionOut:
         return cls(redemption_id=result.redemption_id, minutes=result.minutes, balance_minutes=result.balance_minutes,
-                   balance_hours=hours_text(result.balance_minutes), applied=result.applied,
+                   balance_hours=duration_text(result.balance_minutes), applied=result.applied,
                    lines=[RedemptionLineOut(**line) for line in result.lines])
 
 

@@ -2,7 +2,8 @@
 
 A report is data only: projections build one, and `projections.render` turns it into PDF, XLSX,
 CSV or JSON. Durations are whole minutes (`int`) in the data; a column of kind ``hours`` shows them
-as hours with one decimal. Any cell may hold a ``str`` instead (e.g. "合计" in a totals row).
+exactly as hours and minutes, ``h:mm`` (`ledger.domain.display`), so a totals row is the sum of the
+rows as printed. Any cell may hold a ``str`` instead (e.g. "合计" in a totals row).
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import datetime
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, TypeAlias
+
+from ledger.domain.display import duration_text
 
 Align: TypeAlias = Literal["left", "center", "right"]
 ColumnKind: TypeAlias = Literal["text", "int", "hours", "date"]
@@ -20,9 +22,7 @@ ChartKind: TypeAlias = Literal["bar", "line"]
 CellValue: TypeAlias = str | int | float | datetime.date | None
 Row: TypeAlias = Mapping[str, CellValue]
 
-MINUTES_PER_HOUR = 60
 WIDTH_CHARS_AUTO_MAX = 40  # an auto-sized column wider than this wraps instead of growing
-_HOURS_QUANTUM = Decimal("0.1")
 
 
 @dataclass(frozen=True)
@@ -118,19 +118,14 @@ class Report:
         return [item for section in self.sections for item in section.items if isinstance(item, Table)]
 
 
-def minutes_to_hours(minutes: float) -> Decimal:
-    """Hours rounded half-up to one decimal: 90 -> 1.5, 5 -> 0.1."""
-    return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(_HOURS_QUANTUM, rounding=ROUND_HALF_UP)
-
-
 def format_cell(column: Column, value: CellValue) -> str:
     """The text a person sees in a cell, the same in PDF and CSV."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    if column.kind == "hours" and isinstance(value, int | float):
-        return str(minutes_to_hours(value))
+    if column.kind == "hours" and isinstance(value, int):
+        return duration_text(value)
     if isinstance(value, datetime.date):
         return value.isoformat()
     return str(value)
