@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.reads import ENTRIES_PAGE_MAX, account_entries
+from api.reads import ENTRIES_PAGE_MAX, account_entries, balance_before
 from api.schemas.common import DoneOut, IdOut
 from api.schemas.members import (
     BalanceOut,
@@ -33,7 +33,8 @@ from api.schemas.members import (
 from api.schemas.service import SuggestionIn
 from ledger.application import Actor, Ledger
 from ledger.domain.member import Member
-from ledger.domain.time_account import TimeAccount
+from ledger.domain.time_account import HistoryLine, TimeAccount, account_history
+from ledger.domain.values import CHINA_TIME
 from ledger.domain.display import duration_text
 
 router = APIRouter(prefix="/v1/members", tags=["members 党员"])
@@ -92,12 +93,14 @@ def read_balance(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Balance
                       status=_account_status(account))  # type: ignore[arg-type]
 
 
-def _entry(event: Any) -> EntryOut:
+def _entry(event: Any, line: HistoryLine) -> EntryOut:
     detail = {k: v for k, v in vars(event).items()
               if not k.startswith("_") and k not in ("originator_id", "originator_version", "originator_topic", "timestamp")}
     minutes = detail.get("minutes")
-    return EntryOut(version=event.originator_version, type=type(event).__name__, time=event.timestamp,
+    return EntryOut(version=event.originator_version, type=type(event).__name__,
+                    time=event.timestamp.astimezone(CHINA_TIME),
                     minutes=minutes if isinstance(minutes, int) else None,
+                    change_minutes=line.change_minutes, balance_minutes=line.balance_minutes,
                     detail={k: (str(v) if isinstance(v, UUID) else v) for k, v in detail.items()})
 
 
@@ -110,7 +113,9 @@ def read_entries(member_id: UUID, actor: ActorDep, ledger: LedgerDep,
                  limit: Annotated[int, Query(ge=1, le=ENTRIES_PAGE_MAX)] = 50) -> EntriesOut:
     authorize(ledger, actor, "account.read", member_id)
     events = account_entries(ledger, member_id, after_version=after_version, limit=limit)
-    entries = [_entry(e) for e in events]
+    lines = account_history(events, opening_balance_minutes=balance_before(ledger, member_id,
+                                                                           after_version=after_version))
+    entries = [_entry(e, line) for e, line in zip(events, lines, strict=True)]
     return EntriesOut(member_id=member_id, entries=entries,
                       next_after_version=entries[-1].version if len(entries) == limit else None)
 

@@ -157,8 +157,10 @@ class EntryOut(BaseModel):
 
     version: int = Field(description="账户事件序号（稳定排序）/ account event number (stable order)")
     type: str = Field(examples=["Credited", "Redeemed"])
-    time: datetime
+    time: datetime = Field(description="记录时间（北京时间）/ when it was recorded, China time")
     minutes: int | None = None
+    change_minutes: int = Field(description="对余额的变动（存入为正，兑换、扣回、转出为负）/ the change to the balance")
+    balance_minutes: int = Field(description="本条之后的余额 / the running balance after this entry")
     detail: dict[str, Any]
 
 

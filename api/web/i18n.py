@@ -539,3 +539,11 @@ EN.update({"当前账号无权查看检查点。": "This login may not read chec
 EN.update({"核验证明": "Verify a certificate"})
 EN.update({"暂无星级": "no star yet"})
 EN.update({"取消原因": "Reason for cancelling", "确定取消该订单？": "Cancel this order?", "取消订单": "Cancel order"})
+EN.update({  # issue #11: exact durations (h:mm) and the passbook
+    "时间账户": "Time account", "全部流水": "All entries", "时间账户流水": "Time-account entries",
+    "变动（时:分）": "Change (h:mm)", "余额（时:分）": "Balance (h:mm)",
+    "其中抵扣待扣回": "of which repaid what was owed", "超出存储上限未入账": "over the storage cap, not credited",
+    "余额不足，待以后存入抵扣": "more than the balance; owed from later credits",
+    "时间为北京时间；按记账先后排列，余额为该笔之后的余额。":
+        "Times are China time; entries in the order they were booked, each with the balance after it.",
+})

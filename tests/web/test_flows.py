@@ -17,6 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from ledger.domain.display import duration_text
 from ledger.transparency.certificate import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
@@ -36,8 +37,7 @@ def _price(server: Server, counter_id: str, name: str) -> int:
 
 
 def _hours(minutes: int) -> str:
-    tenths = (minutes * 10 * 2 + 60) // 120
-    return f"{tenths // 10}.{tenths % 10}"
+    return duration_text(minutes)  # the one display rule (exact h:mm)
 
 
 def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server, pages: Pages) -> None:
@@ -56,6 +56,9 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.wait_for_selector("#member-info:not([hidden])")
     assert page.inner_text("#member-name") == name
     assert page.inner_text("#member-balance") == _hours(before)
+    # the counter's script shows minutes by the same rule as the server (display.duration_text)
+    samples = [0, 5, 20, 40, 59, 60, 61, 75, 1505, 6000]
+    assert page.evaluate(f"{samples}.map(window.TimeledgerCounter.duration)") == [_hours(m) for m in samples]
 
     # a double click on "confirm": one redemption
     page.click(f"button.item[data-name='{TOWELS}']")
@@ -63,7 +66,7 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.dblclick("#confirm")
     page.wait_for_selector("#receipt:not([hidden])")
     assert server.balance_minutes(member_id) == before - towels
-    assert page.inner_text("#r-balance") == f"{_hours(before - towels)} 小时"
+    assert page.inner_text("#r-balance") == f"{_hours(before - towels)} 时:分"
     assert page.is_hidden("#r-replayed")
     pages.shot(page, "counter-receipt")
     page.click("#next-customer")
@@ -268,7 +271,7 @@ def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(ser
     row.locator("form[action$='/price'] button[type=submit]").click()
     office.wait_for_selector(".flash-ok")
     counter = pages.open(counter_login, start="/counter")
-    assert "0.4 小时" in counter.locator("button.item", has_text="环保购物袋").inner_text()
+    assert "0:24 时:分" in counter.locator("button.item", has_text="环保购物袋").inner_text()
     office.on("dialog", lambda dialog: dialog.accept())  # "确定下架？"
     office.locator("tbody tr", has_text="环保购物袋").locator("form[action$='/delist'] button").click()
     office.wait_for_selector(".flash-ok")
