@@ -17,7 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from ledger.domain.display import duration_text
+from ledger.domain.display import duration_text, minutes_from_text
 from ledger.transparency.certificate import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
@@ -294,3 +294,28 @@ def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(ser
     unit.wait_for_selector(".flash-ok")
     assert "援藏挂职" in unit.locator("tbody tr", has_text=absent["name"]).inner_text()
     assert server.api("GET", f"/v1/members/{absent['member_id']}")["exempt_years"]
+
+
+def test_member_passbook_runs_in_time_order_with_a_running_balance_and_its_figures_add_up(
+        server: Server, pages: Pages) -> None:
+    rows = server.api("GET", "/v1/lists/balances", params={"limit": 200})["items"]
+    member = max(rows, key=lambda row: (row["redeemed_minutes"], row["member_id"]))
+    assert member["redeemed_minutes"] > 0  # the demo's counters redeem
+    me = pages.open(server.login_of("member", member["member_id"]), start="/me/account")
+    lines = me.locator("#passbook tbody tr")
+    times = [lines.nth(i).locator("time").get_attribute("datetime") or "" for i in range(lines.count())]
+    changes = [lines.nth(i).locator("td.change").inner_text() for i in range(lines.count())]
+    balances = [minutes_from_text(lines.nth(i).locator("td.balance").inner_text()) for i in range(lines.count())]
+    kinds = [lines.nth(i).locator("td").nth(1).inner_text() for i in range(lines.count())]
+    assert times and all(t.endswith("+08:00") for t in times)  # China time
+    assert times == sorted(times)
+    assert kinds.index("爱心超市兑换") > kinds.index("认证存入")  # no redemption before the first deposit
+    running = 0
+    for change, balance in zip(changes, balances):
+        running += 0 if change == "—" else minutes_from_text(change.removeprefix("+"))
+        assert balance == running
+    available = minutes_from_text(me.inner_text("#balance"))
+    assert available == balances[-1] == server.balance_minutes(member["member_id"])
+    figures = {name: minutes_from_text(me.inner_text(f"#{name}")) if me.locator(f"#{name}").count() else 0
+               for name in ("deposited", "redeemed", "clawed-back", "moved-out")}
+    assert figures["deposited"] - figures["redeemed"] - figures["clawed-back"] - figures["moved-out"] == available
