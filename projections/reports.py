@@ -128,7 +128,8 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
                   "communities": len({m.member.community_id for m in years
                                       if m.reported and m.member.unit_id is not None}),
                   "not_reported": sum(s.not_reported for s in stats), "reasons": ""}
-    note = "“在职党员总数”为单位申报数；逾期报到计入报到党员。"
+    note = "\n".join(["“在职党员总数”为单位申报数；逾期报到计入报到党员。",
+                      *(f"提示：{warning.message}" for s in stats for warning in s.warnings)])
     if unit_id is not None:  # one unit: the paper form, a label beside each figure
         form = [{"item": column.header, "value": str(rows[0][column.key])} for column in UNIT_STATS_COLUMNS]
         items: list[Any] = [Table(name="报到情况统计", columns=[Column("item", "项目", 24), Column("value", "填报内容", 48)],

@@ -3,6 +3,7 @@ balances and time-account entries."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -12,7 +13,7 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.reads import ENTRIES_PAGE_MAX, account_entries, balance_before
-from api.schemas.common import DoneOut, IdOut
+from api.schemas.common import DoneOut, IdOut, IdWarningsOut, with_warnings
 from api.schemas.members import (
     BalanceOut,
     ConsentIn,
@@ -35,6 +36,7 @@ from ledger.application import Actor, Ledger
 from ledger.domain.member import Member
 from ledger.domain.time_account import HistoryLine, TimeAccount, account_history
 from ledger.domain.values import CHINA_TIME
+from ledger.domain import warnings
 from ledger.domain.display import duration_text
 
 router = APIRouter(prefix="/v1/members", tags=["members 党员"])
@@ -133,14 +135,22 @@ def _l(commands: CommandsDep) -> tuple[Ledger, Actor]:
     return commands.services.ledger, commands.actor
 
 
-@router.post("/{member_id}/report-slips", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
-             summary="开具报到单 Issue a report slip", description="附件1 上半部分。/ 附件1, top half.")
+@router.post("/{member_id}/report-slips", status_code=201, response_model=IdWarningsOut, responses=COMMAND_RESPONSES,
+             summary="开具报到单 Issue a report slip",
+             description="附件1 上半部分。晚于本年度报到截止日期开具的，照常开具并在 warnings 中提示 "
+                         "slip_issued_after_deadline。/ 附件1, top half. A slip issued after the year's deadline is "
+                         "issued, with the warning slip_issued_after_deadline.")
 def issue_slip(member_id: UUID, body: ReportSlipIn, commands: CommandsDep) -> object:
     ledger, actor = _l(commands)
-    return _run(commands, "member.issue_slip", member_id, body=body, created=True,
-                call=lambda: ledger.issue_report_slip(actor=actor, member_id=member_id,
-                                                      community_id=body.community_id,
-                                                      request_id=commands.request_id))
+    response = commands.run(action="member.issue_slip", object_id=member_id, body=body, status_code=201,
+                            present=lambda i: IdWarningsOut(id=i),
+                            call=lambda: ledger.issue_report_slip(actor=actor, member_id=member_id,
+                                                                  community_id=body.community_id,
+                                                                  request_id=commands.request_id))
+    if response.status_code != 201:
+        return response
+    slip = ledger.get_report_slip(UUID(json.loads(bytes(response.body))["id"]))
+    return with_warnings(response, warnings.for_slip(slip))
 
 
 @router.post("/{member_id}/registration", response_model=DoneOut, responses=COMMAND_RESPONSES,

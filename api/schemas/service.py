@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
 from ledger.application import RedemptionResult
+from api.schemas.common import WarningOut
 from ledger.domain.display import duration_text
 from ledger.domain.values import (
     MINUTES_PER_SESSION_MAX,
@@ -214,3 +215,4 @@ class ReportSlipOut(BaseModel):
     receipt_sent_on: date | None
     reported_on: date | None
     post_names: list[str]
+    warnings: list[WarningOut] = Field(default_factory=list, description="提示（不阻止），如晚于截止日期开具 / warnings")

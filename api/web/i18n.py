@@ -547,3 +547,11 @@ EN.update({  # issue #11: exact durations (h:mm) and the passbook
     "时间为北京时间；按记账先后排列，余额为该笔之后的余额。":
         "Times are China time; entries in the order they were booked, each with the balance after it.",
 })
+EN.update({  # issue #11: warnings that do not block
+    "提示": "Warning", "申报与报到单": "Declared members and report slips",
+    "在职党员总数（附件3）": "Members in service (Form 3)", "更新": "Update",
+    "为党员开具报到单（附件1）": "Issue a report slip (Form 1) for", "开具报到单": "Issue slip",
+    "本单位开具的报到单": "Report slips this unit issued", "回执": "Receipt",
+    "晚于截止日期开具": "issued after the deadline", "已更新在职党员总数": "Members in service updated",
+    "已开具报到单": "Report slip issued",
+})
