@@ -88,3 +88,32 @@ def test_form_3_prints_the_warning_beside_the_figures(client: TestClient, world:
     text = subprocess.run(["pdftotext", str(tmp_path / "form3.pdf"), "-"], check=True, capture_output=True,
                           text=True).stdout.replace(" ", "").replace("\n", "")
     assert "多于申报的在职党员总数0人" in text
+
+
+def test_the_unit_page_shows_the_warnings_where_the_figures_are_entered() -> None:
+    from api.main import create_app
+    from api.settings import settings_for_tests
+    from ledger.application import Ledger
+    from ledger.domain.values import Role
+    from tests.api.test_authorisation_matrix import _flash, _web_call
+    from tests.api.world import build_world
+
+    ledger = Ledger("memory:")
+    app = create_app(settings_for_tests(), ledger)
+    try:
+        with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+            world = build_world(app)
+            entered = _web_call(client, world, Role.UNIT, "POST", "/unit/declared-members", {"count": "0"})
+            assert entered.status_code == 303
+            flash = _flash(entered)
+            assert flash["kind"] == "warn" and "多于申报的在职党员总数 0 人" in flash["text"]
+            assert ledger.get_unit(world.a.unit.actor_id).declared_members == 0  # recorded all the same
+            page = _web_call(client, world, Role.UNIT, "GET", "/unit")
+            assert page.status_code == 200
+            assert 'data-code="reported_exceeds_declared"' in page.text
+            # the world's slips were issued today: after the default deadline (31 August) they carry the badge
+            today = ledger.today()
+            late = today > ledger.get_region().report_deadline(today.year)
+            assert ('data-code="slip_issued_after_deadline"' in page.text) == late
+    finally:
+        ledger.close()

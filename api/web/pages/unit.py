@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from datetime import date
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -98,7 +100,13 @@ def _issued_slips(views: Any, unit_id: str) -> list[dict[str, Any]]:
         rows = connection.execute(query).all()
     return [{"slip_id": r.slip_id, "name": r.name or "", "community_name": r.community_name or "",
              "issued_on": r.issued_on, "deadline": r.deadline, "receipt_sent_on": r.receipt_sent_on,
-             "warnings": warnings.for_slip(r)} for r in rows]
+             "warnings": warnings.for_slip(SimpleNamespace(issued_on=_day(r.issued_on), deadline=_day(r.deadline)))}
+            for r in rows]
+
+
+def _day(value: Any) -> date:
+    """A read model's day (a date, or ISO text where the column stores text)."""
+    return value if isinstance(value, date) else date.fromisoformat(str(value))
 
 
 @router.post("/unit/declared-members")
