@@ -544,8 +544,8 @@ EN.update({  # issue #11: exact durations (h:mm) and the passbook
     "变动（时:分）": "Change (h:mm)", "余额（时:分）": "Balance (h:mm)",
     "其中抵扣待扣回": "of which repaid what was owed", "超出存储上限未入账": "over the storage cap, not credited",
     "余额不足，待以后存入抵扣": "more than the balance; owed from later credits",
-    "时间为北京时间；按记账先后排列，余额为该笔之后的余额。":
-        "Times are China time; entries in the order they were booked, each with the balance after it.",
+    "时间为北京时间；按时间先后排列，余额为该笔之后的余额。":
+        "Times are China time; entries in time order, each with the balance after it.",
 })
 EN.update({  # issue #11: warnings that do not block
     "提示": "Warning", "申报与报到单": "Declared members and report slips",

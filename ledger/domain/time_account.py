@@ -192,11 +192,12 @@ class HistoryLine:
 
 
 def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) -> list[HistoryLine]:
-    """The account's events in the order they happened, oldest first, with a running balance;
-    `opening_balance_minutes` is the balance before the first event given. The order is the account's
-    versions: the order the ledger applied them, which is their time order (each event is stamped
-    when it is recorded), and the only order in which every running balance is one the account held."""
-    ordered = sorted(events, key=lambda e: e.originator_version)
+    """The account's events by time, oldest first (ties in the order the ledger applied them), with a
+    running balance; `opening_balance_minutes` is the balance before the first event given. Events are
+    stamped when they are recorded, so time order is the order they were applied; only a clock set back
+    (a demo or test clock, a client-signed command re-run at its prepared time) can make the two differ,
+    and then each line still shows the balance as the previous line plus its change."""
+    ordered = sorted(events, key=lambda e: (e.timestamp, e.originator_version))
     lines: list[HistoryLine] = []
     balance = opening_balance_minutes
     for event in ordered:
