@@ -18,9 +18,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.domain.calendar import WorkCalendar, calendar_from_published
-from ledger.domain.warnings import DataWarning, reported_exceeds_declared
 from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
 from ledger.domain.values import ConsentPurpose
+from ledger.domain.warnings import DataWarning, reported_exceeds_declared
 from projections import schema as t
 from projections.projector import PolicyBook, Views
 

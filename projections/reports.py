@@ -26,11 +26,11 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain.calendar import no_calendar_note
+from ledger.domain.display import duration_text, duration_words
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
 from ledger.domain.values import STANDARD_POSTS
 from projections import queries as q
 from projections.projector import Views
-from ledger.domain.display import duration_text, duration_words
 from projections.render.model import Chart, Column, QRCode, Report, Section, SignatureBox, Table
 
 PersonalData = Callable[[UUID], dict[str, str]]

@@ -25,8 +25,8 @@ from api.schemas.organisations import (
     TeamIn,
     TeamOut,
 )
-from ledger.domain.organisations import Community
 from ledger.domain.display import duration_text
+from ledger.domain.organisations import Community
 
 router = APIRouter(prefix="/v1/communities", tags=["communities 社区党组织"])
 

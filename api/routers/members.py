@@ -33,11 +33,11 @@ from api.schemas.members import (
 )
 from api.schemas.service import SuggestionIn
 from ledger.application import Actor, Ledger
+from ledger.domain import warnings
+from ledger.domain.display import duration_text
 from ledger.domain.member import Member
 from ledger.domain.time_account import HistoryLine, TimeAccount, account_history
 from ledger.domain.values import CHINA_TIME
-from ledger.domain import warnings
-from ledger.domain.display import duration_text
 
 router = APIRouter(prefix="/v1/members", tags=["members 党员"])
 Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]

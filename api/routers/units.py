@@ -50,9 +50,8 @@ def declare_members(unit_id: UUID, body: DeclaredMembersIn, commands: CommandsDe
 
 def declared_warnings(services: Any, unit_id: UUID) -> list[Any]:
     """附件3's warnings for the unit this year, from the read models caught up with the command."""
-    from projections import queries as q
-
     from api.routers.reports import this_year
+    from projections import queries as q
 
     with services.read_models.current() as views:
         stats = q.unit_stats(views, year=this_year(), unit_id=str(unit_id))

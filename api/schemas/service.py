@@ -8,9 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
+from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn, WarningOut
 from ledger.application import RedemptionResult
-from api.schemas.common import WarningOut
 from ledger.domain.display import duration_text
 from ledger.domain.values import (
     MINUTES_PER_SESSION_MAX,

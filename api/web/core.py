@@ -41,8 +41,8 @@ from api.policy import allowed
 from api.services import Services
 from api.web import i18n
 from ledger.application import Ledger
-from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.display import DURATION_UNIT, duration_text, duration_words, points_text
+from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role
 from ledger.signing.canonical import JsonInputError, loads_bounded
 

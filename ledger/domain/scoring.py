@@ -16,8 +16,8 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger.domain.display import points_text  # noqa: F401 (the display rule lives in display.py; re-exported)
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.display import points_text  # noqa: F401 (the display rule lives in display.py; re-exported)
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import Rating, stable_id
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.domain.display import duration_text
 from ledger.domain.errors import (
     InvalidInput,
     LastPostCannotBeReleased,
@@ -19,7 +20,6 @@ from ledger.domain.errors import (
     SessionAlreadyDecided,
     SessionNotRated,
 )
-from ledger.domain.display import duration_text
 from ledger.domain.member import Member
 from ledger.domain.orders import Order
 from ledger.domain.scoring import POLICY_V1_RULES, SessionFacts, YearFacts, score

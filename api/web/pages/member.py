@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api import reads
 from api.policy import authorize
 from api.routers import members as api_members
 from api.routers import reports as api_reports
@@ -23,7 +24,6 @@ from api.schemas.members import ConsentIn
 from api.schemas.service import SessionIn, SuggestionIn
 from api.web import core
 from api.web.pages.home import report_query
-from api import reads
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, points_text

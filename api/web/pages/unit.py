@@ -20,8 +20,8 @@ from api.schemas.members import ExemptionIn, ReportSlipIn
 from api.schemas.organisations import DeclaredMembersIn
 from api.web import core
 from api.web.pages.home import report_query
-from ledger.domain.errors import InvalidInput
 from ledger.domain import warnings
+from ledger.domain.errors import InvalidInput
 from ledger.domain.values import Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
