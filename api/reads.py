@@ -14,7 +14,8 @@ from eventsourcing.application import AggregateNotFoundError
 from ledger.application import Ledger
 from ledger.domain.errors import NotFound
 from ledger.domain.orders import Order, Suggestion
-from ledger.domain.time_account import TimeAccount
+from ledger.domain.time_account import HistoryLine, TimeAccount
+from ledger.domain.time_account import account_history as history_of
 
 T = TypeVar("T")
 ENTRIES_PAGE_MAX = 200  # account entries per page
@@ -44,3 +45,22 @@ def account_entries(ledger: Ledger, member_id: UUID, *, after_version: int, limi
     ledger.get_account(member_id)  # NotFound if the member has no account yet
     assert 1 <= limit <= ENTRIES_PAGE_MAX
     return list(ledger.repository.event_store.get(account_id, gt=after_version or None, limit=limit))
+
+
+ACCOUNT_HISTORY_MAX = 10_000  # events read for one member's passbook page; years of weekly service fit
+
+
+def balance_before(ledger: Ledger, member_id: UUID, *, after_version: int) -> int:
+    """The account's balance after its first `after_version` events (0 before any)."""
+    if after_version <= 0:
+        return 0
+    account = ledger.repository.get(TimeAccount.create_id(member_id), version=after_version)
+    return int(account.balance_minutes)
+
+
+def account_history(ledger: Ledger, member_id: UUID) -> list[HistoryLine]:
+    """The whole passbook, oldest first, with a running balance (`time_account.account_history`)."""
+    account_id = TimeAccount.create_id(member_id)
+    ledger.get_account(member_id)  # NotFound if the member has no account yet
+    events = list(ledger.repository.event_store.get(account_id, limit=ACCOUNT_HISTORY_MAX))
+    return history_of(events)

@@ -19,6 +19,7 @@ from ledger.application import Actor, Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.calendar import shipped_calendar
 from ledger.domain.errors import LedgerError, WrongState
+from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role, stable_id
 from ledger.signing.keys import private_bytes
 
@@ -110,6 +111,11 @@ def simulated(moment: datetime) -> Iterator[None]:
         yield
     finally:
         CLOCK.reset(token)
+
+
+def _last_entry_time(ledger: Ledger, member_id: UUID) -> datetime:
+    last = list(ledger.repository.event_store.get(TimeAccount.create_id(member_id), desc=True, limit=1))
+    return last[0].timestamp
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
@@ -356,7 +362,11 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
             price = ledger.get_community(community.actor_id).catalogue[item_id][1]
             if price > balance:
                 break
-            with simulated(at(min(day + timedelta(days=rng.randint(1, 30)), today_limit), 15, rng.randint(0, 59))):
+            moment = at(min(day + timedelta(days=rng.randint(1, 30)), today_limit), 15, rng.randint(0, 59))
+            # a redemption spends minutes already in the account: it comes after the account's last entry,
+            # so the passbook's time order is the order the minutes moved
+            moment = max(moment, _last_entry_time(ledger, member.actor_id) + timedelta(minutes=1))
+            with simulated(moment):
                 try:
                     result = ledger.redeem(actor=counter, member_id=member.actor_id,
                                            redemption_id=_redemption_id(rng), items=[(item_id, 1)])

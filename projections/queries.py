@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from ledger.domain.calendar import WorkCalendar, calendar_from_published
 from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
 from ledger.domain.values import ConsentPurpose
+from ledger.domain.warnings import DataWarning, reported_exceeds_declared
 from projections import schema as t
 from projections.projector import PolicyBook, Views
 
@@ -514,6 +515,13 @@ class UnitStats:
     @property
     def reasons_text(self) -> str:
         return "；".join(f"{reason}{count}人" for reason, count in self.reasons)
+
+    @property
+    def warnings(self) -> list[DataWarning]:
+        """附件3's contradictions (printed on the form, shown where 在职党员总数 is entered)."""
+        excess = reported_exceeds_declared(reported=self.reported, declared=self.declared_members,
+                                           unit_name=self.unit.name)
+        return [excess] if excess is not None else []
 
 
 def unit_stats(views: Views, *, year: int, unit_id: str | None = None,

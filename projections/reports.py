@@ -32,6 +32,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain.calendar import no_calendar_note
+from ledger.domain.display import duration_text, duration_words
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
 from ledger.domain.values import STANDARD_POSTS
 from projections import queries as q
@@ -48,7 +49,6 @@ from projections.render.model import (
     Table,
     Text,
     chinese_date,
-    minutes_to_hours,
 )
 
 PersonalData = Callable[[UUID], dict[str, str]]
@@ -156,7 +156,8 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
                   "communities": len({m.member.community_id for m in years
                                       if m.reported and m.member.unit_id is not None}),
                   "not_reported": sum(s.not_reported for s in stats), "reasons": ""}
-    note = "“在职党员总数”为单位申报数；逾期报到计入报到党员。"
+    note = "\n".join(["“在职党员总数”为单位申报数；逾期报到计入报到党员。",
+                      *(f"提示：{warning.message}" for s in stats for warning in s.warnings)])
     if unit_id is not None:  # one unit: the paper form, a label beside each figure
         form = [{"item": column.header, "value": str(rows[0][column.key])} for column in UNIT_STATS_COLUMNS]
         items: list[Any] = [Table(name="报到情况统计", columns=[Column("item", "项目", 24), Column("value", "填报内容", 48)],
@@ -283,8 +284,8 @@ CARD_COLUMNS = [
     Column("date", "年月日", 11, "center", "date"),
     Column("content", "服务（活动）内容", 30),
     Column("place", "服务地点", 14),
-    Column("minutes", "本次服务时间（小时）", 9, "right", "hours"),
-    Column("cumulative_minutes", "累计服务时间（小时）", 9, "right", "hours"),
+    Column("minutes", "本次服务时间（时:分）", 9, "right", "hours"),
+    Column("cumulative_minutes", "累计服务时间（时:分）", 9, "right", "hours"),
     Column("rating", "评价（优/良/一般）", 8, "center"),
     Column("certified_by", "认证签字", 18, "center"),
 ]
@@ -324,7 +325,7 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
                      "minutes": session.certified_minutes, "cumulative_minutes": cumulative,
                      "rating": session.rating, "certified_by": certified_by_text(session)})
     table = Table(name="服务记录", columns=CARD_COLUMNS, rows=rows,
-                  totals_row={"date": "个人累计社区服务活动时间（小时）", "minutes": cumulative,
+                  totals_row={"date": "个人累计社区服务活动时间（时:分）", "minutes": cumulative,
                               "cumulative_minutes": cumulative})
     meta = [("在职党员姓名", member.name), ("工作单位", member.unit_name), ("报到社区", member.community_name or "未报到")]
     if personal_data is not None and member.has_personal and not member.personal_erased:
@@ -336,7 +337,7 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
             meta.append(("本人联系电话", mobile))
     payload = (f"timeledger:card?region={info.code}&member={member_id}&year={year}&sessions={len(rows)}"
                f"&minutes={cumulative}&position={info.position}")
-    imported = [f"另有转移接续带入的{item.source}地区本年度认证服务 {item.sessions} 次、{minutes_to_hours(item.certified_minutes)} 小时"
+    imported = [f"另有转移接续带入的{item.source}地区本年度认证服务 {item.sessions} 次、{duration_words(item.certified_minutes)}"
                 f"（以原地区签名记录为准，不计入上表）。" for item in q.imported_history(views, member_id=member_id, year=year)]
     return Report(
         title="在职党员社区服务（活动）记录卡", subtitle_lines=[f"{year}年度", *_region_subtitle(info)], meta=meta,
@@ -358,7 +359,7 @@ FEEDBACK_COLUMNS = [
     Column("community", "报到社区", 12),
     Column("reported", "报到情况", 15, "center"),
     Column("sessions", "服务次数", 5, "right", "int"),
-    Column("minutes", "服务时长（小时）", 7, "right", "hours"),
+    Column("minutes", "服务时长（时:分）", 7, "right", "hours"),
     Column("ratings", "评价（优/良/一般）", 10, "center"),
     Column("suggestions", "建议（条）", 5, "right", "int"),
     Column("points", "积分", 7, "right"),
@@ -466,7 +467,7 @@ STARS_COLUMNS = [
     Column("unit", "工作单位", 22),
     Column("community", "报到社区", 12),
     Column("sessions", "服务次数", 6, "right", "int"),
-    Column("minutes", "服务时长（小时）", 8, "right", "hours"),
+    Column("minutes", "服务时长（时:分）", 8, "right", "hours"),
     Column("adopted", "建议被采纳", 6, "right", "int"),
     Column("points", "积分", 8, "right"),
     Column("stars", "星级", 10, "center"),
@@ -520,20 +521,20 @@ BALANCE_COLUMNS = [
     Column("member_id", "党员编号", 38),
     Column("name", "姓名", 8),
     Column("community", "报到社区", 12),
-    Column("deposited_minutes", "存入（小时）", 12, "right", "hours"),
-    Column("clawed_back_minutes", "扣回（小时）", 12, "right", "hours"),
-    Column("redeemed_minutes", "兑换（小时）", 12, "right", "hours"),
-    Column("transferred_minutes", "转移净额（小时）", 10, "right", "hours"),
-    Column("available_minutes", "可用余额（小时）", 10, "right", "hours"),
-    Column("owed_minutes", "待抵扣（小时）", 10, "right", "hours"),
+    Column("deposited_minutes", "存入（时:分）", 12, "right", "hours"),
+    Column("clawed_back_minutes", "扣回（时:分）", 12, "right", "hours"),
+    Column("redeemed_minutes", "兑换（时:分）", 12, "right", "hours"),
+    Column("transferred_minutes", "转移净额（时:分）", 10, "right", "hours"),
+    Column("available_minutes", "可用余额（时:分）", 10, "right", "hours"),
+    Column("owed_minutes", "待抵扣（时:分）", 10, "right", "hours"),
 ]
 BALANCE_TOTAL_COLUMNS = [
     Column("community", "社区", 14),
     Column("accounts", "账户数", 6, "right", "int"),
-    Column("deposited_minutes", "存入（小时）", 12, "right", "hours"),
-    Column("clawed_back_minutes", "扣回（小时）", 12, "right", "hours"),
-    Column("redeemed_minutes", "兑换（小时）", 12, "right", "hours"),
-    Column("available_minutes", "可用余额（小时）", 10, "right", "hours"),
+    Column("deposited_minutes", "存入（时:分）", 12, "right", "hours"),
+    Column("clawed_back_minutes", "扣回（时:分）", 12, "right", "hours"),
+    Column("redeemed_minutes", "兑换（时:分）", 12, "right", "hours"),
+    Column("available_minutes", "可用余额（时:分）", 10, "right", "hours"),
     Column("redemptions", "兑换笔数", 8, "right", "int"),
 ]
 
@@ -596,14 +597,14 @@ def overview(views: Views, *, year: int) -> Report:
         {"item": "录入系统的党员", "value": str(enrolled)},
         {"item": "已到社区报到", "value": f"{reported}（{_percent(reported, enrolled)}）"},
         {"item": "有认证服务记录", "value": f"{active}（{_percent(active, enrolled)}）"},
-        {"item": "认证服务时长（小时）", "value": str(_hours(total_minutes))},
+        {"item": "认证服务时长（时:分）", "value": _hours(total_minutes)},
         {"item": "保留评先评优资格", "value": f"{eligible}（{_percent(eligible, enrolled)}）"},
     ])
     unit_table = Table(name="各单位参与情况", columns=[
         Column("unit", "单位", 24), Column("declared", "申报人数", 6, "right", "int"),
         Column("reported", "已报到", 6, "right", "int"), Column("rate", "报到率", 7, "right"),
         Column("active", "参加服务", 6, "right", "int"), Column("active_rate", "参与率", 7, "right"),
-        Column("minutes", "服务时长（小时）", 9, "right", "hours")],
+        Column("minutes", "服务时长（时:分）", 9, "right", "hours")],
         rows=[{"unit": s.unit.name, "declared": s.declared_members, "reported": s.reported,
                "rate": _percent(s.reported, max(s.declared_members, s.enrolled)), "active": s.active,
                "active_rate": _percent(s.active, max(s.declared_members, s.enrolled)),
@@ -612,20 +613,20 @@ def overview(views: Views, *, year: int) -> Report:
     community_table = Table(name="各社区参与情况", columns=[
         Column("community", "社区", 16), Column("registered", "报到党员", 6, "right", "int"),
         Column("active", "参加服务", 6, "right", "int"), Column("rate", "参与率", 7, "right"),
-        Column("sessions", "服务次数", 6, "right", "int"), Column("minutes", "服务时长（小时）", 9, "right", "hours"),
+        Column("sessions", "服务次数", 6, "right", "int"), Column("minutes", "服务时长（时:分）", 9, "right", "hours"),
         Column("suggestions", "建议条数", 6, "right", "int")],
         rows=[{"community": s.community.name, "registered": s.registered, "active": s.active,
                "rate": _percent(s.active, s.registered), "sessions": s.sessions, "minutes": s.certified_minutes,
                "suggestions": s.suggestions} for s in community_rows])
     month_names = [f"{n}月" for n in range(1, 13)]
-    month_table = Table(name="按月服务时长（小时）", columns=[
+    month_table = Table(name="按月服务时长", columns=[
         *[Column(f"m{n}", name, 6, "right", "hours") for n, name in enumerate(month_names, start=1)],
         Column("total", "全年", 7, "right", "hours")],
         rows=[{**{f"m{n}": minutes for n, minutes in enumerate(months, start=1)}, "total": sum(months)}])
     shown = _top(posts)
     post_table = Table(name="按岗位服务时长", columns=[
         Column("post", "岗位/服务项目", 18), Column("sessions", "服务次数", 8, "right", "int"),
-        Column("minutes", "服务时长（小时）", 10, "right", "hours")],
+        Column("minutes", "服务时长（时:分）", 10, "right", "hours")],
         rows=[{"post": label, "sessions": sessions, "minutes": minutes} for label, sessions, minutes in posts])
 
     sections = [
@@ -656,7 +657,7 @@ def overview(views: Views, *, year: int) -> Report:
 
 
 def _hours(minutes: int) -> str:
-    return str(minutes_to_hours(minutes))
+    return duration_text(minutes)
 
 
 def _rate(part: int, whole: int) -> float:

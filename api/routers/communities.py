@@ -25,8 +25,8 @@ from api.schemas.organisations import (
     TeamIn,
     TeamOut,
 )
+from ledger.domain.display import duration_text
 from ledger.domain.organisations import Community
-from ledger.domain.values import hours_text
 
 router = APIRouter(prefix="/v1/communities", tags=["communities 社区党组织"])
 
@@ -36,7 +36,7 @@ def community_out(community: Community) -> CommunityOut:
     teams = [TeamOut(id=i, name=n, kind=k) for i, (n, k) in community.teams.items()]
     menu = [MenuItemOut(id=i, title=t, post_id=p, withdrawn=i in community.withdrawn_menu)
             for i, (t, p) in community.menu.items()]
-    catalogue = [CatalogueItemOut(id=i, name=n, price_minutes=m, price_hours=hours_text(m),
+    catalogue = [CatalogueItemOut(id=i, name=n, price_minutes=m, price_hours=duration_text(m),
                                   delisted=i in community.delisted) for i, (n, m) in community.catalogue.items()]
     return CommunityOut(id=community.id, name=community.name, region_code=community.region_code,
                         county=community.county, street=community.street,

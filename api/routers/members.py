@@ -3,6 +3,7 @@ balances and time-account entries."""
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -11,8 +12,8 @@ from fastapi import APIRouter, Path, Query
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.reads import ENTRIES_PAGE_MAX, account_entries
-from api.schemas.common import DoneOut, IdOut
+from api.reads import ENTRIES_PAGE_MAX, account_entries, balance_before
+from api.schemas.common import DoneOut, IdOut, IdWarningsOut, with_warnings
 from api.schemas.members import (
     BalanceOut,
     ConsentIn,
@@ -32,9 +33,11 @@ from api.schemas.members import (
 )
 from api.schemas.service import SuggestionIn
 from ledger.application import Actor, Ledger
+from ledger.domain import warnings
+from ledger.domain.display import duration_text
 from ledger.domain.member import Member
-from ledger.domain.time_account import TimeAccount
-from ledger.domain.values import hours_text
+from ledger.domain.time_account import HistoryLine, TimeAccount, account_history
+from ledger.domain.values import CHINA_TIME
 
 router = APIRouter(prefix="/v1/members", tags=["members 党员"])
 Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
@@ -84,7 +87,7 @@ def read_balance(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Balance
     authorize(ledger, actor, "balance.read", member_id)
     account = ledger.get_account(member_id)
     return BalanceOut(member_id=member_id, balance_minutes=account.balance_minutes,
-                      balance_hours=hours_text(account.balance_minutes), owed_minutes=account.owed_minutes,
+                      balance_hours=duration_text(account.balance_minutes), owed_minutes=account.owed_minutes,
                       credited_minutes_total=account.credited_minutes_total,
                       redeemed_minutes_total=account.redeemed_minutes_total,
                       clawed_back_minutes_total=account.clawed_back_minutes_total,
@@ -92,12 +95,14 @@ def read_balance(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Balance
                       status=_account_status(account))  # type: ignore[arg-type]
 
 
-def _entry(event: Any) -> EntryOut:
+def _entry(event: Any, line: HistoryLine) -> EntryOut:
     detail = {k: v for k, v in vars(event).items()
               if not k.startswith("_") and k not in ("originator_id", "originator_version", "originator_topic", "timestamp")}
     minutes = detail.get("minutes")
-    return EntryOut(version=event.originator_version, type=type(event).__name__, time=event.timestamp,
+    return EntryOut(version=event.originator_version, type=type(event).__name__,
+                    time=event.timestamp.astimezone(CHINA_TIME),
                     minutes=minutes if isinstance(minutes, int) else None,
+                    change_minutes=line.change_minutes, balance_minutes=line.balance_minutes,
                     detail={k: (str(v) if isinstance(v, UUID) else v) for k, v in detail.items()})
 
 
@@ -110,7 +115,9 @@ def read_entries(member_id: UUID, actor: ActorDep, ledger: LedgerDep,
                  limit: Annotated[int, Query(ge=1, le=ENTRIES_PAGE_MAX)] = 50) -> EntriesOut:
     authorize(ledger, actor, "account.read", member_id)
     events = account_entries(ledger, member_id, after_version=after_version, limit=limit)
-    entries = [_entry(e) for e in events]
+    lines = account_history(events, opening_balance_minutes=balance_before(ledger, member_id,
+                                                                           after_version=after_version))
+    entries = [_entry(e, line) for e, line in zip(events, lines, strict=True)]
     return EntriesOut(member_id=member_id, entries=entries,
                       next_after_version=entries[-1].version if len(entries) == limit else None)
 
@@ -128,14 +135,22 @@ def _l(commands: CommandsDep) -> tuple[Ledger, Actor]:
     return commands.services.ledger, commands.actor
 
 
-@router.post("/{member_id}/report-slips", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
-             summary="开具报到单 Issue a report slip", description="附件1 上半部分。/ 附件1, top half.")
+@router.post("/{member_id}/report-slips", status_code=201, response_model=IdWarningsOut, responses=COMMAND_RESPONSES,
+             summary="开具报到单 Issue a report slip",
+             description="附件1 上半部分。晚于本年度报到截止日期开具的，照常开具并在 warnings 中提示 "
+                         "slip_issued_after_deadline。/ 附件1, top half. A slip issued after the year's deadline is "
+                         "issued, with the warning slip_issued_after_deadline.")
 def issue_slip(member_id: UUID, body: ReportSlipIn, commands: CommandsDep) -> object:
     ledger, actor = _l(commands)
-    return _run(commands, "member.issue_slip", member_id, body=body, created=True,
-                call=lambda: ledger.issue_report_slip(actor=actor, member_id=member_id,
-                                                      community_id=body.community_id,
-                                                      request_id=commands.request_id))
+    response = commands.run(action="member.issue_slip", object_id=member_id, body=body, status_code=201,
+                            present=lambda i: IdWarningsOut(id=i),
+                            call=lambda: ledger.issue_report_slip(actor=actor, member_id=member_id,
+                                                                  community_id=body.community_id,
+                                                                  request_id=commands.request_id))
+    if response.status_code != 201:
+        return response
+    slip = ledger.get_report_slip(UUID(json.loads(bytes(response.body))["id"]))
+    return with_warnings(response, warnings.for_slip(slip))
 
 
 @router.post("/{member_id}/registration", response_model=DoneOut, responses=COMMAND_RESPONSES,

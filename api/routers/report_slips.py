@@ -9,8 +9,9 @@ from fastapi import APIRouter
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.schemas.common import DoneOut
+from api.schemas.common import DoneOut, WarningOut
 from api.schemas.service import ReportSlipOut
+from ledger.domain import warnings
 
 router = APIRouter(prefix="/v1/report-slips", tags=["report slips 报到单"])
 
@@ -21,7 +22,9 @@ def read_slip(slip_id: UUID, actor: ActorDep, ledger: LedgerDep) -> ReportSlipOu
     slip = ledger.get_report_slip(slip_id)
     return ReportSlipOut(id=slip.id, member_id=slip.member_id, unit_id=slip.unit_id, community_id=slip.community_id,
                          issued_on=slip.issued_on, deadline=slip.deadline, receipt_sent_on=slip.receipt_sent_on,
-                         reported_on=slip.reported_on, post_names=list(slip.post_names))
+                         reported_on=slip.reported_on, post_names=list(slip.post_names),
+                         warnings=[WarningOut(code=w.code, message=w.message, message_en=w.message_en)
+                                   for w in warnings.for_slip(slip)])
 
 
 @router.post("/{slip_id}/receipt", response_model=DoneOut, responses=COMMAND_RESPONSES,

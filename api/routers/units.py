@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
@@ -9,7 +10,7 @@ from fastapi import APIRouter
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.schemas.common import DoneOut, IdOut
+from api.schemas.common import DoneOut, DoneWarningsOut, IdOut, with_warnings
 from api.schemas.members import EnrolIn
 from api.schemas.organisations import DeclaredMembersIn, PairingIn, UnitOut
 
@@ -34,12 +35,27 @@ def pair(unit_id: UUID, body: PairingIn, commands: CommandsDep) -> object:
                             actor=commands.actor, unit_id=unit_id, community_id=body.community_id))
 
 
-@router.put("/{unit_id}/declared-members", response_model=DoneOut, responses=COMMAND_RESPONSES,
-            summary="申报在职党员数 Declare members in service", description="附件3 的“在职党员数”。")
+@router.put("/{unit_id}/declared-members", response_model=DoneWarningsOut, responses=COMMAND_RESPONSES,
+            summary="申报在职党员数 Declare members in service",
+            description="附件3 的“在职党员总数”。本年度报到党员多于申报数的，照常记录并在 warnings 中提示 "
+                        "reported_exceeds_declared。/ 附件3's members in service. When more members reported this year, "
+                        "the number is recorded, with the warning reported_exceeds_declared.")
 def declare_members(unit_id: UUID, body: DeclaredMembersIn, commands: CommandsDep) -> object:
-    return commands.run(action="unit.declare_members", object_id=unit_id, body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.declare_unit_members(
-                            actor=commands.actor, unit_id=unit_id, count=body.count))
+    response = commands.run(action="unit.declare_members", object_id=unit_id, body=body,
+                            present=lambda _: DoneWarningsOut(),
+                            call=lambda: commands.services.ledger.declare_unit_members(
+                                actor=commands.actor, unit_id=unit_id, count=body.count))
+    return with_warnings(response, declared_warnings(commands.services, unit_id))
+
+
+def declared_warnings(services: Any, unit_id: UUID) -> list[Any]:
+    """附件3's warnings for the unit this year, from the read models caught up with the command."""
+    from api.routers.reports import this_year
+    from projections import queries as q
+
+    with services.read_models.current() as views:
+        stats = q.unit_stats(views, year=this_year(), unit_id=str(unit_id))
+    return [warning for s in stats for warning in s.warnings]
 
 
 enrol_router = APIRouter(prefix="/v1/members", tags=["members 党员"])

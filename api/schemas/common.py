@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -80,3 +82,34 @@ class PageOut(BaseModel):
     offset: int
     limit: int
     next_offset: int | None = Field(None, description="下一页偏移，无则为空 / offset of the next page, or null")
+
+
+class WarningOut(BaseModel):
+    """提示：相互矛盾但不阻止操作的数据 / a warning: a contradiction that does not block the command."""
+
+    code: str = Field(examples=["slip_issued_after_deadline"], description="稳定代码 / stable code")
+    message: str = Field(description="中文说明 / the Chinese text, as the forms print it")
+    message_en: str = Field(description="English text")
+
+
+class IdWarningsOut(IdOut):
+    warnings: list[WarningOut] = Field(default_factory=list, description="提示（不阻止）/ warnings (not refusals)")
+
+
+class DoneWarningsOut(DoneOut):
+    warnings: list[WarningOut] = Field(default_factory=list, description="提示（不阻止）/ warnings (not refusals)")
+
+
+def with_warnings(response: Any, warnings: Sequence[Any]) -> Any:
+    """The command's answer with `warnings` (`ledger.domain.warnings.DataWarning`s) added; computed
+    after the command, from what it stored, so a replayed answer carries them too. A 202 (statements to
+    sign) is returned unchanged."""
+    from fastapi.responses import JSONResponse
+
+    if response.status_code >= 300 or response.status_code == 202:
+        return response
+    body = json.loads(bytes(response.body))
+    body["warnings"] = [WarningOut(code=w.code, message=w.message, message_en=w.message_en).model_dump()
+                        for w in warnings]
+    headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")}
+    return JSONResponse(body, status_code=response.status_code, headers=headers)

@@ -144,7 +144,7 @@ class BalanceOut(BaseModel):
 
     member_id: UUID
     balance_minutes: int = Field(examples=[150])
-    balance_hours: str = Field(examples=["2.5"], description="小时，一位小数 / hours, one decimal")
+    balance_hours: str = Field(examples=["2:30"], description="时:分，精确到分钟 / exact hours and minutes, h:mm")
     owed_minutes: int = Field(description="待抵扣（更正/投诉超出余额部分）/ owed after a clawback")
     credited_minutes_total: int
     redeemed_minutes_total: int
@@ -158,8 +158,10 @@ class EntryOut(BaseModel):
 
     version: int = Field(description="账户事件序号（稳定排序）/ account event number (stable order)")
     type: str = Field(examples=["Credited", "Redeemed"])
-    time: datetime
+    time: datetime = Field(description="记录时间（北京时间）/ when it was recorded, China time")
     minutes: int | None = None
+    change_minutes: int = Field(description="对余额的变动（存入为正，兑换、扣回、转出为负）/ the change to the balance")
+    balance_minutes: int = Field(description="本条之后的余额 / the running balance after this entry")
     detail: dict[str, Any]
 
 

@@ -74,7 +74,7 @@ class CatalogueItemOut(BaseModel):
     id: UUID
     name: str = Field(examples=["大米 5kg"])
     price_minutes: int = Field(examples=[90])
-    price_hours: str = Field(description="小时，一位小数 / hours, one decimal", examples=["1.5"])
+    price_hours: str = Field(description="时:分，精确到分钟 / exact hours and minutes, h:mm", examples=["1:30"])
     delisted: bool
 
 

@@ -8,8 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
+from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn, WarningOut
 from ledger.application import RedemptionResult
+from ledger.domain.display import duration_text
 from ledger.domain.values import (
     MINUTES_PER_SESSION_MAX,
     MINUTES_PER_SESSION_MIN,
@@ -18,7 +19,6 @@ from ledger.domain.values import (
     REDEMPTION_LINES_MAX,
     TEXT_CHARS_MAX,
     Rating,
-    hours_text,
 )
 
 CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # ASCII digits: pydantic's `\d` takes full-width ones
@@ -84,14 +84,18 @@ class RatingIn(StrictIn):
 
 
 class CorrectionIn(StrictIn):
-    """更正：以新事件引用原记录 / a correction, recorded as a new event (give at least one field)."""
+    """更正：以新事件引用原记录，与新记录同样校验 / a correction, recorded as a new event (give at least one
+    field) and checked by the same rules as a new record."""
 
     reason: str = Field(min_length=1, max_length=500, examples=["党员申请更正：实际服务时间少半小时"])
-    activity: str | None = Field(None, min_length=1, max_length=200)
+    activity: str | None = Field(None, min_length=1, max_length=NAME_CHARS_MAX)
     content: str | None = Field(None, min_length=1, max_length=TEXT_CHARS_MAX)
     place: str | None = Field(None, min_length=1, max_length=200)
     service_date: date | None = None
-    minutes: int | None = Field(None, ge=MINUTES_PER_SESSION_MIN, le=MINUTES_PER_SESSION_MAX)
+    start_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["09:00"])
+    end_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["11:00"])
+    minutes: int | None = Field(None, ge=MINUTES_PER_SESSION_MIN, le=MINUTES_PER_SESSION_MAX,
+                                description="不超过结束与开始时间之差 / at most end − start")
 
     def changes(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"reason"}).items() if v is not None}
@@ -187,14 +191,14 @@ class RedemptionOut(BaseModel):
     redemption_id: UUID
     minutes: int
     balance_minutes: int = Field(description="兑换后余额 / balance after the redemption")
-    balance_hours: str
+    balance_hours: str = Field(examples=["2:30"], description="时:分，精确到分钟 / exact hours and minutes, h:mm")
     applied: bool = Field(description="本次是否新扣减 / false when this was a retry of an applied redemption")
     lines: list[RedemptionLineOut]
 
     @classmethod
     def of(cls, result: RedemptionResult) -> RedemptionOut:
         return cls(redemption_id=result.redemption_id, minutes=result.minutes, balance_minutes=result.balance_minutes,
-                   balance_hours=hours_text(result.balance_minutes), applied=result.applied,
+                   balance_hours=duration_text(result.balance_minutes), applied=result.applied,
                    lines=[RedemptionLineOut(**line) for line in result.lines])
 
 
@@ -210,3 +214,4 @@ class ReportSlipOut(BaseModel):
     receipt_sent_on: date | None
     reported_on: date | None
     post_names: list[str]
+    warnings: list[WarningOut] = Field(default_factory=list, description="提示（不阻止），如晚于截止日期开具 / warnings")

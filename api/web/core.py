@@ -41,8 +41,9 @@ from api.policy import allowed
 from api.services import Services
 from api.web import i18n
 from ledger.application import Ledger
+from ledger.domain.display import DURATION_UNIT, duration_text, duration_words, points_text
 from ledger.domain.errors import InvalidInput, LedgerError
-from ledger.domain.values import Role, hours_text
+from ledger.domain.values import Role
 from ledger.signing.canonical import JsonInputError, loads_bounded
 from projections.render.model import china_time
 
@@ -56,7 +57,10 @@ CSRF_FIELD = "csrf"
 FORM_BYTES_MAX = 2 * 1024 * 1024  # forms are small; uploads (certificates, bundles) have their own bound
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
-templates.env.globals["hours"] = hours_text
+templates.env.globals["hours"] = duration_text  # the one display rule: exact h:mm (display.py)
+templates.env.globals["duration_words"] = duration_words
+templates.env.globals["points_text"] = points_text
+templates.env.globals["DURATION_UNIT"] = DURATION_UNIT
 templates.env.filters["china_time"] = china_time  # every instant on a page, in Beijing time (one rule)
 templates.env.finalize = lambda value: "" if value is None else value
 templates.env.globals["nonce"] = lambda: uuid4().hex

@@ -128,6 +128,7 @@ EN.update({
     '认证服务': 'Certified service',
     '次': 'times',
     '小时': 'hours',
+    '时:分': 'h:mm',
     '检查点': 'Checkpoint',
     '日志大小': 'log size',
     '签名事件': 'Signed events',
@@ -161,7 +162,7 @@ EN.update({
     '爱心超市目录': 'Shop catalogue',
     '价格以分钟计（60分钟＝1小时）。调价不影响已完成的兑换。': 'Prices are in minutes (60 minutes = 1 hour). Repricing does not change redemptions already made.',
     '商品或服务': 'Item or service',
-    '价格（小时）': 'Price (hours)',
+    '价格（时:分）': 'Price (h:mm)',
     '调价（分钟）': 'New price (minutes)',
     '操作': 'Actions',
     '已下架': 'Delisted',
@@ -178,7 +179,7 @@ EN.update({
     '条': '',
     '服务日期后超过10个工作日才录入的记录（志愿服务记录与证明出具办法）。补录照常评价认证，但在报表中标明。': 'Records entered more than 10 working days after the service. They are rated and certified as usual but marked as late in the reports.',
     '录入日期': 'Entered on',
-    '时长（小时）': 'Hours',
+    '时长（时:分）': 'Duration (h:mm)',
     '状态': 'Status',
     '已认证': 'Certified',
     '不予认证': 'Rejected',
@@ -347,7 +348,7 @@ EN.update({
     '（手输编号，请核对本人）': '(typed code: check the person)',
     '正在查询…': 'Looking up…',
     '正在兑换…': 'Charging…',
-    '余额不足，本次未扣减：可用 {balance} 小时，所选商品需 {total} 小时。': 'Not enough hours, nothing was charged: {balance} hours available, the basket needs {total} hours.',
+    '余额不足，本次未扣减：可用 {balance}，所选商品需 {total}（时:分）。': 'Not enough hours, nothing was charged: {balance} available, the basket needs {total} (h:mm).',
     '网络异常，未能确认是否已扣减。请点“重试”：同一单号不会重复扣减。': 'Network problem: it is not known whether the basket was charged. Click "Retry": the same receipt number is never charged twice.',
     '上次兑换尚未确认结果，请点“重试”确认（不会重复扣减）。': 'The last redemption was not confirmed: click "Retry" (it never charges twice).',
     '党员编号格式不对，请重新扫码或输入。': 'That is not a member code: scan or type it again.',
@@ -605,4 +606,20 @@ EN.update({  # members' logins: activation codes (api/web/pages/logins.py)
     "。": ".",
     "其他账号由地区管理员开设；忘记密码请联系开设账号的一方（党员请联系地区管理员重置）。":
         "Other logins are set up by the region admin; if you forgot your password, ask whoever set up the login (members: the region admin).",
+})
+EN.update({  # issue #11: exact durations (h:mm) and the passbook
+    "时间账户": "Time account", "全部流水": "All entries", "时间账户流水": "Time-account entries",
+    "变动（时:分）": "Change (h:mm)", "余额（时:分）": "Balance (h:mm)",
+    "其中抵扣待扣回": "of which repaid what was owed", "超出存储上限未入账": "over the storage cap, not credited",
+    "余额不足，待以后存入抵扣": "more than the balance; owed from later credits",
+    "时间为北京时间；按时间先后排列，余额为该笔之后的余额。":
+        "Times are China time; entries in time order, each with the balance after it.",
+})
+EN.update({  # issue #11: warnings that do not block
+    "提示": "Warning", "申报与报到单": "Declared members and report slips",
+    "在职党员总数（附件3）": "Members in service (Form 3)", "更新": "Update",
+    "为党员开具报到单（附件1）": "Issue a report slip (Form 1) for", "开具报到单": "Issue slip",
+    "本单位开具的报到单": "Report slips this unit issued", "回执": "Receipt",
+    "晚于截止日期开具": "issued after the deadline", "已更新在职党员总数": "Members in service updated",
+    "已开具报到单": "Report slip issued",
 })

@@ -13,6 +13,7 @@ from typing import Any
 import segno
 from markupsafe import Markup
 
+from ledger.domain.display import hours_value
 from projections.render.model import (
     Chart,
     Column,
@@ -25,7 +26,6 @@ from projections.render.model import (
     column_width_chars,
     display_width,
     format_cell,
-    minutes_to_hours,
     totals_label_columns,
 )
 
@@ -139,7 +139,7 @@ def _number(value: float) -> str:
 
 def _plotted(chart: Chart, values: Sequence[float]) -> list[float]:
     if chart.value_kind == "hours":
-        return [float(minutes_to_hours(v)) for v in values]
+        return [hours_value(v) for v in values]
     return [float(v) for v in values]
 
 

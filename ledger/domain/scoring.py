@@ -17,6 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
+from ledger.domain.display import points_text  # noqa: F401 (the display rule lives in display.py; re-exported)
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import Rating, stable_id
 
@@ -125,16 +126,6 @@ def totals_of(facts: YearFacts) -> YearTotals:
 # form (`Score.points_scaled`, the read models' `points_scaled` column); `Score.points` is the same
 # value as a Fraction. Shown with one decimal, rounded half up (`points_text`), everywhere.
 POINTS_SCALE = 60 * 1000
-
-
-def points_text(points: Fraction | None) -> str:
-    """The one display rule for points: one decimal, rounded half up from the exact value
-    (Fraction(1, 6) -> '0.2', 130 -> '130.0'); '—' when no policy scores the year."""
-    if points is None:
-        return "—"
-    assert points >= 0, points
-    tenths = int((points * 10 + Fraction(1, 2)) // 1)
-    return f"{tenths // 10}.{tenths % 10}"
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from ledger.domain.values import (
     LATE_AFTER_WORKING_DAYS,
     NAME_CHARS_MAX,
     Rating,
-    SERVICE_DATE_MIN,
     Role,
     check_minutes,
     check_service_date,
@@ -24,7 +23,13 @@ from ledger.domain.values import (
 )
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
-CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "minutes"})
+# The fields a record's rules check (`check_session_fields`); all but the organiser and the recipient
+# can be corrected.
+SESSION_FIELDS = ("activity", "content", "place", "service_date", "start_time", "end_time", "minutes",
+                  "organiser", "recipient")
+CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "start_time", "end_time",
+                                "minutes"})
+PLACE_CHARS_MAX = 200
 RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient, organiser
 
 
@@ -35,6 +40,30 @@ def _clock_minutes(value: str, field: str) -> int:
     return int(hours) * 60 + int(minutes)
 
 
+def check_session_fields(*, activity: str, content: str, place: str, service_date: date, start_time: str,
+                         end_time: str, minutes: int, organiser: str, recipient: str,
+                         recorded_on: date) -> dict[str, Any]:
+    """The rules every session record obeys, new or corrected: times of day with end after start,
+    minutes within the limits and not beyond end − start (travel time is not service time), a date
+    from the scheme's start to the recording date, and the text limits. Returns the cleaned fields."""
+    span = _clock_minutes(end_time, "end_time") - _clock_minutes(start_time, "start_time")
+    if span <= 0:
+        raise InvalidInput("结束时间须晚于开始时间 / end_time must be after start_time on the service date")
+    check_minutes(minutes)
+    if minutes > span:
+        raise InvalidInput(f"服务分钟数 {minutes} 超过起止时间之差 {span}（路途时间不计入）/ minutes ({minutes}) "
+                           f"exceed the time between start and end ({span}); travel time is not service time")
+    check_service_date(service_date, recorded_on)
+    if service_date > recorded_on:
+        raise InvalidInput("服务日期晚于记录日期 / service_date: a session cannot be recorded before it happens")
+    return dict(activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
+                content=check_text(content, "content"),
+                place=check_text(place, "place", chars_max=PLACE_CHARS_MAX),
+                service_date=service_date, start_time=start_time, end_time=end_time, minutes=minutes,
+                organiser=check_text(organiser, "organiser", chars_max=NAME_CHARS_MAX, required=False),
+                recipient=check_text(recipient, "recipient", chars_max=NAME_CHARS_MAX, required=False))
+
+
 class ServiceSession(LedgerAggregate):
     RECORDED, CERTIFIED, REJECTED = "recorded", "certified", "rejected"
 
@@ -43,25 +72,12 @@ class ServiceSession(LedgerAggregate):
                place: str, service_date: date, start_time: str, end_time: str, minutes: int,
                post_id: UUID | None, order_id: UUID | None, organiser: str, recipient: str,
                recorded_on: date, calendar: WorkCalendar | None = None) -> "ServiceSession":
-        span = _clock_minutes(end_time, "end_time") - _clock_minutes(start_time, "start_time")
-        if span <= 0:
-            raise InvalidInput("end_time must be after start_time on the service date")
-        check_minutes(minutes)
-        if minutes > span:
-            raise InvalidInput(f"minutes ({minutes}) exceed the time between start and end ({span}); "
-                               "travel time is not service time")
-        if isinstance(service_date, date) and service_date > recorded_on:
-            raise InvalidInput("服务日期晚于记录日期 / a session cannot be recorded before it happens")
-        check_service_date(service_date, recorded_on)
+        fields = check_session_fields(
+            activity=activity, content=content, place=place, service_date=service_date, start_time=start_time,
+            end_time=end_time, minutes=minutes, organiser=organiser, recipient=recipient, recorded_on=recorded_on)
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
-        return cls(id=session_id, member_id=member_id, community_id=community_id,
-                   activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
-                   content=check_text(content, "content"), place=check_text(place, "place", chars_max=200),
-                   service_date=service_date, start_time=start_time, end_time=end_time, minutes=minutes,
-                   post_id=post_id, order_id=order_id,
-                   organiser=check_text(organiser, "organiser", chars_max=NAME_CHARS_MAX, required=False),
-                   recipient=check_text(recipient, "recipient", chars_max=NAME_CHARS_MAX, required=False),
-                   recorded_on=recorded_on, working_days_elapsed=elapsed,
+        return cls(id=session_id, member_id=member_id, community_id=community_id, **fields,
+                   post_id=post_id, order_id=order_id, recorded_on=recorded_on, working_days_elapsed=elapsed,
                    late=elapsed > LATE_AFTER_WORKING_DAYS)
 
     @event("Recorded")
@@ -138,7 +154,9 @@ class ServiceSession(LedgerAggregate):
         self.rejection_reason = reason
 
     def correct(self, *, changes: dict[str, Any], reason: str, calendar: WorkCalendar | None = None) -> int:
-        """A correction is a new event referencing the version it corrects. Returns the change in
+        """A correction is a new event referencing the version it corrects. The corrected record is
+        checked by the same rules as a new one (`check_session_fields`, against the original recording
+        date), and its late flag is recomputed with the calendar in force. Returns the change in
         credited minutes (non-zero only for a certified session whose minutes change)."""
         if self.status == self.REJECTED:
             raise WrongState("a rejected session is not corrected; record a new one")
@@ -146,21 +164,14 @@ class ServiceSession(LedgerAggregate):
             raise WrongState("a session zeroed by an upheld complaint cannot be corrected")
         if not changes or set(changes) - CORRECTABLE_FIELDS:
             raise InvalidInput(f"a correction changes some of {sorted(CORRECTABLE_FIELDS)}")
-        clean: dict[str, Any] = {}
-        for field, value in changes.items():
-            if field == "minutes":
-                clean[field] = check_minutes(value)
-            elif field == "service_date":
-                if not isinstance(value, date) or not SERVICE_DATE_MIN <= value <= self.recorded_on:
-                    raise InvalidInput(f"服务日期须在 {SERVICE_DATE_MIN.isoformat()} 至记录日期之间 / service_date must "
-                                       f"be a date from {SERVICE_DATE_MIN.isoformat()} to the recording date")
-                clean[field] = value.isoformat()
-            else:
-                clean[field] = check_text(value, field, chars_max=200 if field != "content" else 2000)
-        if "service_date" in clean:  # the late flag follows the corrected date, under the calendar in force
-            late = working_days_between(changes["service_date"], self.recorded_on, calendar) > LATE_AFTER_WORKING_DAYS
-            if late != self.late:
-                clean["late"] = late
+        current = {field: getattr(self, field) for field in SESSION_FIELDS}
+        checked = check_session_fields(**{**current, **changes}, recorded_on=self.recorded_on)
+        clean: dict[str, Any] = {field: checked[field] for field in changes}
+        if "service_date" in clean:
+            clean["service_date"] = clean["service_date"].isoformat()
+        late = working_days_between(checked["service_date"], self.recorded_on, calendar) > LATE_AFTER_WORKING_DAYS
+        if late != self.late:  # the calendar in force, and the corrected date
+            clean["late"] = late
         delta = clean.get("minutes", self.minutes) - self.minutes if self.status == self.CERTIFIED else 0
         self._corrected(corrects_version=self.version, changes=clean,
                         reason=check_text(reason, "reason", chars_max=500), credited_delta_minutes=delta)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -153,3 +156,83 @@ class TimeAccount(LedgerAggregate):
         self.owed_minutes += owed_minutes
         self.closed = False
         assert self.balance_minutes >= 0
+
+
+# -- the account's history, as a passbook (存折) ---------------------------------------------------
+# What each event does to the balance, read from the event's own fields: a credit adds what reached
+# the balance (not what repaid an owed amount or went over the storage cap), a clawback takes what it
+# took from the balance, a redemption and a transfer out take their minutes, a transfer in adds its.
+_BALANCE_CHANGE: dict[str, tuple[str, int]] = {
+    "Credited": ("to_balance_minutes", 1),
+    "ClawedBack": ("from_balance_minutes", -1),
+    "Redeemed": ("minutes", -1),
+    "TransferredOut": ("minutes", -1),
+    "TransferredIn": ("minutes", 1),
+}
+
+
+def balance_change_minutes(event: Any) -> int:
+    """The change one account event made to the balance (0 for opening, freezing, unfreezing)."""
+    field, sign = _BALANCE_CHANGE.get(type(event).__name__, ("", 0))
+    return sign * int(getattr(event, field)) if field else 0
+
+
+@dataclass(frozen=True)
+class HistoryLine:
+    """One line of the passbook: the event, its change to the balance, and the balance after it."""
+
+    version: int
+    time: datetime
+    kind: str  # the event's type: Opened, Credited, ClawedBack, Redeemed, Frozen, …
+    change_minutes: int
+    balance_minutes: int
+    repaid_minutes: int = 0  # of a credit: what repaid an owed amount first
+    over_cap_minutes: int = 0  # of a credit: what the storage cap kept out
+    owed_added_minutes: int = 0  # of a clawback: what the balance could not cover
+
+
+def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) -> list[HistoryLine]:
+    """The account's events by time, oldest first (ties in the order the ledger applied them), with a
+    running balance; `opening_balance_minutes` is the balance before the first event given. Events are
+    stamped when they are recorded, so time order is the order they were applied; only a clock set back
+    (a demo or test clock, a client-signed command re-run at its prepared time) can make the two differ,
+    and then each line still shows the balance as the previous line plus its change."""
+    ordered = sorted(events, key=lambda e: (e.timestamp, e.originator_version))
+    lines: list[HistoryLine] = []
+    balance = opening_balance_minutes
+    for event in ordered:
+        change = balance_change_minutes(event)
+        balance += change
+        lines.append(HistoryLine(
+            version=event.originator_version, time=event.timestamp, kind=type(event).__name__,
+            change_minutes=change, balance_minutes=balance,
+            repaid_minutes=int(getattr(event, "repaid_minutes", 0) or 0),
+            over_cap_minutes=int(getattr(event, "over_cap_minutes", 0) or 0),
+            owed_added_minutes=int(getattr(event, "owed_added_minutes", 0) or 0)))
+    return lines
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """What a member page shows above the passbook; deposited − clawed back − redeemed − moved out
+    = available, exactly (every figure is a sum of the lines' changes)."""
+
+    deposited_minutes: int  # credits that reached the balance, and transfers in
+    clawed_back_minutes: int
+    redeemed_minutes: int
+    moved_out_minutes: int
+    available_minutes: int
+
+
+def summarise(lines: Sequence[HistoryLine], *, opening_balance_minutes: int = 0) -> AccountSummary:
+    def total(*kinds: str) -> int:
+        return sum(abs(line.change_minutes) for line in lines if line.kind in kinds)
+
+    summary = AccountSummary(
+        deposited_minutes=opening_balance_minutes + total("Credited", "TransferredIn"),
+        clawed_back_minutes=total("ClawedBack"), redeemed_minutes=total("Redeemed"),
+        moved_out_minutes=total("TransferredOut"),
+        available_minutes=lines[-1].balance_minutes if lines else opening_balance_minutes)
+    assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes
+            - summary.moved_out_minutes == summary.available_minutes), summary
+    return summary

@@ -185,12 +185,6 @@ def check_minutes(minutes: int, field: str = "minutes", *, low: int = MINUTES_PE
     return minutes
 
 
-def hours_text(minutes: int) -> str:
-    """Minutes shown as hours with one decimal, rounded half up (90 -> '1.5')."""
-    tenths = (minutes * 10 * 2 + 60) // (60 * 2)
-    return f"{tenths // 10}.{tenths % 10}"
-
-
 CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 

@@ -53,6 +53,7 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from ledger.domain.base import CLOCK
+from ledger.domain.display import DURATION_UNIT, duration_words
 from ledger.domain.keys import Key
 from ledger.domain.member import Member
 from ledger.domain.organisations import Community
@@ -662,9 +663,8 @@ def issued_certificates(log: MerkleLog, member_id: str | None = None) -> list[di
 
 
 def _hours(minutes: int) -> str:
-    from projections.render.model import minutes_to_hours
-
-    return str(minutes_to_hours(minutes))
+    """A duration in a sentence, exactly (`display.duration_words`: 250 → 4小时10分)."""
+    return duration_words(minutes)
 
 
 def certificate_report(verified: VerifiedCertificate, *, display_name: str | None = None) -> Any:
@@ -683,8 +683,8 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         Column("date", "服务日期", 11, "center", "date"),
         Column("content", "服务内容", 28),
         Column("place", "服务地点", 14),
-        Column("minutes", "时长(小时)", 10, "right", "hours"),
-        Column("cumulative", "累计(小时)", 10, "right", "hours"),
+        Column("minutes", f"时长({DURATION_UNIT})", 10, "right", "hours"),
+        Column("cumulative", f"累计({DURATION_UNIT})", 10, "right", "hours"),
         Column("rating", "评价", 5, "center"),
         Column("certified_by", "认证社区", 14),
     ]
@@ -694,7 +694,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
     when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end
             else f"自 {start} 起" if start else f"截至 {end}")
     statement = (f"兹证明 {verified.member_name} 同志{when}在{verified.region_name}参加社区志愿服务，"
-                 f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
+                 f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)}。")
     notes = "\n".join([
         *([] if rows else ["该期间内无经认证的服务记录。"]),
         ("如何核对：用手机扫描本证明上的二维码；或请所在社区、单位登录本地区爱心时间银行，在“审计核验”页面"
@@ -716,11 +716,11 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         meta=[("证书编号", verified.number), ("姓名", verified.member_name),
               ("出具单位", f"{verified.region_name}（{verified.region_code}）"),
               ("统计期间", _period_text(verified.period_from, verified.period_to)),
-              ("认证服务", f"{len(verified.sessions)} 次，{_hours(verified.total_minutes)} 小时"),
+              ("认证服务", f"{len(verified.sessions)} 次，{_hours(verified.total_minutes)}"),
               ("出具日期", f"{issued:%Y年%m月%d日}")],
         sections=[
             Section([table], heading=statement),
-            Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
+            Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)}"),
                      SignatureBox("出具单位（盖章）")]),
             Section([Text(technical, size=9)], heading="技术说明（供审计人员使用）", new_page=True),
         ],

@@ -10,6 +10,8 @@ from uuid import UUID
 
 import typer
 
+from ledger.domain.display import duration_text
+
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
@@ -221,7 +223,7 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     pdf_path.write_bytes(render_certificate_pdf(issued.verified, display_name=display_name))
     verified = issued.verified
     base.out.print(f"certificate {issued.number}: {verified.member_name}, {len(verified.sessions)} certified "
-                   f"session(s), {verified.total_minutes} minutes ({verified.total_minutes / 60:.1f} h)")
+                   f"session(s), {verified.total_minutes} minutes ({duration_text(verified.total_minutes)} h:mm)")
     base.out.print(f"written to {out_file} and {pdf_path} (sha256 {issued.sha256})", soft_wrap=True)
 
 
@@ -255,7 +257,7 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
         else:
             base.console.print(f"[red]FAILED[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
-    hours = f"{verified.total_minutes / 60:.1f}"
+    hours = duration_text(verified.total_minutes)
     if as_json:
         base.out.print_json(json.dumps({
             "ok": True, "number": verified.number, "region": verified.region_code, "member_id": verified.member_id,
@@ -267,7 +269,7 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
                        f"{verified.region_name} ({verified.region_code}); {len(verified.sessions)} certified "
                        f"session(s) proven in its log at size {verified.checkpoint.size}; "
                        f"reference {verified.reference}", highlight=False, soft_wrap=True)
-    base.out.print(f"{verified.total_minutes} minutes ({hours} hours)", highlight=False, soft_wrap=True)
+    base.out.print(f"{verified.total_minutes} minutes ({hours} h:mm)", highlight=False, soft_wrap=True)
 
 
 AUDIT_INCOMPLETE_EXIT = 3  # no difference found, but not everything could be compared

@@ -12,7 +12,8 @@ from reportlab.graphics.widgets.markers import Marker
 from reportlab.lib import colors
 from reportlab.pdfbase.pdfmetrics import stringWidth
 
-from projections.render.model import Chart, minutes_to_hours
+from ledger.domain.display import hours_value
+from projections.render.model import Chart
 
 CHART_HEIGHT = 230
 LABEL_FONT_SIZE = 8.0
@@ -67,7 +68,7 @@ def _plot(chart: Chart) -> VerticalBarChart | HorizontalLineChart:
 
 def _plotted_values(chart: Chart, values: Sequence[float]) -> list[float]:
     if chart.value_kind == "hours":
-        return [float(minutes_to_hours(value)) for value in values]
+        return [hours_value(value) for value in values]
     return [float(value) for value in values]
 
 

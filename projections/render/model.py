@@ -2,7 +2,8 @@
 
 A report is data only: projections build one, and `projections.render` turns it into PDF, XLSX,
 CSV or JSON. Durations are whole minutes (`int`) in the data; a column of kind ``hours`` shows them
-as hours with one decimal. Any cell may hold a ``str`` instead (e.g. "合计" in a totals row).
+exactly as hours and minutes, ``h:mm`` (`ledger.domain.display`), so a totals row is the sum of the
+rows as printed. Any cell may hold a ``str`` instead (e.g. "合计" in a totals row).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import datetime
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal, TypeAlias
 
+from ledger.domain.display import duration_text
 from ledger.domain.values import CHINA_TIME
 
 Align: TypeAlias = Literal["left", "center", "right"]
@@ -22,9 +23,7 @@ ChartKind: TypeAlias = Literal["bar", "line"]
 CellValue: TypeAlias = str | int | float | datetime.date | None
 Row: TypeAlias = Mapping[str, CellValue]
 
-MINUTES_PER_HOUR = 60
 WIDTH_CHARS_AUTO_MAX = 40  # an auto-sized column wider than this wraps instead of growing
-_HOURS_QUANTUM = Decimal("0.1")
 
 
 @dataclass(frozen=True)
@@ -207,11 +206,6 @@ def form_lines(report: Report) -> list[list[str]]:
     return lines
 
 
-def minutes_to_hours(minutes: float) -> Decimal:
-    """Hours rounded half-up to one decimal: 90 -> 1.5, 5 -> 0.1."""
-    return (Decimal(minutes) / MINUTES_PER_HOUR).quantize(_HOURS_QUANTUM, rounding=ROUND_HALF_UP)
-
-
 def china_time(moment: datetime.datetime | str, *, seconds: bool = False) -> str:
     """An instant as people in China read it: "2026-12-03 15:00" in Beijing time (Asia/Shanghai).
 
@@ -238,8 +232,8 @@ def format_cell(column: Column, value: CellValue) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if column.kind == "hours" and isinstance(value, int | float):
-        return str(minutes_to_hours(value))
+    if column.kind == "hours" and isinstance(value, int):
+        return duration_text(value)
     if isinstance(value, datetime.datetime):
         return china_time(value)
     if isinstance(value, datetime.date):

@@ -15,8 +15,8 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 from openpyxl.worksheet.worksheet import Worksheet
 
+from ledger.domain.display import XLSX_DURATION_FORMAT, duration_xlsx_value, hours_value
 from projections.render.model import (
-    MINUTES_PER_HOUR,
     CellValue,
     Chart,
     Column,
@@ -27,7 +27,6 @@ from projections.render.model import (
     display_width,
     form_lines,
     format_cell,
-    minutes_to_hours,
     totals_label_columns,
 )
 
@@ -36,7 +35,7 @@ SHEET_NAME_FALLBACK = "表"
 COLUMN_PADDING_CHARS = 2
 POINTS_PER_LINE = 15
 CHART_ANCHOR_GAP_COLUMNS = 2
-NUMBER_FORMATS = {"int": "0", "hours": "0.0", "date": "yyyy-mm-dd"}
+NUMBER_FORMATS = {"int": "0", "hours": XLSX_DURATION_FORMAT, "date": "yyyy-mm-dd"}
 _ILLEGAL_SHEET_CHARACTERS = re.compile(r"[\[\]:*?/\\]")
 _THIN = Side(style="thin")
 _GRID = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
@@ -162,9 +161,10 @@ def _put(sheet: Worksheet, row: int, column: int, value: CellValue) -> Cell:
 
 
 def _cell_value(column: Column, value: CellValue) -> CellValue:
-    """Numbers stay numbers: minutes become exact hours, shown with one decimal."""
-    if column.kind == "hours" and isinstance(value, int | float):
-        return value / MINUTES_PER_HOUR
+    """Numbers stay numbers: minutes become an exact spreadsheet duration shown as [h]:mm, which
+    Excel and WPS sum like the printed totals."""
+    if column.kind == "hours" and isinstance(value, int):
+        return duration_xlsx_value(value)
     return value
 
 
@@ -192,4 +192,4 @@ def _write_chart_sheet(sheet: Worksheet, chart: Chart) -> None:
 
 
 def _chart_value(chart: Chart, value: float) -> float:
-    return float(minutes_to_hours(value)) if chart.value_kind == "hours" else value
+    return hours_value(value) if chart.value_kind == "hours" else value

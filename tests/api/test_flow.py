@@ -95,6 +95,13 @@ def test_every_role_through_the_api_then_the_store_verifies(app: FastAPI, client
     assert ok(client.get(f"/v1/members/{member_id}/personal", headers=member))["fields"] == {"mobile": "13912345678"}
     entries = ok(client.get(f"/v1/members/{member_id}/account/entries", headers=member))["entries"]
     assert [e["type"] for e in entries] == ["Opened", "Credited", "Redeemed", "ClawedBack"]
+    # a passbook: oldest first, China time, each entry's change and the running balance after it
+    assert [(e["change_minutes"], e["balance_minutes"]) for e in entries] == [(0, 0), (150, 150), (-90, 60), (-30, 30)]
+    assert all(e["time"].endswith("+08:00") for e in entries)
+    assert [e["time"] for e in entries] == sorted(e["time"] for e in entries)
+    later = ok(client.get(f"/v1/members/{member_id}/account/entries", headers=member,
+                          params={"after_version": 2}))["entries"]
+    assert [(e["change_minutes"], e["balance_minutes"]) for e in later] == [(-90, 60), (-30, 30)]
 
     root = base64.b64decode(ledger.root_public_key())
     report = verify_store(ledger.database, root_public_key=root, region_code="320102", recorder=ledger.recorder,

@@ -235,7 +235,7 @@ def test_card_names_certifier_and_date_per_session_and_its_hours(world: World, t
     assert row["minutes"] == 90 and row["cumulative_minutes"] == 90
     assert row["certified_by"] == "评价：锁金村街道卫生院\n认证：紫鑫城社区党组织\n2026年4月1日"
     text = pdf_text(render(document, "pdf"), tmp_path)
-    for expected in ("本次服务时", "认证：紫鑫城社区党组织", "2026年4月1日", "1.5"):
+    for expected in ("本次服务时", "认证：紫鑫城社区党组织", "2026年4月1日", "1:30"):
         assert flat(expected) in text, expected
 
 

@@ -40,7 +40,7 @@ def test_card_pdf_holds_the_form_headers_and_the_rows(shared: tuple[Golden, View
     assert pdf.startswith(b"%PDF") and b"/FontFile2" in pdf  # the CJK font is embedded
     text = pdf_text(pdf, tmp_path)
     for expected in ("在职党员社区服务（活动）记录卡", "年月日", "服务地点", "认证签字", "张甲", "测试单位党委",
-                     "紫鑫城社区", "个人累计社区服务活动时间", "4.5", "2026-06-01"):
+                     "紫鑫城社区", "个人累计社区服务活动时间", "4:30", "2026-06-01"):
         assert expected in text, expected
 
 

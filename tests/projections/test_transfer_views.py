@@ -55,7 +55,7 @@ def test_a_transferred_member_leaves_one_region_and_arrives_in_the_other(tmp_pat
     card = reports.card(destination_views, year=year, member_id=str(member.actor_id))
     printed = [*card.footer_lines, *(line for section in card.sections for item in section.items
                                      if isinstance(item, Text) for line in item.lines)]
-    assert any("320102地区本年度认证服务 2 次、3.0 小时" in line for line in printed)
+    assert any("320102地区本年度认证服务 2 次、3小时" in line for line in printed)
 
     for views, ledger in ((source_views, source), (destination_views, destination)):
         assert not differences(dump(views), clean_rebuild(ledger))

@@ -20,6 +20,11 @@ from ledger.verify import verify_store
 from tests.scenario import Region, add_member, build_region, serve
 
 
+def _end(minutes: int) -> str:
+    """The end time of a session that starts at 08:00 (as `serve` records it) and lasts `minutes`."""
+    return f"{8 + minutes // 60:02d}:{minutes % 60:02d}"
+
+
 class Model:
     """The plain-Python oracle: net minutes (balance − owed) and the clamped balance per member."""
 
@@ -88,7 +93,8 @@ class LedgerMachine(RuleBasedStateMachine):
         member_id, credited, status = self.model.sessions[session_id]
         try:
             delta = self.ledger.correct_session(actor=self.region.community, session_id=session_id,
-                                                changes={"minutes": minutes}, reason="更正")
+                                                changes={"minutes": minutes, "end_time": _end(minutes)},
+                                                reason="更正")  # a correction keeps minutes ≤ end − start
         except (WrongState, LedgerError):
             assert status in ("rejected", "zeroed")
             return

@@ -352,7 +352,7 @@ def test_cli_issue_verify_and_the_pdf_qr_code(tmp_path: Path) -> None:
     assert out.exists() and Path(f"{out}.pdf").read_bytes().startswith(b"%PDF")
     assert runner.invoke(app, ["keys", "export-root", "--out", str(tmp_path / "root.pub"), "--db", db]).exit_code == 0
     result = runner.invoke(app, ["certificate", "verify", str(out), "--trust", str(tmp_path / "root.pub")])
-    assert result.exit_code == 0 and "250 minutes (4.2 hours)" in result.output, result.output
+    assert result.exit_code == 0 and "250 minutes (4:10 h:mm)" in result.output, result.output
     doc = document(out.read_bytes())
     doc["total"]["minutes"] = 9999
     out.write_bytes(encode(doc))

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ledger.domain.display import duration_text
 from ledger.domain.errors import (
     InvalidInput,
     LastPostCannotBeReleased,
@@ -33,7 +34,6 @@ from ledger.domain.values import (
     check_region_code,
     check_service_date,
     check_text,
-    hours_text,
     is_ascii_digits,
     working_days_between,
 )
@@ -122,9 +122,9 @@ def test_a_member_missing_a_requirement_gets_no_star() -> None:
     assert result.points >= 800 and result.stars == 0 and result.missing == ("未提出建议",)
 
 
-def test_working_days_and_hours_text() -> None:
+def test_working_days_and_durations() -> None:
     assert working_days_between(date(2026, 3, 6), date(2026, 3, 9)) == 1  # Friday → Monday
-    assert hours_text(90) == "1.5" and hours_text(0) == "0.0" and hours_text(5) == "0.1"
+    assert duration_text(90) == "1:30" and duration_text(0) == "0:00" and duration_text(5) == "0:05"
 
 
 def test_a_session_zeroed_by_a_complaint_cannot_be_certified_or_rejected() -> None:

@@ -9,7 +9,6 @@ import json
 import shutil
 import subprocess
 import zipfile
-from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -29,7 +28,6 @@ from projections.render.model import (
     Table,
     display_width,
     format_cell,
-    minutes_to_hours,
 )
 from projections.render.pdf import render_pdf
 from projections.render.xlsx import render_xlsx
@@ -171,12 +169,11 @@ def _register_row(number: int) -> dict[str, CellValue]:
     }
 
 
-def test_hours_column_shows_minutes_as_hours_with_one_decimal() -> None:
+def test_hours_column_shows_minutes_exactly_as_hours_and_minutes() -> None:
     hours = Column("minutes", "时长", kind="hours")
-    assert [format_cell(hours, minutes) for minutes in (90, 5, 3, 0, 1395)] == ["1.5", "0.1", "0.1", "0.0", "23.3"]
+    assert [format_cell(hours, minutes) for minutes in (90, 5, 3, 0, 1395)] == ["1:30", "0:05", "0:03", "0:00", "23:15"]
     assert format_cell(hours, "合计") == "合计"
     assert format_cell(hours, None) == ""
-    assert minutes_to_hours(87) == Decimal("1.5")  # 1.45 rounds half up, not to even
 
 
 def test_display_width_counts_cjk_characters_twice() -> None:
@@ -257,7 +254,7 @@ def test_pdf_text_has_chinese_headers_and_page_numbers() -> None:
 def test_pdf_record_card_shows_hours_totals_and_signature() -> None:
     text = _pdf_text(render_pdf(record_card())).replace(" ", "")
     assert "个人累计社区服务活动时间" in text
-    assert "20.3" in text
+    assert "20:15" in text
     assert "社区党组织认证签字（盖章）" in text
     assert "第1页/共" in text
 
@@ -279,11 +276,11 @@ def test_xlsx_has_chinese_headers_and_numeric_cells() -> None:
     assert all(cell.font.bold for cell in sheet[header_row])
     first = sheet[header_row + 1]
     assert first[0].value == datetime.datetime(2024, 3, 2)
-    assert first[3].value == pytest.approx(1.5)
-    assert first[3].number_format == "0.0"
+    assert first[3].value == datetime.timedelta(minutes=90)  # an exact duration, shown as [h]:mm
+    assert first[3].number_format == "[h]:mm"
     totals = sheet[header_row + 1 + len(SERVICES) * 3]
     assert totals[0].value == "个人累计社区服务活动时间"
-    assert totals[3].value == pytest.approx(CARD_TOTAL_MINUTES / 60)
+    assert totals[3].value == datetime.timedelta(minutes=CARD_TOTAL_MINUTES)
     assert totals[0].font.bold
     assert sheet.auto_filter.ref == f"A{header_row}:F{header_row + len(SERVICES) * 3}"
     assert sheet["A1"].value == "在职党员社区服务（活动）记录卡"
@@ -328,8 +325,8 @@ def test_csv_has_bom_crlf_and_parses_back() -> None:
         "评价（优/良/一般）",
         "认证签字",
     ]
-    assert rows[1] == ["2024-03-02", "政策法规宣传", "紫鑫城社区活动室", "1.5", "优", "李红（社区书记）"]
-    assert rows[-1][:4] == ["个人累计社区服务活动时间", "", "", "20.3"]
+    assert rows[1] == ["2024-03-02", "政策法规宣传", "紫鑫城社区活动室", "1:30", "优", "李红（社区书记）"]
+    assert rows[-1][:4] == ["个人累计社区服务活动时间", "", "", "20:15"]
 
 
 def test_text_that_looks_like_a_formula_stays_inert_text() -> None:

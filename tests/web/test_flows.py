@@ -17,6 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
+from ledger.domain.display import duration_text, minutes_from_text
 from ledger.transparency.certificate import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
@@ -36,8 +37,7 @@ def _price(server: Server, counter_id: str, name: str) -> int:
 
 
 def _hours(minutes: int) -> str:
-    tenths = (minutes * 10 * 2 + 60) // 120
-    return f"{tenths // 10}.{tenths % 10}"
+    return duration_text(minutes)  # the one display rule (exact h:mm)
 
 
 def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server, pages: Pages) -> None:
@@ -56,6 +56,9 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.wait_for_selector("#member-info:not([hidden])")
     assert page.inner_text("#member-name") == name
     assert page.inner_text("#member-balance") == _hours(before)
+    # the counter's script shows minutes by the same rule as the server (display.duration_text)
+    samples = [0, 5, 20, 40, 59, 60, 61, 75, 1505, 6000]
+    assert page.evaluate(f"{samples}.map(window.TimeledgerCounter.duration)") == [_hours(m) for m in samples]
 
     # a double click on "confirm": one redemption
     page.click(f"button.item[data-name='{TOWELS}']")
@@ -63,7 +66,7 @@ def test_counter_redemption_charges_once_and_refuses_an_overdraft(server: Server
     page.dblclick("#confirm")
     page.wait_for_selector("#receipt:not([hidden])")
     assert server.balance_minutes(member_id) == before - towels
-    assert page.inner_text("#r-balance") == f"{_hours(before - towels)} 小时"
+    assert page.inner_text("#r-balance") == f"{_hours(before - towels)} 时:分"
     assert page.is_hidden("#r-replayed")
     pages.shot(page, "counter-receipt")
     page.click("#next-customer")
@@ -268,7 +271,7 @@ def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(ser
     row.locator("form[action$='/price'] button[type=submit]").click()
     office.wait_for_selector(".flash-ok")
     counter = pages.open(counter_login, start="/counter")
-    assert "0.4 小时" in counter.locator("button.item", has_text="环保购物袋").inner_text()
+    assert "0:24 时:分" in counter.locator("button.item", has_text="环保购物袋").inner_text()
     office.on("dialog", lambda dialog: dialog.accept())  # "确定下架？"
     office.locator("tbody tr", has_text="环保购物袋").locator("form[action$='/delist'] button").click()
     office.wait_for_selector(".flash-ok")
@@ -285,10 +288,34 @@ def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(ser
     absent = next(r for r in sorted(rows, key=lambda r: r["member_id"]) if not r["reported_on"] and r["unit_id"]
                   and not server.api("GET", f"/v1/members/{r['member_id']}")["exempt_years"])
     unit = pages.open(server.login_of("unit", absent["unit_id"]), start="/unit")
-    members_table = unit.locator("table", has_text="本单位党员报到情况")  # not the 附件1 slips below it
-    row = members_table.locator("tbody tr", has_text=absent["name"])
+    row = unit.locator("#unit-members tbody tr", has_text=absent["name"])
     row.locator("input[name=reason]").fill("援藏挂职")
     row.locator("button[type=submit]").click()
     unit.wait_for_selector(".flash-ok")
-    assert "援藏挂职" in members_table.locator("tbody tr", has_text=absent["name"]).inner_text()
+    assert "援藏挂职" in unit.locator("#unit-members tbody tr", has_text=absent["name"]).inner_text()
     assert server.api("GET", f"/v1/members/{absent['member_id']}")["exempt_years"]
+
+
+def test_member_passbook_runs_in_time_order_with_a_running_balance_and_its_figures_add_up(
+        server: Server, pages: Pages) -> None:
+    rows = server.api("GET", "/v1/lists/balances", params={"limit": 200})["items"]
+    member = max(rows, key=lambda row: (row["redeemed_minutes"], row["member_id"]))
+    assert member["redeemed_minutes"] > 0  # the demo's counters redeem
+    me = pages.open(server.login_of("member", member["member_id"]), start="/me/account")
+    lines = me.locator("#passbook tbody tr")
+    times = [lines.nth(i).locator("time").get_attribute("datetime") or "" for i in range(lines.count())]
+    changes = [lines.nth(i).locator("td.change").inner_text() for i in range(lines.count())]
+    balances = [minutes_from_text(lines.nth(i).locator("td.balance").inner_text()) for i in range(lines.count())]
+    kinds = [lines.nth(i).locator("td").nth(1).inner_text() for i in range(lines.count())]
+    assert times and all(t.endswith("+08:00") for t in times)  # China time
+    assert times == sorted(times)
+    assert kinds.index("爱心超市兑换") > kinds.index("认证存入")  # no redemption before the first deposit
+    running = 0
+    for change, balance in zip(changes, balances):
+        running += 0 if change == "—" else minutes_from_text(change.removeprefix("+"))
+        assert balance == running
+    available = minutes_from_text(me.inner_text("#balance"))
+    assert available == balances[-1] == server.balance_minutes(member["member_id"])
+    figures = {name: minutes_from_text(me.inner_text(f"#{name}")) if me.locator(f"#{name}").count() else 0
+               for name in ("deposited", "redeemed", "clawed-back", "moved-out")}
+    assert figures["deposited"] - figures["redeemed"] - figures["clawed-back"] - figures["moved-out"] == available

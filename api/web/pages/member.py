@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api import reads
 from api.policy import authorize
 from api.routers import members as api_members
 from api.routers import reports as api_reports
@@ -26,10 +27,11 @@ from api.web.pages.home import report_query
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, points_text
+from ledger.domain.time_account import AccountSummary, summarise
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
-TABS = [("/me", "概览"), ("/me/records", "服务记录"), ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
+TABS = [("/me", "概览"), ("/me/account", "时间账户"), ("/me/records", "服务记录"), ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
 ENTRY_TYPES = {"Opened": "开户", "Credited": "认证存入", "ClawedBack": "更正/投诉扣回", "Redeemed": "爱心超市兑换",
                "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入"}
 CERTIFICATES_KEPT = 64  # issued bundles kept in memory for download (each is also registered by number)
@@ -77,20 +79,41 @@ def overview(request: Request) -> Response:
     points = (my_year.points or Fraction(0)) if my_year is not None else Fraction(0)
     next_star = next((t for t in thresholds if points < t), None)
     to_next_star = points_text(next_star - points) if next_star is not None else None
-    entries: list[dict[str, Any]] = []
-    if balance is not None:
-        page = api_members.read_entries(me, principal.actor, ledger, after_version=0, limit=200)
-        for entry in reversed(page.entries[-8:]):
-            entries.append({"type": ENTRY_TYPES.get(entry.type, entry.type), "time": entry.time.astimezone(CHINA_TIME),
-                            "minutes": entry.minutes, "raw": entry.type})
+    entries, summary = passbook(ledger, principal.actor, me) if balance is not None else ([], None)
     region = ledger.get_region()
     payload = member_payload(region.code, me, member.identity.name)
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
     return _page(request, principal, "member/overview.html", "我的", {
         "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
         "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star,
-        "entries": entries, "payload": payload, "checks": checks,
+        "entries": entries[-RECENT_ENTRIES:], "entries_more": len(entries) > RECENT_ENTRIES, "summary": summary,
+        "payload": payload, "checks": checks,
         "qr": qr_svg(payload, scale=5, label="我的党员码")})
+
+
+RECENT_ENTRIES = 10  # lines of the passbook on the overview; /me/account shows them all
+
+
+def passbook(ledger: Any, actor: Any, member_id: UUID) -> tuple[list[dict[str, Any]], AccountSummary]:
+    """The member's time account as a passbook: oldest first, China time, each line's change and the
+    balance after it; the summary's figures are sums of those changes, so they add up as shown."""
+    authorize(ledger, actor, "account.read", member_id)
+    lines = reads.account_history(ledger, member_id)
+    entries = [{"type": ENTRY_TYPES.get(line.kind, line.kind), "raw": line.kind,
+                "time": line.time.astimezone(CHINA_TIME), "change": line.change_minutes,
+                "balance": line.balance_minutes, "repaid": line.repaid_minutes, "over_cap": line.over_cap_minutes,
+                "owed_added": line.owed_added_minutes} for line in lines]
+    return entries, summarise(lines)
+
+
+@router.get("/me/account")
+def account(request: Request) -> Response:
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    member = api_members.read_member(me, principal.actor, ledger)
+    entries, summary = passbook(ledger, principal.actor, me)
+    return _page(request, principal, "member/account.html", "时间账户", {
+        "member": member, "entries": entries, "summary": summary})
 
 
 def requirement_checks(my_year: Any, member: Any, gettext: Any) -> list[tuple[str, bool, str]]:

@@ -23,10 +23,13 @@
     uncertain: false       // an attempt whose outcome is unknown: only "retry" may follow
   };
 
-  function hours(minutes) {  // one decimal, half up, like the ledger's hours_text
-    var tenths = Math.floor((minutes * 10 * 2 + 60) / 120);
-    return Math.floor(tenths / 10) + "." + (tenths % 10);
+  function hours(minutes) {  // exact h:mm, like ledger/domain/display.py duration_text (a browser test compares)
+    var sign = minutes < 0 ? "\u2212" : "";
+    var m = Math.abs(minutes);
+    var rest = m % 60;
+    return sign + Math.floor(m / 60) + ":" + (rest < 10 ? "0" : "") + rest;
   }
+  window.TimeledgerCounter = {duration: hours};
 
   function uuid4() {  // crypto.getRandomValues works on plain http too (randomUUID needs https)
     var b = new Uint8Array(16);
