@@ -40,6 +40,7 @@ from ledger.domain.errors import (
     LedgerError,
     NotFound,
     NotPermitted,
+    Unavailable,
     WrongState,
 )
 from ledger.domain.keys import Key
@@ -64,23 +65,26 @@ REASON_CHARS_MAX = 500  # a refusal's reason as the destination records and sign
 PRIOR_DEPTH_MAX = 32  # moves in one member's life
 
 
-class TransferRefused(LedgerError):
+class TransferRefused(InvalidInput):
     """A bundle or receipt that does not verify. `code` says which check failed."""
 
     code = "transfer_refused"
-    http_status = 422
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
 
 
-class BundleWrongDestination(TransferRefused):
-    http_status = 409
+class BundleWrongDestination(WrongState, TransferRefused):
+    """The bundle names another destination region (a conflict, not a malformed bundle)."""
+
+    code = "bundle_wrong_destination"
 
 
-class TransferAlreadyImported(TransferRefused):
-    http_status = 409
+class TransferAlreadyImported(WrongState, TransferRefused):
+    """This region imported the transfer already."""
+
+    code = "transfer_already_imported"
 
 
 # -------------------------------------------------------------------------------------------
@@ -812,11 +816,10 @@ def void(ledger: Ledger, transfer_id: UUID, *, rejection: Receipt | None = None,
 # Federation: the source pushes the bundle to the destination's service and finishes the transfer
 
 
-class DestinationUnreachable(LedgerError):
+class DestinationUnreachable(Unavailable):
     """The destination did not answer; the transfer stays pending and `send` may be retried."""
 
     code = "destination_unreachable"
-    http_status = 503
 
 
 Post = Callable[[str, bytes], tuple[int, bytes]]  # (url, body) -> (status, body)

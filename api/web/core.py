@@ -37,6 +37,7 @@ from starlette.datastructures import FormData
 
 from api.auth import AuthenticationFailed, Principal
 from api.commands import Commands, Signing
+from api.errors import REFUSALS, ApiError, http_status_of
 from api.policy import allowed
 from api.services import Services
 from api.web import i18n
@@ -79,9 +80,8 @@ class LoginRequired(Exception):
     """No valid session: the page redirects to the sign-in form."""
 
 
-class CsrfRefused(LedgerError):
+class CsrfRefused(ApiError):
     code = "csrf_refused"
-    http_status = 403
 
 
 # -- language ------------------------------------------------------------------------------------------
@@ -129,9 +129,8 @@ def require_principal(request: Request, *roles: Role) -> Principal:
     return principal
 
 
-class WrongRolePage(LedgerError):
+class WrongRolePage(ApiError):
     code = "wrong_role_page"
-    http_status = 403
 
     def __init__(self, role: Role, roles: tuple[Role, ...]) -> None:
         super().__init__(f"this page is for {', '.join(r.value for r in roles)}; you are signed in as {role.value}")
@@ -172,9 +171,8 @@ async def read_form(request: Request) -> FormData:
     return form
 
 
-class TooLarge(LedgerError):
+class TooLarge(ApiError):
     code = "request_too_large"
-    http_status = 413
 
 
 def commands_for(request: Request, principal: Principal, *, path: str, idempotency_key: str | None = None,
@@ -296,7 +294,7 @@ def error_page(request: Request, error: Exception, status_code: int) -> Response
 
 
 class WebRoute(APIRoute):
-    """Pages answer refusals with a page: 401 → the sign-in form; a `LedgerError` → its message."""
+    """Pages answer refusals with a page: 401 → the sign-in form; any other refusal → its message."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -314,8 +312,8 @@ class WebRoute(APIRoute):
                 return response
             except WrongRolePage as error:
                 return error_page(request, error, 403)
-            except LedgerError as error:
-                return error_page(request, error, error.http_status)
+            except REFUSALS as error:
+                return error_page(request, error, http_status_of(error))
             except (RequestValidationError, ValidationError) as error:
                 log.info("invalid input on %s: %s", request.url.path, type(error).__name__)
                 return error_page(request, error, 422)
@@ -384,8 +382,9 @@ async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: st
     gettext = translator(lang)
     try:
         result = await in_thread(run)
-    except (LedgerError, ValidationError) as error:
-        if isinstance(error, LedgerError) and error.code in ("not_authenticated", "token_expired", "token_revoked"):
+    except (*REFUSALS, ValidationError) as error:
+        if isinstance(error, AuthenticationFailed) and error.code in ("not_authenticated", "token_expired",
+                                                                      "token_revoked"):
             raise
         return redirect(back, kind="error", text=i18n.error_text(error, lang))
     if isinstance(result, tuple):  # ("error", text): nothing (or not everything) was done

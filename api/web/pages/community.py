@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import communities as api_communities
 from api.routers import members as api_members
@@ -162,7 +163,7 @@ async def decide(request: Request) -> Response:
                                                  idempotency_key=core.form_key(form, f"x:{session_id}"))
                     api_sessions.reject(session_id, ReasonIn(reason=reason), commands)
                 done += 1
-            except LedgerError as error:
+            except REFUSALS as error:
                 from api.web.i18n import error_text
 
                 failures.append(f"{str(session_id)[:8]}：{error_text(error, lang)}")

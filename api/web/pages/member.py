@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import members as api_members
 from api.routers import reports as api_reports
@@ -300,7 +301,7 @@ async def issue_certificate(request: Request) -> Response:
 
     try:
         token = await core.in_thread(run)
-    except LedgerError as error:
+    except REFUSALS as error:
         from api.web.i18n import error_text
 
         return core.redirect("/me/certificate", kind="error", text=error_text(error, core.lang_of(request)))
