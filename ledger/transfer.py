@@ -44,6 +44,7 @@ from ledger.domain.errors import (
     WrongState,
 )
 from ledger.domain.keys import Key
+from ledger.domain.limits import REASON_CHARS_MAX  # a refusal's reason as the destination records and signs it
 from ledger.domain.member import Member, ReportSlip
 from ledger.domain.orders import Suggestion
 from ledger.domain.region import Region
@@ -61,7 +62,6 @@ RECEIPT_FORMAT = "timeledger-receipt/v1"
 BUNDLE_BYTES_MAX = 256 * 1024 * 1024  # a lifetime of service is far below this
 BUNDLE_EVENTS_MAX = 500_000
 EVENT_ENVELOPE_BYTES_MAX = 4096  # one signed event, base64 in the bundle: the largest seen is ~1.6 KB
-REASON_CHARS_MAX = 500  # a refusal's reason as the destination records and signs it
 PRIOR_DEPTH_MAX = 32  # moves in one member's life
 
 

@@ -42,6 +42,7 @@ from api.policy import allowed
 from api.services import Services
 from api.web import i18n
 from ledger.application import Ledger
+from ledger.domain import limits
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role, hours_text
 from ledger.signing.canonical import JsonInputError, loads_bounded
@@ -57,6 +58,7 @@ FORM_BYTES_MAX = 2 * 1024 * 1024  # forms are small; uploads (certificates, bund
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["hours"] = hours_text
+templates.env.globals["limits"] = limits  # maxlength="{{ limits.NAME_CHARS_MAX }}": the domain's limits
 templates.env.finalize = lambda value: "" if value is None else value
 templates.env.globals["nonce"] = lambda: uuid4().hex
 

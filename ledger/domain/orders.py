@@ -9,6 +9,7 @@ from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import NotPermitted, OrderWrongState, WrongState
+from ledger.domain.limits import AGENCY_CHARS_MAX, NOTE_CHARS_MAX, REASON_CHARS_MAX
 from ledger.domain.values import check_text
 
 
@@ -19,7 +20,7 @@ class Order(LedgerAggregate):
     def place(cls, *, order_id: UUID, community_id: UUID, menu_item_id: UUID, menu_title: str, resident_id: UUID,
               note: str, placed_on: date) -> "Order":
         return cls(id=order_id, community_id=community_id, menu_item_id=menu_item_id, menu_title=menu_title,
-                   resident_id=resident_id, note=check_text(note, "note", chars_max=500, required=False),
+                   resident_id=resident_id, note=check_text(note, "note", chars_max=NOTE_CHARS_MAX, required=False),
                    placed_on=placed_on)
 
     @event("Placed")
@@ -69,7 +70,7 @@ class Order(LedgerAggregate):
 
     def cancel(self, *, reason: str) -> None:
         self._require(self.PLACED, self.DISPATCHED, self.ACCEPTED)
-        self._cancelled(reason=check_text(reason, "reason", chars_max=500))
+        self._cancelled(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
@@ -97,7 +98,7 @@ class Suggestion(LedgerAggregate):
     def adopt(self, *, note: str) -> None:
         if self.status != self.SUBMITTED:
             raise WrongState(f"suggestion {self.id} is already {self.status}")
-        self._adopted(note=check_text(note, "note", chars_max=500, required=False))
+        self._adopted(note=check_text(note, "note", chars_max=NOTE_CHARS_MAX, required=False))
 
     @event("Adopted")
     def _adopted(self, note: str) -> None:
@@ -107,7 +108,7 @@ class Suggestion(LedgerAggregate):
     def forward(self, *, agency: str) -> None:
         if self.status != self.SUBMITTED:
             raise WrongState(f"suggestion {self.id} is already {self.status}")
-        self._forwarded(agency=check_text(agency, "agency", chars_max=200))
+        self._forwarded(agency=check_text(agency, "agency", chars_max=AGENCY_CHARS_MAX))
 
     @event("Forwarded")
     def _forwarded(self, agency: str) -> None:

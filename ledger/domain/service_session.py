@@ -12,19 +12,21 @@ from eventsourcing.domain import event
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, working_days_between
 from ledger.domain.errors import InvalidInput, SessionAlreadyDecided, SessionNotCertified, SessionNotRated, WrongState
-from ledger.domain.values import (
+from ledger.domain.limits import (
+    ACTIVITY_CHARS_MAX,
     LATE_AFTER_WORKING_DAYS,
     NAME_CHARS_MAX,
-    Rating,
+    PLACE_CHARS_MAX,
+    REASON_CHARS_MAX,
     SERVICE_DATE_MIN,
-    Role,
-    check_minutes,
-    check_service_date,
-    check_text,
+    TEXT_CHARS_MAX,
 )
+from ledger.domain.values import Rating, Role, check_minutes, check_service_date, check_text
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
 CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "minutes"})
+# The limits of the session's text fields: the same when recorded and when corrected.
+SESSION_TEXT_CHARS_MAX = {"activity": ACTIVITY_CHARS_MAX, "content": TEXT_CHARS_MAX, "place": PLACE_CHARS_MAX}
 RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient, organiser
 
 
@@ -55,8 +57,9 @@ class ServiceSession(LedgerAggregate):
         check_service_date(service_date, recorded_on)
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
         return cls(id=session_id, member_id=member_id, community_id=community_id,
-                   activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
-                   content=check_text(content, "content"), place=check_text(place, "place", chars_max=200),
+                   activity=check_text(activity, "activity", chars_max=SESSION_TEXT_CHARS_MAX["activity"]),
+                   content=check_text(content, "content", chars_max=SESSION_TEXT_CHARS_MAX["content"]),
+                   place=check_text(place, "place", chars_max=SESSION_TEXT_CHARS_MAX["place"]),
                    service_date=service_date, start_time=start_time, end_time=end_time, minutes=minutes,
                    post_id=post_id, order_id=order_id,
                    organiser=check_text(organiser, "organiser", chars_max=NAME_CHARS_MAX, required=False),
@@ -130,7 +133,7 @@ class ServiceSession(LedgerAggregate):
             raise SessionAlreadyDecided("a complaint against this session was upheld already")
         if self.status != self.RECORDED:
             raise SessionAlreadyDecided(f"session {self.id} is already {self.status}")
-        self._rejected(reason=check_text(reason, "reason", chars_max=500))
+        self._rejected(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("Rejected")
     def _rejected(self, reason: str) -> None:
@@ -156,14 +159,14 @@ class ServiceSession(LedgerAggregate):
                                        f"be a date from {SERVICE_DATE_MIN.isoformat()} to the recording date")
                 clean[field] = value.isoformat()
             else:
-                clean[field] = check_text(value, field, chars_max=200 if field != "content" else 2000)
+                clean[field] = check_text(value, field, chars_max=SESSION_TEXT_CHARS_MAX[field])  # as when recorded
         if "service_date" in clean:  # the late flag follows the corrected date, under the calendar in force
             late = working_days_between(changes["service_date"], self.recorded_on, calendar) > LATE_AFTER_WORKING_DAYS
             if late != self.late:
                 clean["late"] = late
         delta = clean.get("minutes", self.minutes) - self.minutes if self.status == self.CERTIFIED else 0
         self._corrected(corrects_version=self.version, changes=clean,
-                        reason=check_text(reason, "reason", chars_max=500), credited_delta_minutes=delta)
+                        reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX), credited_delta_minutes=delta)
         return delta
 
     @event("Corrected")
@@ -182,7 +185,8 @@ class ServiceSession(LedgerAggregate):
         if self.status == self.REJECTED:
             raise WrongState("a rejected session has no minutes to zero")
         taken_back = self.certified_minutes
-        self._complaint_upheld(reason=check_text(reason, "reason", chars_max=500), taken_back_minutes=taken_back)
+        self._complaint_upheld(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX),
+                               taken_back_minutes=taken_back)
         return taken_back
 
     @event("ComplaintUpheld")
