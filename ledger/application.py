@@ -1170,10 +1170,10 @@ class Ledger(Application[UUID]):
         suggestion.adopt(note=note)
         self._commit(actor, None, suggestion)
 
-    def forward_suggestion(self, *, actor: Actor, suggestion_id: UUID, agency: str) -> None:
-        """交转有关机构办理."""
+    def forward_suggestion(self, *, actor: Actor, suggestion_id: UUID, agency: str, reference: str = "") -> None:
+        """交转有关机构办理 (`reference`: the agency's case number, when it gave one)."""
         suggestion = self._community_suggestion(actor, suggestion_id)
-        suggestion.forward(agency=agency)
+        suggestion.forward(agency=agency, reference=reference)
         self._commit(actor, None, suggestion)
 
     # =========================================================================================

@@ -13,6 +13,7 @@ from ledger.application import RedemptionResult
 from ledger.domain.limits import (
     ACTIVITY_CHARS_MAX,
     AGENCY_CHARS_MAX,
+    CASE_REFERENCE_CHARS_MAX,
     MINUTES_PER_SESSION_MAX,
     MINUTES_PER_SESSION_MIN,
     NAME_CHARS_MAX,
@@ -152,6 +153,8 @@ class AdoptIn(StrictIn):
 
 class ForwardIn(StrictIn):
     agency: str = Field(min_length=1, max_length=AGENCY_CHARS_MAX, examples=["区住建局"])
+    reference: str = Field("", max_length=CASE_REFERENCE_CHARS_MAX, examples=["玄建信〔2026〕17号"],
+                           description="受理编号（可选）/ the agency's case number, if it gave one")
 
 
 class SuggestionOut(BaseModel):
@@ -162,6 +165,7 @@ class SuggestionOut(BaseModel):
     submitted_on: date
     status: Literal["submitted", "adopted", "forwarded"]
     outcome_note: str
+    outcome_reference: str = Field("", description="交转受理编号 / the agency's case number of a forwarded suggestion")
 
 
 class RedemptionLineIn(StrictIn):

@@ -22,6 +22,7 @@ PLACE_CHARS_MAX = 200  # where a session took place
 PROFILE_FIELD_CHARS_MAX = 200  # one field of a member's profile or personal data (登记表)
 ADDRESS_CHARS_MAX = 200  # a peer region's service address
 AGENCY_CHARS_MAX = 200  # the agency a suggestion is forwarded to
+CASE_REFERENCE_CHARS_MAX = 64  # the agency's case number for a forwarded suggestion (受理编号)
 CALENDAR_SOURCE_CHARS_MAX = 200  # the notice a work calendar comes from
 KEY_REASON_CHARS_MAX = 200  # why a key is revoked, rotated or certified for a member
 REASON_CHARS_MAX = 500  # why a session is rejected or corrected, an order cancelled, a transfer refused …

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import NotPermitted, OrderWrongState, WrongState
-from ledger.domain.limits import AGENCY_CHARS_MAX, NOTE_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.limits import AGENCY_CHARS_MAX, CASE_REFERENCE_CHARS_MAX, NOTE_CHARS_MAX, REASON_CHARS_MAX
 from ledger.domain.values import check_text
 
 
@@ -94,6 +95,7 @@ class Suggestion(LedgerAggregate):
         self.submitted_on = submitted_on
         self.status = self.SUBMITTED
         self.outcome_note = ""
+        self.outcome_reference = ""
 
     def adopt(self, *, note: str) -> None:
         if self.status != self.SUBMITTED:
@@ -105,12 +107,28 @@ class Suggestion(LedgerAggregate):
         self.status = self.ADOPTED
         self.outcome_note = note
 
-    def forward(self, *, agency: str) -> None:
+    def forward(self, *, agency: str, reference: str = "") -> None:
         if self.status != self.SUBMITTED:
             raise WrongState(f"suggestion {self.id} is already {self.status}")
-        self._forwarded(agency=check_text(agency, "agency", chars_max=AGENCY_CHARS_MAX))
+        self._forwarded(agency=check_text(agency, "agency", chars_max=AGENCY_CHARS_MAX),
+                        reference=check_text(reference, "reference", chars_max=CASE_REFERENCE_CHARS_MAX,
+                                             required=False))
 
-    @event("Forwarded")
-    def _forwarded(self, agency: str) -> None:
+    class Forwarded(LedgerAggregate.Event):
+        """交转有关机构办理. Version 2 (the worked example of docs/schema-evolution.md) adds
+        `reference`: the agency's case number (受理编号), so the community can follow the case up.
+        Version 1 statements, signed before it existed, decode with no reference."""
+
+        class_version = 2
+        agency: str
+        reference: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reference"] = ""
+
+    @event(Forwarded)
+    def _forwarded(self, agency: str, reference: str) -> None:
         self.status = self.FORWARDED
         self.outcome_note = agency
+        self.outcome_reference = reference
