@@ -37,7 +37,7 @@ NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller
     ("GET", "/v1/auth/logins"), ("POST", "/v1/auth/logins/{username}/disable"), ("GET", "/v1/auth/tokens"),
     ("POST", "/v1/auth/tokens/{token_id}/revoke"), ("POST", "/v1/auth/activate"),
     # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
-    ("POST", "/v1/federation/transfer-imports"),
+    ("POST", "/v1/federation/transfer-imports"), ("POST", "/v1/federation/transfer-status"),
 }
 
 
@@ -238,6 +238,8 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/members/{member_id}/certificates", "certificate.issue", _ids(member_id="member"),
          tolerate=frozenset({422})),
     Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
+         lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
+    Spec("POST", "/v1/transfers/{transfer_id}/settlement", "transfer.send",
          lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
     Spec("POST", "/v1/members/{member_id}/key", "member.issue_key", _ids(member_id="member")),
     Spec("POST", "/v1/members/{member_id}/adoption", "member.adopt", _ids(member_id="member")),

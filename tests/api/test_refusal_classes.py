@@ -59,6 +59,8 @@ PINNED: dict[str, tuple[str, int]] = {
     "BundleWrongDestination": ("bundle_wrong_destination", 409),
     "TransferAlreadyImported": ("transfer_already_imported", 409),
     "DestinationUnreachable": ("destination_unreachable", 503),
+    "TransferNotExpired": ("transfer_not_expired", 409),
+    "VoidNeedsAnswer": ("transfer_void_needs_answer", 409),
     # api/: the API's own refusals
     "AuthenticationFailed": ("not_authenticated", 401),
     "InvalidCredentials": ("invalid_credentials", 401),

@@ -95,6 +95,7 @@ PINNED_TOPICS = [
     "ledger.domain.transfer:Transfer.Completed",
     "ledger.domain.transfer:Transfer.Exported",
     "ledger.domain.transfer:Transfer.Initiated",
+    "ledger.domain.transfer:Transfer.VoidForced",
     "ledger.domain.transfer:Transfer.Voided",
     "ledger.domain.transfer:TransferImport.Accepted",
     "ledger.domain.transfer:TransferRejection.Recorded",
