@@ -31,12 +31,13 @@ from argon2.low_level import hash_secret_raw
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from api.errors import ApiError
 from api.passwords import PASSWORD_CHARS_MAX, check_password
 from api.ratelimit import Clock, FailureThrottle
 from api.settings import Settings
 from api.store import ApiStore, accounts, member_keys, token_keys, tokens
 from ledger.application import Actor
-from ledger.domain.errors import AlreadyExists, InvalidInput, LedgerError, NotFound, NotPermitted
+from ledger.domain.errors import AlreadyExists, InvalidInput, NotFound
 from ledger.signing import sealed
 from ledger.domain.values import Role
 
@@ -48,11 +49,10 @@ TOKEN_KEY_INFO = b"timeledger/v1 member key under a bearer token"
 LOGIN_ROLES = frozenset(Role) - {Role.PROVINCE}  # the province root key stays offline: no login
 
 
-class AuthenticationFailed(LedgerError):
+class AuthenticationFailed(ApiError):
     """401: no valid credentials. `code` tells why, never whose."""
 
     code = "not_authenticated"
-    http_status = 401
 
 
 class InvalidCredentials(AuthenticationFailed):
@@ -67,7 +67,7 @@ class TokenRevoked(AuthenticationFailed):
     code = "token_revoked"
 
 
-class MemberLoginRefused(NotPermitted):
+class MemberLoginRefused(ApiError):
     """403: nobody but the member sets up a member's login (the region admin resets it, with a reason)."""
 
     code = "member_login_by_member_only"
@@ -78,11 +78,10 @@ MEMBER_LOGIN_REFUSED = ("党员的登录账号只能由党员本人凭激活码�
                         "admin may reset it, giving a reason")
 
 
-class TooManyAttempts(LedgerError):
+class TooManyAttempts(ApiError):
     """429: too many failed sign-ins for this username or from this address; wait `Retry-After`."""
 
     code = "too_many_attempts"
-    http_status = 429
 
     def __init__(self, retry_after_seconds: float) -> None:
         seconds = max(1, math.ceil(retry_after_seconds))
@@ -90,11 +89,10 @@ class TooManyAttempts(LedgerError):
         self.headers = {"Retry-After": str(seconds)}
 
 
-class SignInBusy(LedgerError):
+class SignInBusy(ApiError):
     """503: every password-hashing slot is busy (argon2 memory is bounded); retry in a second."""
 
     code = "sign_in_busy"
-    http_status = 503
     headers = {"Retry-After": "1"}
 
 

@@ -227,11 +227,11 @@ def _password(password_stdin: bool) -> tuple[str, bool]:
 
 def _create_login(auth: Any, **kwargs: Any) -> None:
     """`AuthService.create_login`, turning a refusal (weak password, taken name …) into a message."""
-    from ledger.domain.errors import LedgerError
+    from api.errors import REFUSALS
 
     try:
         auth.create_login(**kwargs)
-    except LedgerError as error:
+    except REFUSALS as error:
         _fail(f"{error.code}: {error.detail}", 2)
 
 
@@ -300,15 +300,15 @@ def logins_member_code(member: Annotated[str, typer.Option(help="Member id")],
                        db: DbOption = None) -> None:
     """A one-time activation code for a member (as the region admin): the member sets up their own
     login with it (POST /v1/auth/activate, or the web page). Any existing login of the member ends."""
+    from api.errors import REFUSALS
     from api.member_access import MemberAccess
-    from ledger.domain.errors import LedgerError
 
     ledger, store, auth = _auth(db)
     try:
         access = MemberAccess(ledger, auth, store, lambda run, alone=False: run())
         code, expires_at = access.issue_code(authority=ledger.region_actor(), member_id=UUID(member), reason=reason)
         out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
-    except (LedgerError, ValueError) as error:
+    except (*REFUSALS, ValueError) as error:
         _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
     finally:
         store.close()

@@ -28,7 +28,7 @@ from uuid import UUID
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from api.errors import InvalidHeader
+from api.errors import ApiError, InvalidHeader
 from api.idempotency import Slot, Stored, check_key, fingerprint
 from api.policy import authorize
 from api.schemas.common import PreparedOut
@@ -39,7 +39,7 @@ from ledger.domain.errors import NotPermitted
 from ledger.domain.values import Role
 
 
-class MemberKeyNotOwn(NotPermitted):
+class MemberKeyNotOwn(ApiError):
     code = "member_key_not_own"
 
 # Acts that must carry the member's own signature (issue #10): consents to share their record (the

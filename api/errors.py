@@ -1,7 +1,9 @@
 """One error model for every refusal, mapped in one place.
 
-Every error body is ``{"code": "<stable snake_case>", "detail": "<for people>"}``. Domain refusals
-(`LedgerError` subclasses) carry their own code and HTTP status; request-shape problems are
+Every error body is ``{"code": "<stable snake_case>", "detail": "<for people>"}``. Refusals are
+domain refusals (`LedgerError` subclasses, in `ledger/`) and the API's own (`ApiError` subclasses:
+sign-in, idempotency, rate limits, web forms); each carries a stable `code`, and `HTTP_STATUSES`
+below is the one table that gives their HTTP status (the ledger knows nothing of HTTP). Request-shape problems are
 `invalid_request` (422); unknown routes `not_found`; anything unexpected is a bug: 500
 `internal_error`, logged with its traceback and no request data. Error texts never contain the
 values a client sent (pydantic's messages name the field and the rule, not the input), so no
@@ -19,7 +21,16 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import (
+    ConcurrentUpdate,
+    ExistsWithDifferentTerms,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    NotPermitted,
+    Unavailable,
+    WrongState,
+)
 from ledger.signing.canonical import JsonInputError
 
 log = logging.getLogger("timeledger.api")
@@ -51,23 +62,81 @@ class ErrorOut(BaseModel):
     detail: str = Field(description="说明 / explanation for people (never contains personal data)")
 
 
-class ApiError(LedgerError):
-    """A refusal made by the API layer itself (idempotency, signing headers …)."""
+class ApiError(Exception):
+    """A refusal made by the API layer itself (sign-in, idempotency, signing headers, web forms …).
+    Like a `LedgerError`: a stable `code` and a `detail` for people; its status is in `HTTP_STATUSES`."""
+
+    code = "api_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+Refusal = LedgerError | ApiError
+REFUSALS: tuple[type[LedgerError], type[ApiError]] = (LedgerError, ApiError)  # for `except REFUSALS`
 
 
 class IdempotencyKeyReused(ApiError):
     code = "idempotency_key_reused"
-    http_status = 409
 
 
 class IdempotencyKeyInProgress(ApiError):
     code = "idempotency_key_in_progress"
-    http_status = 409
 
 
 class InvalidHeader(ApiError):
     code = "invalid_header"
-    http_status = 422
+
+
+# The one table of HTTP statuses: domain refusals by category (the nearest class in the refusal's
+# MRO wins), the API's own refusals by their code (their classes live beside the code that raises
+# them: api/auth.py, api/web/core.py …; a test checks that every refusal class has an entry).
+HTTP_STATUSES: dict[type[LedgerError] | str, int] = {
+    LedgerError: 400,
+    InvalidInput: 422,
+    NotPermitted: 403,
+    NotFound: 404,
+    WrongState: 409,
+    ExistsWithDifferentTerms: 409,
+    ConcurrentUpdate: 409,
+    Unavailable: 503,
+    # api/auth.py
+    "not_authenticated": 401,
+    "invalid_credentials": 401,
+    "token_expired": 401,
+    "token_revoked": 401,
+    "member_login_by_member_only": 403,
+    "too_many_attempts": 429,
+    "sign_in_busy": 503,
+    "weak_password": 422,  # api/passwords.py
+    # api/member_access.py
+    "activation_code_invalid": 403,
+    "member_login_exists": 409,
+    "reason_required": 422,
+    "member_key_not_own": 403,  # api/commands.py
+    # this module
+    "idempotency_key_reused": 409,
+    "idempotency_key_in_progress": 409,
+    "invalid_header": 422,
+    "rate_limited": 429,  # api/ratelimit.py
+    "bundle_too_large": 413,  # api/routers/transfers.py
+    # api/web/core.py
+    "csrf_refused": 403,
+    "wrong_role_page": 403,
+    "request_too_large": 413,
+}
+
+
+def http_status_of(error: Refusal) -> int:
+    """The HTTP status of a refusal, from `HTTP_STATUSES`."""
+    if isinstance(error, ApiError):
+        return HTTP_STATUSES[error.code]
+    for cls in type(error).__mro__:
+        status = HTTP_STATUSES.get(cls)
+        if status is not None:
+            return status
+    raise AssertionError(f"{type(error).__name__} is not a LedgerError")  # unreachable: LedgerError is in the table
 
 
 def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -94,18 +163,23 @@ def _body_parse_error(error: StarletteHTTPException) -> JSONResponse | None:
     return error_response(400, "invalid_json", "请求体不是有效的 JSON / the request body is not valid JSON")
 
 
-def ledger_error_response(error: LedgerError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if error.http_status == 401 else None
+def refusal_response(error: Refusal) -> JSONResponse:
+    status = http_status_of(error)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     extra = getattr(error, "headers", None)  # e.g. Retry-After on 429 / 503 (api/ratelimit.py)
     if isinstance(extra, dict):
         headers = {**(headers or {}), **extra}
-    return error_response(error.http_status, error.code, error.detail, headers)
+    return error_response(status, error.code, error.detail, headers)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
     async def _ledger_error(_request: Request, error: LedgerError) -> JSONResponse:
-        return ledger_error_response(error)
+        return refusal_response(error)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(_request: Request, error: ApiError) -> JSONResponse:
+        return refusal_response(error)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:

@@ -191,7 +191,8 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
     from api.settings import Settings
     from api.store import ApiStore
     from ledger.application import Actor, Ledger
-    from ledger.domain.values import MINUTES_PER_SESSION_MAX, Role
+    from ledger.domain.limits import MINUTES_PER_SESSION_MAX
+    from ledger.domain.values import Role
 
     ledger = Ledger(database_url)
     store = ApiStore(ledger.database)

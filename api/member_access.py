@@ -29,30 +29,31 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from api.auth import AuthService, Login, check_username
+from api.errors import ApiError
 from api.store import ApiStore, activation_codes
 from ledger.application import Actor, Ledger
-from ledger.domain.errors import InvalidInput, LedgerError, NotFound, WrongState
+from ledger.domain.errors import InvalidInput, NotFound
+from ledger.domain.limits import KEY_REASON_CHARS_MAX
 from ledger.domain.values import Role
 
 ACTIVATION_TTL = timedelta(hours=72)  # long enough to hand a slip of paper over, short enough to expire unused
 ACTIVATION_CODE_BYTES = 15  # 120 random bits, 20 base64url characters
 REASON_CHARS_MIN = 4
-REASON_CHARS_MAX = 200
+REASON_CHARS_MAX = KEY_REASON_CHARS_MAX  # the reason is signed into the member key's certification
 ACTIVATED_REASON = "党员本人设置登录，改用本人持有的密钥 / the member set up their own login: key now held by the member"
 
 
-class ActivationCodeInvalid(LedgerError):
+class ActivationCodeInvalid(ApiError):
     """403: unknown, used or expired activation code (never says which)."""
 
     code = "activation_code_invalid"
-    http_status = 403
 
 
-class MemberLoginExists(WrongState):
+class MemberLoginExists(ApiError):
     code = "member_login_exists"
 
 
-class ReasonRequired(InvalidInput):
+class ReasonRequired(ApiError):
     code = "reason_required"
 
 

@@ -17,14 +17,14 @@ import functools
 import re
 from importlib import resources
 
-from ledger.domain.errors import InvalidInput
+from api.errors import ApiError
 
 PASSWORD_CHARS_MAX = 256  # argon2 hashes anything, but a megabyte "password" is an attack
 DISTINCT_CHARS_MIN = 4  # "ababababab" has two; a real passphrase has many more
 TRAILER = re.compile(r"[\d\W_]+$")
 
 
-class WeakPassword(InvalidInput):
+class WeakPassword(ApiError):
     code = "weak_password"
 
 

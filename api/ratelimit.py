@@ -98,7 +98,6 @@ class RateLimited(ApiError):
     """429 with Retry-After: a key took more than its allowance."""
 
     code = "rate_limited"
-    http_status = 429
 
     def __init__(self, retry_after_seconds: float, detail: str | None = None) -> None:
         self.retry_after_seconds = max(1, math.ceil(retry_after_seconds))

@@ -6,7 +6,7 @@ identity map — so two redemptions against one account in a batch see each othe
 overdraw it. While a batch commits, new requests queue up and form the next batch; nobody waits
 for a timer.
 
-* A job refused by the domain (a `LedgerError` raised before it changed anything) is answered with
+* A job refused (a `LedgerError` or `ApiError` raised before it changed anything) is answered with
   its refusal and the rest of the batch goes on.
 * A job that failed after changing an aggregate, a batch whose save fails (`ConcurrentUpdate` from
   another process, a signing refusal at save time …) or any unexpected exception aborts the batch
@@ -29,8 +29,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.errors import REFUSALS
 from ledger.application import Ledger
-from ledger.domain.errors import ConcurrentUpdate, LedgerError
+from ledger.domain.errors import ConcurrentUpdate
 
 log = logging.getLogger("timeledger.api.writer")
 _STOP = object()
@@ -170,7 +171,7 @@ class GroupCommitWriter:
                     before = self._pending()
                     try:
                         outcomes.append((True, job.run()))
-                    except LedgerError as error:
+                    except REFUSALS as error:
                         if self._pending() != before:
                             raise _Poisoned() from error
                         outcomes.append((False, error))

@@ -37,6 +37,14 @@ from ledger.domain.errors import (
     SignatureInvalid,
 )
 from ledger.domain.keys import Key
+from ledger.domain.limits import (
+    KEY_REASON_CHARS_MAX,
+    LABEL_CHARS_MAX,
+    NOTE_CHARS_MAX,
+    PROFILE_FIELD_CHARS_MAX,
+    QUANTITY_MAX,
+    REDEMPTION_LINES_MAX,
+)
 from ledger.domain.member import Member, ReportSlip
 from ledger.domain.orders import Order, Suggestion
 from ledger.domain.organisations import Community, Counter, Unit
@@ -48,8 +56,6 @@ from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import (
     CERTIFIERS,
     PERSONAL_FIELDS,
-    QUANTITY_MAX,
-    REDEMPTION_LINES_MAX,
     STANDARD_POSTS,
     ConsentPurpose,
     PartyStatus,
@@ -345,7 +351,7 @@ class Ledger(Application[UUID]):
             raise AlreadyExists(f"key {key_id} is already registered")
         key = Key.register(key_id=key_id, public_key=ed25519.b64(public_key), owner_id=owner.actor_id,
                            role=owner.role.value, certified_by=self._signer_for(authority)[0],
-                           label=check_text(label, "label", chars_max=64))
+                           label=check_text(label, "label", chars_max=LABEL_CHARS_MAX))
         self._commit(authority, None, key)
         return key_id
 
@@ -371,7 +377,7 @@ class Ledger(Application[UUID]):
             raise NotPermitted(f"a {authority.role.value} cannot certify a member key")
         member = self._get(member_id, Member)
         owner = Actor(member.id, Role.MEMBER)
-        reason = check_text(reason, "reason", chars_max=200)
+        reason = check_text(reason, "reason", chars_max=KEY_REASON_CHARS_MAX)
         private_key = ed25519.generate()
         public = ed25519.public_bytes(private_key.public_key())
         key_id = ed25519.key_id_of(public)
@@ -528,7 +534,7 @@ class Ledger(Application[UUID]):
         old_key_id = self._signer_for(owner)[0]
         old = self._get(Key.create_id(old_key_id), Key)
         new = self._certify_new_key(authority=authority, owner=owner, label=f"{owner.role.value} key (rotated)")
-        old.revoke(effective_at=CLOCK.get()(), reason=check_text(reason, "reason", chars_max=200),
+        old.revoke(effective_at=CLOCK.get()(), reason=check_text(reason, "reason", chars_max=KEY_REASON_CHARS_MAX),
                    replaced_by=new.key_id)
         self._commit(authority, None, new, old)
         self.secrets.deactivate_key(old_key_id)
@@ -543,8 +549,8 @@ class Ledger(Application[UUID]):
         owner_role = Role(key.role)
         if authority.role not in CERTIFIERS[owner_role] and authority.role is not Role.PROVINCE:
             raise NotPermitted(f"a {authority.role.value} cannot revoke a {owner_role.value} key")
-        key.revoke(effective_at=effective_at or CLOCK.get()(), reason=check_text(reason, "reason", chars_max=200),
-                   replaced_by=None)
+        key.revoke(effective_at=effective_at or CLOCK.get()(),
+                   reason=check_text(reason, "reason", chars_max=KEY_REASON_CHARS_MAX), replaced_by=None)
         self._commit(authority, None, key)
         self.secrets.deactivate_key(key_id)
         self._signers.pop(key.owner_id, None)
@@ -577,7 +583,7 @@ class Ledger(Application[UUID]):
         if self._exists(policy_id):
             raise AlreadyExists(f"scoring policy version {version} already exists")
         policy = ScoringPolicy.publish(region_code=self.region_code, version=version, rules=rules,
-                                       note=check_text(note, "note", chars_max=500, required=False))
+                                       note=check_text(note, "note", chars_max=NOTE_CHARS_MAX, required=False))
         region = self.get_region()
         region.adopt_policy(from_year=from_year, version=version)
         self._commit(actor, None, policy, region)
@@ -649,7 +655,7 @@ class Ledger(Application[UUID]):
         self._require_role(actor, Role.REGION)
         auditor_id = uuid4()
         key = self._certify_new_key(authority=actor, owner=Actor(auditor_id, Role.AUDITOR),
-                                    label=check_text(label, "label", chars_max=64))
+                                    label=check_text(label, "label", chars_max=LABEL_CHARS_MAX))
         self._commit(actor, None, key)
         return auditor_id
 
@@ -659,7 +665,7 @@ class Ledger(Application[UUID]):
         self._require_role(actor, Role.COMMUNITY)
         resident_id = uuid4()
         key = self._certify_new_key(authority=actor, owner=Actor(resident_id, Role.RESIDENT),
-                                    label=check_text(label, "label", chars_max=64))
+                                    label=check_text(label, "label", chars_max=LABEL_CHARS_MAX))
         self._commit(actor, None, key)
         return resident_id
 
@@ -836,7 +842,7 @@ class Ledger(Application[UUID]):
         if unknown:
             raise InvalidInput(f"unknown personal fields: {sorted(unknown)}")
         for field_name, value in personal.items():
-            check_text(value, field_name, chars_max=200)
+            check_text(value, field_name, chars_max=PROFILE_FIELD_CHARS_MAX)
         today = self.today()
         deadline = slip.deadline if slip else self.get_region().report_deadline(today.year)
         member_sealed = self._seal_personal(member_id, personal)
@@ -1164,10 +1170,10 @@ class Ledger(Application[UUID]):
         suggestion.adopt(note=note)
         self._commit(actor, None, suggestion)
 
-    def forward_suggestion(self, *, actor: Actor, suggestion_id: UUID, agency: str) -> None:
-        """交转有关机构办理."""
+    def forward_suggestion(self, *, actor: Actor, suggestion_id: UUID, agency: str, reference: str = "") -> None:
+        """交转有关机构办理 (`reference`: the agency's case number, when it gave one)."""
         suggestion = self._community_suggestion(actor, suggestion_id)
-        suggestion.forward(agency=agency)
+        suggestion.forward(agency=agency, reference=reference)
         self._commit(actor, None, suggestion)
 
     # =========================================================================================

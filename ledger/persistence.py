@@ -30,6 +30,7 @@ from ledger.signing.statement import MAGIC, parse_signed_bytes, statement_hash, 
 DEFAULT_DATABASE_URL = "sqlite:///timeledger.db"
 ENVELOPE_ATTRIBUTE = "_envelope"
 HEADER_FIELDS = frozenset({"originator_id", "originator_version", "timestamp"})
+CLASS_VERSION = "class_version"  # the payload key, named as eventsourcing's Mapper names it
 
 
 PRIVATE_FILE_MODE = 0o600  # database, WAL and key files: the owner only
@@ -151,12 +152,38 @@ def event_type_name(cls: type) -> str:
 
 
 def event_payload(domain_event: Any) -> dict[str, Any]:
-    return {k: to_json_value(v) for k, v in vars(domain_event).items()
-            if k not in HEADER_FIELDS and not k.startswith("_")}
+    """The payload signed into the event's statement. An event class at `class_version` 2 or later
+    says so in its payload (as eventsourcing's own Mapper does in the state it stores), so the
+    decoder knows which upcasters an old statement needs; version 1 payloads carry no marker."""
+    payload = {k: to_json_value(v) for k, v in vars(domain_event).items()
+               if k not in HEADER_FIELDS and not k.startswith("_")}
+    class_version = getattr(type(domain_event), "class_version", 1)
+    if class_version > 1:
+        payload[CLASS_VERSION] = class_version
+    return payload
+
+
+def upcast_payload(cls: type, payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored payload in the shape of today's `cls`. Statements are signed and never rewritten, so
+    an event's schema evolves on decode: the class declares `class_version = N` and static methods
+    `upcast_v1_v2(state)` … `upcast_v{N-1}_vN(state)` that bring an older payload (JSON values, as
+    signed) up to date in place. See docs/schema-evolution.md."""
+    class_version = getattr(cls, "class_version", 1)
+    stored_version = payload.get(CLASS_VERSION, 1)
+    if stored_version == class_version == 1:
+        return payload
+    if type(stored_version) is not int or not 1 <= stored_version <= class_version:
+        raise ValueError(f"{cls.__qualname__}: a payload of class version {stored_version!r}; this code reads "
+                         f"versions 1 to {class_version}")
+    state = {k: v for k, v in payload.items() if k != CLASS_VERSION}
+    for version in range(stored_version, class_version):
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+    return state
 
 
 def decode_event(cls: type, originator_id: UUID, version: int, time: str, payload: dict[str, Any],
                  chain: str) -> Any:
+    payload = upcast_payload(cls, payload)
     converters = field_converters(cls)
     state: dict[str, Any] = {}
     for name, value in payload.items():

@@ -49,9 +49,11 @@ from ledger.domain.errors import (
     LedgerError,
     NotFound,
     NotPermitted,
+    Unavailable,
     WrongState,
 )
 from ledger.domain.keys import Key
+from ledger.domain.limits import REASON_CHARS_MAX  # a refusal's reason as the destination records and signs it
 from ledger.domain.member import Member, ReportSlip
 from ledger.domain.orders import Suggestion
 from ledger.domain.region import Region
@@ -69,40 +71,41 @@ RECEIPT_FORMAT = "timeledger-receipt/v1"
 BUNDLE_BYTES_MAX = 256 * 1024 * 1024  # a lifetime of service is far below this
 BUNDLE_EVENTS_MAX = 500_000
 EVENT_ENVELOPE_BYTES_MAX = 4096  # one signed event, base64 in the bundle: the largest seen is ~1.6 KB
-REASON_CHARS_MAX = 500  # a refusal's reason as the destination records and signs it
 PRIOR_DEPTH_MAX = 32  # moves in one member's life
 
 
-class TransferRefused(LedgerError):
+class TransferRefused(InvalidInput):
     """A bundle or receipt that does not verify. `code` says which check failed."""
 
     code = "transfer_refused"
-    http_status = 422
 
     def __init__(self, code: str, detail: str) -> None:
         super().__init__(detail)
         self.code = code
 
 
-class BundleWrongDestination(TransferRefused):
-    http_status = 409
+class BundleWrongDestination(WrongState, TransferRefused):
+    """The bundle names another destination region (a conflict, not a malformed bundle)."""
+
+    code = "bundle_wrong_destination"
 
 
-class TransferAlreadyImported(TransferRefused):
-    http_status = 409
+class TransferAlreadyImported(WrongState, TransferRefused):
+    """This region imported the transfer already."""
+
+    code = "transfer_already_imported"
 
 
-class TransferNotExpired(TransferRefused):
+class TransferNotExpired(WrongState, TransferRefused):
     """The destination answers "not imported" only after the transfer's expiry."""
 
-    http_status = 409
+    code = "transfer_not_expired"
 
 
-class VoidNeedsAnswer(LedgerError):
+class VoidNeedsAnswer(WrongState):
     """A timeout alone voids nothing: the destination may have imported and the receipt got lost."""
 
     code = "transfer_void_needs_answer"
-    http_status = 409
 
 
 # -------------------------------------------------------------------------------------------
@@ -940,11 +943,10 @@ def _unfreeze(ledger: Ledger, transfer: Transfer, reason: str) -> None:
 # Federation: the source pushes the bundle to the destination's service and finishes the transfer
 
 
-class DestinationUnreachable(LedgerError):
+class DestinationUnreachable(Unavailable):
     """The destination did not answer; the transfer stays pending and `send` may be retried."""
 
     code = "destination_unreachable"
-    http_status = 503
 
 
 Post = Callable[[str, bytes], tuple[int, bytes]]  # (url, body) -> (status, body)

@@ -26,7 +26,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import CommandsDep
-from api.errors import COMMAND_RESPONSES, _example
+from api.errors import COMMAND_RESPONSES, _example, http_status_of
 from api.ratelimit import RateLimited, TokenBucket
 from api.routers.transfers import _receipt_out, _transfer_out, read_bounded_body
 from api.schemas.transfers import ReceiptOut, TransferOut
@@ -112,7 +112,7 @@ async def federation_import(request: Request) -> JSONResponse:
             body: dict[str, Any] = {"code": refused.code, "detail": refused.detail,
                                     "rejection": _receipt_out(rejection).model_dump() if rejection is not None
                                     else None}
-            return JSONResponse(body, status_code=refused.http_status)
+            return JSONResponse(body, status_code=http_status_of(refused))
     finally:
         guard.release_slot()
     return JSONResponse(_receipt_out(receipt).model_dump(), status_code=201)

@@ -22,7 +22,7 @@ def read_suggestion(suggestion_id: UUID, actor: ActorDep, ledger: LedgerDep) -> 
     s = get_suggestion(ledger, suggestion_id)
     return SuggestionOut(id=s.id, member_id=s.member_id, community_id=s.community_id, content=s.content,
                          submitted_on=s.submitted_on, status=s.status,  # type: ignore[arg-type]
-                         outcome_note=s.outcome_note)
+                         outcome_note=s.outcome_note, outcome_reference=s.outcome_reference)
 
 
 @router.post("/{suggestion_id}/adoption", response_model=DoneOut, responses=COMMAND_RESPONSES,
@@ -38,4 +38,5 @@ def adopt(suggestion_id: UUID, body: AdoptIn, commands: CommandsDep) -> object:
 def forward(suggestion_id: UUID, body: ForwardIn, commands: CommandsDep) -> object:
     return commands.run(action="suggestion.forward", object_id=suggestion_id, body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.forward_suggestion(
-                            actor=commands.actor, suggestion_id=suggestion_id, agency=body.agency))
+                            actor=commands.actor, suggestion_id=suggestion_id, agency=body.agency,
+                            reference=body.reference))

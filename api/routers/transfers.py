@@ -29,7 +29,6 @@ router = APIRouter(tags=["transfers 转移接续"])
 
 class BundleTooLarge(ApiError):
     code = "bundle_too_large"
-    http_status = 413
 
     def __init__(self, bytes_max: int) -> None:
         super().__init__(f"转移包超过 {bytes_max} 字节的网络上限，请改用文件方式（timeledger transfer import）/ the "

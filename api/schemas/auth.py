@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 from api.schemas.common import StrictIn
 from ledger.domain.values import Role
 
-
 USERNAME_CHARS_MAX = 64
 PASSWORD_CHARS_MAX = 256
 FORM_TEXT_CHARS_MAX = 256  # scope, client_id, client_secret: unused, but bounded like every input

@@ -9,7 +9,8 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, StrictIn
-from ledger.domain.values import NAME_CHARS_MAX, ConsentPurpose, PartyStatus
+from ledger.domain.limits import CONSENT_RECIPIENT_CHARS_MAX, NAME_CHARS_MAX, PROFILE_FIELD_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.values import ConsentPurpose, PartyStatus
 
 YEAR_MIN, YEAR_MAX = 2000, 2100
 PostIds = list[UUID]
@@ -33,25 +34,25 @@ class ReportSlipIn(StrictIn):
 class ProfileIn(StrictIn):
     """登记表非敏感项 / 登记表 fields kept in clear."""
 
-    sex: str | None = Field(None, max_length=200, examples=["男"])
-    education: str | None = Field(None, max_length=200, examples=["本科"])
-    party_joined: str | None = Field(None, max_length=200, examples=["2008-07"])
-    specialities: str | None = Field(None, max_length=200, examples=["法律咨询"])
-    hobbies: str | None = Field(None, max_length=200, examples=["书法"])
-    available_time: str | None = Field(None, max_length=200, examples=["周末"])
+    sex: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["男"])
+    education: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["本科"])
+    party_joined: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["2008-07"])
+    specialities: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["法律咨询"])
+    hobbies: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["书法"])
+    available_time: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["周末"])
 
 
 class PersonalIn(StrictIn):
     """个人信息：加密保存，仅本人、所在社区和单位可见 / personal fields: encrypted at rest, visible only to
     the member, their community and their unit. Health data only with the member's consent."""
 
-    ethnicity: str | None = Field(None, max_length=200, examples=["汉族"])
-    health: str | None = Field(None, max_length=200, examples=["健康"])
-    birth_month: str | None = Field(None, max_length=200, examples=["1980-05"])
-    home_address: str | None = Field(None, max_length=200)
-    unit_address: str | None = Field(None, max_length=200)
-    unit_phone: str | None = Field(None, max_length=200)
-    mobile: str | None = Field(None, max_length=200)
+    ethnicity: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["汉族"])
+    health: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["健康"])
+    birth_month: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX, examples=["1980-05"])
+    home_address: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX)
+    unit_address: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX)
+    unit_phone: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX)
+    mobile: str | None = Field(None, max_length=PROFILE_FIELD_CHARS_MAX)
 
 
 class RegistrationIn(StrictIn):
@@ -75,20 +76,20 @@ class TeamJoinIn(StrictIn):
 class ExemptionIn(StrictIn):
     """有故：单位说明原因 / the unit's reason for excusing the member this year."""
 
-    reason: str = Field(min_length=1, max_length=500, examples=["援疆挂职一年"])
+    reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["援疆挂职一年"])
 
 
 class ConsentIn(StrictIn):
     """单独同意 / a separate consent naming its recipient (PIPL)."""
 
     purpose: ConsentPurpose = Field(description="unit_feedback: 向单位反馈服务纪实; transfer: 转移至其他地区")
-    recipient: str = Field(min_length=1, max_length=64,
+    recipient: str = Field(min_length=1, max_length=CONSENT_RECIPIENT_CHARS_MAX,
                            description="接收方：单位编号或地区代码 / the unit id, or the region code for a transfer")
     consent_id: UUID | None = None
 
 
 class ErasureIn(StrictIn):
-    reason: str = Field("党员本人申请", min_length=1, max_length=500)
+    reason: str = Field("党员本人申请", min_length=1, max_length=REASON_CHARS_MAX)
 
 
 class PostClaimOut(BaseModel):

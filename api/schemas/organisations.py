@@ -7,8 +7,9 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, StrictIn
+from ledger.domain.limits import LABEL_CHARS_MAX, NAME_CHARS_MAX, PRICE_MINUTES_MAX
 from ledger.domain.organisations import DECLARED_MEMBERS_MAX
-from ledger.domain.values import NAME_CHARS_MAX, PRICE_MINUTES_MAX, TeamKind, UnitType
+from ledger.domain.values import TeamKind, UnitType
 
 Name = Field(min_length=1, max_length=NAME_CHARS_MAX)
 
@@ -140,4 +141,4 @@ class CounterOut(BaseModel):
 class ResidentIn(StrictIn):
     """登记居民（服务对象）：只记标签，不记个人信息 / register a resident: a label, no personal data."""
 
-    label: str = Field(min_length=1, max_length=64, examples=["3栋居民"])
+    label: str = Field(min_length=1, max_length=LABEL_CHARS_MAX, examples=["3栋居民"])

@@ -9,6 +9,14 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import StrictIn
+from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
+from ledger.domain.limits import (
+    CALENDAR_SOURCE_CHARS_MAX,
+    DISPLAY_NAME_CHARS_MAX,
+    KEY_REASON_CHARS_MAX,
+    LABEL_CHARS_MAX,
+    NOTE_CHARS_MAX,
+)
 
 POINTS_MAX = 10_000
 YEAR_MIN, YEAR_MAX = 2000, 2100
@@ -30,7 +38,7 @@ class RegionOut(BaseModel):
 class RegionSettingsIn(StrictIn):
     """修改地区设置 / change region settings (omitted fields keep their value)."""
 
-    display_name: str | None = Field(None, min_length=1, max_length=32, examples=["爱心时间银行"])
+    display_name: str | None = Field(None, min_length=1, max_length=DISPLAY_NAME_CHARS_MAX, examples=["爱心时间银行"])
     storage_cap_minutes: int | None = Field(None, ge=1, le=100_000 * 60, examples=[90000],
                                             description="时间账户上限（分钟）/ account cap, minutes")
     clear_storage_cap: bool = Field(False, description="取消上限 / remove the cap")
@@ -74,7 +82,7 @@ class ScoringPolicyIn(StrictIn):
 
     version: int = Field(ge=2, le=10_000, examples=[2], description="版本号（1 为省级默认）/ version (1 is the default)")
     rules: ScoringRulesIn
-    note: str = Field("", max_length=500, examples=["区委组织部2027年积分办法"])
+    note: str = Field("", max_length=NOTE_CHARS_MAX, examples=["区委组织部2027年积分办法"])
     from_year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, examples=[2027], description="自哪一年起适用 / first year")
 
 
@@ -97,7 +105,7 @@ class ScoringPolicyOut(BaseModel):
 class LabelIn(StrictIn):
     """名称（不是个人姓名）/ a label (not a person's name)."""
 
-    label: str = Field(min_length=1, max_length=64, examples=["玄武区委组织部审计组"])
+    label: str = Field(min_length=1, max_length=LABEL_CHARS_MAX, examples=["玄武区委组织部审计组"])
 
 
 class KeyOut(BaseModel):
@@ -119,7 +127,7 @@ class ClientKeyIn(StrictIn):
     owner_id: UUID = Field(description="密钥持有主体（柜台、社区等）/ the actor the key belongs to")
     public_key: str = Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$",
                             description="Ed25519 公钥（base64，32 字节）/ 32-byte Ed25519 public key, base64")
-    label: str = Field(min_length=1, max_length=64, examples=["紫鑫城社区爱心超市收银终端2号"])
+    label: str = Field(min_length=1, max_length=LABEL_CHARS_MAX, examples=["紫鑫城社区爱心超市收银终端2号"])
 
 
 class KeyIdOut(BaseModel):
@@ -129,22 +137,22 @@ class KeyIdOut(BaseModel):
 class KeyRevokeIn(StrictIn):
     """吊销密钥 / revoke a key (from now, or from an earlier moment after a compromise)."""
 
-    reason: str = Field(min_length=1, max_length=200, examples=["收银终端丢失"])
+    reason: str = Field(min_length=1, max_length=KEY_REASON_CHARS_MAX, examples=["收银终端丢失"])
     effective_at: datetime | None = Field(None, description="生效时间，缺省为现在 / from when; default now")
 
 
 class KeyRotateIn(StrictIn):
-    reason: str = Field("rotation", min_length=1, max_length=200, examples=["定期轮换"])
+    reason: str = Field("rotation", min_length=1, max_length=KEY_REASON_CHARS_MAX, examples=["定期轮换"])
 
 
 class CalendarIn(StrictIn):
     """某年法定节假日安排 / a year's State Council calendar: days off and make-up working days."""
 
-    holidays: list[date] = Field(max_length=60, description="放假日期（含假期内的周末）/ days off",
+    holidays: list[date] = Field(max_length=HOLIDAYS_PER_YEAR_MAX, description="放假日期（含假期内的周末）/ days off",
                                  examples=[["2027-10-01", "2027-10-04"]])
-    workdays: list[date] = Field(max_length=20, description="调休上班的周末 / weekend days worked",
+    workdays: list[date] = Field(max_length=WORKDAYS_PER_YEAR_MAX, description="调休上班的周末 / weekend days worked",
                                  examples=[["2027-09-26"]])
-    source: str = Field(min_length=1, max_length=200, description="通知名称 / the notice",
+    source: str = Field(min_length=1, max_length=CALENDAR_SOURCE_CHARS_MAX, description="通知名称 / the notice",
                         examples=["国务院办公厅关于2027年部分节假日安排的通知"])
     published_on: date | None = Field(None, description="通知日期 / the notice's date", examples=["2026-11-10"])
 

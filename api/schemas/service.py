@@ -11,15 +11,21 @@ from pydantic import BaseModel, Field
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn, WarningOut
 from ledger.application import RedemptionResult
 from ledger.domain.display import duration_text
-from ledger.domain.values import (
+from ledger.domain.limits import (
+    ACTIVITY_CHARS_MAX,
+    AGENCY_CHARS_MAX,
+    CASE_REFERENCE_CHARS_MAX,
     MINUTES_PER_SESSION_MAX,
     MINUTES_PER_SESSION_MIN,
     NAME_CHARS_MAX,
+    NOTE_CHARS_MAX,
+    PLACE_CHARS_MAX,
     QUANTITY_MAX,
+    REASON_CHARS_MAX,
     REDEMPTION_LINES_MAX,
     TEXT_CHARS_MAX,
-    Rating,
 )
+from ledger.domain.values import Rating
 
 CLOCK_TIME_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"  # ASCII digits: pydantic's `\d` takes full-width ones
 ClockTime = Field(pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["09:00"])
@@ -30,7 +36,7 @@ class OrderIn(StrictIn):
 
     community_id: UUID = Field(examples=[EXAMPLE_COMMUNITY_ID])
     menu_item_id: UUID
-    note: str = Field("", max_length=500, examples=["请尽快安排"])
+    note: str = Field("", max_length=NOTE_CHARS_MAX, examples=["请尽快安排"])
     order_id: UUID | None = Field(None, description="客户端指定的编号 / client-chosen id")
 
 
@@ -41,7 +47,7 @@ class DispatchIn(StrictIn):
 
 
 class ReasonIn(StrictIn):
-    reason: str = Field(min_length=1, max_length=500, examples=["居民临时外出"])
+    reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["居民临时外出"])
 
 
 class OrderOut(BaseModel):
@@ -63,9 +69,9 @@ class SessionIn(StrictIn):
     """服务记录（附件5）/ a service session. Minutes exclude travel and fit between start and end."""
 
     member_id: UUID = Field(examples=[EXAMPLE_MEMBER_ID])
-    activity: str = Field(min_length=1, max_length=NAME_CHARS_MAX, examples=["敬老助残"])
+    activity: str = Field(min_length=1, max_length=ACTIVITY_CHARS_MAX, examples=["敬老助残"])
     content: str = Field(min_length=1, max_length=TEXT_CHARS_MAX, examples=["为空巢老人打扫卫生、陪伴聊天"])
-    place: str = Field(min_length=1, max_length=200, examples=["社区党群服务中心"])
+    place: str = Field(min_length=1, max_length=PLACE_CHARS_MAX, examples=["社区党群服务中心"])
     service_date: date = Field(examples=["2026-05-16"])
     start_time: str = ClockTime
     end_time: str = Field(pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["11:00"])
@@ -87,10 +93,10 @@ class CorrectionIn(StrictIn):
     """更正：以新事件引用原记录，与新记录同样校验 / a correction, recorded as a new event (give at least one
     field) and checked by the same rules as a new record."""
 
-    reason: str = Field(min_length=1, max_length=500, examples=["党员申请更正：实际服务时间少半小时"])
-    activity: str | None = Field(None, min_length=1, max_length=NAME_CHARS_MAX)
+    reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["党员申请更正：实际服务时间少半小时"])
+    activity: str | None = Field(None, min_length=1, max_length=ACTIVITY_CHARS_MAX)
     content: str | None = Field(None, min_length=1, max_length=TEXT_CHARS_MAX)
-    place: str | None = Field(None, min_length=1, max_length=200)
+    place: str | None = Field(None, min_length=1, max_length=PLACE_CHARS_MAX)
     service_date: date | None = None
     start_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["09:00"])
     end_time: str | None = Field(None, pattern=CLOCK_TIME_PATTERN, max_length=5, examples=["11:00"])
@@ -147,11 +153,13 @@ class SuggestionIn(StrictIn):
 
 
 class AdoptIn(StrictIn):
-    note: str = Field("", max_length=500, examples=["已纳入社区年度计划"])
+    note: str = Field("", max_length=NOTE_CHARS_MAX, examples=["已纳入社区年度计划"])
 
 
 class ForwardIn(StrictIn):
-    agency: str = Field(min_length=1, max_length=200, examples=["区住建局"])
+    agency: str = Field(min_length=1, max_length=AGENCY_CHARS_MAX, examples=["区住建局"])
+    reference: str = Field("", max_length=CASE_REFERENCE_CHARS_MAX, examples=["玄建信〔2026〕17号"],
+                           description="受理编号（可选）/ the agency's case number, if it gave one")
 
 
 class SuggestionOut(BaseModel):
@@ -162,6 +170,7 @@ class SuggestionOut(BaseModel):
     submitted_on: date
     status: Literal["submitted", "adopted", "forwarded"]
     outcome_note: str
+    outcome_reference: str = Field("", description="交转受理编号 / the agency's case number of a forwarded suggestion")
 
 
 class RedemptionLineIn(StrictIn):

@@ -8,6 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_MEMBER_ID, BoundedJsonObject, StrictIn
+from ledger.domain.limits import ADDRESS_CHARS_MAX, NAME_CHARS_MAX, REASON_CHARS_MAX
 
 # ASCII digits only: in pydantic's (Rust) regex `\d` also matches full-width digits ("32０１０２").
 REGION_CODE_PATTERN = r"^[0-9]{6}$"
@@ -18,11 +19,11 @@ class RegionCardIn(BaseModel):
 
     format: str = Field(max_length=64, examples=["timeledger-region/v1"])
     code: str = Field(pattern=REGION_CODE_PATTERN, max_length=6, examples=["320104"])
-    name: str = Field(max_length=64)
+    name: str = Field(max_length=NAME_CHARS_MAX)
     key_id: str = Field(max_length=64)
     public_key: str = Field(max_length=64)
     sealing_key: str = Field(max_length=64)
-    address: str = Field("", max_length=200)
+    address: str = Field("", max_length=ADDRESS_CHARS_MAX)
     certificate: str = Field(max_length=20_000)
     root_key_id: str = Field(max_length=64)
 
@@ -60,7 +61,7 @@ class ReceiptOut(BaseModel):
 
 
 class VoidIn(StrictIn):
-    reason: str = Field(min_length=1, max_length=500, examples=["目的地区拒收"],
+    reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["目的地区拒收"],
                         description="强制撤销时记入事件的理由 / for a forced void, the reason recorded in the event")
     rejection: ReceiptOut | None = Field(None, description="目的地区签名的拒收回执或“未导入”答复 / the destination's "
                                                            "signed rejection or 'not imported' answer")

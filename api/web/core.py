@@ -37,10 +37,12 @@ from starlette.datastructures import FormData
 
 from api.auth import AuthenticationFailed, Principal
 from api.commands import Commands, Signing
+from api.errors import REFUSALS, ApiError, http_status_of
 from api.policy import allowed
 from api.services import Services
 from api.web import i18n
 from ledger.application import Ledger
+from ledger.domain import limits
 from ledger.domain.display import DURATION_UNIT, duration_text, duration_words, points_text
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role
@@ -62,6 +64,7 @@ templates.env.globals["duration_words"] = duration_words
 templates.env.globals["points_text"] = points_text
 templates.env.globals["DURATION_UNIT"] = DURATION_UNIT
 templates.env.filters["china_time"] = china_time  # every instant on a page, in Beijing time (one rule)
+templates.env.globals["limits"] = limits  # maxlength="{{ limits.NAME_CHARS_MAX }}": the domain's limits
 templates.env.finalize = lambda value: "" if value is None else value
 templates.env.globals["nonce"] = lambda: uuid4().hex
 
@@ -85,9 +88,8 @@ class LoginRequired(Exception):
     """No valid session: the page redirects to the sign-in form."""
 
 
-class CsrfRefused(LedgerError):
+class CsrfRefused(ApiError):
     code = "csrf_refused"
-    http_status = 403
 
 
 # -- language ------------------------------------------------------------------------------------------
@@ -135,9 +137,8 @@ def require_principal(request: Request, *roles: Role) -> Principal:
     return principal
 
 
-class WrongRolePage(LedgerError):
+class WrongRolePage(ApiError):
     code = "wrong_role_page"
-    http_status = 403
 
     def __init__(self, role: Role, roles: tuple[Role, ...]) -> None:
         super().__init__(f"this page is for {', '.join(r.value for r in roles)}; you are signed in as {role.value}")
@@ -178,9 +179,8 @@ async def read_form(request: Request) -> FormData:
     return form
 
 
-class TooLarge(LedgerError):
+class TooLarge(ApiError):
     code = "request_too_large"
-    http_status = 413
 
 
 def commands_for(request: Request, principal: Principal, *, path: str, idempotency_key: str | None = None,
@@ -302,7 +302,7 @@ def error_page(request: Request, error: Exception, status_code: int) -> Response
 
 
 class WebRoute(APIRoute):
-    """Pages answer refusals with a page: 401 → the sign-in form; a `LedgerError` → its message."""
+    """Pages answer refusals with a page: 401 → the sign-in form; any other refusal → its message."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
@@ -320,8 +320,8 @@ class WebRoute(APIRoute):
                 return response
             except WrongRolePage as error:
                 return error_page(request, error, 403)
-            except LedgerError as error:
-                return error_page(request, error, error.http_status)
+            except REFUSALS as error:
+                return error_page(request, error, http_status_of(error))
             except (RequestValidationError, ValidationError) as error:
                 log.info("invalid input on %s: %s", request.url.path, type(error).__name__)
                 return error_page(request, error, 422)
@@ -390,8 +390,9 @@ async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: st
     gettext = translator(lang)
     try:
         result = await in_thread(run)
-    except (LedgerError, ValidationError) as error:
-        if isinstance(error, LedgerError) and error.code in ("not_authenticated", "token_expired", "token_revoked"):
+    except (*REFUSALS, ValidationError) as error:
+        if isinstance(error, AuthenticationFailed) and error.code in ("not_authenticated", "token_expired",
+                                                                      "token_revoked"):
             raise
         return redirect(back, kind="error", text=i18n.error_text(error, lang))
     if isinstance(result, tuple):  # ("error", text): nothing (or not everything) was done

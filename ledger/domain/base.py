@@ -18,7 +18,6 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-
 _CLOCK_OFFSET = timedelta(0)
 
 

@@ -25,10 +25,10 @@ from importlib import resources
 from typing import Any
 
 from ledger.domain.errors import InvalidInput
+from ledger.domain.limits import CALENDAR_SOURCE_CHARS_MAX
 
 HOLIDAYS_PER_YEAR_MAX = 60  # the published years have 21–33 days off; room for an extension (2020)
 WORKDAYS_PER_YEAR_MAX = 20  # make-up working days: the published years have 4–8
-SOURCE_CHARS_MAX = 200
 CALENDAR_YEAR_MIN = 2000
 CALENDAR_YEAR_MAX = 2100
 WORKING_DAYS_SPAN_MAX = 366 * 20  # a bound on the day loop; a wider span is counted week by week
@@ -99,8 +99,9 @@ def check_year_calendar(*, year: int, holidays: Iterable[Any], workdays: Iterabl
     if weekday_workdays:
         raise InvalidCalendar(f"调休上班日须为周末 / a make-up working day falls on a weekend: "
                               f"{weekday_workdays[0].isoformat()} is a weekday")
-    if not isinstance(source, str) or not source.strip() or len(source.strip()) > SOURCE_CHARS_MAX:
-        raise InvalidCalendar(f"须注明来源（通知名称），至多{SOURCE_CHARS_MAX}字 / the source notice is required")
+    if not isinstance(source, str) or not source.strip() or len(source.strip()) > CALENDAR_SOURCE_CHARS_MAX:
+        raise InvalidCalendar(f"须注明来源（通知名称），至多{CALENDAR_SOURCE_CHARS_MAX}字 / "
+                              "the source notice is required")
     notice_day = None if published_on in (None, "") else _day(published_on, _year_of(published_on), "published_on")
     if notice_day is not None and notice_day.year > year:
         raise InvalidCalendar("通知日期晚于该年度 / the notice is dated after its year")

@@ -12,23 +12,17 @@ from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import (
     AlreadyExists,
     InvalidInput,
-    NotPermitted,
     LastPostCannotBeReleased,
     MemberFrozen,
     MemberNotRegistered,
     NotFound,
+    NotPermitted,
     PersonalDataErased,
     ReportSlipNamesAnotherCommunity,
     WrongState,
 )
-from ledger.domain.values import (
-    NAME_CHARS_MAX,
-    PERSONAL_FIELDS,
-    ConsentPurpose,
-    PartyStatus,
-    check_region_code,
-    check_text,
-)
+from ledger.domain.limits import CONSENT_RECIPIENT_CHARS_MAX, NAME_CHARS_MAX, PROFILE_FIELD_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.values import PERSONAL_FIELDS, ConsentPurpose, PartyStatus, check_region_code, check_text
 
 # 登记表 fields kept in clear (not personal under DOMAIN.md's privacy rules).
 PROFILE_FIELDS: tuple[str, ...] = (
@@ -123,7 +117,7 @@ class Member(LedgerAggregate):
             raise InvalidInput(f"unknown profile fields: {sorted(unknown)}")
         if set(personal_sealed) - set(PERSONAL_FIELDS):
             raise InvalidInput("unknown personal fields")
-        clean = {k: check_text(v, k, chars_max=200, required=False) for k, v in profile.items()}
+        clean = {k: check_text(v, k, chars_max=PROFILE_FIELD_CHARS_MAX, required=False) for k, v in profile.items()}
         self._registered(community_id=community_id, slip_id=slip_id, reported_on=reported_on, late=late,
                          profile=clean, personal_sealed=dict(personal_sealed),
                          willing_other_service=bool(willing_other_service))
@@ -200,7 +194,7 @@ class Member(LedgerAggregate):
         self.require_active()
         if not YEAR_MIN <= year <= YEAR_MAX:
             raise InvalidInput(f"year {year} is out of range")
-        self._exemption_granted(year=year, reason=check_text(reason, "reason", chars_max=500))
+        self._exemption_granted(year=year, reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("ExemptionGranted")
     def _exemption_granted(self, year: int, reason: str) -> None:
@@ -217,7 +211,7 @@ class Member(LedgerAggregate):
 
     # -- consents (PIPL separate consent) -------------------------------------------------------
     def give_consent(self, *, consent_id: UUID, purpose: ConsentPurpose, recipient: str) -> None:
-        recipient = check_text(recipient, "recipient", chars_max=64)
+        recipient = check_text(recipient, "recipient", chars_max=CONSENT_RECIPIENT_CHARS_MAX)
         if ConsentPurpose(purpose) is ConsentPurpose.TRANSFER:
             check_region_code(recipient)  # ASCII digits only: "32０１０２" names no region
         elif not _is_canonical_uuid(recipient):
@@ -250,7 +244,7 @@ class Member(LedgerAggregate):
     def record_personal_data_erased(self, *, reason: str) -> None:
         if self.personal_erased:
             raise PersonalDataErased(f"personal data of member {self.id} is already erased")
-        self._personal_data_erased(reason=check_text(reason, "reason", chars_max=500))
+        self._personal_data_erased(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("PersonalDataErased")
     def _personal_data_erased(self, reason: str) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import NotPermitted, OrderWrongState, WrongState
+from ledger.domain.limits import AGENCY_CHARS_MAX, CASE_REFERENCE_CHARS_MAX, NOTE_CHARS_MAX, REASON_CHARS_MAX
 from ledger.domain.values import check_text
 
 
@@ -19,7 +21,7 @@ class Order(LedgerAggregate):
     def place(cls, *, order_id: UUID, community_id: UUID, menu_item_id: UUID, menu_title: str, resident_id: UUID,
               note: str, placed_on: date) -> "Order":
         return cls(id=order_id, community_id=community_id, menu_item_id=menu_item_id, menu_title=menu_title,
-                   resident_id=resident_id, note=check_text(note, "note", chars_max=500, required=False),
+                   resident_id=resident_id, note=check_text(note, "note", chars_max=NOTE_CHARS_MAX, required=False),
                    placed_on=placed_on)
 
     @event("Placed")
@@ -69,7 +71,7 @@ class Order(LedgerAggregate):
 
     def cancel(self, *, reason: str) -> None:
         self._require(self.PLACED, self.DISPATCHED, self.ACCEPTED)
-        self._cancelled(reason=check_text(reason, "reason", chars_max=500))
+        self._cancelled(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("Cancelled")
     def _cancelled(self, reason: str) -> None:
@@ -93,23 +95,40 @@ class Suggestion(LedgerAggregate):
         self.submitted_on = submitted_on
         self.status = self.SUBMITTED
         self.outcome_note = ""
+        self.outcome_reference = ""
 
     def adopt(self, *, note: str) -> None:
         if self.status != self.SUBMITTED:
             raise WrongState(f"suggestion {self.id} is already {self.status}")
-        self._adopted(note=check_text(note, "note", chars_max=500, required=False))
+        self._adopted(note=check_text(note, "note", chars_max=NOTE_CHARS_MAX, required=False))
 
     @event("Adopted")
     def _adopted(self, note: str) -> None:
         self.status = self.ADOPTED
         self.outcome_note = note
 
-    def forward(self, *, agency: str) -> None:
+    def forward(self, *, agency: str, reference: str = "") -> None:
         if self.status != self.SUBMITTED:
             raise WrongState(f"suggestion {self.id} is already {self.status}")
-        self._forwarded(agency=check_text(agency, "agency", chars_max=200))
+        self._forwarded(agency=check_text(agency, "agency", chars_max=AGENCY_CHARS_MAX),
+                        reference=check_text(reference, "reference", chars_max=CASE_REFERENCE_CHARS_MAX,
+                                             required=False))
 
-    @event("Forwarded")
-    def _forwarded(self, agency: str) -> None:
+    class Forwarded(LedgerAggregate.Event):
+        """交转有关机构办理. Version 2 (the worked example of docs/schema-evolution.md) adds
+        `reference`: the agency's case number (受理编号), so the community can follow the case up.
+        Version 1 statements, signed before it existed, decode with no reference."""
+
+        class_version = 2
+        agency: str
+        reference: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reference"] = ""
+
+    @event(Forwarded)
+    def _forwarded(self, agency: str, reference: str) -> None:
         self.status = self.FORWARDED
         self.outcome_note = agency
+        self.outcome_reference = reference

@@ -8,16 +8,8 @@ from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import AlreadyExists, InvalidInput, ItemNotAvailable, NotFound
-from ledger.domain.values import (
-    NAME_CHARS_MAX,
-    PRICE_MINUTES_MAX,
-    STANDARD_POSTS,
-    TeamKind,
-    UnitType,
-    check_minutes,
-    check_text,
-    stable_id,
-)
+from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX
+from ledger.domain.values import STANDARD_POSTS, TeamKind, UnitType, check_minutes, check_text, stable_id
 
 DECLARED_MEMBERS_MAX = 1_000_000
 

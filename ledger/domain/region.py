@@ -11,7 +11,8 @@ from eventsourcing.domain import event
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, calendar_from_published, check_year_calendar
 from ledger.domain.errors import InvalidInput
-from ledger.domain.values import STORAGE_CAP_MINUTES_MAX, check_region_code, check_text, stable_id
+from ledger.domain.limits import ADDRESS_CHARS_MAX, DISPLAY_NAME_CHARS_MAX, NAME_CHARS_MAX, STORAGE_CAP_MINUTES_MAX
+from ledger.domain.values import check_region_code, check_text, stable_id
 
 DEFAULT_DISPLAY_NAME = "爱心时间银行"
 DEFAULT_TRANSFER_TIMEOUT_DAYS = 30  # a pending transfer without a receipt is voided after this
@@ -25,8 +26,9 @@ class Region(LedgerAggregate):
 
     @classmethod
     def initialise(cls, *, code: str, name: str, display_name: str | None) -> "Region":
-        return cls(code=check_region_code(code), name=check_text(name, "name", chars_max=64),
-                   display_name=check_text(display_name or DEFAULT_DISPLAY_NAME, "display_name", chars_max=32))
+        return cls(code=check_region_code(code), name=check_text(name, "name", chars_max=NAME_CHARS_MAX),
+                   display_name=check_text(display_name or DEFAULT_DISPLAY_NAME, "display_name",
+                                           chars_max=DISPLAY_NAME_CHARS_MAX))
 
     @event("Initialised")
     def __init__(self, *, code: str, name: str, display_name: str) -> None:
@@ -49,7 +51,8 @@ class Region(LedgerAggregate):
                         clear_storage_cap: bool = False) -> None:
         if storage_cap_minutes is not None and not 0 < storage_cap_minutes <= STORAGE_CAP_MINUTES_MAX:
             raise InvalidInput("storage cap must be a positive number of minutes")
-        new_name = check_text(display_name, "display_name", chars_max=32) if display_name else self.display_name
+        new_name = (check_text(display_name, "display_name", chars_max=DISPLAY_NAME_CHARS_MAX) if display_name
+                    else self.display_name)
         new_cap = None if clear_storage_cap else (storage_cap_minutes or self.storage_cap_minutes)
         self._settings_changed(display_name=new_name, storage_cap_minutes=new_cap)
 
@@ -119,8 +122,9 @@ class Region(LedgerAggregate):
         check_region_code(code)
         if code == self.code:
             raise InvalidInput("a region is not its own peer")
-        peer = {"name": check_text(name, "name", chars_max=64), "key_id": key_id, "public_key": public_key,
-                "sealing_key": sealing_key, "address": check_text(address, "address", chars_max=200, required=False),
+        peer = {"name": check_text(name, "name", chars_max=NAME_CHARS_MAX), "key_id": key_id, "public_key": public_key,
+                "sealing_key": sealing_key,
+                "address": check_text(address, "address", chars_max=ADDRESS_CHARS_MAX, required=False),
                 "certificate": certificate}
         if self.peers.get(code) == peer:
             return

@@ -12,15 +12,15 @@ from eventsourcing.domain import event
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, working_days_between
 from ledger.domain.errors import InvalidInput, SessionAlreadyDecided, SessionNotCertified, SessionNotRated, WrongState
-from ledger.domain.values import (
+from ledger.domain.limits import (
+    ACTIVITY_CHARS_MAX,
     LATE_AFTER_WORKING_DAYS,
     NAME_CHARS_MAX,
-    Rating,
-    Role,
-    check_minutes,
-    check_service_date,
-    check_text,
+    PLACE_CHARS_MAX,
+    REASON_CHARS_MAX,
+    TEXT_CHARS_MAX,
 )
+from ledger.domain.values import Rating, Role, check_minutes, check_service_date, check_text
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
 # The fields a record's rules check (`check_session_fields`); all but the organiser and the recipient
@@ -29,7 +29,6 @@ SESSION_FIELDS = ("activity", "content", "place", "service_date", "start_time", 
                   "organiser", "recipient")
 CORRECTABLE_FIELDS = frozenset({"activity", "content", "place", "service_date", "start_time", "end_time",
                                 "minutes"})
-PLACE_CHARS_MAX = 200
 RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient, organiser
 
 
@@ -56,8 +55,8 @@ def check_session_fields(*, activity: str, content: str, place: str, service_dat
     check_service_date(service_date, recorded_on)
     if service_date > recorded_on:
         raise InvalidInput("服务日期晚于记录日期 / service_date: a session cannot be recorded before it happens")
-    return dict(activity=check_text(activity, "activity", chars_max=NAME_CHARS_MAX),
-                content=check_text(content, "content"),
+    return dict(activity=check_text(activity, "activity", chars_max=ACTIVITY_CHARS_MAX),
+                content=check_text(content, "content", chars_max=TEXT_CHARS_MAX),
                 place=check_text(place, "place", chars_max=PLACE_CHARS_MAX),
                 service_date=service_date, start_time=start_time, end_time=end_time, minutes=minutes,
                 organiser=check_text(organiser, "organiser", chars_max=NAME_CHARS_MAX, required=False),
@@ -146,7 +145,7 @@ class ServiceSession(LedgerAggregate):
             raise SessionAlreadyDecided("a complaint against this session was upheld already")
         if self.status != self.RECORDED:
             raise SessionAlreadyDecided(f"session {self.id} is already {self.status}")
-        self._rejected(reason=check_text(reason, "reason", chars_max=500))
+        self._rejected(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("Rejected")
     def _rejected(self, reason: str) -> None:
@@ -174,7 +173,7 @@ class ServiceSession(LedgerAggregate):
             clean["late"] = late
         delta = clean.get("minutes", self.minutes) - self.minutes if self.status == self.CERTIFIED else 0
         self._corrected(corrects_version=self.version, changes=clean,
-                        reason=check_text(reason, "reason", chars_max=500), credited_delta_minutes=delta)
+                        reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX), credited_delta_minutes=delta)
         return delta
 
     @event("Corrected")
@@ -193,7 +192,8 @@ class ServiceSession(LedgerAggregate):
         if self.status == self.REJECTED:
             raise WrongState("a rejected session has no minutes to zero")
         taken_back = self.certified_minutes
-        self._complaint_upheld(reason=check_text(reason, "reason", chars_max=500), taken_back_minutes=taken_back)
+        self._complaint_upheld(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX),
+                               taken_back_minutes=taken_back)
         return taken_back
 
     @event("ComplaintUpheld")

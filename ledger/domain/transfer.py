@@ -24,6 +24,7 @@ from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import WrongState
+from ledger.domain.limits import REASON_CHARS_MAX, REJECTION_CODE_CHARS_MAX
 from ledger.domain.values import check_text, stable_id
 
 
@@ -83,7 +84,7 @@ class Transfer(LedgerAggregate):
 
     def void(self, *, reason: str, rejection: dict[str, Any] | None) -> None:
         self.require_pending()
-        self._voided(reason=check_text(reason, "reason", chars_max=500), rejection=rejection)
+        self._voided(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX), rejection=rejection)
 
     @event("Voided")
     def _voided(self, reason: str, rejection: dict[str, Any] | None) -> None:
@@ -96,7 +97,7 @@ class Transfer(LedgerAggregate):
         self.require_pending()
         if now < self.expires_at:
             raise WrongState(f"transfer {self.id} has not expired yet ({self.expires_at.isoformat()})")
-        self._void_forced(reason=check_text(reason, "reason", chars_max=500))
+        self._void_forced(reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @event("VoidForced")
     def _void_forced(self, reason: str) -> None:
@@ -147,7 +148,8 @@ class TransferRejection(LedgerAggregate):
     def record(cls, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str, code: str,
                reason: str) -> "TransferRejection":
         return cls(source=source, transfer_id=transfer_id, member_id=member_id, bundle_sha256=bundle_sha256,
-                   code=check_text(code, "code", chars_max=64), reason=check_text(reason, "reason", chars_max=500))
+                   code=check_text(code, "code", chars_max=REJECTION_CODE_CHARS_MAX),
+                   reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
 
     @staticmethod
     def create_id(source: str, transfer_id: UUID) -> UUID:

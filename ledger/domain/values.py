@@ -1,4 +1,4 @@
-"""Value types, enumerations and limits of the domain."""
+"""Value types and enumerations of the domain, and the checks of values (the limits are in limits.py)."""
 
 from __future__ import annotations
 
@@ -10,19 +10,13 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 
 from ledger.domain.calendar import working_days_between  # noqa: F401 (moved to calendar.py; re-exported)
 from ledger.domain.errors import InvalidInput
-
-# Limits, each with its reason.
-MINUTES_PER_SESSION_MAX = 16 * 60  # a session longer than a waking day is a typing error
-MINUTES_PER_SESSION_MIN = 1  # a zero-minute session is not service (complaints zero by a new event)
-TEXT_CHARS_MAX = 2000  # one form field; the paper forms have a line or two
-NAME_CHARS_MAX = 64
-PRICE_MINUTES_MAX = 100 * 60  # a catalogue item costing more than 100 hours is a typing error
-REDEMPTION_LINES_MAX = 50  # one counter receipt
-QUANTITY_MAX = 99
-LATE_AFTER_WORKING_DAYS = 10  # 志愿服务记录与证明出具办法: record within 10 working days
-STORAGE_CAP_MINUTES_MAX = 100_000 * 60
-SERVICE_DATE_MIN = date(2014, 1, 1)  # the provincial notice that starts the scheme is of 2014
-SERVICE_DATE_AHEAD_DAYS_MAX = 1  # "today" differs by a day across time zones; later dates are typing errors
+from ledger.domain.limits import (
+    MINUTES_PER_SESSION_MAX,
+    MINUTES_PER_SESSION_MIN,
+    SERVICE_DATE_AHEAD_DAYS_MAX,
+    SERVICE_DATE_MIN,
+    TEXT_CHARS_MAX,
+)
 
 
 class Role(str, enum.Enum):

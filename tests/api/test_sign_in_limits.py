@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.auth import AuthService, InvalidCredentials, SignInBusy, TooManyAttempts, token_digest
+from api.errors import http_status_of
 from api.main import create_app, services_of
 from api.passwords import WeakPassword, check_password, common_passwords
 from api.provision import new_password
@@ -146,7 +147,7 @@ def test_sixty_four_concurrent_sign_ins_never_run_more_argon2_than_the_bound(dat
 def test_weak_passwords_are_refused_with_a_chinese_message(password: str) -> None:
     with pytest.raises(WeakPassword) as refused:
         check_password(password, username="counter-zixin-01", chars_min=10)
-    assert refused.value.code == "weak_password" and refused.value.http_status == 422
+    assert refused.value.code == "weak_password" and http_status_of(refused.value) == 422
     assert any("\u4e00" <= c <= "\u9fff" for c in refused.value.detail)
 
 

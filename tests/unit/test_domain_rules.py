@@ -20,13 +20,12 @@ from ledger.domain.errors import (
     SessionAlreadyDecided,
     SessionNotRated,
 )
+from ledger.domain.limits import SERVICE_DATE_AHEAD_DAYS_MAX, SERVICE_DATE_MIN
 from ledger.domain.member import Member
 from ledger.domain.orders import Order
 from ledger.domain.scoring import POLICY_V1_RULES, SessionFacts, YearFacts, score
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import (
-    SERVICE_DATE_AHEAD_DAYS_MAX,
-    SERVICE_DATE_MIN,
     ConsentPurpose,
     PartyStatus,
     Rating,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from api.errors import http_status_of
 from api.ratelimit import RateLimited, TokenBucket
 
 
@@ -54,7 +55,7 @@ def test_check_raises_rate_limited_with_a_retry_after_header() -> None:
     buckets.check("a")
     with pytest.raises(RateLimited) as limited:
         buckets.check("a")
-    assert limited.value.code == "rate_limited" and limited.value.http_status == 429
+    assert limited.value.code == "rate_limited" and http_status_of(limited.value) == 429
     assert limited.value.headers == {"Retry-After": "10"}
     assert "请求过于频繁" in limited.value.detail
 

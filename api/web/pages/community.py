@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import communities as api_communities
 from api.routers import members as api_members
@@ -30,6 +31,13 @@ from api.schemas.service import AdoptIn, DispatchIn, ForwardIn, RatingIn, Reason
 from api.web import core
 from api.web.pages.home import report_query
 from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.limits import (
+    AGENCY_CHARS_MAX,
+    NAME_CHARS_MAX,
+    NOTE_CHARS_MAX,
+    PROFILE_FIELD_CHARS_MAX,
+    REASON_CHARS_MAX,
+)
 from ledger.domain.values import Rating, Role, TeamKind
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -137,7 +145,7 @@ async def decide(request: Request) -> Response:
     action = core.field(form, "action")
     if action not in ("certify", "reject"):
         raise InvalidInput("action: certify or reject")
-    reason = core.field(form, "reason", required=action == "reject", chars_max=500)
+    reason = core.field(form, "reason", required=action == "reject", chars_max=REASON_CHARS_MAX)
     ratings = {session_id: str(form.get(f"rating-{session_id}") or "") for session_id in chosen}
     lang = core.lang_of(request)
     gettext = core.translator(lang)
@@ -163,7 +171,7 @@ async def decide(request: Request) -> Response:
                                                  idempotency_key=core.form_key(form, f"x:{session_id}"))
                     api_sessions.reject(session_id, ReasonIn(reason=reason), commands)
                 done += 1
-            except LedgerError as error:
+            except REFUSALS as error:
                 from api.web.i18n import error_text
 
                 failures.append(f"{str(session_id)[:8]}：{error_text(error, lang)}")
@@ -235,9 +243,10 @@ async def register(request: Request) -> Response:
     def run() -> None:
         body = RegistrationIn(
             post_ids=[core.parse_uuid(str(v), "post") for v in form.getlist("post_id")],
-            profile=ProfileIn(**{k: v for k, _ in PROFILE_FIELDS if (v := core.field(form, k, required=False, chars_max=200))}),
+            profile=ProfileIn(**{k: v for k, _ in PROFILE_FIELDS
+                                 if (v := core.field(form, k, required=False, chars_max=PROFILE_FIELD_CHARS_MAX))}),
             personal=PersonalIn(**{k: v for k, _ in PERSONAL_FIELDS
-                                   if (v := core.field(form, k, required=False, chars_max=200))}),
+                                   if (v := core.field(form, k, required=False, chars_max=PROFILE_FIELD_CHARS_MAX))}),
             willing_other_service=form.get("willing_other_service") == "on",
             slip_id=core.parse_uuid(slip_text, "slip") if slip_text else None)
         commands = core.commands_for(request, principal, path=f"/v1/members/{member_id}/registration",
@@ -302,7 +311,7 @@ async def publish_menu(request: Request) -> Response:
     post_text = core.field(form, "post_id", required=False)
 
     def run() -> None:
-        body = MenuItemIn(title=core.field(form, "title", chars_max=64),
+        body = MenuItemIn(title=core.field(form, "title", chars_max=NAME_CHARS_MAX),
                           post_id=core.parse_uuid(post_text, "post") if post_text else None)
         api_communities.publish_menu_item(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/menu", idempotency_key=core.form_key(form)))
@@ -341,7 +350,8 @@ async def cancel_order(request: Request, order_id: UUID) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        api_orders.cancel(order_id, ReasonIn(reason=core.field(form, "reason", chars_max=500)), core.commands_for(
+        reason = ReasonIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
+        api_orders.cancel(order_id, reason, core.commands_for(
             request, principal, path=f"/v1/orders/{order_id}/cancellation", idempotency_key=core.form_key(form)))
 
     return await core.perform(request, run, back="/community/menu", ok="已取消订单")
@@ -364,7 +374,8 @@ async def define_post(request: Request) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        api_communities.define_post(me, PostIn(name=core.field(form, "name", chars_max=64)), core.commands_for(
+        post = PostIn(name=core.field(form, "name", chars_max=NAME_CHARS_MAX))
+        api_communities.define_post(me, post, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/posts", idempotency_key=core.form_key(form)))
 
     return await core.perform(request, run, back="/community/posts", ok="已设岗")
@@ -389,7 +400,8 @@ async def form_team(request: Request) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        body = TeamIn.model_validate({"name": core.field(form, "name", chars_max=64), "kind": core.field(form, "kind")})
+        body = TeamIn.model_validate({"name": core.field(form, "name", chars_max=NAME_CHARS_MAX),
+                                      "kind": core.field(form, "kind")})
         api_communities.form_team(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/teams", idempotency_key=core.form_key(form)))
 
@@ -431,7 +443,7 @@ async def list_item(request: Request) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        body = CatalogueItemIn(name=core.field(form, "name", chars_max=64), price_minutes=_price(form))
+        body = CatalogueItemIn(name=core.field(form, "name", chars_max=NAME_CHARS_MAX), price_minutes=_price(form))
         api_communities.list_item(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/catalogue", idempotency_key=core.form_key(form)))
 
@@ -502,7 +514,8 @@ async def adopt(request: Request, suggestion_id: UUID) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        api_suggestions.adopt(suggestion_id, AdoptIn(note=core.field(form, "note", required=False, chars_max=500)),
+        note = AdoptIn(note=core.field(form, "note", required=False, chars_max=NOTE_CHARS_MAX))
+        api_suggestions.adopt(suggestion_id, note,
                               core.commands_for(request, principal, path=f"/v1/suggestions/{suggestion_id}/adoption",
                                                 idempotency_key=core.form_key(form)))
 
@@ -515,7 +528,7 @@ async def forward(request: Request, suggestion_id: UUID) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        api_suggestions.forward(suggestion_id, ForwardIn(agency=core.field(form, "agency", chars_max=200)),
+        api_suggestions.forward(suggestion_id, ForwardIn(agency=core.field(form, "agency", chars_max=AGENCY_CHARS_MAX)),
                                 core.commands_for(request, principal,
                                                   path=f"/v1/suggestions/{suggestion_id}/forwarding",
                                                   idempotency_key=core.form_key(form)))

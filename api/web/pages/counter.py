@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from api.errors import REFUSALS, Refusal, http_status_of
 from api.routers import communities as api_communities
 from api.routers import members as api_members
 from api.routers import redemptions as api_redemptions
@@ -53,9 +54,9 @@ def counter_balance(request: Request, member: str) -> Response:
                              "message": i18n.text("党员编号格式不对，请重新扫码或输入。", lang)}, status_code=422)
     try:  # the API's GET /v1/members/{id}/balance (policy balance.read)
         balance = api_members.read_balance(member_id, principal.actor, core.ledger_of(request))
-    except LedgerError as error:
+    except REFUSALS as error:
         return JSONResponse({"code": error.code, "message": i18n.error_text(error, lang)},
-                            status_code=error.http_status)
+                            status_code=http_status_of(error))
     return JSONResponse({"member_id": str(member_id), "balance_minutes": balance.balance_minutes,
                          "balance_hours": balance.balance_hours, "status": balance.status},
                         headers={"Cache-Control": "no-store"})
@@ -79,7 +80,7 @@ async def counter_redeem(request: Request) -> Response:
     def run() -> Response:
         try:
             return api_redemptions.redeem(body, commands)  # type: ignore[return-value]
-        except LedgerError as error:
+        except REFUSALS as error:
             extra: dict[str, Any] = {}
             if error.code == "balance_would_go_negative":
                 try:  # what the clerk needs to tell the member: the balance now (balance.read)
@@ -94,6 +95,6 @@ async def counter_redeem(request: Request) -> Response:
     return response
 
 
-def _refused(error: LedgerError, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+def _refused(error: Refusal, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     return JSONResponse({"code": error.code, "detail": error.detail[:500], "message": i18n.error_text(error, lang),
-                         **(extra or {})}, status_code=error.http_status)
+                         **(extra or {})}, status_code=http_status_of(error))

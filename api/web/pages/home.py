@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import SignInBusy, TooManyAttempts
+from api.errors import http_status_of
 from api.routers import reports as api_reports
 from api.web import core
 from api.web.present import report_view
@@ -62,7 +63,7 @@ async def login(request: Request) -> Response:
         return _login_failed(request, target)
     except (TooManyAttempts, SignInBusy) as refused:  # throttled: say so, and when to retry
         response = core.page(request, "login.html", {"next": target, "error": refused.detail},
-                             status_code=refused.http_status, title="登录")
+                             status_code=http_status_of(refused), title="登录")
         response.headers.update(refused.headers)
         return response
     response = RedirectResponse(target or core.ROLE_HOME.get(login.role, "/"), status_code=303)

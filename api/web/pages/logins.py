@@ -22,13 +22,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.auth import SignInBusy, TooManyAttempts
+from api.errors import REFUSALS, http_status_of
 from api.member_access import ACTIVATION_TTL
 from api.policy import authorize
 from api.routers import logins as api_logins
 from api.routers import reports as api_reports
 from api.schemas.auth import ActivationIn
 from api.web import core, i18n
-from ledger.domain.errors import LedgerError
 from ledger.domain.values import CHINA_TIME, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -82,7 +82,7 @@ async def _issue(request: Request, role: Role, member_id: UUID) -> Response:
     try:
         out = await core.in_thread(api_logins.issue_activation_code, member_id, ActivationIn(), principal.actor,
                                    ledger, services)
-    except LedgerError as error:
+    except REFUSALS as error:
         if error.code in ("not_authenticated", "token_expired", "token_revoked", "not_permitted", "not_found"):
             raise
         return core.redirect(HOME[role], kind="error", text=i18n.error_text(error, core.lang_of(request)))
@@ -144,11 +144,11 @@ async def activate(request: Request) -> Response:
         token, _expires_at, _login = await core.in_thread(functools.partial(services.auth.login, username, password,
                                                                             client=client))
     except (TooManyAttempts, SignInBusy) as refused:
-        response = _activate_page(request, **kept, error=refused.detail, status_code=refused.http_status)
+        response = _activate_page(request, **kept, error=refused.detail, status_code=http_status_of(refused))
         response.headers.update(refused.headers)
         return response
-    except LedgerError as error:
-        return _activate_page(request, **kept, error=i18n.error_text(error, lang), status_code=error.http_status)
+    except REFUSALS as error:
+        return _activate_page(request, **kept, error=i18n.error_text(error, lang), status_code=http_status_of(error))
     response = core.flash(RedirectResponse("/me", status_code=303), "ok",
                           gettext("登录已设置：今后请用本人的登录名和密码登录，密码只有您本人知道。"))
     response.set_cookie(core.SESSION_COOKIE, token, max_age=services.auth.token_ttl_seconds, httponly=True,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api import reads
+from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import members as api_members
 from api.routers import reports as api_reports
@@ -26,6 +27,7 @@ from api.web import core
 from api.web.pages.home import report_query
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
+from ledger.domain.limits import ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, TEXT_CHARS_MAX
 from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, points_text
 from ledger.domain.time_account import AccountSummary, summarise
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
@@ -161,14 +163,14 @@ async def record_session(request: Request) -> Response:
         if not minutes_text.isdigit():
             raise InvalidInput("minutes: whole minutes")
         post_text = core.field(form, "post_id", required=False)
-        body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=64),
-                         content=core.field(form, "content", chars_max=2000),
-                         place=core.field(form, "place", chars_max=200),
+        body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=ACTIVITY_CHARS_MAX),
+                         content=core.field(form, "content", chars_max=TEXT_CHARS_MAX),
+                         place=core.field(form, "place", chars_max=PLACE_CHARS_MAX),
                          service_date=core.date_field(form, "service_date"),
                          start_time=start, end_time=end, minutes=int(minutes_text),
                          post_id=core.parse_uuid(post_text, "post") if post_text else None,
-                         organiser=core.field(form, "organiser", required=False, chars_max=64),
-                         recipient=core.field(form, "recipient", required=False, chars_max=64))
+                         organiser=core.field(form, "organiser", required=False, chars_max=NAME_CHARS_MAX),
+                         recipient=core.field(form, "recipient", required=False, chars_max=NAME_CHARS_MAX))
         api_sessions.record(body, core.commands_for(request, principal, path="/v1/sessions",
                                                     idempotency_key=core.form_key(form)))
 
@@ -181,7 +183,7 @@ async def suggest(request: Request) -> Response:
     form = await core.read_form(request)
 
     def run() -> None:
-        body = SuggestionIn(content=core.field(form, "content", chars_max=2000))
+        body = SuggestionIn(content=core.field(form, "content", chars_max=TEXT_CHARS_MAX))
         api_members.submit_suggestion(me, body, core.commands_for(
             request, principal, path=f"/v1/members/{me}/suggestions", idempotency_key=core.form_key(form)))
 
@@ -323,7 +325,7 @@ async def issue_certificate(request: Request) -> Response:
 
     try:
         token = await core.in_thread(run)
-    except LedgerError as error:
+    except REFUSALS as error:
         from api.web.i18n import error_text
 
         return core.redirect("/me/certificate", kind="error", text=error_text(error, core.lang_of(request)))

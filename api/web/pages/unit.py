@@ -20,6 +20,7 @@ from api.web import core
 from api.web.pages.home import report_query
 from ledger.domain import warnings
 from ledger.domain.errors import InvalidInput
+from ledger.domain.limits import REASON_CHARS_MAX
 from ledger.domain.values import Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -71,7 +72,7 @@ async def grant_exemption(request: Request) -> Response:
     year = int(year_text)
 
     def run() -> None:
-        body = ExemptionIn(reason=core.field(form, "reason", chars_max=500))
+        body = ExemptionIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
         api_members.grant_exemption(member_id, year, body, core.commands_for(
             request, principal, path=f"/v1/members/{member_id}/exemptions/{year}", method="PUT",
             idempotency_key=core.form_key(form)))
