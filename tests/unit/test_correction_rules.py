@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from ledger.domain.calendar import MONDAY_TO_FRIDAY, shipped_calendar
 from ledger.domain.errors import InvalidInput
 from ledger.domain.service_session import ServiceSession
-from ledger.domain.values import NAME_CHARS_MAX, SERVICE_DATE_MIN, Rating, Role
+from ledger.domain.limits import ACTIVITY_CHARS_MAX, SERVICE_DATE_MIN
+from ledger.domain.values import Rating, Role
 
 
 def session(**changes: Any) -> ServiceSession:
@@ -55,10 +56,10 @@ def test_a_correction_of_the_times_keeps_the_minutes_inside_them() -> None:
 
 def test_a_corrected_text_keeps_the_records_limits() -> None:
     with pytest.raises(InvalidInput, match="activity"):
-        session(activity="长" * (NAME_CHARS_MAX + 1))
+        session(activity="长" * (ACTIVITY_CHARS_MAX + 1))
     s = session()
     with pytest.raises(InvalidInput, match="activity"):
-        s.correct(changes={"activity": "长" * (NAME_CHARS_MAX + 1)}, reason="名称")
+        s.correct(changes={"activity": "长" * (ACTIVITY_CHARS_MAX + 1)}, reason="名称")
     with pytest.raises(InvalidInput, match="control"):
         s.correct(changes={"place": "活动\u202e室"}, reason="地点")
     with pytest.raises(InvalidInput, match="content"):
