@@ -137,7 +137,7 @@ def serve_on_any_port(args: list[str], env: dict[str, str], *, timeout: float = 
     import sys
     import threading
 
-    process = subprocess.Popen([sys.executable, "-c", "from ledger.cli import main; main()", *args, "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args, "--port", "0"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout

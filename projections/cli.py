@@ -44,7 +44,7 @@ def _id(value: str | None, what: str) -> str | None:
 
 def _open(db: str | None):  # type: ignore[no-untyped-def]
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError
+    from ledger.storage.persistence import ConfigurationError
     from projections.projector import Views
 
     try:

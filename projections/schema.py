@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import persistence
-from ledger.persistence import Database
+from ledger.storage.persistence import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
 VIEWS_VERSION = 7

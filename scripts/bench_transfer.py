@@ -27,7 +27,7 @@ from ledger import transfer as transfers  # noqa: E402
 from ledger.application import Ledger  # noqa: E402
 from ledger.signing import keys as ed25519  # noqa: E402
 from ledger.signing.statement import unpack  # noqa: E402
-from ledger.transparency.log import MerkleLog  # noqa: E402
+from ledger.storage.merkle_log import MerkleLog  # noqa: E402
 from tests.scenario import build_region  # noqa: E402
 
 SESSIONS_PER_BATCH = 100

@@ -17,10 +17,11 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES, json_errors
 from api.policy import authorize
 from ledger.domain.errors import InvalidInput, NotFound
-from ledger.transparency import proofs
-from ledger.transparency.certificate import CertificateError, issue_certificate, render_certificate_pdf
-from ledger.transparency.checkpoints import CheckpointStore, StoredCheckpoint, sign_checkpoint
-from ledger.transparency.log import MerkleLog
+from ledger.verification import proofs
+from ledger.verification.certificates import CertificateError, issue_certificate
+from projections.render.certificate import render_certificate_pdf
+from ledger.application.checkpoints import CheckpointStore, StoredCheckpoint, sign_checkpoint
+from ledger.storage.merkle_log import MerkleLog
 
 router = APIRouter(tags=["log 签名日志"])
 log = logging.getLogger(__name__)

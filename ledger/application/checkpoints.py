@@ -47,8 +47,8 @@ from ledger.signing.note import (
     parse_signer_key,
     sign_note,
 )
-from ledger.transparency import schema as t
-from ledger.transparency.log import MerkleLog
+from ledger.storage import log_tables as t
+from ledger.storage.merkle_log import MerkleLog
 
 ORIGIN_PREFIX = "timeledger/"
 TIME_PREFIX = "time "
@@ -225,7 +225,7 @@ class RegionKeyring:
     @classmethod
     def from_store(cls, ledger: Any, root_public_key: bytes) -> RegionKeyring:
         """The region keys that the store's key events chain to `root_public_key`."""
-        from ledger.verify import KEY_TYPES, iter_rows, load_trusted_keys
+        from ledger.verification.store import KEY_TYPES, iter_rows, load_trusted_keys
 
         if ledger.region_code is None:
             raise CheckpointError("the database holds no region")
@@ -237,7 +237,7 @@ class RegionKeyring:
     def open(self, note: str | bytes) -> tuple[Checkpoint, Any]:
         """The checkpoint of a note signed by one of these keys valid at its time, and that key.
         Raises `CheckpointError` naming why not."""
-        from ledger.verify import key_valid_at
+        from ledger.verification.store import key_valid_at
 
         try:
             signatures = parse_note(note).signatures
@@ -261,7 +261,7 @@ class RegionKeyring:
 
 
 def _key_topic(topic: str, key_types: tuple[str, ...]) -> bool:
-    from ledger.verify import _topic_type
+    from ledger.verification.store import _topic_type
 
     resolved = _topic_type(topic)
     return resolved is not None and resolved[1] in key_types

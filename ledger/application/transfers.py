@@ -258,7 +258,7 @@ def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: 
 def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
     """The bundle for a pending transfer, with inclusion proofs of every aggregate's head event in
     a checkpoint the region signs (the hash chains then vouch for every earlier event)."""
-    from ledger.transparency.bundle import inclusion_proofs_for
+    from ledger.verification.bundles import inclusion_proofs_for
 
     transfer = _get_transfer(ledger, transfer_id)
     transfer.require_pending()
@@ -363,7 +363,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
                   depth: int = 0) -> VerifiedBundle:
     """Check a bundle offline, trusting only the root key (and, when given, the source's
     registered key id). Raises TransferRefused naming the first failed check."""
-    from ledger.verify import verify_envelopes
+    from ledger.verification.store import verify_envelopes
 
     if len(bundle) > BUNDLE_BYTES_MAX:
         raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
@@ -443,7 +443,7 @@ def _check_merkle(merkle: Any, heads: dict[UUID, bytes], transfer_head: bytes, r
     cannot show this destination a history other than the one in its log."""
     from ledger.signing import merkle as tree
     from ledger.signing import note
-    from ledger.transparency.checkpoints import origin_of
+    from ledger.application.checkpoints import origin_of
 
     if not isinstance(merkle, dict):
         raise TransferRefused("bundle_merkle_invalid", "the bundle carries no inclusion proofs")

@@ -1,11 +1,11 @@
-"""`timeledger`: the command line. Every command takes `--db URL` (or TIMELEDGER_DATABASE_URL)."""
+"""The ledger's commands of `timeledger` (the entry point is api/cli). Every command takes `--db URL`
+(or TIMELEDGER_DATABASE_URL)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 from uuid import UUID
@@ -19,12 +19,12 @@ from rich.table import Table
 from ledger.application import Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import LedgerError
-from ledger.persistence import ConfigurationError, parse_database_url
+from ledger.storage.persistence import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import loads_bounded
 
-app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="The ledger's commands (registered into `timeledger` by api/cli).", no_args_is_help=True,
+                  add_completion=False)
 keys_app = typer.Typer(help="Trust-root and signing-key commands.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
@@ -149,7 +149,7 @@ def verify(trust: Annotated[Optional[Path], typer.Option(help="Trust root public
            as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
            db: DbOption = None) -> None:
     """Verify every event: signatures, hash chains, key certification and revocation, replay."""
-    from ledger.verify import verify_store
+    from ledger.verification.store import verify_store
 
     ledger = open_ledger(db)
     if ledger.region_code is None:
@@ -430,7 +430,7 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
     """Restore a backup into this store (refused while a server runs on it, under another master
     key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
     from ledger import backup as backups
-    from ledger.persistence import WriterLock
+    from ledger.storage.persistence import WriterLock
 
     database = parse_database_url(db)
     if not backup_file.is_file():
@@ -464,29 +464,7 @@ def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to w
     out.print(f"trust root public key written to {out_file}")
 
 
-def _register_front_doors() -> None:
-    """Commands owned by the other packages: reports (projections) and the HTTP service (api)."""
-    from api.cli import register as register_api
-    from projections.cli import register as register_reports
-
-    register_reports(app)
-    register_api(app)
-    __import__("ledger.transparency.cli", fromlist=["register"]).register(app)  # checkpoint, proof, certificate, audit
-
-
-_register_front_doors()
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except LedgerError as error:
-        console.print(f"[red]{error.code}:[/red] {error.detail}")
-        sys.exit(1)
-    except ConfigurationError as error:  # e.g. the wrong master key, from any command's start-up
-        console.print(f"[red]configuration error:[/red] {error}")
-        sys.exit(2)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def register(root: typer.Typer) -> None:
+    """Add the ledger's own commands (init, demo, verify, keys, transfer, region, calendar, backup …) to `root`."""
+    root.registered_commands.extend(app.registered_commands)
+    root.registered_groups.extend(app.registered_groups)

@@ -5,19 +5,41 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 from uuid import UUID
 
 import typer
+
+from ledger.verification.audit import ReadModels
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
 
 def _cli() -> Any:
-    import ledger.cli as base  # imported late: ledger.cli imports this module while it loads
+    from ledger.commands import store
 
-    return base
+    return store
+
+
+@dataclass(frozen=True)
+class Collaborators:
+    """What these commands take from the rings above (the ledger draws no PDF and knows no read
+    models): given by the `timeledger` entry point (api/cli) to `register`."""
+
+    render_certificate_pdf: Callable[..., bytes]
+    read_models: Callable[[], ReadModels]
+
+
+_collaborators: list[Collaborators] = []
+
+
+def _given() -> Collaborators:
+    if not _collaborators:
+        raise RuntimeError("ledger.commands.transparency.register(app, ...) was not called")
+    return _collaborators[-1]
 
 
 def _open(db: str | None) -> Any:
@@ -36,7 +58,7 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
                out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the signed note here")] = None,
                db: DbOption = None) -> None:
     """Catch the Merkle log up and sign a checkpoint (or, with --cosign-with, cosign the latest as a witness)."""
-    from ledger.transparency.checkpoints import (
+    from ledger.application.checkpoints import (
         CheckpointError,
         CheckpointStore,
         cosign,
@@ -45,7 +67,7 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
         sign_checkpoint,
         witness_verifier_key,
     )
-    from ledger.transparency.log import MerkleLog
+    from ledger.storage.merkle_log import MerkleLog
 
     base = _cli()
     ledger = _open(db)
@@ -83,9 +105,9 @@ def proof_inclusion(position: Annotated[Optional[int], typer.Option(help="The ev
                     out_file: Annotated[Path, typer.Option("--out", help="Where to write the tlog-proof")] = ...,
                     db: DbOption = None) -> None:
     """Write a C2SP tlog-proof of one event (the event itself rides in its `extra` line)."""
-    from ledger.transparency.checkpoints import sign_checkpoint
-    from ledger.transparency.log import LogError, MerkleLog
-    from ledger.transparency.proofs import ProofFileError, inclusion_file, leaf_for
+    from ledger.application.checkpoints import sign_checkpoint
+    from ledger.storage.merkle_log import LogError, MerkleLog
+    from ledger.verification.proofs import ProofFileError, inclusion_file, leaf_for
 
     base = _cli()
     if (position is None) == (event is None):
@@ -118,9 +140,9 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
                       out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here, not stdout")] = None,
                       db: DbOption = None) -> None:
     """Prove that the log of --from events is a prefix of the log of --to events."""
-    from ledger.transparency.checkpoints import CheckpointStore
-    from ledger.transparency.log import MerkleLog
-    from ledger.transparency.proofs import ProofFileError, consistency_file
+    from ledger.application.checkpoints import CheckpointStore
+    from ledger.storage.merkle_log import MerkleLog
+    from ledger.verification.proofs import ProofFileError, consistency_file
 
     base = _cli()
     ledger = _open(db)
@@ -152,9 +174,9 @@ def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file f
     """Check a proof file; fails closed unless every tree it names carries a checkpoint signed by a region key
     that the trust root certified (and that was valid when it signed)."""
     from ledger.signing.note import NoteError, parse_verifier_key
-    from ledger.transparency.checkpoints import CheckpointError, RegionKeyring
-    from ledger.transparency.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
-    from ledger.transparency.proofs import verify_inclusion_file
+    from ledger.application.checkpoints import CheckpointError, RegionKeyring
+    from ledger.verification.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
+    from ledger.verification.proofs import verify_inclusion_file
 
     base = _cli()
     try:
@@ -200,8 +222,8 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     """Issue a certificate of a member's certified hours: FILE (JSON bundle) and FILE.pdf."""
     from datetime import date
 
-    from ledger.transparency.certificate import CertificateError, issue_certificate, render_certificate_pdf
-    from ledger.transparency.log import LogError
+    from ledger.verification.certificates import CertificateError, issue_certificate
+    from ledger.storage.merkle_log import LogError
 
     base = _cli()
     try:
@@ -218,7 +240,7 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     display_name = ledger.get_region().display_name
     out_file.write_bytes(issued.bundle)
     pdf_path = Path(f"{out_file}.pdf")
-    pdf_path.write_bytes(render_certificate_pdf(issued.verified, display_name=display_name))
+    pdf_path.write_bytes(_given().render_certificate_pdf(issued.verified, display_name=display_name))
     verified = issued.verified
     base.out.print(f"certificate {issued.number}: {verified.member_name}, {len(verified.sessions)} certified "
                    f"session(s), {verified.total_minutes} minutes ({verified.total_minutes / 60:.1f} h)")
@@ -235,7 +257,7 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
                            help="The QR code's text: the bundle must match its digest and total")] = None,
                        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False) -> None:
     """Verify a certificate offline with the trust root's public key alone; print the certified total."""
-    from ledger.transparency.certificate import CertificateError, parse_reference, verify_certificate
+    from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 
     base = _cli()
     try:
@@ -285,9 +307,9 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
           as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
           db: DbOption = None) -> None:
     """Replay the whole log: events, Merkle log and checkpoints, balances, points and stars; report differences."""
-    from ledger.transparency.audit import audit as run_audit
-    from ledger.transparency.audit import format_report
-    from ledger.transparency.log import MerkleLog
+    from ledger.verification.audit import audit as run_audit
+    from ledger.verification.audit import format_report
+    from ledger.storage.merkle_log import MerkleLog
 
     base = _cli()
     ledger = _open(db)
@@ -297,7 +319,8 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
                        base.MofNCompleteColumn(), base.TimeElapsedColumn(), console=base.console,
                        transient=True) as bar:
         task = bar.add_task("", total=ledger.recorder.max_notification_id() or 0)
-        report = run_audit(ledger, root_public_key=root, verify=verify, views=views, workers=workers, log=log,
+        report = run_audit(ledger, root_public_key=root, verify=verify, workers=workers, log=log,
+                           views=_given().read_models() if views else None,
                            catch_up=catch_up,
                            progress=lambda stage, n: bar.update(task, description=stage, completed=n))
     if as_json:
@@ -316,8 +339,9 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     raise typer.Exit(0 if report.ok else 1 if report.differences else AUDIT_INCOMPLETE_EXIT)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, collaborators: Collaborators) -> None:
     """Add `checkpoint`, `proof …`, `certificate …` and `audit` to the `timeledger` CLI."""
+    _collaborators.append(collaborators)
     app.command("checkpoint")(checkpoint)
     app.add_typer(proof_app, name="proof")
     app.add_typer(certificate_app, name="certificate")

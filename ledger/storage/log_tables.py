@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ledger import persistence
-from ledger.persistence import Database
+from ledger.storage.persistence import Database
 
 metadata = sa.MetaData()
 STATE_NAME = "merkle"

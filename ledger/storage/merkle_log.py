@@ -27,11 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.persistence import Database
+from ledger.storage.persistence import Database
 from ledger.signing import merkle
 from ledger.signing.keys import SIGNATURE_BYTES
 from ledger.signing.statement import MAGIC
-from ledger.transparency import schema as t
+from ledger.storage import log_tables as t
 
 PAGE_EVENTS = 2000  # notifications per transaction
 IN_LIST_MAX = 500  # values per `IN (…)` list

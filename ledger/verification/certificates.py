@@ -28,7 +28,7 @@ Nothing else: no personal fields beyond what those signed events hold (no phone,
 `verify_certificate` trusts only the root public key: it checks the document's form, every event
 (envelope, canonical statement, signer key certified through the chain and not revoked at the
 event's time, Ed25519 signature, hash chain, replay with the domain classes — the same checks as
-`timeledger verify`, via `ledger.verify.verify_envelopes`), the checkpoint's signature by a region
+`timeledger verify`, via `ledger.verification.store.verify_envelopes`), the checkpoint's signature by a region
 key of that chain, every inclusion proof, that every session is the member's, certified by its own
 community and inside the period, re-derives the total and compares it with the claim, and checks the
 region's seal over the header and the leaves. The first failure raises `CertificateError` naming it.
@@ -58,22 +58,21 @@ from ledger.domain.organisations import Community
 from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import CHINA_TIME, Role
-from ledger.persistence import decode_event
+from ledger.storage.persistence import decode_event
 from ledger.signing import keys as ed25519
 from ledger.signing import merkle
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_checkpoint, parse_note
-from ledger.signing.statement import GENESIS_HASH, EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
-from ledger.transparency import schema as t
-from ledger.transparency.checkpoints import (
+from ledger.signing.statement import EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
+from ledger.storage import log_tables as t
+from ledger.application.checkpoints import (
     CheckpointError,
-    CheckpointStore,
     checkpoint_time,
     origin_of,
     sign_checkpoint,
     verify_witnesses,
 )
-from ledger.transparency.log import Leaf, MerkleLog, event_type_of
+from ledger.storage.merkle_log import Leaf, MerkleLog, event_type_of
 
 FORMAT = "timeledger/hour-certificate@v1"
 SEAL_PREFIX = b"timeledger/v1 hour-certificate seal\n"
@@ -247,7 +246,7 @@ def _describe(statement: Statement | None, index: int) -> str:
 
 
 def _valid_at(key: Any, moment: datetime) -> bool:
-    from ledger.verify import key_valid_at  # the one key-validity rule: events, bundles, checkpoints, seals
+    from ledger.verification.store import key_valid_at  # the one key-validity rule: events, bundles, checkpoints, seals
 
     return key_valid_at(key, moment)
 
@@ -256,7 +255,7 @@ def _in_period(day: date, period_from: date | None, period_to: date | None) -> b
     return (period_from is None or day >= period_from) and (period_to is None or day <= period_to)
 
 
-def _period_text(period_from: date | None, period_to: date | None) -> str:
+def period_text(period_from: date | None, period_to: date | None) -> str:
     if period_from is None and period_to is None:
         return "全部记录"
     return f"{period_from.isoformat() if period_from else '最早'} 至 {period_to.isoformat() if period_to else '今'}"
@@ -273,7 +272,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
     first thing that failed. `witness_keys` (C2SP verifier keys) and `witness_quorum` optionally
     require witness cosignatures on the checkpoint.
     """
-    from ledger.verify import verify_envelopes
+    from ledger.verification.store import verify_envelopes
 
     # -- 1. the document's form ------------------------------------------------------------------------
     if not isinstance(data, bytes):
@@ -463,7 +462,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
                                    f"{aggregate.certified_minutes} certified minutes)")
         if not _in_period(aggregate.service_date, period_from, period_to):
             raise CertificateError(f"session {session_id} on {aggregate.service_date} is outside the period "
-                                   f"{_period_text(period_from, period_to)}")
+                                   f"{period_text(period_from, period_to)}")
         if certifiers.get(session_id) != str(aggregate.community_id):
             raise CertificateError(f"session {session_id} was not certified by its own community "
                                    f"{aggregate.community_id}")
@@ -499,7 +498,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
 
 def _replay(envelopes: Sequence[bytes]) -> Any:
     """The aggregate one aggregate's envelopes (versions 1..n) replay to."""
-    from ledger.verify import event_class
+    from ledger.verification.store import event_class
 
     aggregate: Any = None
     for envelope in envelopes:
@@ -656,72 +655,3 @@ def issued_certificates(log: MerkleLog, member_id: str | None = None) -> list[di
         query = query.where(t.certificates.c.member_id == str(member_id))
     with log.engine.connect() as connection:
         return [dict(row._mapping) for row in connection.execute(query)]
-
-
-# ------------------------------------------------------------------------------------------------------ the PDF
-
-
-def _hours(minutes: int) -> str:
-    from projections.render.model import minutes_to_hours
-
-    return str(minutes_to_hours(minutes))
-
-
-def certificate_report(verified: VerifiedCertificate, *, display_name: str | None = None) -> Any:
-    """The certificate as a `projections.render` report (志愿服务证明, 附件5 columns)."""
-    from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table
-
-    rows: list[dict[str, Any]] = []
-    cumulative = 0
-    for number, line in enumerate(verified.sessions, 1):
-        cumulative += line.minutes
-        rows.append({"no": number, "date": line.service_date, "content": f"{line.activity}：{line.content}",
-                     "place": line.place, "minutes": line.minutes, "cumulative": cumulative, "rating": line.rating,
-                     "certified_by": line.community_name})
-    columns = [
-        Column("no", "序号", 5, "center", "int"),
-        Column("date", "服务日期", 11, "center", "date"),
-        Column("content", "服务内容", 28),
-        Column("place", "服务地点", 14),
-        Column("minutes", "时长(小时)", 10, "right", "hours"),
-        Column("cumulative", "累计(小时)", 10, "right", "hours"),
-        Column("rating", "评价", 5, "center"),
-        Column("certified_by", "认证社区", 14),
-    ]
-    totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
-    issued = verified.issued_at.astimezone(CHINA_TIME)
-    start, end = verified.period_from, verified.period_to
-    when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end
-            else f"自 {start} 起" if start else f"截至 {end}")
-    statement = (f"兹证明 {verified.member_name} 同志{when}在{verified.region_name}参加社区志愿服务，"
-                 f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
-    notes = "\n".join([
-        *([] if rows else ["该期间内无经认证的服务记录。"]),
-        "说明：每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点（日志大小 "
-        f"{verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()[:16]}…，"
-        f"{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）证明收录于防篡改的默克尔日志。"
-        "核验：取得同名电子凭证文件（JSON）与省级信任根公钥，离线执行 timeledger certificate verify 凭证文件 "
-        "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。",
-        f"党员编号：{verified.member_id}　电子凭证 SHA-256：{verified.bundle_sha256}",
-    ])
-    table = Table("服务记录", columns, rows, totals_row=totals if rows else None, note=notes)
-    return Report(
-        title="志愿服务证明",
-        subtitle_lines=[f"（{display_name or '爱心时间银行'} · 在职党员到社区报到服务记录 附件5）"],
-        meta=[("证书编号", verified.number), ("姓名", verified.member_name),
-              ("出具单位", f"{verified.region_name}（{verified.region_code}）"),
-              ("统计期间", _period_text(verified.period_from, verified.period_to)),
-              ("认证服务", f"{len(verified.sessions)} 次，{_hours(verified.total_minutes)} 小时"),
-              ("出具日期", f"{issued:%Y年%m月%d日}")],
-        sections=[
-            Section([table], heading=statement),
-            Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
-                     SignatureBox("出具单位（盖章）")]),
-        ],
-    )
-
-
-def render_certificate_pdf(verified: VerifiedCertificate, *, display_name: str | None = None) -> bytes:
-    from projections.render import render
-
-    return render(certificate_report(verified, display_name=display_name), "pdf")

@@ -47,8 +47,8 @@ from ledger.signing.note import (
     open_checkpoint,
     parse_tlog_proof,
 )
-from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint
-from ledger.transparency.log import Leaf, MerkleLog
+from ledger.application.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint
+from ledger.storage.merkle_log import Leaf, MerkleLog
 
 CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
 # Log positions, leaf counts and event versions are SQL BIGINTs: a larger number names nothing, and

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -25,7 +25,7 @@ from eventsourcing.utils import resolve_topic
 
 from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import CERTIFIERS, Role
-from ledger.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
+from ledger.storage.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.statement import (
@@ -459,7 +459,7 @@ def _logged_positions(database: Database) -> Iterator[tuple[int, str, int, str]]
     store, in position order; nothing when the store has no log (read only: never creates one)."""
     import sqlalchemy as sa
 
-    from ledger.transparency import schema as t
+    from ledger.storage import log_tables as t
 
     if database.kind == "memory":
         return

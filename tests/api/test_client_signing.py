@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.client import Client, key_id_of
 from ledger.signing import keys as ed25519
 from ledger.signing.statement import unpack
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.api.world import World
 
 

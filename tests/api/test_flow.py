@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.main import services_of
 from api.provision import provision
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 

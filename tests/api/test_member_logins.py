@@ -244,7 +244,7 @@ def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> No
     from typer.testing import CliRunner
 
     from ledger.application import Ledger
-    from ledger.cli import app
+    from api.cli import app
 
     db = f"sqlite:///{Path(str(tmp_path)) / 'cli.db'}"
     ledger = Ledger(db)

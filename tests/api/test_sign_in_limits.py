@@ -175,7 +175,7 @@ def test_weak_new_password_is_refused_by_the_api(client: TestClient, world: Worl
 
 
 def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
-    from ledger.cli import app
+    from api.cli import app
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     ledger = Ledger(db)

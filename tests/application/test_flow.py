@@ -20,7 +20,7 @@ from ledger.domain.errors import (
     RedemptionExistsWithDifferentTerms,
 )
 from ledger.domain.values import ConsentPurpose, Role
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import add_member, at_day, build_region, redeem, serve
 
 

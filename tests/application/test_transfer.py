@@ -15,7 +15,7 @@ from ledger.domain.base import CLOCK
 from ledger.domain.errors import ConsentMissing, MemberFrozen, NotPermitted
 from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import build_region, redeem, serve
 
 
@@ -189,7 +189,7 @@ def _consent_by_region(ledger: Ledger, member_id, recipient: str) -> None:
 @pytest.mark.parametrize("damage", ["no_proofs", "proof_hash", "checkpoint_by_destination"])
 def test_a_bundle_without_valid_inclusion_in_the_sources_signed_log_is_refused(regions, damage) -> None:
     from ledger.signing import note
-    from ledger.transparency.checkpoints import origin_of
+    from ledger.application.checkpoints import origin_of
 
     source, destination, region = regions
     member = consented_member(region)

@@ -9,7 +9,7 @@ from uuid import UUID
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.domain.values import ConsentPurpose
 
 runner = CliRunner()

@@ -44,7 +44,7 @@ class Service:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ledger.cli", "serve", "--port", str(self.port), "--db", self.db,
+            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port), "--db", self.db,
              "--no-access-log"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -68,7 +68,7 @@ class Service:
 
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], env=env, input=stdin, text=True,
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, input=stdin, text=True,
                           capture_output=True, timeout=300)
 
 

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from projections import reports
 from projections.projector import Views
 from projections.render import render

@@ -38,7 +38,7 @@ from ledger.domain.errors import LedgerError
 from ledger.domain.transfer import Transfer, TransferImport
 from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.property.test_regions_machine import _organise
 from tests.scenario import Region, build_region
 

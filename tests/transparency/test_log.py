@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from ledger.application import Ledger
 from ledger.signing import merkle
-from ledger.transparency import schema as t
-from ledger.transparency.log import LogMoved, MerkleLog
+from ledger.storage import log_tables as t
+from ledger.storage.merkle_log import LogMoved, MerkleLog
 from tests.scenario import build_region, redeem, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def test_a_crash_inside_a_page_neither_loses_nor_duplicates_leaves(small_region:
 CHILD = textwrap.dedent("""
     import os, sys
     from ledger.application import Ledger
-    from ledger.transparency.log import LogMoved, MerkleLog
+    from ledger.storage.merkle_log import LogMoved, MerkleLog
     ledger = Ledger(sys.argv[1])
     log = MerkleLog(ledger)
     pages = 0

@@ -10,8 +10,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.application import Ledger
 from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, open_checkpoint, parse_verifier_key
-from ledger.transparency.bundle import inclusion_proofs_for
-from ledger.transparency.checkpoints import (
+from ledger.verification.bundles import inclusion_proofs_for
+from ledger.application.checkpoints import (
     CheckpointError,
     CheckpointStore,
     checkpoint_time,
@@ -21,8 +21,8 @@ from ledger.transparency.checkpoints import (
     verify_witnesses,
     witness_verifier_key,
 )
-from ledger.transparency.log import MerkleLog
-from ledger.transparency.proofs import (
+from ledger.storage.merkle_log import MerkleLog
+from ledger.verification.proofs import (
     ProofFileError,
     consistency_file,
     inclusion_file,
@@ -139,7 +139,7 @@ def test_consistency_files_verify_and_mutations_fail(logged) -> None:
 
 
 def test_transfer_bundles_get_proofs_of_their_heads(logged) -> None:
-    """The shape `ledger.transfer` checks: origin, a checkpoint the region key opens, a proof per head."""
+    """The shape `ledger.application.transfers` checks: origin, a checkpoint the region key opens, a proof per head."""
     ledger, log = logged
     heads = [n.state for n in ledger.recorder.select_notifications(start=1, limit=5)]
     part = inclusion_proofs_for(ledger, heads)

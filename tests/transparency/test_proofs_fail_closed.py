@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.signing import merkle
 from ledger.signing.note import Checkpoint, Ed25519Signer, sign_note
-from ledger.transparency.checkpoints import (
+from ledger.application.checkpoints import (
     TIME_PREFIX,
     CheckpointStore,
     RegionKeyring,
@@ -24,8 +24,8 @@ from ledger.transparency.checkpoints import (
     origin_of,
     sign_checkpoint,
 )
-from ledger.transparency.log import MerkleLog
-from ledger.transparency.proofs import (
+from ledger.storage.merkle_log import MerkleLog
+from ledger.verification.proofs import (
     CONSISTENCY_HEADER,
     ProofFileError,
     consistency_file,

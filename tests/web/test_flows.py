@@ -17,7 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from ledger.transparency.certificate import verify_certificate
+from ledger.verification.certificates import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
 TOWELS = "毛巾两条"

@@ -77,8 +77,8 @@ def _steps(names: list[str], failed_at: int | None, reason: str = "") -> list[di
 
 
 def _checkpoint(request: Request, principal: Any) -> dict[str, Any] | None:
-    from ledger.transparency.checkpoints import CheckpointStore, check_consistency
-    from ledger.transparency.log import MerkleLog
+    from ledger.application.checkpoints import CheckpointStore, check_consistency
+    from ledger.storage.merkle_log import MerkleLog
 
     ledger = core.ledger_of(request)
     if not core.may(request, principal, "log.read"):
@@ -151,7 +151,7 @@ def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict
 
 def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str) -> dict[str, Any]:
     from ledger.signing.note import NoteError, parse_note
-    from ledger.transparency.certificate import CertificateError, parse_reference, verify_certificate
+    from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 
     result: dict[str, Any] = {"kind": "certificate", "filename": filename, "size": len(data)}
     try:

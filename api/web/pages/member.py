@@ -262,8 +262,8 @@ def _shelf(request: Request) -> CertificateShelf:
 
 @router.get("/me/certificate")
 def certificate_page(request: Request, issued: str | None = None) -> Response:
-    from ledger.transparency.certificate import issued_certificates
-    from ledger.transparency.log import MerkleLog
+    from ledger.verification.certificates import issued_certificates
+    from ledger.storage.merkle_log import MerkleLog
 
     principal, me = _me(request)
     ledger = core.ledger_of(request)
@@ -280,8 +280,8 @@ def certificate_page(request: Request, issued: str | None = None) -> Response:
 async def issue_certificate(request: Request) -> Response:
     """Issue an hour certificate (志愿服务证明) of the member's own certified sessions: the same
     `issue_certificate` as `timeledger certificate issue`, serialised with the ledger's writes."""
-    from ledger.transparency.certificate import CertificateError
-    from ledger.transparency.certificate import issue_certificate as issue
+    from ledger.verification.certificates import CertificateError
+    from ledger.verification.certificates import issue_certificate as issue
 
     principal, me = _me(request)
     form = await core.read_form(request)
@@ -309,7 +309,7 @@ async def issue_certificate(request: Request) -> Response:
 
 @router.get("/me/certificate/{token}/{name}")
 def certificate_file(request: Request, token: str, name: str) -> Response:
-    from ledger.transparency.certificate import render_certificate_pdf
+    from projections.render.certificate import render_certificate_pdf
 
     _principal, me = _me(request)
     issued = _shelf(request).get(token, me)
