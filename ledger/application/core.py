@@ -13,7 +13,7 @@ import contextlib
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterator, Sequence, TypeVar
+from typing import Any, Callable, Iterator, Sequence, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -167,6 +167,17 @@ class LedgerCore(Application[UUID]):
             finally:
                 self._local.saving = None
         self._activate_keys(batch.new_keys)
+
+    def batch_mark(self) -> tuple[tuple[UUID, int], ...]:
+        """What the current batch holds unsaved: each aggregate loaded into it with its count of new
+        events. Compare the marks taken before and after a command to learn whether the command changed
+        the batch (a refused command that changed nothing leaves the batch fit to save). Outside a
+        batch: ()."""
+        batch: _Batch | None = getattr(self._local, "batch", None)
+        if batch is None:
+            return ()
+        return tuple(sorted((aggregate_id, len(aggregate._pending_events))  # noqa: SLF001 - eventsourcing keeps them private
+                            for aggregate_id, aggregate in batch.aggregates.items()))
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str | None = None) -> A:
         batch: _Batch | None = getattr(self._local, "batch", None)
@@ -353,6 +364,12 @@ class LedgerCore(Application[UUID]):
         if batch is None or actor.actor_id not in batch.new_signers:
             self._signers[actor.actor_id] = signer
         return signer
+
+    def signer_of(self, actor: Actor) -> tuple[str, Callable[[bytes], bytes]]:
+        """The key id `actor` signs with now, and a function that signs bytes with that key (the private
+        key stays inside the ledger): for seals made outside an event, e.g. a certificate's seal."""
+        key_id, _, private_key = self._signer_for(actor)
+        return key_id, private_key.sign
 
     def key_id_of(self, actor: Actor) -> str:
         return self._signer_for(actor)[0]

@@ -587,7 +587,7 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
         selection.add(log, [_genesis_leaf(log, community_id, size, "community")])
 
     # the keys: every signer, the checkpoint's and the seal's region key, and their certifiers to the root
-    seal_key_id, _, seal_private = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's key
+    seal_key_id, seal_sign = ledger.signer_of(ledger.region_actor())
     wanted = {parse_signed_bytes(unpack(envelope)[1], strict=False).key for envelope in selection.envelopes.values()}
     wanted |= {checkpoint.key_id, seal_key_id}
     done: set[str] = set()
@@ -629,7 +629,7 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
                     "events": entries,
                     "seal": {"key": seal_key_id, "signature": ""},
                 }
-                document["seal"]["signature"] = _b64(seal_private.sign(_seal_message(document, parsed_checkpoint,
+                document["seal"]["signature"] = _b64(seal_sign(_seal_message(document, parsed_checkpoint,
                                                                                       leaves_list)))
                 bundle = canonical_bytes(document)
                 digest = hashlib.sha256(bundle).hexdigest()
