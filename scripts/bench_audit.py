@@ -149,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--certificate-runs", type=int, default=50)
     args = parser.parse_args(argv)
 
-    from ledger.verification.certificates import issue_certificate, verify_certificate
+    from ledger.application.certificates import issue_certificate
+    from ledger.verification.certificates import verify_certificate
     from ledger.application.checkpoints import sign_checkpoint
     from ledger.storage.merkle_log import MerkleLog
     from ledger.verification.store import verify_store

@@ -18,9 +18,11 @@ from api.errors import COMMAND_RESPONSES, READ_RESPONSES, json_errors
 from api.policy import authorize
 from ledger.domain.errors import InvalidInput, NotFound
 from ledger.verification import proofs
-from ledger.verification.certificates import CertificateError, issue_certificate
+from ledger.application.certificates import issue_certificate
+from ledger.verification.certificates import CertificateError
 from projections.render.certificate import render_certificate_pdf
-from ledger.application.checkpoints import CheckpointStore, StoredCheckpoint, sign_checkpoint
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import CheckpointStore, StoredCheckpoint
 from ledger.storage.merkle_log import MerkleLog
 
 router = APIRouter(tags=["log 签名日志"])

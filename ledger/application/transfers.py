@@ -258,7 +258,7 @@ def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: 
 def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
     """The bundle for a pending transfer, with inclusion proofs of every aggregate's head event in
     a checkpoint the region signs (the hash chains then vouch for every earlier event)."""
-    from ledger.verification.bundles import inclusion_proofs_for
+    from ledger.application.bundles import inclusion_proofs_for
 
     transfer = _get_transfer(ledger, transfer_id)
     transfer.require_pending()
@@ -443,7 +443,7 @@ def _check_merkle(merkle: Any, heads: dict[UUID, bytes], transfer_head: bytes, r
     cannot show this destination a history other than the one in its log."""
     from ledger.signing import merkle as tree
     from ledger.signing import note
-    from ledger.application.checkpoints import origin_of
+    from ledger.storage.checkpoints import origin_of
 
     if not isinstance(merkle, dict):
         raise TransferRefused("bundle_merkle_invalid", "the bundle carries no inclusion proofs")

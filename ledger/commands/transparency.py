@@ -58,15 +58,9 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
                out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the signed note here")] = None,
                db: DbOption = None) -> None:
     """Catch the Merkle log up and sign a checkpoint (or, with --cosign-with, cosign the latest as a witness)."""
-    from ledger.application.checkpoints import (
-        CheckpointError,
-        CheckpointStore,
-        cosign,
-        load_private_key_file,
-        region_note_verifier,
-        sign_checkpoint,
-        witness_verifier_key,
-    )
+    from ledger.application.checkpoints import cosign, load_private_key_file, sign_checkpoint
+    from ledger.storage.checkpoints import CheckpointError, CheckpointStore
+    from ledger.verification.checkpoints import region_note_verifier, witness_verifier_key
     from ledger.storage.merkle_log import MerkleLog
 
     base = _cli()
@@ -140,7 +134,7 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
                       out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here, not stdout")] = None,
                       db: DbOption = None) -> None:
     """Prove that the log of --from events is a prefix of the log of --to events."""
-    from ledger.application.checkpoints import CheckpointStore
+    from ledger.storage.checkpoints import CheckpointStore
     from ledger.storage.merkle_log import MerkleLog
     from ledger.verification.proofs import ProofFileError, consistency_file
 
@@ -174,7 +168,8 @@ def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file f
     """Check a proof file; fails closed unless every tree it names carries a checkpoint signed by a region key
     that the trust root certified (and that was valid when it signed)."""
     from ledger.signing.note import NoteError, parse_verifier_key
-    from ledger.application.checkpoints import CheckpointError, RegionKeyring
+    from ledger.storage.checkpoints import CheckpointError
+    from ledger.verification.checkpoints import RegionKeyring
     from ledger.verification.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
     from ledger.verification.proofs import verify_inclusion_file
 
@@ -222,7 +217,8 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     """Issue a certificate of a member's certified hours: FILE (JSON bundle) and FILE.pdf."""
     from datetime import date
 
-    from ledger.verification.certificates import CertificateError, issue_certificate
+    from ledger.application.certificates import issue_certificate
+    from ledger.verification.certificates import CertificateError
     from ledger.storage.merkle_log import LogError
 
     base = _cli()

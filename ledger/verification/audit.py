@@ -35,7 +35,7 @@ from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, NoteError, open_checkpoint
 from ledger.signing.statement import parse_signed_bytes, statement_hash, unpack
 from ledger.storage import log_tables as t
-from ledger.application.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint, checkpoint_time
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint, checkpoint_time
 from ledger.storage.merkle_log import Leaf, MerkleLog, event_type_of
 
 NODE_PAGE = 20_000

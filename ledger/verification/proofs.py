@@ -47,7 +47,8 @@ from ledger.signing.note import (
     open_checkpoint,
     parse_tlog_proof,
 )
-from ledger.application.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint
+from ledger.verification.checkpoints import RegionKeyring
 from ledger.storage.merkle_log import Leaf, MerkleLog
 
 CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from ledger.verification import proofs
 from ledger.verification.certificates import verify_certificate
-from ledger.application.checkpoints import region_note_verifier
+from ledger.verification.checkpoints import region_note_verifier
 from tests.api.world import World
 
 

@@ -189,7 +189,7 @@ def _consent_by_region(ledger: Ledger, member_id, recipient: str) -> None:
 @pytest.mark.parametrize("damage", ["no_proofs", "proof_hash", "checkpoint_by_destination"])
 def test_a_bundle_without_valid_inclusion_in_the_sources_signed_log_is_refused(regions, damage) -> None:
     from ledger.signing import note
-    from ledger.application.checkpoints import origin_of
+    from ledger.storage.checkpoints import origin_of
 
     source, destination, region = regions
     member = consented_member(region)

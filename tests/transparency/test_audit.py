@@ -19,7 +19,9 @@ from ledger.domain.time_account import TimeAccount
 from ledger.signing import merkle
 from ledger.storage import log_tables as t
 from projections.audit import audit
-from ledger.application.checkpoints import CheckpointError, CheckpointStore, check_consistency, cosign, sign_checkpoint
+from ledger.application.checkpoints import cosign, sign_checkpoint
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore
+from ledger.verification.checkpoints import check_consistency
 from ledger.storage.merkle_log import MerkleLog
 from ledger.verification.store import verify_store
 from tests.scenario import serve

@@ -17,7 +17,8 @@ from ledger.storage.persistence import iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import canonical_bytes
 from ledger.signing.statement import Statement, encode_statement, pack, parse_signed_bytes, unpack
-from ledger.verification.certificates import CertificateError, issue_certificate, verify_certificate
+from ledger.application.certificates import issue_certificate
+from ledger.verification.certificates import CertificateError, verify_certificate
 from ledger.application.checkpoints import sign_checkpoint
 from ledger.verification.store import verify_store
 from tests.scenario import Region, build_region, serve

@@ -10,17 +10,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.application import Ledger
 from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, open_checkpoint, parse_verifier_key
-from ledger.verification.bundles import inclusion_proofs_for
-from ledger.application.checkpoints import (
-    CheckpointError,
-    CheckpointStore,
-    checkpoint_time,
-    cosign,
-    region_note_verifier,
-    sign_checkpoint,
-    verify_witnesses,
-    witness_verifier_key,
-)
+from ledger.application.bundles import inclusion_proofs_for
+from ledger.application.checkpoints import cosign, sign_checkpoint
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, checkpoint_time
+from ledger.verification.checkpoints import region_note_verifier, verify_witnesses, witness_verifier_key
 from ledger.storage.merkle_log import MerkleLog
 from ledger.verification.proofs import (
     ProofFileError,

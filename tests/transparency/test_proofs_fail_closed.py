@@ -16,14 +16,9 @@ from ledger.application import Ledger
 from api.cli import app
 from ledger.signing import merkle
 from ledger.signing.note import Checkpoint, Ed25519Signer, sign_note
-from ledger.application.checkpoints import (
-    TIME_PREFIX,
-    CheckpointStore,
-    RegionKeyring,
-    format_time,
-    origin_of,
-    sign_checkpoint,
-)
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import CheckpointStore, TIME_PREFIX, format_time, origin_of
+from ledger.verification.checkpoints import RegionKeyring
 from ledger.storage.merkle_log import MerkleLog
 from ledger.verification.proofs import (
     CONSISTENCY_HEADER,

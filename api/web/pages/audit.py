@@ -77,7 +77,8 @@ def _steps(names: list[str], failed_at: int | None, reason: str = "") -> list[di
 
 
 def _checkpoint(request: Request, principal: Any) -> dict[str, Any] | None:
-    from ledger.application.checkpoints import CheckpointStore, check_consistency
+    from ledger.storage.checkpoints import CheckpointStore
+    from ledger.verification.checkpoints import check_consistency
     from ledger.storage.merkle_log import MerkleLog
 
     ledger = core.ledger_of(request)

@@ -262,7 +262,7 @@ def _shelf(request: Request) -> CertificateShelf:
 
 @router.get("/me/certificate")
 def certificate_page(request: Request, issued: str | None = None) -> Response:
-    from ledger.verification.certificates import issued_certificates
+    from ledger.application.certificates import issued_certificates
     from ledger.storage.merkle_log import MerkleLog
 
     principal, me = _me(request)
@@ -281,7 +281,7 @@ async def issue_certificate(request: Request) -> Response:
     """Issue an hour certificate (志愿服务证明) of the member's own certified sessions: the same
     `issue_certificate` as `timeledger certificate issue`, serialised with the ledger's writes."""
     from ledger.verification.certificates import CertificateError
-    from ledger.verification.certificates import issue_certificate as issue
+    from ledger.application.certificates import issue_certificate as issue
 
     principal, me = _me(request)
     form = await core.read_form(request)

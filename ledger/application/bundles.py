@@ -13,7 +13,8 @@ from typing import Any, Sequence
 
 from ledger.signing import merkle
 from ledger.signing.statement import parse_signed_bytes, unpack
-from ledger.application.checkpoints import origin_of, sign_checkpoint
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import origin_of
 from ledger.storage.merkle_log import MerkleLog
 
 
