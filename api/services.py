@@ -54,7 +54,7 @@ class Purger:
         while not self._stop.wait(self._interval):
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+            except Exception:
                 log.exception("periodic purge failed")
 
     def stop(self) -> None:

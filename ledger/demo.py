@@ -275,7 +275,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
 
     # -- The year's service: orders, sessions, ratings, certification, corrections, complaints ---
     today_limit = min(date(year, 12, 20), ledger.today() if ledger.today().year == year else date(year, 12, 20))
-    for member, unit, community in registered:
+    for member, _unit, community in registered:
         info = setup[community.actor_id]
         member_state = ledger.get_member(member.actor_id)
         start_day = (member_state.reported_on or date(year, 4, 1)) + timedelta(days=1)
@@ -335,7 +335,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         tick()
 
     # -- Suggestions, redemptions, consents to transfer -----------------------------------------
-    for member, unit, community in registered:
+    for member, _unit, community in registered:
         member_state = ledger.get_member(member.actor_id)
         day = max(member_state.reported_on or date(year, 5, 1), date(year, 5, 1)) + timedelta(days=rng.randint(5, 60))
         day = min(day, today_limit)

@@ -130,7 +130,7 @@ class NotificationReader:
         self._kind = "recorder"
         if module.startswith("eventsourcing.sqlite") and table:
             self._kind = "sqlite"
-            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "  # noqa: S608 - the recorder's own table name
                          "WHERE rowid >= ? ORDER BY rowid LIMIT ?")
         elif module.startswith("eventsourcing.postgres") and table:
             from psycopg import sql

@@ -44,8 +44,8 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
-from ledger.application import Ledger  # noqa: E402
-from ledger.storage.persistence import iter_raw_events  # noqa: E402
+from ledger.application import Ledger
+from ledger.storage.persistence import iter_raw_events
 
 CACHE_DIR = Path("/tmp/timeledger-bench")
 RAW_SAMPLE = 4000  # distinct real statements the raw benchmark verifies over and over

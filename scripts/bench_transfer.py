@@ -23,13 +23,13 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.scenario builds regions
 
-from ledger import transfer as transfers  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from ledger.signing import keys as ed25519  # noqa: E402
-from ledger.signing.statement import unpack  # noqa: E402
-from ledger.storage.merkle_log import MerkleLog  # noqa: E402
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
-from tests.scenario import build_region  # noqa: E402
+from ledger.application import transfers
+from ledger.application import Ledger
+from ledger.signing import keys as ed25519
+from ledger.signing.statement import unpack
+from ledger.storage.merkle_log import MerkleLog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.scenario import build_region
 
 SESSIONS_PER_BATCH = 100
 

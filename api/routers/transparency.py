@@ -148,7 +148,7 @@ class Checkpointer:
         while not self._stop.wait(self._interval):
             try:
                 self._services.writer.submit(lambda: sign_checkpoint(ledger, reuse_latest=True), alone=True)
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+            except Exception:
                 log.exception("periodic checkpoint failed")
 
     def stop(self) -> None:

@@ -46,7 +46,7 @@ def sign_checkpoint(ledger: Any, log: MerkleLog | None = None, *, catch_up: bool
         latest = store.latest()
         if latest is not None and latest.size == state.size and latest.root == state.root:
             return latest
-    region_key_id, _, private_key = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's key
+    region_key_id, _, private_key = ledger._signer_for(ledger.region_actor())
     origin = origin_of(ledger.region_code)
     time = format_time(CLOCK.get()())
     body = Checkpoint(origin, state.size, state.root, (TIME_PREFIX + time,)).to_body()
@@ -66,7 +66,7 @@ def load_private_key_file(path: Path) -> tuple[Ed25519PrivateKey, str | None]:
             signer = parse_signer_key(text)
         except NoteError as error:
             raise CheckpointError(f"{path}: {error}") from None
-        return signer._private_key, signer.name  # noqa: SLF001 - the parsed key itself
+        return signer._private_key, signer.name
     try:
         raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):

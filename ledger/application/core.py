@@ -176,7 +176,7 @@ class LedgerCore(Application[UUID]):
         batch: _Batch | None = getattr(self._local, "batch", None)
         if batch is None:
             return ()
-        return tuple(sorted((aggregate_id, len(aggregate._pending_events))  # noqa: SLF001 - eventsourcing keeps them private
+        return tuple(sorted((aggregate_id, len(aggregate._pending_events))
                             for aggregate_id, aggregate in batch.aggregates.items()))
 
     def _get(self, aggregate_id: UUID, cls: type[A], what: str | None = None) -> A:
@@ -202,7 +202,7 @@ class LedgerCore(Application[UUID]):
 
     def _commit(self, actor: Actor, request_id: str | None, *aggregates: Aggregate) -> None:
         for aggregate in aggregates:
-            for pending in aggregate._pending_events:  # noqa: SLF001 - tag this command's events
+            for pending in aggregate._pending_events:
                 pending.__dict__.setdefault(SIGNER_ATTRIBUTE, (actor, request_id))
         new_keys = [a.key_id for a in aggregates if isinstance(a, Key) and a.version == 1]
         batch: _Batch | None = getattr(self._local, "batch", None)

@@ -228,7 +228,7 @@ def region_card_command(out_file: Annotated[Path, typer.Option("--out", help="Wh
                         address: Annotated[str, typer.Option(help="This region's service URL")] = "",
                         db: DbOption = None) -> None:
     """Write this region's card (keys and root-signed certificate) for other regions to register."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     card = transfers.region_card(open_ledger(db), address=address)
     out_file.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
@@ -239,7 +239,7 @@ def region_card_command(out_file: Annotated[Path, typer.Option("--out", help="Wh
 def region_add_peer(card_file: Annotated[Path, typer.Argument(help="The other region's card")],
                     db: DbOption = None) -> None:
     """Register another region (its key must be certified by our trust root)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -257,7 +257,7 @@ def transfer_start(member: Annotated[str, typer.Option(help="Member id")],
                    to: Annotated[str, typer.Option("--to", help="Destination region code")],
                    db: DbOption = None) -> None:
     """Phase 1: freeze the member and write a pending transfer-out (needs the member's consent)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -272,7 +272,7 @@ def transfer_export(transfer: Annotated[str, typer.Argument(help="Transfer id")]
                     out_file: Annotated[Path, typer.Option("--out", help="Bundle file to write")],
                     db: DbOption = None) -> None:
     """Write the signed bundle of a pending transfer."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -289,7 +289,7 @@ def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
                     db: DbOption = None) -> None:
     """Phase 2: verify the bundle offline, import the history, credit the balance, sign a receipt
     (or a signed rejection naming what failed)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     bundle = bundle_file.read_bytes()
@@ -314,7 +314,7 @@ def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
 def transfer_complete(receipt: Annotated[Path, typer.Argument(help="The destination's signed receipt")],
                       db: DbOption = None) -> None:
     """Phase 3: the destination's receipt completes the transfer (member closed here)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -330,7 +330,7 @@ def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
                   rejection: Annotated[Optional[Path], typer.Option(help="The destination's signed rejection")] = None,
                   db: DbOption = None) -> None:
     """Phase 3: void after a signed rejection, or once the region's timeout has passed."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -406,7 +406,7 @@ def backup(out_file: Annotated[Path, typer.Option("--out", help="Backup file to 
            db: DbOption = None) -> None:
     """Back up the whole store while it runs: SQLite's online backup API, or pg_dump of the schema.
     The master key is not in the backup: keep it apart."""
-    from ledger import backup as backups
+    from ledger.storage import backup as backups
 
     database = parse_database_url(db)
     try:
@@ -429,7 +429,7 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
             db: DbOption = None) -> None:
     """Restore a backup into this store (refused while a server runs on it, under another master
     key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
-    from ledger import backup as backups
+    from ledger.storage import backup as backups
     from ledger.storage.persistence import WriterLock
 
     database = parse_database_url(db)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger import persistence
+from ledger.storage import persistence
 from ledger.storage.persistence import Database
 
 metadata = sa.MetaData()

@@ -113,7 +113,7 @@ class MerkleLog:
         if select is None:
             if recorder is None:
                 raise ValueError("a Merkle log needs a ledger (or a recorder / select function) to read events from")
-            select = lambda after, limit: recorder.select_notifications(start=after + 1, limit=limit)  # noqa: E731
+            select = lambda after, limit: recorder.select_notifications(start=after + 1, limit=limit)  # noqa: E731 - the page reader, chosen by store kind
         self._select = select
         self.recorder = recorder
         if engine is None:

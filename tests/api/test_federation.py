@@ -20,7 +20,7 @@ from api.provision import provision
 from api.ratelimit import TokenBucket
 from api.routers.federation import FederationGuard
 from api.settings import settings_for_tests
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from tests.api.world import World
 

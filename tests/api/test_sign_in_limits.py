@@ -119,8 +119,8 @@ def test_sixty_four_concurrent_sign_ins_never_run_more_argon2_than_the_bound(dat
                 with self.lock:
                     self.now -= 1
 
-    counting = CountingHasher(auth._hasher)  # noqa: SLF001 - the test observes the real hash calls
-    auth._hasher = counting  # type: ignore[assignment]  # noqa: SLF001
+    counting = CountingHasher(auth._hasher)
+    auth._hasher = counting  # type: ignore[assignment]
 
     def attempt(n: int) -> str:
         try:

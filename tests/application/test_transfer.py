@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Actor, Ledger
 from ledger.demo import simulated
 from ledger.domain.base import CLOCK

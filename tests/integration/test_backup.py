@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from ledger import backup as backups
+from ledger.storage import backup as backups
 from ledger.application import Ledger
 from api.cli import app
 from ledger.storage.persistence import WriterLock, parse_database_url

@@ -18,7 +18,7 @@ from uuid import UUID
 import httpx
 import pytest
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from ledger.demo import generate
 from ledger.domain.values import ConsentPurpose
@@ -120,7 +120,7 @@ def balance(service: Service, headers: dict[str, str], member_id: UUID) -> int:
 
 def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_regions) -> None:
     xuanwu, qinhuai, member_id = two_regions
-    source_admin, destination_admin = xuanwu.token(), qinhuai.token()
+    source_admin, _ = xuanwu.token(), qinhuai.token()
     before = balance(xuanwu, source_admin, member_id)
     assert before > 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from projections import queries as q
 from projections import reports

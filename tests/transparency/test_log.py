@@ -186,7 +186,7 @@ def test_two_builders_never_append_the_same_event_twice(small_region: Ledger) ->
     second.catch_up(page_events=3, pages_max=2)
     # the first builder still believes in its old state: its compare-and-set fails and it moves on
     with pytest.raises(LogMoved):  # drive one stale page directly
-        first._append_page(first_state, ledger.recorder.select_notifications(start=1, limit=3))  # noqa: SLF001
+        first._append_page(first_state, ledger.recorder.select_notifications(start=1, limit=3))
     first.catch_up(page_events=4)
     second.catch_up(page_events=2)
     leaves = expected_leaves(ledger)

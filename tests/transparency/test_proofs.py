@@ -70,7 +70,7 @@ def test_witnesses_cosign_only_consistent_checkpoints(logged) -> None:
                                                                       base64.b64encode(bytes(32)).decode()))
     with pytest.raises(CheckpointError):  # the region's signature no longer verifies
         cosign(ledger, witness_name="timeledger/320104", witness_key=witness, checkpoint=forged, log=log)
-    _, _, region_key = ledger._signer_for(ledger.region_actor())  # noqa: SLF001
+    _, _, region_key = ledger._signer_for(ledger.region_actor())
     with pytest.raises(CheckpointError, match="own checkpoints"):
         cosign(ledger, witness_name="timeledger/320102", witness_key=region_key, checkpoint=second, log=log)
 

@@ -32,7 +32,7 @@ from ledger.verification.proofs import (
 from tests.scenario import build_region, serve
 
 runner = CliRunner()
-B64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+B64 = lambda data: base64.b64encode(data).decode()  # noqa: E731 - a one-line helper
 
 
 def fabricated(size1: int, root1: bytes, size2: int, root2: bytes, hashes: list[bytes] = (), notes: str = "") -> str:
@@ -108,7 +108,7 @@ def test_a_checkpoint_signed_before_the_region_key_was_certified_is_refused(logg
     ledger, log, _, root = logged
     keyring = RegionKeyring.from_store(ledger, root)
     (key,) = keyring.keys
-    _, _, private = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's real key
+    _, _, private = ledger._signer_for(ledger.region_actor())
     latest = CheckpointStore.for_log(log).latest()
     note = forged_note(latest.size, latest.root, private, moment=key.registered_at - timedelta(days=1))
     with pytest.raises(ProofFileError, match="was not valid") as refused:

@@ -43,7 +43,7 @@ def _browser_missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is not installed (apt-get install chromium)"
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401 - is playwright installed?
     except ImportError:
         return "Playwright for Python is not installed (pip install -e '.[dev]')"
     return None

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from api.web.pages.audit import BUNDLE_STEPS, CERTIFICATE_STEPS, certificate_step_of, verify_file
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from ledger.application.certificates import issue_certificate
 from tests.scenario import build_region, serve

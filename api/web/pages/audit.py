@@ -143,7 +143,7 @@ def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict
         return {"kind": "certificate", "filename": filename, "size": len(data), "ok": False, "reason": reason,
                 "steps": _steps(CERTIFICATE_STEPS, 0, reason)}
     kind = document.get("format") if isinstance(document, dict) else None
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     if kind == transfers.BUNDLE_FORMAT:
         return _verify_bundle(data, root, document, filename)
@@ -183,7 +183,7 @@ def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str)
 
 
 def _verify_bundle(data: bytes, root: bytes, document: dict[str, Any], filename: str) -> dict[str, Any]:
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     result: dict[str, Any] = {"kind": "bundle", "filename": filename, "size": len(data)}
     destination = str(document.get("destination") or "")
