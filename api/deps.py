@@ -34,7 +34,7 @@ SIGNATURES_HEADER = "Timeledger-Signatures"
 
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 async def get_services(request: Request) -> Services:

@@ -22,7 +22,7 @@ ENTRIES_PAGE_MAX = 200  # account entries per page
 
 def _get(ledger: Ledger, aggregate_id: UUID, cls: type[T], what: str) -> T:
     try:
-        aggregate = ledger.repository.get(aggregate_id)
+        aggregate: Any = ledger.repository.get(aggregate_id)
     except AggregateNotFoundError:
         raise NotFound(f"{what} {aggregate_id} not found") from None
     if not isinstance(aggregate, cls):

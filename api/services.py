@@ -74,8 +74,8 @@ class Services:
     writer: GroupCommitWriter
     read_models: ReadModels
     owns_ledger: bool  # close the ledger on shutdown (it was made here, not handed in)
-    purger: Purger = field(default=None)  # type: ignore[assignment]
-    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]
+    purger: Purger = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]  # set in __post_init__
 
     def close(self) -> None:
         if self.purger is not None:

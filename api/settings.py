@@ -98,4 +98,4 @@ def settings_for_tests(**overrides: object) -> Settings:
     values: dict[str, object] = {"environment": "test", "argon2_time_cost": 1, "argon2_memory_kib": 8,
                                  "token_cache_seconds": 0.0}
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # pydantic validates the values

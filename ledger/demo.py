@@ -12,7 +12,7 @@ import random
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from uuid import UUID
 
 from ledger.application import Actor, Ledger
@@ -207,7 +207,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
             ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=communities[index].actor_id)
 
     # -- February: communities set posts, teams, the service menu, the catalogue, counters -------
-    setup: dict[UUID, dict[str, list]] = {}
+    setup: dict[UUID, dict[str, list[Any]]] = {}
     for community in communities:
         with simulated(at(date(year, 2, 3), 9)):
             for post in rng.sample(CUSTOM_POSTS, 2):

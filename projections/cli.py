@@ -21,7 +21,7 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
 
-def _console(stderr: bool = True):  # type: ignore[no-untyped-def]
+def _console(stderr: bool = True):
     from rich.console import Console
 
     return Console(stderr=stderr)
@@ -42,7 +42,7 @@ def _id(value: str | None, what: str) -> str | None:
     return None  # pragma: no cover
 
 
-def _open(db: str | None):  # type: ignore[no-untyped-def]
+def _open(db: str | None):
     from ledger.application import Ledger
     from ledger.storage.persistence import ConfigurationError
     from projections.projector import Views
@@ -95,7 +95,7 @@ def report(
         document = reports.build(kind, views, year=year, member_id=member_id, unit_id=unit_id,
                                  community_id=community_id,
                                  personal_data=ledger.member_personal_data if show_personal else None)
-        data = render(document, fmt)  # type: ignore[arg-type]
+        data = render(document, fmt)  # type: ignore[arg-type]  # fmt is one of the formats the option allows
     except LedgerError as error:
         _fail(f"{error.code}: {error.detail}")
     finally:

@@ -22,18 +22,25 @@ from ledger.signing.statement import FORMAT, MAGIC, EnvelopeError
 try:  # msgspec decodes typed structs about 4x as fast as json.loads; plain json is the fallback
     import msgspec
 except ImportError:  # pragma: no cover - msgspec is installed with the dev extra
-    msgspec = None  # type: ignore[assignment]
+    msgspec = None  # type: ignore[assignment]  # no msgspec: plain json
 
 SIGNED_OFFSET = len(MAGIC) + SIGNATURE_BYTES
 _FORMAT_BYTES = FORMAT.encode()
 
 
 class Notification(Protocol):
-    id: int
-    originator_id: Any
-    originator_version: int
-    topic: str
-    state: bytes
+    """A stored event as read (eventsourcing's `Notification`, or our `RawNotification`): read-only."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> Any: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +132,7 @@ class NotificationReader:
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
+        self._sql: Any = None
         module = type(recorder).__module__
         table = getattr(recorder, "events_table_name", None)
         self._kind = "recorder"

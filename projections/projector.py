@@ -370,14 +370,14 @@ class Views:
             if self._reader is None:
                 self._reader = self.engine.connect()
             wanted = set(missing)
-            found = {key: {} for key in missing}
+            found: dict[tuple[str, int], dict[str, Any]] = {key: {} for key in missing}
             for chunk in _chunks(sorted({member_id for member_id, _ in missing})):
                 for row in self._reader.execute(sa.select(my.c.member_id, my.c.year, my.c.items_json)
                                                 .where(my.c.member_id.in_(chunk))).all():
                     if (row.member_id, row.year) in wanted:
                         found[(row.member_id, row.year)] = json.loads(row.items_json)
-            for (member_id, year), items in found.items():
-                self._items.put(f"{member_id}|{year}", items)
+            for (member_id, year), loaded in found.items():
+                self._items.put(f"{member_id}|{year}", loaded)
         for key, deltas in page.item_deltas.items():
             member_id, year = key
             items = self._items.get(f"{member_id}|{year}")
@@ -495,8 +495,8 @@ class Views:
             statement = table.insert()
         elif kind == "upsert":
             statement = self._insert(table)
-            values = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
-            statement = (statement.on_conflict_do_update(index_elements=pk, set_=values) if values
+            upsert = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
+            statement = (statement.on_conflict_do_update(index_elements=pk, set_=upsert) if upsert
                          else statement.on_conflict_do_nothing(index_elements=pk))
         elif kind in ("count", "count_items"):  # INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c
             statement = self._insert(table)

@@ -127,7 +127,7 @@ def annual_reports(views: Views, year: int) -> tuple[dict[str, dict[str, float]]
         document, build_s = timed(lambda: reports.build(kind, views, year=year))  # noqa: B023 - called at once, inside the loop
         seconds[kind] = {"build": build_s}
         for fmt in ("pdf", "xlsx"):
-            data, render_s = timed(lambda: render(document, fmt))  # type: ignore[arg-type]  # noqa: B023 - called at once, inside the loop
+            data, render_s = timed(lambda: render(document, fmt))  # type: ignore[arg-type]  # fmt comes from the formats list  # noqa: B023 - called at once, inside the loop
             seconds[kind][fmt] = render_s
             size += len(data)
     return seconds, size

@@ -52,7 +52,7 @@ def resolve_scope(ledger: Ledger, actor: Actor, supported: Sequence[ScopeName], 
     if scope not in supported:
         raise InvalidInput(f"this list or report covers {', '.join(supported)}; not a single {scope}")
     authorize(ledger, actor, f"report.{scope}", object_id)
-    return scope, object_id  # type: ignore[return-value]
+    return scope, object_id  # type: ignore[return-value]  # scope is checked against `supported` just above
 
 
 def _page(items: list[Any], offset: int, limit: int, total: int | None = None) -> PageOut:

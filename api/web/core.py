@@ -100,7 +100,7 @@ def translator(lang: str) -> Callable[[str], str]:
 # -- session -------------------------------------------------------------------------------------------
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def session_token(request: Request) -> str | None:
@@ -307,7 +307,7 @@ class WebRoute(APIRoute):
             except (LoginRequired, AuthenticationFailed):
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    response = RedirectResponse("/login?next=" + urllib.parse.quote(target), status_code=303)
+                    response: Response = RedirectResponse("/login?next=" + urllib.parse.quote(target), status_code=303)
                 else:
                     response = error_page(request, AuthenticationFailed("sign in again"), 401)
                 response.delete_cookie(SESSION_COOKIE, path="/")

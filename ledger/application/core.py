@@ -55,6 +55,7 @@ from ledger.signing import keys as ed25519
 from ledger.signing.statement import GENESIS_HASH, Statement, encode_statement, pack, statement_hash
 
 SIGNER_ATTRIBUTE = "_signer"
+CHAIN_HEAD = "_chain_head"  # kept on each aggregate by ledger.domain.base (eventsourcing's protocols do not know it)
 CLIENT_SIGNATURE_AGE_MAX = timedelta(minutes=5)  # prepared statements expire: the chain moves on
 CLIENT_CLOCK_SKEW_MAX = timedelta(seconds=5)
 A = TypeVar("A", bound=Aggregate)
@@ -245,7 +246,8 @@ class LedgerCore(Application[UUID]):
         assert self.region_code is not None, "the region is initialised before anything is signed"
         heads: dict[UUID, str] = {}
         prepared: list[bytes] | None = getattr(self._local, "prepare", None)
-        for domain_event in processing_event.events:
+        events: list[Any] = list(processing_event.events)  # ours carry `timestamp` (eventsourcing's protocol does not say)
+        for domain_event in events:
             actor, request_id = domain_event.__dict__[SIGNER_ATTRIBUTE]
             key_id, role, sign = self._signing_function(actor)
             event_type = event_type_name(type(domain_event))
@@ -255,7 +257,7 @@ class LedgerCore(Application[UUID]):
             if domain_event.originator_version == 1:
                 prev = GENESIS_HASH
             else:
-                prev = heads.get(aggregate_id) or processing_event.aggregates[aggregate_id]._chain_head
+                prev = heads.get(aggregate_id) or getattr(processing_event.aggregates[aggregate_id], CHAIN_HEAD)
                 assert prev is not None, f"no chain head for {aggregate_id}"
             statement = Statement(
                 region=self.region_code, aggregate=str(aggregate_id), version=domain_event.originator_version,
@@ -269,14 +271,14 @@ class LedgerCore(Application[UUID]):
                 continue
             domain_event.__dict__["_envelope"] = pack(sign(signed_bytes), signed_bytes)
         if prepared is not None:
-            raise StatementsPrepared(list(prepared), processing_event.events[0].timestamp)
+            raise StatementsPrepared(list(prepared), events[0].timestamp)
         if getattr(self._local, "client_signer", None) is not None:
             self._local.client_signer.finish()
         recordings = super()._record(processing_event)
         for aggregate_id, head in heads.items():
             aggregate = processing_event.aggregates.get(aggregate_id)
             if aggregate is not None:
-                aggregate._chain_head = head
+                setattr(aggregate, CHAIN_HEAD, head)
         return recordings
 
     def _signing_function(self, actor: Actor) -> tuple[str, Role, Any]:
@@ -340,11 +342,10 @@ class LedgerCore(Application[UUID]):
         finally:
             self._local.unlocked = previous
 
-
     def _signer_for(self, actor: Actor) -> tuple[str, Role, Ed25519PrivateKey]:
         batch: _Batch | None = getattr(self._local, "batch", None) or getattr(self._local, "saving", None)
         signer = batch.new_signers.get(actor.actor_id) if batch is not None else None
-        unlocked = getattr(self._local, "unlocked", None)
+        unlocked: dict[UUID, tuple[str, Role, Ed25519PrivateKey]] | None = getattr(self._local, "unlocked", None)
         if signer is None and unlocked and actor.actor_id in unlocked:
             signer = unlocked[actor.actor_id]
             if signer[1] != actor.role:

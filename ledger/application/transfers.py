@@ -49,7 +49,7 @@ from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.transfer import Transfer, TransferImport, TransferRejection
-from ledger.domain.values import ConsentPurpose, Role, check_region_code
+from ledger.domain.values import ConsentPurpose, PartyStatus, Role, check_region_code
 from ledger.signing import keys as ed25519
 from ledger.signing import sealed
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
@@ -648,7 +648,8 @@ def commit_import(ledger: Ledger, checked: CheckedImport) -> Receipt:
         member.reopen(transfer_id=verified.transfer_id, source=source)
     else:
         member = Member.enrol(member_id=verified.member_id, name=verified.member_name, unit_id=None,
-                              party_status=verified.party_status, job_title="", region_code=ledger.region_code)
+                              party_status=PartyStatus(verified.party_status), job_title="",
+                              region_code=ledger.region_code)
     member.record_history_imported(transfer_id=verified.transfer_id, source=source,
                                    bundle_sha256=checked.bundle_sha256, summary=verified.summary,
                                    personal_sealed=ledger._seal_personal(verified.member_id, checked.personal))

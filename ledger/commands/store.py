@@ -7,7 +7,7 @@ import base64
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 from uuid import UUID
 
 import typer
@@ -42,7 +42,7 @@ def open_ledger(db: str | None) -> Ledger:
         raise typer.Exit(2) from None
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 

@@ -11,17 +11,13 @@ from typing import Annotated, Any, Optional
 from uuid import UUID
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ledger.commands import store as base
 from ledger.verification.audit import ReadModels
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
-
-
-def _cli() -> Any:
-    from ledger.commands import store
-
-    return store
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,6 @@ def _given() -> Collaborators:
 
 
 def _open(db: str | None) -> Any:
-    base = _cli()
     ledger = base.open_ledger(db)
     if ledger.region_code is None:
         base.fail("the database holds no region (run `timeledger init` or `timeledger demo`)", 2)
@@ -63,7 +58,6 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
     from ledger.verification.checkpoints import region_note_verifier, witness_verifier_key
     from ledger.storage.merkle_log import MerkleLog
 
-    base = _cli()
     ledger = _open(db)
     log = MerkleLog.for_ledger(ledger)
     try:
@@ -96,14 +90,13 @@ proof_app = typer.Typer(help="Inclusion and consistency proofs as files.", no_ar
 @proof_app.command("inclusion")
 def proof_inclusion(position: Annotated[Optional[int], typer.Option(help="The event's notification position")] = None,
                     event: Annotated[Optional[str], typer.Option(help="The event as AGGREGATE_ID:VERSION")] = None,
-                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the tlog-proof")] = ...,
+                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the tlog-proof")] = ...,  # type: ignore[assignment]  # typer: ... marks a required option
                     db: DbOption = None) -> None:
     """Write a C2SP tlog-proof of one event (the event itself rides in its `extra` line)."""
     from ledger.application.checkpoints import sign_checkpoint
     from ledger.storage.merkle_log import LogError, MerkleLog
     from ledger.verification.proofs import ProofFileError, inclusion_file, leaf_for
 
-    base = _cli()
     if (position is None) == (event is None):
         base.fail("name the event with exactly one of --position N or --event AGGREGATE_ID:VERSION", 2)
     named: tuple[str, int] | None = None
@@ -138,7 +131,6 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
     from ledger.storage.merkle_log import MerkleLog
     from ledger.verification.proofs import ProofFileError, consistency_file
 
-    base = _cli()
     ledger = _open(db)
     log = MerkleLog.for_ledger(ledger)
     if size_to is None:
@@ -173,7 +165,6 @@ def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file f
     from ledger.verification.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
     from ledger.verification.proofs import verify_inclusion_file
 
-    base = _cli()
     try:
         text = proof_file.read_bytes()
     except OSError as error:
@@ -221,7 +212,6 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     from ledger.verification.certificates import CertificateError
     from ledger.storage.merkle_log import LogError
 
-    base = _cli()
     try:
         member_id = UUID(member)
         first = date.fromisoformat(date_from) if date_from else None
@@ -255,7 +245,6 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
     """Verify a certificate offline with the trust root's public key alone; print the certified total."""
     from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 
-    base = _cli()
     try:
         root = base.read_trust_root(trust)
         data = bundle_file.read_bytes()
@@ -307,13 +296,12 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     from ledger.verification.audit import format_report
     from ledger.storage.merkle_log import MerkleLog
 
-    base = _cli()
     ledger = _open(db)
     root = base.read_trust_root(trust) if trust else None
     log = MerkleLog.for_ledger(ledger)
-    with base.Progress(base.TextColumn("[bold]audit[/bold] {task.description}"), base.BarColumn(),
-                       base.MofNCompleteColumn(), base.TimeElapsedColumn(), console=base.console,
-                       transient=True) as bar:
+    with Progress(TextColumn("[bold]audit[/bold] {task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=base.console,
+                  transient=True) as bar:
         task = bar.add_task("", total=ledger.recorder.max_notification_id() or 0)
         report = run_audit(ledger, root_public_key=root, verify=verify, workers=workers, log=log,
                            views=_given().read_models() if views else None,

@@ -118,8 +118,10 @@ class CheckpointStore:
 
     def add(self, *, origin: str, size: int, root: bytes, time: str, key_id: str, note: str) -> StoredCheckpoint:
         with self.engine.begin() as connection:
-            checkpoint_id = connection.execute(t.checkpoints.insert().values(
-                origin=origin, size=size, root=root, time=time, key_id=key_id, note=note)).inserted_primary_key[0]
+            inserted = connection.execute(t.checkpoints.insert().values(
+                origin=origin, size=size, root=root, time=time, key_id=key_id, note=note)).inserted_primary_key
+            assert inserted is not None
+            checkpoint_id = inserted[0]
         return StoredCheckpoint(int(checkpoint_id), origin, size, root, time, key_id, note)
 
     def replace_note(self, checkpoint: StoredCheckpoint, note: str) -> StoredCheckpoint:

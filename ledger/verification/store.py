@@ -48,7 +48,7 @@ def printable(text: Any) -> str:
         text = text.decode("utf-8", "backslashreplace")
     elif not isinstance(text, str):
         text = str(text)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -158,7 +158,7 @@ def _in_subset(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+        return bool(-_SAFE_INTEGER <= value <= _SAFE_INTEGER)
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not (key.isascii() or max(key, default="") <= "\uffff") or not _in_subset(item):

@@ -36,7 +36,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         Column("rating", "评价", 5, "center"),
         Column("certified_by", "认证社区", 14),
     ]
-    totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
+    totals: dict[str, Any] = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
     issued = verified.issued_at.astimezone(CHINA_TIME)
     start, end = verified.period_from, verified.period_to
     when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end

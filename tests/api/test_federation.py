@@ -82,7 +82,7 @@ def _active_minutes(client: TestClient, headers: dict[str, str], member_id: str)
 
 
 def test_a_garbage_push_naming_a_real_transfer_gets_no_signed_rejection(client: TestClient, world: World,
-                                                                        destination) -> None:  # type: ignore[no-untyped-def]
+                                                                        destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     region = world.headers(world.region)
     member_id = str(world.a.member.actor_id)
@@ -115,7 +115,7 @@ def test_a_garbage_push_naming_a_real_transfer_gets_no_signed_rejection(client: 
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient, world: World,
-                                                           small_destination) -> None:  # type: ignore[no-untyped-def]
+                                                           small_destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, _ = small_destination
     writer = services_of(app).writer
     commands_before = writer.stats.commands
@@ -136,7 +136,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient, 
     assert empty.status_code == 422 and empty.json()["code"] == "invalid_input"
 
 
-def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, destination) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, _ = destination
     clock = Clock()
     app.state.federation_guard = FederationGuard(
@@ -151,7 +151,7 @@ def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, dest
 
 
 def test_the_bundle_is_verified_outside_the_writer(client: TestClient, world: World, destination,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, remote_admin = destination
     assert services_of(app).writer.running
     transfer_id, bundle = _pending_transfer(client, world, remote, remote_admin)

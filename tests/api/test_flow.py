@@ -24,7 +24,7 @@ def sign_in(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def ok(response, status: int = 200):  # type: ignore[no-untyped-def]
+def ok(response, status: int = 200):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     assert response.status_code == status, response.text
     return response.json()
 

@@ -139,7 +139,7 @@ def test_a_conflicting_write_from_another_process_falls_back(rich_world: tuple[F
 def writer_job(run: object) -> object:
     from api.writer import Job
 
-    return Job(run)  # type: ignore[arg-type]
+    return Job(run)  # type: ignore[arg-type]  # a plain callable as the job
 
 
 def test_concurrent_update_alone_is_retried_once() -> None:

@@ -224,7 +224,7 @@ def test_a_password_change_keeps_the_members_key(client: TestClient, world: Worl
     assert changed.status_code == 200
     headers = _sign_in(client, username, NEW_PASSWORD)
     assert _consent(client, headers, member.actor_id).status_code == 201
-    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]  # the test knows it is there
 
 
 def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds(client: TestClient,
@@ -235,7 +235,7 @@ def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds
                                json={"reason": "轮换"})
         assert response.status_code in (403, 409), response.text
         assert response.json()["code"] in ("member_key_held_by_member", "not_permitted")
-    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]  # the test knows it is there
 
 
 def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> None:

@@ -120,7 +120,7 @@ def test_sixty_four_concurrent_sign_ins_never_run_more_argon2_than_the_bound(dat
                     self.now -= 1
 
     counting = CountingHasher(auth._hasher)
-    auth._hasher = counting  # type: ignore[assignment]
+    auth._hasher = counting  # type: ignore[assignment]  # a test double
 
     def attempt(n: int) -> str:
         try:

@@ -24,7 +24,7 @@ from tests.application.test_transfer import consented_member, regions, verified 
 from tests.scenario import redeem
 
 
-def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-untyped-def]
+def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     """Minutes the member can spend, summed over the regions where the member is active."""
     total = 0
     for ledger in (source, destination):
@@ -36,7 +36,7 @@ def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-un
     return total
 
 
-def _refusal(ledger, bundle: bytes) -> transfers.TransferRefused:  # type: ignore[no-untyped-def]
+def _refusal(ledger, bundle: bytes) -> transfers.TransferRefused:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     with pytest.raises(transfers.TransferRefused) as refused:
         transfers.import_bundle(ledger, bundle)
     return refused.value

@@ -87,7 +87,7 @@ def test_serve_refuses_to_start_with_another_master_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+def postgres_url(tmp_path: Path):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     yield from store_url("postgres", tmp_path)
 
 

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     yield from store_url(request.param, tmp_path)
 
 
@@ -75,4 +75,4 @@ def test_a_second_serve_is_refused_and_serves_after_the_first_is_killed(url: str
 
 
 def _port_of(process: subprocess.Popen[str]) -> int:
-    return int(process.args[process.args.index("--port") + 1])  # type: ignore[union-attr]
+    return int(process.args[process.args.index("--port") + 1])  # type: ignore[union-attr]  # the test knows it is there

@@ -70,7 +70,7 @@ class FederationAdversary(RuleBasedStateMachine):
         self.all_transfers: list[tuple[int, UUID]] = []
         self.stranger = ed25519.generate()
 
-    def _clock(self):  # type: ignore[no-untyped-def]
+    def _clock(self):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         return simulated(self.now)
 
     # -- members -------------------------------------------------------------------------------------

@@ -257,7 +257,7 @@ def _shelf(request: Request) -> CertificateShelf:
     shelf = getattr(state, "web_certificates", None)
     if shelf is None:
         shelf = state.web_certificates = CertificateShelf()
-    return shelf  # type: ignore[no-any-return]
+    return shelf
 
 
 @router.get("/me/certificate")
