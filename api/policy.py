@@ -185,10 +185,6 @@ def rule(action: str) -> Rule:
     return POLICY[action]
 
 
-def scope_of(action: str, role: Role) -> Scope | None:
-    return POLICY[action].scopes.get(role)
-
-
 def may(action: str, role: Role) -> bool:
     """Whether the role may do the action to at least some objects."""
     return role in POLICY[action].scopes

@@ -12,7 +12,6 @@ from api.schemas.common import EXAMPLE_COMMUNITY_ID, StrictIn
 from ledger.domain.values import NAME_CHARS_MAX, ConsentPurpose, PartyStatus
 
 YEAR_MIN, YEAR_MAX = 2000, 2100
-PostIds = list[UUID]
 
 
 class EnrolIn(StrictIn):

@@ -29,13 +29,11 @@ import sqlalchemy as sa
 
 from ledger.storage.persistence import Database
 from ledger.signing import merkle
-from ledger.signing.keys import SIGNATURE_BYTES
-from ledger.signing.statement import MAGIC
+from ledger.signing.statement import SIGNED_OFFSET, event_type_of
 from ledger.storage import log_tables as t
 
 PAGE_EVENTS = 2000  # notifications per transaction
 IN_LIST_MAX = 500  # values per `IN (…)` list
-_SIGNED_OFFSET = len(MAGIC) + SIGNATURE_BYTES
 _SESSION_RECORDED = "ServiceSession.Recorded"
 
 
@@ -73,18 +71,9 @@ class CatchUp:
     position: int
 
 
-def event_type_of(envelope: bytes) -> str:
-    """The event type named in an envelope's signed prefix ('' when unreadable)."""
-    head = envelope[_SIGNED_OFFSET:_SIGNED_OFFSET + 200].split(b"\n", 3)
-    try:
-        return head[2].decode() if len(head) > 3 and envelope[:len(MAGIC)] == MAGIC else ""
-    except UnicodeDecodeError:
-        return ""
-
-
 def _member_of_recorded(envelope: bytes) -> str | None:
     try:
-        body = envelope[_SIGNED_OFFSET:].split(b"\n", 3)[3]
+        body = envelope[SIGNED_OFFSET:].split(b"\n", 3)[3]
         member = json.loads(body)["payload"]["member_id"]
     except (IndexError, ValueError, KeyError, TypeError):
         return None

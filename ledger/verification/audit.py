@@ -36,7 +36,8 @@ from ledger.signing.note import Ed25519Verifier, NoteError, open_checkpoint
 from ledger.signing.statement import parse_signed_bytes, statement_hash, unpack
 from ledger.storage import log_tables as t
 from ledger.storage.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint, checkpoint_time
-from ledger.storage.merkle_log import Leaf, MerkleLog, event_type_of
+from ledger.signing.statement import event_type_of
+from ledger.storage.merkle_log import Leaf, MerkleLog
 
 NODE_PAGE = 20_000
 

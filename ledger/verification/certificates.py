@@ -64,7 +64,7 @@ from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_che
 from ledger.signing.statement import EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
 from ledger.storage.checkpoints import CheckpointError, checkpoint_time, origin_of
 from ledger.verification.checkpoints import verify_witnesses
-from ledger.storage.merkle_log import event_type_of
+from ledger.signing.statement import event_type_of
 
 FORMAT = "timeledger/hour-certificate@v1"
 SEAL_PREFIX = b"timeledger/v1 hour-certificate seal\n"

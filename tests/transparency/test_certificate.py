@@ -25,7 +25,7 @@ from ledger.application.certificates import issue_certificate
 from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 from ledger.application.checkpoints import cosign
 from ledger.verification.checkpoints import witness_verifier_key
-from ledger.storage.merkle_log import event_type_of
+from ledger.signing.statement import event_type_of
 from projections.render.certificate import render_certificate_pdf
 from tests.scenario import at_day
 from tests.transparency.helpers import build_history
