@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from ledger.storage.catch_up import follow
 from ledger.domain.scoring import (
     PolicyAdoption,
     Score,
@@ -312,22 +313,18 @@ class Views:
     # -- the catch-up loop ---------------------------------------------------------------------------
     def catch_up(self, *, page_events: int = PAGE_EVENTS, events_max: int | None = None) -> CatchUpResult:
         """Apply every event after the tracking position (at most `events_max`), a page per transaction."""
-        assert page_events >= 1
         position = self.position()
         if position != self._memory_position:
             self._reset_memory()
-        events = pages = 0
-        while events_max is None or events < events_max:
-            limit = page_events if events_max is None else min(page_events, events_max - events)
-            notifications = self.reader.page(position + 1, limit)
-            if not notifications:
-                break
-            self.apply_page(notifications, position)
-            position = notifications[-1].id
-            events += len(notifications)
-            pages += 1
+
+        def apply(after: int, notifications: Sequence[Notification]) -> int:
+            self.apply_page(notifications, after)
+            return int(notifications[-1].id)
+
+        followed = follow(position, read=lambda after, limit: self.reader.page(after + 1, limit), apply=apply,
+                          page_events=page_events, events_max=events_max)
         self.rescore_stale()
-        return CatchUpResult(events=events, position=position, pages=pages)
+        return CatchUpResult(events=followed.events, position=followed.state, pages=followed.pages)
 
     def apply_page(self, notifications: Sequence[Notification], position: int) -> None:
         """Apply one page after `position` and commit it with the new tracking position."""

@@ -31,6 +31,7 @@ from ledger.storage.persistence import Database
 from ledger.signing import merkle
 from ledger.signing.statement import SIGNED_OFFSET, event_type_of
 from ledger.storage import log_tables as t
+from ledger.storage.catch_up import follow
 
 PAGE_EVENTS = 2000  # notifications per transaction
 IN_LIST_MAX = 500  # values per `IN (…)` list
@@ -153,21 +154,10 @@ class MerkleLog:
     # -- building ------------------------------------------------------------------------------------
     def catch_up(self, *, page_events: int = PAGE_EVENTS, pages_max: int | None = None) -> CatchUp:
         """Append every event after the tracking position, one page per transaction."""
-        assert page_events >= 1
-        appended = pages = 0
-        current = self.state()
-        while pages_max is None or pages < pages_max:
-            notifications = self._select(current.position, page_events)
-            if not notifications:
-                break
-            try:
-                current = self._append_page(current, notifications)
-            except LogMoved:
-                current = self.state()  # another builder got there first: continue from its state
-                continue
-            appended += len(notifications)
-            pages += 1
-        return CatchUp(appended, current.size, current.position)
+        followed = follow(self.state(), read=lambda current, limit: self._select(current.position, limit),
+                          apply=self._append_page, page_events=page_events, pages_max=pages_max,
+                          moved=LogMoved, reload=self.state)
+        return CatchUp(followed.events, followed.state.size, followed.state.position)
 
     def _append_page(self, current: LogState, notifications: Sequence[Any]) -> LogState:
         rows: list[dict[str, Any]] = []
