@@ -44,6 +44,13 @@ ERRORS: dict[str, tuple[str, str]] = {
     "key_revoked": ("签名密钥已吊销。", "The signing key is revoked."),
     "request_too_large": ("文件或表单过大。", "The file or form is too large."),
     "certificate_invalid": ("核验未通过。", "Verification failed."),
+    "activation_code_invalid": ("激活码无效、已使用或已过期，请向单位或社区重新领取。",
+                                "The activation code is unknown, used or expired: ask your unit or community for a new one."),
+    "member_login_exists": ("该党员已设置本人登录，只能由本人修改；忘记密码请由地区管理员说明理由后重置。",
+                            "The member already has a login: only the member can change it; a forgotten password is "
+                            "reset by the region admin, with a reason."),
+    "weak_password": ("密码不符合要求。", "The password is not accepted."),
+    "too_many_attempts": ("尝试次数过多，请稍后再试。", "Too many attempts: try again later."),
 }
 UNKNOWN = ("操作未完成。", "That did not work.")
 
@@ -59,9 +66,19 @@ def error_text(error: Exception, lang: str) -> str:
     message = ERRORS.get(code, UNKNOWN)[index]
     detail = getattr(error, "detail", "") or ""
     if code in ("balance_would_go_negative", "invalid_credentials", "csrf_refused", "not_authenticated",
-                "token_expired", "token_revoked") or not isinstance(detail, str) or not detail:
+                "token_expired", "token_revoked", "activation_code_invalid", "member_login_exists") \
+            or not isinstance(detail, str) or not detail:
         return message
+    detail = language_half(detail, lang)
     return f"{message}（{detail[:300]}）" if index == 0 else f"{message} ({detail[:300]})"
+
+
+def language_half(detail: str, lang: str) -> str:
+    """A bilingual detail written "中文 / English" gives the half in the page's language."""
+    chinese, separator, english = detail.partition(" / ")
+    if not separator or not any("\u4e00" <= c <= "\u9fff" for c in chinese):
+        return detail
+    return english if lang == "en" else chinese
 
 
 def text(chinese: str, lang: str) -> str:
@@ -538,3 +555,46 @@ EN.update({"当前账号无权查看检查点。": "This login may not read chec
 EN.update({"核验证明": "Verify a certificate"})
 EN.update({"暂无星级": "no star yet"})
 EN.update({"取消原因": "Reason for cancelling", "确定取消该订单？": "Cancel this order?", "取消订单": "Cancel order"})
+EN.update({  # members' logins: activation codes (api/web/pages/logins.py)
+    "党员登录": "Members' logins",
+    "人尚未设置登录": "without a login yet",
+    "党员的登录名和密码只能由党员本人设置：为尚未设置登录的党员签发一次性激活码（{hours} 小时内有效，只显示一次），当面交给本人，请本人打开“设置本人登录”页面自行设置。已设置登录的党员忘记密码时，请联系地区管理员说明理由后重置。":
+        "Only the member sets their own username and password: issue a one-time activation code (valid for {hours} "
+        "hours, shown once) for a member who has no login yet, hand it to the member in person, and the member "
+        "opens the \"Set up my login\" page. A member who forgot their password asks the region admin, who resets "
+        "it with a reason.",
+    "登录": "Sign in",
+    "登录账号": "Login",
+    "已设置": "Set up",
+    "签发激活码": "Issue an activation code",
+    "暂无党员": "No members yet",
+    "激活码": "Activation code",
+    "有效期至": "Valid until",
+    "北京时间": "China time",
+    "激活码只显示这一次，只能使用一次。请当面交给党员本人（抄写或打印本页），不要通过他人转交。重新签发后，旧激活码作废。":
+        "The code is shown this once and works once. Hand it to the member in person (copy it or print this "
+        "page), not through anyone else. Issuing a new code voids the old one.",
+    "请党员本人打开本系统的“设置本人登录”页面（地址：/activate），输入激活码，自行设置登录名和密码。设置后，党员的签名密钥只由本人密码解锁，单位、社区和服务器都不能代为签名。":
+        "The member opens the \"Set up my login\" page (/activate), types the code and chooses a username and "
+        "password. From then on the member's signing key is unlocked by the member's password alone: neither "
+        "unit, community nor server can sign for the member.",
+    "返回": "Back",
+    "设置本人登录": "Set up my login",
+    "请输入单位或社区当面交给您的一次性激活码，自行设置登录名和密码。密码只有您本人知道，今后您的服务记录同意书等只能由您本人签署。":
+        "Type the one-time activation code your unit or community gave you, and choose your username and "
+        "password. Only you know the password: from now on only you can sign your consents.",
+    "登录名（小写字母、数字，3–64 位）": "Username (lower-case letters and digits, 3–64)",
+    "密码（至少 {n} 位，不要用生日、手机号等容易猜到的密码）":
+        "Password (at least {n} characters; not a birthday, phone number or anything easy to guess)",
+    "再次输入密码": "Password again",
+    "设置并登录": "Set up and sign in",
+    "请填写激活码、登录名和密码。": "Fill in the activation code, username and password.",
+    "输入过长，请检查后重试。": "Too long: please check what you entered.",
+    "两次输入的密码不一致。": "The two passwords differ.",
+    "登录已设置：今后请用本人的登录名和密码登录，密码只有您本人知道。":
+        "Your login is set up: sign in with your own username and password from now on; only you know the password.",
+    "党员首次登录：请用单位或社区交给您的激活码": "Members signing in for the first time: use the activation code from your unit or community to",
+    "。": ".",
+    "其他账号由地区管理员开设；忘记密码请联系开设账号的一方（党员请联系地区管理员重置）。":
+        "Other logins are set up by the region admin; if you forgot your password, ask whoever set up the login (members: the region admin).",
+})

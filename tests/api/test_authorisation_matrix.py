@@ -484,7 +484,7 @@ def test_the_table_keeps_the_issue_promises() -> None:
 PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serves (None: every role)
     "/community": {Role.COMMUNITY}, "/counter": {Role.COUNTER}, "/me": {Role.MEMBER}, "/unit": {Role.UNIT},
     "/region": {Role.REGION, Role.AUDITOR}, "/reports/overview": {Role.REGION, Role.AUDITOR},
-    "/audit": None, "/login": None, "/logout": None, "/lang": None, "/": None,
+    "/audit": None, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
 }
 PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's objects) per route
     "/community/receipts/{slip_id}": lambda w: f"/community/receipts/{w.a.slip_id}",
@@ -504,6 +504,9 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/reports/{kind}": lambda w: "/reports/overview",
     "/reports/{kind}/file": lambda w: "/reports/overview/file?format=json",
     "/counter/balance": lambda w: f"/counter/balance?member={w.a.member.actor_id}",
+    "/community/logins/{member_id}/activation-code":
+        lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
+    "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
 }
 
 
@@ -606,6 +609,8 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
     cases: list[tuple[Role, str, str, dict[str, str] | None]] = [
         (Role.COMMUNITY, "POST", f"/community/receipts/{b.slip_id}", {}),
         (Role.COMMUNITY, "POST", f"/community/menu/{b.menu_item_id}/withdraw", {}),
+        (Role.COMMUNITY, "POST", f"/community/logins/{b.member.actor_id}/activation-code", {}),
+        (Role.UNIT, "POST", f"/unit/logins/{b.member.actor_id}/activation-code", {}),
         (Role.COMMUNITY, "POST", f"/community/orders/{b.order_id}/dispatch", {"member_id": str(b.member.actor_id)}),
         (Role.COMMUNITY, "POST", f"/community/orders/{b.order_id}/cancel", {"reason": "居民临时外出"}),
         (Role.COMMUNITY, "POST", f"/community/posts/{b.post_id}/retire", {}),

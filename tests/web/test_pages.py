@@ -14,10 +14,10 @@ PAGES: dict[str, list[tuple[str, str]]] = {
                   ("/community/late", "community-late"), ("/community/registrations", "community-registrations"),
                   ("/community/members", "community-members"), ("/community/menu", "community-menu"),
                   ("/community/posts", "community-posts"), ("/community/catalogue", "community-catalogue"),
-                  ("/community/year", "community-year")],
+                  ("/community/year", "community-year"), ("/community/logins", "community-logins")],
     "member": [("/me", "member"), ("/me/records", "member-records"), ("/me/certificate", "member-certificate-page"),
                ("/me/consents", "member-consents")],
-    "unit": [("/unit", "unit")],
+    "unit": [("/unit", "unit"), ("/unit/logins", "unit-logins")],
     "auditor": [("/audit", "audit"), ("/region", "region-overview")],
 }
 PHONE_SHOTS = {"counter", "member", "region-overview", "unit", "community-registrations"}
