@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
@@ -107,3 +108,9 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
                     member_access=member_access)
+
+
+def services_of(app: Any) -> Services:
+    """The services of a running app (FastAPI or Starlette: `request.app` for a request)."""
+    services: Services = app.state.services
+    return services

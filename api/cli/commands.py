@@ -91,7 +91,8 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           access_log: Annotated[bool, typer.Option(help="Log each request line (paths carry ids only)")] = True,
           log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
     """Run the HTTP service (uvicorn, one process, one group-commit writer)."""
-    from api.main import create_app, services_of
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import Settings
     from ledger.application import Ledger
     from ledger.storage.persistence import ConfigurationError, WriterLock

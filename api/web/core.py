@@ -38,7 +38,7 @@ from starlette.datastructures import FormData
 from api.auth import AuthenticationFailed, Principal
 from api.commands import Commands, Signing
 from api.policy import allowed
-from api.services import Services
+from api.services import Services, services_of
 from api.web import i18n
 from ledger.application import Ledger
 from ledger.domain.errors import InvalidInput, LedgerError
@@ -100,7 +100,7 @@ def translator(lang: str) -> Callable[[str], str]:
 # -- session -------------------------------------------------------------------------------------------
 
 def services(request: Request) -> Services:
-    return request.app.state.services
+    return services_of(request.app)
 
 
 def session_token(request: Request) -> str | None:

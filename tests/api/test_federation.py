@@ -15,7 +15,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.provision import provision
 from api.ratelimit import TokenBucket
 from api.routers.federation import FederationGuard

@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.settings import settings_for_tests
 from api.writer import GroupCommitWriter
 from ledger.application import Ledger

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import services_of
+from api.services import services_of
 from api.store import accounts, activation_codes
 from ledger.application import Actor
 from ledger.domain.errors import MemberKeyLocked

@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.auth import AuthService, InvalidCredentials, SignInBusy, TooManyAttempts, token_digest
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.passwords import WeakPassword, check_password, common_passwords
 from api.provision import new_password
 from api.ratelimit import FailureThrottle, TokenBucket

@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 from fastapi import FastAPI
 
-from api.main import services_of
+from api.services import services_of
 from ledger.application import Actor, Ledger
 from ledger.domain.values import ConsentPurpose, Role
 

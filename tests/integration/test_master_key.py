@@ -123,7 +123,8 @@ def test_database_and_wal_files_are_private(tmp_path: Path, monkeypatch: pytest.
 def test_serve_demo_keeps_no_province_key_in_the_working_directory(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from api.cli.commands import _load_demo
-    from api.main import create_app, services_of
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import settings_for_tests
     from ledger.application import Ledger
 
@@ -137,7 +138,8 @@ def test_serve_demo_keeps_no_province_key_in_the_working_directory(tmp_path: Pat
 
 def test_serve_demo_writes_the_province_key_only_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from api.cli.commands import _load_demo
-    from api.main import create_app, services_of
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import settings_for_tests
     from ledger.application import Ledger
     from ledger.signing import keys as ed25519
