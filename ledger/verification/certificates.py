@@ -56,6 +56,7 @@ from ledger.domain.organisations import Community
 from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Role
+from ledger.verification.store import key_valid_at
 from ledger.storage.persistence import decode_event
 from ledger.signing import keys as ed25519
 from ledger.signing import merkle
@@ -228,12 +229,6 @@ def _describe(statement: Statement | None, index: int) -> str:
     return f"event {statement.type} {statement.aggregate} v{statement.version} (leaf {index})"
 
 
-def _valid_at(key: Any, moment: datetime) -> bool:
-    from ledger.verification.store import key_valid_at  # the one key-validity rule: events, bundles, checkpoints, seals
-
-    return key_valid_at(key, moment)
-
-
 def _in_period(day: date, period_from: date | None, period_to: date | None) -> bool:
     return (period_from is None or day >= period_from) and (period_to is None or day <= period_to)
 
@@ -364,7 +359,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
             raise CertificateError(f"{what} is signed by key {key_id}, which is not certified by the trust root")
         if key.role is not Role.REGION or key.owner_id != region_actor:
             raise CertificateError(f"{what} is signed by key {key_id}, which is not region {region_code}'s key")
-        if not _valid_at(key, moment):
+        if not key_valid_at(key, moment):
             state = (f"revoked from {key.revoked_at.isoformat()}" if key.revoked_at and moment >= key.revoked_at
                      else f"registered only at {key.registered_at.isoformat()}")
             raise CertificateError(f"{what} was signed at {moment.isoformat()} by key {key_id}, {state}")

@@ -23,6 +23,7 @@ from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
 
+from ledger.domain.keys import key_valid_between
 from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import CERTIFIERS, Role
 from ledger.storage.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
@@ -264,7 +265,7 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
         self_signed = payload["key_id"] == statement.key == root_id and public == root_public_key
         if self_signed:
             signer_public = root_public_key
-        elif signer is None or not _valid_at(signer, time):
+        elif signer is None or not key_valid_at(signer, time):
             return
         else:
             signer_public = signer.public_key
@@ -278,7 +279,7 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
                                                 payload["owner_id"], time)
     else:
         target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
-        if target is None or signer is None or not _valid_at(signer, time):
+        if target is None or signer is None or not key_valid_at(signer, time):
             return
         if signer.role not in CERTIFIERS.get(target.role, frozenset()) | {Role.PROVINCE}:
             return  # named in pass 2 (`_certifier_problem`)
@@ -300,12 +301,8 @@ def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) ->
 
 
 def key_valid_at(key: TrustedKey, moment: datetime) -> bool:
-    """The one key-validity rule (events, bundles, checkpoints, certificate seals): a key signs from
-    its registration up to, not including, its revocation."""
-    return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
-
-
-_valid_at = key_valid_at
+    """Whether a trusted key signs at `moment` (`ledger.domain.keys.key_valid_between`, the one rule)."""
+    return key_valid_between(key.registered_at, key.revoked_at, moment)
 
 
 def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tuple[str | None, TrustedKey | None]:
