@@ -14,8 +14,10 @@ import typer
 from ledger.domain.values import CHINA_TIME
 
 FORMATS = ("pdf", "xlsx", "csv", "json")
-REPORT_HELP = ("unit-stats (附件3), register (附件4), card (附件5, needs --member), feedback (服务纪实反馈), "
-               "eligibility, stars, balances, overview")
+REPORT_HELP = ("slip (附件1 报到单, needs --slip), receipt (附件1 回执单, needs --slip), member-form (附件2 登记表, "
+               "needs --member), unit-stats (附件3), register (附件4), card (附件5, needs --member), feedback "
+               "(服务纪实反馈), eligibility, stars, balances, overview")
+NEEDS = {"slip": "slip", "receipt": "slip", "member-form": "member", "card": "member"}
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
@@ -63,14 +65,16 @@ def report(
                                                "(default: from --out's extension, else json)")] = None,
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Write here (JSON and CSV go to standard "
                                                 "output without it)")] = None,
-    member: Annotated[str | None, typer.Option(help="Member id (card; balances of one member)")] = None,
+    member: Annotated[str | None, typer.Option(help="Member id (card, member-form; balances of one member)")] = None,
+    slip: Annotated[str | None, typer.Option("--slip", help="Report slip id (slip, receipt)")] = None,
     unit: Annotated[str | None, typer.Option(help="Unit id (unit-stats, feedback, eligibility, stars, "
                                                 "balances)")] = None,
     community: Annotated[str | None, typer.Option(help="Community id (register, eligibility, stars, "
                                                      "balances)")] = None,
     show_personal: Annotated[bool, typer.Option("--show-personal", help="Include personal fields (birth month, "
-                                                "address, phones) on the register and the card: only for the "
-                                                "member's own community or unit")] = False,
+                                                "address, the member's phone …) on the register, the 登记表, the "
+                                                "报到单 and the card: only for the member's own community or unit")
+                             ] = False,
     db: DbOption = None,
 ) -> None:
     """Print a report of the read models (they are brought up to date first)."""
@@ -85,17 +89,22 @@ def report(
         fmt = suffix if suffix in FORMATS else "json"
     if fmt not in FORMATS:
         _fail(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", 2)
+    needed = NEEDS.get(kind)
+    if needed is not None and not {"slip": slip, "member": member}[needed]:
+        _fail(f"the {kind} report is for one {needed}: give --{needed} ID")
     if out is None and fmt in ("pdf", "xlsx") and sys.stdout.isatty():
         _fail(f"{fmt} is binary: give --out FILE (or redirect standard output)", 2)
     year = year or datetime.now(CHINA_TIME).year
     member_id, unit_id, community_id = _id(member, "member"), _id(unit, "unit"), _id(community, "community")
+    slip_id = _id(slip, "report slip")
     ledger, views = _open(db)
     try:
         views.catch_up()
         document = reports.build(kind, views, year=year, member_id=member_id, unit_id=unit_id,
-                                 community_id=community_id,
-                                 personal_data=ledger.member_personal_data if show_personal else None)
-        data = render(document, fmt)  # type: ignore[arg-type]  # fmt is one of the formats the option allows
+                                 community_id=community_id, slip_id=slip_id,
+                                 personal_data=ledger.member_personal_data if show_personal else None,
+                                 work_data=ledger.member_personal_data)
+        data = render(document, fmt)  # type: ignore[arg-type]
     except LedgerError as error:
         _fail(f"{error.code}: {error.detail}")
     finally:

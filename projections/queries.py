@@ -320,6 +320,7 @@ class SessionRecord:
     corrections: int
     post_name: str
     order_title: str
+    organiser: str = ""  # 活动组织方, who rated the session with the community
 
 
 def certified_sessions(views: Views, *, year: int | None = None, member_id: str | None = None,
@@ -345,7 +346,48 @@ def certified_sessions(views: Views, *, year: int | None = None, member_id: str 
         end_time=r.end_time, activity=r.activity, content=r.content, place=r.place,
         certified_minutes=r.certified_minutes, rating=r.rating or "", certified_by=r.certifier or "",
         certified_on=_day(r.certified_on), late=r.late, corrections=r.corrections, post_name=r.post_name or "",
-        order_title=r.order_title or "") for r in rows]
+        order_title=r.order_title or "", organiser=r.organiser or "") for r in rows]
+
+
+# -------------------------------------------------------------------------------------------------
+# Report slips (附件1)
+
+
+@dataclass(frozen=True)
+class SlipRecord:
+    """A 报到单 as the unit issued it, and its 回执单 once the member registered at the community."""
+
+    slip_id: str
+    member: MemberRecord
+    unit_name: str
+    community: CommunityInfo
+    issued_on: date
+    deadline: date
+    receipt_sent_on: date | None
+    registered: bool  # the member registered at the slip's community
+
+
+def slip(views: Views, slip_id: str) -> SlipRecord | None:
+    """The slip with its member, unit and community, or None if the views have no such slip."""
+    s, u, c = t.slips, t.units, t.communities
+    query = (sa.select(s, u.c.name.label("unit_name"), c.c.name.label("community_name"), c.c.county, c.c.street)
+             .select_from(s.outerjoin(u, u.c.unit_id == s.c.unit_id)
+                          .outerjoin(c, c.c.community_id == s.c.community_id))
+             .where(s.c.slip_id == slip_id))
+    with views.engine.connect() as connection:
+        row = connection.execute(query).first()
+    if row is None:
+        return None
+    found = members(views, member_id=row.member_id)
+    if not found:
+        return None
+    member = found[0]
+    return SlipRecord(
+        slip_id=row.slip_id, member=member, unit_name=row.unit_name or "",
+        community=CommunityInfo(row.community_id, row.community_name or "", row.county or "", row.street or ""),
+        issued_on=date.fromisoformat(row.issued_on), deadline=date.fromisoformat(row.deadline),
+        receipt_sent_on=_day(row.receipt_sent_on),
+        registered=member.community_id == row.community_id and member.reported_on is not None)
 
 
 @dataclass(frozen=True)
@@ -631,3 +673,11 @@ def community_suggestions(views: Views, *, community_id: str, year: int, limit: 
             .where(sg.c.community_id == community_id, sg.c.year == year)
             .order_by(sa.case((sg.c.status == "submitted", 0), else_=1), sg.c.submitted_on.desc())
             .limit(limit)).all())
+
+def unit_slips(views: Views, *, unit_id: str, limit: int = 200) -> list[SlipRecord]:
+    """The report slips a unit issued, newest first (at most `limit`), each with its member and
+    community."""
+    with views.engine.connect() as connection:
+        ids = connection.execute(sa.select(t.slips.c.slip_id).where(t.slips.c.unit_id == unit_id)
+                                 .order_by(t.slips.c.issued_on.desc(), t.slips.c.slip_id).limit(limit)).scalars().all()
+    return [record for record in (slip(views, slip_id) for slip_id in ids) if record is not None]

@@ -11,11 +11,17 @@ Each function reads the views (call `Views.catch_up()` first for the latest even
 - `eligibility` 评先评优资格名单, with the reason for each member;
 - `stars`       积分和星级评定;
 - `balances`    爱心时间银行 balances (rows keyed `member_id`, `deposited_minutes`, … in JSON);
-- `overview`    the region's participation overview, with charts.
+- `overview`    the region's participation overview, with charts;
+- `slip`        附件1 在职党员社区报到单 (the unit prints it from the slip it issued);
+- `receipt`     附件1 在职党员社区报到回执单 (the community prints it when the member registers);
+- `member_form` 附件2 在职党员基本情况登记表 (one member, printed by the community).
 
-Personal fields (birth month, address, phones) appear only on the register and the card, and only
-when the caller passes `personal_data` (e.g. `ledger.member_personal_data`) because the viewer is
-the member's own community or unit. They are never logged.
+Personal fields (ethnicity, health, birth month, addresses, the member's own phone) appear only on
+the register, the 登记表, the 报到单 and the card, and only when the caller passes `personal_data`
+(e.g. `ledger.member_personal_data`) because the viewer may read them (api/policy.py's
+`member.read_personal` / `report.community_personal`). The unit's telephone (单位电话) is not a
+personal field: it prints for whoever may read the form, from `work_data` (the same decryption,
+limited to `WORK_FIELDS`). Nothing personal is ever logged.
 """
 
 from __future__ import annotations
@@ -30,12 +36,29 @@ from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
 from ledger.domain.values import STANDARD_POSTS
 from projections import queries as q
 from projections.projector import Views
-from projections.render.model import Chart, Column, QRCode, Report, Section, SignatureBox, Table, minutes_to_hours
+from projections.render.model import (
+    Chart,
+    Column,
+    FormCell,
+    FormGrid,
+    QRCode,
+    Report,
+    Section,
+    SignatureBox,
+    Table,
+    Text,
+    chinese_date,
+    minutes_to_hours,
+)
 
 PersonalData = Callable[[UUID], dict[str, str]]
-Kind = Literal["unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances", "overview"]
+Kind = Literal["unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances", "overview",
+               "slip", "receipt", "member-form"]
 KINDS: tuple[str, ...] = ("unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances",
-                          "overview")
+                          "overview", "slip", "receipt", "member-form")
+WORK_FIELDS = ("unit_phone",)  # sealed with the personal fields, but the unit's, not the member's
+MEMBER_CHECK_LINE = ("如何核对：用手机扫描本页二维码；或请所在社区、单位登录本地区爱心时间银行，"
+                     "在“审计核验”页面核对。")
 
 HIDDEN = "（保密）"  # a personal field the viewer may not see
 ERASED = "（已删除）"  # crypto-shredded at the member's request
@@ -60,6 +83,12 @@ def _percent(part: int, whole: int) -> str:
 
 def _position_line(info: q.RegionInfo) -> str:
     return f"数据截至第 {info.position} 条签名事件；可用 timeledger verify 核验。"
+
+
+def _technical_section(info: q.RegionInfo, *lines: str) -> Section:
+    """The second page of a member's paper: what an auditor needs, kept off the first page."""
+    return Section(heading="技术说明（供审计人员使用）", new_page=True,
+                   items=[Text([*lines, _position_line(info)], size=9)])
 
 
 def _calendar_lines(views: Views, year: int) -> list[str]:
@@ -155,6 +184,7 @@ def _short(name: str, chars: int = 10) -> str:
 # 附件4 在职党员社区报到登记表
 
 
+REGISTER_FOOTNOTE = "注：此表供参考，由社区党组织汇总填写，报上级党（工）委留存备案。"  # the form's own footnote
 REGISTER_COLUMNS = [
     Column("no", "序号", 5, "center", "int"),
     Column("name", "姓名", 7),
@@ -174,26 +204,44 @@ REGISTER_COLUMNS = [
     Column("reported_on", "报到日期", 10, "center", "date"),
     Column("other_service", "是否愿意参加社区其他服务", 6, "center"),
 ]
-REGISTER_PERSONAL = {"birth_month": "birth_month", "address": "home_address", "unit_phone": "unit_phone",
-                     "mobile": "mobile"}
+REGISTER_PERSONAL = {"birth_month": "birth_month", "address": "home_address", "mobile": "mobile"}
+REGISTER_WORK = {"unit_phone": "unit_phone"}
+UNIT_POST_SEPARATOR = "\u3000"  # an ideographic space between the unit's name and the job title
 
 
-def _personal_cells(member: q.MemberRecord, personal_data: PersonalData | None) -> dict[str, str]:
+def sealed_fields(member: q.MemberRecord, fields: Sequence[str], personal_data: PersonalData | None,
+                  work_data: PersonalData | None = None) -> dict[str, str]:
+    """The member's sealed 登记表 fields by name, as a viewer may see them: a personal field only
+    with `personal_data`, else （保密）; a `WORK_FIELDS` field with either; （已删除） once erased."""
     if not member.has_personal:
-        return {key: "" for key in REGISTER_PERSONAL}
+        return {name: "" for name in fields}
     if member.personal_erased:
-        return {key: ERASED for key in REGISTER_PERSONAL}
-    if personal_data is None:
-        return {key: HIDDEN for key in REGISTER_PERSONAL}
-    try:
-        fields = personal_data(UUID(member.member_id))
-    except PersonalDataErased:
-        return {key: ERASED for key in REGISTER_PERSONAL}
-    return {key: fields.get(name, "") for key, name in REGISTER_PERSONAL.items()}
+        return {name: ERASED for name in fields}
+    readable = [name for name in fields if personal_data is not None or (work_data is not None and name in WORK_FIELDS)]
+    values: dict[str, str] = {}
+    reader = personal_data or work_data
+    if readable and reader is not None:
+        try:
+            values = reader(UUID(member.member_id))
+        except PersonalDataErased:
+            return {name: ERASED for name in fields}
+    return {name: values.get(name, "") if name in readable else HIDDEN for name in fields}
+
+
+def _personal_cells(member: q.MemberRecord, personal_data: PersonalData | None,
+                    work_data: PersonalData | None = None) -> dict[str, str]:
+    columns = {**REGISTER_PERSONAL, **REGISTER_WORK}
+    values = sealed_fields(member, list(columns.values()), personal_data, work_data)
+    return {key: values[name] for key, name in columns.items()}
+
+
+def unit_and_post(member: q.MemberRecord) -> str:
+    """工作单位及职务: the unit's name and the job title, separated."""
+    return UNIT_POST_SEPARATOR.join(part for part in (member.unit_name, member.job_title) if part)
 
 
 def register(views: Views, *, year: int, community_id: str | None = None,
-             personal_data: PersonalData | None = None) -> Report:
+             personal_data: PersonalData | None = None, work_data: PersonalData | None = None) -> Report:
     """附件4: the members who reported to each community by the end of the year."""
     chosen = _community_or_fail(views, community_id)
     info = q.region(views)
@@ -207,15 +255,15 @@ def register(views: Views, *, year: int, community_id: str | None = None,
             rows.append({
                 "no": number, "name": member.name, "sex": member.sex, "joined_party": member.party_joined,
                 "education": member.education, "speciality": member.specialities, "hobbies": member.hobbies,
-                "unit_post": "".join(part for part in (member.unit_name, member.job_title) if part),
+                "unit_post": unit_and_post(member),
                 "unit_type": member.unit_type, "project": "、".join(member.posts), "team": "、".join(member.teams),
                 "reported_on": member.reported_on, "other_service": _yes_no(member.willing_other_service),
-                **_personal_cells(member, personal_data)})
+                **_personal_cells(member, personal_data, work_data)})
         heading = "" if community_id else f"{community.county} {community.street} {community.name}党组织"
         sections.append(Section(heading=heading, items=[Table(
             name=f"{community.name}报到登记" if community_id is None else "报到登记", columns=REGISTER_COLUMNS,
-            rows=rows, note="注：社区党组织须对表中有关信息保密。" if personal_data else
-            "注：出生年月、住址和电话仅向党员所在社区和单位党组织显示。")]))
+            rows=rows, note="社区党组织须对表中有关信息保密。" if personal_data else
+            "出生年月、住址和手机仅向党员所在社区和单位党组织显示。")]))
     meta: list[tuple[str, str]] = [("年度", f"{year}年")]
     if community_id is not None:
         community = chosen[0]
@@ -223,7 +271,7 @@ def register(views: Views, *, year: int, community_id: str | None = None,
                 ("社区党组织", community.name), *meta]
     return Report(title="在职党员社区报到登记表", subtitle_lines=_region_subtitle(info), meta=meta,
                   sections=sections, landscape=True,
-                  footer_lines=["注：由社区党组织汇总填写，报上级党（工）委留存备案。", *_calendar_lines(views, year),
+                  footer_lines=[REGISTER_FOOTNOTE, *_calendar_lines(views, year),
                                 _position_line(info)])
 
 
@@ -234,11 +282,26 @@ def register(views: Views, *, year: int, community_id: str | None = None,
 CARD_COLUMNS = [
     Column("date", "年月日", 11, "center", "date"),
     Column("content", "服务（活动）内容", 30),
-    Column("place", "服务地点", 16),
-    Column("cumulative_minutes", "累计服务时间（小时）", 10, "right", "hours"),
-    Column("rating", "评价（优/良/一般）", 9, "center"),
-    Column("certified_by", "认证签字", 16, "center"),
+    Column("place", "服务地点", 14),
+    Column("minutes", "本次服务时间（小时）", 9, "right", "hours"),
+    Column("cumulative_minutes", "累计服务时间（小时）", 9, "right", "hours"),
+    Column("rating", "评价（优/良/一般）", 8, "center"),
+    Column("certified_by", "认证签字", 18, "center"),
 ]
+
+
+CARD_FOOTNOTE = ("注：此表供参考。在职党员每次参加社区服务活动后，经服务对象或活动组织方、社区党组织评价并签字认证；"
+                 "个人累计服务（活动）时间由社区党组织负责统计、核准并签字认证。")
+
+
+def certified_by_text(session: q.SessionRecord) -> str:
+    """附件5's 认证签字 for one session: who rated it (the 活动组织方, when one is named), the
+    community party organisation that certified it, and the date it did."""
+    lines = [f"评价：{session.organiser}"] if session.organiser else []
+    lines.append(f"认证：{session.certified_by}党组织")
+    if session.certified_on is not None:
+        lines.append(chinese_date(session.certified_on))
+    return "\n".join(lines)
 
 
 def card(views: Views, *, year: int, member_id: str | None, personal_data: PersonalData | None = None) -> Report:
@@ -258,11 +321,11 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
         content = session.content if session.content.startswith(session.activity) else \
             f"{session.activity}：{session.content}"
         rows.append({"date": session.service_date, "content": content, "place": session.place,
-                     "cumulative_minutes": cumulative, "rating": session.rating,
-                     "certified_by": f"{session.certified_by}\n{session.certified_on.isoformat()}"
-                     if session.certified_on else session.certified_by})
+                     "minutes": session.certified_minutes, "cumulative_minutes": cumulative,
+                     "rating": session.rating, "certified_by": certified_by_text(session)})
     table = Table(name="服务记录", columns=CARD_COLUMNS, rows=rows,
-                  totals_row={"date": "个人累计社区服务活动时间（小时）", "cumulative_minutes": cumulative})
+                  totals_row={"date": "个人累计社区服务活动时间（小时）", "minutes": cumulative,
+                              "cumulative_minutes": cumulative})
     meta = [("在职党员姓名", member.name), ("工作单位", member.unit_name), ("报到社区", member.community_name or "未报到")]
     if personal_data is not None and member.has_personal and not member.personal_erased:
         try:
@@ -278,10 +341,11 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
     return Report(
         title="在职党员社区服务（活动）记录卡", subtitle_lines=[f"{year}年度", *_region_subtitle(info)], meta=meta,
         sections=[Section(items=[table, SignatureBox("社区党组织认证签字（盖章）"),
-                                 QRCode(payload, "扫码核验：timeledger verify")])],
-        footer_lines=["注：每次服务经服务对象或活动组织方评价、社区党组织认证；个人累计服务时间由社区党组织统计、核准并签字认证。",
-                      "被投诉属实而归零的服务不计入。", *imported, *_calendar_lines(views, year),
-                      _position_line(info)])
+                                 QRCode(payload, "扫码核对本记录卡")]),
+                  Section(items=[Text([CARD_FOOTNOTE, "被投诉属实而归零的服务不计入。", *imported, MEMBER_CHECK_LINE],
+                                      size=8.5)]),
+                  _technical_section(info, f"党员编号：{member_id}", f"二维码内容：{payload}",
+                                     *_calendar_lines(views, year))])
 
 
 # =================================================================================================
@@ -611,16 +675,161 @@ def _top(posts: Sequence[tuple[str, int, int]]) -> list[tuple[str, int]]:
 
 
 # =================================================================================================
+# 附件1 在职党员社区报到单 and 回执单
+
+
+def _slip_or_fail(views: Views, slip_id: str | None) -> q.SlipRecord:
+    if not slip_id:
+        raise InvalidInput("报到单和回执单针对一张报到单：请给出报到单编号 (give the slip id)")
+    found = q.slip(views, slip_id)
+    if found is None:
+        raise NotFound(f"report slip {slip_id} not found")
+    return found
+
+
+def _blank(text: str, width: int = 6) -> str:
+    """A value written into a form's blank, or room to write it by hand."""
+    return text if text else "\u3000" * width
+
+
+def slip(views: Views, *, slip_id: str | None, personal_data: PersonalData | None = None) -> Report:
+    """附件1 报到单: the unit's letter sending the member to the community, as the unit issued it.
+
+    The member's phone is a personal field: printed only with `personal_data`, else left blank to
+    fill in by hand (or （保密）)."""
+    record = _slip_or_fail(views, slip_id)
+    info = q.region(views)
+    member, community = record.member, record.community
+    phone = sealed_fields(member, ["mobile"], personal_data)["mobile"]
+    address = f"{community.county}{community.street}{community.name}党组织："
+    body = (f"我单位中共{member.party_status or '（正式/预备）'}党员 {member.name} 同志，"
+            f"联系电话：{_blank(phone, 8)}，现到你处报到，请予登记并安排参加社区相关服务活动。")
+    deadline = f"（请于{record.deadline.month}月{record.deadline.day}日之前报到）"
+    return Report(
+        title="在职党员社区报到单", subtitle_lines=_region_subtitle(info),
+        meta=[("报到单编号", record.slip_id[:8]), ("派出单位", record.unit_name)],
+        sections=[Section(items=[
+            Text([address], size=12), Text([body], size=12, indent=True), Text([deadline], size=12, indent=True),
+            SignatureBox(f"{record.unit_name}\n（单位党组织盖章）", date_text=chinese_date(record.issued_on),
+                         right=True)])],
+        footer_lines=[("注：在职党员携此报到单和《在职党员基本情况登记表》到社区党组织报到；"
+                       "社区党组织登记后将回执单反馈单位党组织留存。"), f"报到单编号：{record.slip_id}"])
+
+
+def receipt(views: Views, *, slip_id: str | None) -> Report:
+    """附件1 回执单: the community's answer to the unit once the member registered, with the posts
+    the member claimed."""
+    record = _slip_or_fail(views, slip_id)
+    if not record.registered:
+        raise InvalidInput("该党员尚未到报到单所指社区报到登记，还没有回执单 (the member has not registered yet)")
+    info = q.region(views)
+    member = record.member
+    assert member.reported_on is not None
+    reported = member.reported_on
+    posts = "、".join(member.posts) or "（未认领）"
+    body = (f"你单位党员 {member.name} 同志已于 {reported.month} 月 {reported.day} 日到我处报到登记，"
+            f"认领的社区服务岗位为 {posts}。")
+    signed_on = record.receipt_sent_on or reported
+    return Report(
+        title="在职党员社区报到回执单", subtitle_lines=_region_subtitle(info),
+        meta=[("报到单编号", record.slip_id[:8]), ("报到社区", record.community.name)],
+        sections=[Section(items=[
+            Text([f"{record.unit_name}："], size=12), Text([body], size=12, indent=True),
+            SignatureBox(f"{record.community.name}党组织\n（社区党组织盖章）", date_text=chinese_date(signed_on),
+                         right=True)])],
+        footer_lines=["注：由社区党组织填写，反馈在职党员所在单位党组织留存。", f"报到单编号：{record.slip_id}"])
+
+
+# =================================================================================================
+# 附件2 在职党员基本情况登记表
+
+
+FORM_PERSONAL = ("ethnicity", "health", "birth_month", "home_address", "unit_address", "mobile")
+FORM_FOOTNOTE = "注：此表供参考，由在职党员填写好，报到时交社区党组织保存，社区党组织须对表中有关信息保密。"
+CHECKED, UNCHECKED = "☑", "□"
+
+
+def _posts_text(claimed: Sequence[str]) -> str:
+    """认领岗位 as on the form: the standard posts with a tick for those claimed, two a line, then
+    the community's own posts the member claimed."""
+    boxes = [f"{CHECKED if name in claimed else UNCHECKED}{name}" for name in STANDARD_POSTS]
+    lines = ["\u3000\u3000".join(boxes[index:index + 2]) for index in range(0, len(boxes), 2)]
+    others = [name for name in claimed if name not in STANDARD_POSTS]
+    if others:
+        lines.append(f"{CHECKED}其他岗位：" + "、".join(others))
+    return "\n".join(lines)
+
+
+def member_form(views: Views, *, member_id: str | None, personal_data: PersonalData | None = None,
+                work_data: PersonalData | None = None) -> Report:
+    """附件2 for one member, every field of the notice's form: the clear fields for whoever may read
+    the member, the personal ones only with `personal_data`; the signature and the photo are boxes
+    left for the member."""
+    if not member_id:
+        raise InvalidInput("登记表针对一名党员：请给出党员编号 (give the member id)")
+    found = q.members(views, member_id=member_id)
+    if not found:
+        raise NotFound(f"member {member_id} not found")
+    member = found[0]
+    info = q.region(views)
+    sealed = sealed_fields(member, [*FORM_PERSONAL, *WORK_FIELDS], personal_data, work_data)
+    community = next((c for c in q.communities(views) if c.community_id == member.community_id), None)
+    reported_to = (f"{community.county}\u3000{community.street}\u3000{community.name}" if community
+                   else "\u3000\u3000县（市、区）\u3000\u3000街道（乡镇）\u3000\u3000社区（村）")
+
+    def label(text: str, colspan: int = 1) -> FormCell:
+        return FormCell(text, colspan=colspan, label=True)
+
+    def value(text: str, colspan: int = 1) -> FormCell:
+        return FormCell(text, colspan=colspan)
+
+    rows = [
+        [label("姓名"), value(member.name), label("性别"), value(member.sex), label("民族"),
+         value(sealed["ethnicity"]), label("健康状况"), value(sealed["health"]),
+         FormCell("（照片）", rowspan=3, label=True)],
+        [label("学历"), value(member.education), label("出生年月"), value(sealed["birth_month"]),
+         label("入党时间"), value(member.party_joined, colspan=3)],
+        [label("工作单位及职务"), value(unit_and_post(member), colspan=7)],
+        [label("单位地址"), value(sealed["unit_address"], colspan=8)],
+        [label("家庭住址"), value(sealed["home_address"], colspan=8)],
+        [label("报到社区"), value(reported_to, colspan=8)],
+        [label("认领岗位"), value(_posts_text(member.posts) + "\n（请至少认领一个岗位）", colspan=8)],
+        [label("能参加社区服务的时间"), value(member.available_time, colspan=3), label("是否愿意参加社区其他服务", 2),
+         value(_yes_no(member.willing_other_service), colspan=3)],
+        [label("工作单位联系电话"), value(sealed["unit_phone"], colspan=3), label("本人联系电话/手机", 2),
+         value(sealed["mobile"], colspan=3)],
+    ]
+    grid = FormGrid(name="基本情况", widths=[11, 11, 7, 9, 8, 8, 9, 8, 12], rows=rows,
+                    heights_mm=[14, 14, 14, 11, 11, 11, 30, 14, 12])
+    filled_on = f"填表日期：{chinese_date(member.reported_on)}"
+    return Report(
+        title="在职党员基本情况登记表", subtitle_lines=_region_subtitle(info),
+        sections=[Section(items=[
+            Text([f"本人签名：{'＿' * 10}\u3000\u3000\u3000\u3000{filled_on}"], size=10.5), grid])],
+        footer_lines=[FORM_FOOTNOTE, *([] if personal_data else
+                                       ["（保密）处为个人信息，仅向党员本人及其报到社区、所在单位党组织显示。"])])
+
+
+# =================================================================================================
 # One entry point for the CLI and the HTTP layer
 
 
 def build(kind: str, views: Views, *, year: int, member_id: str | None = None, unit_id: str | None = None,
-          community_id: str | None = None, personal_data: PersonalData | None = None) -> Report:
-    """The report of `kind` (one of KINDS). Personal fields only with `personal_data`."""
+          community_id: str | None = None, slip_id: str | None = None, personal_data: PersonalData | None = None,
+          work_data: PersonalData | None = None) -> Report:
+    """The report of `kind` (one of KINDS). Personal fields only with `personal_data`; the unit's
+    telephone with `work_data` too."""
+    if kind == "slip":
+        return slip(views, slip_id=slip_id, personal_data=personal_data)
+    if kind == "receipt":
+        return receipt(views, slip_id=slip_id)
+    if kind == "member-form":
+        return member_form(views, member_id=member_id, personal_data=personal_data, work_data=work_data)
     if kind == "unit-stats":
         return unit_stats(views, year=year, unit_id=unit_id)
     if kind == "register":
-        return register(views, year=year, community_id=community_id, personal_data=personal_data)
+        return register(views, year=year, community_id=community_id, personal_data=personal_data,
+                        work_data=work_data)
     if kind == "card":
         return card(views, year=year, member_id=member_id, personal_data=personal_data)
     if kind == "feedback":
@@ -636,5 +845,5 @@ def build(kind: str, views: Views, *, year: int, member_id: str | None = None, u
     raise InvalidInput(f"unknown report {kind!r}; expected one of {', '.join(KINDS)}")
 
 
-__all__ = ["KINDS", "PersonalData", "balances", "build", "card", "eligibility", "feedback", "overview", "register",
-           "stars", "unit_stats"]
+__all__ = ["KINDS", "WORK_FIELDS", "PersonalData", "balances", "build", "card", "eligibility", "feedback",
+           "member_form", "overview", "receipt", "register", "sealed_fields", "slip", "stars", "unit_stats"]

@@ -7,7 +7,8 @@
    back `applied: false` (already there). One that is applied anew was lost. After every kill the
    store is verified (`timeledger verify`) before the next start.
 2. Forged federation messages: garbled, re-signed-looking and nested bundles pushed to the anonymous
-   `POST /v1/federation/transfer-imports`; counted as accepted when answered 2xx, and 5xx separately.
+   `POST /v1/federation/transfer-imports` and `…/transfer-status` (alternately); counted as accepted when
+   answered 2xx, and 5xx separately.
 3. Mutated rows: a copy of the SQLite store with one stored event's bytes flipped, truncated, emptied
    or swapped with another's; `timeledger verify` and `timeledger audit` must exit non-zero without a
    traceback. Counted: tried, undetected, crashes.
@@ -248,7 +249,8 @@ def forged_messages(count: int, workdir: Path, rng: random.Random) -> dict[str, 
             body = forged_body(rng, index)
             figures["tried"] += 1
             try:
-                response = httpx.post(server.base + "/v1/federation/transfer-imports", content=body, timeout=30,
+                endpoint = ("/v1/federation/transfer-imports", "/v1/federation/transfer-status")[index % 2]
+                response = httpx.post(server.base + endpoint, content=body, timeout=30,
                                       headers={"Content-Type": "application/json"})
             except httpx.HTTPError as error:  # the connection died: count it, bring the server back if gone
                 figures["server_errors"] += 1

@@ -6,6 +6,12 @@ needs no login — the bundle authenticates itself (signatures chained to the sh
 the source registered as a peer, inclusion in the source's signed log). The destination answers
 201 with its signed receipt, or 422 with a signed rejection; the source then completes or voids.
 Every step is safe to repeat after a crash or a lost answer.
+
+After the expiry a timeout alone voids nothing (the destination may have imported and the receipt
+got lost): the source's admin calls `POST /v1/transfers/{id}/settlement`, which asks the
+destination's `POST /v1/federation/transfer-status` with the bundle. The destination answers its
+receipt if it imported the transfer (the source completes) or records and signs "not imported"
+(the source voids; the destination never imports it afterwards).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from api.deps import CommandsDep
 from api.errors import COMMAND_RESPONSES, _example
 from api.ratelimit import RateLimited, TokenBucket
 from api.routers.transfers import _receipt_out, _transfer_out, read_bounded_body
-from api.schemas.transfers import TransferOut
+from api.schemas.transfers import ReceiptOut, TransferOut
 from ledger.application import transfers
 
 router = APIRouter(tags=["transfers 转移接续"])
@@ -112,6 +118,37 @@ async def federation_import(request: Request) -> JSONResponse:
     return JSONResponse(_receipt_out(receipt).model_dump(), status_code=201)
 
 
+@router.post(transfers.FEDERATION_STATUS_PATH, response_model=ReceiptOut, responses={
+    409: {**_example("transfer_not_expired", "转移尚未到期，暂不答复未导入 / the transfer has not expired yet"),
+          "description": "转移尚未到期 / not expired yet: ask again later"},
+    413: {**_example("bundle_too_large", "转移包超过 16777216 字节的网络上限 / the bundle is larger than 16777216 bytes"),
+          "description": "转移包超过网络上限 / larger than bundle_request_bytes_max: ask by files"},
+    422: {"description": "无法确认是发往本区的转移，不作答复 / the bundle proves no transfer to this region: no answer"},
+    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
+          "description": "同一地址请求过多或服务器忙 / too many requests from this address, or busy (Retry-After)"}},
+             summary="到期后查询是否已导入 Has this transfer been imported? (after the expiry)",
+             description="来源地区超时后携转移包查询。已导入：返回签名回执（来源地区据此完成）；未导入且已到期：记录并签发“未导入”"
+                         "答复（来源地区据此撤销），此后本区不再导入该转移。无需登录：转移包中来源地区对转出的签名证明是谁在问。/ "
+                         "The source asks with the bundle after the expiry: the signed receipt if this region "
+                         "imported the transfer, else a recorded, signed 'not imported' answer — after which this "
+                         "region never imports it. No login: the source's signature on the transfer-out proves "
+                         "who asks.")
+async def federation_status(request: Request) -> JSONResponse:
+    services = request.app.state.services
+    ledger = services.ledger
+    guard = federation_guard(request.app)
+    guard.admit(_client(request))
+    guard.acquire_slot()
+    try:
+        bundle = await read_bounded_body(request, services.settings.bundle_request_bytes_max)
+        query = await run_in_threadpool(transfers.check_status_query, ledger, bundle)
+        answer = await run_in_threadpool(services.writer.submit, lambda: transfers.answer_status(ledger, query),
+                                         alone=True)
+    finally:
+        guard.release_slot()
+    return JSONResponse(_receipt_out(answer).model_dump(), status_code=200)
+
+
 def _post(url: str, body: bytes) -> tuple[int, bytes]:
     try:
         response = httpx.post(url, content=body, headers={"Content-Type": "application/json"},
@@ -130,3 +167,15 @@ def send(transfer_id: UUID, commands: CommandsDep) -> object:
     ledger = commands.services.ledger
     return commands.run(action="transfer.send", alone=True, present=_transfer_out,
                         call=lambda: transfers.send(ledger, transfer_id, post=_post))
+
+
+@router.post("/v1/transfers/{transfer_id}/settlement", response_model=TransferOut, responses=COMMAND_RESPONSES,
+             summary="到期后向目的地区查询并了结 Settle an expired transfer with the destination's answer",
+             description="转移到期后，向目的地区查询是否已导入：凭回执完成，或凭签名的“未导入”答复撤销。仅凭超时不能撤销"
+                         "（目的地区可能已导入而回执丢失）。目的地区不可达时保持待定，可重试。/ After the expiry, ask the "
+                         "destination whether it imported the transfer: complete with its receipt, or void with its "
+                         "signed 'not imported' answer. A timeout alone voids nothing. Unreachable: stays pending.")
+def settle(transfer_id: UUID, commands: CommandsDep) -> object:
+    ledger = commands.services.ledger
+    return commands.run(action="transfer.send", alone=True, present=_transfer_out,
+                        call=lambda: transfers.settle_after_timeout(ledger, transfer_id, post=_post))

@@ -163,8 +163,12 @@ def list_balances(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, uni
 
 # -- printable reports ----------------------------------------------------------------------------------
 
-ReportKind = Literal["unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances", "overview"]
+ReportKind = Literal["unit-stats", "register", "card", "feedback", "eligibility", "stars", "balances", "overview",
+                     "slip", "receipt", "member-form"]
+SLIP_KINDS = ("slip", "receipt")  # 附件1: one report slip, authorised by the slip's own rows
+SlipQuery = Annotated[UUID | None, Query(description="报到单编号（slip、receipt）/ report slip id (slip, receipt)")]
 REPORT_SCOPES: dict[str, tuple[ScopeName, ...]] = {
+    "member-form": ("member",),  # 附件2 (authorised by `member.read`, see build_report)
     "unit-stats": ("region", "unit"),  # 附件3
     "register": ("region", "community"),  # 附件4
     "card": ("member",),  # 附件5
@@ -182,7 +186,8 @@ MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "a
     **READ_RESPONSES, 200: {"description": "报表文件 / the report", "content": {
         media: {"schema": {"type": "string", "format": "binary"}} for media in MEDIA.values() if media != MEDIA["json"]}}},
             summary="报表（附件3/4/5 等）Reports as JSON, CSV, XLSX or PDF",
-            description="unit-stats 附件3 统计表 · register 附件4 登记表 · card 附件5 记录卡（需 member_id）· feedback 服务纪实反馈 "
+            description="slip 附件1 报到单（需 slip_id，单位打印）· receipt 附件1 回执单（需 slip_id，社区打印）· "
+                        "member-form 附件2 登记表（需 member_id）· unit-stats 附件3 统计表 · register 附件4 登记表 · card 附件5 记录卡（需 member_id）· feedback 服务纪实反馈 "
                         "· eligibility 评先评优资格 · stars 积分和星级 · balances 余额 · overview 全区概况。personal=true 时登记表和"
                         "记录卡显示个人信息，仅限本社区（和本人、本单位的记录卡）。/ The notice's printable forms; "
                         "personal=true adds personal fields for the member's own community (and, on the card, the "
@@ -190,29 +195,57 @@ MEDIA = {"json": "application/json", "csv": "text/csv; charset=utf-8", "pdf": "a
 def report(kind: ReportKind, actor: ActorDep, ledger: LedgerDep, services: ServicesDep, year: YearQuery = None,
            unit_id: UnitQuery = None, community_id: CommunityQuery = None, member_id: MemberQuery = None,
            format: Annotated[Literal["json", "csv", "xlsx", "pdf"], Query(description="文件格式 / file format")] = "json",
-           personal: Annotated[bool, Query(description="含个人信息 / include personal fields")] = False) -> Response:
-    from projections import reports
+           personal: Annotated[bool, Query(description="含个人信息 / include personal fields")] = False,
+           slip_id: SlipQuery = None) -> Response:
     from projections.render import render
 
-    scope, object_id = resolve_scope(ledger, actor, REPORT_SCOPES[kind], unit_id=unit_id,
-                                     community_id=community_id, member_id=member_id)
-    personal_data = None
-    if personal:
-        if kind == "register" and scope == "community":
-            authorize(ledger, actor, "report.community_personal", object_id)
-        elif kind == "card":
-            authorize(ledger, actor, "member.read_personal", object_id)
-        else:
-            raise NotPermitted("personal fields appear only on a community's register and a member's card")
-        personal_data = ledger.member_personal_data
-    year = year or this_year()
-    with services.read_models.current() as views:
-        document = reports.build(kind, views, year=year, member_id=object_id if scope == "member" else None,
-                                 unit_id=object_id if scope == "unit" else None,
-                                 community_id=object_id if scope == "community" else None,
-                                 personal_data=personal_data)
+    document = build_report(kind, actor, ledger, services, year=year, unit_id=unit_id, community_id=community_id,
+                            member_id=member_id, slip_id=slip_id, personal=personal)
     data = render(document, format)
-    filename = f"{kind}-{year}.{format}"
+    filename = f"{kind}-{str(slip_id)[:8]}.{format}" if kind in SLIP_KINDS else f"{kind}-{year or this_year()}.{format}"
     return Response(content=data, media_type=MEDIA[format],
                     headers={"Content-Disposition": f'attachment; filename="{filename}"',
                              "Cache-Control": "no-store"})
+
+
+def build_report(kind: str, actor: Actor, ledger: Ledger, services: Any, *, year: int | None = None,
+                 unit_id: UUID | None = None, community_id: UUID | None = None, member_id: UUID | None = None,
+                 slip_id: UUID | None = None, personal: bool = False) -> Any:
+    """The report document, authorised: the scope's `report.*` row (附件1: the slip's own rows, and
+    reading the member it names; 附件2: reading the member, like the registration it records); personal fields only under `member.read_personal` /
+    `report.community_personal`; the unit's telephone is not a personal field."""
+    from projections import reports
+
+    personal_data = None
+    scope: ScopeName
+    object_id: str | None
+    if kind in SLIP_KINDS:
+        if slip_id is None or unit_id or community_id or member_id:
+            raise InvalidInput("报到单和回执单只需报到单编号 slip_id / give slip_id only")
+        authorize(ledger, actor, "slip.read", slip_id)
+        scope, object_id = "member", str(ledger.get_report_slip(slip_id).member_id)
+        authorize(ledger, actor, "member.read", object_id)  # a community sees the name once registered
+    elif kind == "member-form":  # 附件2 is the member's record, not the service record: `member.read`
+        if member_id is None or unit_id or community_id:
+            raise InvalidInput("登记表只需党员编号 member_id / give member_id only")
+        authorize(ledger, actor, "member.read", member_id)
+        scope, object_id = "member", str(member_id)
+    else:
+        scope, object_id = resolve_scope(ledger, actor, REPORT_SCOPES[kind], unit_id=unit_id,
+                                         community_id=community_id, member_id=member_id)
+    if personal:
+        if kind == "register" and scope == "community":
+            authorize(ledger, actor, "report.community_personal", object_id)
+        elif kind in ("card", "member-form", "slip"):
+            authorize(ledger, actor, "member.read_personal", object_id)
+        else:
+            raise NotPermitted("personal fields appear only on a community's register, a member's card, "
+                               "登记表 and 报到单")
+        personal_data = ledger.member_personal_data
+    year = year or this_year()
+    with services.read_models.current() as views:
+        return reports.build(kind, views, year=year, member_id=object_id if scope == "member" else None,
+                             unit_id=object_id if scope == "unit" else None,
+                             community_id=object_id if scope == "community" else None,
+                             slip_id=str(slip_id) if slip_id else None, personal_data=personal_data,
+                             work_data=ledger.member_personal_data)

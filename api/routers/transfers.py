@@ -78,7 +78,8 @@ def _transfer_out(transfer: Any) -> TransferOut:
     return TransferOut(id=transfer.id, member_id=transfer.member_id, destination=transfer.destination,
                        balance_minutes=transfer.balance_minutes, owed_minutes=transfer.owed_minutes,
                        expires_at=transfer.expires_at, status=transfer.status, bundle_sha256=transfer.bundle_sha256,
-                       receipt_sha256=transfer.receipt_sha256, void_reason=transfer.void_reason)
+                       receipt_sha256=transfer.receipt_sha256, void_reason=transfer.void_reason,
+                       void_forced=getattr(transfer, "void_forced", False))
 
 
 @router.get("/v1/region/card", responses=READ_RESPONSES, summary="本区名片 This region's card",
@@ -181,13 +182,26 @@ def complete(transfer_id: UUID, body: ReceiptOut, commands: CommandsDep) -> obje
 
 @router.post("/v1/transfers/{transfer_id}/voiding", response_model=TransferOut, responses=COMMAND_RESPONSES,
              summary="撤销转出 Void a transfer",
-             description="凭目的地区签名拒收回执，或超时后撤销并解冻。/ With the destination's signed rejection, or "
-                         "after the region's timeout; unfreezes the member.")
+             description="凭目的地区签名的拒收回执或到期后的“未导入”答复撤销并解冻；仅凭超时不能撤销（code "
+                         "transfer_void_needs_answer，先调用 …/settlement 查询）。目的地区始终不答复时，地区管理员可在到期后"
+                         "以 force=true 并写明理由强制撤销：事件记为 Transfer.VoidForced，若目的地区其实已导入，则该党员的"
+                         "时长在两区各有一份——这是留待核查的剩余风险。/ With the destination's signed rejection, or its "
+                         "signed 'not imported' answer after the expiry; a timeout alone is refused (ask with "
+                         "…/settlement). For a destination that never answers: force=true with a reason, after the "
+                         "expiry — recorded as Transfer.VoidForced; if the destination did import, the minutes exist "
+                         "twice (the residual risk an audit follows up).")
 def void(transfer_id: UUID, body: VoidIn, commands: CommandsDep) -> object:
     ledger = commands.services.ledger
     rejection = _receipt_in(body.rejection) if body.rejection is not None else None
-    return commands.run(action="transfer.void", body=body, alone=True, present=_transfer_out,
-                        call=lambda: transfers.void(ledger, transfer_id, rejection=rejection, reason=body.reason))
+    if body.force and rejection is not None:
+        raise InvalidInput("强制撤销不附回执 / a forced void carries no answer: send one or the other")
+
+    def call() -> Any:
+        if body.force:
+            return transfers.force_void(ledger, transfer_id, reason=body.reason)
+        return transfers.void(ledger, transfer_id, rejection=rejection, reason=body.reason)
+
+    return commands.run(action="transfer.void", body=body, alone=True, present=_transfer_out, call=call)
 
 
 @router.post("/v1/members/{member_id}/key", status_code=201, response_model=KeyIssuedOut,

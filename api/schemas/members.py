@@ -115,7 +115,8 @@ class MemberOut(BaseModel):
 
     id: UUID
     region_code: str
-    unit_id: UUID
+    unit_id: UUID | None = Field(description="所在单位；转入后尚未入册时为空 / the member's unit; null for a member "
+                                             "who arrived by transfer and is not yet taken on")
     community_id: UUID | None = Field(description="报到社区 / the community reported to")
     party_status: PartyStatus
     reported_on: date | None

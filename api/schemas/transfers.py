@@ -47,10 +47,12 @@ class TransferOut(BaseModel):
     bundle_sha256: str | None
     receipt_sha256: str | None
     void_reason: str | None
+    void_forced: bool = Field(False, description="地区管理员到期后强制撤销（无目的地区答复）/ voided by the region "
+                                                 "admin after the expiry without the destination's answer")
 
 
 class ReceiptOut(BaseModel):
-    """签名回执 / a signed receipt (accepted or rejected); send it to the source region."""
+    """签名回执 / a signed receipt (accepted, rejected, or not imported); send it to the source region."""
 
     receipt: BoundedJsonObject
     key_id: str = Field(max_length=64)
@@ -58,8 +60,12 @@ class ReceiptOut(BaseModel):
 
 
 class VoidIn(StrictIn):
-    reason: str = Field(min_length=1, max_length=500, examples=["目的地区拒收"])
-    rejection: ReceiptOut | None = Field(None, description="目的地区签名的拒收回执 / the destination's signed rejection")
+    reason: str = Field(min_length=1, max_length=500, examples=["目的地区拒收"],
+                        description="强制撤销时记入事件的理由 / for a forced void, the reason recorded in the event")
+    rejection: ReceiptOut | None = Field(None, description="目的地区签名的拒收回执或“未导入”答复 / the destination's "
+                                                           "signed rejection or 'not imported' answer")
+    force: bool = Field(False, description="到期后目的地区始终不答复时，地区管理员强制撤销 / the region admin's override "
+                                           "after the expiry for a destination that never answers")
 
 
 class KeyIssuedOut(BaseModel):

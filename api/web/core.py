@@ -44,6 +44,7 @@ from ledger.application import Ledger
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role, hours_text
 from ledger.signing.canonical import JsonInputError, loads_bounded
+from projections.render.model import china_time
 
 log = logging.getLogger("timeledger.web")
 
@@ -56,6 +57,7 @@ FORM_BYTES_MAX = 2 * 1024 * 1024  # forms are small; uploads (certificates, bund
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["hours"] = hours_text
+templates.env.filters["china_time"] = china_time  # every instant on a page, in Beijing time (one rule)
 templates.env.finalize = lambda value: "" if value is None else value
 templates.env.globals["nonce"] = lambda: uuid4().hex
 

@@ -16,10 +16,12 @@ from markupsafe import Markup
 from projections.render.model import (
     Chart,
     Column,
+    FormGrid,
     QRCode,
     Report,
     SignatureBox,
     Table,
+    Text,
     column_width_chars,
     display_width,
     format_cell,
@@ -96,8 +98,15 @@ def report_view(report: Report) -> ReportView:
                 items.append({"kind": "qr", "svg": qr_svg(item.payload, scale=3), "caption": item.caption,
                               "payload": item.payload})
             elif isinstance(item, SignatureBox):
-                items.append({"kind": "signature", "label": item.label, "dated": item.dated})
-        view.sections.append({"heading": section.heading, "items": items})
+                items.append({"kind": "signature", "label": item.label, "dated": item.dated,
+                              "date_text": item.date_text, "right": item.right})
+            elif isinstance(item, Text):
+                items.append({"kind": "text", "lines": list(item.lines), "align": item.align, "indent": item.indent})
+            elif isinstance(item, FormGrid):
+                items.append({"kind": "form", "name": item.name, "rows": [
+                    [{"text": cell.text, "colspan": cell.colspan, "rowspan": cell.rowspan, "label": cell.label}
+                     for cell in row] for row in item.rows]})
+        view.sections.append({"heading": section.heading, "items": items, "new_page": section.new_page})
     return view
 
 

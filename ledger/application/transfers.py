@@ -10,12 +10,21 @@ Phase 2 (destination) `import_bundle` = `check_import` (parse and verify everyth
                       shared trust root and the source's registered key; no writes, so a server runs
                       it outside its single writer) + `commit_import` (import, credit, sign a
                       receipt). Importing twice is a no-op. `reject` signs a refusal for the source —
-                      only for a transfer the destination can identify (the source region's signature
-                      on the transfer-out, under its registered key, addressed to us), and only after
-                      recording it: a destination answers one transfer once, imported or rejected.
-Phase 3 (source)      `complete` with the receipt, or `void` with a signed rejection or after the
-                      region's timeout. Either must name the SHA-256 of a bundle the source exported
-                      for that transfer: a signed answer about other bytes changes nothing.
+                      only for a bundle that fully verifies but is refused for substance (expired,
+                      member already active here): a damaged copy gets an error, nothing signed or
+                      recorded, so the real bundle still imports. It records the refusal first: a
+                      destination answers one transfer once, imported or rejected.
+Timeout query         `answer_status` (destination), asked by `settle_after_timeout` (source): after
+                      the expiry the destination answers with its receipt if it imported the
+                      transfer, or else records and signs "not imported" (a rejection: it never
+                      imports the transfer afterwards). Only the source's signature on the
+                      transfer-out is needed to ask, so a bundle it could not verify is answered too.
+Phase 3 (source)      `complete` with the receipt, or `void` with a signed rejection / "not imported".
+                      Either must name the SHA-256 of a bundle the source exported for that
+                      transfer: a signed answer about other bytes changes nothing. A timeout alone
+                      voids nothing (the destination may have imported and the receipt got lost);
+                      `force_void` is the region admin's reasoned override for a destination that
+                      never answers, flagged on the event as such.
 
 Transports: the same bytes over HTTP (api/) or as files (CLI `timeledger transfer …`).
 """
@@ -49,7 +58,7 @@ from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.transfer import Transfer, TransferImport, TransferRejection
-from ledger.domain.values import ConsentPurpose, PartyStatus, Role, check_region_code
+from ledger.domain.values import ConsentPurpose, PartyStatus, Role, check_region_code, check_text
 from ledger.signing import keys as ed25519
 from ledger.signing import sealed
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
@@ -80,6 +89,19 @@ class BundleWrongDestination(TransferRefused):
 
 
 class TransferAlreadyImported(TransferRefused):
+    http_status = 409
+
+
+class TransferNotExpired(TransferRefused):
+    """The destination answers "not imported" only after the transfer's expiry."""
+
+    http_status = 409
+
+
+class VoidNeedsAnswer(LedgerError):
+    """A timeout alone voids nothing: the destination may have imported and the receipt got lost."""
+
+    code = "transfer_void_needs_answer"
     http_status = 409
 
 
@@ -200,7 +222,8 @@ def member_aggregate_ids(ledger: Ledger, member_id: UUID) -> list[UUID]:
 
 @dataclass(frozen=True)
 class Receipt:
-    """A signed answer from the destination: accepted (with the balance) or rejected (with why)."""
+    """A signed answer from the destination: accepted (with the balance), rejected (with why), or
+    not imported (its answer to the source's query after the timeout; it then never imports)."""
 
     body: dict[str, Any]
     key_id: str
@@ -228,6 +251,10 @@ class Receipt:
     @property
     def rejected(self) -> bool:
         return self.body.get("kind") == "rejected"
+
+    @property
+    def not_imported(self) -> bool:
+        return self.body.get("kind") == "not_imported"
 
 
 def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: UUID | None = None) -> UUID:
@@ -510,6 +537,7 @@ class IdentifiedTransfer:
     transfer_id: UUID
     source: str
     member_id: UUID
+    expires_at: datetime
 
 
 def identify_transfer(ledger: Ledger, document: dict[str, Any]) -> IdentifiedTransfer:
@@ -546,7 +574,13 @@ def identify_transfer(ledger: Ledger, document: dict[str, Any]) -> IdentifiedTra
         raise TransferRefused("bundle_transfer_invalid", "the first transfer event is not this transfer's start")
     if payload.get("destination") != ledger.region_code or payload.get("member_id") != str(member_id):
         raise TransferRefused("bundle_transfer_invalid", "the transfer-out names another member or destination")
-    return IdentifiedTransfer(transfer_id, source, member_id)
+    try:
+        expires_at = datetime.fromisoformat(payload["expires_at"])
+        if expires_at.tzinfo is None:
+            raise ValueError("expires_at has no time zone")
+    except (KeyError, TypeError, ValueError):
+        raise TransferRefused("bundle_transfer_invalid", "the transfer-out names no expiry") from None
+    return IdentifiedTransfer(transfer_id, source, member_id, expires_at)
 
 
 @dataclass(frozen=True)
@@ -617,6 +651,17 @@ def _answer(ledger: Ledger, identified: IdentifiedTransfer) -> TransferImport | 
         return ledger._get(answer_id, TransferRejection)
 
 
+def _substance_refusal(ledger: Ledger, verified: VerifiedBundle) -> TransferRefused | None:
+    """Why this region refuses a bundle that verifies: the only refusals it signs for the source."""
+    if verified.expires_at <= CLOCK.get()():
+        return TransferRefused("transfer_expired", "转移已在来源地区过期 / the transfer expired at the source before "
+                                                   "it was imported")
+    if ledger._exists(verified.member_id) and not ledger.get_member(verified.member_id).closed:
+        return TransferRefused("member_already_active", "该党员已在本区在册 / the member is already active in this "
+                                                        "region")
+    return None
+
+
 def commit_import(ledger: Ledger, checked: CheckedImport) -> Receipt:
     """Phase 2's write: import the checked bundle, credit the balance, sign the receipt. Cheap, so
     it runs in the writer. Raises TransferRefused (with nothing changed) for a bundle that did not
@@ -639,8 +684,9 @@ def commit_import(ledger: Ledger, checked: CheckedImport) -> Receipt:
         raise checked.refusal
     verified = checked.verified
     assert verified is not None and verified.transfer_id == identified.transfer_id
-    if verified.expires_at <= CLOCK.get()():
-        raise TransferRefused("transfer_expired", "the transfer expired at the source before it was imported")
+    refusal = _substance_refusal(ledger, verified)
+    if refusal is not None:
+        raise refusal
     source = verified.source
     aggregates: list[Any] = []
     if ledger._exists(verified.member_id):
@@ -689,32 +735,87 @@ def accepted_receipt(ledger: Ledger, record: TransferImport) -> Receipt:
 def reject(ledger: Ledger, checked: CheckedImport) -> Receipt | None:
     """Phase 2's refusal, signed for the source so it can void the transfer: records the rejection
     (so this region never imports the transfer afterwards), then signs it, naming the SHA-256 of the
-    bytes refused. None — nothing signed, nothing recorded — when the bundle proves no transfer to
-    this region, when the transfer is already imported here, or when the bundle verifies and has not
-    expired (import it instead). Runs in the writer."""
+    bytes refused. Only for a bundle that fully verifies (authentic, every signature and hash) and
+    is refused for substance (`_substance_refusal`), or a transfer already refused here. None —
+    nothing signed, nothing recorded — for anything else: a bundle that proves no transfer to this
+    region, a damaged or truncated copy (whoever posts it first must not block the real bundle; after
+    the expiry `answer_status` settles a transfer whose bundle never verifies here), a transfer
+    already imported here, or one that would import (import it instead). Runs in the writer."""
     identified = checked.identified
-    if identified is None:
+    if identified is None or checked.verified is None:
         return None
     answer = _answer(ledger, identified)
     if isinstance(answer, TransferImport):
         return None
     if answer is None:
-        refusal = checked.refusal
+        refusal = _substance_refusal(ledger, checked.verified)
         if refusal is None:
-            assert checked.verified is not None
-            if checked.verified.expires_at > CLOCK.get()():
-                return None
-            refusal = TransferRefused("transfer_expired", "the transfer expired at the source before it was "
-                                                          "imported")
-        answer = TransferRejection.record(source=identified.source, transfer_id=identified.transfer_id,
-                                          member_id=identified.member_id, bundle_sha256=checked.bundle_sha256,
-                                          code=_safe_text(refusal.code, 64), reason=_safe_text(refusal.detail))
-        ledger._commit(ledger.region_actor(), None, answer)
-    body = {"format": RECEIPT_FORMAT, "kind": "rejected", "transfer_id": str(identified.transfer_id),
+            return None
+        answer = _record_refusal(ledger, identified, checked.bundle_sha256, refusal.code, refusal.detail)
+    return _signed_refusal(ledger, identified, checked.bundle_sha256, answer)
+
+
+def _record_refusal(ledger: Ledger, identified: IdentifiedTransfer, bundle_sha256: str, code: str,
+                    reason: str) -> TransferRejection:
+    answer = TransferRejection.record(source=identified.source, transfer_id=identified.transfer_id,
+                                      member_id=identified.member_id, bundle_sha256=bundle_sha256,
+                                      code=_safe_text(code, 64), reason=_safe_text(reason))
+    ledger._commit(ledger.region_actor(), None, answer)
+    return answer
+
+
+def _signed_refusal(ledger: Ledger, identified: IdentifiedTransfer, bundle_sha256: str,
+                    answer: TransferRejection) -> Receipt:
+    """The recorded refusal, signed about the bytes presented (a later copy is refused by reference)."""
+    kind = "not_imported" if answer.code == TransferRejection.NOT_IMPORTED else "rejected"
+    body = {"format": RECEIPT_FORMAT, "kind": kind, "transfer_id": str(identified.transfer_id),
             "source": identified.source, "destination": ledger.region_code, "member_id": str(identified.member_id),
-            "bundle_sha256": checked.bundle_sha256, "code": answer.code, "reason": answer.reason,
+            "bundle_sha256": bundle_sha256, "code": answer.code, "reason": answer.reason,
             "time": answer.created_on.isoformat()}
     return _sign_receipt(ledger, body)
+
+
+@dataclass(frozen=True)
+class StatusQuery:
+    """A source's question after the timeout: "did you import this transfer?", asked with the bundle
+    it exported (so the answer names that bundle's SHA-256). Parsed outside the writer."""
+
+    bundle_sha256: str
+    identified: IdentifiedTransfer
+
+
+def check_status_query(ledger: Ledger, bundle: bytes) -> StatusQuery:
+    """Who asks about which transfer: the source region's signature on the transfer-out, addressed to
+    us (`identify_transfer`). Raises TransferRefused — nothing recorded — when it cannot tell."""
+    if len(bundle) > BUNDLE_BYTES_MAX:
+        raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
+    return StatusQuery(_sha256(bundle), identify_transfer(ledger, _read_document(bundle)))
+
+
+def answer_status(ledger: Ledger, query: StatusQuery) -> Receipt:
+    """The destination's answer to the timeout query: its receipt if it imported the transfer (the
+    source completes), its recorded refusal if it refused it, else — once the transfer has expired —
+    "not imported", recorded first as this transfer's one answer, so it can never import it
+    afterwards. Before the expiry it answers nothing (TransferNotExpired): the real bundle may still
+    be on its way. Runs in the writer."""
+    identified = query.identified
+    answer = _answer(ledger, identified)
+    if isinstance(answer, TransferImport):
+        return accepted_receipt(ledger, answer)
+    if answer is None:
+        if identified.expires_at > CLOCK.get()():
+            raise TransferNotExpired("transfer_not_expired", "转移尚未到期，暂不答复未导入 / the transfer has not "
+                                                             "expired yet: ask again after "
+                                                             f"{identified.expires_at.isoformat()}")
+        answer = _record_refusal(ledger, identified, query.bundle_sha256, TransferRejection.NOT_IMPORTED,
+                                 "到期前未导入，此后不再导入 / not imported before the expiry; never imported "
+                                 "afterwards")
+    return _signed_refusal(ledger, identified, query.bundle_sha256, answer)
+
+
+def status_answer(ledger: Ledger, bundle: bytes) -> Receipt:
+    """`answer_status` for bytes (the file transport)."""
+    return answer_status(ledger, check_status_query(ledger, bundle))
 
 
 def rejection_receipt(ledger: Ledger, bundle: bytes, refusal: TransferRefused | None = None) -> Receipt | None:
@@ -752,7 +853,7 @@ def _check_receipt(ledger: Ledger, receipt: Receipt) -> Transfer:
         raise TransferRefused("receipt_unreadable", "the receipt is not canonical JSON") from None
     if not ed25519.verify(public, receipt.signature, signed):
         raise TransferRefused("receipt_signature_invalid", "the receipt's signature does not verify")
-    if not (receipt.accepted or receipt.rejected):
+    if not (receipt.accepted or receipt.rejected or receipt.not_imported):
         raise TransferRefused("receipt_invalid", "the receipt neither accepts nor rejects")
     if receipt.body.get("member_id") not in (None, str(transfer.member_id)):  # older rejections name no member
         raise TransferRefused("receipt_invalid", "the receipt names another member")
@@ -785,28 +886,55 @@ def complete(ledger: Ledger, receipt: Receipt) -> Transfer:
 
 
 def void(ledger: Ledger, transfer_id: UUID, *, rejection: Receipt | None = None, reason: str = "") -> Transfer:
-    """Phase 3: the destination refused (its signed rejection of a bundle this region exported for
-    the transfer), or the region's timeout passed."""
+    """Phase 3: the destination refused — its signed rejection, or after the timeout its signed
+    "not imported" (`answer_status`), of a bundle this region exported for the transfer. A timeout
+    alone is not enough (VoidNeedsAnswer): ask the destination (`settle_after_timeout`), or, for a
+    destination that never answers, the region admin's `force_void`. `reason` is unused (the
+    destination's answer gives it) and kept for callers."""
+    del reason
     transfer = _get_transfer(ledger, transfer_id)
-    if rejection is not None:
-        checked = _check_receipt(ledger, rejection)
-        if checked.id != transfer_id or not rejection.rejected:
-            raise TransferRefused("receipt_invalid", "not a rejection of this transfer")
-        reason = _safe_text(f"目的地拒收: {rejection.body.get('reason', '')}")
-    elif transfer.expires_at > CLOCK.get()():
-        raise NotPermitted("a pending transfer is voided only by the destination's signed rejection or after "
-                           f"it expires ({transfer.expires_at.isoformat()})")
-    else:
-        reason = reason or "超时未收到回执"
+    if rejection is None:
+        if transfer.expires_at > CLOCK.get()():
+            raise NotPermitted("转移尚未到期，只能凭目的地区签名的拒收回执撤销 / a pending transfer is voided only by the "
+                               f"destination's signed rejection or after it expires "
+                               f"({transfer.expires_at.isoformat()})")
+        if transfer.status == Transfer.VOIDED:
+            return transfer
+        transfer.require_pending()
+        raise VoidNeedsAnswer("超时撤销须凭目的地区签名的“未导入”答复（目的地区可能已导入而回执丢失）；目的地区始终不答复时，"
+                              "由地区管理员说明理由强制撤销 / a timeout alone voids nothing — the destination may have "
+                              "imported and its receipt got lost: ask it (its signed 'not imported' answer), or, if it "
+                              "never answers, force the void as region admin with a reason")
+    checked = _check_receipt(ledger, rejection)
+    if checked.id != transfer_id or not (rejection.rejected or rejection.not_imported):
+        raise TransferRefused("receipt_invalid", "not a rejection of this transfer")
+    label = "目的地区答复未导入" if rejection.not_imported else "目的地拒收"
+    reason = _safe_text(f"{label}: {rejection.body.get('reason', '')}")
     if transfer.status == Transfer.VOIDED:
         return transfer
-    transfer.void(reason=reason, rejection=rejection.body if rejection is not None else None)
+    transfer.void(reason=reason, rejection=rejection.body)
+    _unfreeze(ledger, transfer, reason)
+    return transfer
+
+
+def force_void(ledger: Ledger, transfer_id: UUID, *, reason: str) -> Transfer:
+    """The region admin's override after the timeout, for a destination that never answers the
+    query: a reasoned void, signed by the region and recorded as `Transfer.VoidForced` (flag
+    `void_forced`). The residual risk: if the destination did import, the member's minutes now
+    exist in both regions — the reason and the flag are what an audit follows up."""
+    transfer = _get_transfer(ledger, transfer_id)
+    reason = check_text(reason, "reason", chars_max=REASON_CHARS_MAX)
+    transfer.force_void(reason=f"管理员超时强制撤销: {reason}", now=CLOCK.get()())
+    _unfreeze(ledger, transfer, transfer.void_reason or reason)
+    return transfer
+
+
+def _unfreeze(ledger: Ledger, transfer: Transfer, reason: str) -> None:
     member = ledger.get_member(transfer.member_id)
     account = ledger.get_account(transfer.member_id)
     member.unfreeze(transfer_id=transfer.id, reason=reason)
     account.unfreeze(transfer_id=transfer.id)
     ledger._commit(ledger.region_actor(), None, transfer, member, account)
-    return transfer
 
 
 # -------------------------------------------------------------------------------------------
@@ -822,6 +950,7 @@ class DestinationUnreachable(LedgerError):
 
 Post = Callable[[str, bytes], tuple[int, bytes]]  # (url, body) -> (status, body)
 FEDERATION_IMPORT_PATH = "/v1/federation/transfer-imports"
+FEDERATION_STATUS_PATH = "/v1/federation/transfer-status"
 
 
 def send(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
@@ -855,6 +984,40 @@ def send(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
                           f"region {transfer.destination} refused the bundle without a signed rejection: {detail}")
 
 
+def settle_after_timeout(ledger: Ledger, transfer_id: UUID, *, post: Post) -> Transfer:
+    """After the expiry, ask the destination whether it imported the transfer (with the bundle, so
+    its answer names the bundle's SHA-256), then complete with its receipt or void with its signed
+    "not imported" / rejection. Unreachable: stays pending, retry (or, as the last resort, the
+    region admin's `force_void`)."""
+    transfer = _get_transfer(ledger, transfer_id)
+    if transfer.status != Transfer.PENDING:
+        return transfer
+    if transfer.expires_at > CLOCK.get()():
+        raise NotPermitted("转移尚未到期 / the transfer has not expired yet: send it instead "
+                           f"(expires {transfer.expires_at.isoformat()})")
+    peer = ledger.get_region().require_peer(transfer.destination)
+    if not peer.get("address"):
+        raise InvalidInput(f"region {transfer.destination} has no service address: ask it by files instead "
+                           "(timeledger transfer answer)")
+    bundle = export_bundle(ledger, transfer_id)
+    try:
+        status, body = post(peer["address"].rstrip("/") + FEDERATION_STATUS_PATH, bundle)
+    except OSError as error:
+        raise DestinationUnreachable(f"region {transfer.destination} did not answer: {error}") from None
+    if status == 200:
+        answer = Receipt.from_bytes(body)
+        return complete(ledger, answer) if answer.accepted else void(ledger, transfer_id, rejection=answer)
+    if status >= 500 or status in (408, 429):
+        raise DestinationUnreachable(f"region {transfer.destination} answered {status}; try again later")
+    try:
+        refusal = loads_bounded(body)
+    except JsonInputError:
+        refusal = {}
+    refusal = refusal if isinstance(refusal, dict) else {}
+    raise TransferRefused(str(refusal.get("code", "transfer_refused")),
+                          f"region {transfer.destination} gave no signed answer: {refusal.get('detail', '')}")
+
+
 def _digest(receipt: Receipt) -> str:
     return hashlib.sha256(receipt.to_bytes()).hexdigest()
 
@@ -863,6 +1026,8 @@ def get_transfer(ledger: Ledger, transfer_id: UUID) -> Transfer:
     return _get_transfer(ledger, transfer_id)
 
 
-__all__ = ["CheckedImport", "DestinationUnreachable", "Receipt", "TransferRefused", "check_import", "commit_import",
-           "complete", "export_bundle", "identify_transfer", "import_bundle", "initiate", "region_card",
-           "register_peer", "reject", "rejection_receipt", "send", "verify_bundle", "void"]
+__all__ = ["CheckedImport", "DestinationUnreachable", "Receipt", "StatusQuery", "TransferNotExpired",
+           "TransferRefused", "VoidNeedsAnswer", "answer_status", "check_import", "check_status_query",
+           "commit_import", "complete", "export_bundle", "force_void", "identify_transfer", "import_bundle",
+           "initiate", "region_card", "register_peer", "reject", "rejection_receipt", "send",
+           "settle_after_timeout", "status_answer", "verify_bundle", "void"]

@@ -325,21 +325,54 @@ def transfer_complete(receipt: Annotated[Path, typer.Argument(help="The destinat
     out.print(f"transfer {done.id} completed: member {done.member_id} moved to {done.destination}")
 
 
-@transfer_app.command("void")
-def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
-                  rejection: Annotated[Optional[Path], typer.Option(help="The destination's signed rejection")] = None,
-                  db: DbOption = None) -> None:
-    """Phase 3: void after a signed rejection, or once the region's timeout has passed."""
+@transfer_app.command("answer")
+def transfer_answer(bundle_file: Annotated[Path, typer.Argument(help="Bundle file from the source region")],
+                    answer: Annotated[Path, typer.Option("--answer", help="Where to write the signed answer")],
+                    db: DbOption = None) -> None:
+    """Destination, after the transfer's expiry: answer the source's query. Writes the signed receipt
+    if this region imported the transfer, else records and signs "not imported" (this region then
+    never imports it)."""
     from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
-        answer = transfers.Receipt.from_bytes(rejection.read_bytes()) if rejection else None
-        done = transfers.void(ledger, _uuid(transfer, "transfer"), rejection=answer)
+        signed = transfers.status_answer(ledger, bundle_file.read_bytes())
     except LedgerError as error:
         fail(f"{error.code}: {error.detail}")
         return
-    out.print(f"transfer {done.id} voided ({done.void_reason}); member {done.member_id} unfrozen")
+    answer.write_bytes(signed.to_bytes())
+    out.print(f"signed answer ({signed.body['kind']}) written to {answer}")
+
+
+@transfer_app.command("void")
+def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
+                  rejection: Annotated[Optional[Path], typer.Option(
+                      help="The destination's signed rejection, or its 'not imported' answer after the expiry "
+                           "(timeledger transfer answer)")] = None,
+                  force: Annotated[bool, typer.Option(
+                      "--force", help="After the expiry, for a destination that never answers: void without its "
+                                      "answer (recorded as forced; needs --reason)")] = False,
+                  reason: Annotated[str, typer.Option(help="Why the void is forced (recorded in the event)")] = "",
+                  db: DbOption = None) -> None:
+    """Phase 3: void with the destination's signed rejection or "not imported" answer. A timeout alone
+    voids nothing (the destination may have imported); --force --reason is the admin's override."""
+    from ledger.application import transfers
+
+    ledger = open_ledger(db)
+    try:
+        if force:
+            if rejection is not None:
+                fail("--force carries no answer: give --rejection or --force, not both")
+                return
+            done = transfers.force_void(ledger, _uuid(transfer, "transfer"), reason=reason)
+        else:
+            answer = transfers.Receipt.from_bytes(rejection.read_bytes()) if rejection else None
+            done = transfers.void(ledger, _uuid(transfer, "transfer"), rejection=answer)
+    except LedgerError as error:
+        fail(f"{error.code}: {error.detail}")
+        return
+    forced = " — forced by the region admin after the timeout" if done.void_forced else ""
+    out.print(f"transfer {done.id} voided ({done.void_reason}){forced}; member {done.member_id} unfrozen")
 
 
 calendar_app = typer.Typer(help="工作日日历: the State Council's holidays (法定节假日) and make-up working days (调休).",

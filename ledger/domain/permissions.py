@@ -24,6 +24,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),
     "Transfer.Voided": frozenset({R}),
+    "Transfer.VoidForced": frozenset({R}),
     "TransferImport.Accepted": frozenset({R}),
     "TransferRejection.Recorded": frozenset({R}),
     "Member.HistoryImported": frozenset({R}),

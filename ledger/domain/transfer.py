@@ -2,12 +2,16 @@
 
 Source side, `Transfer`: Initiated (pending; the member and the balance frozen; one destination)
 → Exported (a bundle was produced; may happen again, same content) → Completed (the destination's
-signed receipt arrived: member closed here, balance out) or Voided (a signed rejection, or the
-region's timeout: unfrozen). Destination side, `TransferImport`, one per (source, transfer):
+signed receipt arrived: member closed here, balance out) or Voided (the destination's signed
+rejection, or after the timeout its signed answer that it has not imported the transfer: unfrozen)
+or VoidForced (after the timeout, a destination that never answers: the region admin's reasoned
+override, flagged as such — the one path where a double credit stays possible). Destination side, `TransferImport`, one per (source, transfer):
 Accepted (history imported, balance credited). A refusal the destination signed is recorded as a
 `TransferRejection` under the same stable id: both are version 1 of one originator id, so the event
 store's uniqueness holds the destination to one answer per transfer, imported or rejected, even with
 several processes on one database. The stable id also makes importing the same bundle twice a no-op.
+The destination's answer to a timeout query ("not imported") is such a rejection too, with the code
+`NOT_IMPORTED`: signing it bars the import for good.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Transfer(LedgerAggregate):
         self.exported_bundles: list[str] = []  # every bundle exported for this transfer (SHA-256, hex)
         self.receipt_sha256: str | None = None
         self.void_reason: str | None = None
+        self.void_forced = False  # voided by the region admin without the destination's answer
 
     def require_pending(self) -> None:
         if self.status != self.PENDING:
@@ -85,6 +90,20 @@ class Transfer(LedgerAggregate):
         self.status = self.VOIDED
         self.void_reason = reason
 
+    def force_void(self, *, reason: str, now: datetime) -> None:
+        """The region admin's override for a destination that never answered: only after the
+        timeout, only with a reason. The destination may still have imported the transfer."""
+        self.require_pending()
+        if now < self.expires_at:
+            raise WrongState(f"transfer {self.id} has not expired yet ({self.expires_at.isoformat()})")
+        self._void_forced(reason=check_text(reason, "reason", chars_max=500))
+
+    @event("VoidForced")
+    def _void_forced(self, reason: str) -> None:
+        self.status = self.VOIDED
+        self.void_reason = reason
+        self.void_forced = True
+
 
 class TransferImport(LedgerAggregate):
     """The destination's record of one incoming transfer."""
@@ -119,7 +138,10 @@ class TransferImport(LedgerAggregate):
 class TransferRejection(LedgerAggregate):
     """The destination's signed refusal of one incoming transfer, kept so that it never also imports
     it. Its id is `TransferImport.create_id(source, transfer_id)`: a transfer is either imported or
-    rejected here, never both (the store refuses a second version 1 of one id)."""
+    rejected here, never both (the store refuses a second version 1 of one id). `NOT_IMPORTED` is
+    the code of the answer to a source's query after the timeout."""
+
+    NOT_IMPORTED = "not_imported"
 
     @classmethod
     def record(cls, *, source: str, transfer_id: UUID, member_id: UUID, bundle_sha256: str, code: str,

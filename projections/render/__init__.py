@@ -7,7 +7,7 @@ import json
 from typing import Literal, TypeAlias
 
 from projections.render.csv import render_csv
-from projections.render.model import CellValue, Report, Row, Table
+from projections.render.model import CellValue, Report, Row, Table, form_lines
 from projections.render.pdf import render_pdf
 from projections.render.xlsx import render_xlsx
 
@@ -39,6 +39,7 @@ def render_json(report: Report) -> bytes:
         "title": report.title,
         "meta": [{"label": label, "value": value} for label, value in report.meta],
         "tables": [_table_json(table) for table in report.tables()],
+        "form_lines": form_lines(report),
     }
     return json.dumps(document, ensure_ascii=False).encode("utf-8")
 

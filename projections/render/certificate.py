@@ -10,7 +10,17 @@ from typing import Any
 from ledger.domain.values import CHINA_TIME
 from ledger.verification.certificates import VerifiedCertificate, period_text
 from projections.render import render
-from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table, minutes_to_hours
+from projections.render.model import (
+    Column,
+    QRCode,
+    Report,
+    Section,
+    SignatureBox,
+    Table,
+    Text,
+    china_time,
+    minutes_to_hours,
+)
 
 
 def _hours(minutes: int) -> str:
@@ -45,13 +55,18 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
                  f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)} 小时。")
     notes = "\n".join([
         *([] if rows else ["该期间内无经认证的服务记录。"]),
-        "说明：每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点（日志大小 "
-        f"{verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()[:16]}…，"
-        f"{verified.checkpoint_time.astimezone(CHINA_TIME):%Y-%m-%d %H:%M}）证明收录于防篡改的默克尔日志。"
-        "核验：取得同名电子凭证文件（JSON）与省级信任根公钥，离线执行 timeledger certificate verify 凭证文件 "
-        "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。",
-        f"党员编号：{verified.member_id}　电子凭证 SHA-256：{verified.bundle_sha256}",
+        ("如何核对：用手机扫描本证明上的二维码；或请所在社区、单位登录本地区爱心时间银行，在“审计核验”页面"
+         "上传本证明的电子凭证核对。"),
     ])
+    technical = [
+        "每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点证明收录于防篡改的默克尔日志。",
+        (f"检查点：日志大小 {verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()}，"
+         f"签署于 {china_time(verified.checkpoint_time)}（北京时间）。"),
+        ("离线核验：取得同名电子凭证文件（JSON）与省级信任根公钥，执行 timeledger certificate verify 凭证文件 "
+         "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。"),
+        f"党员编号：{verified.member_id}",
+        f"电子凭证 SHA-256：{verified.bundle_sha256}",
+    ]
     table = Table("服务记录", columns, rows, totals_row=totals if rows else None, note=notes)
     return Report(
         title="志愿服务证明",
@@ -65,6 +80,7 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
             Section([table], heading=statement),
             Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)} 小时"),
                      SignatureBox("出具单位（盖章）")]),
+            Section([Text(technical, size=9)], heading="技术说明（供审计人员使用）", new_page=True),
         ],
     )
 

@@ -18,22 +18,34 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Paragraph, SimpleDocTemplate, Spacer, TableStyle
+from reportlab.platypus import (
+    CondPageBreak,
+    Flowable,
+    KeepTogether,
+    PageBreak,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    TableStyle,
+)
 from reportlab.platypus import Table as PdfTable
 
 from projections.render.charts import chart_drawing
-from projections.render.fonts import cjk_font
+from projections.render.fonts import cjk_font, font_runs
 from projections.render.model import (
     Align,
     Chart,
+    FormGrid,
     Item,
     QRCode,
     Report,
     Section,
     SignatureBox,
     Table,
+    Text,
     column_width_chars,
     format_cell,
+    grid_places,
     totals_label_columns,
 )
 
@@ -157,6 +169,8 @@ def _meta(meta: Sequence[tuple[str, str]], styles: _Styles, width: float, per_ro
 
 def _section(section: Section, styles: _Styles, width: float) -> Iterator[Flowable]:
     """The heading stays with the first item: a chart or block row whole, a table's first rows."""
+    if section.new_page:
+        yield PageBreak()
     flowables = list(_section_items(section, styles, width))
     if not section.heading or not flowables:
         yield from flowables
@@ -191,6 +205,41 @@ def _item(item: Item, styles: _Styles, width: float) -> Iterator[Flowable]:
             yield _paragraph(item.note, styles.note)
     elif isinstance(item, Chart):
         yield chart_drawing(item, styles.font_name, width)
+    elif isinstance(item, Text):
+        style = _style(styles.font_name, item.size or styles.body.fontSize, _ALIGNMENTS[item.align],
+                       space_after=(item.size or styles.body.fontSize) * 0.6)
+        style.leading = style.fontSize * 1.7  # a letter on a form: lines with room to read and fill
+        style.firstLineIndent = style.fontSize * 2 if item.indent else 0
+        for line in item.lines:
+            yield _paragraph(line, style)
+    elif isinstance(item, FormGrid):
+        yield _form_grid(item, styles, width)
+
+
+FORM_FONT_SIZE = 10.5
+
+
+def _form_grid(grid: FormGrid, styles: _Styles, width: float) -> PdfTable:
+    """The ruled grid of a paper form: labels centred, values as filled in, spans as printed."""
+    rows = len(grid.rows)
+    columns = len(grid.widths)
+    matrix: list[list[Any]] = [[""] * columns for _ in range(rows)]
+    commands: list[tuple[Any, ...]] = [
+        ("GRID", (0, 0), (-1, -1), 0.6, colors.black),
+        ("BOX", (0, 0), (-1, -1), 1.2, colors.black),
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("TOPPADDING", (0, 0), (-1, -1), 4),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ]
+    for row, column, cell in grid_places(grid):
+        align: Align = "center" if cell.label else cell.align
+        matrix[row][column] = _paragraph(cell.text, styles.cell(FORM_FONT_SIZE, align))
+        if cell.colspan > 1 or cell.rowspan > 1:
+            commands.append(("SPAN", (column, row), (column + cell.colspan - 1, row + cell.rowspan - 1)))
+    heights = [value * mm if value else None for value in grid.heights_mm] + [None] * (rows - len(grid.heights_mm))
+    scale = width / sum(grid.widths)
+    return _layout_table(matrix, styles.font_name, commands, colWidths=[w * scale for w in grid.widths],
+                         rowHeights=heights[:rows], spaceBefore=4)
 
 
 TABLE_CHUNK_ROWS = 80  # reportlab splits a long table across pages in quadratic time: lay it out in chunks
@@ -252,12 +301,14 @@ def _block_row(blocks: Sequence[QRCode | SignatureBox], styles: _Styles) -> Flow
     ]
     widths = [(QR_SIZE if isinstance(block, QRCode) else SIGNATURE_BOX_WIDTH) + BLOCK_GAP for block in blocks]
     commands = [("VALIGN", (0, 0), (-1, -1), "TOP"), ("LEFTPADDING", (0, 0), (-1, -1), 0)]
-    row = _layout_table([cells], styles.font_name, commands, colWidths=widths, hAlign="LEFT")
+    right = all(isinstance(block, SignatureBox) and block.right for block in blocks)
+    row = _layout_table([cells], styles.font_name, commands, colWidths=widths, hAlign="RIGHT" if right else "LEFT")
     return KeepTogether([Spacer(1, 8), row])
 
 
 def _signature_box(box: SignatureBox, styles: _Styles) -> PdfTable:
-    date_line = _paragraph(SIGNATURE_DATE_LINE, styles.cell(styles.body.fontSize, "right")) if box.dated else ""
+    date_line = _paragraph(box.date_text or SIGNATURE_DATE_LINE, styles.cell(styles.body.fontSize, "right")) \
+        if box.dated else ""
     return _layout_table(
         [[_paragraph(box.label, styles.body)], [""], [date_line]],
         styles.font_name,
@@ -312,7 +363,15 @@ def _text_width(text: str, style: ParagraphStyle) -> float:
 
 
 def _paragraph(text: str, style: ParagraphStyle) -> Paragraph:
-    return Paragraph(escape(text).replace("\n", "<br/>"), style)
+    """A paragraph whose characters the main font lacks (生僻字 of Extensions B–H) are set in the
+    fallback font that has them (`fonts.font_runs`)."""
+    markup = "".join(_markup(run) if font == style.fontName else f'<font face="{font}">{_markup(run)}</font>'
+                     for font, run in font_runs(text))
+    return Paragraph(markup, style)
+
+
+def _markup(text: str) -> str:
+    return escape(text).replace("\n", "<br/>")
 
 
 def _style(

@@ -25,6 +25,7 @@ from projections.render.model import (
     Table,
     column_width_chars,
     display_width,
+    form_lines,
     format_cell,
     minutes_to_hours,
     totals_label_columns,
@@ -54,7 +55,11 @@ def render_xlsx(report: Report) -> bytes:
             elif isinstance(item, Chart):
                 _write_chart_sheet(workbook.create_sheet(_sheet_name(item.title, taken)), item)
     if not workbook.worksheets:
-        _write_heading(workbook.create_sheet(_sheet_name(report.title, taken)), report, "", columns=1)
+        sheet = workbook.create_sheet(_sheet_name(report.title, taken))
+        last = _write_heading(sheet, report, "", columns=1)
+        for offset, line in enumerate(form_lines(report), start=last + 2):  # a form's letter or grid
+            for column, text in enumerate(line, start=1):
+                _put(sheet, offset, column, text)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()

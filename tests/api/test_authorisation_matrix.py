@@ -37,7 +37,7 @@ NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller
     ("GET", "/v1/auth/logins"), ("POST", "/v1/auth/logins/{username}/disable"), ("GET", "/v1/auth/tokens"),
     ("POST", "/v1/auth/tokens/{token_id}/revoke"), ("POST", "/v1/auth/activate"),
     # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
-    ("POST", "/v1/federation/transfer-imports"),
+    ("POST", "/v1/federation/transfer-imports"), ("POST", "/v1/federation/transfer-status"),
 }
 
 
@@ -238,6 +238,8 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/members/{member_id}/certificates", "certificate.issue", _ids(member_id="member"),
          tolerate=frozenset({422})),
     Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
+         lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
+    Spec("POST", "/v1/transfers/{transfer_id}/settlement", "transfer.send",
          lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
     Spec("POST", "/v1/members/{member_id}/key", "member.issue_key", _ids(member_id="member")),
     Spec("POST", "/v1/members/{member_id}/adoption", "member.adopt", _ids(member_id="member")),
@@ -635,6 +637,16 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.MEMBER, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.RESIDENT, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.COUNTER, "GET", f"/reports/register?community_id={b.community.actor_id}", None),
+        # the notice's 附件1 and 附件2 (issue 11)
+        (Role.COMMUNITY, "GET", f"/reports/slip?slip_id={b.slip_id}", None),
+        (Role.COMMUNITY, "GET", f"/reports/receipt?slip_id={b.slip_id}", None),
+        (Role.COMMUNITY, "GET", f"/reports/member-form?member_id={b.member.actor_id}", None),
+        (Role.COMMUNITY, "GET", f"/reports/slip/file?format=pdf&personal=true&slip_id={b.slip_id}", None),
+        (Role.UNIT, "GET", f"/reports/slip?slip_id={b.slip_id}", None),
+        (Role.UNIT, "GET", f"/reports/receipt/file?format=json&slip_id={b.slip_id}", None),
+        (Role.UNIT, "GET", f"/reports/member-form?member_id={b.member.actor_id}", None),
+        (Role.MEMBER, "GET", f"/reports/slip?slip_id={b.slip_id}", None),
+        (Role.RESIDENT, "GET", f"/reports/member-form/file?format=pdf&member_id={b.member.actor_id}", None),
     ]
     failures = []
     for role, method, path, form in cases:
@@ -650,4 +662,34 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
                 failures.append(f"shows side B's member: {cell}")
         elif response.status_code == 303 and _flash(response).get("kind") == "ok":
             failures.append(f"reported success: {cell}")
+    assert not failures, "\n".join(failures)
+
+
+def test_notice_forms_print_only_for_their_own_side(web_world: tuple[Ledger, TestClient, World]) -> None:
+    """附件1 (slip, receipt) and 附件2 (member-form), pages and files: side A's unit, community and
+    member print their own side's forms and are refused (403) side B's; personal fields need
+    `member.read_personal`."""
+    _, client, world = web_world
+    a, b = world.a, world.b
+    paths = {
+        "slip": lambda side: f"/reports/slip?slip_id={side.slip_id}",
+        "receipt": lambda side: f"/reports/receipt?slip_id={side.slip_id}",
+        "member-form": lambda side: f"/reports/member-form?member_id={side.member.actor_id}",
+        "slip-file": lambda side: f"/reports/slip/file?format=json&personal=true&slip_id={side.slip_id}",
+        "form-file": lambda side: f"/reports/member-form/file?format=json&personal=true&member_id={side.member.actor_id}",
+    }
+    failures = []
+    for role in (Role.UNIT, Role.COMMUNITY, Role.MEMBER):
+        for name, path in paths.items():
+            own = _web_call(client, world, role, "GET", path(a)).status_code
+            other = _web_call(client, world, role, "GET", path(b)).status_code
+            if own != 200:
+                failures.append(f"{role.value} {name} own side → {own}")
+            if other != 403:
+                failures.append(f"{role.value} {name} other side → {other}")
+    for role in (Role.COUNTER, Role.RESIDENT):
+        for name, path in paths.items():
+            status = _web_call(client, world, role, "GET", path(a)).status_code
+            if status != 403:
+                failures.append(f"{role.value} {name} → {status}")
     assert not failures, "\n".join(failures)

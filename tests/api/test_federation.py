@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,10 +20,12 @@ from api.main import create_app
 from api.services import services_of
 from api.provision import provision
 from api.ratelimit import TokenBucket
+from api.routers import federation
 from api.routers.federation import FederationGuard
 from api.settings import settings_for_tests
 from ledger.application import transfers
 from ledger.application import Ledger
+from ledger.domain import base
 from tests.api.world import World
 
 FEDERATION = transfers.FEDERATION_IMPORT_PATH
@@ -50,6 +53,11 @@ def _destination(world: World, **settings: Any) -> Iterator[tuple[FastAPI, TestC
 @pytest.fixture
 def destination(world: World) -> Iterator[tuple[FastAPI, TestClient, dict[str, str]]]:
     yield from _destination(world)
+
+
+@pytest.fixture
+def addressed_destination(world: World) -> Iterator[tuple[FastAPI, TestClient, dict[str, str]]]:
+    yield from _destination(world, public_url="http://qinhuai.invalid")
 
 
 @pytest.fixture
@@ -171,3 +179,83 @@ def test_the_bundle_is_verified_outside_the_writer(client: TestClient, world: Wo
     again = remote.post("/v1/transfer-imports", headers=remote_admin, content=bundle)
     assert again.status_code == 201 and again.json() == answer.json()
     assert threads and "timeledger-writer" not in threads
+
+
+STATUS = transfers.FEDERATION_STATUS_PATH
+
+
+def _route_to(remote: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The source's outgoing federation calls reach the destination's app (no network in these tests)."""
+    def post(url: str, body: bytes) -> tuple[int, bytes]:
+        answer = remote.post(url[url.index("/v1/"):], content=body)
+        return answer.status_code, answer.content
+
+    monkeypatch.setattr(federation, "_post", post)
+
+
+def test_the_timeout_race_over_http_completes_with_the_receipt_the_query_brings_back(
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, remote, remote_admin = addressed_destination
+    region = world.headers(world.region)
+    member_id = str(world.a.member.actor_id)
+    before = client.get(f"/v1/members/{member_id}/balance", headers=region).json()["balance_minutes"]
+    transfer_id, bundle = _pending_transfer(client, world, remote, remote_admin)
+    assert remote.post(FEDERATION, content=bundle).status_code == 201  # imported; the receipt is lost
+    early = remote.post(STATUS, content=bundle)
+    assert early.status_code == 200 and early.json()["receipt"]["kind"] == "accepted"
+    monkeypatch.setattr(base, "_CLOCK_OFFSET", timedelta(days=31))  # both services' clocks pass the expiry
+    timed_out = client.post(f"/v1/transfers/{transfer_id}/voiding", headers=region, json={"reason": "超时"})
+    assert timed_out.status_code == 409 and timed_out.json()["code"] == "transfer_void_needs_answer", timed_out.text
+    assert "目的地区" in timed_out.json()["detail"]
+    _route_to(remote, monkeypatch)
+    settled = client.post(f"/v1/transfers/{transfer_id}/settlement", headers=region)
+    assert settled.status_code == 200 and settled.json()["status"] == "completed", settled.text
+    total = _active_minutes(client, region, member_id) + _active_minutes(remote, remote_admin, member_id)
+    assert total == before
+
+
+def test_after_the_expiry_the_not_imported_answer_voids_and_bars_the_import(
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, remote, remote_admin = addressed_destination
+    region = world.headers(world.region)
+    member_id = str(world.a.member.actor_id)
+    before = client.get(f"/v1/members/{member_id}/balance", headers=region).json()["balance_minutes"]
+    transfer_id, bundle = _pending_transfer(client, world, remote, remote_admin)
+    early = remote.post(STATUS, content=bundle)  # before the expiry: no answer, nothing recorded
+    assert early.status_code == 409 and early.json()["code"] == "transfer_not_expired", early.text
+    for garbage in (b'{"transfer_id": "%s", "source": {"code": "320102"}}' % transfer_id.encode(), b"[" * 990):
+        refused = remote.post(STATUS, content=garbage)
+        assert refused.status_code == 422 and refused.json()["code"].startswith("bundle_"), refused.text
+    monkeypatch.setattr(base, "_CLOCK_OFFSET", timedelta(days=31))
+    _route_to(remote, monkeypatch)
+    settled = client.post(f"/v1/transfers/{transfer_id}/settlement", headers=region)
+    assert settled.status_code == 200 and settled.json()["status"] == "voided", settled.text
+    assert not settled.json()["void_forced"]
+    monkeypatch.setattr(base, "_CLOCK_OFFSET", timedelta(0))  # a destination whose clock runs behind
+    late = remote.post(FEDERATION, content=bundle)
+    assert late.json()["code"] == "transfer_already_rejected", late.text
+    answer = remote.post(STATUS, content=bundle).json()
+    assert answer["receipt"]["kind"] == "not_imported"
+    total = _active_minutes(client, region, member_id) + _active_minutes(remote, remote_admin, member_id)
+    assert total == before
+
+
+def test_a_forced_void_needs_a_reason_and_the_expiry_and_says_so(client: TestClient, world: World, destination,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    _, remote, remote_admin = destination
+    region = world.headers(world.region)
+    transfer_id, _ = _pending_transfer(client, world, remote, remote_admin)
+    url = f"/v1/transfers/{transfer_id}/voiding"
+    early = client.post(url, headers=region, json={"reason": "目的地区无应答", "force": True})
+    assert early.status_code == 409 and early.json()["code"] == "wrong_state", early.text
+    monkeypatch.setattr(base, "_CLOCK_OFFSET", timedelta(days=31))
+    blank = client.post(url, headers=region, json={"reason": "   ", "force": True})
+    assert blank.status_code == 422, blank.text
+    unit = client.post(url, headers=world.headers(world.a.unit), json={"reason": "目的地区无应答", "force": True})
+    assert unit.status_code == 403, unit.text
+    forced = client.post(url, headers=region, json={"reason": "目的地区三个月无应答", "force": True})
+    assert forced.status_code == 200, forced.text
+    assert forced.json()["status"] == "voided" and forced.json()["void_forced"] is True
+    assert "目的地区三个月无应答" in forced.json()["void_reason"]

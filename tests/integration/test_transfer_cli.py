@@ -71,3 +71,51 @@ def test_a_member_moves_between_two_regions_by_files(tmp_path: Path) -> None:
     for db in (xuanwu, qinhuai):
         code, output = run("verify", "--workers", "0", "--db", db)
         assert code == 0, output
+
+
+def test_after_the_expiry_the_source_voids_only_with_the_destinations_answer_by_files(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from ledger.application import transfers
+    from ledger.demo import simulated
+
+    xuanwu, qinhuai = f"sqlite:///{tmp_path / 'xuanwu.db'}", f"sqlite:///{tmp_path / 'qinhuai.db'}"
+    assert run("demo", "--members", "24", "--db", xuanwu)[0] == 0
+    code, output = run("init", "--region", "320104", "--name", "南京市秦淮区", "--root-key",
+                       str(tmp_path / "xuanwu.db.province.key"), "--db", qinhuai)
+    assert code == 0, output
+    for db, card in ((xuanwu, "xuanwu.json"), (qinhuai, "qinhuai.json")):
+        assert run("region", "card", "--out", str(tmp_path / card), "--db", db)[0] == 0
+    assert run("region", "add-peer", str(tmp_path / "qinhuai.json"), "--db", xuanwu)[0] == 0
+    assert run("region", "add-peer", str(tmp_path / "xuanwu.json"), "--db", qinhuai)[0] == 0
+    member_id = consented_member(xuanwu)
+    bundle, answer = tmp_path / "bundle.json", tmp_path / "answer.json"
+
+    code, output = run("transfer", "start", "--member", str(member_id), "--to", "320104", "--db", xuanwu)
+    assert code == 0, output
+    transfer_id = output.split()[1]
+    assert run("transfer", "export", transfer_id, "--out", str(bundle), "--db", xuanwu)[0] == 0
+    code, output = run("transfer", "answer", str(bundle), "--answer", str(answer), "--db", qinhuai)
+    assert code != 0 and "transfer_not_expired" in output, output
+    expires_at = transfers.get_transfer(Ledger(xuanwu), UUID(transfer_id)).expires_at
+    with simulated(expires_at + timedelta(minutes=1)):
+        code, output = run("transfer", "void", transfer_id, "--db", xuanwu)
+        assert code != 0 and "transfer_void_needs_answer" in output, output
+        code, output = run("transfer", "answer", str(bundle), "--answer", str(answer), "--db", qinhuai)
+        assert code == 0 and "not_imported" in output, output
+        code, output = run("transfer", "void", transfer_id, "--rejection", str(answer), "--db", xuanwu)
+        assert code == 0 and "unfrozen" in output, output
+    code, output = run("transfer", "import", str(bundle), "--receipt", str(tmp_path / "late.json"), "--db", qinhuai)
+    assert code != 0 and "transfer_already_rejected" in output, output
+
+    # a destination that never answers: the region admin's reasoned, flagged override
+    code, output = run("transfer", "start", "--member", str(member_id), "--to", "320104", "--db", xuanwu)
+    assert code == 0, output
+    second = output.split()[1]
+    expires_at = transfers.get_transfer(Ledger(xuanwu), UUID(second)).expires_at
+    with simulated(expires_at + timedelta(minutes=1)):
+        code, output = run("transfer", "void", second, "--force", "--db", xuanwu)
+        assert code != 0 and "reason" in output, output
+        code, output = run("transfer", "void", second, "--force", "--reason", "目的地区三个月无应答", "--db", xuanwu)
+        assert code == 0 and "forced by the region admin" in output, output
+    assert run("verify", "--workers", "0", "--db", xuanwu)[0] == 0

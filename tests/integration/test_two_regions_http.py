@@ -1,15 +1,16 @@
 """Two real regions: two `timeledger serve` processes on 127.0.0.1 — 玄武区 on SQLite, 秦淮区 on
 PostgreSQL — move a member over HTTP, with either service killed between phases and restarted.
-Afterwards `timeledger verify` passes on both and the balance total is conserved."""
+Afterwards `timeledger verify` passes on both and the balance total is conserved. Each service binds
+port 0 and names its port (`serve_on_any_port`): no port is picked, closed and handed on; a
+restarted service comes back on a new port and re-registers its address with its peer, as a region
+that moves does."""
 
 from __future__ import annotations
 
 import base64
 import os
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from api.loadgen import serve_on_any_port
 from ledger.application import transfers
 from ledger.application import Ledger
 from ledger.demo import generate
@@ -28,32 +30,18 @@ from tests.conftest import POSTGRES_URL, _POSTGRES, drop_schema
 PASSWORD = "correct-horse-battery-9"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Service:
-    """One `timeledger serve` process that can be killed and started again on the same database."""
+    """One `timeledger serve` process that can be killed and started again on the same database;
+    each start binds port 0 and reads back the port the server holds."""
 
-    def __init__(self, db: str, port: int, env: dict[str, str]) -> None:
-        self.db, self.port, self.env = db, port, env
-        self.url = f"http://127.0.0.1:{port}"
+    def __init__(self, db: str, env: dict[str, str]) -> None:
+        self.db, self.env = db, env
+        self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--port", str(self.port), "--db", self.db,
-             "--no-access-log"], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise AssertionError(f"{self.url} did not start")
+        self.process, port = serve_on_any_port(["serve", "--db", self.db, "--no-access-log"], self.env, timeout=60)
+        self.url = f"http://127.0.0.1:{port}"
 
     def kill(self) -> None:
         assert self.process is not None
@@ -65,6 +53,15 @@ class Service:
                             timeout=30)
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}
+
+
+def link(region: Service, peer: Service) -> None:
+    """`region` registers `peer` (its card, at the address it serves on now) over HTTP."""
+    card = httpx.get(peer.url + "/v1/region/card", headers=peer.token(), timeout=30)
+    assert card.status_code == 200, card.text
+    added = httpx.post(region.url + "/v1/region/peers", headers=region.token(), timeout=30,
+                       json={**card.json(), "address": peer.url})
+    assert added.status_code == 200, added.text
 
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -84,16 +81,14 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
                TIMELEDGER_ENVIRONMENT="development")
     os.environ["TIMELEDGER_MASTER_KEY"] = env["TIMELEDGER_MASTER_KEY"]
     try:
-        xuanwu_port, qinhuai_port = free_port(), free_port()
         source = Ledger(xuanwu_db)
         summary = generate(source, members=24, seed=5)
         assert summary.root_private_key is not None
         destination = Ledger(qinhuai_db)
         destination.init_region(code="320104", name="南京市秦淮区",
                                 province_key=ed25519.load_private(summary.root_private_key))
-        transfers.register_peer(source, transfers.region_card(destination,
-                                                              address=f"http://127.0.0.1:{qinhuai_port}"))
-        transfers.register_peer(destination, transfers.region_card(source, address=f"http://127.0.0.1:{xuanwu_port}"))
+        transfers.register_peer(source, transfers.region_card(destination))  # addresses: once they serve
+        transfers.register_peer(destination, transfers.region_card(source))
         member_id = next(m for m in summary.member_ids
                          if source.get_member(m).has_consent(ConsentPurpose.TRANSFER, "320104"))
         source.close()
@@ -101,13 +96,17 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
         for db in (xuanwu_db, qinhuai_db):
             made = cli("logins", "admin", "--password-stdin", "--db", db, env=env, stdin=PASSWORD + "\n")
             assert made.returncode == 0, made.stdout + made.stderr
-        services = Service(xuanwu_db, xuanwu_port, env), Service(qinhuai_db, qinhuai_port, env)
-        for service in services:
-            service.start()
-        yield services[0], services[1], member_id
-        for service in services:
-            if service.process is not None and service.process.poll() is None:
-                service.kill()
+        services = Service(xuanwu_db, env), Service(qinhuai_db, env)
+        try:
+            for service in services:
+                service.start()
+            link(services[0], services[1])
+            link(services[1], services[0])
+            yield services[0], services[1], member_id
+        finally:
+            for service in services:
+                if service.process is not None and service.process.poll() is None:
+                    service.kill()
     finally:
         os.environ.pop("TIMELEDGER_MASTER_KEY", None)
         drop_schema(schema)
@@ -135,6 +134,7 @@ def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_r
     assert httpx.get(f"{xuanwu.url}/v1/transfers/{transfer_id}", headers=source_admin,
                      timeout=30).json()["status"] == "pending"
     qinhuai.start()
+    link(xuanwu, qinhuai)  # back on another port: the source learns the new address
 
     # the destination imports (a push whose answer is lost), then the source dies before completing
     bundle = httpx.post(f"{xuanwu.url}/v1/transfers/{transfer_id}/export", headers=source_admin, timeout=60)

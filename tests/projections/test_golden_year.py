@@ -102,10 +102,11 @@ def test_record_card_attachment_5(shared: tuple[Golden, Views]) -> None:
     golden, golden_views = shared
     report = reports.card(golden_views, year=YEAR, member_id=str(golden.members["A"]))
     table = report.tables()[0]
-    assert [(row["date"], row["cumulative_minutes"], row["rating"], row["certified_by"]) for row in table.rows] == [
-        (date(YEAR, 4, 1), 120, "优", "紫鑫城社区\n2026-04-01"),
-        (date(YEAR, 5, 1), 180, "良", "紫鑫城社区\n2026-05-01"),
-        (date(YEAR, 6, 1), 270, "优", "紫鑫城社区\n2026-06-01"),
+    assert [(row["date"], row["minutes"], row["cumulative_minutes"], row["rating"], row["certified_by"])
+            for row in table.rows] == [
+        (date(YEAR, 4, 1), 120, 120, "优", "评价：社区党委\n认证：紫鑫城社区党组织\n2026年4月1日"),
+        (date(YEAR, 5, 1), 60, 180, "良", "评价：社区党委\n认证：紫鑫城社区党组织\n2026年5月1日"),
+        (date(YEAR, 6, 1), 90, 270, "优", "评价：社区党委\n认证：紫鑫城社区党组织\n2026年6月1日"),
     ]
     assert table.totals_row is not None and table.totals_row["cumulative_minutes"] == 270
     assert dict(report.meta) == {"在职党员姓名": "张甲", "工作单位": "测试单位党委", "报到社区": "紫鑫城社区"}

@@ -10,6 +10,7 @@ from ledger.application import Ledger
 from projections import queries as q
 from projections import reports
 from projections.projector import Views
+from projections.render.model import Text
 from tests.projections.helpers import clean_rebuild, differences, dump
 from tests.scenario import build_region, redeem, serve
 
@@ -52,7 +53,9 @@ def test_a_transferred_member_leaves_one_region_and_arrives_in_the_other(tmp_pat
     assert q.imported_history(destination_views, member_id=str(member.actor_id), year=year) == [
         q.ImportedYear(source="320102", sessions=2, certified_minutes=180)]
     card = reports.card(destination_views, year=year, member_id=str(member.actor_id))
-    assert any("320102地区本年度认证服务 2 次、3.0 小时" in line for line in card.footer_lines)
+    printed = [*card.footer_lines, *(line for section in card.sections for item in section.items
+                                     if isinstance(item, Text) for line in item.lines)]
+    assert any("320102地区本年度认证服务 2 次、3.0 小时" in line for line in printed)
 
     for views, ledger in ((source_views, source), (destination_views, destination)):
         assert not differences(dump(views), clean_rebuild(ledger))

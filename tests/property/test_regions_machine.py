@@ -97,20 +97,9 @@ class RegionsMachine(RuleBasedStateMachine):
                 raise AssertionError("a tampered bundle was imported")
             except transfers.TransferRefused as refused:
                 rejection = transfers.rejection_receipt(destination.ledger, tampered, refused)
-            assert rejection is not None  # the transfer-out itself is intact: the destination can tell which
-            try:  # a rejection of bytes the source never exported voids nothing
-                transfers.void(source.ledger, transfer_id, rejection=rejection)
-                raise AssertionError("a rejection of a tampered copy voided the transfer")
-            except transfers.TransferRefused as wrong:
-                assert wrong.code == "receipt_wrong_bundle"
-            try:  # rejected once, the transfer is never imported: the real bundle is rejected too
-                transfers.import_bundle(destination.ledger, bundle)
-                raise AssertionError("a rejected transfer was imported")
-            except transfers.TransferRefused as refused:
-                assert refused.code == "transfer_already_rejected"
-            transfers.void(source.ledger, transfer_id, rejection=transfers.rejection_receipt(destination.ledger, bundle))
-            transfer_id = transfers.initiate(source.ledger, member_id=member_id, destination=CODES[there])
-            bundle = transfers.export_bundle(source.ledger, transfer_id)
+            # a damaged copy is not a refusal for substance: no signed rejection, nothing recorded,
+            # so the real bundle, retried, still imports
+            assert rejection is None
         receipt = transfers.import_bundle(destination.ledger, bundle)
         if fault == "duplicate_import":
             assert transfers.import_bundle(destination.ledger, bundle).to_bytes() == receipt.to_bytes()

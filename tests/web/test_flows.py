@@ -285,9 +285,10 @@ def test_community_catalogue_reaches_the_counter_and_a_unit_excuses_a_member(ser
     absent = next(r for r in sorted(rows, key=lambda r: r["member_id"]) if not r["reported_on"] and r["unit_id"]
                   and not server.api("GET", f"/v1/members/{r['member_id']}")["exempt_years"])
     unit = pages.open(server.login_of("unit", absent["unit_id"]), start="/unit")
-    row = unit.locator("tbody tr", has_text=absent["name"])
+    members_table = unit.locator("table", has_text="本单位党员报到情况")  # not the 附件1 slips below it
+    row = members_table.locator("tbody tr", has_text=absent["name"])
     row.locator("input[name=reason]").fill("援藏挂职")
     row.locator("button[type=submit]").click()
     unit.wait_for_selector(".flash-ok")
-    assert "援藏挂职" in unit.locator("tbody tr", has_text=absent["name"]).inner_text()
+    assert "援藏挂职" in members_table.locator("tbody tr", has_text=absent["name"]).inner_text()
     assert server.api("GET", f"/v1/members/{absent['member_id']}")["exempt_years"]

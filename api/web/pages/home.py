@@ -96,34 +96,41 @@ def switch_language(request: Request, code: Literal["zh", "en"], next: str = "/"
 
 # -- reports -------------------------------------------------------------------------------------------
 
-REPORT_TITLES = {"unit-stats": "附件3 统计表", "register": "附件4 登记表", "card": "附件5 记录卡",
+REPORT_TITLES = {"slip": "附件1 报到单", "receipt": "附件1 回执单", "member-form": "附件2 登记表",
+                 "unit-stats": "附件3 统计表", "register": "附件4 登记表", "card": "附件5 记录卡",
                  "feedback": "服务纪实反馈", "eligibility": "评先评优资格", "stars": "积分和星级",
                  "balances": "时间账户余额", "overview": "全区概况"}
 
 
-def report_query(year: int, unit_id: UUID | None, community_id: UUID | None, member_id: UUID | None) -> str:
-    values = {"year": year, "unit_id": unit_id, "community_id": community_id, "member_id": member_id}
+def report_query(year: int, unit_id: UUID | None, community_id: UUID | None, member_id: UUID | None,
+                 slip_id: UUID | None = None) -> str:
+    values = {"year": year, "unit_id": unit_id, "community_id": community_id, "member_id": member_id,
+              "slip_id": slip_id}
     return urllib.parse.urlencode({k: str(v) for k, v in values.items() if v is not None})
+
+
+PERSONAL_KINDS = ("register", "card", "member-form", "slip")  # the forms that can show personal fields
 
 
 @router.get("/reports/{kind}")
 def report_page(request: Request, kind: api_reports.ReportKind, year: YearQuery = None, unit_id: UUID | None = None,
-                community_id: UUID | None = None, member_id: UUID | None = None) -> Response:
-    """A report as a printable page, built by the same projections function as the PDF."""
-    from projections import reports
-
+                community_id: UUID | None = None, member_id: UUID | None = None,
+                slip_id: UUID | None = None) -> Response:
+    """A report as a printable page, built by the same function as the API's file (same checks)."""
     principal = core.require_principal(request)
     ledger, services = core.ledger_of(request), core.services(request)
-    scope, object_id = api_reports.resolve_scope(ledger, principal.actor, api_reports.REPORT_SCOPES[kind],
-                                                 unit_id=unit_id, community_id=community_id, member_id=member_id)
+    document = api_reports.build_report(kind, principal.actor, ledger, services, year=year, unit_id=unit_id,
+                                        community_id=community_id, member_id=member_id, slip_id=slip_id)
     year = year or api_reports.this_year()
-    with services.read_models.current() as views:
-        document = reports.build(kind, views, year=year, member_id=object_id if scope == "member" else None,
-                                 unit_id=object_id if scope == "unit" else None,
-                                 community_id=object_id if scope == "community" else None)
-    query = report_query(year, unit_id, community_id, member_id)
-    personal = kind in ("register", "card") and scope in ("community", "member") and core.may(
-        request, principal, "report.community_personal" if kind == "register" else "member.read_personal", object_id)
+    query = report_query(year, unit_id, community_id, member_id, slip_id)
+    if kind in api_reports.SLIP_KINDS:
+        personal_object: UUID | str | None = str(ledger.get_report_slip(slip_id).member_id) if slip_id else None
+    else:
+        personal_object = member_id or community_id
+    personal = kind in PERSONAL_KINDS and personal_object is not None and (kind != "register" or community_id) \
+        and kind != "receipt" and core.may(
+            request, principal, "report.community_personal" if kind == "register" else "member.read_personal",
+            personal_object)
     return core.page(request, "report.html", {
         "report": report_view(document), "kind": kind, "query": query, "year": year, "personal": personal,
         "back": core.ROLE_HOME.get(principal.actor.role, "/")}, principal=principal, title=REPORT_TITLES[kind])
@@ -133,12 +140,13 @@ def report_page(request: Request, kind: api_reports.ReportKind, year: YearQuery 
 def report_file(request: Request, kind: api_reports.ReportKind,
                 format: Literal["pdf", "xlsx", "csv", "json"] = "pdf", year: YearQuery = None,
                 unit_id: UUID | None = None, community_id: UUID | None = None, member_id: UUID | None = None,
-                personal: bool = False) -> Response:
+                personal: bool = False, slip_id: UUID | None = None) -> Response:
     """The file, from the API's own report endpoint function (same scope checks, same bytes)."""
     principal = core.require_principal(request)
     return api_reports.report(kind=kind, actor=principal.actor, ledger=core.ledger_of(request),
                               services=core.services(request), year=year, unit_id=unit_id,
-                              community_id=community_id, member_id=member_id, format=format, personal=personal)
+                              community_id=community_id, member_id=member_id, format=format, personal=personal,
+                              slip_id=slip_id)
 
 
 @router.get("/region")

@@ -41,12 +41,13 @@ def unit_page(request: Request, year: int | None = None) -> Response:
     with core.services(request).read_models.current() as views:
         years = q.member_years(views, year=year, unit_id=str(me))
         stats = q.unit_stats(views, year=year, unit_id=str(me), years=years)
+        slips = q.unit_slips(views, unit_id=str(me))
     stats_row = stats[0] if stats else None
     counts = {"enrolled": len(years), "reported": sum(1 for y in years if y.reported),
               "exempt": sum(1 for y in years if y.exemption is not None),
               "missing": sum(1 for y in years if y.missing)}
     return core.page(request, "unit.html", {
-        "unit": unit, "year": year, "years": years, "stats": stats_row, "counts": counts,
+        "unit": unit, "year": year, "years": years, "stats": stats_row, "counts": counts, "slips": slips,
         "query": report_query(year, me, None, None)}, principal=principal, title="单位")
 
 

@@ -257,7 +257,7 @@
     state.uncertain = false;
     message("");
     var member = pending.member;
-    $("r-time").textContent = new Date().toLocaleString(document.documentElement.lang || "zh-CN", {hour12: false});
+    $("r-time").textContent = new Date().toLocaleString(document.documentElement.lang || "zh-CN", {hour12: false, timeZone: "Asia/Shanghai"});
     var code = member.id.slice(0, 8) + "…" + member.id.slice(-4);
     $("r-member").textContent = member.name ? member.name + " · " + code : code;
     $("r-id").textContent = result.redemption_id;
