@@ -104,7 +104,7 @@ def report(
                                  community_id=community_id, slip_id=slip_id,
                                  personal_data=ledger.member_personal_data if show_personal else None,
                                  work_data=ledger.member_personal_data)
-        data = render(document, fmt)  # type: ignore[arg-type]
+        data = render(document, fmt)  # type: ignore[arg-type]  # fmt is one of the formats the option allows
     except LedgerError as error:
         _fail(f"{error.code}: {error.detail}")
     finally:

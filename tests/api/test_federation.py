@@ -194,7 +194,7 @@ def _route_to(remote: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_timeout_race_over_http_completes_with_the_receipt_the_query_brings_back(
-        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         monkeypatch: pytest.MonkeyPatch) -> None:
     _, remote, remote_admin = addressed_destination
     region = world.headers(world.region)
@@ -216,7 +216,7 @@ def test_the_timeout_race_over_http_completes_with_the_receipt_the_query_brings_
 
 
 def test_after_the_expiry_the_not_imported_answer_voids_and_bars_the_import(
-        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         monkeypatch: pytest.MonkeyPatch) -> None:
     _, remote, remote_admin = addressed_destination
     region = world.headers(world.region)
@@ -243,7 +243,7 @@ def test_after_the_expiry_the_not_imported_answer_voids_and_bars_the_import(
 
 
 def test_a_forced_void_needs_a_reason_and_the_expiry_and_says_so(client: TestClient, world: World, destination,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     region = world.headers(world.region)
     transfer_id, _ = _pending_transfer(client, world, remote, remote_admin)
