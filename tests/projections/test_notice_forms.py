@@ -328,7 +328,7 @@ def test_cli_prints_slip_and_receipt(world: World, database_url: str, tmp_path: 
 
 def test_a_members_certificate_speaks_plain_chinese_on_its_first_page(ledger: Ledger, tmp_path: Path) -> None:
     from ledger.application.certificates import issue_certificate
-    from ledger.verification.certificates import render_certificate_pdf
+    from projections.render.certificate import render_certificate_pdf
     from tests.transparency.helpers import build_history
 
     history = build_history(ledger)
