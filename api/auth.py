@@ -177,7 +177,7 @@ class AuthService:
     @contextlib.contextmanager
     def _hashing_slot(self, wait_seconds: float | None) -> Iterator[None]:
         """Hold one of the argon2 slots; None waits as long as it takes (provisioning, the CLI)."""
-        if not self._hashing.acquire(timeout=wait_seconds):  # type: ignore[arg-type]
+        if not self._hashing.acquire(timeout=wait_seconds):
             raise SignInBusy("登录繁忙，请稍后再试 / sign-in is busy: retry in a second")
         with self._hashing_lock:
             self._hashing_now += 1
@@ -498,5 +498,5 @@ class AuthService:
 
     def _evict(self, match: object) -> None:
         with self._cache_lock:
-            for digest in [d for d, (p, _) in self._cache.items() if match(p)]:  # type: ignore[operator]
+            for digest in [d for d, (p, _) in self._cache.items() if match(p)]:  # type: ignore[operator]  # match is any predicate the caller passes
                 del self._cache[digest]

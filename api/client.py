@@ -70,7 +70,7 @@ class Client:
             raise ClientError(f"sign-in failed: {response.status_code} {response.text}")
         body = response.json()
         self.token = body["access_token"]
-        return body  # type: ignore[no-any-return]
+        return body
 
     def _headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
         headers = dict(extra or {})

@@ -18,6 +18,7 @@ from fastapi.security import OAuth2PasswordBearer
 from api.auth import AuthenticationFailed, AuthService, Principal
 from api.commands import Commands, parse_signing
 from api.services import Services
+from api.services import services_of as services_of_app
 from ledger.application import Actor, Ledger
 from ledger.domain.values import Role
 
@@ -34,7 +35,7 @@ SIGNATURES_HEADER = "Timeledger-Signatures"
 
 
 def services_of(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return services_of_app(request.app)
 
 
 async def get_services(request: Request) -> Services:

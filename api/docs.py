@@ -39,7 +39,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         if assets is None:
-            return error_response(503, "docs_assets_missing",  # type: ignore[return-value]
+            return error_response(503, "docs_assets_missing",  # type: ignore[return-value]  # the JSON error, not the page, when assets are missing
                                   "install the fastapi-offline package for offline docs; /openapi.json works")
         root = request.scope.get("root_path", "")
         return get_swagger_ui_html(
@@ -57,7 +57,7 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         if assets is None:
-            return error_response(503, "docs_assets_missing",  # type: ignore[return-value]
+            return error_response(503, "docs_assets_missing",  # type: ignore[return-value]  # the JSON error, not the page, when assets are missing
                                   "install the fastapi-offline package for offline docs; /openapi.json works")
         root = request.scope.get("root_path", "")
         return get_redoc_html(openapi_url=f"{root}{openapi_url}", title=f"{title} — ReDoc",

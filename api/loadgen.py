@@ -137,7 +137,7 @@ def serve_on_any_port(args: list[str], env: dict[str, str], *, timeout: float = 
     import sys
     import threading
 
-    process = subprocess.Popen([sys.executable, "-c", "from ledger.cli import main; main()", *args, "--port", "0"],
+    process = subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", *args, "--port", "0"],
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
@@ -153,7 +153,7 @@ def serve_on_any_port(args: list[str], env: dict[str, str], *, timeout: float = 
         process.kill()
         process.wait()
         raise RuntimeError(f"`timeledger {' '.join(args)}` named no port (exit {process.returncode})")
-    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]
+    threading.Thread(target=lambda: [None for _ in process.stdout], daemon=True).start()  # type: ignore[union-attr]  # stdout=PIPE above
     wait_until_up("127.0.0.1", port, timeout)
     return process, port
 

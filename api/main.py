@@ -36,7 +36,7 @@ from api.routers import (
     transparency,
     units,
 )
-from api.services import Services, build_services
+from api.services import build_services
 from api.settings import Settings
 from api.web import install_web
 from ledger.application import Ledger
@@ -174,8 +174,6 @@ def command_headers(app: FastAPI) -> None:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to customise the schema
 
 
-def services_of(app: FastAPI) -> Services:
-    return app.state.services  # type: ignore[no-any-return]

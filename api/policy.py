@@ -65,7 +65,7 @@ class Rule:
 
 
 R, U, C, K, M, S, AUD = Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR
-A, O, OC = Scope.ANY, Scope.OWN, Scope.OWN_CONSENTED
+A, O, OC = Scope.ANY, Scope.OWN, Scope.OWN_CONSENTED  # noqa: E741 - one-letter names keep the table readable
 EVERYONE = {R: A, U: A, C: A, K: A, M: A, S: A, AUD: A}
 
 # fmt: off
@@ -183,10 +183,6 @@ POLICY: dict[str, Rule] = {
 
 def rule(action: str) -> Rule:
     return POLICY[action]
-
-
-def scope_of(action: str, role: Role) -> Scope | None:
-    return POLICY[action].scopes.get(role)
 
 
 def may(action: str, role: Role) -> bool:

@@ -122,7 +122,7 @@ def credentials_csv(logins: list[NewLogin]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["username", "password", "role", "actor_id", "label"])
-    for login in sorted(logins, key=lambda l: (l.role.value, l.username)):
+    for login in sorted(logins, key=lambda entry: (entry.role.value, entry.username)):
         writer.writerow([login.username, login.password, login.role.value, str(login.actor_id), login.label])
     return buffer.getvalue()
 

@@ -23,7 +23,7 @@ ENTRIES_PAGE_MAX = 200  # account entries per page
 
 def _get(ledger: Ledger, aggregate_id: UUID, cls: type[T], what: str) -> T:
     try:
-        aggregate = ledger.repository.get(aggregate_id)
+        aggregate: Any = ledger.repository.get(aggregate_id)
     except AggregateNotFoundError:
         raise NotFound(f"{what} {aggregate_id} not found") from None
     if not isinstance(aggregate, cls):
@@ -54,7 +54,7 @@ def balance_before(ledger: Ledger, member_id: UUID, *, after_version: int) -> in
     """The account's balance after its first `after_version` events (0 before any)."""
     if after_version <= 0:
         return 0
-    account = ledger.repository.get(TimeAccount.create_id(member_id), version=after_version)
+    account: TimeAccount = ledger.repository.get(TimeAccount.create_id(member_id), version=after_version)
     return int(account.balance_minutes)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
@@ -54,7 +55,7 @@ class Purger:
         while not self._stop.wait(self._interval):
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+            except Exception:
                 log.exception("periodic purge failed")
 
     def stop(self) -> None:
@@ -74,8 +75,8 @@ class Services:
     writer: GroupCommitWriter
     read_models: ReadModels
     owns_ledger: bool  # close the ledger on shutdown (it was made here, not handed in)
-    purger: Purger = field(default=None)  # type: ignore[assignment]
-    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]
+    purger: Purger = field(default=None)  # type: ignore[assignment]  # set in __post_init__
+    member_access: MemberAccess = field(default=None)  # type: ignore[assignment]  # set in __post_init__
 
     def close(self) -> None:
         if self.purger is not None:
@@ -107,3 +108,9 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
                     member_access=member_access)
+
+
+def services_of(app: Any) -> Services:
+    """The services of a running app (FastAPI or Starlette: `request.app` for a request)."""
+    services: Services = app.state.services
+    return services

@@ -19,11 +19,11 @@ GROUP_COMMIT_COMMANDS_MAX = 1024  # commands per transaction: bounds a transacti
 # measured (envelope, its share of the key chain and the inclusion proofs), 1.3 KB the largest seen, so
 # 2 KiB per event bounds it with margin; 8,192 events is forty years of weekly service. The product is
 # the request limit, read before the body and enforced while streaming it. Longer histories (up to
-# ledger.transfer.BUNDLE_EVENTS_MAX) move as files: `timeledger transfer import`.
+# ledger.application.transfers.BUNDLE_EVENTS_MAX) move as files: `timeledger transfer import`.
 BUNDLE_EVENT_BYTES_MAX = 2048
 BUNDLE_REQUEST_EVENTS_MAX = 8192
 BUNDLE_REQUEST_BYTES_MAX = BUNDLE_REQUEST_EVENTS_MAX * BUNDLE_EVENT_BYTES_MAX  # 16 MiB
-BUNDLE_REQUEST_BYTES_LIMIT = 256 * 1024 * 1024  # the setting's ceiling: ledger.transfer.BUNDLE_BYTES_MAX
+BUNDLE_REQUEST_BYTES_LIMIT = 256 * 1024 * 1024  # the setting's ceiling: ledger.application.transfers.BUNDLE_BYTES_MAX
 
 
 class Settings(BaseSettings):
@@ -98,4 +98,4 @@ def settings_for_tests(**overrides: object) -> Settings:
     values: dict[str, object] = {"environment": "test", "argon2_time_cost": 1, "argon2_memory_kib": 8,
                                  "token_cache_seconds": 0.0}
     values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
+    return Settings(**values)  # type: ignore[arg-type]  # pydantic validates the values

@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -168,16 +167,14 @@ class GroupCommitWriter:
         try:
             with self._ledger.batch():
                 for job in jobs:
-                    before = self._pending()
+                    before = self._ledger.batch_mark()
                     try:
                         outcomes.append((True, job.run()))
                     except REFUSALS as error:
-                        if self._pending() != before:
+                        if self._ledger.batch_mark() != before:
                             raise _Poisoned() from error
                         outcomes.append((False, error))
         except Exception as error:  # noqa: BLE001 - the batch was not saved: fall back, one by one
-            if isinstance(error, ConcurrentUpdate):
-                heal_cache(self._ledger)
             if not isinstance(error, (_Poisoned, ConcurrentUpdate)):
                 log.warning("batch of %d failed (%s); running its commands one by one", len(jobs),
                             type(error).__name__)
@@ -197,7 +194,6 @@ class GroupCommitWriter:
                 job.future.set_result(job.run())
                 return
             except ConcurrentUpdate as error:
-                heal_cache(self._ledger)
                 if attempt == 1:
                     job.future.set_exception(error)
             except BaseException as error:  # noqa: BLE001 - handed to the waiting request
@@ -212,35 +208,3 @@ class GroupCommitWriter:
                 self._after_batch(done)
             except Exception:  # pragma: no cover - a lost idempotency record only costs a re-run
                 log.exception("could not store idempotency records")
-
-    def _pending(self) -> tuple[tuple[int, int], ...]:
-        """Pending-event counts of the aggregates in the current batch's identity map.
-
-        This reads the ledger's batch internals (there is no public hook yet); if they change, every
-        refusal inside a batch is treated as poisoning it, which is safe but slower."""
-        batch = getattr(getattr(self._ledger, "_local", None), "batch", None)
-        aggregates = getattr(batch, "aggregates", None)
-        if aggregates is None:
-            return ((-1, int(time.monotonic_ns())),)  # unknown: never equal, so always poisoned
-        return tuple(sorted((id(a), len(getattr(a, "_pending_events", ()))) for a in aggregates.values()))
-
-
-def heal_cache(ledger: Ledger) -> None:
-    """Drop aggregate-cache entries the ledger emptied after a conflict.
-
-    `Ledger._save` answers an IntegrityError with `repository.cache.put(id, None)`; eventsourcing's
-    LRUCache stores that None and the next `get` of the aggregate fails (AttributeError → 500) until
-    the entry is evicted. Until the ledger evicts instead (`cache.get(id, evict=True)`), the writer
-    removes such entries itself after every conflict. The cache is fast-forwarded from the store on
-    every read, so dropping entries is always safe."""
-    cache = getattr(ledger.repository, "cache", None)
-    entries = getattr(cache, "cache", None)
-    if cache is None or not isinstance(entries, dict):
-        return
-    for key, link in list(entries.items()):
-        value = link[3] if isinstance(link, list) and len(link) == 4 else link
-        if value is None:
-            try:
-                cache.get(key, evict=True)
-            except KeyError:
-                pass

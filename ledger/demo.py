@@ -12,7 +12,7 @@ import random
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 from uuid import UUID
 
 from ledger.application import Actor, Ledger
@@ -114,8 +114,8 @@ def simulated(moment: datetime) -> Iterator[None]:
 
 
 def _last_entry_time(ledger: Ledger, member_id: UUID) -> datetime:
-    last = list(ledger.repository.event_store.get(TimeAccount.create_id(member_id), desc=True, limit=1))
-    return last[0].timestamp
+    account: TimeAccount = ledger.repository.get(TimeAccount.create_id(member_id))
+    return account.modified_on
 
 
 def at(day: date, hour: int = 10, minute: int = 0) -> datetime:
@@ -213,7 +213,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
             ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=communities[index].actor_id)
 
     # -- February: communities set posts, teams, the service menu, the catalogue, counters -------
-    setup: dict[UUID, dict[str, list]] = {}
+    setup: dict[UUID, dict[str, list[Any]]] = {}
     for community in communities:
         with simulated(at(date(year, 2, 3), 9)):
             for post in rng.sample(CUSTOM_POSTS, 2):
@@ -281,7 +281,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
 
     # -- The year's service: orders, sessions, ratings, certification, corrections, complaints ---
     today_limit = min(date(year, 12, 20), ledger.today() if ledger.today().year == year else date(year, 12, 20))
-    for member, unit, community in registered:
+    for member, _unit, community in registered:
         info = setup[community.actor_id]
         member_state = ledger.get_member(member.actor_id)
         start_day = (member_state.reported_on or date(year, 4, 1)) + timedelta(days=1)
@@ -341,7 +341,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         tick()
 
     # -- Suggestions, redemptions, consents to transfer -----------------------------------------
-    for member, unit, community in registered:
+    for member, _unit, community in registered:
         member_state = ledger.get_member(member.actor_id)
         day = max(member_state.reported_on or date(year, 5, 1), date(year, 5, 1)) + timedelta(days=rng.randint(5, 60))
         day = min(day, today_limit)

@@ -23,7 +23,7 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (sqlite
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
 
-def _console(stderr: bool = True):  # type: ignore[no-untyped-def]
+def _console(stderr: bool = True):
     from rich.console import Console
 
     return Console(stderr=stderr)
@@ -44,9 +44,9 @@ def _id(value: str | None, what: str) -> str | None:
     return None  # pragma: no cover
 
 
-def _open(db: str | None):  # type: ignore[no-untyped-def]
+def _open(db: str | None):
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError
+    from ledger.storage.persistence import ConfigurationError
     from projections.projector import Views
 
     try:
@@ -104,7 +104,7 @@ def report(
                                  community_id=community_id, slip_id=slip_id,
                                  personal_data=ledger.member_personal_data if show_personal else None,
                                  work_data=ledger.member_personal_data)
-        data = render(document, fmt)  # type: ignore[arg-type]
+        data = render(document, fmt)  # type: ignore[arg-type]  # fmt is one of the formats the option allows
     except LedgerError as error:
         _fail(f"{error.code}: {error.detail}")
     finally:

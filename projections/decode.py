@@ -16,24 +16,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
-from ledger.signing.keys import SIGNATURE_BYTES
-from ledger.signing.statement import FORMAT, MAGIC, EnvelopeError
+from ledger.signing.statement import EnvelopeError, envelope_head
 
 try:  # msgspec decodes typed structs about 4x as fast as json.loads; plain json is the fallback
     import msgspec
 except ImportError:  # pragma: no cover - msgspec is installed with the dev extra
-    msgspec = None  # type: ignore[assignment]
+    msgspec = None  # type: ignore[assignment]  # no msgspec: plain json
 
-SIGNED_OFFSET = len(MAGIC) + SIGNATURE_BYTES
-_FORMAT_BYTES = FORMAT.encode()
 
 
 class Notification(Protocol):
-    id: int
-    originator_id: Any
-    originator_version: int
-    topic: str
-    state: bytes
+    """A stored event as read (eventsourcing's `Notification`, or our `RawNotification`): read-only."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def originator_id(self) -> Any: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,28 +73,17 @@ else:  # pragma: no cover
     _DecodeError = ValueError
 
 
-def event_type_of(state: bytes) -> str:
-    """The event type named in a stored event's signed prefix."""
-    head = state[SIGNED_OFFSET:SIGNED_OFFSET + 200].split(b"\n", 3)
-    return head[2].decode() if len(head) > 2 else ""
-
-
 def decode(notification: Notification, wanted: frozenset[str] | None = None) -> Fact | None:
     """The fact of one notification, or None when its type is not in `wanted` (not parsed then)."""
     state = notification.state
     try:
-        end_format = state.index(b"\n", SIGNED_OFFSET)
-        end_region = state.index(b"\n", end_format + 1)
-        end_type = state.index(b"\n", end_region + 1)
-    except ValueError:
-        raise EnvelopeError(f"notification {notification.id}: unreadable statement") from None
-    if state[:4] != MAGIC or state[SIGNED_OFFSET:end_format] != _FORMAT_BYTES:
-        raise EnvelopeError(f"notification {notification.id} is not a signed statement of a known format")
-    event_type = state[end_region + 1:end_type].decode()
+        event_type, body = envelope_head(state)
+    except EnvelopeError as error:
+        raise EnvelopeError(f"notification {notification.id}: {error}") from None
     if wanted is not None and event_type not in wanted:
         return None
     try:
-        document = _decode_body(memoryview(state)[end_type + 1:])  # the JSON, without copying it
+        document = _decode_body(memoryview(state)[body:])  # the JSON, without copying it
     except (_DecodeError, ValueError) as error:
         raise EnvelopeError(f"notification {notification.id}: {error}") from None
     return Fact(notification.id, event_type, str(notification.originator_id), notification.originator_version,
@@ -125,12 +118,13 @@ class NotificationReader:
 
     def __init__(self, recorder: Any) -> None:
         self.recorder = recorder
+        self._sql: Any = None
         module = type(recorder).__module__
         table = getattr(recorder, "events_table_name", None)
         self._kind = "recorder"
         if module.startswith("eventsourcing.sqlite") and table:
             self._kind = "sqlite"
-            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            self._sql = (f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "  # noqa: S608 - the recorder's own table name
                          "WHERE rowid >= ? ORDER BY rowid LIMIT ?")
         elif module.startswith("eventsourcing.postgres") and table:
             from psycopg import sql

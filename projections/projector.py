@@ -37,6 +37,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from ledger.storage.catch_up import follow
 from ledger.domain.scoring import (
     PolicyAdoption,
     Score,
@@ -46,7 +47,7 @@ from ledger.domain.scoring import (
     score_totals,
 )
 from ledger.domain.values import CHINA_TIME, Rating
-from ledger.persistence import Database
+from ledger.storage.persistence import Database
 from projections import schema as t
 from projections.decode import Fact, Notification, NotificationReader, decode_page
 
@@ -312,22 +313,18 @@ class Views:
     # -- the catch-up loop ---------------------------------------------------------------------------
     def catch_up(self, *, page_events: int = PAGE_EVENTS, events_max: int | None = None) -> CatchUpResult:
         """Apply every event after the tracking position (at most `events_max`), a page per transaction."""
-        assert page_events >= 1
         position = self.position()
         if position != self._memory_position:
             self._reset_memory()
-        events = pages = 0
-        while events_max is None or events < events_max:
-            limit = page_events if events_max is None else min(page_events, events_max - events)
-            notifications = self.reader.page(position + 1, limit)
-            if not notifications:
-                break
-            self.apply_page(notifications, position)
-            position = notifications[-1].id
-            events += len(notifications)
-            pages += 1
+
+        def apply(after: int, notifications: Sequence[Notification]) -> int:
+            self.apply_page(notifications, after)
+            return int(notifications[-1].id)
+
+        followed = follow(position, read=lambda after, limit: self.reader.page(after + 1, limit), apply=apply,
+                          page_events=page_events, events_max=events_max)
         self.rescore_stale()
-        return CatchUpResult(events=events, position=position, pages=pages)
+        return CatchUpResult(events=followed.events, position=followed.state, pages=followed.pages)
 
     def apply_page(self, notifications: Sequence[Notification], position: int) -> None:
         """Apply one page after `position` and commit it with the new tracking position."""
@@ -370,14 +367,14 @@ class Views:
             if self._reader is None:
                 self._reader = self.engine.connect()
             wanted = set(missing)
-            found = {key: {} for key in missing}
+            found: dict[tuple[str, int], dict[str, Any]] = {key: {} for key in missing}
             for chunk in _chunks(sorted({member_id for member_id, _ in missing})):
                 for row in self._reader.execute(sa.select(my.c.member_id, my.c.year, my.c.items_json)
                                                 .where(my.c.member_id.in_(chunk))).all():
                     if (row.member_id, row.year) in wanted:
                         found[(row.member_id, row.year)] = json.loads(row.items_json)
-            for (member_id, year), items in found.items():
-                self._items.put(f"{member_id}|{year}", items)
+            for (member_id, year), loaded in found.items():
+                self._items.put(f"{member_id}|{year}", loaded)
         for key, deltas in page.item_deltas.items():
             member_id, year = key
             items = self._items.get(f"{member_id}|{year}")
@@ -495,8 +492,8 @@ class Views:
             statement = table.insert()
         elif kind == "upsert":
             statement = self._insert(table)
-            values = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
-            statement = (statement.on_conflict_do_update(index_elements=pk, set_=values) if values
+            upsert = {c.name: statement.excluded[c.name] for c in table.columns if c not in pk}
+            statement = (statement.on_conflict_do_update(index_elements=pk, set_=upsert) if upsert
                          else statement.on_conflict_do_nothing(index_elements=pk))
         elif kind in ("count", "count_items"):  # INSERT … ON CONFLICT DO UPDATE SET c = c + excluded.c
             statement = self._insert(table)

@@ -18,7 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.domain.calendar import WorkCalendar, calendar_from_published
-from ledger.domain.scoring import POINTS_SCALE, YearTotals, points_text
+from ledger.domain.display import points_text
+from ledger.domain.scoring import POINTS_SCALE, YearTotals
 from ledger.domain.values import ConsentPurpose
 from ledger.domain.warnings import DataWarning, reported_exceeds_declared
 from projections import schema as t
@@ -620,6 +621,67 @@ def star_distribution(rows: Iterable[MemberYear]) -> list[int]:
         counts[my.stars] += 1
     return counts
 
+
+# -------------------------------------------------------------------------------- lists for the API and the pages
+
+
+def sessions_page(views: Views, *, year: int | None = None, community_id: str | None = None,
+                  member_id: str | None = None, status: str | None = None, late: bool | None = None,
+                  offset: int = 0, limit: int = 50) -> tuple[int, list[Any]]:
+    """One page of service sessions (with the member's name) in log order, and how many match."""
+    s, m = t.sessions, t.members
+    where: list[sa.ColumnElement[bool]] = []
+    if year is not None:
+        where.append(s.c.year == year)
+    if community_id is not None:
+        where.append(s.c.community_id == community_id)
+    if member_id is not None:
+        where.append(s.c.member_id == member_id)
+    if status is not None:
+        where.append(s.c.status == status)
+    if late is not None:
+        where.append(s.c.late.is_(late))
+    query = (sa.select(s, m.c.name.label("member_name")).select_from(s.outerjoin(m, m.c.member_id == s.c.member_id))
+             .where(*where).order_by(s.c.position, s.c.session_id).offset(offset).limit(limit))
+    with views.engine.connect() as connection:
+        total = connection.execute(sa.select(sa.func.count()).select_from(s).where(*where)).scalar_one()
+        rows = list(connection.execute(query).all())
+    return int(total), rows
+
+
+def community_slips(views: Views, *, community_id: str, limit: int) -> list[Any]:
+    """Report slips addressed to a community, newest first, with the member (name, community, 报到 day)
+    and the unit's name."""
+    s, m, u = t.slips, t.members, t.units
+    query = (sa.select(s, m.c.name, m.c.community_id.label("member_community"), m.c.reported_on,
+                       u.c.name.label("unit_name"))
+             .select_from(s.outerjoin(m, m.c.member_id == s.c.member_id).outerjoin(u, u.c.unit_id == s.c.unit_id))
+             .where(s.c.community_id == community_id).order_by(s.c.issued_on.desc(), s.c.slip_id).limit(limit))
+    with views.engine.connect() as connection:
+        return list(connection.execute(query).all())
+
+
+def community_orders(views: Views, *, community_id: str, limit: int) -> list[dict[str, Any]]:
+    """A community's orders, open ones first (placed, then dispatched), newest first, with the member's name."""
+    o, m = t.orders, t.members
+    query = (sa.select(o, m.c.name.label("member_name")).select_from(o.outerjoin(m, m.c.member_id == o.c.member_id))
+             .where(o.c.community_id == community_id)
+             .order_by(sa.case((o.c.status == "placed", 0), (o.c.status == "dispatched", 1), else_=2),
+                       o.c.placed_on.desc()).limit(limit))
+    with views.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]
+
+
+def community_suggestions(views: Views, *, community_id: str, year: int, limit: int) -> list[Any]:
+    """A community's suggestions of a year, unanswered first, newest first, with the member's name."""
+    sg, m = t.suggestions, t.members
+    with views.engine.connect() as connection:
+        return list(connection.execute(
+            sa.select(sg, m.c.name)
+            .select_from(sg.outerjoin(m, m.c.member_id == sg.c.member_id))
+            .where(sg.c.community_id == community_id, sg.c.year == year)
+            .order_by(sa.case((sg.c.status == "submitted", 0), else_=1), sg.c.submitted_on.desc())
+            .limit(limit)).all())
 
 def unit_slips(views: Views, *, unit_id: str, limit: int = 200) -> list[SlipRecord]:
     """The report slips a unit issued, newest first (at most `limit`), each with its member and

@@ -146,10 +146,10 @@ def unit_stats(views: Views, *, year: int, unit_id: str | None = None) -> Report
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id)
     stats = q.unit_stats(views, year=year, unit_id=unit_id, years=years)
-    rows = [{"unit": s.unit.name, "declared": s.declared_members, "reported": s.reported,
+    rows: list[dict[str, Any]] = [{"unit": s.unit.name, "declared": s.declared_members, "reported": s.reported,
              "communities": s.communities_involved, "not_reported": s.not_reported, "reasons": s.reasons_text}
             for s in stats]
-    totals = None
+    totals: dict[str, Any] | None = None
     if len(stats) > 1:
         totals = {"unit": "合计", "declared": sum(s.declared_members for s in stats),
                   "reported": sum(s.reported for s in stats),
@@ -315,7 +315,7 @@ def card(views: Views, *, year: int, member_id: str | None, personal_data: Perso
     member = found[0]
     info = q.region(views)
     sessions = q.certified_sessions(views, year=year, member_id=member_id)
-    rows = []
+    rows: list[dict[str, Any]] = []
     cumulative = 0
     for session in sessions:
         cumulative += session.certified_minutes
@@ -446,7 +446,7 @@ def eligibility(views: Views, *, year: int, unit_id: str | None = None, communit
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id, community_id=community_id)
     years.sort(key=lambda my: (my.eligible, my.member.unit_name, my.member.name, my.member.member_id))
-    rows = [{"no": number, "name": my.member.name, "unit": my.member.unit_name,
+    rows: list[dict[str, Any]] = [{"no": number, "name": my.member.name, "unit": my.member.unit_name,
              "community": my.member.community_name, "reported": _reported_text(my),
              "posts": len(my.member.posts) if my.reported else 0, "sessions": my.sessions,
              "suggestions": my.suggestions, "eligibility": "保留" if my.eligible else "取消", "reason": my.reason}
@@ -481,7 +481,7 @@ def stars(views: Views, *, year: int, unit_id: str | None = None, community_id: 
     info = q.region(views)
     years = q.member_years(views, year=year, unit_id=unit_id, community_id=community_id)
     years.sort(key=lambda my: (-(my.points or 0), -my.stars, my.member.name, my.member.member_id))
-    rows = [{"rank": number, "name": my.member.name, "unit": my.member.unit_name,
+    rows: list[dict[str, Any]] = [{"rank": number, "name": my.member.name, "unit": my.member.unit_name,
              "community": my.member.community_name, "sessions": my.sessions, "minutes": my.certified_minutes,
              "adopted": my.adopted_suggestions, "points": my.points_text,
              "stars": _stars_text(my.stars), "policy": f"v{my.policy_version}" if my.policy_version else "—"}
@@ -548,7 +548,7 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
     accounts = q.balances(views, unit_id=unit_id, community_id=community_id, member_id=member_id)
     if member_id is not None and not accounts:
         raise NotFound(f"no time account for member {member_id}")
-    rows = [{"member_id": b.member_id, "name": b.name, "community": b.community_name,
+    rows: list[dict[str, Any]] = [{"member_id": b.member_id, "name": b.name, "community": b.community_name,
              "deposited_minutes": b.deposited_minutes, "clawed_back_minutes": b.clawed_back_minutes,
              "redeemed_minutes": b.redeemed_minutes,
              "transferred_minutes": b.transferred_in_minutes - b.transferred_out_minutes,
@@ -559,11 +559,11 @@ def balances(views: Views, *, unit_id: str | None = None, community_id: str | No
     whole_region = unit_id is None and community_id is None and member_id is None
     # The whole region's sums are in the summary table below; a one-page-per-thousand-rows table
     # with a spanning totals row is also the slowest thing the PDF layout does.
-    totals = {"member_id": "合计", **sums} if rows and not whole_region else None
+    totals: dict[str, Any] | None = {"member_id": "合计", **sums} if rows and not whole_region else None
     sections = [Section(items=[Table(name="余额", columns=BALANCE_COLUMNS, rows=rows, totals_row=totals)])]
     if whole_region:
         by_community, whole = q.balance_totals(views)
-        total_rows = [{"community": row.label, "accounts": row.accounts, **row.sums} for row in by_community]
+        total_rows: list[dict[str, Any]] = [{"community": row.label, "accounts": row.accounts, **row.sums} for row in by_community]
         sections.append(Section(heading="按社区汇总", items=[Table(
             name="社区汇总", columns=BALANCE_TOTAL_COLUMNS, rows=total_rows,
             totals_row={"community": whole.label, "accounts": whole.accounts, **whole.sums})]))

@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger import persistence
-from ledger.persistence import Database
+from ledger.storage import persistence
+from ledger.storage.persistence import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
 VIEWS_VERSION = 7

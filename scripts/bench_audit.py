@@ -11,7 +11,7 @@ copy, never to the shared fixture).
 Measured in the same run, on every core (`os.cpu_count()` processes):
 * raw: `cryptography`'s Ed25519 `verify` over real statements of the log (their own keys and bytes),
   nothing else, in as many processes as there are cores;
-* full log: `ledger.verify.verify_store` — read every row, parse and check the canonical statement,
+* full log: `ledger.verification.store.verify_store` — read every row, parse and check the canonical statement,
   the row, the key chain and revocations, the hash chain, the Ed25519 signature, and replay each
   aggregate with the domain classes;
 * certificate: issue one for the member with the median number of recorded sessions, for the log's
@@ -44,8 +44,8 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
 if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
-from ledger.application import Ledger  # noqa: E402
-from ledger.persistence import iter_raw_events  # noqa: E402
+from ledger.application import Ledger
+from ledger.storage.persistence import iter_raw_events
 
 CACHE_DIR = Path("/tmp/timeledger-bench")
 RAW_SAMPLE = 4000  # distinct real statements the raw benchmark verifies over and over
@@ -149,10 +149,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--certificate-runs", type=int, default=50)
     args = parser.parse_args(argv)
 
-    from ledger.transparency.certificate import issue_certificate, verify_certificate
-    from ledger.transparency.checkpoints import sign_checkpoint
-    from ledger.transparency.log import MerkleLog
-    from ledger.verify import verify_store
+    from ledger.application.certificates import issue_certificate
+    from ledger.verification.certificates import verify_certificate
+    from ledger.application.checkpoints import sign_checkpoint
+    from ledger.storage.merkle_log import MerkleLog
+    from ledger.verification.store import verify_store
 
     path = ensure_database(args.events, args.seed)
     ledger = Ledger(f"sqlite:///{path}")
@@ -238,7 +239,7 @@ def median_member(log: Any) -> tuple[str, int]:
     """The member with the median number of recorded sessions (among members with at least one)."""
     import sqlalchemy as sa
 
-    from ledger.transparency import schema as t
+    from ledger.storage import log_tables as t
 
     with log.engine.connect() as connection:
         rows = connection.execute(

@@ -1,6 +1,6 @@
 """HTTP benchmark: redemptions through the full stack against a trivial FastAPI endpoint.
 
-Both are served the same way (`api.cli.run_server`: uvicorn, one process, no access log) on
+Both are served the same way (`api.cli.commands.run_server`: uvicorn, one process, no access log) on
 127.0.0.1 in the same run, measured in alternating slices (so that other load on the machine falls
 on both alike), and loaded by the same keep-alive client (`api.loadgen`, asyncio) with the same
 number of connections for the same bounded time:
@@ -76,7 +76,7 @@ def baseline_app() -> FastAPI:
 
 
 def serve_baseline(port: int) -> None:
-    from api.cli import run_server
+    from api.cli.commands import run_server
 
     run_server(baseline_app(), host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
@@ -148,7 +148,7 @@ def main() -> None:
         region = prepare_bench_region(database_url, members=args.members, sessions_per_member=sessions,
                                       counters=args.counters, price_minutes=1)
         full_port, base_port = free_port(), free_port()
-        full = start(["-c", "from ledger.cli import main; main()", "serve", "--db", database_url, "--port",
+        full = start(["-c", "from api.cli import main; main()", "serve", "--db", database_url, "--port",
                       str(full_port), "--no-access-log", "--log-level", "warning"], env)
         base = start([__file__, "--serve-baseline", str(base_port)], env)
         try:
@@ -187,7 +187,7 @@ def _drop_schema(database_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from ledger.persistence import parse_database_url
+    from ledger.storage.persistence import parse_database_url
 
     database = parse_database_url(database_url)
     with psycopg.connect(database.libpq_url, autocommit=True) as connection:

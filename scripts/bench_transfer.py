@@ -23,17 +23,18 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.scenario builds regions
 
-from ledger import transfer as transfers  # noqa: E402
-from ledger.application import Ledger  # noqa: E402
-from ledger.signing import keys as ed25519  # noqa: E402
-from ledger.signing.statement import unpack  # noqa: E402
-from ledger.transparency.log import MerkleLog  # noqa: E402
-from tests.scenario import build_region  # noqa: E402
+from ledger.application import transfers
+from ledger.application import Ledger
+from ledger.signing import keys as ed25519
+from ledger.signing.statement import unpack
+from ledger.storage.merkle_log import MerkleLog
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from tests.scenario import build_region
 
 SESSIONS_PER_BATCH = 100
 
 
-def busy_member(ledger: Ledger, sessions: int) -> tuple[UUID, int]:
+def busy_member(ledger: Ledger, sessions: int) -> tuple[UUID, int, Ed25519PrivateKey]:
     region = build_region(ledger, members=1)
     member = region.members[0]
     day = date(2020, 1, 6)
@@ -50,7 +51,8 @@ def busy_member(ledger: Ledger, sessions: int) -> tuple[UUID, int]:
     ledger.give_consent(actor=member, member_id=member.actor_id, purpose="transfer", recipient="320104")
     events = sum(len(ledger.recorder.select_events(a)) for a in transfers.member_aggregate_ids(ledger,
                                                                                               member.actor_id))
-    return member.actor_id, events
+    assert region.root_key is not None
+    return member.actor_id, events, region.root_key
 
 
 def raw_verify_seconds(bundle: bytes) -> float:
@@ -76,10 +78,9 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_transfer_"))
     source = Ledger(f"sqlite:///{folder / 'source.db'}")
     started = time.perf_counter()
-    member_id, events = busy_member(source, args.sessions)
+    member_id, events, root = busy_member(source, args.sessions)
     setup_seconds = time.perf_counter() - started
     destination = Ledger(f"sqlite:///{folder / 'destination.db'}")
-    root = source._signers[source.province_actor().actor_id][2]
     destination.init_region(code="320104", name="南京市秦淮区", province_key=root)
     transfers.register_peer(source, transfers.region_card(destination))
     transfers.register_peer(destination, transfers.region_card(source))

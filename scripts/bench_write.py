@@ -30,10 +30,11 @@ from ledger.application import Actor, Ledger
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import Role
-from ledger.persistence import parse_database_url
+from ledger.storage.persistence import parse_database_url
 
 ACCOUNTS = 200
 PRICE_MINUTES = 1
+SETUP_MINUTES = 480
 
 
 class PlainLedger(Application[UUID]):
@@ -89,11 +90,14 @@ def setup_signed(url: str) -> tuple[Ledger, Actor, list[UUID], UUID]:
     members = []
     for index in range(ACCOUNTS):
         member_id = ledger.enrol_member(actor=unit, name=f"党员{index}", party_status="正式")
-        with ledger.batch():
-            ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id])
-            ledger.get_account(member_id).credit(source_id=uuid.uuid4(), kind="session", minutes=100_000,
-                                                 storage_cap_minutes=None)
-            ledger._commit(community, None, ledger.get_account(member_id))  # bench setup: a bulk deposit
+        ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id])
+        with ledger.batch():  # bench setup: one certified 8-hour session (the runs redeem ~50 minutes an account)
+            session_id = ledger.record_session(actor=community, member_id=member_id, activity="敬老助残",
+                                               content="陪老人聊天", place="社区活动室", service_date=ledger.today(),
+                                               start_time="08:00", end_time="16:00", minutes=SETUP_MINUTES,
+                                               post_id=post_id)
+            ledger.rate_session(actor=community, session_id=session_id, rating="优")
+            ledger.certify_session(actor=community, session_id=session_id)
         members.append(member_id)
     return ledger, counter, members, item_id
 

@@ -83,11 +83,11 @@ def main() -> None:
     setup = ("from ledger.application import Ledger\n"
              f"ledger = Ledger({db!r}); ledger.init_region(code='320104', name='南京市秦淮区'); ledger.close()\n")
     subprocess.run([sys.executable, "-c", setup], env=env, check=True, cwd=work, timeout=120)
-    subprocess.run([sys.executable, "-m", "ledger.cli", "logins", "admin", "--password-stdin", "--db", db],
+    subprocess.run([sys.executable, "-m", "api.cli", "logins", "admin", "--password-stdin", "--db", db],
                    env=env, input=PASSWORD + "\n", text=True, check=True, capture_output=True, cwd=work, timeout=120)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve", "--port", str(port), "--db", db,
+    server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--db", db,
                                "--no-access-log"], env=env, cwd=work, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:

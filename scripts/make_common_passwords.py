@@ -1,4 +1,3 @@
-import itertools
 base = """password 123456 12345678 qwerty dragon baseball football letmein monkey abc123 mustang michael shadow master
 jennifer jordan superman harley hunter trustno1 ranger buster thomas tigger robert soccer batman test pass killer hockey
 george charlie andrew michelle love sunshine jessica pepper daniel access joshua maggie starwars silver william dallas

@@ -29,6 +29,11 @@ fi
 python -m pip install -q --upgrade pip
 python -m pip install -q -e ".[dev]"
 
+# The house's checks (issue 13): lint, types, and the import direction (api → projections → ledger).
+python -m ruff check .
+python -m mypy
+lint-imports
+
 python -m pytest -n 2 --durations=15 "$@"
 
 # The calendar: the date-sensitive tests once more with the wall clock moved (libfaketime, Debian

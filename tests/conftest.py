@@ -59,7 +59,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             wrong.append(item.nodeid)
         elif PROFILE == "fuzz" and not getattr(holder, "_timeledger_fuzzed", False):
             setattr(holder, attribute, settings(own, max_examples=own.max_examples * FUZZ_FACTOR))
-            setattr(holder, "_timeledger_fuzzed", True)
+            holder._timeledger_fuzzed = True
     if wrong:
         raise pytest.UsageError("hypothesis tests whose own @settings turn off the ci profile's derandomize or "
                                 "database=None (set only counts and health checks): " + ", ".join(wrong))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from uuid import UUID, uuid4
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ledger.application import Actor, Ledger
 from ledger.demo import simulated
 from ledger.domain.values import Role
@@ -23,6 +25,7 @@ class Region:
     post_id: UUID
     item_id: UUID  # price 30 minutes
     members: list[Actor] = field(default_factory=list)
+    root_key: Ed25519PrivateKey | None = None  # the province root's private key (kept offline in a real region)
 
 
 def build_region(ledger: Ledger, *, members: int = 2) -> Region:
@@ -40,7 +43,7 @@ def build_region(ledger: Ledger, *, members: int = 2) -> Region:
     counter = Actor(ledger.open_counter(actor=community, name="爱心超市"), Role.COUNTER)
     resident = Actor(ledger.register_resident(actor=community, label="居民甲"), Role.RESIDENT)
     built = Region(ledger, public_bytes(root.public_key()), region, unit, community, counter, resident, post_id,
-                   item_id)
+                   item_id, root_key=root)
     for index in range(members):
         built.members.append(add_member(built, name=f"党员{index + 1}"))
     return built

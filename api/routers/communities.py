@@ -58,7 +58,7 @@ def _simple(action: str, community_id: UUID, commands: CommandsDep, body: object
             created: bool = False) -> object:
     return commands.run(action=action, object_id=community_id, body=body, status_code=201 if created else 200,
                         present=(lambda i: IdOut(id=i)) if created else (lambda _: DoneOut()),
-                        call=call)  # type: ignore[arg-type]
+                        call=call)  # type: ignore[arg-type]  # the two presenters return different models
 
 
 @router.post("/{community_id}/posts", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,

@@ -30,7 +30,7 @@ from api.errors import COMMAND_RESPONSES, _example, http_status_of
 from api.ratelimit import RateLimited, TokenBucket
 from api.routers.transfers import _receipt_out, _transfer_out, read_bounded_body
 from api.schemas.transfers import ReceiptOut, TransferOut
-from ledger import transfer as transfers
+from ledger.application import transfers
 
 router = APIRouter(tags=["transfers 转移接续"])
 SEND_TIMEOUT_SECONDS = 60.0  # a lifetime's bundle is verified at the destination before it answers

@@ -92,7 +92,7 @@ def read_balance(member_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Balance
                       redeemed_minutes_total=account.redeemed_minutes_total,
                       clawed_back_minutes_total=account.clawed_back_minutes_total,
                       over_cap_minutes_total=account.over_cap_minutes_total,
-                      status=_account_status(account))  # type: ignore[arg-type]
+                      status=_account_status(account))
 
 
 def _entry(event: Any, line: HistoryLine) -> EntryOut:

@@ -32,7 +32,7 @@ def read_order(order_id: UUID, actor: ActorDep, ledger: LedgerDep) -> OrderOut:
     order = get_order(ledger, order_id)
     return OrderOut(id=order.id, community_id=order.community_id, menu_item_id=order.menu_item_id,
                     menu_title=order.menu_title, resident_id=order.resident_id, note=order.note,
-                    placed_on=order.placed_on, status=order.status,  # type: ignore[arg-type]
+                    placed_on=order.placed_on, status=order.status,
                     member_id=order.member_id, session_id=order.session_id)
 
 

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
@@ -52,7 +51,7 @@ def resolve_scope(ledger: Ledger, actor: Actor, supported: Sequence[ScopeName], 
     if scope not in supported:
         raise InvalidInput(f"this list or report covers {', '.join(supported)}; not a single {scope}")
     authorize(ledger, actor, f"report.{scope}", object_id)
-    return scope, object_id  # type: ignore[return-value]
+    return scope, object_id  # type: ignore[return-value]  # scope is checked against `supported` just above
 
 
 def _page(items: list[Any], offset: int, limit: int, total: int | None = None) -> PageOut:
@@ -98,28 +97,14 @@ def list_sessions(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, yea
                                     Query(description="recorded 待认证 / certified 已认证 / rejected 不予认证")] = None,
                   late: Annotated[bool | None, Query(description="只看补录 / only late records")] = None,
                   offset: Offset = 0, limit: Limit = PAGE_SIZE_DEFAULT) -> ListOut[SessionRowOut]:
-    from projections import schema as t
+    from projections import queries as q
 
     scope, object_id = resolve_scope(ledger, actor, ("region", "community", "member"), community_id=community_id,
                                      member_id=member_id)
-    s, m = t.sessions, t.members
-    where = []
-    if year is not None:
-        where.append(s.c.year == year)
-    if scope == "community":
-        where.append(s.c.community_id == object_id)
-    if scope == "member":
-        where.append(s.c.member_id == object_id)
-    if status is not None:
-        where.append(s.c.status == status)
-    if late is not None:
-        where.append(s.c.late.is_(late))
-    query = (sa.select(s, m.c.name.label("member_name")).select_from(s.outerjoin(m, m.c.member_id == s.c.member_id))
-             .where(*where).order_by(s.c.position, s.c.session_id).offset(offset).limit(limit))
     with services.read_models.current() as views:
-        with views.engine.connect() as connection:
-            total = connection.execute(sa.select(sa.func.count()).select_from(s).where(*where)).scalar_one()
-            rows = connection.execute(query).all()
+        total, rows = q.sessions_page(views, year=year, community_id=object_id if scope == "community" else None,
+                                      member_id=object_id if scope == "member" else None, status=status, late=late,
+                                      offset=offset, limit=limit)
         position = views.position()
     items = [SessionRowOut(
         session_id=r.session_id, member_id=r.member_id, member_name=r.member_name or "", community_id=r.community_id,

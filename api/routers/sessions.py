@@ -22,7 +22,7 @@ def session_out(session: ServiceSession) -> SessionOut:
         content=session.content, place=session.place, service_date=session.service_date,
         start_time=session.start_time, end_time=session.end_time, minutes=session.minutes, post_id=session.post_id,
         order_id=session.order_id, organiser=session.organiser, recipient=session.recipient,
-        recorded_on=session.recorded_on, late=session.late, status=session.status,  # type: ignore[arg-type]
+        recorded_on=session.recorded_on, late=session.late, status=session.status,
         rating=session.rating, rated_by_role=session.rated_by_role, certified_minutes=session.certified_minutes,
         certified_by=session.certified_by, certified_on=session.certified_on,
         rejection_reason=session.rejection_reason, complaint_upheld=session.complaint_upheld,

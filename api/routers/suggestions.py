@@ -21,7 +21,7 @@ def read_suggestion(suggestion_id: UUID, actor: ActorDep, ledger: LedgerDep) -> 
     authorize(ledger, actor, "suggestion.read", suggestion_id)
     s = get_suggestion(ledger, suggestion_id)
     return SuggestionOut(id=s.id, member_id=s.member_id, community_id=s.community_id, content=s.content,
-                         submitted_on=s.submitted_on, status=s.status,  # type: ignore[arg-type]
+                         submitted_on=s.submitted_on, status=s.status,
                          outcome_note=s.outcome_note, outcome_reference=s.outcome_reference)
 
 

@@ -21,7 +21,7 @@ from api.errors import COMMAND_RESPONSES, READ_RESPONSES, ApiError
 from api.policy import authorize
 from api.schemas.common import DoneOut
 from api.schemas.transfers import KeyIssuedOut, ReceiptOut, RegionCardIn, TransferIn, TransferOut, VoidIn
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.domain.errors import InvalidInput
 
 router = APIRouter(tags=["transfers 转移接续"])

@@ -17,10 +17,13 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES, json_errors
 from api.policy import authorize
 from ledger.domain.errors import InvalidInput, NotFound
-from ledger.transparency import proofs
-from ledger.transparency.certificate import CertificateError, issue_certificate, render_certificate_pdf
-from ledger.transparency.checkpoints import CheckpointStore, StoredCheckpoint, sign_checkpoint
-from ledger.transparency.log import MerkleLog
+from ledger.verification import proofs
+from ledger.application.certificates import issue_certificate
+from ledger.verification.certificates import CertificateError
+from projections.render.certificate import render_certificate_pdf
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import CheckpointStore, StoredCheckpoint
+from ledger.storage.merkle_log import MerkleLog
 
 router = APIRouter(tags=["log 签名日志"])
 log = logging.getLogger(__name__)
@@ -145,7 +148,7 @@ class Checkpointer:
         while not self._stop.wait(self._interval):
             try:
                 self._services.writer.submit(lambda: sign_checkpoint(ledger, reuse_latest=True), alone=True)
-            except Exception:  # noqa: BLE001 - logged; the next tick tries again
+            except Exception:
                 log.exception("periodic checkpoint failed")
 
     def stop(self) -> None:

@@ -18,8 +18,6 @@ JSON_OBJECT_TEXT_CHARS_MAX = 4096  # any one string inside it
 
 EXAMPLE_MEMBER_ID = "6f1c9a52-3d4b-4e0a-9b1f-0c2d3e4f5a6b"
 EXAMPLE_COMMUNITY_ID = "2b7e1516-28ae-4d2a-abf7-158809cf4f3c"
-EXAMPLE_UNIT_ID = "9a1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
-EXAMPLE_SESSION_ID = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
 EXAMPLE_ITEM_ID = "7e8f9a0b-1c2d-4e3f-9a4b-5c6d7e8f9a0b"
 
 

@@ -13,7 +13,6 @@ from ledger.domain.limits import CONSENT_RECIPIENT_CHARS_MAX, NAME_CHARS_MAX, PR
 from ledger.domain.values import ConsentPurpose, PartyStatus
 
 YEAR_MIN, YEAR_MAX = 2000, 2100
-PostIds = list[UUID]
 
 
 class EnrolIn(StrictIn):

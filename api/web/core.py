@@ -39,7 +39,7 @@ from api.auth import AuthenticationFailed, Principal
 from api.commands import Commands, Signing
 from api.errors import REFUSALS, ApiError, http_status_of
 from api.policy import allowed
-from api.services import Services
+from api.services import Services, services_of
 from api.web import i18n
 from ledger.application import Ledger
 from ledger.domain import limits
@@ -108,7 +108,7 @@ def translator(lang: str) -> Callable[[str], str]:
 # -- session -------------------------------------------------------------------------------------------
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return services_of(request.app)
 
 
 def session_token(request: Request) -> str | None:
@@ -313,7 +313,7 @@ class WebRoute(APIRoute):
             except (LoginRequired, AuthenticationFailed):
                 if request.method == "GET":
                     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-                    response = RedirectResponse("/login?next=" + urllib.parse.quote(target), status_code=303)
+                    response: Response = RedirectResponse("/login?next=" + urllib.parse.quote(target), status_code=303)
                 else:
                     response = error_page(request, AuthenticationFailed("sign in again"), 401)
                 response.delete_cookie(SESSION_COOKIE, path="/")

@@ -57,7 +57,8 @@ class ReportView:
 
 def table_view(table: Table) -> TableView:
     columns = list(table.columns)
-    rows = [[(format_cell(column, row.get(column.key)), column.align) for column in columns] for row in table.rows]
+    rows: list[list[tuple[str, str]]] = [[(format_cell(column, row.get(column.key)), column.align) for column in columns]
+                                         for row in table.rows]
     totals = None
     if table.totals_row is not None:
         span = max(totals_label_columns(table), 1)

@@ -48,4 +48,10 @@ class Key(LedgerAggregate):
         self.replaced_by = replaced_by
 
     def is_valid_at(self, moment: datetime) -> bool:
-        return self.revoked_at is None or moment < self.revoked_at
+        return key_valid_between(self.created_on, self.revoked_at, moment)
+
+
+def key_valid_between(registered_at: datetime, revoked_at: datetime | None, moment: datetime) -> bool:
+    """The one key-validity rule (commands, events, bundles, checkpoints, certificate seals): a key
+    signs from its registration up to, not including, its revocation."""
+    return registered_at <= moment and (revoked_at is None or moment < revoked_at)

@@ -17,7 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
-from ledger.domain.display import points_text  # noqa: F401 (the display rule lives in display.py; re-exported)
+from ledger.domain.display import points_text  # the display rule lives in display.py
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import Rating, stable_id
 

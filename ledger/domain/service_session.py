@@ -11,7 +11,7 @@ from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, working_days_between
-from ledger.domain.errors import InvalidInput, SessionAlreadyDecided, SessionNotCertified, SessionNotRated, WrongState
+from ledger.domain.errors import InvalidInput, SessionAlreadyDecided, SessionNotRated, WrongState
 from ledger.domain.limits import (
     ACTIVITY_CHARS_MAX,
     LATE_AFTER_WORKING_DAYS,
@@ -202,7 +202,3 @@ class ServiceSession(LedgerAggregate):
         self.minutes = 0
         self.certified_minutes -= taken_back_minutes
         assert self.certified_minutes == 0
-
-    def require_certified(self) -> None:
-        if self.status != self.CERTIFIED:
-            raise SessionNotCertified(f"session {self.id} is not certified")

@@ -200,15 +200,15 @@ def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) 
     ordered = sorted(events, key=lambda e: (e.timestamp, e.originator_version))
     lines: list[HistoryLine] = []
     balance = opening_balance_minutes
-    for event in ordered:
-        change = balance_change_minutes(event)
+    for entry in ordered:
+        change = balance_change_minutes(entry)
         balance += change
         lines.append(HistoryLine(
-            version=event.originator_version, time=event.timestamp, kind=type(event).__name__,
+            version=entry.originator_version, time=entry.timestamp, kind=type(entry).__name__,
             change_minutes=change, balance_minutes=balance,
-            repaid_minutes=int(getattr(event, "repaid_minutes", 0) or 0),
-            over_cap_minutes=int(getattr(event, "over_cap_minutes", 0) or 0),
-            owed_added_minutes=int(getattr(event, "owed_added_minutes", 0) or 0)))
+            repaid_minutes=int(getattr(entry, "repaid_minutes", 0) or 0),
+            over_cap_minutes=int(getattr(entry, "over_cap_minutes", 0) or 0),
+            owed_added_minutes=int(getattr(entry, "owed_added_minutes", 0) or 0)))
     return lines
 
 

@@ -92,6 +92,39 @@ def unpack(envelope: bytes) -> tuple[bytes, bytes]:
     return envelope[start : start + SIGNATURE_BYTES], envelope[start + SIGNATURE_BYTES :]
 
 
+SIGNED_OFFSET = len(MAGIC) + SIGNATURE_BYTES  # where the signed bytes start in an envelope
+_FORMAT_BYTES = FORMAT.encode()
+_HEAD_BYTES_MAX = 200  # the signed prefix (format, region, type) of any event fits in this
+
+
+def envelope_head(envelope: bytes) -> tuple[str, int]:
+    """(event type, offset of the JSON body) of a stored envelope, read from its signed prefix without
+    parsing the body (the fast path of the read side, which trusts the store). Raises `EnvelopeError`
+    unless it is an envelope of this format."""
+    try:
+        end_format = envelope.index(b"\n", SIGNED_OFFSET)
+        end_region = envelope.index(b"\n", end_format + 1)
+        end_type = envelope.index(b"\n", end_region + 1)
+    except ValueError:
+        raise EnvelopeError("unreadable statement") from None
+    if envelope[: len(MAGIC)] != MAGIC or envelope[SIGNED_OFFSET:end_format] != _FORMAT_BYTES:
+        raise EnvelopeError("not a signed statement of a known format")
+    try:
+        return envelope[end_region + 1 : end_type].decode(), end_type + 1
+    except UnicodeDecodeError:
+        raise EnvelopeError("unreadable event type") from None
+
+
+def event_type_of(envelope: bytes) -> str:
+    """The event type named in an envelope's signed prefix ('' when unreadable): for logs and
+    findings, which name what they can of any bytes (nothing is trusted or verified here)."""
+    head = envelope[SIGNED_OFFSET : SIGNED_OFFSET + _HEAD_BYTES_MAX].split(b"\n", 3)
+    try:
+        return head[2].decode() if len(head) > 3 and envelope[: len(MAGIC)] == MAGIC else ""
+    except UnicodeDecodeError:
+        return ""
+
+
 def parse_signed_bytes(signed_bytes: bytes, *, strict: bool = True) -> Statement:
     """Parse signed bytes; with `strict`, also require the prefix to agree and the JSON to be canonical."""
     try:

@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.auth import token_digest
-from api.main import services_of
+from api.services import services_of
 from api.store import tokens
 from tests.api.world import PASSWORD, World
 

@@ -17,7 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.loadgen import prepare_bench_region, serve_on_any_port
-from ledger.cli import app
+from api.cli import app
 
 runner = CliRunner()
 
@@ -68,7 +68,7 @@ def test_client_submit_signs_with_a_local_key_against_a_running_server(tmp_path:
         body = json.dumps({"member_id": str(region.members[0]), "redemption_id": str(uuid4()),
                            "items": [{"item_id": str(region.item_id), "quantity": 1}]})
         submitted = subprocess.run(
-            [sys.executable, "-c", "from ledger.cli import main; main()", "client", "submit", "POST",
+            [sys.executable, "-c", "from api.cli import main; main()", "client", "submit", "POST",
              "/v1/redemptions", "--key", str(key_file), "--server", url, "--token", region.counter_tokens[0],
              "--json", body], capture_output=True, text=True, timeout=60, check=False)
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
@@ -77,6 +77,6 @@ def test_client_submit_signs_with_a_local_key_against_a_running_server(tmp_path:
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
-    verify = subprocess.run([sys.executable, "-c", "from ledger.cli import main; main()", "verify", "--db", db],
+    verify = subprocess.run([sys.executable, "-c", "from api.cli import main; main()", "verify", "--db", db],
                             capture_output=True, text=True, timeout=120, check=False)
     assert verify.returncode == 0, verify.stdout

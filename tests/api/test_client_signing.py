@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.client import Client, key_id_of
 from ledger.signing import keys as ed25519
 from ledger.signing.statement import unpack
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.api.world import World
 
 
@@ -34,7 +34,7 @@ def _redemption(world: World) -> dict[str, object]:
             "items": [{"item_id": str(world.a.item_id), "quantity": 2}]}
 
 
-def test_prepare_stores_nothing_and_returns_the_statements(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]
+def test_prepare_stores_nothing_and_returns_the_statements(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, private = device
     before = world.ledger.recorder.max_notification_id()
     response = client.post("/v1/redemptions", json=_redemption(world), headers=world.headers(
@@ -45,7 +45,7 @@ def test_prepare_stores_nothing_and_returns_the_statements(client: TestClient, w
     assert world.ledger.recorder.max_notification_id() == before
 
 
-def test_signed_redemption_is_stored_verbatim_and_verifies(app: FastAPI, world: World, device) -> None:  # type: ignore[no-untyped-def]
+def test_signed_redemption_is_stored_verbatim_and_verifies(app: FastAPI, world: World, device) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     signer, private = device
     answer = signer.submit_signed("POST", "/v1/redemptions", _redemption(world), private, idempotency_key="dev-1")
     assert answer.status_code == 201, answer.body
@@ -58,7 +58,7 @@ def test_signed_redemption_is_stored_verbatim_and_verifies(app: FastAPI, world: 
                         recorder=world.ledger.recorder, workers=0).ok
 
 
-def test_a_bad_signature_is_refused_and_changes_nothing(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]
+def test_a_bad_signature_is_refused_and_changes_nothing(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, private = device
     body = _redemption(world)
     headers = world.headers(world.a.counter, **{"Timeledger-Key-Id": key_id_of(private)})
@@ -72,14 +72,14 @@ def test_a_bad_signature_is_refused_and_changes_nothing(client: TestClient, worl
     assert world.ledger.recorder.max_notification_id() == before
 
 
-def test_signing_with_someone_elses_key_is_forbidden(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]
+def test_signing_with_someone_elses_key_is_forbidden(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, private = device
     response = client.post("/v1/redemptions", json=_redemption(world), headers=world.headers(
         world.b.counter, **{"Timeledger-Key-Id": key_id_of(private), "Timeledger-Prepare": "true"}))
     assert response.status_code == 403 and response.json()["code"] == "not_permitted"
 
 
-def test_a_revoked_client_key_is_refused(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]
+def test_a_revoked_client_key_is_refused(client: TestClient, world: World, device) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     signer, private = device
     revoked = client.post(f"/v1/keys/{key_id_of(private)}/revocation", headers=world.headers(world.a.community),
                           json={"reason": "终端丢失"})

@@ -16,13 +16,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.provision import provision
 from api.ratelimit import TokenBucket
 from api.routers import federation
 from api.routers.federation import FederationGuard
 from api.settings import settings_for_tests
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from ledger.domain import base
 from tests.api.world import World
@@ -90,7 +91,7 @@ def _active_minutes(client: TestClient, headers: dict[str, str], member_id: str)
 
 
 def test_a_garbage_push_naming_a_real_transfer_gets_no_signed_rejection(client: TestClient, world: World,
-                                                                        destination) -> None:  # type: ignore[no-untyped-def]
+                                                                        destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     region = world.headers(world.region)
     member_id = str(world.a.member.actor_id)
@@ -123,7 +124,7 @@ def test_a_garbage_push_naming_a_real_transfer_gets_no_signed_rejection(client: 
 
 
 def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient, world: World,
-                                                           small_destination) -> None:  # type: ignore[no-untyped-def]
+                                                           small_destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, _ = small_destination
     writer = services_of(app).writer
     commands_before = writer.stats.commands
@@ -144,7 +145,7 @@ def test_a_body_over_the_limit_is_refused_before_it_is_read(client: TestClient, 
     assert empty.status_code == 422 and empty.json()["code"] == "invalid_input"
 
 
-def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, destination) -> None:  # type: ignore[no-untyped-def]
+def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, _ = destination
     clock = Clock()
     app.state.federation_guard = FederationGuard(
@@ -159,7 +160,7 @@ def test_anonymous_pushes_are_rate_limited_per_client_address(world: World, dest
 
 
 def test_the_bundle_is_verified_outside_the_writer(client: TestClient, world: World, destination,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     app, remote, remote_admin = destination
     assert services_of(app).writer.running
     transfer_id, bundle = _pending_transfer(client, world, remote, remote_admin)
@@ -193,7 +194,7 @@ def _route_to(remote: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_timeout_race_over_http_completes_with_the_receipt_the_query_brings_back(
-        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         monkeypatch: pytest.MonkeyPatch) -> None:
     _, remote, remote_admin = addressed_destination
     region = world.headers(world.region)
@@ -215,7 +216,7 @@ def test_the_timeout_race_over_http_completes_with_the_receipt_the_query_brings_
 
 
 def test_after_the_expiry_the_not_imported_answer_voids_and_bars_the_import(
-        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]
+        client: TestClient, world: World, addressed_destination,  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         monkeypatch: pytest.MonkeyPatch) -> None:
     _, remote, remote_admin = addressed_destination
     region = world.headers(world.region)
@@ -242,7 +243,7 @@ def test_after_the_expiry_the_not_imported_answer_voids_and_bars_the_import(
 
 
 def test_a_forced_void_needs_a_reason_and_the_expiry_and_says_so(client: TestClient, world: World, destination,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     region = world.headers(world.region)
     transfer_id, _ = _pending_transfer(client, world, remote, remote_admin)

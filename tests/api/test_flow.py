@@ -11,9 +11,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import services_of
+from api.services import services_of
 from api.provision import provision
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite", "postgres"], indirect=True)
 
@@ -24,7 +24,7 @@ def sign_in(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
-def ok(response, status: int = 200):  # type: ignore[no-untyped-def]
+def ok(response, status: int = 200):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     assert response.status_code == status, response.text
     return response.json()
 

@@ -13,7 +13,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.settings import settings_for_tests
 from api.writer import GroupCommitWriter
 from ledger.application import Ledger
@@ -139,7 +140,7 @@ def test_a_conflicting_write_from_another_process_falls_back(rich_world: tuple[F
 def writer_job(run: object) -> object:
     from api.writer import Job
 
-    return Job(run)  # type: ignore[arg-type]
+    return Job(run)  # type: ignore[arg-type]  # a plain callable as the job
 
 
 def test_concurrent_update_alone_is_retried_once() -> None:

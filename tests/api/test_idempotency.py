@@ -8,7 +8,7 @@ from uuid import uuid4
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import services_of
+from api.services import services_of
 from tests.api.world import World, today_iso
 
 

@@ -7,9 +7,9 @@ import base64
 
 from fastapi.testclient import TestClient
 
-from ledger.transparency import proofs
-from ledger.transparency.certificate import verify_certificate
-from ledger.transparency.checkpoints import region_note_verifier
+from ledger.verification import proofs
+from ledger.verification.certificates import verify_certificate
+from ledger.verification.checkpoints import region_note_verifier
 from tests.api.world import World
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import services_of
+from api.services import services_of
 from api.store import accounts, activation_codes
 from ledger.application import Actor
 from ledger.domain.errors import MemberKeyLocked
@@ -224,7 +224,7 @@ def test_a_password_change_keeps_the_members_key(client: TestClient, world: Worl
     assert changed.status_code == 200
     headers = _sign_in(client, username, NEW_PASSWORD)
     assert _consent(client, headers, member.actor_id).status_code == 201
-    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]  # the test knows it is there
 
 
 def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds(client: TestClient,
@@ -235,7 +235,7 @@ def test_an_office_cannot_swap_an_activated_members_key_for_one_the_server_holds
                                json={"reason": "轮换"})
         assert response.status_code in (403, 409), response.text
         assert response.json()["code"] in ("member_key_held_by_member", "not_permitted")
-    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]
+    assert world.ledger.secrets.active_key(member.actor_id).key_id == world.a.member_key_id  # type: ignore[union-attr]  # the test knows it is there
 
 
 def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> None:
@@ -244,7 +244,7 @@ def test_the_cli_issues_a_member_code_only_with_a_reason(tmp_path: object) -> No
     from typer.testing import CliRunner
 
     from ledger.application import Ledger
-    from ledger.cli import app
+    from api.cli import app
 
     db = f"sqlite:///{Path(str(tmp_path)) / 'cli.db'}"
     ledger = Ledger(db)

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import services_of
+from api.services import services_of
 from api.store import activation_codes
 from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
 from ledger.application import Actor

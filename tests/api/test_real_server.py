@@ -26,7 +26,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite
 
 
 def _timeledger(*args: str) -> list[str]:
-    return [sys.executable, "-c", "from ledger.cli import main; main()", *args]
+    return [sys.executable, "-c", "from api.cli import main; main()", *args]
 
 
 def test_64_clients_never_overdraw_and_the_store_verifies(database_url: str, tmp_path: Path,

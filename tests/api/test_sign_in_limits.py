@@ -19,7 +19,8 @@ from typer.testing import CliRunner
 
 from api.auth import AuthService, InvalidCredentials, SignInBusy, TooManyAttempts, token_digest
 from api.errors import http_status_of
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.passwords import WeakPassword, check_password, common_passwords
 from api.provision import new_password
 from api.ratelimit import FailureThrottle, TokenBucket
@@ -120,8 +121,8 @@ def test_sixty_four_concurrent_sign_ins_never_run_more_argon2_than_the_bound(dat
                 with self.lock:
                     self.now -= 1
 
-    counting = CountingHasher(auth._hasher)  # noqa: SLF001 - the test observes the real hash calls
-    auth._hasher = counting  # type: ignore[assignment]  # noqa: SLF001
+    counting = CountingHasher(auth._hasher)
+    auth._hasher = counting  # type: ignore[assignment]  # a test double
 
     def attempt(n: int) -> str:
         try:
@@ -176,7 +177,7 @@ def test_weak_new_password_is_refused_by_the_api(client: TestClient, world: Worl
 
 
 def test_weak_password_is_refused_by_the_cli(tmp_path: Path) -> None:
-    from ledger.cli import app
+    from api.cli import app
 
     db = f"sqlite:///{tmp_path / 'cli.db'}"
     ledger = Ledger(db)

@@ -8,7 +8,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.main import create_app, services_of
+from api.main import create_app
+from api.services import services_of
 from api.provision import provision
 from api.settings import settings_for_tests
 from ledger.application import Ledger
@@ -27,7 +28,7 @@ def destination(world: World) -> Iterator[tuple[FastAPI, TestClient, dict[str, s
     ledger.close()
 
 
-def test_a_member_moves_between_two_services(client: TestClient, world: World, destination) -> None:  # type: ignore[no-untyped-def]
+def test_a_member_moves_between_two_services(client: TestClient, world: World, destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     region = world.headers(world.region)
     member_id = str(world.a.member.actor_id)
@@ -61,7 +62,7 @@ def test_a_member_moves_between_two_services(client: TestClient, world: World, d
     assert remote.get(f"/v1/members/{member_id}/balance", headers=remote_admin).json()["balance_minutes"] == 180
 
 
-def test_a_tampered_bundle_is_refused_with_a_reason(client: TestClient, world: World, destination) -> None:  # type: ignore[no-untyped-def]
+def test_a_tampered_bundle_is_refused_with_a_reason(client: TestClient, world: World, destination) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     _, remote, remote_admin = destination
     response = remote.post("/v1/transfer-imports", headers=remote_admin, content=b'{"format": "not a bundle"}')
     assert response.status_code == 422 and response.json()["code"].startswith("bundle_")

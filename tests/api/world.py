@@ -13,7 +13,7 @@ from uuid import UUID, uuid4
 
 from fastapi import FastAPI
 
-from api.main import services_of
+from api.services import services_of
 from ledger.application import Actor, Ledger
 from ledger.domain.values import ConsentPurpose, Role
 
@@ -136,7 +136,7 @@ def build_world(app: FastAPI, *, balance_sessions: int = 1) -> World:
             world.tokens[actor.actor_id], _ = services.auth.issue_token(login)
         world.usernames[actor.actor_id] = username
     for side in (world.a, world.b):  # the member's key changed when their login was set up
-        side.member_key_id = services.auth.member_key(world.tokens[side.member.actor_id])[0]  # type: ignore[index]
+        side.member_key_id = services.auth.member_key(world.tokens[side.member.actor_id])[0]  # type: ignore[index]  # the test knows it is there
     return world
 
 

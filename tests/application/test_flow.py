@@ -20,7 +20,7 @@ from ledger.domain.errors import (
     RedemptionExistsWithDifferentTerms,
 )
 from ledger.domain.values import ConsentPurpose, Role
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import add_member, at_day, build_region, redeem, serve
 
 
@@ -143,7 +143,7 @@ def test_resident_orders_flow_through_the_three_slips(ledger: Ledger) -> None:
                                        end_time="10:00", minutes=100, order_id=order_id)
     ledger.rate_session(actor=region.resident, session_id=session_id, rating="优")
     ledger.certify_session(actor=region.community, session_id=session_id)
-    assert ledger._get(order_id, type(ledger._get(order_id, object))).status == "fulfilled"  # type: ignore[arg-type]
+    assert ledger._get(order_id, type(ledger._get(order_id, object))).status == "fulfilled"  # type: ignore[arg-type]  # any aggregate class
 
 
 def test_storage_cap_limits_the_balance(ledger: Ledger) -> None:

@@ -10,7 +10,7 @@ import pytest
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import InvalidInput, LedgerError, NotPermitted
 from ledger.domain.values import Role
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import Region, build_region
 
 

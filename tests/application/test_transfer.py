@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Actor, Ledger
 from ledger.demo import simulated
 from ledger.domain.base import CLOCK
@@ -16,7 +16,7 @@ from ledger.domain.errors import ConsentMissing, MemberFrozen, NotPermitted
 from ledger.domain.transfer import TransferImport
 from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import build_region, redeem, serve
 
 
@@ -186,7 +186,7 @@ def _consent_by_region(ledger: Ledger, member_id, recipient: str) -> None:
 @pytest.mark.parametrize("damage", ["no_proofs", "proof_hash", "checkpoint_by_destination"])
 def test_a_bundle_without_valid_inclusion_in_the_sources_signed_log_is_refused(regions, damage) -> None:
     from ledger.signing import note
-    from ledger.transparency.checkpoints import origin_of
+    from ledger.storage.checkpoints import origin_of
 
     source, destination, region = regions
     member = consented_member(region)

@@ -20,7 +20,7 @@ from uuid import uuid4
 
 import pytest
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.demo import simulated
 from ledger.domain.errors import InvalidInput, WrongState
 from ledger.domain.transfer import TransferImport, TransferRejection
@@ -28,7 +28,7 @@ from tests.application.test_transfer import consented_member, regions, verified 
 from tests.scenario import redeem
 
 
-def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-untyped-def]
+def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     """Minutes the member can spend, summed over the regions where the member is active."""
     total = 0
     for ledger in (source, destination):
@@ -40,13 +40,13 @@ def _total_minutes(source, destination, member_id) -> int:  # type: ignore[no-un
     return total
 
 
-def _refusal(ledger, bundle: bytes) -> transfers.TransferRefused:  # type: ignore[no-untyped-def]
+def _refusal(ledger, bundle: bytes) -> transfers.TransferRefused:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     with pytest.raises(transfers.TransferRefused) as refused:
         transfers.import_bundle(ledger, bundle)
     return refused.value
 
 
-def test_a_garbage_body_naming_a_transfer_gets_no_signed_rejection_and_cannot_void_it(regions) -> None:  # noqa: F811
+def test_a_garbage_body_naming_a_transfer_gets_no_signed_rejection_and_cannot_void_it(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -62,7 +62,7 @@ def test_a_garbage_body_naming_a_transfer_gets_no_signed_rejection_and_cannot_vo
     verified(destination)
 
 
-def test_a_rejection_naming_another_bundle_does_not_void_the_transfer(regions) -> None:  # noqa: F811
+def test_a_rejection_naming_another_bundle_does_not_void_the_transfer(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -90,7 +90,7 @@ def test_a_rejection_naming_another_bundle_does_not_void_the_transfer(regions) -
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_the_full_attack_credits_the_member_once(regions) -> None:  # noqa: F811
+def test_the_full_attack_credits_the_member_once(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     """Issue #10's sequence end to end: garbage → rejection → void at the source → real import."""
     source, destination, region = regions
     member = consented_member(region, 120)
@@ -112,7 +112,7 @@ def test_the_full_attack_credits_the_member_once(regions) -> None:  # noqa: F811
     else:
         try:
             transfers.complete(source, receipt)
-        except Exception:  # noqa: BLE001 - whatever the source says, the sum below must hold
+        except Exception:
             pass
     assert _total_minutes(source, destination, member.actor_id) <= 120
 
@@ -126,7 +126,7 @@ def _altered(bundle: bytes) -> bytes:
     return json.dumps(document).encode()
 
 
-def test_after_importing_a_transfer_the_destination_never_signs_its_rejection(regions) -> None:  # noqa: F811
+def test_after_importing_a_transfer_the_destination_never_signs_its_rejection(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -141,7 +141,7 @@ def test_after_importing_a_transfer_the_destination_never_signs_its_rejection(re
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_after_rejecting_a_transfer_the_destination_never_imports_it(regions) -> None:  # noqa: F811
+def test_after_rejecting_a_transfer_the_destination_never_imports_it(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     """Here the one answer is "not imported", signed for the source's query after the expiry; even a
     destination whose clock runs behind the source's never imports the transfer afterwards."""
     source, destination, region = regions
@@ -164,7 +164,7 @@ def test_after_rejecting_a_transfer_the_destination_never_imports_it(regions) ->
     verified(destination)
 
 
-def test_a_damaged_copy_posted_first_does_not_block_the_real_bundle(regions) -> None:  # noqa: F811
+def test_a_damaged_copy_posted_first_does_not_block_the_real_bundle(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -183,7 +183,7 @@ def test_a_damaged_copy_posted_first_does_not_block_the_real_bundle(regions) -> 
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_a_bundle_refused_for_substance_gets_a_signed_rejection(regions) -> None:  # noqa: F811
+def test_a_bundle_refused_for_substance_gets_a_signed_rejection(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -198,7 +198,7 @@ def test_a_bundle_refused_for_substance_gets_a_signed_rejection(regions) -> None
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_the_timeout_race_import_lose_receipt_expire_completes_not_voids(regions) -> None:  # noqa: F811
+def test_the_timeout_race_import_lose_receipt_expire_completes_not_voids(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     """Issue #10's leftover: the destination imported before the expiry, its receipt got lost, and
     the source's timeout passed. Voiding now would credit the minutes in both regions."""
     source, destination, region = regions
@@ -222,7 +222,7 @@ def test_the_timeout_race_import_lose_receipt_expire_completes_not_voids(regions
     verified(destination)
 
 
-def test_a_status_query_that_proves_no_transfer_gets_no_answer_and_records_nothing(regions) -> None:  # noqa: F811
+def test_a_status_query_that_proves_no_transfer_gets_no_answer_and_records_nothing(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -245,7 +245,7 @@ def test_a_status_query_that_proves_no_transfer_gets_no_answer_and_records_nothi
     assert _total_minutes(source, destination, member.actor_id) == 120
 
 
-def test_a_forced_void_needs_the_expiry_and_a_reason_and_is_flagged(regions) -> None:  # noqa: F811
+def test_a_forced_void_needs_the_expiry_and_a_reason_and_is_flagged(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
@@ -265,7 +265,7 @@ def test_a_forced_void_needs_the_expiry_and_a_reason_and_is_flagged(regions) -> 
     verified(source)
 
 
-def test_a_rejection_for_a_transfer_of_another_source_or_destination_is_not_signed(regions) -> None:  # noqa: F811
+def test_a_rejection_for_a_transfer_of_another_source_or_destination_is_not_signed(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     source, destination, region = regions
     member = consented_member(region, 120)
     bundle = transfers.export_bundle(source, transfers.initiate(source, member_id=member.actor_id,
@@ -278,7 +278,7 @@ def test_a_rejection_for_a_transfer_of_another_source_or_destination_is_not_sign
     assert transfers.import_bundle(destination, bundle).accepted
 
 
-def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noqa: F811
+def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noqa: F811 - the `regions` fixture, imported
     """The sealed personal fields are sealed to the destination's public key, which anyone can do:
     the source's signature over the sealed box is what ties them to the transfer."""
     from ledger.signing import sealed

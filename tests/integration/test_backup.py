@@ -17,10 +17,10 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from ledger import backup as backups
+from ledger.storage import backup as backups
 from ledger.application import Ledger
-from ledger.cli import app
-from ledger.persistence import WriterLock, parse_database_url
+from api.cli import app
+from ledger.storage.persistence import WriterLock, parse_database_url
 from tests.conftest import drop_schema, store_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def _count(url: str) -> int:
 def _start_demo(url: str, cwd: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELEDGER_")}
     env.update(PYTHONPATH=str(ROOT), TIMELEDGER_MASTER_KEY=MASTER_KEY)
-    return subprocess.Popen([sys.executable, "-m", "ledger.cli", "demo", "--members", str(DEMO_MEMBERS),
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "demo", "--members", str(DEMO_MEMBERS),
                              "--year", "2024", "--db", url], env=env, cwd=cwd, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from typer.testing import CliRunner
 
-from ledger.cli import app
+from api.cli import app
 
 runner = CliRunner()
 
@@ -84,7 +84,7 @@ def test_a_crash_mid_write_leaves_a_store_that_verifies(tmp_path: Path) -> None:
     path = tmp_path / "crash.db"
     env = dict(os.environ, TIMELEDGER_DATABASE_URL=f"sqlite:///{path}")
     for events_before_kill in (300, 1500):
-        process = subprocess.Popen([sys.executable, "-m", "ledger.cli", "demo", "--members", "400"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "api.cli", "demo", "--members", "400"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         _wait_for_events(path, events_before_kill, process)
         process.send_signal(signal.SIGKILL)

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 
 runner = CliRunner()
 FILES = {

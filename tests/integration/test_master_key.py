@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ledger.cli import app
-from ledger.persistence import master_key_id
+from api.cli import app
+from ledger.storage.persistence import master_key_id
 from tests.conftest import store_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def _env(**extra: str) -> dict[str, str]:
 
 
 def _timeledger(cwd: Path, *args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], cwd=cwd, env=_env(**env), text=True,
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=_env(**env), text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
 
@@ -87,7 +87,7 @@ def test_serve_refuses_to_start_with_another_master_key(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path):  # type: ignore[no-untyped-def]
+def postgres_url(tmp_path: Path):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     yield from store_url("postgres", tmp_path)
 
 
@@ -122,8 +122,9 @@ def test_database_and_wal_files_are_private(tmp_path: Path, monkeypatch: pytest.
 
 def test_serve_demo_keeps_no_province_key_in_the_working_directory(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli import _load_demo
-    from api.main import create_app, services_of
+    from api.cli.commands import _load_demo
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import settings_for_tests
     from ledger.application import Ledger
 
@@ -136,8 +137,9 @@ def test_serve_demo_keeps_no_province_key_in_the_working_directory(tmp_path: Pat
 
 
 def test_serve_demo_writes_the_province_key_only_where_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.cli import _load_demo
-    from api.main import create_app, services_of
+    from api.cli.commands import _load_demo
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import settings_for_tests
     from ledger.application import Ledger
     from ledger.signing import keys as ed25519

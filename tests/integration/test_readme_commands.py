@@ -56,7 +56,7 @@ def _env() -> dict[str, str]:
 
 
 def _timeledger(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], cwd=cwd, env=_env(), capture_output=True,
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], cwd=cwd, env=_env(), capture_output=True,
                           text=True, timeout=COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
 
 

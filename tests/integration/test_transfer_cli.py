@@ -9,7 +9,7 @@ from uuid import UUID
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.domain.values import ConsentPurpose
 
 runner = CliRunner()
@@ -76,7 +76,7 @@ def test_a_member_moves_between_two_regions_by_files(tmp_path: Path) -> None:
 def test_after_the_expiry_the_source_voids_only_with_the_destinations_answer_by_files(tmp_path: Path) -> None:
     from datetime import timedelta
 
-    from ledger import transfer as transfers
+    from ledger.application import transfers
     from ledger.demo import simulated
 
     xuanwu, qinhuai = f"sqlite:///{tmp_path / 'xuanwu.db'}", f"sqlite:///{tmp_path / 'qinhuai.db'}"

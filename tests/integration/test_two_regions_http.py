@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from api.loadgen import serve_on_any_port
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from ledger.demo import generate
 from ledger.domain.values import ConsentPurpose
@@ -65,7 +65,7 @@ def link(region: Service, peer: Service) -> None:
 
 
 def cli(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ledger.cli", *args], env=env, input=stdin, text=True,
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], env=env, input=stdin, text=True,
                           capture_output=True, timeout=300)
 
 
@@ -119,7 +119,7 @@ def balance(service: Service, headers: dict[str, str], member_id: UUID) -> int:
 
 def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_regions) -> None:
     xuanwu, qinhuai, member_id = two_regions
-    source_admin, destination_admin = xuanwu.token(), qinhuai.token()
+    source_admin, _ = xuanwu.token(), qinhuai.token()
     before = balance(xuanwu, source_admin, member_id)
     assert before > 0
 

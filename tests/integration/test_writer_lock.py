@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from api.loadgen import free_port, wait_until_up
-from ledger.persistence import WriterLock, WriterLockHeld, parse_database_url
+from ledger.storage.persistence import WriterLock, WriterLockHeld, parse_database_url
 from tests.conftest import store_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]
+def url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     yield from store_url(request.param, tmp_path)
 
 
@@ -46,7 +46,7 @@ def test_another_database_or_schema_has_its_own_lock(tmp_path: Path) -> None:
 def _serve(db: str, port: int, cwd: Path) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELEDGER_")}
     env.update(PYTHONPATH=str(ROOT), COLUMNS="200", TIMELEDGER_MASTER_KEY_FILE=str(cwd / "master.key"))
-    return subprocess.Popen([sys.executable, "-m", "ledger.cli", "serve", "--db", db, "--port", str(port),
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--db", db, "--port", str(port),
                              "--log-level", "warning"], cwd=cwd, env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
 
@@ -75,4 +75,4 @@ def test_a_second_serve_is_refused_and_serves_after_the_first_is_killed(url: str
 
 
 def _port_of(process: subprocess.Popen[str]) -> int:
-    return int(process.args[process.args.index("--port") + 1])  # type: ignore[union-attr]
+    return int(process.args[process.args.index("--port") + 1])  # type: ignore[union-attr]  # the test knows it is there

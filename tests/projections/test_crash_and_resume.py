@@ -34,7 +34,7 @@ def test_a_crash_inside_a_page_commits_nothing_of_it(golden: Golden, monkeypatch
     pages = {"written": 0}
     real_write = views._write
 
-    def write_then_crash_on_page_three(connection, page):  # type: ignore[no-untyped-def]
+    def write_then_crash_on_page_three(connection, page):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         real_write(connection, page)  # the rows are written …
         pages["written"] += 1
         if pages["written"] == 3:

@@ -23,7 +23,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Actor, Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.demo import at, simulated
 from ledger.domain.errors import InvalidInput
 from ledger.domain.values import STANDARD_POSTS, Role
@@ -327,7 +327,8 @@ def test_cli_prints_slip_and_receipt(world: World, database_url: str, tmp_path: 
 
 
 def test_a_members_certificate_speaks_plain_chinese_on_its_first_page(ledger: Ledger, tmp_path: Path) -> None:
-    from ledger.transparency.certificate import issue_certificate, render_certificate_pdf
+    from ledger.application.certificates import issue_certificate
+    from projections.render.certificate import render_certificate_pdf
     from tests.transparency.helpers import build_history
 
     history = build_history(ledger)

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from projections import reports
 from projections.projector import Views
 from projections.render import render
@@ -93,7 +93,7 @@ def test_personal_fields_never_reach_the_logs(golden: Golden, golden_views: View
     caplog.set_level(logging.DEBUG)
     shown = reports.register(golden_views, year=YEAR, personal_data=golden.ledger.member_personal_data)
     for fmt in ("pdf", "xlsx", "csv", "json"):
-        render(shown, fmt)  # type: ignore[arg-type]
+        render(shown, fmt)  # type: ignore[arg-type]  # each of the four formats
     golden_views.rebuild()
     assert MOBILE_A not in caplog.text
     hidden = render(reports.register(golden_views, year=YEAR), "json").decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
 from projections import queries as q
 from projections import reports
@@ -15,7 +15,7 @@ from tests.projections.helpers import clean_rebuild, differences, dump
 from tests.scenario import build_region, redeem, serve
 
 
-def test_a_transferred_member_leaves_one_region_and_arrives_in_the_other(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_transferred_member_leaves_one_region_and_arrives_in_the_other(tmp_path) -> None:  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
     source = Ledger(f"sqlite:///{tmp_path / 'xuanwu.db'}")
     region = build_region(source, members=2)
     destination = Ledger("memory:")

@@ -33,14 +33,14 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Actor, Ledger
 from ledger.demo import simulated
 from ledger.domain.errors import LedgerError
 from ledger.domain.transfer import Transfer, TransferImport
 from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.property.test_regions_machine import _organise
 from tests.scenario import Region, build_region
 
@@ -73,7 +73,7 @@ class FederationAdversary(RuleBasedStateMachine):
         self.all_transfers: list[tuple[int, UUID]] = []
         self.stranger = ed25519.generate()
 
-    def _clock(self):  # type: ignore[no-untyped-def]
+    def _clock(self):  # type: ignore[no-untyped-def]  # pytest fixtures, untyped
         return simulated(self.now)
 
     # -- members -------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import BalanceWouldGoNegative, LedgerError, SessionAlreadyDecided, WrongState
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import Region, add_member, build_region, serve
 
 

@@ -12,11 +12,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import BalanceWouldGoNegative
 from ledger.domain.values import Role
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import Region, build_region
 
 CODES = ["320102", "320104", "320105"]

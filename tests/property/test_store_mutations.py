@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
-from ledger.transparency.checkpoints import sign_checkpoint
+from api.cli import app
+from ledger.application.checkpoints import sign_checkpoint
 from tests.scenario import build_region, redeem, serve
 
 runner = CliRunner()

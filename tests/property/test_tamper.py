@@ -10,8 +10,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
-from ledger.persistence import parse_database_url
-from ledger.verify import verify_store
+from ledger.storage.persistence import parse_database_url
+from ledger.verification.store import verify_store
 from tests.scenario import build_region, redeem, serve
 
 COLUMNS = ["state", "originator_id", "originator_version", "topic"]

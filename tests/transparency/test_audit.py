@@ -14,14 +14,16 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.domain.time_account import TimeAccount
 from ledger.signing import merkle
-from ledger.transparency import schema as t
-from ledger.transparency.audit import audit
-from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, check_consistency, cosign, sign_checkpoint
-from ledger.transparency.log import MerkleLog
-from ledger.verify import verify_store
+from ledger.storage import log_tables as t
+from projections.audit import audit
+from ledger.application.checkpoints import cosign, sign_checkpoint
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore
+from ledger.verification.checkpoints import check_consistency
+from ledger.storage.merkle_log import MerkleLog
+from ledger.verification.store import verify_store
 from tests.scenario import serve
 from tests.transparency.helpers import build_history, delete_event, last_position_of, set_state, stored_state
 

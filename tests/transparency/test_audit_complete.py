@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
-from ledger.transparency.audit import audit
-from ledger.transparency.checkpoints import sign_checkpoint
+from api.cli import app
+from projections.audit import audit
+from ledger.application.checkpoints import sign_checkpoint
 from tests.scenario import build_region, serve
 
 runner = CliRunner()

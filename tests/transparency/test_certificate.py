@@ -17,19 +17,16 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.signing import merkle
 from ledger.signing.canonical import canonical_bytes
 from ledger.signing.note import Checkpoint, Ed25519Signer, parse_note, sign_note
-from ledger.transparency.certificate import (
-    CertificateError,
-    issue_certificate,
-    parse_reference,
-    render_certificate_pdf,
-    verify_certificate,
-)
-from ledger.transparency.checkpoints import cosign, witness_verifier_key
-from ledger.transparency.log import event_type_of
+from ledger.application.certificates import issue_certificate
+from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
+from ledger.application.checkpoints import cosign
+from ledger.verification.checkpoints import witness_verifier_key
+from ledger.signing.statement import event_type_of
+from projections.render.certificate import render_certificate_pdf
 from tests.scenario import at_day
 from tests.transparency.helpers import build_history
 
@@ -325,8 +322,8 @@ def test_witness_cosignatures_are_checked_when_asked_for(issued) -> None:
     plain = issue_certificate(ledger, member, year=2026)
     with pytest.raises(CertificateError, match="quorum is 1"):
         verify_certificate(plain.bundle, root, witness_keys=[vkey], witness_quorum=1)
-    from ledger.transparency.checkpoints import CheckpointStore
-    from ledger.transparency.log import MerkleLog
+    from ledger.storage.checkpoints import CheckpointStore
+    from ledger.storage.merkle_log import MerkleLog
 
     cosign(ledger, witness_name="timeledger/320104", witness_key=witness,
            checkpoint=CheckpointStore.for_log(MerkleLog.for_ledger(ledger)).get(plain.checkpoint_id))

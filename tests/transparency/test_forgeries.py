@@ -11,21 +11,22 @@ from typing import Any
 
 import pytest
 
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Actor, Ledger
-from ledger.persistence import iter_raw_events
+from ledger.storage.persistence import iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import canonical_bytes
 from ledger.signing.statement import Statement, encode_statement, pack, parse_signed_bytes, unpack
-from ledger.transparency.certificate import CertificateError, issue_certificate, verify_certificate
-from ledger.transparency.checkpoints import sign_checkpoint
-from ledger.verify import verify_store
+from ledger.application.certificates import issue_certificate
+from ledger.verification.certificates import CertificateError, verify_certificate
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.verification.store import verify_store
 from tests.scenario import Region, build_region, serve
 from tests.transparency.helpers import set_state
 
 
 def _root_private(ledger: Ledger) -> Any:
-    return ledger._signers[ledger.province_actor().actor_id][2]  # noqa: SLF001 - the scenario keeps the root key
+    return ledger._signers[ledger.province_actor().actor_id][2]
 
 
 def _statement(envelope: bytes) -> Statement:
@@ -41,7 +42,7 @@ def resign(envelope: bytes, private: Any, **changes: Any) -> bytes:
 
 
 def _signer(ledger: Ledger, actor: Actor) -> tuple[str, Any]:
-    key_id, _, private = ledger._signer_for(actor)  # noqa: SLF001 - the actor's real, certified key
+    key_id, _, private = ledger._signer_for(actor)
     return key_id, private
 
 
@@ -261,7 +262,7 @@ def test_a_certificate_sealed_by_the_wrong_party_is_refused(region: Region) -> N
     root = region.root_public_key
     assert verify_certificate(issued.bundle, root).total_minutes == 90
     document = json.loads(issued.bundle)
-    from ledger.transparency.certificate import _seal_message  # noqa: PLC2701 - re-seal with the real message
+    from ledger.verification.certificates import _seal_message
     from ledger.signing.note import Checkpoint, parse_note
 
     checkpoint = Checkpoint.parse(parse_note(document["checkpoint"]).text)
@@ -300,7 +301,7 @@ def test_a_certificate_sealed_after_the_region_key_was_revoked_is_refused(region
     # the old (revoked) key seals the new certificate, as a thief of that key would
     from ledger.signing import merkle
     from ledger.signing.note import Checkpoint, parse_note
-    from ledger.transparency.certificate import _seal_message  # noqa: PLC2701
+    from ledger.verification.certificates import _seal_message
 
     checkpoint = Checkpoint.parse(parse_note(reissued["checkpoint"]).text)
     leaves = [(entry["index"], merkle.leaf_hash(base64.b64decode(entry["event"]))) for entry in reissued["events"]]

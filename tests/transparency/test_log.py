@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 from ledger.application import Ledger
 from ledger.signing import merkle
-from ledger.transparency import schema as t
-from ledger.transparency.log import LogMoved, MerkleLog
+from ledger.storage import log_tables as t
+from ledger.storage.merkle_log import LogMoved, MerkleLog
 from tests.scenario import build_region, redeem, serve
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,7 +149,7 @@ def test_a_crash_inside_a_page_neither_loses_nor_duplicates_leaves(small_region:
 CHILD = textwrap.dedent("""
     import os, sys
     from ledger.application import Ledger
-    from ledger.transparency.log import LogMoved, MerkleLog
+    from ledger.storage.merkle_log import LogMoved, MerkleLog
     ledger = Ledger(sys.argv[1])
     log = MerkleLog(ledger)
     pages = 0
@@ -186,7 +186,7 @@ def test_two_builders_never_append_the_same_event_twice(small_region: Ledger) ->
     second.catch_up(page_events=3, pages_max=2)
     # the first builder still believes in its old state: its compare-and-set fails and it moves on
     with pytest.raises(LogMoved):  # drive one stale page directly
-        first._append_page(first_state, ledger.recorder.select_notifications(start=1, limit=3))  # noqa: SLF001
+        first._append_page(first_state, ledger.recorder.select_notifications(start=1, limit=3))
     first.catch_up(page_events=4)
     second.catch_up(page_events=2)
     leaves = expected_leaves(ledger)

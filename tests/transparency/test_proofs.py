@@ -10,19 +10,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from ledger.application import Ledger
 from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, open_checkpoint, parse_verifier_key
-from ledger.transparency.bundle import inclusion_proofs_for
-from ledger.transparency.checkpoints import (
-    CheckpointError,
-    CheckpointStore,
-    checkpoint_time,
-    cosign,
-    region_note_verifier,
-    sign_checkpoint,
-    verify_witnesses,
-    witness_verifier_key,
-)
-from ledger.transparency.log import MerkleLog
-from ledger.transparency.proofs import (
+from ledger.application.bundles import inclusion_proofs_for
+from ledger.application.checkpoints import cosign, sign_checkpoint
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, checkpoint_time
+from ledger.verification.checkpoints import region_note_verifier, verify_witnesses, witness_verifier_key
+from ledger.storage.merkle_log import MerkleLog
+from ledger.verification.proofs import (
     ProofFileError,
     consistency_file,
     inclusion_file,
@@ -77,7 +70,7 @@ def test_witnesses_cosign_only_consistent_checkpoints(logged) -> None:
                                                                       base64.b64encode(bytes(32)).decode()))
     with pytest.raises(CheckpointError):  # the region's signature no longer verifies
         cosign(ledger, witness_name="timeledger/320104", witness_key=witness, checkpoint=forged, log=log)
-    _, _, region_key = ledger._signer_for(ledger.region_actor())  # noqa: SLF001
+    _, _, region_key = ledger._signer_for(ledger.region_actor())
     with pytest.raises(CheckpointError, match="own checkpoints"):
         cosign(ledger, witness_name="timeledger/320102", witness_key=region_key, checkpoint=second, log=log)
 
@@ -139,7 +132,7 @@ def test_consistency_files_verify_and_mutations_fail(logged) -> None:
 
 
 def test_transfer_bundles_get_proofs_of_their_heads(logged) -> None:
-    """The shape `ledger.transfer` checks: origin, a checkpoint the region key opens, a proof per head."""
+    """The shape `ledger.application.transfers` checks: origin, a checkpoint the region key opens, a proof per head."""
     ledger, log = logged
     heads = [n.state for n in ledger.recorder.select_notifications(start=1, limit=5)]
     part = inclusion_proofs_for(ledger, heads)

@@ -13,19 +13,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from typer.testing import CliRunner
 
 from ledger.application import Ledger
-from ledger.cli import app
+from api.cli import app
 from ledger.signing import merkle
 from ledger.signing.note import Checkpoint, Ed25519Signer, sign_note
-from ledger.transparency.checkpoints import (
-    TIME_PREFIX,
-    CheckpointStore,
-    RegionKeyring,
-    format_time,
-    origin_of,
-    sign_checkpoint,
-)
-from ledger.transparency.log import MerkleLog
-from ledger.transparency.proofs import (
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import CheckpointStore, TIME_PREFIX, format_time, origin_of
+from ledger.verification.checkpoints import RegionKeyring
+from ledger.storage.merkle_log import MerkleLog
+from ledger.verification.proofs import (
     CONSISTENCY_HEADER,
     ProofFileError,
     consistency_file,
@@ -37,7 +32,7 @@ from ledger.transparency.proofs import (
 from tests.scenario import build_region, serve
 
 runner = CliRunner()
-B64 = lambda data: base64.b64encode(data).decode()  # noqa: E731
+B64 = lambda data: base64.b64encode(data).decode()  # noqa: E731 - a one-line helper
 
 
 def fabricated(size1: int, root1: bytes, size2: int, root2: bytes, hashes: list[bytes] = (), notes: str = "") -> str:
@@ -113,7 +108,7 @@ def test_a_checkpoint_signed_before_the_region_key_was_certified_is_refused(logg
     ledger, log, _, root = logged
     keyring = RegionKeyring.from_store(ledger, root)
     (key,) = keyring.keys
-    _, _, private = ledger._signer_for(ledger.region_actor())  # noqa: SLF001 - the region's real key
+    _, _, private = ledger._signer_for(ledger.region_actor())
     latest = CheckpointStore.for_log(log).latest()
     note = forged_note(latest.size, latest.root, private, moment=key.registered_at - timedelta(days=1))
     with pytest.raises(ProofFileError, match="was not valid") as refused:

@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
-from ledger.persistence import RawEvent, iter_raw_events, parse_database_url
+from ledger.storage.persistence import RawEvent, iter_raw_events, parse_database_url
 from ledger.signing.canonical import CanonicalError, _check
 from ledger.signing.statement import EnvelopeError, parse_signed_bytes, unpack
-from ledger.verify import _in_subset, _parse, verify_store
+from ledger.verification.store import _in_subset, _parse, verify_store
 from tests.scenario import build_region, redeem, serve
 
 JSON = st.recursive(

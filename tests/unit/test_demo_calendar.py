@@ -82,7 +82,7 @@ def test_demo_member_ids_are_the_same_on_every_run() -> None:
 
 
 def test_the_clock_start_is_honoured_only_with_demo(monkeypatch: pytest.MonkeyPatch) -> None:
-    from ledger.cli import app
+    from api.cli import app
 
     monkeypatch.setenv("TIMELEDGER_CLOCK_START", "2027-01-04T02:00:00Z")
     result = CliRunner().invoke(app, ["serve", "--db", "memory:", "--port", "0"])

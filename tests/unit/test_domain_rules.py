@@ -43,7 +43,7 @@ def session(**changes: object) -> ServiceSession:
                   place="活动室", service_date=date(2026, 3, 2), start_time="09:00", end_time="11:00", minutes=120,
                   post_id=None, order_id=None, organiser="社区", recipient="居民", recorded_on=date(2026, 3, 3))
     fields.update(changes)
-    return ServiceSession.record(**fields)  # type: ignore[arg-type]
+    return ServiceSession.record(**fields)  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 def test_minutes_longer_than_the_session_are_refused() -> None:
@@ -214,8 +214,8 @@ def test_registration_by_a_community_the_slip_does_not_name_is_refused() -> None
     registration = dict(slip_id=None, reported_on=date(2026, 3, 3), late=False, profile={}, personal_sealed={},
                         willing_other_service=False)
     with pytest.raises(ReportSlipNamesAnotherCommunity):
-        member.register(community_id=other, **registration)  # type: ignore[arg-type]
-    member.register(community_id=named, **registration)  # type: ignore[arg-type]
+        member.register(community_id=other, **registration)  # type: ignore[arg-type]  # the wrong type, on purpose
+    member.register(community_id=named, **registration)  # type: ignore[arg-type]  # the wrong type, on purpose
     assert member.community_id == named
     assert [type(e).__name__ for e in member.collect_events()] == ["Enrolled", "ReportSlipIssued", "Registered"]
 

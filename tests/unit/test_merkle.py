@@ -323,7 +323,7 @@ def test_append_validation() -> None:
     with pytest.raises(ValueError, match="leaf hash 1 has 31 bytes"):
         append_leaves(0, [], [OTHER, OTHER[:31]])
     with pytest.raises(TypeError):
-        append_leaves(0, [], [bytearray(OTHER)])  # type: ignore[list-item]
+        append_leaves(0, [], [bytearray(OTHER)])  # type: ignore[list-item]  # the wrong type, on purpose
     with pytest.raises(ValueError, match="outside"):
         append_leaves(-1, [], [])
     with pytest.raises(TypeError):
@@ -418,9 +418,9 @@ def test_consistency_edge_cases() -> None:
     with pytest.raises(ProofError, match="int"):
         verify_consistency(False, 1, [], EMPTY_ROOT, ROOTS16[1])
     with pytest.raises(ProofError, match="sequence of hashes"):
-        verify_consistency(3, 7, OTHER, ROOTS16[3], ROOTS16[7])  # type: ignore[arg-type]
+        verify_consistency(3, 7, OTHER, ROOTS16[3], ROOTS16[7])  # type: ignore[arg-type]  # the wrong type, on purpose
     with pytest.raises(ProofError, match="must be bytes"):
-        verify_consistency(3, 7, ["ab" * 16], ROOTS16[3], ROOTS16[7])  # type: ignore[list-item]
+        verify_consistency(3, 7, ["ab" * 16], ROOTS16[3], ROOTS16[7])  # type: ignore[list-item]  # the wrong type, on purpose
     with pytest.raises(ProofError, match="says nothing"):
         root_from_consistency_proof(0, 3, [], EMPTY_ROOT)
 
@@ -449,7 +449,7 @@ def test_inclusion_edge_cases() -> None:
     with pytest.raises(ProofError, match="int"):
         verify_inclusion(single, True, 2, [OTHER], single)
     with pytest.raises(ProofError, match="must be bytes"):
-        verify_inclusion(bytearray(single), 0, 1, [], single)  # type: ignore[arg-type]
+        verify_inclusion(bytearray(single), 0, 1, [], single)  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 # ------------------------------------------------------------------------------------------ mutation tests

@@ -410,7 +410,7 @@ def test_checkpoint_constructor_validates() -> None:
         ("o", 1, ROOT, ["list"]),
     ]:
         with pytest.raises(NoteError):
-            Checkpoint(*args)  # type: ignore[arg-type]
+            Checkpoint(*args)  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 # ------------------------------------------------------------------------------------------------ cosignatures

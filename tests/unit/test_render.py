@@ -365,7 +365,7 @@ def test_render_dispatches_by_format() -> None:
     assert render(report, "xlsx").startswith(b"PK")
     assert render(report, "csv").startswith(b"\xef\xbb\xbf")
     with pytest.raises(ValueError, match="docx"):
-        render(report, "docx")  # type: ignore[arg-type]
+        render(report, "docx")  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 def _pdf_text(pdf: bytes) -> str:

@@ -21,7 +21,7 @@ def statement(**changes: object) -> Statement:
                   type="TimeAccount.Redeemed", actor="a", role="counter", key="k" * 32,
                   time="2026-11-26T08:00:00+00:00", request=None, prev=GENESIS_HASH, payload={"minutes": 30})
     fields.update(changes)
-    return Statement(**fields)  # type: ignore[arg-type]
+    return Statement(**fields)  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 def test_statement_bytes_start_with_the_domain_separation_prefix() -> None:

@@ -80,7 +80,7 @@ def session(**changes: object) -> ServiceSession:
                   place="活动室", service_date=date(2026, 9, 25), start_time="09:00", end_time="11:00", minutes=120,
                   post_id=None, order_id=None, organiser="社区", recipient="居民", recorded_on=date(2026, 10, 12))
     fields.update(changes)
-    return ServiceSession.record(**fields)  # type: ignore[arg-type]
+    return ServiceSession.record(**fields)  # type: ignore[arg-type]  # the wrong type, on purpose
 
 
 def test_a_record_entered_on_time_across_national_day_is_not_late() -> None:
@@ -135,6 +135,6 @@ def test_a_calendar_that_cannot_be_right_is_refused_and_changes_nothing(bad: dic
                                      published_on="2026-11-10")
     fields.update(bad)
     with pytest.raises(InvalidCalendar) as refused:
-        r.publish_calendar(year=2027, **fields)  # type: ignore[arg-type]
+        r.publish_calendar(year=2027, **fields)  # type: ignore[arg-type]  # the wrong type, on purpose
     assert refused.value.code == "invalid_calendar"
     assert r.collect_events() == [] and r.calendars == {}

@@ -43,7 +43,7 @@ def _browser_missing() -> str | None:
     if not CHROMIUM.exists():
         return f"{CHROMIUM} is not installed (apt-get install chromium)"
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401 - is playwright installed?
     except ImportError:
         return "Playwright for Python is not installed (pip install -e '.[dev]')"
     return None
@@ -111,7 +111,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                 "TIMELEDGER_ARGON2_TIME_COST": "1", "TIMELEDGER_ARGON2_MEMORY_KIB": "64"})
     env.pop("TIMELEDGER_DATABASE_URL", None)
     logins_file = home / "logins.csv"
-    command = [sys.executable, "-c", "from ledger.cli import main; main()", "serve", "--demo",
+    command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--demo",
                "--demo-members", str(DEMO_MEMBERS), "--year", str(DEMO_YEAR), "--db", f"sqlite:///{home / 'web.db'}", "--logins-out",
                str(logins_file), "--host", "127.0.0.1", "--port", "0", "--no-access-log",
                "--log-level", "warning"]

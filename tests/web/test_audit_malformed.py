@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from api.web.pages.audit import verify_file
-from ledger import transfer as transfers
+from ledger.application import transfers
 
 ROOT = bytes(32)
 UPLOADS = {

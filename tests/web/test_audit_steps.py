@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from api.web.pages.audit import BUNDLE_STEPS, CERTIFICATE_STEPS, certificate_step_of, verify_file
-from ledger import transfer as transfers
+from ledger.application import transfers
 from ledger.application import Ledger
-from ledger.transparency.certificate import issue_certificate
+from ledger.application.certificates import issue_certificate
 from tests.scenario import build_region, serve
 
 

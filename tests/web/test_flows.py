@@ -18,7 +18,7 @@ import urllib.parse
 from typing import Any
 
 from ledger.domain.display import duration_text, minutes_from_text
-from ledger.transparency.certificate import verify_certificate
+from ledger.verification.certificates import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
 TOWELS = "毛巾两条"

@@ -77,8 +77,9 @@ def _steps(names: list[str], failed_at: int | None, reason: str = "") -> list[di
 
 
 def _checkpoint(request: Request, principal: Any) -> dict[str, Any] | None:
-    from ledger.transparency.checkpoints import CheckpointStore, check_consistency
-    from ledger.transparency.log import MerkleLog
+    from ledger.storage.checkpoints import CheckpointStore
+    from ledger.verification.checkpoints import check_consistency
+    from ledger.storage.merkle_log import MerkleLog
 
     ledger = core.ledger_of(request)
     if not core.may(request, principal, "log.read"):
@@ -142,7 +143,7 @@ def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict
         return {"kind": "certificate", "filename": filename, "size": len(data), "ok": False, "reason": reason,
                 "steps": _steps(CERTIFICATE_STEPS, 0, reason)}
     kind = document.get("format") if isinstance(document, dict) else None
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     if kind == transfers.BUNDLE_FORMAT:
         return _verify_bundle(data, root, document, filename)
@@ -151,7 +152,7 @@ def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict
 
 def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str) -> dict[str, Any]:
     from ledger.signing.note import NoteError, parse_note
-    from ledger.transparency.certificate import CertificateError, parse_reference, verify_certificate
+    from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 
     result: dict[str, Any] = {"kind": "certificate", "filename": filename, "size": len(data)}
     try:
@@ -182,7 +183,7 @@ def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str)
 
 
 def _verify_bundle(data: bytes, root: bytes, document: dict[str, Any], filename: str) -> dict[str, Any]:
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     result: dict[str, Any] = {"kind": "bundle", "filename": filename, "size": len(data)}
     destination = str(document.get("destination") or "")

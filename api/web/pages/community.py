@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
@@ -85,18 +84,13 @@ def _community(request: Request, principal: Any) -> Any:
 def _slips(request: Request, principal: Any) -> list[dict[str, Any]]:
     """Report slips addressed to this community (read model), with what the policy lets it see:
     the unit for every slip, the member's name only once the member registered here."""
-    from projections import schema as t
+    from projections import queries as q
 
     ledger = core.ledger_of(request)
     authorize(ledger, principal.actor, "report.community", principal.actor.actor_id)
     me = str(principal.actor.actor_id)
-    s, m, u = t.slips, t.members, t.units
-    query = (sa.select(s, m.c.name, m.c.community_id.label("member_community"), m.c.reported_on,
-                       u.c.name.label("unit_name"))
-             .select_from(s.outerjoin(m, m.c.member_id == s.c.member_id).outerjoin(u, u.c.unit_id == s.c.unit_id))
-             .where(s.c.community_id == me).order_by(s.c.issued_on.desc(), s.c.slip_id).limit(LIST_MAX))
-    with core.services(request).read_models.current() as views, views.engine.connect() as connection:
-        rows = connection.execute(query).all()
+    with core.services(request).read_models.current() as views:
+        rows = q.community_slips(views, community_id=me, limit=LIST_MAX)
     result = []
     for row in rows:
         registered_here = row.member_community == me
@@ -284,19 +278,14 @@ def members(request: Request) -> Response:
 
 @router.get("/community/menu")
 def menu(request: Request) -> Response:
-    from projections import schema as t
+    from projections import queries as q
 
     principal, me = _me(request)
     ledger = core.ledger_of(request)
     authorize(ledger, principal.actor, "report.community", me)
     community = _community(request, principal)
-    o, m = t.orders, t.members
-    query = (sa.select(o, m.c.name.label("member_name")).select_from(o.outerjoin(m, m.c.member_id == o.c.member_id))
-             .where(o.c.community_id == str(me))
-             .order_by(sa.case((o.c.status == "placed", 0), (o.c.status == "dispatched", 1), else_=2),
-                       o.c.placed_on.desc()).limit(LIST_MAX))
-    with core.services(request).read_models.current() as views, views.engine.connect() as connection:
-        orders = [dict(row._mapping) for row in connection.execute(query)]
+    with core.services(request).read_models.current() as views:
+        orders = q.community_orders(views, community_id=str(me), limit=LIST_MAX)
     posts = {p.id: p.name for p in community.posts}
     return _page(request, principal, "community/menu.html", "服务菜单与订单", {
         "community": community, "orders": orders, "posts": posts,
@@ -481,7 +470,6 @@ async def delist_item(request: Request, item_id: UUID) -> Response:
 @router.get("/community/year")
 def year_view(request: Request, year: int | None = None) -> Response:
     from projections import queries as q
-    from projections import schema as t
 
     principal, me = _me(request)
     ledger = core.ledger_of(request)
@@ -491,13 +479,7 @@ def year_view(request: Request, year: int | None = None) -> Response:
     authorize(ledger, principal.actor, "report.community", me)
     with core.services(request).read_models.current() as views:
         years = q.member_years(views, year=year, community_id=str(me))
-        with views.engine.connect() as connection:
-            suggestion_rows = connection.execute(
-                sa.select(t.suggestions, t.members.c.name)
-                .select_from(t.suggestions.outerjoin(t.members, t.members.c.member_id == t.suggestions.c.member_id))
-                .where(t.suggestions.c.community_id == str(me), t.suggestions.c.year == year)
-                .order_by(sa.case((t.suggestions.c.status == "submitted", 0), else_=1),
-                          t.suggestions.c.submitted_on.desc()).limit(LIST_MAX)).all()
+        suggestion_rows = q.community_suggestions(views, community_id=str(me), year=year, limit=LIST_MAX)
     suggestions = []
     for row in suggestion_rows:
         suggestion = api_suggestions.read_suggestion(UUID(row.suggestion_id), principal.actor, ledger)

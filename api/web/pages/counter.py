@@ -79,7 +79,7 @@ async def counter_redeem(request: Request) -> Response:
 
     def run() -> Response:
         try:
-            return api_redemptions.redeem(body, commands)  # type: ignore[return-value]
+            return api_redemptions.redeem(body, commands)  # type: ignore[return-value]  # the API's answer, returned as the page's
         except REFUSALS as error:
             extra: dict[str, Any] = {}
             if error.code == "balance_would_go_negative":

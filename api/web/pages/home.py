@@ -62,7 +62,7 @@ async def login(request: Request) -> Response:
     except core.AuthenticationFailed:
         return _login_failed(request, target)
     except (TooManyAttempts, SignInBusy) as refused:  # throttled: say so, and when to retry
-        response = core.page(request, "login.html", {"next": target, "error": refused.detail},
+        response: Response = core.page(request, "login.html", {"next": target, "error": refused.detail},
                              status_code=http_status_of(refused), title="登录")
         response.headers.update(refused.headers)
         return response

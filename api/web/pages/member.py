@@ -28,7 +28,8 @@ from api.web.pages.home import report_query
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.limits import ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, TEXT_CHARS_MAX
-from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, points_text
+from ledger.domain.display import points_text
+from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
 from ledger.domain.time_account import AccountSummary, summarise
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
@@ -282,13 +283,13 @@ def _shelf(request: Request) -> CertificateShelf:
     shelf = getattr(state, "web_certificates", None)
     if shelf is None:
         shelf = state.web_certificates = CertificateShelf()
-    return shelf  # type: ignore[no-any-return]
+    return shelf
 
 
 @router.get("/me/certificate")
 def certificate_page(request: Request, issued: str | None = None) -> Response:
-    from ledger.transparency.certificate import issued_certificates
-    from ledger.transparency.log import MerkleLog
+    from ledger.application.certificates import issued_certificates
+    from ledger.storage.merkle_log import MerkleLog
 
     principal, me = _me(request)
     ledger = core.ledger_of(request)
@@ -305,8 +306,8 @@ def certificate_page(request: Request, issued: str | None = None) -> Response:
 async def issue_certificate(request: Request) -> Response:
     """Issue an hour certificate (志愿服务证明) of the member's own certified sessions: the same
     `issue_certificate` as `timeledger certificate issue`, serialised with the ledger's writes."""
-    from ledger.transparency.certificate import CertificateError
-    from ledger.transparency.certificate import issue_certificate as issue
+    from ledger.verification.certificates import CertificateError
+    from ledger.application.certificates import issue_certificate as issue
 
     principal, me = _me(request)
     form = await core.read_form(request)
@@ -334,7 +335,7 @@ async def issue_certificate(request: Request) -> Response:
 
 @router.get("/me/certificate/{token}/{name}")
 def certificate_file(request: Request, token: str, name: str) -> Response:
-    from ledger.transparency.certificate import render_certificate_pdf
+    from projections.render.certificate import render_certificate_pdf
 
     _principal, me = _me(request)
     issued = _shelf(request).get(token, me)

@@ -29,7 +29,7 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from ledger.persistence import (
+from ledger.storage.persistence import (
     MASTER_KEY_BYTES,
     PRIVATE_FILE_MODE,
     Database,
@@ -90,7 +90,7 @@ def store_state(database: Database, engine: sa.Engine | None = None) -> StoreSta
             if not inspector.has_table("ledger_events" if database.kind == "postgresql" else "stored_events",
                                        schema=database.schema):
                 return None
-            events = connection.execute(sa.text(f"SELECT max({position}) FROM {table}")).scalar()  # noqa: S608
+            events = connection.execute(sa.text(f"SELECT max({position}) FROM {table}")).scalar()  # noqa: S608 - identifiers from the recorder, no input
             if not events:
                 return None
 
@@ -101,7 +101,7 @@ def store_state(database: Database, engine: sa.Engine | None = None) -> StoreSta
                                            .where(settings_table.c.name == name)).scalar()
                 return None if value is None else str(value)
 
-            from ledger.transparency import schema as t
+            from ledger.storage import log_tables as t
 
             log_size, checkpoint_size, checkpoint_root = 0, None, None
             if inspector.has_table(t.state.name, schema=database.schema):
@@ -119,7 +119,7 @@ def store_state(database: Database, engine: sa.Engine | None = None) -> StoreSta
 
 
 def _root_at(engine: sa.Engine, size: int) -> bytes:
-    from ledger.transparency.log import MerkleLog
+    from ledger.storage.merkle_log import MerkleLog
 
     class _Nodes(MerkleLog):  # only the node reads of the log, on any engine
         def __init__(self, engine: sa.Engine) -> None:

@@ -1,7 +1,7 @@
-"""Merkle proofs for other bundles (the transfer bundle of `ledger.transfer`).
+"""Merkle proofs for other bundles (the transfer bundle of `ledger.application.transfers`).
 
 `inclusion_proofs_for(ledger, envelopes)` catches the region's log up, signs (or reuses) a checkpoint
-that covers it, and returns, in the shape `ledger.transfer` checks:
+that covers it, and returns, in the shape `ledger.application.transfers` checks:
 
     {"origin": "timeledger/320102", "checkpoint": "<signed note>",
      "proofs": [{"leaf_hash": "<hex>", "index": <leaf index>, "path": ["<hex>", …]}, …]}
@@ -13,8 +13,9 @@ from typing import Any, Sequence
 
 from ledger.signing import merkle
 from ledger.signing.statement import parse_signed_bytes, unpack
-from ledger.transparency.checkpoints import origin_of, sign_checkpoint
-from ledger.transparency.log import MerkleLog
+from ledger.application.checkpoints import sign_checkpoint
+from ledger.storage.checkpoints import origin_of
+from ledger.storage.merkle_log import MerkleLog
 
 
 class BundleProofError(LookupError):

@@ -28,7 +28,7 @@ Nothing else: no personal fields beyond what those signed events hold (no phone,
 `verify_certificate` trusts only the root public key: it checks the document's form, every event
 (envelope, canonical statement, signer key certified through the chain and not revoked at the
 event's time, Ed25519 signature, hash chain, replay with the domain classes — the same checks as
-`timeledger verify`, via `ledger.verify.verify_envelopes`), the checkpoint's signature by a region
+`timeledger verify`, via `ledger.verification.store.verify_envelopes`), the checkpoint's signature by a region
 key of that chain, every inclusion proof, that every session is the member's, certified by its own
 community and inside the period, re-derives the total and compares it with the claim, and checks the
 region's seal over the header and the leaves. The first failure raises `CertificateError` naming it.
@@ -44,37 +44,28 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Sequence
 from uuid import UUID
 
-import sqlalchemy as sa
 
-from ledger.domain.base import CLOCK
-from ledger.domain.display import DURATION_UNIT, duration_words
 from ledger.domain.keys import Key
 from ledger.domain.member import Member
 from ledger.domain.organisations import Community
 from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
-from ledger.domain.values import CHINA_TIME, Role
-from ledger.persistence import decode_event
+from ledger.domain.values import Role
+from ledger.verification.store import key_valid_at
+from ledger.storage.persistence import decode_event
 from ledger.signing import keys as ed25519
 from ledger.signing import merkle
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 from ledger.signing.note import Checkpoint, Ed25519Verifier, NoteError, open_checkpoint, parse_note
 from ledger.signing.statement import EnvelopeError, Statement, parse_signed_bytes, statement_hash, unpack
-from ledger.transparency import schema as t
-from ledger.transparency.checkpoints import (
-    CheckpointError,
-    checkpoint_time,
-    origin_of,
-    sign_checkpoint,
-    verify_witnesses,
-)
-from ledger.transparency.log import Leaf, MerkleLog, event_type_of
+from ledger.storage.checkpoints import CheckpointError, checkpoint_time, origin_of
+from ledger.verification.checkpoints import verify_witnesses
+from ledger.signing.statement import event_type_of
 
 FORMAT = "timeledger/hour-certificate@v1"
 SEAL_PREFIX = b"timeledger/v1 hour-certificate seal\n"
@@ -126,15 +117,6 @@ class VerifiedCertificate:
     @property
     def reference(self) -> str:
         return certificate_reference(self.number, self.bundle_sha256, self.total_minutes)
-
-
-@dataclass(frozen=True)
-class IssuedCertificate:
-    number: str
-    bundle: bytes
-    sha256: str
-    verified: VerifiedCertificate
-    checkpoint_id: int = 0
 
 
 def certificate_reference(number: str, sha256_hex: str, minutes: int) -> str:
@@ -247,17 +229,11 @@ def _describe(statement: Statement | None, index: int) -> str:
     return f"event {statement.type} {statement.aggregate} v{statement.version} (leaf {index})"
 
 
-def _valid_at(key: Any, moment: datetime) -> bool:
-    from ledger.verify import key_valid_at  # the one key-validity rule: events, bundles, checkpoints, seals
-
-    return key_valid_at(key, moment)
-
-
 def _in_period(day: date, period_from: date | None, period_to: date | None) -> bool:
     return (period_from is None or day >= period_from) and (period_to is None or day <= period_to)
 
 
-def _period_text(period_from: date | None, period_to: date | None) -> str:
+def period_text(period_from: date | None, period_to: date | None) -> str:
     if period_from is None and period_to is None:
         return "全部记录"
     return f"{period_from.isoformat() if period_from else '最早'} 至 {period_to.isoformat() if period_to else '今'}"
@@ -274,7 +250,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
     first thing that failed. `witness_keys` (C2SP verifier keys) and `witness_quorum` optionally
     require witness cosignatures on the checkpoint.
     """
-    from ledger.verify import verify_envelopes
+    from ledger.verification.store import verify_envelopes
 
     # -- 1. the document's form ------------------------------------------------------------------------
     if not isinstance(data, bytes):
@@ -383,7 +359,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
             raise CertificateError(f"{what} is signed by key {key_id}, which is not certified by the trust root")
         if key.role is not Role.REGION or key.owner_id != region_actor:
             raise CertificateError(f"{what} is signed by key {key_id}, which is not region {region_code}'s key")
-        if not _valid_at(key, moment):
+        if not key_valid_at(key, moment):
             state = (f"revoked from {key.revoked_at.isoformat()}" if key.revoked_at and moment >= key.revoked_at
                      else f"registered only at {key.registered_at.isoformat()}")
             raise CertificateError(f"{what} was signed at {moment.isoformat()} by key {key_id}, {state}")
@@ -464,7 +440,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
                                    f"{aggregate.certified_minutes} certified minutes)")
         if not _in_period(aggregate.service_date, period_from, period_to):
             raise CertificateError(f"session {session_id} on {aggregate.service_date} is outside the period "
-                                   f"{_period_text(period_from, period_to)}")
+                                   f"{period_text(period_from, period_to)}")
         if certifiers.get(session_id) != str(aggregate.community_id):
             raise CertificateError(f"session {session_id} was not certified by its own community "
                                    f"{aggregate.community_id}")
@@ -500,7 +476,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
 
 def _replay(envelopes: Sequence[bytes]) -> Any:
     """The aggregate one aggregate's envelopes (versions 1..n) replay to."""
-    from ledger.verify import event_class
+    from ledger.verification.store import event_class
 
     aggregate: Any = None
     for envelope in envelopes:
@@ -512,222 +488,3 @@ def _replay(envelopes: Sequence[bytes]) -> Any:
     return aggregate
 
 
-@dataclass
-class _Selection:
-    leaves: dict[int, Leaf] = field(default_factory=dict)
-    envelopes: dict[int, bytes] = field(default_factory=dict)
-
-    def add(self, log: MerkleLog, leaves: Sequence[Leaf]) -> list[bytes]:
-        missing = [leaf for leaf in leaves if leaf.index not in self.envelopes]
-        if missing:
-            self.envelopes.update(log.envelopes_of(missing))
-        for leaf in leaves:
-            self.leaves[leaf.index] = leaf
-        return [self.envelopes[leaf.index] for leaf in leaves]
-
-
-def _genesis_leaf(log: MerkleLog, aggregate_id: str, below: int, what: str) -> Leaf:
-    leaf = log.leaf_of_event(aggregate_id, 1)
-    if leaf is None or leaf.index >= below:
-        raise CertificateError(f"{what} {aggregate_id} is not in the region's log")
-    return leaf
-
-
-def _next_number(connection: sa.Connection, region_code: str, year: int) -> str:
-    prefix = f"{region_code}-{year:04d}-"
-    last = connection.execute(sa.select(sa.func.max(t.certificates.c.number))
-                              .where(t.certificates.c.number.like(prefix + "%"))).scalar()
-    sequence = int(last[len(prefix):]) + 1 if last else 1
-    return f"{prefix}{sequence:06d}"
-
-
-def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = None,
-                      period_from: date | None = None, period_to: date | None = None,
-                      log: MerkleLog | None = None) -> IssuedCertificate:
-    """Issue a certificate of the member's certified sessions with service dates in the period
-    (`year`, or `period_from`..`period_to`; all of them if neither), against a fresh checkpoint."""
-    if ledger.region_code is None:
-        raise CertificateError("the database holds no region")
-    if year is not None:
-        if period_from is not None or period_to is not None:
-            raise CertificateError("give a year or a period, not both")
-        period_from, period_to = date(year, 1, 1), date(year, 12, 31)
-    if period_from and period_to and period_from > period_to:
-        raise CertificateError("the period ends before it starts")
-    member_key = str(UUID(str(member_id)))
-    log = log or MerkleLog.for_ledger(ledger)
-    checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
-    size = checkpoint.size
-    selection = _Selection()
-
-    member_leaf = _genesis_leaf(log, member_key, size, "member")
-    if member_leaf.event_type != "Member.Enrolled":
-        raise CertificateError(f"{member_key} is not a member (its first event is {member_leaf.event_type})")
-    selection.add(log, [member_leaf])
-    region_leaf = _genesis_leaf(log, str(Region.create_id(ledger.region_code)), size, "region")
-    selection.add(log, [region_leaf])
-
-    session_ids = log.sessions_of_member(member_key, below=size)
-    by_session: dict[str, list[Leaf]] = {}
-    for leaf in log.leaves_of_aggregates(session_ids, below=size):
-        by_session.setdefault(leaf.aggregate_id, []).append(leaf)
-    communities: set[str] = set()
-    certified: list[ServiceSession] = []
-    for session_id in session_ids:
-        leaves = by_session.get(session_id, [])
-        if [leaf.version for leaf in leaves] != list(range(1, len(leaves) + 1)):
-            raise CertificateError(f"session {session_id}'s events in the log are not versions 1..{len(leaves)}")
-        envelopes = log.envelopes_of(leaves)
-        session = _replay([envelopes[leaf.index] for leaf in leaves])
-        if (session.status != ServiceSession.CERTIFIED or session.certified_minutes <= 0
-                or not _in_period(session.service_date, period_from, period_to)):
-            continue
-        selection.add(log, leaves)
-        certified.append(session)
-        communities.add(str(session.community_id))
-    for community_id in sorted(communities):
-        selection.add(log, [_genesis_leaf(log, community_id, size, "community")])
-
-    # the keys: every signer, the checkpoint's and the seal's region key, and their certifiers to the root
-    seal_key_id, _, seal_private = ledger._signer_for(ledger.region_actor())
-    wanted = {parse_signed_bytes(unpack(envelope)[1], strict=False).key for envelope in selection.envelopes.values()}
-    wanted |= {checkpoint.key_id, seal_key_id}
-    done: set[str] = set()
-    while wanted - done:
-        key_id = sorted(wanted - done)[0]
-        done.add(key_id)
-        leaves = log.leaves_of_aggregates([str(Key.create_id(key_id))], below=size)
-        if not leaves:
-            raise CertificateError(f"key {key_id} is not registered in the region's log below size {size}")
-        for envelope in selection.add(log, leaves):
-            statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
-            wanted.add(statement.key)  # the certifier (the root certifies itself)
-
-    ordered = sorted(selection.leaves)
-    paths = merkle.inclusion_proofs(log, ordered, size)  # the nodes of every path, fetched together
-    entries = [{"index": index, "event": _b64(selection.envelopes[index]), "proof": [_b64(h) for h in paths[index]]}
-               for index in ordered]
-    now = CLOCK.get()()
-    issued_at = now.astimezone(CHINA_TIME).isoformat(timespec="microseconds")
-    parsed_checkpoint = checkpoint.checkpoint
-    member_name = _replay([selection.envelopes[member_leaf.index]]).name
-    engine = log.engine
-    root = ed25519.unb64(ledger.root_public_key())
-    leaves_list = [(index, selection.leaves[index].leaf_hash) for index in ordered]
-    for _attempt in range(5):
-        try:
-            with engine.begin() as connection:
-                number = _next_number(connection, ledger.region_code, now.astimezone(CHINA_TIME).year)
-                document: dict[str, Any] = {
-                    "format": FORMAT,
-                    "number": number,
-                    "region": ledger.region_code,
-                    "member": {"id": member_key, "name": member_name},
-                    "period": {"from": period_from.isoformat() if period_from else None,
-                               "to": period_to.isoformat() if period_to else None},
-                    "issued_at": issued_at,
-                    "total": {"sessions": len(certified), "minutes": sum(s.certified_minutes for s in certified)},
-                    "checkpoint": checkpoint.note,
-                    "events": entries,
-                    "seal": {"key": seal_key_id, "signature": ""},
-                }
-                document["seal"]["signature"] = _b64(seal_private.sign(_seal_message(document, parsed_checkpoint,
-                                                                                      leaves_list)))
-                bundle = canonical_bytes(document)
-                digest = hashlib.sha256(bundle).hexdigest()
-                # the issuer checks what it signed exactly as a verifier will; a failure registers nothing
-                verified = verify_certificate(bundle, root)
-                connection.execute(t.certificates.insert().values(
-                    number=number, member_id=member_key, period_from=document["period"]["from"],
-                    period_to=document["period"]["to"], sessions=document["total"]["sessions"],
-                    minutes=document["total"]["minutes"], checkpoint_id=checkpoint.checkpoint_id,
-                    bundle_sha256=digest, issued_at=issued_at))
-        except sa.exc.IntegrityError:
-            continue  # another issuer took this number: take the next one
-        break
-    else:  # pragma: no cover - five collisions in a row
-        raise CertificateError("could not allocate a certificate number; try again")
-    return IssuedCertificate(number, bundle, digest, verified, checkpoint.checkpoint_id)
-
-
-def issued_certificates(log: MerkleLog, member_id: str | None = None) -> list[dict[str, Any]]:
-    """The register of issued certificates (newest first)."""
-    query = sa.select(t.certificates).order_by(t.certificates.c.issued_at.desc())
-    if member_id is not None:
-        query = query.where(t.certificates.c.member_id == str(member_id))
-    with log.engine.connect() as connection:
-        return [dict(row._mapping) for row in connection.execute(query)]
-
-
-# ------------------------------------------------------------------------------------------------------ the PDF
-
-
-def _hours(minutes: int) -> str:
-    """A duration in a sentence, exactly (`display.duration_words`: 250 → 4小时10分)."""
-    return duration_words(minutes)
-
-
-def certificate_report(verified: VerifiedCertificate, *, display_name: str | None = None) -> Any:
-    """The certificate as a `projections.render` report (志愿服务证明, 附件5 columns)."""
-    from projections.render.model import Column, QRCode, Report, Section, SignatureBox, Table, Text, china_time
-
-    rows: list[dict[str, Any]] = []
-    cumulative = 0
-    for number, line in enumerate(verified.sessions, 1):
-        cumulative += line.minutes
-        rows.append({"no": number, "date": line.service_date, "content": f"{line.activity}：{line.content}",
-                     "place": line.place, "minutes": line.minutes, "cumulative": cumulative, "rating": line.rating,
-                     "certified_by": line.community_name})
-    columns = [
-        Column("no", "序号", 5, "center", "int"),
-        Column("date", "服务日期", 11, "center", "date"),
-        Column("content", "服务内容", 28),
-        Column("place", "服务地点", 14),
-        Column("minutes", f"时长({DURATION_UNIT})", 10, "right", "hours"),
-        Column("cumulative", f"累计({DURATION_UNIT})", 10, "right", "hours"),
-        Column("rating", "评价", 5, "center"),
-        Column("certified_by", "认证社区", 14),
-    ]
-    totals = {"no": "个人累计社区志愿服务时间（经认证）", "minutes": verified.total_minutes}
-    issued = verified.issued_at.astimezone(CHINA_TIME)
-    start, end = verified.period_from, verified.period_to
-    when = ("" if start is None and end is None else f"于 {start} 至 {end} 期间" if start and end
-            else f"自 {start} 起" if start else f"截至 {end}")
-    statement = (f"兹证明 {verified.member_name} 同志{when}在{verified.region_name}参加社区志愿服务，"
-                 f"经社区党组织认证 {len(verified.sessions)} 次，累计服务时间 {_hours(verified.total_minutes)}。")
-    notes = "\n".join([
-        *([] if rows else ["该期间内无经认证的服务记录。"]),
-        ("如何核对：用手机扫描本证明上的二维码；或请所在社区、单位登录本地区爱心时间银行，在“审计核验”页面"
-         "上传本证明的电子凭证核对。"),
-    ])
-    technical = [
-        "每条服务记录均由记录人、评价人和认证社区各自数字签名，并由区级签名检查点证明收录于防篡改的默克尔日志。",
-        (f"检查点：日志大小 {verified.checkpoint.size}，根哈希 {verified.checkpoint.root_hash.hex()}，"
-         f"签署于 {china_time(verified.checkpoint_time)}（北京时间）。"),
-        ("离线核验：取得同名电子凭证文件（JSON）与省级信任根公钥，执行 timeledger certificate verify 凭证文件 "
-         "--trust 根公钥文件；二维码含证书编号、凭证文件 SHA-256 与认证总时长。"),
-        f"党员编号：{verified.member_id}",
-        f"电子凭证 SHA-256：{verified.bundle_sha256}",
-    ]
-    table = Table("服务记录", columns, rows, totals_row=totals if rows else None, note=notes)
-    return Report(
-        title="志愿服务证明",
-        subtitle_lines=[f"（{display_name or '爱心时间银行'} · 在职党员到社区报到服务记录 附件5）"],
-        meta=[("证书编号", verified.number), ("姓名", verified.member_name),
-              ("出具单位", f"{verified.region_name}（{verified.region_code}）"),
-              ("统计期间", _period_text(verified.period_from, verified.period_to)),
-              ("认证服务", f"{len(verified.sessions)} 次，{_hours(verified.total_minutes)}"),
-              ("出具日期", f"{issued:%Y年%m月%d日}")],
-        sections=[
-            Section([table], heading=statement),
-            Section([QRCode(verified.reference, caption=f"{verified.number}\n扫码核对 · {_hours(verified.total_minutes)}"),
-                     SignatureBox("出具单位（盖章）")]),
-            Section([Text(technical, size=9)], heading="技术说明（供审计人员使用）", new_page=True),
-        ],
-    )
-
-
-def render_certificate_pdf(verified: VerifiedCertificate, *, display_name: str | None = None) -> bytes:
-    from projections.render import render
-
-    return render(certificate_report(verified, display_name=display_name), "pdf")

@@ -5,10 +5,16 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Optional
 from uuid import UUID
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ledger.commands import store as base
+from ledger.verification.audit import ReadModels
 
 from ledger.domain.display import duration_text
 
@@ -16,14 +22,25 @@ DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sql
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
 
 
-def _cli() -> Any:
-    import ledger.cli as base  # imported late: ledger.cli imports this module while it loads
+@dataclass(frozen=True)
+class Collaborators:
+    """What these commands take from the rings above (the ledger draws no PDF and knows no read
+    models): given by the `timeledger` entry point (api/cli) to `register`."""
 
-    return base
+    render_certificate_pdf: Callable[..., bytes]
+    read_models: Callable[[], ReadModels]
+
+
+_collaborators: list[Collaborators] = []
+
+
+def _given() -> Collaborators:
+    if not _collaborators:
+        raise RuntimeError("ledger.commands.transparency.register(app, ...) was not called")
+    return _collaborators[-1]
 
 
 def _open(db: str | None) -> Any:
-    base = _cli()
     ledger = base.open_ledger(db)
     if ledger.region_code is None:
         base.fail("the database holds no region (run `timeledger init` or `timeledger demo`)", 2)
@@ -38,18 +55,11 @@ def checkpoint(cosign_with: Annotated[Optional[Path], typer.Option(
                out_file: Annotated[Optional[Path], typer.Option("--out", help="Also write the signed note here")] = None,
                db: DbOption = None) -> None:
     """Catch the Merkle log up and sign a checkpoint (or, with --cosign-with, cosign the latest as a witness)."""
-    from ledger.transparency.checkpoints import (
-        CheckpointError,
-        CheckpointStore,
-        cosign,
-        load_private_key_file,
-        region_note_verifier,
-        sign_checkpoint,
-        witness_verifier_key,
-    )
-    from ledger.transparency.log import MerkleLog
+    from ledger.application.checkpoints import cosign, load_private_key_file, sign_checkpoint
+    from ledger.storage.checkpoints import CheckpointError, CheckpointStore
+    from ledger.verification.checkpoints import region_note_verifier, witness_verifier_key
+    from ledger.storage.merkle_log import MerkleLog
 
-    base = _cli()
     ledger = _open(db)
     log = MerkleLog.for_ledger(ledger)
     try:
@@ -82,14 +92,13 @@ proof_app = typer.Typer(help="Inclusion and consistency proofs as files.", no_ar
 @proof_app.command("inclusion")
 def proof_inclusion(position: Annotated[Optional[int], typer.Option(help="The event's notification position")] = None,
                     event: Annotated[Optional[str], typer.Option(help="The event as AGGREGATE_ID:VERSION")] = None,
-                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the tlog-proof")] = ...,
+                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the tlog-proof")] = ...,  # type: ignore[assignment]  # typer: ... marks a required option
                     db: DbOption = None) -> None:
     """Write a C2SP tlog-proof of one event (the event itself rides in its `extra` line)."""
-    from ledger.transparency.checkpoints import sign_checkpoint
-    from ledger.transparency.log import LogError, MerkleLog
-    from ledger.transparency.proofs import ProofFileError, inclusion_file, leaf_for
+    from ledger.application.checkpoints import sign_checkpoint
+    from ledger.storage.merkle_log import LogError, MerkleLog
+    from ledger.verification.proofs import ProofFileError, inclusion_file, leaf_for
 
-    base = _cli()
     if (position is None) == (event is None):
         base.fail("name the event with exactly one of --position N or --event AGGREGATE_ID:VERSION", 2)
     named: tuple[str, int] | None = None
@@ -120,11 +129,10 @@ def proof_consistency(size_from: Annotated[int, typer.Option("--from", min=0, he
                       out_file: Annotated[Optional[Path], typer.Option("--out", help="Write here, not stdout")] = None,
                       db: DbOption = None) -> None:
     """Prove that the log of --from events is a prefix of the log of --to events."""
-    from ledger.transparency.checkpoints import CheckpointStore
-    from ledger.transparency.log import MerkleLog
-    from ledger.transparency.proofs import ProofFileError, consistency_file
+    from ledger.storage.checkpoints import CheckpointStore
+    from ledger.storage.merkle_log import MerkleLog
+    from ledger.verification.proofs import ProofFileError, consistency_file
 
-    base = _cli()
     ledger = _open(db)
     log = MerkleLog.for_ledger(ledger)
     if size_to is None:
@@ -154,11 +162,11 @@ def proof_verify(proof_file: Annotated[Path, typer.Argument(help="A proof file f
     """Check a proof file; fails closed unless every tree it names carries a checkpoint signed by a region key
     that the trust root certified (and that was valid when it signed)."""
     from ledger.signing.note import NoteError, parse_verifier_key
-    from ledger.transparency.checkpoints import CheckpointError, RegionKeyring
-    from ledger.transparency.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
-    from ledger.transparency.proofs import verify_inclusion_file
+    from ledger.storage.checkpoints import CheckpointError
+    from ledger.verification.checkpoints import RegionKeyring
+    from ledger.verification.proofs import CONSISTENCY_HEADER, ProofFileError, verify_consistency_file
+    from ledger.verification.proofs import verify_inclusion_file
 
-    base = _cli()
     try:
         text = proof_file.read_bytes()
     except OSError as error:
@@ -202,10 +210,10 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     """Issue a certificate of a member's certified hours: FILE (JSON bundle) and FILE.pdf."""
     from datetime import date
 
-    from ledger.transparency.certificate import CertificateError, issue_certificate, render_certificate_pdf
-    from ledger.transparency.log import LogError
+    from ledger.application.certificates import issue_certificate
+    from ledger.verification.certificates import CertificateError
+    from ledger.storage.merkle_log import LogError
 
-    base = _cli()
     try:
         member_id = UUID(member)
         first = date.fromisoformat(date_from) if date_from else None
@@ -220,7 +228,7 @@ def certificate_issue(member: Annotated[str, typer.Option(help="Member id")],
     display_name = ledger.get_region().display_name
     out_file.write_bytes(issued.bundle)
     pdf_path = Path(f"{out_file}.pdf")
-    pdf_path.write_bytes(render_certificate_pdf(issued.verified, display_name=display_name))
+    pdf_path.write_bytes(_given().render_certificate_pdf(issued.verified, display_name=display_name))
     verified = issued.verified
     base.out.print(f"certificate {issued.number}: {verified.member_name}, {len(verified.sessions)} certified "
                    f"session(s), {verified.total_minutes} minutes ({duration_text(verified.total_minutes)} h:mm)")
@@ -237,9 +245,8 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
                            help="The QR code's text: the bundle must match its digest and total")] = None,
                        as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False) -> None:
     """Verify a certificate offline with the trust root's public key alone; print the certified total."""
-    from ledger.transparency.certificate import CertificateError, parse_reference, verify_certificate
+    from ledger.verification.certificates import CertificateError, parse_reference, verify_certificate
 
-    base = _cli()
     try:
         root = base.read_trust_root(trust)
         data = bundle_file.read_bytes()
@@ -287,19 +294,19 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
           as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
           db: DbOption = None) -> None:
     """Replay the whole log: events, Merkle log and checkpoints, balances, points and stars; report differences."""
-    from ledger.transparency.audit import audit as run_audit
-    from ledger.transparency.audit import format_report
-    from ledger.transparency.log import MerkleLog
+    from ledger.verification.audit import audit as run_audit
+    from ledger.verification.audit import format_report
+    from ledger.storage.merkle_log import MerkleLog
 
-    base = _cli()
     ledger = _open(db)
     root = base.read_trust_root(trust) if trust else None
     log = MerkleLog.for_ledger(ledger)
-    with base.Progress(base.TextColumn("[bold]audit[/bold] {task.description}"), base.BarColumn(),
-                       base.MofNCompleteColumn(), base.TimeElapsedColumn(), console=base.console,
-                       transient=True) as bar:
+    with Progress(TextColumn("[bold]audit[/bold] {task.description}"), BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=base.console,
+                  transient=True) as bar:
         task = bar.add_task("", total=ledger.recorder.max_notification_id() or 0)
-        report = run_audit(ledger, root_public_key=root, verify=verify, views=views, workers=workers, log=log,
+        report = run_audit(ledger, root_public_key=root, verify=verify, workers=workers, log=log,
+                           views=_given().read_models() if views else None,
                            catch_up=catch_up,
                            progress=lambda stage, n: bar.update(task, description=stage, completed=n))
     if as_json:
@@ -318,8 +325,9 @@ def audit(trust: Annotated[Optional[Path], typer.Option(help="Trust root public 
     raise typer.Exit(0 if report.ok else 1 if report.differences else AUDIT_INCOMPLETE_EXIT)
 
 
-def register(app: typer.Typer) -> None:
+def register(app: typer.Typer, collaborators: Collaborators) -> None:
     """Add `checkpoint`, `proof …`, `certificate …` and `audit` to the `timeledger` CLI."""
+    _collaborators.append(collaborators)
     app.command("checkpoint")(checkpoint)
     app.add_typer(proof_app, name="proof")
     app.add_typer(certificate_app, name="certificate")

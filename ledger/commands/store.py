@@ -1,13 +1,13 @@
-"""`timeledger`: the command line. Every command takes `--db URL` (or TIMELEDGER_DATABASE_URL)."""
+"""The ledger's commands of `timeledger` (the entry point is api/cli). Every command takes `--db URL`
+(or TIMELEDGER_DATABASE_URL)."""
 
 from __future__ import annotations
 
 import base64
 import json
 import os
-import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 from uuid import UUID
 
 import typer
@@ -19,12 +19,12 @@ from rich.table import Table
 from ledger.application import Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import LedgerError
-from ledger.persistence import ConfigurationError, parse_database_url
+from ledger.storage.persistence import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import loads_bounded
 
-app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
-                  no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="The ledger's commands (registered into `timeledger` by api/cli).", no_args_is_help=True,
+                  add_completion=False)
 keys_app = typer.Typer(help="Trust-root and signing-key commands.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 console = Console(stderr=True)
@@ -42,7 +42,7 @@ def open_ledger(db: str | None) -> Ledger:
         raise typer.Exit(2) from None
 
 
-def fail(message: str, code: int = 1) -> None:
+def fail(message: str, code: int = 1) -> NoReturn:
     console.print(f"[red]error:[/red] {message}")
     raise typer.Exit(code)
 
@@ -149,7 +149,7 @@ def verify(trust: Annotated[Optional[Path], typer.Option(help="Trust root public
            as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
            db: DbOption = None) -> None:
     """Verify every event: signatures, hash chains, key certification and revocation, replay."""
-    from ledger.verify import verify_store
+    from ledger.verification.store import verify_store
 
     ledger = open_ledger(db)
     if ledger.region_code is None:
@@ -228,7 +228,7 @@ def region_card_command(out_file: Annotated[Path, typer.Option("--out", help="Wh
                         address: Annotated[str, typer.Option(help="This region's service URL")] = "",
                         db: DbOption = None) -> None:
     """Write this region's card (keys and root-signed certificate) for other regions to register."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     card = transfers.region_card(open_ledger(db), address=address)
     out_file.write_text(json.dumps(card, ensure_ascii=False, indent=2) + "\n")
@@ -239,7 +239,7 @@ def region_card_command(out_file: Annotated[Path, typer.Option("--out", help="Wh
 def region_add_peer(card_file: Annotated[Path, typer.Argument(help="The other region's card")],
                     db: DbOption = None) -> None:
     """Register another region (its key must be certified by our trust root)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -257,7 +257,7 @@ def transfer_start(member: Annotated[str, typer.Option(help="Member id")],
                    to: Annotated[str, typer.Option("--to", help="Destination region code")],
                    db: DbOption = None) -> None:
     """Phase 1: freeze the member and write a pending transfer-out (needs the member's consent)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -272,7 +272,7 @@ def transfer_export(transfer: Annotated[str, typer.Argument(help="Transfer id")]
                     out_file: Annotated[Path, typer.Option("--out", help="Bundle file to write")],
                     db: DbOption = None) -> None:
     """Write the signed bundle of a pending transfer."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -289,7 +289,7 @@ def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
                     db: DbOption = None) -> None:
     """Phase 2: verify the bundle offline, import the history, credit the balance, sign a receipt
     (or a signed rejection naming what failed)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     bundle = bundle_file.read_bytes()
@@ -314,7 +314,7 @@ def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
 def transfer_complete(receipt: Annotated[Path, typer.Argument(help="The destination's signed receipt")],
                       db: DbOption = None) -> None:
     """Phase 3: the destination's receipt completes the transfer (member closed here)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -332,7 +332,7 @@ def transfer_answer(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
     """Destination, after the transfer's expiry: answer the source's query. Writes the signed receipt
     if this region imported the transfer, else records and signs "not imported" (this region then
     never imports it)."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -356,7 +356,7 @@ def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
                   db: DbOption = None) -> None:
     """Phase 3: void with the destination's signed rejection or "not imported" answer. A timeout alone
     voids nothing (the destination may have imported); --force --reason is the admin's override."""
-    from ledger import transfer as transfers
+    from ledger.application import transfers
 
     ledger = open_ledger(db)
     try:
@@ -439,7 +439,7 @@ def backup(out_file: Annotated[Path, typer.Option("--out", help="Backup file to 
            db: DbOption = None) -> None:
     """Back up the whole store while it runs: SQLite's online backup API, or pg_dump of the schema.
     The master key is not in the backup: keep it apart."""
-    from ledger import backup as backups
+    from ledger.storage import backup as backups
 
     database = parse_database_url(db)
     try:
@@ -462,8 +462,8 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
             db: DbOption = None) -> None:
     """Restore a backup into this store (refused while a server runs on it, under another master
     key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
-    from ledger import backup as backups
-    from ledger.persistence import WriterLock
+    from ledger.storage import backup as backups
+    from ledger.storage.persistence import WriterLock
 
     database = parse_database_url(db)
     if not backup_file.is_file():
@@ -497,29 +497,7 @@ def export_root(out_file: Annotated[Path, typer.Option("--out", help="Where to w
     out.print(f"trust root public key written to {out_file}")
 
 
-def _register_front_doors() -> None:
-    """Commands owned by the other packages: reports (projections) and the HTTP service (api)."""
-    from api.cli import register as register_api
-    from projections.cli import register as register_reports
-
-    register_reports(app)
-    register_api(app)
-    __import__("ledger.transparency.cli", fromlist=["register"]).register(app)  # checkpoint, proof, certificate, audit
-
-
-_register_front_doors()
-
-
-def main() -> None:  # pragma: no cover - console entry point
-    try:
-        app()
-    except LedgerError as error:
-        console.print(f"[red]{error.code}:[/red] {error.detail}")
-        sys.exit(1)
-    except ConfigurationError as error:  # e.g. the wrong master key, from any command's start-up
-        console.print(f"[red]configuration error:[/red] {error}")
-        sys.exit(2)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
+def register(root: typer.Typer) -> None:
+    """Add the ledger's own commands (init, demo, verify, keys, transfer, region, calendar, backup …) to `root`."""
+    root.registered_commands.extend(app.registered_commands)
+    root.registered_groups.extend(app.registered_groups)

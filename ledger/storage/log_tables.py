@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger import persistence
-from ledger.persistence import Database
+from ledger.storage import persistence
+from ledger.storage.persistence import Database
 
 metadata = sa.MetaData()
 STATE_NAME = "merkle"

@@ -60,7 +60,7 @@ from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.transfer import Transfer, TransferImport, TransferRejection
-from ledger.domain.values import ConsentPurpose, Role, check_region_code, check_text
+from ledger.domain.values import ConsentPurpose, PartyStatus, Role, check_region_code, check_text
 from ledger.signing import keys as ed25519
 from ledger.signing import sealed
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
@@ -288,7 +288,7 @@ def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: 
 def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
     """The bundle for a pending transfer, with inclusion proofs of every aggregate's head event in
     a checkpoint the region signs (the hash chains then vouch for every earlier event)."""
-    from ledger.transparency.bundle import inclusion_proofs_for
+    from ledger.application.bundles import inclusion_proofs_for
 
     transfer = _get_transfer(ledger, transfer_id)
     transfer.require_pending()
@@ -393,7 +393,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
                   depth: int = 0) -> VerifiedBundle:
     """Check a bundle offline, trusting only the root key (and, when given, the source's
     registered key id). Raises TransferRefused naming the first failed check."""
-    from ledger.verify import verify_envelopes
+    from ledger.verification.store import verify_envelopes
 
     if len(bundle) > BUNDLE_BYTES_MAX:
         raise TransferRefused("bundle_too_large", "the bundle is larger than any member's history")
@@ -473,7 +473,7 @@ def _check_merkle(merkle: Any, heads: dict[UUID, bytes], transfer_head: bytes, r
     cannot show this destination a history other than the one in its log."""
     from ledger.signing import merkle as tree
     from ledger.signing import note
-    from ledger.transparency.checkpoints import origin_of
+    from ledger.storage.checkpoints import origin_of
 
     if not isinstance(merkle, dict):
         raise TransferRefused("bundle_merkle_invalid", "the bundle carries no inclusion proofs")
@@ -697,7 +697,8 @@ def commit_import(ledger: Ledger, checked: CheckedImport) -> Receipt:
         member.reopen(transfer_id=verified.transfer_id, source=source)
     else:
         member = Member.enrol(member_id=verified.member_id, name=verified.member_name, unit_id=None,
-                              party_status=verified.party_status, job_title="", region_code=ledger.region_code)
+                              party_status=PartyStatus(verified.party_status), job_title="",
+                              region_code=ledger.region_code)
     member.record_history_imported(transfer_id=verified.transfer_id, source=source,
                                    bundle_sha256=checked.bundle_sha256, summary=verified.summary,
                                    personal_sealed=ledger._seal_personal(verified.member_id, checked.personal))

@@ -193,7 +193,7 @@ def decode_event(cls: type, originator_id: UUID, version: int, time: str, payloa
     state["originator_version"] = version
     state["timestamp"] = datetime.fromisoformat(time)
     state[CHAIN_ATTRIBUTE] = chain
-    domain_event = object.__new__(cls)
+    domain_event: Any = object.__new__(cls)
     object.__setattr__(domain_event, "__dict__", state)
     return domain_event
 
@@ -365,7 +365,7 @@ def create_engine(database: Database, *, sqlite_pragmas: Sequence[str] = ()) -> 
     elif (database.sqlite_path or "").startswith("file:"):  # `sqlite:///:memory:`: a shared-cache URI
         import sqlite3
 
-        path = database.sqlite_path
+        path = database.sqlite_path or ""
         engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool, creator=lambda: sqlite3.connect(
             path, uri=True, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S))
     else:
@@ -655,26 +655,26 @@ def iter_raw_events(database: Database, *, recorder: Any = None, order: str = "a
         connection.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
         try:
             cursor = connection.execute(
-                "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY "
+                "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events ORDER BY "  # noqa: S608 - the order is one of two fixed clauses
                 + order_by.format(pos="rowid"))
-            while rows := cursor.fetchmany(STREAM_PAGE_ROWS):
-                for row in rows:
+            while page := cursor.fetchmany(STREAM_PAGE_ROWS):
+                for record in page:
                     # a tampered row may hold any type in any column: passed on as read, for the verifier to name
-                    state = bytes(row[4]) if isinstance(row[4], (bytes, bytearray, memoryview)) else row[4]
-                    yield RawEvent(row[0], row[1], row[2], row[3], state)
+                    state = bytes(record[4]) if isinstance(record[4], (bytes, bytearray, memoryview)) else record[4]
+                    yield RawEvent(record[0], record[1], record[2], record[3], state)
         finally:
             connection.close()
         return
     import psycopg
 
-    with psycopg.connect(database.libpq_url) as connection, connection.transaction():
-        with connection.cursor(name="timeledger_verify") as cursor:
-            cursor.itersize = STREAM_PAGE_ROWS
-            cursor.execute(
-                "SELECT notification_id, originator_id, originator_version, topic, state FROM "
+    with psycopg.connect(database.libpq_url) as pg, pg.transaction():
+        with pg.cursor(name="timeledger_verify") as named:
+            named.itersize = STREAM_PAGE_ROWS
+            named.execute(
+                "SELECT notification_id, originator_id, originator_version, topic, state FROM "  # noqa: S608 - a quoted identifier and a fixed order
                 + _pg_table(database) + " ORDER BY " + order_by.format(pos="notification_id"))
-            for row in cursor:
-                yield RawEvent(row[0], str(row[1]), row[2], row[3], bytes(row[4]))
+            for record in named:
+                yield RawEvent(record[0], str(record[1]), record[2], record[3], bytes(record[4]))
 
 
 # -------------------------------------------------------------------------------------------

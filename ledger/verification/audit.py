@@ -1,6 +1,6 @@
 """The auditor's full check (`timeledger audit`): changes nothing, reports every difference.
 
-1. **Events** — `ledger.verify.verify_store`: every signature, key chain, hash chain and replay.
+1. **Events** — `ledger.verification.store.verify_store`: every signature, key chain, hash chain and replay.
 2. **Store against log** — one pass over the event store in position order beside the Merkle log's
    leaves: every logged event must still be in the store with the same bytes (a changed, deleted or
    inserted event is named, including the deletion of an aggregate's last event, which no
@@ -23,23 +23,34 @@ import base64
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 import sqlalchemy as sa
 
 from ledger.domain.region import Region
-from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import Role
-from ledger.persistence import RawEvent, decode_event
+from ledger.storage.persistence import RawEvent, decode_event
 from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, NoteError, open_checkpoint
 from ledger.signing.statement import parse_signed_bytes, statement_hash, unpack
-from ledger.transparency import schema as t
-from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint, checkpoint_time
-from ledger.transparency.log import Leaf, MerkleLog, event_type_of
+from ledger.storage import log_tables as t
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint, checkpoint_time
+from ledger.signing.statement import event_type_of
+from ledger.storage.merkle_log import Leaf, MerkleLog
 
 NODE_PAGE = 20_000
+
+
+class ReadModels(Protocol):
+    """What the audit asks of the read models (implemented by `projections.audit.ProjectionsAudit`)."""
+
+    def catch_up(self, ledger: Any, report: AuditReport) -> None:
+        """Take in every stored event; a failure is added to `report` (never raised)."""
+
+    def compare(self, ledger: Any, balances: dict[str, tuple[int, int]], report: AuditReport) -> str:
+        """Compare with `balances` (replayed from the events) and a scratch rebuild: "yes" or why skipped."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +61,7 @@ class Difference:
     leaf_index: int | None = None
 
     def __post_init__(self) -> None:
-        from ledger.verify import printable
+        from ledger.verification.store import printable
 
         object.__setattr__(self, "detail", printable(self.detail))
 
@@ -126,18 +137,15 @@ class _Tree:
         return merkle.root_from_compact_range(self.size, self.peaks)
 
 
-def _positions(events: Iterator[RawEvent]) -> Iterator[RawEvent | None]:
-    yield from events
-    while True:
-        yield None
-
-
-def audit(ledger: Any, *, root_public_key: bytes | None = None, verify: bool = True, views: bool = True,
+def audit(ledger: Any, *, root_public_key: bytes | None = None, verify: bool = True,
+          views: ReadModels | None = None,
           workers: int | None = None, progress: Callable[[str, int], None] | None = None,
           log: MerkleLog | None = None, catch_up: bool = True) -> AuditReport:
     """Run every check (see the module docstring) and return what differs. With `catch_up` (the
-    default) the Merkle log and the projections first take in every stored event, so every
-    comparison covers the whole store; what still cannot be compared makes the report incomplete."""
+    default) the Merkle log and the read models first take in every stored event, so every
+    comparison covers the whole store; what still cannot be compared makes the report incomplete.
+    `views` compares the read models (checks 5 and 6); the ledger knows none, so `projections.audit`
+    passes its own (`projections.audit.audit` is the full audit that `timeledger audit` runs)."""
     report = AuditReport()
     if ledger.region_code is None:
         report.add("store", "the database holds no region")
@@ -154,7 +162,7 @@ def audit(ledger: Any, *, root_public_key: bytes | None = None, verify: bool = T
 
     # 1. every event --------------------------------------------------------------------------------
     if verify:
-        from ledger.verify import verify_store
+        from ledger.verification.store import verify_store
 
         verified = verify_store(ledger.database, root_public_key=root, region_code=ledger.region_code,
                                 recorder=ledger.recorder, workers=workers,
@@ -253,9 +261,9 @@ def audit(ledger: Any, *, root_public_key: bytes | None = None, verify: bool = T
     clock = time.perf_counter()
 
     # 6. the projections ----------------------------------------------------------------------------------
-    if views:
+    if views is not None:
         try:
-            report.views_compared = _compare_views(ledger, live_balances, report)
+            report.views_compared = views.compare(ledger, live_balances, report)
         except Exception as error:  # noqa: BLE001 - the events cannot be projected: a finding, never a crash
             report.views_compared = "failed"
             report.add("views", f"the projections cannot be recomputed from the events: {type(error).__name__}: "
@@ -267,7 +275,7 @@ def audit(ledger: Any, *, root_public_key: bytes | None = None, verify: bool = T
 
 
 def iter_rows(database: Any, *, recorder: Any, order: str) -> Iterator[RawEvent]:
-    from ledger.verify import iter_rows as clean_rows
+    from ledger.verification.store import iter_rows as clean_rows
 
     return clean_rows(database, recorder=recorder, order=order)
 
@@ -280,39 +288,19 @@ def _same_id(text: str) -> str:
         return text
 
 
-def _catch_up(ledger: Any, log: MerkleLog, views: bool, report: AuditReport) -> None:
-    """Bring the Merkle log and (when present) the projections up to the store before comparing."""
+def _catch_up(ledger: Any, log: MerkleLog, views: ReadModels | None, report: AuditReport) -> None:
+    """Bring the Merkle log and (when given) the read models up to the store before comparing."""
     try:
         log.catch_up()
     except Exception as error:  # noqa: BLE001 - e.g. a read-only database: said, never silently skipped
         report.incomplete.append(f"the Merkle log could not catch up: {type(error).__name__}: {error}")
-    if not views or ledger.database.kind == "memory":
-        return
-    try:
-        from projections import schema as views_schema
-        from projections.projector import Views
-    except ImportError:
-        return
-    engine = views_schema.create_view_engine(ledger.database)
-    try:
-        inspector = sa.inspect(engine)
-        if not inspector.has_table(views_schema.tracking.name):
-            return  # no projections in this database: nothing lags
-        live = Views(ledger, engine=engine)
-        try:
-            live.catch_up()
-        finally:
-            live.close()
-    except Exception as error:  # noqa: BLE001 - a stored event the projections cannot apply is a finding
-        report.add("views", f"the projections cannot take in the stored events: {type(error).__name__}: {error}")
-        report.incomplete.append(f"the projections could not catch up: {type(error).__name__}")
-    finally:
-        engine.dispose()
+    if views is not None and ledger.database.kind != "memory":
+        views.catch_up(ledger, report)
 
 
 def _replay_account(envelope: bytes, raw: RawEvent, accounts: dict[str, Any], broken: set[str],
                     report: AuditReport) -> None:
-    from ledger.verify import event_class
+    from ledger.verification.store import event_class
 
     account_id = _same_id(raw.originator_id)
     if account_id in broken:
@@ -384,7 +372,7 @@ def _count_nodes(log: MerkleLog) -> int:
 
 def _check_checkpoints(ledger: Any, log: MerkleLog, checkpoints: list[StoredCheckpoint], root: bytes,
                        report: AuditReport) -> None:
-    from ledger.verify import KEY_TYPES, key_valid_at, load_trusted_keys
+    from ledger.verification.store import KEY_TYPES, key_valid_at, load_trusted_keys
 
     if not checkpoints:
         return
@@ -423,73 +411,6 @@ def _check_checkpoints(ledger: Any, log: MerkleLog, checkpoints: list[StoredChec
                     report.add("checkpoint", f"{name} is not consistent with checkpoint {previous.checkpoint_id} "
                                f"(size {previous.size}): {error}")
         previous = checkpoint
-
-
-def _compare_views(ledger: Any, balances: dict[str, tuple[int, int]], report: AuditReport) -> str:
-    """Live projections vs the replayed balances and vs a scratch rebuild (points, stars)."""
-    try:
-        from projections import schema as views_schema
-        from projections.projector import Views
-    except ImportError:
-        return "skipped: the projections package is not installed"
-    if ledger.database.kind == "memory":
-        return "skipped: an in-memory store has no shared projection tables"
-    live_engine = views_schema.create_view_engine(ledger.database)
-    try:
-        inspector = sa.inspect(live_engine)
-        if not inspector.has_table(views_schema.tracking.name) or not inspector.has_table(
-                views_schema.accounts.name):
-            return "skipped: no projections in this database"
-        with live_engine.connect() as connection:
-            position = connection.execute(sa.select(views_schema.tracking.c.position).where(
-                views_schema.tracking.c.name == views_schema.TRACKING_NAME)).scalar()
-            head = ledger.recorder.max_notification_id() or 0
-            if position is None or position < head:
-                return f"skipped: the projections are behind the log (at {position}, log at {head})"
-            live_accounts = {row.member_id: (row.available_minutes, row.owed_minutes) for row in connection.execute(
-                sa.select(views_schema.accounts.c.member_id, views_schema.accounts.c.available_minutes,
-                          views_schema.accounts.c.owed_minutes))}
-            live_years = _member_years(connection, views_schema)
-        for member_id, replayed in balances.items():
-            shown = live_accounts.get(member_id)
-            if shown != replayed:
-                report.add("views", f"member {member_id}: the events give balance {replayed[0]} (owed {replayed[1]}), "
-                           f"the projection shows {shown}")
-        for member_id in set(live_accounts) - set(balances):
-            report.add("views", f"member {member_id} has a projected account no event opened")
-        scratch_engine = sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
-                                          connect_args={"check_same_thread": False})
-        scratch = Views(ledger, engine=scratch_engine)
-        try:
-            scratch.rebuild()
-            with scratch_engine.connect() as connection:
-                rebuilt_years = _member_years(connection, views_schema)
-        finally:
-            scratch.close()
-            scratch_engine.dispose()
-        for key in sorted(set(live_years) | set(rebuilt_years)):
-            if live_years.get(key) != rebuilt_years.get(key):
-                report.add("views", f"member {key[0]} year {key[1]}: recomputed from the events "
-                           f"{_describe_year(rebuilt_years.get(key))}, the projection shows "
-                           f"{_describe_year(live_years.get(key))}")
-        return "yes"
-    finally:
-        live_engine.dispose()
-
-
-_YEAR_COLUMNS = ("sessions", "certified_minutes", "policy_version", "points_scaled", "stars", "requirements_met")
-
-
-def _member_years(connection: sa.Connection, views_schema: Any) -> dict[tuple[str, int], tuple[Any, ...]]:
-    table = views_schema.member_years
-    columns = [table.c.member_id, table.c.year, *(table.c[name] for name in _YEAR_COLUMNS)]
-    return {(row[0], int(row[1])): tuple(row[2:]) for row in connection.execute(sa.select(*columns))}
-
-
-def _describe_year(values: tuple[Any, ...] | None) -> str:
-    if values is None:
-        return "no row"
-    return ", ".join(f"{name} {value}" for name, value in zip(_YEAR_COLUMNS, values))
 
 
 def format_report(report: AuditReport) -> list[str]:

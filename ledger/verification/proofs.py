@@ -33,7 +33,6 @@ verifier key the caller pins. The producer refuses sizes no checkpoint was signe
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from ledger.domain.values import is_ascii_digits
 from ledger.signing import merkle
@@ -47,8 +46,9 @@ from ledger.signing.note import (
     open_checkpoint,
     parse_tlog_proof,
 )
-from ledger.transparency.checkpoints import CheckpointError, CheckpointStore, RegionKeyring, StoredCheckpoint
-from ledger.transparency.log import Leaf, MerkleLog
+from ledger.storage.checkpoints import CheckpointError, CheckpointStore, StoredCheckpoint
+from ledger.verification.checkpoints import RegionKeyring
+from ledger.storage.merkle_log import Leaf, MerkleLog
 
 CONSISTENCY_HEADER = "timeledger/consistency-proof@v1"
 # Log positions, leaf counts and event versions are SQL BIGINTs: a larger number names nothing, and
@@ -170,7 +170,7 @@ def consistency_file(log: MerkleLog, size1: int, size2: int, *, store: Checkpoin
                              f"{', '.join(map(str, sizes[-20:])) or 'none'})", "unsigned_size")
     root1, root2 = log.root_at(size1), log.root_at(size2)
     hashes = log.consistency_proof(size1, size2)
-    notes = [signed[size].note for size in sorted(signed)]
+    notes = [checkpoint.note for size in sorted(signed) if (checkpoint := signed[size]) is not None]
     lines = [CONSISTENCY_HEADER, f"old {size1} {_b64(root1)}", f"new {size2} {_b64(root2)}",
              *(_b64(h) for h in hashes)]
     return "".join(line + "\n" for line in lines) + "\n" + "".join(notes)
@@ -262,7 +262,7 @@ def verify_consistency_file(text: str | bytes, log_verifier: CheckpointOpener, *
 
 def leaf_for(log: MerkleLog, *, position: int | None = None, event: tuple[str, int] | None = None) -> Leaf:
     """The leaf of an event named by its notification position or by (aggregate id, version)."""
-    leaf: Any = None
+    leaf: Leaf | None = None
     for number, what, most in ((position, "position", LOG_POSITION_MAX),
                                (event[1] if event is not None else None, "version", EVENT_VERSION_MAX)):
         if number is not None and not 1 <= number <= most:

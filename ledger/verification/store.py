@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 from collections import Counter
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -23,9 +23,10 @@ from uuid import UUID
 
 from eventsourcing.utils import resolve_topic
 
+from ledger.domain.keys import key_valid_between
 from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import CERTIFIERS, Role
-from ledger.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
+from ledger.storage.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.statement import (
@@ -48,7 +49,7 @@ def printable(text: Any) -> str:
         text = text.decode("utf-8", "backslashreplace")
     elif not isinstance(text, str):
         text = str(text)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _in_subset(value: Any) -> bool:
     if kind is str or kind is bool or value is None:
         return True
     if kind is int:
-        return -_SAFE_INTEGER <= value <= _SAFE_INTEGER
+        return bool(-_SAFE_INTEGER <= value <= _SAFE_INTEGER)
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not (key.isascii() or max(key, default="") <= "\uffff") or not _in_subset(item):
@@ -264,7 +265,7 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
         self_signed = payload["key_id"] == statement.key == root_id and public == root_public_key
         if self_signed:
             signer_public = root_public_key
-        elif signer is None or not _valid_at(signer, time):
+        elif signer is None or not key_valid_at(signer, time):
             return
         else:
             signer_public = signer.public_key
@@ -278,7 +279,7 @@ def _trust_key_event(trusted: dict[str, TrustedKey], root_id: str, root_public_k
                                                 payload["owner_id"], time)
     else:
         target = trusted.get(_key_id_from_aggregate(trusted, statement.aggregate))
-        if target is None or signer is None or not _valid_at(signer, time):
+        if target is None or signer is None or not key_valid_at(signer, time):
             return
         if signer.role not in CERTIFIERS.get(target.role, frozenset()) | {Role.PROVINCE}:
             return  # named in pass 2 (`_certifier_problem`)
@@ -300,12 +301,8 @@ def _key_id_from_aggregate(trusted: dict[str, TrustedKey], aggregate_id: str) ->
 
 
 def key_valid_at(key: TrustedKey, moment: datetime) -> bool:
-    """The one key-validity rule (events, bundles, checkpoints, certificate seals): a key signs from
-    its registration up to, not including, its revocation."""
-    return key.registered_at <= moment and (key.revoked_at is None or moment < key.revoked_at)
-
-
-_valid_at = key_valid_at
+    """Whether a trusted key signs at `moment` (`ledger.domain.keys.key_valid_between`, the one rule)."""
+    return key_valid_between(key.registered_at, key.revoked_at, moment)
 
 
 def _signer_problem(statement: Statement, trusted: dict[str, TrustedKey]) -> tuple[str | None, TrustedKey | None]:
@@ -459,7 +456,7 @@ def _logged_positions(database: Database) -> Iterator[tuple[int, str, int, str]]
     store, in position order; nothing when the store has no log (read only: never creates one)."""
     import sqlalchemy as sa
 
-    from ledger.transparency import schema as t
+    from ledger.storage import log_tables as t
 
     if database.kind == "memory":
         return

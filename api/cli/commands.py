@@ -91,10 +91,11 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
           access_log: Annotated[bool, typer.Option(help="Log each request line (paths carry ids only)")] = True,
           log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
     """Run the HTTP service (uvicorn, one process, one group-commit writer)."""
-    from api.main import create_app, services_of
+    from api.main import create_app
+    from api.services import services_of
     from api.settings import Settings
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError, WriterLock
+    from ledger.storage.persistence import ConfigurationError, WriterLock
 
     _start_demo_clock(demo)
     try:
@@ -165,7 +166,7 @@ def _load_demo(ledger: Any, auth: Any, *, members: int, logins_out: Path | None,
         # The province key is needed only to add a second region: kept only where asked, never
         # in the working directory by default (a trust root's private key belongs offline).
         if summary.root_private_key is not None and root_key_out is not None:
-            from ledger.cli import write_secret_file
+            from ledger.commands.store import write_secret_file
 
             write_secret_file(root_key_out, base64.b64encode(summary.root_private_key).decode() + "\n")
             console.print(f"province root private key written to {root_key_out} (0600): keep it offline")
@@ -205,7 +206,7 @@ def _auth(db: str | None) -> tuple[Any, Any, Any]:
     from api.settings import Settings
     from api.store import ApiStore
     from ledger.application import Ledger
-    from ledger.persistence import ConfigurationError
+    from ledger.storage.persistence import ConfigurationError
 
     try:
         ledger = Ledger(db)

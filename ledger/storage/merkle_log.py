@@ -27,15 +27,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.persistence import Database
+from ledger.storage.persistence import Database
 from ledger.signing import merkle
-from ledger.signing.keys import SIGNATURE_BYTES
-from ledger.signing.statement import MAGIC
-from ledger.transparency import schema as t
+from ledger.signing.statement import SIGNED_OFFSET, event_type_of
+from ledger.storage import log_tables as t
+from ledger.storage.catch_up import follow
 
 PAGE_EVENTS = 2000  # notifications per transaction
 IN_LIST_MAX = 500  # values per `IN (…)` list
-_SIGNED_OFFSET = len(MAGIC) + SIGNATURE_BYTES
 _SESSION_RECORDED = "ServiceSession.Recorded"
 
 
@@ -73,18 +72,9 @@ class CatchUp:
     position: int
 
 
-def event_type_of(envelope: bytes) -> str:
-    """The event type named in an envelope's signed prefix ('' when unreadable)."""
-    head = envelope[_SIGNED_OFFSET:_SIGNED_OFFSET + 200].split(b"\n", 3)
-    try:
-        return head[2].decode() if len(head) > 3 and envelope[:len(MAGIC)] == MAGIC else ""
-    except UnicodeDecodeError:
-        return ""
-
-
 def _member_of_recorded(envelope: bytes) -> str | None:
     try:
-        body = envelope[_SIGNED_OFFSET:].split(b"\n", 3)[3]
+        body = envelope[SIGNED_OFFSET:].split(b"\n", 3)[3]
         member = json.loads(body)["payload"]["member_id"]
     except (IndexError, ValueError, KeyError, TypeError):
         return None
@@ -113,7 +103,7 @@ class MerkleLog:
         if select is None:
             if recorder is None:
                 raise ValueError("a Merkle log needs a ledger (or a recorder / select function) to read events from")
-            select = lambda after, limit: recorder.select_notifications(start=after + 1, limit=limit)  # noqa: E731
+            select = lambda after, limit: recorder.select_notifications(start=after + 1, limit=limit)  # noqa: E731 - the page reader, chosen by store kind
         self._select = select
         self.recorder = recorder
         if engine is None:
@@ -164,21 +154,10 @@ class MerkleLog:
     # -- building ------------------------------------------------------------------------------------
     def catch_up(self, *, page_events: int = PAGE_EVENTS, pages_max: int | None = None) -> CatchUp:
         """Append every event after the tracking position, one page per transaction."""
-        assert page_events >= 1
-        appended = pages = 0
-        current = self.state()
-        while pages_max is None or pages < pages_max:
-            notifications = self._select(current.position, page_events)
-            if not notifications:
-                break
-            try:
-                current = self._append_page(current, notifications)
-            except LogMoved:
-                current = self.state()  # another builder got there first: continue from its state
-                continue
-            appended += len(notifications)
-            pages += 1
-        return CatchUp(appended, current.size, current.position)
+        followed = follow(self.state(), read=lambda current, limit: self._select(current.position, limit),
+                          apply=self._append_page, page_events=page_events, pages_max=pages_max,
+                          moved=LogMoved, reload=self.state)
+        return CatchUp(followed.events, followed.state.size, followed.state.position)
 
     def _append_page(self, current: LogState, notifications: Sequence[Any]) -> LogState:
         rows: list[dict[str, Any]] = []

@@ -1,0 +1,5 @@
+"""`python -m api.cli …` runs `timeledger …`."""
+
+from api.cli import main
+
+main()

@@ -1,0 +1,225 @@
+"""Service: 三单制 orders, sessions, rating, certification, corrections, complaints; suggestions."""
+
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from ledger.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    NotPermitted,
+)
+from ledger.domain.member import Member
+from ledger.domain.orders import Order, Suggestion
+from ledger.domain.organisations import Community
+from ledger.domain.service_session import ServiceSession
+from ledger.domain.time_account import TimeAccount
+from ledger.domain.values import (
+    Rating,
+    Role,
+    stable_id,
+)
+from ledger.application.core import Actor, LedgerCore
+
+
+class ServiceUseCases(LedgerCore):
+    """Service: 三单制 orders, sessions, rating, certification, corrections, complaints; suggestions."""
+
+    def place_order(self, *, actor: Actor, community_id: UUID, menu_item_id: UUID, note: str = "",
+                    order_id: UUID | None = None, request_id: str | None = None) -> UUID:
+        """居民点单."""
+        self._require_role(actor, Role.RESIDENT)
+        community = self._get(community_id, Community)
+        title = community.require_menu_item(menu_item_id)
+        order_id = order_id or uuid4()
+        if self._exists(order_id):
+            raise AlreadyExists(f"order {order_id} already exists")
+        order = Order.place(order_id=order_id, community_id=community_id, menu_item_id=menu_item_id,
+                            menu_title=title, resident_id=actor.actor_id, note=note, placed_on=self.today())
+        self._commit(actor, request_id, order)
+        return order.id
+
+    def _order_of(self, actor: Actor, order_id: UUID) -> Order:
+        order = self._get(order_id, Order)
+        if actor.role is Role.COMMUNITY and order.community_id != actor.actor_id:
+            raise NotPermitted("a community acts only on its own orders")
+        if actor.role is Role.RESIDENT and order.resident_id != actor.actor_id:
+            raise NotPermitted("a resident acts only on their own orders")
+        return order
+
+    def dispatch_order(self, *, actor: Actor, order_id: UUID, member_id: UUID) -> None:
+        """支部下单."""
+        self._own_community(actor)
+        order = self._order_of(actor, order_id)
+        member = self._member_of(actor, member_id)
+        member.require_registered()
+        order.dispatch(member_id=member_id)
+        self._commit(actor, None, order)
+
+    def accept_order(self, *, actor: Actor, order_id: UUID) -> None:
+        """党员接单."""
+        self._require_role(actor, Role.MEMBER)
+        order = self._get(order_id, Order)
+        order.accept(member_id=actor.actor_id)
+        self._commit(actor, None, order)
+
+    def cancel_order(self, *, actor: Actor, order_id: UUID, reason: str) -> None:
+        self._require_role(actor, Role.RESIDENT, Role.COMMUNITY)
+        order = self._order_of(actor, order_id)
+        order.cancel(reason=reason)
+        self._commit(actor, None, order)
+
+    def record_session(self, *, actor: Actor, member_id: UUID, activity: str, content: str, place: str,
+                       service_date: date, start_time: str, end_time: str, minutes: int,
+                       post_id: UUID | None = None, order_id: UUID | None = None, organiser: str = "",
+                       recipient: str = "", session_id: UUID | None = None,
+                       request_id: str | None = None) -> UUID:
+        """服务记录: the member or the community records a session; it is flagged late when entered
+        more than 10 working days after the service date."""
+        self._require_role(actor, Role.MEMBER, Role.COMMUNITY)
+        member = self._member_of(actor, member_id)
+        community_id = member.require_registered()
+        community = self._get(community_id, Community)
+        if post_id is not None:
+            community.require_post(post_id)
+        if order_id is not None:
+            order = self._get(order_id, Order)
+            if order.member_id != member_id or order.status != Order.ACCEPTED:
+                raise InvalidInput("the order was not accepted by this member")
+        session_id = session_id or uuid4()
+        if self._exists(session_id):
+            raise AlreadyExists(f"session {session_id} already exists")
+        session = ServiceSession.record(
+            session_id=session_id, member_id=member_id, community_id=community_id, activity=activity,
+            content=content, place=place, service_date=service_date, start_time=start_time, end_time=end_time,
+            minutes=minutes, post_id=post_id, order_id=order_id, organiser=organiser, recipient=recipient,
+            recorded_on=self.today(), calendar=self.work_calendar())
+        self._commit(actor, request_id, session)
+        return session.id
+
+    def rate_session(self, *, actor: Actor, session_id: UUID, rating: Rating | str) -> None:
+        """评价 优/良/一般 by the recipient (resident) or the organiser (community or unit)."""
+        self._require_role(actor, Role.RESIDENT, Role.COMMUNITY, Role.UNIT)
+        session = self._get(session_id, ServiceSession, "session")
+        if actor.role is Role.COMMUNITY and session.community_id != actor.actor_id:
+            raise NotPermitted("a community rates only its own sessions")
+        if actor.role is Role.UNIT and self._get(session.member_id, Member).unit_id != actor.actor_id:
+            raise NotPermitted("a unit rates only its own members' sessions")
+        if actor.role is Role.RESIDENT and session.order_id is not None:
+            if self._get(session.order_id, Order).resident_id != actor.actor_id:
+                raise NotPermitted("only the resident who ordered the service rates it")
+        try:
+            value = Rating(rating)
+        except ValueError:
+            raise InvalidInput("rating is 优, 良 or 一般") from None
+        session.rate(rating=value, rater_role=actor.role)
+        self._commit(actor, None, session)
+
+    def _community_session(self, actor: Actor, session_id: UUID) -> ServiceSession:
+        self._require_role(actor, Role.COMMUNITY)
+        session = self._get(session_id, ServiceSession, "session")
+        if session.community_id != actor.actor_id:
+            raise NotPermitted("a community decides only on its own sessions")
+        return session
+
+    def _storage_cap(self) -> int | None:
+        return self.get_region().storage_cap_minutes
+
+    def certify_session(self, *, actor: Actor, session_id: UUID, request_id: str | None = None) -> int:
+        """认证签字: certify and deposit the minutes to the member's account in one transaction;
+        a linked resident order becomes fulfilled. Returns the minutes deposited."""
+        session = self._community_session(actor, session_id)
+        member = self._get(session.member_id, Member)
+        member.require_active()
+        account = self._get(TimeAccount.create_id(session.member_id), TimeAccount, "time account")
+        minutes = session.certify(certified_by=actor.actor_id, certified_on=self.today())
+        aggregates: list[Aggregate] = [session, account]
+        if minutes > 0:
+            account.credit(source_id=session.id, kind="session", minutes=minutes,
+                           storage_cap_minutes=self._storage_cap())
+        if session.order_id is not None:
+            order = self._get(session.order_id, Order)
+            if order.status == Order.ACCEPTED:
+                order.fulfil(session_id=session.id)
+                aggregates.append(order)
+        self._commit(actor, request_id, *aggregates)
+        return minutes
+
+    def reject_session(self, *, actor: Actor, session_id: UUID, reason: str) -> None:
+        session = self._community_session(actor, session_id)
+        session.reject(reason=reason)
+        self._commit(actor, None, session)
+
+    def correct_session(self, *, actor: Actor, session_id: UUID, changes: dict[str, Any], reason: str) -> int:
+        """A correction is a new event referencing the original; a certified session's minutes
+        change moves the difference in or out of the account. Returns the change in minutes."""
+        session = self._community_session(actor, session_id)
+        delta = session.correct(changes=changes, reason=reason, calendar=self.work_calendar())
+        aggregates: list[Aggregate] = [session]
+        if delta:
+            account = self._get(TimeAccount.create_id(session.member_id), TimeAccount, "time account")
+            source_id = stable_id("correction", session.id, session.version)
+            if delta > 0:
+                account.credit(source_id=source_id, kind="correction", minutes=delta,
+                               storage_cap_minutes=self._storage_cap())
+            else:
+                account.claw_back(source_id=source_id, kind="correction", minutes=-delta)
+            aggregates.append(account)
+        self._commit(actor, None, *aggregates)
+        return delta
+
+    def uphold_complaint(self, *, actor: Actor, session_id: UUID, reason: str) -> int:
+        """投诉属实: zero the session's minutes and take back what was credited."""
+        session = self._community_session(actor, session_id)
+        taken_back = session.uphold_complaint(reason=reason)
+        aggregates: list[Aggregate] = [session]
+        if taken_back:
+            account = self._get(TimeAccount.create_id(session.member_id), TimeAccount, "time account")
+            account.claw_back(source_id=stable_id("complaint", session.id), kind="complaint", minutes=taken_back)
+            aggregates.append(account)
+        self._commit(actor, None, *aggregates)
+        return taken_back
+
+    def get_session(self, session_id: UUID) -> ServiceSession:
+        return self._get(session_id, ServiceSession, "session")
+
+    def get_order(self, order_id: UUID) -> Order:
+        return self._get(order_id, Order, "order")
+
+    def get_suggestion(self, suggestion_id: UUID) -> Suggestion:
+        return self._get(suggestion_id, Suggestion, "suggestion")
+
+    def submit_suggestion(self, *, actor: Actor, content: str, suggestion_id: UUID | None = None) -> UUID:
+        self._require_role(actor, Role.MEMBER)
+        member = self._get(actor.actor_id, Member)
+        community_id = member.require_registered()
+        suggestion_id = suggestion_id or uuid4()
+        if self._exists(suggestion_id):
+            raise AlreadyExists(f"suggestion {suggestion_id} already exists")
+        suggestion = Suggestion.submit(suggestion_id=suggestion_id, member_id=member.id, community_id=community_id,
+                                       content=content, submitted_on=self.today())
+        self._commit(actor, None, suggestion)
+        return suggestion.id
+
+    def _community_suggestion(self, actor: Actor, suggestion_id: UUID) -> Suggestion:
+        self._require_role(actor, Role.COMMUNITY)
+        suggestion = self._get(suggestion_id, Suggestion)
+        if suggestion.community_id != actor.actor_id:
+            raise NotPermitted("a community handles only its own members' suggestions")
+        return suggestion
+
+    def adopt_suggestion(self, *, actor: Actor, suggestion_id: UUID, note: str = "") -> None:
+        suggestion = self._community_suggestion(actor, suggestion_id)
+        suggestion.adopt(note=note)
+        self._commit(actor, None, suggestion)
+
+    def forward_suggestion(self, *, actor: Actor, suggestion_id: UUID, agency: str, reference: str = "") -> None:
+        """交转有关机构办理 (`reference`: the agency's case number, when it gave one)."""
+        suggestion = self._community_suggestion(actor, suggestion_id)
+        suggestion.forward(agency=agency, reference=reference)
+        self._commit(actor, None, suggestion)
