@@ -96,7 +96,8 @@ def _subclasses(base: type) -> Iterator[type]:
 def refusal_classes() -> list[type[Any]]:
     for package in (ledger, projections, api):
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            importlib.import_module(module.name)
+            if not module.name.endswith(".__main__"):  # `python -m api.cli` runs the CLI when imported
+                importlib.import_module(module.name)
     found = {cls for base in REFUSALS for cls in _subclasses(base) if cls.__module__.split(".")[0] != "tests"}
     return sorted(found, key=lambda cls: cls.__name__)
 
@@ -136,7 +137,7 @@ def test_the_ledger_knows_no_http_and_web_refusals_are_not_ledger_refusals(
 
 
 def test_a_transfer_refusal_keeps_its_check_code_and_its_class_status() -> None:
-    from ledger.transfer import BundleWrongDestination, TransferRefused
+    from ledger.application.transfers import BundleWrongDestination, TransferRefused
 
     refused = TransferRefused("bundle_signature_invalid", "the bundle's signature does not verify")
     assert (refused.code, http_status_of(refused)) == ("bundle_signature_invalid", 422)
