@@ -94,13 +94,14 @@ def add_member(ledger: Ledger, *, unit: Actor, community: Actor, name: str, post
 def serve_session(ledger: Ledger, *, community: Actor, member_id: UUID, minutes: int, service_date: date,
                   start_time: str, end_time: str, activity: str, content: str, place: str, rating: str,
                   recorded_by: Actor | None = None, rated_by: Actor | None = None,
-                  post_id: UUID | None = None, order_id: UUID | None = None, certify: bool = True) -> UUID:
+                  post_id: UUID | None = None, order_id: UUID | None = None, organiser: str = "",
+                  certify: bool = True) -> UUID:
     """A session recorded (by `recorded_by`, else the community), rated (by `rated_by`, else the
     community) and, unless `certify` is false, certified by the community."""
     session_id = ledger.record_session(actor=recorded_by or community, member_id=member_id, activity=activity,
                                        content=content, place=place, service_date=service_date,
                                        start_time=start_time, end_time=end_time, minutes=minutes,
-                                       post_id=post_id, order_id=order_id)
+                                       post_id=post_id, order_id=order_id, organiser=organiser)
     ledger.rate_session(actor=rated_by or community, session_id=session_id, rating=rating)
     if certify:
         ledger.certify_session(actor=community, session_id=session_id)

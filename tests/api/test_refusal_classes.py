@@ -136,7 +136,7 @@ def test_the_ledger_knows_no_http_and_web_refusals_are_not_ledger_refusals(
 
 
 def test_a_transfer_refusal_keeps_its_check_code_and_its_class_status() -> None:
-    from ledger.transfer import BundleWrongDestination, TransferRefused
+    from ledger.application.transfers import BundleWrongDestination, TransferRefused
 
     refused = TransferRefused("bundle_signature_invalid", "the bundle's signature does not verify")
     assert (refused.code, http_status_of(refused)) == ("bundle_signature_invalid", 422)

@@ -18,9 +18,9 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.domain.orders import Suggestion
-from ledger.persistence import CLASS_VERSION, decode_event, upcast_payload
+from ledger.storage.persistence import CLASS_VERSION, decode_event, upcast_payload
 from ledger.signing.statement import parse_signed_bytes, unpack
-from ledger.verify import verify_store
+from ledger.verification.store import verify_store
 from tests.scenario import build_region
 
 OLD_STORE = Path(__file__).parents[1] / "vectors" / "events" / "store-before-suggestion-forwarded-v2.json"
