@@ -114,7 +114,7 @@ def test_a_rendered_xlsx_holds_exact_durations_that_add_up(minutes: list[int]) -
 
 @given(minutes=st.lists(st.integers(1, 16 * 60), min_size=1, max_size=20))
 def test_the_certificate_table_adds_up(minutes: list[int]) -> None:
-    from ledger.transparency.certificate import certificate_report
+    from projections.render.certificate import certificate_report
 
     class Line:
         def __init__(self, value: int) -> None:
