@@ -192,6 +192,21 @@ def enrol_demo_member(ledger: Ledger, rng: random.Random, *, unit: Actor, commun
                                  job_title=rng.choice(["科员", "副科长", "主治医师", "工程师", "讲师", "会计"]))
 
 
+def make_suggestions(ledger: Ledger, rng: random.Random, *, member: Actor, community: Actor, day: date,
+                     until: date, adopted_note: str) -> None:
+    """None to two suggestions by the member on `day`; two weeks later (by `until`) the community
+    adopts about a third, forwards a quarter to an agency and leaves the rest open."""
+    for _ in range(rng.choice([0, 1, 1, 1, 2])):
+        with simulated(at(day, 20)):
+            suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
+        with simulated(at(min(day + timedelta(days=14), until), 10)):
+            outcome = rng.random()
+            if outcome < 0.35:
+                ledger.adopt_suggestion(actor=community, suggestion_id=suggestion_id, note=adopted_note)
+            elif outcome < 0.6:
+                ledger.forward_suggestion(actor=community, suggestion_id=suggestion_id, agency=rng.choice(AGENCIES))
+
+
 def _workday_after(day: date, working_days: int) -> date:
     """The ledger's own rule (the shipped State Council calendars), so the demo's on-time and late
     records are what the late flag says."""
@@ -367,15 +382,8 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         member_state = ledger.get_member(member.actor_id)
         day = max(member_state.reported_on or date(year, 5, 1), date(year, 5, 1)) + timedelta(days=rng.randint(5, 60))
         day = min(day, today_limit)
-        for _ in range(rng.choice([0, 1, 1, 1, 2])):
-            with simulated(at(day, 20)):
-                suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
-            with simulated(at(min(day + timedelta(days=14), today_limit), 10)):
-                outcome = rng.random()
-                if outcome < 0.35:
-                    ledger.adopt_suggestion(actor=community, suggestion_id=suggestion_id, note="已纳入社区年度计划")
-                elif outcome < 0.6:
-                    ledger.forward_suggestion(actor=community, suggestion_id=suggestion_id, agency=rng.choice(AGENCIES))
+        make_suggestions(ledger, rng, member=member, community=community, day=day, until=today_limit,
+                         adopted_note="已纳入社区年度计划")
         info = furnished[community.actor_id]
         counter = info.counter
         balance = ledger.get_balance_minutes(member.actor_id)

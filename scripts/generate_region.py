@@ -35,11 +35,9 @@ if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
 from ledger.application import Actor, Ledger, setup
 from ledger.demo import (
     ACTIVITIES,
-    AGENCIES,
     EXEMPTION_REASONS,
     FurnishedCommunity,
     PLACES,
-    SUGGESTIONS,
     _name,
     _personal,
     _profile,
@@ -47,6 +45,7 @@ from ledger.demo import (
     at,
     enrol_demo_member,
     furnish_community,
+    make_suggestions,
     simulated,
 )
 from ledger.domain.errors import LedgerError
@@ -250,16 +249,8 @@ def _member_year(ledger: Ledger, rng: random.Random, plan: MemberPlan, year: int
     for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])):
         _session(ledger, rng, plan, start, end)
     day = start + timedelta(days=rng.randint(5, max(6, (end - start).days - 20)))
-    for _ in range(rng.choice([0, 1, 1, 1, 2])):
-        with simulated(at(day, 20)):
-            suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
-        with simulated(at(min(day + timedelta(days=14), end), 10)):
-            outcome = rng.random()
-            if outcome < 0.35:
-                ledger.adopt_suggestion(actor=plan.community.actor, suggestion_id=suggestion_id, note="已纳入年度计划")
-            elif outcome < 0.6:
-                ledger.forward_suggestion(actor=plan.community.actor, suggestion_id=suggestion_id,
-                                          agency=rng.choice(AGENCIES))
+    make_suggestions(ledger, rng, member=member, community=plan.community.actor, day=day, until=end,
+                     adopted_note="已纳入年度计划")
     balance = ledger.get_balance_minutes(member.actor_id)
     for _ in range(rng.choice([0, 1, 1, 2])):
         item_id, price = rng.choice(plan.community.catalogue)
