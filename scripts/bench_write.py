@@ -30,7 +30,7 @@ from ledger.application import Actor, Ledger, setup
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import Role
-from ledger.storage.persistence import parse_database_url
+from ledger.storage.database import parse_database_url
 
 ACCOUNTS = 200
 PRICE_MINUTES = 1

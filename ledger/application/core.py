@@ -41,16 +41,9 @@ from ledger.domain.values import (
     Role,
     local_date,
 )
-from ledger.storage.persistence import (
-    Database,
-    SecretStore,
-    SigningMapper,
-    event_payload,
-    event_type_name,
-    load_master_key,
-    make_transcoder,
-    parse_database_url,
-)
+from ledger.storage.database import Database, parse_database_url
+from ledger.storage.mapper import SigningMapper, event_payload, event_type_name, make_transcoder
+from ledger.storage.secrets import SecretStore, load_master_key
 from ledger.signing import keys as ed25519
 from ledger.application import ownership
 from ledger.signing.statement import GENESIS_HASH, Statement, encode_statement, pack, statement_hash
