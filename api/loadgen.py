@@ -190,21 +190,20 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
     from api.auth import AuthService
     from api.settings import Settings
     from api.store import ApiStore
-    from ledger.application import Actor, Ledger
+    from ledger.application import Actor, Ledger, setup
     from ledger.domain.limits import MINUTES_PER_SESSION_MAX
     from ledger.domain.values import Role
 
     ledger = Ledger(database_url)
     store = ApiStore(ledger.database)
     try:
-        ledger.init_region(code="320102", name="南京市玄武区")
+        setup.init_region(ledger)
         region = ledger.region_actor()
-        unit = Actor(ledger.register_unit(actor=region, name="压测单位", unit_type="机关", declared_members=members),
-                     Role.UNIT)
-        community = Actor(ledger.register_community(actor=region, name="压测社区", county="玄武区", street="街道"),
-                          Role.COMMUNITY)
+        unit, community = setup.paired_unit_and_community(ledger, region, unit_name="压测单位",
+                                                          community_name="压测社区", street="街道",
+                                                          declared_members=members, paired=False)
         item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=price_minutes)
-        post_id = next(iter(ledger.get_community(community.actor_id).posts))
+        post_id = setup.first_post(ledger, community)
         counter_actors = [Actor(ledger.open_counter(actor=community, name=f"收银台{i + 1}"), Role.COUNTER)
                           for i in range(counters)]
         member_ids = []
@@ -216,11 +215,9 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
             with ledger.batch():
                 ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id])
                 for _ in range(sessions_per_member):
-                    session_id = ledger.record_session(
-                        actor=community, member_id=member_id, activity="环境整治", content="清扫楼道", place="小区",
-                        service_date=day, start_time="04:00", end_time="20:30", minutes=MINUTES_PER_SESSION_MAX)
-                    ledger.rate_session(actor=community, session_id=session_id, rating="良")
-                    ledger.certify_session(actor=community, session_id=session_id)
+                    setup.serve_session(ledger, community=community, member_id=member_id, activity="环境整治",
+                                        content="清扫楼道", place="小区", service_date=day, start_time="04:00",
+                                        end_time="20:30", minutes=MINUTES_PER_SESSION_MAX, rating="良")
         auth = AuthService(store, Settings(argon2_time_cost=1, argon2_memory_kib=8))
         office = auth.create_login(username="community-bench", password=uuid4().hex, actor=community)
         community_token = auth.issue_token(office)[0]

@@ -3,8 +3,9 @@
 Each action names the kind of object it acts on and, per role, a scope:
 
 * ``ANY``  — on every object of that kind in the region;
-* ``OWN``  — only on the role's own objects (what "own" means per kind is `owns()` below: a member's
-  own record, a community's registered members and their sessions, a unit's enrolled members …);
+* ``OWN``  — only on the role's own objects (what "own" means per kind is `Ledger.owns`, in
+  ledger/application/ownership.py, the relations the ledger's commands refuse by: a member's own
+  record, a community's registered members and their sessions, a unit's enrolled members …);
 * ``OWN_CONSENTED`` — own, and only while the member has given the unit the separate consent PIPL
   requires for sending their service record to the employer (服务纪实反馈);
 * a role not listed may not do the action at all.
@@ -24,13 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 
-from api.reads import get_order, get_suggestion
-from ledger.application import Actor, Ledger
-from ledger.domain.errors import ConsentMissing, LedgerError, NotFound, NotPermitted
-from ledger.domain.member import Member
-from ledger.domain.organisations import Counter
+from ledger.application import Actor, Kind, Ledger
+from ledger.domain.errors import ConsentMissing, NotPermitted
 from ledger.domain.values import ConsentPurpose, Role
 
 
@@ -38,23 +35,6 @@ class Scope(str, enum.Enum):
     ANY = "any"
     OWN = "own"
     OWN_CONSENTED = "own_consented"
-
-
-class Kind(str, enum.Enum):
-    """The kind of object an action is checked against (the path or body names it)."""
-
-    NONE = "none"  # no object: the action is on the actor itself or creates something new
-    UNIT = "unit"
-    COMMUNITY = "community"
-    COUNTER = "counter"
-    MEMBER = "member"
-    SLIP = "report_slip"
-    SESSION = "session"
-    ORDER = "order"
-    SUGGESTION = "suggestion"
-    KEY = "key"
-    ACTOR = "actor"  # an actor the caller has authority over (certifies its keys, manages its logins)
-    LOGIN = "login"  # a login: its own actor's, or one of an actor the caller has authority over
 
 
 @dataclass(frozen=True)
@@ -202,7 +182,7 @@ def authorize(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str |
     if scope is Scope.ANY or entry.kind is Kind.NONE:
         return
     assert object_id is not None, f"{action} needs an object"
-    if not owns(ledger, actor, entry.kind, object_id):
+    if not ledger.owns(actor, entry.kind, object_id):
         raise NotPermitted(f"a {actor.role.value} may {action} only on its own {entry.kind.value} objects")
     if scope is Scope.OWN_CONSENTED:
         member_id = _member_of(ledger, entry.kind, object_id)
@@ -218,119 +198,9 @@ def allowed(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str | N
     return True
 
 
-# -------------------------------------------------------------------------------------------
-# What "own" means, kind by kind
-
-
 def _member_of(ledger: Ledger, kind: Kind, object_id: UUID | str) -> UUID:
     if kind is Kind.MEMBER:
         return UUID(str(object_id))
     if kind is Kind.SESSION:
         return ledger.get_session(UUID(str(object_id))).member_id
     raise AssertionError(f"no member behind a {kind.value}")
-
-
-def owns(ledger: Ledger, actor: Actor, kind: Kind, object_id: UUID | str) -> bool:
-    """Whether the object is the actor's own. Raises NotFound when the object does not exist."""
-    role, me = actor.role, actor.actor_id
-    if kind is Kind.KEY:  # the object is a key id (hex), not a UUID
-        key = ledger.get_key(str(object_id))
-        return _has_authority(ledger, actor, key.owner_id, Role(key.role), key.certified_by)
-    object_uuid = UUID(str(object_id))
-    if kind is Kind.LOGIN:  # the object is the actor the login acts for (the router looks it up)
-        return object_uuid == me or _has_authority(ledger, actor, object_uuid)
-    if kind is Kind.UNIT:
-        ledger.get_unit(object_uuid)
-        return role is U and object_uuid == me
-    if kind is Kind.COMMUNITY:
-        ledger.get_community(object_uuid)
-        if role is C:
-            return object_uuid == me
-        if role is K:
-            return ledger.get_counter(me).community_id == object_uuid
-        return False
-    if kind is Kind.COUNTER:
-        counter = ledger.get_counter(object_uuid)
-        return (role is K and object_uuid == me) or (role is C and counter.community_id == me)
-    if kind is Kind.MEMBER:
-        member = ledger.get_member(object_uuid)
-        return ((role is M and member.id == me) or (role is C and member.community_id == me)
-                or (role is U and member.unit_id == me))
-    if kind is Kind.SLIP:
-        slip = ledger.get_report_slip(object_uuid)
-        return ((role is U and slip.unit_id == me) or (role is C and slip.community_id == me)
-                or (role is M and slip.member_id == me))
-    if kind is Kind.SESSION:
-        session = ledger.get_session(object_uuid)
-        if role is M:
-            return session.member_id == me
-        if role is C:
-            return session.community_id == me
-        if role is U:
-            return ledger.get_member(session.member_id).unit_id == me
-        if role is S:
-            return session.order_id is not None and get_order(ledger, session.order_id).resident_id == me
-        return False
-    if kind is Kind.ORDER:
-        order = get_order(ledger, object_uuid)
-        return ((role is S and order.resident_id == me) or (role is C and order.community_id == me)
-                or (role is M and order.member_id == me))
-    if kind is Kind.SUGGESTION:
-        suggestion = get_suggestion(ledger, object_uuid)
-        return (role is M and suggestion.member_id == me) or (role is C and suggestion.community_id == me)
-    if kind is Kind.ACTOR:
-        return _has_authority(ledger, actor, object_uuid)
-    raise AssertionError(f"unknown kind {kind}")
-
-
-def _has_authority(ledger: Ledger, actor: Actor, target_id: UUID, target_role: Role | None = None,
-                   certified_by: str | None = None) -> bool:
-    """Whether `actor` certifies (and so manages) the target actor: the region every actor in it; a
-    community its counters, its residents and its registered members; a unit its enrolled members.
-    The target's role comes from its records (a member, a counter) or its key, so a target whose key
-    was revoked is still recognised."""
-    if actor.role is R:
-        return True
-    if actor.role not in (C, U) or target_id == actor.actor_id:
-        return False
-    role = target_role or _role_of(ledger, target_id)
-    if role is M:
-        member = ledger.get_member(target_id)
-        return member.community_id == actor.actor_id if actor.role is C else member.unit_id == actor.actor_id
-    if actor.role is not C:
-        return False
-    if role is K:
-        return ledger.get_counter(target_id).community_id == actor.actor_id
-    if role is S:
-        if certified_by is not None:
-            return ledger.get_key(certified_by).owner_id == actor.actor_id
-        return certifier_of(ledger, target_id) == actor.actor_id
-    return False
-
-
-def _role_of(ledger: Ledger, actor_id: UUID) -> Role:
-    aggregate = _aggregate_or_none(ledger, actor_id)
-    if isinstance(aggregate, Member):
-        return M
-    if isinstance(aggregate, Counter):
-        return K
-    return ledger.actor_for(actor_id).role
-
-
-def _aggregate_or_none(ledger: Ledger, aggregate_id: UUID) -> object | None:
-    try:
-        return ledger.repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        return None
-
-
-def certifier_of(ledger: Ledger, actor_id: UUID) -> UUID | None:
-    """The actor whose key certified this actor's current key (a resident's community)."""
-    stored = ledger.secrets.active_key(actor_id)
-    if stored is None:
-        raise NotFound(f"no actor {actor_id} in this region")
-    try:
-        key = ledger.get_key(stored.key_id)
-        return ledger.get_key(key.certified_by).owner_id
-    except LedgerError:
-        return None

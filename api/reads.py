@@ -1,42 +1,19 @@
-"""Single-aggregate reads the Ledger does not offer yet (orders, suggestions, account entries).
+"""Reads the Ledger does not offer yet (account entries, a past balance).
 
-They use only the public eventsourcing API (`repository.get`, `event_store.get`). If the ledger
-gains `get_order` / `get_suggestion` / an entries query, these become one-line delegations.
+They use only the public eventsourcing API (`repository.get`, `event_store.get`); orders and
+suggestions are read through `Ledger.get_order` / `Ledger.get_suggestion`.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
-
 from ledger.application import Ledger
-from ledger.domain.errors import NotFound
-from ledger.domain.orders import Order, Suggestion
 from ledger.domain.time_account import HistoryLine, TimeAccount
 from ledger.domain.time_account import account_history as history_of
 
-T = TypeVar("T")
 ENTRIES_PAGE_MAX = 200  # account entries per page
-
-
-def _get(ledger: Ledger, aggregate_id: UUID, cls: type[T], what: str) -> T:
-    try:
-        aggregate: Any = ledger.repository.get(aggregate_id)
-    except AggregateNotFoundError:
-        raise NotFound(f"{what} {aggregate_id} not found") from None
-    if not isinstance(aggregate, cls):
-        raise NotFound(f"{what} {aggregate_id} not found")
-    return aggregate
-
-
-def get_order(ledger: Ledger, order_id: UUID) -> Order:
-    return _get(ledger, order_id, Order, "order")
-
-
-def get_suggestion(ledger: Ledger, suggestion_id: UUID) -> Suggestion:
-    return _get(ledger, suggestion_id, Suggestion, "suggestion")
 
 
 def account_entries(ledger: Ledger, member_id: UUID, *, after_version: int, limit: int) -> list[Any]:

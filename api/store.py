@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from ledger.storage.persistence import Database
+from ledger.storage.database import Database
 
 metadata = sa.MetaData()
 

@@ -9,13 +9,13 @@ follow a simulated calendar through the year (the ledger's clock is set per step
 from __future__ import annotations
 
 import random
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Callable, Iterator
+from typing import Callable, Iterator
 from uuid import UUID
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.domain.base import CLOCK
 from ledger.domain.calendar import shipped_calendar
 from ledger.domain.errors import LedgerError, WrongState
@@ -153,6 +153,60 @@ def _profile(rng: random.Random) -> dict[str, str]:
     }
 
 
+@dataclass
+class FurnishedCommunity:
+    """A community after its February set-up: its posts by name, teams, menu, catalogue (item, price),
+    counter and residents."""
+
+    actor: Actor
+    posts: dict[str, UUID]
+    teams: list[UUID]
+    menu: list[UUID]
+    catalogue: list[tuple[UUID, int]]
+    counter: Actor
+    residents: list[Actor]
+
+
+def furnish_community(ledger: Ledger, community: Actor, rng: random.Random, *, moment: datetime,
+                      residents: int = 6, batch: bool = False) -> FurnishedCommunity:
+    """February at `moment` (in one batch if asked): two custom posts, the teams, four menu items, the
+    catalogue, a counter and `residents` residents — the demo's and the generated regions' set-up."""
+    with simulated(moment), (ledger.batch() if batch else nullcontext()):
+        for post in rng.sample(CUSTOM_POSTS, 2):
+            ledger.define_post(actor=community, name=post)
+        teams = [ledger.form_team(actor=community, name=n, kind=k) for n, k in TEAMS]
+        menu = [ledger.publish_menu_item(actor=community, title=t) for t in rng.sample(MENU, 4)]
+        catalogue = [(ledger.list_catalogue_item(actor=community, name=n, price_minutes=p), p) for n, p in CATALOGUE]
+        counter = Actor(ledger.open_counter(actor=community, name="爱心超市收银台"), Role.COUNTER)
+        people = [Actor(ledger.register_resident(actor=community, label=f"居民{i + 1}"), Role.RESIDENT)
+                  for i in range(residents)]
+    posts = {name: post_id for post_id, name in ledger.get_community(community.actor_id).posts.items()}
+    return FurnishedCommunity(community, posts, teams, menu, catalogue, counter, people)
+
+
+def enrol_demo_member(ledger: Ledger, rng: random.Random, *, unit: Actor, community: Actor, name: str,
+                      member_id: UUID) -> tuple[UUID, UUID]:
+    """A unit enrols a demo member (a status and a job title drawn from `rng`) with a report slip."""
+    return setup.enrol_with_slip(ledger, unit=unit, community=community, name=name, member_id=member_id,
+                                 party_status="预备" if rng.random() < 0.08 else "正式",
+                                 job_title=rng.choice(["科员", "副科长", "主治医师", "工程师", "讲师", "会计"]))
+
+
+def make_suggestions(ledger: Ledger, rng: random.Random, *, member: Actor, community: Actor, day: date,
+                     until: date, adopted_note: str) -> None:
+    """None to two suggestions by the member on `day`; two weeks later (by `until`) the community
+    adopts about a third, forwards a quarter to an agency and leaves the rest open."""
+    for _ in range(rng.choice([0, 1, 1, 1, 2])):
+        with simulated(at(day, 20)):
+            suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
+        with simulated(at(min(day + timedelta(days=14), until), 10)):
+            outcome = rng.random()
+            if outcome < 0.35:
+                ledger.adopt_suggestion(actor=community, suggestion_id=suggestion_id, note=adopted_note)
+            elif outcome < 0.6:
+                ledger.forward_suggestion(actor=community, suggestion_id=suggestion_id, agency=rng.choice(AGENCIES))
+
+
 def _workday_after(day: date, working_days: int) -> date:
     """The ledger's own rule (the shipped State Council calendars), so the demo's on-time and late
     records are what the late flag says."""
@@ -185,8 +239,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
     root_private_key = None
     if ledger.region_code is None:
         with simulated(demo_start(year)):
-            root = ledger.init_region(code="320102", name="南京市玄武区")
-        root_private_key = private_bytes(root)
+            root_private_key = private_bytes(setup.init_region(ledger))
     assert ledger.region_code is not None
     summary = DemoSummary(region_code=ledger.region_code, root_private_key=root_private_key)
     region = ledger.region_actor()
@@ -202,32 +255,18 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
     with simulated(at(date(year, 1, 5), 9)):
         ledger.set_report_deadline(actor=region, year=year, deadline=date(year, 8, 31))
         ledger.change_region_settings(actor=region, storage_cap_minutes=1500 * 60)
-        units = [Actor(ledger.register_unit(actor=region, name=n, unit_type=t, declared_members=d), Role.UNIT)
-                 for n, t, d in UNITS]
-        communities = [Actor(ledger.register_community(actor=region, name=n, county="玄武区", street=s), Role.COMMUNITY)
-                       for n, s in COMMUNITIES]
+        units = [setup.register_unit(ledger, region, name=n, unit_type=t, declared_members=d) for n, t, d in UNITS]
+        communities = [setup.register_community(ledger, region, name=n, street=s) for n, s in COMMUNITIES]
         ledger.register_auditor(actor=region, label="玄武区委组织部审计组")
     summary.units, summary.communities = len(units), len(communities)
     for index, unit in enumerate(units):
         with simulated(at(date(year, 1, 8), 10)):
-            ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=communities[index].actor_id)
+            setup.pair(ledger, unit, communities[index])
 
     # -- February: communities set posts, teams, the service menu, the catalogue, counters -------
-    setup: dict[UUID, dict[str, list[Any]]] = {}
+    furnished: dict[UUID, FurnishedCommunity] = {}
     for community in communities:
-        with simulated(at(date(year, 2, 3), 9)):
-            for post in rng.sample(CUSTOM_POSTS, 2):
-                ledger.define_post(actor=community, name=post)
-            teams = [ledger.form_team(actor=community, name=n, kind=k) for n, k in TEAMS]
-            menu = [ledger.publish_menu_item(actor=community, title=t) for t in rng.sample(MENU, 4)]
-            catalogue = [ledger.list_catalogue_item(actor=community, name=n, price_minutes=p) for n, p in CATALOGUE]
-            counter = Actor(ledger.open_counter(actor=community, name="爱心超市收银台"), Role.COUNTER)
-            residents = [Actor(ledger.register_resident(actor=community, label=f"居民{i + 1}"), Role.RESIDENT)
-                         for i in range(6)]
-        community_state = ledger.get_community(community.actor_id)
-        posts = {name: post_id for post_id, name in community_state.posts.items()}
-        setup[community.actor_id] = {"teams": teams, "menu": menu, "catalogue": catalogue, "counter": [counter],
-                                     "residents": residents, "posts": [posts]}
+        furnished[community.actor_id] = furnish_community(ledger, community, rng, moment=at(date(year, 2, 3), 9))
         tick()
 
     # -- March–September: enrolment, report slips, registration (some late, some never) ----------
@@ -240,14 +279,12 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         community = communities[index % len(communities)] if rng.random() < 0.7 else rng.choice(communities)
         enrol_day = date(year, 3, 2) + timedelta(days=rng.randint(0, 20))
         with simulated(at(enrol_day, 9, rng.randint(0, 59))):
-            member_id = ledger.enrol_member(actor=unit, name=_name(rng, used_names),
-                                            # the same ids on every run: tests that pick "the richest
-                                            # member, ties by id" pick the same one each time
-                                            member_id=stable_id("demo-member", summary.region_code, seed, index),
-                                            party_status="预备" if rng.random() < 0.08 else "正式",
-                                            job_title=rng.choice(["科员", "副科长", "主治医师", "工程师", "讲师", "会计"]))
+            member_id, slip_id = enrol_demo_member(
+                ledger, rng, unit=unit, community=community, name=_name(rng, used_names),
+                # the same ids on every run: tests that pick "the richest member, ties by id" pick the
+                # same one each time
+                member_id=stable_id("demo-member", summary.region_code, seed, index))
             summary.member_ids.append(member_id)
-            slip_id = ledger.issue_report_slip(actor=unit, member_id=member_id, community_id=community.actor_id)
         summary.members += 1
         member = Actor(member_id, Role.MEMBER)
         if index in exempt_index:
@@ -262,13 +299,13 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         report_day = (date(year, 9, 1) + timedelta(days=rng.randint(1, 30)) if late
                       else enrol_day + timedelta(days=rng.randint(3, 120)))
         report_day = min(report_day, date(year, 9, 30))
-        posts = setup[community.actor_id]["posts"][0]
+        posts = furnished[community.actor_id].posts
         claimed = rng.sample(sorted(posts.values()), rng.choice([1, 1, 2]))
         with simulated(at(report_day, 10, rng.randint(0, 59))):
             ledger.register_member(actor=community, member_id=member_id, post_ids=claimed, slip_id=slip_id,
                                    profile=_profile(rng), personal=_personal(rng),
                                    willing_other_service=rng.random() < 0.7)
-            ledger.join_team(actor=community, member_id=member_id, team_id=rng.choice(setup[community.actor_id]["teams"]))
+            ledger.join_team(actor=community, member_id=member_id, team_id=rng.choice(furnished[community.actor_id].teams))
             if rng.random() < 0.85:
                 ledger.give_consent(actor=member, member_id=member_id, purpose=ConsentPurpose.UNIT_FEEDBACK,
                                     recipient=str(unit.actor_id))
@@ -282,7 +319,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
     # -- The year's service: orders, sessions, ratings, certification, corrections, complaints ---
     today_limit = min(date(year, 12, 20), ledger.today() if ledger.today().year == year else date(year, 12, 20))
     for member, _unit, community in registered:
-        info = setup[community.actor_id]
+        info = furnished[community.actor_id]
         member_state = ledger.get_member(member.actor_id)
         start_day = (member_state.reported_on or date(year, 4, 1)) + timedelta(days=1)
         if start_day >= today_limit - timedelta(days=20):
@@ -290,13 +327,13 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])):
             service_day = start_day + timedelta(days=rng.randint(0, max(1, (today_limit - start_day).days - 15)))
             activity, content, post_name = rng.choice(ACTIVITIES)
-            posts = info["posts"][0]
+            posts = info.posts
             order_id = None
-            resident = rng.choice(info["residents"])
+            resident = rng.choice(info.residents)
             if rng.random() < 0.25:
                 with simulated(at(service_day - timedelta(days=2), 8)):
                     order_id = ledger.place_order(actor=resident, community_id=community.actor_id,
-                                                  menu_item_id=rng.choice(info["menu"]), note="请尽快安排")
+                                                  menu_item_id=rng.choice(info.menu), note="请尽快安排")
                     ledger.dispatch_order(actor=community, order_id=order_id, member_id=member.actor_id)
                 with simulated(at(service_day - timedelta(days=1), 20)):
                     ledger.accept_order(actor=member, order_id=order_id)
@@ -345,20 +382,13 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         member_state = ledger.get_member(member.actor_id)
         day = max(member_state.reported_on or date(year, 5, 1), date(year, 5, 1)) + timedelta(days=rng.randint(5, 60))
         day = min(day, today_limit)
-        for _ in range(rng.choice([0, 1, 1, 1, 2])):
-            with simulated(at(day, 20)):
-                suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
-            with simulated(at(min(day + timedelta(days=14), today_limit), 10)):
-                outcome = rng.random()
-                if outcome < 0.35:
-                    ledger.adopt_suggestion(actor=community, suggestion_id=suggestion_id, note="已纳入社区年度计划")
-                elif outcome < 0.6:
-                    ledger.forward_suggestion(actor=community, suggestion_id=suggestion_id, agency=rng.choice(AGENCIES))
-        info = setup[community.actor_id]
-        counter = info["counter"][0]
+        make_suggestions(ledger, rng, member=member, community=community, day=day, until=today_limit,
+                         adopted_note="已纳入社区年度计划")
+        info = furnished[community.actor_id]
+        counter = info.counter
         balance = ledger.get_balance_minutes(member.actor_id)
         for _ in range(rng.choice([0, 1, 1, 2, 3])):
-            item_id = rng.choice(info["catalogue"])
+            item_id = rng.choice(info.catalogue)[0]
             price = ledger.get_community(community.actor_id).catalogue[item_id][1]
             if price > balance:
                 break
@@ -380,7 +410,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
                                 recipient="320104")
 
     # -- A key rotation at one counter and one member's erasure request --------------------------
-    first_counter = setup[communities[0].actor_id]["counter"][0]
+    first_counter = furnished[communities[0].actor_id].counter
     with simulated(at(today_limit, 23, 0)):  # after every event the old key signed
         ledger.rotate_key(authority=communities[0], owner=first_counter, reason="收银终端更换")
     if len(registered) > 3:

@@ -46,7 +46,7 @@ def _id(value: str | None, what: str) -> str | None:
 
 def _open(db: str | None):
     from ledger.application import Ledger
-    from ledger.storage.persistence import ConfigurationError
+    from ledger.storage.database import ConfigurationError
     from projections.projector import Views
 
     try:

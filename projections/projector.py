@@ -47,7 +47,7 @@ from ledger.domain.scoring import (
     score_totals,
 )
 from ledger.domain.values import CHINA_TIME, Rating
-from ledger.storage.persistence import Database
+from ledger.storage.database import Database
 from projections import schema as t
 from projections.decode import Fact, Notification, NotificationReader, decode_page
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.storage import persistence
-from ledger.storage.persistence import Database
+from ledger.storage import database as db
+from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
 VIEWS_VERSION = 7
@@ -335,5 +335,5 @@ def create_view_engine(database: Database) -> sa.Engine:
     tracking commit together), so SQLite may skip the fsync per commit. A page rewrites ~1,000
     scattered B-tree pages; checkpointing the WAL after every page (the default: 1,000 pages)
     halved the projection rate, hence a larger auto-checkpoint (10,000 pages ≈ 40 MB of WAL)."""
-    return persistence.create_engine(database, sqlite_pragmas=(
+    return db.create_engine(database, sqlite_pragmas=(
         "PRAGMA synchronous=NORMAL", f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT_PAGES}"))

@@ -45,7 +45,7 @@ if str(ROOT / "scripts") not in sys.path:
     sys.path.insert(0, str(ROOT / "scripts"))
 
 from ledger.application import Ledger
-from ledger.storage.persistence import iter_raw_events
+from ledger.storage.raw_events import iter_raw_events
 
 CACHE_DIR = Path("/tmp/timeledger-bench")
 RAW_SAMPLE = 4000  # distinct real statements the raw benchmark verifies over and over

@@ -187,7 +187,7 @@ def _drop_schema(database_url: str) -> None:
     import psycopg
     from psycopg import sql
 
-    from ledger.storage.persistence import parse_database_url
+    from ledger.storage.database import parse_database_url
 
     database = parse_database_url(database_url)
     with psycopg.connect(database.libpq_url, autocommit=True) as connection:

@@ -23,7 +23,7 @@ from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository: tests.scenario builds regions
 
-from ledger.application import transfers
+from ledger.application import setup, transfers
 from ledger.application import Ledger
 from ledger.signing import keys as ed25519
 from ledger.signing.statement import unpack
@@ -42,12 +42,10 @@ def busy_member(ledger: Ledger, sessions: int) -> tuple[UUID, int, Ed25519Privat
         with ledger.batch():
             for index in range(start, min(sessions, start + SESSIONS_PER_BATCH)):
                 service_day = day + timedelta(days=index % 1500)
-                session_id = ledger.record_session(
-                    actor=region.community, member_id=member.actor_id, activity="敬老助残", content="陪老人聊天",
-                    place="社区活动室", service_date=min(service_day, ledger.today()), start_time="08:00",
-                    end_time="10:00", minutes=60 + index % 60, post_id=region.post_id)
-                ledger.rate_session(actor=region.community, session_id=session_id, rating="优")
-                ledger.certify_session(actor=region.community, session_id=session_id)
+                setup.serve_session(ledger, community=region.community, member_id=member.actor_id,
+                                    activity="敬老助残", content="陪老人聊天", place="社区活动室",
+                                    service_date=min(service_day, ledger.today()), start_time="08:00",
+                                    end_time="10:00", minutes=60 + index % 60, post_id=region.post_id, rating="优")
     ledger.give_consent(actor=member, member_id=member.actor_id, purpose="transfer", recipient="320104")
     events = sum(len(ledger.recorder.select_events(a)) for a in transfers.member_aggregate_ids(ledger,
                                                                                               member.actor_id))

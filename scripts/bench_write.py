@@ -26,11 +26,11 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.values import Role
-from ledger.storage.persistence import parse_database_url
+from ledger.storage.database import parse_database_url
 
 ACCOUNTS = 200
 PRICE_MINUTES = 1
@@ -78,13 +78,11 @@ def store_env(url: str, name: str) -> tuple[str, dict[str, str]]:
 
 def setup_signed(url: str) -> tuple[Ledger, Actor, list[UUID], UUID]:
     ledger = Ledger(url)
-    ledger.init_region(code="320102", name="南京市玄武区")
+    setup.init_region(ledger)
     region = ledger.region_actor()
-    unit = Actor(ledger.register_unit(actor=region, name="基准单位", unit_type="机关", declared_members=ACCOUNTS),
-                 Role.UNIT)
-    community = Actor(ledger.register_community(actor=region, name="基准社区", county="玄武区", street="锁金村街道"),
-                      Role.COMMUNITY)
-    post_id = next(iter(ledger.get_community(community.actor_id).posts))
+    unit, community = setup.paired_unit_and_community(ledger, region, unit_name="基准单位", community_name="基准社区",
+                                                      street="锁金村街道", declared_members=ACCOUNTS, paired=False)
+    post_id = setup.first_post(ledger, community)
     item_id = ledger.list_catalogue_item(actor=community, name="基准商品", price_minutes=PRICE_MINUTES)
     counter = Actor(ledger.open_counter(actor=community, name="基准柜台"), Role.COUNTER)
     members = []
@@ -92,12 +90,10 @@ def setup_signed(url: str) -> tuple[Ledger, Actor, list[UUID], UUID]:
         member_id = ledger.enrol_member(actor=unit, name=f"党员{index}", party_status="正式")
         ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id])
         with ledger.batch():  # bench setup: one certified 8-hour session (the runs redeem ~50 minutes an account)
-            session_id = ledger.record_session(actor=community, member_id=member_id, activity="敬老助残",
-                                               content="陪老人聊天", place="社区活动室", service_date=ledger.today(),
-                                               start_time="08:00", end_time="16:00", minutes=SETUP_MINUTES,
-                                               post_id=post_id)
-            ledger.rate_session(actor=community, session_id=session_id, rating="优")
-            ledger.certify_session(actor=community, session_id=session_id)
+            setup.serve_session(ledger, community=community, member_id=member_id, activity="敬老助残",
+                                content="陪老人聊天", place="社区活动室", service_date=ledger.today(),
+                                start_time="08:00", end_time="16:00", minutes=SETUP_MINUTES, post_id=post_id,
+                                rating="优")
         members.append(member_id)
     return ledger, counter, members, item_id
 

@@ -32,22 +32,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # runnable as a plain script from a checkout
     sys.path.insert(0, str(ROOT))
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.demo import (
     ACTIVITIES,
-    AGENCIES,
-    CATALOGUE,
-    CUSTOM_POSTS,
     EXEMPTION_REASONS,
-    MENU,
+    FurnishedCommunity,
     PLACES,
-    SUGGESTIONS,
-    TEAMS,
     _name,
     _personal,
     _profile,
     _workday_after,
     at,
+    enrol_demo_member,
+    furnish_community,
+    make_suggestions,
     simulated,
 )
 from ledger.domain.errors import LedgerError
@@ -88,21 +86,10 @@ class Progress:
 
 
 @dataclass
-class Community:
-    actor: Actor
-    posts: dict[str, UUID]
-    teams: list[UUID]
-    menu: list[UUID]
-    catalogue: list[tuple[UUID, int]]
-    counter: Actor
-    residents: list[Actor]
-
-
-@dataclass
 class MemberPlan:
     actor: Actor
     unit: Actor
-    community: Community
+    community: FurnishedCommunity
     never_reports: bool
     registered: bool = False
 
@@ -182,48 +169,35 @@ def _fast_secret_store(ledger: Ledger) -> None:
             connection.exec_driver_sql("PRAGMA synchronous=OFF")
 
 
-def _set_up(ledger: Ledger, rng: random.Random) -> tuple[Actor, list[Actor], list[Community]]:
+def _set_up(ledger: Ledger, rng: random.Random) -> tuple[Actor, list[Actor], list[FurnishedCommunity]]:
     with simulated(at(date(FIRST_YEAR, 1, 2), 9)):
-        ledger.init_region(code="320102", name="南京市玄武区")
+        setup.init_region(ledger)
     region = ledger.region_actor()
     units: list[Actor] = []
-    communities: list[Community] = []
+    communities: list[FurnishedCommunity] = []
     with simulated(at(date(FIRST_YEAR, 1, 5), 9)), ledger.batch():
         ledger.change_region_settings(actor=region, storage_cap_minutes=1500 * 60)
         for index in range(UNITS):
             name = f"{UNIT_NAMES[index % len(UNIT_NAMES)]}第{index // len(UNIT_NAMES) + 1}支部"
-            units.append(Actor(ledger.register_unit(actor=region, name=name,
-                                                    unit_type=UNIT_TYPES[index % len(UNIT_TYPES)],
-                                                    declared_members=0), Role.UNIT))
+            units.append(setup.register_unit(ledger, region, name=name, unit_type=UNIT_TYPES[index % len(UNIT_TYPES)],
+                                             declared_members=0))
     community_actors = []
     with simulated(at(date(FIRST_YEAR, 1, 5), 10)), ledger.batch():
         for index in range(COMMUNITIES):
             name = f"{COMMUNITY_NAMES[index % len(COMMUNITY_NAMES)]}{'' if index < len(COMMUNITY_NAMES) else '二'}社区"
-            community_actors.append(Actor(ledger.register_community(
-                actor=region, name=name, county="玄武区", street=STREETS[index % len(STREETS)]), Role.COMMUNITY))
+            community_actors.append(setup.register_community(ledger, region, name=name,
+                                                             street=STREETS[index % len(STREETS)]))
     for community in community_actors:
-        with simulated(at(date(FIRST_YEAR, 2, 3), 9)), ledger.batch():
-            for post in rng.sample(CUSTOM_POSTS, 2):
-                ledger.define_post(actor=community, name=post)
-            teams = [ledger.form_team(actor=community, name=n, kind=k) for n, k in TEAMS]
-            menu = [ledger.publish_menu_item(actor=community, title=t) for t in rng.sample(MENU, 4)]
-            catalogue = [(ledger.list_catalogue_item(actor=community, name=n, price_minutes=p), p)
-                         for n, p in CATALOGUE]
-            counter = Actor(ledger.open_counter(actor=community, name="爱心超市收银台"), Role.COUNTER)
-            residents = [Actor(ledger.register_resident(actor=community, label=f"居民{i + 1}"), Role.RESIDENT)
-                         for i in range(RESIDENTS_PER_COMMUNITY)]
-        state = ledger.get_community(community.actor_id)
-        posts = {name: post_id for post_id, name in state.posts.items()}
-        communities.append(Community(community, posts, teams, menu, catalogue, counter, residents))
+        communities.append(furnish_community(ledger, community, rng, moment=at(date(FIRST_YEAR, 2, 3), 9),
+                                             residents=RESIDENTS_PER_COMMUNITY, batch=True))
     for index, unit in enumerate(units):
         with simulated(at(date(FIRST_YEAR, 1, 8), 10)):
-            ledger.pair_unit(actor=unit, unit_id=unit.actor_id,
-                             community_id=communities[index % len(communities)].actor.actor_id)
+            setup.pair(ledger, unit, communities[index % len(communities)].actor)
     return region, units, communities
 
 
 def _enrol_plans(rng: random.Random, count: int, units: list[Actor],
-                 communities: list[Community]) -> list[MemberPlan]:
+                 communities: list[FurnishedCommunity]) -> list[MemberPlan]:
     plans = []
     for index in range(count):
         unit = units[index % len(units)]
@@ -275,16 +249,8 @@ def _member_year(ledger: Ledger, rng: random.Random, plan: MemberPlan, year: int
     for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])):
         _session(ledger, rng, plan, start, end)
     day = start + timedelta(days=rng.randint(5, max(6, (end - start).days - 20)))
-    for _ in range(rng.choice([0, 1, 1, 1, 2])):
-        with simulated(at(day, 20)):
-            suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
-        with simulated(at(min(day + timedelta(days=14), end), 10)):
-            outcome = rng.random()
-            if outcome < 0.35:
-                ledger.adopt_suggestion(actor=plan.community.actor, suggestion_id=suggestion_id, note="已纳入年度计划")
-            elif outcome < 0.6:
-                ledger.forward_suggestion(actor=plan.community.actor, suggestion_id=suggestion_id,
-                                          agency=rng.choice(AGENCIES))
+    make_suggestions(ledger, rng, member=member, community=plan.community.actor, day=day, until=end,
+                     adopted_note="已纳入年度计划")
     balance = ledger.get_balance_minutes(member.actor_id)
     for _ in range(rng.choice([0, 1, 1, 2])):
         item_id, price = rng.choice(plan.community.catalogue)
@@ -303,11 +269,8 @@ def _enrol(ledger: Ledger, rng: random.Random, plan: MemberPlan, year: int) -> N
     unit, community, member = plan.unit, plan.community, plan.actor
     enrol_day = date(year, 3, 2) + timedelta(days=rng.randint(0, 20))
     with simulated(at(enrol_day, 9, rng.randint(0, 59))):
-        ledger.enrol_member(actor=unit, name=_name(rng, set()), member_id=member.actor_id,
-                            party_status="预备" if rng.random() < 0.08 else "正式",
-                            job_title=rng.choice(["科员", "副科长", "主治医师", "工程师", "讲师", "会计"]))
-        slip_id = ledger.issue_report_slip(actor=unit, member_id=member.actor_id,
-                                           community_id=community.actor.actor_id)
+        _, slip_id = enrol_demo_member(ledger, rng, unit=unit, community=community.actor, name=_name(rng, set()),
+                                       member_id=member.actor_id)
     if plan.never_reports:
         return
     late = rng.random() < 0.06

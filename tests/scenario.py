@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.demo import simulated
 from ledger.domain.values import Role
 
@@ -31,14 +31,11 @@ class Region:
 def build_region(ledger: Ledger, *, members: int = 2) -> Region:
     from ledger.signing.keys import public_bytes
 
-    root = ledger.init_region(code="320102", name="南京市玄武区")
+    root = setup.init_region(ledger)
     region = ledger.region_actor()
-    unit = Actor(ledger.register_unit(actor=region, name="省财政厅机关党委", unit_type="机关", declared_members=10),
-                 Role.UNIT)
-    community = Actor(ledger.register_community(actor=region, name="紫鑫城社区", county="玄武区", street="锁金村街道"),
-                      Role.COMMUNITY)
-    ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=community.actor_id)
-    post_id = next(iter(ledger.get_community(community.actor_id).posts))
+    unit, community = setup.paired_unit_and_community(ledger, region, unit_name="省财政厅机关党委",
+                                                      community_name="紫鑫城社区", street="锁金村街道")
+    post_id = setup.first_post(ledger, community)
     item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=30)
     counter = Actor(ledger.open_counter(actor=community, name="爱心超市"), Role.COUNTER)
     resident = Actor(ledger.register_resident(actor=community, label="居民甲"), Role.RESIDENT)
@@ -50,13 +47,9 @@ def build_region(ledger: Ledger, *, members: int = 2) -> Region:
 
 
 def add_member(region: Region, *, name: str = "曹顺仙", personal: dict[str, str] | None = None) -> Actor:
-    ledger = region.ledger
-    member_id = ledger.enrol_member(actor=region.unit, name=name, party_status="正式", job_title="科员")
-    slip_id = ledger.issue_report_slip(actor=region.unit, member_id=member_id, community_id=region.community.actor_id)
-    ledger.register_member(actor=region.community, member_id=member_id, post_ids=[region.post_id], slip_id=slip_id,
-                           profile={"sex": "女", "education": "本科"},
-                           personal=personal if personal is not None else {"mobile": "15195888588"})
-    return Actor(member_id, Role.MEMBER)
+    return setup.add_member(region.ledger, unit=region.unit, community=region.community, name=name,
+                            post_ids=[region.post_id], job_title="科员", profile={"sex": "女", "education": "本科"},
+                            personal=personal if personal is not None else {"mobile": "15195888588"})
 
 
 def serve(region: Region, member: Actor, minutes: int, *, rating: str = "优", certify: bool = True,
@@ -65,13 +58,10 @@ def serve(region: Region, member: Actor, minutes: int, *, rating: str = "优", c
     ledger = region.ledger
     day = service_date or ledger.today()
     end = (datetime(2000, 1, 1, 8) + timedelta(minutes=minutes)).strftime("%H:%M")
-    session_id = ledger.record_session(actor=member, member_id=member.actor_id, activity="敬老助残",
-                                       content="陪老人聊天", place="社区活动室", service_date=day,
-                                       start_time="08:00", end_time=end, minutes=minutes, post_id=region.post_id)
-    ledger.rate_session(actor=region.community, session_id=session_id, rating=rating)
-    if certify:
-        ledger.certify_session(actor=region.community, session_id=session_id)
-    return session_id
+    return setup.serve_session(ledger, community=region.community, recorded_by=member, member_id=member.actor_id,
+                               activity="敬老助残", content="陪老人聊天", place="社区活动室", service_date=day,
+                               start_time="08:00", end_time=end, minutes=minutes, post_id=region.post_id,
+                               rating=rating, certify=certify)
 
 
 def redeem(region: Region, member: Actor, quantity: int = 1, redemption_id: UUID | None = None):

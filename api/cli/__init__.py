@@ -10,7 +10,7 @@ import typer
 from api.cli.commands import register as register_api
 from ledger.commands import store, transparency
 from ledger.domain.errors import LedgerError
-from ledger.storage.persistence import ConfigurationError
+from ledger.storage.database import ConfigurationError
 from projections.audit import ProjectionsAudit
 from projections.cli import register as register_reports
 from projections.render.certificate import render_certificate_pdf

@@ -2,4 +2,5 @@
 
 from api.cli import main
 
-main()
+if __name__ == "__main__":  # imported (a test walking every module), it runs nothing
+    main()

@@ -95,7 +95,7 @@ def serve(host: Annotated[str, typer.Option(help="Address to listen on")] = "127
     from api.services import services_of
     from api.settings import Settings
     from ledger.application import Ledger
-    from ledger.storage.persistence import ConfigurationError, WriterLock
+    from ledger.storage.database import ConfigurationError, WriterLock
 
     _start_demo_clock(demo)
     try:
@@ -206,7 +206,7 @@ def _auth(db: str | None) -> tuple[Any, Any, Any]:
     from api.settings import Settings
     from api.store import ApiStore
     from ledger.application import Ledger
-    from ledger.storage.persistence import ConfigurationError
+    from ledger.storage.database import ConfigurationError
 
     try:
         ledger = Ledger(db)

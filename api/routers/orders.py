@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.reads import get_order
 from api.schemas.common import DoneOut, IdOut
 from api.schemas.service import DispatchIn, OrderIn, OrderOut, ReasonIn
 
@@ -29,7 +28,7 @@ def place(body: OrderIn, commands: CommandsDep) -> object:
 @router.get("/{order_id}", response_model=OrderOut, responses=READ_RESPONSES, summary="订单 An order")
 def read_order(order_id: UUID, actor: ActorDep, ledger: LedgerDep) -> OrderOut:
     authorize(ledger, actor, "order.read", order_id)
-    order = get_order(ledger, order_id)
+    order = ledger.get_order(order_id)
     return OrderOut(id=order.id, community_id=order.community_id, menu_item_id=order.menu_item_id,
                     menu_title=order.menu_title, resident_id=order.resident_id, note=order.note,
                     placed_on=order.placed_on, status=order.status,

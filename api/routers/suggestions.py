@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
-from api.reads import get_suggestion
 from api.schemas.common import DoneOut
 from api.schemas.service import AdoptIn, ForwardIn, SuggestionOut
 
@@ -19,7 +18,7 @@ router = APIRouter(prefix="/v1/suggestions", tags=["suggestions 建议"])
 @router.get("/{suggestion_id}", response_model=SuggestionOut, responses=READ_RESPONSES, summary="建议 A suggestion")
 def read_suggestion(suggestion_id: UUID, actor: ActorDep, ledger: LedgerDep) -> SuggestionOut:
     authorize(ledger, actor, "suggestion.read", suggestion_id)
-    s = get_suggestion(ledger, suggestion_id)
+    s = ledger.get_suggestion(suggestion_id)
     return SuggestionOut(id=s.id, member_id=s.member_id, community_id=s.community_id, content=s.content,
                          submitted_on=s.submitted_on, status=s.status,
                          outcome_note=s.outcome_note, outcome_reference=s.outcome_reference)

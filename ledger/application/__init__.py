@@ -9,11 +9,15 @@ class. Only modules of this package touch the Ledger's private members (tests/un
 
 from __future__ import annotations
 
+from uuid import UUID
+
+from ledger.application import ownership
 from ledger.application.accounts import AccountUseCases
 from ledger.application.core import Actor, LedgerCore, RedemptionResult, StatementsPrepared
 from ledger.application.keys import KeyUseCases
 from ledger.application.members import MemberUseCases
 from ledger.application.organisations import OrganisationUseCases
+from ledger.application.ownership import Kind
 from ledger.application.service import ServiceUseCases
 
 
@@ -22,5 +26,14 @@ class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases,
 
     name = "Ledger"
 
+    def owns(self, actor: Actor, kind: Kind, object_id: UUID | str) -> bool:
+        """Whether the object is the actor's own (ownership.py: the relations the commands refuse by,
+        and the API's authorisation table asks). Raises NotFound when the object does not exist."""
+        return ownership.owns(self, actor, kind, object_id)
 
-__all__ = ["Actor", "Ledger", "LedgerCore", "RedemptionResult", "StatementsPrepared"]
+    def has_authority(self, actor: Actor, target_id: UUID) -> bool:
+        """Whether `actor` certifies (and so manages) the target actor (ownership.has_authority)."""
+        return ownership.has_authority(self, actor, target_id)
+
+
+__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "RedemptionResult", "StatementsPrepared"]

@@ -41,17 +41,11 @@ from ledger.domain.values import (
     Role,
     local_date,
 )
-from ledger.storage.persistence import (
-    Database,
-    SecretStore,
-    SigningMapper,
-    event_payload,
-    event_type_name,
-    load_master_key,
-    make_transcoder,
-    parse_database_url,
-)
+from ledger.storage.database import Database, parse_database_url
+from ledger.storage.mapper import SigningMapper, event_payload, event_type_name, make_transcoder
+from ledger.storage.secrets import SecretStore, load_master_key
 from ledger.signing import keys as ed25519
+from ledger.application import ownership
 from ledger.signing.statement import GENESIS_HASH, Statement, encode_statement, pack, statement_hash
 
 SIGNER_ATTRIBUTE = "_signer"
@@ -59,6 +53,14 @@ CHAIN_HEAD = "_chain_head"  # kept on each aggregate by ledger.domain.base (even
 CLIENT_SIGNATURE_AGE_MAX = timedelta(minutes=5)  # prepared statements expire: the chain moves on
 CLIENT_CLOCK_SKEW_MAX = timedelta(seconds=5)
 A = TypeVar("A", bound=Aggregate)
+
+# the refusal for a role acting on a member who is not its own (ownership.owns_member); other roles
+# are not limited here (their commands check their own relations)
+_NOT_OWN_MEMBER = {
+    Role.MEMBER: "a member acts only on their own record",
+    Role.COMMUNITY: "a community acts only on its own members",
+    Role.UNIT: "a unit acts only on its own members",
+}
 
 
 @dataclass(frozen=True)
@@ -436,12 +438,9 @@ class LedgerCore(Application[UUID]):
     def _member_of(self, actor: Actor, member_id: UUID) -> Member:
         """The member, checking the actor's relation to them (self, own community, own unit)."""
         member = self._get(member_id, Member)
-        if actor.role is Role.MEMBER and actor.actor_id != member_id:
-            raise NotPermitted("a member acts only on their own record")
-        if actor.role is Role.COMMUNITY and member.community_id != actor.actor_id:
-            raise NotPermitted("a community acts only on its own members")
-        if actor.role is Role.UNIT and member.unit_id != actor.actor_id:
-            raise NotPermitted("a unit acts only on its own members")
+        refusal = _NOT_OWN_MEMBER.get(actor.role)
+        if refusal is not None and not ownership.owns_member(actor, member):
+            raise NotPermitted(refusal)
         return member
 
 

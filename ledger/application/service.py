@@ -24,7 +24,22 @@ from ledger.domain.values import (
     Role,
     stable_id,
 )
+from ledger.application import ownership
 from ledger.application.core import Actor, LedgerCore
+
+
+# the refusal for a role acting on an order that is not its own (ownership.owns_order); a member's
+# commands on an order check the member's own relation
+_NOT_OWN_ORDER = {
+    Role.COMMUNITY: "a community acts only on its own orders",
+    Role.RESIDENT: "a resident acts only on their own orders",
+}
+
+_NOT_OWN_SESSION_RATING = {
+    Role.COMMUNITY: "a community rates only its own sessions",
+    Role.UNIT: "a unit rates only its own members' sessions",
+    Role.RESIDENT: "only the resident who ordered the service rates it",
+}
 
 
 class ServiceUseCases(LedgerCore):
@@ -46,10 +61,9 @@ class ServiceUseCases(LedgerCore):
 
     def _order_of(self, actor: Actor, order_id: UUID) -> Order:
         order = self._get(order_id, Order)
-        if actor.role is Role.COMMUNITY and order.community_id != actor.actor_id:
-            raise NotPermitted("a community acts only on its own orders")
-        if actor.role is Role.RESIDENT and order.resident_id != actor.actor_id:
-            raise NotPermitted("a resident acts only on their own orders")
+        refusal = _NOT_OWN_ORDER.get(actor.role)
+        if refusal is not None and not ownership.owns_order(actor, order):
+            raise NotPermitted(refusal)
         return order
 
     def dispatch_order(self, *, actor: Actor, order_id: UUID, member_id: UUID) -> None:
@@ -106,13 +120,9 @@ class ServiceUseCases(LedgerCore):
         """评价 优/良/一般 by the recipient (resident) or the organiser (community or unit)."""
         self._require_role(actor, Role.RESIDENT, Role.COMMUNITY, Role.UNIT)
         session = self._get(session_id, ServiceSession, "session")
-        if actor.role is Role.COMMUNITY and session.community_id != actor.actor_id:
-            raise NotPermitted("a community rates only its own sessions")
-        if actor.role is Role.UNIT and self._get(session.member_id, Member).unit_id != actor.actor_id:
-            raise NotPermitted("a unit rates only its own members' sessions")
-        if actor.role is Role.RESIDENT and session.order_id is not None:
-            if self._get(session.order_id, Order).resident_id != actor.actor_id:
-                raise NotPermitted("only the resident who ordered the service rates it")
+        unordered = actor.role is Role.RESIDENT and session.order_id is None  # any resident rates an unordered one
+        if not unordered and not self._owns_session(actor, session):
+            raise NotPermitted(_NOT_OWN_SESSION_RATING[actor.role])
         try:
             value = Rating(rating)
         except ValueError:
@@ -120,10 +130,14 @@ class ServiceUseCases(LedgerCore):
         session.rate(rating=value, rater_role=actor.role)
         self._commit(actor, None, session)
 
+    def _owns_session(self, actor: Actor, session: ServiceSession) -> bool:
+        return ownership.owns_session(actor, session, member_of=lambda i: self._get(i, Member),
+                                      order_of=lambda i: self._get(i, Order))
+
     def _community_session(self, actor: Actor, session_id: UUID) -> ServiceSession:
         self._require_role(actor, Role.COMMUNITY)
         session = self._get(session_id, ServiceSession, "session")
-        if session.community_id != actor.actor_id:
+        if not self._owns_session(actor, session):
             raise NotPermitted("a community decides only on its own sessions")
         return session
 
@@ -209,7 +223,7 @@ class ServiceUseCases(LedgerCore):
     def _community_suggestion(self, actor: Actor, suggestion_id: UUID) -> Suggestion:
         self._require_role(actor, Role.COMMUNITY)
         suggestion = self._get(suggestion_id, Suggestion)
-        if suggestion.community_id != actor.actor_id:
+        if not ownership.owns_suggestion(actor, suggestion):
             raise NotPermitted("a community handles only its own members' suggestions")
         return suggestion
 

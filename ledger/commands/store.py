@@ -19,7 +19,7 @@ from rich.table import Table
 from ledger.application import Ledger
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import LedgerError
-from ledger.storage.persistence import ConfigurationError, parse_database_url
+from ledger.storage.database import ConfigurationError, parse_database_url
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import loads_bounded
 
@@ -463,7 +463,7 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
     """Restore a backup into this store (refused while a server runs on it, under another master
     key, or when it would roll the store back, unless --force). Then run `verify` and `audit`."""
     from ledger.storage import backup as backups
-    from ledger.storage.persistence import WriterLock
+    from ledger.storage.database import WriterLock
 
     database = parse_database_url(db)
     if not backup_file.is_file():

@@ -29,16 +29,9 @@ from typing import Callable
 
 import sqlalchemy as sa
 
-from ledger.storage.persistence import (
-    MASTER_KEY_BYTES,
-    PRIVATE_FILE_MODE,
-    Database,
-    _pg_table,
-    create_engine,
-    master_key_id,
-    master_key_path,
-    settings_table,
-)
+from ledger.storage.database import PRIVATE_FILE_MODE, Database, create_engine
+from ledger.storage.raw_events import _pg_table
+from ledger.storage.secrets import MASTER_KEY_BYTES, master_key_id, master_key_path, settings_table
 
 SQLITE_BACKUP_STEP_PAGES = 1024  # pages per backup step (4 MiB at 4 KiB pages): progress granularity
 SQLITE_MAGIC = b"SQLite format 3\x00"

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger.storage import persistence
-from ledger.storage.persistence import Database
+from ledger.storage import database as db
+from ledger.storage.database import Database
 
 metadata = sa.MetaData()
 STATE_NAME = "merkle"
@@ -80,7 +80,7 @@ def create_engine(database: Database) -> sa.Engine:
     """An engine on the ledger's own database for the log's tables. The events are durable
     already; a log page lost to power failure is redone from its tracking position (leaves, nodes
     and state commit together; WAL keeps that atomic), so SQLite may skip the fsync per commit."""
-    return persistence.create_engine(database, sqlite_pragmas=("PRAGMA synchronous=NORMAL",))
+    return db.create_engine(database, sqlite_pragmas=("PRAGMA synchronous=NORMAL",))
 
 
 def create_tables(engine: sa.Engine) -> None:

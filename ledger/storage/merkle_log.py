@@ -27,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.storage.persistence import Database
+from ledger.storage.database import Database
 from ledger.signing import merkle
 from ledger.signing.statement import SIGNED_OFFSET, event_type_of
 from ledger.storage import log_tables as t

@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from ledger.domain.region import Region
 from ledger.domain.values import Role
-from ledger.storage.persistence import RawEvent, decode_event
+from ledger.storage.mapper import decode_event
+from ledger.storage.raw_events import RawEvent
 from ledger.signing import merkle
 from ledger.signing.note import Ed25519Verifier, NoteError, open_checkpoint
 from ledger.signing.statement import parse_signed_bytes, statement_hash, unpack

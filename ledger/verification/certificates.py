@@ -57,7 +57,7 @@ from ledger.domain.region import Region
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Role
 from ledger.verification.store import key_valid_at
-from ledger.storage.persistence import decode_event
+from ledger.storage.mapper import decode_event
 from ledger.signing import keys as ed25519
 from ledger.signing import merkle
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded

@@ -26,7 +26,9 @@ from eventsourcing.utils import resolve_topic
 from ledger.domain.keys import key_valid_between
 from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import CERTIFIERS, Role
-from ledger.storage.persistence import Database, RawEvent, decode_event, event_type_name, iter_raw_events
+from ledger.storage.database import Database
+from ledger.storage.mapper import decode_event, event_type_name
+from ledger.storage.raw_events import RawEvent, iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.statement import (

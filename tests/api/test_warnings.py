@@ -77,7 +77,7 @@ def test_form_3_prints_the_warning_beside_the_figures(client: TestClient, world:
     unit_id = world.a.unit.actor_id
     assert client.put(f"/v1/units/{unit_id}/declared-members", headers=world.headers(world.a.unit),
                       json={"count": 0}).status_code == 200
-    with services_of(client.app).read_models.current() as views:  # type: ignore[arg-type]  # TestClient.app is typed as an ASGI app; it is our FastAPI
+    with services_of(client.app).read_models.current() as views:
         form = reports.unit_stats(views, year=this_year(), unit_id=str(unit_id))
         whole = reports.unit_stats(views, year=this_year())
     for report in (form, whole):

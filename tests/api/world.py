@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 from fastapi import FastAPI
 
 from api.services import services_of
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.domain.values import ConsentPurpose, Role
 
 PASSWORD = "correct horse battery"
@@ -68,21 +68,18 @@ class World:
 
 
 def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1) -> Side:
-    unit = Actor(ledger.register_unit(actor=region, name=f"单位{suffix}", unit_type="机关", declared_members=10),
-                 Role.UNIT)
-    community = Actor(ledger.register_community(actor=region, name=f"社区{suffix}", county="玄武区",
-                                                street=f"街道{suffix}"), Role.COMMUNITY)
-    ledger.pair_unit(actor=unit, unit_id=unit.actor_id, community_id=community.actor_id)
+    unit, community = setup.paired_unit_and_community(ledger, region, unit_name=f"单位{suffix}",
+                                                      community_name=f"社区{suffix}", street=f"街道{suffix}")
     counter = Actor(ledger.open_counter(actor=community, name=f"柜台{suffix}"), Role.COUNTER)
     resident = Actor(ledger.register_resident(actor=community, label=f"居民{suffix}"), Role.RESIDENT)
     item_id = ledger.list_catalogue_item(actor=community, name="大米", price_minutes=30)
-    post_id = next(iter(ledger.get_community(community.actor_id).posts))
+    post_id = setup.first_post(ledger, community)
     team_id = ledger.form_team(actor=community, name="第一网格服务队", kind="地缘")
     menu_item_id = ledger.publish_menu_item(actor=community, title="陪同就医", post_id=None)
-    member = Actor(ledger.enrol_member(actor=unit, name=f"党员{suffix}", party_status="正式"), Role.MEMBER)
-    slip_id = ledger.issue_report_slip(actor=unit, member_id=member.actor_id, community_id=community.actor_id)
-    ledger.register_member(actor=community, member_id=member.actor_id, post_ids=[post_id], slip_id=slip_id,
+    member_id, slip_id = setup.enrol_with_slip(ledger, unit=unit, community=community, name=f"党员{suffix}")
+    ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id], slip_id=slip_id,
                            personal={"mobile": "13800000000"}, profile={"sex": "男"})
+    member = Actor(member_id, Role.MEMBER)
     ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.UNIT_FEEDBACK,
                         recipient=str(unit.actor_id))
     ledger.join_team(actor=community, member_id=member.actor_id, team_id=team_id)
@@ -91,17 +88,14 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
     ledger.dispatch_order(actor=community, order_id=order_id, member_id=member.actor_id)
     ledger.accept_order(actor=member, order_id=order_id)
     today = ledger.today()
-    session_id = ledger.record_session(actor=member, member_id=member.actor_id, activity="敬老助残",
-                                       content="打扫卫生", place="社区", service_date=today - timedelta(days=1),
-                                       start_time="09:00", end_time="12:00", minutes=180, order_id=order_id)
-    ledger.rate_session(actor=resident, session_id=session_id, rating="优")
-    ledger.certify_session(actor=community, session_id=session_id)
+    session_id = setup.serve_session(ledger, community=community, recorded_by=member, rated_by=resident,
+                                     member_id=member.actor_id, activity="敬老助残", content="打扫卫生", place="社区",
+                                     service_date=today - timedelta(days=1), start_time="09:00", end_time="12:00",
+                                     minutes=180, order_id=order_id, rating="优")
     for _ in range(balance_sessions - 1):
-        extra = ledger.record_session(actor=community, member_id=member.actor_id, activity="环境整治",
-                                      content="清扫", place="小区", service_date=today, start_time="08:00",
-                                      end_time="20:00", minutes=600)
-        ledger.rate_session(actor=community, session_id=extra, rating="良")
-        ledger.certify_session(actor=community, session_id=extra)
+        setup.serve_session(ledger, community=community, member_id=member.actor_id, activity="环境整治",
+                            content="清扫", place="小区", service_date=today, start_time="08:00", end_time="20:00",
+                            minutes=600, rating="良")
     open_session_id = ledger.record_session(actor=member, member_id=member.actor_id, activity="政策宣讲",
                                             content="宣讲", place="活动室", service_date=today,
                                             start_time="14:00", end_time="16:00", minutes=120)
@@ -116,9 +110,7 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
 def build_world(app: FastAPI, *, balance_sessions: int = 1) -> World:
     services = services_of(app)
     ledger = services.ledger
-    root_key = None
-    if ledger.region_code is None:
-        root_key = ledger.init_region(code="320102", name="南京市玄武区")
+    root_key = setup.ensure_region(ledger)
     region = ledger.region_actor()
     auditor = Actor(ledger.register_auditor(actor=region, label="审计组"), Role.AUDITOR)
     world = World(ledger=ledger, region=region, auditor=auditor, root_key=root_key,

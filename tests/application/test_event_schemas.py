@@ -23,7 +23,7 @@ from ledger.domain import base
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.permissions import SIGNER_ROLES
 from ledger.domain.values import Role
-from ledger.storage.persistence import CLASS_VERSION, event_type_name
+from ledger.storage.mapper import CLASS_VERSION, event_type_name
 
 PINNED_TOPICS = [
     "ledger.domain.keys:Key.Registered",

@@ -18,7 +18,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.domain.orders import Suggestion
-from ledger.storage.persistence import CLASS_VERSION, decode_event, upcast_payload
+from ledger.storage.mapper import CLASS_VERSION, decode_event, upcast_payload
 from ledger.signing.statement import parse_signed_bytes, unpack
 from ledger.verification.store import verify_store
 from tests.scenario import build_region

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from ledger.storage import backup as backups
 from ledger.application import Ledger
 from api.cli import app
-from ledger.storage.persistence import WriterLock, parse_database_url
+from ledger.storage.database import WriterLock, parse_database_url
 from tests.conftest import drop_schema, store_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from api.cli import app
-from ledger.storage.persistence import master_key_id
+from ledger.storage.secrets import master_key_id
 from tests.conftest import store_url
 
 ROOT = Path(__file__).resolve().parents[2]

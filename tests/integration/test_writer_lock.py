@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from api.loadgen import free_port, wait_until_up
-from ledger.storage.persistence import WriterLock, WriterLockHeld, parse_database_url
+from ledger.storage.database import WriterLock, WriterLockHeld, parse_database_url
 from tests.conftest import store_url
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from uuid import UUID, uuid4
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, setup
 from ledger.demo import at, simulated
 from ledger.domain.values import ConsentPurpose, Role
 
@@ -49,18 +49,14 @@ def member_actor(member_id: UUID) -> Actor:
 
 def build(ledger: Ledger) -> Golden:
     with simulated(at(date(YEAR, 1, 2), 9)):
-        ledger.init_region(code="320102", name="南京市玄武区")
+        setup.init_region(ledger)
     region = ledger.region_actor()
     with simulated(at(date(YEAR, 1, 5), 9)):
         ledger.set_report_deadline(actor=region, year=YEAR, deadline=date(YEAR, 8, 31))
-        unit1 = Actor(ledger.register_unit(actor=region, name="测试单位党委", unit_type="机关", declared_members=5),
-                      Role.UNIT)
-        unit2 = Actor(ledger.register_unit(actor=region, name="第二单位党委", unit_type="企业", declared_members=2),
-                      Role.UNIT)
-        c1 = Actor(ledger.register_community(actor=region, name="紫鑫城社区", county="玄武区", street="锁金村街道"),
-                   Role.COMMUNITY)
-        c2 = Actor(ledger.register_community(actor=region, name="玄武门社区", county="玄武区", street="玄武门街道"),
-                   Role.COMMUNITY)
+        unit1 = setup.register_unit(ledger, region, name="测试单位党委", unit_type="机关", declared_members=5)
+        unit2 = setup.register_unit(ledger, region, name="第二单位党委", unit_type="企业", declared_members=2)
+        c1 = setup.register_community(ledger, region, name="紫鑫城社区", street="锁金村街道")
+        c2 = setup.register_community(ledger, region, name="玄武门社区", street="玄武门街道")
     with simulated(at(date(YEAR, 2, 3), 9)):
         menu = ledger.publish_menu_item(actor=c1, title="陪同就医")
         rice = ledger.list_catalogue_item(actor=c1, name="大米 5kg", price_minutes=90)
@@ -99,13 +95,11 @@ def build(ledger: Ledger) -> Golden:
                 rating: str, post_id: UUID | None, *, order_id: UUID | None = None, rater: Actor | None = None,
                 certify: bool = True) -> UUID:
         with simulated(at(day, 20)):
-            session_id = ledger.record_session(
-                actor=member_actor(member), member_id=member, activity="志愿服务", content=f"服务{key}",
-                place="社区党群服务中心", service_date=day, start_time=start, end_time=end, minutes=minutes,
-                post_id=post_id, order_id=order_id, organiser="社区党委")
-            ledger.rate_session(actor=rater or community, session_id=session_id, rating=rating)
-            if certify:
-                ledger.certify_session(actor=community, session_id=session_id)
+            session_id = setup.serve_session(
+                ledger, community=community, recorded_by=member_actor(member), rated_by=rater, member_id=member,
+                activity="志愿服务", content=f"服务{key}", place="社区党群服务中心", service_date=day, start_time=start,
+                end_time=end, minutes=minutes, post_id=post_id, order_id=order_id, organiser="社区党委",
+                rating=rating, certify=certify)
         g.sessions[key] = session_id
         return session_id
 

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger.application import Ledger
-from ledger.storage.persistence import Database
+from ledger.storage.database import Database
 from projections import schema as t
 from projections.projector import Views
 

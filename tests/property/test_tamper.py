@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
-from ledger.storage.persistence import parse_database_url
+from ledger.storage.database import parse_database_url
 from ledger.verification.store import verify_store
 from tests.scenario import build_region, redeem, serve
 

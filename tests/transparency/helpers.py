@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger.application import Ledger
-from ledger.storage.persistence import _pg_table
+from ledger.storage.raw_events import _pg_table
 from tests.scenario import Region, add_member, at_day, build_region, redeem, serve
 
 
@@ -97,7 +97,7 @@ def delete_event(ledger: Ledger, position: int) -> None:
 
 def last_position_of(ledger: Ledger, aggregate_id: UUID) -> tuple[int, int]:
     """(position, version) of an aggregate's last event."""
-    from ledger.storage.persistence import iter_raw_events
+    from ledger.storage.raw_events import iter_raw_events
 
     rows = [r for r in iter_raw_events(ledger.database, recorder=ledger.recorder, order="position")
             if UUID(r.originator_id) == aggregate_id]

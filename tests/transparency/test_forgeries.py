@@ -13,7 +13,7 @@ import pytest
 
 from ledger.application import transfers
 from ledger.application import Actor, Ledger
-from ledger.storage.persistence import iter_raw_events
+from ledger.storage.raw_events import iter_raw_events
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import canonical_bytes
 from ledger.signing.statement import Statement, encode_statement, pack, parse_signed_bytes, unpack

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Ledger
-from ledger.storage.persistence import RawEvent, iter_raw_events, parse_database_url
+from ledger.storage.database import parse_database_url
+from ledger.storage.raw_events import RawEvent, iter_raw_events
 from ledger.signing.canonical import CanonicalError, _check
 from ledger.signing.statement import EnvelopeError, parse_signed_bytes, unpack
 from ledger.verification.store import _in_subset, _parse, verify_store

@@ -30,7 +30,7 @@ def test_a_passbook_lists_deposits_before_the_redemptions_they_paid_for_with_a_r
         account.redeem(redemption_id=uuid4(), counter_id=uuid4(), lines=[], minutes=50)
         account.claw_back(source_id=uuid4(), kind="correction", minutes=20)
     finally:
-        CLOCK.reset(token)  # type: ignore[arg-type]  # the token of CLOCK.set, typed loosely by contextvars
+        CLOCK.reset(token)  # type: ignore[arg-type]  # the token the test set
     events = account.collect_events()
     lines = account_history(reversed(events))  # given in any order, shown in the order they happened
     assert [line.kind for line in lines] == ["Opened", "Credited", "Credited", "Redeemed", "ClawedBack"]
