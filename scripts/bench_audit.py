@@ -63,17 +63,19 @@ def ensure_database(events: int, seed: int) -> Path:
     import generate_region
 
     path = CACHE_DIR / f"audit-region-{events}-{seed}.db"
-    if path.exists() and generate_region.cached_summary(f"sqlite:///{path}"):
+    if generate_region.reusable_summary(path):  # this process now runs under the copy's key
         return path
     for stale in path.parent.glob(path.name + "*"):
         stale.unlink()
     shared = generate_region.default_path(events, seed)
-    if shared.exists() and not Path(f"{shared}-wal").exists():
-        summary = generate_region.cached_summary(f"sqlite:///{shared}")
+    if not Path(f"{shared}-wal").exists():
+        summary = generate_region.reusable_summary(shared)
         if summary and summary["events"] >= events:
             say(f"copying the generated region {shared} …")
-            shutil.copyfile(f"{shared}.masterkey", f"{path}.masterkey")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(generate_region.fixture_key_path(shared), generate_region.fixture_key_path(path))  # 0600 kept
             shutil.copyfile(shared, path)
+            generate_region.use_fixture_key(path)
             return path
     say(f"generating a region of ≥ {events:,} events into {path} (cached for later runs) …")
     path.parent.mkdir(parents=True, exist_ok=True)

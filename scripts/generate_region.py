@@ -9,15 +9,19 @@ aggregates a batch touches are loaded once. The database file is a benchmark fix
 store's SQLite connection runs with `synchronous=OFF` (a crash loses the fixture, not a ledger).
 
 The file is cached: a second run with the same target and seed reuses it (the ledger's settings
-table records a completed generation). Deterministic for a seed except the Ed25519 keys and the
-random ids the ledger draws.
+table records a completed generation). The fixture is sealed under a master key of its own, kept
+beside it (`region-….db.masterkey`, 0600): whoever reuses it runs under that key, whatever
+TIMELEDGER_MASTER_KEY the shell holds (`use_fixture_key`). Deterministic for a seed except the
+Ed25519 keys and the random ids the ledger draws.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import math
+import os
 import random
 import sys
 import time
@@ -51,6 +55,7 @@ from ledger.demo import (
 from ledger.domain.errors import LedgerError
 from ledger.domain.scoring import POLICY_V1_RULES
 from ledger.domain.values import ConsentPurpose, Role
+from ledger.storage.secrets import MASTER_KEY_BYTES, MasterKeyError
 
 DEFAULT_EVENTS = 1_000_000
 CACHE_DIR = Path("/tmp/timeledger-bench")
@@ -98,6 +103,28 @@ def default_path(events: int, seed: int) -> Path:
     return CACHE_DIR / f"region-{events}-{seed}.db"
 
 
+def fixture_key_path(path: Path) -> Path:
+    """The fixture's own master key: where the ledger looks beside a SQLite file (`master_key_path`)."""
+    return Path(f"{path}.masterkey")
+
+
+def use_fixture_key(path: Path, *, create: bool = False) -> bool:
+    """Run this process under the master key the fixture at `path` is sealed under (its key file),
+    so a cached region opens whatever key the caller's shell exports. With `create`, a missing key
+    file is made first (a new fixture). False: the fixture has no key file (it cannot be opened)."""
+    key_file = fixture_key_path(path)
+    if not key_file.exists():
+        if not create:
+            return False
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(base64.b64encode(os.urandom(MASTER_KEY_BYTES)).decode() + "\n")
+    os.environ["TIMELEDGER_MASTER_KEY"] = key_file.read_text().strip()
+    os.environ.pop("TIMELEDGER_MASTER_KEY_FILE", None)
+    return True
+
+
 def cached_summary(url: str) -> dict[str, Any] | None:
     """The summary of a completed generation in this database, if any."""
     ledger = Ledger(url)
@@ -109,16 +136,29 @@ def cached_summary(url: str) -> dict[str, Any] | None:
 
 
 def ensure_region(path: Path, *, events: int = DEFAULT_EVENTS, seed: int = 2014) -> dict[str, Any]:
-    """Reuse the generated file at `path`, or (re)generate it."""
+    """Reuse the generated file at `path`, or (re)generate it; either way this process then runs
+    under the fixture's own master key (`use_fixture_key`)."""
     url = f"sqlite:///{path}"
     if path.exists():
-        summary = cached_summary(url)
+        summary = reusable_summary(path)
         if summary is not None and summary["events"] >= events and summary["seed"] == seed:
             return summary
         for stale in path.parent.glob(path.name + "*"):
             stale.unlink()
     path.parent.mkdir(parents=True, exist_ok=True)
+    use_fixture_key(path, create=True)
     return generate(url, events=events, seed=seed)
+
+
+def reusable_summary(path: Path) -> dict[str, Any] | None:
+    """The completed generation at `path`, opened under its own key; None when it has no key file,
+    its key does not open it, or it is unfinished (then it is generated again)."""
+    if not path.exists() or not use_fixture_key(path):
+        return None
+    try:
+        return cached_summary(f"sqlite:///{path}")
+    except MasterKeyError:
+        return None
 
 
 def generate(url: str, *, events: int, seed: int, log: Callable[[str], None] | None = None) -> dict[str, Any]:
