@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import os
 import random
 import re
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -42,7 +44,18 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TIMELEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-LISTENING = re.compile(r"^listening on (http://127\.0\.0\.1:\d+)$")
+# The budget's shares, as fractions of --budget from the start: each part stops at its mark (or at its goal).
+SQLITE_UNTIL = 0.45
+POSTGRES_UNTIL = 0.72
+MUTATIONS_UNTIL = 0.85
+LISTENING = re.compile(r"^listening on (http://127\.0\.0\.1:\d+)\n", re.MULTILINE)  # the whole line
+
+
+@functools.cache
+def loopback_tls() -> ssl.SSLContext:
+    """One TLS context for every httpx client: the servers are plain http on 127.0.0.1 (it is never
+    used), but httpx builds one per client by default, loading the CA bundle: ~80 ms each."""
+    return ssl.create_default_context()
 
 
 def log(message: str) -> None:
@@ -57,59 +70,214 @@ def environment(master_key: str) -> dict[str, str]:
     return env
 
 
-def cli(args: list[str], env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-c", "from api.cli import main; main()", *args], env=env,
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+ZYGOTE_IMPORTS = (  # what `timeledger serve`, `verify` and `audit` import, loaded once in the zygote
+    "api.cli", "api.main", "api.services", "api.settings", "ledger.application", "ledger.storage.database",
+    "ledger.verification.store", "projections.audit", "uvicorn", "uvicorn.config", "uvicorn.server",
+    "uvicorn.loops.auto", "uvicorn.protocols.http.auto", "uvicorn.protocols.websockets.auto", "uvicorn.lifespan.on",
+    "sqlalchemy.dialects.sqlite", "sqlalchemy.dialects.postgresql.psycopg", "psycopg",
+    "api.web.core", "api.web.pages", "fastapi.templating", "fastapi_offline", "anyio._backends._asyncio",
+    "anyio.streams.memory", "anyio.from_thread")  # the last line: what create_app and a first request import late
+
+
+class Zygote:
+    """One interpreter that imports the CLI and the whole service once (`ZYGOTE_IMPORTS`), then forks a
+    child for each `timeledger …` run. The child sets the run's environment, working directory, argv
+    and standard streams and calls `api.cli.main()` — the console script's own entry point, so `serve`
+    runs the same code path as `timeledger serve` — and exits as that interpreter would. The fork
+    saves the new interpreter and the imports per start (seconds on a busy machine); the child is a
+    real process holding the database, killed with a real SIGKILL (`Server.sigkill`).
+
+    The zygote is single-threaded (no lock can be held mid-fork) and is the children's parent, so it
+    reaps them: `wait` answers once the child is gone (pidfd + select, bounded by a timeout after which
+    the child is SIGKILLed)."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.log = (workdir / "zygote.log").open("ab")
+        self.process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--zygote"],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
+                                        env=environment(""), cwd=ROOT, text=True, bufsize=1)
+        self.lock = threading.Lock()
+        ready = self._read()
+        if ready.get("threads", 1) != 1:
+            log(f"  warning: the zygote runs {ready['threads']} threads after its imports")
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError("the zygote died: " + Path(self.log.name).read_text()[-1500:])
+        answer: dict[str, Any] = json.loads(line)
+        if "error" in answer:
+            raise RuntimeError(f"zygote: {answer['error']}")
+        return answer
+
+    def _ask(self, **request: Any) -> dict[str, Any]:
+        with self.lock:
+            assert self.process.stdin is not None
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+            return self._read()
+
+    def start(self, args: list[str], env: dict[str, str], *, cwd: Path, stdout: Path, stderr: Path) -> int:
+        """Fork `timeledger ARGS`; its pid (a child of the zygote: reap it with `wait`)."""
+        return int(self._ask(start=args, env=env, cwd=str(cwd), stdout=str(stdout), stderr=str(stderr))["pid"])
+
+    def poll(self, pid: int) -> int | None:
+        """The exit status (as subprocess: -N for signal N) if the child has ended, else None."""
+        return self._ask(poll=pid)["status"]
+
+    def wait(self, pid: int, timeout: float = 60) -> int:
+        """Block until the child ends (SIGKILLed after `timeout` seconds); its exit status."""
+        return int(self._ask(wait=pid, timeout=timeout)["status"])
+
+    def run(self, args: list[str], env: dict[str, str], *, cwd: Path, timeout: float = 300) -> tuple[int, str]:
+        """`timeledger ARGS` to its end: (exit status, standard output + standard error)."""
+        out, err = cwd / "run.out", cwd / "run.err"
+        pid = self.start(args, env, cwd=cwd, stdout=out, stderr=err)
+        status = self.wait(pid, timeout)
+        text = out.read_text(errors="replace") + err.read_text(errors="replace")
+        out.unlink()
+        err.unlink()
+        return status, text
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+        self.log.close()
+
+
+def zygote_main() -> None:
+    """The zygote's side (`torture.py --zygote`): requests and answers as JSON lines on its standard
+    input and output. Only forked children return from `_zygote_loop`: they run the CLI here, at the
+    top of the stack, and leave the way `python -c "from api.cli import main; main()"` does."""
+    import importlib
+
+    here = str(Path(__file__).resolve().parent)
+    sys.path[:] = [entry for entry in sys.path if entry != here]  # as `python -c`: scripts/ is not importable
+    for name in ZYGOTE_IMPORTS:
+        importlib.import_module(name)
+    job = _zygote_loop()
+    os.chdir(job["cwd"])
+    os.environ.clear()
+    os.environ.update(job["env"])
+    sys.argv = ["timeledger", *job["start"]]
+    from api.cli import main as timeledger
+
+    timeledger()
+
+
+def _zygote_loop() -> dict[str, Any]:
+    import select
+
+    requests = os.fdopen(os.dup(0), "r")
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    os.dup2(2, 1)  # a stray print must not reach the answers
+
+    def answer(**values: Any) -> None:
+        answers.write(json.dumps(values) + "\n")
+        answers.flush()
+
+    def status_of(raw: int) -> int:
+        return os.waitstatus_to_exitcode(raw)
+
+    answer(ready=True, threads=threading.active_count())
+    for line in requests:
+        request = json.loads(line)
+        try:
+            if "start" in request:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                pid = os.fork()
+                if pid == 0:
+                    requests.close()
+                    answers.close()
+                    for fd, path in ((1, request["stdout"]), (2, request["stderr"])):
+                        os.dup2(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), fd)
+                    return dict(request)
+                answer(pid=pid)
+            elif "poll" in request:
+                done, raw = os.waitpid(request["poll"], os.WNOHANG)
+                answer(status=status_of(raw) if done else None)
+            elif "wait" in request:
+                pid = request["wait"]
+                with os.fdopen(os.pidfd_open(pid)) as pidfd:
+                    if not select.select([pidfd], [], [], request["timeout"])[0]:
+                        os.kill(pid, signal.SIGKILL)
+                answer(status=status_of(os.waitpid(pid, 0)[1]))
+            else:
+                answer(error=f"unknown request {sorted(request)}")
+        except OSError as error:
+            answer(error=f"{type(error).__name__}: {error}")
+    sys.exit(0)
 
 
 class Server:
-    """`timeledger serve --port 0` in a subprocess; the port comes from its 'listening on' line."""
+    """`timeledger serve --port 0`, forked by the zygote; the port comes from its 'listening on' line,
+    readiness from /healthz (answered once the service's lifespan has started)."""
 
-    def __init__(self, db: str, env: dict[str, str], workdir: Path) -> None:
-        self.out = (workdir / "server.log").open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", "from api.cli import main; main()", "serve", "--db", db, "--host", "127.0.0.1",
-             "--port", "0", "--no-access-log", "--log-level", "warning"],
-            env=env, stdout=subprocess.PIPE, stderr=self.out, cwd=workdir)
+    starts = 0
+
+    def __init__(self, db: str, env: dict[str, str], workdir: Path, zygote: Zygote) -> None:
+        Server.starts += 1
+        self.zygote = zygote
+        self.stdout = workdir / f"server-{Server.starts}.out"
+        self.stderr = workdir / "server.log"
+        self.pid = zygote.start(["serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--no-access-log",
+                                 "--log-level", "warning"], env, cwd=workdir, stdout=self.stdout, stderr=self.stderr)
+        self.status: int | None = None
         self.base = ""
         deadline = time.monotonic() + 60
-        assert self.process.stdout is not None
-        for raw in self.process.stdout:
-            found = LISTENING.match(raw.decode(errors="replace").strip())
+        checked = time.monotonic()
+        while not self.base and time.monotonic() < deadline:
+            found = LISTENING.search(self.stdout.read_text(errors="replace")) if self.stdout.exists() else None
             if found:
                 self.base = found.group(1)
-                break
-            if time.monotonic() > deadline:
-                break
+            elif time.monotonic() - checked > 0.2:
+                checked = time.monotonic()
+                if self.exited():
+                    break
+            else:
+                time.sleep(0.005)
         if not self.base:
             self.kill()
-            raise RuntimeError("the server did not start: " + (workdir / "server.log").read_text()[-1500:])
-        threading.Thread(target=self._drain, daemon=True).start()
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.base + "/healthz", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
+            raise RuntimeError(f"the server did not start (status {self.status}): "
+                               + self.stderr.read_text(errors="replace")[-1500:])
+        with httpx.Client(timeout=2, verify=loopback_tls()) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if http.get(self.base + "/healthz").status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    time.sleep(0.01)
+        self.kill()
         raise RuntimeError("the server never answered /healthz")
 
-    def _drain(self) -> None:
-        assert self.process.stdout is not None
-        for _ in self.process.stdout:
-            pass
+    def exited(self) -> bool:
+        if self.status is None:
+            self.status = self.zygote.poll(self.pid)
+        return self.status is not None
+
+    def sigkill(self) -> None:
+        """kill -9: the zygote has not reaped the child yet, so its pid is still its own."""
+        if self.status is None:
+            os.kill(self.pid, signal.SIGKILL)
 
     def kill(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=30)
-        self.out.close()
+        """kill -9, then wait until the process is gone (no longer holding the database)."""
+        self.sigkill()
+        if self.status is None:
+            self.status = self.zygote.wait(self.pid, timeout=30)
+        self.stdout.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------------------------------------
 # 1. kill -9 cycles
 
 
-def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: random.Random) -> dict[str, Any]:
+def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: random.Random,
+                zygote: Zygote) -> dict[str, Any]:
     from api.loadgen import prepare_bench_region
 
     master_key = base64.b64encode(os.urandom(32)).decode()
@@ -122,7 +290,15 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
         schema = f"torture_{uuid.uuid4().hex[:12]}"
         db = f"{POSTGRES_URL}?schema={schema}"
     region = prepare_bench_region(db, members=20, sessions_per_member=4, counters=3, price_minutes=7)
-    figures = {"store": kind, "cycles": 0, "acknowledged": 0, "lost": 0, "verify_failures": 0, "start_failures": 0}
+    figures: dict[str, Any] = {"store": kind, "cycles": 0, "acknowledged": 0, "lost": 0, "verify_failures": 0,
+                               "start_failures": 0, "verified_events": 0}
+    phases = dict.fromkeys(("start", "recheck", "hammer", "kill", "verify"), 0.0)  # where the time goes
+
+    def timed(phase: str, started: float) -> float:
+        now = time.monotonic()
+        phases[phase] += now - started
+        return now
+
     began = time.monotonic()
     pending: list[tuple[dict[str, Any], str]] = []  # acknowledged in the last cycle, checked after restart
     try:
@@ -130,33 +306,41 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
             if time.monotonic() > deadline:
                 log(f"  {kind}: time budget reached after {cycle} cycles")
                 break
+            mark = time.monotonic()
             try:
-                server = Server(db, env, workdir)
+                server = Server(db, env, workdir, zygote)
             except RuntimeError as error:
                 figures["start_failures"] += 1
                 log(f"  {kind} cycle {cycle}: {error}")
                 break
+            mark = timed("start", mark)
             try:
                 figures["lost"] += recheck(server.base, pending)
+                mark = timed("recheck", mark)
                 pending = hammer(server, region, rng, seconds=rng.uniform(0.05, 0.6))
+                mark = timed("hammer", mark)
             finally:
                 server.kill()
+            mark = timed("kill", mark)
             figures["acknowledged"] += len(pending)
             figures["cycles"] += 1
-            problems = verify_inline(db)
+            problems, events = verify_inline(db)  # every restart starts from a store that verifies
+            timed("verify", mark)
+            figures["verified_events"] = events
             if problems:
                 figures["verify_failures"] += 1
                 log(f"  {kind} cycle {cycle}: verify FAILED: {problems[:3]}")
             if cycle % 10 == 0:
                 log(f"  {kind}: cycle {cycle + 1}/{cycles}, acknowledged so far {figures['acknowledged']}, "
-                    f"lost {figures['lost']}")
+                    f"lost {figures['lost']}, {events} events verified")
         if pending:  # the last cycle's writes, once more
-            server = Server(db, env, workdir)
+            server = Server(db, env, workdir, zygote)
             try:
                 figures["lost"] += recheck(server.base, pending)
             finally:
                 server.kill()
         figures["seconds"] = round(time.monotonic() - began, 1)
+        figures["phase_seconds"] = {phase: round(seconds, 1) for phase, seconds in phases.items()}
     finally:
         if schema is not None:
             import psycopg
@@ -167,9 +351,10 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
     return figures
 
 
-def verify_inline(db: str) -> list[str]:
-    """What `timeledger verify` checks (ledger.verification.store.verify_store), in this process: no interpreter
-    start per cycle. Returns the problems (none: the store verifies)."""
+def verify_inline(db: str) -> tuple[list[str], int]:
+    """What `timeledger verify` checks (ledger.verification.store.verify_store: every event, from the
+    first), in this process: no interpreter start per cycle. Returns the problems (none: the store
+    verifies) and the number of events checked."""
     from ledger.application import Ledger
     from ledger.verification.store import verify_store
 
@@ -178,7 +363,7 @@ def verify_inline(db: str) -> list[str]:
         report = verify_store(ledger.database, root_public_key=base64.b64decode(ledger.root_public_key()),
                               region_code=ledger.region_code, recorder=ledger.recorder, workers=0)
         problems = [str(problem) for problem in report.problems]
-        return problems if problems or report.ok else ["the report is not ok"]
+        return (problems if problems or report.ok else ["the report is not ok"]), report.events_checked
     finally:
         ledger.close()
 
@@ -192,7 +377,8 @@ def hammer(server: Server, region: Any, rng: random.Random, *, seconds: float) -
 
     def client(token: str, seed: int) -> None:
         local = random.Random(seed)
-        with httpx.Client(base_url=server.base, timeout=5, headers={"Authorization": f"Bearer {token}"}) as http:
+        with httpx.Client(base_url=server.base, timeout=5, headers={"Authorization": f"Bearer {token}"},
+                          verify=loopback_tls()) as http:
             while not stop.is_set():
                 body = {"member_id": str(local.choice(region.members)), "redemption_id": str(uuid.uuid4()),
                         "items": [{"item_id": str(region.item_id), "quantity": 1}]}
@@ -211,7 +397,7 @@ def hammer(server: Server, region: Any, rng: random.Random, *, seconds: float) -
     while not acknowledged and time.monotonic() < warm:  # writes are flowing before the kill is timed
         time.sleep(0.01)
     time.sleep(seconds)
-    os.kill(server.process.pid, signal.SIGKILL)  # mid-flight
+    server.sigkill()  # mid-flight
     stop.set()
     for thread in threads:
         thread.join(timeout=30)
@@ -219,22 +405,41 @@ def hammer(server: Server, region: Any, rng: random.Random, *, seconds: float) -
 
 
 def recheck(base: str, acknowledged: list[tuple[dict[str, Any], str]]) -> int:
-    """Send every acknowledged redemption again: each must be a retry of an applied one."""
-    lost = 0
-    with httpx.Client(base_url=base, timeout=30) as http:
-        for body, token in acknowledged:
-            response = http.post("/v1/redemptions", json=body, headers={"Authorization": f"Bearer {token}"})
-            if response.status_code != 201 or response.json().get("applied") is not False:
-                lost += 1
-                log(f"  LOST: {body['redemption_id']} → {response.status_code} {response.text[:200]}")
-    return lost
+    """Send every acknowledged redemption again: each must be a retry of an applied one. One thread per
+    counter (as they were sent), each counter's redemptions in their order."""
+    by_token: dict[str, list[dict[str, Any]]] = {}
+    for body, token in acknowledged:
+        by_token.setdefault(token, []).append(body)
+    lost = [0] * len(by_token)
+
+    def counter(index: int, token: str, bodies: list[dict[str, Any]]) -> None:
+        with httpx.Client(base_url=base, timeout=30, headers={"Authorization": f"Bearer {token}"},
+                          verify=loopback_tls()) as http:
+            for body in bodies:
+                try:
+                    response = http.post("/v1/redemptions", json=body)
+                except httpx.HTTPError as error:
+                    lost[index] += 1
+                    log(f"  NOT CHECKED (counted lost): {body['redemption_id']} → {type(error).__name__}")
+                    continue
+                if response.status_code != 201 or response.json().get("applied") is not False:
+                    lost[index] += 1
+                    log(f"  LOST: {body['redemption_id']} → {response.status_code} {response.text[:200]}")
+
+    threads = [threading.Thread(target=counter, args=(index, token, bodies))
+               for index, (token, bodies) in enumerate(by_token.items())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(lost)
 
 
 # ---------------------------------------------------------------------------------------------
 # 2. forged federation messages
 
 
-def forged_messages(count: int, workdir: Path, rng: random.Random) -> dict[str, Any]:
+def forged_messages(count: int, workdir: Path, rng: random.Random, zygote: Zygote) -> dict[str, Any]:
     from api.loadgen import prepare_bench_region
 
     master_key = base64.b64encode(os.urandom(32)).decode()
@@ -243,21 +448,21 @@ def forged_messages(count: int, workdir: Path, rng: random.Random) -> dict[str, 
     db = f"sqlite:///{workdir / 'federation.db'}"
     prepare_bench_region(db, members=2, sessions_per_member=1, counters=1)
     figures = {"tried": 0, "accepted": 0, "server_errors": 0}
-    server = Server(db, env, workdir)
+    server = Server(db, env, workdir, zygote)
     try:
         for index in range(count):
             body = forged_body(rng, index)
             figures["tried"] += 1
             try:
                 endpoint = ("/v1/federation/transfer-imports", "/v1/federation/transfer-status")[index % 2]
-                response = httpx.post(server.base + endpoint, content=body, timeout=30,
+                response = httpx.post(server.base + endpoint, content=body, timeout=30, verify=loopback_tls(),
                                       headers={"Content-Type": "application/json"})
             except httpx.HTTPError as error:  # the connection died: count it, bring the server back if gone
                 figures["server_errors"] += 1
                 log(f"  no answer to forged message {index} ({body[:40]!r}…): {type(error).__name__}")
-                if server.process.poll() is not None:
+                if server.exited():
                     server.kill()
-                    server = Server(db, env, workdir)
+                    server = Server(db, env, workdir, zygote)
                 continue
             if 200 <= response.status_code < 300:
                 figures["accepted"] += 1
@@ -297,7 +502,7 @@ def forged_body(rng: random.Random, index: int) -> bytes:
 # 3. mutated rows
 
 
-def mutated_rows(count: int, deadline: float, workdir: Path, rng: random.Random) -> dict[str, Any]:
+def mutated_rows(count: int, deadline: float, workdir: Path, rng: random.Random, zygote: Zygote) -> dict[str, Any]:
     from api.loadgen import prepare_bench_region
 
     master_key = base64.b64encode(os.urandom(32)).decode()
@@ -318,15 +523,14 @@ def mutated_rows(count: int, deadline: float, workdir: Path, rng: random.Random)
         how = mutate(copy, rows, rng, index)
         figures["tried"] += 1
         for command in (["verify", "--workers", "0"], ["audit"]):
-            result = cli([*command, "--db", f"sqlite:///{copy}"], env, timeout=120)
-            text = result.stdout + result.stderr
-            if "Traceback" in text or result.returncode not in (1, 2, 3):
-                if result.returncode == 0:
+            status, text = zygote.run([*command, "--db", f"sqlite:///{copy}"], env, cwd=workdir, timeout=120)
+            if "Traceback" in text or status not in (1, 2, 3):
+                if status == 0:
                     figures["undetected"] += 1
                     log(f"  UNDETECTED by {command[0]}: {how}")
                 else:
                     figures["crashes"] += 1
-                    log(f"  CRASH of {command[0]} (exit {result.returncode}) on {how}: {text[-300:]}")
+                    log(f"  CRASH of {command[0]} (exit {status}) on {how}: {text[-300:]}")
         copy.unlink()
     return figures
 
@@ -423,25 +627,31 @@ def main() -> None:
     result: dict[str, Any] = {"seed": seed, "quick": quick}
     with tempfile.TemporaryDirectory(prefix="timeledger-torture-") as folder:
         workdir = Path(folder)
-        # shares of the budget: the kill cycles get most of it
-        log(f"kill -9 cycles on SQLite (goal {sqlite_cycles}) …")
-        result["sqlite"] = kill_cycles("sqlite", sqlite_cycles, started + options.budget * 0.55,
-                                       sub(workdir, "s"), rng)
-        log(f"  {result['sqlite']}")
-        if postgres_up():
-            log(f"kill -9 cycles on PostgreSQL (goal {postgres_cycles}) …")
-            result["postgres"] = kill_cycles("postgres", postgres_cycles, started + options.budget * 0.72,
-                                             sub(workdir, "p"), rng)
-        else:
-            result["postgres"] = {"store": "postgres", "skipped": "PostgreSQL is not running on 127.0.0.1:5432"}
-        log(f"  {result['postgres']}")
-        log(f"forged federation messages ({forged}) …")
-        result["forged_federation"] = forged_messages(forged, sub(workdir, "f"), rng)
-        log(f"  {result['forged_federation']}")
-        log(f"mutated rows ({mutations}) …")
-        result["mutated_rows"] = mutated_rows(mutations, started + options.budget * 0.85,
-                                              sub(workdir, "m"), rng)
-        log(f"  {result['mutated_rows']}")
+        zygote = Zygote(workdir)
+        log(f"zygote ready ({time.monotonic() - started:.1f}s): each start below is a fork of it")
+        try:
+            # shares of the budget: the kill cycles get most of it, PostgreSQL's cycles cost more than SQLite's
+            log(f"kill -9 cycles on SQLite (goal {sqlite_cycles}) …")
+            result["sqlite"] = kill_cycles("sqlite", sqlite_cycles, started + options.budget * SQLITE_UNTIL,
+                                           sub(workdir, "s"), rng, zygote)
+            log(f"  {result['sqlite']}")
+            if postgres_up():
+                log(f"kill -9 cycles on PostgreSQL (goal {postgres_cycles}) …")
+                result["postgres"] = kill_cycles("postgres", postgres_cycles,
+                                                 started + options.budget * POSTGRES_UNTIL, sub(workdir, "p"), rng,
+                                                 zygote)
+            else:
+                result["postgres"] = {"store": "postgres", "skipped": "PostgreSQL is not running on 127.0.0.1:5432"}
+            log(f"  {result['postgres']}")
+            log(f"forged federation messages ({forged}) …")
+            result["forged_federation"] = forged_messages(forged, sub(workdir, "f"), rng, zygote)
+            log(f"  {result['forged_federation']}")
+            log(f"mutated rows ({mutations}) …")
+            result["mutated_rows"] = mutated_rows(mutations, started + options.budget * MUTATIONS_UNTIL,
+                                                  sub(workdir, "m"), rng, zygote)
+            log(f"  {result['mutated_rows']}")
+        finally:
+            zygote.close()
     remaining = max(30.0, end - time.monotonic())
     if api_examples > 0:
         log(f"schemathesis as every role ({api_examples} examples per operation, at most {remaining:.0f}s) …")
@@ -462,4 +672,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:] == ["--zygote"]:  # started by Zygote (not an option for people)
+        zygote_main()
+    else:
+        main()
