@@ -14,6 +14,8 @@ import base64
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from uuid import UUID
@@ -201,7 +203,18 @@ logins_app = typer.Typer(help="Logins of the HTTP service (run on the server, ne
                          no_args_is_help=True)
 
 
-def _auth(db: str | None) -> tuple[Any, Any, Any]:
+@contextmanager
+def _logins_store(db: str | None) -> Iterator[tuple[Any, Any, Any]]:
+    """(ledger, API store, auth service) of the database, for one logins command: the store is
+    closed however the command ends (done, refused with `_fail`, or failed)."""
+    ledger, store, auth = _open_logins_store(db)
+    try:
+        yield ledger, store, auth
+    finally:
+        store.close()
+
+
+def _open_logins_store(db: str | None) -> tuple[Any, Any, Any]:
     from api.auth import AuthService
     from api.settings import Settings
     from api.store import ApiStore
@@ -241,8 +254,7 @@ def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "re
                  password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
                  db: DbOption = None) -> None:
     """The region administrator's login (a fresh install: after `timeledger init`)."""
-    ledger, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (ledger, _, auth):
         if ledger.region_code is None:
             _fail("no region yet: run `timeledger init --region … --name …` first", 2)
         password, generated = _password(password_stdin)
@@ -250,8 +262,6 @@ def logins_admin(username: Annotated[str, typer.Option(help="Login name")] = "re
         out.print(f"login {username} created for the region administrator")
         if generated:
             out.print(f"password (shown once): {password}")
-    finally:
-        store.close()
 
 
 @logins_app.command("provision")
@@ -263,17 +273,15 @@ def logins_provision(out_file: Annotated[Path, typer.Option("--out", help="CSV f
     from api.provision import credentials_csv, provision, write_secret
     from ledger.domain.values import Role
 
-    ledger, store, auth = _auth(db)
-    try:
-        roles = [Role(r) for r in role] if role else None
-        made = provision(ledger, auth, roles=roles)
-        if made:
-            write_secret(out_file, credentials_csv(made))
-        out.print(f"{len(made)} logins created" + (f"; credentials in {out_file} (0600)" if made else ""))
-    except ValueError as error:
-        _fail(str(error), 2)
-    finally:
-        store.close()
+    with _logins_store(db) as (ledger, _, auth):
+        try:
+            roles = [Role(r) for r in role] if role else None
+            made = provision(ledger, auth, roles=roles)
+            if made:
+                write_secret(out_file, credentials_csv(made))
+            out.print(f"{len(made)} logins created" + (f"; credentials in {out_file} (0600)" if made else ""))
+        except ValueError as error:
+            _fail(str(error), 2)
 
 
 @logins_app.command("create")
@@ -282,16 +290,13 @@ def logins_create(actor: Annotated[str, typer.Option(help="Actor id")],
                   password_stdin: Annotated[bool, typer.Option(help="Read the password from stdin")] = False,
                   db: DbOption = None) -> None:
     """A login for one actor (its role comes from its signing key)."""
-    ledger, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (ledger, _, auth):
         target = ledger.actor_for(UUID(actor))
         password, generated = _password(password_stdin)
         _create_login(auth, username=username, password=password, actor=target)
         out.print(f"login {username} created ({target.role.value})")
         if generated:
             out.print(f"password (shown once): {password}")
-    finally:
-        store.close()
 
 
 @logins_app.command("member-code")
@@ -304,61 +309,48 @@ def logins_member_code(member: Annotated[str, typer.Option(help="Member id")],
     from api.errors import REFUSALS
     from api.member_access import MemberAccess
 
-    ledger, store, auth = _auth(db)
-    try:
-        access = MemberAccess(ledger, auth, store, lambda run, alone=False: run())
-        code, expires_at = access.issue_code(authority=ledger.region_actor(), member_id=UUID(member), reason=reason)
-        out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
-    except (*REFUSALS, ValueError) as error:
-        _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
-    finally:
-        store.close()
+    with _logins_store(db) as (ledger, store, auth):
+        try:
+            access = MemberAccess(ledger, auth, store, lambda run, alone=False: run())
+            code, expires_at = access.issue_code(authority=ledger.region_actor(), member_id=UUID(member),
+                                                 reason=reason)
+            out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
+        except (*REFUSALS, ValueError) as error:
+            _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
 
 
 @logins_app.command("list")
 def logins_list(db: DbOption = None) -> None:
     """Every login, by name."""
-    _, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (_, _, auth):
         table = Table()
         for column in ("username", "role", "actor", "disabled"):
             table.add_column(column)
         for login in auth.logins(limit=10**9):
             table.add_row(login.username, login.role.value, str(login.actor_id), "yes" if login.disabled else "")
         out.print(table)
-    finally:
-        store.close()
 
 
 @logins_app.command("disable")
 def logins_disable(username: str, db: DbOption = None) -> None:
     """Disable a login and revoke all its tokens."""
-    _, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (_, _, auth):
         auth.set_disabled(username, True)
         out.print(f"login {username} disabled; its tokens are revoked")
-    finally:
-        store.close()
 
 
 @logins_app.command("enable")
 def logins_enable(username: str, db: DbOption = None) -> None:
-    _, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (_, _, auth):
         auth.set_disabled(username, False)
         out.print(f"login {username} enabled")
-    finally:
-        store.close()
 
 
 @logins_app.command("revoke-tokens")
 def logins_revoke(username: str, db: DbOption = None) -> None:
     """Revoke every token of a login (a running server notices within its token cache time)."""
-    _, store, auth = _auth(db)
-    try:
+    with _logins_store(db) as (_, _, auth):
         out.print(f"{auth.revoke_all(username)} token(s) revoked")
-    finally:
-        store.close()
 
 
 # ---------------------------------------------------------------------------------------------

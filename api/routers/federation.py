@@ -17,7 +17,9 @@ receipt if it imported the transfer (the source completes) or records and signs 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 from uuid import UUID
 
 import httpx
@@ -30,7 +32,7 @@ from api.errors import COMMAND_RESPONSES, _example, http_status_of
 from api.ratelimit import RateLimited, TokenBucket
 from api.routers.transfers import _receipt_out, _transfer_out, read_bounded_body
 from api.schemas.transfers import ReceiptOut, TransferOut
-from ledger.application import transfers
+from ledger.application import Ledger, transfers
 
 router = APIRouter(tags=["transfers 转移接续"])
 SEND_TIMEOUT_SECONDS = 60.0  # a lifetime's bundle is verified at the destination before it answers
@@ -78,6 +80,25 @@ def _client(request: Request) -> str:
     return request.client.host if request.client is not None else "-"
 
 
+Checked = TypeVar("Checked")
+
+
+@asynccontextmanager
+async def _checked_bundle(request: Request, check: Callable[[Ledger, bytes], Checked]) -> AsyncIterator[Checked]:
+    """What both peer routes do first: admit the caller's address (rate limit), take a verification
+    slot — held until the route is done with the bundle — read the body within the bundle limit and
+    verify it with `check` in a worker thread (never on the event loop, never in the writer)."""
+    services = request.app.state.services
+    guard = federation_guard(request.app)
+    guard.admit(_client(request))
+    guard.acquire_slot()
+    try:
+        bundle = await read_bounded_body(request, services.settings.bundle_request_bytes_max)
+        yield await run_in_threadpool(check, services.ledger, bundle)
+    finally:
+        guard.release_slot()
+
+
 @router.post(transfers.FEDERATION_IMPORT_PATH, status_code=201, responses={
     409: {"description": "已导入或寄往他区 / already imported, or addressed to another region"},
     413: {**_example("bundle_too_large", "转移包超过 16777216 字节的网络上限 / the bundle is larger than 16777216 bytes"),
@@ -97,12 +118,7 @@ async def federation_import(request: Request) -> JSONResponse:
     # a worker thread, the commit in the writer) is handed to threads, never run on the event loop.
     services = request.app.state.services
     ledger = services.ledger
-    guard = federation_guard(request.app)
-    guard.admit(_client(request))
-    guard.acquire_slot()
-    try:
-        bundle = await read_bounded_body(request, services.settings.bundle_request_bytes_max)
-        checked = await run_in_threadpool(transfers.check_import, ledger, bundle)
+    async with _checked_bundle(request, transfers.check_import) as checked:
         try:
             receipt = await run_in_threadpool(services.writer.submit,
                                               lambda: transfers.commit_import(ledger, checked), alone=True)
@@ -113,8 +129,6 @@ async def federation_import(request: Request) -> JSONResponse:
                                     "rejection": _receipt_out(rejection).model_dump() if rejection is not None
                                     else None}
             return JSONResponse(body, status_code=http_status_of(refused))
-    finally:
-        guard.release_slot()
     return JSONResponse(_receipt_out(receipt).model_dump(), status_code=201)
 
 
@@ -136,16 +150,9 @@ async def federation_import(request: Request) -> JSONResponse:
 async def federation_status(request: Request) -> JSONResponse:
     services = request.app.state.services
     ledger = services.ledger
-    guard = federation_guard(request.app)
-    guard.admit(_client(request))
-    guard.acquire_slot()
-    try:
-        bundle = await read_bounded_body(request, services.settings.bundle_request_bytes_max)
-        query = await run_in_threadpool(transfers.check_status_query, ledger, bundle)
+    async with _checked_bundle(request, transfers.check_status_query) as query:
         answer = await run_in_threadpool(services.writer.submit, lambda: transfers.answer_status(ledger, query),
                                          alone=True)
-    finally:
-        guard.release_slot()
     return JSONResponse(_receipt_out(answer).model_dump(), status_code=200)
 
 
