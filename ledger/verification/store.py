@@ -524,8 +524,35 @@ def _check_rows_in_worker(groups: list[list[tuple[int, str, int, str, bytes]]]) 
     return _check_rows(groups, _WORKER["trusted"], _WORKER["region_code"])
 
 
+class SignatureMemo:
+    """Ed25519 verifications that succeeded, by the exact bytes verified: SHA-256 of public key (32
+    bytes) ‖ signature (64 bytes) ‖ signed message. A store verified again with the memo of an earlier
+    pass (the torture script verifies after every restart) skips only repeated arithmetic on
+    byte-identical inputs, whose answer cannot differ; every other check runs on every row, and a
+    row changed in any byte is a new entry, verified afresh. Failures are never remembered."""
+
+    def __init__(self) -> None:
+        self._verified: set[bytes] = set()
+
+    @staticmethod
+    def _entry(public: bytes, signature: bytes, message: bytes) -> bytes:
+        import hashlib
+
+        return hashlib.sha256(len(public).to_bytes(2, "big") + public + len(signature).to_bytes(2, "big")
+                              + signature + message).digest()
+
+    def verified(self, public: bytes, signature: bytes, message: bytes) -> bool:
+        return self._entry(public, signature, message) in self._verified
+
+    def add(self, public: bytes, signature: bytes, message: bytes) -> None:
+        self._verified.add(self._entry(public, signature, message))
+
+    def __len__(self) -> int:
+        return len(self._verified)
+
+
 def _check_rows(groups: list[list[tuple[int, str, int, str, bytes]]], trusted: dict[str, TrustedKey],
-                region_code: str | None) -> Report:
+                region_code: str | None, memo: SignatureMemo | None = None) -> Report:
     """Every check of whole aggregates, signatures included (run on one core)."""
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -534,6 +561,8 @@ def _check_rows(groups: list[list[tuple[int, str, int, str, bytes]]], trusted: d
     keys: dict[bytes, Ed25519PublicKey] = {}
 
     def check_signature(raw: RawEvent, event_type: str, public: bytes, signature: bytes, message: bytes) -> None:
+        if memo is not None and memo.verified(public, signature, message):
+            return
         key = keys.get(public)
         if key is None:
             key = keys[public] = Ed25519PublicKey.from_public_bytes(public)
@@ -542,6 +571,9 @@ def _check_rows(groups: list[list[tuple[int, str, int, str, bytes]]], trusted: d
         except InvalidSignature:
             report.problems.append(Problem(raw.originator_id, raw.originator_version, raw.position, event_type,
                                            "signature does not verify"))
+            return
+        if memo is not None:
+            memo.add(public, signature, message)
 
     checker = _AggregateChecker(trusted, region_code, report, check_signature)
     for group in groups:
@@ -558,13 +590,18 @@ def _merge(into: Report, part: Report) -> None:
 
 def verify_store(database: Database, *, root_public_key: bytes, region_code: str | None = None,
                  recorder: Any = None, workers: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> Report:
+                 progress: Callable[[int], None] | None = None, memo: SignatureMemo | None = None) -> Report:
     """Verify every stored event. `workers=0` checks everything inline (no processes).
 
     The main process only reads rows (grouped by aggregate) and hands chunks of whole aggregates to
     the workers, which run every check — parse, row, key, chain, signature, replay — so all cores
     spend their time on the checks themselves, most of it in Ed25519.
+
+    `memo` (inline only: `workers=0`) remembers the signatures verified, for a later pass over the
+    same store (`SignatureMemo`).
     """
+    if memo is not None and workers != 0:
+        raise ValueError("a SignatureMemo lives in this process: verify with workers=0")
     report = Report()
     rows = iter_rows(database, recorder=recorder, order="position")
     trusted = load_trusted_keys(_key_rows(_against_log(rows, database, report.problems)),
@@ -584,7 +621,7 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
 
     def submit(chunk: list[list[tuple[int, str, int, str, bytes]]]) -> None:
         if executor is None:
-            collect(_check_rows(chunk, trusted, region_code))
+            collect(_check_rows(chunk, trusted, region_code, memo))
             return
         in_flight.append(executor.submit(_check_rows_in_worker, chunk))
         while len(in_flight) > 3 * workers:  # bounded memory: wait for the oldest

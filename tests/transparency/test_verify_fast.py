@@ -100,3 +100,51 @@ def test_verify_store_names_an_event_whose_prefix_is_not_utf8(envelopes, tmp_pat
                               workers=workers)
         assert [p.position for p in report.problems] == [target.position]
         assert "not a valid signed statement" in report.problems[0].reason
+
+
+def test_a_signature_memo_skips_only_byte_identical_verifications(envelopes, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Verifying a store again with the memo of the last pass (the torture's verify after every restart)
+    repeats no Ed25519 arithmetic for unchanged rows, and still finds a signature changed in between."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from ledger.verification.store import SignatureMemo
+
+    source, rows, root = envelopes
+    path = tmp_path / "copy.db"
+    with sqlite3.connect(source) as original, sqlite3.connect(path) as copy:
+        original.backup(copy)
+    calls: list[bytes] = []
+    real_from_public_bytes = Ed25519PublicKey.from_public_bytes
+
+    class Counted:
+        def __init__(self, key: Ed25519PublicKey) -> None:
+            self.key = key
+
+        def verify(self, signature: bytes, message: bytes) -> None:
+            calls.append(message)
+            self.key.verify(signature, message)
+
+    monkeypatch.setattr(Ed25519PublicKey, "from_public_bytes",
+                        staticmethod(lambda data: Counted(real_from_public_bytes(data))))
+    database = parse_database_url(f"sqlite:///{path}")
+    memo = SignatureMemo()
+    first = verify_store(database, root_public_key=root, workers=0, memo=memo)
+    assert first.ok and first.events_checked == len(rows) and len(memo) == len(rows)
+    key_chain = len(calls) - len(rows)  # pass 1 checks the key registrations' signatures on its own (few)
+    calls.clear()
+    again = verify_store(database, root_public_key=root, workers=0, memo=memo)
+    assert again.ok and again.events_checked == len(rows)
+    assert len(calls) == key_chain  # nothing changed: no arithmetic on any event's signature
+    calls.clear()
+    tampered = rows[-1]
+    state = bytearray(tampered.state)
+    state[5] ^= 0x01  # a bit of the signature
+    with sqlite3.connect(path) as connection:
+        changed = connection.execute("UPDATE stored_events SET state=? WHERE rowid=?", (bytes(state), tampered.position))
+        assert changed.rowcount == 1
+    third = verify_store(database, root_public_key=root, workers=0, memo=memo)
+    assert len(calls) == key_chain + 1  # only the changed row is verified afresh ...
+    assert any("signature does not verify" in problem.reason for problem in third.problems)  # ... and refused
+    with pytest.raises(ValueError):
+        verify_store(database, root_public_key=root, workers=2, memo=memo)  # the memo lives in this process
