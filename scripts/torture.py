@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import concurrent.futures
 import functools
 import json
 import os
@@ -45,8 +46,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 POSTGRES_URL = os.environ.get("TIMELEDGER_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # The budget's shares, as fractions of --budget from the start: each part stops at its mark (or at its goal).
-SQLITE_UNTIL = 0.45
-POSTGRES_UNTIL = 0.72
+KILL_CYCLES_UNTIL = 0.70  # SQLite's and PostgreSQL's, at the same time
 MUTATIONS_UNTIL = 0.85
 LISTENING = re.compile(r"^listening on (http://127\.0\.0\.1:\d+)\n", re.MULTILINE)  # the whole line
 
@@ -97,6 +97,7 @@ class Zygote:
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log,
                                         env=environment(""), cwd=ROOT, text=True, bufsize=1)
         self.lock = threading.Lock()
+        self.children_cpu = 0.0
         ready = self._read()
         if ready.get("threads", 1) != 1:
             log(f"  warning: the zygote runs {ready['threads']} threads after its imports")
@@ -124,17 +125,22 @@ class Zygote:
 
     def poll(self, pid: int) -> int | None:
         """The exit status (as subprocess: -N for signal N) if the child has ended, else None."""
-        return self._ask(poll=pid)["status"]
+        answer = self._ask(poll=pid)
+        self.children_cpu += answer["cpu"]
+        return answer["status"]
 
-    def wait(self, pid: int, timeout: float = 60) -> int:
-        """Block until the child ends (SIGKILLed after `timeout` seconds); its exit status."""
-        return int(self._ask(wait=pid, timeout=timeout)["status"])
+    def wait(self, pid: int, timeout: float = 60) -> tuple[int, float]:
+        """Block until the child ends (SIGKILLed after `timeout` seconds): its exit status and the CPU
+        seconds it used (all children's add up in `children_cpu`)."""
+        answer = self._ask(wait=pid, timeout=timeout)
+        self.children_cpu += answer["cpu"]
+        return int(answer["status"]), float(answer["cpu"])
 
     def run(self, args: list[str], env: dict[str, str], *, cwd: Path, timeout: float = 300) -> tuple[int, str]:
         """`timeledger ARGS` to its end: (exit status, standard output + standard error)."""
         out, err = cwd / "run.out", cwd / "run.err"
         pid = self.start(args, env, cwd=cwd, stdout=out, stderr=err)
-        status = self.wait(pid, timeout)
+        status, _ = self.wait(pid, timeout)
         text = out.read_text(errors="replace") + err.read_text(errors="replace")
         out.unlink()
         err.unlink()
@@ -162,9 +168,39 @@ def zygote_main() -> None:
     os.environ.clear()
     os.environ.update(job["env"])
     sys.argv = ["timeledger", *job["start"]]
+    os._exit(_run_timeledger())
+
+
+def _run_timeledger() -> int:
+    """`api.cli.main()` as `python -c "from api.cli import main; main()"` runs it, to the same exit
+    status and output: SystemExit gives the status (a message: printed, 1), any other exception its
+    traceback and 1; then non-daemon threads are joined, the atexit handlers run and the streams are
+    flushed. Skipped: the interpreter's teardown of the zygote's whole heap (module by module, and a
+    last collection touching every page), about 0.6 s of CPU per run for nothing the command does."""
+    import atexit
+    import traceback
+
     from api.cli import main as timeledger
 
-    timeledger()
+    try:
+        timeledger()
+        code = 0
+    except SystemExit as leaving:
+        if leaving.code is None or isinstance(leaving.code, int):
+            code = leaving.code or 0
+        else:
+            print(leaving.code, file=sys.stderr)
+            code = 1
+    except BaseException:  # noqa: BLE001 - as the interpreter does: print it, exit 1
+        traceback.print_exc()
+        code = 1
+    for thread in threading.enumerate():
+        if thread is not threading.current_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()  # noqa: SLF001 - the handlers the interpreter would run, before os._exit
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
 
 
 def _zygote_loop() -> dict[str, Any]:
@@ -198,14 +234,15 @@ def _zygote_loop() -> dict[str, Any]:
                     return dict(request)
                 answer(pid=pid)
             elif "poll" in request:
-                done, raw = os.waitpid(request["poll"], os.WNOHANG)
-                answer(status=status_of(raw) if done else None)
+                done, raw, usage = os.wait4(request["poll"], os.WNOHANG)
+                answer(status=status_of(raw) if done else None, cpu=usage.ru_utime + usage.ru_stime if done else 0)
             elif "wait" in request:
                 pid = request["wait"]
                 with os.fdopen(os.pidfd_open(pid)) as pidfd:
                     if not select.select([pidfd], [], [], request["timeout"])[0]:
                         os.kill(pid, signal.SIGKILL)
-                answer(status=status_of(os.waitpid(pid, 0)[1]))
+                _, raw, usage = os.wait4(pid, 0)
+                answer(status=status_of(raw), cpu=usage.ru_utime + usage.ru_stime)
             else:
                 answer(error=f"unknown request {sorted(request)}")
         except OSError as error:
@@ -217,16 +254,14 @@ class Server:
     """`timeledger serve --port 0`, forked by the zygote; the port comes from its 'listening on' line,
     readiness from /healthz (answered once the service's lifespan has started)."""
 
-    starts = 0
-
     def __init__(self, db: str, env: dict[str, str], workdir: Path, zygote: Zygote) -> None:
-        Server.starts += 1
         self.zygote = zygote
-        self.stdout = workdir / f"server-{Server.starts}.out"
+        self.stdout = workdir / f"server-{uuid.uuid4().hex}.out"
         self.stderr = workdir / "server.log"
         self.pid = zygote.start(["serve", "--db", db, "--host", "127.0.0.1", "--port", "0", "--no-access-log",
                                  "--log-level", "warning"], env, cwd=workdir, stdout=self.stdout, stderr=self.stderr)
         self.status: int | None = None
+        self.cpu = 0.0  # CPU seconds the server used, known once reaped
         self.base = ""
         deadline = time.monotonic() + 60
         checked = time.monotonic()
@@ -268,7 +303,7 @@ class Server:
         """kill -9, then wait until the process is gone (no longer holding the database)."""
         self.sigkill()
         if self.status is None:
-            self.status = self.zygote.wait(self.pid, timeout=30)
+            self.status, self.cpu = self.zygote.wait(self.pid, timeout=30)
         self.stdout.unlink(missing_ok=True)
 
 
@@ -278,11 +313,11 @@ class Server:
 
 def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: random.Random,
                 zygote: Zygote) -> dict[str, Any]:
+    """The cycles on one store. SQLite's and PostgreSQL's run at once, in two threads: both seal under
+    the run's master key (already in this process's TIMELEDGER_MASTER_KEY, which the Ledgers read)."""
     from api.loadgen import prepare_bench_region
 
-    master_key = base64.b64encode(os.urandom(32)).decode()
-    env = environment(master_key)
-    os.environ["TIMELEDGER_MASTER_KEY"] = master_key  # prepare_bench_region seals in this process
+    env = environment(os.environ["TIMELEDGER_MASTER_KEY"])
     schema = None
     if kind == "sqlite":
         db = f"sqlite:///{workdir / 'torture.db'}"
@@ -292,7 +327,7 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
     region = prepare_bench_region(db, members=20, sessions_per_member=4, counters=3, price_minutes=7)
     figures: dict[str, Any] = {"store": kind, "cycles": 0, "acknowledged": 0, "lost": 0, "verify_failures": 0,
                                "start_failures": 0, "verified_events": 0}
-    phases = dict.fromkeys(("start", "recheck", "hammer", "kill", "verify"), 0.0)  # where the time goes
+    phases = dict.fromkeys(("start", "recheck", "hammer", "kill", "verify", "server_cpu"), 0.0)  # where time goes
 
     def timed(phase: str, started: float) -> float:
         now = time.monotonic()
@@ -325,6 +360,7 @@ def kill_cycles(kind: str, cycles: int, deadline: float, workdir: Path, rng: ran
             finally:
                 server.kill()
             mark = timed("kill", mark)
+            phases["server_cpu"] += server.cpu
             figures["acknowledged"] += len(pending)
             figures["cycles"] += 1
             problems, events = verify_inline(db, memo)  # every restart starts from a store that verifies
@@ -635,36 +671,51 @@ def main() -> None:
         zygote = Zygote(workdir)
         log(f"zygote ready ({time.monotonic() - started:.1f}s): each start below is a fork of it")
         try:
-            # shares of the budget: the kill cycles get most of it, PostgreSQL's cycles cost more than SQLite's
-            log(f"kill -9 cycles on SQLite (goal {sqlite_cycles}) …")
-            result["sqlite"] = kill_cycles("sqlite", sqlite_cycles, started + options.budget * SQLITE_UNTIL,
-                                           sub(workdir, "s"), rng, zygote)
+            # The kill cycles get most of the budget. SQLite's and PostgreSQL's run at the same time (two
+            # independent stores, servers and verifiers): while one side waits — on its server's start,
+            # its writes, a kill — the other side works.
+            master_key = base64.b64encode(os.urandom(32)).decode()
+            os.environ["TIMELEDGER_MASTER_KEY"] = master_key  # prepare_bench_region and verify seal/open here
+            deadline = started + options.budget * KILL_CYCLES_UNTIL
+            with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+                log(f"kill -9 cycles on SQLite (goal {sqlite_cycles}) …")
+                on_sqlite = pool.submit(kill_cycles, "sqlite", sqlite_cycles, deadline, sub(workdir, "s"),
+                                        random.Random(rng.randrange(2**32)), zygote)
+                on_postgres = None
+                if postgres_up():
+                    log(f"kill -9 cycles on PostgreSQL (goal {postgres_cycles}), at the same time …")
+                    on_postgres = pool.submit(kill_cycles, "postgres", postgres_cycles, deadline, sub(workdir, "p"),
+                                              random.Random(rng.randrange(2**32)), zygote)
+                result["sqlite"] = on_sqlite.result()
+                result["postgres"] = (on_postgres.result() if on_postgres is not None else
+                                      {"store": "postgres", "skipped": "PostgreSQL is not running on 127.0.0.1:5432"})
             log(f"  {result['sqlite']}")
-            if postgres_up():
-                log(f"kill -9 cycles on PostgreSQL (goal {postgres_cycles}) …")
-                result["postgres"] = kill_cycles("postgres", postgres_cycles,
-                                                 started + options.budget * POSTGRES_UNTIL, sub(workdir, "p"), rng,
-                                                 zygote)
-            else:
-                result["postgres"] = {"store": "postgres", "skipped": "PostgreSQL is not running on 127.0.0.1:5432"}
             log(f"  {result['postgres']}")
             log(f"forged federation messages ({forged}) …")
+            mark = time.monotonic()
             result["forged_federation"] = forged_messages(forged, sub(workdir, "f"), rng, zygote)
+            result["forged_federation"]["seconds"] = round(time.monotonic() - mark, 1)
             log(f"  {result['forged_federation']}")
             log(f"mutated rows ({mutations}) …")
+            mark = time.monotonic()
             result["mutated_rows"] = mutated_rows(mutations, started + options.budget * MUTATIONS_UNTIL,
                                                   sub(workdir, "m"), rng, zygote)
+            result["mutated_rows"]["seconds"] = round(time.monotonic() - mark, 1)
             log(f"  {result['mutated_rows']}")
         finally:
             zygote.close()
     remaining = max(30.0, end - time.monotonic())
     if api_examples > 0:
         log(f"schemathesis as every role ({api_examples} examples per operation, at most {remaining:.0f}s) …")
+        mark = time.monotonic()
         result["schemathesis"] = schemathesis_5xx(api_examples, remaining)
+        result["schemathesis"]["seconds"] = round(time.monotonic() - mark, 1)
     else:
         result["schemathesis"] = {"skipped": "--api-examples 0"}
     log(f"  {result['schemathesis']}")
     result["seconds"] = round(time.monotonic() - started, 1)
+    result["cpu_seconds"] = {"torture": round(time.process_time(), 1), "forked_runs": round(zygote.children_cpu, 1),
+                             "load_average": round(os.getloadavg()[0], 1)}
     sqlite, postgres = result["sqlite"], result["postgres"]
     result["ok"] = (sqlite["lost"] == 0 and sqlite["verify_failures"] == 0
                     and postgres.get("lost", 0) == 0 and postgres.get("verify_failures", 0) == 0
