@@ -140,6 +140,38 @@ CODES: dict[str, Message] = {
     # api/web: the pages' own
     "invalid_member_code": ("党员编号格式不对，请重新扫码或输入。", "That is not a member code: scan or type it again."),
     "certificate_invalid": ("核验未通过。", "Verification failed."),
+    # api/web/pages/audit.py: what the auditor's upload turned out to be, and which check failed
+    "file_is_pdf": ("这是 PDF 文件，不是电子凭证：请上传证明附带的 JSON 凭证文件，或把证明上二维码的内容填入下方。",
+                    "This is a PDF file, not the electronic certificate: upload the JSON file that comes with it, "
+                    "or enter the text of its QR code below."),
+    "file_is_image": ("这是图片文件，不是电子凭证：请上传 JSON 凭证文件，或把二维码的内容填入下方。",
+                      "This is an image, not the electronic certificate: upload the JSON file, or enter the text of "
+                      "its QR code below."),
+    "file_is_archive": ("这是压缩包或办公文档，不是电子凭证：请上传 JSON 凭证文件或转移包。",
+                        "This is an archive or office document, not a certificate: upload the JSON certificate or "
+                        "transfer bundle."),
+    "file_is_binary": ("这不是文本文件，无法核验：请上传 JSON 凭证文件或转移包。",
+                       "This is not a text file and cannot be verified: upload the JSON certificate or transfer bundle."),
+    "file_not_json": ("文件内容不是 JSON，不是本系统出具的电子凭证或转移包。",
+                      "The file is not JSON: it is not a certificate or transfer bundle of this system."),
+    "json_too_deep": ("文件的 JSON 嵌套过深，不是本系统出具的电子凭证或转移包。",
+                      "The file's JSON is nested too deeply: it is not a certificate or transfer bundle of this system."),
+    "file_not_certificate": ("这是 JSON 文件，但不是本系统出具的服务证明或转移包。",
+                             "This is JSON, but not a certificate or transfer bundle of this system."),
+    "certificate_format_invalid": ("文件格式不对，或出具后被编辑、重新编码过。",
+                                   "The file's format is wrong, or it was edited or re-encoded after it was issued."),
+    "certificate_event_invalid": ("有一条服务记录的签名、签名密钥或记录链核验未通过：文件可能被改动。",
+                                  "A record's signature, signing key or chain does not verify: the file may have "
+                                  "been altered."),
+    "certificate_checkpoint_invalid": ("区级检查点的签名核验未通过。", "The region checkpoint's signature does not verify."),
+    "certificate_inclusion_invalid": ("有服务记录未收录在地区日志中（包含证明不成立）。",
+                                      "A record is not proven to be in the region's log."),
+    "certificate_content_invalid": ("证书内容与所附记录不符（党员、服务记录、统计期间或合计时长）。",
+                                    "The certificate does not match its records (member, sessions, period or total)."),
+    "certificate_seal_invalid": ("区级印章核验未通过：证书出具后被改动过。",
+                                 "The region's seal does not verify: the certificate was changed after it was issued."),
+    "certificate_reference_mismatch": ("二维码内容与此文件不符（编号、文件摘要或时长不同）。",
+                                       "The QR code does not match this file (number, digest or total differ)."),
 }
 UNKNOWN: Message = ("操作未完成。", "That did not work.")
 

@@ -71,6 +71,8 @@ def refusal_codes() -> set[str]:
             first = node.args[0]
             if name in per_instance and isinstance(first, ast.Constant) and isinstance(first.value, str):
                 codes.add(first.value)
+            if name in ("finding", "refused") and isinstance(first, ast.Constant):  # the auditor's findings
+                codes.add(str(first.value))
             # the error handlers' own codes: error_response(status, "code", …) and {"code": "…"} bodies
             if name == "error_response" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
                 codes.add(str(node.args[1].value))
@@ -81,6 +83,9 @@ def refusal_codes() -> set[str]:
                             and isinstance(value.value, str)):
                         codes.add(value.value)
     codes |= set(HTTP_CODES.values())
+    from api.web.pages.audit import CERTIFICATE_CODE_OF_STEP, FILE_KINDS
+
+    codes |= set(CERTIFICATE_CODE_OF_STEP) | {code for _, code in FILE_KINDS}
     assert len(codes) > 80
     return codes
 
@@ -111,7 +116,7 @@ def _both(message: tuple[str, str], what: str) -> None:
     zh, en = message
     assert zh.strip() and en.strip(), f"{what}: a language is empty"
     assert CJK.search(zh), f"{what}: the Chinese message has no Chinese: {zh!r}"
-    plain = re.sub(r"\{[a-z_]+\}", "", zh).replace("JSON", "").replace("HH:MM", "")
+    plain = re.sub(r"\{[a-z_]+\}|JSON|PDF|HH:MM", "", zh)  # placeholders and file formats are not English
     assert not re.search(r"[A-Za-z]{3,}", plain), f"{what}: English in {zh!r}"
 
 

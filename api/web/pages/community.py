@@ -139,14 +139,17 @@ async def decide(request: Request) -> Response:
     action = core.field(form, "action")
     if action not in ("certify", "reject"):
         raise InvalidInput("action: certify or reject")
-    reason = core.field(form, "reason", required=action == "reject", chars_max=REASON_CHARS_MAX)
     ratings = {session_id: str(form.get(f"rating-{session_id}") or "") for session_id in chosen}
     lang = core.lang_of(request)
     gettext = core.translator(lang)
 
     def run() -> str | tuple[str, str]:
         if not chosen:
-            return "error", gettext("请先勾选记录")
+            raise InvalidInput("no session ticked", field="session", reason="choose_at_least_one")
+        reason = ""
+        if action == "reject":  # asked in the dialog; empty: the queue again, the reason's message beside it
+            reason = core.field(form, "reason", chars_max=REASON_CHARS_MAX)
+        named = {row.session_id: row for row in _sessions(request, principal, status="recorded").items}
         done, failures = 0, []
         for session_id in chosen:
             try:
@@ -168,7 +171,10 @@ async def decide(request: Request) -> Response:
             except REFUSALS as error:
                 from api.web.i18n import error_text
 
-                failures.append(f"{str(session_id)[:8]}：{error_text(error, lang)}")
+                row = named.get(session_id)  # named by member, date and activity: never by id
+                who = (f"{row.member_name} {row.service_date} {row.activity}" if row is not None
+                       else gettext("所选记录"))
+                failures.append(f"{who}：{error_text(error, lang)}")
         template = gettext("已认证 {n} 条") if action == "certify" else gettext("已不予认证 {n} 条")
         message = template.format(n=done)
         if failures:
@@ -177,7 +183,8 @@ async def decide(request: Request) -> Response:
                 return "error", message
         return message
 
-    return await core.perform(request, run, back="/community/queue", ok="已办理")
+    return await core.perform(request, run, back="/community/queue", ok="已办理", form=form,
+                              again=lambda: queue(request))
 
 
 @router.get("/community/late")
@@ -231,12 +238,12 @@ def api_reports_unit_name(request: Request, principal: Any, unit_id: UUID) -> st
 async def register(request: Request) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-    member_id = core.uuid_field(form, "member_id")
     slip_text = core.field(form, "slip_id", required=False)
 
     def run() -> None:
+        member_id = core.uuid_field(form, "member_id")
         body = RegistrationIn(
-            post_ids=[core.parse_uuid(str(v), "post") for v in form.getlist("post_id")],
+            post_ids=[core.parse_uuid(str(v), "post", field="post_ids") for v in form.getlist("post_id")],
             profile=ProfileIn(**{k: v for k, _ in PROFILE_FIELDS
                                  if (v := core.field(form, k, required=False, chars_max=PROFILE_FIELD_CHARS_MAX))}),
             personal=PersonalIn(**{k: v for k, _ in PERSONAL_FIELDS
@@ -247,7 +254,10 @@ async def register(request: Request) -> Response:
                                      idempotency_key=core.form_key(form))
         api_members.register(member_id, body, commands)
 
-    return await core.perform(request, run, back="/community/registrations", ok="已报到登记；有报到单的已同时寄回执单")
+    member_text = core.field(form, "member_id", required=False, chars_max=64)
+    return await core.perform(request, run, back="/community/registrations", ok="已报到登记；有报到单的已同时寄回执单",
+                              form=form, again=lambda: registration_form(request, slip=slip_text or None,
+                                                                         member=member_text or None))
 
 
 @router.post("/community/receipts/{slip_id}")
