@@ -393,3 +393,11 @@ def messages(error: BaseException) -> dict[str, str]:
 def code_messages(code: str) -> dict[str, str]:
     zh, en = code_message(code)
     return {"zh": zh, "en": en}
+
+
+def cli_text(error: BaseException) -> str:
+    """How the command line reports a refusal: the Chinese message, then the stable code and the
+    ledger's detail for operators and scripts (`余额不足，本次未扣减。（balance_would_go_negative: …）`)."""
+    code = getattr(error, "code", "invalid_input")
+    detail = getattr(error, "detail", "") or str(error)
+    return f"{message(error, 'zh')}（{code}: {detail}）"

@@ -170,3 +170,18 @@ def test_the_api_error_body_carries_the_catalogue_message_beside_code_and_detail
     assert not ID_LIKE.search(missing.json()["message"]["zh"])
     unknown = client.get("/v1/no-such-route")
     assert unknown.json()["message"] == {"zh": catalogue.CODES["not_found"][0], "en": catalogue.CODES["not_found"][1]}
+
+
+def test_the_cli_prints_the_chinese_message_first_then_code_and_detail(tmp_path: Path) -> None:
+    from uuid import uuid4
+
+    from typer.testing import CliRunner
+
+    from api.cli import app
+
+    runner = CliRunner()
+    db = f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert runner.invoke(app, ["init", "--region", "320102", "--name", "南京市玄武区", "--db", db]).exit_code == 0
+    result = runner.invoke(app, ["erase-personal-data", "--member", str(uuid4()), "--db", db])
+    assert result.exit_code == 1
+    assert "未找到该党员：编号有误，或不属于本地区。（not_found:" in " ".join(result.output.split())
