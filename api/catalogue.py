@@ -348,19 +348,21 @@ def _pydantic_items(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, str,
 def field_errors(error: BaseException, lang: str = "zh") -> dict[str, str]:
     """Each input the refusal is about -> its message (without the label: it stands next to the field)."""
     found: dict[str, str] = {}
-    if isinstance(error, ValidationError) or hasattr(error, "errors") and not hasattr(error, "code"):
+    listed = getattr(error, "errors", None)  # pydantic's ValidationError, FastAPI's RequestValidationError
+    if callable(listed) and not hasattr(error, "code"):
         try:
-            errors = error.errors()  # type: ignore[attr-defined]  # ValidationError or RequestValidationError
+            errors = list(listed())
         except TypeError:
             errors = []
-        for field, reason, params in _pydantic_items(errors):
-            if field:
-                found.setdefault(field, _reason_text(reason, params, lang))
+        for input_name, input_reason, params in _pydantic_items(errors):
+            if input_name:
+                found.setdefault(input_name, _reason_text(input_reason, params, lang))
         return found
-    field = getattr(error, "field", None)
+    name = getattr(error, "field", None)
     reason = getattr(error, "reason", None)
-    if isinstance(field, str) and field:
-        found[field] = _reason_text(reason or "invalid", getattr(error, "params", None) or {}, lang)
+    if isinstance(name, str) and name:
+        found[name] = _reason_text(reason if isinstance(reason, str) else "invalid",
+                                   getattr(error, "params", None) or {}, lang)
     return found
 
 
