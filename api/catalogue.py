@@ -177,7 +177,7 @@ UNKNOWN: Message = ("操作未完成。", "That did not work.")
 
 # The kinds of object a `not_found` names (`params["kind"]`, the aggregate's class name).
 KINDS: dict[str, Message] = {
-    "Member": ("党员", "member"), "TimeAccount": ("时间账户", "time account"),
+    "Member": ("党员", "member"), "TimeAccount": ("党员的时间账户", "member's time account"),
     "ServiceSession": ("服务记录", "service record"), "ReportSlip": ("报到单", "report slip"),
     "Order": ("订单", "order"), "Suggestion": ("建议", "suggestion"), "Transfer": ("转移", "transfer"),
     "TransferImport": ("转移", "transfer"), "TransferRejection": ("转移", "transfer"),

@@ -561,3 +561,9 @@ EN.update({  # issue #11: warnings that do not block
     "晚于截止日期开具": "issued after the deadline", "已更新在职党员总数": "Members in service updated",
     "已开具报到单": "Report slip issued",
 })
+EN.update({  # issue #12: errors and forms (the catalogue, kept forms, the rejection dialog)
+    "不予认证所选…": "Reject the ticked…", "不予认证所选记录": "Reject the ticked records",
+    "理由会告知党员。": "The member is told the reason.", "已勾选 {n} 条。": "{n} ticked.",
+    "请填写不予认证的理由": "Give the reason for rejecting", "确定不予认证": "Reject",
+    "所选记录": "A ticked record",
+})
