@@ -11,6 +11,7 @@ discovers every refusal code and every form and API field and checks both langua
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -19,6 +20,7 @@ from pydantic import ValidationError
 from ledger.domain.display import duration_text, duration_words
 
 Message = tuple[str, str]  # (中文, English)
+CJK = re.compile(r"[\u4e00-\u9fff]")
 LANGUAGES = ("zh", "en")
 
 # code -> (中文, English). Categories first, then the ledger's refusals, the transfer checks, the
@@ -107,7 +109,9 @@ CODES: dict[str, Message] = {
     "sign_in_busy": ("登录繁忙，请稍后再试。", "Sign-in is busy: try again shortly."),
     "weak_password": ("密码不符合要求：至少 10 个字符，且不要使用常见密码。",
                       "The password is not accepted: at least 10 characters, not a common one."),
-    "member_key_not_own": ("只能用党员本人的密钥签名。", "Only the member's own key may sign this."),
+    "member_key_not_own": ("同意和建议须由党员本人持有的密钥签名：请先凭激活码设置本人登录。",
+                           "Consents and suggestions are signed with the member's own key: set up the member's own "
+                           "login with an activation code first."),
     "activation_code_invalid": ("激活码无效、已使用或已过期，请向单位或社区重新领取。",
                                 "The activation code is unknown, used or expired: ask your unit or community for a new one."),
     "member_login_exists": ("该党员已设置本人登录，只能由本人修改；忘记密码请由地区管理员说明理由后重置。",
@@ -214,6 +218,13 @@ REASONS: dict[str, Message] = {
     "not_an_id": ("编号格式不对，请重新扫码或从列表中选择", "not a valid code: scan it again or choose from the list"),
     "not_a_member_code": ("不是党员编号，请重新扫码或输入", "not a member code: scan or type it again"),
     "reason_required": ("不予认证须填写理由", "a rejection needs a reason"),
+    "username_taken": ("该登录名已被使用，请换一个", "this username is taken: choose another"),
+    # api/passwords.py: what to change in a refused password
+    "password_length": ("密码长度须为 {chars_min}–{chars_max} 个字符", "The password needs {chars_min} to {chars_max} characters."),
+    "password_repeats": ("密码过于简单：重复的字符太多", "Too simple: too few different characters."),
+    "password_run": ("密码过于简单：不能是连续的数字或字母", "Too simple: not a run of consecutive digits or letters."),
+    "password_has_username": ("密码不能包含用户名", "The password must not contain the username."),
+    "password_common": ("密码过于常见，容易被猜中，请换一个", "This password is too common: choose another."),
 }
 
 # field -> (中文标签, English label): every form field and every API input field.
@@ -384,7 +395,32 @@ def message(error: BaseException, lang: str = "zh") -> str:
     kind = params.get("kind") if isinstance(params, Mapping) else None
     if code == "not_found" and isinstance(kind, str) and kind in KINDS:
         return NOT_FOUND_KIND[_index(lang)].format(kind=KINDS[kind][_index(lang)])
+    if code in GENERIC_CODES:  # a category says little: a refusal written "中文 / English" for people says more
+        half = _bilingual_half(getattr(error, "detail", None), lang)
+        if half is not None:
+            return half
     return code_message(code)[_index(lang)]
+
+
+# Codes that name only a category of refusal; their message gives way to a refusal's own bilingual words.
+GENERIC_CODES = frozenset({"ledger_error", "api_error", "invalid_input", "not_found", "not_permitted", "wrong_state",
+                           "already_exists"})
+_ENGLISH_WORD = re.compile(r"[A-Za-z]{3,}")
+_ID_LIKE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}")
+
+
+def _bilingual_half(detail: object, lang: str) -> str | None:
+    """The page language's half of a detail written "中文 / English", if its Chinese half is plain
+    Chinese (no English words, no ids): otherwise None, and the code's message is used."""
+    if not isinstance(detail, str):
+        return None
+    chinese, separator, english = detail.partition(" / ")
+    chinese, english = chinese.strip(), english.strip()
+    if not separator or not english or not CJK.search(chinese):
+        return None
+    if _ENGLISH_WORD.search(chinese) or _ID_LIKE.search(detail):
+        return None
+    return english if lang == "en" else chinese
 
 
 def messages(error: BaseException) -> dict[str, str]:
@@ -399,7 +435,7 @@ def code_messages(code: str) -> dict[str, str]:
 
 def cli_text(error: BaseException) -> str:
     """How the command line reports a refusal: the Chinese message, then the stable code and the
-    ledger's detail for operators and scripts (`余额不足，本次未扣减。（balance_would_go_negative: …）`)."""
+    ledger's detail for operators and scripts (`余额不足，本次未扣减。 (balance_would_go_negative: …)`)."""
     code = getattr(error, "code", "invalid_input")
     detail = getattr(error, "detail", "") or str(error)
-    return f"{message(error, 'zh')}（{code}: {detail}）"
+    return f"{message(error, 'zh')} ({code}: {detail})"  # a space: the terminal may wrap there, not mid-code

@@ -82,9 +82,13 @@ class ApiError(Exception):
 
     code = "api_error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None,
+                 params: dict[str, str | int] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field  # as for a LedgerError: the input it is about, and the catalogue's reason
+        self.reason = reason
+        self.params: dict[str, str | int] = dict(params or {})
 
 
 Refusal = LedgerError | ApiError

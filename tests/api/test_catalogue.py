@@ -184,4 +184,4 @@ def test_the_cli_prints_the_chinese_message_first_then_code_and_detail(tmp_path:
     assert runner.invoke(app, ["init", "--region", "320102", "--name", "南京市玄武区", "--db", db]).exit_code == 0
     result = runner.invoke(app, ["erase-personal-data", "--member", str(uuid4()), "--db", db])
     assert result.exit_code == 1
-    assert "未找到该党员：编号有误，或不属于本地区。（not_found:" in " ".join(result.output.split())
+    assert "未找到该党员：编号有误，或不属于本地区。 (not_found:" in " ".join(result.output.split())
