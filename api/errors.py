@@ -1,6 +1,8 @@
 """One error model for every refusal, mapped in one place.
 
-Every error body is ``{"code": "<stable snake_case>", "detail": "<for people>"}``. Refusals are
+Every error body is ``{"code": "<stable snake_case>", "detail": "<explanation>", "message": {"zh": …, "en": …}}``:
+`code` and `detail` as they always were, `message` from the one catalogue (api/catalogue.py): what a
+person reads, in Chinese and English, naming the form field where there is one. Refusals are
 domain refusals (`LedgerError` subclasses, in `ledger/`) and the API's own (`ApiError` subclasses:
 sign-in, idempotency, rate limits, web forms); each carries a stable `code`, and `HTTP_STATUSES`
 below is the one table that gives their HTTP status (the ledger knows nothing of HTTP). Request-shape problems are
@@ -21,6 +23,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.catalogue import code_messages, messages
 from ledger.domain.errors import (
     ConcurrentUpdate,
     ExistsWithDifferentTerms,
@@ -51,15 +54,26 @@ HTTP_CODES = {
 }
 
 
+class MessageOut(BaseModel):
+    """提示 / a message for people in both languages."""
+
+    zh: str = Field(description="中文", examples=["开始时间：格式不对，请按“时:分”填写，如 09:00"])
+    en: str = Field(description="English", examples=["Start time: not a time of day: write it as HH:MM, e.g. 09:00"])
+
+
 class ErrorOut(BaseModel):
     """错误 Error: a stable machine code and a human explanation."""
 
     model_config = ConfigDict(json_schema_extra={"examples": [
-        {"code": "balance_would_go_negative", "detail": "余额不足: balance is 30 minutes, redemption needs 60"}]})
+        {"code": "balance_would_go_negative", "detail": "余额不足: balance is 30 minutes, redemption needs 60",
+         "message": {"zh": "余额不足，本次未扣减。", "en": "Not enough hours: nothing was charged."}}]})
 
     code: str = Field(description="稳定的错误代码，客户端据此判断 / stable snake_case code clients match on",
                       examples=["balance_would_go_negative"])
-    detail: str = Field(description="说明 / explanation for people (never contains personal data)")
+    detail: str = Field(description="说明 / explanation (never contains personal data); may be technical English")
+    message: MessageOut = Field(description="给人看的提示，中英文，来自统一的消息目录（按 code 与字段）/ the message for "
+                                            "people, Chinese and English, from the one message catalogue (by code "
+                                            "and field): show this, not `detail`")
 
 
 class ApiError(Exception):
@@ -68,9 +82,13 @@ class ApiError(Exception):
 
     code = "api_error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None,
+                 params: dict[str, str | int] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field  # as for a LedgerError: the input it is about, and the catalogue's reason
+        self.reason = reason
+        self.params: dict[str, str | int] = dict(params or {})
 
 
 Refusal = LedgerError | ApiError
@@ -139,8 +157,10 @@ def http_status_of(error: Refusal) -> int:
     raise AssertionError(f"{type(error).__name__} is not a LedgerError")  # unreachable: LedgerError is in the table
 
 
-def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"code": code, "detail": detail[:DETAIL_CHARS_MAX]}, status_code=status, headers=headers)
+def error_response(status: int, code: str, detail: str, headers: dict[str, str] | None = None, *,
+                   message: dict[str, str] | None = None) -> JSONResponse:
+    body = {"code": code, "detail": detail[:DETAIL_CHARS_MAX], "message": message or code_messages(code)}
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _validation_detail(error: RequestValidationError) -> str:
@@ -169,7 +189,7 @@ def refusal_response(error: Refusal) -> JSONResponse:
     extra = getattr(error, "headers", None)  # e.g. Retry-After on 429 / 503 (api/ratelimit.py)
     if isinstance(extra, dict):
         headers = {**(headers or {}), **extra}
-    return error_response(status, error.code, error.detail, headers)
+    return error_response(status, error.code, error.detail, headers, message=messages(error))
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -183,7 +203,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request", _validation_detail(error))
+        return error_response(422, "invalid_request", _validation_detail(error), message=messages(error))
 
     @app.exception_handler(JsonInputError)
     async def _invalid_json(_request: Request, error: JsonInputError) -> JSONResponse:
@@ -206,7 +226,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def _example(code: str, detail: str) -> dict[str, Any]:
-    return {"model": ErrorOut, "content": {"application/json": {"example": {"code": code, "detail": detail}}}}
+    example = {"code": code, "detail": detail, "message": code_messages(code)}
+    return {"model": ErrorOut, "content": {"application/json": {"example": example}}}
 
 
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {

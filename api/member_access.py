@@ -137,7 +137,7 @@ class MemberAccess:
         except NotFound:
             pass
         else:
-            raise InvalidInput("该登录名已被使用 / this username is taken")
+            raise InvalidInput("该登录名已被使用 / this username is taken", field="username", reason="username_taken")
         with self._store.begin() as connection:  # claim it: of two concurrent activations, one wins
             row = self._valid_code(digest, now, connection)
             claimed = 0 if row is None else connection.execute(activation_codes.update().where(

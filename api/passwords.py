@@ -49,22 +49,28 @@ def _is_run(text: str) -> bool:
 def check_password(password: object, *, username: str | None, chars_min: int) -> str:
     """The password, or WeakPassword with a message saying what to change."""
     if not isinstance(password, str):
-        raise WeakPassword("密码须为文本 / the password must be text")
+        raise WeakPassword("密码须为文本 / the password must be text", reason="password_length",
+                           params={"chars_min": chars_min, "chars_max": PASSWORD_CHARS_MAX})
     if not chars_min <= len(password) <= PASSWORD_CHARS_MAX:
         raise WeakPassword(f"密码长度须为 {chars_min}–{PASSWORD_CHARS_MAX} 个字符 / "
-                           f"password: {chars_min} to {PASSWORD_CHARS_MAX} characters")
+                           f"password: {chars_min} to {PASSWORD_CHARS_MAX} characters", reason="password_length",
+                           params={"chars_min": chars_min, "chars_max": PASSWORD_CHARS_MAX})
     lowered = password.lower()
     if len(set(lowered)) < DISTINCT_CHARS_MIN:
-        raise WeakPassword("密码过于简单：重复的字符太多 / too simple: too few different characters")
+        raise WeakPassword("密码过于简单：重复的字符太多 / too simple: too few different characters",
+                           reason="password_repeats")
     if _is_run(lowered):
-        raise WeakPassword("密码过于简单：不能是连续的数字或字母 / too simple: a run of consecutive characters")
+        raise WeakPassword("密码过于简单：不能是连续的数字或字母 / too simple: a run of consecutive characters",
+                           reason="password_run")
     if username:
         name = username.lower()
         if len(name) >= 3 and (name in lowered or lowered in name or name[::-1] in lowered):
-            raise WeakPassword("密码不能包含用户名 / the password must not contain the username")
+            raise WeakPassword("密码不能包含用户名 / the password must not contain the username",
+                               reason="password_has_username")
     common = common_passwords()
     stripped = TRAILER.sub("", lowered)
     if lowered in common or (len(stripped) >= 4 and (stripped in common or stripped + "1" in common
                                                      or _is_run(stripped))):
-        raise WeakPassword("密码过于常见，容易被猜中，请换一个 / this password is too common: choose another")
+        raise WeakPassword("密码过于常见，容易被猜中，请换一个 / this password is too common: choose another",
+                           reason="password_common")
     return password

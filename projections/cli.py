@@ -106,7 +106,9 @@ def report(
                                  work_data=ledger.member_personal_data)
         data = render(document, fmt)  # type: ignore[arg-type]  # fmt is one of the formats the option allows
     except LedgerError as error:
-        _fail(f"{error.code}: {error.detail}")
+        from ledger.commands.store import refusal_text
+
+        _fail(refusal_text(error))
     finally:
         views.close()
         ledger.close()

@@ -6,7 +6,9 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
+from api.catalogue import cli_text
 from api.cli.commands import register as register_api
 from ledger.commands import store, transparency
 from ledger.domain.errors import LedgerError
@@ -18,6 +20,7 @@ from projections.render.certificate import render_certificate_pdf
 app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
                   no_args_is_help=True, add_completion=False)
 store.register(app)
+store.describe_refusals_with(cli_text)  # refusals print the catalogue's Chinese message first
 register_reports(app)
 register_api(app)
 transparency.register(app, transparency.Collaborators(render_certificate_pdf=render_certificate_pdf,
@@ -28,7 +31,7 @@ def main() -> None:  # pragma: no cover - console entry point
     try:
         app()
     except LedgerError as error:
-        store.console.print(f"[red]{error.code}:[/red] {error.detail}")
+        store.console.print(f"[red]错误：[/red]{escape(cli_text(error))}", highlight=False)
         sys.exit(1)
     except ConfigurationError as error:  # e.g. the wrong master key, from any command's start-up
         store.console.print(f"[red]configuration error:[/red] {error}")

@@ -246,7 +246,9 @@ def _create_login(auth: Any, **kwargs: Any) -> None:
     try:
         auth.create_login(**kwargs)
     except REFUSALS as error:
-        _fail(f"{error.code}: {error.detail}", 2)
+        from api.catalogue import cli_text
+
+        _fail(cli_text(error), 2)
 
 
 @logins_app.command("admin")
@@ -316,7 +318,9 @@ def logins_member_code(member: Annotated[str, typer.Option(help="Member id")],
                                                  reason=reason)
             out.print(f"activation code (shown once, valid until {expires_at:%Y-%m-%d %H:%M} UTC): {code}")
         except (*REFUSALS, ValueError) as error:
-            _fail(f"{getattr(error, 'code', 'invalid_input')}: {getattr(error, 'detail', error)}", 2)
+            from api.catalogue import cli_text
+
+            _fail(cli_text(error) if isinstance(error, REFUSALS) else f"invalid_input: {error}", 2)
 
 
 @logins_app.command("list")

@@ -27,6 +27,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api.catalogue import messages
 from api.deps import CommandsDep
 from api.errors import COMMAND_RESPONSES, _example, http_status_of
 from api.ratelimit import RateLimited, TokenBucket
@@ -125,7 +126,7 @@ async def federation_import(request: Request) -> JSONResponse:
         except transfers.TransferRefused as refused:
             rejection = await run_in_threadpool(services.writer.submit, lambda: transfers.reject(ledger, checked),
                                                 alone=True)
-            body: dict[str, Any] = {"code": refused.code, "detail": refused.detail,
+            body: dict[str, Any] = {"code": refused.code, "detail": refused.detail, "message": messages(refused),
                                     "rejection": _receipt_out(rejection).model_dump() if rejection is not None
                                     else None}
             return JSONResponse(body, status_code=http_status_of(refused))

@@ -21,6 +21,7 @@ import json
 import logging
 import urllib.parse
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field as dataclass_field
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -31,10 +32,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup, escape
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from api import catalogue
 from api.auth import AuthenticationFailed, Principal
 from api.commands import Commands, Signing
 from api.errors import REFUSALS, ApiError, http_status_of
@@ -272,6 +275,11 @@ def page(request: Request, template: str, context: dict[str, Any] | None = None,
         "path_qs": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     values["flash"] = read_flash(request)
+    kept: FormState | None = getattr(request.state, "kept_form", None)
+    values["form_state"] = lambda action: kept if kept is not None and kept.action == action else FormState(action)
+    if kept is not None:  # a refused form, shown again with what was typed: the message on top too
+        values["flash"] = {"kind": "error", "text": kept.message}
+        status_code = kept.status if status_code == 200 else status_code
     values.update(context or {})
     response = templates.TemplateResponse(request, template, values, status_code=status_code)
     if request.cookies.get(FLASH_COOKIE):
@@ -294,8 +302,8 @@ def error_page(request: Request, error: Exception, status_code: int) -> Response
         ("/balance", "/redeem"))
     if wants_json:
         code = getattr(error, "code", "invalid_request")
-        return JSONResponse({"code": code, "detail": getattr(error, "detail", str(error))[:500], "message": message},
-                            status_code=status_code)
+        return JSONResponse({"code": code, "detail": getattr(error, "detail", str(error))[:500], "message": message,
+                             "messages": catalogue.messages(error)}, status_code=status_code)
     return page(request, "error.html", {"message": message, "status": status_code,
                                         "code": getattr(error, "code", "")},
                 status_code=status_code, principal=principal, title=gettext("出错了"))
@@ -341,13 +349,69 @@ def ledger_of(request: Request) -> Ledger:
 
 # -- form posts: run a command, come back with a message ---------------------------------------------------
 
+@dataclass
+class FormState:
+    """A form as the person left it. Blank (`posted` false) on a first visit: fields show their
+    defaults. After a refused submit the page is rendered again (not redirected) with every typed
+    value kept and each field's message beside it (`perform(…, again=…)`); the one-time `nonce` is
+    not kept, so the corrected form is a new request. In a template:
+    ``{% set f = form_state("/me/records") %}`` then ``value="{{ f.value('minutes', 120) }}"
+    {{ f.invalid('minutes') }}`` and ``{{ f.error('minutes') }}`` after the input."""
+
+    action: str
+    values: dict[str, list[str]] = dataclass_field(default_factory=dict)
+    errors: dict[str, str] = dataclass_field(default_factory=dict)
+    message: str = ""
+    status: int = 422
+    posted: bool = False
+
+    def value(self, name: str, default: Any = "") -> Any:
+        if not self.posted:
+            return default
+        found = self.values.get(name)
+        return found[0] if found else ""
+
+    def chosen(self, name: str, option: Any, default: bool = False) -> bool:
+        """For a checkbox, radio button or <option>: ticked as typed, or `default` on a first visit."""
+        if not self.posted:
+            return default
+        return str(option) in self.values.get(name, [])
+
+    def error(self, name: str) -> Markup:
+        text = self.errors.get(name)
+        if not text:
+            return Markup("")
+        return Markup('<p class="field-error" id="error-{0}" role="alert">{1}</p>').format(name, text)
+
+    def invalid(self, name: str) -> Markup:
+        if name not in self.errors:
+            return Markup("")
+        return Markup(' aria-invalid="true" aria-describedby="error-{0}"').format(escape(name))
+
+    def other_errors(self) -> list[str]:
+        """Messages for fields the form does not show (they still reach the person, on top)."""
+        return list(self.errors.values())
+
+
+def keep_form(request: Request, form: FormData, error: Exception) -> FormState:
+    """Remember the refused form on the request, for the page rendered again (see `FormState`)."""
+    lang = lang_of(request)
+    values = {key: [v.strip() for v in form.getlist(key) if isinstance(v, str)] for key in form.keys()
+              if key not in (CSRF_FIELD, "nonce")}
+    status = http_status_of(error) if isinstance(error, REFUSALS) else 422
+    kept = FormState(action=request.url.path, values=values, errors=catalogue.field_errors(error, lang),
+                     message=catalogue.message(error, lang), status=status, posted=True)
+    request.state.kept_form = kept
+    return kept
+
 def field(form: FormData, name: str, *, required: bool = True, chars_max: int = 2000) -> str:
     value = form.get(name)
     text = value.strip() if isinstance(value, str) else ""
     if required and not text:
-        raise InvalidInput(f"{name}: required")
+        raise InvalidInput(f"{name}: required", field=name, reason="required")
     if len(text) > chars_max:
-        raise InvalidInput(f"{name}: at most {chars_max} characters")
+        raise InvalidInput(f"{name}: at most {chars_max} characters", field=name, reason="too_long",
+                           params={"chars_max": chars_max})
     return text
 
 
@@ -356,7 +420,7 @@ def uuid_field(form: FormData | dict[str, Any], name: str) -> UUID:
     try:
         return UUID(str(value).strip())
     except ValueError:
-        raise InvalidInput(f"{name}: not a valid id") from None
+        raise InvalidInput(f"{name}: not a valid id", field=name, reason="not_an_id") from None
 
 
 def date_field(form: FormData, name: str) -> date:
@@ -364,14 +428,14 @@ def date_field(form: FormData, name: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
-        raise InvalidInput(f"{name}: a date YYYY-MM-DD") from None
+        raise InvalidInput(f"{name}: a date YYYY-MM-DD", field=name, reason="not_a_date") from None
 
 
-def parse_uuid(value: str, what: str = "id") -> UUID:
+def parse_uuid(value: str, what: str = "id", *, field: str | None = None) -> UUID:
     try:
         return UUID(value.strip())
     except (ValueError, AttributeError):
-        raise InvalidInput(f"{what}: not a valid id") from None
+        raise InvalidInput(f"{what}: not a valid id", field=field, reason="not_an_id") from None
 
 
 def form_key(form: FormData, suffix: str = "") -> str | None:
@@ -383,9 +447,12 @@ def form_key(form: FormData, suffix: str = "") -> str | None:
     return key[:128]
 
 
-async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: str) -> Response:
+async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: str, form: FormData | None = None,
+                  again: Callable[[], Response] | None = None) -> Response:
     """Run `run()` (which calls API router functions with `commands_for`) off the event loop, then
-    redirect to `back` with a success or refusal message."""
+    redirect to `back` with a success message. A refusal: with `form` and `again` (the page's GET
+    handler, called as is) the page is rendered again with everything typed kept and the message
+    next to its field; without, back to `back` with the message on top."""
     lang = lang_of(request)
     gettext = translator(lang)
     try:
@@ -394,6 +461,10 @@ async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: st
         if isinstance(error, AuthenticationFailed) and error.code in ("not_authenticated", "token_expired",
                                                                       "token_revoked"):
             raise
+        if form is not None and again is not None:
+            keep_form(request, form, error)
+            response: Response = await in_thread(again)
+            return response
         return redirect(back, kind="error", text=i18n.error_text(error, lang))
     if isinstance(result, tuple):  # ("error", text): nothing (or not everything) was done
         return redirect(back, kind=result[0], text=result[1])

@@ -1,84 +1,22 @@
 """Chinese first, English on request: the pages are written in Chinese and `EN` translates them.
 
 Data (names, activities, report columns from projections/) stays as recorded. Refusals get a
-message for the person at the screen, chosen by the error's stable `code`; the English `detail`
-of the ledger is shown beside it for the technically minded.
+message for the person at the screen from the message catalogue (api/catalogue.py), chosen by the
+error's stable `code` and field; the ledger's English `detail` stays in the API's error body.
 """
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from api import catalogue
 
 LANGUAGES = ("zh", "en")
 
-# code -> (中文, English)
-ERRORS: dict[str, tuple[str, str]] = {
-    "balance_would_go_negative": ("余额不足，本次未扣减。", "Not enough hours: nothing was charged."),
-    "not_permitted": ("无权进行此操作。", "You may not do this."),
-    "wrong_role_page": ("此页面不属于当前登录的角色，请用相应账号登录。", "This page is for another role: sign in with that login."),
-    "not_found": ("未找到：地址或编号有误，或不属于本地区。", "Not found: the address or code is wrong, or not in this region."),
-    "invalid_input": ("输入有误，请检查后重试。", "Please check what you entered."),
-    "invalid_request": ("输入有误，请检查后重试。", "Please check what you entered."),
-    "invalid_member_code": ("党员编号格式不对，请重新扫码或输入。", "That is not a member code: scan or type it again."),
-    "member_frozen": ("该党员正在办理跨地区转移，账户已冻结，暂不能办理。", "The member is being transferred to another region: the account is frozen."),
-    "member_not_registered": ("该党员尚未到社区报到登记。", "The member has not registered with a community yet."),
-    "session_not_rated": ("请先评价（优/良/一般），再认证。", "Rate the session (优/良/一般) before certifying it."),
-    "session_already_decided": ("该记录已认证或已不予认证。", "This record was already certified or rejected."),
-    "session_not_certified": ("该记录尚未认证。", "This record is not certified."),
-    "item_not_available": ("该商品已下架或不在本柜台目录中。", "That item is delisted or not in this counter's catalogue."),
-    "order_wrong_state": ("订单当前状态不允许此操作。", "The order's state does not allow this."),
-    "wrong_state": ("当前状态不允许此操作。", "The current state does not allow this."),
-    "already_exists": ("已经存在，无需重复办理。", "That already exists."),
-    "consent_missing": ("党员尚未单独同意向本单位提供服务记录。", "The member has not consented to share the record with this unit."),
-    "idempotency_key_reused": ("该单号已用于另一笔内容，请重新开单。", "This request id was used for something else: start a new basket."),
-    "redemption_exists_with_different_terms": ("该单号已用于另一笔兑换，请重新开单。", "This redemption id was used for another basket: start a new one."),
-    "idempotency_key_in_progress": ("上一次提交仍在处理中，请稍后点“重试”（不会重复扣减）。", "The previous attempt is still running: retry shortly (it will not charge twice)."),
-    "concurrent_update": ("数据刚被他人更新，请重试。", "Someone changed this at the same moment: try again."),
-    "invalid_credentials": ("用户名或密码错误。", "Wrong username or password."),
-    "not_authenticated": ("请先登录。", "Please sign in."),
-    "token_expired": ("登录已过期，请重新登录。", "Your sign-in expired: sign in again."),
-    "token_revoked": ("登录已失效，请重新登录。", "Your sign-in was ended: sign in again."),
-    "csrf_refused": ("页面已过期或来自其他网站，请刷新页面后重试。", "The page is out of date or came from another site: reload and try again."),
-    "last_post_cannot_be_released": ("至少保留一个岗位。", "At least one post must stay claimed."),
-    "personal_data_erased": ("个人信息已应本人申请删除。", "The personal data was erased at the member's request."),
-    "key_revoked": ("签名密钥已吊销。", "The signing key is revoked."),
-    "request_too_large": ("文件或表单过大。", "The file or form is too large."),
-    "certificate_invalid": ("核验未通过。", "Verification failed."),
-    "activation_code_invalid": ("激活码无效、已使用或已过期，请向单位或社区重新领取。",
-                                "The activation code is unknown, used or expired: ask your unit or community for a new one."),
-    "member_login_exists": ("该党员已设置本人登录，只能由本人修改；忘记密码请由地区管理员说明理由后重置。",
-                            "The member already has a login: only the member can change it; a forgotten password is "
-                            "reset by the region admin, with a reason."),
-    "weak_password": ("密码不符合要求。", "The password is not accepted."),
-    "too_many_attempts": ("尝试次数过多，请稍后再试。", "Too many attempts: try again later."),
-}
-UNKNOWN = ("操作未完成。", "That did not work.")
-
 
 def error_text(error: Exception, lang: str) -> str:
-    """The message for a person; the ledger's detail follows in brackets where it adds something."""
-    index = 1 if lang == "en" else 0
-    if isinstance(error, ValidationError):
-        fields = sorted({".".join(str(p) for p in item.get("loc", ())) or "?" for item in error.errors()})
-        base = ERRORS["invalid_input"][index]
-        return f"{base}（{', '.join(fields)}）" if index == 0 else f"{base} ({', '.join(fields)})"
-    code = getattr(error, "code", "")
-    message = ERRORS.get(code, UNKNOWN)[index]
-    detail = getattr(error, "detail", "") or ""
-    if code in ("balance_would_go_negative", "invalid_credentials", "csrf_refused", "not_authenticated",
-                "token_expired", "token_revoked", "activation_code_invalid", "member_login_exists") \
-            or not isinstance(detail, str) or not detail:
-        return message
-    detail = language_half(detail, lang)
-    return f"{message}（{detail[:300]}）" if index == 0 else f"{message} ({detail[:300]})"
-
-
-def language_half(detail: str, lang: str) -> str:
-    """A bilingual detail written "中文 / English" gives the half in the page's language."""
-    chinese, separator, english = detail.partition(" / ")
-    if not separator or not any("\u4e00" <= c <= "\u9fff" for c in chinese):
-        return detail
-    return english if lang == "en" else chinese
+    """The message for a person in the page's language, from the one catalogue (api/catalogue.py):
+    the field's label and what is wrong with it, or the refusal code's message; never the ledger's
+    English detail, never an id."""
+    return catalogue.message(error, lang)
 
 
 def text(chinese: str, lang: str) -> str:
@@ -622,4 +560,10 @@ EN.update({  # issue #11: warnings that do not block
     "本单位开具的报到单": "Report slips this unit issued", "回执": "Receipt",
     "晚于截止日期开具": "issued after the deadline", "已更新在职党员总数": "Members in service updated",
     "已开具报到单": "Report slip issued",
+})
+EN.update({  # issue #12: errors and forms (the catalogue, kept forms, the rejection dialog)
+    "不予认证所选…": "Reject the ticked…", "不予认证所选记录": "Reject the ticked records",
+    "理由会告知党员。": "The member is told the reason.", "已勾选 {n} 条。": "{n} ticked.",
+    "请填写不予认证的理由": "Give the reason for rejecting", "确定不予认证": "Reject",
+    "所选记录": "A ticked record",
 })

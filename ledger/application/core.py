@@ -190,11 +190,12 @@ class LedgerCore(Application[UUID]):
             try:
                 aggregate = self.repository.get(aggregate_id)
             except AggregateNotFoundError:
-                raise NotFound(f"{what or cls.__name__} {aggregate_id} not found") from None
+                raise NotFound(f"{what or cls.__name__} {aggregate_id} not found",
+                               params={"kind": cls.__name__}) from None
             if batch is not None:
                 batch.aggregates[aggregate_id] = aggregate
         if not isinstance(aggregate, cls):
-            raise NotFound(f"{what or cls.__name__} {aggregate_id} not found")
+            raise NotFound(f"{what or cls.__name__} {aggregate_id} not found", params={"kind": cls.__name__})
         return aggregate
 
     def _exists(self, aggregate_id: UUID) -> bool:

@@ -99,7 +99,8 @@ class MemberUseCases(LedgerCore):
         community = self._own_community(actor)
         member = self._get(member_id, Member)
         if not post_ids:
-            raise InvalidInput("请至少认领一个岗位: at least one post must be claimed")
+            raise InvalidInput("请至少认领一个岗位: at least one post must be claimed", field="post_ids",
+                               reason="choose_at_least_one")
         posts = [(post_id, community.require_post(post_id)) for post_id in dict.fromkeys(post_ids)]
         slip = None
         if slip_id is not None:

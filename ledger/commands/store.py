@@ -7,6 +7,7 @@ import base64
 import json
 import os
 from pathlib import Path
+from collections.abc import Callable
 from typing import Annotated, NoReturn, Optional
 from uuid import UUID
 
@@ -43,8 +44,30 @@ def open_ledger(db: str | None) -> Ledger:
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
-    console.print(f"[red]error:[/red] {message}")
+    console.print(f"[red]error:[/red] {escape(message)}")
     raise typer.Exit(code)
+
+
+def _code_and_detail(error: LedgerError) -> str:
+    return f"{error.code}: {error.detail}"
+
+
+# How a refusal reads on the command line. The ledger knows no message catalogue: the `timeledger`
+# entry point (api/cli) calls `describe_refusals_with` with one that puts the Chinese message first.
+_describe_refusal: list[Callable[[LedgerError], str]] = [_code_and_detail]
+
+
+def describe_refusals_with(describe: Callable[[LedgerError], str]) -> None:
+    _describe_refusal[0] = describe
+
+
+def refusal_text(error: LedgerError) -> str:
+    return _describe_refusal[0](error)
+
+
+def refused(error: LedgerError, code: int = 1) -> NoReturn:
+    """Stop the command with the refusal's message (Chinese first, then code and detail)."""
+    fail(refusal_text(error), code)
 
 
 def root_key_path(db: str | None) -> Path:
@@ -88,7 +111,7 @@ def init(region: Annotated[str, typer.Option(help="6-digit GB/T 2260 code, e.g. 
     try:
         root = ledger.init_region(code=region, name=name, display_name=display_name, province_key=province_key)
     except LedgerError as error:
-        fail(error.detail)
+        refused(error)
     if root_key is None:
         path = root_key_path(db)
         write_secret_file(path, base64.b64encode(ed25519.private_bytes(root)).decode() + "\n")
@@ -117,7 +140,7 @@ def demo(members: Annotated[int, typer.Option(min=10, max=20000, help="Members t
     try:
         check_demo_fits(ledger, year)
     except LedgerError as error:
-        fail(f"{error.code}: {error.detail}", 2)
+        refused(error, 2)
     if demo_start(year) > CLOCK.get()():
         fail(f"demo_year_in_future: {year} 年尚未开始，演示事件不能签在未来 / the {year} demo year has not "
              "begun: its events would be signed in the future (choose --year up to this year)", 2)
@@ -193,7 +216,7 @@ def erase_personal_data(member: Annotated[str, typer.Option(help="Member id")],
     try:
         ledger.erase_personal_data(actor=ledger.region_actor(), member_id=member_id, reason=reason)
     except LedgerError as error:
-        fail(error.detail)
+        refused(error)
     out.print(f"personal data of member {member_id} erased (data key destroyed)")
 
 
@@ -263,7 +286,7 @@ def transfer_start(member: Annotated[str, typer.Option(help="Member id")],
     try:
         transfer_id = transfers.initiate(ledger, member_id=_uuid(member, "member"), destination=to)
     except LedgerError as error:
-        fail(error.detail)
+        refused(error)
     out.print(f"transfer {transfer_id} pending: member {member} frozen, destination {to}")
 
 
@@ -278,7 +301,7 @@ def transfer_export(transfer: Annotated[str, typer.Argument(help="Transfer id")]
     try:
         bundle = transfers.export_bundle(ledger, _uuid(transfer, "transfer"))
     except LedgerError as error:
-        fail(error.detail)
+        refused(error)
     out_file.write_bytes(bundle)
     out.print(f"bundle written to {out_file} ({len(bundle):,} bytes)")
 
@@ -295,15 +318,15 @@ def transfer_import(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
     bundle = bundle_file.read_bytes()
     try:
         answer = transfers.import_bundle(ledger, bundle)
-    except transfers.TransferRefused as refused:
-        rejection = transfers.rejection_receipt(ledger, bundle, refused)
+    except transfers.TransferRefused as refusal:
+        rejection = transfers.rejection_receipt(ledger, bundle, refusal)
         if rejection is not None:
             receipt.write_bytes(rejection.to_bytes())
             console.print(f"signed rejection written to {receipt}")
-        fail(f"{refused.code}: {refused.detail}")
+        refused(refusal)
         return
     except LedgerError as error:
-        fail(error.detail)
+        refused(error)
         return
     receipt.write_bytes(answer.to_bytes())
     out.print(f"imported member {answer.body['member_id']} with {answer.body['balance_minutes']} minutes; "
@@ -320,7 +343,7 @@ def transfer_complete(receipt: Annotated[Path, typer.Argument(help="The destinat
     try:
         done = transfers.complete(ledger, transfers.Receipt.from_bytes(receipt.read_bytes()))
     except LedgerError as error:
-        fail(f"{error.code}: {error.detail}")
+        refused(error)
         return
     out.print(f"transfer {done.id} completed: member {done.member_id} moved to {done.destination}")
 
@@ -338,7 +361,7 @@ def transfer_answer(bundle_file: Annotated[Path, typer.Argument(help="Bundle fil
     try:
         signed = transfers.status_answer(ledger, bundle_file.read_bytes())
     except LedgerError as error:
-        fail(f"{error.code}: {error.detail}")
+        refused(error)
         return
     answer.write_bytes(signed.to_bytes())
     out.print(f"signed answer ({signed.body['kind']}) written to {answer}")
@@ -369,7 +392,7 @@ def transfer_void(transfer: Annotated[str, typer.Argument(help="Transfer id")],
             answer = transfers.Receipt.from_bytes(rejection.read_bytes()) if rejection else None
             done = transfers.void(ledger, _uuid(transfer, "transfer"), rejection=answer)
     except LedgerError as error:
-        fail(f"{error.code}: {error.detail}")
+        refused(error)
         return
     forced = " — forced by the region admin after the timeout" if done.void_forced else ""
     out.print(f"transfer {done.id} voided ({done.void_reason}){forced}; member {done.member_id} unfrozen")
@@ -411,7 +434,7 @@ def calendar_publish(year: Annotated[int, typer.Option(min=2000, max=2100, help=
                                           workdays=body["workdays"], source=body["source"],
                                           published_on=body.get("published_on"))
     except LedgerError as error:
-        fail(f"{error.code}: {error.detail}")
+        refused(error)
     out.print(f"calendar {year} published: version {version} "
               f"({len(body['holidays'])} holidays, {len(body['workdays'])} make-up working days)")
 
@@ -448,8 +471,8 @@ def backup(out_file: Annotated[Path, typer.Option("--out", help="Backup file to 
             task = bar.add_task("backup", total=None)
             state = backups.backup(database, out_file,
                                    progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except backups.BackupRefused as refused:
-        fail(str(refused))
+    except backups.BackupRefused as refusal:
+        fail(str(refusal))
         return
     out.print(f"backup written to {out_file} (0600): {state.describe()}; master key {state.master_key_id or '-'} "
               "is not in the backup, keep it apart")
@@ -474,8 +497,8 @@ def restore(backup_file: Annotated[Path, typer.Argument(help="A file from `timel
             task = bar.add_task("restore", total=None)
             restored = backups.restore(database, backup_file, force=force,
                                        progress=lambda done, total: bar.update(task, completed=done, total=total))
-    except backups.BackupRefused as refused:
-        fail(str(refused))
+    except backups.BackupRefused as refusal:
+        fail(str(refusal))
         return
     except ConfigurationError as error:
         fail(str(error), 2)

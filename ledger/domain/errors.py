@@ -8,14 +8,25 @@ in one table. A code, once published, never changes (clients and the API tests m
 from __future__ import annotations
 
 
+Param = str | int
+
+
 class LedgerError(Exception):
-    """Base of every expected refusal. `code` is stable; `detail` is for people."""
+    """Base of every expected refusal. `code` is stable; `detail` is the ledger's explanation (English,
+    for operators and API clients). What a person reads comes from the message catalogue
+    (api/catalogue.py), keyed by `code` and, where the refusal is about one input, by `field` and
+    `reason` (a stable snake_case word: "required", "too_long", "minutes_exceed_span" …) with safe
+    `params` (numbers, limits, object kinds: never personal data, never ids)."""
 
     code = "ledger_error"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, reason: str | None = None,
+                 params: dict[str, Param] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.field = field
+        self.reason = reason
+        self.params: dict[str, Param] = dict(params or {})
 
 
 # -- categories ------------------------------------------------------------------------------------

@@ -161,7 +161,7 @@ class Member(LedgerAggregate):
     def release_post(self, *, post_id: UUID) -> None:
         self.require_registered()
         if post_id not in self.posts:
-            raise NotFound(f"member {self.id} has not claimed post {post_id}")
+            raise NotFound(f"member {self.id} has not claimed post {post_id}", params={"kind": "Post"})
         if len(self.posts) == 1:
             raise LastPostCannotBeReleased("a member must keep at least one claimed post (请至少认领一个岗位)")
         self._post_released(post_id=post_id)
@@ -182,7 +182,7 @@ class Member(LedgerAggregate):
 
     def leave_team(self, *, team_id: UUID) -> None:
         if team_id not in self.teams:
-            raise NotFound(f"member {self.id} is not in team {team_id}")
+            raise NotFound(f"member {self.id} is not in team {team_id}", params={"kind": "Team"})
         self._left_team(team_id=team_id)
 
     @event("LeftTeam")
@@ -230,7 +230,7 @@ class Member(LedgerAggregate):
 
     def withdraw_consent(self, *, consent_id: UUID) -> None:
         if consent_id not in self.consents:
-            raise NotFound(f"consent {consent_id} is not in force")
+            raise NotFound(f"consent {consent_id} is not in force", params={"kind": "Consent"})
         self._consent_withdrawn(consent_id=consent_id)
 
     @event("ConsentWithdrawn")

@@ -98,7 +98,7 @@ class Community(LedgerAggregate):
 
     def require_post(self, post_id: UUID) -> str:
         if post_id not in self.posts or post_id in self.retired_posts:
-            raise NotFound(f"post {post_id} is not open in community {self.name}")
+            raise NotFound(f"post {post_id} is not open in community {self.name}", params={"kind": "Post"})
         return self.posts[post_id]
 
     # -- teams -------------------------------------------------------------------------------
@@ -116,7 +116,7 @@ class Community(LedgerAggregate):
 
     def require_team(self, team_id: UUID) -> str:
         if team_id not in self.teams:
-            raise NotFound(f"team {team_id} is not in community {self.name}")
+            raise NotFound(f"team {team_id} is not in community {self.name}", params={"kind": "Team"})
         return self.teams[team_id][0]
 
     # -- service menu (服务菜单) ----------------------------------------------------------------
@@ -145,7 +145,7 @@ class Community(LedgerAggregate):
 
     def require_menu_item(self, item_id: UUID) -> str:
         if item_id not in self.menu or item_id in self.withdrawn_menu:
-            raise NotFound(f"menu item {item_id} is not on the menu of {self.name}")
+            raise NotFound(f"menu item {item_id} is not on the menu of {self.name}", params={"kind": "MenuItem"})
         return self.menu[item_id][0]
 
     # -- 爱心超市 catalogue -------------------------------------------------------------------

@@ -34,7 +34,7 @@ RATER_ROLES = frozenset({Role.RESIDENT, Role.COMMUNITY, Role.UNIT})  # recipient
 
 def _clock_minutes(value: str, field: str) -> int:
     if not isinstance(value, str) or not _CLOCK_TIME.fullmatch(value):
-        raise InvalidInput(f"{field} must be a time of day HH:MM")
+        raise InvalidInput(f"{field} must be a time of day HH:MM", field=field, reason="time_of_day")
     hours, minutes = value.split(":")
     return int(hours) * 60 + int(minutes)
 
@@ -47,14 +47,18 @@ def check_session_fields(*, activity: str, content: str, place: str, service_dat
     from the scheme's start to the recording date, and the text limits. Returns the cleaned fields."""
     span = _clock_minutes(end_time, "end_time") - _clock_minutes(start_time, "start_time")
     if span <= 0:
-        raise InvalidInput("结束时间须晚于开始时间 / end_time must be after start_time on the service date")
+        raise InvalidInput("结束时间须晚于开始时间 / end_time must be after start_time on the service date",
+                           field="end_time", reason="end_before_start")
     check_minutes(minutes)
     if minutes > span:
         raise InvalidInput(f"服务分钟数 {minutes} 超过起止时间之差 {span}（路途时间不计入）/ minutes ({minutes}) "
-                           f"exceed the time between start and end ({span}); travel time is not service time")
+                           f"exceed the time between start and end ({span}); travel time is not service time",
+                           field="minutes", reason="minutes_exceed_span",
+                           params={"minutes": minutes, "span_minutes": span})
     check_service_date(service_date, recorded_on)
     if service_date > recorded_on:
-        raise InvalidInput("服务日期晚于记录日期 / service_date: a session cannot be recorded before it happens")
+        raise InvalidInput("服务日期晚于记录日期 / service_date: a session cannot be recorded before it happens",
+                           field="service_date", reason="date_in_future")
     return dict(activity=check_text(activity, "activity", chars_max=ACTIVITY_CHARS_MAX),
                 content=check_text(content, "content", chars_max=TEXT_CHARS_MAX),
                 place=check_text(place, "place", chars_max=PLACE_CHARS_MAX),

@@ -146,36 +146,41 @@ def dangerous_code_point(text: str) -> str | None:
 
 def check_text(value: str, field: str, *, chars_max: int = TEXT_CHARS_MAX, required: bool = True) -> str:
     if not isinstance(value, str):
-        raise InvalidInput(f"{field} 须为文本 / {field} must be text")
+        raise InvalidInput(f"{field} 须为文本 / {field} must be text", field=field, reason="invalid")
     text = value.strip()
     if required and not text:
-        raise InvalidInput(f"{field} 不能为空 / {field} is required")
+        raise InvalidInput(f"{field} 不能为空 / {field} is required", field=field, reason="required")
     if len(text) > chars_max:
-        raise InvalidInput(f"{field} 超过 {chars_max} 个字符 / {field} is longer than {chars_max} characters")
+        raise InvalidInput(f"{field} 超过 {chars_max} 个字符 / {field} is longer than {chars_max} characters",
+                           field=field, reason="too_long", params={"chars_max": chars_max})
     bad = dangerous_code_point(text)
     if bad is not None:
         raise InvalidInput(f"{field} 含有不允许的控制字符 U+{ord(bad):04X} / "
-                           f"{field} contains a control, bidi or separator character U+{ord(bad):04X}")
+                           f"{field} contains a control, bidi or separator character U+{ord(bad):04X}",
+                           field=field, reason="control_character")
     return text
 
 
 def check_service_date(service_date: date, today: date, field: str = "service_date") -> date:
     """A session's date lies between the scheme's start and tomorrow (the server's today, China time)."""
     if not isinstance(service_date, date) or isinstance(service_date, datetime):
-        raise InvalidInput(f"{field} 须为日期 / {field} must be a date")
+        raise InvalidInput(f"{field} 须为日期 / {field} must be a date", field=field, reason="not_a_date")
     latest = today + timedelta(days=SERVICE_DATE_AHEAD_DAYS_MAX)
     if not SERVICE_DATE_MIN <= service_date <= latest:
         raise InvalidInput(f"{field} 须在 {SERVICE_DATE_MIN.isoformat()} 至 {latest.isoformat()} 之间 / "
-                           f"{field} must be between {SERVICE_DATE_MIN.isoformat()} and {latest.isoformat()}")
+                           f"{field} must be between {SERVICE_DATE_MIN.isoformat()} and {latest.isoformat()}",
+                           field=field, reason="date_out_of_range",
+                           params={"earliest": SERVICE_DATE_MIN.isoformat(), "latest": latest.isoformat()})
     return service_date
 
 
 def check_minutes(minutes: int, field: str = "minutes", *, low: int = MINUTES_PER_SESSION_MIN,
                   high: int = MINUTES_PER_SESSION_MAX) -> int:
     if not isinstance(minutes, int) or isinstance(minutes, bool):
-        raise InvalidInput(f"{field} must be a whole number of minutes")
+        raise InvalidInput(f"{field} must be a whole number of minutes", field=field, reason="whole_minutes")
     if not low <= minutes <= high:
-        raise InvalidInput(f"{field} must be between {low} and {high}, got {minutes}")
+        raise InvalidInput(f"{field} must be between {low} and {high}, got {minutes}", field=field,
+                           reason="minutes_out_of_range", params={"low": low, "high": high})
     return minutes
 
 

@@ -29,7 +29,9 @@ def test_wrong_password_and_unknown_login_are_the_same_401(client: TestClient, w
     wrong = client.post("/v1/auth/token", data={"username": username, "password": "not the password"})
     unknown = client.post("/v1/auth/token", data={"username": "nobody-here", "password": "not the password"})
     assert wrong.status_code == unknown.status_code == 401
-    assert wrong.json() == unknown.json() == {"code": "invalid_credentials", "detail": "wrong username or password"}
+    assert wrong.json() == unknown.json() == {"code": "invalid_credentials", "detail": "wrong username or password",
+                                                "message": {"zh": "用户名或密码错误。",
+                                                            "en": "Wrong username or password."}}
 
 
 def test_requests_without_or_with_a_bad_token_are_401(client: TestClient, world: World) -> None:

@@ -25,7 +25,7 @@ def test_invalid_body_is_422_and_never_echoes_the_input(client: TestClient, worl
                            json={"post_ids": [], "personal": {"mobile": phone, "blood_type": "O"}})
     assert response.status_code == 422
     body = response.json()
-    assert set(body) == {"code", "detail"} and body["code"] == "invalid_request"
+    assert set(body) == {"code", "detail", "message"} and body["code"] == "invalid_request"
     assert phone not in response.text and "blood_type" in body["detail"]
 
 
@@ -54,7 +54,7 @@ def test_openapi_is_bilingual_with_examples_and_security(app: FastAPI, client: T
     assert "OAuth2PasswordBearer" in schema["components"]["securitySchemes"]
     redemption = schema["components"]["schemas"]["RedemptionIn"]
     assert "examples" in redemption["properties"]["member_id"]
-    assert schema["components"]["schemas"]["ErrorOut"]["required"] == ["code", "detail"]
+    assert schema["components"]["schemas"]["ErrorOut"]["required"] == ["code", "detail", "message"]
     commands = [op for path in schema["paths"].values() for method, op in path.items() if method != "get"
                 and "Idempotency-Key" in {p["name"] for p in op.get("parameters", [])}]
     assert len(commands) >= 45

@@ -122,7 +122,7 @@ def _check(method: str, path: str, ledger: Ledger, app: FastAPI, world: World, c
         assert response.status_code < 500, (response.status_code, response.text[:500], case.as_curl_command())
         if response.status_code >= 400:
             body = response.json()
-            assert set(body) == {"code", "detail"} and body["code"], body
+            assert set(body) == {"code", "detail", "message"} and body["code"], body
             assert ledger.recorder.max_notification_id() == before, "a refused request wrote events"
 
     check()
@@ -209,7 +209,7 @@ def test_edge_inputs_give_4xx_and_change_nothing(method: str, path: str, what: s
         response = client.request(method, url, params=query, content=content, headers=headers)
         assert 400 <= response.status_code < 500, (role, response.status_code, response.text[:300])
         body = response.json()
-        assert set(body) - {"rejection"} == {"code", "detail"} and body["code"], body  # federation: + rejection
+        assert set(body) - {"rejection"} == {"code", "detail", "message"} and body["code"], body  # federation: + rejection
         assert ledger.recorder.max_notification_id() == before, "a refused request wrote events"
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api.catalogue import code_message
 from api.policy import authorize
 from api.web import core
 from ledger.domain.errors import InvalidInput, LedgerError
@@ -47,6 +48,45 @@ BUNDLE_STEP_OF_CODE = {
 }
 
 
+# The finding for each certificate step that fails (api/catalogue.py has the words, Chinese and English).
+CERTIFICATE_CODE_OF_STEP = ["certificate_format_invalid", "certificate_event_invalid", "certificate_checkpoint_invalid",
+                            "certificate_inclusion_invalid", "certificate_content_invalid", "certificate_seal_invalid"]
+# What a file that is no certificate at all looks like: its first bytes (magic numbers) -> the finding.
+FILE_KINDS: list[tuple[bytes, str]] = [
+    (b"%PDF-", "file_is_pdf"),
+    (b"\x89PNG\r\n\x1a\n", "file_is_image"), (b"\xff\xd8\xff", "file_is_image"), (b"GIF8", "file_is_image"),
+    (b"RIFF", "file_is_image"),
+    (b"PK\x03\x04", "file_is_archive"), (b"\x1f\x8b", "file_is_archive"), (b"Rar!", "file_is_archive"),
+    (b"7z\xbc\xaf", "file_is_archive"), (b"\xd0\xcf\x11\xe0", "file_is_archive"),
+]
+SNIFF_BYTES = 4096  # control characters in the first KiB or so tell a binary file from text
+
+
+def sniff(data: bytes) -> str | None:
+    """The finding for a file that is plainly not a JSON certificate or bundle, or None. Judged by its
+    first bytes, so a PDF of a certificate is named as such instead of failing as broken JSON."""
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")[:SNIFF_BYTES]
+    for magic, code in FILE_KINDS:
+        if head.startswith(magic):
+            return code
+    if b"\x00" in head or sum(1 for byte in head if byte < 9 or 13 < byte < 32) > len(head) // 20:
+        return "file_is_binary"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        if error.start < len(head) - 4:  # a character cut at the window's end is fine
+            return "file_is_binary"
+    if head[:1] not in (b"{", b"["):
+        return "file_not_json"
+    return None
+
+
+def finding(code: str) -> dict[str, str]:
+    """A failed verification's reason in both languages, from the catalogue."""
+    zh, en = code_message(code)
+    return {"reason": zh, "reason_en": en, "code": code}
+
+
 def certificate_step_of(message: str) -> int:
     """Which of CERTIFICATE_STEPS a `CertificateError` message belongs to (they are checked in order)."""
     if "seal" in message:
@@ -63,7 +103,7 @@ def certificate_step_of(message: str) -> int:
     return 0
 
 
-def _steps(names: list[str], failed_at: int | None, reason: str = "") -> list[dict[str, str]]:
+def _steps(names: list[str], failed_at: int | None, found: dict[str, str] | None = None) -> list[dict[str, str]]:
     steps = []
     for index, name in enumerate(names):
         if failed_at is None or index < failed_at:
@@ -72,7 +112,9 @@ def _steps(names: list[str], failed_at: int | None, reason: str = "") -> list[di
             state = "failed"
         else:
             state = "skipped"
-        steps.append({"name": name, "state": state, "reason": reason if index == failed_at else ""})
+        failed = index == failed_at and found is not None
+        steps.append({"name": name, "state": state, "reason": found["reason"] if failed and found else "",
+                      "reason_en": found["reason_en"] if failed and found else ""})
     return steps
 
 
@@ -136,17 +178,25 @@ async def verify_upload(request: Request) -> Response:
 
 def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict[str, Any]:
     """Verify an uploaded certificate or transfer bundle; the steps, and what it proves."""
+    from ledger.application import transfers
+
+    def refused(code: str) -> dict[str, Any]:
+        found = finding(code)
+        return {"kind": "certificate", "filename": filename, "size": len(data), "ok": False, **found,
+                "steps": _steps(CERTIFICATE_STEPS, 0, found)}
+
+    sniffed = sniff(data)
+    if sniffed is not None:
+        return refused(sniffed)
     try:
         document = loads_bounded(data)
     except JsonInputError as error:  # nested too deep, not UTF-8, a lone surrogate …: neither kind of file
-        reason = f"文件不是可核验的证明或转移包 / not a certificate or bundle: {error}"
-        return {"kind": "certificate", "filename": filename, "size": len(data), "ok": False, "reason": reason,
-                "steps": _steps(CERTIFICATE_STEPS, 0, reason)}
+        return refused("json_too_deep" if "deep" in str(error) else "file_not_json")
     kind = document.get("format") if isinstance(document, dict) else None
-    from ledger.application import transfers
-
     if kind == transfers.BUNDLE_FORMAT:
         return _verify_bundle(data, root, document, filename)
+    if not isinstance(document, dict) or not isinstance(kind, str):
+        return refused("file_not_certificate")
     return _verify_certificate(data, root, reference, filename)
 
 
@@ -158,8 +208,9 @@ def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str)
     try:
         verified = verify_certificate(data, root)
     except CertificateError as error:
-        message = str(error)
-        result.update(ok=False, reason=message, steps=_steps(CERTIFICATE_STEPS, certificate_step_of(message), message))
+        step = certificate_step_of(str(error))
+        found = finding(CERTIFICATE_CODE_OF_STEP[step])
+        result.update(ok=False, steps=_steps(CERTIFICATE_STEPS, step, found), detail=str(error)[:500], **found)
         return result
     reference_ok: bool | None = None
     if reference:
@@ -178,7 +229,7 @@ def _verify_certificate(data: bytes, root: bytes, reference: str, filename: str)
         reference_ok=reference_ok, cosigners=cosigners, sessions=verified.sessions,
         root_hash=verified.checkpoint.root_hash.hex())
     if reference_ok is False:
-        result["reason"] = "二维码内容与此文件不符（编号、SHA-256 或时长不同）"
+        result.update(finding("certificate_reference_mismatch"))
     return result
 
 
@@ -191,11 +242,12 @@ def _verify_bundle(data: bytes, root: bytes, document: dict[str, Any], filename:
         verified = transfers.verify_bundle(data, root_public_key=root, destination=destination, source_key_id=None)
     except transfers.TransferRefused as error:
         step = BUNDLE_STEP_OF_CODE.get(error.code, 0)
-        result.update(ok=False, reason=f"{error.code}: {error.detail}",
-                      steps=_steps(BUNDLE_STEPS, step, f"{error.code}: {error.detail}"))
+        found = finding(error.code)
+        result.update(ok=False, steps=_steps(BUNDLE_STEPS, step, found), detail=error.detail[:500], **found)
         return result
     except LedgerError as error:
-        result.update(ok=False, reason=error.detail, steps=_steps(BUNDLE_STEPS, 0, error.detail))
+        found = finding(error.code)
+        result.update(ok=False, steps=_steps(BUNDLE_STEPS, 0, found), detail=error.detail[:500], **found)
         return result
     summary = [(origin, year, values.get("sessions", 0), values.get("certified_minutes", 0))
                for origin, years in sorted(verified.summary.items()) for year, values in sorted(years.items())]

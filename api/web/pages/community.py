@@ -139,14 +139,17 @@ async def decide(request: Request) -> Response:
     action = core.field(form, "action")
     if action not in ("certify", "reject"):
         raise InvalidInput("action: certify or reject")
-    reason = core.field(form, "reason", required=action == "reject", chars_max=REASON_CHARS_MAX)
     ratings = {session_id: str(form.get(f"rating-{session_id}") or "") for session_id in chosen}
     lang = core.lang_of(request)
     gettext = core.translator(lang)
 
     def run() -> str | tuple[str, str]:
         if not chosen:
-            return "error", gettext("请先勾选记录")
+            raise InvalidInput("no session ticked", field="session", reason="choose_at_least_one")
+        reason = ""
+        if action == "reject":  # asked in the dialog; empty: the queue again, the reason's message beside it
+            reason = core.field(form, "reason", chars_max=REASON_CHARS_MAX)
+        named = {row.session_id: row for row in _sessions(request, principal, status="recorded").items}
         done, failures = 0, []
         for session_id in chosen:
             try:
@@ -168,7 +171,10 @@ async def decide(request: Request) -> Response:
             except REFUSALS as error:
                 from api.web.i18n import error_text
 
-                failures.append(f"{str(session_id)[:8]}：{error_text(error, lang)}")
+                row = named.get(session_id)  # named by member, date and activity: never by id
+                who = (f"{row.member_name} {row.service_date} {row.activity}" if row is not None
+                       else gettext("所选记录"))
+                failures.append(f"{who}：{error_text(error, lang)}")
         template = gettext("已认证 {n} 条") if action == "certify" else gettext("已不予认证 {n} 条")
         message = template.format(n=done)
         if failures:
@@ -177,7 +183,8 @@ async def decide(request: Request) -> Response:
                 return "error", message
         return message
 
-    return await core.perform(request, run, back="/community/queue", ok="已办理")
+    return await core.perform(request, run, back="/community/queue", ok="已办理", form=form,
+                              again=lambda: queue(request))
 
 
 @router.get("/community/late")
@@ -231,12 +238,12 @@ def api_reports_unit_name(request: Request, principal: Any, unit_id: UUID) -> st
 async def register(request: Request) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-    member_id = core.uuid_field(form, "member_id")
     slip_text = core.field(form, "slip_id", required=False)
 
     def run() -> None:
+        member_id = core.uuid_field(form, "member_id")
         body = RegistrationIn(
-            post_ids=[core.parse_uuid(str(v), "post") for v in form.getlist("post_id")],
+            post_ids=[core.parse_uuid(str(v), "post", field="post_ids") for v in form.getlist("post_id")],
             profile=ProfileIn(**{k: v for k, _ in PROFILE_FIELDS
                                  if (v := core.field(form, k, required=False, chars_max=PROFILE_FIELD_CHARS_MAX))}),
             personal=PersonalIn(**{k: v for k, _ in PERSONAL_FIELDS
@@ -247,7 +254,10 @@ async def register(request: Request) -> Response:
                                      idempotency_key=core.form_key(form))
         api_members.register(member_id, body, commands)
 
-    return await core.perform(request, run, back="/community/registrations", ok="已报到登记；有报到单的已同时寄回执单")
+    member_text = core.field(form, "member_id", required=False, chars_max=64)
+    return await core.perform(request, run, back="/community/registrations", ok="已报到登记；有报到单的已同时寄回执单",
+                              form=form, again=lambda: registration_form(request, slip=slip_text or None,
+                                                                         member=member_text or None))
 
 
 @router.post("/community/receipts/{slip_id}")
@@ -297,15 +307,16 @@ def menu(request: Request) -> Response:
 async def publish_menu(request: Request) -> Response:
     principal, me = _me(request)
     form = await core.read_form(request)
-    post_text = core.field(form, "post_id", required=False)
 
     def run() -> None:
+        post_text = core.field(form, "post_id", required=False)
         body = MenuItemIn(title=core.field(form, "title", chars_max=NAME_CHARS_MAX),
-                          post_id=core.parse_uuid(post_text, "post") if post_text else None)
+                          post_id=core.parse_uuid(post_text, "post", field="post_id") if post_text else None)
         api_communities.publish_menu_item(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/menu", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/menu", ok="已发布服务菜单项")
+    return await core.perform(request, run, back="/community/menu", ok="已发布服务菜单项", form=form,
+                              again=lambda: menu(request))
 
 
 @router.post("/community/menu/{item_id}/withdraw")
@@ -330,7 +341,8 @@ async def dispatch(request: Request, order_id: UUID) -> Response:
         api_orders.dispatch(order_id, DispatchIn(member_id=core.uuid_field(form, "member_id")), core.commands_for(
             request, principal, path=f"/v1/orders/{order_id}/dispatch", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/menu", ok="已派单（支部下单）")
+    return await core.perform(request, run, back="/community/menu", ok="已派单（支部下单）", form=form,
+                              again=lambda: menu(request))
 
 
 @router.post("/community/orders/{order_id}/cancel")
@@ -343,7 +355,8 @@ async def cancel_order(request: Request, order_id: UUID) -> Response:
         api_orders.cancel(order_id, reason, core.commands_for(
             request, principal, path=f"/v1/orders/{order_id}/cancellation", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/menu", ok="已取消订单")
+    return await core.perform(request, run, back="/community/menu", ok="已取消订单", form=form,
+                              again=lambda: menu(request))
 
 
 # -- posts and teams ----------------------------------------------------------------------------------------------
@@ -367,7 +380,8 @@ async def define_post(request: Request) -> Response:
         api_communities.define_post(me, post, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/posts", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/posts", ok="已设岗")
+    return await core.perform(request, run, back="/community/posts", ok="已设岗", form=form,
+                              again=lambda: posts(request))
 
 
 @router.post("/community/posts/{post_id}/retire")
@@ -394,20 +408,22 @@ async def form_team(request: Request) -> Response:
         api_communities.form_team(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/teams", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/posts", ok="已组建队伍")
+    return await core.perform(request, run, back="/community/posts", ok="已组建队伍", form=form,
+                              again=lambda: posts(request))
 
 
 @router.post("/community/teams/join")
 async def join_team(request: Request) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-    member_id = core.uuid_field(form, "member_id")
 
     def run() -> None:
+        member_id = core.uuid_field(form, "member_id")
         api_members.join_team(member_id, TeamJoinIn(team_id=core.uuid_field(form, "team_id")), core.commands_for(
             request, principal, path=f"/v1/members/{member_id}/teams", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/posts", ok="已编入队伍")
+    return await core.perform(request, run, back="/community/posts", ok="已编入队伍", form=form,
+                              again=lambda: posts(request))
 
 
 # -- catalogue ------------------------------------------------------------------------------------------------------
@@ -422,7 +438,7 @@ def catalogue(request: Request) -> Response:
 def _price(form: Any) -> int:
     text = core.field(form, "price_minutes", chars_max=8)
     if not text.isdigit():
-        raise InvalidInput("price_minutes: whole minutes")
+        raise InvalidInput("price_minutes: whole minutes", field="price_minutes", reason="whole_minutes")
     return int(text)
 
 
@@ -436,7 +452,8 @@ async def list_item(request: Request) -> Response:
         api_communities.list_item(me, body, core.commands_for(
             request, principal, path=f"/v1/communities/{me}/catalogue", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/catalogue", ok="已上架")
+    return await core.perform(request, run, back="/community/catalogue", ok="已上架", form=form,
+                              again=lambda: catalogue(request))
 
 
 @router.post("/community/catalogue/{item_id}/price")
@@ -449,7 +466,8 @@ async def reprice_item(request: Request, item_id: UUID) -> Response:
             request, principal, path=f"/v1/communities/{me}/catalogue/{item_id}/price", method="PUT",
             idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/catalogue", ok="已调价")
+    return await core.perform(request, run, back="/community/catalogue", ok="已调价", form=form,
+                              again=lambda: catalogue(request))
 
 
 @router.post("/community/catalogue/{item_id}/delist")
@@ -501,7 +519,8 @@ async def adopt(request: Request, suggestion_id: UUID) -> Response:
                               core.commands_for(request, principal, path=f"/v1/suggestions/{suggestion_id}/adoption",
                                                 idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/year", ok="已采纳")
+    return await core.perform(request, run, back="/community/year", ok="已采纳", form=form,
+                              again=lambda: year_view(request))
 
 
 @router.post("/community/suggestions/{suggestion_id}/forward")
@@ -515,4 +534,5 @@ async def forward(request: Request, suggestion_id: UUID) -> Response:
                                                   path=f"/v1/suggestions/{suggestion_id}/forwarding",
                                                   idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/community/year", ok="已交转有关机构办理")
+    return await core.perform(request, run, back="/community/year", ok="已交转有关机构办理", form=form,
+                              again=lambda: year_view(request))

@@ -162,20 +162,21 @@ async def record_session(request: Request) -> Response:
         start, end = core.field(form, "start_time", chars_max=5), core.field(form, "end_time", chars_max=5)
         minutes_text = core.field(form, "minutes", chars_max=4)
         if not minutes_text.isdigit():
-            raise InvalidInput("minutes: whole minutes")
+            raise InvalidInput("minutes: whole minutes", field="minutes", reason="whole_minutes")
         post_text = core.field(form, "post_id", required=False)
         body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=ACTIVITY_CHARS_MAX),
                          content=core.field(form, "content", chars_max=TEXT_CHARS_MAX),
                          place=core.field(form, "place", chars_max=PLACE_CHARS_MAX),
                          service_date=core.date_field(form, "service_date"),
                          start_time=start, end_time=end, minutes=int(minutes_text),
-                         post_id=core.parse_uuid(post_text, "post") if post_text else None,
+                         post_id=core.parse_uuid(post_text, "post", field="post_id") if post_text else None,
                          organiser=core.field(form, "organiser", required=False, chars_max=NAME_CHARS_MAX),
                          recipient=core.field(form, "recipient", required=False, chars_max=NAME_CHARS_MAX))
         api_sessions.record(body, core.commands_for(request, principal, path="/v1/sessions",
                                                     idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/me/records", ok="已记录，等待社区评价和认证")
+    return await core.perform(request, run, back="/me/records", ok="已记录，等待社区评价和认证", form=form,
+                              again=lambda: records(request))
 
 
 @router.post("/me/suggestions")
@@ -188,7 +189,8 @@ async def suggest(request: Request) -> Response:
         api_members.submit_suggestion(me, body, core.commands_for(
             request, principal, path=f"/v1/members/{me}/suggestions", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/me/records", ok="建议已提交")
+    return await core.perform(request, run, back="/me/records", ok="建议已提交", form=form,
+                              again=lambda: records(request))
 
 
 # -- consents -----------------------------------------------------------------------------------------------
@@ -222,12 +224,14 @@ async def give_consent(request: Request) -> Response:
         else:
             recipient = core.field(form, "recipient", chars_max=6)
             if not (len(recipient) == 6 and recipient.isdigit()):
-                raise InvalidInput("recipient: the destination region's 6-digit code")
+                raise InvalidInput("recipient: the destination region's 6-digit code", field="recipient",
+                                   reason="region_code")
         body = ConsentIn.model_validate({"purpose": purpose, "recipient": recipient})
         api_members.give_consent(me, body, core.commands_for(
             request, principal, path=f"/v1/members/{me}/consents", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/me/consents", ok="已记录您的同意（可随时撤回）")
+    return await core.perform(request, run, back="/me/consents", ok="已记录您的同意（可随时撤回）", form=form,
+                              again=lambda: consents(request))
 
 
 @router.post("/me/consents/{consent_id}/withdraw")

@@ -65,19 +65,20 @@ def unit_page(request: Request, year: int | None = None) -> Response:
 async def grant_exemption(request: Request) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-    member_id = core.uuid_field(form, "member_id")
     year_text = core.field(form, "year", chars_max=4)
     if not year_text.isdigit():
-        raise InvalidInput("year: four digits")
+        raise InvalidInput("year: four digits", field="year", reason="whole_number")
     year = int(year_text)
 
     def run() -> None:
+        member_id = core.uuid_field(form, "member_id")
         body = ExemptionIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
         api_members.grant_exemption(member_id, year, body, core.commands_for(
             request, principal, path=f"/v1/members/{member_id}/exemptions/{year}", method="PUT",
             idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back=f"/unit?year={year}", ok="已登记有故免报到")
+    return await core.perform(request, run, back=f"/unit?year={year}", ok="已登记有故免报到", form=form,
+                              again=lambda: unit_page(request, year=year if 2000 <= year <= 2100 else None))
 
 
 def _warning_text(warning: Any, lang: str) -> str:
@@ -97,34 +98,37 @@ def _issued_slips(views: Any, unit_id: str) -> list[dict[str, Any]]:
 async def declare_members(request: Request) -> Response:
     principal, me = _me(request)
     form = await core.read_form(request)
-    count_text = core.field(form, "count", chars_max=6)
-    if not count_text.isascii() or not count_text.isdigit():
-        raise InvalidInput("在职党员总数须为整数 / the number of members must be a whole number")
     lang = core.lang_of(request)
 
     def run() -> Any:
+        count_text = core.field(form, "count", chars_max=6)
+        if not count_text.isascii() or not count_text.isdigit():
+            raise InvalidInput("在职党员总数须为整数 / the number of members must be a whole number", field="count",
+                               reason="whole_number")
         response = api_units.declare_members(me, DeclaredMembersIn(count=int(count_text)), core.commands_for(
             request, principal, path=f"/v1/units/{me}/declared-members", method="PUT",
             idempotency_key=core.form_key(form)))
         return _warned(response, lang, ok=core.translator(lang)("已更新在职党员总数"))
 
-    return await core.perform(request, run, back="/unit", ok="已更新在职党员总数")
+    return await core.perform(request, run, back="/unit", ok="已更新在职党员总数", form=form,
+                              again=lambda: unit_page(request))
 
 
 @router.post("/unit/report-slips")
 async def issue_slip(request: Request) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-    member_id = core.uuid_field(form, "member_id")
-    community_id = core.uuid_field(form, "community_id")
     lang = core.lang_of(request)
 
     def run() -> Any:
+        member_id = core.uuid_field(form, "member_id")
+        community_id = core.uuid_field(form, "community_id")
         response = api_members.issue_slip(member_id, ReportSlipIn(community_id=community_id), core.commands_for(
             request, principal, path=f"/v1/members/{member_id}/report-slips", idempotency_key=core.form_key(form)))
         return _warned(response, lang, ok=core.translator(lang)("已开具报到单"))
 
-    return await core.perform(request, run, back="/unit", ok="已开具报到单")
+    return await core.perform(request, run, back="/unit", ok="已开具报到单", form=form,
+                              again=lambda: unit_page(request))
 
 
 def _warned(response: Any, lang: str, *, ok: str) -> Any:
