@@ -54,6 +54,7 @@ POLICY: dict[str, Rule] = {
     "region.read":               Rule(Kind.NONE, EVERYONE, "查看地区设置 read the region's settings"),
     "region.change_settings":    Rule(Kind.NONE, {R: A}, "修改地区设置 change region settings"),
     "region.set_deadline":       Rule(Kind.NONE, {R: A}, "设置报到截止日期 set the reporting deadline"),
+    "region.set_transfer_timeout": Rule(Kind.NONE, {R: A}, "设置转移回执时限 set the transfer timeout"),
     "region.publish_policy":     Rule(Kind.NONE, {R: A}, "发布积分办法 publish a scoring policy"),
     "region.rescore":            Rule(Kind.NONE, {R: A}, "重新评分 re-score a year"),
     "region.publish_calendar":   Rule(Kind.NONE, {R: A}, "发布法定节假日安排 publish a holiday calendar"),
