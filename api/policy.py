@@ -77,7 +77,7 @@ POLICY: dict[str, Rule] = {
     "community.list_item":       Rule(Kind.COMMUNITY, {C: O}, "爱心超市上架 list a catalogue item"),
     "community.reprice_item":    Rule(Kind.COMMUNITY, {C: O}, "爱心超市调价 reprice a catalogue item"),
     "community.delist_item":     Rule(Kind.COMMUNITY, {C: O}, "爱心超市下架 delist a catalogue item"),
-    "community.open_counter":    Rule(Kind.COMMUNITY, {C: O}, "开设兑换柜台 open a counter"),
+    "community.open_counter":    Rule(Kind.COMMUNITY, {R: A, C: O}, "开设兑换柜台 open a counter"),
     "community.register_resident": Rule(Kind.COMMUNITY, {C: O}, "登记居民 register a resident"),
     "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
     # -- members (在职党员) ---------------------------------------------------------------------

@@ -300,7 +300,7 @@ EXPECTED_TABLE = """
     community.list_item             .   .    O    .    .    .    .
     community.reprice_item          .   .    O    .    .    .    .
     community.delist_item           .   .    O    .    .    .    .
-    community.open_counter          .   .    O    .    .    .    .
+    community.open_counter          A   .    O    .    .    .    .     the region certifies counters too
     community.register_resident     .   .    O    .    .    .    .
     counter.read                    A   .    O    O    .    .    A
     member.read                     A   O    O    .    O    .    A

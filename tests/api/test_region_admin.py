@@ -4,6 +4,7 @@ way in, and the reason every region setting change now carries (signed into the 
 from __future__ import annotations
 
 from pathlib import Path
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -71,3 +72,24 @@ def test_the_cli_sets_the_transfer_timeout(tmp_path: Path) -> None:
     ledger = Ledger(db)
     assert ledger.get_region().transfer_timeout_days == 60
     ledger.close()
+
+
+def test_the_region_opens_a_counter_for_a_community_and_the_store_verifies(client: TestClient,
+                                                                             world: World) -> None:
+    from ledger.verification.store import verify_store
+
+    community_id = world.b.community.actor_id
+    response = client.post(f"/v1/communities/{community_id}/counters", headers=world.headers(world.region),
+                           json={"name": "乙社区第二收银台"})
+    assert response.status_code == 201, response.text
+    counter = world.ledger.get_counter(UUID(response.json()["id"]))
+    assert counter.community_id == community_id and counter.name == "乙社区第二收银台"
+    report = verify_store(world.ledger.database, root_public_key=_root(world.ledger),
+                          region_code=world.ledger.region_code, recorder=world.ledger.recorder, workers=0)
+    assert report.ok, [str(problem) for problem in report.problems]
+
+
+def _root(ledger: Ledger) -> bytes:
+    import base64
+
+    return base64.b64decode(ledger.root_public_key())
