@@ -489,6 +489,11 @@ def test_the_table_keeps_the_issue_promises() -> None:
 PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serves (None: every role)
     "/community": {Role.COMMUNITY}, "/counter": {Role.COUNTER}, "/me": {Role.MEMBER}, "/unit": {Role.UNIT},
     "/region": {Role.REGION, Role.AUDITOR}, "/reports/overview": {Role.REGION, Role.AUDITOR},
+    # the region administrator's pages (issue #12): the region's alone
+    "/region/settings": {Role.REGION}, "/region/organisations": {Role.REGION}, "/region/units": {Role.REGION},
+    "/region/communities": {Role.REGION}, "/region/counters": {Role.REGION}, "/region/pairings": {Role.REGION},
+    "/region/logins": {Role.REGION}, "/region/keys": {Role.REGION}, "/region/policies": {Role.REGION},
+    "/region/rescoring": {Role.REGION}, "/region/peers": {Role.REGION}, "/region/calendars": {Role.REGION},
     "/audit": None, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
 }
 PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's objects) per route
