@@ -733,4 +733,7 @@ EN.update({  # issue #12: region administration
         "“{part}” is not a date: write each as year-month-day, separated by spaces or commas.",
     "最多 {n} 个日期。": "At most {n} dates.", "日期须在 {year} 年之内。": "The dates must fall within {year}.",
     "已发布节假日安排": "Holiday calendar published",
+    "结对原因（签入记录）": "Reason for the pairing (signed into the record)",
+    "如：单位搬迁，改与所在社区结对": "e.g. the unit moved and pairs with its new community",
+    "本地区自己的密钥由省级信任根轮换。": "This region's own key is rotated by the province trust root.",
 })

@@ -69,12 +69,12 @@ class OrganisationUseCases(LedgerCore):
         self._commit(actor, None, key)
         return resident_id
 
-    def pair_unit(self, *, actor: Actor, unit_id: UUID, community_id: UUID) -> None:
+    def pair_unit(self, *, actor: Actor, unit_id: UUID, community_id: UUID, reason: str = "") -> None:
         self._require_role(actor, Role.UNIT, Role.REGION)
         self._require_self(actor, unit_id, Role.UNIT)
         self._get(community_id, Community)
         unit = self._get(unit_id, Unit)
-        unit.pair_with(community_id=community_id)
+        unit.pair_with(community_id=community_id, reason=reason)
         self._commit(actor, None, unit)
 
     def declare_unit_members(self, *, actor: Actor, unit_id: UUID, count: int) -> None:

@@ -173,10 +173,15 @@ def test_the_region_registers_a_unit_a_community_a_counter_and_pairs_them(setup:
     unit_id = re.search(r'<option value="([0-9a-f-]{36})">玄武区税务局机关党委</option>', page).group(1)  # type: ignore[union-attr]  # the page lists it
     community_id = re.search(r'<option value="([0-9a-f-]{36})">梅园新村社区</option>', page).group(1)  # type: ignore[union-attr]  # the page lists it
     _flash_ok(_post(client, world, "/region/counters", community_id=community_id, name="梅园爱心超市"))
-    _flash_ok(_post(client, world, "/region/pairings", unit_id=unit_id, community_id=community_id))
+    refused = _post(client, world, "/region/pairings", unit_id=unit_id, community_id=community_id, reason="")
+    assert refused.status_code == 422 and ("pair", "reason") in _messages(refused.text)
+    assert f'<option value="{unit_id}" selected>' in refused.text  # the choice is kept
+    _flash_ok(_post(client, world, "/region/pairings", unit_id=unit_id, community_id=community_id,
+                    reason="新建单位，就近结对"))
     kinds = [kind for kind, _, _ in _new_statements(ledger, before)]
     for expected in ("Unit.Registered", "Community.Registered", "Counter.Opened", "Unit.Paired"):
         assert expected in kinds
+    assert [p["reason"] for k, p, _ in _new_statements(ledger, before) if k == "Unit.Paired"] == ["新建单位，就近结对"]
     assert ledger.get_unit(UUID(unit_id)).community_id == UUID(community_id)
     page = client.get("/region/organisations").text
     assert "梅园爱心超市" in page

@@ -402,8 +402,9 @@ async def pair_unit(request: Request) -> Response:
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
         unit_id = read.choice("unit_id", units)
         community_id = read.choice("community_id", communities)
+        reason = read.reason()
         read.done()
-        body = PairingIn(community_id=community_id)
+        body = PairingIn(community_id=community_id, reason=reason)
         return lambda: api_units.pair(unit_id, body, core.commands_for(
             request, principal, path=f"/v1/units/{unit_id}/pairing", idempotency_key=_key(read.form)))
 
@@ -575,7 +576,8 @@ def keys_page(request: Request) -> Response:
 
 @router.post("/region/keys/rotate")
 async def rotate_key(request: Request) -> Response:
-    actors = {a["actor_id"]: UUID(a["actor_id"]) for a in await core.in_thread(_actors, request)}
+    actors = {a["actor_id"]: UUID(a["actor_id"]) for a in await core.in_thread(_actors, request)
+              if a["role"] is not Role.REGION}  # the region's own key is the province root's to rotate
 
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
         actor_id = read.choice("actor_id", actors)
