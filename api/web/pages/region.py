@@ -380,6 +380,7 @@ def _unit_options(request: Request) -> dict[str, UUID]:
 
 @router.post("/region/counters")
 async def open_counter(request: Request) -> Response:
+    _admin(request)  # before any read: another role learns nothing
     communities = await core.in_thread(_community_options, request)
 
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
@@ -396,6 +397,7 @@ async def open_counter(request: Request) -> Response:
 
 @router.post("/region/pairings")
 async def pair_unit(request: Request) -> Response:
+    _admin(request)  # before any read: another role learns nothing
     units = await core.in_thread(_unit_options, request)
     communities = await core.in_thread(_community_options, request)
 
@@ -473,7 +475,7 @@ def logins_page(request: Request) -> Response:
 
 @router.post("/region/logins")
 async def create_login(request: Request) -> Response:
-    principal = _admin(request)
+    _admin(request)  # before any read: another role learns nothing
     actors = {a["actor_id"]: UUID(a["actor_id"]) for a in await core.in_thread(_actors, request)
               if a["role"] in LOGIN_ROLES}
     settings = core.services(request).settings
@@ -576,6 +578,7 @@ def keys_page(request: Request) -> Response:
 
 @router.post("/region/keys/rotate")
 async def rotate_key(request: Request) -> Response:
+    _admin(request)  # before any read: another role learns nothing
     actors = {a["actor_id"]: UUID(a["actor_id"]) for a in await core.in_thread(_actors, request)
               if a["role"] is not Role.REGION}  # the region's own key is the province root's to rotate
 
@@ -593,6 +596,7 @@ async def rotate_key(request: Request) -> Response:
 
 @router.post("/region/keys/revoke")
 async def revoke_key(request: Request) -> Response:
+    _admin(request)  # before any read: another role learns nothing
     keys = {a["key_id"]: a["key_id"] for a in await core.in_thread(_actors, request) if a["role"] is not Role.REGION}
 
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
