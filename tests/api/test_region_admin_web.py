@@ -233,6 +233,10 @@ def test_a_bad_login_form_never_echoes_the_password_and_creates_nothing(setup: A
     member = _post(client, world, "/region/logins", actor_id=str(world.a.member.actor_id), username="member-x1",
                    password="a long password 9", password_again="a long password 9")
     assert member.status_code == 422 and _messages(member.text)[("login", "actor_id")] == "请从列表中选择。"
+    weak = _post(client, world, "/region/logins", actor_id=str(world.a.counter.actor_id), username="counter-weak",
+                 password="password", password_again="password")
+    assert weak.status_code == 422 and ("login", "password") in _messages(weak.text)
+    assert 'value="counter-weak"' in weak.text
     assert len(auth.logins()) == count
 
 

@@ -219,7 +219,13 @@ async def _submit(request: Request, *, form_name: str, render: Render,
     return core.redirect(back, kind="ok", text=text)
 
 
+REFUSAL_FIELDS = {"weak_password": "password", "already_exists": None}  # refusals that belong to one field
+
+
 def _field_of(error: Exception, default: str) -> str:
+    named = REFUSAL_FIELDS.get(getattr(error, "code", ""))
+    if named is not None:
+        return named
     if isinstance(error, ValidationError):
         locations = [item.get("loc", ()) for item in error.errors()]
         if locations and locations[0]:
