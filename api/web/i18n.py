@@ -675,9 +675,10 @@ EN.update({  # issue #12: region administration
     "结对社区": "Paired community", "结对": "Pair", "请先登记单位和社区。": "Register a unit and a community first.",
     "单位党组织": "Unit party organisations", "申报在职党员": "Declared members", "未结对": "not paired",
     "社区党组织与柜台": "Communities and counters", "社区": "Community", "爱心超市柜台": "爱心超市 counters",
-    "联盟地区": "Federation", "转移接续和通存通兑的对方地区。登记时核验对方名片上的密钥是否由同一省级信任根认证。本地区的名片可在“全区概况”旁的接口 /v1/region/card 获取，交给对方登记。":
+    "联盟地区": "Federation", "转移接续和通存通兑的对方地区。登记时核验对方名片上的密钥是否由同一省级信任根认证。":
         "The regions members transfer to and redeem in. Registering checks that the card's key is certified by the "
-        "same province trust root. This region's own card is at /v1/region/card, for the other region to register.",
+        "same province trust root.",
+    "下载本地区名片（交给对方登记）": "Download this region's card (for the other region to register)",
     "已登记的地区": "Registered regions", "代码": "Code", "名称": "Name", "服务地址": "Service address",
     "尚未登记其他地区": "No other region registered yet", "登记地区": "Register a region",
     "对方地区名片（JSON 全文）": "The other region's card (the whole JSON)", "核验并登记": "Verify and register",

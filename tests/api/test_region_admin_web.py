@@ -329,6 +329,28 @@ def test_a_peer_card_that_is_not_one_is_refused_in_chinese(setup: Any) -> None:
     assert len(_events(world.ledger)) == before
 
 
+def test_a_peer_region_is_registered_from_its_card(setup: Any) -> None:
+    import json
+
+    from ledger.application import transfers
+
+    _, client, world = setup
+    other = Ledger("memory:")
+    other.init_region(code="320104", name="南京市秦淮区", province_key=world.root_key)  # the same province root
+    card = json.dumps(transfers.region_card(other, address="https://qinhuai.invalid"), ensure_ascii=False)
+    other.close()
+    before = len(_events(world.ledger))
+    _flash_ok(_post(client, world, "/region/peers", card=card))
+    [(kind, payload, key)] = _new_statements(world.ledger, before)
+    assert (kind, payload["code"], key) == ("Region.PeerRegistered", "320104", _region_key(world.ledger))
+    page = client.get("/region/peers").text
+    assert "南京市秦淮区" in page and "https://qinhuai.invalid" in page
+    own = client.get("/region/peers/card")
+    assert own.status_code == 200 and "attachment" in own.headers["content-disposition"]
+    assert own.json()["code"] == world.ledger.region_code
+    _verified(world.ledger)
+
+
 def test_a_holiday_calendar_is_published_and_bad_dates_are_named(setup: Any) -> None:
     _, client, world = setup
     ledger = world.ledger

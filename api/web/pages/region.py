@@ -713,6 +713,21 @@ def peers_page(request: Request) -> Response:
     return _peers_page(request, _admin(request))
 
 
+@router.get("/region/peers/card")
+def own_card(request: Request) -> Response:
+    """This region's card (JSON), downloaded to hand to another region's administrator."""
+    from api.policy import authorize
+    from ledger.application import transfers
+
+    principal = _admin(request)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "region.card")
+    card = transfers.region_card(ledger, address=core.services(request).settings.public_url)
+    body = json.dumps(card, ensure_ascii=False, indent=2) + "\n"
+    return Response(body.encode("utf-8"), media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="region-card-{card["code"]}.json"', "Cache-Control": "no-store"})
+
+
 @router.post("/region/peers")
 async def add_peer(request: Request) -> Response:
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
