@@ -54,6 +54,7 @@ POLICY: dict[str, Rule] = {
     "region.read":               Rule(Kind.NONE, EVERYONE, "查看地区设置 read the region's settings"),
     "region.change_settings":    Rule(Kind.NONE, {R: A}, "修改地区设置 change region settings"),
     "region.set_deadline":       Rule(Kind.NONE, {R: A}, "设置报到截止日期 set the reporting deadline"),
+    "region.set_transfer_timeout": Rule(Kind.NONE, {R: A}, "设置转移回执时限 set the transfer timeout"),
     "region.publish_policy":     Rule(Kind.NONE, {R: A}, "发布积分办法 publish a scoring policy"),
     "region.rescore":            Rule(Kind.NONE, {R: A}, "重新评分 re-score a year"),
     "region.publish_calendar":   Rule(Kind.NONE, {R: A}, "发布法定节假日安排 publish a holiday calendar"),
@@ -76,7 +77,7 @@ POLICY: dict[str, Rule] = {
     "community.list_item":       Rule(Kind.COMMUNITY, {C: O}, "爱心超市上架 list a catalogue item"),
     "community.reprice_item":    Rule(Kind.COMMUNITY, {C: O}, "爱心超市调价 reprice a catalogue item"),
     "community.delist_item":     Rule(Kind.COMMUNITY, {C: O}, "爱心超市下架 delist a catalogue item"),
-    "community.open_counter":    Rule(Kind.COMMUNITY, {C: O}, "开设兑换柜台 open a counter"),
+    "community.open_counter":    Rule(Kind.COMMUNITY, {R: A, C: O}, "开设兑换柜台 open a counter"),
     "community.register_resident": Rule(Kind.COMMUNITY, {C: O}, "登记居民 register a resident"),
     "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
     # -- members (在职党员) ---------------------------------------------------------------------

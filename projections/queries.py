@@ -690,3 +690,21 @@ def unit_slips(views: Views, *, unit_id: str, limit: int = 200) -> list[SlipReco
         ids = connection.execute(sa.select(t.slips.c.slip_id).where(t.slips.c.unit_id == unit_id)
                                  .order_by(t.slips.c.issued_on.desc(), t.slips.c.slip_id).limit(limit)).scalars().all()
     return [record for record in (slip(views, slip_id) for slip_id in ids) if record is not None]
+
+
+@dataclass(frozen=True)
+class CounterInfo:
+    counter_id: str
+    community_id: str
+    name: str
+
+
+COUNTERS_MAX = 1000  # a region's 爱心超市 counters: a few per community
+
+
+def counters(views: Views) -> list[CounterInfo]:
+    """The region's counters, by community then name (issue #12: the region's organisation page)."""
+    with views.engine.connect() as connection:
+        rows = connection.execute(sa.select(t.counters).order_by(t.counters.c.community_id, t.counters.c.name)
+                                  .limit(COUNTERS_MAX)).all()
+    return [CounterInfo(r.counter_id, r.community_id, r.name) for r in rows]

@@ -123,11 +123,14 @@ def delist_item(community_id: UUID, item_id: UUID, commands: CommandsDep) -> obj
 
 
 @router.post("/{community_id}/counters", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
-             summary="开设兑换柜台 Open a counter", description="柜台获得由社区认证的签名密钥。")
+             summary="开设兑换柜台 Open a counter",
+             description="柜台获得由社区（或地区管理员）认证的签名密钥。/ The counter gets a signing key certified "
+                         "by its community (or by the region administrator, who opens counters for any community).")
 def open_counter(community_id: UUID, body: CounterIn, commands: CommandsDep) -> object:
     return commands.run(action="community.open_counter", object_id=community_id, body=body, status_code=201,
                         alone=True, present=lambda i: IdOut(id=i),
-                        call=lambda: commands.services.ledger.open_counter(actor=commands.actor, name=body.name))
+                        call=lambda: commands.services.ledger.open_counter(actor=commands.actor, name=body.name,
+                                                                           community_id=community_id))
 
 
 @router.post("/{community_id}/residents", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,

@@ -23,6 +23,7 @@ from api.schemas.region import (
     RescoreIn,
     ScoringPolicyIn,
     ScoringPolicyOut,
+    TransferTimeoutIn,
 )
 
 router = APIRouter(tags=["region 地区"])
@@ -36,7 +37,7 @@ def read_region(actor: ActorDep, ledger: LedgerDep) -> RegionOut:
     return RegionOut(code=region.code, name=region.name, display_name=region.display_name,
                      storage_cap_minutes=region.storage_cap_minutes, report_deadlines=dict(region.report_deadlines),
                      policy_from_year=dict(region.policy_from_year), policy_by_year=dict(region.policy_by_year),
-                     root_public_key=ledger.root_public_key())
+                     root_public_key=ledger.root_public_key(), transfer_timeout_days=region.transfer_timeout_days)
 
 
 @router.post("/v1/region/settings", response_model=DoneOut, responses=COMMAND_RESPONSES,
@@ -46,7 +47,8 @@ def change_settings(body: RegionSettingsIn, commands: CommandsDep) -> object:
     return commands.run(action="region.change_settings", body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.change_region_settings(
                             actor=commands.actor, display_name=body.display_name,
-                            storage_cap_minutes=body.storage_cap_minutes, clear_storage_cap=body.clear_storage_cap))
+                            storage_cap_minutes=body.storage_cap_minutes, clear_storage_cap=body.clear_storage_cap,
+                            reason=body.reason))
 
 
 @router.put("/v1/region/report-deadlines/{year}", response_model=DoneOut, responses=COMMAND_RESPONSES,
@@ -55,7 +57,18 @@ def change_settings(body: RegionSettingsIn, commands: CommandsDep) -> object:
 def set_deadline(year: Year, body: ReportDeadlineIn, commands: CommandsDep) -> object:
     return commands.run(action="region.set_deadline", body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.set_report_deadline(
-                            actor=commands.actor, year=year, deadline=body.deadline))
+                            actor=commands.actor, year=year, deadline=body.deadline, reason=body.reason))
+
+
+@router.put("/v1/region/transfer-timeout", response_model=DoneOut, responses=COMMAND_RESPONSES,
+            summary="设置转移回执时限 Set the transfer timeout",
+            description="转出后等待转入地区回执的天数（默认30天），超时可撤销转出；须说明原因。/ Days a pending "
+                        "transfer-out waits for the destination's receipt (default 30) before it may be voided; "
+                        "a change gives its reason.")
+def set_transfer_timeout(body: TransferTimeoutIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.set_transfer_timeout", body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.set_transfer_timeout(
+                            actor=commands.actor, days=body.days, reason=body.reason))
 
 
 @router.post("/v1/region/scoring-policies", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
@@ -83,7 +96,7 @@ def read_policy(version: Annotated[int, Path(ge=1, le=10_000)], actor: ActorDep,
 def rescore(body: RescoreIn, commands: CommandsDep) -> object:
     return commands.run(action="region.rescore", body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.rescore_year(
-                            actor=commands.actor, year=body.year, version=body.version))
+                            actor=commands.actor, year=body.year, version=body.version, reason=body.reason))
 
 
 @router.put("/v1/region/calendars/{year}", response_model=CalendarPublishedOut, responses=COMMAND_RESPONSES,

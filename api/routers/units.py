@@ -32,7 +32,8 @@ def read_unit(unit_id: UUID, actor: ActorDep, ledger: LedgerDep) -> UnitOut:
 def pair(unit_id: UUID, body: PairingIn, commands: CommandsDep) -> object:
     return commands.run(action="unit.pair", object_id=unit_id, body=body, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.pair_unit(
-                            actor=commands.actor, unit_id=unit_id, community_id=body.community_id))
+                            actor=commands.actor, unit_id=unit_id, community_id=body.community_id,
+                            reason=body.reason))
 
 
 @router.put("/{unit_id}/declared-members", response_model=DoneWarningsOut, responses=COMMAND_RESPONSES,

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, StrictIn
-from ledger.domain.limits import LABEL_CHARS_MAX, NAME_CHARS_MAX, PRICE_MINUTES_MAX
+from ledger.domain.limits import LABEL_CHARS_MAX, NAME_CHARS_MAX, PRICE_MINUTES_MAX, SETTING_REASON_CHARS_MAX
 from ledger.domain.organisations import DECLARED_MEMBERS_MAX
 from ledger.domain.values import TeamKind, UnitType
 
@@ -38,6 +38,8 @@ class PairingIn(StrictIn):
     """结对共建：一个单位对应一个社区 / pair the unit with exactly one community."""
 
     community_id: UUID = Field(examples=[EXAMPLE_COMMUNITY_ID])
+    reason: str = Field("", max_length=SETTING_REASON_CHARS_MAX, examples=["单位搬迁，改与所在社区结对"],
+                        description="结对或改变结对的原因（签入事件）/ why (signed into the event)")
 
 
 class DeclaredMembersIn(StrictIn):

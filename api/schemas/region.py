@@ -16,7 +16,9 @@ from ledger.domain.limits import (
     KEY_REASON_CHARS_MAX,
     LABEL_CHARS_MAX,
     NOTE_CHARS_MAX,
+    SETTING_REASON_CHARS_MAX,
 )
+from ledger.domain.region import TRANSFER_TIMEOUT_DAYS_MAX
 
 POINTS_MAX = 10_000
 YEAR_MIN, YEAR_MAX = 2000, 2100
@@ -33,6 +35,13 @@ class RegionOut(BaseModel):
     policy_from_year: dict[int, int] = Field(description="积分办法版本生效年份 / policy version adopted from year")
     policy_by_year: dict[int, int] = Field(description="重新评分的年度 / years explicitly re-scored")
     root_public_key: str = Field(description="省级信任根公钥（base64）/ province trust-root public key")
+    transfer_timeout_days: int = Field(description="转出等待回执的天数 / days a transfer-out waits for its receipt",
+                                       examples=[30])
+
+
+def _reason() -> Any:
+    return Field("", max_length=SETTING_REASON_CHARS_MAX, examples=["区委组织部2026年第3次会议决定"],
+                 description="修改原因（签入事件）/ why (signed into the event)")
 
 
 class RegionSettingsIn(StrictIn):
@@ -42,12 +51,22 @@ class RegionSettingsIn(StrictIn):
     storage_cap_minutes: int | None = Field(None, ge=1, le=100_000 * 60, examples=[90000],
                                             description="时间账户上限（分钟）/ account cap, minutes")
     clear_storage_cap: bool = Field(False, description="取消上限 / remove the cap")
+    reason: str = _reason()
+
+
+class TransferTimeoutIn(StrictIn):
+    """转出等待回执的时限 / how long a transfer-out waits for the destination's receipt."""
+
+    days: int = Field(ge=1, le=TRANSFER_TIMEOUT_DAYS_MAX, examples=[45], description="天数 / days")
+    reason: str = Field(min_length=1, max_length=SETTING_REASON_CHARS_MAX, examples=["跨省转移回执较慢"],
+                        description="修改原因（签入事件）/ why (signed into the event)")
 
 
 class ReportDeadlineIn(StrictIn):
     """报到截止日期 / the reporting deadline of a campaign year (default: 31 August)."""
 
     deadline: date = Field(examples=["2026-08-31"])
+    reason: str = _reason()
 
 
 class RatingFactorsIn(StrictIn):
@@ -91,6 +110,7 @@ class RescoreIn(StrictIn):
 
     year: int = Field(ge=YEAR_MIN, le=YEAR_MAX, examples=[2026])
     version: int = Field(ge=1, le=10_000, examples=[2])
+    reason: str = _reason()
 
 
 class ScoringPolicyOut(BaseModel):

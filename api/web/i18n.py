@@ -566,4 +566,118 @@ EN.update({  # issue #12: errors and forms (the catalogue, kept forms, the rejec
     "理由会告知党员。": "The member is told the reason.", "已勾选 {n} 条。": "{n} ticked.",
     "请填写不予认证的理由": "Give the reason for rejecting", "确定不予认证": "Reject",
     "所选记录": "A ticked record",
+EN.update({  # issue #12: region administration
+    "未保存：请按标出的提示修改后再提交，已填写的内容都保留着。":
+        "Not saved: correct the marked fields and submit again; everything you typed is still here.",
+    "修改原因（签入记录）": "Reason (signed into the record)", "如：区委组织部会议决定": "e.g. decided by the district committee",
+    "节假日安排": "Holiday calendars", "{year}年": "{year}", "施行中的日历": "Calendar in force", "来源": "Source",
+    "本区发布": "published by this region", "随软件发布": "shipped with the software", "放假日期": "Days off",
+    "调休上班日": "Make-up working days",
+    "该年度尚无节假日安排：按周一至周五计算工作日，相关报表会注明。":
+        "No holiday calendar for this year: working days are Monday to Friday, and the reports say so.",
+    "发布或更正该年度安排": "Publish or correct this year's calendar",
+    "按国务院办公厅通知填写；此后录入的服务记录按此判断是否逾期（10个工作日）。":
+        "Copy the State Council notice; records entered from now on are flagged late (10 working days) by it.",
+    "放假日期（含假期内的周末），用空格或逗号分开": "Days off (weekends within holidays included), separated by spaces or commas",
+    "调休上班的周末日期": "Weekend days worked (调休)", "通知名称": "Notice", "通知日期": "Date of the notice",
+    "密钥": "Keys",
+    "每个单位、社区、柜台和审计都有自己的签名密钥，由本地区认证。轮换：生成新密钥，旧密钥自此吊销。吊销：该密钥此后签名的记录一律无效，须重新轮换才能继续办理。":
+        "Every unit, community, counter and auditor has its own signing key, certified by this region. Rotate: a new "
+        "key signs from now on and the old one is revoked. Revoke: whatever the key signs from now on is invalid; "
+        "rotate to carry on.",
+    "轮换密钥": "Rotate a key", "密钥持有方": "Key holder", "请选择": "Choose", "轮换原因（签入记录）":
+        "Reason for rotating (signed into the record)", "如：定期轮换": "e.g. scheduled rotation", "轮换": "Rotate",
+    "吊销密钥": "Revoke a key", "吊销后该密钥不能再签名，确定吊销吗？": "After revocation the key signs nothing. Revoke it?",
+    "吊销原因（签入记录）": "Reason for revoking (signed into the record)", "如：收银终端丢失": "e.g. the till was lost",
+    "我确认吊销：该密钥此后签名的记录一律无效": "I confirm: whatever this key signs from now on is invalid",
+    "吊销": "Revoke", "在用的密钥": "Keys in use", "持有方": "Holder", "角色": "Role", "密钥编号": "Key id",
+    "认证方密钥": "Certified by key", "为单位、社区、柜台或审计开设登录": "Open a login for a unit, community, counter or auditor",
+    "账号代表": "Acts for", "登录名": "Username", "小写字母、数字、点、横线": "lower-case letters, digits, dots, dashes",
+    "初始密码": "Initial password", "再次输入密码": "Password again", "开设账号": "Create login",
+    "党员的登录只能由本人凭激活码设置。党员忘记密码时，可在此说明理由后重置：其全部登录立即失效，密钥以签名记录吊销，并生成一次性激活码交给本人。":
+        "A member's login is set up only by the member, with an activation code. When a member forgets the password, "
+        "reset it here with a reason: every login of the member ends at once, the key is revoked by a signed record, "
+        "and a one-time code is made to hand to the member.",
+    "按姓名查找党员": "Find a member by name", "查找": "Find", "已设置登录": "has a login",
+    "重置理由（签入记录）": "Reason for the reset (signed into the record)",
+    "如：本人遗失密码，当面申请": "e.g. lost the password, asked in person",
+    "确定重置该党员的登录吗？其现有登录将立即失效。": "Reset this member's login? Their current logins end at once.",
+    "重置并签发激活码": "Reset and issue a code", "没有找到姓名含“{q}”的党员。": "No member whose name contains “{q}”.",
+    "单位、社区、柜台、审计和地区的登录账号": "Logins of units, communities, counters, auditors and the region",
+    "代表": "Acts for", "状态": "Status", "已停用": "Disabled", "正常": "Active",
+    "停用后该账号立即退出且不能登录，确定吗？": "The login is signed out at once and cannot sign in. Disable it?",
+    "启用": "Enable", "停用": "Disable", "单位、社区与柜台": "Units, communities and counters",
+    "{u} 个单位 · {c} 个社区 · {k} 个柜台": "{u} units · {c} communities · {k} counters",
+    "登记单位党组织": "Register a unit", "单位名称": "Unit name", "单位类型": "Unit type",
+    "在职党员数（单位申报）": "Members in service (declared by the unit)", "登记单位": "Register unit",
+    "登记社区党组织": "Register a community", "新社区自动设有8个标准岗位。": "A new community gets the 8 standard posts.",
+    "社区名称": "Community name", "县（市、区）": "County (city, district)", "街道": "Street", "登记社区": "Register community",
+    "开设爱心超市柜台": "Open a 爱心超市 counter", "所属社区": "Community", "柜台名称": "Counter name", "开设柜台": "Open counter",
+    "请先登记社区。": "Register a community first.", "结对共建": "Pairing with a community",
+    "一个单位对应一个社区；再次结对即替换原结对。": "A unit pairs with exactly one community; pairing again replaces the pair.",
+    "结对社区": "Paired community", "结对": "Pair", "请先登记单位和社区。": "Register a unit and a community first.",
+    "单位党组织": "Unit party organisations", "申报在职党员": "Declared members", "未结对": "not paired",
+    "社区党组织与柜台": "Communities and counters", "社区": "Community", "爱心超市柜台": "爱心超市 counters",
+    "联盟地区": "Federation", "转移接续和通存通兑的对方地区。登记时核验对方名片上的密钥是否由同一省级信任根认证。":
+        "The regions members transfer to and redeem in. Registering checks that the card's key is certified by the "
+        "same province trust root.",
+    "下载本地区名片（交给对方登记）": "Download this region's card (for the other region to register)",
+    "已登记的地区": "Registered regions", "代码": "Code", "名称": "Name", "服务地址": "Service address",
+    "尚未登记其他地区": "No other region registered yet", "登记地区": "Register a region",
+    "对方地区名片（JSON 全文）": "The other region's card (the whole JSON)", "核验并登记": "Verify and register",
+    "积分和星级评定办法": "Scoring policies",
+    "已发布的版本不可更改。新版本自指定年份起适用；已结束的年度保持原办法，除非明确重新评定。":
+        "Published versions never change. A new version applies from the year given; a closed year keeps its "
+        "policy unless it is explicitly re-scored.",
+    "已发布的版本": "Published versions", "版本": "Version", "说明": "Note", "每认证小时": "Per certified hour",
+    "评价系数 优/良/一般": "Rating factors 优/良/一般", "星级门槛": "Star thresholds", "适用年份": "Applies from",
+    "{year}年起 v{version}": "v{version} from {year}", "重新评定": "Re-scored", "{year}年度按 v{version}": "{year} under v{version}",
+    "发布新版本": "Publish a new version", "版本号": "Version", "自哪一年起适用": "First year it applies to",
+    "门槛": "threshold", "说明（签入记录）": "Note (signed into the record)",
+    "如：区委组织部2027年积分办法": "e.g. the district's 2027 scoring policy",
+    "发布后不可更改，确定发布吗？": "A published version cannot be changed. Publish it?",
+    "重新评定某年度": "Re-score a year", "按版本": "Under version", "地区设置": "Region settings",
+    "每项修改都是一条由本地区密钥签名的记录，并写明原因。": "Every change is a record signed with this region's key, with its reason.",
+    "转移回执时限": "Transfer timeout",
+    "党员转出后，等待转入地区回执的天数；超过时限仍无回执的，可撤销转出、解除冻结。":
+        "Days a transfer-out waits for the destination's receipt; after that it may be voided and the member unfrozen.",
+    "当前": "Now", "{days} 天": "{days} days", "天数": "Days", "1 到 365 天": "1 to 365 days", "保存时限": "Save timeout",
+    "对外名称": "Display name", "页面、证明和报表上显示的名称（默认“爱心时间银行”）。":
+        "The name on pages, certificates and reports (default 爱心时间银行).", "保存名称": "Save name",
+    "时间账户存储上限": "Time-account storage cap", "每位党员时间账户最多可存的时长；超出部分不入账。":
+        "The most a member's time account can hold; anything over it is not credited.",
+    "{hours} 小时": "{hours} hours", "不设上限": "no cap", "上限（小时）": "Cap (hours)", "取消上限": "Remove the cap",
+    "保存上限": "Save cap", "报到截止日期": "Reporting deadline",
+    "通知规定当年8月底前完成报到；本地区可另定。": "The notice sets the end of August; the region may set its own.",
+    "未另定：各年度均为8月31日。": "None set: 31 August every year.", "截止日期": "Deadline", "保存截止日期": "Save deadline",
+    "积分办法": "Scoring", "社区党组织": "Community", "审计": "Auditor", "居民": "Resident",
+    "请填写此项。": "Please fill this in.", "最多 {n} 个字。": "At most {n} characters.",
+    "请说明修改原因（将签入记录）。": "Give the reason for the change (it is signed into the record).",
+    "请填写 {low} 到 {high} 之间的整数。": "Enter a whole number from {low} to {high}.",
+    "日期格式应为 年-月-日，如 2027-08-31。": "Write the date as year-month-day, e.g. 2027-08-31.",
+    "请从列表中选择。": "Choose from the list.", "已修改转移回执时限": "Transfer timeout changed",
+    "已修改对外名称": "Display name changed", "已修改时间账户存储上限": "Storage cap changed",
+    "截止日期须在该年度之内。": "The deadline must fall within that year.", "已设置报到截止日期": "Reporting deadline set",
+    "已登记单位党组织": "Unit registered", "已登记社区党组织": "Community registered", "已开设爱心超市柜台": "Counter opened",
+    "已结对共建": "Unit paired", "登录名用 3–64 个小写字母、数字、点、横线或下划线，以字母或数字开头。":
+        "A username has 3–64 lower-case letters, digits, dots, dashes or underscores, starting with a letter or digit.",
+    "密码至少 {n} 个字符。": "The password needs at least {n} characters.", "已开设登录账号": "Login created",
+    "不能停用当前正在使用的登录账号。": "You cannot disable the login you are using.", "已停用登录账号": "Login disabled",
+    "已启用登录账号": "Login enabled", "请写明理由（至少 {n} 个字）。": "Give the reason (at least {n} characters).",
+    "已轮换密钥：新密钥自现在起签名，旧密钥已吊销": "Key rotated: the new key signs from now on, the old one is revoked",
+    "吊销后该密钥不能再签名，请勾选确认。": "A revoked key signs nothing more: tick the box to confirm.",
+    "已吊销密钥": "Key revoked", "每认证小时积分": "Points per certified hour", "每次认证服务积分": "Points per certified session",
+    "每个不同岗位或菜单项积分": "Points per distinct post or menu item", "每个评为优的居民订单积分":
+        "Points per resident order rated 优", "每条被采纳建议积分": "Points per adopted suggestion",
+    "“优”的系数（千分比）": "Factor for 优 (per mille)", "“良”的系数（千分比）": "Factor for 良 (per mille)",
+    "“一般”的系数（千分比）": "Factor for 一般 (per mille)", "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
+    "已发布新版积分办法": "New scoring policy published", "已按所选版本重新评定该年度": "The year is re-scored under that version",
+    "这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。": "That is not a region card: paste the whole card (JSON) the other region exported.",
+    "已登记联盟地区": "Region registered", "“{part}”不是日期：每个日期写成 年-月-日，用空格或逗号分开。":
+        "“{part}” is not a date: write each as year-month-day, separated by spaces or commas.",
+    "最多 {n} 个日期。": "At most {n} dates.", "日期须在 {year} 年之内。": "The dates must fall within {year}.",
+    "已发布节假日安排": "Holiday calendar published",
+    "结对原因（签入记录）": "Reason for the pairing (signed into the record)",
+    "如：单位搬迁，改与所在社区结对": "e.g. the unit moved and pairs with its new community",
+    "本地区自己的密钥由省级信任根轮换。": "This region's own key is rotated by the province trust root.",
 })

@@ -181,17 +181,25 @@ class KeyUseCases(LedgerCore):
         self._signers.pop(key.owner_id, None)
 
     def change_region_settings(self, *, actor: Actor, display_name: str | None = None,
-                               storage_cap_minutes: int | None = None, clear_storage_cap: bool = False) -> None:
+                               storage_cap_minutes: int | None = None, clear_storage_cap: bool = False,
+                               reason: str = "") -> None:
         self._require_role(actor, Role.REGION)
         region = self.get_region()
         region.change_settings(display_name=display_name, storage_cap_minutes=storage_cap_minutes,
-                               clear_storage_cap=clear_storage_cap)
+                               clear_storage_cap=clear_storage_cap, reason=reason)
         self._commit(actor, None, region)
 
-    def set_report_deadline(self, *, actor: Actor, year: int, deadline: date) -> None:
+    def set_report_deadline(self, *, actor: Actor, year: int, deadline: date, reason: str = "") -> None:
         self._require_role(actor, Role.REGION)
         region = self.get_region()
-        region.set_report_deadline(year=year, deadline=deadline)
+        region.set_report_deadline(year=year, deadline=deadline, reason=reason)
+        self._commit(actor, None, region)
+
+    def set_transfer_timeout(self, *, actor: Actor, days: int, reason: str) -> None:
+        """How many days a pending transfer-out waits for the destination's receipt (issue #12)."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        region.set_transfer_timeout(days=days, reason=reason)
         self._commit(actor, None, region)
 
     def publish_scoring_policy(self, *, actor: Actor, version: int, rules: dict[str, Any], note: str,
@@ -208,11 +216,11 @@ class KeyUseCases(LedgerCore):
         self._commit(actor, None, policy, region)
         return policy.id
 
-    def rescore_year(self, *, actor: Actor, year: int, version: int) -> None:
+    def rescore_year(self, *, actor: Actor, year: int, version: int, reason: str = "") -> None:
         self._require_role(actor, Role.REGION)
         self.get_scoring_policy(version)
         region = self.get_region()
-        region.rescore_year(year=year, version=version)
+        region.rescore_year(year=year, version=version, reason=reason)
         self._commit(actor, None, region)
 
     def publish_calendar(self, *, actor: Actor, year: int, holidays: Sequence[Any], workdays: Sequence[Any],

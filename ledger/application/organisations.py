@@ -69,12 +69,12 @@ class OrganisationUseCases(LedgerCore):
         self._commit(actor, None, key)
         return resident_id
 
-    def pair_unit(self, *, actor: Actor, unit_id: UUID, community_id: UUID) -> None:
+    def pair_unit(self, *, actor: Actor, unit_id: UUID, community_id: UUID, reason: str = "") -> None:
         self._require_role(actor, Role.UNIT, Role.REGION)
         self._require_self(actor, unit_id, Role.UNIT)
         self._get(community_id, Community)
         unit = self._get(unit_id, Unit)
-        unit.pair_with(community_id=community_id)
+        unit.pair_with(community_id=community_id, reason=reason)
         self._commit(actor, None, unit)
 
     def declare_unit_members(self, *, actor: Actor, unit_id: UUID, count: int) -> None:
@@ -84,9 +84,17 @@ class OrganisationUseCases(LedgerCore):
         unit.declare_members(count=count)
         self._commit(actor, None, unit)
 
-    def open_counter(self, *, actor: Actor, name: str) -> UUID:
-        self._require_role(actor, Role.COMMUNITY)
-        counter = Counter.open(counter_id=uuid4(), community_id=actor.actor_id, name=name)
+    def open_counter(self, *, actor: Actor, name: str, community_id: UUID | None = None) -> UUID:
+        """A counter of a community: the community opens its own; the region administrator opens one
+        for any community (DOMAIN.md: the region certifies its counters' keys too)."""
+        self._require_role(actor, Role.COMMUNITY, Role.REGION)
+        if actor.role is Role.COMMUNITY:
+            self._require_self(actor, community_id or actor.actor_id, Role.COMMUNITY)
+            community_id = actor.actor_id
+        elif community_id is None:
+            raise InvalidInput("community_id: required when the region opens a counter")
+        self._get(community_id, Community)
+        counter = Counter.open(counter_id=uuid4(), community_id=community_id, name=name)
         key = self._certify_new_key(authority=actor, owner=Actor(counter.id, Role.COUNTER), label=counter.name)
         self._commit(actor, None, counter, key)
         return counter.id

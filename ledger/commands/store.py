@@ -275,6 +275,20 @@ def region_add_peer(card_file: Annotated[Path, typer.Argument(help="The other re
     out.print(f"region {card['code']} {card['name']} registered as a peer")
 
 
+@region_app.command("set-transfer-timeout")
+def region_set_transfer_timeout(
+        days: Annotated[int, typer.Option(help="Days a transfer-out waits for the destination's receipt")],
+        reason: Annotated[str, typer.Option(help="Why (signed into the event)")],
+        db: DbOption = None) -> None:
+    """Set how many days a pending transfer-out waits for its receipt before it may be voided."""
+    ledger = open_ledger(db)
+    try:
+        ledger.set_transfer_timeout(actor=ledger.region_actor(), days=days, reason=reason)
+    except LedgerError as error:
+        fail(error.detail)
+    out.print(f"transfer timeout set to {days} days")
+
+
 @transfer_app.command("start")
 def transfer_start(member: Annotated[str, typer.Option(help="Member id")],
                    to: Annotated[str, typer.Option("--to", help="Destination region code")],

@@ -25,6 +25,7 @@ AGENCY_CHARS_MAX = 200  # the agency a suggestion is forwarded to
 CASE_REFERENCE_CHARS_MAX = 64  # the agency's case number for a forwarded suggestion (受理编号)
 CALENDAR_SOURCE_CHARS_MAX = 200  # the notice a work calendar comes from
 KEY_REASON_CHARS_MAX = 200  # why a key is revoked, rotated or certified for a member
+SETTING_REASON_CHARS_MAX = 200  # why the region changed a setting (signed into the event: a line, not a memo)
 REASON_CHARS_MAX = 500  # why a session is rejected or corrected, an order cancelled, a transfer refused …
 NOTE_CHARS_MAX = 500  # a note on an order, an adopted suggestion or a scoring policy
 TEXT_CHARS_MAX = 2000  # one free-text field (a session's content, a suggestion); the paper forms have a line or two

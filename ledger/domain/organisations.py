@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import AlreadyExists, InvalidInput, ItemNotAvailable, NotFound
-from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX
+from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX, SETTING_REASON_CHARS_MAX
 from ledger.domain.values import STANDARD_POSTS, TeamKind, UnitType, check_minutes, check_text, stable_id
 
 DECLARED_MEMBERS_MAX = 1_000_000
@@ -39,14 +40,27 @@ class Unit(LedgerAggregate):
     def _members_declared(self, count: int) -> None:
         self.declared_members = count
 
-    def pair_with(self, *, community_id: UUID) -> None:
-        """结对共建: a unit pairs with exactly one community; pairing again replaces the pair."""
+    def pair_with(self, *, community_id: UUID, reason: str = "") -> None:
+        """结对共建: a unit pairs with exactly one community; pairing again replaces the pair (and
+        says why: the reason is signed into the event)."""
         if self.community_id == community_id:
             return
-        self._paired(community_id=community_id)
+        self._paired(community_id=community_id,
+                     reason=check_text(reason, "reason", chars_max=SETTING_REASON_CHARS_MAX, required=False))
 
-    @event("Paired")
-    def _paired(self, community_id: UUID) -> None:
+    class Paired(LedgerAggregate.Event):
+        """Version 2 (issue #12) adds the `reason` of a (re-)pairing; earlier pairings had none."""
+
+        class_version = 2
+        community_id: UUID
+        reason: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = ""
+
+    @event(Paired)
+    def _paired(self, community_id: UUID, reason: str) -> None:
         self.community_id = community_id
 
 

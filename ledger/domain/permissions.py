@@ -35,7 +35,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Unit.MembersDeclared": frozenset({U}),
     "Unit.Paired": frozenset({U, R}),
     "Community.Registered": frozenset({R}),
-    "Counter.Opened": frozenset({C}),
+    "Counter.Opened": frozenset({C, R}),  # a community its own; the region any community's (issue #12)
     "Member.Enrolled": frozenset({U, R}),
     "Member.Registered": frozenset({C}),
     "Member.PostClaimed": frozenset({M, C}),

@@ -11,12 +11,28 @@ from eventsourcing.domain import event
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, calendar_from_published, check_year_calendar
 from ledger.domain.errors import InvalidInput
-from ledger.domain.limits import ADDRESS_CHARS_MAX, DISPLAY_NAME_CHARS_MAX, NAME_CHARS_MAX, STORAGE_CAP_MINUTES_MAX
+from ledger.domain.limits import (
+    ADDRESS_CHARS_MAX,
+    DISPLAY_NAME_CHARS_MAX,
+    NAME_CHARS_MAX,
+    SETTING_REASON_CHARS_MAX,
+    STORAGE_CAP_MINUTES_MAX,
+)
 from ledger.domain.values import check_region_code, check_text, stable_id
 
 DEFAULT_DISPLAY_NAME = "爱心时间银行"
 DEFAULT_TRANSFER_TIMEOUT_DAYS = 30  # a pending transfer without a receipt is voided after this
 TRANSFER_TIMEOUT_DAYS_MAX = 365
+
+
+def _no_reason(state: dict[str, Any]) -> None:
+    """Settings changed before a change carried its reason (issue #12) decode with none."""
+    state["reason"] = ""
+
+
+def check_reason(reason: str, *, required: bool = False) -> str:
+    """Why the region changed a setting: signed into the event (issue #12)."""
+    return check_text(reason, "reason", chars_max=SETTING_REASON_CHARS_MAX, required=required)
 
 
 class Region(LedgerAggregate):
@@ -48,26 +64,44 @@ class Region(LedgerAggregate):
         self.calendars: dict[int, dict[str, Any]] = {}
 
     def change_settings(self, *, display_name: str | None = None, storage_cap_minutes: int | None = None,
-                        clear_storage_cap: bool = False) -> None:
+                        clear_storage_cap: bool = False, reason: str = "") -> None:
         if storage_cap_minutes is not None and not 0 < storage_cap_minutes <= STORAGE_CAP_MINUTES_MAX:
             raise InvalidInput("storage cap must be a positive number of minutes")
         new_name = (check_text(display_name, "display_name", chars_max=DISPLAY_NAME_CHARS_MAX) if display_name
                     else self.display_name)
         new_cap = None if clear_storage_cap else (storage_cap_minutes or self.storage_cap_minutes)
-        self._settings_changed(display_name=new_name, storage_cap_minutes=new_cap)
+        self._settings_changed(display_name=new_name, storage_cap_minutes=new_cap, reason=check_reason(reason))
 
-    @event("SettingsChanged")
-    def _settings_changed(self, display_name: str, storage_cap_minutes: int | None) -> None:
+    class SettingsChanged(LedgerAggregate.Event):
+        """Display name and storage cap. Version 2 (issue #12) adds the region's `reason`."""
+
+        class_version = 2
+        display_name: str
+        storage_cap_minutes: int | None
+        reason: str
+        upcast_v1_v2 = staticmethod(_no_reason)
+
+    @event(SettingsChanged)
+    def _settings_changed(self, display_name: str, storage_cap_minutes: int | None, reason: str) -> None:
         self.display_name = display_name
         self.storage_cap_minutes = storage_cap_minutes
 
-    def set_report_deadline(self, *, year: int, deadline: date) -> None:
+    def set_report_deadline(self, *, year: int, deadline: date, reason: str = "") -> None:
         if deadline.year != year:
             raise InvalidInput("the reporting deadline must fall in its campaign year")
-        self._report_deadline_set(year=year, deadline=deadline)
+        self._report_deadline_set(year=year, deadline=deadline, reason=check_reason(reason))
 
-    @event("ReportDeadlineSet")
-    def _report_deadline_set(self, year: int, deadline: date) -> None:
+    class ReportDeadlineSet(LedgerAggregate.Event):
+        """A campaign year's reporting deadline. Version 2 (issue #12) adds the `reason`."""
+
+        class_version = 2
+        year: int
+        deadline: date
+        reason: str
+        upcast_v1_v2 = staticmethod(_no_reason)
+
+    @event(ReportDeadlineSet)
+    def _report_deadline_set(self, year: int, deadline: date, reason: str) -> None:
         self.report_deadlines[year] = deadline
 
     def report_deadline(self, year: int) -> date:
@@ -81,12 +115,21 @@ class Region(LedgerAggregate):
     def _policy_adopted(self, from_year: int, version: int) -> None:
         self.policy_from_year[from_year] = version
 
-    def rescore_year(self, *, year: int, version: int) -> None:
+    def rescore_year(self, *, year: int, version: int, reason: str = "") -> None:
         """Explicitly re-score a (closed) year under another policy version."""
-        self._year_rescored(year=year, version=version)
+        self._year_rescored(year=year, version=version, reason=check_reason(reason))
 
-    @event("YearRescored")
-    def _year_rescored(self, year: int, version: int) -> None:
+    class YearRescored(LedgerAggregate.Event):
+        """A year scored under another policy version. Version 2 (issue #12) adds the `reason`."""
+
+        class_version = 2
+        year: int
+        version: int
+        reason: str
+        upcast_v1_v2 = staticmethod(_no_reason)
+
+    @event(YearRescored)
+    def _year_rescored(self, year: int, version: int, reason: str) -> None:
         self.policy_by_year[year] = version
 
     # -- working-day calendar (法定节假日 and 调休) --------------------------------------------------
@@ -136,13 +179,23 @@ class Region(LedgerAggregate):
         self.peers[code] = {"name": name, "key_id": key_id, "public_key": public_key, "sealing_key": sealing_key,
                             "address": address, "certificate": certificate}
 
-    def set_transfer_timeout(self, *, days: int) -> None:
-        if not isinstance(days, int) or not 1 <= days <= TRANSFER_TIMEOUT_DAYS_MAX:
+    def set_transfer_timeout(self, *, days: int, reason: str) -> None:
+        """How long a pending transfer-out waits for the destination's receipt before it may be
+        voided. A change always says why (signed into the event)."""
+        if type(days) is not int or not 1 <= days <= TRANSFER_TIMEOUT_DAYS_MAX:
             raise InvalidInput(f"the transfer timeout is 1 to {TRANSFER_TIMEOUT_DAYS_MAX} days")
-        self._transfer_timeout_set(days=days)
+        self._transfer_timeout_set(days=days, reason=check_reason(reason, required=True))
 
-    @event("TransferTimeoutSet")
-    def _transfer_timeout_set(self, days: int) -> None:
+    class TransferTimeoutSet(LedgerAggregate.Event):
+        """Version 2 (issue #12, when the setting got its way in) adds the `reason`."""
+
+        class_version = 2
+        days: int
+        reason: str
+        upcast_v1_v2 = staticmethod(_no_reason)
+
+    @event(TransferTimeoutSet)
+    def _transfer_timeout_set(self, days: int, reason: str) -> None:
         self.transfer_timeout_days = days
 
     def require_peer(self, code: str) -> dict[str, str]:

@@ -37,7 +37,7 @@ CERTIFIERS: dict[Role, frozenset[Role]] = {
     Role.UNIT: frozenset({Role.REGION}),
     Role.COMMUNITY: frozenset({Role.REGION}),
     Role.AUDITOR: frozenset({Role.REGION}),
-    Role.COUNTER: frozenset({Role.COMMUNITY}),
+    Role.COUNTER: frozenset({Role.COMMUNITY, Role.REGION}),  # DOMAIN.md: the region certifies its counters too
     Role.RESIDENT: frozenset({Role.COMMUNITY}),
     Role.MEMBER: frozenset({Role.UNIT, Role.COMMUNITY, Role.REGION}),
 }

@@ -89,6 +89,8 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/region/settings", "region.change_settings", body=lambda w, r, s: {"display_name": "时间银行"}),
     Spec("PUT", "/v1/region/report-deadlines/{year}", "region.set_deadline", lambda w, r, s: {"year": "2027"},
          lambda w, r, s: {"deadline": "2027-08-31"}),
+    Spec("PUT", "/v1/region/transfer-timeout", "region.set_transfer_timeout",
+         body=lambda w, r, s: {"days": 45, "reason": "跨省转移回执较慢"}),
     Spec("POST", "/v1/region/scoring-policies", "region.publish_policy", body=lambda w, r, s: {
         "version": 2, "from_year": 2027, "note": "", "rules": {
             "points_per_certified_hour": 10, "rating_factor_permille": {"优": 1200, "良": 1000, "一般": 800},
@@ -277,6 +279,7 @@ EXPECTED_TABLE = """
     region.read                     A   A    A    A    A    A    A     everyone reads the region's public card
     region.change_settings          A   .    .    .    .    .    .     the region runs its ledger
     region.set_deadline             A   .    .    .    .    .    .
+    region.set_transfer_timeout     A   .    .    .    .    .    .     转移接续: how long a transfer-out waits
     region.publish_policy           A   .    .    .    .    .    .
     region.publish_calendar         A   .    .    .    .    .    .     法定节假日 as a signed region event
     region.rescore                  A   .    .    .    .    .    .
@@ -297,7 +300,7 @@ EXPECTED_TABLE = """
     community.list_item             .   .    O    .    .    .    .
     community.reprice_item          .   .    O    .    .    .    .
     community.delist_item           .   .    O    .    .    .    .
-    community.open_counter          .   .    O    .    .    .    .
+    community.open_counter          A   .    O    .    .    .    .     the region certifies counters too
     community.register_resident     .   .    O    .    .    .    .
     counter.read                    A   .    O    O    .    .    A
     member.read                     A   O    O    .    O    .    A
@@ -486,6 +489,11 @@ def test_the_table_keeps_the_issue_promises() -> None:
 PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serves (None: every role)
     "/community": {Role.COMMUNITY}, "/counter": {Role.COUNTER}, "/me": {Role.MEMBER}, "/unit": {Role.UNIT},
     "/region": {Role.REGION, Role.AUDITOR}, "/reports/overview": {Role.REGION, Role.AUDITOR},
+    # the region administrator's pages (issue #12): the region's alone
+    "/region/settings": {Role.REGION}, "/region/organisations": {Role.REGION}, "/region/units": {Role.REGION},
+    "/region/communities": {Role.REGION}, "/region/counters": {Role.REGION}, "/region/pairings": {Role.REGION},
+    "/region/logins": {Role.REGION}, "/region/keys": {Role.REGION}, "/region/policies": {Role.REGION},
+    "/region/rescoring": {Role.REGION}, "/region/peers": {Role.REGION}, "/region/calendars": {Role.REGION},
     "/audit": None, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
 }
 PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's objects) per route

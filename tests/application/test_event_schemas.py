@@ -101,7 +101,10 @@ PINNED_TOPICS = [
     "ledger.domain.transfer:TransferRejection.Recorded",
 ]
 # Event classes past version 1: a bump is written here, beside its upcaster (docs/schema-evolution.md).
-PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2}
+PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2,
+                         # issue #12: a region's setting changes carry their reason
+                         "Region.SettingsChanged": 2, "Region.ReportDeadlineSet": 2, "Region.YearRescored": 2,
+                         "Region.TransferTimeoutSet": 2, "Unit.Paired": 2}
 GENERATED_BASES = ("Event", "Created")  # made by eventsourcing for every aggregate; never stored
 DEMO_CLOCK_START = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # the web tests' pinned demo clock
 DEMO_YEAR = 2026

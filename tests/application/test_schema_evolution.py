@@ -99,3 +99,49 @@ def test_upcasting_runs_each_step_from_the_stored_version_and_refuses_a_newer_on
     event = decode_event(Suggestion.Forwarded, uuid4(), 2, "2026-11-02T02:00:00+00:00", {"agency": "区住建局"},
                          chain="0" * 64)
     assert event.reference == ""
+
+
+# -- issue #12: the region's setting events carry their reason (class version 2) -------------------------
+
+REGION_STORE = Path(__file__).parents[1] / "vectors" / "events" / "store-before-region-reasons-v2.json"
+REASONED = ("Region.SettingsChanged", "Region.ReportDeadlineSet", "Region.YearRescored", "Region.TransferTimeoutSet")
+
+
+def test_a_store_from_before_region_reasons_verifies_and_decodes_with_no_reason() -> None:
+    from ledger.domain.region import Region
+
+    document = json.loads(REGION_STORE.read_text(encoding="utf-8"))
+    ledger = Ledger("memory:")
+    ledger.recorder.insert_events([
+        StoredEvent(originator_id=UUID(row["originator_id"]), originator_version=row["originator_version"],
+                    topic=row["topic"], state=base64.b64decode(row["state"])) for row in document["events"]])
+    report = verify_store(ledger.database, root_public_key=base64.b64decode(document["root_public_key"]),
+                          region_code=document["region_code"], recorder=ledger.recorder, workers=0)
+    assert report.ok, [str(problem) for problem in report.problems]
+    stored = ledger.recorder.select_notifications(start=1, limit=1000)
+    old = [row for row in stored if row.topic.split(":")[1] in REASONED]
+    assert sorted(row.topic.split(":")[1] for row in old) == sorted(REASONED)
+    for row in old:
+        assert "reason" not in _payload(row.state) and CLASS_VERSION not in _payload(row.state)
+        assert ledger.mapper.to_domain_event(row).reason == ""  # type: ignore[attr-defined]  # v2 events have it
+    region = ledger.repository.get(Region.create_id("320102"))
+    assert (region.display_name, region.storage_cap_minutes, region.transfer_timeout_days) == ("玄武时间银行", 90000, 45)
+    ledger.close()
+
+
+def test_a_region_setting_change_is_signed_at_version_2_with_its_reason() -> None:
+    from datetime import date
+
+    ledger = Ledger("memory:")
+    region = build_region(ledger, members=1)
+    ledger.set_transfer_timeout(actor=region.region, days=60, reason="跨省转移回执较慢")
+    ledger.set_report_deadline(actor=region.region, year=2027, deadline=date(2027, 9, 30), reason="推迟一个月")
+    rows = [row for row in ledger.recorder.select_notifications(start=1, limit=1000)
+            if row.topic.endswith(("Region.TransferTimeoutSet", "Region.ReportDeadlineSet"))]
+    payloads = [_payload(row.state) for row in rows]
+    assert {"days": 60, "reason": "跨省转移回执较慢", CLASS_VERSION: 2} in payloads
+    assert any(p.get("reason") == "推迟一个月" and p[CLASS_VERSION] == 2 for p in payloads)
+    report = verify_store(ledger.database, root_public_key=region.root_public_key, region_code=ledger.region_code,
+                          recorder=ledger.recorder, workers=0)
+    assert report.ok, [str(problem) for problem in report.problems]
+    ledger.close()

@@ -163,6 +163,9 @@ def region_overview(request: Request, year: YearQuery = None) -> Response:
         raise InvalidInput("year: 2000 to 2100")
     with services.read_models.current() as views:
         document = reports.overview(views, year=year)
-    return core.page(request, "region.html", {"report": report_view(document), "year": year,
+    from api.web.pages.region import TABS  # the region administrator's pages (issue #12)
+
+    tabs = TABS if principal.actor.role is Role.REGION else None
+    return core.page(request, "region.html", {"report": report_view(document), "year": year, "tabs": tabs,
                                               "query": report_query(year, None, None, None)},
                      principal=principal, title="全区概况")
