@@ -566,6 +566,7 @@ EN.update({  # issue #12: errors and forms (the catalogue, kept forms, the rejec
     "理由会告知党员。": "The member is told the reason.", "已勾选 {n} 条。": "{n} ticked.",
     "请填写不予认证的理由": "Give the reason for rejecting", "确定不予认证": "Reject",
     "所选记录": "A ticked record",
+})
 EN.update({  # issue #12: region administration
     "未保存：请按标出的提示修改后再提交，已填写的内容都保留着。":
         "Not saved: correct the marked fields and submit again; everything you typed is still here.",
