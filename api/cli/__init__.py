@@ -8,7 +8,7 @@ import sys
 import typer
 
 from api.cli.commands import register as register_api
-from ledger.commands import store, transparency
+from ledger.commands import paper, store, transparency
 from ledger.domain.errors import LedgerError
 from ledger.storage.database import ConfigurationError
 from projections.audit import ProjectionsAudit
@@ -18,6 +18,7 @@ from projections.render.certificate import render_certificate_pdf
 app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-sourced ledger of volunteer hours.",
                   no_args_is_help=True, add_completion=False)
 store.register(app)
+paper.register(app)
 register_reports(app)
 register_api(app)
 transparency.register(app, transparency.Collaborators(render_certificate_pdf=render_certificate_pdf,

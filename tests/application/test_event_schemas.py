@@ -101,7 +101,7 @@ PINNED_TOPICS = [
     "ledger.domain.transfer:TransferRejection.Recorded",
 ]
 # Event classes past version 1: a bump is written here, beside its upcaster (docs/schema-evolution.md).
-PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2}
+PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2, "ServiceSession.Recorded": 2}
 GENERATED_BASES = ("Event", "Created")  # made by eventsourcing for every aggregate; never stored
 DEMO_CLOCK_START = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # the web tests' pinned demo clock
 DEMO_YEAR = 2026
