@@ -323,6 +323,7 @@ class SessionRecord:
     post_name: str
     order_title: str
     organiser: str = ""  # 活动组织方, who rated the session with the community
+    assurance: str = "self_reported"  # values.Assurance: typed afterwards, checked in at the venue, imported
 
 
 def certified_sessions(views: Views, *, year: int | None = None, member_id: str | None = None,
@@ -348,7 +349,7 @@ def certified_sessions(views: Views, *, year: int | None = None, member_id: str 
         end_time=r.end_time, activity=r.activity, content=r.content, place=r.place,
         certified_minutes=r.certified_minutes, rating=r.rating or "", certified_by=r.certifier or "",
         certified_on=_day(r.certified_on), late=r.late, corrections=r.corrections, post_name=r.post_name or "",
-        order_title=r.order_title or "", organiser=r.organiser or "") for r in rows]
+        order_title=r.order_title or "", organiser=r.organiser or "", assurance=r.assurance) for r in rows]
 
 
 # -------------------------------------------------------------------------------------------------

@@ -32,9 +32,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain.calendar import no_calendar_note
-from ledger.domain.display import duration_text, duration_words
+from ledger.domain.display import ASSURANCE_TEXT, duration_text, duration_words
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
-from ledger.domain.values import STANDARD_POSTS
+from ledger.domain.values import STANDARD_POSTS, Assurance
 from projections import queries as q
 from projections.projector import Views
 from projections.render.model import (
@@ -300,6 +300,8 @@ def certified_by_text(session: q.SessionRecord) -> str:
     community party organisation that certified it, and the date it did."""
     lines = [f"评价：{session.organiser}"] if session.organiser else []
     lines.append(f"认证：{session.certified_by}党组织")
+    if session.assurance != Assurance.SELF_REPORTED.value:  # 签到签退 or 补录: how the hours were recorded
+        lines.append(ASSURANCE_TEXT[session.assurance])
     if session.certified_on is not None:
         lines.append(chinese_date(session.certified_on))
     return "\n".join(lines)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from uuid import uuid4
@@ -20,7 +21,16 @@ from ledger.domain.errors import InvalidInput
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Assurance
 from ledger.verification.store import verify_store
-from tests.scenario import Region, build_region
+from tests.scenario import Region, at_day, build_region
+
+
+TODAY = date(2026, 12, 1)  # the clock is pinned: the cards are of 2026, imported on 1 December
+
+
+@pytest.fixture(autouse=True)
+def pinned_clock() -> Iterator[None]:
+    with at_day(TODAY):
+        yield
 
 
 @pytest.fixture
@@ -178,3 +188,17 @@ def test_the_cli_reports_in_chinese_and_exits_non_zero_on_problems(tmp_path: Pat
     (tmp_path / "good.csv").write_bytes(good)
     answer = runner.invoke(app, ["import", "sessions", str(tmp_path / "good.csv"), "--community", community, "--db", db])
     assert answer.exit_code == 0 and "新写入 1 行" in answer.output, answer.output
+
+
+def test_the_record_card_shows_imported_lines_as_such(region: Region) -> None:
+    from projections.reports import card
+    from tests.projections.helpers import fresh_views
+
+    paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
+    views = fresh_views(region.ledger)
+    views.rebuild()
+    report = card(views, year=2026, member_id=str(region.members[0].actor_id))
+    rows = report.sections[0].items[0].rows
+    imported = [row for row in rows if row["date"] == date(2026, 3, 8)]
+    assert len(imported) == 1 and imported[0]["certified_by"] == "认证：紫鑫城社区党组织\n补录（纸质记录）\n2026年12月1日"
+    assert imported[0]["minutes"] == 90
