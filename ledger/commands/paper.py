@@ -8,10 +8,10 @@ recorded, rated and certified by the office (`Ledger.import_paper_session`: its 
 marked as imported (补录) with the file's SHA-256 and row.
 
 * **Validation first, in Chinese**: every row is read (row, column, what is wrong) and then run
-  through the ledger's own rules in a batch that is thrown away (the same commands the import runs,
-  so the report and the import cannot disagree).
-* **All or nothing** by default: one bad row and nothing is written; `--partial` writes the good
-  rows and reports the others. `--dry-run` only reports.
+  through the ledger's own command for it in one batch (so the report and the import cannot
+  disagree), which is saved only if every row passes.
+* **All or nothing** by default: one bad row and nothing is written; a good file is written in one
+  transaction. `--partial` writes the good rows and reports the others. `--dry-run` only reports.
 * **Idempotent**: a line's session id comes from its content, so importing the same file (or a file
   sharing lines with an earlier one) again changes nothing; those lines are counted as already there.
 """
@@ -255,12 +255,9 @@ def _apply(ledger: Ledger, actor: Actor, cards: Sequence[tuple[PaperSession, str
             if name and ledger.get_member(card.member_id).name != name:
                 problems.append(Problem(card.row, "在职党员姓名", "姓名与党员编号不符"))
                 continue
-            before = ledger.batch_mark()
             written = ledger.import_paper_session(actor=actor, card=card, file_sha256=file_sha256)
-        except LedgerError as error:
+        except LedgerError as error:  # a refused command changes nothing: the batch stays fit to save
             problems.append(Problem(card.row, "", _chinese(error)))
-            if ledger.batch_mark() != before:  # pragma: no cover - a refused command changes nothing
-                raise
             continue
         if outcome is not None:
             outcome.written += written
@@ -282,21 +279,26 @@ def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *,
         return outcome
     cards, outcome.problems = parse_rows(table)
     outcome.rows = len(cards) + len({problem.row for problem in outcome.problems if problem.row > 1})
-    try:  # the ledger's own rules, in a batch that is thrown away
+    # The ledger's own rules over every row, in one batch: saved as one transaction when every row passes
+    # (all or nothing, even across a crash), thrown away on a dry run or when a row is refused.
+    checked = Outcome()
+    try:
         with ledger.batch():
-            outcome.problems += _apply(ledger, actor, cards, outcome.file_sha256, None)
-            raise _Discard
+            outcome.problems += _apply(ledger, actor, cards, outcome.file_sha256, checked)
+            if dry_run or outcome.problems:
+                raise _Discard
+        outcome.written, outcome.already = checked.written, checked.already
     except _Discard:
         pass
     outcome.problems.sort(key=lambda problem: (problem.row, problem.column))
-    if dry_run or (outcome.problems and not partial):
+    if dry_run or not outcome.problems or not partial:
         return outcome
     bad = {problem.row for problem in outcome.problems}
     good = [(card, name) for card, name in cards if card.row not in bad]
-    for start in range(0, len(good), CHUNK_ROWS):
+    for start in range(0, len(good), CHUNK_ROWS):  # --partial: the good rows, a chunk per transaction
         with ledger.batch():
             late = _apply(ledger, actor, good[start:start + CHUNK_ROWS], outcome.file_sha256, outcome)
-        outcome.problems += late  # the store changed since validation (another office's write)
+        outcome.problems += late  # the store changed since the check (another office's write)
         if progress is not None:
             progress(min(start + CHUNK_ROWS, len(good)), len(good))
     return outcome
