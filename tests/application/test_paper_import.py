@@ -202,3 +202,19 @@ def test_the_record_card_shows_imported_lines_as_such(region: Region) -> None:
     imported = [row for row in rows if row["date"] == date(2026, 3, 8)]
     assert len(imported) == 1 and imported[0]["certified_by"] == "认证：紫鑫城社区党组织\n补录（纸质记录）\n2026年12月1日"
     assert imported[0]["minutes"] == 90
+
+
+def test_the_region_overview_breaks_hours_down_by_assurance(region: Region) -> None:
+    from projections.reports import overview
+    from tests.projections.helpers import fresh_views
+    from tests.scenario import serve
+
+    serve(region, region.members[1], 30)  # typed afterwards: self-reported
+    paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
+    views = fresh_views(region.ledger)
+    views.rebuild()
+    report = overview(views, year=2026)
+    table = next(item for section in report.sections for item in section.items
+                 if getattr(item, "name", "") == "按记录方式服务时长")
+    assert [(row["assurance"], row["sessions"], row["minutes"], row["share"]) for row in table.rows] == [
+        ("事后填报", 1, 30, "25.0%"), ("签到签退", 0, 0, "0.0%"), ("补录（纸质记录）", 1, 90, "75.0%")]
