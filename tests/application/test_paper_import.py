@@ -218,3 +218,19 @@ def test_the_region_overview_breaks_hours_down_by_assurance(region: Region) -> N
                  if getattr(item, "name", "") == "按记录方式服务时长")
     assert [(row["assurance"], row["sessions"], row["minutes"], row["share"]) for row in table.rows] == [
         ("事后填报", 1, 30, "25.0%"), ("签到签退", 0, 0, "0.0%"), ("补录（纸质记录）", 1, 90, "75.0%")]
+
+
+def test_a_certificate_carries_and_shows_the_assurance_of_each_session(region: Region) -> None:
+    from ledger.application.certificates import issue_certificate
+    from ledger.verification.certificates import verify_certificate
+    from projections.render.certificate import certificate_report
+    from tests.scenario import serve
+
+    member = region.members[0]
+    serve(region, member, 30)
+    paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
+    issued = issue_certificate(region.ledger, member.actor_id, year=2026)
+    verified = verify_certificate(issued.bundle, region.root_public_key)  # offline, with the root key alone
+    assert sorted(line.assurance for line in verified.sessions) == ["imported", "self_reported"]
+    rows = certificate_report(verified).sections[0].items[0].rows
+    assert sorted(row["certified_by"] for row in rows) == ["紫鑫城社区", "紫鑫城社区\n补录（纸质记录）"]
