@@ -32,8 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ledger.application import Actor, Ledger, setup  # noqa: E402
-from ledger.commands import paper  # noqa: E402
+from ledger.application import Actor, Ledger, setup
+from ledger.commands import paper
 
 MEMBERS = 100
 DAYS = 300

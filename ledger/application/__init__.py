@@ -36,4 +36,4 @@ class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases,
         return ownership.has_authority(self, actor, target_id)
 
 
-__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "RedemptionResult", "StatementsPrepared"]
+__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "PaperSession", "RedemptionResult", "StatementsPrepared"]
