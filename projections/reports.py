@@ -637,7 +637,7 @@ def overview(views: Views, *, year: int) -> Report:
         rows=[{"assurance": ASSURANCE_TEXT[key], "sessions": sessions, "minutes": minutes,
                "share": _percent(minutes, sum(m for _, m in by_assurance.values()))}
               for key, (sessions, minutes) in by_assurance.items()],
-        note="注：签到签退为现场扫码记录；事后填报由党员或社区事后录入；补录为社区据纸质记录卡录入。均经社区党组织认证。")
+        note="注：签到签退为现场扫码记录；事后填报由党员或社区事后录入；纸质记录导入为社区据纸质记录卡（附件5）录入。均经社区党组织认证。")
 
     sections = [
         Section(items=[summary]),

@@ -304,14 +304,14 @@ def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *,
     return outcome
 
 
-def write_template(path: Path, members: Sequence[tuple[UUID, str]] = ()) -> None:
-    """The import template (.xlsx or .csv by the file's suffix): the header row in the notice's order;
-    with `members`, one example-free row per member with the code and name filled in."""
+def template_bytes(suffix: str, members: Sequence[tuple[UUID, str]] = ()) -> bytes:
+    """The import template as a ".xlsx" or ".csv" file: the header row in the notice's order and, with
+    `members`, one row per member with the code and name filled in (the office adds the card lines)."""
     rows = [list(HEADERS)] + [[str(member_id), name] + [""] * (len(HEADERS) - 2) for member_id, name in members]
-    if path.suffix.lower() == ".csv":
-        with path.open("w", encoding="utf-8-sig", newline="") as handle:
-            csv.writer(handle).writerows(rows)
-        return
+    if suffix.lower() == ".csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(rows)
+        return buffer.getvalue().encode("utf-8-sig")
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
@@ -330,7 +330,14 @@ def write_template(path: Path, members: Sequence[tuple[UUID, str]] = ()) -> None
     for name, meaning in COLUMNS:
         notes.append([name, meaning])
     notes.append(["", "每行一次服务，按纸质记录卡（附件5）逐行填写；同一文件重复导入不会重复记账。"])
-    workbook.save(path)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def write_template(path: Path, members: Sequence[tuple[UUID, str]] = ()) -> None:
+    """The import template, as a file (.xlsx, or .csv by the file's suffix)."""
+    path.write_bytes(template_bytes(path.suffix, members))
 
 
 # ---------------------------------------------------------------------------------------------

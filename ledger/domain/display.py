@@ -81,4 +81,4 @@ def _check(minutes: int) -> None:
 
 
 # How a session's hours were recorded (values.Assurance), as reports and pages name it.
-ASSURANCE_TEXT = {"self_reported": "事后填报", "checked_in": "签到签退", "imported": "补录（纸质记录）"}
+ASSURANCE_TEXT = {"self_reported": "事后填报", "checked_in": "签到签退", "imported": "纸质记录导入"}

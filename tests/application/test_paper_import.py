@@ -200,7 +200,7 @@ def test_the_record_card_shows_imported_lines_as_such(region: Region) -> None:
     report = card(views, year=2026, member_id=str(region.members[0].actor_id))
     rows = report.sections[0].items[0].rows
     imported = [row for row in rows if row["date"] == date(2026, 3, 8)]
-    assert len(imported) == 1 and imported[0]["certified_by"] == "认证：紫鑫城社区党组织\n补录（纸质记录）\n2026年12月1日"
+    assert len(imported) == 1 and imported[0]["certified_by"] == "认证：紫鑫城社区党组织\n纸质记录导入\n2026年12月1日"
     assert imported[0]["minutes"] == 90
 
 
@@ -217,7 +217,7 @@ def test_the_region_overview_breaks_hours_down_by_assurance(region: Region) -> N
     table = next(item for section in report.sections for item in section.items
                  if getattr(item, "name", "") == "按记录方式服务时长")
     assert [(row["assurance"], row["sessions"], row["minutes"], row["share"]) for row in table.rows] == [
-        ("事后填报", 1, 30, "25.0%"), ("签到签退", 0, 0, "0.0%"), ("补录（纸质记录）", 1, 90, "75.0%")]
+        ("事后填报", 1, 30, "25.0%"), ("签到签退", 0, 0, "0.0%"), ("纸质记录导入", 1, 90, "75.0%")]
 
 
 def test_a_certificate_carries_and_shows_the_assurance_of_each_session(region: Region) -> None:
@@ -233,4 +233,4 @@ def test_a_certificate_carries_and_shows_the_assurance_of_each_session(region: R
     verified = verify_certificate(issued.bundle, region.root_public_key)  # offline, with the root key alone
     assert sorted(line.assurance for line in verified.sessions) == ["imported", "self_reported"]
     rows = certificate_report(verified).sections[0].items[0].rows
-    assert sorted(row["certified_by"] for row in rows) == ["紫鑫城社区", "紫鑫城社区\n补录（纸质记录）"]
+    assert sorted(row["certified_by"] for row in rows) == ["紫鑫城社区", "紫鑫城社区\n纸质记录导入"]
