@@ -309,9 +309,9 @@ def template_bytes(suffix: str, members: Sequence[tuple[UUID, str]] = ()) -> byt
     `members`, one row per member with the code and name filled in (the office adds the card lines)."""
     rows = [list(HEADERS)] + [[str(member_id), name] + [""] * (len(HEADERS) - 2) for member_id, name in members]
     if suffix.lower() == ".csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        return buffer.getvalue().encode("utf-8-sig")
+        text = io.StringIO()
+        csv.writer(text).writerows(rows)
+        return text.getvalue().encode("utf-8-sig")
     from openpyxl import Workbook
     from openpyxl.styles import Font
 
