@@ -114,6 +114,8 @@ POLICY: dict[str, Rule] = {
                                       "查看服务记录 read a session"),
     "session.rate":              Rule(Kind.SESSION, {S: O, C: O, U: O}, "评价 rate a session"),
     "session.certify":           Rule(Kind.SESSION, {C: O}, "认证 certify a session"),
+    "session.import":            Rule(Kind.NONE, {C: A}, "纸质记录导入 import paper record cards as certified sessions "
+                                                         "(the ledger takes only the office's own members)"),
     "session.reject":            Rule(Kind.SESSION, {C: O}, "不予认证 reject a session"),
     "session.correct":           Rule(Kind.SESSION, {C: O}, "更正 correct a session"),
     "session.uphold_complaint":  Rule(Kind.SESSION, {C: O}, "投诉属实 uphold a complaint"),

@@ -37,7 +37,9 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
+from ledger.domain.service_session import ServiceSession
 from ledger.storage.catch_up import follow
+from ledger.storage.mapper import upcast_payload
 from ledger.domain.scoring import (
     PolicyAdoption,
     Score,
@@ -804,7 +806,7 @@ class Views:
 
     # -- service sessions and orders --------------------------------------------------------------------
     def _on_ServiceSession__Recorded(self, fact: Fact, page: _Page) -> None:
-        p = fact.payload
+        p = upcast_payload(ServiceSession.Recorded, fact.payload)  # v1 statements: self-reported
         if p["post_id"] is not None:
             item_key = f"post:{p['post_id']}"
         elif p["order_id"] is not None:
@@ -821,7 +823,7 @@ class Views:
             "activity": p["activity"], "content": p["content"], "place": p["place"], "minutes": p["minutes"],
             "post_id": p["post_id"], "order_id": p["order_id"], "item_key": item_key, "organiser": p["organiser"],
             "recipient": p["recipient"], "recorded_on": p["recorded_on"], "late": bool(p["late"]),
-            "status": "recorded", "rating": None, "certified_minutes": 0, "certified_by": None,
+            "assurance": p["assurance"], "status": "recorded", "rating": None, "certified_minutes": 0, "certified_by": None,
             "certified_on": None, "complaint_upheld": False, "corrections": 0, "order_fulfilled": fulfilled}
         page.insert(t.sessions, (fact.aggregate_id,), row)
         self._sessions.put(fact.aggregate_id, {column: row[column] for column in SESSION_CACHED})

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from ledger.domain.calendar import WorkCalendar, calendar_from_published
 from ledger.domain.display import points_text
 from ledger.domain.scoring import POINTS_SCALE, YearTotals
-from ledger.domain.values import ConsentPurpose
+from ledger.domain.values import Assurance, ConsentPurpose
 from ledger.domain.warnings import DataWarning, reported_exceeds_declared
 from projections import schema as t
 from projections.projector import PolicyBook, Views
@@ -323,6 +323,7 @@ class SessionRecord:
     post_name: str
     order_title: str
     organiser: str = ""  # 活动组织方, who rated the session with the community
+    assurance: str = "self_reported"  # values.Assurance: typed afterwards, checked in at the venue, imported
 
 
 def certified_sessions(views: Views, *, year: int | None = None, member_id: str | None = None,
@@ -348,7 +349,7 @@ def certified_sessions(views: Views, *, year: int | None = None, member_id: str 
         end_time=r.end_time, activity=r.activity, content=r.content, place=r.place,
         certified_minutes=r.certified_minutes, rating=r.rating or "", certified_by=r.certifier or "",
         certified_on=_day(r.certified_on), late=r.late, corrections=r.corrections, post_name=r.post_name or "",
-        order_title=r.order_title or "", organiser=r.organiser or "") for r in rows]
+        order_title=r.order_title or "", organiser=r.organiser or "", assurance=r.assurance) for r in rows]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -596,6 +597,21 @@ def minutes_by_month(views: Views, *, year: int) -> list[int]:
     for row in rows:
         totals[int(row.month) - 1] = int(row.minutes or 0)
     return totals
+
+
+def minutes_by_assurance(views: Views, *, year: int) -> dict[str, tuple[int, int]]:
+    """(sessions, certified minutes) by how the hours were recorded (values.Assurance), every class
+    present (zero when none): 签到签退 is stronger evidence than 事后填报 or 补录."""
+    s = t.sessions
+    with views.engine.connect() as connection:
+        rows = connection.execute(
+            sa.select(s.c.assurance, sa.func.count().label("sessions"),
+                      sa.func.sum(s.c.certified_minutes).label("minutes"))
+            .where(s.c.year == year, s.c.status == "certified", s.c.complaint_upheld.is_(False),
+                   s.c.certified_minutes > 0)
+            .group_by(s.c.assurance)).all()
+    found = {row.assurance: (int(row.sessions), int(row.minutes or 0)) for row in rows}
+    return {assurance.value: found.get(assurance.value, (0, 0)) for assurance in Assurance}
 
 
 def minutes_by_post(views: Views, *, year: int) -> list[tuple[str, int, int]]:

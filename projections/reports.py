@@ -32,9 +32,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from ledger.domain.calendar import no_calendar_note
-from ledger.domain.display import duration_text, duration_words
+from ledger.domain.display import ASSURANCE_TEXT, duration_text, duration_words
 from ledger.domain.errors import InvalidInput, NotFound, PersonalDataErased
-from ledger.domain.values import STANDARD_POSTS
+from ledger.domain.values import STANDARD_POSTS, Assurance
 from projections import queries as q
 from projections.projector import Views
 from projections.render.model import (
@@ -300,6 +300,8 @@ def certified_by_text(session: q.SessionRecord) -> str:
     community party organisation that certified it, and the date it did."""
     lines = [f"评价：{session.organiser}"] if session.organiser else []
     lines.append(f"认证：{session.certified_by}党组织")
+    if session.assurance != Assurance.SELF_REPORTED.value:  # 签到签退 or 补录: how the hours were recorded
+        lines.append(ASSURANCE_TEXT[session.assurance])
     if session.certified_on is not None:
         lines.append(chinese_date(session.certified_on))
     return "\n".join(lines)
@@ -585,6 +587,7 @@ def overview(views: Views, *, year: int) -> Report:
     community_rows = q.community_stats(views, year=year, years=years)
     months = q.minutes_by_month(views, year=year)
     posts = q.minutes_by_post(views, year=year)
+    by_assurance = q.minutes_by_assurance(views, year=year)
     distribution = q.star_distribution(years)
     enrolled = len(years)
     reported = sum(1 for my in years if my.reported)
@@ -628,6 +631,13 @@ def overview(views: Views, *, year: int) -> Report:
         Column("post", "岗位/服务项目", 18), Column("sessions", "服务次数", 8, "right", "int"),
         Column("minutes", "服务时长（时:分）", 10, "right", "hours")],
         rows=[{"post": label, "sessions": sessions, "minutes": minutes} for label, sessions, minutes in posts])
+    assurance_table = Table(name="按记录方式服务时长", columns=[
+        Column("assurance", "记录方式", 18), Column("sessions", "服务次数", 8, "right", "int"),
+        Column("minutes", "服务时长（时:分）", 10, "right", "hours"), Column("share", "占比", 8, "right")],
+        rows=[{"assurance": ASSURANCE_TEXT[key], "sessions": sessions, "minutes": minutes,
+               "share": _percent(minutes, sum(m for _, m in by_assurance.values()))}
+              for key, (sessions, minutes) in by_assurance.items()],
+        note="注：签到签退为现场扫码记录；事后填报由党员或社区事后录入；纸质记录导入为社区据纸质记录卡（附件5）录入。均经社区党组织认证。")
 
     sections = [
         Section(items=[summary]),
@@ -649,6 +659,7 @@ def overview(views: Views, *, year: int) -> Report:
             Chart(kind="bar", title="各岗位认证服务时长", categories=[_short(label, 7) for label, _ in shown],
                   series=[("服务时长", [minutes for _, minutes in shown])], y_label="小时", value_kind="hours"),
             post_table]),
+        Section(heading="服务时长按记录方式分布", items=[assurance_table]),
         Section(heading="星级分布", items=[_star_chart(distribution), _star_table(distribution)]),
     ]
     return Report(title=f"{info.display_name or '爱心时间银行'}在职党员进社区服务情况概览",

@@ -16,7 +16,7 @@ from ledger.storage import database as db
 from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 7
+VIEWS_VERSION = 8
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -232,6 +232,7 @@ sessions = sa.Table(
     _text("recipient", 64),
     _day("recorded_on", nullable=False),
     sa.Column("late", sa.Boolean, nullable=False),
+    sa.Column("assurance", sa.String(13), nullable=False),  # self_reported | checked_in | imported (Assurance)
     sa.Column("status", sa.String(9), nullable=False),  # recorded | certified | rejected
     sa.Column("rating", sa.String(2)),
     sa.Column("certified_minutes", sa.Integer, nullable=False),

@@ -10,7 +10,7 @@ from rich.markup import escape
 
 from api.catalogue import cli_text
 from api.cli.commands import register as register_api
-from ledger.commands import store, transparency
+from ledger.commands import paper, store, transparency
 from ledger.domain.errors import LedgerError
 from ledger.storage.database import ConfigurationError
 from projections.audit import ProjectionsAudit
@@ -21,6 +21,7 @@ app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-
                   no_args_is_help=True, add_completion=False)
 store.register(app)
 store.describe_refusals_with(cli_text)  # refusals print the catalogue's Chinese message first
+paper.register(app)
 register_reports(app)
 register_api(app)
 transparency.register(app, transparency.Collaborators(render_certificate_pdf=render_certificate_pdf,

@@ -682,3 +682,40 @@ EN.update({  # issue #12: region administration
     "如：单位搬迁，改与所在社区结对": "e.g. the unit moved and pairs with its new community",
     "本地区自己的密钥由省级信任根轮换。": "This region's own key is rotated by the province trust root.",
 })
+EN.update({  # issue #15: importing paper record cards (api/web/pages/imports.py)
+    '导入纸质记录': 'Import paper records',
+    '下载导入模板（Excel）': 'Download the import template (Excel)',
+    '也可以修改文件后重新上传，全部无误再导入。': 'Or correct the file and upload it again, and import when every row is right.',
+    '共 {rows} 行：可导入 {good} 行，有问题 {bad} 行。': '{rows} rows: {good} can be imported, {bad} have problems.',
+    '列': 'Column',
+    '另有 {n} 行未列出。': '{n} more rows are not listed.',
+    '只导入无问题的 {n} 行': 'Import only the {n} rows without problems',
+    '填好的模板（.xlsx 或 .csv，每次不超过 {rows} 行）': 'The filled-in template (.xlsx or .csv, at most {rows} rows at a time)',
+    '将写入的记录（前 {n} 行）': 'Records to be written (first {n} rows)',
+    '把纸质《在职党员社区服务（活动）记录卡》（附件5）逐行填入导入模板后上传：先预览核对，确认后每行记为本社区认证的服务记录，由本社区签名，并标明“纸质记录导入”。同一文件重复导入不会重复记账。':
+        "Copy the paper record cards (Form 5) line by line into the import template and upload it: check the preview, "
+        "then confirm, and each line becomes a service record certified and signed by this community, marked "
+        "'imported from paper'. Importing the same file again records nothing twice.",
+    '有问题': 'Problem',
+    '起止时间': 'Start–end',
+    '模板中已列出本社区报到党员的编号和姓名。': "The template lists the codes and names of the members registered here.",
+    '模板的列依次为：': 'The template has these columns: ',
+    '确认导入 {n} 行': 'Import {n} rows',
+    '第一步：下载模板': 'Step 1: download the template',
+    '第二步：上传并预览': 'Step 2: upload and preview',
+    '行': 'Row',
+    '问题': 'Problem',
+    '需要修改的行': 'Rows to correct',
+    '预览': 'Preview',
+    '预览：{name}': 'Preview: {name}',
+    '文件过大，请分批导入或使用命令行导入。': 'The file is too large: split it, or import it with the command line.',
+    '请选择按模板填写的 Excel（.xlsx）或 CSV 文件。': 'Choose the filled-in template (.xlsx or .csv).',
+    '文件为空或过大。': 'The file is empty or too large.',
+    '文件超过 {rows} 行：请分成几个文件，或用命令行 timeledger import 导入。':
+        'The file has more than {rows} rows: split it, or import it with `timeledger import`.',
+    '预览已过期或服务已重启：请重新选择文件并预览。': 'The preview expired or the service restarted: choose the file and preview it again.',
+    '数据已变化，本次未写入任何记录，请核对后重试。': 'The records changed meanwhile: nothing was written; check and try again.',
+    '已导入：新写入 {written} 行，此前已导入 {already} 行，未导入 {bad} 行。':
+        'Imported: {written} rows written, {already} were already there, {bad} not imported.',
+    '事后填报': 'typed afterwards', '签到签退': 'checked in and out', '纸质记录导入': 'imported from paper',
+})

@@ -18,7 +18,7 @@ from ledger.application.keys import KeyUseCases
 from ledger.application.members import MemberUseCases
 from ledger.application.organisations import OrganisationUseCases
 from ledger.application.ownership import Kind
-from ledger.application.service import ServiceUseCases
+from ledger.application.service import PaperSession, ServiceUseCases
 
 
 class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases, AccountUseCases, LedgerCore):
@@ -36,4 +36,4 @@ class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases,
         return ownership.has_authority(self, actor, target_id)
 
 
-__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "RedemptionResult", "StatementsPrepared"]
+__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "PaperSession", "RedemptionResult", "StatementsPrepared"]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -19,9 +20,12 @@ from ledger.domain.orders import Order, Suggestion
 from ledger.domain.organisations import Community
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.time_account import TimeAccount
+from ledger.domain.limits import ACTIVITY_CHARS_MAX, NAME_CHARS_MAX
 from ledger.domain.values import (
+    Assurance,
     Rating,
     Role,
+    check_text,
     stable_id,
 )
 from ledger.application import ownership
@@ -42,8 +46,61 @@ _NOT_OWN_SESSION_RATING = {
 }
 
 
+@dataclass(frozen=True)
+class PaperSession:
+    """One line of a member's paper record card (附件5 记录卡) that an office enters from its backlog
+    (补录): the card's date, content, place, time and rating, and who signed it (认证签字)."""
+
+    member_id: UUID
+    service_date: date
+    start_time: str
+    end_time: str
+    content: str
+    place: str
+    minutes: int
+    rating: Rating
+    signed_by: str
+    row: int  # the line of the import file (1 = the header), kept in the event's source
+
+    def session_id(self, community_id: UUID) -> UUID:
+        """The same card line imported again is the same session: its id comes from its content (never
+        from the row number or the file, so re-importing a corrected or re-ordered file changes nothing)."""
+        return stable_id("paper-session", community_id, self.member_id, self.service_date.isoformat(),
+                         self.start_time, self.end_time, self.content, self.place, self.minutes)
+
+
 class ServiceUseCases(LedgerCore):
     """Service: 三单制 orders, sessions, rating, certification, corrections, complaints; suggestions."""
+
+    def import_paper_session(self, *, actor: Actor, card: PaperSession, file_sha256: str) -> bool:
+        """补录: a community enters a line of a member's paper record card as its own act — recorded,
+        rated and certified by the office (its key signs every event), marked `Assurance.IMPORTED` with
+        the import file's SHA-256 and row, and credited to the member's account. The same rules as a
+        typed record apply. Returns False when the same line was imported before (nothing changes)."""
+        self._require_role(actor, Role.COMMUNITY)
+        member = self._member_of(actor, card.member_id)
+        if member.require_registered() != actor.actor_id:
+            raise NotPermitted("a community imports records only for members registered with it")
+        member.require_active()
+        session_id = card.session_id(actor.actor_id)
+        if self._exists(session_id):
+            return False
+        source = {"file_sha256": check_text(file_sha256, "file_sha256", chars_max=64), "row": card.row,
+                  "signed_by": check_text(card.signed_by, "signed_by", chars_max=NAME_CHARS_MAX, required=False)}
+        session = ServiceSession.record(
+            session_id=session_id, member_id=card.member_id, community_id=actor.actor_id,
+            activity=card.content[:ACTIVITY_CHARS_MAX], content=card.content, place=card.place,
+            service_date=card.service_date, start_time=card.start_time, end_time=card.end_time,
+            minutes=card.minutes, post_id=None, order_id=None, organiser="", recipient="",
+            recorded_on=self.today(), calendar=self.work_calendar(), assurance=Assurance.IMPORTED, source=source)
+        session.rate(rating=Rating(card.rating), rater_role=Role.COMMUNITY)
+        minutes = session.certify(certified_by=actor.actor_id, certified_on=self.today())
+        account = self._get(TimeAccount.create_id(card.member_id), TimeAccount, "time account")
+        if minutes > 0:
+            account.credit(source_id=session.id, kind="session", minutes=minutes,
+                           storage_cap_minutes=self._storage_cap())
+        self._commit(actor, None, session, account)
+        return True
 
     def place_order(self, *, actor: Actor, community_id: UUID, menu_item_id: UUID, note: str = "",
                     order_id: UUID | None = None, request_id: str | None = None) -> UUID:

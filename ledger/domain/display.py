@@ -78,3 +78,7 @@ def points_text(points: Fraction | None) -> str:
 def _check(minutes: int) -> None:
     if isinstance(minutes, bool) or not isinstance(minutes, int):
         raise TypeError(f"durations are whole minutes, got {minutes!r}")
+
+
+# How a session's hours were recorded (values.Assurance), as reports and pages name it.
+ASSURANCE_TEXT = {"self_reported": "事后填报", "checked_in": "签到签退", "imported": "纸质记录导入"}

@@ -20,7 +20,7 @@ from ledger.domain.limits import (
     REASON_CHARS_MAX,
     TEXT_CHARS_MAX,
 )
-from ledger.domain.values import Rating, Role, check_minutes, check_service_date, check_text
+from ledger.domain.values import Assurance, Rating, Role, check_minutes, check_service_date, check_text
 
 _CLOCK_TIME = re.compile(r"([01][0-9]|2[0-3]):[0-5][0-9]")  # ASCII digits; used with fullmatch
 # The fields a record's rules check (`check_session_fields`); all but the organiser and the recipient
@@ -74,20 +74,60 @@ class ServiceSession(LedgerAggregate):
     def record(cls, *, session_id: UUID, member_id: UUID, community_id: UUID, activity: str, content: str,
                place: str, service_date: date, start_time: str, end_time: str, minutes: int,
                post_id: UUID | None, order_id: UUID | None, organiser: str, recipient: str,
-               recorded_on: date, calendar: WorkCalendar | None = None) -> "ServiceSession":
+               recorded_on: date, calendar: WorkCalendar | None = None,
+               assurance: Assurance = Assurance.SELF_REPORTED,
+               source: dict[str, Any] | None = None) -> "ServiceSession":
+        """A new record. A paper record entered by an office (`Assurance.IMPORTED`, 补录) names its
+        source (the import file's SHA-256, its row, who signed the card) and is never flagged late: the
+        lateness rule is about members recording promptly, and the office's import is its own act."""
         fields = check_session_fields(
             activity=activity, content=content, place=place, service_date=service_date, start_time=start_time,
             end_time=end_time, minutes=minutes, organiser=organiser, recipient=recipient, recorded_on=recorded_on)
+        assurance = Assurance(assurance)
+        if (source is not None) != (assurance is Assurance.IMPORTED):
+            raise InvalidInput("an imported record names its source, and only an imported record does")
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
+        late = elapsed > LATE_AFTER_WORKING_DAYS and assurance is not Assurance.IMPORTED
         return cls(id=session_id, member_id=member_id, community_id=community_id, **fields,
                    post_id=post_id, order_id=order_id, recorded_on=recorded_on, working_days_elapsed=elapsed,
-                   late=elapsed > LATE_AFTER_WORKING_DAYS)
+                   late=late, assurance=assurance.value, source=source)
 
-    @event("Recorded")
+    class Recorded(LedgerAggregate.Created):
+        """服务记录. Version 2 adds `assurance` (how the hours were recorded) and `source` (an imported
+        record's file SHA-256, row and signer; None otherwise). Version 1 statements, signed before
+        imports and check-ins existed, were all typed afterwards: self-reported, no source."""
+
+        class_version = 2
+        member_id: UUID
+        community_id: UUID
+        activity: str
+        content: str
+        place: str
+        service_date: date
+        start_time: str
+        end_time: str
+        minutes: int
+        post_id: UUID | None
+        order_id: UUID | None
+        organiser: str
+        recipient: str
+        recorded_on: date
+        working_days_elapsed: int
+        late: bool
+        assurance: str
+        source: dict[str, Any] | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["assurance"] = Assurance.SELF_REPORTED.value
+            state["source"] = None
+
+    @event(Recorded)
     def __init__(self, *, id: UUID, member_id: UUID, community_id: UUID, activity: str, content: str,
                  place: str, service_date: date, start_time: str, end_time: str, minutes: int,
                  post_id: UUID | None, order_id: UUID | None, organiser: str, recipient: str,
-                 recorded_on: date, working_days_elapsed: int, late: bool) -> None:
+                 recorded_on: date, working_days_elapsed: int, late: bool, assurance: str,
+                 source: dict[str, Any] | None) -> None:
         self.member_id = member_id
         self.community_id = community_id
         self.activity = activity
@@ -103,6 +143,8 @@ class ServiceSession(LedgerAggregate):
         self.recipient = recipient
         self.recorded_on = recorded_on
         self.late = late
+        self.assurance = Assurance(assurance)
+        self.source = source
         self.status = self.RECORDED
         self.rating: Rating | None = None
         self.rated_by_role: str | None = None

@@ -49,6 +49,16 @@ class Rating(str, enum.Enum):
     FAIR = "一般"
 
 
+class Assurance(str, enum.Enum):
+    """How a session's hours came to be recorded (DOMAIN.md, assurance of a record): typed by the
+    member or the office afterwards, recorded by check-in and check-out at the venue (信用时长), or
+    entered by an office from the paper backlog (补录). Every session carries one; reports show it."""
+
+    SELF_REPORTED = "self_reported"
+    CHECKED_IN = "checked_in"
+    IMPORTED = "imported"
+
+
 class UnitType(str, enum.Enum):
     ORGAN = "机关"
     INSTITUTION = "事业"

@@ -94,6 +94,7 @@ class SessionLine:
     community_id: str
     community_name: str
     certified_on: date | None
+    assurance: str = "self_reported"  # values.Assurance, from the signed Recorded event
 
 
 @dataclass(frozen=True)
@@ -451,7 +452,7 @@ def verify_certificate(data: bytes, root_public_key: bytes, *, witness_keys: Seq
         rating = aggregate.rating.value if aggregate.rating is not None else ""
         sessions.append(SessionLine(session_id, aggregate.service_date, aggregate.activity, aggregate.content,
                                     aggregate.place, aggregate.certified_minutes, rating, str(community.id),
-                                    community.name, aggregate.certified_on))
+                                    community.name, aggregate.certified_on, aggregate.assurance.value))
     sessions.sort(key=lambda line: (line.service_date, line.session_id))
     minutes = sum(line.minutes for line in sessions)
     if (len(sessions), minutes) != (claimed_sessions, claimed_minutes):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ledger.domain.display import DURATION_UNIT, duration_words
-from ledger.domain.values import CHINA_TIME
+from ledger.domain.display import ASSURANCE_TEXT, DURATION_UNIT, duration_words
+from ledger.domain.values import CHINA_TIME, Assurance
 from ledger.verification.certificates import VerifiedCertificate, period_text
 from projections.render import render
 from projections.render.model import (
@@ -36,7 +36,8 @@ def certificate_report(verified: VerifiedCertificate, *, display_name: str | Non
         cumulative += line.minutes
         rows.append({"no": number, "date": line.service_date, "content": f"{line.activity}：{line.content}",
                      "place": line.place, "minutes": line.minutes, "cumulative": cumulative, "rating": line.rating,
-                     "certified_by": line.community_name})
+                     "certified_by": line.community_name if line.assurance == Assurance.SELF_REPORTED.value
+                     else f"{line.community_name}\n{ASSURANCE_TEXT[line.assurance]}"})
     columns = [
         Column("no", "序号", 5, "center", "int"),
         Column("date", "服务日期", 11, "center", "date"),

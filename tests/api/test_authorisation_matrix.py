@@ -330,6 +330,7 @@ EXPECTED_TABLE = """
     session.read                    A   C    O    .    O    O    A
     session.rate                    .   O    O    .    .    O    .     the recipient or the organiser rates
     session.certify                 .   .    O    .    .    .    .     the community certifies (认证签字)
+    session.import                  .   .    A    .    .    .    .     the community enters its paper record cards (补录), only its own members
     session.reject                  .   .    O    .    .    .    .
     session.correct                 .   .    O    .    .    .    .     corrected by the community, by a new event
     session.uphold_complaint        .   .    O    .    .    .    .

@@ -101,7 +101,7 @@ PINNED_TOPICS = [
     "ledger.domain.transfer:TransferRejection.Recorded",
 ]
 # Event classes past version 1: a bump is written here, beside its upcaster (docs/schema-evolution.md).
-PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2,
+PINNED_CLASS_VERSIONS = {"Suggestion.Forwarded": 2, "ServiceSession.Recorded": 2,
                          # issue #12: a region's setting changes carry their reason
                          "Region.SettingsChanged": 2, "Region.ReportDeadlineSet": 2, "Region.YearRescored": 2,
                          "Region.TransferTimeoutSet": 2, "Unit.Paired": 2}

@@ -152,7 +152,7 @@ def test_overview_hours_by_month_and_stars(shared: tuple[Golden, Views]) -> None
                      "社区稳定维护岗": (2, 135)}
     report = reports.overview(golden_views, year=YEAR)
     assert [s.heading for s in report.sections][1:] == ["各单位报到与参与情况", "各社区参与情况", "服务时长按月分布",
-                                                         "服务时长按岗位分布", "星级分布"]
+                                                         "服务时长按岗位分布", "服务时长按记录方式分布", "星级分布"]
 
 
 def test_a_later_policy_keeps_a_closed_year_until_it_is_rescored(golden: Golden, golden_views: Views) -> None:

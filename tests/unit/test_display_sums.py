@@ -120,6 +120,7 @@ def test_the_certificate_table_adds_up(minutes: list[int]) -> None:
         def __init__(self, value: int) -> None:
             self.minutes, self.service_date, self.activity, self.content = value, datetime.date(2026, 5, 1), "敬老", "陪伴"
             self.place, self.rating, self.community_name = "活动室", "优", "紫鑫城社区"
+            self.assurance = "self_reported"
 
     class Checkpoint:
         size, root_hash = 1, bytes(32)

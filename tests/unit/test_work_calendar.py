@@ -75,6 +75,16 @@ def test_working_days_are_additive_and_never_more_than_the_days(start: date, day
         assert calendar.working_days_between(start, calendar.add_working_days(start, total)) == total
 
 
+@given(start=st.dates(date(2012, 1, 1), date(2029, 12, 31)), days=st.integers(0, 1200))
+def test_the_counted_working_days_are_the_days_tested_one_by_one(start: date, days: int) -> None:
+    from datetime import timedelta
+
+    calendar = shipped_calendar()
+    end = start + timedelta(days=days)
+    one_by_one = sum(1 for offset in range(1, days + 1) if calendar.is_working_day(start + timedelta(days=offset)))
+    assert calendar.working_days_between(start, end) == one_by_one
+
+
 def session(**changes: object) -> ServiceSession:
     fields = dict(session_id=uuid4(), member_id=uuid4(), community_id=uuid4(), activity="敬老", content="陪伴",
                   place="活动室", service_date=date(2026, 9, 25), start_time="09:00", end_time="11:00", minutes=120,
