@@ -26,6 +26,34 @@ UNLABELLED_CONTROLS = """() => Array.from(document.querySelectorAll('input, sele
   .filter(el => el.type !== 'hidden' && !el.closest('[hidden]'))
   .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.getAttribute('aria-labelledby'))
   .map(el => el.outerHTML.slice(0, 120))"""
+# WCAG 2.1 AA contrast (1.4.3): 4.5:1 for text, 3:1 for large text (24 px, or 18.66 px bold), for every
+# visible element with text of its own, against the first opaque background among its ancestors.
+LOW_CONTRAST = """() => {
+  const channel = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+  const parse = s => { const m = s.match(/rgba?\\(([^)]+)\\)/); if (!m) return null;
+    const p = m[1].split(/[ ,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; };
+  const luminance = c => 0.2126 * channel(c[0]) + 0.7152 * channel(c[1]) + 0.0722 * channel(c[2]);
+  const background = el => { for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor); if (c && c[3] >= 0.99) return c; }
+    return [255, 255, 255, 1]; };
+  const found = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const own = Array.from(el.childNodes).some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || el.closest('[hidden], svg, .sr-only')) continue;
+    const style = getComputedStyle(el); const box = el.getBoundingClientRect();
+    if (style.visibility === 'hidden' || style.display === 'none' || box.width === 0 || box.height === 0) continue;
+    if (el.disabled || el.closest('[disabled]')) continue;  // WCAG exempts inactive controls
+    const fg = parse(style.color); if (!fg) continue;
+    const bg = background(el);
+    const blended = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+    const [a, b] = [luminance(blended), luminance(bg)];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(style.fontSize); const bold = parseInt(style.fontWeight, 10) >= 700;
+    const needed = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < needed - 0.005) found.push(`${el.tagName.toLowerCase()}.${el.className} "${el.textContent.trim().slice(0, 20)}" ${ratio.toFixed(2)}`);
+  }
+  return found.slice(0, 8);
+}"""
 OVERFLOW = "() => document.documentElement.scrollWidth - window.innerWidth"
 WIDEST = """() => Array.from(document.querySelectorAll('main *'))
   .filter(el => el.getBoundingClientRect().right > window.innerWidth + 1 && !el.closest('.table-wrap, .tabs-inner'))
@@ -48,6 +76,7 @@ def _login(server: Server, role: str) -> Any:
 def _check(page: Any, path: str) -> None:
     assert page.locator("h1").count() >= 1, path
     assert page.evaluate(UNLABELLED_CONTROLS) == [], path
+    assert page.evaluate(LOW_CONTRAST) == [], (path, page.evaluate(LOW_CONTRAST))
     assert "未能完成" not in page.inner_text("main"), (path, page.inner_text("main")[:300])
 
 
@@ -80,6 +109,9 @@ def test_front_page_report_and_sign_in(server: Server, pages: Pages) -> None:
     for label in ("爱心超市收银台", "社区工作台", "我的", "单位", "审计核验", "全区概况"):
         assert guest.get_by_role("link", name=label).count() >= 1, label
     pages.shot(guest, "home")
+    for path in ("/", "/login", "/activate"):  # the anonymous pages pass the same label and contrast checks
+        guest.goto(server.base + path)
+        _check(guest, path)
     guest.goto(server.base + "/me")  # a role page without a session leads to the sign-in form
     assert "/login?next=/me" in guest.url
     guest.fill("#username", "nobody")
