@@ -79,6 +79,9 @@ POLICY: dict[str, Rule] = {
     "community.open_counter":    Rule(Kind.COMMUNITY, {C: O}, "开设兑换柜台 open a counter"),
     "community.register_resident": Rule(Kind.COMMUNITY, {C: O}, "登记居民 register a resident"),
     "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
+    "member.identify":           Rule(Kind.COMMUNITY, {K: O},
+                                      "柜台核对本社区党员（姓名、隐去中间位的手机号）identify a member of the counter's "
+                                      "community (name, masked phone)"),
     # -- members (在职党员) ---------------------------------------------------------------------
     "member.read":               Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: O}, "查看党员 read a member"),
     "member.read_personal":      Rule(Kind.MEMBER, {M: O, C: O, U: O},

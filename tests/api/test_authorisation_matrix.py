@@ -300,6 +300,7 @@ EXPECTED_TABLE = """
     community.open_counter          .   .    O    .    .    .    .
     community.register_resident     .   .    O    .    .    .    .
     counter.read                    A   .    O    O    .    .    A
+    member.identify                 .   .    .    O    .    .    .     the counter checks who is spending (own community)
     member.read                     A   O    O    .    O    .    A
     member.read_personal            .   O    O    .    O    .    .     personal fields: own community and unit only
     member.issue_slip               .   O    .    .    .    .    .     the unit issues the 报到单
@@ -466,7 +467,9 @@ def test_the_table_keeps_the_issue_promises() -> None:
     assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"
     assert {a for a in POLICY if Role.COUNTER in POLICY[a].scopes} - {
         "region.read", "policy.read", "community.read", "key.read", "region.card"} == {
-        "balance.read", "redemption.create", "counter.read"}, "a counter reads balances and redeems, nothing else"
+        "balance.read", "redemption.create", "counter.read", "member.identify"}, \
+        "a counter reads balances, redeems and checks who is spending (name, masked phone), nothing else"
+    assert POLICY["member.identify"].scopes == {Role.COUNTER: Scope.OWN}  # its own community's members only
     assert POLICY["member.read_personal"].scopes == {Role.MEMBER: Scope.OWN, Role.COMMUNITY: Scope.OWN,
                                                      Role.UNIT: Scope.OWN}
     for action, rule in POLICY.items():
