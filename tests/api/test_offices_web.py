@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import urllib.parse
+from datetime import date
 from typing import Any
 from uuid import uuid4
 
@@ -101,3 +103,96 @@ def test_counter_search_is_for_counters_only(client: TestClient, world: World) -
     for actor in (world.a.community, world.a.unit, world.a.member):
         _as(client, world, actor)
         assert client.get("/counter/search", params={"q": "党员"}).status_code == 403
+
+
+# -- the community's certification queue and late records ---------------------------------------------------
+
+def _record(world: World, *, days_ago: int, activity: str, organiser: str = "", recipient: str = "") -> str:
+    member = world.a.member
+    return str(world.ledger.record_session(
+        actor=world.a.community, member_id=member.actor_id, activity=activity, content=f"{activity}的内容", place="社区广场",
+        service_date=date.fromisoformat(today_iso(world.ledger, days_ago)), start_time="09:00", end_time="10:00",
+        minutes=60, organiser=organiser, recipient=recipient))
+
+
+def _queue_ids(text: str) -> list[str]:
+    return re.findall(r'name="session" value="([0-9a-f-]{36})"', text)
+
+
+def test_the_queue_shows_what_was_done_and_filters(client: TestClient, world: World) -> None:
+    shown = _record(world, days_ago=3, activity="义诊咨询", organiser="社区卫生站", recipient="孤寡老人王奶奶")
+    _as(client, world, world.a.community)
+    page = client.get("/community/queue")
+    assert page.status_code == 200
+    for text in ("义诊咨询", "义诊咨询的内容", "社区广场", "社区卫生站", "孤寡老人王奶奶", "党员甲"):
+        assert text in page.text, text
+    assert set(_queue_ids(page.text)) == {shown, str(world.a.open_session_id)}
+    since = client.get("/community/queue", params={"from": today_iso(world.ledger, 1)})
+    assert _queue_ids(since.text) == [str(world.a.open_session_id)]
+    until = client.get("/community/queue", params={"to": today_iso(world.ledger, 2), "name": "甲"})
+    assert _queue_ids(until.text) == [shown]
+    nobody = client.get("/community/queue", params={"name": "无此人"})
+    assert _queue_ids(nobody.text) == [] and "没有符合条件的待认证记录" in nobody.text
+    unrated = client.get("/community/queue", params={"rating": "none"})
+    assert len(_queue_ids(unrated.text)) == 2
+    rated = client.get("/community/queue", params={"rating": "优"})
+    assert _queue_ids(rated.text) == []
+
+
+def test_a_bad_filter_says_so_in_chinese_and_keeps_what_was_typed(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.community)
+    page = client.get("/community/queue", params={"from": "2026-13-40", "to": "2020-01-01", "name": "甲乙"})
+    assert page.status_code == 200
+    assert "日期格式为 年-月-日" in page.text and 'value="2026-13-40"' in page.text and 'value="甲乙"' in page.text
+    backwards = client.get("/community/queue", params={"from": "2026-05-01", "to": "2026-04-01"})
+    assert "结束日期不能早于开始日期" in backwards.text
+
+
+def test_rejecting_without_a_reason_keeps_the_ticks_and_writes_nothing(client: TestClient, world: World) -> None:
+    session = str(world.a.open_session_id)
+    before = _events(world)
+    answer = _post(client, world, world.a.community, "/community/queue", {
+        "session": session, "action": "reject", "reason": "", f"rating-{session}": "良",
+        "back": "/community/queue?name=%E7%94%B2"})
+    assert answer.status_code == 422
+    assert "不予认证须填写理由" in answer.text
+    assert f'value="{session}" id="s-{session}" checked' in answer.text  # still ticked
+    assert '<option value="良" selected>' in answer.text and 'value="甲"' in answer.text  # rating and filter kept
+    assert _events(world) == before
+    nothing = _post(client, world, world.a.community, "/community/queue", {"action": "certify"})
+    assert nothing.status_code == 422 and "请先勾选记录" in nothing.text and _events(world) == before
+
+
+def test_certifying_from_a_filtered_queue_comes_back_to_it(client: TestClient, world: World) -> None:
+    session = str(world.a.open_session_id)
+    answer = _post(client, world, world.a.community, "/community/queue", {
+        "session": session, "action": "certify", f"rating-{session}": "优", "back": "/community/queue?rating=none"})
+    assert answer.status_code == 303 and answer.headers["location"] == "/community/queue?rating=none"
+    assert _flash(answer)["kind"] == "ok" and "已认证 1 条" in _flash(answer)["text"]
+    assert world.ledger.get_session(world.a.open_session_id).status == "certified"
+    elsewhere = _post(client, world, world.a.community, "/community/queue", {
+        "session": session, "action": "certify", "back": "https://evil.example/"})
+    assert elsewhere.headers["location"] == "/community/queue"  # no open redirect
+
+
+def test_a_refusal_names_the_session_not_its_id(client: TestClient, world: World) -> None:
+    other = str(world.b.open_session_id)
+    answer = _post(client, world, world.a.community, "/community/queue", {"session": other, "action": "certify"})
+    assert answer.status_code == 303 and _flash(answer)["kind"] == "error"
+    assert other[:8] not in _flash(answer)["text"] and "党员乙" not in _flash(answer)["text"]
+
+
+def test_late_records_are_sorted_by_lateness_and_can_be_decided(client: TestClient, world: World) -> None:
+    a_month = _record(world, days_ago=30, activity="老年课堂")
+    two_months = _record(world, days_ago=60, activity="植树活动")
+    _as(client, world, world.a.community)
+    page = client.get("/community/late")
+    assert page.status_code == 200
+    assert _queue_ids(page.text) == [two_months, a_month]  # the latest entry first
+    by_date = client.get("/community/late", params={"order": "date"})
+    assert _queue_ids(by_date.text) == [a_month, two_months]
+    assert "晚60天" in page.text
+    done = _post(client, world, world.a.community, "/community/queue", {
+        "session": two_months, "action": "reject", "reason": "无法核实", "back": "/community/late?order=late"})
+    assert done.status_code == 303 and done.headers["location"] == "/community/late?order=late"
+    assert _queue_ids(client.get("/community/late").text) == [a_month]  # decided: no longer tickable
