@@ -20,6 +20,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.services import services_of
 from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
 from api.web.pages.counter import mask_phone
 from ledger.application import Actor
@@ -196,3 +197,55 @@ def test_late_records_are_sorted_by_lateness_and_can_be_decided(client: TestClie
         "session": two_months, "action": "reject", "reason": "无法核实", "back": "/community/late?order=late"})
     assert done.status_code == 303 and done.headers["location"] == "/community/late?order=late"
     assert _queue_ids(client.get("/community/late").text) == [a_month]  # decided: no longer tickable
+
+
+# -- the unit: enrol, 报到单, chase list, 回执单 with posts ------------------------------------------------------
+
+def _members_of_unit(client: TestClient, world: World) -> dict[str, Any]:
+    from projections import queries
+
+    with services_of(client.app).read_models.current() as views:  # type: ignore[arg-type]  # the app under test
+        return {m.name: m for m in queries.members(views, unit_id=str(world.a.unit.actor_id))}
+
+
+def test_a_unit_enrols_a_member_and_issues_the_slip_at_once(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.unit)
+    assert 'id="not-enrolled">9<' in client.get("/unit").text  # declared 10, one enrolled
+    answer = _post(client, world, world.a.unit, "/unit/members", {
+        "name": "周晓兰", "party_status": "预备", "job_title": "科员", "community_id": str(world.a.community.actor_id)})
+    assert answer.status_code == 303 and _flash(answer)["kind"] == "warn", _flash(answer)  # done, after the deadline
+    assert "周晓兰" in _flash(answer)["text"] and "晚于本年度报到截止日期" in _flash(answer)["text"]
+    enrolled = _members_of_unit(client, world)["周晓兰"]
+    assert enrolled.party_status == "预备" and enrolled.job_title == "科员"
+    client.cookies.set("tl_flash", answer.cookies["tl_flash"])
+    page = client.get("/unit")
+    assert 'id="not-enrolled">8<' in page.text and "周晓兰" in page.text
+    assert "flash-warn" in page.text and "晚于本年度报到截止日期" in page.text  # the warning is shown
+    chase = client.get("/unit/chase")
+    assert chase.status_code == 200 and "周晓兰" in chase.text and "科员" in chase.text and "社区甲" in chase.text
+
+
+def test_enrolling_without_a_name_keeps_what_was_typed(client: TestClient, world: World) -> None:
+    before, members = _events(world), sorted(_members_of_unit(client, world))
+    answer = _post(client, world, world.a.unit, "/unit/members", {
+        "name": "", "party_status": "党员", "job_title": "副处长", "community_id": "not-a-community"})
+    assert answer.status_code == 422
+    for text in ("请填写姓名", "请选择正式党员或预备党员", "请从列表中选择报到社区", 'value="副处长"'):
+        assert text in answer.text, text
+    assert _events(world) == before and sorted(_members_of_unit(client, world)) == members
+
+
+def test_a_refused_enrolment_says_why_in_chinese_and_keeps_the_form(client: TestClient, world: World) -> None:
+    before = _events(world)
+    answer = _post(client, world, world.a.unit, "/unit/members", {
+        "name": "王\u202e明", "party_status": "正式", "job_title": "", "community_id": ""})  # a bidi control
+    assert answer.status_code == 422 and 'value="王\u202e明"' in answer.text
+    assert "flash-error" in answer.text and _events(world) == before
+
+
+def test_the_unit_sees_the_receipt_with_the_posts_claimed(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.unit)
+    page = client.get("/unit")
+    posts = world.ledger.get_member(world.a.member.actor_id).posts
+    assert posts and all(name in page.text for name in posts.values())
+    assert f"/reports/receipt?slip_id={world.a.slip_id}" in page.text
