@@ -509,6 +509,7 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/reports/{kind}": lambda w: "/reports/overview",
     "/reports/{kind}/file": lambda w: "/reports/overview/file?format=json",
     "/counter/balance": lambda w: f"/counter/balance?member={w.a.member.actor_id}",
+    "/counter/search": lambda w: "/counter/search?q=0000",  # issue #12: by the phone's last four digits
     "/community/logins/{member_id}/activation-code":
         lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
     "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
@@ -634,6 +635,13 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.COMMUNITY, "GET", f"/reports/register?community_id={b.community.actor_id}", None),
         (Role.UNIT, "POST", "/unit/exemptions", {"member_id": str(b.member.actor_id), "year": "2027",
                                                  "reason": "长期病休"}),
+        # issue #12: a unit's slip for side B's member; side B's session decided from A's late list
+        (Role.UNIT, "POST", "/unit/report-slips", {"member_id": str(b.member.actor_id),
+                                                   "community_id": str(b.community.actor_id)}),
+        (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "reject",
+                                                      "reason": "无法核实", "back": "/community/late"}),
+        (Role.COMMUNITY, "GET", f"/community/registrations/new?member={str(b.member.actor_id).replace('-', '')}",
+         None),
         (Role.UNIT, "GET", f"/reports/unit-stats?unit_id={b.unit.actor_id}", None),
         (Role.UNIT, "GET", f"/reports/feedback?unit_id={b.unit.actor_id}", None),
         (Role.MEMBER, "POST", f"/me/consents/{b_consent}/withdraw", {}),

@@ -17,14 +17,12 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.services import services_of
 from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
 from api.web.pages.counter import mask_phone
 from ledger.application import Actor
-from ledger.domain.values import Role
 from tests.api.world import World, today_iso
 
 
@@ -249,3 +247,25 @@ def test_the_unit_sees_the_receipt_with_the_posts_claimed(client: TestClient, wo
     posts = world.ledger.get_member(world.a.member.actor_id).posts
     assert posts and all(name in page.text for name in posts.values())
     assert f"/reports/receipt?slip_id={world.a.slip_id}" in page.text
+
+
+def test_registering_by_a_typed_code_refuses_what_is_not_a_code(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.community)
+    page = client.get("/community/registrations")
+    assert 'pattern="' in page.text  # the browser refuses it before sending, too
+    for typed, message in (("张三", "党员编号是32位数字和字母"), ("12345", "党员编号是32位数字和字母"),
+                           (str(uuid4()), "本地区没有这个党员编号")):
+        answer = client.get("/community/registrations/new", params={"member": typed})
+        assert answer.status_code == 422 and message in answer.text, typed
+        assert f'value="{typed}"' in answer.text  # kept, to correct
+    code = str(world.a.member.actor_id).replace("-", "").upper()
+    form = client.get("/community/registrations/new", params={"member": f" {code} "})
+    assert form.status_code == 200 and str(world.a.member.actor_id) in form.text
+
+
+def test_the_year_table_pages_and_filters_by_unit(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.community)
+    page = client.get("/community/year")
+    assert page.status_code == 200 and "共 1 人" in page.text and "党员甲" in page.text
+    other = client.get("/community/year", params={"unit": "不存在的单位", "page": "9"})
+    assert other.status_code == 200 and "党员甲" in other.text  # an unknown unit: everyone, the last page

@@ -129,6 +129,7 @@ def overview(request: Request) -> Response:
 
 # -- certification queue ---------------------------------------------------------------------------------------
 
+YEAR_PAGE = 40  # members on one page of the year table (the whole table was ~4,700 px tall)
 QUEUE_PAGE = 50  # sessions on one page of the queue (and of the late list); BULK_MAX bounds one decision
 LATE_MAX = 2000  # late records sorted in one go (a community's late records in a year are far fewer)
 RATING_FILTERS = [("", "全部评价"), ("none", "未评价"), ("优", "优"), ("良", "良"), ("一般", "一般")]
@@ -145,12 +146,12 @@ def _filter_of(params: Any, posts: dict[str, str]) -> tuple[SessionFilter, dict[
                                                                          "order", "page")}
     errors: dict[str, str] = {}
     dates: dict[str, date | None] = {"from": None, "to": None}
-    for name in ("from", "to"):
-        if typed[name]:
+    for end in ("from", "to"):
+        if typed[end]:
             try:
-                dates[name] = date.fromisoformat(typed[name])
+                dates[end] = date.fromisoformat(typed[end])
             except ValueError:
-                errors[name] = "日期格式为 年-月-日，如 2026-05-01"
+                errors[end] = "日期格式为 年-月-日，如 2026-05-01"
     if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
         errors["to"] = "结束日期不能早于开始日期"
         dates["to"] = None
@@ -160,8 +161,9 @@ def _filter_of(params: Any, posts: dict[str, str]) -> tuple[SessionFilter, dict[
     rating = typed["rating"] if typed["rating"] in {value for value, _ in RATING_FILTERS if value} else None
     if typed["rating"] and rating is None:
         errors["rating"] = "请从列表中选择评价"
-    name = typed["name"][:FILTER_NAME_CHARS_MAX] or None
-    chosen = SessionFilter(date_from=dates["from"], date_to=dates["to"], post_id=post, rating=rating, name=name)
+    member_name = typed["name"][:FILTER_NAME_CHARS_MAX] or None
+    chosen = SessionFilter(date_from=dates["from"], date_to=dates["to"], post_id=post, rating=rating,
+                           name=member_name)
     return chosen, typed, errors
 
 
@@ -327,12 +329,30 @@ def late_records(request: Request) -> Response:
 @router.get("/community/registrations")
 def registrations(request: Request) -> Response:
     principal, _ = _me(request)
+    return _registrations(request, principal)
+
+
+def _registrations(request: Request, principal: Any, *, member_code: str = "", member_error: str = "",
+                   status_code: int = 200) -> Response:
     slips = _slips(request, principal)
-    return _page(request, principal, "community/registrations.html", "报到登记与回执", {
+    return core.page(request, "community/registrations.html", {
+        "tabs": TABS, "member_code": member_code, "member_error": member_error,
         "pending": [s for s in slips if not s["registered"]],
         "receipts": [s for s in slips if s["registered"] and not s["receipt_sent_on"]],
         "done": sorted((s for s in slips if s["registered"] and s["receipt_sent_on"]),
-                       key=lambda s: s["receipt_sent_on"], reverse=True)[:50]})
+                       key=lambda s: s["receipt_sent_on"], reverse=True)[:50]},
+        principal=principal, title="报到登记与回执", status_code=status_code)
+
+
+MEMBER_CODE_CHARS_MAX = 40  # 32 hex digits, with dashes and spaces around
+
+
+def _member_code(text: str) -> UUID | None:
+    """A member code as typed (with or without dashes, any case), or None if it is not one."""
+    compact = text.strip().replace("-", "").lower()
+    if len(compact) != 32 or any(ch not in "0123456789abcdef" for ch in compact):
+        return None
+    return UUID(compact)
 
 
 @router.get("/community/registrations/new")
@@ -343,6 +363,18 @@ def registration_form(request: Request, slip: str | None = None, member: str | N
     if slip:
         slip_out = api_slips.read_slip(core.parse_uuid(slip, "slip"), principal.actor, ledger)
         member = str(slip_out.member_id)
+    elif member is not None:  # typed by hand: refused in place unless it is a member's code
+        typed = member[:MEMBER_CODE_CHARS_MAX]
+        code = _member_code(typed)
+        if code is None:
+            return _registrations(request, principal, member_code=typed, status_code=422,
+                                  member_error="党员编号是32位数字和字母a–f（可带短横线），请核对后重输。")
+        try:
+            ledger.get_member(code)
+        except LedgerError:
+            return _registrations(request, principal, member_code=typed, status_code=422,
+                                  member_error="本地区没有这个党员编号，请核对后重输。")
+        member = str(code)
     unit_name = ""
     if slip_out is not None:
         unit_name = api_reports_unit_name(request, principal, slip_out.unit_id)
@@ -621,8 +653,20 @@ def year_view(request: Request, year: int | None = None) -> Response:
         suggestions.append({"id": row.suggestion_id, "name": row.name or "", "content": suggestion.content,
                             "submitted_on": suggestion.submitted_on, "status": suggestion.status,
                             "note": suggestion.outcome_note})
+    units = sorted({y.member.unit_name for y in years if y.member.unit_name})
+    unit_name = request.query_params.get("unit", "")
+    shown = [y for y in years if not unit_name or y.member.unit_name == unit_name]
+    typed = {"year": str(year), "unit": unit_name if unit_name in units else "",
+             "page": request.query_params.get("page", "")}
+    page_number = _page_number(typed)
+    page_count = max(1, -(-len(shown) // YEAR_PAGE))
+    page_number = min(page_number, page_count)
     return _page(request, principal, "community/year.html", "年终纪实与建议", {
-        "years": years, "year": year, "suggestions": suggestions, "query": report_query(year, None, me, None)})
+        "years": shown[(page_number - 1) * YEAR_PAGE:page_number * YEAR_PAGE], "members_total": len(shown),
+        "year": year, "units": units, "unit_chosen": typed["unit"], "page_number": page_number,
+        "pages": [(n, "/community/year?" + urlencode({k: v for k, v in {**typed, "page": str(n)}.items() if v}))
+                  for n in range(1, page_count + 1)],
+        "suggestions": suggestions, "query": report_query(year, None, me, None)})
 
 
 @router.post("/community/suggestions/{suggestion_id}/adopt")

@@ -87,7 +87,7 @@ def _counter_community(request: Request, principal: Any) -> UUID:
 def _phone_of(ledger: Any, member_id: UUID) -> str:
     """The member's own phone, read through the sealed-field access (never logged); "" when none or erased."""
     try:
-        return ledger.member_personal_data(member_id).get("mobile", "")  # type: ignore[no-any-return]
+        return str(ledger.member_personal_data(member_id).get("mobile", ""))
     except LedgerError:  # erased (crypto-shredded): nothing to show
         return ""
 

@@ -81,9 +81,8 @@ def _chase_rows(years: list[Any], slips: list[dict[str, Any]]) -> list[dict[str,
     for y in years:
         if y.reported or y.exemption is not None or y.member.closed_on is not None:
             continue
-        slip = latest.get(y.member.member_id)
         rows.append({"member_id": y.member.member_id, "name": y.member.name, "job_title": y.member.job_title,
-                     "party_status": y.member.party_status, "slip": slip})
+                     "party_status": y.member.party_status, "slip": latest.get(y.member.member_id)})
     return sorted(rows, key=lambda r: (r["slip"] is not None, str(r["slip"]["issued_on"]) if r["slip"] else "",
                                        r["name"]))
 
@@ -128,7 +127,7 @@ async def enrol_member(request: Request) -> Response:
         def run() -> Any:
             body = EnrolIn(name=values["name"], party_status=PartyStatus(values["party_status"]),
                            job_title=values["job_title"], member_id=member_id)
-            answer = api_units.enrol(body, core.commands_for(request, principal, path="/v1/members",
+            answer: Any = api_units.enrol(body, core.commands_for(request, principal, path="/v1/members",
                                                              idempotency_key=core.form_key(form, "enrol")))
             enrolled = UUID(json.loads(bytes(answer.body))["id"])
             if community_id is None:
