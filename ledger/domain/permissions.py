@@ -20,6 +20,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.PeerRegistered": frozenset({R}),
     "Region.TransferTimeoutSet": frozenset({R}),
     "Region.CalendarPublished": frozenset({R}),
+    "Region.CounterConfirmationSet": frozenset({R}),
     "Transfer.Initiated": frozenset({R}),
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),

@@ -12,6 +12,7 @@ from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, calendar_from_published, check_year_calendar
 from ledger.domain.errors import InvalidInput
 from ledger.domain.limits import ADDRESS_CHARS_MAX, DISPLAY_NAME_CHARS_MAX, NAME_CHARS_MAX, STORAGE_CAP_MINUTES_MAX
+from ledger.domain.limits import REASON_CHARS_MAX  # the counter confirmation's reason (issue #12)
 from ledger.domain.values import check_region_code, check_text, stable_id
 
 DEFAULT_DISPLAY_NAME = "爱心时间银行"
@@ -151,3 +152,17 @@ class Region(LedgerAggregate):
         if code not in self.peers:
             raise NotFound(f"region {code} is not in this region's federation registry")
         return self.peers[code]
+
+    # -- the counter's identity check (issue #12) ------------------------------------------------------
+    counter_confirmation = False  # until a region sets it: the counter shows name and masked phone only
+
+    def set_counter_confirmation(self, *, required: bool, reason: str) -> None:
+        """Whether a counter clerk must tick "checked in person" before redeeming. A change says why."""
+        if type(required) is not bool:
+            raise InvalidInput("required: true or false")
+        self._counter_confirmation_set(required=required, reason=check_text(
+            reason, "reason", chars_max=REASON_CHARS_MAX, required=True))
+
+    @event("CounterConfirmationSet")
+    def _counter_confirmation_set(self, required: bool, reason: str) -> None:
+        self.counter_confirmation = required

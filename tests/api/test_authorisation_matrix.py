@@ -237,6 +237,8 @@ SPECS: list[Spec] = [
          tolerate=frozenset({422})),
     Spec("POST", "/v1/members/{member_id}/certificates", "certificate.issue", _ids(member_id="member"),
          tolerate=frozenset({422})),
+    Spec("PUT", "/v1/region/counter-confirmation", "region.change_settings",  # issue #12: the counter's check
+         body=lambda w, r, s: {"required": True, "reason": "防止冒用党员码"}),
     Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
          lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
     Spec("POST", "/v1/transfers/{transfer_id}/settlement", "transfer.send",

@@ -269,3 +269,21 @@ def test_the_year_table_pages_and_filters_by_unit(client: TestClient, world: Wor
     assert page.status_code == 200 and "共 1 人" in page.text and "党员甲" in page.text
     other = client.get("/community/year", params={"unit": "不存在的单位", "page": "9"})
     assert other.status_code == 200 and "党员甲" in other.text  # an unknown unit: everyone, the last page
+
+
+def test_the_counter_confirmation_is_a_signed_region_setting(client: TestClient, world: World) -> None:
+    _as(client, world, world.a.counter)
+    assert 'data-confirm-identity="1"' not in client.get("/counter").text  # default off
+    refused = client.put("/v1/region/counter-confirmation", json={"required": True, "reason": ""},
+                         headers=world.headers(world.region))
+    assert refused.status_code == 422
+    counter_try = client.put("/v1/region/counter-confirmation", json={"required": True, "reason": "防冒用"},
+                             headers=world.headers(world.a.counter))
+    assert counter_try.status_code == 403
+    done = client.put("/v1/region/counter-confirmation", json={"required": True, "reason": "防止冒用党员码"},
+                      headers=world.headers(world.region))
+    assert done.status_code == 200, done.text
+    assert world.ledger.get_region().counter_confirmation is True
+    _as(client, world, world.a.counter)
+    page = client.get("/counter")
+    assert 'data-confirm-identity="1"' in page.text and "已当面核对本人" in page.text

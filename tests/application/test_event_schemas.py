@@ -70,6 +70,7 @@ PINNED_TOPICS = [
     "ledger.domain.organisations:Unit.Paired",
     "ledger.domain.organisations:Unit.Registered",
     "ledger.domain.region:Region.CalendarPublished",
+    "ledger.domain.region:Region.CounterConfirmationSet",
     "ledger.domain.region:Region.Initialised",
     "ledger.domain.region:Region.PeerRegistered",
     "ledger.domain.region:Region.PolicyAdopted",
