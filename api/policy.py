@@ -104,6 +104,7 @@ POLICY: dict[str, Rule] = {
                                       "查看时间账户流水 read time-account entries"),
     "slip.read":                 Rule(Kind.SLIP, {R: A, AUD: A, U: O, C: O, M: O}, "查看报到单 read a report slip"),
     "slip.send_receipt":         Rule(Kind.SLIP, {C: O}, "寄回执单 send the receipt"),
+    "slip.remind":               Rule(Kind.SLIP, {U: O}, "催报 remind a member to report (recorded)"),
     # -- 三单制 orders ------------------------------------------------------------------------
     "order.place":               Rule(Kind.COMMUNITY, {S: A}, "居民点单 place an order"),
     "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),

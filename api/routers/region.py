@@ -11,7 +11,7 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.common import DoneOut, IdOut
-from api.schemas.counter import CounterConfirmationIn
+from api.schemas.offices import CounterConfirmationIn
 from api.schemas.organisations import CommunityIn, UnitIn
 from api.schemas.region import (
     CalendarIn,

@@ -679,4 +679,8 @@ EN.update({  # issue #12: the offices (counter look-up, unit enrolment and chase
     f"职务最多 {limits.NAME_CHARS_MAX} 个字": f"A job title has at most {limits.NAME_CHARS_MAX} characters",
     f"理由最多 {limits.REASON_CHARS_MAX} 字": f"A reason has at most {limits.REASON_CHARS_MAX} characters",
     "（无权查看的记录）": "(a record you may not see)",
+    # the unit's recorded reminders (催报)
+    "人": "people", "催报记录": "Reminders", "已催报 {n} 次，最近 {day}": "Reminded {n} times, last on {day}",
+    "未催报": "Not reminded yet", "催报说明": "How the member was reminded", "如：电话提醒": "e.g. by phone",
+    "记录催报": "Record a reminder", "已记录催报": "Reminder recorded", "催报说明最多 {n} 字": "A note has at most {n} characters",
 })

@@ -54,6 +54,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "ReportSlip.Issued": frozenset({U}),
     "Member.ReportSlipIssued": frozenset({U}),
     "ReportSlip.ReceiptSent": frozenset({C}),
+    "ReportSlip.Reminded": frozenset({U}),
     "ServiceSession.Recorded": frozenset({M, C}),
     "ServiceSession.Rated": frozenset({S, C, U}),
     "ServiceSession.Certified": frozenset({C}),

@@ -237,6 +237,8 @@ SPECS: list[Spec] = [
          tolerate=frozenset({422})),
     Spec("POST", "/v1/members/{member_id}/certificates", "certificate.issue", _ids(member_id="member"),
          tolerate=frozenset({422})),
+    Spec("POST", "/v1/report-slips/{slip_id}/reminders", "slip.remind", _ids(slip_id="slip_id"),
+         lambda w, r, s: {"note": "电话提醒"}, tolerate=frozenset({409})),  # side A's member has reported
     Spec("PUT", "/v1/region/counter-confirmation", "region.change_settings",  # issue #12: the counter's check
          body=lambda w, r, s: {"required": True, "reason": "防止冒用党员码"}),
     Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
@@ -321,6 +323,7 @@ EXPECTED_TABLE = """
     account.read                    A   C    O    .    O    .    A
     slip.read                       A   O    O    .    O    .    A
     slip.send_receipt               .   .    O    .    .    .    .     回执单: the community answers the unit
+    slip.remind                     .   O    .    .    .    .    .     催报: the unit that issued the slip
     order.place                     .   .    .    .    .    A    .     居民点单 from any community's menu
     order.read                      A   .    O    .    O    O    A
     order.dispatch                  .   .    O    .    .    .    .     支部下单
@@ -638,6 +641,7 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.UNIT, "POST", "/unit/exemptions", {"member_id": str(b.member.actor_id), "year": "2027",
                                                  "reason": "长期病休"}),
         # issue #12: a unit's slip for side B's member; side B's session decided from A's late list
+        (Role.UNIT, "POST", "/unit/reminders", {"slip_id": str(b.slip_id), "note": "电话提醒"}),
         (Role.UNIT, "POST", "/unit/report-slips", {"member_id": str(b.member.actor_id),
                                                    "community_id": str(b.community.actor_id)}),
         (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "reject",

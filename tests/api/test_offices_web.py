@@ -287,3 +287,27 @@ def test_the_counter_confirmation_is_a_signed_region_setting(client: TestClient,
     _as(client, world, world.a.counter)
     page = client.get("/counter")
     assert 'data-confirm-identity="1"' in page.text and "已当面核对本人" in page.text
+
+
+def test_a_unit_records_a_reminder_on_the_chase_list(client: TestClient, world: World) -> None:
+    enrolled = _post(client, world, world.a.unit, "/unit/members", {
+        "name": "吴海燕", "party_status": "正式", "job_title": "", "community_id": str(world.a.community.actor_id)})
+    assert enrolled.status_code == 303
+    _as(client, world, world.a.unit)
+    chase = client.get("/unit/chase")
+    assert "吴海燕" in chase.text and "未催报" in chase.text
+    slip_id = re.search(r'name="slip_id" value="([0-9a-f-]{36})"', chase.text).group(1)  # type: ignore[union-attr]
+    too_long = _post(client, world, world.a.unit, "/unit/reminders", {"slip_id": slip_id, "note": "长" * 501})
+    before = _events(world)
+    assert too_long.status_code == 303 and _flash(too_long)["kind"] == "error" and "最多" in _flash(too_long)["text"]
+    done = _post(client, world, world.a.unit, "/unit/reminders", {"slip_id": slip_id, "note": "电话提醒"})
+    assert done.status_code == 303 and _flash(done)["kind"] == "ok", _flash(done)
+    assert _events(world) == before + 1
+    _as(client, world, world.a.unit)
+    assert "已催报 1 次" in client.get("/unit/chase").text and "电话提醒" in client.get("/unit/chase").text
+    other = _post(client, world, world.b.unit, "/unit/reminders", {"slip_id": slip_id, "note": "x"})
+    assert other.status_code == 303 and _flash(other)["kind"] == "error"  # not side B's slip: refused
+    assert _events(world) == before + 1
+    reported = _post(client, world, world.a.unit, "/unit/reminders", {"slip_id": str(world.a.slip_id), "note": ""})
+    assert reported.status_code == 303 and _flash(reported)["kind"] == "error"  # already reported: refused
+    assert _events(world) == before + 1

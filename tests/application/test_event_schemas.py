@@ -48,6 +48,7 @@ PINNED_TOPICS = [
     "ledger.domain.member:Member.Unfrozen",
     "ledger.domain.member:ReportSlip.Issued",
     "ledger.domain.member:ReportSlip.ReceiptSent",
+    "ledger.domain.member:ReportSlip.Reminded",
     "ledger.domain.orders:Order.Accepted",
     "ledger.domain.orders:Order.Cancelled",
     "ledger.domain.orders:Order.Dispatched",

@@ -15,15 +15,17 @@ from api.auth import AuthenticationFailed
 from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import members as api_members
+from api.routers import report_slips as api_slips
 from api.routers import reports as api_reports
 from api.routers import units as api_units
 from api.schemas.members import EnrolIn, ExemptionIn, ReportSlipIn
+from api.schemas.offices import ReminderIn
 from api.schemas.organisations import DeclaredMembersIn
 from api.web import core, i18n
 from api.web.pages.home import report_query
 from ledger.domain import warnings
 from ledger.domain.errors import InvalidInput
-from ledger.domain.limits import NAME_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.limits import NAME_CHARS_MAX, NOTE_CHARS_MAX, REASON_CHARS_MAX
 from ledger.domain.values import PartyStatus, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -92,7 +94,29 @@ def chase_list(request: Request, year: int | None = None) -> Response:
     """催报名单: who has not reported yet, to print and work through (with the slip to hand over again)."""
     principal, me = _me(request)
     context = _unit_context(request, principal, me, year)
+    ledger = core.ledger_of(request)
+    for row in context["chase"]:  # the reminders recorded on each slip (slip.read: the unit's own)
+        slip = row["slip"]
+        row["reminders"] = list(ledger.get_report_slip(UUID(str(slip["slip_id"]))).reminders) if slip else []
     return core.page(request, "unit/chase.html", context, principal=principal, title="催报名单")
+
+
+@router.post("/unit/reminders")
+async def remind(request: Request) -> Response:
+    """催报: record that the member was reminded (how, in the note); back to the chase list."""
+    principal, _ = _me(request)
+    form = await core.read_form(request)
+    slip_id = core.uuid_field(form, "slip_id")
+    note = str(form.get("note") or "").strip()
+    if len(note) > NOTE_CHARS_MAX:
+        return core.redirect("/unit/chase", kind="error", text=core.translator(core.lang_of(request))(
+            "催报说明最多 {n} 字").format(n=NOTE_CHARS_MAX))
+
+    def run() -> None:
+        api_slips.remind(slip_id, ReminderIn(note=note), core.commands_for(
+            request, principal, path=f"/v1/report-slips/{slip_id}/reminders", idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/unit/chase", ok="已记录催报")
 
 
 @router.post("/unit/members")
