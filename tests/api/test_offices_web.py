@@ -311,3 +311,21 @@ def test_a_unit_records_a_reminder_on_the_chase_list(client: TestClient, world: 
     reported = _post(client, world, world.a.unit, "/unit/reminders", {"slip_id": str(world.a.slip_id), "note": ""})
     assert reported.status_code == 303 and _flash(reported)["kind"] == "error"  # already reported: refused
     assert _events(world) == before + 1
+
+
+def test_the_new_events_verify_and_replay(client: TestClient, world: World) -> None:
+    """A reminder (ReportSlip.Reminded, by the unit) and the counter setting (Region.CounterConfirmationSet,
+    by the region) are signed like every event: the store verifies, and a fresh load replays them."""
+    import base64
+
+    from ledger.verification.store import verify_store
+
+    slip_id = world.ledger.issue_report_slip(actor=world.a.unit, member_id=world.ledger.enrol_member(
+        actor=world.a.unit, name="陈立新", party_status="正式"), community_id=world.a.community.actor_id)
+    world.ledger.remind_to_report(actor=world.a.unit, slip_id=slip_id, note="上门提醒")
+    world.ledger.set_counter_confirmation(actor=world.region, required=True, reason="防止冒用党员码")
+    root = base64.b64decode(world.ledger.root_public_key())
+    assert verify_store(world.ledger.database, root_public_key=root, region_code="320102",
+                        recorder=world.ledger.recorder, workers=0).ok
+    assert world.ledger.get_report_slip(slip_id).reminders[-1][1] == "上门提醒"
+    assert world.ledger.get_region().counter_confirmation is True
