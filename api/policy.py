@@ -80,6 +80,9 @@ POLICY: dict[str, Rule] = {
     "community.open_counter":    Rule(Kind.COMMUNITY, {R: A, C: O}, "开设兑换柜台 open a counter"),
     "community.register_resident": Rule(Kind.COMMUNITY, {C: O}, "登记居民 register a resident"),
     "counter.read":              Rule(Kind.COUNTER, {R: A, AUD: A, C: O, K: O}, "查看柜台 read a counter"),
+    "member.identify":           Rule(Kind.COMMUNITY, {K: O},
+                                      "柜台核对本社区党员（姓名、隐去中间位的手机号）identify a member of the counter's "
+                                      "community (name, masked phone)"),
     # -- members (在职党员) ---------------------------------------------------------------------
     "member.read":               Rule(Kind.MEMBER, {R: A, AUD: A, M: O, C: O, U: O}, "查看党员 read a member"),
     "member.read_personal":      Rule(Kind.MEMBER, {M: O, C: O, U: O},
@@ -102,6 +105,7 @@ POLICY: dict[str, Rule] = {
                                       "查看时间账户流水 read time-account entries"),
     "slip.read":                 Rule(Kind.SLIP, {R: A, AUD: A, U: O, C: O, M: O}, "查看报到单 read a report slip"),
     "slip.send_receipt":         Rule(Kind.SLIP, {C: O}, "寄回执单 send the receipt"),
+    "slip.remind":               Rule(Kind.SLIP, {U: O}, "催报 remind a member to report (recorded)"),
     # -- 三单制 orders ------------------------------------------------------------------------
     "order.place":               Rule(Kind.COMMUNITY, {S: A}, "居民点单 place an order"),
     "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),

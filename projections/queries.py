@@ -665,6 +665,50 @@ def sessions_page(views: Views, *, year: int | None = None, community_id: str | 
     return int(total), rows
 
 
+@dataclass(frozen=True)
+class SessionFilter:
+    """What an office narrows a list of its sessions to (every field optional)."""
+
+    status: str | None = None
+    late: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    post_id: str | None = None
+    rating: str | None = None  # 优 / 良 / 一般, or "none": not rated yet
+    name: str | None = None  # a part of the member's name
+
+
+def community_sessions(views: Views, *, community_id: str, chosen: SessionFilter, offset: int = 0,
+                       limit: int = 50) -> tuple[int, list[Any]]:
+    """One page of a community's sessions with what was done (content, place, organiser, recipient,
+    post) and the member's name, in log order, narrowed by `chosen`; and how many match."""
+    s, m = t.sessions, t.members
+    where: list[sa.ColumnElement[bool]] = [s.c.community_id == community_id]
+    if chosen.status is not None:
+        where.append(s.c.status == chosen.status)
+    if chosen.late is not None:
+        where.append(s.c.late.is_(chosen.late))
+    if chosen.date_from is not None:
+        where.append(s.c.service_date >= chosen.date_from.isoformat())
+    if chosen.date_to is not None:
+        where.append(s.c.service_date <= chosen.date_to.isoformat())
+    if chosen.post_id is not None:
+        where.append(s.c.post_id == chosen.post_id)
+    if chosen.rating == "none":
+        where.append(s.c.rating.is_(None))
+    elif chosen.rating is not None:
+        where.append(s.c.rating == chosen.rating)
+    if chosen.name:
+        where.append(m.c.name.contains(chosen.name, autoescape=True))
+    joined = s.outerjoin(m, m.c.member_id == s.c.member_id)
+    query = (sa.select(s, m.c.name.label("member_name")).select_from(joined)
+             .where(*where).order_by(s.c.position, s.c.session_id).offset(offset).limit(limit))
+    with views.engine.connect() as connection:
+        total = connection.execute(sa.select(sa.func.count()).select_from(joined).where(*where)).scalar_one()
+        rows = list(connection.execute(query).all())
+    return int(total), rows
+
+
 def community_slips(views: Views, *, community_id: str, limit: int) -> list[Any]:
     """Report slips addressed to a community, newest first, with the member (name, community, 报到 day)
     and the unit's name."""

@@ -11,6 +11,7 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.common import DoneOut, IdOut
+from api.schemas.offices import CounterConfirmationIn
 from api.schemas.organisations import CommunityIn, UnitIn
 from api.schemas.region import (
     CalendarIn,
@@ -151,3 +152,14 @@ def register_community(body: CommunityIn, commands: CommandsDep) -> object:
                         alone=True, call=lambda: commands.services.ledger.register_community(
                             actor=commands.actor, name=body.name, county=body.county, street=body.street,
                             request_id=commands.request_id))
+
+
+@router.put("/v1/region/counter-confirmation", response_model=DoneOut, responses=COMMAND_RESPONSES,
+            summary="柜台核对本人 Counters confirm the member",
+            description="开启后，爱心超市柜台须勾选“已当面核对本人”才能兑换（默认关闭）；须说明原因。/ When on, a "
+                        "counter must tick “checked in person” before redeeming (default off); a change gives its "
+                        "reason.")
+def set_counter_confirmation(body: CounterConfirmationIn, commands: CommandsDep) -> object:
+    return commands.run(action="region.change_settings", body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.set_counter_confirmation(
+                            actor=commands.actor, required=body.required, reason=body.reason))

@@ -10,6 +10,7 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.common import DoneOut, WarningOut
+from api.schemas.offices import ReminderIn
 from api.schemas.service import ReportSlipOut
 from ledger.domain import warnings
 
@@ -33,3 +34,13 @@ def read_slip(slip_id: UUID, actor: ActorDep, ledger: LedgerDep) -> ReportSlipOu
 def send_receipt(slip_id: UUID, commands: CommandsDep) -> object:
     return commands.run(action="slip.send_receipt", object_id=slip_id, present=lambda _: DoneOut(),
                         call=lambda: commands.services.ledger.send_receipt(actor=commands.actor, slip_id=slip_id))
+
+
+@router.post("/{slip_id}/reminders", response_model=DoneOut, responses=COMMAND_RESPONSES,
+             summary="催报 Remind the member to report",
+             description="开具报到单的单位提醒尚未报到的党员持单报到；每次催报都记入账本。/ The unit that issued the slip "
+                         "reminds a member who has not reported yet; every reminder is a signed event.")
+def remind(slip_id: UUID, body: ReminderIn, commands: CommandsDep) -> object:
+    return commands.run(action="slip.remind", object_id=slip_id, body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.remind_to_report(
+                            actor=commands.actor, slip_id=slip_id, note=body.note))

@@ -218,7 +218,7 @@ def read_flash(request: Request) -> dict[str, str] | None:
         value = loads_bounded(urllib.parse.unquote(raw))  # a cookie is client input: nested 990 deep was a 500
     except JsonInputError:
         return None
-    if not isinstance(value, dict) or value.get("kind") not in ("ok", "error", "info"):
+    if not isinstance(value, dict) or value.get("kind") not in ("ok", "warn", "error", "info"):
         return None
     return {"kind": str(value["kind"]), "text": str(value.get("text", ""))}
 

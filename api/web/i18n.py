@@ -719,3 +719,64 @@ EN.update({  # issue #15: importing paper record cards (api/web/pages/imports.py
         'Imported: {written} rows written, {already} were already there, {bad} not imported.',
     '事后填报': 'typed afterwards', '签到签退': 'checked in and out', '纸质记录导入': 'imported from paper',
 })
+from ledger.domain import limits  # noqa: E402 - for the offices' length messages below (issue #12)
+
+EN.update({  # issue #12: the offices (counter look-up, unit enrolment and chase list, certification queue)
+    "催报名单": "Chase list", "催报名单（可打印）": "Chase list (printable)", "党员姓名": "Member's name",
+    "党员类别": "Membership", "全部单位": "All units", "全部岗位": "All posts", "共 {n} 人": "{n} members",
+    "内容": "Content", "另有 {n} 人未录入系统。": "{n} more are not entered in the system yet.",
+    "同时开具报到单（附件1）到": "Issue the report slip (Form 1) at once to", "如：张 或 1234": "e.g. 张 or 1234",
+    "尚未到社区报到、也未登记有故的党员。请逐一联系，提醒其持报到单到社区报到；未开具报到单的请先在单位页面开具。":
+        "Members who have neither reported to a community nor been excused. Contact each one and remind them to "
+        "report with their slip; issue the missing slips on the unit page first.",
+    "已当面核对本人（姓名、手机尾号）": "Checked in person (name, last digits of the phone)", "序号": "No.",
+    "录入党员": "Enter a member", "手机": "Phone", "打印催报名单": "Print the chase list",
+    "报到单开具日期": "Slip issued on", "按单位": "By unit", "排序": "Order", "晚{n}天": "{n} days late",
+    "暂不开具": "Not now", "服务日期从": "Service date from", "未开具": "not issued",
+    "未录入系统": "Not entered in the system", "未报到党员（{n}人）": "Members not reported ({n})",
+    "未登记": "not recorded", "本年度党员均已报到或已登记有故。": "Every member has reported or is excused this year.",
+    "查找": "Find", "正在查找…": "Searching…",
+    "没有党员码：按姓名或手机号后4位查找（本社区）":
+        "No member code? Find by name or the phone's last 4 digits (this community)",
+    "清除筛选": "Clear filters",
+    "申报在职党员 {declared} 人，已录入 {enrolled} 人：还有 {n} 人未录入系统，请逐一录入（可同时开具报到单）。":
+        "{declared} members declared, {enrolled} entered: {n} are not in the system yet. Enter each one "
+        "(the report slip can be issued at once).",
+    "第 {page} / {pages} 页": "page {page} of {pages}", "筛选": "Filter",
+    "网络异常，未能查找，请重试。": "Network problem: the search did not complete. Please try again.",
+    "网络异常，未能查询党员信息，请点“重新查询”。":
+        "Network problem: the member could not be looked up. Press “Look up again”.",
+    "职务": "Job title", "职务（可不填）": "Job title (optional)", "联系情况（手写）": "Contact notes (by hand)",
+    "至": "to", "请先当面核对本人，并勾选“已当面核对本人”。":
+        "Check the member in person first and tick “Checked in person”.",
+    "返回单位页面": "Back to the unit page", "重新查询": "Look up again",
+    "非本社区党员：请核对党员码上的姓名和本人证件。":
+        "A member of another community: check the name on the member code against an ID.",
+    "页": "Pages", "不予认证须填写理由（会告知党员）": "A rejection needs a reason (the member is told)",
+    "党员编号是32位数字和字母a–f（可带短横线），请核对后重输。":
+        "A member code is 32 digits and letters a–f (dashes allowed): check it and type it again.",
+    "分页": "Pages", "查找结果": "Search results", "已录入党员 {name}": "Member {name} entered",
+    "已录入并开具报到单：{name}": "Entered and report slip issued: {name}",
+    "本社区没有找到符合的党员。": "No member of this community matches.",
+    "请输入姓名，或手机号后4位数字。": "Type a name, or the last 4 digits of the phone.",
+    "按手机号查找请输入后4位数字。": "To find by phone, type its last 4 digits.",
+    "正式党员": "Full member", "预备党员": "Probationary member",
+    "没有符合条件的待认证记录。": "No records to certify match the filters.", "全部评价": "Any rating",
+    "未评价": "Not rated", "按逾期天数（最晚录入的在前）": "By days late (latest entry first)",
+    "按服务日期（最近的在前）": "By service date (most recent first)",
+    "日期格式为 年-月-日，如 2026-05-01": "A date is year-month-day, e.g. 2026-05-01",
+    "结束日期不能早于开始日期": "The end date cannot be before the start date",
+    "请从列表中选择岗位": "Choose a post from the list", "请从列表中选择评价": "Choose a rating from the list",
+    "请点“评价并认证所选”或“不予认证所选”": "Press “Rate and certify selected” or “Reject selected”",
+    "请填写姓名": "Enter the name", "请选择正式党员或预备党员": "Choose full or probationary member",
+    "请从列表中选择报到社区": "Choose the community from the list",
+    "本地区没有这个党员编号，请核对后重输。": "No member has this code in this region: check it and type it again.",
+    f"姓名最多 {limits.NAME_CHARS_MAX} 个字": f"A name has at most {limits.NAME_CHARS_MAX} characters",
+    f"职务最多 {limits.NAME_CHARS_MAX} 个字": f"A job title has at most {limits.NAME_CHARS_MAX} characters",
+    f"理由最多 {limits.REASON_CHARS_MAX} 字": f"A reason has at most {limits.REASON_CHARS_MAX} characters",
+    "（无权查看的记录）": "(a record you may not see)",
+    # the unit's recorded reminders (催报)
+    "人": "people", "催报记录": "Reminders", "已催报 {n} 次，最近 {day}": "Reminded {n} times, last on {day}",
+    "未催报": "Not reminded yet", "催报说明": "How the member was reminded", "如：电话提醒": "e.g. by phone",
+    "记录催报": "Record a reminder", "已记录催报": "Reminder recorded", "催报说明最多 {n} 字": "A note has at most {n} characters",
+})

@@ -238,3 +238,10 @@ class KeyUseCases(LedgerCore):
     def get_scoring_policy(self, version: int) -> ScoringPolicy:
         assert self.region_code is not None
         return self._get(ScoringPolicy.create_id(self.region_code, version), ScoringPolicy, "scoring policy")
+
+    def set_counter_confirmation(self, *, actor: Actor, required: bool, reason: str) -> None:
+        """A region setting (issue #12): counters confirm the member in person before redeeming."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        region.set_counter_confirmation(required=required, reason=reason)
+        self._commit(actor, None, region)

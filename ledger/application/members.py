@@ -130,6 +130,19 @@ class MemberUseCases(LedgerCore):
             aggregates.append(slip)
         self._commit(actor, request_id, *aggregates)
 
+    def remind_to_report(self, *, actor: Actor, slip_id: UUID, note: str = "") -> None:
+        """催报 (issue #12): the unit that issued the slip reminds its member, who has not reported yet."""
+        self._require_role(actor, Role.UNIT)
+        slip = self._get(slip_id, ReportSlip, "report slip")
+        if slip.unit_id != actor.actor_id:
+            raise NotPermitted("a unit reminds only the members it issued report slips to")
+        member = self._get(slip.member_id, Member)
+        member.require_active()
+        if member.reported_on is not None:
+            raise AlreadyExists("the member already reported to a community")
+        slip.remind(reminded_on=self.today(), note=note)
+        self._commit(actor, None, slip)
+
     def send_receipt(self, *, actor: Actor, slip_id: UUID) -> None:
         """回执单 for a member registered without the slip at hand."""
         community = self._own_community(actor)

@@ -22,7 +22,10 @@ from ledger.domain.errors import (
     WrongState,
 )
 from ledger.domain.limits import CONSENT_RECIPIENT_CHARS_MAX, NAME_CHARS_MAX, PROFILE_FIELD_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.limits import NOTE_CHARS_MAX  # a reminder's note (issue #12)
 from ledger.domain.values import PERSONAL_FIELDS, ConsentPurpose, PartyStatus, check_region_code, check_text
+
+REMINDERS_MAX = 50  # 催报 per report slip: a unit chases a member a few times, not without end
 
 # 登记表 fields kept in clear (not personal under DOMAIN.md's privacy rules).
 PROFILE_FIELDS: tuple[str, ...] = (
@@ -355,3 +358,18 @@ class ReportSlip(LedgerAggregate):
         self.receipt_sent_on = sent_on
         self.reported_on = reported_on
         self.post_names = post_names
+
+    # 催报 (issue #12): the unit reminds its member to report with this slip; each reminder is recorded
+    reminders: tuple[tuple[date, str], ...] = ()  # (day, note), oldest first; none before the first
+
+    def remind(self, *, reminded_on: date, note: str) -> None:
+        if self.receipt_sent_on is not None:
+            raise AlreadyExists("the member already reported with this slip (回执单 sent)")
+        if len(self.reminders) >= REMINDERS_MAX:
+            raise InvalidInput(f"at most {REMINDERS_MAX} reminders per report slip")
+        self._reminded(reminded_on=reminded_on, note=check_text(note, "note", chars_max=NOTE_CHARS_MAX,
+                                                                required=False))
+
+    @event("Reminded")
+    def _reminded(self, reminded_on: date, note: str) -> None:
+        self.reminders = (*self.reminders, (reminded_on, note))

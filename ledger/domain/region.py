@@ -15,6 +15,7 @@ from ledger.domain.limits import (
     ADDRESS_CHARS_MAX,
     DISPLAY_NAME_CHARS_MAX,
     NAME_CHARS_MAX,
+    REASON_CHARS_MAX,
     SETTING_REASON_CHARS_MAX,
     STORAGE_CAP_MINUTES_MAX,
 )
@@ -204,3 +205,17 @@ class Region(LedgerAggregate):
         if code not in self.peers:
             raise NotFound(f"region {code} is not in this region's federation registry")
         return self.peers[code]
+
+    # -- the counter's identity check (issue #12) ------------------------------------------------------
+    counter_confirmation = False  # until a region sets it: the counter shows name and masked phone only
+
+    def set_counter_confirmation(self, *, required: bool, reason: str) -> None:
+        """Whether a counter clerk must tick "checked in person" before redeeming. A change says why."""
+        if type(required) is not bool:
+            raise InvalidInput("required: true or false")
+        self._counter_confirmation_set(required=required, reason=check_text(
+            reason, "reason", chars_max=REASON_CHARS_MAX, required=True))
+
+    @event("CounterConfirmationSet")
+    def _counter_confirmation_set(self, required: bool, reason: str) -> None:
+        self.counter_confirmation = required

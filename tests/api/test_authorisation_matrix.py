@@ -239,6 +239,10 @@ SPECS: list[Spec] = [
          tolerate=frozenset({422})),
     Spec("POST", "/v1/members/{member_id}/certificates", "certificate.issue", _ids(member_id="member"),
          tolerate=frozenset({422})),
+    Spec("POST", "/v1/report-slips/{slip_id}/reminders", "slip.remind", _ids(slip_id="slip_id"),
+         lambda w, r, s: {"note": "电话提醒"}, tolerate=frozenset({409})),  # side A's member has reported
+    Spec("PUT", "/v1/region/counter-confirmation", "region.change_settings",  # issue #12: the counter's check
+         body=lambda w, r, s: {"required": True, "reason": "防止冒用党员码"}),
     Spec("POST", "/v1/transfers/{transfer_id}/send", "transfer.send",
          lambda w, r, s: {"transfer_id": str(s.order_id)}, tolerate=frozenset({404})),
     Spec("POST", "/v1/transfers/{transfer_id}/settlement", "transfer.send",
@@ -303,6 +307,7 @@ EXPECTED_TABLE = """
     community.open_counter          A   .    O    .    .    .    .     the region certifies counters too
     community.register_resident     .   .    O    .    .    .    .
     counter.read                    A   .    O    O    .    .    A
+    member.identify                 .   .    .    O    .    .    .     the counter checks who is spending (own community)
     member.read                     A   O    O    .    O    .    A
     member.read_personal            .   O    O    .    O    .    .     personal fields: own community and unit only
     member.issue_slip               .   O    .    .    .    .    .     the unit issues the 报到单
@@ -321,6 +326,7 @@ EXPECTED_TABLE = """
     account.read                    A   C    O    .    O    .    A
     slip.read                       A   O    O    .    O    .    A
     slip.send_receipt               .   .    O    .    .    .    .     回执单: the community answers the unit
+    slip.remind                     .   O    .    .    .    .    .     催报: the unit that issued the slip
     order.place                     .   .    .    .    .    A    .     居民点单 from any community's menu
     order.read                      A   .    O    .    O    O    A
     order.dispatch                  .   .    O    .    .    .    .     支部下单
@@ -470,7 +476,9 @@ def test_the_table_keeps_the_issue_promises() -> None:
     assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"
     assert {a for a in POLICY if Role.COUNTER in POLICY[a].scopes} - {
         "region.read", "policy.read", "community.read", "key.read", "region.card"} == {
-        "balance.read", "redemption.create", "counter.read"}, "a counter reads balances and redeems, nothing else"
+        "balance.read", "redemption.create", "counter.read", "member.identify"}, \
+        "a counter reads balances, redeems and checks who is spending (name, masked phone), nothing else"
+    assert POLICY["member.identify"].scopes == {Role.COUNTER: Scope.OWN}  # its own community's members only
     assert POLICY["member.read_personal"].scopes == {Role.MEMBER: Scope.OWN, Role.COMMUNITY: Scope.OWN,
                                                      Role.UNIT: Scope.OWN}
     for action, rule in POLICY.items():
@@ -515,6 +523,7 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/reports/{kind}": lambda w: "/reports/overview",
     "/reports/{kind}/file": lambda w: "/reports/overview/file?format=json",
     "/counter/balance": lambda w: f"/counter/balance?member={w.a.member.actor_id}",
+    "/counter/search": lambda w: "/counter/search?q=0000",  # issue #12: by the phone's last four digits
     "/community/logins/{member_id}/activation-code":
         lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
     "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
@@ -640,6 +649,14 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.COMMUNITY, "GET", f"/reports/register?community_id={b.community.actor_id}", None),
         (Role.UNIT, "POST", "/unit/exemptions", {"member_id": str(b.member.actor_id), "year": "2027",
                                                  "reason": "长期病休"}),
+        # issue #12: a unit's slip for side B's member; side B's session decided from A's late list
+        (Role.UNIT, "POST", "/unit/reminders", {"slip_id": str(b.slip_id), "note": "电话提醒"}),
+        (Role.UNIT, "POST", "/unit/report-slips", {"member_id": str(b.member.actor_id),
+                                                   "community_id": str(b.community.actor_id)}),
+        (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "reject",
+                                                      "reason": "无法核实", "back": "/community/late"}),
+        (Role.COMMUNITY, "GET", f"/community/registrations/new?member={str(b.member.actor_id).replace('-', '')}",
+         None),
         (Role.UNIT, "GET", f"/reports/unit-stats?unit_id={b.unit.actor_id}", None),
         (Role.UNIT, "GET", f"/reports/feedback?unit_id={b.unit.actor_id}", None),
         (Role.MEMBER, "POST", f"/me/consents/{b_consent}/withdraw", {}),

@@ -9,7 +9,11 @@ through `authorize`, the idempotency store and the group-commit writer).
 
 from __future__ import annotations
 
-from typing import Any
+import urllib.parse
+from dataclasses import replace
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
@@ -38,6 +42,9 @@ from ledger.domain.limits import (
     REASON_CHARS_MAX,
 )
 from ledger.domain.values import Rating, Role, TeamKind
+
+if TYPE_CHECKING:
+    from projections.queries import SessionFilter
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 BULK_MAX = 100  # sessions decided in one submit: one page of the queue
@@ -122,34 +129,150 @@ def overview(request: Request) -> Response:
 
 # -- certification queue ---------------------------------------------------------------------------------------
 
+YEAR_PAGE = 40  # members on one page of the year table (the whole table was ~4,700 px tall)
+QUEUE_PAGE = 50  # sessions on one page of the queue (and of the late list); BULK_MAX bounds one decision
+LATE_MAX = 2000  # late records sorted in one go (a community's late records in a year are far fewer)
+RATING_FILTERS = [("", "全部评价"), ("none", "未评价"), ("优", "优"), ("良", "良"), ("一般", "一般")]
+LATE_ORDERS = [("late", "按逾期天数（最晚录入的在前）"), ("date", "按服务日期（最近的在前）")]
+FILTER_NAME_CHARS_MAX = 20
+
+
+def _filter_of(params: Any, posts: dict[str, str]) -> tuple[SessionFilter, dict[str, str], dict[str, str]]:
+    """The filters typed into the queue (query string): the filter, the values as typed (to show them
+    again) and a Chinese message per field that is wrong (that field is then ignored)."""
+    from projections.queries import SessionFilter
+
+    typed = {name: str(params.get(name) or "").strip()[:40] for name in ("from", "to", "post", "rating", "name",
+                                                                         "order", "page")}
+    errors: dict[str, str] = {}
+    dates: dict[str, date | None] = {"from": None, "to": None}
+    for end in ("from", "to"):
+        if typed[end]:
+            try:
+                dates[end] = date.fromisoformat(typed[end])
+            except ValueError:
+                errors[end] = "日期格式为 年-月-日，如 2026-05-01"
+    if dates["from"] and dates["to"] and dates["from"] > dates["to"]:
+        errors["to"] = "结束日期不能早于开始日期"
+        dates["to"] = None
+    post = typed["post"] if typed["post"] in posts else None
+    if typed["post"] and post is None:
+        errors["post"] = "请从列表中选择岗位"
+    rating = typed["rating"] if typed["rating"] in {value for value, _ in RATING_FILTERS if value} else None
+    if typed["rating"] and rating is None:
+        errors["rating"] = "请从列表中选择评价"
+    member_name = typed["name"][:FILTER_NAME_CHARS_MAX] or None
+    chosen = SessionFilter(date_from=dates["from"], date_to=dates["to"], post_id=post, rating=rating,
+                           name=member_name)
+    return chosen, typed, errors
+
+
+def _page_number(typed: dict[str, str]) -> int:
+    text = typed.get("page", "")
+    return int(text) if text.isascii() and text.isdigit() and 0 < int(text) <= 10_000 else 1
+
+
+def _session_rows(rows: list[Any], posts: dict[str, str]) -> list[dict[str, Any]]:
+    return [{"session_id": r.session_id, "member_name": r.member_name or "", "service_date": r.service_date,
+             "start_time": r.start_time, "end_time": r.end_time, "activity": r.activity, "content": r.content or "",
+             "place": r.place or "", "organiser": r.organiser or "", "recipient": r.recipient or "",
+             "post": posts.get(r.post_id or "", ""), "minutes": r.minutes, "recorded_on": r.recorded_on,
+             "late": r.late, "late_days": _late_days(r), "status": r.status, "rating": r.rating}
+            for r in rows]
+
+
+def _late_days(row: Any) -> int:
+    """Calendar days from the service to its recording (what the late list sorts by)."""
+    try:
+        return (date.fromisoformat(str(row.recorded_on)) - date.fromisoformat(str(row.service_date))).days
+    except ValueError:
+        return 0
+
+
+def _pages(total: int, current: int, typed: dict[str, str], path: str) -> list[tuple[int, str]]:
+    count = max(1, -(-total // QUEUE_PAGE))
+    keep = {k: v for k, v in typed.items() if v and k != "page"}
+    return [(n, f"{path}?{urlencode({**keep, 'page': n})}") for n in range(1, count + 1)]
+
+
+def _session_list(request: Request, principal: Any, *, late: bool, kept: dict[str, Any] | None = None,
+                  form_errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    """The queue (recorded sessions, in log order) or the late records (all states, sorted), with the
+    filters, one page of rows showing what was done, and the bulk decision bar."""
+    from projections import queries as q
+
+    me = principal.actor.actor_id
+    authorize(core.ledger_of(request), principal.actor, "report.community", me)
+    community = _community(request, principal)
+    posts = {str(p.id): p.name for p in community.posts}
+    params: Any = kept.get("params", {}) if kept else request.query_params
+    chosen, typed, errors = _filter_of(params, posts)
+    page_number = _page_number(typed)
+    order = typed["order"] if typed["order"] in {k for k, _ in LATE_ORDERS} else "late"
+    with core.services(request).read_models.current() as views:
+        if late:
+            chosen = replace(chosen, late=True)
+            total, rows = q.community_sessions(views, community_id=str(me), chosen=chosen, limit=LATE_MAX)
+            rows.sort(key=(lambda r: (-_late_days(r), str(r.service_date))) if order == "late"
+                      else (lambda r: (str(r.service_date), str(r.recorded_on))), reverse=order != "late")
+            rows = rows[(page_number - 1) * QUEUE_PAGE:page_number * QUEUE_PAGE]
+        else:
+            chosen = replace(chosen, status="recorded")
+            total, rows = q.community_sessions(views, community_id=str(me), chosen=chosen,
+                                               offset=(page_number - 1) * QUEUE_PAGE, limit=QUEUE_PAGE)
+    path = "/community/late" if late else "/community/queue"
+    back = path + (f"?{urlencode({k: v for k, v in typed.items() if v})}" if any(typed.values()) else "")
+    return core.page(request, "community/late.html" if late else "community/queue.html", {
+        "tabs": TABS, "rows": _session_rows(rows, posts), "total": total, "ratings": [r.value for r in Rating],
+        "typed": typed, "errors": errors, "order": order, "orders": LATE_ORDERS, "rating_filters": RATING_FILTERS,
+        "posts": sorted(posts.items(), key=lambda item: item[1]), "pages": _pages(total, page_number, typed, path),
+        "page_number": page_number, "back": back, "kept": kept or {}, "form_errors": form_errors or {},
+        "filtered": any(typed[k] for k in ("from", "to", "post", "rating", "name"))},
+        principal=principal, title="补录记录" if late else "认证待办", status_code=status_code)
+
+
 @router.get("/community/queue")
 def queue(request: Request) -> Response:
     principal, _ = _me(request)
-    rows = _sessions(request, principal, status="recorded")
-    return _page(request, principal, "community/queue.html", "认证待办",
-                 {"rows": rows.items, "total": rows.page.total, "ratings": [r.value for r in Rating]})
+    return _session_list(request, principal, late=False)
+
+
+def _back_of(form: Any) -> str:
+    target = core.safe_next(str(form.get("back") or ""), "/community/queue")
+    return target if target.split("?")[0] in ("/community/queue", "/community/late") else "/community/queue"
 
 
 @router.post("/community/queue")
 async def decide(request: Request) -> Response:
-    """Certify (rating first where chosen) or reject the ticked sessions, one command each."""
+    """Certify (rating first where chosen) or reject the ticked sessions, one command each. A form
+    that cannot be done (nothing ticked, no reason for a rejection) comes back with every tick,
+    rating and reason kept and the message next to the field; nothing is written."""
     principal, _ = _me(request)
     form = await core.read_form(request)
+    back = _back_of(form)
     chosen = [core.parse_uuid(str(v), "session") for v in form.getlist("session")][:BULK_MAX]
-    action = core.field(form, "action")
-    if action not in ("certify", "reject"):
-        raise InvalidInput("action: certify or reject")
+    action = str(form.get("action") or "")
+    reason = str(form.get("reason") or "").strip()
     ratings = {session_id: str(form.get(f"rating-{session_id}") or "") for session_id in chosen}
     lang = core.lang_of(request)
     gettext = core.translator(lang)
+    form_errors: dict[str, str] = {}
+    if not chosen:
+        form_errors["session"] = "请先勾选记录"
+    if action not in ("certify", "reject"):
+        form_errors["action"] = "请点“评价并认证所选”或“不予认证所选”"
+    if action == "reject" and not reason:
+        form_errors["reason"] = "不予认证须填写理由（会告知党员）"
+    if len(reason) > REASON_CHARS_MAX:
+        form_errors["reason"] = f"理由最多 {REASON_CHARS_MAX} 字"
+    if form_errors:
+        query = dict(urllib.parse.parse_qsl(back.split("?", 1)[1])) if "?" in back else {}
+        kept = {"params": query, "sessions": {str(c) for c in chosen}, "reason": reason,
+                "ratings": {str(k): v for k, v in ratings.items()}}
+        return _session_list(request, principal, late=back.startswith("/community/late"), kept=kept,
+                             form_errors=form_errors, status_code=422)
 
     def run() -> str | tuple[str, str]:
-        if not chosen:
-            raise InvalidInput("no session ticked", field="session", reason="choose_at_least_one")
-        reason = ""
-        if action == "reject":  # asked in the dialog; empty: the queue again, the reason's message beside it
-            reason = core.field(form, "reason", chars_max=REASON_CHARS_MAX)
-        named = {row.session_id: row for row in _sessions(request, principal, status="recorded").items}
         done, failures = 0, []
         for session_id in chosen:
             try:
@@ -171,10 +294,7 @@ async def decide(request: Request) -> Response:
             except REFUSALS as error:
                 from api.web.i18n import error_text
 
-                row = named.get(session_id)  # named by member, date and activity: never by id
-                who = (f"{row.member_name} {row.service_date} {row.activity}" if row is not None
-                       else gettext("所选记录"))
-                failures.append(f"{who}：{error_text(error, lang)}")
+                failures.append(f"{_session_label(request, principal, session_id)}：{error_text(error, lang)}")
         template = gettext("已认证 {n} 条") if action == "certify" else gettext("已不予认证 {n} 条")
         message = template.format(n=done)
         if failures:
@@ -183,15 +303,25 @@ async def decide(request: Request) -> Response:
                 return "error", message
         return message
 
-    return await core.perform(request, run, back="/community/queue", ok="已办理", form=form,
-                              again=lambda: queue(request))
+    return await core.perform(request, run, back=back, ok="已办理")
+
+
+def _session_label(request: Request, principal: Any, session_id: UUID) -> str:
+    """A session as a person names it (member, date, activity), never by its id; "" when not readable."""
+    ledger = core.ledger_of(request)
+    try:
+        authorize(ledger, principal.actor, "session.read", session_id)
+        session = ledger.get_session(session_id)
+        name = ledger.get_member(session.member_id).name
+    except LedgerError:
+        return "（无权查看的记录）"
+    return f"{name} {session.service_date} {session.activity}"
 
 
 @router.get("/community/late")
 def late_records(request: Request) -> Response:
     principal, _ = _me(request)
-    rows = _sessions(request, principal, late=True)
-    return _page(request, principal, "community/late.html", "补录记录", {"rows": rows.items, "total": rows.page.total})
+    return _session_list(request, principal, late=True)
 
 
 # -- registrations and receipts -----------------------------------------------------------------------------------
@@ -199,12 +329,30 @@ def late_records(request: Request) -> Response:
 @router.get("/community/registrations")
 def registrations(request: Request) -> Response:
     principal, _ = _me(request)
+    return _registrations(request, principal)
+
+
+def _registrations(request: Request, principal: Any, *, member_code: str = "", member_error: str = "",
+                   status_code: int = 200) -> Response:
     slips = _slips(request, principal)
-    return _page(request, principal, "community/registrations.html", "报到登记与回执", {
+    return core.page(request, "community/registrations.html", {
+        "tabs": TABS, "member_code": member_code, "member_error": member_error,
         "pending": [s for s in slips if not s["registered"]],
         "receipts": [s for s in slips if s["registered"] and not s["receipt_sent_on"]],
         "done": sorted((s for s in slips if s["registered"] and s["receipt_sent_on"]),
-                       key=lambda s: s["receipt_sent_on"], reverse=True)[:50]})
+                       key=lambda s: s["receipt_sent_on"], reverse=True)[:50]},
+        principal=principal, title="报到登记与回执", status_code=status_code)
+
+
+MEMBER_CODE_CHARS_MAX = 40  # 32 hex digits, with dashes and spaces around
+
+
+def _member_code(text: str) -> UUID | None:
+    """A member code as typed (with or without dashes, any case), or None if it is not one."""
+    compact = text.strip().replace("-", "").lower()
+    if len(compact) != 32 or any(ch not in "0123456789abcdef" for ch in compact):
+        return None
+    return UUID(compact)
 
 
 @router.get("/community/registrations/new")
@@ -215,6 +363,18 @@ def registration_form(request: Request, slip: str | None = None, member: str | N
     if slip:
         slip_out = api_slips.read_slip(core.parse_uuid(slip, "slip"), principal.actor, ledger)
         member = str(slip_out.member_id)
+    elif member is not None:  # typed by hand: refused in place unless it is a member's code
+        typed = member[:MEMBER_CODE_CHARS_MAX]
+        code = _member_code(typed)
+        if code is None:
+            return _registrations(request, principal, member_code=typed, status_code=422,
+                                  member_error="党员编号是32位数字和字母a–f（可带短横线），请核对后重输。")
+        try:
+            ledger.get_member(code)
+        except LedgerError:
+            return _registrations(request, principal, member_code=typed, status_code=422,
+                                  member_error="本地区没有这个党员编号，请核对后重输。")
+        member = str(code)
     unit_name = ""
     if slip_out is not None:
         unit_name = api_reports_unit_name(request, principal, slip_out.unit_id)
@@ -504,8 +664,20 @@ def year_view(request: Request, year: int | None = None) -> Response:
         suggestions.append({"id": row.suggestion_id, "name": row.name or "", "content": suggestion.content,
                             "submitted_on": suggestion.submitted_on, "status": suggestion.status,
                             "note": suggestion.outcome_note})
+    units = sorted({y.member.unit_name for y in years if y.member.unit_name})
+    unit_name = request.query_params.get("unit", "")
+    shown = [y for y in years if not unit_name or y.member.unit_name == unit_name]
+    typed = {"year": str(year), "unit": unit_name if unit_name in units else "",
+             "page": request.query_params.get("page", "")}
+    page_number = _page_number(typed)
+    page_count = max(1, -(-len(shown) // YEAR_PAGE))
+    page_number = min(page_number, page_count)
     return _page(request, principal, "community/year.html", "年终纪实与建议", {
-        "years": years, "year": year, "suggestions": suggestions, "query": report_query(year, None, me, None)})
+        "years": shown[(page_number - 1) * YEAR_PAGE:page_number * YEAR_PAGE], "members_total": len(shown),
+        "year": year, "units": units, "unit_chosen": typed["unit"], "page_number": page_number,
+        "pages": [(n, "/community/year?" + urlencode({k: v for k, v in {**typed, "page": str(n)}.items() if v}))
+                  for n in range(1, page_count + 1)],
+        "suggestions": suggestions, "query": report_query(year, None, me, None)})
 
 
 @router.post("/community/suggestions/{suggestion_id}/adopt")

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from api.errors import REFUSALS, Refusal, http_status_of
+from api.policy import allowed, authorize
 from api.routers import communities as api_communities
 from api.routers import members as api_members
 from api.routers import redemptions as api_redemptions
@@ -27,6 +28,10 @@ from ledger.domain.values import Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 REDEEM_BYTES_MAX = 16 * 1024
+SEARCH_RESULTS_MAX = 10  # a clerk picks from a short list; more means: type more of the name
+SEARCH_SCAN_MAX = 2000  # members of one community whose phone is compared (a bound on decryption work)
+SEARCH_CHARS_MAX = 20  # a name fragment or four digits
+PHONE_TAIL_DIGITS = 4
 
 
 @router.get("/counter")
@@ -38,7 +43,8 @@ def counter_page(request: Request) -> Response:
     items = [item for item in community.catalogue if not item.delisted]
     region = ledger.get_region()
     return core.page(request, "counter.html", {
-        "counter": counter, "community": community, "items": items, "region_code": region.code},
+        "counter": counter, "community": community, "items": items, "region_code": region.code,
+        "confirm_identity": bool(getattr(region, "counter_confirmation", False))},
         principal=principal, title="爱心超市收银台")
 
 
@@ -57,9 +63,80 @@ def counter_balance(request: Request, member: str) -> Response:
     except REFUSALS as error:
         return JSONResponse({"code": error.code, "message": i18n.error_text(error, lang)},
                             status_code=http_status_of(error))
+    identity = _identity(request, principal, member_id)
     return JSONResponse({"member_id": str(member_id), "balance_minutes": balance.balance_minutes,
-                         "balance_hours": balance.balance_hours, "status": balance.status},
+                         "balance_hours": balance.balance_hours, "status": balance.status, **identity},
                         headers={"Cache-Control": "no-store"})
+
+
+def mask_phone(phone: str) -> str:
+    """138****1234: enough for the clerk to ask "the number ending 1234?", not enough to call it."""
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    if len(digits) < PHONE_TAIL_DIGITS + 3:
+        return "*" * len(digits)
+    if len(digits) == 11:
+        return f"{digits[:3]}****{digits[-PHONE_TAIL_DIGITS:]}"
+    return "*" * (len(digits) - PHONE_TAIL_DIGITS) + digits[-PHONE_TAIL_DIGITS:]
+
+
+def _counter_community(request: Request, principal: Any) -> UUID:
+    counter = api_communities.read_counter(principal.actor.actor_id, principal.actor, core.ledger_of(request))
+    return counter.community_id
+
+
+def _phone_of(ledger: Any, member_id: UUID) -> str:
+    """The member's own phone, read through the sealed-field access (never logged); "" when none or erased."""
+    try:
+        return str(ledger.member_personal_data(member_id).get("mobile", ""))
+    except LedgerError:  # erased (crypto-shredded): nothing to show
+        return ""
+
+
+def _identity(request: Request, principal: Any, member_id: UUID) -> dict[str, Any]:
+    """Name and masked phone for a member of the counter's own community (policy `member.identify`);
+    for a member of another community (通存通兑) only that fact: the clerk checks the member's card."""
+    ledger = core.ledger_of(request)
+    member = ledger.get_member(member_id)
+    community_id = _counter_community(request, principal)
+    if member.community_id != community_id or not allowed(ledger, principal.actor, "member.identify", community_id):
+        return {"identified": False}
+    return {"identified": True, "name": member.name, "phone_masked": mask_phone(_phone_of(ledger, member_id))}
+
+
+@router.get("/counter/search")
+def counter_search(request: Request, q: str = "") -> Response:
+    """Members of the counter's community by name, or by the last four digits of their phone
+    (policy `member.identify`): at most SEARCH_RESULTS_MAX, each with the masked phone."""
+    from projections import queries as queries
+
+    principal = core.require_principal(request, Role.COUNTER)
+    lang = core.lang_of(request)
+    text = q.strip()
+    if not text or len(text) > SEARCH_CHARS_MAX:
+        return JSONResponse({"code": "invalid_search", "message": i18n.text(
+            "请输入姓名，或手机号后4位数字。", lang), "query": text[:SEARCH_CHARS_MAX]}, status_code=422)
+    by_phone = text.isascii() and text.isdigit()
+    if by_phone and len(text) != PHONE_TAIL_DIGITS:
+        return JSONResponse({"code": "invalid_search", "message": i18n.text(
+            "按手机号查找请输入后4位数字。", lang), "query": text}, status_code=422)
+    ledger = core.ledger_of(request)
+    community_id = _counter_community(request, principal)
+    authorize(ledger, principal.actor, "member.identify", community_id)
+    with core.services(request).read_models.current() as views:
+        rows = queries.members(views, community_id=str(community_id))
+    rows = [r for r in rows if r.closed_on is None][:SEARCH_SCAN_MAX]
+    found: list[dict[str, str]] = []
+    for row in rows:
+        if len(found) >= SEARCH_RESULTS_MAX:
+            break
+        if not by_phone and text not in row.name:
+            continue
+        phone = _phone_of(ledger, UUID(row.member_id)) if row.has_personal and not row.personal_erased else ""
+        if by_phone and not phone.endswith(text):
+            continue
+        found.append({"member_id": row.member_id, "name": row.name, "phone_masked": mask_phone(phone)})
+    message = "" if found else i18n.text("本社区没有找到符合的党员。", lang)
+    return JSONResponse({"items": found, "message": message}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/counter/redeem")

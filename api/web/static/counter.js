@@ -13,6 +13,8 @@
   var csrf = root.getAttribute("data-csrf");
   var region = root.getAttribute("data-region");
   var PENDING_KEY = "timeledger.counter.pending";
+  var confirmIdentity = root.getAttribute("data-confirm-identity") === "1";  // a region setting
+  var lastLookup = null;  // what to look up again after a network failure
   var $ = function (id) { return document.getElementById(id); };
 
   var state = {
@@ -69,9 +71,11 @@
   function lookUp(text) {
     var code = parseCode(text);
     show($("member-error"), false);
+    show($("member-retry"), false);
     if (!code) { return fail(T.bad_code); }
     if (code.region && region && code.region !== region) { return fail(T.wrong_region); }
     $("member-error").textContent = "";
+    lastLookup = text;
     return fetch("/counter/balance?member=" + encodeURIComponent(code.id), {
       credentials: "same-origin", headers: {"Accept": "application/json"}
     }).then(function (response) {
@@ -79,9 +83,13 @@
     }).then(function (answer) {
       if (answer.status === 401) { window.location.href = "/login?next=/counter"; return; }
       if (!answer.ok) { return fail(answer.body.message || T.bad_code); }
-      setMember({id: code.id, name: code.name, balance_minutes: answer.body.balance_minutes,
-                 status: answer.body.status});
-    }).catch(function () { fail(T.unknown); });
+      var body = answer.body;
+      setMember({id: code.id, name: body.identified ? body.name : code.name, phone: body.phone_masked || "",
+                 identified: !!body.identified, balance_minutes: body.balance_minutes, status: body.status});
+    }).catch(function () {  // nothing was charged by a look-up: say it failed and offer it again
+      fail(T.lookup_failed);
+      show($("member-retry"), true);
+    });
 
     function fail(text) {
       var box = $("member-error");
@@ -93,12 +101,59 @@
     }
   }
 
+  /* -- search by name or the phone's last four digits (the counter's community only) ---------------- */
+  function search(text) {
+    var list = $("search-results");
+    var box = $("member-error");
+    show(box, false);
+    list.textContent = "";
+    show(list, false);
+    text = (text || "").trim();
+    if (!text) { return; }
+    return fetch("/counter/search?q=" + encodeURIComponent(text), {
+      credentials: "same-origin", headers: {"Accept": "application/json"}
+    }).then(function (response) {
+      return response.json().then(function (body) { return {ok: response.ok, status: response.status, body: body}; });
+    }).then(function (answer) {
+      if (answer.status === 401) { window.location.href = "/login?next=/counter"; return; }
+      if (!answer.ok || !answer.body.items.length) {
+        box.textContent = answer.body.message || T.search_failed;
+        show(box, true);
+        return;
+      }
+      answer.body.items.forEach(function (item) {
+        var li = document.createElement("li");
+        var b = document.createElement("button");
+        b.type = "button";
+        b.className = "pick-member";
+        b.setAttribute("data-member", item.member_id);
+        b.textContent = item.name + " · " + (item.phone_masked || T.no_phone);
+        b.addEventListener("click", function () {
+          $("member-code").value = item.member_id;
+          list.textContent = "";
+          show(list, false);
+          lookUp(item.member_id);
+        });
+        li.appendChild(b);
+        list.appendChild(li);
+      });
+      show(list, true);
+      list.querySelector("button").focus();
+    }).catch(function () {
+      box.textContent = T.search_failed;
+      show(box, true);
+    });
+  }
+
   function setMember(member) {
     if (state.uncertain) { message(T.locked, "error"); return; }
     var changed = !state.member || state.member.id !== member.id;
     state.member = member;
     if (changed) { state.redemptionId = null; }
     $("member-name").textContent = member.name || T.no_name;
+    $("member-phone").textContent = member.identified ? (member.phone || T.no_phone) : "—";
+    show($("member-other"), member.identified === false);
+    $("identity-checked").checked = false;
     $("member-id").textContent = member.id;
     $("member-balance").textContent = hours(member.balance_minutes);
     var status = $("member-status");
@@ -164,7 +219,8 @@
       remove.appendChild(button("×", T.remove + " " + line.name, function () { line.quantity = 0; }));
     });
     $("total").textContent = hours(total());
-    var usable = state.member && state.member.status === "open";
+    var usable = state.member && state.member.status === "open" &&
+                 (!confirmIdentity || $("identity-checked").checked);
     $("confirm").disabled = state.busy || state.uncertain || !usable || !state.basket.length;
     show($("retry"), state.uncertain);
     $("retry").disabled = state.busy;
@@ -188,6 +244,7 @@
   function confirm() {
     if (state.busy || state.uncertain) return;  // a second click while the first is running: ignored
     if (!state.member) { message(T.pick_member, "error"); return; }
+    if (confirmIdentity && !$("identity-checked").checked) { message(T.pick_identity, "error"); return; }
     if (!state.basket.length) { message(T.pick_items, "error"); return; }
     if (!state.redemptionId) state.redemptionId = uuid4();
     send({
@@ -386,6 +443,12 @@
       add(b.getAttribute("data-item"), b.getAttribute("data-name"), parseInt(b.getAttribute("data-price"), 10));
     });
   });
+  $("search-form").addEventListener("submit", function (event) {
+    event.preventDefault();
+    search($("member-search").value);
+  });
+  $("member-retry").addEventListener("click", function () { if (lastLookup) lookUp(lastLookup); });
+  $("identity-checked").addEventListener("change", render);
   $("confirm").addEventListener("click", confirm);
   $("retry").addEventListener("click", retry);
   $("clear").addEventListener("click", function () { changeBasket(function () { state.basket = []; }); });
@@ -395,6 +458,7 @@
     state.member = null;
     show($("member-info"), false);
     $("member-code").value = "";
+    $("member-search").value = "";
     render();
     $("member-code").focus();
   });
