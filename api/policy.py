@@ -106,6 +106,7 @@ POLICY: dict[str, Rule] = {
     "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),
     "order.dispatch":            Rule(Kind.ORDER, {C: O}, "支部下单 dispatch an order"),
     "order.accept":              Rule(Kind.ORDER, {M: O}, "党员接单 accept an order"),
+    "order.decline":             Rule(Kind.ORDER, {M: O}, "党员婉拒 decline an order"),
     "order.cancel":              Rule(Kind.ORDER, {S: O, C: O}, "取消订单 cancel an order"),
     # -- service sessions (服务记录) --------------------------------------------------------------
     "session.record":            Rule(Kind.MEMBER, {M: O, C: O}, "记录服务 record a session"),

@@ -50,6 +50,16 @@ def accept(order_id: UUID, commands: CommandsDep) -> object:
                         call=lambda: commands.services.ledger.accept_order(actor=commands.actor, order_id=order_id))
 
 
+@router.post("/{order_id}/declination", response_model=DoneOut, responses=COMMAND_RESPONSES,
+             summary="党员婉拒 Decline an order",
+             description="被派单的党员说明原因后婉拒，订单退回社区重新派单。/ The member it was dispatched to declines "
+                         "with a reason; the order goes back to the community to dispatch again.")
+def decline(order_id: UUID, body: ReasonIn, commands: CommandsDep) -> object:
+    return commands.run(action="order.decline", object_id=order_id, body=body, present=lambda _: DoneOut(),
+                        call=lambda: commands.services.ledger.decline_order(
+                            actor=commands.actor, order_id=order_id, reason=body.reason))
+
+
 @router.post("/{order_id}/cancellation", response_model=DoneOut, responses=COMMAND_RESPONSES,
              summary="取消订单 Cancel an order")
 def cancel(order_id: UUID, body: ReasonIn, commands: CommandsDep) -> object:

@@ -82,6 +82,13 @@ class ServiceUseCases(LedgerCore):
         order.accept(member_id=actor.actor_id)
         self._commit(actor, None, order)
 
+    def decline_order(self, *, actor: Actor, order_id: UUID, reason: str) -> None:
+        """党员婉拒: the member declines an order dispatched to them, with a reason."""
+        self._require_role(actor, Role.MEMBER)
+        order = self._get(order_id, Order)
+        order.decline(member_id=actor.actor_id, reason=reason)
+        self._commit(actor, None, order)
+
     def cancel_order(self, *, actor: Actor, order_id: UUID, reason: str) -> None:
         self._require_role(actor, Role.RESIDENT, Role.COMMUNITY)
         order = self._order_of(actor, order_id)

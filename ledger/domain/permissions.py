@@ -70,6 +70,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Order.Placed": frozenset({S}),
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),
+    "Order.Declined": frozenset({M}),
     "Order.Fulfilled": frozenset({C}),
     "Order.Cancelled": frozenset({S, C}),
     "Suggestion.Submitted": frozenset({M}),

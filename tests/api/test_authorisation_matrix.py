@@ -168,6 +168,8 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/orders/{order_id}/dispatch", "order.dispatch", _ids(order_id="order_id"),
          lambda w, r, s: {"member_id": str(s.member.actor_id)}),
     Spec("POST", "/v1/orders/{order_id}/acceptance", "order.accept", _ids(order_id="order_id")),
+    Spec("POST", "/v1/orders/{order_id}/declination", "order.decline", _ids(order_id="order_id"),
+         lambda w, r, s: {"reason": "当天出差"}, tolerate=frozenset({409})),
     Spec("POST", "/v1/orders/{order_id}/cancellation", "order.cancel", _ids(order_id="order_id"),
          lambda w, r, s: {"reason": "居民临时外出"}),
     Spec("POST", "/v1/sessions", "session.record", body=_session),
@@ -322,6 +324,7 @@ EXPECTED_TABLE = """
     order.read                      A   .    O    .    O    O    A
     order.dispatch                  .   .    O    .    .    .    .     支部下单
     order.accept                    .   .    .    .    O    .    .     党员接单
+    order.decline                   .   .    .    .    O    .    .     党员婉拒（说明原因，退回社区重新派单）
     order.cancel                    .   .    O    .    .    O    .
     session.record                  .   .    O    .    O    .    .
     session.read                    A   C    O    .    O    O    A
