@@ -488,6 +488,7 @@ def test_the_table_keeps_the_issue_promises() -> None:
 
 PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serves (None: every role)
     "/community": {Role.COMMUNITY}, "/counter": {Role.COUNTER}, "/me": {Role.MEMBER}, "/unit": {Role.UNIT},
+    "/resident": {Role.RESIDENT},
     "/region": {Role.REGION, Role.AUDITOR}, "/reports/overview": {Role.REGION, Role.AUDITOR},
     "/audit": None, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
 }
@@ -506,6 +507,10 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
         stable_id("consent", w.a.member.actor_id, ConsentPurpose.UNIT_FEEDBACK.value, str(w.a.unit.actor_id))),
     "/me/certificate/{token}/{name}": lambda w: "/me/certificate/0123456789abcdef/x.json",
     "/lang/{code}": lambda w: "/lang/en",
+    "/resident/sessions/{session_id}/rating": lambda w: f"/resident/sessions/{w.a.session_id}/rating",
+    "/resident/orders/{order_id}/cancel": lambda w: f"/resident/orders/{w.a.order_id}/cancel",
+    "/me/orders/{order_id}/accept": lambda w: f"/me/orders/{w.a.order_id}/accept",
+    "/me/orders/{order_id}/decline": lambda w: f"/me/orders/{w.a.order_id}/decline",
     "/reports/{kind}": lambda w: "/reports/overview",
     "/reports/{kind}/file": lambda w: "/reports/overview/file?format=json",
     "/counter/balance": lambda w: f"/counter/balance?member={w.a.member.actor_id}",
@@ -637,6 +642,12 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.UNIT, "GET", f"/reports/unit-stats?unit_id={b.unit.actor_id}", None),
         (Role.UNIT, "GET", f"/reports/feedback?unit_id={b.unit.actor_id}", None),
         (Role.MEMBER, "POST", f"/me/consents/{b_consent}/withdraw", {}),
+        (Role.MEMBER, "POST", f"/me/orders/{b.order_id}/accept", {}),
+        (Role.MEMBER, "POST", f"/me/orders/{b.order_id}/decline", {"reason": "当天出差"}),
+        (Role.RESIDENT, "POST", f"/resident/sessions/{b.open_session_id}/rating", {"rating": "优"}),
+        (Role.RESIDENT, "POST", f"/resident/sessions/{b.session_id}/rating", {"rating": "优"}),
+        (Role.RESIDENT, "POST", f"/resident/orders/{b.order_id}/cancel", {"reason": "不需要了"}),
+        (Role.RESIDENT, "POST", "/resident/orders", {"menu_item_id": str(b.menu_item_id), "note": "别的社区"}),
         (Role.MEMBER, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.RESIDENT, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.COUNTER, "GET", f"/reports/register?community_id={b.community.actor_id}", None),
