@@ -172,3 +172,42 @@ def test_english_resident_and_member_order_pages_have_no_chinese_left(client: Te
             text = text.replace(name, "")
         leftover = [c for c in text if "\u4e00" <= c <= "\u9fff"]
         assert not leftover, (path, "".join(leftover)[:80])
+
+
+def test_a_member_with_points_but_no_star_is_told_which_requirement_is_missing(client: TestClient,
+                                                                               world: World) -> None:
+    """Member A has one certified session (rated 优, from a resident's order): points above ★ but
+    fewer than the two sessions the notice requires, so no star — and the page says so."""
+    page = _get(client, world, world.a.member, "/me")
+    assert page.status_code == 200
+    reason = re.search(r'id="no-star-reason">(.*?)</p>', page.text, flags=re.S)
+    assert reason is not None, "points but no star: the reason is shown"
+    assert "服务活动少于2次" in reason.group(1) and "基本要求" in reason.group(1)
+
+
+def test_the_transfer_consent_offers_the_federations_regions_and_refuses_this_one(client: TestClient,
+                                                                                 world: World) -> None:
+    from ledger.application import Ledger, transfers
+
+    ledger, member = world.ledger, world.a.member
+    assert _get(client, world, member, "/me/consents").text.count('id="no-peers"') == 1  # no peer yet: no form
+    peer = Ledger("memory:")
+    try:
+        peer.init_region(code="320104", name="南京市秦淮区", province_key=world.root_key)
+        transfers.register_peer(ledger, transfers.region_card(peer))
+    finally:
+        peer.close()
+    page = _get(client, world, member, "/me/consents").text
+    assert '<option value="320104">南京市秦淮区（320104）</option>' in page
+    assert f'<option value="{ledger.region_code}"' not in page and 'name="recipient" required inputmode' not in page
+
+    before = ledger.recorder.max_notification_id()
+    own = _post(client, world, member, "/me/consents", purpose="transfer", recipient=str(ledger.region_code))
+    assert own.status_code == 303 and "不能是本地区" in _flash(own)
+    unknown = _post(client, world, member, "/me/consents", purpose="transfer", recipient="999999")
+    assert "请从列表中选择转入地区" in _flash(unknown)
+    assert ledger.recorder.max_notification_id() == before
+
+    chosen = _post(client, world, member, "/me/consents", purpose="transfer", recipient="320104")
+    assert chosen.status_code == 303 and '"ok"' in _flash(chosen)
+    assert "南京市秦淮区（320104）" in _get(client, world, member, "/me/consents").text

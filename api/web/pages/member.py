@@ -33,7 +33,7 @@ from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.limits import (ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX,
                                   TEXT_CHARS_MAX)
 from ledger.domain.display import points_text
-from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
+from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, why_no_star
 from ledger.domain.time_account import AccountSummary, summarise
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
@@ -101,11 +101,15 @@ def overview(request: Request) -> Response:
     region = ledger.get_region()
     payload = member_payload(region.code, me, member.identity.name)
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
+    # points but no star: say why, from the star rule itself (scoring.why_no_star)
+    no_star = why_no_star(points, thresholds, my_year.missing) if my_year is not None and points > 0 \
+        and thresholds else None
     return _page(request, principal, "member/overview.html", "我的", {
         "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
         "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star,
         "entries": entries[-RECENT_ENTRIES:], "entries_more": len(entries) > RECENT_ENTRIES, "summary": summary,
-        "payload": payload, "checks": checks,
+        "payload": payload, "checks": checks, "no_star": no_star,
+        "points_short": points_text(no_star.points_short) if no_star and no_star.points_short is not None else "",
         "qr": qr_svg(payload, scale=5, label="我的党员码")})
 
 
@@ -334,28 +338,40 @@ def consents(request: Request) -> Response:
 
         found = q.members(views, member_id=str(me))
     unit_name = found[0].unit_name if found else ""
+    region = ledger.get_region()
     return _page(request, principal, "member/consents.html", "同意与转移", {
-        "member": member, "unit_name": unit_name, "region_code": ledger.get_region().code,
+        "member": member, "unit_name": unit_name, "region_code": region.code, "region_name": region.name,
+        "peers": peer_regions(region), "peer_names": {code: peer["name"] for code, peer in region.peers.items()},
         "has_unit_consent": any(c.purpose == ConsentPurpose.UNIT_FEEDBACK and c.recipient == str(member.unit_id)
                                 for c in member.consents)})
+
+
+def peer_regions(region: Any) -> list[tuple[str, str]]:
+    """Where a member may move: the federation's registered peer regions (code, name), never this one."""
+    return sorted((code, peer["name"]) for code, peer in region.peers.items() if code != region.code)
 
 
 @router.post("/me/consents")
 async def give_consent(request: Request) -> Response:
     principal, me = _me(request)
     form = await core.read_form(request)
+    gettext = core.translator(core.lang_of(request))
 
-    def run() -> None:
+    def run() -> tuple[str, str] | None:
         purpose = core.field(form, "purpose", chars_max=32)
         if purpose == ConsentPurpose.UNIT_FEEDBACK.value:
             recipient = str(api_members.read_member(me, principal.actor, core.ledger_of(request)).unit_id)
         else:
-            recipient = core.field(form, "recipient", chars_max=6)
-            if not (len(recipient) == 6 and recipient.isdigit()):
-                raise InvalidInput("recipient: the destination region's 6-digit code")
+            recipient = core.field(form, "recipient", required=False, chars_max=6)
+            region = core.ledger_of(request).get_region()
+            if recipient == region.code:
+                return ("error", gettext("转入地区不能是本地区（{name}），请选择要转入的其他地区。").format(name=region.name))
+            if recipient not in dict(peer_regions(region)):
+                return ("error", gettext("请从列表中选择转入地区。"))
         body = ConsentIn.model_validate({"purpose": purpose, "recipient": recipient})
         api_members.give_consent(me, body, core.commands_for(
             request, principal, path=f"/v1/members/{me}/consents", idempotency_key=core.form_key(form)))
+        return None
 
     return await core.perform(request, run, back="/me/consents", ok="已记录您的同意（可随时撤回）")
 
