@@ -623,3 +623,42 @@ EN.update({  # issue #11: warnings that do not block
     "晚于截止日期开具": "issued after the deadline", "已更新在职党员总数": "Members in service updated",
     "已开具报到单": "Report slip issued",
 })
+EN.update({  # issue #12: residents and members (三单制, rejections, stars, transfer consent)
+    "居民点单": "Order a service", "我要点单": "Place an order", "提交点单": "Place order", "我的订单": "My orders",
+    "从社区服务菜单中选择需要的服务并留言，社区会派在职党员上门服务；服务后请您评价。":
+        "Choose a service from the community's menu and leave a note; the community sends a Party member to "
+        "serve you. Please rate the service afterwards.",
+    "留言（时间、地点、需要注意的事项，可不填）": "Note (time, place, anything to know; optional)",
+    "社区尚未发布服务菜单。": "The community has not published a service menu yet.", "还没有订单。": "No orders yet.",
+    "我的留言": "My note", "服务党员": "Member serving", "社区不予认证": "Not certified by the community",
+    "请评价这次服务": "Please rate this service", "提交评价": "Send rating", "感谢评价": "Thank you for your rating",
+    "已派给党员，待接单": "Dispatched, waiting for the member", "党员已接单": "Accepted by the member",
+    "已点单，社区将尽快派党员上门服务": "Ordered: the community will send a member soon",
+    "请选择服务项目": "Choose a service", "该服务项目已撤下，请重新选择": "That service was withdrawn: choose another",
+    "留言过长，请删减后再提交": "The note is too long: shorten it and send again",
+    "优": "Excellent", "良": "Good", "一般": "Fair",
+    "待您接单": "Waiting for your answer", "已接单，待记录服务": "Accepted: record the service",
+    "待评价和认证": "Waiting for rating and certification",
+    "社区派给您的居民订单。接单后上门服务，再在“服务记录”中对应该订单记录服务；不能接单的，请说明原因婉拒，订单退回社区重新派单。":
+        "Residents' orders the community dispatched to you. Accept, serve, then record the session against the "
+        "order under Service records; if you cannot, decline with a reason and the order goes back to the "
+        "community.",
+    "居民留言": "Resident's note", "（无）": "(none)", "不予认证原因": "Why not certified", "接单": "Accept",
+    "婉拒原因": "Reason for declining", "婉拒": "Decline", "记录本次服务": "Record this service",
+    "暂无派给您的订单。": "No orders dispatched to you.", "已接单，服务后请记录服务": "Accepted: record the service afterwards",
+    "请填写婉拒原因": "Give a reason for declining", "已婉拒，订单退回社区重新派单": "Declined: the order goes back to the community",
+    "对应的居民订单": "Resident's order", "不对应订单": "No order", "原因": "Reason", "请填写整数分钟": "Whole minutes, please",
+    "党员婉拒": "Declined by the member",
+    "暂无星级的原因：未达到年度基本要求，尚缺": "No star because the basic yearly requirements are not met; missing",
+    "达到全部基本要求后，才按积分评定星级。": "Stars are awarded by points only once every basic requirement is met.",
+    "暂无星级的原因：积分未达到一星所需的{n}分，还差": "No star because the points are below the {n} a first star needs; short by",
+    "工作或居住地变动到其他县（市、区）时，全部签名记录和时间余额随您转移。请选择转入地区。":
+        "When you move to another county or district, your whole signed record and balance move with you. "
+        "Choose the destination region.",
+    "请选择": "Choose", "本地区": "This region",
+    "本地区尚未登记可转入的其他地区，请联系地区管理员。":
+        "This region has registered no other region to move to yet: ask the region administrator.",
+    "转入地区不能是本地区（{name}），请选择要转入的其他地区。":
+        "The destination cannot be this region ({name}): choose another region.",
+    "请从列表中选择转入地区。": "Choose the destination region from the list.",
+})

@@ -109,7 +109,7 @@ async def place(request: Request) -> Response:
             raise FieldProblem("menu_item_id", "该服务项目已撤下，请重新选择")
         note = values["note"].strip()
         if len(note) > NOTE_CHARS_MAX:
-            raise FieldProblem("note", f"备注最多{NOTE_CHARS_MAX}字")
+            raise FieldProblem("note", "留言过长，请删减后再提交")
         body = OrderIn(community_id=community.id, menu_item_id=item_id, note=note)
         api_orders.place(body, core.commands_for(request, principal, path="/v1/orders",
                                                  idempotency_key=core.form_key(form)))
