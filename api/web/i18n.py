@@ -632,7 +632,7 @@ EN.update({  # issue #12: residents and members (三单制, rejections, stars, t
     "社区尚未发布服务菜单。": "The community has not published a service menu yet.", "还没有订单。": "No orders yet.",
     "我的留言": "My note", "服务党员": "Member serving", "社区不予认证": "Not certified by the community",
     "请评价这次服务": "Please rate this service", "提交评价": "Send rating", "感谢评价": "Thank you for your rating",
-    "已派给党员，待接单": "Dispatched, waiting for the member", "党员已接单": "Accepted by the member",
+    "已派给党员，待接单": "Dispatched, waiting for the member", "已服务，待社区认证": "Served, awaiting certification", "党员已接单": "Accepted by the member",
     "已点单，社区将尽快派党员上门服务": "Ordered: the community will send a member soon",
     "请选择服务项目": "Choose a service", "该服务项目已撤下，请重新选择": "That service was withdrawn: choose another",
     "留言过长，请删减后再提交": "The note is too long: shorten it and send again",

@@ -93,7 +93,7 @@ def test_resident_orders_office_dispatches_member_accepts_and_records_resident_r
     # 4. the resident rates the session that served the order
     resident.reload()
     card = resident.locator(".order-card", has_text=note)
-    assert member["name"] in card.inner_text() and "党员已接单" in card.inner_text()
+    assert member["name"] in card.inner_text() and "已服务，待社区认证" in card.inner_text()
     card.locator("input[value='优']").check()
     card.locator("form.rate-form button").click()
     resident.wait_for_selector(".flash-ok")

@@ -30,6 +30,7 @@ router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 HOME = "/resident"
 ORDER_STATES = {"placed": "待派单", "dispatched": "已派给党员，待接单", "accepted": "党员已接单",
                 "fulfilled": "已完成", "cancelled": "已取消"}
+SERVED_STATES = {"recorded": "已服务，待社区认证", "rejected": "社区不予认证"}
 RATINGS = [rating.value for rating in Rating]  # 优 良 一般
 
 
@@ -63,6 +64,8 @@ def order_rows(views: Any, resident_id: UUID) -> list[dict[str, Any]]:
     for row in rows:
         row["state"] = ORDER_STATES.get(row["status"], row["status"])
         session = row["session"]
+        if row["status"] == "accepted" and session is not None:  # served: the rating and certification follow
+            row["state"] = SERVED_STATES.get(session["status"], row["state"])
         row["can_rate"] = bool(session and session["status"] == "recorded" and not session["rating"])
         row["can_cancel"] = row["status"] in ("placed", "dispatched", "accepted") and not session
     return rows
