@@ -29,7 +29,7 @@ def _reads_as_chinese(page: Any, where: str) -> str:
 
 
 def _resident_and_community(server: Server, pages: Pages, viewport: dict[str, int], index: int) -> tuple[Any, str]:
-    residents = sorted((login for login in server.logins if login.role == "resident"), key=lambda l: l.actor_id)
+    residents = sorted((login for login in server.logins if login.role == "resident"), key=lambda login: login.actor_id)
     resident = pages.open(residents[index % len(residents)], viewport=viewport)
     assert resident.url.endswith("/resident"), resident.url  # a resident's home after sign-in
     return resident, resident.inner_text("h1 small").strip()
