@@ -102,7 +102,8 @@ POLICY: dict[str, Rule] = {
     "slip.read":                 Rule(Kind.SLIP, {R: A, AUD: A, U: O, C: O, M: O}, "查看报到单 read a report slip"),
     "slip.send_receipt":         Rule(Kind.SLIP, {C: O}, "寄回执单 send the receipt"),
     # -- 三单制 orders ------------------------------------------------------------------------
-    "order.place":               Rule(Kind.COMMUNITY, {S: A}, "居民点单 place an order"),
+    "order.place":               Rule(Kind.COMMUNITY, {S: A, C: O},
+                                      "居民点单（社区可代本社区居民点单）place an order (a community for its residents)"),
     "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),
     "order.dispatch":            Rule(Kind.ORDER, {C: O}, "支部下单 dispatch an order"),
     "order.accept":              Rule(Kind.ORDER, {M: O}, "党员接单 accept an order"),

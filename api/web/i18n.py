@@ -661,4 +661,12 @@ EN.update({  # issue #12: residents and members (三单制, rejections, stars, t
     "转入地区不能是本地区（{name}），请选择要转入的其他地区。":
         "The destination cannot be this region ({name}): choose another region.",
     "请从列表中选择转入地区。": "Choose the destination region from the list.",
+    "代居民点单": "Order for a resident", "已代居民点单，请派单": "Ordered for the resident: now dispatch it",
+    "居民打电话或到社区办公室点单时，由社区代为点单；订单记在该居民名下，服务后由居民评价。":
+        "When a resident telephones or calls at the office, the community orders for them; the order is the "
+        "resident's, and the resident rates the service.",
+    "居民": "Resident", "请选择居民": "Choose a resident",
+    "居民留言（时间、地点、需要注意的事项，可不填）": "Resident's note (time, place, anything to know; optional)",
+    "本社区尚未登记居民。": "This community has registered no residents yet.",
+    "返回服务菜单与订单": "Back to the menu and orders",
 })

@@ -67,7 +67,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "TimeAccount.Unfrozen": frozenset({R}),
     "TimeAccount.TransferredOut": frozenset({R}),
     "TimeAccount.TransferredIn": frozenset({R}),
-    "Order.Placed": frozenset({S}),
+    "Order.Placed": frozenset({S, C}),  # the resident, or their community on their behalf (电话、上门点单)
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),
     "Order.Declined": frozenset({M}),

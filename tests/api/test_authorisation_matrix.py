@@ -163,7 +163,8 @@ SPECS: list[Spec] = [
     Spec("GET", "/v1/report-slips/{slip_id}", "slip.read", _ids(slip_id="slip_id")),
     Spec("POST", "/v1/report-slips/{slip_id}/receipt", "slip.send_receipt", _ids(slip_id="slip_id")),
     Spec("POST", "/v1/orders", "order.place", body=lambda w, r, s: {
-        "community_id": str(s.community.actor_id), "menu_item_id": str(s.menu_item_id)}),
+        "community_id": str(s.community.actor_id), "menu_item_id": str(s.menu_item_id),
+        **({"resident_id": str(s.resident.actor_id)} if r is Role.COMMUNITY else {})}),
     Spec("GET", "/v1/orders/{order_id}", "order.read", _ids(order_id="order_id")),
     Spec("POST", "/v1/orders/{order_id}/dispatch", "order.dispatch", _ids(order_id="order_id"),
          lambda w, r, s: {"member_id": str(s.member.actor_id)}),
@@ -320,7 +321,7 @@ EXPECTED_TABLE = """
     account.read                    A   C    O    .    O    .    A
     slip.read                       A   O    O    .    O    .    A
     slip.send_receipt               .   .    O    .    .    .    .     回执单: the community answers the unit
-    order.place                     .   .    .    .    .    A    .     居民点单 from any community's menu
+    order.place                     .   .    O    .    .    A    .     居民点单 from any community's menu; the community for its residents
     order.read                      A   .    O    .    O    O    A
     order.dispatch                  .   .    O    .    .    .    .     支部下单
     order.accept                    .   .    .    .    O    .    .     党员接单
@@ -648,6 +649,8 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.RESIDENT, "POST", f"/resident/sessions/{b.session_id}/rating", {"rating": "优"}),
         (Role.RESIDENT, "POST", f"/resident/orders/{b.order_id}/cancel", {"reason": "不需要了"}),
         (Role.RESIDENT, "POST", "/resident/orders", {"menu_item_id": str(b.menu_item_id), "note": "别的社区"}),
+        (Role.COMMUNITY, "POST", "/community/orders/new", {"resident_id": str(b.resident.actor_id),
+                                                          "menu_item_id": str(world.a.menu_item_id)}),
         (Role.MEMBER, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.RESIDENT, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.COUNTER, "GET", f"/reports/register?community_id={b.community.actor_id}", None),

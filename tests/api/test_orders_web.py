@@ -211,3 +211,23 @@ def test_the_transfer_consent_offers_the_federations_regions_and_refuses_this_on
     chosen = _post(client, world, member, "/me/consents", purpose="transfer", recipient="320104")
     assert chosen.status_code == 303 and '"ok"' in _flash(chosen)
     assert "南京市秦淮区（320104）" in _get(client, world, member, "/me/consents").text
+
+
+def test_the_office_orders_for_a_resident_who_telephones_and_the_resident_sees_it(client: TestClient,
+                                                                                 world: World) -> None:
+    ledger, a = world.ledger, world.a
+    form = _get(client, world, a.community, "/community/orders/new")
+    assert form.status_code == 200 and "居民甲" in form.text
+    assert str(world.b.resident.actor_id) not in form.text  # only the community's own residents
+
+    before = ledger.recorder.max_notification_id()
+    missing = _post(client, world, a.community, "/community/orders/new", menu_item_id=str(a.menu_item_id),
+                    note="电话点单：明早八点")
+    assert missing.status_code == 422 and "请选择居民" in missing.text and "电话点单：明早八点" in missing.text
+    assert ledger.recorder.max_notification_id() == before
+
+    done = _post(client, world, a.community, "/community/orders/new", resident_id=str(a.resident.actor_id),
+                 menu_item_id=str(a.menu_item_id), note="电话点单：明早八点")
+    assert done.status_code == 303 and done.headers["location"] == "/community/menu"
+    assert "电话点单：明早八点" in _get(client, world, a.community, "/community/menu").text
+    assert "电话点单：明早八点" in _get(client, world, a.resident, "/resident").text

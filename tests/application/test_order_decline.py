@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from uuid import UUID
+import base64
+from uuid import UUID, uuid4
 
 from ledger.application import Actor, Ledger
 from ledger.domain.errors import InvalidInput, NotPermitted, OrderWrongState
+from ledger.verification.store import verify_store
 from tests.scenario import Region, build_region
 
 
@@ -41,3 +43,25 @@ def test_only_the_dispatched_member_declines_and_only_while_dispatched(ledger: L
     ledger.accept_order(actor=first, order_id=order_id)
     with pytest.raises(OrderWrongState):
         ledger.decline_order(actor=first, order_id=order_id, reason="改主意了")
+
+
+def test_the_community_orders_on_behalf_of_a_resident_it_registered(ledger: Ledger) -> None:
+    """电话点单: a resident who telephones the office; the community signs the order for them."""
+    region = build_region(ledger, members=1)
+    menu_id = ledger.publish_menu_item(actor=region.community, title="代购代办")
+    assert ledger.residents_of(region.community.actor_id) == [(region.resident.actor_id, "居民甲")]
+    order_id = ledger.place_order(actor=region.community, community_id=region.community.actor_id,
+                                  menu_item_id=menu_id, note="电话点单", resident_id=region.resident.actor_id)
+    order = ledger.get_order(order_id)
+    assert (order.resident_id, order.note, order.status) == (region.resident.actor_id, "电话点单", "placed")
+    with pytest.raises(InvalidInput):
+        ledger.place_order(actor=region.community, community_id=region.community.actor_id, menu_item_id=menu_id)
+    with pytest.raises(NotPermitted):  # a member is no resident
+        ledger.place_order(actor=region.community, community_id=region.community.actor_id, menu_item_id=menu_id,
+                           resident_id=region.members[0].actor_id)
+    with pytest.raises(NotPermitted):  # a resident orders for themself only
+        ledger.place_order(actor=region.resident, community_id=region.community.actor_id, menu_item_id=menu_id,
+                           resident_id=uuid4())
+    report = verify_store(ledger.database, root_public_key=base64.b64decode(ledger.root_public_key()),
+                          region_code=ledger.region_code, recorder=ledger.recorder, workers=0)
+    assert report.ok, [str(p) for p in report.problems]

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from api.errors import REFUSALS
+from api.policy import authorize
 from api.routers import communities as api_communities
 from api.routers import orders as api_orders
 from api.routers import sessions as api_sessions
@@ -155,3 +156,64 @@ async def cancel(request: Request, order_id: UUID) -> Response:
             request, principal, path=f"/v1/orders/{order_id}/cancellation", idempotency_key=core.form_key(form)))
 
     return await core.perform(request, run, back=HOME, ok="已取消订单")
+
+
+# -- the community office orders on a resident's behalf (a resident who telephones or calls in) ------------------
+
+def _office_render(request: Request, principal: Any, *, values: dict[str, str] | None = None,
+                   errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
+    ledger = core.ledger_of(request)
+    me = principal.actor.actor_id
+    community = api_communities.read_community(me, principal.actor, ledger)
+    authorize(ledger, principal.actor, "community.register_resident", me)  # its residents are its own
+    from api.web.pages.community import TABS
+
+    return core.page(request, "resident/office_order.html", {
+        "tabs": TABS, "community": community, "menu": [item for item in community.menu if not item.withdrawn],
+        "residents": ledger.residents_of(me), "values": values or {}, "errors": errors or {}},
+        principal=principal, title="代居民点单", status_code=status_code)
+
+
+@router.get("/community/orders/new")
+def office_order_form(request: Request) -> Response:
+    principal = core.require_principal(request, Role.COMMUNITY)
+    return _office_render(request, principal)
+
+
+@router.post("/community/orders/new")
+async def office_order(request: Request) -> Response:
+    """代居民点单: the office orders from its own menu for a resident it registered; signed by the
+    community (the ledger checks the resident is its own)."""
+    principal = core.require_principal(request, Role.COMMUNITY)
+    form = await core.read_form(request)
+    gettext = core.translator(core.lang_of(request))
+    values = {name: (value if isinstance(value := form.get(name), str) else "")
+              for name in ("resident_id", "menu_item_id", "note")}
+    me = principal.actor.actor_id
+    ledger = core.ledger_of(request)
+
+    def run() -> None:
+        residents = {str(resident_id) for resident_id, _ in ledger.residents_of(me)}
+        if values["resident_id"].strip() not in residents:
+            raise FieldProblem("resident_id", "请选择居民")
+        community = api_communities.read_community(me, principal.actor, ledger)
+        item_text = values["menu_item_id"].strip()
+        if not any(str(item.id) == item_text and not item.withdrawn for item in community.menu):
+            raise FieldProblem("menu_item_id", "请选择服务项目")
+        note = values["note"].strip()
+        if len(note) > NOTE_CHARS_MAX:
+            raise FieldProblem("note", "留言过长，请删减后再提交")
+        body = OrderIn(community_id=me, menu_item_id=UUID(item_text), note=note,
+                       resident_id=UUID(values["resident_id"].strip()))
+        api_orders.place(body, core.commands_for(request, principal, path="/v1/orders",
+                                                 idempotency_key=core.form_key(form)))
+
+    try:
+        await core.in_thread(run)
+    except FieldProblem as problem:
+        return _office_render(request, principal, values=values, errors={problem.field: gettext(problem.message)},
+                              status_code=422)
+    except REFUSALS as error:
+        return _office_render(request, principal, values=values,
+                              errors={"form": i18n.error_text(error, core.lang_of(request))}, status_code=422)
+    return core.redirect("/community/menu", kind="ok", text=gettext("已代居民点单，请派单"))
