@@ -28,6 +28,7 @@ from api.schemas.members import ConsentIn
 from api.schemas.service import ReasonIn, SessionIn, SuggestionIn
 from api.web import core, i18n
 from api.web.pages.home import report_query
+from api.web.pages.resident import FieldProblem
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
 from ledger.domain.limits import (ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX,
@@ -201,15 +202,6 @@ def records(request: Request) -> Response:
     return _records_page(request, principal, me)
 
 
-class RecordProblem(InvalidInput):
-    """A value of the record form the page refuses before the command runs, said next to its field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-        self.message = message
-
-
 def _problem_field(error: Exception) -> str:
     """Which field of the record form a refusal is about (the API schema's `loc`, or the ledger's
     "field: …" detail); "" when it is about the form as a whole."""
@@ -242,7 +234,7 @@ async def record_session(request: Request) -> Response:
         start, end = core.field(form, "start_time", chars_max=5), core.field(form, "end_time", chars_max=5)
         minutes_text = core.field(form, "minutes", chars_max=4)
         if not minutes_text.isdigit():
-            raise RecordProblem("minutes", "请填写整数分钟")
+            raise FieldProblem("minutes", "请填写整数分钟")
         post_text = core.field(form, "post_id", required=False)
         order_text = core.field(form, "order_id", required=False)
         body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=ACTIVITY_CHARS_MAX),
@@ -259,7 +251,7 @@ async def record_session(request: Request) -> Response:
 
     try:
         await core.in_thread(run)
-    except RecordProblem as problem:
+    except FieldProblem as problem:
         return _records_page(request, principal, me, values=values,
                              errors={problem.field: gettext(problem.message)}, status_code=422)
     except (*REFUSALS, ValidationError) as error:

@@ -35,8 +35,9 @@ SERVED_STATES = {"recorded": "已服务，待社区认证", "rejected": "社区�
 RATINGS = [rating.value for rating in Rating]  # 优 良 一般
 
 
-class FieldProblem(InvalidInput):
-    """A typed value the page refuses before any command runs: said next to the field, in Chinese."""
+class FieldProblem(Exception):
+    """A typed value a page refuses before any command runs: said next to the field, in Chinese (not a
+    refusal of the ledger or the API, so no code of its own)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
