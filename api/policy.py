@@ -107,10 +107,12 @@ POLICY: dict[str, Rule] = {
     "slip.send_receipt":         Rule(Kind.SLIP, {C: O}, "寄回执单 send the receipt"),
     "slip.remind":               Rule(Kind.SLIP, {U: O}, "催报 remind a member to report (recorded)"),
     # -- 三单制 orders ------------------------------------------------------------------------
-    "order.place":               Rule(Kind.COMMUNITY, {S: A}, "居民点单 place an order"),
+    "order.place":               Rule(Kind.COMMUNITY, {S: A, C: O},
+                                      "居民点单（社区可代本社区居民点单）place an order (a community for its residents)"),
     "order.read":                Rule(Kind.ORDER, {R: A, AUD: A, S: O, C: O, M: O}, "查看订单 read an order"),
     "order.dispatch":            Rule(Kind.ORDER, {C: O}, "支部下单 dispatch an order"),
     "order.accept":              Rule(Kind.ORDER, {M: O}, "党员接单 accept an order"),
+    "order.decline":             Rule(Kind.ORDER, {M: O}, "党员婉拒 decline an order"),
     "order.cancel":              Rule(Kind.ORDER, {S: O, C: O}, "取消订单 cancel an order"),
     # -- service sessions (服务记录) --------------------------------------------------------------
     "session.record":            Rule(Kind.MEMBER, {M: O, C: O}, "记录服务 record a session"),

@@ -823,8 +823,9 @@ class Views:
             "activity": p["activity"], "content": p["content"], "place": p["place"], "minutes": p["minutes"],
             "post_id": p["post_id"], "order_id": p["order_id"], "item_key": item_key, "organiser": p["organiser"],
             "recipient": p["recipient"], "recorded_on": p["recorded_on"], "late": bool(p["late"]),
-            "assurance": p["assurance"], "status": "recorded", "rating": None, "certified_minutes": 0, "certified_by": None,
-            "certified_on": None, "complaint_upheld": False, "corrections": 0, "order_fulfilled": fulfilled}
+            "assurance": p["assurance"], "status": "recorded", "rating": None, "certified_minutes": 0,
+            "certified_by": None, "certified_on": None, "complaint_upheld": False, "corrections": 0,
+            "order_fulfilled": fulfilled, "rejection_reason": None}
         page.insert(t.sessions, (fact.aggregate_id,), row)
         self._sessions.put(fact.aggregate_id, {column: row[column] for column in SESSION_CACHED})
 
@@ -838,7 +839,8 @@ class Views:
             "certified_on": p["certified_on"]})
 
     def _on_ServiceSession__Rejected(self, fact: Fact, page: _Page) -> None:
-        self._change_session(page, fact.aggregate_id, {"status": "rejected"})
+        self._change_session(page, fact.aggregate_id, {"status": "rejected",
+                                                       "rejection_reason": fact.payload["reason"]})
 
     def _on_ServiceSession__Corrected(self, fact: Fact, page: _Page) -> None:
         p = fact.payload
@@ -861,7 +863,7 @@ class Views:
         page.insert(t.orders, (fact.aggregate_id,), {
             "order_id": fact.aggregate_id, "community_id": p["community_id"], "menu_item_id": p["menu_item_id"],
             "menu_title": p["menu_title"], "placed_on": p["placed_on"], "status": "placed", "member_id": None,
-            "session_id": None})
+            "session_id": None, "resident_id": p["resident_id"], "note": p["note"], "declined_reason": None})
         self._orders.put(fact.aggregate_id, {"menu_item_id": p["menu_item_id"], "session_id": None})
 
     def _on_Order__Dispatched(self, fact: Fact, page: _Page) -> None:
@@ -869,6 +871,10 @@ class Views:
 
     def _on_Order__Accepted(self, fact: Fact, page: _Page) -> None:
         page.update(t.orders, (fact.aggregate_id,), {"status": "accepted"})
+
+    def _on_Order__Declined(self, fact: Fact, page: _Page) -> None:
+        page.update(t.orders, (fact.aggregate_id,), {"status": "placed", "member_id": None,
+                                                     "declined_reason": fact.payload["reason"]})
 
     def _on_Order__Fulfilled(self, fact: Fact, page: _Page) -> None:
         session_id = fact.payload["session_id"]

@@ -768,3 +768,42 @@ def counters(views: Views) -> list[CounterInfo]:
         rows = connection.execute(sa.select(t.counters).order_by(t.counters.c.community_id, t.counters.c.name)
                                   .limit(COUNTERS_MAX)).all()
     return [CounterInfo(r.counter_id, r.community_id, r.name) for r in rows]
+# -------------------------------------------------------------------------------- 三单制 for residents and members
+
+ORDERS_LIST_MAX = 200  # a resident's or a member's orders on one page
+
+
+def _with_latest_session(connection: sa.Connection, orders: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each order with the latest session recorded against it (`session`: None when there is none):
+    its state, rating and, when the community did not certify it, the reason."""
+    ids = [o["order_id"] for o in orders]
+    latest: dict[str, dict[str, Any]] = {}
+    if ids:
+        s = t.sessions
+        rows = connection.execute(
+            sa.select(s.c.session_id, s.c.order_id, s.c.position, s.c.service_date, s.c.activity, s.c.minutes,
+                      s.c.status, s.c.rating, s.c.rejection_reason, s.c.certified_minutes)
+            .where(s.c.order_id.in_(ids)).order_by(s.c.position))
+        for row in rows:
+            latest[row.order_id] = dict(row._mapping)  # log order: the last one wins
+    return [{**o, "session": latest.get(o["order_id"])} for o in orders]
+
+
+def resident_orders(views: Views, *, resident_id: str, limit: int = ORDERS_LIST_MAX) -> list[dict[str, Any]]:
+    """A resident's orders, newest first, each with its member's name and its latest session."""
+    o, m = t.orders, t.members
+    query = (sa.select(o, m.c.name.label("member_name")).select_from(o.outerjoin(m, m.c.member_id == o.c.member_id))
+             .where(o.c.resident_id == resident_id).order_by(o.c.placed_on.desc(), o.c.order_id).limit(limit))
+    with views.engine.connect() as connection:
+        return _with_latest_session(connection, [dict(row._mapping) for row in connection.execute(query)])
+
+
+def member_orders(views: Views, *, member_id: str, limit: int = ORDERS_LIST_MAX) -> list[dict[str, Any]]:
+    """The orders dispatched to a member: waiting for an answer first, then accepted, then done; newest
+    first within each; each with its latest session."""
+    o = t.orders
+    query = (sa.select(o).where(o.c.member_id == member_id)
+             .order_by(sa.case((o.c.status == "dispatched", 0), (o.c.status == "accepted", 1), else_=2),
+                       o.c.placed_on.desc(), o.c.order_id).limit(limit))
+    with views.engine.connect() as connection:
+        return _with_latest_session(connection, [dict(row._mapping) for row in connection.execute(query)])

@@ -16,7 +16,7 @@ from ledger.storage import database as db
 from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 8
+VIEWS_VERSION = 9  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their rejection reason
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -241,7 +241,9 @@ sessions = sa.Table(
     sa.Column("complaint_upheld", sa.Boolean, nullable=False),
     sa.Column("corrections", sa.Integer, nullable=False),
     sa.Column("order_fulfilled", sa.Boolean, nullable=False),
+    _text("rejection_reason", 500),  # REASON_CHARS_MAX: told to the member (and the resident who rated it)
     sa.Index("tlv_sessions_member_year", "member_id", "year"),
+    sa.Index("tlv_sessions_order", "order_id"),
 )
 orders = sa.Table(
     "tlv_orders", metadata,
@@ -253,6 +255,11 @@ orders = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     _id("member_id"),
     _id("session_id"),
+    _id("resident_id"),
+    _text("note", 500),  # NOTE_CHARS_MAX: the resident's note, for the office and the member
+    _text("declined_reason", 500),  # the latest 婉拒 reason, for the office dispatching again
+    sa.Index("tlv_orders_resident", "resident_id"),
+    sa.Index("tlv_orders_member", "member_id"),
 )
 suggestions = sa.Table(
     "tlv_suggestions", metadata,

@@ -59,6 +59,7 @@ class SessionRowOut(BaseModel):
     late: bool = Field(description="补录（超过10个工作日）/ entered after 10 working days")
     recorded_on: date
     certified_minutes: int
+    rejection_reason: str | None = Field(None, description="不予认证的原因 / why the community did not certify it")
 
 
 class MissingRowOut(BaseModel):

@@ -38,6 +38,8 @@ class OrderIn(StrictIn):
     menu_item_id: UUID
     note: str = Field("", max_length=NOTE_CHARS_MAX, examples=["请尽快安排"])
     order_id: UUID | None = Field(None, description="客户端指定的编号 / client-chosen id")
+    resident_id: UUID | None = Field(None, description="社区代居民点单时：本社区登记的居民 / when the community orders "
+                                                       "on a resident's behalf: a resident it registered")
 
 
 class DispatchIn(StrictIn):

@@ -83,7 +83,7 @@ ROLE_HOME: dict[Role, str] = {
     Role.UNIT: "/unit",
     Role.AUDITOR: "/audit",
     Role.REGION: "/region",
-    Role.RESIDENT: "/",
+    Role.RESIDENT: "/resident",
 }
 
 
@@ -243,6 +243,7 @@ NAV: list[tuple[str, str, tuple[Role, ...]]] = [
     ("/counter", "爱心超市收银台", (Role.COUNTER,)),
     ("/community", "社区工作台", (Role.COMMUNITY,)),
     ("/me", "我的", (Role.MEMBER,)),
+    ("/resident", "居民点单", (Role.RESIDENT,)),
     ("/unit", "单位", (Role.UNIT,)),
     ("/audit", "审计核验", (Role.AUDITOR, Role.REGION)),
     ("/audit", "核验证明", (Role.UNIT, Role.COMMUNITY)),  # a certificate a member hands in

@@ -780,3 +780,50 @@ EN.update({  # issue #12: the offices (counter look-up, unit enrolment and chase
     "未催报": "Not reminded yet", "催报说明": "How the member was reminded", "如：电话提醒": "e.g. by phone",
     "记录催报": "Record a reminder", "已记录催报": "Reminder recorded", "催报说明最多 {n} 字": "A note has at most {n} characters",
 })
+EN.update({  # issue #12: residents and members (三单制, rejections, stars, transfer consent)
+    "居民点单": "Order a service", "我要点单": "Place an order", "提交点单": "Place order", "我的订单": "My orders",
+    "从社区服务菜单中选择需要的服务并留言，社区会派在职党员上门服务；服务后请您评价。":
+        "Choose a service from the community's menu and leave a note; the community sends a Party member to "
+        "serve you. Please rate the service afterwards.",
+    "留言（时间、地点、需要注意的事项，可不填）": "Note (time, place, anything to know; optional)",
+    "社区尚未发布服务菜单。": "The community has not published a service menu yet.", "还没有订单。": "No orders yet.",
+    "我的留言": "My note", "服务党员": "Member serving", "社区不予认证": "Not certified by the community",
+    "请评价这次服务": "Please rate this service", "提交评价": "Send rating", "感谢评价": "Thank you for your rating",
+    "已派给党员，待接单": "Dispatched, waiting for the member", "已服务，待社区认证": "Served, awaiting certification", "党员已接单": "Accepted by the member",
+    "已点单，社区将尽快派党员上门服务": "Ordered: the community will send a member soon",
+    "请选择服务项目": "Choose a service", "该服务项目已撤下，请重新选择": "That service was withdrawn: choose another",
+    "留言过长，请删减后再提交": "The note is too long: shorten it and send again",
+    "优": "Excellent", "良": "Good", "一般": "Fair",
+    "待您接单": "Waiting for your answer", "已接单，待记录服务": "Accepted: record the service",
+    "待评价和认证": "Waiting for rating and certification",
+    "社区派给您的居民订单。接单后上门服务，再在“服务记录”中对应该订单记录服务；不能接单的，请说明原因婉拒，订单退回社区重新派单。":
+        "Residents' orders the community dispatched to you. Accept, serve, then record the session against the "
+        "order under Service records; if you cannot, decline with a reason and the order goes back to the "
+        "community.",
+    "居民留言": "Resident's note", "（无）": "(none)", "不予认证原因": "Why not certified", "接单": "Accept",
+    "婉拒原因": "Reason for declining", "婉拒": "Decline", "记录本次服务": "Record this service",
+    "暂无派给您的订单。": "No orders dispatched to you.", "已接单，服务后请记录服务": "Accepted: record the service afterwards",
+    "请填写婉拒原因": "Give a reason for declining", "已婉拒，订单退回社区重新派单": "Declined: the order goes back to the community",
+    "对应的居民订单": "Resident's order", "不对应订单": "No order", "原因": "Reason", "请填写整数分钟": "Whole minutes, please",
+    "党员婉拒": "Declined by the member",
+    "暂无星级的原因：未达到年度基本要求，尚缺": "No star because the basic yearly requirements are not met; missing",
+    "达到全部基本要求后，才按积分评定星级。": "Stars are awarded by points only once every basic requirement is met.",
+    "暂无星级的原因：积分未达到一星所需的{n}分，还差": "No star because the points are below the {n} a first star needs; short by",
+    "工作或居住地变动到其他县（市、区）时，全部签名记录和时间余额随您转移。请选择转入地区。":
+        "When you move to another county or district, your whole signed record and balance move with you. "
+        "Choose the destination region.",
+    "请选择": "Choose", "本地区": "This region",
+    "本地区尚未登记可转入的其他地区，请联系地区管理员。":
+        "This region has registered no other region to move to yet: ask the region administrator.",
+    "转入地区不能是本地区（{name}），请选择要转入的其他地区。":
+        "The destination cannot be this region ({name}): choose another region.",
+    "请从列表中选择转入地区。": "Choose the destination region from the list.",
+    "代居民点单": "Order for a resident", "已代居民点单，请派单": "Ordered for the resident: now dispatch it",
+    "居民打电话或到社区办公室点单时，由社区代为点单；订单记在该居民名下，服务后由居民评价。":
+        "When a resident telephones or calls at the office, the community orders for them; the order is the "
+        "resident's, and the resident rates the service.",
+    "居民": "Resident", "请选择居民": "Choose a resident",
+    "居民留言（时间、地点、需要注意的事项，可不填）": "Resident's note (time, place, anything to know; optional)",
+    "本社区尚未登记居民。": "This community has registered no residents yet.",
+    "返回服务菜单与订单": "Back to the menu and orders",
+})

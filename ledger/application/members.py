@@ -221,6 +221,8 @@ class MemberUseCases(LedgerCore):
             raise InvalidInput(f"purpose is one of {[p.value for p in ConsentPurpose]}") from None
         if consent_purpose is ConsentPurpose.TRANSFER:
             check_region_code(recipient)
+            if recipient == self.region_code:
+                raise InvalidInput("recipient: 转入地区不能是本地区 / a transfer goes to another region, not this one")
         consent_id = consent_id or stable_id("consent", member_id, consent_purpose.value, recipient)
         member.give_consent(consent_id=consent_id, purpose=consent_purpose, recipient=recipient)
         self._commit(actor, None, member)

@@ -18,7 +18,10 @@ from ledger.domain.values import (
     check_text,
 )
 from ledger.domain.limits import LABEL_CHARS_MAX
+from ledger.application import ownership
 from ledger.application.core import Actor, LedgerCore
+
+RESIDENTS_LIST_MAX = 500  # residents offered on one office page (the ledger keeps no resident personal data)
 
 
 class OrganisationUseCases(LedgerCore):
@@ -68,6 +71,17 @@ class OrganisationUseCases(LedgerCore):
                                     label=check_text(label, "label", chars_max=LABEL_CHARS_MAX))
         self._commit(actor, None, key)
         return resident_id
+
+    def residents_of(self, community_id: UUID) -> list[tuple[UUID, str]]:
+        """The residents a community registered (id, label), by label; at most RESIDENTS_LIST_MAX."""
+        found: list[tuple[UUID, str]] = []
+        for actor_id, role, key_id in self.secrets.actors():
+            if role != Role.RESIDENT.value or ownership.certifier_of(self, actor_id) != community_id:
+                continue
+            found.append((actor_id, self.get_key(key_id).label))
+            if len(found) >= RESIDENTS_LIST_MAX:
+                break
+        return sorted(found, key=lambda resident: (resident[1], str(resident[0])))
 
     def pair_unit(self, *, actor: Actor, unit_id: UUID, community_id: UUID, reason: str = "") -> None:
         self._require_role(actor, Role.UNIT, Role.REGION)

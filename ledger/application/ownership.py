@@ -30,6 +30,7 @@ from ledger.domain.values import Role
 
 if TYPE_CHECKING:
     from ledger.application import Actor, Ledger
+    from ledger.application.core import LedgerCore
 
 R, U, C, K, M, S = Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT
 
@@ -183,7 +184,7 @@ def _role_of(ledger: Ledger, actor_id: UUID) -> Role:
     return ledger.actor_for(actor_id).role
 
 
-def certifier_of(ledger: Ledger, actor_id: UUID) -> UUID | None:
+def certifier_of(ledger: LedgerCore, actor_id: UUID) -> UUID | None:
     """The actor whose key certified this actor's current key (a resident's community)."""
     stored = ledger.secrets.active_key(actor_id)
     if stored is None:

@@ -103,16 +103,30 @@ class ServiceUseCases(LedgerCore):
         return True
 
     def place_order(self, *, actor: Actor, community_id: UUID, menu_item_id: UUID, note: str = "",
-                    order_id: UUID | None = None, request_id: str | None = None) -> UUID:
-        """居民点单."""
-        self._require_role(actor, Role.RESIDENT)
+                    order_id: UUID | None = None, request_id: str | None = None,
+                    resident_id: UUID | None = None) -> UUID:
+        """居民点单: by the resident, or by the resident's community on their behalf (a resident who
+        telephones or calls at the office); the community names the resident it registered."""
+        self._require_role(actor, Role.RESIDENT, Role.COMMUNITY)
+        if actor.role is Role.RESIDENT:
+            if resident_id not in (None, actor.actor_id):
+                raise NotPermitted("a resident orders only for themself")
+            resident_id = actor.actor_id
+        else:
+            if community_id != actor.actor_id:
+                raise NotPermitted("a community orders only from its own menu")
+            if resident_id is None:
+                raise InvalidInput("resident_id: the resident the order is for")
+            if ownership.certifier_of(self, resident_id) != actor.actor_id or \
+                    self.secrets.active_role(resident_id) != Role.RESIDENT.value:
+                raise NotPermitted("a community orders only for residents it registered")
         community = self._get(community_id, Community)
         title = community.require_menu_item(menu_item_id)
         order_id = order_id or uuid4()
         if self._exists(order_id):
             raise AlreadyExists(f"order {order_id} already exists")
         order = Order.place(order_id=order_id, community_id=community_id, menu_item_id=menu_item_id,
-                            menu_title=title, resident_id=actor.actor_id, note=note, placed_on=self.today())
+                            menu_title=title, resident_id=resident_id, note=note, placed_on=self.today())
         self._commit(actor, request_id, order)
         return order.id
 
@@ -137,6 +151,13 @@ class ServiceUseCases(LedgerCore):
         self._require_role(actor, Role.MEMBER)
         order = self._get(order_id, Order)
         order.accept(member_id=actor.actor_id)
+        self._commit(actor, None, order)
+
+    def decline_order(self, *, actor: Actor, order_id: UUID, reason: str) -> None:
+        """党员婉拒: the member declines an order dispatched to them, with a reason."""
+        self._require_role(actor, Role.MEMBER)
+        order = self._get(order_id, Order)
+        order.decline(member_id=actor.actor_id, reason=reason)
         self._commit(actor, None, order)
 
     def cancel_order(self, *, actor: Actor, order_id: UUID, reason: str) -> None:

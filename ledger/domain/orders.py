@@ -36,6 +36,7 @@ class Order(LedgerAggregate):
         self.status = self.PLACED
         self.member_id: UUID | None = None
         self.session_id: UUID | None = None
+        self.declined_reason = ""  # the latest 婉拒 reason, shown to the office when it dispatches again
 
     def _require(self, *states: str) -> None:
         if self.status not in states:
@@ -59,6 +60,20 @@ class Order(LedgerAggregate):
     @event("Accepted")
     def _accepted(self, member_id: UUID) -> None:
         self.status = self.ACCEPTED
+
+    def decline(self, *, member_id: UUID, reason: str) -> None:
+        """党员婉拒: the member it was dispatched to declines, with a reason; the order goes back to
+        the office to dispatch again."""
+        self._require(self.DISPATCHED)
+        if member_id != self.member_id:
+            raise NotPermitted("only the member the order was dispatched to can decline it")
+        self._declined(member_id=member_id, reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
+
+    @event("Declined")
+    def _declined(self, member_id: UUID, reason: str) -> None:
+        self.status = self.PLACED
+        self.member_id = None
+        self.declined_reason = reason
 
     def fulfil(self, *, session_id: UUID) -> None:
         self._require(self.ACCEPTED)

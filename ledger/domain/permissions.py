@@ -69,9 +69,10 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "TimeAccount.Unfrozen": frozenset({R}),
     "TimeAccount.TransferredOut": frozenset({R}),
     "TimeAccount.TransferredIn": frozenset({R}),
-    "Order.Placed": frozenset({S}),
+    "Order.Placed": frozenset({S, C}),  # the resident, or their community on their behalf (电话、上门点单)
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),
+    "Order.Declined": frozenset({M}),
     "Order.Fulfilled": frozenset({C}),
     "Order.Cancelled": frozenset({S, C}),
     "Suggestion.Submitted": frozenset({M}),

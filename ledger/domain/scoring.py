@@ -188,8 +188,36 @@ def score_totals(rules: dict[str, Any], totals: YearTotals) -> Score:
         + rules["points_per_excellent_order"] * totals.excellent_orders
         + rules["points_per_adopted_suggestion"] * totals.adopted_suggestions)
     missing = missing_requirements(totals)
-    stars = 0 if missing else sum(1 for t in rules["star_thresholds"] if scaled >= t * POINTS_SCALE)
+    stars = star_count(Fraction(scaled, POINTS_SCALE), rules["star_thresholds"], missing)
     return Score(points=Fraction(scaled, POINTS_SCALE), stars=stars, requirements_met=not missing, missing=missing)
+
+
+def star_count(points: Fraction, star_thresholds: Sequence[int], missing: Sequence[str]) -> int:
+    """The star rule, in one place: no star for a year that missed a basic requirement, whatever the
+    points; otherwise one star per threshold the exact points reach."""
+    if missing:
+        return 0
+    return sum(1 for threshold in star_thresholds if points >= threshold)
+
+
+@dataclass(frozen=True)
+class NoStar:
+    """Why a year earned no star (`star_count` read backwards): the basic requirements it missed
+    (these alone withhold every star), or else the points still short of the first star."""
+
+    missing: tuple[str, ...]
+    first_star_points: int | None  # the ★ threshold the points did not reach; None when requirements decide
+    points_short: Fraction | None
+
+
+def why_no_star(points: Fraction, star_thresholds: Sequence[int], missing: Sequence[str]) -> NoStar | None:
+    """None when the year earned a star; otherwise what is missing for one."""
+    if star_count(points, star_thresholds, missing):
+        return None
+    if missing:
+        return NoStar(missing=tuple(missing), first_star_points=None, points_short=None)
+    first = min(star_thresholds)
+    return NoStar(missing=(), first_star_points=first, points_short=first - points)
 
 
 def score(rules: dict[str, Any], facts: YearFacts) -> Score:

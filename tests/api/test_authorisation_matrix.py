@@ -165,11 +165,14 @@ SPECS: list[Spec] = [
     Spec("GET", "/v1/report-slips/{slip_id}", "slip.read", _ids(slip_id="slip_id")),
     Spec("POST", "/v1/report-slips/{slip_id}/receipt", "slip.send_receipt", _ids(slip_id="slip_id")),
     Spec("POST", "/v1/orders", "order.place", body=lambda w, r, s: {
-        "community_id": str(s.community.actor_id), "menu_item_id": str(s.menu_item_id)}),
+        "community_id": str(s.community.actor_id), "menu_item_id": str(s.menu_item_id),
+        **({"resident_id": str(s.resident.actor_id)} if r is Role.COMMUNITY else {})}),
     Spec("GET", "/v1/orders/{order_id}", "order.read", _ids(order_id="order_id")),
     Spec("POST", "/v1/orders/{order_id}/dispatch", "order.dispatch", _ids(order_id="order_id"),
          lambda w, r, s: {"member_id": str(s.member.actor_id)}),
     Spec("POST", "/v1/orders/{order_id}/acceptance", "order.accept", _ids(order_id="order_id")),
+    Spec("POST", "/v1/orders/{order_id}/declination", "order.decline", _ids(order_id="order_id"),
+         lambda w, r, s: {"reason": "当天出差"}, tolerate=frozenset({409})),
     Spec("POST", "/v1/orders/{order_id}/cancellation", "order.cancel", _ids(order_id="order_id"),
          lambda w, r, s: {"reason": "居民临时外出"}),
     Spec("POST", "/v1/sessions", "session.record", body=_session),
@@ -327,10 +330,11 @@ EXPECTED_TABLE = """
     slip.read                       A   O    O    .    O    .    A
     slip.send_receipt               .   .    O    .    .    .    .     回执单: the community answers the unit
     slip.remind                     .   O    .    .    .    .    .     催报: the unit that issued the slip
-    order.place                     .   .    .    .    .    A    .     居民点单 from any community's menu
+    order.place                     .   .    O    .    .    A    .     居民点单 from any community's menu; the community for its residents
     order.read                      A   .    O    .    O    O    A
     order.dispatch                  .   .    O    .    .    .    .     支部下单
     order.accept                    .   .    .    .    O    .    .     党员接单
+    order.decline                   .   .    .    .    O    .    .     党员婉拒（说明原因，退回社区重新派单）
     order.cancel                    .   .    O    .    .    O    .
     session.record                  .   .    O    .    O    .    .
     session.read                    A   C    O    .    O    O    A
@@ -497,6 +501,7 @@ def test_the_table_keeps_the_issue_promises() -> None:
 
 PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serves (None: every role)
     "/community": {Role.COMMUNITY}, "/counter": {Role.COUNTER}, "/me": {Role.MEMBER}, "/unit": {Role.UNIT},
+    "/resident": {Role.RESIDENT},
     "/region": {Role.REGION, Role.AUDITOR}, "/reports/overview": {Role.REGION, Role.AUDITOR},
     # the region administrator's pages (issue #12): the region's alone
     "/region/settings": {Role.REGION}, "/region/organisations": {Role.REGION}, "/region/units": {Role.REGION},
@@ -520,6 +525,10 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
         stable_id("consent", w.a.member.actor_id, ConsentPurpose.UNIT_FEEDBACK.value, str(w.a.unit.actor_id))),
     "/me/certificate/{token}/{name}": lambda w: "/me/certificate/0123456789abcdef/x.json",
     "/lang/{code}": lambda w: "/lang/en",
+    "/resident/sessions/{session_id}/rating": lambda w: f"/resident/sessions/{w.a.session_id}/rating",
+    "/resident/orders/{order_id}/cancel": lambda w: f"/resident/orders/{w.a.order_id}/cancel",
+    "/me/orders/{order_id}/accept": lambda w: f"/me/orders/{w.a.order_id}/accept",
+    "/me/orders/{order_id}/decline": lambda w: f"/me/orders/{w.a.order_id}/decline",
     "/reports/{kind}": lambda w: "/reports/overview",
     "/reports/{kind}/file": lambda w: "/reports/overview/file?format=json",
     "/counter/balance": lambda w: f"/counter/balance?member={w.a.member.actor_id}",
@@ -660,6 +669,14 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
         (Role.UNIT, "GET", f"/reports/unit-stats?unit_id={b.unit.actor_id}", None),
         (Role.UNIT, "GET", f"/reports/feedback?unit_id={b.unit.actor_id}", None),
         (Role.MEMBER, "POST", f"/me/consents/{b_consent}/withdraw", {}),
+        (Role.MEMBER, "POST", f"/me/orders/{b.order_id}/accept", {}),
+        (Role.MEMBER, "POST", f"/me/orders/{b.order_id}/decline", {"reason": "当天出差"}),
+        (Role.RESIDENT, "POST", f"/resident/sessions/{b.open_session_id}/rating", {"rating": "优"}),
+        (Role.RESIDENT, "POST", f"/resident/sessions/{b.session_id}/rating", {"rating": "优"}),
+        (Role.RESIDENT, "POST", f"/resident/orders/{b.order_id}/cancel", {"reason": "不需要了"}),
+        (Role.RESIDENT, "POST", "/resident/orders", {"menu_item_id": str(b.menu_item_id), "note": "别的社区"}),
+        (Role.COMMUNITY, "POST", "/community/orders/new", {"resident_id": str(b.resident.actor_id),
+                                                          "menu_item_id": str(world.a.menu_item_id)}),
         (Role.MEMBER, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.RESIDENT, "GET", f"/reports/card?member_id={b.member.actor_id}", None),
         (Role.COUNTER, "GET", f"/reports/register?community_id={b.community.actor_id}", None),

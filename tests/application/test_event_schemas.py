@@ -51,6 +51,7 @@ PINNED_TOPICS = [
     "ledger.domain.member:ReportSlip.Reminded",
     "ledger.domain.orders:Order.Accepted",
     "ledger.domain.orders:Order.Cancelled",
+    "ledger.domain.orders:Order.Declined",
     "ledger.domain.orders:Order.Dispatched",
     "ledger.domain.orders:Order.Fulfilled",
     "ledger.domain.orders:Order.Placed",

@@ -131,6 +131,15 @@ def test_consent_is_recorded_and_withdrawable(ledger: Ledger) -> None:
         ledger.require_consent(member.actor_id, ConsentPurpose.TRANSFER, "320104")
 
 
+def test_a_transfer_consent_names_another_region_never_this_one(ledger: Ledger) -> None:
+    region = build_region(ledger, members=1)
+    member = region.members[0]
+    assert ledger.region_code is not None
+    with pytest.raises(InvalidInput, match="本地区"):
+        ledger.give_consent(actor=member, member_id=member.actor_id, purpose="transfer", recipient=ledger.region_code)
+    assert not ledger.get_member(member.actor_id).consents
+
+
 def test_resident_orders_flow_through_the_three_slips(ledger: Ledger) -> None:
     region = build_region(ledger, members=1)
     member = region.members[0]

@@ -10,7 +10,7 @@ from api.web import core
 from ledger.domain.errors import NotFound
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
-PREFIXES = ("counter", "community", "me", "unit", "audit", "region", "reports")
+PREFIXES = ("counter", "community", "me", "resident", "unit", "audit", "region", "reports")
 
 
 def _not_found(request: Request, rest: str = "") -> Response:

@@ -14,27 +14,43 @@ from uuid import UUID, uuid4
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from pydantic import ValidationError
 
 from api import reads
+from api.auth import AuthenticationFailed
 from api.errors import REFUSALS
 from api.policy import authorize
 from api.routers import members as api_members
+from api.routers import orders as api_orders
 from api.routers import reports as api_reports
 from api.routers import sessions as api_sessions
 from api.schemas.members import ConsentIn
-from api.schemas.service import SessionIn, SuggestionIn
-from api.web import core
+from api.schemas.service import ReasonIn, SessionIn, SuggestionIn
+from api.web import core, i18n
 from api.web.pages.home import report_query
+from api.web.pages.resident import FieldProblem
 from api.web.present import qr_svg
 from ledger.domain.errors import InvalidInput, LedgerError, NotFound
-from ledger.domain.limits import ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, TEXT_CHARS_MAX
+from ledger.domain.limits import (ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX,
+                                  TEXT_CHARS_MAX)
 from ledger.domain.display import points_text
-from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN
+from ledger.domain.scoring import SESSIONS_PER_YEAR_MIN, SUGGESTIONS_PER_YEAR_MIN, why_no_star
 from ledger.domain.time_account import AccountSummary, summarise
 from ledger.domain.values import CHINA_TIME, ConsentPurpose, Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
-TABS = [("/me", "概览"), ("/me/account", "时间账户"), ("/me/records", "服务记录"), ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
+TABS = [("/me", "概览"), ("/me/orders", "居民订单"), ("/me/account", "时间账户"), ("/me/records", "服务记录"),
+        ("/me/certificate", "服务证明"), ("/me/consents", "同意与转移")]
+ORDER_STATES = {"placed": "待派单", "dispatched": "待您接单", "accepted": "已接单，待记录服务", "fulfilled": "已完成",
+                "cancelled": "已取消"}
+SESSION_STATES = {"recorded": "待评价和认证", "certified": "已认证", "rejected": "不予认证"}
+RECORD_FIELDS = ("activity", "service_date", "start_time", "end_time", "minutes", "place", "post_id", "order_id",
+                 "organiser", "recipient", "content")
+# the record form's fields, by what the API's schema or the ledger names them in a refusal
+FIELD_OF_PROBLEM = {"minutes": "minutes", "start_time": "start_time", "end_time": "end_time",
+                    "service_date": "service_date", "activity": "activity", "place": "place", "content": "content",
+                    "organiser": "organiser", "recipient": "recipient", "post": "post_id", "post_id": "post_id",
+                    "order": "order_id", "order_id": "order_id"}
 ENTRY_TYPES = {"Opened": "开户", "Credited": "认证存入", "ClawedBack": "更正/投诉扣回", "Redeemed": "爱心超市兑换",
                "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入"}
 CERTIFICATES_KEPT = 64  # issued bundles kept in memory for download (each is also registered by number)
@@ -86,11 +102,15 @@ def overview(request: Request) -> Response:
     region = ledger.get_region()
     payload = member_payload(region.code, me, member.identity.name)
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
+    # points but no star: say why, from the star rule itself (scoring.why_no_star)
+    no_star = why_no_star(points, thresholds, my_year.missing) if my_year is not None and points > 0 \
+        and thresholds else None
     return _page(request, principal, "member/overview.html", "我的", {
         "member": member, "balance": balance, "year": year, "my_year": my_year, "thresholds": thresholds,
         "points": points_text(points), "next_star": next_star, "to_next_star": to_next_star,
         "entries": entries[-RECENT_ENTRIES:], "entries_more": len(entries) > RECENT_ENTRIES, "summary": summary,
-        "payload": payload, "checks": checks,
+        "payload": payload, "checks": checks, "no_star": no_star,
+        "points_short": points_text(no_star.points_short) if no_star and no_star.points_short is not None else "",
         "qr": qr_svg(payload, scale=5, label="我的党员码")})
 
 
@@ -137,46 +157,151 @@ def requirement_checks(my_year: Any, member: Any, gettext: Any) -> list[tuple[st
     ]
 
 
-@router.get("/me/records")
-def records(request: Request) -> Response:
-    principal, me = _me(request)
+def _my_orders(request: Request, me: UUID) -> list[dict[str, Any]]:
+    from projections import queries as q
+
+    with core.services(request).read_models.current() as views:
+        rows = q.member_orders(views, member_id=str(me))
+    for row in rows:
+        row["state"] = ORDER_STATES.get(row["status"], row["status"])
+        session = row["session"]
+        if session is not None:
+            session["state"] = SESSION_STATES.get(session["status"], session["status"])
+        # an accepted order is recorded once; after a rejection the member may record it again
+        row["to_record"] = row["status"] == "accepted" and (session is None or session["status"] == "rejected")
+    return rows
+
+
+def _records_page(request: Request, principal: Any, me: UUID, *, values: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, status_code: int = 200) -> Response:
     ledger = core.ledger_of(request)
     member = api_members.read_member(me, principal.actor, ledger)
     year = api_reports.this_year()
     sessions = api_reports.list_sessions(actor=principal.actor, ledger=ledger, services=core.services(request),
                                          year=None, community_id=None, member_id=me, status=None, late=None,
                                          offset=0, limit=200)
-    return _page(request, principal, "member/records.html", "服务记录", {
-        "member": member, "year": year,
+    orders = [o for o in _my_orders(request, me) if o["to_record"]]
+    today = ledger.today().isoformat()
+    kept = {"service_date": today, "start_time": "09:00", "end_time": "11:00", "minutes": "120"}
+    chosen = request.query_params.get("order", "") if values is None else ""
+    order = next((o for o in orders if o["order_id"] == chosen), None)
+    if order is not None:  # coming from an order: it is chosen and the activity is its menu item
+        kept.update({"order_id": order["order_id"], "activity": order["menu_title"]})
+    kept.update(values or {})
+    return core.page(request, "member/records.html", {
+        "tabs": TABS, "member": member, "year": year,
         "sessions": sorted(sessions.items, key=lambda s: (s.service_date, s.recorded_on), reverse=True),
-        "today": ledger.today().isoformat(), "card_query": report_query(year, None, None, me),
-        "posts": member.posts})
+        "today": today, "card_query": report_query(year, None, None, me), "posts": member.posts,
+        "orders": orders, "values": kept, "errors": errors or {}}, principal=principal, title="服务记录",
+        status_code=status_code)
+
+
+@router.get("/me/records")
+def records(request: Request) -> Response:
+    principal, me = _me(request)
+    return _records_page(request, principal, me)
+
+
+def _problem_field(error: Exception) -> str:
+    """Which field of the record form a refusal is about (the API schema's `loc`, or the ledger's
+    "field: …" detail); "" when it is about the form as a whole."""
+    if isinstance(error, ValidationError):
+        for item in error.errors():
+            for part in item.get("loc", ()):
+                if str(part) in FIELD_OF_PROBLEM:
+                    return FIELD_OF_PROBLEM[str(part)]
+        return ""
+    detail = str(getattr(error, "detail", "") or error)
+    head = detail.split(":", 1)[0].split(" ", 1)[0].strip()
+    if head in FIELD_OF_PROBLEM:
+        return FIELD_OF_PROBLEM[head]
+    if "order" in detail:
+        return "order_id"
+    return ""
 
 
 @router.post("/me/records")
 async def record_session(request: Request) -> Response:
+    """服务记录, optionally against an accepted order. A refused record comes back with every typed
+    value kept and the reason next to its field; nothing is written."""
     principal, me = _me(request)
     form = await core.read_form(request)
+    lang = core.lang_of(request)
+    gettext = core.translator(lang)
+    values = {name: (value if isinstance(value := form.get(name), str) else "") for name in RECORD_FIELDS}
 
     def run() -> None:
         start, end = core.field(form, "start_time", chars_max=5), core.field(form, "end_time", chars_max=5)
         minutes_text = core.field(form, "minutes", chars_max=4)
         if not minutes_text.isdigit():
-            raise InvalidInput("minutes: whole minutes", field="minutes", reason="whole_minutes")
+            raise FieldProblem("minutes", "请填写整数分钟")
         post_text = core.field(form, "post_id", required=False)
+        order_text = core.field(form, "order_id", required=False)
         body = SessionIn(member_id=me, activity=core.field(form, "activity", chars_max=ACTIVITY_CHARS_MAX),
                          content=core.field(form, "content", chars_max=TEXT_CHARS_MAX),
                          place=core.field(form, "place", chars_max=PLACE_CHARS_MAX),
                          service_date=core.date_field(form, "service_date"),
                          start_time=start, end_time=end, minutes=int(minutes_text),
-                         post_id=core.parse_uuid(post_text, "post", field="post_id") if post_text else None,
+                         post_id=core.parse_uuid(post_text, "post") if post_text else None,
+                         order_id=core.parse_uuid(order_text, "order") if order_text else None,
                          organiser=core.field(form, "organiser", required=False, chars_max=NAME_CHARS_MAX),
                          recipient=core.field(form, "recipient", required=False, chars_max=NAME_CHARS_MAX))
         api_sessions.record(body, core.commands_for(request, principal, path="/v1/sessions",
                                                     idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back="/me/records", ok="已记录，等待社区评价和认证", form=form,
-                              again=lambda: records(request))
+    try:
+        await core.in_thread(run)
+    except FieldProblem as problem:
+        return _records_page(request, principal, me, values=values,
+                             errors={problem.field: gettext(problem.message)}, status_code=422)
+    except (*REFUSALS, ValidationError) as error:
+        if isinstance(error, AuthenticationFailed) and error.code in ("not_authenticated", "token_expired",
+                                                                      "token_revoked"):
+            raise
+        field = _problem_field(error)
+        return _records_page(request, principal, me, values=values, errors={field or "form": i18n.error_text(
+            error, lang)}, status_code=422)
+    return core.redirect("/me/records", kind="ok", text=gettext("已记录，等待社区评价和认证"))
+
+
+# -- 三单制: orders dispatched to the member ----------------------------------------------------------------
+
+@router.get("/me/orders")
+def orders(request: Request) -> Response:
+    principal, me = _me(request)
+    ledger = core.ledger_of(request)
+    member = api_members.read_member(me, principal.actor, ledger)
+    return _page(request, principal, "member/orders.html", "居民订单", {
+        "member": member, "orders": _my_orders(request, me)})
+
+
+@router.post("/me/orders/{order_id}/accept")
+async def accept_order(request: Request, order_id: UUID) -> Response:
+    principal, _ = _me(request)
+    form = await core.read_form(request)
+
+    def run() -> None:
+        api_orders.accept(order_id, core.commands_for(request, principal, path=f"/v1/orders/{order_id}/acceptance",
+                                                      idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/orders", ok="已接单，服务后请记录服务")
+
+
+@router.post("/me/orders/{order_id}/decline")
+async def decline_order(request: Request, order_id: UUID) -> Response:
+    principal, _ = _me(request)
+    form = await core.read_form(request)
+    gettext = core.translator(core.lang_of(request))
+    reason_text = form.get("reason")
+    if not isinstance(reason_text, str) or not reason_text.strip():
+        return core.redirect("/me/orders", kind="error", text=gettext("请填写婉拒原因"))
+
+    def run() -> None:
+        reason = ReasonIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
+        api_orders.decline(order_id, reason, core.commands_for(
+            request, principal, path=f"/v1/orders/{order_id}/declination", idempotency_key=core.form_key(form)))
+
+    return await core.perform(request, run, back="/me/orders", ok="已婉拒，订单退回社区重新派单")
 
 
 @router.post("/me/suggestions")
@@ -206,29 +331,40 @@ def consents(request: Request) -> Response:
 
         found = q.members(views, member_id=str(me))
     unit_name = found[0].unit_name if found else ""
+    region = ledger.get_region()
     return _page(request, principal, "member/consents.html", "同意与转移", {
-        "member": member, "unit_name": unit_name, "region_code": ledger.get_region().code,
+        "member": member, "unit_name": unit_name, "region_code": region.code, "region_name": region.name,
+        "peers": peer_regions(region), "peer_names": {code: peer["name"] for code, peer in region.peers.items()},
         "has_unit_consent": any(c.purpose == ConsentPurpose.UNIT_FEEDBACK and c.recipient == str(member.unit_id)
                                 for c in member.consents)})
+
+
+def peer_regions(region: Any) -> list[tuple[str, str]]:
+    """Where a member may move: the federation's registered peer regions (code, name), never this one."""
+    return sorted((code, peer["name"]) for code, peer in region.peers.items() if code != region.code)
 
 
 @router.post("/me/consents")
 async def give_consent(request: Request) -> Response:
     principal, me = _me(request)
     form = await core.read_form(request)
+    gettext = core.translator(core.lang_of(request))
 
-    def run() -> None:
+    def run() -> tuple[str, str] | None:
         purpose = core.field(form, "purpose", chars_max=32)
         if purpose == ConsentPurpose.UNIT_FEEDBACK.value:
             recipient = str(api_members.read_member(me, principal.actor, core.ledger_of(request)).unit_id)
         else:
-            recipient = core.field(form, "recipient", chars_max=6)
-            if not (len(recipient) == 6 and recipient.isdigit()):
-                raise InvalidInput("recipient: the destination region's 6-digit code", field="recipient",
-                                   reason="region_code")
+            recipient = core.field(form, "recipient", required=False, chars_max=6)
+            region = core.ledger_of(request).get_region()
+            if recipient == region.code:
+                return ("error", gettext("转入地区不能是本地区（{name}），请选择要转入的其他地区。").format(name=region.name))
+            if recipient not in dict(peer_regions(region)):
+                return ("error", gettext("请从列表中选择转入地区。"))
         body = ConsentIn.model_validate({"purpose": purpose, "recipient": recipient})
         api_members.give_consent(me, body, core.commands_for(
             request, principal, path=f"/v1/members/{me}/consents", idempotency_key=core.form_key(form)))
+        return None
 
     return await core.perform(request, run, back="/me/consents", ok="已记录您的同意（可随时撤回）", form=form,
                               again=lambda: consents(request))

@@ -50,7 +50,8 @@ from api.schemas.region import (
     TransferTimeoutIn,
 )
 from api.schemas.transfers import RegionCardIn
-from api.web import core, i18n
+from api import catalogue
+from api.web import core
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
 from ledger.domain.errors import NotFound, NotPermitted
 from ledger.domain.limits import (
@@ -177,16 +178,7 @@ def _values(form: FormData) -> dict[str, str]:
 def _refusal_text(error: Exception, lang: str) -> str:
     """A refusal for a person: the catalogue's message; the ledger's detail only when it speaks the
     page's language (an English detail on a Chinese page is left out)."""
-    code = getattr(error, "code", "")
-    detail = getattr(error, "detail", "")
-    if lang == "zh" and (isinstance(error, ValidationError) or not _has_chinese(str(detail))):
-        return i18n.ERRORS.get(code, i18n.ERRORS["invalid_input"] if isinstance(error, ValidationError)
-                               else i18n.UNKNOWN)[0]
-    return i18n.error_text(error, lang)
-
-
-def _has_chinese(text: str) -> bool:
-    return any("\u4e00" <= c <= "\u9fff" for c in text)
+    return catalogue.message(error, lang)
 
 
 Render = Callable[[Request, Principal, Submitted | None, int], Response]
