@@ -225,15 +225,15 @@ class ActivityUseCases(LedgerCore):
         if outcome == rules.DRAFTED:
             assert span is not None
             entry = activity.attendance[member_id]
-            session_id = session_id_for(activity.id, member_id)
-            if self._exists(session_id):
-                raise AlreadyExists(f"session {session_id} already exists")
+            new_id = session_id_for(activity.id, member_id)
+            if self._exists(new_id):
+                raise AlreadyExists(f"session {new_id} already exists")
             source = {"activity_id": str(activity.id), "checked_in_at": entry["checked_in_at"],
                       "checked_out_at": at.isoformat(), "in_by": entry["in_by"], "out_by": method,
                       "check_out_missed": method == rules.AT_CLOSE, "presence_share_min_percent": share}
             community = self._get(activity.community_id, Community)
             session = ServiceSession.record(
-                session_id=session_id, member_id=member_id, community_id=activity.community_id,
+                session_id=new_id, member_id=member_id, community_id=activity.community_id,
                 activity=activity.title, content=activity.title, place=activity.place,
                 service_date=activity.service_date, start_time=span[0], end_time=span[1], minutes=span[2],
                 post_id=activity.post_id, order_id=None, organiser=community.name, recipient="",
@@ -263,7 +263,7 @@ class ActivityUseCases(LedgerCore):
         start = 1
         while True:
             page = self.recorder.select_notifications(start=start, limit=_PAGE, topics=[_OPENED_TOPIC])
-            ids.extend(notification.originator_id for notification in page)
+            ids.extend(UUID(str(notification.originator_id)) for notification in page)
             if len(page) < _PAGE:
                 break
             start = page[-1].id + 1
