@@ -16,9 +16,9 @@ STATIC_URL = "/static"
 
 def install_web(app: FastAPI) -> None:
     from api.web.core import HERE
-    from api.web.pages import audit, community, counter, fallback, home, logins, member, unit
+    from api.web.pages import audit, checkin, community, counter, fallback, home, logins, member, unit
 
-    for module in (home, logins, counter, community, member, unit, audit, fallback):  # fallback last
+    for module in (home, logins, counter, checkin, community, member, unit, audit, fallback):  # fallback last
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=str(HERE / "static")), name="web-static")
 
