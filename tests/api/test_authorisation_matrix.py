@@ -536,6 +536,13 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/community/logins/{member_id}/activation-code":
         lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
     "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
+    "/community/activities/{activity_id}": lambda w: f"/community/activities/{w.a.activity_id}",
+    "/community/activities/{activity_id}/qr.svg": lambda w: f"/community/activities/{w.a.activity_id}/qr.svg",
+    "/community/activities/{activity_id}/code": lambda w: f"/community/activities/{w.a.activity_id}/code",
+    "/community/activities/{activity_id}/member-scan":
+        lambda w: f"/community/activities/{w.a.activity_id}/member-scan",
+    "/community/activities/{activity_id}/group": lambda w: f"/community/activities/{w.a.activity_id}/group",
+    "/community/activities/{activity_id}/close": lambda w: f"/community/activities/{w.a.activity_id}/close",
 }
 
 
@@ -647,6 +654,13 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
                                                             "team_id": str(b.team_id)}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/price", {"price_minutes": "45"}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/delist", {}),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}", None),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/qr.svg", None),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/code", None),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/member-scan",
+         {"member": str(b.member.actor_id)}),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/group", {"member": str(b.member.actor_id)}),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/close", {}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/adopt", {"note": "已采纳"}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/forward", {"agency": "区住建局"}),
         (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "certify",

@@ -220,7 +220,7 @@ def member_checkin(request: Request) -> Response:
 
 
 @router.post("/me/checkin")
-async def member_scan(request: Request) -> Response:
+async def member_checkin_scan(request: Request) -> Response:
     """A member's scan: the code names the activity; the member's own key signs the check-in or out. A
     refused code is shown next to the field with the text kept."""
     principal = core.require_principal(request, Role.MEMBER)
