@@ -25,6 +25,7 @@ from api.routers import communities as api_communities
 from api.routers import reports as api_reports
 from api.schemas.activities import ActivityIn, GroupEntryIn, MemberScanIn, ScanIn
 from api.web import core, i18n
+from api.web.pages.community import TABS
 from api.web.present import qr_svg
 from ledger.domain.activities import BELOW_MINIMUM_SHARE, GROUP_ENTRY_MEMBERS_MAX, Activity
 from ledger.domain.base import utc_now
@@ -74,7 +75,8 @@ def activities(request: Request) -> Response:
         "activities": ledger.activities_of(principal.actor.actor_id),
         "posts": [p for p in community.posts if not p.retired],
         "menu": [m for m in community.menu if not m.withdrawn], "today": local_date(utc_now()).isoformat(),
-        "title_max": ACTIVITY_CHARS_MAX, "place_max": PLACE_CHARS_MAX}, principal=principal, title="活动签到")
+        "title_max": ACTIVITY_CHARS_MAX, "place_max": PLACE_CHARS_MAX, "tabs": TABS}, principal=principal,
+        title="活动签到")
 
 
 @router.post("/community/activities")
@@ -136,7 +138,7 @@ def activity_page(request: Request, activity_id: UUID) -> Response:
         "checked_in": [r for r in _rows(request, activity) if not r["out"]],
         "seconds_left": checkin_code.seconds_left(now), "window": checkin_code.window_of(now),
         "share": core.ledger_of(request).get_region().presence_share_min_percent,
-        "below": BELOW_MINIMUM_SHARE}, principal=principal, title="活动签到")
+        "below": BELOW_MINIMUM_SHARE, "tabs": TABS}, principal=principal, title="活动签到")
 
 
 @router.get("/community/activities/{activity_id}/qr.svg")
@@ -236,7 +238,7 @@ async def member_checkin_scan(request: Request) -> Response:
         activity_id = checkin_code.parse(code).activity_id  # malformed: refused before anything else
         commands = core.commands_for(request, principal, path=f"/v1/activities/{activity_id}/scans",
                                      idempotency_key=core.form_key(form))
-        return api_activities.scan(activity_id, ScanIn(code=code, action=action), commands)  # type: ignore[arg-type]
+        return api_activities.scan(activity_id, ScanIn(code=code, action=action), commands)
 
     try:
         response = await core.in_thread(run)
