@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from ledger.application import Actor, Ledger
+from ledger.application import Actor, Ledger, ScanResult
 from ledger.domain.activities import BELOW_MINIMUM_SHARE, DRAFTED, Activity
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
@@ -62,14 +62,14 @@ def _open(region: Region, **changes: object) -> UUID:
                                      start_time="09:00", end_time="11:00", expected_members=10,
                                      post_id=region.post_id)
     fields.update(changes)
-    return region.ledger.open_activity(actor=region.community, **fields)  # type: ignore[arg-type]
+    return region.ledger.open_activity(actor=region.community, **fields)  # type: ignore[arg-type]  # test overrides
 
 
 def _code(region: Region, activity_id: UUID) -> str:
     return region.ledger.checkin_code(actor=region.community, activity_id=activity_id)
 
 
-def _scan(region: Region, member: Actor, activity_id: UUID, clock: list[datetime], moment: datetime):  # type: ignore[no-untyped-def]
+def _scan(region: Region, member: Actor, activity_id: UUID, clock: list[datetime], moment: datetime) -> ScanResult:
     clock[0] = moment
     return region.ledger.scan_checkin_code(actor=member, code=_code(region, activity_id), activity_id=activity_id)
 
@@ -80,7 +80,8 @@ def test_check_in_and_out_drafts_a_checked_in_session(region: Region, clock: lis
     assert _scan(region, member, activity_id, clock, at(8, 50)).action == "checked_in"
     result = _scan(region, member, activity_id, clock, at(10, 40, 30))
     assert (result.action, result.outcome, result.presence_minutes) == ("checked_out", DRAFTED, 100)
-    session = region.ledger.get_session(result.session_id)  # type: ignore[arg-type]
+    assert result.session_id is not None
+    session = region.ledger.get_session(result.session_id)
     assert session.assurance is Assurance.CHECKED_IN
     assert (session.start_time, session.end_time, session.minutes) == ("09:00", "10:40", 100)
     assert session.source is not None and session.source["check_out_missed"] is False
@@ -140,7 +141,9 @@ def test_a_forgotten_check_out_is_closed_at_the_end_and_flagged(region: Region, 
     activity = region.ledger.get_activity(activity_id)
     assert activity.status == Activity.CLOSED
     assert activity.attendance[forgetful.actor_id]["missed"] is True
-    session = region.ledger.get_session(results[forgetful.actor_id].session_id)  # type: ignore[arg-type]
+    drafted = results[forgetful.actor_id].session_id
+    assert drafted is not None
+    session = region.ledger.get_session(drafted)
     assert session.source is not None and session.source["check_out_missed"] is True
     with pytest.raises(ActivityClosed):
         _scan(region, region.members[2], activity_id, clock, at(12, 1))
@@ -206,7 +209,8 @@ def test_the_organiser_scans_a_member_code_and_records_a_group(region: Region, c
     assert [r.outcome for r in out] == [DRAFTED] * 4
     events = ledger.recorder.select_events(activity_id)
     assert len(events) == 1 + 4 + 4  # opened, each member's check-in and check-out its own event
-    sessions = [ledger.get_session(r.session_id) for r in out]  # type: ignore[arg-type]
+    sessions = [ledger.get_session(r.session_id) for r in out if r.session_id is not None]
+    assert len(sessions) == 4
     assert all(s.assurance is Assurance.CHECKED_IN and s.source["in_by"] in ("member_code", "group")
                for s in sessions if s.source is not None)
     # a group with one stranger is refused whole: nothing written
