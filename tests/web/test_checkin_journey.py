@@ -13,6 +13,7 @@ import time
 from typing import Any
 
 from tests.web.conftest import PHONE, Pages, Server
+from tests.web.test_pages import OVERFLOW, UNLABELLED_CONTROLS
 
 
 def _code(office: Any, server: Server, activity_id: str) -> dict[str, Any]:
@@ -34,6 +35,7 @@ def test_checkin_journey_at_phone_width(server: Server, pages: Pages) -> None:
     first, second = [str(row["member_id"]) for row in rows if str(row["member_id"]) in with_login][:2]
 
     office = pages.open(community, viewport=PHONE, start="/community/activities")
+    assert office.evaluate(OVERFLOW) <= 1 and office.evaluate(UNLABELLED_CONTROLS) == []
     office.fill("#a-title", "重阳节敬老活动")
     office.fill("#a-place", "社区党群服务中心")
     office.fill("#a-start", "09:00")
@@ -43,12 +45,13 @@ def test_checkin_journey_at_phone_width(server: Server, pages: Pages) -> None:
     assert "/community/activities/" in office.url, office.inner_text("main")[:300]
     activity_id = office.url.rstrip("/").rsplit("/", 1)[1]
     assert office.locator("#checkin-qr-image").is_visible()
-    assert office.evaluate("() => document.documentElement.scrollWidth - window.innerWidth") <= 1
+    assert office.evaluate(OVERFLOW) <= 1 and office.evaluate(UNLABELLED_CONTROLS) == []
     first_window = office.get_attribute("#checkin-qr", "data-window")
     pages.shot(office, "checkin-organiser-phone")
 
     alice = pages.open(server.login_of("member", first), viewport=PHONE, start="/me/checkin")
     bob = pages.open(server.login_of("member", second), viewport=PHONE, start="/me/checkin")
+    assert alice.evaluate(OVERFLOW) <= 1 and alice.evaluate(UNLABELLED_CONTROLS) == []
     _scan(alice, _code(office, server, activity_id)["code"], "in")
     assert "已签到" in alice.inner_text("main")
     _scan(bob, _code(office, server, activity_id)["code"], "in")
