@@ -176,6 +176,19 @@ CODES: dict[str, Message] = {
                                  "The region's seal does not verify: the certificate was changed after it was issued."),
     "certificate_reference_mismatch": ("二维码内容与此文件不符（编号、文件摘要或时长不同）。",
                                        "The QR code does not match this file (number, digest or total differ)."),
+    # issue #15: check-in (签到签退) refusals
+    "checkin_code_malformed": ("这不是签到码：请扫描活动现场屏幕上的二维码，或完整粘贴签到码。",
+                               "That is not a check-in code: scan the QR on the screen at the venue, or paste the whole code."),
+    "checkin_code_signature_invalid": ("签到码已被改动或不是本社区签发的，不能使用。",
+                                       "The check-in code was altered or not issued by this community: it cannot be used."),
+    "checkin_code_expired": ("签到码已过期（二维码每30秒更换）：请扫描现场屏幕上的最新二维码。",
+                             "The check-in code has expired (it changes every 30 seconds): scan the current QR at the venue."),
+    "checkin_code_wrong_activity": ("这是另一个活动的签到码。", "That check-in code is for another activity."),
+    "activity_closed": ("活动已结束，不能再签到或签退。", "The activity is over: no more check-ins or check-outs."),
+    "member_not_registered_here": ("该党员未在举办活动的社区报到，不能在此签到。",
+                                   "The member is not registered with the community running this activity."),
+    "already_checked_in": ("已经签到过了，无需重复签到。", "Already checked in: no need to check in again."),
+    "not_checked_in": ("尚未签到，不能签退：请先签到。", "Not checked in yet, so nothing to check out: check in first."),
 }
 UNKNOWN: Message = ("操作未完成。", "That did not work.")
 

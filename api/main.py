@@ -19,6 +19,7 @@ from api.commands import SIGNATURES_MAX
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routers import (
+    activities,
     auth,
     communities,
     federation,
@@ -66,6 +67,7 @@ TAGS = [
     {"name": "communities 社区党组织", "description": "岗位、队伍、服务菜单、爱心超市目录、柜台、居民"},
     {"name": "members 党员", "description": "入册、报到单、报到登记、岗位、队伍、有故、同意、余额 / members"},
     {"name": "report slips 报到单", "description": "报到单与回执单（附件1）"},
+    {"name": "activities 签到签退", "description": "活动签到码、扫码签到签退、团体录入（信用时长）"},
     {"name": "sessions 服务记录", "description": "记录、评价、认证、不予认证、更正、投诉（附件5）"},
     {"name": "orders 三单制", "description": "居民点单、支部下单、党员接单"},
     {"name": "suggestions 建议", "description": "采纳、交转有关机构办理"},
@@ -122,7 +124,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for router in (redemptions.router, members.router, auth.router, sessions.router, logins.router, region.router,
                    units.router, units.enrol_router, communities.router, communities.counters_router,
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
-                   federation.router, transparency.router, reports.router):
+                   federation.router, transparency.router, reports.router, activities.router):
         app.include_router(router)
     install_web(app)  # the web pages (api/web/) and their /static files
     if settings.docs_enabled:

@@ -125,6 +125,15 @@ POLICY: dict[str, Rule] = {
     "session.reject":            Rule(Kind.SESSION, {C: O}, "不予认证 reject a session"),
     "session.correct":           Rule(Kind.SESSION, {C: O}, "更正 correct a session"),
     "session.uphold_complaint":  Rule(Kind.SESSION, {C: O}, "投诉属实 uphold a complaint"),
+    # -- check-in at the venue (签到签退, issue #15) ------------------------------------------------
+    "region.set_presence_share": Rule(Kind.NONE, {R: A}, "设置签到最低在场比例 set the minimum presence share"),
+    "activity.open":             Rule(Kind.COMMUNITY, {C: O}, "开放活动签到 open an activity"),
+    "activity.read":             Rule(Kind.ACTIVITY, {R: A, AUD: A, C: O, M: O}, "查看活动 read an activity"),
+    "activity.show_code":        Rule(Kind.ACTIVITY, {C: O}, "出示签到码 show the rotating check-in code"),
+    "activity.close":            Rule(Kind.ACTIVITY, {C: O}, "结束活动 close an activity"),
+    "activity.scan":             Rule(Kind.ACTIVITY, {M: O}, "扫码签到签退 check in or out by scanning the code"),
+    "activity.scan_member":      Rule(Kind.ACTIVITY, {C: O}, "扫党员码签到 check a member in or out by their code"),
+    "activity.group_entry":      Rule(Kind.ACTIVITY, {C: O}, "团体录入 check a group in or out"),
     # -- suggestions (建议) ---------------------------------------------------------------------
     "suggestion.read":           Rule(Kind.SUGGESTION, {R: A, AUD: A, M: O, C: O}, "查看建议 read a suggestion"),
     "suggestion.adopt":          Rule(Kind.SUGGESTION, {C: O}, "采纳建议 adopt a suggestion"),

@@ -16,9 +16,11 @@ STATIC_URL = "/static"
 
 def install_web(app: FastAPI) -> None:
     from api.web.core import HERE
-    from api.web.pages import audit, community, counter, fallback, home, imports, logins, member, region, resident, unit
+    from api.web.pages import (audit, checkin, community, counter, fallback, home, imports, logins, member, region,
+                               resident, unit)
 
-    for module in (home, logins, counter, community, imports, member, resident, unit, region, audit, fallback):  # fallback last
+    for module in (home, logins, counter, checkin, community, imports, member, resident, unit, region, audit,
+                   fallback):  # fallback last
         app.include_router(module.router)
     app.mount(STATIC_URL, StaticFiles(directory=str(HERE / "static")), name="web-static")
 

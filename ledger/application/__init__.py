@@ -13,6 +13,7 @@ from uuid import UUID
 
 from ledger.application import ownership
 from ledger.application.accounts import AccountUseCases
+from ledger.application.activities import ActivityUseCases, ScanResult
 from ledger.application.core import Actor, LedgerCore, RedemptionResult, StatementsPrepared
 from ledger.application.keys import KeyUseCases
 from ledger.application.members import MemberUseCases
@@ -21,7 +22,8 @@ from ledger.application.ownership import Kind
 from ledger.application.service import PaperSession, ServiceUseCases
 
 
-class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases, AccountUseCases, LedgerCore):
+class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases, AccountUseCases, ActivityUseCases,
+             LedgerCore):
     """The region's ledger: every command of every family, one store, one signer per actor."""
 
     name = "Ledger"
@@ -36,4 +38,5 @@ class Ledger(KeyUseCases, OrganisationUseCases, MemberUseCases, ServiceUseCases,
         return ownership.has_authority(self, actor, target_id)
 
 
-__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "PaperSession", "RedemptionResult", "StatementsPrepared"]
+__all__ = ["Actor", "Kind", "Ledger", "LedgerCore", "PaperSession", "RedemptionResult", "ScanResult",
+           "StatementsPrepared"]

@@ -47,6 +47,7 @@ class Kind(str, enum.Enum):
     SESSION = "session"
     ORDER = "order"
     SUGGESTION = "suggestion"
+    ACTIVITY = "activity"  # an activity at the venue: its community's; a member's of that community (签到)
     KEY = "key"
     ACTOR = "actor"  # an actor the caller has authority over (certifies its keys, manages its logins)
     LOGIN = "login"  # a login: its own actor's, or one of an actor the caller has authority over
@@ -144,6 +145,13 @@ def owns(ledger: Ledger, actor: Actor, kind: Kind, object_id: UUID | str) -> boo
         return owns_suggestion(actor, ledger.get_suggestion(object_uuid))
     if kind is Kind.ACTOR:
         return has_authority(ledger, actor, object_uuid)
+    if kind is Kind.ACTIVITY:
+        activity = ledger.get_activity(object_uuid)
+        if role is C:
+            return activity.community_id == me
+        if role is M:
+            return ledger.get_member(me).community_id == activity.community_id
+        return False
     raise AssertionError(f"unknown kind {kind}")
 
 

@@ -187,3 +187,53 @@ class ReportSlipNamesAnotherCommunity(NotPermitted):
     """The member's report slip sends them to another community."""
 
     code = "report_slip_names_another_community"
+
+
+# -- check-in at the venue (签到码, issue #15) -------------------------------------------------------
+
+class CheckinCodeMalformed(InvalidInput):
+    """The text is not a check-in code (typed wrongly, cut short, or another QR)."""
+
+    code = "checkin_code_malformed"
+
+
+class CheckinCodeSignatureInvalid(InvalidInput):
+    """The check-in code was altered, or not signed by the activity's community."""
+
+    code = "checkin_code_signature_invalid"
+
+
+class CheckinCodeExpired(WrongState):
+    """The check-in code's 30-second window has passed (a photo forwarded later): scan the screen."""
+
+    code = "checkin_code_expired"
+
+
+class CheckinCodeWrongActivity(InvalidInput):
+    """The check-in code belongs to another activity (or another region)."""
+
+    code = "checkin_code_wrong_activity"
+
+
+class ActivityClosed(WrongState):
+    """The activity is closed: nobody checks in or out any more."""
+
+    code = "activity_closed"
+
+
+class MemberNotRegisteredHere(NotPermitted):
+    """The member is not registered with the community that runs the activity."""
+
+    code = "member_not_registered_here"
+
+
+class AlreadyCheckedIn(WrongState):
+    """The member checked in to this activity already (and has not checked out)."""
+
+    code = "already_checked_in"
+
+
+class NotCheckedIn(WrongState):
+    """A check-out without a check-in (or after the member's check-out)."""
+
+    code = "not_checked_in"

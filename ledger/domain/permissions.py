@@ -21,6 +21,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.TransferTimeoutSet": frozenset({R}),
     "Region.CalendarPublished": frozenset({R}),
     "Region.CounterConfirmationSet": frozenset({R}),
+    "Region.PresenceShareSet": frozenset({R}),
     "Transfer.Initiated": frozenset({R}),
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),
@@ -78,6 +79,13 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Suggestion.Submitted": frozenset({M}),
     "Suggestion.Adopted": frozenset({C}),
     "Suggestion.Forwarded": frozenset({C}),
+    # check-in at the venue (issue #15): the community runs the activity; a member's own scan is signed
+    # by the member, the organiser's scan of a member's code (and 团体录入) by the community
+    "Activity.Opened": frozenset({C}),
+    "Activity.CheckedIn": frozenset({M, C}),
+    "Activity.CheckedOut": frozenset({M, C}),
+    "Activity.CheckOutMissed": frozenset({C}),
+    "Activity.Closed": frozenset({C}),
 }
 # Community events other than registration are signed by the community itself.
 for _name in ("PostDefined", "PostRetired", "TeamFormed", "MenuItemPublished", "MenuItemWithdrawn", "ItemListed",

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
+from ledger.domain.activities import PRESENCE_SHARE_MIN_PERCENT_DEFAULT, check_share_percent
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.calendar import WorkCalendar, calendar_from_published, check_year_calendar
 from ledger.domain.errors import InvalidInput
@@ -63,6 +64,10 @@ class Region(LedgerAggregate):
         self.transfer_timeout_days = DEFAULT_TRANSFER_TIMEOUT_DAYS
         # year -> the latest published State Council calendar (payload of CalendarPublished)
         self.calendars: dict[int, dict[str, Any]] = {}
+        # check-in at the venue: the least share of an activity's planned time a member must be present
+        # for a session to be drafted (issue #15; 云南: 60 %), and why it was last set
+        self.presence_share_min_percent = PRESENCE_SHARE_MIN_PERCENT_DEFAULT
+        self.presence_share_reason = ""
 
     def change_settings(self, *, display_name: str | None = None, storage_cap_minutes: int | None = None,
                         clear_storage_cap: bool = False, reason: str = "") -> None:
@@ -86,6 +91,16 @@ class Region(LedgerAggregate):
     def _settings_changed(self, display_name: str, storage_cap_minutes: int | None, reason: str) -> None:
         self.display_name = display_name
         self.storage_cap_minutes = storage_cap_minutes
+
+    def set_presence_share(self, *, percent: int, reason: str) -> None:
+        """The minimum presence share for sessions drafted from check-ins, with the reason for it."""
+        self._presence_share_set(percent=check_share_percent(percent),
+                                 reason=check_text(reason, "reason", chars_max=REASON_CHARS_MAX))
+
+    @event("PresenceShareSet")
+    def _presence_share_set(self, percent: int, reason: str) -> None:
+        self.presence_share_min_percent = percent
+        self.presence_share_reason = reason
 
     def set_report_deadline(self, *, year: int, deadline: date, reason: str = "") -> None:
         if deadline.year != year:

@@ -84,8 +84,9 @@ class ServiceSession(LedgerAggregate):
             activity=activity, content=content, place=place, service_date=service_date, start_time=start_time,
             end_time=end_time, minutes=minutes, organiser=organiser, recipient=recipient, recorded_on=recorded_on)
         assurance = Assurance(assurance)
-        if (source is not None) != (assurance is Assurance.IMPORTED):
-            raise InvalidInput("an imported record names its source, and only an imported record does")
+        if (source is not None) != (assurance is not Assurance.SELF_REPORTED):
+            raise InvalidInput("an imported or checked-in record names its source (file and row; activity and "
+                               "scans), and a self-reported one does not")
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
         late = elapsed > LATE_AFTER_WORKING_DAYS and assurance is not Assurance.IMPORTED
         return cls(id=session_id, member_id=member_id, community_id=community_id, **fields,

@@ -186,6 +186,25 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"reason": "更正地点", "place": "社区活动室"}),
     Spec("POST", "/v1/sessions/{session_id}/complaints", "session.uphold_complaint", _ids(session_id="session_id"),
          lambda w, r, s: {"reason": "投诉属实"}),
+    # 签到签退 (issue #15): the member scans a code the community shows now; at 23:59 the day's activity ends (409)
+    Spec("PUT", "/v1/region/presence-share", "region.set_presence_share",
+         body=lambda w, r, s: {"percent": 70, "reason": "区文明办通知"}),
+    Spec("POST", "/v1/communities/{community_id}/activities", "activity.open", _ids(community_id="community"),
+         lambda w, r, s: {"title": "清扫楼道", "place": "3栋", "service_date": today_iso(w.ledger),
+                          "start_time": "00:00", "end_time": "23:59", "expected_members": 3,
+                          "post_id": str(s.post_id)}),
+    Spec("GET", "/v1/activities/{activity_id}", "activity.read", _ids(activity_id="activity_id")),
+    Spec("GET", "/v1/activities/{activity_id}/checkin-code", "activity.show_code", _ids(activity_id="activity_id")),
+    Spec("POST", "/v1/activities/{activity_id}/scans", "activity.scan", _ids(activity_id="activity_id"),
+         lambda w, r, s: {"code": w.ledger.checkin_code(actor=s.community, activity_id=s.activity_id)},
+         tolerate=frozenset({409})),
+    Spec("POST", "/v1/activities/{activity_id}/member-scans", "activity.scan_member",
+         _ids(activity_id="activity_id"), lambda w, r, s: {"member_id": str(s.member.actor_id)},
+         tolerate=frozenset({409})),
+    Spec("POST", "/v1/activities/{activity_id}/group-entries", "activity.group_entry",
+         _ids(activity_id="activity_id"), lambda w, r, s: {"member_ids": [str(s.member.actor_id)]},
+         tolerate=frozenset({409})),
+    Spec("POST", "/v1/activities/{activity_id}/closure", "activity.close", _ids(activity_id="activity_id")),
     Spec("GET", "/v1/suggestions/{suggestion_id}", "suggestion.read", _ids(suggestion_id="suggestion_id")),
     Spec("POST", "/v1/suggestions/{suggestion_id}/adoption", "suggestion.adopt", _ids(suggestion_id="suggestion_id"),
          lambda w, r, s: {"note": "已采纳"}),
@@ -344,6 +363,14 @@ EXPECTED_TABLE = """
     session.reject                  .   .    O    .    .    .    .
     session.correct                 .   .    O    .    .    .    .     corrected by the community, by a new event
     session.uphold_complaint        .   .    O    .    .    .    .
+    region.set_presence_share       A   .    .    .    .    .    .     签到最低在场比例: a region setting
+    activity.open                   .   .    O    .    .    .    .     签到签退: the community runs its activities
+    activity.read                   A   .    O    .    O    .    A     a member of the community sees it
+    activity.show_code              .   .    O    .    .    .    .     only its community signs the code
+    activity.close                  .   .    O    .    .    .    .
+    activity.scan                   .   .    .    .    O    .    .     the member scans at their own community
+    activity.scan_member            .   .    O    .    .    .    .     the organiser scans the member's code
+    activity.group_entry            .   .    O    .    .    .    .     团体录入
     suggestion.read                 A   .    O    .    O    .    A
     suggestion.adopt                .   .    O    .    .    .    .
     suggestion.forward              .   .    O    .    .    .    .
@@ -536,6 +563,13 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/community/logins/{member_id}/activation-code":
         lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
     "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
+    "/community/activities/{activity_id}": lambda w: f"/community/activities/{w.a.activity_id}",
+    "/community/activities/{activity_id}/qr.svg": lambda w: f"/community/activities/{w.a.activity_id}/qr.svg",
+    "/community/activities/{activity_id}/code": lambda w: f"/community/activities/{w.a.activity_id}/code",
+    "/community/activities/{activity_id}/member-scan":
+        lambda w: f"/community/activities/{w.a.activity_id}/member-scan",
+    "/community/activities/{activity_id}/group": lambda w: f"/community/activities/{w.a.activity_id}/group",
+    "/community/activities/{activity_id}/close": lambda w: f"/community/activities/{w.a.activity_id}/close",
 }
 
 
@@ -647,6 +681,13 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
                                                             "team_id": str(b.team_id)}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/price", {"price_minutes": "45"}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/delist", {}),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}", None),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/qr.svg", None),
+        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/code", None),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/member-scan",
+         {"member": str(b.member.actor_id)}),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/group", {"member": str(b.member.actor_id)}),
+        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/close", {}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/adopt", {"note": "已采纳"}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/forward", {"agency": "区住建局"}),
         (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "certify",

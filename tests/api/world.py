@@ -38,6 +38,7 @@ class Side:
     team_id: UUID
     counter_key_id: str
     member_key_id: str
+    activity_id: UUID  # an open activity (签到签退) of the whole of today
 
 
 @dataclass
@@ -100,11 +101,13 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
                                             content="宣讲", place="活动室", service_date=today,
                                             start_time="14:00", end_time="16:00", minutes=120)
     suggestion_id = ledger.submit_suggestion(actor=member, content="建议加装电梯")
+    activity_id = ledger.open_activity(actor=community, title="周末志愿活动", place="活动室", service_date=today,
+                                       start_time="00:00", end_time="23:59", expected_members=5, post_id=post_id)
     return Side(unit=unit, community=community, counter=counter, resident=resident, member=member,
                 session_id=session_id, open_session_id=open_session_id, order_id=order_id,
                 suggestion_id=suggestion_id, slip_id=slip_id, item_id=item_id, menu_item_id=menu_item_id,
                 post_id=post_id, team_id=team_id, counter_key_id=ledger.key_id_of(counter),
-                member_key_id=ledger.key_id_of(member))
+                member_key_id=ledger.key_id_of(member), activity_id=activity_id)
 
 
 def build_world(app: FastAPI, *, balance_sessions: int = 1) -> World:

@@ -26,6 +26,11 @@ from ledger.domain.values import Role
 from ledger.storage.mapper import CLASS_VERSION, event_type_name
 
 PINNED_TOPICS = [
+    "ledger.domain.activities:Activity.CheckOutMissed",
+    "ledger.domain.activities:Activity.CheckedIn",
+    "ledger.domain.activities:Activity.CheckedOut",
+    "ledger.domain.activities:Activity.Closed",
+    "ledger.domain.activities:Activity.Opened",
     "ledger.domain.keys:Key.Registered",
     "ledger.domain.keys:Key.Revoked",
     "ledger.domain.member:Member.Closed",
@@ -76,6 +81,7 @@ PINNED_TOPICS = [
     "ledger.domain.region:Region.Initialised",
     "ledger.domain.region:Region.PeerRegistered",
     "ledger.domain.region:Region.PolicyAdopted",
+    "ledger.domain.region:Region.PresenceShareSet",
     "ledger.domain.region:Region.ReportDeadlineSet",
     "ledger.domain.region:Region.SettingsChanged",
     "ledger.domain.region:Region.TransferTimeoutSet",

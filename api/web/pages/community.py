@@ -58,7 +58,7 @@ TABS = [("/community", "概览"), ("/community/queue", "认证待办"), ("/commu
         ("/community/registrations", "报到登记与回执"), ("/community/members", "报到党员"),
         ("/community/menu", "服务菜单与订单"), ("/community/posts", "岗位与队伍"),
         ("/community/catalogue", "爱心超市目录"), ("/community/year", "年终纪实与建议"),
-        ("/community/logins", "党员登录"), ("/community/import", "导入纸质记录")]
+        ("/community/logins", "党员登录"), ("/community/import", "导入纸质记录"), ("/community/activities", "活动签到")]
 
 
 def _me(request: Request) -> tuple[Any, UUID]:

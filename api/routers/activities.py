@@ -1,0 +1,119 @@
+"""签到签退 Activities at the venue (issue #15): open and close an activity, show its rotating check-in
+code, members scan it to check in and out, the organiser scans a member's code or records a group
+(团体录入); sessions are drafted from presence with assurance `checked_in`."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from api.deps import ActorDep, CommandsDep, LedgerDep
+from api.errors import COMMAND_RESPONSES, READ_RESPONSES
+from api.policy import authorize
+from api.schemas.activities import (
+    ActivityIn,
+    ActivityOut,
+    CheckinCodeOut,
+    GroupEntryIn,
+    MemberScanIn,
+    PresenceShareIn,
+    ScanIn,
+    ScanOut,
+    ScansOut,
+    activity_out,
+    scan_out,
+)
+from api.schemas.common import DoneOut, IdOut
+from ledger.domain.base import utc_now
+from ledger.verification.checkin_code import seconds_left
+
+router = APIRouter(tags=["activities 签到签退"])
+
+
+@router.post("/v1/communities/{community_id}/activities", status_code=201, response_model=IdOut,
+             responses=COMMAND_RESPONSES, summary="开放活动签到 Open an activity",
+             description="社区为服务菜单项或岗位开放一次活动（同一天内的计划起止时间），现场出示滚动签到码。/ "
+                         "A community opens an activity for a menu item or a post and shows a rotating code.")
+def open_activity(community_id: UUID, body: ActivityIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="activity.open", object_id=community_id, body=body, status_code=201,
+                        present=lambda i: IdOut(id=i),
+                        call=lambda: ledger.open_activity(
+                            actor=actor, title=body.title, place=body.place, service_date=body.service_date,
+                            start_time=body.start_time, end_time=body.end_time,
+                            expected_members=body.expected_members, post_id=body.post_id,
+                            menu_item_id=body.menu_item_id, activity_id=body.activity_id))
+
+
+@router.get("/v1/activities/{activity_id}", response_model=ActivityOut, responses=READ_RESPONSES,
+            summary="活动与签到情况 An activity and its check-ins")
+def read_activity(activity_id: UUID, actor: ActorDep, ledger: LedgerDep) -> ActivityOut:
+    authorize(ledger, actor, "activity.read", activity_id)
+    return activity_out(ledger.get_activity(activity_id))
+
+
+@router.get("/v1/activities/{activity_id}/checkin-code", response_model=CheckinCodeOut, responses=READ_RESPONSES,
+            summary="当前签到码 The current check-in code",
+            description="社区密钥签名，每30秒更换；只接受当前和上一个时段的码（转发的照片很快失效）。/ Signed by the "
+                        "community's key, rotating every 30 s; only the current and the previous window are "
+                        "accepted.")
+def checkin_code(activity_id: UUID, actor: ActorDep, ledger: LedgerDep) -> CheckinCodeOut:
+    authorize(ledger, actor, "activity.show_code", activity_id)
+    now = utc_now()
+    return CheckinCodeOut(code=ledger.checkin_code(actor=actor, activity_id=activity_id, moment=now),
+                          seconds_left=seconds_left(now))
+
+
+@router.post("/v1/activities/{activity_id}/scans", response_model=ScanOut, responses=COMMAND_RESPONSES,
+             summary="扫码签到/签退 Check in or out by scanning",
+             description="党员扫描现场签到码：首次为签到，再次为签退；签退时按在场时间生成服务记录（信用时长）。/ The "
+                         "member's scan: first in, then out; check-out drafts the session from the presence.")
+def scan(activity_id: UUID, body: ScanIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="activity.scan", object_id=activity_id, body=body, present=scan_out,
+                        call=lambda: ledger.scan_checkin_code(actor=actor, code=body.code, activity_id=activity_id,
+                                                              action=body.action))
+
+
+@router.post("/v1/activities/{activity_id}/member-scans", response_model=ScanOut, responses=COMMAND_RESPONSES,
+             summary="扫党员码签到 The organiser scans a member's code")
+def scan_member(activity_id: UUID, body: MemberScanIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="activity.scan_member", object_id=activity_id, body=body, present=scan_out,
+                        call=lambda: ledger.scan_member_code(actor=actor, activity_id=activity_id,
+                                                             member_id=body.member_id, action=body.action))
+
+
+@router.post("/v1/activities/{activity_id}/group-entries", response_model=ScansOut, responses=COMMAND_RESPONSES,
+             summary="团体录入 Check a group in or out",
+             description="一次录入多名党员；每人一条签名事件，同一事务。/ Several members in one step; each their own "
+                         "signed event, one transaction.")
+def group_entry(activity_id: UUID, body: GroupEntryIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="activity.group_entry", object_id=activity_id, body=body,
+                        present=lambda results: ScansOut(results=[scan_out(r) for r in results]),
+                        call=lambda: ledger.record_group(actor=actor, activity_id=activity_id,
+                                                         member_ids=body.member_ids, action=body.action))
+
+
+@router.post("/v1/activities/{activity_id}/closure", response_model=ScansOut, responses=COMMAND_RESPONSES,
+             summary="结束活动 Close an activity",
+             description="未签退者按活动结束时间签退并标记，在场达最低比例的生成服务记录。/ A forgotten check-out is "
+                         "closed at the activity's end and flagged.")
+def close(activity_id: UUID, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="activity.close", object_id=activity_id,
+                        present=lambda results: ScansOut(results=[scan_out(r) for r in results]),
+                        call=lambda: ledger.close_activity(actor=actor, activity_id=activity_id))
+
+
+@router.put("/v1/region/presence-share", response_model=DoneOut, responses=COMMAND_RESPONSES,
+            summary="签到最低在场比例 Minimum presence share",
+            description="签到生成服务记录所需的最低在场比例（默认60%），以签名事件记录并注明依据。/ The least share "
+                        "of the planned time a member must be present (default 60 %), with its reason.")
+def set_presence_share(body: PresenceShareIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action="region.set_presence_share", body=body, present=lambda _: DoneOut(),
+                        call=lambda: ledger.set_presence_share(actor=actor, percent=body.percent,
+                                                               reason=body.reason))

@@ -1,0 +1,277 @@
+"""Check-in at the venue (签到码/时长码, issue #15 part 1): activities, rotating check-in codes, member
+check-in and check-out by scan, the organiser's scan of a member's code, group entry (团体录入), and
+sessions drafted from presence with `Assurance.CHECKED_IN`. Certification works as for any session."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate
+
+from ledger.application.core import Actor, LedgerCore
+from ledger.domain import activities as rules
+from ledger.domain.activities import Activity
+from ledger.domain.base import CLOCK
+from ledger.domain.errors import (
+    AlreadyExists,
+    CheckinCodeWrongActivity,
+    InvalidInput,
+    MemberNotRegisteredHere,
+    NotFound,
+    NotPermitted,
+)
+from ledger.domain.member import Member
+from ledger.domain.organisations import Community
+from ledger.domain.service_session import ServiceSession
+from ledger.domain.values import Assurance, Role, stable_id
+from ledger.signing import keys as ed25519
+from ledger.verification import checkin_code
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scan did: checked in, or checked out with its outcome (`drafted` with the session, or
+    `below_minimum_share` with the presence and the share it missed)."""
+
+    activity_id: UUID
+    member_id: UUID
+    action: str  # "checked_in" | "checked_out"
+    presence_minutes: int = 0
+    outcome: str | None = None
+    session_id: UUID | None = None
+    share_min_percent: int = 0
+
+
+ACTIVITIES_LISTED_MAX = 50  # a community's page lists its latest activities
+_PAGE = 1000
+_OPENED_TOPIC = "ledger.domain.activities:Activity.Opened"
+
+
+def session_id_for(activity_id: UUID, member_id: UUID) -> UUID:
+    """One drafted session per member and activity."""
+    return stable_id("checkin-session", activity_id, member_id)
+
+
+class ActivityUseCases(LedgerCore):
+    """Activities and check-in/check-out."""
+
+    # -- the activity --------------------------------------------------------------------------------
+    def open_activity(self, *, actor: Actor, title: str, place: str, service_date: date, start_time: str,
+                      end_time: str, expected_members: int, menu_item_id: UUID | None = None,
+                      post_id: UUID | None = None, activity_id: UUID | None = None) -> UUID:
+        community = self._own_community(actor)
+        if post_id is not None:
+            community.require_post(post_id)
+        if menu_item_id is not None:
+            community.require_menu_item(menu_item_id)
+        activity_id = activity_id or uuid4()
+        if self._exists(activity_id):
+            raise AlreadyExists(f"activity {activity_id} already exists")
+        activity = Activity.open(activity_id=activity_id, community_id=actor.actor_id, title=title, place=place,
+                                 service_date=service_date, start_time=start_time, end_time=end_time,
+                                 expected_members=expected_members, menu_item_id=menu_item_id, post_id=post_id,
+                                 opened_on=self.today())
+        self._commit(actor, None, activity)
+        return activity.id
+
+    def get_activity(self, activity_id: UUID) -> Activity:
+        return self._get(activity_id, Activity, "activity")
+
+    def _own_activity(self, actor: Actor, activity_id: UUID) -> Activity:
+        self._require_role(actor, Role.COMMUNITY)
+        activity = self.get_activity(activity_id)
+        if activity.community_id != actor.actor_id:
+            raise NotPermitted("a community runs only its own activities")
+        return activity
+
+    def close_activity(self, *, actor: Actor, activity_id: UUID) -> list[ScanResult]:
+        """Close the activity: each member still checked in is closed at the activity's end (or now, if
+        that is earlier), flagged as a forgotten check-out, and their session drafted if the presence
+        reaches the region's share. Returns what happened to each of them."""
+        activity = self._own_activity(actor, activity_id)
+        activity.require_open()
+        now = CLOCK.get()()
+        share = self.get_region().presence_share_min_percent
+        results: list[ScanResult] = []
+        aggregates: list[Aggregate] = [activity]
+        for member_id in activity.checked_in_now():
+            at = activity.close_at(now)
+            result, session = self._check_out(activity, member_id, at, rules.AT_CLOSE, share)
+            results.append(result)
+            if session is not None:
+                aggregates.append(session)
+        activity.close(at=now)
+        self._commit(actor, None, *aggregates)
+        return results
+
+    # -- the rotating code ---------------------------------------------------------------------------
+    def checkin_code(self, *, actor: Actor, activity_id: UUID, moment: datetime | None = None) -> str:
+        """The code to show now (signed with the community's key; valid for this window and the next)."""
+        activity = self._own_activity(actor, activity_id)
+        activity.require_open()
+        assert self.region_code is not None
+        key_id, sign = self.signer_of(actor)
+        return checkin_code.issue(region=self.region_code, activity_id=activity.id,
+                                  moment=moment or CLOCK.get()(), key_id=key_id, sign=sign)
+
+    def _community_key(self, key_id: str) -> tuple[bytes, UUID] | None:
+        try:
+            key = self.get_key(key_id)
+        except NotFound:
+            return None
+        if key.role != Role.COMMUNITY.value or not key.is_valid_at(CLOCK.get()()):
+            return None
+        return ed25519.unb64(key.public_key), key.owner_id
+
+    def verify_checkin_code(self, *, activity_id: UUID | None, code: str) -> Activity:
+        """The activity a scanned code is for, if the code is genuine and current; else the named refusal
+        (checkin_code.verify). With `activity_id` None the code names the activity."""
+        assert self.region_code is not None
+        parsed = checkin_code.parse(code)
+        try:
+            activity = self.get_activity(activity_id or parsed.activity_id)
+        except NotFound:
+            raise CheckinCodeWrongActivity("签到码对应的活动不存在 / the code's activity does not "
+                                                        "exist here") from None
+        checkin_code.verify(code, region=self.region_code, activity_id=activity.id,
+                            community_id=activity.community_id, now=CLOCK.get()(), key_of=self._community_key)
+        return activity
+
+    # -- scans -------------------------------------------------------------------------------------
+    def _attendee(self, activity: Activity, member_id: UUID) -> Member:
+        try:
+            member = self._get(member_id, Member)
+        except NotFound:
+            raise MemberNotRegisteredHere("该党员未在举办活动的社区报到 / this member is not registered with the "
+                                          "activity's community") from None
+        if member.community_id != activity.community_id:
+            raise MemberNotRegisteredHere("该党员未在举办活动的社区报到 / this member is not registered with the "
+                                          "activity's community")
+        member.require_active()
+        return member
+
+    def scan_checkin_code(self, *, actor: Actor, code: str, activity_id: UUID | None = None,
+                          action: str = "auto") -> ScanResult:
+        """A member scans the code at the venue: the first scan checks in, the next checks out (`action`
+        "in" or "out" insists on one). Each scan is an event signed with the member's key."""
+        self._require_role(actor, Role.MEMBER)
+        if action not in ("auto", "in", "out"):
+            raise InvalidInput("action is in, out or auto")
+        activity = self.verify_checkin_code(activity_id=activity_id, code=code)
+        self._attendee(activity, actor.actor_id)
+        activity.require_open()
+        entry = activity.attendance.get(actor.actor_id)
+        checking_out = action == "out" or (action == "auto" and entry is not None and entry["checked_out_at"] is None)
+        return self._scan(actor, activity, actor.actor_id, rules.BY_CODE, checking_out)
+
+    def scan_member_code(self, *, actor: Actor, activity_id: UUID, member_id: UUID, action: str = "in") -> ScanResult:
+        """The organiser scans the member's own code (the member's id, as at the counter) to check them
+        in or out: for members without a phone at hand. Signed by the community."""
+        activity = self._own_activity(actor, activity_id)
+        if action not in ("in", "out"):
+            raise InvalidInput("action is in or out")
+        self._attendee(activity, member_id)
+        return self._scan(actor, activity, member_id, rules.BY_MEMBER_CODE, action == "out")
+
+    def record_group(self, *, actor: Actor, activity_id: UUID, member_ids: Sequence[UUID],
+                     action: str = "in") -> list[ScanResult]:
+        """团体录入: check several members in (or out) in one step; each member's record is its own event,
+        all saved in one transaction (one refusal refuses the group, nothing is written)."""
+        activity = self._own_activity(actor, activity_id)
+        if action not in ("in", "out"):
+            raise InvalidInput("action is in or out")
+        unique = list(dict.fromkeys(member_ids))
+        if not 1 <= len(unique) <= rules.GROUP_ENTRY_MEMBERS_MAX:
+            raise InvalidInput(f"团体录入一次 1–{rules.GROUP_ENTRY_MEMBERS_MAX} 人 / a group entry names 1 to "
+                               f"{rules.GROUP_ENTRY_MEMBERS_MAX} members")
+        for member_id in unique:
+            self._attendee(activity, member_id)
+        now = CLOCK.get()()
+        share = self.get_region().presence_share_min_percent
+        results: list[ScanResult] = []
+        aggregates: list[Aggregate] = [activity]
+        for member_id in unique:
+            if action == "in":
+                activity.check_in(member_id=member_id, at=now, method=rules.BY_GROUP)
+                results.append(ScanResult(activity.id, member_id, "checked_in"))
+            else:
+                result, session = self._check_out(activity, member_id, now, rules.BY_GROUP, share)
+                results.append(result)
+                if session is not None:
+                    aggregates.append(session)
+        self._commit(actor, None, *aggregates)
+        return results
+
+    def _scan(self, actor: Actor, activity: Activity, member_id: UUID, method: str, checking_out: bool) -> ScanResult:
+        now = CLOCK.get()()
+        if not checking_out:
+            activity.check_in(member_id=member_id, at=now, method=method)
+            self._commit(actor, None, activity)
+            return ScanResult(activity.id, member_id, "checked_in")
+        result, session = self._check_out(activity, member_id, now, method,
+                                          self.get_region().presence_share_min_percent)
+        self._commit(actor, None, activity, *([session] if session is not None else []))
+        return result
+
+    def _check_out(self, activity: Activity, member_id: UUID, at: datetime, method: str,
+                   share: int) -> tuple[ScanResult, ServiceSession | None]:
+        """Check out (or close a forgotten check-out at `at`) and draft the session if the presence reaches
+        the share. The session is recorded, unrated: the organiser rates it and the office certifies it."""
+        span, outcome = activity.assess(member_id=member_id, out_at=at, share_min_percent=share)
+        session: ServiceSession | None = None
+        if outcome == rules.DRAFTED:
+            assert span is not None
+            entry = activity.attendance[member_id]
+            new_id = session_id_for(activity.id, member_id)
+            if self._exists(new_id):
+                raise AlreadyExists(f"session {new_id} already exists")
+            source = {"activity_id": str(activity.id), "checked_in_at": entry["checked_in_at"],
+                      "checked_out_at": at.isoformat(), "in_by": entry["in_by"], "out_by": method,
+                      "check_out_missed": method == rules.AT_CLOSE, "presence_share_min_percent": share}
+            community = self._get(activity.community_id, Community)
+            session = ServiceSession.record(
+                session_id=new_id, member_id=member_id, community_id=activity.community_id,
+                activity=activity.title, content=activity.title, place=activity.place,
+                service_date=activity.service_date, start_time=span[0], end_time=span[1], minutes=span[2],
+                post_id=activity.post_id, order_id=None, organiser=community.name, recipient="",
+                recorded_on=self.today(), calendar=self.work_calendar(), assurance=Assurance.CHECKED_IN,
+                source=source)
+        session_id = session.id if session is not None else None
+        if method == rules.AT_CLOSE:
+            activity.miss_check_out(member_id=member_id, at=at, share_min_percent=share, session_id=session_id)
+        else:
+            activity.check_out(member_id=member_id, at=at, method=method, share_min_percent=share,
+                               session_id=session_id)
+        return ScanResult(activity.id, member_id, "checked_out", span[2] if span else 0, outcome, session_id,
+                          share), session
+
+    # -- the region's setting ------------------------------------------------------------------------
+    def set_presence_share(self, *, actor: Actor, percent: int, reason: str) -> None:
+        """The minimum presence share (percent of the planned time) for drafting a checked-in session."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        region.set_presence_share(percent=percent, reason=reason)
+        self._commit(actor, None, region)
+
+    def activities_of(self, community_id: UUID, *, limit: int = ACTIVITIES_LISTED_MAX) -> list[Activity]:
+        """The community's activities, newest first (at most `limit`), found by the stored topic of
+        `Activity.Opened` (pages of the log, not a read model: issue #15 left a projection for later)."""
+        ids: list[UUID] = []
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=_PAGE, topics=[_OPENED_TOPIC])
+            ids.extend(UUID(str(notification.originator_id)) for notification in page)
+            if len(page) < _PAGE:
+                break
+            start = page[-1].id + 1
+        found: list[Activity] = []
+        for activity_id in reversed(ids):
+            activity = self.get_activity(activity_id)
+            if activity.community_id == community_id:
+                found.append(activity)
+                if len(found) >= limit:
+                    break
+        return found
