@@ -189,6 +189,7 @@ CODES: dict[str, Message] = {
                                    "The member is not registered with the community running this activity."),
     "already_checked_in": ("已经签到过了，无需重复签到。", "Already checked in: no need to check in again."),
     "not_checked_in": ("尚未签到，不能签退：请先签到。", "Not checked in yet, so nothing to check out: check in first."),
+    "invalid_search": ("请输入姓名，或手机号后4位数字。", "Type a name, or the last four digits of the phone number."),
 }
 UNKNOWN: Message = ("操作未完成。", "That did not work.")
 

@@ -80,7 +80,7 @@ def refusal_codes() -> set[str]:
             if isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values):
                     if (isinstance(key, ast.Constant) and key.value == "code" and isinstance(value, ast.Constant)
-                            and isinstance(value.value, str)):
+                            and isinstance(value.value, str) and re.fullmatch(r"[a-z][a-z0-9_]*", value.value)):
                         codes.add(value.value)
     codes |= set(HTTP_CODES.values())
     from api.web.pages.audit import CERTIFICATE_CODE_OF_STEP, FILE_KINDS
