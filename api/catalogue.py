@@ -297,6 +297,15 @@ FIELDS: dict[str, Message] = {
     "username": ("用户名", "Username"), "password": ("密码", "Password"), "password_again": ("再次输入密码", "Password again"),
     "old_password": ("原密码", "Current password"), "new_password": ("新密码", "New password"),
     "file": ("文件", "File"), "qr": ("二维码内容", "QR code text"),
+    # issue #12 / #15: the region's, the offices', the residents' and the check-in forms
+    "activity_id": ("活动", "Activity"), "back": ("返回页面", "Return page"), "card": ("地区名片", "Region card"),
+    "confirm": ("确认", "Confirmation"), "days": ("天数", "Days"), "expected_members": ("预计参加人数", "Expected members"),
+    "from": ("起始日期", "From"), "to": ("截止日期", "To"), "member_ids": ("党员", "Members"),
+    "member_name": ("党员姓名", "Member's name"), "no_cap": ("不设上限", "No cap"), "order": ("居民订单", "Resident order"),
+    "partial": ("只导入无问题的行", "Only the rows without problems"), "percent": ("百分比", "Percent"),
+    "post": ("岗位", "Post"), "q": ("查找内容", "Search"), "required": ("必填", "Required"),
+    "resident_id": ("居民", "Resident"), "serves": ("服务范围", "Serves"), "sha256": ("文件", "File"),
+    "unit": ("单位", "Unit"),
 }
 
 # pydantic's error types -> our reasons

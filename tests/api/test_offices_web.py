@@ -296,7 +296,7 @@ def test_a_unit_records_a_reminder_on_the_chase_list(client: TestClient, world: 
     _as(client, world, world.a.unit)
     chase = client.get("/unit/chase")
     assert "吴海燕" in chase.text and "未催报" in chase.text
-    slip_id = re.search(r'name="slip_id" value="([0-9a-f-]{36})"', chase.text).group(1)  # type: ignore[union-attr]
+    slip_id = re.search(r'name="slip_id" value="([0-9a-f-]{36})"', chase.text).group(1)  # type: ignore[union-attr]  # the chase page lists the slip (asserted above)
     too_long = _post(client, world, world.a.unit, "/unit/reminders", {"slip_id": slip_id, "note": "长" * 501})
     before = _events(world)
     assert too_long.status_code == 303 and _flash(too_long)["kind"] == "error" and "最多" in _flash(too_long)["text"]
