@@ -155,15 +155,29 @@ def test_the_queue_filters_and_certifies_with_the_keyboard(server: Server, pages
     for text in ("楼道清洁", "清理杂物", "3号楼", "网格支部", "3号楼居民"):  # what was done: not certifying blind
         assert text in detail, detail
     pages.shot(page, "community-queue-filtered")
-    # a rejection without a reason is stopped in place: the reason field gets the focus, nothing is sent
+    # 不予认证 asks for the reason in a dialog (the dialog is the confirmation); an empty reason is said
+    # there and nothing is sent; the reason typed is sent with the rejection
+    waiting = page.locator("#sessions tbody input[name=session]").count()
     _tab_to(page, "#sessions tbody input[name=session]")
     page.keyboard.press("Space")
     _tab_to(page, "button[value=reject]")
     page.keyboard.press("Enter")
-    assert page.evaluate("document.activeElement.id") == "reason"
-    assert "不予认证须填写理由" in page.inner_text(".decision-bar")
+    page.wait_for_selector("#reject-dialog[open]")
+    assert "对所选 1 条记录不予认证" in page.inner_text("#reject-dialog")
+    assert page.evaluate("document.activeElement.id") == "reject-reason"
+    _tab_to(page, "#reject-go")
+    page.keyboard.press("Enter")
+    assert page.is_visible("#reject-reason-needed") and page.is_visible("#reject-dialog")
+    assert page.evaluate("document.activeElement.id") == "reject-reason"
+    page.keyboard.type("日期与活动安排不符")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_selector(".flash-ok")
+    assert "已不予认证 1 条" in page.inner_text(".flash-ok")
+    assert page.locator("#sessions tbody input[name=session]").count() == waiting - 1
     # certify with a rating, keyboard only
-    page.evaluate("document.activeElement.blur()")
+    page.evaluate("document.activeElement && document.activeElement.blur()")
+    _tab_to(page, "#sessions tbody input[name=session]")
+    page.keyboard.press("Space")
     select = page.locator("#sessions tbody select").first
     if select.count():
         select.focus()

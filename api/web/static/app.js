@@ -15,27 +15,11 @@
     });
   });
 
-  // a button that opens a <dialog> (e.g. the reason for rejecting), and one that closes it
+  // a button that closes its <dialog> (the dialog's own script opens it)
   document.addEventListener("click", function (event) {
-    var opener = event.target.closest ? event.target.closest("[data-open-dialog]") : null;
     var closer = event.target.closest ? event.target.closest("[data-close-dialog]") : null;
-    var dialog;
-    if (opener) {
-      dialog = document.getElementById(opener.getAttribute("data-open-dialog"));
-      if (!dialog) return;
-      Array.prototype.forEach.call(dialog.querySelectorAll("[data-ticked-count]"), function (label) {
-        var ticked = document.querySelectorAll('input[type=checkbox][name="' + label.getAttribute("data-ticked-count") +
-          '"]:checked').length;
-        label.textContent = label.getAttribute("data-template").replace("{n}", String(ticked));
-      });
-      if (dialog.open) dialog.close();
-      dialog.showModal();
-      var first = dialog.querySelector("textarea, input, select");
-      if (first) first.focus();
-    } else if (closer) {
-      dialog = document.getElementById(closer.getAttribute("data-close-dialog"));
-      if (dialog) dialog.close();
-    }
+    var dialog = closer && document.getElementById(closer.getAttribute("data-close-dialog"));
+    if (dialog) dialog.close();
   });
 
   // a required field with its own message: said beside the field, in the page's language
