@@ -324,8 +324,22 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         start_day = (member_state.reported_on or date(year, 4, 1)) + timedelta(days=1)
         if start_day >= today_limit - timedelta(days=20):
             continue
-        for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])):
-            service_day = start_day + timedelta(days=rng.randint(0, max(1, (today_limit - start_day).days - 15)))
+        # a member's sessions in date order, each after the last decision on the one before: the
+        # account's entries are then stamped in the order they are applied, as in a live region
+        drawn = sorted(start_day + timedelta(days=rng.randint(0, max(1, (today_limit - start_day).days - 15)))
+                       for _ in range(rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])))
+        not_before = start_day
+        last = at(start_day, 0)
+
+        def after_last(moment: datetime) -> datetime:  # the member's own steps never go back in time
+            nonlocal last
+            last = max(moment, last + timedelta(minutes=1))
+            return last
+
+        for service_day in drawn:
+            service_day = max(service_day, not_before)
+            if service_day >= today_limit:
+                break
             activity, content, post_name = rng.choice(ACTIVITIES)
             posts = info.posts
             order_id = None
@@ -347,7 +361,7 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
             recorded_after = rng.choice([0, 1, 2, 3, 5]) if rng.random() > 0.08 else rng.randint(15, 30)
             record_day = min(_workday_after(service_day, recorded_after), today_limit)
             end = datetime.combine(service_day, time(start_hour)) + timedelta(minutes=span)
-            with simulated(at(record_day, 19, rng.randint(0, 59))):
+            with simulated(after_last(at(record_day, 19, rng.randint(0, 59)))):
                 session_id = ledger.record_session(
                     actor=member, member_id=member.actor_id, activity=activity, content=content,
                     place=rng.choice(PLACES), service_date=service_day, start_time=f"{start_hour:02d}:00",
@@ -356,7 +370,8 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
                     recipient="服务对象" if order_id else "社区居民")
             summary.sessions += 1
             decide_day = min(record_day + timedelta(days=rng.randint(1, 6)), today_limit)
-            with simulated(at(decide_day, 10, rng.randint(0, 59))):
+            not_before = decide_day + timedelta(days=1)
+            with simulated(after_last(at(decide_day, 10, rng.randint(0, 59)))):
                 rater = resident if order_id else community
                 ledger.rate_session(actor=rater, session_id=session_id,
                                     rating=rng.choices(["优", "良", "一般"], weights=[5, 4, 1])[0])
@@ -367,12 +382,14 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
                 summary.certified += 1
             roll = rng.random()
             if roll < 0.05:
-                with simulated(at(min(decide_day + timedelta(days=7), today_limit), 16)):
+                not_before = decide_day + timedelta(days=8)
+                with simulated(after_last(at(min(decide_day + timedelta(days=7), today_limit), 16))):
                     ledger.correct_session(actor=community, session_id=session_id,
                                            changes={"minutes": max(30, minutes - 30)},
                                            reason="党员申请更正：实际服务时间少半小时")
             elif roll < 0.07:
-                with simulated(at(min(decide_day + timedelta(days=10), today_limit), 16)):
+                not_before = decide_day + timedelta(days=11)
+                with simulated(after_last(at(min(decide_day + timedelta(days=10), today_limit), 16))):
                     ledger.uphold_complaint(actor=community, session_id=session_id,
                                             reason="居民投诉属实：服务未实际开展")
         tick()

@@ -189,15 +189,18 @@ class HistoryLine:
     repaid_minutes: int = 0  # of a credit: what repaid an owed amount first
     over_cap_minutes: int = 0  # of a credit: what the storage cap kept out
     owed_added_minutes: int = 0  # of a clawback: what the balance could not cover
+    source_id: UUID | None = None  # of a credit or clawback: what it came from (a session's id for kind "session")
+    source_kind: str = ""  # of a credit or clawback: session, correction, complaint
+    items: tuple[tuple[str, int], ...] = ()  # of a redemption: (item name, quantity)
 
 
 def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) -> list[HistoryLine]:
-    """The account's events by time, oldest first (ties in the order the ledger applied them), with a
-    running balance; `opening_balance_minutes` is the balance before the first event given. Events are
-    stamped when they are recorded, so time order is the order they were applied; only a clock set back
-    (a demo or test clock, a client-signed command re-run at its prepared time) can make the two differ,
-    and then each line still shows the balance as the previous line plus its change."""
-    ordered = sorted(events, key=lambda e: (e.timestamp, e.originator_version))
+    """The account's events in the order the ledger applied them (the account's event number), oldest
+    first, with a running balance; `opening_balance_minutes` is the balance before the first event
+    given. That order is the one in which the balance moved, so every line's balance is one the account
+    really had (never below zero); events are stamped when recorded, so it is also time order unless a
+    clock was set back."""
+    ordered = sorted(events, key=lambda e: e.originator_version)
     lines: list[HistoryLine] = []
     balance = opening_balance_minutes
     for entry in ordered:
@@ -208,7 +211,10 @@ def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) 
             change_minutes=change, balance_minutes=balance,
             repaid_minutes=int(getattr(entry, "repaid_minutes", 0) or 0),
             over_cap_minutes=int(getattr(entry, "over_cap_minutes", 0) or 0),
-            owed_added_minutes=int(getattr(entry, "owed_added_minutes", 0) or 0)))
+            owed_added_minutes=int(getattr(entry, "owed_added_minutes", 0) or 0),
+            source_id=getattr(entry, "source_id", None), source_kind=str(getattr(entry, "kind", "") or ""),
+            items=tuple((str(line.get("name", "")), int(line.get("quantity", 0)))
+                        for line in getattr(entry, "lines", None) or ())))
     return lines
 
 

@@ -32,7 +32,7 @@ def test_a_passbook_lists_deposits_before_the_redemptions_they_paid_for_with_a_r
     finally:
         CLOCK.reset(token)  # type: ignore[arg-type]  # the token the test set
     events = account.collect_events()
-    lines = account_history(reversed(events))  # given in any order, shown in the order they happened
+    lines = account_history(reversed(events))  # given in any order, shown in the order they were applied
     assert [line.kind for line in lines] == ["Opened", "Credited", "Credited", "Redeemed", "ClawedBack"]
     assert [line.time for line in lines] == sorted(line.time for line in lines)
     assert [(line.change_minutes, line.balance_minutes) for line in lines] == [
@@ -76,3 +76,25 @@ def test_the_running_balance_is_the_accounts_balance_after_every_line(operations
     summary = summarise(lines)
     assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes
             == summary.available_minutes == account.balance_minutes)
+
+
+def test_a_clock_set_back_does_not_reorder_the_passbook_into_a_negative_balance() -> None:
+    """Found in the demo: a credit stamped June applied before one stamped April, then a redemption
+    stamped May; sorted by time the running balance went below zero. The order applied is the truth."""
+    moments = iter([START, START + timedelta(days=100), START + timedelta(days=30), START + timedelta(days=40),
+                    START + timedelta(days=80), START + timedelta(days=81)])
+    token = CLOCK.set(lambda: next(moments))
+    try:
+        account = TimeAccount.open(member_id=uuid4())
+        account.credit(source_id=uuid4(), kind="session", minutes=170, storage_cap_minutes=None)
+        account.credit(source_id=uuid4(), kind="session", minutes=240, storage_cap_minutes=None)
+        account.claw_back(source_id=uuid4(), kind="complaint", minutes=240)
+        account.redeem(redemption_id=uuid4(), counter_id=uuid4(),
+                       lines=[{"item_id": "i", "name": "毛巾", "quantity": 1, "price_minutes": 45}], minutes=45)
+        account.redeem(redemption_id=uuid4(), counter_id=uuid4(), lines=[], minutes=60)
+    finally:
+        CLOCK.reset(token)  # type: ignore[arg-type]  # the token the test set
+    lines = account_history(account.collect_events())
+    assert [line.balance_minutes for line in lines] == [0, 170, 410, 170, 125, 65]
+    assert all(line.balance_minutes >= 0 for line in lines)
+    assert lines[3].source_kind == "complaint" and lines[4].items == (("毛巾", 1),)

@@ -100,9 +100,11 @@ def test_rejecting_with_a_reason_from_the_queue(server: Server, pages: Pages) ->
     office = pages.open(server.login_of("community", member["community_id"]), start="/community/queue")
     row = office.locator("tbody tr", has_text=activity)
     row.locator("input[type=checkbox]").check()
-    office.on("dialog", lambda prompt: prompt.accept())  # the confirmation of a rejection
-    office.fill("#reason", "服务时间与活动记录不符")
+    office.fill("#reason", "服务时间与活动记录不符")  # typed in the bar first: the dialog starts from it
     office.locator("button[value=reject]").first.click()
+    office.wait_for_selector("#reject-dialog[open]")
+    assert office.input_value("#reject-reason") == "服务时间与活动记录不符"
+    office.click("#reject-go")
     office.wait_for_selector(".flash-ok")
     assert "已不予认证 1 条" in office.inner_text(".flash-ok")
     assert office.locator("tbody tr", has_text=activity).count() == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from ledger.domain.display import duration_text
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
 UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -21,6 +22,8 @@ FILE_FORMATS = {"PDF"}  # a download's format is named as such on Chinese pages 
 
 def _reads_as_chinese(page: Any, where: str) -> str:
     text = page.inner_text("main")
+    for code in page.locator("main .code-groups").all_inner_texts():  # the member's own code, shown to tell a clerk
+        text = text.replace(code, "")
     assert not UUID_TEXT.search(text), (where, UUID_TEXT.search(text))
     english = [word for word in ENGLISH_WORD.findall(text) if word not in FILE_FORMATS]
     assert not english, (where, english[:5])
@@ -36,10 +39,11 @@ def _resident_and_community(server: Server, pages: Pages, viewport: dict[str, in
 
 
 @pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["desktop", "phone"])
-def test_resident_orders_office_dispatches_member_accepts_and_records_resident_rates(
+def test_the_whole_chain_from_a_residents_order_to_the_counter_and_the_members_account(
         server: Server, pages: Pages, viewport: dict[str, int]) -> None:
     phone = viewport is PHONE
     note = f"{'手机' if phone else '电脑'}点单：周三上午九点，老人腿脚不便，请带轮椅"
+    content = f"陪同老人到社区医院复查（{'手机' if phone else '电脑'}）"
     resident, community_name = _resident_and_community(server, pages, viewport, 1 if phone else 0)
     _reads_as_chinese(resident, "resident home")
 
@@ -85,7 +89,7 @@ def test_resident_orders_office_dispatches_member_accepts_and_records_resident_r
     me.fill("#start_time", "09:00")
     me.fill("#end_time", "10:30")
     me.fill("#minutes", "80")
-    me.fill("#content", "陪同老人到社区医院复查")
+    me.fill("#content", content)
     me.click("form[action='/me/records'] button[type=submit]")
     me.wait_for_selector(".flash-ok")
     _reads_as_chinese(me, "member recorded")
@@ -102,3 +106,47 @@ def test_resident_orders_office_dispatches_member_accepts_and_records_resident_r
     assert "优" in rated and "请评价这次服务" not in rated
     _reads_as_chinese(resident, "resident rated")
     pages.shot(resident, f"resident-rated-{'phone' if phone else 'desktop'}")
+
+    # 5. 社区认证: the office sees what was done and the resident's rating, and certifies
+    before = server.balance_minutes(member["member_id"])
+    queue = pages.open(office_login, viewport=DESKTOP, start="/community/queue")
+    row = queue.locator("#sessions tbody tr", has_text=content)
+    assert row.count() == 1 and "优" in row.inner_text() and "紫金小区3栋" in row.inner_text()
+    row.locator("input[name=session]").check()
+    queue.click("button[value=certify]")
+    queue.wait_for_selector(".flash-ok")
+    assert "已认证 1 条" in queue.inner_text(".flash-ok")
+    assert server.balance_minutes(member["member_id"]) == before + 80
+
+    # 6. 爱心超市: the community's counter finds the member by name and redeems the cheapest item once
+    counter_login = next(login for login in server.logins if login.role == "counter"
+                         and server.api("GET", f"/v1/counters/{login.actor_id}")["community_id"] == office_login.actor_id)
+    counter = pages.open(counter_login, viewport=viewport, start="/counter")
+    counter.fill("#member-search", member["name"])
+    counter.press("#member-search", "Enter")
+    counter.locator("#search-results button", has_text=member["name"]).first.click()
+    counter.wait_for_selector("#member-info:not([hidden])")
+    assert counter.inner_text("#member-name") == member["name"]
+    items = counter.locator("button.item")
+    prices = [int(items.nth(i).get_attribute("data-price") or 0) for i in range(items.count())]
+    cheapest = min(range(len(prices)), key=prices.__getitem__)
+    assert prices[cheapest] <= before + 80
+    item_name = items.nth(cheapest).get_attribute("data-name") or ""
+    items.nth(cheapest).click()
+    counter.click("#confirm")
+    counter.wait_for_selector("#receipt:not([hidden])")
+    assert member["name"] in counter.inner_text("#receipt") and item_name in counter.inner_text("#receipt")
+    pages.shot(counter, f"counter-receipt-{'phone' if phone else 'desktop'}")
+    after = before + 80 - prices[cheapest]
+    assert server.balance_minutes(member["member_id"]) == after
+
+    # 7. the member sees it all: the certified session, the redemption and the balance they leave
+    me.goto(server.base + "/me")
+    assert me.inner_text("#balance") == duration_text(after)
+    passbook = me.inner_text("#passbook")
+    last_two = passbook.strip().split("\n")[-4:]  # each line: time, what (and what for), change, balance
+    assert "认证存入" in "".join(last_two) and f"{title}（" in "".join(last_two), last_two
+    assert f"{item_name}×1" in last_two[-1] and duration_text(after) in last_two[-1], last_two
+    assert all(not cell.startswith("−") for cell in re.findall(r"\t(−?\d+:\d\d)$", passbook, re.M)), passbook
+    _reads_as_chinese(me, "member account")
+    pages.shot(me, f"member-after-redemption-{'phone' if phone else 'desktop'}")

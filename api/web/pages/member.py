@@ -24,6 +24,7 @@ from api.routers import members as api_members
 from api.routers import orders as api_orders
 from api.routers import reports as api_reports
 from api.routers import sessions as api_sessions
+from api.schemas.common import PAGE_SIZE_MAX
 from api.schemas.members import ConsentIn
 from api.schemas.service import ReasonIn, SessionIn, SuggestionIn
 from api.web import core, i18n
@@ -98,7 +99,7 @@ def overview(request: Request) -> Response:
     points = (my_year.points or Fraction(0)) if my_year is not None else Fraction(0)
     next_star = next((t for t in thresholds if points < t), None)
     to_next_star = points_text(next_star - points) if next_star is not None else None
-    entries, summary = passbook(ledger, principal.actor, me) if balance is not None else ([], None)
+    entries, summary = passbook(request, principal, me) if balance is not None else ([], None)
     region = ledger.get_region()
     payload = member_payload(region.code, me, member.identity.name)
     checks = requirement_checks(my_year, member, core.translator(core.lang_of(request)))
@@ -117,16 +118,40 @@ def overview(request: Request) -> Response:
 RECENT_ENTRIES = 10  # lines of the passbook on the overview; /me/account shows them all
 
 
-def passbook(ledger: Any, actor: Any, member_id: UUID) -> tuple[list[dict[str, Any]], AccountSummary]:
+def passbook(request: Request, principal: Any, member_id: UUID) -> tuple[list[dict[str, Any]], AccountSummary]:
     """The member's time account as a passbook: oldest first, China time, each line's change and the
-    balance after it; the summary's figures are sums of those changes, so they add up as shown."""
-    authorize(ledger, actor, "account.read", member_id)
+    balance after it, and what it was for (the session served, the goods taken, the kind of clawback);
+    the summary's figures are sums of those changes, so they add up as shown."""
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "account.read", member_id)
     lines = reads.account_history(ledger, member_id)
+    served = _sessions_served(request, principal, member_id) if any(
+        line.source_kind == "session" for line in lines) else {}
     entries = [{"type": ENTRY_TYPES.get(line.kind, line.kind), "raw": line.kind,
                 "time": line.time.astimezone(CHINA_TIME), "change": line.change_minutes,
                 "balance": line.balance_minutes, "repaid": line.repaid_minutes, "over_cap": line.over_cap_minutes,
-                "owed_added": line.owed_added_minutes} for line in lines]
+                "owed_added": line.owed_added_minutes, "what": _what(line, served)} for line in lines]
     return entries, summarise(lines)
+
+
+SOURCE_KINDS = {"correction": "更正", "complaint": "投诉属实"}  # why minutes were added or taken back
+
+
+def _what(line: Any, served: dict[UUID, str]) -> str:
+    if line.items:
+        return "、".join(f"{name}×{quantity}" for name, quantity in line.items)
+    if line.source_kind == "session":
+        return served.get(line.source_id, "")
+    return SOURCE_KINDS.get(line.source_kind, "")
+
+
+def _sessions_served(request: Request, principal: Any, member_id: UUID) -> dict[UUID, str]:
+    """The member's certified sessions by id: what each credit was for (activity and service date)."""
+    page = api_reports.list_sessions(actor=principal.actor, ledger=core.ledger_of(request),
+                                     services=core.services(request), year=None, community_id=None,
+                                     member_id=member_id, status="certified", late=None, offset=0,
+                                     limit=PAGE_SIZE_MAX)  # an older credit beyond it shows without its title
+    return {row.session_id: f"{row.activity}（{row.service_date}）" for row in page.items}
 
 
 @router.get("/me/account")
@@ -134,7 +159,7 @@ def account(request: Request) -> Response:
     principal, me = _me(request)
     ledger = core.ledger_of(request)
     member = api_members.read_member(me, principal.actor, ledger)
-    entries, summary = passbook(ledger, principal.actor, me)
+    entries, summary = passbook(request, principal, me)
     return _page(request, principal, "member/account.html", "时间账户", {
         "member": member, "entries": entries, "summary": summary})
 
