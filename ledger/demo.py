@@ -193,18 +193,26 @@ def enrol_demo_member(ledger: Ledger, rng: random.Random, *, unit: Actor, commun
 
 
 def make_suggestions(ledger: Ledger, rng: random.Random, *, member: Actor, community: Actor, day: date,
-                     until: date, adopted_note: str) -> None:
+                     until: date, adopted_note: str, outcomes: set[str] | None = None) -> None:
     """None to two suggestions by the member on `day`; two weeks later (by `until`) the community
-    adopts about a third, forwards a quarter to an agency and leaves the rest open."""
+    adopts about a third, forwards a quarter to an agency and leaves the rest open. `outcomes` (the
+    region's so far) makes sure the first two decided show both: adopted, then forwarded."""
+    seen = outcomes if outcomes is not None else set()
     for _ in range(rng.choice([0, 1, 1, 1, 2])):
         with simulated(at(day, 20)):
             suggestion_id = ledger.submit_suggestion(actor=member, content=rng.choice(SUGGESTIONS))
         with simulated(at(min(day + timedelta(days=14), until), 10)):
             outcome = rng.random()
+            if "adopted" not in seen:
+                outcome = 0.0
+            elif "forwarded" not in seen:
+                outcome = 0.5
             if outcome < 0.35:
                 ledger.adopt_suggestion(actor=community, suggestion_id=suggestion_id, note=adopted_note)
+                seen.add("adopted")
             elif outcome < 0.6:
                 ledger.forward_suggestion(actor=community, suggestion_id=suggestion_id, agency=rng.choice(AGENCIES))
+                seen.add("forwarded")
 
 
 def _workday_after(day: date, working_days: int) -> date:
@@ -395,11 +403,12 @@ def generate(ledger: Ledger, *, members: int = 240, year: int = 2026, seed: int 
         tick()
 
     # -- Suggestions, redemptions, consents to transfer -----------------------------------------
+    outcomes: set[str] = set()
     for member, _unit, community in registered:
         member_state = ledger.get_member(member.actor_id)
         day = max(member_state.reported_on or date(year, 5, 1), date(year, 5, 1)) + timedelta(days=rng.randint(5, 60))
         day = min(day, today_limit)
-        make_suggestions(ledger, rng, member=member, community=community, day=day, until=today_limit,
+        make_suggestions(ledger, rng, member=member, community=community, day=day, until=today_limit, outcomes=outcomes,
                          adopted_note="已纳入社区年度计划")
         info = furnished[community.actor_id]
         counter = info.counter

@@ -46,6 +46,21 @@ def build_region(ledger: Ledger, *, members: int = 2) -> Region:
     return built
 
 
+def organise_region(ledger: Ledger) -> Region:
+    """A second region (already initialised under the same province root): a unit, a community, a counter."""
+    import base64
+
+    region = ledger.region_actor()
+    unit = Actor(ledger.register_unit(actor=region, name="单位", unit_type="企业", declared_members=5), Role.UNIT)
+    community = Actor(ledger.register_community(actor=region, name="社区", county="区", street="街道"), Role.COMMUNITY)
+    post_id = next(iter(ledger.get_community(community.actor_id).posts))
+    item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=30)
+    counter = Actor(ledger.open_counter(actor=community, name="柜台"), Role.COUNTER)
+    resident = Actor(ledger.register_resident(actor=community, label="居民"), Role.RESIDENT)
+    root = base64.b64decode(ledger.root_public_key())
+    return Region(ledger, root, region, unit, community, counter, resident, post_id, item_id)
+
+
 def add_member(region: Region, *, name: str = "曹顺仙", personal: dict[str, str] | None = None) -> Actor:
     return setup.add_member(region.ledger, unit=region.unit, community=region.community, name=name,
                             post_ids=[region.post_id], job_title="科员", profile={"sex": "女", "education": "本科"},

@@ -26,10 +26,8 @@ class AccountUseCases(LedgerCore):
     def get_balance_minutes(self, member_id: UUID) -> int:
         return self.get_account(member_id).balance_minutes
 
-    def redeem(self, *, actor: Actor, member_id: UUID, redemption_id: UUID,
-               items: Sequence[tuple[UUID, int]], request_id: str | None = None) -> RedemptionResult:
-        """Redeem certified minutes against the counter's community catalogue. Exactly once per
-        `redemption_id`: a retry with the same terms returns the original result."""
+    def basket(self, actor: Actor, items: Sequence[tuple[UUID, int]]) -> tuple[Counter, list[dict[str, Any]], int]:
+        """The signed-in counter's basket at its community's catalogue prices: the lines and the total."""
         self._require_role(actor, Role.COUNTER)
         if not items or len(items) > REDEMPTION_LINES_MAX:
             raise InvalidInput(f"a redemption has 1 to {REDEMPTION_LINES_MAX} lines")
@@ -41,7 +39,13 @@ class AccountUseCases(LedgerCore):
                 raise InvalidInput(f"quantity must be 1 to {QUANTITY_MAX}")
             name, price = community.require_item(item_id)
             lines.append({"item_id": str(item_id), "name": name, "quantity": quantity, "price_minutes": price})
-        total = sum(line["quantity"] * line["price_minutes"] for line in lines)
+        return counter, lines, sum(line["quantity"] * line["price_minutes"] for line in lines)
+
+    def redeem(self, *, actor: Actor, member_id: UUID, redemption_id: UUID,
+               items: Sequence[tuple[UUID, int]], request_id: str | None = None) -> RedemptionResult:
+        """Redeem certified minutes against the counter's community catalogue. Exactly once per
+        `redemption_id`: a retry with the same terms returns the original result."""
+        counter, lines, total = self.basket(actor, items)
         account = self.get_account(member_id)
         previous = account.redemptions.get(redemption_id)
         if previous is not None and previous[0] == str(counter.id) and _items_of(previous[2]) == _items_of(lines):

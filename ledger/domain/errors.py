@@ -237,3 +237,36 @@ class NotCheckedIn(WrongState):
     """A check-out without a check-in (or after the member's check-out)."""
 
     code = "not_checked_in"
+
+
+# -- 通存通兑: redeeming at a counter of another region (issue #14) ------------------------------------
+class HoldPending(WrongState):
+    """The account has minutes held for a counter of another region: it cannot move region until each
+    hold is captured or released."""
+
+    code = "hold_pending"
+
+
+class HoldNotFound(NotFound):
+    """No hold of that redemption id on this account (a capture or void for an unknown redemption)."""
+
+    code = "hold_not_found"
+
+
+class HoldReleased(WrongState):
+    """The hold was released (voided, or it expired) and its minutes are spendable again: it can no
+    longer be captured."""
+
+    code = "hold_released"
+
+
+class HoldCaptured(WrongState):
+    """The hold was captured into a redemption: it can no longer be voided."""
+
+    code = "hold_captured"
+
+
+class HoldExpired(WrongState):
+    """The counter region did not capture within the hold's time limit: the hold was released."""
+
+    code = "hold_expired"

@@ -70,6 +70,16 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "TimeAccount.Unfrozen": frozenset({R}),
     "TimeAccount.TransferredOut": frozenset({R}),
     "TimeAccount.TransferredIn": frozenset({R}),
+    # 通存通兑 (issue #14): the home region holds, captures and releases on a counter region's signed request
+    "TimeAccount.Held": frozenset({R}),
+    "TimeAccount.HoldCaptured": frozenset({R}),
+    "TimeAccount.HoldReleased": frozenset({R}),
+    # … and the counter's region keeps each such redemption with the home region's signed answers
+    "RemoteRedemption.Requested": frozenset({K}),
+    "RemoteRedemption.Authorised": frozenset({K, R}),
+    "RemoteRedemption.Refused": frozenset({K, R}),
+    "RemoteRedemption.Captured": frozenset({K, R}),
+    "RemoteRedemption.Released": frozenset({K, R}),
     "Order.Placed": frozenset({S, C}),  # the resident, or their community on their behalf (电话、上门点单)
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -11,15 +11,51 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
-from ledger.domain.errors import BalanceWouldGoNegative, MemberFrozen, RedemptionExistsWithDifferentTerms, WrongState
+from ledger.domain.errors import (
+    BalanceWouldGoNegative,
+    HoldCaptured,
+    HoldExpired,
+    HoldNotFound,
+    HoldPending,
+    HoldReleased,
+    MemberFrozen,
+    RedemptionExistsWithDifferentTerms,
+    WrongState,
+)
 from ledger.domain.values import stable_id
 
 
+RELEASE_CODES = ("voided", "expired")  # why a hold was released: the counter region voided it, or its time ran out
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Minutes held for a counter of another region (通存通兑) until it captures or voids them.
+    Immutable: a change of status replaces the value (appliers assign at the top level only)."""
+
+    counter_region: str
+    counter_id: str
+    minutes: int
+    lines: tuple[tuple[str, int, int], ...]  # (item name, quantity, price in minutes) at the counter's prices
+    expires_at: datetime
+    request_sha256: str  # of the counter region's signed request that asked for the hold
+    balance_after_minutes: int  # the spendable balance right after the hold (said in the authorisation)
+    status: str = "held"  # held → captured | released
+    release_code: str = ""  # of a released hold: voided (by the counter region) or expired
+
+    @property
+    def terms(self) -> tuple[str, str, int, tuple[tuple[str, int, int], ...]]:
+        return (self.counter_region, self.counter_id, self.minutes, self.lines)
+
+
 class TimeAccount(LedgerAggregate):
-    """Invariant: balance − owed = credited − clawed back − redeemed, balance ≥ 0, owed ≥ 0.
+    """Invariant: balance − owed = credited − clawed back − redeemed − held, balance ≥ 0, owed ≥ 0.
 
     A clawback (a correction down, an upheld complaint) larger than the balance leaves the rest as
     `owed_minutes`, which later credits repay first: the balance never goes below zero.
+    `balance_minutes` is what can be spent: minutes held for a counter of another region (通存通兑)
+    are out of it until the hold is captured (they become a redemption) or released (they come back,
+    repaying what is owed first, like a credit).
     """
 
     @staticmethod
@@ -43,6 +79,8 @@ class TimeAccount(LedgerAggregate):
         self.sources: set[UUID] = set()  # sessions / corrections already applied (exactly once)
         self.frozen_by: UUID | None = None
         self.closed = False
+        self.held_minutes = 0
+        self.holds: dict[UUID, Hold] = {}  # by redemption id, every hold ever taken (exactly once)
 
     def _require_open(self) -> None:
         if self.closed:
@@ -99,6 +137,8 @@ class TimeAccount(LedgerAggregate):
                 return False
             raise RedemptionExistsWithDifferentTerms(
                 f"redemption {redemption_id} was already used with other terms")
+        if redemption_id in self.holds:
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was held for another region")
         self._require_open()
         if minutes > self.balance_minutes:
             raise BalanceWouldGoNegative(
@@ -113,9 +153,103 @@ class TimeAccount(LedgerAggregate):
         self.redemptions[redemption_id] = (str(counter_id), minutes, lines)
         assert self.balance_minutes >= 0
 
+    # -- 通存通兑: a hold for a counter of another region --------------------------------------------
+    def hold(self, *, redemption_id: UUID, counter_region: str, counter_id: str,
+             lines: Sequence[tuple[str, int, int]], minutes: int, expires_at: datetime, request_sha256: str) -> bool:
+        """Hold `minutes` for another region's counter. Returns False when this exact hold exists
+        already (a retried request); the same id with other terms, or the id of a local redemption,
+        is refused."""
+        assert minutes > 0, minutes
+        wanted = Hold(counter_region=counter_region, counter_id=counter_id, minutes=minutes,
+                      lines=tuple((str(n), int(q), int(p)) for n, q, p in lines), expires_at=expires_at,
+                      request_sha256=request_sha256, balance_after_minutes=self.balance_minutes - minutes)
+        previous = self.holds.get(redemption_id)
+        if previous is not None:
+            if previous.terms == wanted.terms:
+                return False
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+        if redemption_id in self.redemptions:
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used at a counter here")
+        self._require_open()
+        if minutes > self.balance_minutes:
+            raise BalanceWouldGoNegative(
+                f"余额不足: balance is {self.balance_minutes} minutes, redemption needs {minutes}")
+        self._held(redemption_id=redemption_id, counter_region=counter_region, counter_id=counter_id,
+                   lines=[list(line) for line in wanted.lines], minutes=minutes, expires_at=expires_at,
+                   request_sha256=request_sha256)
+        return True
+
+    @event("Held")
+    def _held(self, redemption_id: UUID, counter_region: str, counter_id: str, lines: list[list[Any]],
+              minutes: int, expires_at: datetime, request_sha256: str) -> None:
+        self.holds[redemption_id] = Hold(counter_region=counter_region, counter_id=counter_id, minutes=minutes,
+                                         lines=tuple((str(n), int(q), int(p)) for n, q, p in lines),
+                                         expires_at=expires_at, request_sha256=request_sha256,
+                                         balance_after_minutes=self.balance_minutes - minutes)
+        self.balance_minutes -= minutes
+        self.held_minutes += minutes
+        assert self.balance_minutes >= 0
+
+    def require_hold(self, redemption_id: UUID, counter_region: str) -> Hold:
+        """The hold of `redemption_id` taken for `counter_region` (another region's id is not found)."""
+        found = self.holds.get(redemption_id)
+        if found is None or found.counter_region != counter_region:
+            raise HoldNotFound(f"no hold of redemption {redemption_id} for region {counter_region}")
+        return found
+
+    def capture(self, *, redemption_id: UUID, counter_region: str, now: datetime, request_sha256: str) -> bool:
+        """The counter gave the goods: the held minutes become a redemption. Returns False when it was
+        captured already (a retry). A released hold cannot be captured; an expired one is refused
+        (the use case releases it)."""
+        found = self.require_hold(redemption_id, counter_region)
+        if found.status == "captured":
+            return False
+        if found.status == "released":
+            raise HoldReleased(f"the hold of redemption {redemption_id} was released")
+        if now > found.expires_at:
+            raise HoldExpired(f"the hold of redemption {redemption_id} expired at {found.expires_at.isoformat()}")
+        self._hold_captured(redemption_id=redemption_id, minutes=found.minutes, request_sha256=request_sha256)
+        return True
+
+    @event("HoldCaptured")
+    def _hold_captured(self, redemption_id: UUID, minutes: int, request_sha256: str) -> None:
+        self.holds[redemption_id] = replace(self.holds[redemption_id], status="captured")
+        self.held_minutes -= minutes
+        self.redeemed_minutes_total += minutes
+        assert self.held_minutes >= 0
+
+    def release(self, *, redemption_id: UUID, counter_region: str, reason: str, request_sha256: str = "") -> bool:
+        """The counter voided, or the hold expired: the minutes come back, repaying what is owed first.
+        Returns False when it was released already; a captured hold cannot be released."""
+        found = self.require_hold(redemption_id, counter_region)
+        if found.status == "released":
+            return False
+        if found.status == "captured":
+            raise HoldCaptured(f"the hold of redemption {redemption_id} was captured")
+        assert reason in RELEASE_CODES, reason
+        repaid = min(self.owed_minutes, found.minutes)
+        self._hold_released(redemption_id=redemption_id, reason=reason, minutes=found.minutes,
+                            repaid_minutes=repaid, to_balance_minutes=found.minutes - repaid,
+                            request_sha256=request_sha256)
+        return True
+
+    @event("HoldReleased")
+    def _hold_released(self, redemption_id: UUID, reason: str, minutes: int, repaid_minutes: int,
+                       to_balance_minutes: int, request_sha256: str) -> None:
+        self.holds[redemption_id] = replace(self.holds[redemption_id], status="released", release_code=reason)
+        self.held_minutes -= minutes
+        self.owed_minutes -= repaid_minutes
+        self.balance_minutes += to_balance_minutes
+        assert self.held_minutes >= 0 and self.owed_minutes >= 0
+
+    def expired_holds(self, now: datetime) -> list[UUID]:
+        return [rid for rid, found in self.holds.items() if found.status == "held" and now > found.expires_at]
+
     # -- transfer (转移接续) -----------------------------------------------------------------------
     def freeze(self, *, transfer_id: UUID) -> None:
         self._require_open()
+        if self.held_minutes:
+            raise HoldPending(f"account {self.id} has {self.held_minutes} minutes held for counters of other regions")
         self._frozen(transfer_id=transfer_id, balance_minutes=self.balance_minutes)
 
     @event("Frozen")
@@ -164,6 +298,8 @@ class TimeAccount(LedgerAggregate):
 # took from the balance, a redemption and a transfer out take their minutes, a transfer in adds its.
 _BALANCE_CHANGE: dict[str, tuple[str, int]] = {
     "Credited": ("to_balance_minutes", 1),
+    "Held": ("minutes", -1),
+    "HoldReleased": ("to_balance_minutes", 1),
     "ClawedBack": ("from_balance_minutes", -1),
     "Redeemed": ("minutes", -1),
     "TransferredOut": ("minutes", -1),
@@ -191,7 +327,9 @@ class HistoryLine:
     owed_added_minutes: int = 0  # of a clawback: what the balance could not cover
     source_id: UUID | None = None  # of a credit or clawback: what it came from (a session's id for kind "session")
     source_kind: str = ""  # of a credit or clawback: session, correction, complaint
-    items: tuple[tuple[str, int], ...] = ()  # of a redemption: (item name, quantity)
+    items: tuple[tuple[str, int], ...] = ()  # of a redemption or a hold: (item name, quantity)
+    minutes: int = 0  # the event's own minutes (a hold, its capture or release: what was held)
+    counter_region: str = ""  # of a hold: the region of the counter it is for (通存通兑)
 
 
 def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) -> list[HistoryLine]:
@@ -213,9 +351,17 @@ def account_history(events: Iterable[Any], *, opening_balance_minutes: int = 0) 
             over_cap_minutes=int(getattr(entry, "over_cap_minutes", 0) or 0),
             owed_added_minutes=int(getattr(entry, "owed_added_minutes", 0) or 0),
             source_id=getattr(entry, "source_id", None), source_kind=str(getattr(entry, "kind", "") or ""),
-            items=tuple((str(line.get("name", "")), int(line.get("quantity", 0)))
-                        for line in getattr(entry, "lines", None) or ())))
+            items=tuple(_item(line) for line in getattr(entry, "lines", None) or ()),
+            minutes=int(getattr(entry, "minutes", 0) or 0),
+            counter_region=str(getattr(entry, "counter_region", "") or "")))
     return lines
+
+
+def _item(line: Any) -> tuple[str, int]:
+    """(name, quantity) of a redemption's line (a dict) or a hold's line ([name, quantity, price])."""
+    if isinstance(line, dict):
+        return str(line.get("name", "")), int(line.get("quantity", 0))
+    return str(line[0]), int(line[1])
 
 
 @dataclass(frozen=True)
@@ -224,21 +370,28 @@ class AccountSummary:
     = available, exactly (every figure is a sum of the lines' changes)."""
 
     deposited_minutes: int  # credits that reached the balance, and transfers in
-    clawed_back_minutes: int
-    redeemed_minutes: int
+    clawed_back_minutes: int  # what clawbacks took from the balance (and released holds repaid of them)
+    redeemed_minutes: int  # at counters here, and captured by counters of other regions
     moved_out_minutes: int
     available_minutes: int
+    held_minutes: int = 0  # held for counters of other regions, not yet captured or released
 
 
 def summarise(lines: Sequence[HistoryLine], *, opening_balance_minutes: int = 0) -> AccountSummary:
     def total(*kinds: str) -> int:
         return sum(abs(line.change_minutes) for line in lines if line.kind in kinds)
 
+    def minutes(kind: str) -> int:
+        return sum(line.minutes for line in lines if line.kind == kind)
+
+    captured, released = minutes("HoldCaptured"), minutes("HoldReleased")
     summary = AccountSummary(
         deposited_minutes=opening_balance_minutes + total("Credited", "TransferredIn"),
-        clawed_back_minutes=total("ClawedBack"), redeemed_minutes=total("Redeemed"),
-        moved_out_minutes=total("TransferredOut"),
-        available_minutes=lines[-1].balance_minutes if lines else opening_balance_minutes)
+        clawed_back_minutes=total("ClawedBack") + sum(line.repaid_minutes for line in lines
+                                                      if line.kind == "HoldReleased"),
+        redeemed_minutes=total("Redeemed") + captured, moved_out_minutes=total("TransferredOut"),
+        available_minutes=lines[-1].balance_minutes if lines else opening_balance_minutes,
+        held_minutes=minutes("Held") - captured - released)
     assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes
-            - summary.moved_out_minutes == summary.available_minutes), summary
+            - summary.moved_out_minutes - summary.held_minutes == summary.available_minutes), summary
     return summary

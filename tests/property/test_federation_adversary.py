@@ -41,7 +41,7 @@ from ledger.domain.transfer import Transfer, TransferImport
 from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
 from ledger.verification.store import verify_store
-from tests.property.test_regions_machine import _organise
+from tests.scenario import organise_region
 from tests.scenario import Region, build_region
 
 CODES = ["320102", "320104"]
@@ -65,7 +65,7 @@ class FederationAdversary(RuleBasedStateMachine):
             root = first._signers[first.province_actor().actor_id][2]
             second = Ledger("memory:")
             second.init_region(code=CODES[1], name="南京市秦淮区", province_key=root)
-            self.regions.append(_organise(second))
+            self.regions.append(organise_region(second))
             for a, b in ((0, 1), (1, 0)):
                 transfers.register_peer(self.regions[a].ledger, transfers.region_card(self.regions[b].ledger))
         self.total: dict[UUID, int] = {}

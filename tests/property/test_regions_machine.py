@@ -17,7 +17,7 @@ from ledger.application import Actor, Ledger
 from ledger.domain.errors import BalanceWouldGoNegative
 from ledger.domain.values import Role
 from ledger.verification.store import verify_store
-from tests.scenario import Region, build_region
+from tests.scenario import Region, build_region, organise_region
 
 CODES = ["320102", "320104", "320105"]
 FAULTS = ["none", "duplicate_import", "receipt_replayed", "tampered_then_retried", "late_completion"]
@@ -34,7 +34,7 @@ class RegionsMachine(RuleBasedStateMachine):
         for code in CODES[1:]:
             ledger = Ledger("memory:")
             ledger.init_region(code=code, name=f"区{code}", province_key=root)
-            self.regions.append(_organise(ledger))
+            self.regions.append(organise_region(ledger))
         for a in self.regions:
             for b in self.regions:
                 if a is not b:
@@ -138,18 +138,6 @@ class RegionsMachine(RuleBasedStateMachine):
             report = verify_store(r.ledger.database, root_public_key=self.regions[0].root_public_key,
                                   recorder=r.ledger.recorder, workers=0)
             assert report.ok, [str(p) for p in report.problems]
-
-
-def _organise(ledger: Ledger) -> Region:
-    region = ledger.region_actor()
-    unit = Actor(ledger.register_unit(actor=region, name="单位", unit_type="企业", declared_members=5), Role.UNIT)
-    community = Actor(ledger.register_community(actor=region, name="社区", county="区", street="街道"), Role.COMMUNITY)
-    post_id = next(iter(ledger.get_community(community.actor_id).posts))
-    item_id = ledger.list_catalogue_item(actor=community, name="毛巾", price_minutes=30)
-    counter = Actor(ledger.open_counter(actor=community, name="柜台"), Role.COUNTER)
-    resident = Actor(ledger.register_resident(actor=community, label="居民"), Role.RESIDENT)
-    root = base64.b64decode(ledger.root_public_key())
-    return Region(ledger, root, region, unit, community, counter, resident, post_id, item_id)
 
 
 TestRegionsMachine = RegionsMachine.TestCase  # a new class on every access: set the settings on this one

@@ -1,0 +1,473 @@
+"""通存通兑: a member of region A redeems certified minutes at a counter of region B of the federation,
+without moving the account, exactly once, with both regions' ledgers agreeing (issue #14).
+
+Counter region B                                       Home region A (the member's account)
+`redeem_at_counter`: the basket at B's prices; B's
+region key signs an `authorise` request, kept in a
+RemoteRedemption (Requested, signed by the counter)  → `answer`: checks B's signature (a registered
+                                                       peer), the member and the balance; holds the
+                                                       minutes (TimeAccount.Held, signed by A) and
+                                                     ← signs "authorised" (or a signed refusal)
+Authorised (A's answer kept verbatim); B signs a
+`capture` request                                    → the hold becomes a redemption (HoldCaptured)
+Captured (A's answer kept)                           ← signs "captured"
+A `void` request releases a hold (HoldReleased); a hold B does not capture in time is released as
+expired (`release_expired`, and before any new hold on the account). Every answer is a function of the
+stored state, so a retried request gets the very same signed bytes (Ed25519 is deterministic): retries
+of any step are safe, and a capture after a release is refused with `hold_released` / `hold_expired`.
+
+A message that does not verify (unreadable, not from a registered peer, signed with another region's
+key, not for this region) gets `AnywhereRefused` with a code and changes nothing; a verified request
+refused for substance (not enough balance, unknown member, frozen account) gets a signed refusal.
+Transport: the same bytes over HTTP (api/), `Post` as for transfers.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Callable, Sequence
+from uuid import UUID
+
+from ledger.application import Actor, Ledger
+from ledger.domain.anywhere import RemoteRedemption
+from ledger.domain.base import CLOCK
+from ledger.domain.errors import (
+    BalanceWouldGoNegative,
+    HoldExpired,
+    HoldReleased as HoldReleasedError,
+    InvalidInput,
+    LedgerError,
+    NotFound,
+    RedemptionExistsWithDifferentTerms,
+    Unavailable,
+    WrongState,
+)
+from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX, QUANTITY_MAX, REDEMPTION_LINES_MAX
+from ledger.domain.member import Member
+from ledger.domain.time_account import Hold, TimeAccount
+from ledger.domain.values import check_region_code
+from ledger.signing import keys as ed25519
+from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
+
+REQUEST_FORMAT = "timeledger-anywhere-request/v1"
+ANSWER_FORMAT = "timeledger-anywhere-answer/v1"
+KINDS = ("authorise", "capture", "void")
+HOLD_SECONDS = 2 * 3600  # what B has to capture: its counter captures at once, its sweeper retries within this
+MESSAGE_BYTES_MAX = 64 * 1024  # 50 lines of a basket are far below this
+FEDERATION_REDEMPTION_PATH = "/v1/federation/redemptions"
+
+Post = Callable[[str, bytes], tuple[int, bytes]]  # (url, body) -> (status, body)
+
+
+class AnywhereRefused(InvalidInput):
+    """A message that does not verify: nothing recorded, nothing signed. `code` says which check failed."""
+
+    code = "anywhere_refused"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class HomeRegionRefused(WrongState):
+    """The member's home region refused the redemption (its signed refusal is kept): `code` is its code,
+    e.g. balance_would_go_negative."""
+
+    code = "home_region_refused"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+class HomeRegionUnreachable(Unavailable):
+    """The member's home region did not answer: nothing was given; the same redemption may be retried."""
+
+    code = "home_region_unreachable"
+
+
+# -------------------------------------------------------------------------------------------
+# Signed messages
+
+
+@dataclass(frozen=True)
+class Signed:
+    body: dict[str, Any]
+    key_id: str
+    signature: bytes
+    raw: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+
+def _sign(ledger: Ledger, body: dict[str, Any]) -> bytes:
+    key_id, _, private_key = ledger._signer_for(ledger.region_actor())
+    return canonical_bytes({"body": body, "key_id": key_id,
+                            "signature": ed25519.b64(private_key.sign(canonical_bytes(body)))})
+
+
+def _read(message: bytes, expected_format: str) -> Signed:
+    """Parse a signed message (not yet its signature). Total: any bytes → Signed or AnywhereRefused."""
+    if not isinstance(message, bytes) or len(message) > MESSAGE_BYTES_MAX:
+        raise AnywhereRefused("anywhere_message_unreadable", "not a message of this size")
+    try:
+        document = loads_bounded(message)
+        body, key_id = document["body"], document["key_id"]
+        signature = ed25519.unb64(document["signature"])
+        if not isinstance(body, dict) or not isinstance(key_id, str) or set(document) != {"body", "key_id",
+                                                                                          "signature"}:
+            raise TypeError("body, key_id and signature expected")
+        if body.get("format") != expected_format:
+            raise ValueError(f"format is not {expected_format}")
+        if canonical_bytes(document) != message:
+            raise ValueError("the message is not canonical JSON")
+    except (JsonInputError, KeyError, TypeError, ValueError, AttributeError) as error:
+        raise AnywhereRefused("anywhere_message_unreadable", f"not a {expected_format} message: {error}") from None
+    return Signed(body, key_id, signature, message)
+
+
+def _check_peer_signature(ledger: Ledger, signed: Signed, region_code: Any) -> None:
+    """`signed` was signed by `region_code` under the key registered for it in this region's registry."""
+    try:
+        code = check_region_code(region_code)
+        peer = ledger.get_region().require_peer(code)
+    except (LedgerError, TypeError, ValueError):
+        raise AnywhereRefused("anywhere_unknown_region", f"region {region_code!r} is not a registered peer") from None
+    if signed.key_id != peer["key_id"]:
+        raise AnywhereRefused("anywhere_wrong_key", f"the message is not signed with region {code}'s key")
+    if not ed25519.verify(ed25519.load_public(peer["public_key"]), signed.signature, canonical_bytes(signed.body)):
+        raise AnywhereRefused("anywhere_signature_invalid", "the message's signature does not verify")
+
+
+def _uuid(value: Any, what: str) -> UUID:
+    try:
+        if not isinstance(value, str):
+            raise ValueError(what)
+        return UUID(value)
+    except ValueError:
+        raise AnywhereRefused("anywhere_message_invalid", f"{what} is not an id") from None
+
+
+def _lines(value: Any) -> tuple[tuple[str, int, int], ...]:
+    """[[name, quantity, price in minutes], …] within the counter's own bounds."""
+    if not isinstance(value, list) or not 1 <= len(value) <= REDEMPTION_LINES_MAX:
+        raise AnywhereRefused("anywhere_message_invalid", f"a basket has 1 to {REDEMPTION_LINES_MAX} lines")
+    lines = []
+    for line in value:
+        if (not isinstance(line, list) or len(line) != 3 or not isinstance(line[0], str)
+                or not 1 <= len(line[0]) <= NAME_CHARS_MAX or not line[0].isprintable()
+                or any(not isinstance(n, int) or isinstance(n, bool) for n in line[1:])
+                or not 1 <= line[1] <= QUANTITY_MAX or not 1 <= line[2] <= PRICE_MINUTES_MAX):
+            raise AnywhereRefused("anywhere_message_invalid", "a basket line is [name, quantity, price in minutes]")
+        lines.append((line[0], line[1], line[2]))
+    return tuple(lines)
+
+
+# -------------------------------------------------------------------------------------------
+# Home region (A): answering a counter region's requests
+
+
+@dataclass(frozen=True)
+class Request:
+    signed: Signed
+    kind: str
+    counter_region: str
+    redemption_id: UUID
+    member_id: UUID
+    counter_id: str
+    lines: tuple[tuple[str, int, int], ...]
+    minutes: int
+
+
+def check_request(ledger: Ledger, message: bytes) -> Request:
+    """Parse and verify a counter region's request (no writes). AnywhereRefused if it does not verify."""
+    signed = _read(message, REQUEST_FORMAT)
+    body = signed.body
+    if body.get("home") != ledger.region_code:
+        raise AnywhereRefused("anywhere_wrong_home", f"the request is for region {body.get('home')!r}, not this one")
+    _check_peer_signature(ledger, signed, body.get("counter_region"))
+    if body.get("kind") not in KINDS:
+        raise AnywhereRefused("anywhere_message_invalid", f"kind is one of {', '.join(KINDS)}")
+    expected = {"format", "kind", "home", "counter_region", "redemption_id", "member_id", "counter_id", "minutes"}
+    if body["kind"] == "authorise":
+        expected |= {"lines", "sent_at"}
+    if set(body) != expected:
+        raise AnywhereRefused("anywhere_message_invalid", f"a {body['kind']} request has exactly {sorted(expected)}")
+    lines = _lines(body["lines"]) if body["kind"] == "authorise" else ()
+    minutes = body["minutes"]
+    if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
+        raise AnywhereRefused("anywhere_message_invalid", "minutes is a positive whole number")
+    if lines and minutes != sum(quantity * price for _, quantity, price in lines):
+        raise AnywhereRefused("anywhere_message_invalid", "minutes is not the basket's total")
+    counter_id = str(_uuid(body["counter_id"], "counter_id"))
+    return Request(signed, body["kind"], body["counter_region"], _uuid(body["redemption_id"], "redemption_id"),
+                   _uuid(body["member_id"], "member_id"), counter_id, lines, minutes)
+
+
+def answer(ledger: Ledger, message: bytes) -> bytes:
+    """Answer a counter region's signed request with this region's signed answer (authorised,
+    captured, released, or refused with a code). AnywhereRefused when the request does not verify."""
+    request = check_request(ledger, message)
+    try:
+        account = ledger.get_account(request.member_id)
+        ledger._get(request.member_id, Member)
+    except NotFound:
+        return _refusal(ledger, request, "member_not_found")
+    now = CLOCK.get()()
+    try:
+        if request.kind == "authorise":
+            return _authorise(ledger, request, account, now)
+        if request.kind == "capture":
+            return _capture(ledger, request, account, now)
+        return _void(ledger, request, account)
+    except LedgerError as error:
+        return _refusal(ledger, request, error.code)
+
+
+def _authorise(ledger: Ledger, request: Request, account: TimeAccount, now: datetime) -> bytes:
+    expired = account.expired_holds(now)
+    for redemption_id in expired:  # a hold never captured in time gives its minutes back first
+        account.release(redemption_id=redemption_id, counter_region=account.holds[redemption_id].counter_region,
+                        reason="expired")
+    try:
+        held = account.hold(redemption_id=request.redemption_id, counter_region=request.counter_region,
+                            counter_id=request.counter_id, lines=request.lines, minutes=request.minutes,
+                            expires_at=now + timedelta(seconds=HOLD_SECONDS), request_sha256=request.signed.sha256)
+    except (BalanceWouldGoNegative, RedemptionExistsWithDifferentTerms, WrongState):
+        if expired:
+            ledger._commit(ledger.region_actor(), None, account)
+        raise
+    if held or expired:
+        ledger._commit(ledger.region_actor(), f"anywhere:{request.signed.sha256}", account)
+    return _hold_answer(ledger, request, account.holds[request.redemption_id], "authorised")
+
+
+def _capture(ledger: Ledger, request: Request, account: TimeAccount, now: datetime) -> bytes:
+    found = account.require_hold(request.redemption_id, request.counter_region)
+    if found.minutes != request.minutes:
+        return _refusal(ledger, request, RedemptionExistsWithDifferentTerms.code)
+    if found.status == "released":
+        return _hold_answer(ledger, request, found, "captured")
+    try:
+        captured = account.capture(redemption_id=request.redemption_id, counter_region=request.counter_region,
+                                   now=now, request_sha256=request.signed.sha256)
+    except HoldExpired:
+        account.release(redemption_id=request.redemption_id, counter_region=request.counter_region, reason="expired")
+        ledger._commit(ledger.region_actor(), None, account)
+        raise
+    if captured:
+        ledger._commit(ledger.region_actor(), f"anywhere:{request.signed.sha256}", account)
+    return _hold_answer(ledger, request, account.holds[request.redemption_id], "captured")
+
+
+def _void(ledger: Ledger, request: Request, account: TimeAccount) -> bytes:
+    account.require_hold(request.redemption_id, request.counter_region)
+    if account.release(redemption_id=request.redemption_id, counter_region=request.counter_region,
+                       reason="voided", request_sha256=request.signed.sha256):
+        ledger._commit(ledger.region_actor(), f"anywhere:{request.signed.sha256}", account)
+    return _hold_answer(ledger, request, account.holds[request.redemption_id], "released")
+
+
+def _hold_answer(ledger: Ledger, request: Request, found: Hold, kind: str) -> bytes:
+    """The answer about a hold, from its stored state alone: the same request gets the same bytes. A
+    released hold is never answered as authorised or captured: an expired one is refused `hold_expired`
+    (whatever was asked), a voided one `hold_released` (and a void of it is answered released)."""
+    if found.status == "released" and found.release_code == "expired":
+        return _refusal(ledger, request, HoldExpired.code)
+    if found.status == "released" and kind != "released":
+        return _refusal(ledger, request, HoldReleasedError.code)
+    body = _answer_body(ledger, request, kind)
+    body.update({"minutes": found.minutes, "authorise_sha256": found.request_sha256})
+    if kind == "authorised":
+        body.update({"expires_at": found.expires_at.isoformat(), "balance_minutes": found.balance_after_minutes})
+    return _sign(ledger, body)
+
+
+def _refusal(ledger: Ledger, request: Request, code: str) -> bytes:
+    body = _answer_body(ledger, request, "refused")
+    body["code"] = code
+    return _sign(ledger, body)
+
+
+def _answer_body(ledger: Ledger, request: Request, kind: str) -> dict[str, Any]:
+    return {"format": ANSWER_FORMAT, "kind": kind, "home": ledger.region_code,
+            "counter_region": request.counter_region, "redemption_id": str(request.redemption_id),
+            "member_id": str(request.member_id), "request_sha256": request.signed.sha256}
+
+
+def release_expired(ledger: Ledger, member_id: UUID) -> int:
+    """Release the member's holds whose time ran out (signed, reason `expired`); how many."""
+    account = ledger.get_account(member_id)
+    expired = account.expired_holds(CLOCK.get()())
+    for redemption_id in expired:
+        account.release(redemption_id=redemption_id, counter_region=account.holds[redemption_id].counter_region,
+                        reason="expired")
+    if expired:
+        ledger._commit(ledger.region_actor(), None, account)
+    return len(expired)
+
+
+# -------------------------------------------------------------------------------------------
+# Counter region (B): the counter's side
+
+
+@dataclass(frozen=True)
+class RemoteResult:
+    redemption_id: UUID
+    home: str
+    home_name: str
+    minutes: int
+    lines: list[dict[str, Any]]
+    balance_minutes: int | None  # the member's spendable balance at home after this redemption
+    status: str  # authorised (capture pending: retried) or captured
+    applied: bool  # False when this was a retry of a redemption already authorised
+
+
+def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
+                      items: Sequence[tuple[UUID, int]], post: Post) -> RemoteResult:
+    """Redeem at this region's counter for a member of region `home`: authorise at home (the minutes
+    are held there), then capture. Exactly once per `redemption_id`: a retry resumes where it stopped
+    and sends the very same signed requests. Refused at home → HomeRegionRefused (its code); home
+    unreachable → HomeRegionUnreachable, and nothing was given."""
+    home = check_region_code(home)
+    if home == ledger.region_code:
+        raise InvalidInput("the member is of this region: redeem here")
+    peer = ledger.get_region().require_peer(home)
+    counter, lines, minutes = ledger.basket(actor, items)
+    record_id = RemoteRedemption.create_id(redemption_id)
+    applied = not ledger._exists(record_id)
+    if applied:
+        body = {"format": REQUEST_FORMAT, "kind": "authorise", "home": home, "counter_region": ledger.region_code,
+                "redemption_id": str(redemption_id), "member_id": str(member_id), "counter_id": str(counter.id),
+                "lines": [[line["name"], line["quantity"], line["price_minutes"]] for line in lines],
+                "minutes": minutes, "sent_at": CLOCK.get()().isoformat()}
+        record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
+                                          counter_id=counter.id, lines=lines, minutes=minutes,
+                                          request=base64.b64encode(_sign(ledger, body)).decode())
+        ledger._commit(actor, None, record)
+    else:
+        record = ledger._get(record_id, RemoteRedemption)
+        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+    address = peer.get("address", "").rstrip("/")
+    if record.status == RemoteRedemption.REQUESTED:
+        _authorise_at_home(ledger, actor, record, address, post)
+    if record.status == RemoteRedemption.AUTHORISED:
+        try:
+            capture_pending(ledger, actor, record, post)
+        except HomeRegionUnreachable:
+            pass  # the hold stands at home; the capture is retried (the goods were authorised)
+    if record.status in (RemoteRedemption.REFUSED, RemoteRedemption.RELEASED):
+        raise _refused(record)
+    return RemoteResult(redemption_id=redemption_id, home=home, home_name=peer.get("name", home),
+                        minutes=record.minutes, lines=record.lines, balance_minutes=record.balance_minutes,
+                        status=record.status, applied=applied)
+
+
+def _refused(record: RemoteRedemption) -> LedgerError:
+    code = record.refusal_code or "hold_released"
+    return HomeRegionRefused(code, f"region {record.home} refused redemption {record.redemption_id}: {code}")
+
+
+def _exchange(address: str, message: bytes, post: Post, home: str) -> bytes:
+    if not address:
+        raise HomeRegionUnreachable(f"region {home} has no service address")
+    try:
+        status, answer_bytes = post(address + FEDERATION_REDEMPTION_PATH, message)
+    except OSError as error:
+        raise HomeRegionUnreachable(f"region {home} did not answer: {error}") from None
+    if status != 200:
+        raise HomeRegionUnreachable(f"region {home} answered {status}; try again later")
+    return answer_bytes
+
+
+def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answer_bytes: bytes) -> Signed:
+    """An answer signed by the member's home region about this very request."""
+    signed = _read(answer_bytes, ANSWER_FORMAT)
+    _check_peer_signature(ledger, signed, record.home)
+    body = signed.body
+    if (body.get("home") != record.home or body.get("counter_region") != ledger.region_code
+            or body.get("redemption_id") != str(record.redemption_id)
+            or body.get("member_id") != str(record.member_id)
+            or body.get("request_sha256") != hashlib.sha256(message).hexdigest()):
+        raise AnywhereRefused("anywhere_answer_mismatch", "the answer is not about this request")
+    if body.get("kind") != "refused" and body.get("minutes") != record.minutes:
+        raise AnywhereRefused("anywhere_answer_mismatch", "the answer names other minutes")
+    return signed
+
+
+def _authorise_at_home(ledger: Ledger, actor: Actor, record: RemoteRedemption, address: str, post: Post) -> None:
+    request = base64.b64decode(record.request)
+    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+    kept = base64.b64encode(signed.raw).decode()
+    if signed.body.get("kind") == "authorised":
+        balance = signed.body.get("balance_minutes")
+        record.authorised(answer=kept, balance_minutes=balance if isinstance(balance, int) else 0)
+    elif signed.body.get("kind") == "refused" and isinstance(signed.body.get("code"), str):
+        record.refused(answer=kept, code=signed.body["code"][:64])
+    else:
+        raise AnywhereRefused("anywhere_answer_mismatch", "an authorise request is answered authorised or refused")
+    ledger._commit(actor, None, record)
+
+
+def _request(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:
+    """The capture or void request of a redemption: the same bytes every time it is sent."""
+    return _sign(ledger, {"format": REQUEST_FORMAT, "kind": kind, "home": record.home,
+                          "counter_region": ledger.region_code, "redemption_id": str(record.redemption_id),
+                          "member_id": str(record.member_id), "counter_id": str(record.counter_id),
+                          "minutes": record.minutes})
+
+
+def capture_pending(ledger: Ledger, actor: Actor, record: RemoteRedemption, post: Post) -> RemoteRedemption:
+    """Ask home to capture an authorised redemption (again, after a lost answer: the same bytes)."""
+    if record.status != RemoteRedemption.AUTHORISED:
+        return record
+    address = ledger.get_region().require_peer(record.home).get("address", "").rstrip("/")
+    request = _request(ledger, record, "capture")
+    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+    kept = base64.b64encode(signed.raw).decode()
+    if signed.body.get("kind") == "captured":
+        record.captured(answer=kept)
+    elif signed.body.get("kind") == "refused" and signed.body.get("code") in ("hold_released", "hold_expired"):
+        record.released(answer=kept)  # too late: home released the hold (a dispute for the settlement)
+    else:
+        raise AnywhereRefused("anywhere_answer_mismatch", f"home answered a capture with {signed.body.get('kind')}")
+    ledger._commit(actor, None, record)
+    return record
+
+
+def void(ledger: Ledger, *, actor: Actor, redemption_id: UUID, post: Post) -> RemoteRedemption:
+    """The counter gave nothing after all: ask home to release the hold. A redemption home never
+    answered is released too (a late authorisation there expires unclaimed)."""
+    record = ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption)
+    if record.status in (RemoteRedemption.RELEASED, RemoteRedemption.REFUSED):
+        return record
+    if record.status == RemoteRedemption.CAPTURED:
+        raise WrongState(f"redemption {redemption_id} was captured: it can no longer be voided")
+    address = ledger.get_region().require_peer(record.home).get("address", "").rstrip("/")
+    request = _request(ledger, record, "void")
+    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+    kind, code = signed.body.get("kind"), signed.body.get("code")
+    if kind == "released" or (kind == "refused" and code in ("hold_not_found", "hold_expired")):
+        record.released(answer=base64.b64encode(signed.raw).decode())
+    elif kind == "refused" and code == "hold_captured":  # a capture got there, its answer did not
+        capture_pending(ledger, actor, record, post)  # take home's "captured" answer, then say so
+        raise WrongState(f"redemption {redemption_id} was captured at home: it can no longer be voided")
+    else:
+        raise AnywhereRefused("anywhere_answer_mismatch", f"home answered a void with {kind}")
+    ledger._commit(actor, None, record)
+    return record
+
+
+def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedemption:
+    return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
+
+
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
+           "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
+           "get_remote_redemption", "redeem_at_counter", "release_expired", "void"]

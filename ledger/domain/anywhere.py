@@ -1,0 +1,101 @@
+"""通存通兑 at the counter's side: a redemption at this region's counter for a member of another region.
+
+`RemoteRedemption`, one per redemption id (its stable id), kept by the counter's region (B):
+Requested (the counter's basket at B's prices, and the request B signed for the member's home region
+A) → Authorised (A's signed answer: the minutes are held there) → Captured (A's signed answer: the hold
+became a redemption) — or Refused (A's signed refusal, e.g. not enough balance) or Released (A's signed
+answer that the hold was released: voided by B, or expired). A's answers are kept verbatim (base64),
+so B's auditor checks them with A's public key alone, and the settlement between A and B is built from
+them. The home region's side is the member's `TimeAccount` (Held, HoldCaptured, HoldReleased).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger.domain.base import LedgerAggregate
+from ledger.domain.errors import WrongState
+from ledger.domain.values import stable_id
+
+
+class RemoteRedemption(LedgerAggregate):
+    REQUESTED, AUTHORISED, CAPTURED, REFUSED, RELEASED = "requested", "authorised", "captured", "refused", "released"
+
+    @staticmethod
+    def create_id(redemption_id: UUID) -> UUID:
+        return stable_id("remote-redemption", redemption_id)
+
+    @classmethod
+    def start(cls, *, redemption_id: UUID, home: str, member_id: UUID, counter_id: UUID,
+                lines: list[dict[str, Any]], minutes: int, request: str) -> "RemoteRedemption":
+        return cls(id=cls.create_id(redemption_id), redemption_id=redemption_id, home=home, member_id=member_id,
+                   counter_id=counter_id, lines=lines, minutes=minutes, request=request)
+
+    @event("Requested")
+    def __init__(self, *, id: UUID, redemption_id: UUID, home: str, member_id: UUID, counter_id: UUID,
+                 lines: list[dict[str, Any]], minutes: int, request: str) -> None:
+        self.redemption_id = redemption_id
+        self.home = home
+        self.member_id = member_id
+        self.counter_id = counter_id
+        self.lines = lines
+        self.minutes = minutes
+        self.request = request  # the signed authorise request, base64: a retry sends these very bytes
+        self.status = self.REQUESTED
+        self.authorisation: str | None = None  # A's signed answers, base64
+        self.capture: str | None = None
+        self.refusal: str | None = None
+        self.refusal_code: str | None = None
+        self.release: str | None = None
+        self.balance_minutes: int | None = None  # the member's balance at home after the hold, as A said
+
+    def same_terms(self, *, home: str, member_id: UUID, counter_id: UUID, lines: list[dict[str, Any]]) -> bool:
+        return (self.home, self.member_id, self.counter_id, self.lines) == (home, member_id, counter_id, lines)
+
+    def authorised(self, *, answer: str, balance_minutes: int) -> None:
+        if self.status == self.REQUESTED:
+            self._authorised(answer=answer, balance_minutes=balance_minutes)
+
+    @event("Authorised")
+    def _authorised(self, answer: str, balance_minutes: int) -> None:
+        self.authorisation = answer
+        self.balance_minutes = balance_minutes
+        self.status = self.AUTHORISED
+
+    def refused(self, *, answer: str, code: str) -> None:
+        if self.status != self.REQUESTED:
+            raise WrongState(f"redemption {self.redemption_id} is already {self.status}")
+        self._refused(answer=answer, code=code)
+
+    @event("Refused")
+    def _refused(self, answer: str, code: str) -> None:
+        self.refusal = answer
+        self.refusal_code = code
+        self.status = self.REFUSED
+
+    def captured(self, *, answer: str) -> None:
+        if self.status == self.CAPTURED:
+            return
+        if self.status != self.AUTHORISED:
+            raise WrongState(f"redemption {self.redemption_id} is {self.status}, not authorised")
+        self._captured(answer=answer)
+
+    @event("Captured")
+    def _captured(self, answer: str) -> None:
+        self.capture = answer
+        self.status = self.CAPTURED
+
+    def released(self, *, answer: str) -> None:
+        if self.status == self.RELEASED:
+            return
+        if self.status not in (self.REQUESTED, self.AUTHORISED):
+            raise WrongState(f"redemption {self.redemption_id} is {self.status}: it cannot be released")
+        self._released(answer=answer)
+
+    @event("Released")
+    def _released(self, answer: str) -> None:
+        self.release = answer
+        self.status = self.RELEASED

@@ -1,0 +1,307 @@
+"""通存通兑 (issue #14): a member of region A redeems at a counter of region B. The minutes are held
+at A on B's signed request and captured exactly once; retries, lost and duplicated messages, late
+captures, voids and forged requests change nothing they should not; every answer is signed by A and
+checked by B."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ledger.application import Ledger, anywhere, transfers
+from ledger.application.anywhere import AnywhereRefused, HomeRegionRefused, HomeRegionUnreachable
+from ledger.demo import simulated
+from ledger.domain.anywhere import RemoteRedemption
+from ledger.domain.errors import HoldPending, WrongState
+from ledger.domain.values import ConsentPurpose
+from ledger.signing import keys as ed25519
+from ledger.signing.canonical import canonical_bytes
+from tests.scenario import Region, build_region, organise_region, serve
+
+START = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
+HOME, COUNTER, OTHER = "320102", "320104", "320105"
+
+
+class Network:
+    """The federation's wires, in process: each region's address answers with its `anywhere.answer`.
+    Faults: `down` (nothing reaches), `lose` (the request is applied, the answer lost), `duplicate`."""
+
+    def __init__(self, regions: dict[str, Region]) -> None:
+        self.regions = regions
+        self.down: set[str] = set()
+        self.lose: set[str] = set()  # kinds of request whose answer is lost once applied
+        self.drop: set[str] = set()  # kinds of request lost on the way (never applied)
+        self.duplicate = False
+        self.sent: list[bytes] = []
+
+    def post(self, url: str, body: bytes) -> tuple[int, bytes]:
+        code = url.split("//", 1)[1].split("/", 1)[0]
+        if code in self.down:
+            raise ConnectionRefusedError(f"{code} is down")
+        self.sent.append(body)
+        kind = json.loads(body)["body"]["kind"]
+        if kind in self.drop:
+            self.drop.discard(kind)
+            raise ConnectionResetError("the request was lost")
+        answer = anywhere.answer(self.regions[code].ledger, body)
+        if self.duplicate:
+            assert anywhere.answer(self.regions[code].ledger, body) == answer  # a retry: the same signed bytes
+        if kind in self.lose:
+            self.lose.discard(kind)
+            raise ConnectionResetError("the answer was lost")
+        return 200, answer
+
+
+@pytest.fixture()
+def federation() -> Iterator[tuple[Region, Region, Region, Network]]:
+    with simulated(START):
+        first = Ledger("memory:")
+        home = build_region(first, members=2)
+        root = first._signers[first.province_actor().actor_id][2]
+        others = []
+        for code in (COUNTER, OTHER):
+            ledger = Ledger("memory:")
+            ledger.init_region(code=code, name=f"区{code}", province_key=root)
+            others.append(organise_region(ledger))
+        regions = {HOME: home, COUNTER: others[0], OTHER: others[1]}
+        for a in regions.values():
+            for code, b in regions.items():
+                if a is not b:
+                    transfers.register_peer(a.ledger, transfers.region_card(b.ledger, address=f"http://{code}"))
+        serve(home, home.members[0], 120)
+        yield home, others[0], others[1], Network(regions)
+
+
+def _redeem(counter: Region, member_id: UUID, network: Network, quantity: int = 2,
+            redemption_id: UUID | None = None) -> anywhere.RemoteResult:
+    return anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member_id, home=HOME,
+                                      redemption_id=redemption_id or uuid4(), items=[(counter.item_id, quantity)],
+                                      post=network.post)
+
+
+def _events(ledger: Ledger) -> int:
+    return ledger.recorder.max_notification_id() or 0
+
+
+def test_a_member_redeems_at_another_regions_counter_exactly_once(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    redemption_id = uuid4()
+    result = _redeem(counter, member, network, redemption_id=redemption_id)
+    assert (result.status, result.minutes, result.balance_minutes, result.applied) == ("captured", 60, 60, True)
+    account = home.ledger.get_account(member)
+    assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (60, 0, 60)
+    record = anywhere.get_remote_redemption(counter.ledger, redemption_id)
+    assert record.status == RemoteRedemption.CAPTURED and record.lines[0]["name"] == "毛巾"
+    # the same redemption again (a double click, a retry after a lost page): nothing more is taken
+    again = _redeem(counter, member, network, redemption_id=redemption_id)
+    assert (again.status, again.applied) == ("captured", False)
+    assert home.ledger.get_account(member).balance_minutes == 60
+    # both answers A signed are kept at B and verify with A's public key alone
+    peer = counter.ledger.get_region().require_peer(HOME)
+    for kept in (record.authorisation, record.capture):
+        document = json.loads(base64.b64decode(kept or ""))
+        assert ed25519.verify(ed25519.load_public(peer["public_key"]), ed25519.unb64(document["signature"]),
+                              canonical_bytes(document["body"]))
+
+
+def test_not_enough_balance_is_refused_by_home_and_nothing_is_held(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    before = _events(home.ledger)
+    redemption_id = uuid4()
+    with pytest.raises(HomeRegionRefused) as refused:
+        _redeem(counter, member, network, quantity=5, redemption_id=redemption_id)
+    assert refused.value.code == "balance_would_go_negative"
+    assert _events(home.ledger) == before and home.ledger.get_account(member).balance_minutes == 120
+    record = anywhere.get_remote_redemption(counter.ledger, redemption_id)
+    assert (record.status, record.refusal_code) == (RemoteRedemption.REFUSED, "balance_would_go_negative")
+
+
+def test_a_member_unknown_at_home_is_refused(federation: Any) -> None:
+    _, counter, _, network = federation
+    with pytest.raises(HomeRegionRefused) as refused:
+        _redeem(counter, uuid4(), network)
+    assert refused.value.code == "member_not_found"
+
+
+def test_a_lost_capture_answer_is_retried_with_the_same_bytes_and_applied_once(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.lose.add("capture")
+    result = _redeem(counter, member, network)
+    assert result.status == "authorised"  # the goods are covered by the hold; the capture is retried
+    account = home.ledger.get_account(member)
+    assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (60, 0, 60)
+    record = anywhere.get_remote_redemption(counter.ledger, result.redemption_id)
+    anywhere.capture_pending(counter.ledger, counter.counter, record, network.post)
+    assert record.status == RemoteRedemption.CAPTURED
+    assert network.sent[-1] == network.sent[-2]  # the retried capture is the same signed request
+    assert home.ledger.get_account(member).redeemed_minutes_total == 60
+
+
+def test_home_down_gives_nothing_and_the_retry_completes(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    redemption_id = uuid4()
+    network.down.add(HOME)
+    with pytest.raises(HomeRegionUnreachable):
+        _redeem(counter, member, network, redemption_id=redemption_id)
+    assert anywhere.get_remote_redemption(counter.ledger, redemption_id).status == RemoteRedemption.REQUESTED
+    network.down.clear()
+    network.duplicate = True
+    assert _redeem(counter, member, network, redemption_id=redemption_id).status == "captured"
+    assert home.ledger.get_account(member).balance_minutes == 60
+
+
+def test_a_capture_after_the_hold_expired_is_refused_and_the_minutes_come_back(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.lose.add("authorise")  # home holds, the counter never hears: it must not capture blindly
+    redemption_id = uuid4()
+    with pytest.raises(HomeRegionUnreachable):
+        _redeem(counter, member, network, redemption_id=redemption_id)
+    assert home.ledger.get_account(member).held_minutes == 60
+    with simulated(START + timedelta(seconds=anywhere.HOLD_SECONDS + 60)):
+        assert anywhere.release_expired(home.ledger, member) == 1
+        account = home.ledger.get_account(member)
+        assert (account.balance_minutes, account.held_minutes) == (120, 0)
+        with pytest.raises(HomeRegionRefused) as refused:  # the retry is answered: the hold expired
+            _redeem(counter, member, network, redemption_id=redemption_id)
+    assert refused.value.code == "hold_expired"
+    assert home.ledger.get_account(member).balance_minutes == 120
+
+
+def test_a_void_releases_the_hold_and_a_capture_after_it_is_refused(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.down.add(HOME)
+    redemption_id = uuid4()
+    with pytest.raises(HomeRegionUnreachable):
+        _redeem(counter, member, network, redemption_id=redemption_id)
+    network.down.clear()
+    network.drop.add("capture")
+    assert _redeem(counter, member, network, redemption_id=redemption_id).status == "authorised"
+    record = anywhere.void(counter.ledger, actor=counter.counter, redemption_id=redemption_id, post=network.post)
+    assert record.status == RemoteRedemption.RELEASED
+    assert home.ledger.get_account(member).balance_minutes == 120
+    # a capture sent after the void (a late retry) is refused with a clear code, nothing taken
+    capture = anywhere._request(counter.ledger, record, "capture")
+    answer = json.loads(anywhere.answer(home.ledger, capture))["body"]
+    assert (answer["kind"], answer["code"]) == ("refused", "hold_released")
+    assert home.ledger.get_account(member).balance_minutes == 120
+
+
+def test_a_hold_blocks_a_move_to_another_region_until_it_is_settled(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0]
+    network.lose.add("authorise")
+    with pytest.raises(HomeRegionUnreachable):
+        _redeem(counter, member.actor_id, network)
+    home.ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.TRANSFER,
+                             recipient=OTHER)
+    with pytest.raises(HoldPending):
+        transfers.initiate(home.ledger, member_id=member.actor_id, destination=OTHER)
+
+
+def _authorise_request(counter: Region, member_id: UUID, **changes: Any) -> dict[str, Any]:
+    body = {"format": anywhere.REQUEST_FORMAT, "kind": "authorise", "home": HOME, "counter_region": COUNTER,
+            "redemption_id": str(uuid4()), "member_id": str(member_id), "counter_id": str(counter.counter.actor_id),
+            "lines": [["毛巾", 1, 30]], "minutes": 30, "sent_at": START.isoformat()}
+    body.update(changes)
+    return body
+
+
+def _signed_by(ledger: Ledger, body: dict[str, Any]) -> bytes:
+    return anywhere._sign(ledger, body)
+
+
+@pytest.mark.parametrize("forgery, code", [
+    ("other_regions_key", "anywhere_wrong_key"),  # C signs a request that claims to come from B
+    ("unregistered_region", "anywhere_unknown_region"),
+    ("wrong_home", "anywhere_wrong_home"),
+    ("tampered", "anywhere_signature_invalid"),
+    ("total_not_basket", "anywhere_message_invalid"),
+    ("not_canonical", "anywhere_message_unreadable"),
+])
+def test_forged_requests_change_nothing_at_home(federation: Any, forgery: str, code: str) -> None:
+    home, counter, other, _ = federation
+    member = home.members[0].actor_id
+    body = _authorise_request(counter, member)
+    if forgery == "other_regions_key":
+        message = _signed_by(other.ledger, body)
+    elif forgery == "unregistered_region":
+        message = _signed_by(counter.ledger, {**body, "counter_region": "110101"})
+    elif forgery == "wrong_home":
+        message = _signed_by(counter.ledger, {**body, "home": OTHER})
+    elif forgery == "tampered":
+        document = json.loads(_signed_by(counter.ledger, body))
+        document["body"]["minutes"], document["body"]["lines"] = 3, [["毛巾", 1, 3]]
+        message = canonical_bytes(document)
+    elif forgery == "total_not_basket":
+        message = _signed_by(counter.ledger, {**body, "minutes": 1})
+    else:
+        message = json.dumps(json.loads(_signed_by(counter.ledger, body)), indent=1).encode()
+    before = _events(home.ledger)
+    with pytest.raises(AnywhereRefused) as refused:
+        anywhere.answer(home.ledger, message)
+    assert refused.value.code == code
+    assert _events(home.ledger) == before
+
+
+def test_an_answer_about_another_request_is_not_taken(federation: Any) -> None:
+    """A replayed old authorisation (for another redemption) does not authorise this one."""
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    first = _redeem(counter, member, network, quantity=1)
+    old = base64.b64decode(anywhere.get_remote_redemption(counter.ledger, first.redemption_id).authorisation or "")
+
+    def replay(url: str, body: bytes) -> tuple[int, bytes]:
+        return 200, old
+
+    redemption_id = uuid4()
+    with pytest.raises(AnywhereRefused) as refused:
+        anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member, home=HOME,
+                                   redemption_id=redemption_id, items=[(counter.item_id, 1)], post=replay)
+    assert refused.value.code == "anywhere_answer_mismatch"
+    assert home.ledger.get_account(member).balance_minutes == 90
+
+
+@given(data=st.binary(max_size=600))
+def test_any_bytes_get_a_named_refusal_never_a_crash(data: bytes) -> None:
+    with simulated(START):
+        ledger = _HOME_FOR_BYTES.ledger
+        try:
+            anywhere.answer(ledger, data)
+        except AnywhereRefused as refused:
+            assert refused.code.startswith("anywhere_")
+        else:
+            raise AssertionError("random bytes were answered")
+
+
+def _home_for_bytes() -> Region:
+    with simulated(START):
+        return build_region(Ledger("memory:"), members=0)
+
+
+_HOME_FOR_BYTES = _home_for_bytes()
+
+
+def test_a_void_after_a_capture_whose_answer_was_lost_records_the_capture(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.lose.add("capture")
+    result = _redeem(counter, member, network)
+    assert result.status == "authorised"
+    with pytest.raises(WrongState):
+        anywhere.void(counter.ledger, actor=counter.counter, redemption_id=result.redemption_id, post=network.post)
+    assert anywhere.get_remote_redemption(counter.ledger, result.redemption_id).status == RemoteRedemption.CAPTURED
+    assert home.ledger.get_account(member).redeemed_minutes_total == 60
