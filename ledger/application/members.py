@@ -99,7 +99,8 @@ class MemberUseCases(LedgerCore):
         """报到登记: the community registers the member with the 登记表 fields, at least one claimed
         post, opens the time account and (with a slip) sends the 回执单 back to the unit. `reported_on`
         is the day the member reported when the office enters a paper 登记表 afterwards (补录: its 填表日期,
-        from the scheme's start to today); otherwise today. Late is judged against that year's deadline."""
+        from the scheme's start to today); otherwise today. Late is judged against the slip's deadline, or
+        for a paper form against the region's deadline of the year it was filled in."""
         community = self._own_community(actor)
         member = self._get(member_id, Member)
         if not post_ids:
@@ -125,7 +126,7 @@ class MemberUseCases(LedgerCore):
                 raise InvalidInput("报到日期晚于今天 / reported_on: a registration cannot be entered before it happens",
                                    field="reported_on", reason="date_in_future")
         reported = reported_on or today
-        deadline = slip.deadline if slip else self.get_region().report_deadline(reported.year)
+        deadline = slip.deadline if slip and reported_on is None else self.get_region().report_deadline(reported.year)
         member_sealed = self._seal_personal(member_id, personal)
         member.register(community_id=community.id, slip_id=slip_id, reported_on=reported, late=reported > deadline,
                         profile=profile, personal_sealed=member_sealed, willing_other_service=willing_other_service)

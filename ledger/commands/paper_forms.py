@@ -11,7 +11,8 @@ a report by row and column in Chinese, nothing written if a row is wrong (unless
 Each row goes through the ledger's own command, signed by the importing office: a 登记表 row is
 `Ledger.register_member` (报到登记: at least one claimed post, the time account opened, personal fields
 sealed with the member's data key before anything is signed; the form's 填表日期 is the day reported)
-and a posts row is `Ledger.claim_post` per post. The member is enrolled by the unit first (党员入册:
+and a posts row is `Ledger.claim_post` per post. When the unit's 报到单 names the office, the
+registration follows it and sends its 回执单 (the day reported as on the form). The member is enrolled by the unit first (党员入册:
 the unit's act, not the community's); a row names the member by the code on the unit's 报到单.
 
 Personal fields (民族, 健康状况, 出生年月, addresses, phones) are never echoed in a problem, a preview or
@@ -245,9 +246,14 @@ def _register(ledger: Ledger, actor: Actor, form: PaperRegistration, file_sha256
     community = ledger.get_community(actor.actor_id)
     if form.community and community.name not in form.community:
         raise RowProblem(COMMUNITY, "不是本社区：只导入在本社区报到的党员的登记表")
+    slip_id = None  # the unit's 报到单 naming this office: registering with it sends its 回执单 (dated as the form)
+    if member.report_slip is not None and member.report_slip[1] == actor.actor_id:
+        slip = ledger.get_report_slip(member.report_slip[0])
+        slip_id = slip.id if slip.receipt_sent_on is None else None
     ledger.register_member(actor=actor, member_id=form.member_id, post_ids=_post_ids(community, form.posts),
                            profile=form.profile, personal=form.personal,
-                           willing_other_service=form.willing_other_service, reported_on=form.reported_on)
+                           willing_other_service=form.willing_other_service, slip_id=slip_id,
+                           reported_on=form.reported_on)
     return True
 
 

@@ -79,6 +79,10 @@ def test_a_clean_file_registers_each_member_as_the_office_with_personal_fields_s
     assert member.community_id == region.community.actor_id
     assert sorted(member.posts.values()) == sorted([STANDARD_POSTS[0], STANDARD_POSTS[4]])
     assert member.reported_on == date(2014, 9, 12) and member.report_late  # after 31 August 2014
+    assert member.report_slip is not None
+    slip = ledger.get_report_slip(member.report_slip[0])  # the unit's slip: its receipt goes back
+    assert (slip.receipt_sent_on, slip.reported_on) == (TODAY, date(2014, 9, 12))
+    assert sorted(slip.post_names) == sorted([STANDARD_POSTS[0], STANDARD_POSTS[4]])
     assert member.willing_other_service
     assert member.profile == {"sex": "女", "education": "本科", "party_joined": "2008-07", "available_time": "周末",
                               "specialities": "法律咨询", "hobbies": "书法"}
