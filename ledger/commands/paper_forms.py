@@ -234,7 +234,8 @@ def _post_ids(community: Community, names: Sequence[str]) -> list[UUID]:
     open_posts = {name: post_id for post_id, name in community.posts.items() if post_id not in community.retired_posts}
     unknown = [name for name in names if name not in open_posts]
     if unknown:
-        raise RowProblem(POSTS, "本社区没有这个岗位：" + "、".join(unknown) + "（请先在「服务岗位」页设立，或核对名称）")
+        shown = [name if name.isprintable() else "（含控制字符的名称）" for name in unknown]  # echoed to a terminal
+        raise RowProblem(POSTS, "本社区没有这个岗位：" + "、".join(shown) + "（请先在「服务岗位」页设立，或核对名称）")
     return [open_posts[name] for name in names]
 
 

@@ -175,12 +175,13 @@ def test_posts_are_claimed_as_the_office_once(region: Region) -> None:
     assert ledger.recorder.max_notification_id() == position
     (unregistered,) = _enrolled(region, 1)
     position = ledger.recorder.max_notification_id()
-    bad = _csv(POST_HEADERS, [{"党员编号": str(member), "认领岗位": "扫地岗"}, {"党员编号": str(unregistered),
+    bad = _csv(POST_HEADERS, [{"党员编号": str(member), "认领岗位": "扫地岗、\u202e岗\x1b[31m"}, {"党员编号": str(unregistered),
                                                                        "认领岗位": STANDARD_POSTS[0]},
                               {"党员编号": "12", "认领岗位": ""}])
     outcome = paper.import_file(POSTS_KIND, ledger, region.community, bad, "岗位.csv")
     assert ledger.recorder.max_notification_id() == position
     assert [(p.row, p.column) for p in outcome.problems] == [(2, "认领岗位"), (3, ""), (4, "党员编号"), (4, "认领岗位")]
+    assert outcome.problems[0].message.startswith("本社区没有这个岗位：扫地岗、（含控制字符的名称）")  # nothing to a terminal
 
 
 def test_the_templates_round_trip_as_xlsx_and_csv(region: Region, tmp_path: Path) -> None:
