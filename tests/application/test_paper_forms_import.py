@@ -20,6 +20,7 @@ from ledger.application import Ledger, setup
 from ledger.commands import paper
 from ledger.commands.paper_forms import MEMBER_COLUMNS, MEMBERS, POST_COLUMNS, POSTS_KIND
 from ledger.domain.values import STANDARD_POSTS
+from ledger.signing.statement import parse_signed_bytes, unpack
 from ledger.verification.store import verify_store
 from tests.scenario import Region, at_day, build_region
 
@@ -73,8 +74,16 @@ def test_a_clean_file_registers_each_member_as_the_office_with_personal_fields_s
     first, second = _enrolled(region, 2)
     data = _members(region, _form(first, "报到1"), _form(second, "报到2", 认领岗位=STANDARD_POSTS[2], 填表日期="",
                                                         是否愿意参加社区其他服务="", 出生年月=""))
+    position = ledger.recorder.max_notification_id()
     outcome = paper.import_file(MEMBERS, ledger, region.community, data, "登记表.csv")
     assert outcome.problems == [] and (outcome.rows, outcome.written, outcome.already) == (2, 2, 0)
+    written = [parse_signed_bytes(unpack(row.state)[1])
+               for row in ledger.recorder.select_notifications(start=position + 1, limit=1000)]
+    assert {statement.type for statement in written} == {"Member.Registered", "Member.PostClaimed",
+                                                         "TimeAccount.Opened", "ReportSlip.ReceiptSent"}
+    assert {(statement.actor, statement.role) for statement in written} == {(str(region.community.actor_id),
+                                                                             "community")}  # the office signs
+    assert not any(MOBILE in str(statement.payload) or HOME in str(statement.payload) for statement in written)
     member = ledger.get_member(first)
     assert member.community_id == region.community.actor_id
     assert sorted(member.posts.values()) == sorted([STANDARD_POSTS[0], STANDARD_POSTS[4]])
