@@ -720,7 +720,7 @@ EN.update({  # issue #15: importing paper record cards (api/web/pages/imports.py
     '事后填报': 'typed afterwards', '签到签退': 'checked in and out', '纸质记录导入': 'imported from paper',
 })
 EN.update({  # issue #15: the 报到 backlog — 登记表 (附件2) and claimed posts (api/web/pages/imports.py)
-    '导入什么': 'What to import', '下载 CSV 模板': 'Download the CSV template',
+    '导入什么': 'What to import', '下载 CSV 模板': 'Download the CSV template', '是': 'Yes', '否': 'No',
     '是否愿意参加社区其他服务': 'Willing to do other service',
     '把党员报到时交来的《在职党员基本情况登记表》（附件2）每张一行填入导入模板后上传：先预览核对，确认后每行记为本社区签名的报到登记（含认领岗位），个人信息加密保存。党员须已由所在单位入册。同一文件重复导入不会重复登记。':
         "Copy each registration form (Form 2) members handed in when they reported into one row of the import "

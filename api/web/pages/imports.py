@@ -165,7 +165,7 @@ def import_template_csv(request: Request, kind: str = "sessions") -> Response:
     return _template(request, kind, ".csv")
 
 
-def _preview_cells(ledger: Any, kind: paper.Kind, item: Any) -> list[str]:
+def _preview_cells(ledger: Any, kind: paper.Kind, item: Any, gettext: Any) -> list[str]:
     """What the preview shows of a row: never a personal field."""
     try:
         member = ledger.get_member(item.member_id).name
@@ -176,13 +176,14 @@ def _preview_cells(ledger: Any, kind: paper.Kind, item: Any) -> list[str]:
                 duration_text(item.minutes), item.rating.value]
     if kind.name == "members":
         return [member, "、".join(item.posts), (item.reported_on or ledger.today()).isoformat(),
-                "是" if item.willing_other_service else "否"]
+                gettext("是") if item.willing_other_service else gettext("否")]
     return [member, "、".join(item.posts)]
 
 
 def _preview(request: Request, principal: Any, kind: paper.Kind, data: bytes, filename: str) -> dict[str, Any]:
     """Check every row (nothing is written) and the first rows as they will be recorded."""
     ledger = core.ledger_of(request)
+    gettext = core.translator(core.lang_of(request))
     outcome = paper.import_file(kind, ledger, principal.actor, data, filename, dry_run=True)
     rows: list[dict[str, Any]] = []
     try:
@@ -191,7 +192,7 @@ def _preview(request: Request, principal: Any, kind: paper.Kind, data: bytes, fi
         items = []
     bad = {problem.row for problem in outcome.problems}
     for item, _name in items[:PREVIEW_ROWS]:
-        rows.append({"row": item.row, "cells": _preview_cells(ledger, kind, item), "ok": item.row not in bad})
+        rows.append({"row": item.row, "cells": _preview_cells(ledger, kind, item, gettext), "ok": item.row not in bad})
     return {"filename": filename, "sha256": outcome.file_sha256, "rows": outcome.rows, "problems": outcome.problems,
             "bad_rows": len(bad), "good_rows": max(0, outcome.rows - len(bad)), "preview": rows,
             "more": max(0, len(items) - PREVIEW_ROWS)}
