@@ -281,6 +281,7 @@ FIELDS: dict[str, Message] = {
     "ethnicity": ("民族", "Ethnicity"), "birth_month": ("出生年月", "Month of birth"), "health": ("健康状况", "Health"),
     "mobile": ("本人手机", "Mobile"), "unit_phone": ("单位电话", "Unit phone"), "unit_address": ("单位地址", "Unit address"),
     "home_address": ("家庭住址", "Home address"), "job_title": ("职务", "Job title"),
+    "reported_on": ("报到日期", "Date reported"),
     "profile": ("登记信息", "Profile"), "personal": ("个人信息", "Personal details"),
     "willing_other_service": ("愿意参加其他服务", "Willing to serve elsewhere"),
     "slip_id": ("报到单", "Report slip"), "community_id": ("社区", "Community"), "count": ("份数", "Copies"),

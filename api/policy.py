@@ -122,6 +122,10 @@ POLICY: dict[str, Rule] = {
     "session.certify":           Rule(Kind.SESSION, {C: O}, "认证 certify a session"),
     "session.import":            Rule(Kind.NONE, {C: A}, "纸质记录导入 import paper record cards as certified sessions "
                                                          "(the ledger takes only the office's own members)"),
+    "member.import":             Rule(Kind.NONE, {C: A}, "登记表导入 import paper 登记表 (附件2) as registrations "
+                                                        "(the ledger takes only members sent to the office)"),
+    "post.import":               Rule(Kind.NONE, {C: A}, "认领岗位导入 import claimed posts "
+                                                        "(the ledger takes only the office's own members)"),
     "session.reject":            Rule(Kind.SESSION, {C: O}, "不予认证 reject a session"),
     "session.correct":           Rule(Kind.SESSION, {C: O}, "更正 correct a session"),
     "session.uphold_complaint":  Rule(Kind.SESSION, {C: O}, "投诉属实 uphold a complaint"),

@@ -719,6 +719,22 @@ EN.update({  # issue #15: importing paper record cards (api/web/pages/imports.py
         'Imported: {written} rows written, {already} were already there, {bad} not imported.',
     '事后填报': 'typed afterwards', '签到签退': 'checked in and out', '纸质记录导入': 'imported from paper',
 })
+EN.update({  # issue #15: the 报到 backlog — 登记表 (附件2) and claimed posts (api/web/pages/imports.py)
+    '导入什么': 'What to import', '下载 CSV 模板': 'Download the CSV template', '是': 'Yes', '否': 'No',
+    '是否愿意参加社区其他服务': 'Willing to do other service',
+    '把党员报到时交来的《在职党员基本情况登记表》（附件2）每张一行填入导入模板后上传：先预览核对，确认后每行记为本社区签名的报到登记（含认领岗位），个人信息加密保存。党员须已由所在单位入册。同一文件重复导入不会重复登记。':
+        "Copy each registration form (Form 2) members handed in when they reported into one row of the import "
+        "template and upload it: check the preview, then confirm, and each row becomes this community's signed "
+        "registration (with the claimed posts); personal details are stored encrypted. The member's unit must have "
+        "entered the member first. Importing the same file again registers nobody twice.",
+    '把党员认领岗位的纸质名单填入导入模板后上传：先预览核对，确认后每行记为本社区签名的认领岗位。党员须已在本社区报到登记。已认领的岗位再次导入不会重复。':
+        "Copy the paper list of posts members claimed into the import template and upload it: check the preview, "
+        "then confirm, and each row becomes this community's signed claim. The member must be registered here. "
+        "A post already claimed is not claimed twice.",
+    '模板中已列出报到单派往本社区、尚未报到登记的党员编号。':
+        "The template lists the codes of the members whose report slip names this community and who have not "
+        "registered yet.",
+})
 from ledger.domain import limits  # noqa: E402 - for the offices' length messages below (issue #12)
 
 EN.update({  # issue #12: the offices (counter look-up, unit enrolment and chase list, certification queue)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Sequence
 from uuid import UUID, uuid4
 
@@ -24,6 +25,7 @@ from ledger.domain.values import (
     PartyStatus,
     Role,
     check_region_code,
+    check_service_date,
     check_text,
     stable_id,
 )
@@ -93,9 +95,12 @@ class MemberUseCases(LedgerCore):
     def register_member(self, *, actor: Actor, member_id: UUID, post_ids: Sequence[UUID],
                         profile: dict[str, str] | None = None, personal: dict[str, str] | None = None,
                         willing_other_service: bool = False, slip_id: UUID | None = None,
-                        request_id: str | None = None) -> None:
+                        reported_on: date | None = None, request_id: str | None = None) -> None:
         """报到登记: the community registers the member with the 登记表 fields, at least one claimed
-        post, opens the time account and (with a slip) sends the 回执单 back to the unit."""
+        post, opens the time account and (with a slip) sends the 回执单 back to the unit. `reported_on`
+        is the day the member reported when the office enters a paper 登记表 afterwards (补录: its 填表日期,
+        from the scheme's start to today); otherwise today. Late is judged against the slip's deadline, or
+        for a paper form against the region's deadline of the year it was filled in."""
         community = self._own_community(actor)
         member = self._get(member_id, Member)
         if not post_ids:
@@ -115,9 +120,15 @@ class MemberUseCases(LedgerCore):
         for field_name, value in personal.items():
             check_text(value, field_name, chars_max=PROFILE_FIELD_CHARS_MAX)
         today = self.today()
-        deadline = slip.deadline if slip else self.get_region().report_deadline(today.year)
+        if reported_on is not None:
+            check_service_date(reported_on, today, field="reported_on")
+            if reported_on > today:
+                raise InvalidInput("报到日期晚于今天 / reported_on: a registration cannot be entered before it happens",
+                                   field="reported_on", reason="date_in_future")
+        reported = reported_on or today
+        deadline = slip.deadline if slip and reported_on is None else self.get_region().report_deadline(reported.year)
         member_sealed = self._seal_personal(member_id, personal)
-        member.register(community_id=community.id, slip_id=slip_id, reported_on=today, late=today > deadline,
+        member.register(community_id=community.id, slip_id=slip_id, reported_on=reported, late=reported > deadline,
                         profile=profile, personal_sealed=member_sealed, willing_other_service=willing_other_service)
         for post_id, post_name in posts:
             member.claim_post(post_id=post_id, post_name=post_name)
@@ -126,7 +137,7 @@ class MemberUseCases(LedgerCore):
         if not self._exists(account_id):
             aggregates.append(TimeAccount.open(member_id=member_id))
         if slip is not None:
-            slip.send_receipt(reported_on=today, post_names=[name for _, name in posts], sent_on=today)
+            slip.send_receipt(reported_on=reported, post_names=[name for _, name in posts], sent_on=today)
             aggregates.append(slip)
         self._commit(actor, request_id, *aggregates)
 

@@ -236,28 +236,66 @@ def _chinese(error: LedgerError) -> str:
             "member_not_registered": "该党员尚未到社区报到登记"}.get(error.code, "不符合记录规则：" + error.detail)
 
 
-class _Discard(Exception):
-    """Thrown out of a validation batch so that nothing in it is saved."""
+class RowProblem(Exception):
+    """What a kind's writer finds wrong with one row before any command runs (a column and a message)."""
+
+    def __init__(self, column: str, message: str) -> None:
+        super().__init__(message)
+        self.column = column
+        self.message = message
 
 
-def _apply(ledger: Ledger, actor: Actor, cards: Sequence[tuple[PaperSession, str]], file_sha256: str,
+@dataclass(frozen=True)
+class Kind:
+    """One kind of paper backlog: its template's columns (the notice's order, Chinese headers), how a
+    table becomes rows, what identifies a row (a second row with the same identity in one file is a
+    duplicate) and the ledger command that writes one row (True: written, False: it was there before)."""
+
+    name: str  # sessions, members, posts: the CLI's word
+    title: str  # 服务记录 …: what the office imports
+    sheet: str  # the template's sheet
+    columns: tuple[tuple[str, str], ...]
+    widths: tuple[int, ...]
+    notes: str  # the last line of the notes sheet
+    parse: Callable[[Sequence[Sequence[Any]]], tuple[list[tuple[Any, str]], list[Problem]]]
+    identity: Callable[[Actor, Any], tuple[object, str]]  # (key, message naming the earlier row by {row})
+    write: Callable[[Ledger, Actor, Any, str], bool]
+    fields: dict[str, str] = field(default_factory=dict)  # a refusal's input field -> its column
+
+    @property
+    def headers(self) -> tuple[str, ...]:
+        return tuple(name for name, _ in self.columns)
+
+
+def _problem_of(kind: Kind, row: int, error: LedgerError) -> Problem:
+    column = kind.fields.get(error.field or "", "")
+    message = _chinese(error)
+    if column and error.field and message.startswith(error.field):
+        message = message[len(error.field):].strip()
+    return Problem(row, column, message)
+
+
+def _apply(kind: Kind, ledger: Ledger, actor: Actor, rows: Sequence[tuple[Any, str]], file_sha256: str,
            outcome: Outcome | None) -> list[Problem]:
-    """Every card through `import_paper_session`, in this thread's batch; the problems it met."""
+    """Every row through the kind's ledger command, in this thread's batch; the problems it met."""
     problems: list[Problem] = []
-    seen: dict[UUID, int] = {}
-    for card, name in cards:
-        session_id = card.session_id(actor.actor_id)
-        if session_id in seen:
-            problems.append(Problem(card.row, "", f"与第 {seen[session_id]} 行完全相同（重复的记录）"))
+    seen: dict[object, int] = {}
+    for item, name in rows:
+        key, duplicate = kind.identity(actor, item)
+        if key in seen:
+            problems.append(Problem(item.row, "", duplicate.format(row=seen[key])))
             continue
-        seen[session_id] = card.row
+        seen[key] = item.row
         try:
-            if name and ledger.get_member(card.member_id).name != name:
-                problems.append(Problem(card.row, "在职党员姓名", "姓名与党员编号不符"))
+            if name and ledger.get_member(item.member_id).name != name:
+                problems.append(Problem(item.row, kind.headers[1], "姓名与党员编号不符"))
                 continue
-            written = ledger.import_paper_session(actor=actor, card=card, file_sha256=file_sha256)
+            written = kind.write(ledger, actor, item, file_sha256)
+        except RowProblem as problem:
+            problems.append(Problem(item.row, problem.column, problem.message))
+            continue
         except LedgerError as error:  # a refused command changes nothing: the batch stays fit to save
-            problems.append(Problem(card.row, "", _chinese(error)))
+            problems.append(_problem_of(kind, item.row, error))
             continue
         if outcome is not None:
             outcome.written += written
@@ -265,10 +303,10 @@ def _apply(ledger: Ledger, actor: Actor, cards: Sequence[tuple[PaperSession, str
     return problems
 
 
-def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False,
-                    partial: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
-    """Read, validate and (unless `dry_run`, or a problem without `partial`) write a file of paper
-    cards as `actor` (a community). Never raises for what is in the file: problems are reported."""
+def import_file(kind: Kind, ledger: Ledger, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False,
+                partial: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
+    """Read, validate and (unless `dry_run`, or a problem without `partial`) write a file of the kind as
+    `actor` (a community). Never raises for what is in the file: problems are reported."""
     outcome = Outcome(file_sha256=sha256_of(data))
     if actor.role is not Role.COMMUNITY:
         raise InvalidInput("补录由社区党组织办理 / only a community imports its paper records")
@@ -277,14 +315,14 @@ def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *,
     except InvalidInput as error:
         outcome.problems.append(Problem(1, "", _chinese(error)))
         return outcome
-    cards, outcome.problems = parse_rows(table)
-    outcome.rows = len(cards) + len({problem.row for problem in outcome.problems if problem.row > 1})
+    rows, outcome.problems = kind.parse(table)
+    outcome.rows = len(rows) + len({problem.row for problem in outcome.problems if problem.row > 1})
     # The ledger's own rules over every row, in one batch: saved as one transaction when every row passes
     # (all or nothing, even across a crash), thrown away on a dry run or when a row is refused.
     checked = Outcome()
     try:
         with ledger.batch():
-            outcome.problems += _apply(ledger, actor, cards, outcome.file_sha256, checked)
+            outcome.problems += _apply(kind, ledger, actor, rows, outcome.file_sha256, checked)
             if dry_run or outcome.problems:
                 raise _Discard
         outcome.written, outcome.already = checked.written, checked.already
@@ -294,56 +332,83 @@ def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *,
     if dry_run or not outcome.problems or not partial:
         return outcome
     bad = {problem.row for problem in outcome.problems}
-    good = [(card, name) for card, name in cards if card.row not in bad]
+    good = [(item, name) for item, name in rows if item.row not in bad]
     for start in range(0, len(good), CHUNK_ROWS):  # --partial: the good rows, a chunk per transaction
         with ledger.batch():
-            late = _apply(ledger, actor, good[start:start + CHUNK_ROWS], outcome.file_sha256, outcome)
+            late = _apply(kind, ledger, actor, good[start:start + CHUNK_ROWS], outcome.file_sha256, outcome)
         outcome.problems += late  # the store changed since the check (another office's write)
         if progress is not None:
             progress(min(start + CHUNK_ROWS, len(good)), len(good))
     return outcome
 
 
-def template_bytes(suffix: str, members: Sequence[tuple[UUID, str]] = ()) -> bytes:
+def _write_session(ledger: Ledger, actor: Actor, card: PaperSession, file_sha256: str) -> bool:
+    return ledger.import_paper_session(actor=actor, card=card, file_sha256=file_sha256)
+
+
+class _Discard(Exception):
+    """Thrown out of a validation batch so that nothing in it is saved."""
+
+
+SESSIONS = Kind(name="sessions", title="服务记录", sheet="服务记录补录", columns=COLUMNS,
+                widths=(38, 12, 12, 10, 10, 40, 24, 16, 16, 12),
+                notes="每行一次服务，按纸质记录卡（附件5）逐行填写；同一文件重复导入不会重复记账。",
+                parse=parse_rows,
+                identity=lambda actor, card: (card.session_id(actor.actor_id), "与第 {row} 行完全相同（重复的记录）"),
+                write=_write_session)
+
+
+def import_sessions(ledger: Ledger, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False,
+                    partial: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
+    """Read, validate and (unless `dry_run`, or a problem without `partial`) write a file of paper
+    cards as `actor` (a community). Never raises for what is in the file: problems are reported."""
+    return import_file(SESSIONS, ledger, actor, data, filename, dry_run=dry_run, partial=partial, progress=progress)
+
+
+def template_bytes(suffix: str, members: Sequence[tuple[UUID, str]] = (), kind: Kind | None = None) -> bytes:
     """The import template as a ".xlsx" or ".csv" file: the header row in the notice's order and, with
-    `members`, one row per member with the code and name filled in (the office adds the card lines)."""
-    rows = [list(HEADERS)] + [[str(member_id), name] + [""] * (len(HEADERS) - 2) for member_id, name in members]
+    `members`, one row per member with the code and name filled in (the office adds the rest)."""
+    kind = kind or SESSIONS
+    headers = kind.headers
+    rows = [list(headers)] + [[str(member_id), name] + [""] * (len(headers) - 2) for member_id, name in members]
     if suffix.lower() == ".csv":
         text = io.StringIO()
         csv.writer(text).writerows(rows)
         return text.getvalue().encode("utf-8-sig")
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
     workbook = Workbook()
     sheet = workbook.active
     assert sheet is not None
-    sheet.title = "服务记录补录"
+    sheet.title = kind.sheet
     for row in rows:
         sheet.append(row)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for index, width in enumerate((38, 12, 12, 10, 10, 40, 24, 16, 16, 12), start=1):
-        sheet.column_dimensions[chr(64 + index)].width = width
+    for index, width in enumerate(kind.widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
     notes = workbook.create_sheet("填写说明")
     notes.append(["列", "填写内容"])
-    for name, meaning in COLUMNS:
+    for name, meaning in kind.columns:
         notes.append([name, meaning])
-    notes.append(["", "每行一次服务，按纸质记录卡（附件5）逐行填写；同一文件重复导入不会重复记账。"])
+    notes.append(["", kind.notes])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def write_template(path: Path, members: Sequence[tuple[UUID, str]] = ()) -> None:
+def write_template(path: Path, members: Sequence[tuple[UUID, str]] = (), kind: Kind | None = None) -> None:
     """The import template, as a file (.xlsx, or .csv by the file's suffix)."""
-    path.write_bytes(template_bytes(path.suffix, members))
+    path.write_bytes(template_bytes(path.suffix, members, kind))
 
 
 # ---------------------------------------------------------------------------------------------
 # `timeledger import`
 
-app = typer.Typer(help="补录: import an office's paper records (附件5 cards) from a spreadsheet.",
+app = typer.Typer(help="补录: import an office's paper records (附件5 cards, 附件2 forms, claimed posts) "
+                       "from a spreadsheet.",
                   no_args_is_help=True, add_completion=False)
 
 
@@ -359,14 +424,23 @@ def _community(ledger: Ledger, community: str) -> Actor:
     return actor
 
 
-@app.command("sessions")
-def import_sessions_command(
-        file: Annotated[Path, typer.Argument(help="The filled-in template (.xlsx or .csv)")],
-        community: Annotated[str, typer.Option(help="The importing community's id (it signs every record)")],
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Only check the file and report")] = False,
-        partial: Annotated[bool, typer.Option("--partial", help="Write the good rows even if some are wrong")] = False,
-        db: Annotated[str | None, typer.Option("--db", help="Database URL")] = None) -> None:
-    """Import past sessions from paper record cards (附件5) as the community's own certified records."""
+def kinds() -> dict[str, Kind]:
+    """Every kind of paper backlog, by its CLI word: sessions (附件5), members (附件2), posts."""
+    from ledger.commands.paper_forms import MEMBERS, POSTS_KIND
+
+    return {kind.name: kind for kind in (SESSIONS, MEMBERS, POSTS_KIND)}
+
+
+File = Annotated[Path, typer.Argument(help="The filled-in template (.xlsx or .csv)")]
+Community = Annotated[str, typer.Option(help="The importing community's id (it signs every record)")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Only check the file and report")]
+Partial = Annotated[bool, typer.Option("--partial", help="Write the good rows even if some are wrong")]
+Db = Annotated[str | None, typer.Option("--db", help="Database URL")]
+
+
+def _import_command(kind: Kind, file: Path, community: str, dry_run: bool, partial: bool, db: str | None) -> None:
+    """Read the file, import it as the community, print every problem (row, column, Chinese) and the
+    verdict; exit 1 if any row is wrong. Problems name rows and columns, never a cell's value."""
     from ledger.commands.store import console, fail, open_ledger, out
 
     try:
@@ -376,8 +450,8 @@ def import_sessions_command(
     ledger = open_ledger(db)
     try:
         actor = _community(ledger, community)
-        outcome = import_sessions(ledger, actor, data, file.name, dry_run=dry_run, partial=partial,
-                                  progress=lambda done, total: console.print(f"已写入 {done}/{total} 行", end="\r"))
+        outcome = import_file(kind, ledger, actor, data, file.name, dry_run=dry_run, partial=partial,
+                              progress=lambda done, total: console.print(f"已写入 {done}/{total} 行", end="\r"))
     finally:
         ledger.close()
     for problem in outcome.problems:
@@ -391,16 +465,40 @@ def import_sessions_command(
         raise typer.Exit(1)
 
 
+@app.command("sessions")
+def import_sessions_command(file: File, community: Community, dry_run: DryRun = False, partial: Partial = False,
+                            db: Db = None) -> None:
+    """Import past sessions from paper record cards (附件5) as the community's own certified records."""
+    _import_command(SESSIONS, file, community, dry_run, partial, db)
+
+
+@app.command("members")
+def import_members_command(file: File, community: Community, dry_run: DryRun = False, partial: Partial = False,
+                           db: Db = None) -> None:
+    """Import paper registration forms (附件2 登记表) as the community's 报到登记 of members its units
+    enrolled: the form's fields (personal ones sealed), the posts claimed on it, the day reported."""
+    _import_command(kinds()["members"], file, community, dry_run, partial, db)
+
+
+@app.command("posts")
+def import_posts_command(file: File, community: Community, dry_run: DryRun = False, partial: Partial = False,
+                         db: Db = None) -> None:
+    """Import the posts members claimed (认领岗位) as the community's claims for its registered members."""
+    _import_command(kinds()["posts"], file, community, dry_run, partial, db)
+
+
 @app.command("template")
 def import_template_command(
-        kind: Annotated[str, typer.Argument(help="What the template is for: sessions")],
+        kind: Annotated[str, typer.Argument(help="What the template is for: sessions, members or posts")],
         out_file: Annotated[Path, typer.Option("--out", help="File to write (.xlsx or .csv)")]) -> None:
     """Write the import template: Chinese headers in the notice's column order, and a sheet of notes."""
     from ledger.commands.store import fail, out
 
-    if kind != "sessions":
-        fail("目前可导入的只有 sessions（服务记录） / only `sessions` can be imported")
-    write_template(out_file)
+    known = kinds()
+    if kind not in known:
+        fail("可导入的有 sessions（服务记录）、members（报到登记，附件2）和 posts（认领岗位） / "
+             "the kinds are sessions, members and posts")
+    write_template(out_file, kind=known[kind])
     out.print(f"模板已写入 {out_file}", markup=False)
 
 

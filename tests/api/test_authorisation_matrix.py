@@ -360,6 +360,8 @@ EXPECTED_TABLE = """
     session.rate                    .   O    O    .    .    O    .     the recipient or the organiser rates
     session.certify                 .   .    O    .    .    .    .     the community certifies (认证签字)
     session.import                  .   .    A    .    .    .    .     the community enters its paper record cards (补录), only its own members
+    member.import                   .   .    A    .    .    .    .     the community enters its paper 登记表 (附件2), only members sent to it
+    post.import                     .   .    A    .    .    .    .     the community enters claimed posts from paper, only its own members
     session.reject                  .   .    O    .    .    .    .
     session.correct                 .   .    O    .    .    .    .     corrected by the community, by a new event
     session.uphold_complaint        .   .    O    .    .    .    .

@@ -142,3 +142,48 @@ def test_other_roles_may_not_import(world: tuple[Ledger, TestClient, World]) -> 
         assert client.get("/community/import").status_code == 403
         assert _upload(client, csrf, _file(w, ledger, {})).status_code == 403
         assert ledger.recorder.max_notification_id() == before
+
+
+def test_registrations_and_posts_are_offered_with_a_preview_that_shows_no_personal_field(
+        world: tuple[Ledger, TestClient, World]) -> None:
+    from ledger.application import setup
+    from ledger.commands.paper_forms import MEMBERS, POSTS_KIND
+    from ledger.domain.values import STANDARD_POSTS
+
+    ledger, client, w = world
+    newcomer, _ = setup.enrol_with_slip(ledger, unit=w.a.unit, community=w.a.community, name="新报到")
+    csrf = _as(client, w, Role.COMMUNITY)
+    page = client.get("/community/import?kind=members")
+    assert page.status_code == 200 and "在职党员基本情况登记表" in page.text and 'name="kind" value="members"' in page.text
+    template = client.get("/community/import/template.csv?kind=members")
+    lines = template.content.decode("utf-8-sig").splitlines()
+    assert template.status_code == 200 and lines[0] == ",".join(MEMBERS.headers)
+    assert any(line.startswith(str(newcomer)) for line in lines[1:])  # the slip's member, code only
+    mobile = "13800001111"
+    good = {"党员编号": str(newcomer), "姓名": "新报到", "本人联系电话/手机": mobile, "认领岗位": STANDARD_POSTS[1],
+            "填表日期": "2025-09-01"}
+    stranger = {**good, "党员编号": str(w.b.member.actor_id), "姓名": ledger.get_member(w.b.member.actor_id).name}
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows([list(MEMBERS.headers), *[[row.get(name, "") for name in MEMBERS.headers]
+                                                            for row in (good, stranger)]])
+    before = ledger.recorder.max_notification_id()
+    preview = client.post("/community/import", data={CSRF_FIELD: csrf, "kind": "members"},
+                          files={"file": ("登记表.csv", buffer.getvalue().encode("utf-8-sig"), "text/csv")})
+    assert preview.status_code == 200 and "共 2 行：可导入 1 行，有问题 1 行。" in preview.text
+    problems = preview.text[preview.text.index("import-problems"):][:1500]
+    assert "党员已在其他社区报到登记" in preview.text and str(w.b.member.actor_id) not in preview.text, problems
+    assert mobile not in preview.text and "2025-09-01" in preview.text and STANDARD_POSTS[1] in preview.text
+    assert ledger.recorder.max_notification_id() == before, "a preview writes nothing"
+    confirmed = client.post("/community/import/confirm", data={CSRF_FIELD: csrf, "sha256": _sha(preview),
+                                                               "kind": "members", "partial": "1"})
+    assert _flash(confirmed)["text"] == "已导入：新写入 1 行，此前已导入 0 行，未导入 1 行。"
+    assert confirmed.headers["location"].startswith("/community/import?kind=members")
+    assert ledger.get_member(newcomer).community_id == w.a.community.actor_id
+    assert ledger.member_personal_data(newcomer)["mobile"] == mobile
+    posts = io.StringIO()
+    csv.writer(posts).writerows([list(POSTS_KIND.headers), [str(newcomer), "新报到", STANDARD_POSTS[6]]])
+    preview = client.post("/community/import", data={CSRF_FIELD: csrf, "kind": "posts"},
+                          files={"file": ("岗位.csv", posts.getvalue().encode("utf-8-sig"), "text/csv")})
+    assert "确认导入 1 行" in preview.text
+    client.post("/community/import/confirm", data={CSRF_FIELD: csrf, "sha256": _sha(preview), "kind": "posts"})
+    assert STANDARD_POSTS[6] in ledger.get_member(newcomer).posts.values()

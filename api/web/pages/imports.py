@@ -1,6 +1,8 @@
-"""纸质记录导入 The community office imports its paper backlog (附件5 record cards) on the web.
+"""纸质记录导入 The community office imports its paper backlog on the web: record cards (附件5),
+registration forms (附件2 登记表) and claimed posts, one kind at a time (`?kind=sessions|members|posts`).
 
-The same import as `timeledger import sessions` (ledger/commands/paper.py), in two steps:
+The same import as `timeledger import sessions|members|posts` (ledger/commands/paper.py and
+paper_forms.py), in two steps:
 
 1. **Upload and preview**: the file is read and every row is checked by the ledger's own command in a
    batch that is thrown away; the page shows the problems (row, column, what is wrong, in Chinese) and
@@ -10,8 +12,10 @@ The same import as `timeledger import sessions` (ledger/commands/paper.py), in t
    file is exactly the previewed one; if it is gone (a restart, another server process), the page
    asks for the file again. The write runs in the group-commit writer on its own, like any command.
 
-The template (`/community/import/template.xlsx`) lists the office's registered members with their
-codes, so the office only adds the card lines. Uploads are bounded (`WEB_ROWS_MAX` rows,
+The template (`/community/import/template.xlsx` or `.csv`, `?kind=`) lists the members with their codes:
+for record cards and posts the office's registered members, for 登记表 the members whose 报到单 names
+this office and who have not registered yet (codes only: their names show once they registered here).
+The preview of a 登记表 shows no personal field (those are sealed when written). Uploads are bounded (`WEB_ROWS_MAX` rows,
 `paper.IMPORT_BYTES_MAX` bytes); a larger backlog goes through the CLI, which has no such bound.
 """
 
@@ -51,23 +55,23 @@ class _Pending:
 
 
 class _PendingUploads:
-    """Previewed uploads awaiting confirmation, by (office, SHA-256): bounded in number and age."""
+    """Previewed uploads awaiting confirmation, by (office, kind, SHA-256): bounded in number and age."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._items: dict[tuple[UUID, str], _Pending] = {}
+        self._items: dict[tuple[UUID, str, str], _Pending] = {}
 
-    def keep(self, owner: UUID, digest: str, data: bytes, filename: str) -> None:
+    def keep(self, owner: UUID, kind: str, digest: str, data: bytes, filename: str) -> None:
         with self._lock:
             self._expire()
-            self._items[(owner, digest)] = _Pending(data, filename, time.monotonic())
+            self._items[(owner, kind, digest)] = _Pending(data, filename, time.monotonic())
             while len(self._items) > PENDING_MAX:
                 del self._items[min(self._items, key=lambda key: self._items[key].kept_at)]
 
-    def take(self, owner: UUID, digest: str) -> _Pending | None:
+    def take(self, owner: UUID, kind: str, digest: str) -> _Pending | None:
         with self._lock:
             self._expire()
-            return self._items.pop((owner, digest), None)
+            return self._items.pop((owner, kind, digest), None)
 
     def _expire(self) -> None:
         now = time.monotonic()
@@ -78,111 +82,177 @@ class _PendingUploads:
 PENDING = _PendingUploads()
 
 
-def _allowed(request: Request) -> Any:
+# what each kind writes, by the policy's action (api/policy.py): the ledger checks its own rules again
+ACTIONS = {"sessions": "session.import", "members": "member.import", "posts": "post.import"}
+NOTES = {
+    "sessions": "把纸质《在职党员社区服务（活动）记录卡》（附件5）逐行填入导入模板后上传：先预览核对，确认后每行记为本社区认证的服务记录，"
+                "由本社区签名，并标明“纸质记录导入”。同一文件重复导入不会重复记账。",
+    "members": "把党员报到时交来的《在职党员基本情况登记表》（附件2）每张一行填入导入模板后上传：先预览核对，确认后每行记为本社区签名的"
+               "报到登记（含认领岗位），个人信息加密保存。党员须已由所在单位入册。同一文件重复导入不会重复登记。",
+    "posts": "把党员认领岗位的纸质名单填入导入模板后上传：先预览核对，确认后每行记为本社区签名的认领岗位。党员须已在本社区报到登记。"
+             "已认领的岗位再次导入不会重复。",
+}
+PREFILLED = {"sessions": "模板中已列出本社区报到党员的编号和姓名。", "posts": "模板中已列出本社区报到党员的编号和姓名。",
+             "members": "模板中已列出报到单派往本社区、尚未报到登记的党员编号。"}
+PREVIEW_COLUMNS = {"sessions": ("党员", "服务日期", "起止时间", "服务（活动）内容", "服务地点", "时长（时:分）", "评价"),
+                   "members": ("党员", "认领岗位", "报到日期", "是否愿意参加社区其他服务"),
+                   "posts": ("党员", "认领岗位")}
+
+
+def _kind(value: Any) -> paper.Kind:
+    kinds = paper.kinds()
+    return kinds.get(str(value or ""), kinds["sessions"])
+
+
+def _allowed(request: Request, kind: paper.Kind) -> Any:
     principal = core.require_principal(request, Role.COMMUNITY)
-    authorize(core.ledger_of(request), principal.actor, "session.import", None)
+    authorize(core.ledger_of(request), principal.actor, ACTIONS[kind.name], None)
     return principal
 
 
-def _page(request: Request, principal: Any, context: dict[str, Any], status_code: int = 200) -> Response:
+def _page(request: Request, principal: Any, kind: paper.Kind, context: dict[str, Any],
+          status_code: int = 200) -> Response:
     from api.web.pages.community import TABS
 
+    kinds = [(each.name, each.title) for each in paper.kinds().values()]
     return core.page(request, "community/import.html",
-                     {"tabs": TABS, "rows_max": WEB_ROWS_MAX, "headers": paper.HEADERS, "check": None, **context},
+                     {"tabs": TABS, "rows_max": WEB_ROWS_MAX, "headers": kind.headers, "check": None,
+                      "kind": kind.name, "kinds": kinds, "note": NOTES[kind.name], "prefilled": PREFILLED[kind.name],
+                      "preview_columns": PREVIEW_COLUMNS[kind.name], **context},
                      principal=principal, title="导入纸质记录", status_code=status_code)
 
 
 @router.get("/community/import")
-def import_page(request: Request) -> Response:
-    return _page(request, _allowed(request), {})
+def import_page(request: Request, kind: str = "sessions") -> Response:
+    chosen = _kind(kind)
+    return _page(request, _allowed(request, chosen), chosen, {})
 
 
-@router.get("/community/import/template.xlsx")
-def import_template(request: Request) -> Response:
-    """The template with the office's registered members (code and name) filled in."""
-    principal = _allowed(request)
+def _template_members(request: Request, principal: Any, kind: paper.Kind) -> list[tuple[UUID, str]]:
+    """Who the template lists: the registered members, or (for 登记表) the codes of the members the units
+    sent here who have not registered yet."""
+    if kind.name == "members":
+        from api.web.pages.community import _slips
+
+        pending = {str(slip["member_id"]) for slip in _slips(request, principal) if not slip["registered"]}
+        return [(UUID(code), "") for code in sorted(pending)][:MEMBERS_MAX]
     rows = api_reports.list_members(actor=principal.actor, ledger=core.ledger_of(request),
                                     services=core.services(request), year=None, unit_id=None,
                                     community_id=principal.actor.actor_id, offset=0, limit=MEMBERS_MAX)
-    data = paper.template_bytes(".xlsx", [(UUID(str(row.member_id)), row.name) for row in rows.items])
-    return Response(data, media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                    headers={"Content-Disposition": "attachment; filename*=UTF-8''import-template.xlsx",
+    return [(UUID(str(row.member_id)), row.name) for row in rows.items]
+
+
+def _template(request: Request, kind: str, suffix: str) -> Response:
+    chosen = _kind(kind)
+    principal = _allowed(request, chosen)
+    data = paper.template_bytes(suffix, _template_members(request, principal, chosen), chosen)
+    media = "text/csv; charset=utf-8" if suffix == ".csv" else \
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(data, media_type=media,
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''import-{chosen.name}{suffix}",
                              "Cache-Control": "no-store"})
 
 
-def _preview(request: Request, principal: Any, data: bytes, filename: str) -> dict[str, Any]:
+@router.get("/community/import/template.xlsx")
+def import_template(request: Request, kind: str = "sessions") -> Response:
+    """The template (Excel) with the office's members (code and name) filled in."""
+    return _template(request, kind, ".xlsx")
+
+
+@router.get("/community/import/template.csv")
+def import_template_csv(request: Request, kind: str = "sessions") -> Response:
+    """The template as CSV (UTF-8 with BOM, as Excel opens it), members filled in."""
+    return _template(request, kind, ".csv")
+
+
+def _preview_cells(ledger: Any, kind: paper.Kind, item: Any, gettext: Any) -> list[str]:
+    """What the preview shows of a row: never a personal field."""
+    try:
+        member = ledger.get_member(item.member_id).name
+    except REFUSALS:
+        member = "—"
+    if kind.name == "sessions":
+        return [member, item.service_date.isoformat(), f"{item.start_time}–{item.end_time}", item.content, item.place,
+                duration_text(item.minutes), item.rating.value]
+    if kind.name == "members":
+        return [member, "、".join(item.posts), (item.reported_on or ledger.today()).isoformat(),
+                gettext("是") if item.willing_other_service else gettext("否")]
+    return [member, "、".join(item.posts)]
+
+
+def _preview(request: Request, principal: Any, kind: paper.Kind, data: bytes, filename: str) -> dict[str, Any]:
     """Check every row (nothing is written) and the first rows as they will be recorded."""
     ledger = core.ledger_of(request)
-    outcome = paper.import_sessions(ledger, principal.actor, data, filename, dry_run=True)
+    gettext = core.translator(core.lang_of(request))
+    outcome = paper.import_file(kind, ledger, principal.actor, data, filename, dry_run=True)
     rows: list[dict[str, Any]] = []
     try:
-        cards, _ = paper.parse_rows(paper.read_table(data, filename))
+        items, _ = kind.parse(paper.read_table(data, filename))
     except InvalidInput:
-        cards = []
+        items = []
     bad = {problem.row for problem in outcome.problems}
-    for card, _name in cards[:PREVIEW_ROWS]:
-        try:
-            member = ledger.get_member(card.member_id).name
-        except REFUSALS:
-            member = "—"
-        rows.append({"row": card.row, "member": member, "date": card.service_date.isoformat(),
-                     "time": f"{card.start_time}–{card.end_time}", "content": card.content, "place": card.place,
-                     "minutes": duration_text(card.minutes), "rating": card.rating.value, "ok": card.row not in bad})
+    for item, _name in items[:PREVIEW_ROWS]:
+        rows.append({"row": item.row, "cells": _preview_cells(ledger, kind, item, gettext), "ok": item.row not in bad})
     return {"filename": filename, "sha256": outcome.file_sha256, "rows": outcome.rows, "problems": outcome.problems,
             "bad_rows": len(bad), "good_rows": max(0, outcome.rows - len(bad)), "preview": rows,
-            "more": max(0, len(cards) - PREVIEW_ROWS)}
+            "more": max(0, len(items) - PREVIEW_ROWS)}
 
 
 @router.post("/community/import")
 async def import_upload(request: Request) -> Response:
-    principal = _allowed(request)
+    principal = core.require_principal(request, Role.COMMUNITY)
     gettext = core.translator(core.lang_of(request))
     if int(request.headers.get("content-length") or 0) > paper.IMPORT_BYTES_MAX:
-        return _page(request, principal, {"error": gettext("文件过大，请分批导入或使用命令行导入。")}, 413)
+        kind = _kind(request.query_params.get("kind"))
+        return _page(request, _allowed(request, kind), kind, {"error": gettext("文件过大，请分批导入或使用命令行导入。")}, 413)
     form = await request.form(max_part_size=paper.IMPORT_BYTES_MAX)
+    kind = _kind(form.get("kind"))
+    principal = _allowed(request, kind)
     sent = form.get(core.CSRF_FIELD)
     core.check_csrf(request, sent if isinstance(sent, str) else None)
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
-        return _page(request, principal, {"error": gettext("请选择按模板填写的 Excel（.xlsx）或 CSV 文件。")}, 422)
+        return _page(request, principal, kind, {"error": gettext("请选择按模板填写的 Excel（.xlsx）或 CSV 文件。")}, 422)
     data = await upload.read(paper.IMPORT_BYTES_MAX + 1)
     filename = (getattr(upload, "filename", "") or "")[:200]
     if not data or len(data) > paper.IMPORT_BYTES_MAX:
-        return _page(request, principal, {"error": gettext("文件为空或过大。")}, 422)
-    check = await core.in_thread(_preview, request, principal, data, filename)
+        return _page(request, principal, kind, {"error": gettext("文件为空或过大。")}, 422)
+    check = await core.in_thread(_preview, request, principal, kind, data, filename)
     if check["rows"] > WEB_ROWS_MAX:
-        return _page(request, principal, {"error": gettext("文件超过 {rows} 行：请分成几个文件，或用命令行 timeledger import 导入。")
-                                          .format(rows=WEB_ROWS_MAX)}, 422)
+        return _page(request, principal, kind, {"error": gettext(
+            "文件超过 {rows} 行：请分成几个文件，或用命令行 timeledger import 导入。").format(rows=WEB_ROWS_MAX)}, 422)
     if check["good_rows"]:
-        PENDING.keep(principal.actor.actor_id, check["sha256"], data, filename)
-    return _page(request, principal, {"check": check})
+        PENDING.keep(principal.actor.actor_id, kind.name, check["sha256"], data, filename)
+    return _page(request, principal, kind, {"check": check})
 
 
 @router.post("/community/import/confirm")
 async def import_confirm(request: Request) -> Response:
-    principal = _allowed(request)
+    principal = core.require_principal(request, Role.COMMUNITY)
     form = await core.read_form(request)
+    kind = _kind(form.get("kind"))
+    principal = _allowed(request, kind)
     lang = core.lang_of(request)
     gettext = core.translator(lang)
     digest = str(form.get("sha256") or "")[:64]
     partial = form.get("partial") == "1"
-    pending = PENDING.take(principal.actor.actor_id, digest)
+    pending = PENDING.take(principal.actor.actor_id, kind.name, digest)
     if pending is None:
-        return _page(request, principal, {"error": gettext("预览已过期或服务已重启：请重新选择文件并预览。")}, 409)
+        return _page(request, principal, kind, {"error": gettext("预览已过期或服务已重启：请重新选择文件并预览。")}, 409)
     ledger = core.ledger_of(request)
 
     def write() -> paper.Outcome:
-        return paper.import_sessions(ledger, principal.actor, pending.data, pending.filename, partial=partial)
+        return paper.import_file(kind, ledger, principal.actor, pending.data, pending.filename, partial=partial)
 
     try:
         outcome = await core.in_thread(core.services(request).writer.submit, write, alone=True)
     except REFUSALS as error:
-        return _page(request, principal, {"error": i18n.error_text(error, lang)}, 409)
+        return _page(request, principal, kind, {"error": i18n.error_text(error, lang)}, 409)
     if outcome.problems and not partial:  # the store changed since the preview: show the new check
-        PENDING.keep(principal.actor.actor_id, digest, pending.data, pending.filename)
-        check = await core.in_thread(_preview, request, principal, pending.data, pending.filename)
-        return _page(request, principal, {"check": check, "error": gettext("数据已变化，本次未写入任何记录，请核对后重试。")},
-                     409)
+        PENDING.keep(principal.actor.actor_id, kind.name, digest, pending.data, pending.filename)
+        check = await core.in_thread(_preview, request, principal, kind, pending.data, pending.filename)
+        return _page(request, principal, kind, {"check": check, "error": gettext(
+            "数据已变化，本次未写入任何记录，请核对后重试。")}, 409)
     text = gettext("已导入：新写入 {written} 行，此前已导入 {already} 行，未导入 {bad} 行。").format(
         written=outcome.written, already=outcome.already, bad=len({problem.row for problem in outcome.problems}))
-    return core.redirect("/community/import", kind="ok", text=text)
+    return core.redirect(f"/community/import?kind={kind.name}", kind="ok", text=text)
