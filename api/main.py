@@ -20,6 +20,7 @@ from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.routers import (
     activities,
+    anywhere,
     auth,
     communities,
     federation,
@@ -121,7 +122,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
         return HealthOut(status="ok", region_code=services.ledger.region_code, writer=services.writer.stats.as_dict())
 
     # Routes are matched in order, one by one: the counter's hot path (redeem, balance) goes next.
-    for router in (redemptions.router, members.router, auth.router, sessions.router, logins.router, region.router,
+    for router in (redemptions.router, anywhere.router, members.router, auth.router, sessions.router, logins.router, region.router,
                    units.router, units.enrol_router, communities.router, communities.counters_router,
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
                    federation.router, transparency.router, reports.router, activities.router):

@@ -144,6 +144,8 @@ POLICY: dict[str, Rule] = {
     "suggestion.forward":        Rule(Kind.SUGGESTION, {C: O}, "交转建议 forward a suggestion"),
     # -- 爱心超市 -------------------------------------------------------------------------------
     "redemption.create":         Rule(Kind.MEMBER, {K: A}, "兑换 redeem minutes"),
+    "redemption.anywhere":       Rule(Kind.NONE, {K: A}, "跨区兑换 redeem for a member of another region "
+                                                         "(the member's home region checks the member and the balance)"),
     # -- keys and logins -------------------------------------------------------------------------
     "key.read":                  Rule(Kind.NONE, EVERYONE, "查看公钥 read a public key"),
     "key.register_client":       Rule(Kind.ACTOR, {R: A, C: O}, "登记客户端密钥 register a client-held key"),

@@ -28,7 +28,7 @@ import base64
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, TypeVar, cast
 from uuid import UUID
 
 from ledger.application import Actor, Ledger
@@ -37,6 +37,7 @@ from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
     BalanceWouldGoNegative,
     HoldExpired,
+    HoldCaptured as HoldCapturedError,
     HoldReleased as HoldReleasedError,
     InvalidInput,
     LedgerError,
@@ -328,38 +329,33 @@ class RemoteResult:
     applied: bool  # False when this was a retry of a redemption already authorised
 
 
+T = TypeVar("T")
+Write = Callable[[Callable[[], T]], T]  # runs a step that commits (a server: in its single writer)
+
+
+def _direct(step: Callable[[], T]) -> T:
+    return step()
+
+
 def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
-                      items: Sequence[tuple[UUID, int]], post: Post) -> RemoteResult:
+                      items: Sequence[tuple[UUID, int]], post: Post, write: Write[Any] = _direct) -> RemoteResult:
     """Redeem at this region's counter for a member of region `home`: authorise at home (the minutes
     are held there), then capture. Exactly once per `redemption_id`: a retry resumes where it stopped
     and sends the very same signed requests. Refused at home → HomeRegionRefused (its code); home
-    unreachable → HomeRegionUnreachable, and nothing was given."""
+    unreachable → HomeRegionUnreachable, and nothing was given. Each step that records runs through
+    `write`; the messages to home are sent outside it (a slow region never holds up this one's writer)."""
     home = check_region_code(home)
     if home == ledger.region_code:
         raise InvalidInput("the member is of this region: redeem here")
     peer = ledger.get_region().require_peer(home)
-    counter, lines, minutes = ledger.basket(actor, items)
-    record_id = RemoteRedemption.create_id(redemption_id)
-    applied = not ledger._exists(record_id)
-    if applied:
-        body = {"format": REQUEST_FORMAT, "kind": "authorise", "home": home, "counter_region": ledger.region_code,
-                "redemption_id": str(redemption_id), "member_id": str(member_id), "counter_id": str(counter.id),
-                "lines": [[line["name"], line["quantity"], line["price_minutes"]] for line in lines],
-                "minutes": minutes, "sent_at": CLOCK.get()().isoformat()}
-        record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
-                                          counter_id=counter.id, lines=lines, minutes=minutes,
-                                          request=base64.b64encode(_sign(ledger, body)).decode())
-        ledger._commit(actor, None, record)
-    else:
-        record = ledger._get(record_id, RemoteRedemption)
-        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
-            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
-    address = peer.get("address", "").rstrip("/")
+    record, applied = write(lambda: _start(ledger, actor, member_id, home, redemption_id, items))
     if record.status == RemoteRedemption.REQUESTED:
-        _authorise_at_home(ledger, actor, record, address, post)
+        request = base64.b64decode(record.request)
+        answer_bytes = _exchange(_address(ledger, home), request, post, home)
+        record = write(lambda: _record_authorisation(ledger, actor, redemption_id, request, answer_bytes))
     if record.status == RemoteRedemption.AUTHORISED:
         try:
-            capture_pending(ledger, actor, record, post)
+            record = capture_pending(ledger, actor, redemption_id, post, write)
         except HomeRegionUnreachable:
             pass  # the hold stands at home; the capture is retried (the goods were authorised)
     if record.status in (RemoteRedemption.REFUSED, RemoteRedemption.RELEASED):
@@ -369,8 +365,34 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
                         status=record.status, applied=applied)
 
 
+def _start(ledger: Ledger, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
+           items: Sequence[tuple[UUID, int]]) -> tuple[RemoteRedemption, bool]:
+    """The counter's record of the redemption, with the signed authorise request (made once: a retry
+    finds it and must name the same basket)."""
+    counter, lines, minutes = ledger.basket(actor, items)
+    record_id = RemoteRedemption.create_id(redemption_id)
+    if ledger._exists(record_id):
+        record = ledger._get(record_id, RemoteRedemption)
+        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+        return record, False
+    body = {"format": REQUEST_FORMAT, "kind": "authorise", "home": home, "counter_region": ledger.region_code,
+            "redemption_id": str(redemption_id), "member_id": str(member_id), "counter_id": str(counter.id),
+            "lines": [[line["name"], line["quantity"], line["price_minutes"]] for line in lines],
+            "minutes": minutes, "sent_at": CLOCK.get()().isoformat()}
+    record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
+                                    counter_id=counter.id, lines=lines, minutes=minutes,
+                                    request=base64.b64encode(_sign(ledger, body)).decode())
+    ledger._commit(actor, None, record)
+    return record, True
+
+
+def _address(ledger: Ledger, home: str) -> str:
+    return ledger.get_region().require_peer(home).get("address", "").rstrip("/")
+
+
 def _refused(record: RemoteRedemption) -> LedgerError:
-    code = record.refusal_code or "hold_released"
+    code = record.refusal_code or HoldReleasedError.code
     return HomeRegionRefused(code, f"region {record.home} refused redemption {record.redemption_id}: {code}")
 
 
@@ -401,9 +423,12 @@ def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answ
     return signed
 
 
-def _authorise_at_home(ledger: Ledger, actor: Actor, record: RemoteRedemption, address: str, post: Post) -> None:
-    request = base64.b64decode(record.request)
-    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, request: bytes,
+                          answer_bytes: bytes) -> RemoteRedemption:
+    record = get_remote_redemption(ledger, redemption_id)
+    if record.status != RemoteRedemption.REQUESTED:
+        return record  # another attempt recorded home's answer first
+    signed = _check_answer(ledger, record, request, answer_bytes)
     kept = base64.b64encode(signed.raw).decode()
     if signed.body.get("kind") == "authorised":
         balance = signed.body.get("balance_minutes")
@@ -413,9 +438,10 @@ def _authorise_at_home(ledger: Ledger, actor: Actor, record: RemoteRedemption, a
     else:
         raise AnywhereRefused("anywhere_answer_mismatch", "an authorise request is answered authorised or refused")
     ledger._commit(actor, None, record)
+    return record
 
 
-def _request(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:
+def request_of(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:
     """The capture or void request of a redemption: the same bytes every time it is sent."""
     return _sign(ledger, {"format": REQUEST_FORMAT, "kind": kind, "home": record.home,
                           "counter_region": ledger.region_code, "redemption_id": str(record.redemption_id),
@@ -423,13 +449,24 @@ def _request(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:
                           "minutes": record.minutes})
 
 
-def capture_pending(ledger: Ledger, actor: Actor, record: RemoteRedemption, post: Post) -> RemoteRedemption:
+def capture_pending(ledger: Ledger, actor: Actor, redemption_id: UUID, post: Post,
+                    write: Write[Any] = _direct) -> RemoteRedemption:
     """Ask home to capture an authorised redemption (again, after a lost answer: the same bytes)."""
+    record = get_remote_redemption(ledger, redemption_id)
     if record.status != RemoteRedemption.AUTHORISED:
         return record
-    address = ledger.get_region().require_peer(record.home).get("address", "").rstrip("/")
-    request = _request(ledger, record, "capture")
-    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+    request = request_of(ledger, record, "capture")
+    answer_bytes = _exchange(_address(ledger, record.home), request, post, record.home)
+    captured: RemoteRedemption = write(lambda: _record_capture(ledger, actor, redemption_id, request, answer_bytes))
+    return captured
+
+
+def _record_capture(ledger: Ledger, actor: Actor, redemption_id: UUID, request: bytes,
+                    answer_bytes: bytes) -> RemoteRedemption:
+    record = get_remote_redemption(ledger, redemption_id)
+    if record.status != RemoteRedemption.AUTHORISED:
+        return record
+    signed = _check_answer(ledger, record, request, answer_bytes)
     kept = base64.b64encode(signed.raw).decode()
     if signed.body.get("kind") == "captured":
         record.captured(answer=kept)
@@ -441,27 +478,37 @@ def capture_pending(ledger: Ledger, actor: Actor, record: RemoteRedemption, post
     return record
 
 
-def void(ledger: Ledger, *, actor: Actor, redemption_id: UUID, post: Post) -> RemoteRedemption:
+def void(ledger: Ledger, *, actor: Actor, redemption_id: UUID, post: Post,
+         write: Write[Any] = _direct) -> RemoteRedemption:
     """The counter gave nothing after all: ask home to release the hold. A redemption home never
-    answered is released too (a late authorisation there expires unclaimed)."""
-    record = ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption)
+    answered is released too (a late authorisation there expires unclaimed). One that home captured
+    (its answer lost) is recorded as captured and refused with `hold_captured`."""
+    record = get_remote_redemption(ledger, redemption_id)
     if record.status in (RemoteRedemption.RELEASED, RemoteRedemption.REFUSED):
         return record
     if record.status == RemoteRedemption.CAPTURED:
-        raise WrongState(f"redemption {redemption_id} was captured: it can no longer be voided")
-    address = ledger.get_region().require_peer(record.home).get("address", "").rstrip("/")
-    request = _request(ledger, record, "void")
-    signed = _check_answer(ledger, record, request, _exchange(address, request, post, record.home))
+        raise HoldCapturedError(f"redemption {redemption_id} was captured: it can no longer be voided")
+    request = request_of(ledger, record, "void")
+    answer_bytes = _exchange(_address(ledger, record.home), request, post, record.home)
+    record = cast(RemoteRedemption, write(lambda: _record_void(ledger, actor, redemption_id, request, answer_bytes)))
+    if record.status == RemoteRedemption.AUTHORISED:  # a capture got there, its answer did not
+        capture_pending(ledger, actor, redemption_id, post, write)
+        raise HoldCapturedError(f"redemption {redemption_id} was captured at home: it can no longer be voided")
+    return record
+
+
+def _record_void(ledger: Ledger, actor: Actor, redemption_id: UUID, request: bytes,
+                 answer_bytes: bytes) -> RemoteRedemption:
+    record = get_remote_redemption(ledger, redemption_id)
+    signed = _check_answer(ledger, record, request, answer_bytes)
     kind, code = signed.body.get("kind"), signed.body.get("code")
+    if kind == "refused" and code == HoldCapturedError.code:
+        return record
     if kind == "released" or (kind == "refused" and code in ("hold_not_found", "hold_expired")):
         record.released(answer=base64.b64encode(signed.raw).decode())
-    elif kind == "refused" and code == "hold_captured":  # a capture got there, its answer did not
-        capture_pending(ledger, actor, record, post)  # take home's "captured" answer, then say so
-        raise WrongState(f"redemption {redemption_id} was captured at home: it can no longer be voided")
-    else:
-        raise AnywhereRefused("anywhere_answer_mismatch", f"home answered a void with {kind}")
-    ledger._commit(actor, None, record)
-    return record
+        ledger._commit(actor, None, record)
+        return record
+    raise AnywhereRefused("anywhere_answer_mismatch", f"home answered a void with {kind}")
 
 
 def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedemption:
@@ -470,4 +517,4 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
 
 __all__ = ["ANSWER_FORMAT", "AnywhereRefused", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
-           "get_remote_redemption", "redeem_at_counter", "release_expired", "void"]
+           "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "void"]

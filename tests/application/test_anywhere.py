@@ -20,7 +20,7 @@ from ledger.application import Ledger, anywhere, transfers
 from ledger.application.anywhere import AnywhereRefused, HomeRegionRefused, HomeRegionUnreachable
 from ledger.demo import simulated
 from ledger.domain.anywhere import RemoteRedemption
-from ledger.domain.errors import HoldPending, WrongState
+from ledger.domain.errors import HoldCaptured, HoldPending
 from ledger.domain.values import ConsentPurpose
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import canonical_bytes
@@ -141,8 +141,7 @@ def test_a_lost_capture_answer_is_retried_with_the_same_bytes_and_applied_once(f
     assert result.status == "authorised"  # the goods are covered by the hold; the capture is retried
     account = home.ledger.get_account(member)
     assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (60, 0, 60)
-    record = anywhere.get_remote_redemption(counter.ledger, result.redemption_id)
-    anywhere.capture_pending(counter.ledger, counter.counter, record, network.post)
+    record = anywhere.capture_pending(counter.ledger, counter.counter, result.redemption_id, network.post)
     assert record.status == RemoteRedemption.CAPTURED
     assert network.sent[-1] == network.sent[-2]  # the retried capture is the same signed request
     assert home.ledger.get_account(member).redeemed_minutes_total == 60
@@ -194,7 +193,7 @@ def test_a_void_releases_the_hold_and_a_capture_after_it_is_refused(federation: 
     assert record.status == RemoteRedemption.RELEASED
     assert home.ledger.get_account(member).balance_minutes == 120
     # a capture sent after the void (a late retry) is refused with a clear code, nothing taken
-    capture = anywhere._request(counter.ledger, record, "capture")
+    capture = anywhere.request_of(counter.ledger, record, "capture")
     answer = json.loads(anywhere.answer(home.ledger, capture))["body"]
     assert (answer["kind"], answer["code"]) == ("refused", "hold_released")
     assert home.ledger.get_account(member).balance_minutes == 120
@@ -301,7 +300,7 @@ def test_a_void_after_a_capture_whose_answer_was_lost_records_the_capture(federa
     network.lose.add("capture")
     result = _redeem(counter, member, network)
     assert result.status == "authorised"
-    with pytest.raises(WrongState):
+    with pytest.raises(HoldCaptured):
         anywhere.void(counter.ledger, actor=counter.counter, redemption_id=result.redemption_id, post=network.post)
     assert anywhere.get_remote_redemption(counter.ledger, result.redemption_id).status == RemoteRedemption.CAPTURED
     assert home.ledger.get_account(member).redeemed_minutes_total == 60

@@ -26,6 +26,7 @@ from ledger.demo import generate
 from ledger.domain.values import ConsentPurpose
 from ledger.signing import keys as ed25519
 from tests.conftest import POSTGRES_URL, _POSTGRES, drop_schema
+from tests.scenario import organise_region
 
 PASSWORD = "correct-horse-battery-9"
 
@@ -38,6 +39,8 @@ class Service:
         self.db, self.env = db, env
         self.url = ""
         self.process: subprocess.Popen[bytes] | None = None
+        self.counter_id: UUID | None = None  # a counter of this region and an item of its catalogue (30 minutes)
+        self.item_id: UUID | None = None
 
     def start(self) -> None:
         self.process, port = serve_on_any_port(["serve", "--db", self.db, "--no-access-log"], self.env, timeout=60)
@@ -87,6 +90,7 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
         destination = Ledger(qinhuai_db)
         destination.init_region(code="320104", name="南京市秦淮区",
                                 province_key=ed25519.load_private(summary.root_private_key))
+        counter_side = organise_region(destination)  # a counter in 秦淮区 for 通存通兑
         transfers.register_peer(source, transfers.region_card(destination))  # addresses: once they serve
         transfers.register_peer(destination, transfers.region_card(source))
         member_id = next(m for m in summary.member_ids
@@ -97,6 +101,7 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
             made = cli("logins", "admin", "--password-stdin", "--db", db, env=env, stdin=PASSWORD + "\n")
             assert made.returncode == 0, made.stdout + made.stderr
         services = Service(xuanwu_db, env), Service(qinhuai_db, env)
+        services[1].counter_id, services[1].item_id = counter_side.counter.actor_id, counter_side.item_id
         try:
             for service in services:
                 service.start()
@@ -152,6 +157,42 @@ def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_r
 
     assert balance(xuanwu, source_admin, member_id) == 0
     assert balance(qinhuai, qinhuai.token(), member_id) == before  # conserved: nothing lost, nothing twice
+    for service in (xuanwu, qinhuai):
+        service.kill()
+        checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions) -> None:
+    """通存通兑 end to end (issue #14): 秦淮区's counter redeems for a member of 玄武区; the minutes are
+    held and captured in 玄武区, exactly once across a retry; a forged request is refused; both
+    regions' logs verify afterwards."""
+    xuanwu, qinhuai, member_id = two_regions
+    source_admin = xuanwu.token()
+    before = balance(xuanwu, source_admin, member_id)
+    made = httpx.post(f"{qinhuai.url}/v1/logins", headers=qinhuai.token(), timeout=30,
+                      json={"username": "counter-qinhuai", "password": PASSWORD, "actor_id": str(qinhuai.counter_id)})
+    assert made.status_code == 201, made.text
+    token = httpx.post(qinhuai.url + "/v1/auth/token", data={"username": "counter-qinhuai", "password": PASSWORD},
+                       timeout=30).json()["access_token"]
+    counter = {"Authorization": f"Bearer {token}"}
+    body = {"member_id": str(member_id), "home_region": "320102", "redemption_id": str(uuid.uuid4()),
+            "items": [{"item_id": str(qinhuai.item_id), "quantity": 1}]}
+    first = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, json=body, timeout=60)
+    assert first.status_code == 201, first.text
+    assert (first.json()["status"], first.json()["minutes"], first.json()["applied"]) == ("captured", 30, True)
+    assert first.json()["balance_minutes"] == before - 30 == balance(xuanwu, source_admin, member_id)
+    again = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, json=body, timeout=60)
+    assert (again.status_code, again.json()["applied"]) == (201, False)
+    assert balance(xuanwu, source_admin, member_id) == before - 30  # once
+    too_much = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, timeout=60, json={
+        **body, "redemption_id": str(uuid.uuid4()), "items": [{"item_id": str(qinhuai.item_id), "quantity": 99}]})
+    assert before - 30 < 99 * 30  # more than the member has
+    assert too_much.status_code == 409 and too_much.json()["code"] == "balance_would_go_negative", too_much.text
+    assert "余额不足" in too_much.json()["message"]["zh"]
+    forged = httpx.post(f"{xuanwu.url}/v1/federation/redemptions", timeout=30, content=b'{"body":{}}')
+    assert forged.status_code == 422 and forged.json()["code"].startswith("anywhere_"), forged.text
+    assert balance(xuanwu, source_admin, member_id) == before - 30
     for service in (xuanwu, qinhuai):
         service.kill()
         checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)

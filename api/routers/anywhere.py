@@ -1,0 +1,93 @@
+"""通存通兑 over HTTP (issue #14): a counter of this region redeems for a member of another region, and
+this region answers other regions' counters about its own members.
+
+`POST /v1/redemptions/anywhere` (a counter's login): this region's counter, a member whose QR names
+another region. The messages to the member's home region go out from a worker thread, never from the
+writer; each step that records goes through the writer.
+`POST /v1/federation/redemptions` (no login: the request proves who sends it — signed by a registered
+peer region's key): the home region's answer, signed. A request that does not verify is refused with
+its code and changes nothing; the same request again gets the same signed bytes.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import httpx
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import ActorDep, ServicesDep
+from api.errors import COMMAND_RESPONSES, _example
+from api.policy import authorize
+from api.routers.federation import _client, federation_guard
+from api.routers.transfers import read_bounded_body
+from api.schemas.anywhere import RemoteRedemptionIn, RemoteRedemptionOut
+from ledger.application import anywhere
+from ledger.application.anywhere import RemoteResult
+
+router = APIRouter(tags=["redemptions 爱心超市兑换"])
+ANSWER_TIMEOUT_SECONDS = 10.0  # a counter waits this long for the member's home region, then retries
+
+
+def post(url: str, body: bytes) -> tuple[int, bytes]:
+    """Send a signed request to another region's service (loopback or the federation's addresses)."""
+    try:
+        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"},
+                              timeout=ANSWER_TIMEOUT_SECONDS)
+    except httpx.HTTPError as error:
+        raise OSError(str(error)) from None
+    return response.status_code, response.content
+
+
+@router.post("/v1/redemptions/anywhere", status_code=201, response_model=RemoteRedemptionOut,
+             responses=COMMAND_RESPONSES, summary="跨区兑换 Redeem for a member of another region",
+             description="党员码上的所属地区不是本地区时使用：向党员所属地区申请冻结并扣减（双方签名，按 redemption_id "
+                         "只兑换一次）。所属地区拒绝：409，code 为其理由（如 balance_would_go_negative）；无法连接：503 "
+                         "home_region_unreachable，未扣减，可用同一 redemption_id 重试。/ For a member whose QR names "
+                         "another region: the home region holds and captures the minutes (both sides sign; once per "
+                         "`redemption_id`). Refused at home: 409 with its code; home unreachable: 503, nothing "
+                         "charged, retry with the same id.")
+def redeem_anywhere(body: RemoteRedemptionIn, actor: ActorDep, services: ServicesDep) -> RemoteRedemptionOut:
+    ledger = services.ledger
+    authorize(ledger, actor, "redemption.anywhere")
+    result: RemoteResult = anywhere.redeem_at_counter(
+        ledger, actor=actor, member_id=body.member_id, home=body.home_region, redemption_id=body.redemption_id,
+        items=[(line.item_id, line.quantity) for line in body.items], post=post, write=services.writer.submit)
+    return RemoteRedemptionOut.of(result)
+
+
+@router.post("/v1/redemptions/anywhere/{redemption_id}/void", response_model=RemoteRedemptionOut,
+             responses=COMMAND_RESPONSES, summary="撤销跨区兑换 Void a cross-region redemption",
+             description="柜台未交付商品时撤销：所属地区释放冻结的时长。已扣减的不能撤销（409 hold_captured）。/ The counter "
+                         "gave nothing: the home region releases the hold. A captured one cannot be voided.")
+def void_anywhere(redemption_id: UUID, actor: ActorDep, services: ServicesDep) -> RemoteRedemptionOut:
+    ledger = services.ledger
+    authorize(ledger, actor, "redemption.anywhere")
+    record = anywhere.void(ledger, actor=actor, redemption_id=redemption_id, post=post, write=services.writer.submit)
+    peer = ledger.get_region().require_peer(record.home)
+    return RemoteRedemptionOut.of(RemoteResult(
+        redemption_id=record.redemption_id, home=record.home, home_name=peer.get("name", record.home),
+        minutes=record.minutes, lines=record.lines, balance_minutes=None, status=record.status, applied=False))
+
+
+@router.post(anywhere.FEDERATION_REDEMPTION_PATH, tags=["transfers 转移接续"], responses={
+    413: {**_example("request_too_large", "请求过大 / the request is too large"), "description": "过大 / too large"},
+    422: {**_example("anywhere_signature_invalid", "跨区兑换消息的签名无法核验。/ the signature does not verify"),
+          "description": "消息未通过核验，未作任何更改 / the message does not verify: nothing changed"},
+    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
+          "description": "同一地址请求过多 / too many requests from this address (Retry-After)"}},
+             summary="答复他区柜台的跨区兑换请求 Answer another region's counter about a member of this region",
+             description="无需登录：请求由已登记的对等地区的密钥签名。答复（冻结、扣减、释放或拒绝）由本地区签名；同一请求再发，"
+                         "答复字节相同。/ No login: the request is signed by a registered peer region. The answer "
+                         "(authorised, captured, released or refused) is signed by this region; the same request "
+                         "again gets the same bytes.")
+async def federation_redemption(request: Request) -> Response:
+    services = request.app.state.services
+    ledger = services.ledger
+    federation_guard(request.app).admit(_client(request))
+    message = await read_bounded_body(request, anywhere.MESSAGE_BYTES_MAX)
+    await run_in_threadpool(anywhere.check_request, ledger, message)  # forgeries never reach the writer
+    answer = await run_in_threadpool(services.writer.submit, lambda: anywhere.answer(ledger, message))
+    return Response(answer, media_type="application/json")
