@@ -118,6 +118,12 @@ CODES: dict[str, Message] = {
     "hold_captured": ("这笔跨区兑换已扣减，不能撤销。", "This cross-region redemption was charged: it cannot be voided."),
     "hold_expired": ("这笔跨区兑换超时未确认，冻结的时长已退回，请重新兑换。",
                      "This cross-region redemption was not confirmed in time and its minutes were returned: redeem again."),
+    "settlement_refused": ("结算单未通过核验。", "The settlement statement does not verify."),
+    "settlement_unreadable": ("无法读取结算单：已损坏或格式不对。", "The settlement statement cannot be read."),
+    "settlement_wrong_region": ("该结算单是发给另一个地区的。", "The settlement statement is for another region."),
+    "settlement_unknown_region": ("出具结算单的地区不在本地区的联网登记中。", "The region that made the statement is not in this region's registry."),
+    "settlement_wrong_key": ("该结算单不是用出具地区登记的密钥签名的。", "The statement is not signed with the issuing region's registered key."),
+    "settlement_signature_invalid": ("结算单的签名无法核验。", "The settlement statement's signature does not verify."),
     "destination_unreachable": ("无法连接目标地区，未作任何更改，请稍后重试或改用文件转移。",
                                 "The destination region did not answer: nothing changed; retry later or transfer by files."),
     # api/: the API's own refusals

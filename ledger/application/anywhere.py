@@ -106,13 +106,13 @@ class Signed:
         return hashlib.sha256(self.raw).hexdigest()
 
 
-def _sign(ledger: Ledger, body: dict[str, Any]) -> bytes:
+def sign_message(ledger: Ledger, body: dict[str, Any]) -> bytes:
     key_id, _, private_key = ledger._signer_for(ledger.region_actor())
     return canonical_bytes({"body": body, "key_id": key_id,
                             "signature": ed25519.b64(private_key.sign(canonical_bytes(body)))})
 
 
-def _read(message: bytes, expected_format: str) -> Signed:
+def read_message(message: bytes, expected_format: str) -> Signed:
     """Parse a signed message (not yet its signature). Total: any bytes → Signed or AnywhereRefused."""
     if not isinstance(message, bytes) or len(message) > MESSAGE_BYTES_MAX:
         raise AnywhereRefused("anywhere_message_unreadable", "not a message of this size")
@@ -132,7 +132,7 @@ def _read(message: bytes, expected_format: str) -> Signed:
     return Signed(body, key_id, signature, message)
 
 
-def _check_peer_signature(ledger: Ledger, signed: Signed, region_code: Any) -> None:
+def check_peer_signature(ledger: Ledger, signed: Signed, region_code: Any) -> None:
     """`signed` was signed by `region_code` under the key registered for it in this region's registry."""
     try:
         code = check_region_code(region_code)
@@ -187,11 +187,11 @@ class Request:
 
 def check_request(ledger: Ledger, message: bytes) -> Request:
     """Parse and verify a counter region's request (no writes). AnywhereRefused if it does not verify."""
-    signed = _read(message, REQUEST_FORMAT)
+    signed = read_message(message, REQUEST_FORMAT)
     body = signed.body
     if body.get("home") != ledger.region_code:
         raise AnywhereRefused("anywhere_wrong_home", f"the request is for region {body.get('home')!r}, not this one")
-    _check_peer_signature(ledger, signed, body.get("counter_region"))
+    check_peer_signature(ledger, signed, body.get("counter_region"))
     if body.get("kind") not in KINDS:
         raise AnywhereRefused("anywhere_message_invalid", f"kind is one of {', '.join(KINDS)}")
     expected = {"format", "kind", "home", "counter_region", "redemption_id", "member_id", "counter_id", "minutes"}
@@ -286,13 +286,13 @@ def _hold_answer(ledger: Ledger, request: Request, found: Hold, kind: str) -> by
     body.update({"minutes": found.minutes, "authorise_sha256": found.request_sha256})
     if kind == "authorised":
         body.update({"expires_at": found.expires_at.isoformat(), "balance_minutes": found.balance_after_minutes})
-    return _sign(ledger, body)
+    return sign_message(ledger, body)
 
 
 def _refusal(ledger: Ledger, request: Request, code: str) -> bytes:
     body = _answer_body(ledger, request, "refused")
     body["code"] = code
-    return _sign(ledger, body)
+    return sign_message(ledger, body)
 
 
 def _answer_body(ledger: Ledger, request: Request, kind: str) -> dict[str, Any]:
@@ -382,7 +382,7 @@ def _start(ledger: Ledger, actor: Actor, member_id: UUID, home: str, redemption_
             "minutes": minutes, "sent_at": CLOCK.get()().isoformat()}
     record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
                                     counter_id=counter.id, lines=lines, minutes=minutes,
-                                    request=base64.b64encode(_sign(ledger, body)).decode())
+                                    request=base64.b64encode(sign_message(ledger, body)).decode())
     ledger._commit(actor, None, record)
     return record, True
 
@@ -410,8 +410,8 @@ def _exchange(address: str, message: bytes, post: Post, home: str) -> bytes:
 
 def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answer_bytes: bytes) -> Signed:
     """An answer signed by the member's home region about this very request."""
-    signed = _read(answer_bytes, ANSWER_FORMAT)
-    _check_peer_signature(ledger, signed, record.home)
+    signed = read_message(answer_bytes, ANSWER_FORMAT)
+    check_peer_signature(ledger, signed, record.home)
     body = signed.body
     if (body.get("home") != record.home or body.get("counter_region") != ledger.region_code
             or body.get("redemption_id") != str(record.redemption_id)
@@ -443,7 +443,7 @@ def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, req
 
 def request_of(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:
     """The capture or void request of a redemption: the same bytes every time it is sent."""
-    return _sign(ledger, {"format": REQUEST_FORMAT, "kind": kind, "home": record.home,
+    return sign_message(ledger, {"format": REQUEST_FORMAT, "kind": kind, "home": record.home,
                           "counter_region": ledger.region_code, "redemption_id": str(record.redemption_id),
                           "member_id": str(record.member_id), "counter_id": str(record.counter_id),
                           "minutes": record.minutes})
@@ -515,6 +515,6 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
-__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
            "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "void"]

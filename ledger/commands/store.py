@@ -234,8 +234,11 @@ def info(db: DbOption = None) -> None:
 transfer_app = typer.Typer(help="转移接续: move a member's history to another region (files transport).",
                             no_args_is_help=True)
 region_app = typer.Typer(help="This region's card and its federation registry.", no_args_is_help=True)
+settlement_app = typer.Typer(help="通存通兑 settlement with another region: signed statements of who owes whom.",
+                              no_args_is_help=True)
 app.add_typer(transfer_app, name="transfer")
 app.add_typer(region_app, name="region")
+app.add_typer(settlement_app, name="settlement")
 
 
 def _uuid(value: str, what: str) -> UUID:
@@ -287,6 +290,69 @@ def region_set_transfer_timeout(
     except LedgerError as error:
         fail(error.detail)
     out.print(f"transfer timeout set to {days} days")
+
+
+def _hours(minutes: int) -> str:
+    from ledger.domain.display import duration_text
+
+    return duration_text(minutes)
+
+
+@settlement_app.command("list")
+def settlement_list(db: DbOption = None) -> None:
+    """For each peer region: cross-region redemptions captured both ways, by this region's own log."""
+    from ledger.application import settlement
+
+    ledger = open_ledger(db)
+    peers = ledger.get_region().peers
+    if not peers:
+        out.print("no peer regions registered (timeledger region add-peer)")
+    for code, peer in sorted(peers.items()):
+        as_home, as_counter = settlement.captured_as_home(ledger, code), settlement.captured_as_counter(ledger, code)
+        owed, due = sum(e.minutes for e in as_home), sum(e.minutes for e in as_counter)
+        out.print(f"{code} {peer['name']}: 本区党员在该区兑换 {len(as_home)} 笔 {_hours(owed)}；该区党员在本区兑换 "
+                  f"{len(as_counter)} 笔 {_hours(due)}；净额 {'+' if due >= owed else '−'}{_hours(abs(due - owed))}")
+
+
+@settlement_app.command("show")
+def settlement_show(peer: Annotated[str, typer.Option("--peer", help="The other region's code")],
+                    out_file: Annotated[Path, typer.Option("--out", help="Where to write the signed statement")],
+                    db: DbOption = None) -> None:
+    """Write this region's signed settlement statement with a peer (bound to a new checkpoint)."""
+    from ledger.application import settlement
+
+    ledger = open_ledger(db)
+    try:
+        statement = settlement.make_statement(ledger, peer)
+    except LedgerError as error:
+        refused(error)
+    out_file.write_bytes(statement)
+    totals = json.loads(statement)["body"]["totals"]
+    out.print(f"settlement statement with {peer} written to {out_file}: 本区党员在该区兑换 "
+              f"{_hours(totals['as_home_minutes'])}，该区党员在本区兑换 {_hours(totals['as_counter_minutes'])}")
+
+
+@settlement_app.command("verify")
+def settlement_verify(statement_file: Annotated[Path, typer.Argument(help="A peer region's signed statement",
+                                                                     exists=True, dir_okay=False)],
+                      db: DbOption = None) -> None:
+    """Check a peer's statement against this region's own log; name every redemption in dispute.
+    Exit 0 when the two agree, 1 when any redemption is in dispute."""
+    from ledger.application import settlement
+
+    ledger = open_ledger(db)
+    try:
+        verdict = settlement.verify_statement(ledger, statement_file.read_bytes())
+    except LedgerError as error:
+        refused(error)
+    out.print(f"{verdict.peer}: {verdict.agreed} 笔一致（对方党员在本区 {_hours(verdict.agreed_minutes_they_owe)}，"
+              f"本区党员在对方 {_hours(verdict.agreed_minutes_we_owe)}）")
+    for dispute in verdict.disputes:
+        ours = "无记录" if dispute.ours is None else _hours(dispute.ours)
+        theirs = "无记录" if dispute.theirs is None else _hours(dispute.theirs)
+        out.print(f"[red]争议[/red] {dispute.redemption_id}：本区 {ours}，对方 {theirs}")
+    if not verdict.ok:
+        raise typer.Exit(1)
 
 
 @transfer_app.command("start")

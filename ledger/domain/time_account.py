@@ -208,11 +208,12 @@ class TimeAccount(LedgerAggregate):
             raise HoldReleased(f"the hold of redemption {redemption_id} was released")
         if now > found.expires_at:
             raise HoldExpired(f"the hold of redemption {redemption_id} expired at {found.expires_at.isoformat()}")
-        self._hold_captured(redemption_id=redemption_id, minutes=found.minutes, request_sha256=request_sha256)
+        self._hold_captured(redemption_id=redemption_id, counter_region=counter_region, minutes=found.minutes,
+                            request_sha256=request_sha256)
         return True
 
     @event("HoldCaptured")
-    def _hold_captured(self, redemption_id: UUID, minutes: int, request_sha256: str) -> None:
+    def _hold_captured(self, redemption_id: UUID, counter_region: str, minutes: int, request_sha256: str) -> None:
         self.holds[redemption_id] = replace(self.holds[redemption_id], status="captured")
         self.held_minutes -= minutes
         self.redeemed_minutes_total += minutes
@@ -228,13 +229,14 @@ class TimeAccount(LedgerAggregate):
             raise HoldCaptured(f"the hold of redemption {redemption_id} was captured")
         assert reason in RELEASE_CODES, reason
         repaid = min(self.owed_minutes, found.minutes)
-        self._hold_released(redemption_id=redemption_id, reason=reason, minutes=found.minutes,
+        self._hold_released(redemption_id=redemption_id, counter_region=counter_region, reason=reason,
+                            minutes=found.minutes,
                             repaid_minutes=repaid, to_balance_minutes=found.minutes - repaid,
                             request_sha256=request_sha256)
         return True
 
     @event("HoldReleased")
-    def _hold_released(self, redemption_id: UUID, reason: str, minutes: int, repaid_minutes: int,
+    def _hold_released(self, redemption_id: UUID, counter_region: str, reason: str, minutes: int, repaid_minutes: int,
                        to_balance_minutes: int, request_sha256: str) -> None:
         self.holds[redemption_id] = replace(self.holds[redemption_id], status="released", release_code=reason)
         self.held_minutes -= minutes

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ledger.application import Ledger, anywhere, transfers
+from ledger.application import Ledger, anywhere, settlement, transfers
 from ledger.application.anywhere import AnywhereRefused, HomeRegionRefused, HomeRegionUnreachable
 from ledger.demo import simulated
 from ledger.domain.anywhere import RemoteRedemption
@@ -220,7 +220,7 @@ def _authorise_request(counter: Region, member_id: UUID, **changes: Any) -> dict
 
 
 def _signed_by(ledger: Ledger, body: dict[str, Any]) -> bytes:
-    return anywhere._sign(ledger, body)
+    return anywhere.sign_message(ledger, body)
 
 
 @pytest.mark.parametrize("forgery, code", [
@@ -304,3 +304,59 @@ def test_a_void_after_a_capture_whose_answer_was_lost_records_the_capture(federa
         anywhere.void(counter.ledger, actor=counter.counter, redemption_id=result.redemption_id, post=network.post)
     assert anywhere.get_remote_redemption(counter.ledger, result.redemption_id).status == RemoteRedemption.CAPTURED
     assert home.ledger.get_account(member).redeemed_minutes_total == 60
+
+
+# -- settlement between the two regions ----------------------------------------------------------
+
+def test_settlement_statements_agree_both_ways_and_name_a_redemption_in_dispute(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    _redeem(counter, member, network, quantity=1)
+    _redeem(counter, member, network, quantity=2)
+    network.drop.add("capture")
+    pending = _redeem(counter, member, network, quantity=1)  # authorised, not yet captured: in no statement
+    assert pending.status == "authorised"
+    from_home = settlement.make_statement(home.ledger, COUNTER)
+    from_counter = settlement.make_statement(counter.ledger, HOME)
+    at_counter = settlement.verify_statement(counter.ledger, from_home)
+    at_home = settlement.verify_statement(home.ledger, from_counter)
+    assert at_counter.ok and at_home.ok, (at_counter.disputes, at_home.disputes)
+    assert (at_counter.agreed, at_counter.agreed_minutes_they_owe, at_counter.agreed_minutes_we_owe) == (2, 90, 0)
+    assert (at_home.agreed_minutes_we_owe, at_home.agreed_minutes_they_owe) == (90, 0)
+    body = json.loads(from_home)["body"]
+    assert body["totals"] == {"as_home_minutes": 90, "as_counter_minutes": 0, "net_minutes": -90}
+    assert body["checkpoint"]["size"] >= max(entry[2] for entry in body["as_home"])  # every position covered
+    # the capture reaches home but the counter never records it: home's statement names it in dispute
+    anywhere.answer(home.ledger, anywhere.request_of(counter.ledger, anywhere.get_remote_redemption(
+        counter.ledger, pending.redemption_id), "capture"))
+    verdict = settlement.verify_statement(counter.ledger, settlement.make_statement(home.ledger, COUNTER))
+    assert [(d.redemption_id, d.ours, d.theirs) for d in verdict.disputes] == [(str(pending.redemption_id), None, 30)]
+    # once the counter takes home's answer, the two agree again
+    anywhere.capture_pending(counter.ledger, counter.counter, pending.redemption_id, network.post)
+    assert settlement.verify_statement(counter.ledger, settlement.make_statement(home.ledger, COUNTER)).ok
+
+
+@pytest.mark.parametrize("damage, code", [
+    ("other_region", "settlement_wrong_region"),
+    ("forged_by_third", "settlement_wrong_key"),
+    ("tampered", "settlement_signature_invalid"),
+    ("garbage", "settlement_unreadable"),
+])
+def test_a_statement_that_does_not_verify_is_refused(federation: Any, damage: str, code: str) -> None:
+    home, counter, other, network = federation
+    _redeem(counter, home.members[0].actor_id, network, quantity=1)
+    statement = settlement.make_statement(home.ledger, COUNTER)
+    if damage == "other_region":
+        statement = settlement.make_statement(home.ledger, OTHER)
+    elif damage == "forged_by_third":
+        body = json.loads(statement)["body"]
+        statement = anywhere.sign_message(other.ledger, body)  # C claims to be A
+    elif damage == "tampered":
+        document = json.loads(statement)
+        document["body"]["as_home"][0][1] = 1
+        statement = canonical_bytes(document)
+    else:
+        statement = b"\x00not a statement"
+    with pytest.raises(settlement.SettlementRefused) as refused:
+        settlement.verify_statement(counter.ledger, statement)
+    assert refused.value.code == code

@@ -163,7 +163,7 @@ def test_a_transfer_over_http_survives_either_service_dying_between_phases(two_r
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions) -> None:
+def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions, tmp_path: Path) -> None:
     """通存通兑 end to end (issue #14): 秦淮区's counter redeems for a member of 玄武区; the minutes are
     held and captured in 玄武区, exactly once across a retry; a forged request is refused; both
     regions' logs verify afterwards."""
@@ -197,3 +197,14 @@ def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions
         service.kill()
         checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)
         assert checked.returncode == 0, checked.stdout + checked.stderr
+    # settlement: each side's signed statement verifies against the other's log, and says who owes whom
+    statements = {}
+    for service, peer in ((xuanwu, "320104"), (qinhuai, "320102")):
+        path = tmp_path / f"settlement-with-{peer}.json"
+        made = cli("settlement", "show", "--peer", peer, "--out", str(path), "--db", service.db, env=xuanwu.env)
+        assert made.returncode == 0, made.stdout + made.stderr
+        statements[service.db] = path
+    for service, other in ((xuanwu, qinhuai), (qinhuai, xuanwu)):
+        checked = cli("settlement", "verify", str(statements[other.db]), "--db", service.db, env=xuanwu.env)
+        assert checked.returncode == 0 and "1 笔一致" in checked.stdout and "0:30" in checked.stdout, \
+            checked.stdout + checked.stderr

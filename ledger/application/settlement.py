@@ -1,0 +1,179 @@
+"""通存通兑 settlement between two regions (issue #14): who owes whom, each side from its own log.
+
+Between regions X and Y, X's statement lists, by X's own records:
+* `as_home` — redemptions of X's members captured at Y's counters (TimeAccount.HoldCaptured with
+  counter region Y): X owes Y the goods its members took there;
+* `as_counter` — redemptions at X's counters for Y's members (RemoteRedemption.Captured with home Y,
+  each with Y's signed "captured" answer): Y owes X;
+with each entry's position in X's log (the notification id of the capture), the totals, the net, and
+a checkpoint X signed over its whole log (so every position listed is covered by it). The statement is
+cumulative (every capture so far), signed with X's region key.
+
+Y verifies X's statement against its own log: X's `as_home` must be exactly Y's `as_counter` and X's
+`as_counter` exactly Y's `as_home` (same redemption ids, same minutes). A disagreement names each
+redemption in dispute and what each side recorded. Total: any bytes → a Verdict or SettlementRefused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from ledger.application import Ledger
+from ledger.application.anywhere import (
+    AnywhereRefused,
+    check_peer_signature,
+    read_message,
+    sign_message,
+)
+from ledger.domain.anywhere import RemoteRedemption
+from ledger.domain.base import CLOCK
+from ledger.domain.errors import InvalidInput
+from ledger.domain.values import check_region_code
+
+FORMAT = "timeledger-settlement/v1"
+HOLD_CAPTURED = "ledger.domain.time_account:TimeAccount.HoldCaptured"  # stored topics never move
+REMOTE_CAPTURED = "ledger.domain.anywhere:RemoteRedemption.Captured"
+SCAN_PAGE = 1000  # notifications read at a time
+ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
+
+
+class SettlementRefused(InvalidInput):
+    """A statement that does not verify (unreadable, not from the peer, not for this region)."""
+
+    code = "settlement_refused"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class Entry:
+    redemption_id: str
+    minutes: int
+    position: int  # the notification id of the capture in the log of the side that lists it
+
+    def as_json(self) -> list[Any]:
+        return [self.redemption_id, self.minutes, self.position]
+
+
+def _scan(ledger: Ledger, topic: str) -> Iterator[Any]:
+    start = 1
+    while True:
+        page = ledger.recorder.select_notifications(start=start, limit=SCAN_PAGE, topics=[topic])
+        for notification in page:
+            yield notification
+        if len(page) < SCAN_PAGE:
+            return
+        start = page[-1].id + 1
+
+
+def captured_as_home(ledger: Ledger, peer: str) -> list[Entry]:
+    """This region's members' redemptions captured at `peer`'s counters."""
+    entries = []
+    for notification in _scan(ledger, HOLD_CAPTURED):
+        event: Any = ledger.mapper.to_domain_event(notification)
+        if event.counter_region == peer:
+            entries.append(Entry(str(event.redemption_id), int(event.minutes), int(notification.id)))
+    return entries
+
+
+def captured_as_counter(ledger: Ledger, peer: str) -> list[Entry]:
+    """Redemptions at this region's counters for `peer`'s members, captured (home's answer kept)."""
+    entries = []
+    for notification in _scan(ledger, REMOTE_CAPTURED):
+        record = ledger._get(notification.originator_id, RemoteRedemption)
+        if record.home == peer:
+            entries.append(Entry(str(record.redemption_id), int(record.minutes), int(notification.id)))
+    return entries
+
+
+def make_statement(ledger: Ledger, peer: str) -> bytes:
+    """This region's signed, cumulative settlement statement with `peer`, bound to a checkpoint."""
+    from ledger.application.checkpoints import sign_checkpoint
+
+    peer = check_region_code(peer)
+    ledger.get_region().require_peer(peer)
+    as_home, as_counter = captured_as_home(ledger, peer), captured_as_counter(ledger, peer)
+    checkpoint = sign_checkpoint(ledger, reuse_latest=True)
+    owed_by_us, owed_to_us = sum(e.minutes for e in as_home), sum(e.minutes for e in as_counter)
+    body = {"format": FORMAT, "from": ledger.region_code, "to": peer, "made_at": CLOCK.get()().isoformat(),
+            "as_home": [e.as_json() for e in as_home], "as_counter": [e.as_json() for e in as_counter],
+            "totals": {"as_home_minutes": owed_by_us, "as_counter_minutes": owed_to_us,
+                       "net_minutes": owed_to_us - owed_by_us},
+            "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex(), "note": checkpoint.note}}
+    return sign_message(ledger, body)
+
+
+@dataclass(frozen=True)
+class Dispute:
+    redemption_id: str
+    ours: int | None  # minutes in our record (None: we have none)
+    theirs: int | None
+    direction: str  # "their_members" (they are home) or "our_members" (we are home)
+
+
+@dataclass
+class Verdict:
+    peer: str
+    agreed: int = 0  # redemptions both sides recorded alike
+    agreed_minutes_they_owe: int = 0
+    agreed_minutes_we_owe: int = 0
+    disputes: list[Dispute] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.disputes
+
+
+def _entries(value: Any, what: str) -> dict[str, int]:
+    if not isinstance(value, list) or len(value) > ENTRIES_MAX:
+        raise SettlementRefused("settlement_unreadable", f"{what} is a list of entries")
+    found: dict[str, int] = {}
+    for entry in value:
+        if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str)
+                or any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in entry[1:])):
+            raise SettlementRefused("settlement_unreadable", f"an entry of {what} is [redemption id, minutes, position]")
+        if entry[0] in found:
+            raise SettlementRefused("settlement_unreadable", f"{what} lists a redemption twice")
+        found[entry[0]] = entry[1]
+    return found
+
+
+def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
+    """Check a peer's statement against this region's own log: every redemption in dispute is named."""
+    try:
+        signed = read_message(statement, FORMAT)
+    except AnywhereRefused as refused:
+        raise SettlementRefused("settlement_unreadable", str(refused)) from None
+    body = signed.body
+    if body.get("to") != ledger.region_code:
+        raise SettlementRefused("settlement_wrong_region", f"the statement is for region {body.get('to')!r}")
+    try:
+        check_peer_signature(ledger, signed, body.get("from"))
+    except AnywhereRefused as refused:
+        raise SettlementRefused(refused.code.replace("anywhere_", "settlement_"), str(refused)) from None
+    peer = body["from"]
+    theirs_home, theirs_counter = _entries(body.get("as_home"), "as_home"), _entries(body.get("as_counter"),
+                                                                                       "as_counter")
+    ours_counter = {e.redemption_id: e.minutes for e in captured_as_counter(ledger, peer)}
+    ours_home = {e.redemption_id: e.minutes for e in captured_as_home(ledger, peer)}
+    verdict = Verdict(peer=peer)
+    for direction, theirs, ours in (("their_members", theirs_home, ours_counter),
+                                    ("our_members", theirs_counter, ours_home)):
+        for redemption_id in sorted(set(theirs) | set(ours)):
+            mine, other = ours.get(redemption_id), theirs.get(redemption_id)
+            if mine is not None and mine == other:
+                verdict.agreed += 1
+                if direction == "their_members":
+                    verdict.agreed_minutes_they_owe += mine
+                else:
+                    verdict.agreed_minutes_we_owe += mine
+            else:
+                verdict.disputes.append(Dispute(redemption_id, mine, other, direction))
+    return verdict
+
+
+__all__ = ["Dispute", "Entry", "FORMAT", "SettlementRefused", "Verdict", "captured_as_counter", "captured_as_home",
+           "make_statement", "verify_statement"]
