@@ -906,4 +906,14 @@ EN.update({  # issue #15: check-in
         "Checked out. Present {t}: a session (checked in) was drafted for the community to rate and certify.",
     "活动已结束：未签退的已按结束时间签退并标记":
         "Activity closed: members who did not check out were checked out at the end and flagged",
+    # the queue's rejection dialog (issue #12) and 通存通兑 in the passbook (issue #14)
+    "对所选 {n} 条记录不予认证": "Reject the {n} selected records",
+    "理由会告知党员（评价过的居民也会看到），请写清楚哪里不符合要求。":
+        "The member is told the reason (and so is the resident who rated it): say clearly what does not meet the rules.",
+    "请先勾选要处理的记录": "Tick the records to decide first",
+    "确定不予认证": "Reject",
+    "跨区兑换（冻结）": "Redeemed in another region (held)",
+    "跨区兑换完成": "Redeemed in another region",
+    "跨区兑换撤销，退回": "Cross-region redemption voided: returned",
+    "跨区兑换冻结中": "Held for another region",
 })

@@ -53,7 +53,8 @@ FIELD_OF_PROBLEM = {"minutes": "minutes", "start_time": "start_time", "end_time"
                     "organiser": "organiser", "recipient": "recipient", "post": "post_id", "post_id": "post_id",
                     "order": "order_id", "order_id": "order_id"}
 ENTRY_TYPES = {"Opened": "开户", "Credited": "认证存入", "ClawedBack": "更正/投诉扣回", "Redeemed": "爱心超市兑换",
-               "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入"}
+               "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入",
+               "Held": "跨区兑换（冻结）", "HoldCaptured": "跨区兑换完成", "HoldReleased": "跨区兑换撤销，退回"}
 CERTIFICATES_KEPT = 64  # issued bundles kept in memory for download (each is also registered by number)
 CERTIFICATE_SECONDS = 3600
 
@@ -127,17 +128,22 @@ def passbook(request: Request, principal: Any, member_id: UUID) -> tuple[list[di
     lines = reads.account_history(ledger, member_id)
     served = _sessions_served(request, principal, member_id) if any(
         line.source_kind == "session" for line in lines) else {}
+    peers = ledger.get_region().peers if any(line.counter_region for line in lines) else {}
     entries = [{"type": ENTRY_TYPES.get(line.kind, line.kind), "raw": line.kind,
                 "time": line.time.astimezone(CHINA_TIME), "change": line.change_minutes,
                 "balance": line.balance_minutes, "repaid": line.repaid_minutes, "over_cap": line.over_cap_minutes,
-                "owed_added": line.owed_added_minutes, "what": _what(line, served)} for line in lines]
+                "owed_added": line.owed_added_minutes, "what": _what(line, served, peers)} for line in lines]
     return entries, summarise(lines)
 
 
 SOURCE_KINDS = {"correction": "更正", "complaint": "投诉属实"}  # why minutes were added or taken back
 
 
-def _what(line: Any, served: dict[UUID, str]) -> str:
+def _what(line: Any, served: dict[UUID, str], peers: dict[str, dict[str, str]]) -> str:
+    if line.counter_region:  # 通存通兑: the goods, and the region of the counter that gave them
+        where = peers.get(line.counter_region, {}).get("name", line.counter_region)
+        goods = "、".join(f"{name}×{quantity}" for name, quantity in line.items)
+        return f"{where}爱心超市" + (f"：{goods}" if goods else "")
     if line.items:
         return "、".join(f"{name}×{quantity}" for name, quantity in line.items)
     if line.source_kind == "session":
