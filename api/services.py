@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
+from api import peer_http
 from api.auth import AuthService
 from api.idempotency import IdempotencyStore, Slot, Stored
 from api.member_access import MemberAccess
@@ -14,7 +17,7 @@ from api.readmodels import ReadModels
 from api.settings import Settings
 from api.store import ApiStore
 from api.writer import GroupCommitWriter
-from ledger.application import Ledger
+from ledger.application import Ledger, anywhere
 
 
 log = logging.getLogger("timeledger.api.purge")
@@ -34,6 +37,7 @@ class Purger:
         self._thread: threading.Thread | None = None
         self.runs = 0
         self.member_access: MemberAccess | None = None  # set by build_services
+        self.holds: HoldSweeper | None = None  # set by build_services
 
     def run_once(self) -> tuple[int, int]:
         """(tokens purged, idempotency records purged); expired activation codes go too."""
@@ -41,6 +45,8 @@ class Purger:
         records = self._idempotency.purge_older_than(self._retention)
         if self.member_access is not None:
             self.member_access.purge_expired()
+        if self.holds is not None:
+            self.holds.run_once()
         self.runs += 1
         return tokens, records
 
@@ -63,6 +69,28 @@ class Purger:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+
+
+class HoldSweeper:
+    """通存通兑 housekeeping on the purger's schedule: this region's members' holds whose time ran out
+    are released, and this region's counters' captures whose answer was lost are sent again
+    (`anywhere.sweep`; it remembers where the oldest open one is, so each run reads only from there)."""
+
+    def __init__(self, ledger: Ledger, write: Callable[[Callable[[], Any]], Any]) -> None:
+        self._ledger = ledger
+        self._write = write
+        self._since = 1
+
+    def run_once(self) -> anywhere.Swept:
+        if self._ledger.region_code is None:
+            return anywhere.Swept(0, 0, self._since)
+        swept = anywhere.sweep(self._ledger, since=self._since, actor=self._ledger.region_actor(),
+                               post=partial(peer_http.post, timeout=PEER_TIMEOUT_SECONDS), write=self._write)
+        self._since = swept.since
+        return swept
+
+
+PEER_TIMEOUT_SECONDS = 10.0  # a retried capture waits this long for the member's home region
 
 
 @dataclass
@@ -105,6 +133,7 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
                     idempotency_retention_seconds=settings.idempotency_retention_seconds)
     member_access = MemberAccess(ledger, auth, store, writer.submit)
     purger.member_access = member_access
+    purger.holds = HoldSweeper(ledger, writer.submit)
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
                     member_access=member_access)

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from api import peer_http
 from api.deps import ActorDep, ServicesDep
 from api.errors import COMMAND_RESPONSES, _example
 from api.policy import authorize
@@ -32,13 +32,8 @@ ANSWER_TIMEOUT_SECONDS = 10.0  # a counter waits this long for the member's home
 
 
 def post(url: str, body: bytes) -> tuple[int, bytes]:
-    """Send a signed request to another region's service (loopback or the federation's addresses)."""
-    try:
-        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"},
-                              timeout=ANSWER_TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        raise OSError(str(error)) from None
-    return response.status_code, response.content
+    """Send a signed request to the member's home region."""
+    return peer_http.post(url, body, timeout=ANSWER_TIMEOUT_SECONDS)
 
 
 @router.post("/v1/redemptions/anywhere", status_code=201, response_model=RemoteRedemptionOut,

@@ -22,11 +22,11 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 from uuid import UUID
 
-import httpx
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from api import peer_http
 from api.catalogue import messages
 from api.deps import CommandsDep
 from api.errors import COMMAND_RESPONSES, _example, http_status_of
@@ -158,12 +158,7 @@ async def federation_status(request: Request) -> JSONResponse:
 
 
 def _post(url: str, body: bytes) -> tuple[int, bytes]:
-    try:
-        response = httpx.post(url, content=body, headers={"Content-Type": "application/json"},
-                              timeout=SEND_TIMEOUT_SECONDS)
-    except httpx.HTTPError as error:
-        raise OSError(str(error)) from None
-    return response.status_code, response.content
+    return peer_http.post(url, body, timeout=SEND_TIMEOUT_SECONDS)
 
 
 @router.post("/v1/transfers/{transfer_id}/send", response_model=TransferOut, responses=COMMAND_RESPONSES,

@@ -27,6 +27,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any, Callable, Sequence, TypeVar, cast
 from uuid import UUID
@@ -511,10 +512,62 @@ def _record_void(ledger: Ledger, actor: Actor, redemption_id: UUID, request: byt
     raise AnywhereRefused("anywhere_answer_mismatch", f"home answered a void with {kind}")
 
 
+HELD_TOPIC = "ledger.domain.time_account:TimeAccount.Held"  # stored topics never move
+AUTHORISED_TOPIC = "ledger.domain.anywhere:RemoteRedemption.Authorised"
+SWEEP_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Swept:
+    released: int  # this region's members' holds released because their time ran out
+    captured: int  # this region's counters' redemptions whose capture went through on a retry
+    since: int  # where the next sweep starts: the oldest hold or authorised redemption still open
+
+
+def sweep(ledger: Ledger, *, since: int = 1, post: Post | None = None, actor: Actor | None = None,
+          write: Write[Any] = _direct) -> Swept:
+    """Housekeeping a service runs every few minutes: release the holds of this region's members whose
+    time ran out (signed, reason `expired`), and — with `post` and the region as `actor` — retry the
+    captures of this region's counters whose answer was lost. Reads the log from notification `since`."""
+    released = captured = 0
+    next_since: int | None = None
+    start = since
+    now = CLOCK.get()()
+    while True:
+        page = ledger.recorder.select_notifications(start=start, limit=SWEEP_PAGE, topics=[HELD_TOPIC, AUTHORISED_TOPIC])
+        for notification in page:
+            still_open = False
+            if notification.topic == HELD_TOPIC:
+                event: Any = ledger.mapper.to_domain_event(notification)
+                account = ledger._get(UUID(str(notification.originator_id)), TimeAccount)
+                found = account.holds.get(event.redemption_id)
+                if found is not None and found.status == "held":
+                    if now > found.expires_at:
+                        member_id: UUID = account.member_id
+                        released += int(write(partial(release_expired, ledger, member_id)))
+                    else:
+                        still_open = True
+            else:
+                record = ledger._get(UUID(str(notification.originator_id)), RemoteRedemption)
+                if record.status == RemoteRedemption.AUTHORISED and post is not None and actor is not None:
+                    try:
+                        record = capture_pending(ledger, actor, record.redemption_id, post, write)
+                        captured += record.status == RemoteRedemption.CAPTURED
+                    except (HomeRegionUnreachable, AnywhereRefused):
+                        pass
+                still_open = record.status == RemoteRedemption.AUTHORISED
+            if still_open and next_since is None:
+                next_since = int(notification.id)
+        if len(page) < SWEEP_PAGE:
+            end = int(page[-1].id) + 1 if page else start
+            return Swept(released, captured, next_since if next_since is not None else end)
+        start = int(page[-1].id) + 1
+
+
 def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedemption:
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
 __all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
-           "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "void"]
+           "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "sweep", "void"]

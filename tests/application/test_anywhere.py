@@ -360,3 +360,25 @@ def test_a_statement_that_does_not_verify_is_refused(federation: Any, damage: st
     with pytest.raises(settlement.SettlementRefused) as refused:
         settlement.verify_statement(counter.ledger, statement)
     assert refused.value.code == code
+
+
+def test_the_sweep_releases_expired_holds_at_home_and_retries_lost_captures_at_the_counter(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.drop.add("capture")
+    retried = _redeem(counter, member, network, quantity=1)  # authorised; its capture never arrived
+    network.lose.add("authorise")
+    with pytest.raises(HomeRegionUnreachable):
+        _redeem(counter, member, network, quantity=2)  # held at home; the counter never heard
+    assert home.ledger.get_account(member).held_minutes == 90
+    swept = anywhere.sweep(counter.ledger, post=network.post, actor=counter.ledger.region_actor())
+    assert swept.captured == 1
+    assert anywhere.get_remote_redemption(counter.ledger, retried.redemption_id).status == RemoteRedemption.CAPTURED
+    early = anywhere.sweep(home.ledger)
+    assert early.released == 0 and early.since > 1  # the open hold is where the next sweep starts
+    with simulated(START + timedelta(seconds=anywhere.HOLD_SECONDS + 1)):
+        late = anywhere.sweep(home.ledger, since=early.since)
+    assert late.released == 1
+    account = home.ledger.get_account(member)
+    assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (90, 0, 30)
+    assert anywhere.sweep(home.ledger, since=late.since).released == 0  # nothing twice
