@@ -159,6 +159,32 @@ def test_a_deadline_outside_its_year_is_refused_and_kept(setup: Any) -> None:
     assert len(_events(world.ledger)) == before
 
 
+def test_the_counter_confirmation_is_set_on_the_settings_page_as_a_signed_event_with_its_reason(setup: Any) -> None:
+    _, client, world = setup
+    ledger = world.ledger
+    _as(client, world, world.region)
+    assert 'data-setting="counter-confirmation">不须核对<' in client.get("/region/settings").text
+    before = len(_events(ledger))
+    refused = _post(client, world, "/region/settings/counter-confirmation", required="1", reason="")
+    assert refused.status_code == 422
+    assert _messages(refused.text)[("confirm", "reason")] == "请说明修改原因（将签入记录）。"
+    assert '<option value="1" selected>' in refused.text  # the choice is kept
+    refused = _post(client, world, "/region/settings/counter-confirmation", required="maybe", reason="防止冒用党员码")
+    assert _messages(refused.text)[("confirm", "required")] == "请从列表中选择。"
+    assert 'value="防止冒用党员码"' in refused.text
+    assert len(_events(ledger)) == before and not ledger.get_region().counter_confirmation
+    _flash_ok(_post(client, world, "/region/settings/counter-confirmation", required="1", reason="防止冒用党员码"))
+    assert ledger.get_region().counter_confirmation is True
+    [(kind, payload, key)] = _new_statements(ledger, before)
+    assert (kind, payload["required"], payload["reason"], key) == (
+        "Region.CounterConfirmationSet", True, "防止冒用党员码", _region_key(ledger))
+    page = client.get("/region/settings").text
+    assert 'data-setting="counter-confirmation">须当面核对<' in page and '<option value="1" selected>' in page
+    _flash_ok(_post(client, world, "/region/settings/counter-confirmation", required="0", reason="试点结束"))
+    assert ledger.get_region().counter_confirmation is False
+    _verified(ledger)
+
+
 # -- units, communities, counters, pairings ------------------------------------------------------------------
 
 def test_the_region_registers_a_unit_a_community_a_counter_and_pairs_them(setup: Any) -> None:

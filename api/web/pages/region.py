@@ -36,6 +36,7 @@ from api.routers import transfers as api_transfers
 from api.routers import units as api_units
 from api.routers.reports import this_year
 from api.schemas.auth import ActivationIn, LoginIn
+from api.schemas.offices import CounterConfirmationIn
 from api.schemas.organisations import CommunityIn, CounterIn, PairingIn, UnitIn
 from api.schemas.region import (
     POINTS_MAX,
@@ -246,48 +247,57 @@ def settings_page(request: Request) -> Response:
     return _settings_page(request, _admin(request))
 
 
-@router.post("/region/settings/transfer-timeout")
-async def set_transfer_timeout(request: Request) -> Response:
+async def _setting(request: Request, *, form_name: str, ok: str, fields: Callable[[Reader], dict[str, Any]],
+                   schema: Callable[..., Any], call: Callable[[Any, Any], Any], path: str,
+                   method: str = "POST") -> Response:
+    """One 地区设置 form: its own fields, then the reason (required, signed into the event), then the API's
+    router function at `path`; refused, the settings page again with what was typed."""
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        days = read.whole("days", 1, TRANSFER_TIMEOUT_DAYS_MAX)
+        values = fields(read)
         reason = read.reason()
         read.done()
-        body = TransferTimeoutIn(days=days or 1, reason=reason)
-        return lambda: api_region.set_transfer_timeout(body, core.commands_for(
-            request, principal, path="/v1/region/transfer-timeout", method="PUT", idempotency_key=_key(read.form)))
+        body = schema(**values, reason=reason)
+        return lambda: call(body, core.commands_for(request, principal, path=path, method=method,
+                                                    idempotency_key=_key(read.form)))
 
-    return await _submit(request, form_name="timeout", render=_settings_page, handle=handle,
-                         ok="已修改转移回执时限", back="/region/settings")
+    return await _submit(request, form_name=form_name, render=_settings_page, handle=handle, ok=ok,
+                         back="/region/settings")
+
+
+@router.post("/region/settings/transfer-timeout")
+async def set_transfer_timeout(request: Request) -> Response:
+    return await _setting(request, form_name="timeout", ok="已修改转移回执时限", schema=TransferTimeoutIn,
+                          fields=lambda read: {"days": read.whole("days", 1, TRANSFER_TIMEOUT_DAYS_MAX)},
+                          call=api_region.set_transfer_timeout, path="/v1/region/transfer-timeout", method="PUT")
 
 
 @router.post("/region/settings/name")
 async def set_display_name(request: Request) -> Response:
-    def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        name = read.text("display_name", DISPLAY_NAME_CHARS_MAX)
-        reason = read.reason()
-        read.done()
-        body = RegionSettingsIn(display_name=name, reason=reason)
-        return lambda: api_region.change_settings(body, core.commands_for(
-            request, principal, path="/v1/region/settings", idempotency_key=_key(read.form)))
+    return await _setting(request, form_name="name", ok="已修改对外名称", schema=RegionSettingsIn,
+                          fields=lambda read: {"display_name": read.text("display_name", DISPLAY_NAME_CHARS_MAX)},
+                          call=api_region.change_settings, path="/v1/region/settings")
 
-    return await _submit(request, form_name="name", render=_settings_page, handle=handle, ok="已修改对外名称",
-                         back="/region/settings")
+
+def _storage_cap(read: Reader) -> dict[str, Any]:
+    clear = read.form.get("no_cap") == "1"
+    hours = None if clear else read.whole("cap_hours", 1, STORAGE_CAP_MINUTES_MAX // 60)
+    return {"storage_cap_minutes": hours * 60 if hours else None, "clear_storage_cap": clear}
 
 
 @router.post("/region/settings/storage-cap")
 async def set_storage_cap(request: Request) -> Response:
-    def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        clear = read.form.get("no_cap") == "1"
-        hours = None if clear else read.whole("cap_hours", 1, STORAGE_CAP_MINUTES_MAX // 60)
-        reason = read.reason()
-        read.done()
-        body = RegionSettingsIn(storage_cap_minutes=hours * 60 if hours else None, clear_storage_cap=clear,
-                                reason=reason)
-        return lambda: api_region.change_settings(body, core.commands_for(
-            request, principal, path="/v1/region/settings", idempotency_key=_key(read.form)))
+    return await _setting(request, form_name="cap", ok="已修改时间账户存储上限", schema=RegionSettingsIn,
+                          fields=_storage_cap, call=api_region.change_settings, path="/v1/region/settings")
 
-    return await _submit(request, form_name="cap", render=_settings_page, handle=handle, ok="已修改时间账户存储上限",
-                         back="/region/settings")
+
+@router.post("/region/settings/counter-confirmation")
+async def set_counter_confirmation(request: Request) -> Response:
+    def required(read: Reader) -> dict[str, Any]:
+        return {"required": read.choice("required", {"1": True, "0": False})}
+
+    return await _setting(request, form_name="confirm", ok="已修改柜台核对本人设置", schema=CounterConfirmationIn,
+                          fields=required, call=api_region.set_counter_confirmation,
+                          path="/v1/region/counter-confirmation", method="PUT")
 
 
 @router.post("/region/settings/report-deadline")
