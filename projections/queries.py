@@ -267,7 +267,7 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         totals = YearTotals(
             sessions=counts["sessions"], minutes_excellent=counts["minutes_excellent"],
             minutes_good=counts["minutes_good"], minutes_fair=counts["minutes_fair"],
-            items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
+            assured_minutes=t.assured_minutes(row) if row is not None else (), items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
             suggestions=counts["suggestions"], adopted_suggestions=counts["adopted_suggestions"], reported=reported,
             exempted=exemption is not None, claimed_posts=len(record.posts) if reported else 0)
         points: Fraction | None

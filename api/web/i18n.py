@@ -676,7 +676,12 @@ EN.update({  # issue #12: region administration
     "每个不同岗位或菜单项积分": "Points per distinct post or menu item", "每个评为优的居民订单积分":
         "Points per resident order rated 优", "每条被采纳建议积分": "Points per adopted suggestion",
     "“优”的系数（千分比）": "Factor for 优 (per mille)", "“良”的系数（千分比）": "Factor for 良 (per mille)",
-    "“一般”的系数（千分比）": "Factor for 一般 (per mille)", "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
+    "“一般”的系数（千分比）": "Factor for 一般 (per mille)",
+    "“事后填报”的系数（千分比）": "Factor for hours typed afterwards (per mille)",
+    "“签到签退”的系数（千分比）": "Factor for checked-in hours (per mille)",
+    "“纸质记录导入”的系数（千分比）": "Factor for hours imported from paper (per mille)",
+    "记录方式系数": "Factors by how recorded", "不区分": "equal",
+    "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
     "已发布新版积分办法": "New scoring policy published", "已按所选版本重新评定该年度": "The year is re-scored under that version",
     "这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。": "That is not a region card: paste the whole card (JSON) the other region exported.",
     "已登记联盟地区": "Region registered", "“{part}”不是日期：每个日期写成 年-月-日，用空格或逗号分开。":

@@ -54,6 +54,7 @@ from api.schemas.transfers import RegionCardIn
 from api import catalogue
 from api.web import core
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
+from ledger.domain.display import ASSURANCE_TEXT
 from ledger.domain.errors import NotFound, NotPermitted
 from ledger.domain.limits import (
     CALENDAR_SOURCE_CHARS_MAX,
@@ -66,6 +67,7 @@ from ledger.domain.limits import (
 )
 from ledger.domain.organisations import DECLARED_MEMBERS_MAX
 from ledger.domain.region import TRANSFER_TIMEOUT_DAYS_MAX
+from ledger.domain.scoring import ASSURANCE_FACTORS, EQUAL_ASSURANCE_FACTORS
 from ledger.domain.values import Role, UnitType
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -629,6 +631,8 @@ RULE_FIELDS = [("points_per_certified_hour", "每认证小时积分"), ("points_
 FACTOR_FIELDS = [("优", "factor_excellent", "“优”的系数（千分比）"), ("良", "factor_good", "“良”的系数（千分比）"),
                  ("一般", "factor_fair", "“一般”的系数（千分比）")]
 STAR_FIELDS = [f"star_{n}" for n in range(1, 6)]
+# an hour's weight by how it was recorded (issue #15); left blank, 1000 ‰ (as policy v1 weighs every class)
+ASSURANCE_FIELDS = [(a, f"assurance_{a}", f"“{text}”的系数（千分比）") for a, text in ASSURANCE_TEXT.items()]
 
 
 def _policies(request: Request) -> list[Any]:
@@ -651,10 +655,13 @@ def _policies_page(request: Request, principal: Principal, submitted: Submitted 
     defaults.update({form_name: latest.get("rating_factor_permille", {}).get(grade, "")
                      for grade, form_name, _ in FACTOR_FIELDS})
     defaults.update({name: (latest.get("star_thresholds") or [""] * 5)[i] for i, name in enumerate(STAR_FIELDS)})
+    defaults.update({form_name: latest.get(ASSURANCE_FACTORS, EQUAL_ASSURANCE_FACTORS)[assurance]
+                     for assurance, form_name, _ in ASSURANCE_FIELDS})
     return _render(request, principal, "region/policies.html", "积分办法", {
         "policies": policies, "from_year": sorted(region.policy_from_year.items()),
         "by_year": sorted(region.policy_by_year.items()), "next_version": len(policies) + 1,
         "defaults": defaults, "rule_fields": RULE_FIELDS, "factor_fields": FACTOR_FIELDS, "star_fields": STAR_FIELDS,
+        "assurance_fields": ASSURANCE_FIELDS, "assurance_text": ASSURANCE_TEXT,
         "year": this_year(), "points_max": POINTS_MAX}, submitted, status_code)
 
 
@@ -672,12 +679,16 @@ async def publish_policy(request: Request) -> Response:
         rules = {name: read.whole(name, 0, POINTS_MAX) for name, _ in RULE_FIELDS}
         factors = {grade: read.whole(form_name, 0, POINTS_MAX) for grade, form_name, _ in FACTOR_FIELDS}
         stars = [read.whole(name, 0, POINTS_MAX) for name in STAR_FIELDS]
+        weights = {assurance: read.whole(form_name, 0, POINTS_MAX, required=False)
+                   for assurance, form_name, _ in ASSURANCE_FIELDS}
+        weighed = {ASSURANCE_FACTORS: {a: 1000 if w is None else w for a, w in weights.items()}} \
+            if any(w is not None for w in weights.values()) else {}
         if all(s is not None for s in stars) and any(a >= b for a, b in zip(stars, stars[1:])):  # type: ignore[operator]  # all ints here
             read.errors["star_1"] = read.t("五个星级门槛须逐级递增。")
         read.done()
         body = ScoringPolicyIn(version=version or 2, from_year=from_year or YEAR_MIN, note=note,
                                rules=ScoringRulesIn.model_validate({**rules, "rating_factor_permille": factors,
-                                                                    "star_thresholds": stars}))
+                                                                    "star_thresholds": stars, **weighed}))
         return lambda: api_region.publish_policy(body, core.commands_for(
             request, principal, path="/v1/region/scoring-policies", idempotency_key=_key(read.form)))
 
