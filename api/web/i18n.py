@@ -680,7 +680,7 @@ EN.update({  # issue #12: region administration
     "“事后填报”的系数（千分比）": "Factor for hours typed afterwards (per mille)",
     "“签到签退”的系数（千分比）": "Factor for checked-in hours (per mille)",
     "“纸质记录导入”的系数（千分比）": "Factor for hours imported from paper (per mille)",
-    "记录方式系数": "Factors by how recorded", "不区分": "equal",
+    "记录方式系数": "Factors by how recorded", "记录方式": "How recorded", "不区分": "equal",
     "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
     "已发布新版积分办法": "New scoring policy published", "已按所选版本重新评定该年度": "The year is re-scored under that version",
     "这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。": "That is not a region card: paste the whole card (JSON) the other region exported.",
