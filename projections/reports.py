@@ -363,7 +363,7 @@ FEEDBACK_COLUMNS = [
     Column("sessions", "服务次数", 5, "right", "int"),
     Column("minutes", "服务时长（时:分）", 7, "right", "hours"),
     Column("ratings", "评价（优/良/一般）", 10, "center"),
-    Column("assurance", "记录方式（时:分）", 12),
+    Column("assurance", "记录方式（时:分）", 14),
     Column("suggestions", "建议（条）", 5, "right", "int"),
     Column("points", "积分", 7, "right"),
     Column("stars", "星级", 7, "center"),
