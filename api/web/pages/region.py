@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import Principal
+from api.commands import Commands
 from api.errors import REFUSALS, http_status_of
 from api.member_access import REASON_CHARS_MIN
 from api.routers import communities as api_communities
@@ -232,6 +233,12 @@ def _key(form: FormData) -> str | None:
     return core.form_key(form)
 
 
+def _command(request: Request, principal: Principal, read: Reader, path: str, method: str = "POST") -> Commands:
+    """The API's command runner for the router function at `path`, as the region (the form's nonce is the
+    idempotency key)."""
+    return core.commands_for(request, principal, path=path, method=method, idempotency_key=_key(read.form))
+
+
 # -- 地区设置: display name, storage cap, transfer timeout, report deadlines --------------------------------
 
 def _settings_page(request: Request, principal: Principal, submitted: Submitted | None = None,
@@ -259,8 +266,7 @@ async def _setting(request: Request, *, form_name: str, ok: str, fields: Callabl
         reason = read.reason()
         read.done()
         body = schema(**values, reason=reason)
-        return lambda: call(body, core.commands_for(request, principal, path=path, method=method,
-                                                    idempotency_key=_key(read.form)))
+        return lambda: call(body, _command(request, principal, read, path, method))
 
     return await _submit(request, form_name=form_name, render=_settings_page, handle=handle, ok=ok,
                          back="/region/settings")
@@ -313,9 +319,8 @@ async def set_report_deadline(request: Request) -> Response:
         read.done()
         assert year is not None and deadline is not None
         body = ReportDeadlineIn(deadline=deadline, reason=reason)
-        return lambda: api_region.set_deadline(year, body, core.commands_for(
-            request, principal, path=f"/v1/region/report-deadlines/{year}", method="PUT",
-            idempotency_key=_key(read.form)))
+        return lambda: api_region.set_deadline(
+            year, body, _command(request, principal, read, f"/v1/region/report-deadlines/{year}", method="PUT"))
 
     return await _submit(request, form_name="deadline", render=_settings_page, handle=handle,
                          ok="已设置报到截止日期", back="/region/settings")
@@ -352,8 +357,7 @@ async def register_unit(request: Request) -> Response:
         declared = read.whole("declared_members", 0, DECLARED_MEMBERS_MAX)
         read.done()
         body = UnitIn(name=name, unit_type=unit_type, declared_members=declared or 0)
-        return lambda: api_region.register_unit(body, core.commands_for(
-            request, principal, path="/v1/units", idempotency_key=_key(read.form)))
+        return lambda: api_region.register_unit(body, _command(request, principal, read, "/v1/units"))
 
     return await _submit(request, form_name="unit", render=_organisations_page, handle=handle,
                          ok="已登记单位党组织", back="/region/organisations", refused_field="name")
@@ -367,8 +371,7 @@ async def register_community(request: Request) -> Response:
         street = read.text("street", NAME_CHARS_MAX)
         read.done()
         body = CommunityIn(name=name, county=county, street=street)
-        return lambda: api_region.register_community(body, core.commands_for(
-            request, principal, path="/v1/communities", idempotency_key=_key(read.form)))
+        return lambda: api_region.register_community(body, _command(request, principal, read, "/v1/communities"))
 
     return await _submit(request, form_name="community", render=_organisations_page, handle=handle,
                          ok="已登记社区党组织", back="/region/organisations", refused_field="name")
@@ -398,8 +401,8 @@ async def open_counter(request: Request) -> Response:
         name = read.text("name", NAME_CHARS_MAX)
         read.done()
         body = CounterIn(name=name)
-        return lambda: api_communities.open_counter(community_id, body, core.commands_for(
-            request, principal, path=f"/v1/communities/{community_id}/counters", idempotency_key=_key(read.form)))
+        return lambda: api_communities.open_counter(
+            community_id, body, _command(request, principal, read, f"/v1/communities/{community_id}/counters"))
 
     return await _submit(request, form_name="counter", render=_organisations_page, handle=handle,
                          ok="已开设爱心超市柜台", back="/region/organisations", refused_field="name")
@@ -417,8 +420,7 @@ async def pair_unit(request: Request) -> Response:
         reason = read.reason()
         read.done()
         body = PairingIn(community_id=community_id, reason=reason)
-        return lambda: api_units.pair(unit_id, body, core.commands_for(
-            request, principal, path=f"/v1/units/{unit_id}/pairing", idempotency_key=_key(read.form)))
+        return lambda: api_units.pair(unit_id, body, _command(request, principal, read, f"/v1/units/{unit_id}/pairing"))
 
     return await _submit(request, form_name="pair", render=_organisations_page, handle=handle,
                          ok="已结对共建", back="/region/organisations", refused_field="community_id")
@@ -597,8 +599,8 @@ async def rotate_key(request: Request) -> Response:
         reason = read.reason(chars_max=KEY_REASON_CHARS_MAX)
         read.done()
         body = KeyRotateIn(reason=reason)
-        return lambda: api_keys.rotate_key(actor_id, body, core.commands_for(
-            request, principal, path=f"/v1/actors/{actor_id}/key-rotation", idempotency_key=_key(read.form)))
+        return lambda: api_keys.rotate_key(
+            actor_id, body, _command(request, principal, read, f"/v1/actors/{actor_id}/key-rotation"))
 
     return await _submit(request, form_name="rotate", render=_keys_page, handle=handle,
                          ok="已轮换密钥：新密钥自现在起签名，旧密钥已吊销", back="/region/keys")
@@ -616,8 +618,8 @@ async def revoke_key(request: Request) -> Response:
             read.errors["confirm"] = read.t("吊销后该密钥不能再签名，请勾选确认。")
         read.done()
         body = KeyRevokeIn(reason=reason)
-        return lambda: api_keys.revoke_key(key_id, body, core.commands_for(
-            request, principal, path=f"/v1/keys/{key_id}/revocation", idempotency_key=_key(read.form)))
+        return lambda: api_keys.revoke_key(
+            key_id, body, _command(request, principal, read, f"/v1/keys/{key_id}/revocation"))
 
     return await _submit(request, form_name="revoke", render=_keys_page, handle=handle,
                          ok="已吊销密钥", back="/region/keys")
@@ -689,8 +691,8 @@ async def publish_policy(request: Request) -> Response:
         body = ScoringPolicyIn(version=version or 2, from_year=from_year or YEAR_MIN, note=note,
                                rules=ScoringRulesIn.model_validate({**rules, "rating_factor_permille": factors,
                                                                     "star_thresholds": stars, **weighed}))
-        return lambda: api_region.publish_policy(body, core.commands_for(
-            request, principal, path="/v1/region/scoring-policies", idempotency_key=_key(read.form)))
+        return lambda: api_region.publish_policy(
+            body, _command(request, principal, read, "/v1/region/scoring-policies"))
 
     return await _submit(request, form_name="publish", render=_policies_page, handle=handle,
                          ok="已发布新版积分办法", back="/region/policies", refused_field="version")
@@ -704,8 +706,7 @@ async def rescore(request: Request) -> Response:
         reason = read.reason()
         read.done()
         body = RescoreIn(year=year or YEAR_MIN, version=version or 1, reason=reason)
-        return lambda: api_region.rescore(body, core.commands_for(
-            request, principal, path="/v1/region/rescoring", idempotency_key=_key(read.form)))
+        return lambda: api_region.rescore(body, _command(request, principal, read, "/v1/region/rescoring"))
 
     return await _submit(request, form_name="rescore", render=_policies_page, handle=handle,
                          ok="已按所选版本重新评定该年度", back="/region/policies", refused_field="version")
@@ -750,8 +751,7 @@ async def add_peer(request: Request) -> Response:
             body = RegionCardIn.model_validate(json.loads(text))
         except (ValueError, ValidationError):
             raise Invalid({"card": read.t("这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。")}) from None
-        return lambda: api_transfers.add_peer(body, core.commands_for(
-            request, principal, path="/v1/region/peers", idempotency_key=_key(read.form)))
+        return lambda: api_transfers.add_peer(body, _command(request, principal, read, "/v1/region/peers"))
 
     return await _submit(request, form_name="peer", render=_peers_page, handle=handle, ok="已登记联盟地区",
                          back="/region/peers", refused_field="card")
@@ -804,8 +804,8 @@ async def publish_calendar(request: Request) -> Response:
         read.done()
         assert year is not None
         body = CalendarIn(holidays=holidays, workdays=workdays, source=source, published_on=published_on)
-        return lambda: api_region.publish_calendar(year, body, core.commands_for(
-            request, principal, path=f"/v1/region/calendars/{year}", method="PUT", idempotency_key=_key(read.form)))
+        return lambda: api_region.publish_calendar(
+            year, body, _command(request, principal, read, f"/v1/region/calendars/{year}", method="PUT"))
 
     year = request.query_params.get("year", "")
     return await _submit(request, form_name="calendar", render=_calendars_page, handle=handle,
