@@ -317,6 +317,9 @@ FIELDS: dict[str, Message] = {
     "points_per_excellent_order": ("每个好评订单积分", "Points per excellent order"),
     "rating_factor_permille": ("评价系数（千分比）", "Rating factor (per mille)"),
     "excellent": ("优", "Excellent"), "good": ("良", "Good"), "fair": ("一般", "Fair"),
+    "assurance_factor_permille": ("记录方式系数（千分比）", "Factor by how the hours were recorded (per mille)"),
+    "self_reported": ("事后填报", "Typed afterwards"), "checked_in": ("签到签退", "Checked in and out"),
+    "imported": ("纸质记录导入", "Imported from paper"),
     # keys, federation, transfers
     "key_id": ("密钥", "Key"), "root_key_id": ("根密钥", "Root key"), "public_key": ("公钥", "Public key"),
     "sealing_key": ("加密公钥", "Sealing key"), "certificate": ("证书", "Certificate"),

@@ -60,11 +60,10 @@ CACHE_ROWS_MAX = 20_000  # rows per cache generation (two generations): bounds m
 IN_LIST_MAX = 500  # ids per `IN (…)` list
 RESCORE_BATCH_ROWS = 5_000  # member-years scored per transaction
 
-RATING_COLUMNS = {Rating.EXCELLENT.value: "excellent", Rating.GOOD.value: "good", Rating.FAIR.value: "fair"}
 SCORE_COLUMNS = ("missing", "points_scaled", "policy_version", "requirements_met", "stale", "stars")
 ORDER_CACHED = ("menu_item_id", "session_id")
 SESSION_CACHED = ("member_id", "year", "status", "rating", "certified_minutes", "complaint_upheld", "item_key",
-                  "order_fulfilled")
+                  "order_fulfilled", "assurance")
 
 
 class ProjectionError(RuntimeError):
@@ -547,7 +546,8 @@ class Views:
         reported = row.reported_on is not None and int(row.reported_on[:4]) <= row.year
         totals = YearTotals(
             sessions=row.sessions, minutes_excellent=row.minutes_excellent, minutes_good=row.minutes_good,
-            minutes_fair=row.minutes_fair, items=row.items, excellent_orders=row.excellent_orders,
+            minutes_fair=row.minutes_fair, assured_minutes=t.assured_minutes(row), items=row.items,
+            excellent_orders=row.excellent_orders,
             suggestions=row.suggestions, adopted_suggestions=row.adopted_suggestions, reported=reported,
             exempted=bool(row.exempted), claimed_posts=row.claimed_posts if reported else 0)
         version, result, missing = self._book.score(row.year, totals)
@@ -964,17 +964,20 @@ def _contribution(session: dict[str, Any]) -> tuple[Any, ...] | None:
         return None
     excellent = session["rating"] == Rating.EXCELLENT.value
     return (session["member_id"], session["year"], session["rating"], session["certified_minutes"],
-            session["item_key"], bool(session["order_fulfilled"]) and excellent)
+            session["item_key"], bool(session["order_fulfilled"]) and excellent, session["assurance"])
 
 
 def _apply_contribution(page: _Page, contribution: tuple[Any, ...] | None, sign: int) -> None:
     if contribution is None:
         return
-    member_id, year, rating, minutes, item_key, excellent_order = contribution
-    suffix = RATING_COLUMNS[rating]
-    page.bump_member_year(member_id, year, {
-        "sessions": sign, "certified_minutes": sign * minutes, f"minutes_{suffix}": sign * minutes,
-        f"sessions_{suffix}": sign, "excellent_orders": sign * int(excellent_order)})
+    member_id, year, rating, minutes, item_key, excellent_order, assurance = contribution
+    suffix = t.RATING_COLUMNS[rating]
+    deltas = {"sessions": sign, "certified_minutes": sign * minutes, f"minutes_{suffix}": sign * minutes,
+              f"sessions_{suffix}": sign, "excellent_orders": sign * int(excellent_order)}
+    assured = t.ASSURED_MINUTES.get((assurance, rating))
+    if assured is not None:
+        deltas[assured] = sign * minutes
+    page.bump_member_year(member_id, year, deltas)
     page.bump_item(member_id, year, item_key, sign)
 
 
@@ -1021,7 +1024,8 @@ def _facts_query(*, stale_only: bool = False) -> sa.Select[Any]:
                 .where(t.exemptions.c.member_id == my.c.member_id, t.exemptions.c.year == my.c.year)
                 .scalar_subquery())
     query = (sa.select(my.c.member_id, my.c.year, my.c.sessions, my.c.minutes_excellent, my.c.minutes_good,
-                       my.c.minutes_fair, my.c.excellent_orders, my.c.suggestions, my.c.adopted_suggestions,
+                       my.c.minutes_fair, *(my.c[c] for c in t.ASSURED_MINUTES.values()), my.c.excellent_orders,
+                       my.c.suggestions, my.c.adopted_suggestions,
                        m.c.reported_on, posts.label("claimed_posts"), my.c["items"],
                        exempted.label("exempted"))
              .select_from(my.outerjoin(m, m.c.member_id == my.c.member_id)))

@@ -217,6 +217,16 @@ class MemberYear:
     points: Fraction | None = Fraction(0)  # exact; None when no scoring policy covers the year
     stars: int = 0
     missing: tuple[str, ...] = ()
+    assured_minutes: tuple[tuple[str, str, int], ...] = ()  # scoring.YearTotals.assured_minutes
+
+    @property
+    def minutes_by_assurance(self) -> dict[str, int]:
+        """Certified minutes by how they were recorded (values.Assurance, every class, in its order)."""
+        found = {assurance.value: 0 for assurance in Assurance}
+        for assurance, _, minutes in self.assured_minutes:
+            found[assurance] += minutes
+        found[Assurance.SELF_REPORTED.value] = self.certified_minutes - sum(found.values())
+        return found
 
     @property
     def points_text(self) -> str:
@@ -267,7 +277,7 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
         totals = YearTotals(
             sessions=counts["sessions"], minutes_excellent=counts["minutes_excellent"],
             minutes_good=counts["minutes_good"], minutes_fair=counts["minutes_fair"],
-            items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
+            assured_minutes=t.assured_minutes(row) if row is not None else (), items=row.items if row is not None else 0, excellent_orders=counts["excellent_orders"],
             suggestions=counts["suggestions"], adopted_suggestions=counts["adopted_suggestions"], reported=reported,
             exempted=exemption is not None, claimed_posts=len(record.posts) if reported else 0)
         points: Fraction | None
@@ -284,7 +294,7 @@ def member_years(views: Views, *, year: int, unit_id: str | None = None, communi
             sessions_fair=counts["sessions_fair"], suggestions=counts["suggestions"],
             adopted_suggestions=counts["adopted_suggestions"], forwarded_suggestions=counts["forwarded_suggestions"],
             items=totals.items, exemption=exemption, policy_version=version, points=points, stars=stars,
-            missing=missing))
+            missing=missing, assured_minutes=totals.assured_minutes))
     return result
 
 

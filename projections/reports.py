@@ -363,12 +363,13 @@ FEEDBACK_COLUMNS = [
     Column("sessions", "服务次数", 5, "right", "int"),
     Column("minutes", "服务时长（时:分）", 7, "right", "hours"),
     Column("ratings", "评价（优/良/一般）", 10, "center"),
+    Column("assurance", "记录方式（时:分）", 14),
     Column("suggestions", "建议（条）", 5, "right", "int"),
     Column("points", "积分", 7, "right"),
     Column("stars", "星级", 7, "center"),
     Column("requirements", "基本要求", 6, "center"),
     Column("eligibility", "评先评优资格", 6, "center"),
-    Column("reason", "说明", 22),
+    Column("reason", "说明", 16),
 ]
 NO_CONSENT = "本人未同意向单位反馈服务记录（个人信息保护法）"
 
@@ -382,6 +383,12 @@ def _reported_text(my: q.MemberYear) -> str:
     return "未报到"
 
 
+def assurance_text(minutes_by_assurance: dict[str, int]) -> str:
+    """How a year's certified hours were recorded, each class with its hours (none: —)."""
+    return "\n".join(f"{ASSURANCE_TEXT[assurance]} {duration_text(minutes)}"
+                     for assurance, minutes in minutes_by_assurance.items() if minutes) or "—"
+
+
 def _feedback_row(number: int, my: q.MemberYear, consented: bool) -> dict[str, Any]:
     if not consented:
         return {"no": number, "name": my.member.name, "community": my.member.community_name, "reason": NO_CONSENT}
@@ -389,7 +396,7 @@ def _feedback_row(number: int, my: q.MemberYear, consented: bool) -> dict[str, A
         "no": number, "name": my.member.name, "community": my.member.community_name, "reported": _reported_text(my),
         "sessions": my.sessions, "minutes": my.certified_minutes,
         "ratings": f"{my.sessions_excellent}/{my.sessions_good}/{my.sessions_fair}",
-        "suggestions": my.suggestions, "points": my.points_text,
+        "assurance": assurance_text(my.minutes_by_assurance), "suggestions": my.suggestions, "points": my.points_text,
         "stars": _stars_text(my.stars), "requirements": "达到" if my.requirements_met else "未达到",
         "eligibility": "保留" if my.eligible else "取消", "reason": my.reason}
 
@@ -419,7 +426,8 @@ def feedback(views: Views, *, year: int, unit_id: str | None = None, require_con
         title="在职党员社区服务（活动）纪实情况反馈表", subtitle_lines=_region_subtitle(info), meta=meta,
         sections=sections, landscape=True,
         footer_lines=[("注：基本要求为报到（或经单位认定有故）、认领至少1个岗位、全年参加社区服务活动不少于2次、"
-                       "提出建议不少于1条；未达到者取消当年各类评先评优资格。评价栏为优/良/一般的次数。"),
+                       "提出建议不少于1条；未达到者取消当年各类评先评优资格。评价栏为优/良/一般的次数；记录方式栏为认证服务时长按"
+                       "事后填报、签到签退、纸质记录导入的分布。"),
                       *_calendar_lines(views, year), _position_line(info)])
 
 

@@ -12,11 +12,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ledger.domain.scoring import ASSURED_CLASSES
+from ledger.domain.values import Rating
 from ledger.storage import database as db
 from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 9  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their rejection reason
+VIEWS_VERSION = 10  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their
+# rejection reason; 10: member-years keep minutes by assurance and rating, points at 1/60,000,000
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -36,6 +39,18 @@ def _text(name: str, length: int = 200, **kwargs: Any) -> sa.Column[Any]:
 
 def _minutes(name: str) -> sa.Column[Any]:
     return sa.Column(name, sa.BigInteger, nullable=False, default=0)
+
+
+RATING_COLUMNS = {Rating.EXCELLENT.value: "excellent", Rating.GOOD.value: "good", Rating.FAIR.value: "fair"}
+# member_years' minutes of each (assurance, rating) class other than self_reported (scoring.ASSURED_CLASSES)
+ASSURED_MINUTES = {(assurance, rating): f"minutes_{RATING_COLUMNS[rating]}_{assurance}"
+                   for assurance, rating in ASSURED_CLASSES}
+
+
+def assured_minutes(row: Any) -> tuple[tuple[str, str, int], ...]:
+    """A member_years row's minutes by (assurance, rating), as scoring.YearTotals keeps them."""
+    return tuple((assurance, rating, int(getattr(row, column))) for (assurance, rating), column
+                 in ASSURED_MINUTES.items() if getattr(row, column))
 
 
 tracking = sa.Table(
@@ -299,6 +314,7 @@ member_years = sa.Table(
     _minutes("minutes_excellent"),  # 优
     _minutes("minutes_good"),  # 良
     _minutes("minutes_fair"),  # 一般
+    *(_minutes(column) for column in ASSURED_MINUTES.values()),  # of those, checked in or imported
     sa.Column("sessions_excellent", sa.Integer, nullable=False),
     sa.Column("sessions_good", sa.Integer, nullable=False),
     sa.Column("sessions_fair", sa.Integer, nullable=False),
@@ -312,7 +328,7 @@ member_years = sa.Table(
     # of each catch-up (and scored on the fly by the queries until then)
     sa.Column("stale", sa.Boolean, nullable=False),
     sa.Column("policy_version", sa.Integer),
-    sa.Column("points_scaled", sa.BigInteger),  # exact points × scoring.POINTS_SCALE (1/60,000 points)
+    sa.Column("points_scaled", sa.BigInteger),  # exact points × scoring.POINTS_SCALE (1/60,000,000 points)
     sa.Column("stars", sa.Integer, nullable=False),
     sa.Column("requirements_met", sa.Boolean, nullable=False),
     _text("missing", 200),
@@ -323,7 +339,7 @@ VIEW_TABLES: tuple[sa.Table, ...] = tuple(t for t in metadata.sorted_tables if t
 MEMBER_YEAR_COUNTS: tuple[str, ...] = (
     "sessions", "certified_minutes", "minutes_excellent", "minutes_good", "minutes_fair", "sessions_excellent",
     "sessions_good", "sessions_fair", "excellent_orders", "suggestions", "adopted_suggestions",
-    "forwarded_suggestions",
+    "forwarded_suggestions", *ASSURED_MINUTES.values(),
 )
 ACCOUNT_COUNTS: tuple[str, ...] = (
     "deposited_minutes", "over_cap_minutes", "clawed_back_minutes", "redeemed_minutes", "transferred_in_minutes",

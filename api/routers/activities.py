@@ -4,11 +4,14 @@ code, members scan it to check in and out, the organiser scans a member's code o
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter
 
 from api.deps import ActorDep, CommandsDep, LedgerDep
+from api.commands import Commands
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.activities import (
@@ -24,11 +27,24 @@ from api.schemas.activities import (
     activity_out,
     scan_out,
 )
+from api.routers.region import run_setting
 from api.schemas.common import DoneOut, IdOut
 from ledger.domain.base import utc_now
 from ledger.verification.checkin_code import seconds_left
 
 router = APIRouter(tags=["activities 签到签退"])
+
+
+def _on_activity(commands: Commands, action: str, activity_id: UUID, call: Callable[[Any, Any], Any],
+                 present: Callable[[Any], Any], body: Any = None) -> object:
+    """A command on one activity: authorised on it, `call(ledger, actor)` in the writer."""
+    ledger, actor = commands.services.ledger, commands.actor
+    return commands.run(action=action, object_id=activity_id, body=body, present=present,
+                        call=lambda: call(ledger, actor))
+
+
+def _scans_out(results: list[Any]) -> ScansOut:
+    return ScansOut(results=[scan_out(r) for r in results])
 
 
 @router.post("/v1/communities/{community_id}/activities", status_code=201, response_model=IdOut,
@@ -70,19 +86,17 @@ def checkin_code(activity_id: UUID, actor: ActorDep, ledger: LedgerDep) -> Check
              description="党员扫描现场签到码：首次为签到，再次为签退；签退时按在场时间生成服务记录（信用时长）。/ The "
                          "member's scan: first in, then out; check-out drafts the session from the presence.")
 def scan(activity_id: UUID, body: ScanIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-    return commands.run(action="activity.scan", object_id=activity_id, body=body, present=scan_out,
-                        call=lambda: ledger.scan_checkin_code(actor=actor, code=body.code, activity_id=activity_id,
-                                                              action=body.action))
+    return _on_activity(commands, "activity.scan", activity_id, body=body, present=scan_out,
+                        call=lambda ledger, actor: ledger.scan_checkin_code(
+                            actor=actor, code=body.code, activity_id=activity_id, action=body.action))
 
 
 @router.post("/v1/activities/{activity_id}/member-scans", response_model=ScanOut, responses=COMMAND_RESPONSES,
              summary="扫党员码签到 The organiser scans a member's code")
 def scan_member(activity_id: UUID, body: MemberScanIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-    return commands.run(action="activity.scan_member", object_id=activity_id, body=body, present=scan_out,
-                        call=lambda: ledger.scan_member_code(actor=actor, activity_id=activity_id,
-                                                             member_id=body.member_id, action=body.action))
+    return _on_activity(commands, "activity.scan_member", activity_id, body=body, present=scan_out,
+                        call=lambda ledger, actor: ledger.scan_member_code(
+                            actor=actor, activity_id=activity_id, member_id=body.member_id, action=body.action))
 
 
 @router.post("/v1/activities/{activity_id}/group-entries", response_model=ScansOut, responses=COMMAND_RESPONSES,
@@ -90,11 +104,9 @@ def scan_member(activity_id: UUID, body: MemberScanIn, commands: CommandsDep) ->
              description="一次录入多名党员；每人一条签名事件，同一事务。/ Several members in one step; each their own "
                          "signed event, one transaction.")
 def group_entry(activity_id: UUID, body: GroupEntryIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-    return commands.run(action="activity.group_entry", object_id=activity_id, body=body,
-                        present=lambda results: ScansOut(results=[scan_out(r) for r in results]),
-                        call=lambda: ledger.record_group(actor=actor, activity_id=activity_id,
-                                                         member_ids=body.member_ids, action=body.action))
+    return _on_activity(commands, "activity.group_entry", activity_id, body=body, present=_scans_out,
+                        call=lambda ledger, actor: ledger.record_group(
+                            actor=actor, activity_id=activity_id, member_ids=body.member_ids, action=body.action))
 
 
 @router.post("/v1/activities/{activity_id}/closure", response_model=ScansOut, responses=COMMAND_RESPONSES,
@@ -102,10 +114,8 @@ def group_entry(activity_id: UUID, body: GroupEntryIn, commands: CommandsDep) ->
              description="未签退者按活动结束时间签退并标记，在场达最低比例的生成服务记录。/ A forgotten check-out is "
                          "closed at the activity's end and flagged.")
 def close(activity_id: UUID, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-    return commands.run(action="activity.close", object_id=activity_id,
-                        present=lambda results: ScansOut(results=[scan_out(r) for r in results]),
-                        call=lambda: ledger.close_activity(actor=actor, activity_id=activity_id))
+    return _on_activity(commands, "activity.close", activity_id, present=_scans_out,
+                        call=lambda ledger, actor: ledger.close_activity(actor=actor, activity_id=activity_id))
 
 
 @router.put("/v1/region/presence-share", response_model=DoneOut, responses=COMMAND_RESPONSES,
@@ -113,7 +123,5 @@ def close(activity_id: UUID, commands: CommandsDep) -> object:
             description="签到生成服务记录所需的最低在场比例（默认60%），以签名事件记录并注明依据。/ The least share "
                         "of the planned time a member must be present (default 60 %), with its reason.")
 def set_presence_share(body: PresenceShareIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-    return commands.run(action="region.set_presence_share", body=body, present=lambda _: DoneOut(),
-                        call=lambda: ledger.set_presence_share(actor=actor, percent=body.percent,
-                                                               reason=body.reason))
+    return run_setting(commands, "region.set_presence_share", body, commands.services.ledger.set_presence_share,
+                       percent=body.percent)

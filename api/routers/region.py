@@ -3,10 +3,12 @@ communities, auditors."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
+from api.commands import Commands
 from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
@@ -31,6 +33,13 @@ router = APIRouter(tags=["region 地区"])
 Year = Annotated[int, Path(ge=2000, le=2100, examples=[2026])]
 
 
+def run_setting(commands: Commands, action: str, body: Any, change: Callable[..., Any], **values: Any) -> object:
+    """A region setting: authorised as `action`, `change(actor=…, reason=body.reason, **values)` signed by the
+    region with the body's reason; the answer is 'done'."""
+    return commands.run(action=action, body=body, present=lambda _: DoneOut(),
+                        call=lambda: change(actor=commands.actor, reason=body.reason, **values))
+
+
 @router.get("/v1/region", response_model=RegionOut, responses=READ_RESPONSES, summary="地区设置 Region settings")
 def read_region(actor: ActorDep, ledger: LedgerDep) -> RegionOut:
     authorize(ledger, actor, "region.read")
@@ -45,20 +54,17 @@ def read_region(actor: ActorDep, ledger: LedgerDep) -> RegionOut:
              summary="修改地区设置 Change region settings",
              description="对外名称（默认“爱心时间银行”）、时间账户存储上限。/ Display name and the account storage cap.")
 def change_settings(body: RegionSettingsIn, commands: CommandsDep) -> object:
-    return commands.run(action="region.change_settings", body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.change_region_settings(
-                            actor=commands.actor, display_name=body.display_name,
-                            storage_cap_minutes=body.storage_cap_minutes, clear_storage_cap=body.clear_storage_cap,
-                            reason=body.reason))
+    return run_setting(commands, "region.change_settings", body, commands.services.ledger.change_region_settings,
+                       display_name=body.display_name, storage_cap_minutes=body.storage_cap_minutes,
+                       clear_storage_cap=body.clear_storage_cap)
 
 
 @router.put("/v1/region/report-deadlines/{year}", response_model=DoneOut, responses=COMMAND_RESPONSES,
             summary="设置报到截止日期 Set the reporting deadline",
             description="通知默认为当年8月底。/ The notice's default is 31 August of the campaign year.")
 def set_deadline(year: Year, body: ReportDeadlineIn, commands: CommandsDep) -> object:
-    return commands.run(action="region.set_deadline", body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.set_report_deadline(
-                            actor=commands.actor, year=year, deadline=body.deadline, reason=body.reason))
+    return run_setting(commands, "region.set_deadline", body, commands.services.ledger.set_report_deadline,
+                       year=year, deadline=body.deadline)
 
 
 @router.put("/v1/region/transfer-timeout", response_model=DoneOut, responses=COMMAND_RESPONSES,
@@ -67,9 +73,8 @@ def set_deadline(year: Year, body: ReportDeadlineIn, commands: CommandsDep) -> o
                         "transfer-out waits for the destination's receipt (default 30) before it may be voided; "
                         "a change gives its reason.")
 def set_transfer_timeout(body: TransferTimeoutIn, commands: CommandsDep) -> object:
-    return commands.run(action="region.set_transfer_timeout", body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.set_transfer_timeout(
-                            actor=commands.actor, days=body.days, reason=body.reason))
+    return run_setting(commands, "region.set_transfer_timeout", body, commands.services.ledger.set_transfer_timeout,
+                       days=body.days)
 
 
 @router.post("/v1/region/scoring-policies", status_code=201, response_model=IdOut, responses=COMMAND_RESPONSES,
@@ -95,9 +100,8 @@ def read_policy(version: Annotated[int, Path(ge=1, le=10_000)], actor: ActorDep,
 @router.post("/v1/region/rescoring", response_model=DoneOut, responses=COMMAND_RESPONSES,
              summary="重新评定某年 Re-score a year")
 def rescore(body: RescoreIn, commands: CommandsDep) -> object:
-    return commands.run(action="region.rescore", body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.rescore_year(
-                            actor=commands.actor, year=body.year, version=body.version, reason=body.reason))
+    return run_setting(commands, "region.rescore", body, commands.services.ledger.rescore_year, year=body.year,
+                       version=body.version)
 
 
 @router.put("/v1/region/calendars/{year}", response_model=CalendarPublishedOut, responses=COMMAND_RESPONSES,
@@ -160,6 +164,5 @@ def register_community(body: CommunityIn, commands: CommandsDep) -> object:
                         "counter must tick “checked in person” before redeeming (default off); a change gives its "
                         "reason.")
 def set_counter_confirmation(body: CounterConfirmationIn, commands: CommandsDep) -> object:
-    return commands.run(action="region.change_settings", body=body, present=lambda _: DoneOut(),
-                        call=lambda: commands.services.ledger.set_counter_confirmation(
-                            actor=commands.actor, required=body.required, reason=body.reason))
+    return run_setting(commands, "region.change_settings", body, commands.services.ledger.set_counter_confirmation,
+                       required=body.required)

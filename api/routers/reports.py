@@ -110,7 +110,7 @@ def list_sessions(actor: ActorDep, ledger: LedgerDep, services: ServicesDep, yea
         session_id=r.session_id, member_id=r.member_id, member_name=r.member_name or "", community_id=r.community_id,
         service_date=r.service_date, start_time=r.start_time, end_time=r.end_time, activity=r.activity,
         minutes=r.minutes, status=r.status, rating=r.rating, late=r.late, recorded_on=r.recorded_on,
-        certified_minutes=r.certified_minutes, rejection_reason=r.rejection_reason) for r in rows]
+        certified_minutes=r.certified_minutes, rejection_reason=r.rejection_reason, assurance=r.assurance) for r in rows]
     return ListOut[SessionRowOut](items=items, page=_page(items, offset, limit, int(total)), position=position)
 
 

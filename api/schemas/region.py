@@ -77,6 +77,14 @@ class RatingFactorsIn(StrictIn):
     fair: int = Field(alias="一般", ge=0, le=POINTS_MAX, examples=[800])
 
 
+class AssuranceFactorsIn(StrictIn):
+    """每小时按记录方式的系数（千分比）/ an hour's weight by how it was recorded, per mille (issue #15)."""
+
+    self_reported: int = Field(ge=0, le=POINTS_MAX, examples=[1000], description="事后填报 / typed afterwards")
+    checked_in: int = Field(ge=0, le=POINTS_MAX, examples=[1000], description="签到签退 / checked in at the venue")
+    imported: int = Field(ge=0, le=POINTS_MAX, examples=[1000], description="纸质记录导入 / from the paper backlog")
+
+
 class ScoringRulesIn(StrictIn):
     """积分规则 / the rules of a scoring policy (all required)."""
 
@@ -89,9 +97,12 @@ class ScoringRulesIn(StrictIn):
     star_thresholds: list[Annotated[int, Field(ge=0, le=POINTS_MAX)]] = Field(
         min_length=5, max_length=5, examples=[[50, 100, 200, 400, 800]],
         description="★ 到 ★★★★★ 的积分门槛，递增 / five increasing thresholds")
+    assurance_factor_permille: AssuranceFactorsIn | None = Field(
+        None, description="可选：按记录方式（事后填报、签到签退、纸质记录导入）加权每小时积分，千分比；不填则一律 1000。/ "
+                          "Optional: weigh each hour by how it was recorded, per mille; absent, every class is 1000.")
 
     def as_rules(self) -> dict[str, Any]:
-        rules = self.model_dump()
+        rules = self.model_dump(exclude_none=True)
         rules["rating_factor_permille"] = self.rating_factor_permille.model_dump(by_alias=True)
         return rules
 

@@ -60,6 +60,9 @@ class SessionRowOut(BaseModel):
     recorded_on: date
     certified_minutes: int
     rejection_reason: str | None = Field(None, description="不予认证的原因 / why the community did not certify it")
+    assurance: str = Field("self_reported", examples=["checked_in"],
+                           description="记录方式：self_reported 事后填报 / checked_in 签到签退 / imported 纸质记录导入 "
+                                       "(how the hours were recorded)")
 
 
 class MissingRowOut(BaseModel):

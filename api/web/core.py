@@ -46,7 +46,7 @@ from api.services import Services, services_of
 from api.web import i18n
 from ledger.application import Ledger
 from ledger.domain import limits
-from ledger.domain.display import DURATION_UNIT, duration_text, duration_words, points_text
+from ledger.domain.display import ASSURANCE_TEXT, DURATION_UNIT, duration_text, duration_words, points_text
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.values import Role
 from ledger.signing.canonical import JsonInputError, loads_bounded
@@ -65,6 +65,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.globals["hours"] = duration_text  # the one display rule: exact h:mm (display.py)
 templates.env.globals["duration_words"] = duration_words
 templates.env.globals["points_text"] = points_text
+templates.env.globals["assurance_text"] = ASSURANCE_TEXT  # how a session's hours were recorded, as pages name it
 templates.env.globals["DURATION_UNIT"] = DURATION_UNIT
 templates.env.filters["china_time"] = china_time  # every instant on a page, in Beijing time (one rule)
 templates.env.globals["limits"] = limits  # maxlength="{{ limits.NAME_CHARS_MAX }}": the domain's limits

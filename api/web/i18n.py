@@ -657,7 +657,12 @@ EN.update({  # issue #12: region administration
     "请填写 {low} 到 {high} 之间的整数。": "Enter a whole number from {low} to {high}.",
     "日期格式应为 年-月-日，如 2027-08-31。": "Write the date as year-month-day, e.g. 2027-08-31.",
     "请从列表中选择。": "Choose from the list.", "已修改转移回执时限": "Transfer timeout changed",
-    "已修改对外名称": "Display name changed", "已修改时间账户存储上限": "Storage cap changed",
+    "已修改对外名称": "Display name changed", "已修改柜台核对本人设置": "Counter identity check changed",
+    "柜台核对本人": "Counter identity check", "须当面核对": "Check in person", "不须核对": "No check",
+    "开启后，爱心超市柜台须当面核对党员本人、勾选“已当面核对本人”后才能兑换。":
+        "When on, a counter checks the member in person and ticks “checked in person” before redeeming.",
+    "柜台兑换前": "Before redeeming", "如：防止冒用党员码": "e.g. to stop borrowed member codes", "保存设置": "Save setting",
+    "已修改时间账户存储上限": "Storage cap changed",
     "截止日期须在该年度之内。": "The deadline must fall within that year.", "已设置报到截止日期": "Reporting deadline set",
     "已登记单位党组织": "Unit registered", "已登记社区党组织": "Community registered", "已开设爱心超市柜台": "Counter opened",
     "已结对共建": "Unit paired", "登录名用 3–64 个小写字母、数字、点、横线或下划线，以字母或数字开头。":
@@ -671,7 +676,12 @@ EN.update({  # issue #12: region administration
     "每个不同岗位或菜单项积分": "Points per distinct post or menu item", "每个评为优的居民订单积分":
         "Points per resident order rated 优", "每条被采纳建议积分": "Points per adopted suggestion",
     "“优”的系数（千分比）": "Factor for 优 (per mille)", "“良”的系数（千分比）": "Factor for 良 (per mille)",
-    "“一般”的系数（千分比）": "Factor for 一般 (per mille)", "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
+    "“一般”的系数（千分比）": "Factor for 一般 (per mille)",
+    "“事后填报”的系数（千分比）": "Factor for hours typed afterwards (per mille)",
+    "“签到签退”的系数（千分比）": "Factor for checked-in hours (per mille)",
+    "“纸质记录导入”的系数（千分比）": "Factor for hours imported from paper (per mille)",
+    "记录方式系数": "Factors by how recorded", "记录方式": "How recorded", "不区分": "equal",
+    "五个星级门槛须逐级递增。": "The five star thresholds must increase.",
     "已发布新版积分办法": "New scoring policy published", "已按所选版本重新评定该年度": "The year is re-scored under that version",
     "这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。": "That is not a region card: paste the whole card (JSON) the other region exported.",
     "已登记联盟地区": "Region registered", "“{part}”不是日期：每个日期写成 年-月-日，用空格或逗号分开。":

@@ -17,6 +17,7 @@ from ledger.commands import store as base
 from ledger.verification.audit import ReadModels
 
 from ledger.domain.display import duration_text
+from ledger.domain.values import Assurance
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (sqlite:///file.db or postgresql://…); "
                                                  "default $TIMELEDGER_DATABASE_URL or sqlite:///timeledger.db")]
@@ -265,18 +266,23 @@ def certificate_verify(bundle_file: Annotated[Path, typer.Argument(help="Certifi
             base.console.print(f"[red]FAILED[/red]: {error}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     hours = duration_text(verified.total_minutes)
+    by_assurance = {assurance.value: sum(line.minutes for line in verified.sessions if line.assurance == assurance.value)
+                    for assurance in Assurance}  # how the hours were recorded, from the signed events (issue #15)
     if as_json:
         base.out.print_json(json.dumps({
             "ok": True, "number": verified.number, "region": verified.region_code, "member_id": verified.member_id,
             "member_name": verified.member_name, "sessions": len(verified.sessions),
-            "total_minutes": verified.total_minutes, "checkpoint_size": verified.checkpoint.size,
+            "total_minutes": verified.total_minutes, "minutes_by_assurance": by_assurance,
+            "checkpoint_size": verified.checkpoint.size,
             "witnesses": verified.witnesses, "sha256": verified.bundle_sha256}, ensure_ascii=False))
         return
     base.console.print(f"OK: certificate {verified.number} of {verified.member_name} ({verified.member_id}), issued by "
                        f"{verified.region_name} ({verified.region_code}); {len(verified.sessions)} certified "
                        f"session(s) proven in its log at size {verified.checkpoint.size}; "
                        f"reference {verified.reference}", highlight=False, soft_wrap=True)
-    base.out.print(f"{verified.total_minutes} minutes ({hours} h:mm)", highlight=False, soft_wrap=True)
+    base.out.print(f"{verified.total_minutes} minutes ({hours} h:mm); by assurance: "
+                   + ", ".join(f"{assurance} {minutes}" for assurance, minutes in by_assurance.items()),
+                   highlight=False, soft_wrap=True)
 
 
 AUDIT_INCOMPLETE_EXIT = 3  # no difference found, but not everything could be compared

@@ -19,7 +19,7 @@ from eventsourcing.domain import event
 from ledger.domain.base import LedgerAggregate
 from ledger.domain.display import points_text  # the display rule lives in display.py
 from ledger.domain.errors import InvalidInput
-from ledger.domain.values import Rating, stable_id
+from ledger.domain.values import Assurance, Rating, stable_id
 
 POLICY_V1_RULES: dict[str, Any] = {
     "points_per_certified_hour": 10,
@@ -31,14 +31,25 @@ POLICY_V1_RULES: dict[str, Any] = {
     "star_thresholds": [50, 100, 200, 400, 800],
 }
 RULE_KEYS = frozenset(POLICY_V1_RULES)
+# A published policy may weigh the hours by how they were recorded (values.Assurance), per mille; a
+# policy without it (v1 among them) weighs every class 1000 ‰, so results before #15 do not change.
+ASSURANCE_FACTORS = "assurance_factor_permille"
+EQUAL_ASSURANCE_FACTORS: dict[str, int] = {assurance.value: 1000 for assurance in Assurance}
 POINTS_PER_RULE_MAX = 10_000
 
 
 def check_rules(rules: dict[str, Any]) -> dict[str, Any]:
-    if set(rules) != RULE_KEYS:
-        raise InvalidInput(f"a scoring policy has exactly the rules {sorted(RULE_KEYS)}")
+    if not RULE_KEYS <= set(rules) <= RULE_KEYS | {ASSURANCE_FACTORS}:
+        raise InvalidInput(f"a scoring policy has exactly the rules {sorted(RULE_KEYS)} "
+                           f"(and, if it weighs them, {ASSURANCE_FACTORS})")
     for key, value in rules.items():
-        if key == "rating_factor_permille":
+        if key == ASSURANCE_FACTORS:
+            if not isinstance(value, dict) or set(value) != set(EQUAL_ASSURANCE_FACTORS) or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= POINTS_PER_RULE_MAX
+                    for v in value.values()):
+                raise InvalidInput("assurance factors are whole per-mille numbers for self_reported, checked_in "
+                                   "and imported")
+        elif key == "rating_factor_permille":
             if set(value) != {r.value for r in Rating} or not all(
                     isinstance(v, int) and 0 <= v <= POINTS_PER_RULE_MAX for v in value.values()):
                 raise InvalidInput("rating factors are whole per-mille numbers for 优, 良 and 一般")
@@ -76,6 +87,7 @@ class SessionFacts:
     rating: str
     item_key: str  # the post or menu item served
     excellent_order: bool  # a fulfilled resident order rated 优
+    assurance: str = Assurance.SELF_REPORTED.value  # how the hours were recorded (values.Assurance)
 
 
 @dataclass
@@ -99,6 +111,9 @@ class YearTotals:
     minutes_excellent: int = 0  # 优
     minutes_good: int = 0  # 良
     minutes_fair: int = 0  # 一般
+    # of those, the minutes recorded otherwise than typed afterwards: (assurance, rating, minutes) for
+    # checked_in and imported (ASSURED_CLASSES); self_reported minutes are the rest
+    assured_minutes: tuple[tuple[str, str, int], ...] = ()
     items: int = 0  # distinct posts / menu items served
     excellent_orders: int = 0  # fulfilled resident orders rated 优
     suggestions: int = 0
@@ -108,13 +123,23 @@ class YearTotals:
     claimed_posts: int = 0
 
 
+# The classes whose minutes YearTotals keeps apart (self_reported, the default, is the rest).
+ASSURED_CLASSES: tuple[tuple[str, str], ...] = tuple(
+    (assurance.value, rating.value) for assurance in Assurance if assurance is not Assurance.SELF_REPORTED
+    for rating in Rating)
+
+
 def totals_of(facts: YearFacts) -> YearTotals:
     minutes = {rating.value: 0 for rating in Rating}
+    assured = dict.fromkeys(ASSURED_CLASSES, 0)
     for s in facts.sessions:
         minutes[s.rating] += s.minutes
+        if (s.assurance, s.rating) in assured:
+            assured[s.assurance, s.rating] += s.minutes
     return YearTotals(
         sessions=len(facts.sessions), minutes_excellent=minutes[Rating.EXCELLENT.value],
         minutes_good=minutes[Rating.GOOD.value], minutes_fair=minutes[Rating.FAIR.value],
+        assured_minutes=tuple((a, r, m) for (a, r), m in assured.items() if m),
         items=len({s.item_key for s in facts.sessions}),
         excellent_orders=sum(1 for s in facts.sessions if s.excellent_order),
         suggestions=facts.suggestions, adopted_suggestions=facts.adopted_suggestions, reported=facts.reported,
@@ -122,10 +147,11 @@ def totals_of(facts: YearFacts) -> YearTotals:
 
 
 # Points are exact rationals. Every valid policy has whole-number rules, so a year's points times
-# POINTS_SCALE (60 minutes × 1000 per mille) is a whole number: that integer is the one exact stored
-# form (`Score.points_scaled`, the read models' `points_scaled` column); `Score.points` is the same
-# value as a Fraction. Shown with one decimal, rounded half up (`points_text`), everywhere.
-POINTS_SCALE = 60 * 1000
+# POINTS_SCALE (60 minutes × 1000 ‰ for the rating × 1000 ‰ for the assurance) is a whole number: that
+# integer is the one exact stored form (`Score.points_scaled`, the read models' `points_scaled`
+# column); `Score.points` is the same value as a Fraction. Shown with one decimal, rounded half up
+# (`points_text`), everywhere.
+POINTS_SCALE = 60 * 1000 * 1000
 
 
 @dataclass(frozen=True)
@@ -177,12 +203,21 @@ def missing_requirements(facts: YearFacts | YearTotals) -> tuple[str, ...]:
 def score_totals(rules: dict[str, Any], totals: YearTotals) -> Score:
     """积分和星级: the policy's points for a year (exact), its stars, and the requirements missed.
     The rules are linear in each rating's minutes and count sessions, distinct items, excellent
-    orders and adopted suggestions, so the year's totals are all they need. Computed in integers
-    (points × POINTS_SCALE); stars compare the exact value with the thresholds."""
+    orders and adopted suggestions, so the year's totals are all they need. An hour counts its
+    rating's factor times its assurance's factor (`assurance_factor_permille`; 1000 ‰ each where the
+    policy does not weigh them). Computed in integers (points × POINTS_SCALE); stars compare the
+    exact value with the thresholds."""
     factor = rules["rating_factor_permille"]
-    scaled = rules["points_per_certified_hour"] * (
-        totals.minutes_excellent * factor[Rating.EXCELLENT.value] + totals.minutes_good * factor[Rating.GOOD.value]
-        + totals.minutes_fair * factor[Rating.FAIR.value])
+    weight = rules.get(ASSURANCE_FACTORS, EQUAL_ASSURANCE_FACTORS)
+    self_reported = {Rating.EXCELLENT.value: totals.minutes_excellent, Rating.GOOD.value: totals.minutes_good,
+                     Rating.FAIR.value: totals.minutes_fair}
+    weighted = 0
+    for assurance, rating, minutes in totals.assured_minutes:
+        self_reported[rating] -= minutes
+        weighted += minutes * factor[rating] * weight[assurance]
+    weighted += sum(minutes * factor[rating] for rating, minutes in self_reported.items()) * \
+        weight[Assurance.SELF_REPORTED.value]
+    scaled = rules["points_per_certified_hour"] * weighted
     scaled += POINTS_SCALE * (
         rules["points_per_certified_session"] * totals.sessions + rules["points_per_distinct_item"] * totals.items
         + rules["points_per_excellent_order"] * totals.excellent_orders

@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.settings import settings_for_tests
+from api.web.core import SESSION_COOKIE
 from ledger.application import Ledger
 from ledger.domain import base
 from ledger.domain.values import CHINA_TIME
@@ -82,6 +83,13 @@ def test_scan_in_and_out_drafts_a_checked_in_session_the_office_certifies(env: t
     assert certified.json()["minutes"] == 105
     activity = client.get(f"/v1/activities/{activity_id}", headers=office).json()
     assert activity["attendance"][0]["outcome"] == "drafted"
+    member = world.a.member  # the hours show as checked in: in the session list and on the member's records page
+    listed = client.get("/v1/lists/sessions", params={"member_id": str(member.actor_id)},
+                        headers=world.headers(member)).json()["items"]
+    assert [(row["session_id"], row["assurance"]) for row in listed if row["session_id"] == out["session_id"]] == [
+        (out["session_id"], "checked_in")]
+    client.cookies.set(SESSION_COOKIE, world.tokens[member.actor_id])
+    assert 'data-assurance="checked_in">签到签退<' in client.get("/me/records").text
 
 
 def test_an_expired_code_is_refused(env: tuple[TestClient, World]) -> None:

@@ -80,6 +80,14 @@ def _verified(ledger: Ledger) -> None:
     assert report.ok, [str(problem) for problem in report.problems]
 
 
+def _shown(client: TestClient, world: World, setting: str) -> str:
+    """What the settings page shows as the setting's current value."""
+    _as(client, world, world.region)
+    found = re.search(rf'data-setting="{setting}">([^<]*)<', client.get("/region/settings").text)
+    assert found is not None, setting
+    return found.group(1)
+
+
 def _flash_ok(response: Any) -> None:
     assert response.status_code == 303, response.text[:500]
     assert '"kind": "ok"' in __import__("urllib.parse").parse.unquote(response.cookies.get("tl_flash", ""))
@@ -90,8 +98,7 @@ def _flash_ok(response: Any) -> None:
 def test_the_transfer_timeout_is_set_on_the_settings_page_as_a_signed_event_with_its_reason(setup: Any) -> None:
     _, client, world = setup
     ledger = world.ledger
-    _as(client, world, world.region)
-    assert 'data-setting="transfer-timeout">30 天<' in client.get("/region/settings").text
+    assert _shown(client, world, "transfer-timeout") == "30 天"
     before = len(_events(ledger))
     response = _post(client, world, "/region/settings/transfer-timeout", days="45", reason="跨省转移回执较慢")
     _flash_ok(response)
@@ -100,7 +107,7 @@ def test_the_transfer_timeout_is_set_on_the_settings_page_as_a_signed_event_with
     [(kind, payload, key)] = _new_statements(ledger, before)
     assert (kind, payload["days"], payload["reason"], key) == ("Region.TransferTimeoutSet", 45, "跨省转移回执较慢",
                                                                _region_key(ledger))
-    assert 'data-setting="transfer-timeout">45 天<' in client.get("/region/settings").text
+    assert _shown(client, world, "transfer-timeout") == "45 天"
     _verified(ledger)
 
 
@@ -157,6 +164,31 @@ def test_a_deadline_outside_its_year_is_refused_and_kept(setup: Any) -> None:
     response = _post(client, world, "/region/settings/report-deadline", year="2027", deadline="9月30日", reason="推迟")
     assert _messages(response.text)[("deadline", "deadline")].startswith("日期格式应为")
     assert len(_events(world.ledger)) == before
+
+
+def test_the_counter_confirmation_is_set_on_the_settings_page_as_a_signed_event_with_its_reason(setup: Any) -> None:
+    _, client, world = setup
+    ledger = world.ledger
+    assert _shown(client, world, "counter-confirmation") == "不须核对"
+    before = len(_events(ledger))
+    refused = _post(client, world, "/region/settings/counter-confirmation", required="1", reason="")
+    assert refused.status_code == 422
+    assert _messages(refused.text)[("confirm", "reason")] == "请说明修改原因（将签入记录）。"
+    assert '<option value="1" selected>' in refused.text  # the choice is kept
+    refused = _post(client, world, "/region/settings/counter-confirmation", required="maybe", reason="防止冒用党员码")
+    assert _messages(refused.text)[("confirm", "required")] == "请从列表中选择。"
+    assert 'value="防止冒用党员码"' in refused.text
+    assert len(_events(ledger)) == before and not ledger.get_region().counter_confirmation
+    _flash_ok(_post(client, world, "/region/settings/counter-confirmation", required="1", reason="防止冒用党员码"))
+    assert ledger.get_region().counter_confirmation is True
+    [(kind, payload, key)] = _new_statements(ledger, before)
+    assert (kind, payload["required"], payload["reason"], key) == (
+        "Region.CounterConfirmationSet", True, "防止冒用党员码", _region_key(ledger))
+    assert _shown(client, world, "counter-confirmation") == "须当面核对"
+    assert '<option value="1" selected>' in client.get("/region/settings").text
+    _flash_ok(_post(client, world, "/region/settings/counter-confirmation", required="0", reason="试点结束"))
+    assert ledger.get_region().counter_confirmation is False
+    _verified(ledger)
 
 
 # -- units, communities, counters, pairings ------------------------------------------------------------------
@@ -300,6 +332,19 @@ def test_a_policy_is_published_and_a_year_rescored(setup: Any) -> None:
     [(kind, payload, _)] = _new_statements(ledger, before)
     assert (kind, payload["version"], payload["reason"]) == ("Region.YearRescored", 2, "按新办法复核")
     assert "v2" in client.get("/region/policies").text
+
+
+def test_a_policy_may_weigh_hours_by_how_they_were_recorded(setup: Any) -> None:
+    _, client, world = setup
+    ledger = world.ledger
+    _as(client, world, world.region)
+    assert 'value="1000"' in client.get("/region/policies").text  # every class weighs 1000 ‰ until a policy says
+    _flash_ok(_post(client, world, "/region/policies", **{**POLICY_FORM, "assurance_imported": "500"}))
+    assert ledger.get_scoring_policy(2).rules["assurance_factor_permille"] == {
+        "self_reported": 1000, "checked_in": 1000, "imported": 500}  # a blank class keeps 1000 ‰
+    assert "纸质记录导入 500" in client.get("/region/policies").text
+    _flash_ok(_post(client, world, "/region/policies", **{**POLICY_FORM, "version": "3"}))
+    assert "assurance_factor_permille" not in ledger.get_scoring_policy(3).rules  # none typed: not weighed
 
 
 def test_a_bad_policy_keeps_the_values_and_publishes_nothing(setup: Any) -> None:

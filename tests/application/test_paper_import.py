@@ -20,8 +20,13 @@ from ledger.commands import paper
 from ledger.domain.errors import InvalidInput
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Assurance
+from ledger.domain.scoring import POLICY_V1_RULES
 from ledger.verification.store import verify_store
-from tests.scenario import Region, at_day, build_region
+from projections import queries as q
+from projections.projector import Views
+from projections.reports import feedback
+from tests.projections.helpers import clean_rebuild, differences, dump, fresh_views
+from tests.scenario import Region, at_day, build_region, serve
 
 
 TODAY = date(2026, 12, 1)  # the clock is pinned: the cards are of 2026, imported on 1 December
@@ -192,7 +197,6 @@ def test_the_cli_reports_in_chinese_and_exits_non_zero_on_problems(tmp_path: Pat
 
 def test_the_record_card_shows_imported_lines_as_such(region: Region) -> None:
     from projections.reports import card
-    from tests.projections.helpers import fresh_views
 
     paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
     views = fresh_views(region.ledger)
@@ -206,8 +210,6 @@ def test_the_record_card_shows_imported_lines_as_such(region: Region) -> None:
 
 def test_the_region_overview_breaks_hours_down_by_assurance(region: Region) -> None:
     from projections.reports import overview
-    from tests.projections.helpers import fresh_views
-    from tests.scenario import serve
 
     serve(region, region.members[1], 30)  # typed afterwards: self-reported
     paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
@@ -224,7 +226,6 @@ def test_a_certificate_carries_and_shows_the_assurance_of_each_session(region: R
     from ledger.application.certificates import issue_certificate
     from ledger.verification.certificates import verify_certificate
     from projections.render.certificate import certificate_report
-    from tests.scenario import serve
 
     member = region.members[0]
     serve(region, member, 30)
@@ -234,3 +235,43 @@ def test_a_certificate_carries_and_shows_the_assurance_of_each_session(region: R
     assert sorted(line.assurance for line in verified.sessions) == ["imported", "self_reported"]
     rows = certificate_report(verified).sections[0].items[0].rows
     assert sorted(row["certified_by"] for row in rows) == ["紫鑫城社区", "紫鑫城社区\n纸质记录导入"]
+
+
+# -- everywhere the assurance shows: the feedback, the member-years, a policy that weighs the classes ----------
+
+def _year(views: Views, region: Region) -> q.MemberYear:
+    [my] = q.member_years(views, year=2026, member_id=str(region.members[0].actor_id))
+    return my
+
+
+def test_the_feedback_shows_how_each_members_hours_were_recorded(region: Region) -> None:
+    serve(region, region.members[0], 30)  # typed afterwards
+    paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
+    views = fresh_views(region.ledger)
+    views.rebuild()
+    assert _year(views, region).minutes_by_assurance == {"self_reported": 30, "checked_in": 0, "imported": 90}
+    report = feedback(views, year=2026, require_consent=False)
+    rows = [row for section in report.sections for item in section.items for row in getattr(item, "rows", [])]
+    by_name = {row["name"]: row for row in rows}
+    member = region.ledger.get_member(region.members[0].actor_id)
+    assert by_name[member.name]["assurance"] == "事后填报 0:30\n纸质记录导入 1:30"
+    others = [row["assurance"] for name, row in by_name.items() if name != member.name]
+    assert others and set(others) == {"—"}  # no certified hours: nothing to break down
+
+
+def test_a_published_policy_weighs_imported_hours_and_v1_scores_as_before(region: Region) -> None:
+    ledger = region.ledger
+    serve(region, region.members[0], 30)
+    paper.import_sessions(region.ledger, region.community, _csv([_line(region, 0)]), "cards.csv")
+    views = fresh_views(ledger)
+    views.rebuild()
+    before = _year(views, region)
+    assert before.policy_version == 1
+    ledger.publish_scoring_policy(actor=region.region, version=2, note="补录按半数计", from_year=2026, rules={
+        **POLICY_V1_RULES, "assurance_factor_permille": {"self_reported": 1000, "checked_in": 1000, "imported": 500}})
+    views.catch_up()
+    after = _year(views, region)
+    assert after.policy_version == 2
+    # the imported 90 minutes rated 优: 1.5 h × 10 × 1.2 = 18 points under v1, half of it under v2
+    assert before.points is not None and after.points == before.points - 9
+    assert differences(dump(views), clean_rebuild(ledger)) == {}  # caught up as a rebuild computes it

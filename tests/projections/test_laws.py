@@ -16,36 +16,42 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import sqlalchemy as sa
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from ledger.application import Actor, Ledger
 from ledger.demo import at, simulated
-from ledger.domain.errors import LedgerError
+from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.orders import Order, Suggestion
 from ledger.domain.scoring import (
+    ASSURED_CLASSES,
+    POINTS_SCALE,
     POLICY_V1_RULES,
     SessionFacts,
     YearFacts,
     YearTotals,
+    check_rules,
     missing_requirements,
     points_text,
     score,
     score_totals,
     totals_of,
 )
-from ledger.domain.values import STANDARD_POSTS, ConsentPurpose, Rating, Role
+from ledger.domain.values import STANDARD_POSTS, Assurance, ConsentPurpose, Rating, Role
 from projections import queries as q
 from projections import schema as t
 from tests.projections.helpers import clean_rebuild, differences, dump, fresh_views
 
 RATINGS = [r.value for r in Rating]
+ASSURANCES = [a.value for a in Assurance]
 
 # -------------------------------------------------------------------------------------------------
 # Scoring laws
 
 sessions_st = st.lists(st.builds(SessionFacts, minutes=st.integers(1, 960), rating=st.sampled_from(RATINGS),
-                                 item_key=st.sampled_from(["p1", "p2", "p3", "m1"]), excellent_order=st.booleans()),
+                                 item_key=st.sampled_from(["p1", "p2", "p3", "m1"]), excellent_order=st.booleans(),
+                                 assurance=st.sampled_from(ASSURANCES)),
                        max_size=12)
 facts_st = st.builds(YearFacts, sessions=sessions_st, adopted_suggestions=st.integers(0, 3),
                      suggestions=st.integers(0, 4), reported=st.booleans(), exempted=st.booleans(),
@@ -58,15 +64,17 @@ rules_st = st.fixed_dictionaries({
     "points_per_excellent_order": st.integers(0, 20),
     "points_per_adopted_suggestion": st.integers(0, 20),
     "star_thresholds": st.lists(st.integers(1, 2000), min_size=5, max_size=5, unique=True).map(sorted),
-})
+}, optional={"assurance_factor_permille": st.fixed_dictionaries({a: st.integers(0, 3000) for a in ASSURANCES})})
 
 
 def independent_totals(facts: YearFacts) -> YearTotals:
     """What the projector keeps for a member-year: sums, not sessions (written out here, apart from
     the domain's `totals_of`)."""
     minutes = {r: sum(s.minutes for s in facts.sessions if s.rating == r) for r in RATINGS}
+    assured = [(a, r, sum(s.minutes for s in facts.sessions if (s.assurance, s.rating) == (a, r)))
+               for a in ASSURANCES[1:] for r in RATINGS]
     return YearTotals(sessions=len(facts.sessions), minutes_excellent=minutes["优"], minutes_good=minutes["良"],
-                      minutes_fair=minutes["一般"], items=len({s.item_key for s in facts.sessions}),
+                      minutes_fair=minutes["一般"], assured_minutes=tuple(row for row in assured if row[2]), items=len({s.item_key for s in facts.sessions}),
                       excellent_orders=sum(1 for s in facts.sessions if s.excellent_order),
                       suggestions=facts.suggestions, adopted_suggestions=facts.adopted_suggestions,
                       reported=facts.reported, exempted=facts.exempted, claimed_posts=facts.claimed_posts)
@@ -75,8 +83,9 @@ def independent_totals(facts: YearFacts) -> YearTotals:
 def session_by_session(rules: dict[str, Any], facts: YearFacts) -> Fraction:
     """The policy's points written the slow way, straight from the notice's wording."""
     factor = rules["rating_factor_permille"]
+    weight = rules.get("assurance_factor_permille", dict.fromkeys(ASSURANCES, 1000))
     points = sum((Fraction(s.minutes, 60) * rules["points_per_certified_hour"] * Fraction(factor[s.rating], 1000)
-                  for s in facts.sessions), Fraction(0))
+                  * Fraction(weight[s.assurance], 1000) for s in facts.sessions), Fraction(0))
     points += rules["points_per_certified_session"] * len(facts.sessions)
     points += rules["points_per_distinct_item"] * len({s.item_key for s in facts.sessions})
     points += rules["points_per_excellent_order"] * sum(1 for s in facts.sessions if s.excellent_order)
@@ -90,8 +99,52 @@ def test_scoring_the_yearly_totals_equals_scoring_the_sessions(facts: YearFacts,
     assert totals_of(facts) == independent_totals(facts)
     assert score_totals(rules, independent_totals(facts)) == expected
     assert missing_requirements(independent_totals(facts)) == missing_requirements(facts) == expected.missing
-    assert expected.points_scaled == expected.points * 60_000
+    assert expected.points_scaled == expected.points * POINTS_SCALE
 
+
+
+def _as_typed_afterwards(facts: YearFacts) -> YearFacts:
+    return YearFacts(**{**facts.__dict__, "sessions": [
+        SessionFacts(**{**s.__dict__, "assurance": Assurance.SELF_REPORTED.value}) for s in facts.sessions]})
+
+
+@given(facts=facts_st)
+def test_policy_v1_weighs_every_assurance_alike_so_results_before_issue_15_do_not_change(facts: YearFacts) -> None:
+    """v1 has no assurance factors: a year scores what it scored when every session was typed
+    afterwards, and what a policy naming 1000 ‰ for every class scores."""
+    assert "assurance_factor_permille" not in POLICY_V1_RULES
+    expected = score(POLICY_V1_RULES, _as_typed_afterwards(facts))
+    assert score(POLICY_V1_RULES, facts) == expected
+    equal = {**POLICY_V1_RULES, "assurance_factor_permille": dict.fromkeys(ASSURANCES, 1000)}
+    assert score(check_rules(equal), facts) == expected
+
+
+def test_a_policy_weighing_assurance_changes_the_hours_points_as_it_says() -> None:
+    facts = YearFacts(sessions=[
+        SessionFacts(minutes=60, rating="良", item_key="p1", excellent_order=False, assurance="checked_in"),
+        SessionFacts(minutes=120, rating="良", item_key="p1", excellent_order=False, assurance="imported"),
+        SessionFacts(minutes=60, rating="优", item_key="p1", excellent_order=False)],
+        suggestions=1, reported=True, claimed_posts=1)
+    # v1: 10 + 20 + 12 for the hours (优 × 1.2), 3 × 5 for the sessions, 10 for the one post
+    assert score(POLICY_V1_RULES, facts).points == 67
+    weighted = check_rules({**POLICY_V1_RULES, "assurance_factor_permille": {
+        "self_reported": 1000, "checked_in": 1500, "imported": 500}})
+    # checked in 10 × 1.5, imported 20 × 0.5, typed afterwards 12 × 1: the counts are not weighed
+    assert score(weighted, facts).points == 15 + 10 + 12 + 15 + 10
+    assert score_totals(weighted, totals_of(facts)) == score(weighted, facts)
+    assert {(a, r) for a, r, _ in totals_of(facts).assured_minutes} <= set(ASSURED_CLASSES)
+
+
+@pytest.mark.parametrize("factors", [
+    {"self_reported": 1000, "checked_in": 1000},  # a class left out
+    {"self_reported": 1000, "checked_in": 1000, "imported": -1},
+    {"self_reported": 1000, "checked_in": 1000, "imported": 1.5},
+    {"self_reported": 1000, "checked_in": 1000, "imported": True},
+    {"self_reported": 1000, "checked_in": 1000, "imported": 500, "rumoured": 0},
+])
+def test_assurance_factors_name_every_class_with_whole_per_mille(factors: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        check_rules({**POLICY_V1_RULES, "assurance_factor_permille": factors})
 
 totals_st = st.builds(
     lambda sessions, items, excellent, **rest: YearTotals(

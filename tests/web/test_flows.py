@@ -17,7 +17,7 @@ import re
 import urllib.parse
 from typing import Any
 
-from ledger.domain.display import duration_text, minutes_from_text
+from ledger.domain.display import ASSURANCE_TEXT, duration_text, minutes_from_text
 from ledger.verification.certificates import verify_certificate
 from tests.web.conftest import DESKTOP, PHONE, Pages, Server
 
@@ -189,6 +189,8 @@ def test_member_certificate_downloads_and_verifies_offline(server: Server, pages
     auditor.wait_for_selector("#result")
     assert "全部检查通过" in auditor.inner_text("#result")
     assert auditor.locator(".steps li.ok").count() == 6
+    shown = auditor.locator("#result td[data-assurance]").all_inner_texts()  # how each session was recorded
+    assert shown and sorted(shown) == sorted(ASSURANCE_TEXT[line.assurance] for line in verified.sessions)
     pages.shot(auditor, "audit-verified")
 
     tampered = re.sub(rb'"minutes":(\d+)', lambda m: b'"minutes":' + str(int(m.group(1)) + 60).encode(), data,

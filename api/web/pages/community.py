@@ -33,6 +33,7 @@ from api.schemas.organisations import CatalogueItemIn, MenuItemIn, PostIn, Price
 from api.schemas.service import AdoptIn, DispatchIn, ForwardIn, RatingIn, ReasonIn
 from api.web import core
 from api.web.pages.home import report_query
+from api.web.pages.resident import cancelling
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.domain.limits import (
     AGENCY_CHARS_MAX,
@@ -509,14 +510,8 @@ async def dispatch(request: Request, order_id: UUID) -> Response:
 async def cancel_order(request: Request, order_id: UUID) -> Response:
     principal, _ = _me(request)
     form = await core.read_form(request)
-
-    def run() -> None:
-        reason = ReasonIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
-        api_orders.cancel(order_id, reason, core.commands_for(
-            request, principal, path=f"/v1/orders/{order_id}/cancellation", idempotency_key=core.form_key(form)))
-
-    return await core.perform(request, run, back="/community/menu", ok="已取消订单", form=form,
-                              again=lambda: menu(request))
+    return await core.perform(request, cancelling(request, principal, order_id, form), back="/community/menu",
+                              ok="已取消订单", form=form, again=lambda: menu(request))
 
 
 # -- posts and teams ----------------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from api.auth import Principal
+from api.commands import Commands
 from api.errors import REFUSALS, http_status_of
 from api.member_access import REASON_CHARS_MIN
 from api.routers import communities as api_communities
@@ -36,6 +37,7 @@ from api.routers import transfers as api_transfers
 from api.routers import units as api_units
 from api.routers.reports import this_year
 from api.schemas.auth import ActivationIn, LoginIn
+from api.schemas.offices import CounterConfirmationIn
 from api.schemas.organisations import CommunityIn, CounterIn, PairingIn, UnitIn
 from api.schemas.region import (
     POINTS_MAX,
@@ -53,6 +55,7 @@ from api.schemas.transfers import RegionCardIn
 from api import catalogue
 from api.web import core
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
+from ledger.domain.display import ASSURANCE_TEXT
 from ledger.domain.errors import NotFound, NotPermitted
 from ledger.domain.limits import (
     CALENDAR_SOURCE_CHARS_MAX,
@@ -65,6 +68,7 @@ from ledger.domain.limits import (
 )
 from ledger.domain.organisations import DECLARED_MEMBERS_MAX
 from ledger.domain.region import TRANSFER_TIMEOUT_DAYS_MAX
+from ledger.domain.scoring import ASSURANCE_FACTORS, EQUAL_ASSURANCE_FACTORS
 from ledger.domain.values import Role, UnitType
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
@@ -229,6 +233,12 @@ def _key(form: FormData) -> str | None:
     return core.form_key(form)
 
 
+def _command(request: Request, principal: Principal, read: Reader, path: str, method: str = "POST") -> Commands:
+    """The API's command runner for the router function at `path`, as the region (the form's nonce is the
+    idempotency key)."""
+    return core.commands_for(request, principal, path=path, method=method, idempotency_key=_key(read.form))
+
+
 # -- 地区设置: display name, storage cap, transfer timeout, report deadlines --------------------------------
 
 def _settings_page(request: Request, principal: Principal, submitted: Submitted | None = None,
@@ -246,48 +256,56 @@ def settings_page(request: Request) -> Response:
     return _settings_page(request, _admin(request))
 
 
-@router.post("/region/settings/transfer-timeout")
-async def set_transfer_timeout(request: Request) -> Response:
+async def _setting(request: Request, *, form_name: str, ok: str, fields: Callable[[Reader], dict[str, Any]],
+                   schema: Callable[..., Any], call: Callable[[Any, Any], Any], path: str,
+                   method: str = "POST") -> Response:
+    """One 地区设置 form: its own fields, then the reason (required, signed into the event), then the API's
+    router function at `path`; refused, the settings page again with what was typed."""
     def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        days = read.whole("days", 1, TRANSFER_TIMEOUT_DAYS_MAX)
+        values = fields(read)
         reason = read.reason()
         read.done()
-        body = TransferTimeoutIn(days=days or 1, reason=reason)
-        return lambda: api_region.set_transfer_timeout(body, core.commands_for(
-            request, principal, path="/v1/region/transfer-timeout", method="PUT", idempotency_key=_key(read.form)))
+        body = schema(**values, reason=reason)
+        return lambda: call(body, _command(request, principal, read, path, method))
 
-    return await _submit(request, form_name="timeout", render=_settings_page, handle=handle,
-                         ok="已修改转移回执时限", back="/region/settings")
+    return await _submit(request, form_name=form_name, render=_settings_page, handle=handle, ok=ok,
+                         back="/region/settings")
+
+
+@router.post("/region/settings/transfer-timeout")
+async def set_transfer_timeout(request: Request) -> Response:
+    return await _setting(request, form_name="timeout", ok="已修改转移回执时限", schema=TransferTimeoutIn,
+                          fields=lambda read: {"days": read.whole("days", 1, TRANSFER_TIMEOUT_DAYS_MAX)},
+                          call=api_region.set_transfer_timeout, path="/v1/region/transfer-timeout", method="PUT")
 
 
 @router.post("/region/settings/name")
 async def set_display_name(request: Request) -> Response:
-    def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        name = read.text("display_name", DISPLAY_NAME_CHARS_MAX)
-        reason = read.reason()
-        read.done()
-        body = RegionSettingsIn(display_name=name, reason=reason)
-        return lambda: api_region.change_settings(body, core.commands_for(
-            request, principal, path="/v1/region/settings", idempotency_key=_key(read.form)))
+    return await _setting(request, form_name="name", ok="已修改对外名称", schema=RegionSettingsIn,
+                          fields=lambda read: {"display_name": read.text("display_name", DISPLAY_NAME_CHARS_MAX)},
+                          call=api_region.change_settings, path="/v1/region/settings")
 
-    return await _submit(request, form_name="name", render=_settings_page, handle=handle, ok="已修改对外名称",
-                         back="/region/settings")
+
+def _storage_cap(read: Reader) -> dict[str, Any]:
+    clear = read.form.get("no_cap") == "1"
+    hours = None if clear else read.whole("cap_hours", 1, STORAGE_CAP_MINUTES_MAX // 60)
+    return {"storage_cap_minutes": hours * 60 if hours else None, "clear_storage_cap": clear}
 
 
 @router.post("/region/settings/storage-cap")
 async def set_storage_cap(request: Request) -> Response:
-    def handle(read: Reader, principal: Principal) -> Callable[[], Any]:
-        clear = read.form.get("no_cap") == "1"
-        hours = None if clear else read.whole("cap_hours", 1, STORAGE_CAP_MINUTES_MAX // 60)
-        reason = read.reason()
-        read.done()
-        body = RegionSettingsIn(storage_cap_minutes=hours * 60 if hours else None, clear_storage_cap=clear,
-                                reason=reason)
-        return lambda: api_region.change_settings(body, core.commands_for(
-            request, principal, path="/v1/region/settings", idempotency_key=_key(read.form)))
+    return await _setting(request, form_name="cap", ok="已修改时间账户存储上限", schema=RegionSettingsIn,
+                          fields=_storage_cap, call=api_region.change_settings, path="/v1/region/settings")
 
-    return await _submit(request, form_name="cap", render=_settings_page, handle=handle, ok="已修改时间账户存储上限",
-                         back="/region/settings")
+
+@router.post("/region/settings/counter-confirmation")
+async def set_counter_confirmation(request: Request) -> Response:
+    def required(read: Reader) -> dict[str, Any]:
+        return {"required": read.choice("required", {"1": True, "0": False})}
+
+    return await _setting(request, form_name="confirm", ok="已修改柜台核对本人设置", schema=CounterConfirmationIn,
+                          fields=required, call=api_region.set_counter_confirmation,
+                          path="/v1/region/counter-confirmation", method="PUT")
 
 
 @router.post("/region/settings/report-deadline")
@@ -301,9 +319,8 @@ async def set_report_deadline(request: Request) -> Response:
         read.done()
         assert year is not None and deadline is not None
         body = ReportDeadlineIn(deadline=deadline, reason=reason)
-        return lambda: api_region.set_deadline(year, body, core.commands_for(
-            request, principal, path=f"/v1/region/report-deadlines/{year}", method="PUT",
-            idempotency_key=_key(read.form)))
+        return lambda: api_region.set_deadline(
+            year, body, _command(request, principal, read, f"/v1/region/report-deadlines/{year}", method="PUT"))
 
     return await _submit(request, form_name="deadline", render=_settings_page, handle=handle,
                          ok="已设置报到截止日期", back="/region/settings")
@@ -340,8 +357,7 @@ async def register_unit(request: Request) -> Response:
         declared = read.whole("declared_members", 0, DECLARED_MEMBERS_MAX)
         read.done()
         body = UnitIn(name=name, unit_type=unit_type, declared_members=declared or 0)
-        return lambda: api_region.register_unit(body, core.commands_for(
-            request, principal, path="/v1/units", idempotency_key=_key(read.form)))
+        return lambda: api_region.register_unit(body, _command(request, principal, read, "/v1/units"))
 
     return await _submit(request, form_name="unit", render=_organisations_page, handle=handle,
                          ok="已登记单位党组织", back="/region/organisations", refused_field="name")
@@ -355,8 +371,7 @@ async def register_community(request: Request) -> Response:
         street = read.text("street", NAME_CHARS_MAX)
         read.done()
         body = CommunityIn(name=name, county=county, street=street)
-        return lambda: api_region.register_community(body, core.commands_for(
-            request, principal, path="/v1/communities", idempotency_key=_key(read.form)))
+        return lambda: api_region.register_community(body, _command(request, principal, read, "/v1/communities"))
 
     return await _submit(request, form_name="community", render=_organisations_page, handle=handle,
                          ok="已登记社区党组织", back="/region/organisations", refused_field="name")
@@ -386,8 +401,8 @@ async def open_counter(request: Request) -> Response:
         name = read.text("name", NAME_CHARS_MAX)
         read.done()
         body = CounterIn(name=name)
-        return lambda: api_communities.open_counter(community_id, body, core.commands_for(
-            request, principal, path=f"/v1/communities/{community_id}/counters", idempotency_key=_key(read.form)))
+        return lambda: api_communities.open_counter(
+            community_id, body, _command(request, principal, read, f"/v1/communities/{community_id}/counters"))
 
     return await _submit(request, form_name="counter", render=_organisations_page, handle=handle,
                          ok="已开设爱心超市柜台", back="/region/organisations", refused_field="name")
@@ -405,8 +420,7 @@ async def pair_unit(request: Request) -> Response:
         reason = read.reason()
         read.done()
         body = PairingIn(community_id=community_id, reason=reason)
-        return lambda: api_units.pair(unit_id, body, core.commands_for(
-            request, principal, path=f"/v1/units/{unit_id}/pairing", idempotency_key=_key(read.form)))
+        return lambda: api_units.pair(unit_id, body, _command(request, principal, read, f"/v1/units/{unit_id}/pairing"))
 
     return await _submit(request, form_name="pair", render=_organisations_page, handle=handle,
                          ok="已结对共建", back="/region/organisations", refused_field="community_id")
@@ -585,8 +599,8 @@ async def rotate_key(request: Request) -> Response:
         reason = read.reason(chars_max=KEY_REASON_CHARS_MAX)
         read.done()
         body = KeyRotateIn(reason=reason)
-        return lambda: api_keys.rotate_key(actor_id, body, core.commands_for(
-            request, principal, path=f"/v1/actors/{actor_id}/key-rotation", idempotency_key=_key(read.form)))
+        return lambda: api_keys.rotate_key(
+            actor_id, body, _command(request, principal, read, f"/v1/actors/{actor_id}/key-rotation"))
 
     return await _submit(request, form_name="rotate", render=_keys_page, handle=handle,
                          ok="已轮换密钥：新密钥自现在起签名，旧密钥已吊销", back="/region/keys")
@@ -604,8 +618,8 @@ async def revoke_key(request: Request) -> Response:
             read.errors["confirm"] = read.t("吊销后该密钥不能再签名，请勾选确认。")
         read.done()
         body = KeyRevokeIn(reason=reason)
-        return lambda: api_keys.revoke_key(key_id, body, core.commands_for(
-            request, principal, path=f"/v1/keys/{key_id}/revocation", idempotency_key=_key(read.form)))
+        return lambda: api_keys.revoke_key(
+            key_id, body, _command(request, principal, read, f"/v1/keys/{key_id}/revocation"))
 
     return await _submit(request, form_name="revoke", render=_keys_page, handle=handle,
                          ok="已吊销密钥", back="/region/keys")
@@ -619,6 +633,8 @@ RULE_FIELDS = [("points_per_certified_hour", "每认证小时积分"), ("points_
 FACTOR_FIELDS = [("优", "factor_excellent", "“优”的系数（千分比）"), ("良", "factor_good", "“良”的系数（千分比）"),
                  ("一般", "factor_fair", "“一般”的系数（千分比）")]
 STAR_FIELDS = [f"star_{n}" for n in range(1, 6)]
+# an hour's weight by how it was recorded (issue #15); left blank, 1000 ‰ (as policy v1 weighs every class)
+ASSURANCE_FIELDS = [(a, f"assurance_{a}", f"“{text}”的系数（千分比）") for a, text in ASSURANCE_TEXT.items()]
 
 
 def _policies(request: Request) -> list[Any]:
@@ -641,10 +657,13 @@ def _policies_page(request: Request, principal: Principal, submitted: Submitted 
     defaults.update({form_name: latest.get("rating_factor_permille", {}).get(grade, "")
                      for grade, form_name, _ in FACTOR_FIELDS})
     defaults.update({name: (latest.get("star_thresholds") or [""] * 5)[i] for i, name in enumerate(STAR_FIELDS)})
+    defaults.update({form_name: latest.get(ASSURANCE_FACTORS, EQUAL_ASSURANCE_FACTORS)[assurance]
+                     for assurance, form_name, _ in ASSURANCE_FIELDS})
     return _render(request, principal, "region/policies.html", "积分办法", {
         "policies": policies, "from_year": sorted(region.policy_from_year.items()),
         "by_year": sorted(region.policy_by_year.items()), "next_version": len(policies) + 1,
         "defaults": defaults, "rule_fields": RULE_FIELDS, "factor_fields": FACTOR_FIELDS, "star_fields": STAR_FIELDS,
+        "assurance_fields": ASSURANCE_FIELDS, "assurance_text": ASSURANCE_TEXT,
         "year": this_year(), "points_max": POINTS_MAX}, submitted, status_code)
 
 
@@ -662,14 +681,18 @@ async def publish_policy(request: Request) -> Response:
         rules = {name: read.whole(name, 0, POINTS_MAX) for name, _ in RULE_FIELDS}
         factors = {grade: read.whole(form_name, 0, POINTS_MAX) for grade, form_name, _ in FACTOR_FIELDS}
         stars = [read.whole(name, 0, POINTS_MAX) for name in STAR_FIELDS]
+        weights = {assurance: read.whole(form_name, 0, POINTS_MAX, required=False)
+                   for assurance, form_name, _ in ASSURANCE_FIELDS}
+        weighed = {ASSURANCE_FACTORS: {a: 1000 if w is None else w for a, w in weights.items()}} \
+            if any(w is not None for w in weights.values()) else {}
         if all(s is not None for s in stars) and any(a >= b for a, b in zip(stars, stars[1:])):  # type: ignore[operator]  # all ints here
             read.errors["star_1"] = read.t("五个星级门槛须逐级递增。")
         read.done()
         body = ScoringPolicyIn(version=version or 2, from_year=from_year or YEAR_MIN, note=note,
                                rules=ScoringRulesIn.model_validate({**rules, "rating_factor_permille": factors,
-                                                                    "star_thresholds": stars}))
-        return lambda: api_region.publish_policy(body, core.commands_for(
-            request, principal, path="/v1/region/scoring-policies", idempotency_key=_key(read.form)))
+                                                                    "star_thresholds": stars, **weighed}))
+        return lambda: api_region.publish_policy(
+            body, _command(request, principal, read, "/v1/region/scoring-policies"))
 
     return await _submit(request, form_name="publish", render=_policies_page, handle=handle,
                          ok="已发布新版积分办法", back="/region/policies", refused_field="version")
@@ -683,8 +706,7 @@ async def rescore(request: Request) -> Response:
         reason = read.reason()
         read.done()
         body = RescoreIn(year=year or YEAR_MIN, version=version or 1, reason=reason)
-        return lambda: api_region.rescore(body, core.commands_for(
-            request, principal, path="/v1/region/rescoring", idempotency_key=_key(read.form)))
+        return lambda: api_region.rescore(body, _command(request, principal, read, "/v1/region/rescoring"))
 
     return await _submit(request, form_name="rescore", render=_policies_page, handle=handle,
                          ok="已按所选版本重新评定该年度", back="/region/policies", refused_field="version")
@@ -729,8 +751,7 @@ async def add_peer(request: Request) -> Response:
             body = RegionCardIn.model_validate(json.loads(text))
         except (ValueError, ValidationError):
             raise Invalid({"card": read.t("这不是地区名片：请粘贴对方地区导出的名片（JSON）全文。")}) from None
-        return lambda: api_transfers.add_peer(body, core.commands_for(
-            request, principal, path="/v1/region/peers", idempotency_key=_key(read.form)))
+        return lambda: api_transfers.add_peer(body, _command(request, principal, read, "/v1/region/peers"))
 
     return await _submit(request, form_name="peer", render=_peers_page, handle=handle, ok="已登记联盟地区",
                          back="/region/peers", refused_field="card")
@@ -783,8 +804,8 @@ async def publish_calendar(request: Request) -> Response:
         read.done()
         assert year is not None
         body = CalendarIn(holidays=holidays, workdays=workdays, source=source, published_on=published_on)
-        return lambda: api_region.publish_calendar(year, body, core.commands_for(
-            request, principal, path=f"/v1/region/calendars/{year}", method="PUT", idempotency_key=_key(read.form)))
+        return lambda: api_region.publish_calendar(
+            year, body, _command(request, principal, read, f"/v1/region/calendars/{year}", method="PUT"))
 
     year = request.query_params.get("year", "")
     return await _submit(request, form_name="calendar", render=_calendars_page, handle=handle,

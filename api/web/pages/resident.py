@@ -9,6 +9,7 @@ signed with the resident's key.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -146,17 +147,21 @@ async def rate(request: Request, session_id: UUID) -> Response:
     return await core.perform(request, run, back=HOME, ok="感谢评价")
 
 
-@router.post("/resident/orders/{order_id}/cancel")
-async def cancel(request: Request, order_id: UUID) -> Response:
-    principal, _ = _me(request)
-    form = await core.read_form(request)
-
+def cancelling(request: Request, principal: Any, order_id: UUID, form: Any) -> Callable[[], None]:
+    """An order's cancellation with the reason typed: the resident's own, or the office's on the menu page."""
     def run() -> None:
         reason = ReasonIn(reason=core.field(form, "reason", chars_max=REASON_CHARS_MAX))
         api_orders.cancel(order_id, reason, core.commands_for(
             request, principal, path=f"/v1/orders/{order_id}/cancellation", idempotency_key=core.form_key(form)))
 
-    return await core.perform(request, run, back=HOME, ok="已取消订单")
+    return run
+
+
+@router.post("/resident/orders/{order_id}/cancel")
+async def cancel(request: Request, order_id: UUID) -> Response:
+    principal, _ = _me(request)
+    form = await core.read_form(request)
+    return await core.perform(request, cancelling(request, principal, order_id, form), back=HOME, ok="已取消订单")
 
 
 # -- the community office orders on a resident's behalf (a resident who telephones or calls in) ------------------
