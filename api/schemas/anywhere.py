@@ -18,7 +18,7 @@ class RemoteRedemptionIn(StrictIn):
     """跨区兑换：党员码上的所属地区不是本地区 / the member's QR names another region of the federation."""
 
     member_id: UUID = Field(examples=[EXAMPLE_MEMBER_ID])
-    home_region: str = Field(pattern=r"^\d{6}$", examples=["320104"],
+    home_region: str = Field(pattern=r"^\d{6}$", min_length=6, max_length=6, examples=["320104"],
                              description="党员所属地区（党员码上的 region）/ the member's home region (GB/T 2260)")
     redemption_id: UUID = Field(description="客户端生成，重试时不变 / client-generated, the same on retries")
     items: list[RedemptionLineIn] = Field(min_length=1, max_length=REDEMPTION_LINES_MAX)

@@ -38,6 +38,8 @@ NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller
     ("POST", "/v1/auth/tokens/{token_id}/revoke"), ("POST", "/v1/auth/activate"),
     # a peer region pushes a bundle: no login, the bundle's signatures are its credentials
     ("POST", "/v1/federation/transfer-imports"), ("POST", "/v1/federation/transfer-status"),
+    # 通存通兑: a peer region's counter asks about a member of this region; its signature is its credential
+    ("POST", "/v1/federation/redemptions"),
 }
 
 
@@ -213,6 +215,12 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/redemptions", "redemption.create", body=lambda w, r, s: {
         "member_id": str(s.member.actor_id), "redemption_id": str(uuid4()),
         "items": [{"item_id": str(w.a.item_id), "quantity": 1}]}),
+    # 通存通兑: the matrix's region has no peers, so an allowed counter is told the home region is unknown
+    Spec("POST", "/v1/redemptions/anywhere", "redemption.anywhere", body=lambda w, r, s: {
+        "member_id": str(s.member.actor_id), "home_region": "320104", "redemption_id": str(uuid4()),
+        "items": [{"item_id": str(w.a.item_id), "quantity": 1}]}, tolerate=frozenset({404})),
+    Spec("POST", "/v1/redemptions/anywhere/{redemption_id}/void", "redemption.anywhere",
+         lambda w, r, s: {"redemption_id": str(uuid4())}, tolerate=frozenset({404})),
     Spec("GET", "/v1/keys/{key_id}", "key.read", lambda w, r, s: {"key_id": s.counter_key_id}),
     Spec("POST", "/v1/keys", "key.register_client", body=lambda w, r, s: {
         "owner_id": str(authority_target(w, r, s).actor_id), "public_key": _public_key(), "label": "终端"}),
@@ -377,6 +385,7 @@ EXPECTED_TABLE = """
     suggestion.adopt                .   .    O    .    .    .    .
     suggestion.forward              .   .    O    .    .    .    .
     redemption.create               .   .    .    A    .    .    .     only a counter redeems
+    redemption.anywhere             .   .    .    A    .    .    .     跨区兑换: a counter, for a member of another region
     key.read                        A   A    A    A    A    A    A     public keys are public
     key.register_client             A   .    O    .    .    .    .     a member's key: only by activation (/v1/auth/activate)
     key.rotate                      A   O    O    .    .    .    .
@@ -509,8 +518,9 @@ def test_the_table_keeps_the_issue_promises() -> None:
     assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"
     assert {a for a in POLICY if Role.COUNTER in POLICY[a].scopes} - {
         "region.read", "policy.read", "community.read", "key.read", "region.card"} == {
-        "balance.read", "redemption.create", "counter.read", "member.identify"}, \
-        "a counter reads balances, redeems and checks who is spending (name, masked phone), nothing else"
+        "balance.read", "redemption.create", "redemption.anywhere", "counter.read", "member.identify"}, \
+        "a counter reads balances, redeems (here or for a member of another region) and checks who is spending " \
+        "(name, masked phone), nothing else"
     assert POLICY["member.identify"].scopes == {Role.COUNTER: Scope.OWN}  # its own community's members only
     assert POLICY["member.read_personal"].scopes == {Role.MEMBER: Scope.OWN, Role.COMMUNITY: Scope.OWN,
                                                      Role.UNIT: Scope.OWN}

@@ -62,7 +62,8 @@ def _real_ids(world: World) -> dict[str, str]:
             "team_id": str(a.team_id), "item_id": str(a.item_id), "year": "2026", "version": "1",
             "username": world.usernames[a.counter.actor_id],
             "consent_id": str(stable_id("consent", a.member.actor_id, "unit_feedback", str(a.unit.actor_id))), "kind": "card",
-            "transfer_id": str(a.order_id), "token_id": "0123456789abcdef", "activity_id": str(a.activity_id)}
+            "transfer_id": str(a.order_id), "token_id": "0123456789abcdef", "activity_id": str(a.activity_id),
+            "redemption_id": str(a.order_id)}  # no such cross-region redemption: refused, nothing changes
 
 
 @pytest.fixture(scope="module")
