@@ -69,6 +69,16 @@ PINNED: dict[str, tuple[str, int]] = {
     "DestinationUnreachable": ("destination_unreachable", 503),
     "TransferNotExpired": ("transfer_not_expired", 409),
     "VoidNeedsAnswer": ("transfer_void_needs_answer", 409),
+    # 通存通兑 (issue #14)
+    "HoldPending": ("hold_pending", 409),
+    "HoldNotFound": ("hold_not_found", 404),
+    "HoldReleased": ("hold_released", 409),
+    "HoldCaptured": ("hold_captured", 409),
+    "HoldExpired": ("hold_expired", 409),
+    "AnywhereRefused": ("anywhere_refused", 422),
+    "HomeRegionRefused": ("home_region_refused", 409),
+    "HomeRegionUnreachable": ("home_region_unreachable", 503),
+    "SettlementRefused": ("settlement_refused", 422),
     # api/: the API's own refusals
     "AuthenticationFailed": ("not_authenticated", 401),
     "InvalidCredentials": ("invalid_credentials", 401),
