@@ -181,12 +181,15 @@ class BenchRegion:
     community_id: UUID
     community_token: str
     counter_ids: list[UUID]
+    root_key: Any = None  # the province root's private key when this region made it (another region joins it)
 
 
 def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_member: int = 2,
-                         counters: int = 2, price_minutes: int = 7) -> BenchRegion:
+                         counters: int = 2, price_minutes: int = 7, code: str = "320102", name: str = "南京市玄武区",
+                         province_key: Any = None) -> BenchRegion:
     """A region with `members` members holding certified minutes and `counters` counters with
-    logins, written straight through the Ledger (no server needed yet)."""
+    logins, written straight through the Ledger (no server needed yet). With `province_key`, the
+    region joins that province (a second region of one federation)."""
     from api.auth import AuthService
     from api.settings import Settings
     from api.store import ApiStore
@@ -197,7 +200,7 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
     ledger = Ledger(database_url)
     store = ApiStore(ledger.database)
     try:
-        setup.init_region(ledger)
+        root_key = ledger.init_region(code=code, name=name, province_key=province_key)
         region = ledger.region_actor()
         unit, community = setup.paired_unit_and_community(ledger, region, unit_name="压测单位",
                                                           community_name="压测社区", street="街道",
@@ -228,7 +231,7 @@ def prepare_bench_region(database_url: str, *, members: int = 4, sessions_per_me
             tokens.append(auth.issue_token(login)[0])
         balances = {m: ledger.get_balance_minutes(m) for m in member_ids}
         return BenchRegion(member_ids, item_id, price_minutes, tokens, balances, community.actor_id, community_token,
-                           [c.actor_id for c in counter_actors])
+                           [c.actor_id for c in counter_actors], root_key)
     finally:
         store.close()
         ledger.close()

@@ -144,6 +144,8 @@ POLICY: dict[str, Rule] = {
     "suggestion.forward":        Rule(Kind.SUGGESTION, {C: O}, "交转建议 forward a suggestion"),
     # -- 爱心超市 -------------------------------------------------------------------------------
     "redemption.create":         Rule(Kind.MEMBER, {K: A}, "兑换 redeem minutes"),
+    "settlement.make":           Rule(Kind.NONE, {R: A}, "出具通存通兑结算单 sign this region's settlement statement"),
+    "settlement.read":           Rule(Kind.NONE, {R: A, AUD: A}, "核验通存通兑结算单 check a peer's statement"),
     "redemption.anywhere":       Rule(Kind.NONE, {K: A}, "跨区兑换 redeem for a member of another region "
                                                          "(the member's home region checks the member and the balance)"),
     # -- keys and logins -------------------------------------------------------------------------

@@ -73,6 +73,12 @@ class Settings(BaseSettings):
                                            "minute, after the burst; more are answered 429 rate_limited")
     federation_burst: int = Field(10, ge=1, le=10_000, description="Federation requests a client address may "
                                                                   "make at once before the rate applies")
+    federation_redemptions_per_minute: float = Field(
+        12_000.0, gt=0, le=600_000, description="通存通兑 requests (signed by a peer region: each is one counter's "
+                                                "step) per client address and minute, after the burst; more are "
+                                                "answered 429 and the counter is told to retry")
+    federation_redemptions_burst: int = Field(200, ge=1, le=100_000, description="通存通兑 requests a client "
+                                                                                "address may make at once")
     federation_concurrent_max: int = Field(
         2, ge=1, le=64, description="Bundles read and verified at once from anonymous peers (each holds up to "
                                     "bundle_request_bytes_max in memory); more are answered 429 rate_limited")

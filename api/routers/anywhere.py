@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+import logging
+from typing import Any
+
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -24,10 +27,12 @@ from api.policy import authorize
 from api.routers.federation import _client, federation_guard
 from api.routers.transfers import read_bounded_body
 from api.schemas.anywhere import RemoteRedemptionIn, RemoteRedemptionOut
-from ledger.application import anywhere
+from ledger.application import Actor, anywhere
 from ledger.application.anywhere import RemoteResult
+from ledger.domain.errors import LedgerError
 
 router = APIRouter(tags=["redemptions 爱心超市兑换"])
+log = logging.getLogger("timeledger.api.anywhere")
 ANSWER_TIMEOUT_SECONDS = 10.0  # a counter waits this long for the member's home region, then retries
 
 
@@ -38,19 +43,50 @@ def post(url: str, body: bytes) -> tuple[int, bytes]:
 
 @router.post("/v1/redemptions/anywhere", status_code=201, response_model=RemoteRedemptionOut,
              responses=COMMAND_RESPONSES, summary="跨区兑换 Redeem for a member of another region",
-             description="党员码上的所属地区不是本地区时使用：向党员所属地区申请冻结并扣减（双方签名，按 redemption_id "
-                         "只兑换一次）。所属地区拒绝：409，code 为其理由（如 balance_would_go_negative）；无法连接：503 "
-                         "home_region_unreachable，未扣减，可用同一 redemption_id 重试。/ For a member whose QR names "
-                         "another region: the home region holds and captures the minutes (both sides sign; once per "
-                         "`redemption_id`). Refused at home: 409 with its code; home unreachable: 503, nothing "
-                         "charged, retry with the same id.")
-def redeem_anywhere(body: RemoteRedemptionIn, actor: ActorDep, services: ServicesDep) -> RemoteRedemptionOut:
+             description="党员码上的所属地区不是本地区时使用：向党员所属地区申请冻结（双方签名，按 redemption_id 只兑换一次），"
+                         "冻结成功即可交付商品（status authorised），随后自动确认扣减（captured）。所属地区拒绝：409，code "
+                         "为其理由（如 balance_would_go_negative）；无法连接：503 home_region_unreachable，未扣减，可用同一 "
+                         "redemption_id 重试。/ For a member whose QR names another region: the home region holds the "
+                         "minutes (both sides sign; once per `redemption_id`); once authorised the goods may be given, "
+                         "and the capture follows at once in the background. Refused at home: 409 with its code; home "
+                         "unreachable: 503, nothing charged, retry with the same id.")
+def redeem_anywhere(body: RemoteRedemptionIn, actor: ActorDep, services: ServicesDep,
+                    background: BackgroundTasks) -> RemoteRedemptionOut:
     ledger = services.ledger
     authorize(ledger, actor, "redemption.anywhere")
     result: RemoteResult = anywhere.redeem_at_counter(
         ledger, actor=actor, member_id=body.member_id, home=body.home_region, redemption_id=body.redemption_id,
-        items=[(line.item_id, line.quantity) for line in body.items], post=post, write=services.writer.submit)
+        items=[(line.item_id, line.quantity) for line in body.items], post=post, write=services.writer.submit,
+        capture=False)
+    if result.status == "authorised":
+        background.add_task(_capture, services, actor, body.redemption_id)
     return RemoteRedemptionOut.of(result)
+
+
+def _capture(services: Any, actor: Actor, redemption_id: UUID) -> None:
+    """Right after the counter's answer: ask home to capture (the service's sweep retries a failure)."""
+    try:
+        anywhere.capture_pending(services.ledger, actor, redemption_id, post, services.writer.submit)
+    except LedgerError as error:
+        log.info("capture of a cross-region redemption deferred to the sweep: %s", error.code)
+
+
+@router.get("/v1/redemptions/anywhere/{redemption_id}", response_model=RemoteRedemptionOut,
+            responses=COMMAND_RESPONSES, summary="查看跨区兑换 A cross-region redemption",
+            description="本地区柜台的一笔跨区兑换及其状态（authorised 已冻结、captured 已扣减、released 已撤销、refused "
+                        "被拒绝）。/ A cross-region redemption at this region's counters and its status.")
+def read_anywhere(redemption_id: UUID, actor: ActorDep, services: ServicesDep) -> RemoteRedemptionOut:
+    ledger = services.ledger
+    authorize(ledger, actor, "redemption.anywhere")
+    return _out(ledger, anywhere.get_remote_redemption(ledger, redemption_id))
+
+
+def _out(ledger: Any, record: Any) -> RemoteRedemptionOut:
+    peer = ledger.get_region().peers.get(record.home, {})
+    return RemoteRedemptionOut.of(RemoteResult(
+        redemption_id=record.redemption_id, home=record.home, home_name=peer.get("name", record.home),
+        minutes=record.minutes, lines=record.lines, balance_minutes=record.balance_minutes, status=record.status,
+        applied=False))
 
 
 @router.post("/v1/redemptions/anywhere/{redemption_id}/void", response_model=RemoteRedemptionOut,
@@ -61,10 +97,7 @@ def void_anywhere(redemption_id: UUID, actor: ActorDep, services: ServicesDep) -
     ledger = services.ledger
     authorize(ledger, actor, "redemption.anywhere")
     record = anywhere.void(ledger, actor=actor, redemption_id=redemption_id, post=post, write=services.writer.submit)
-    peer = ledger.get_region().require_peer(record.home)
-    return RemoteRedemptionOut.of(RemoteResult(
-        redemption_id=record.redemption_id, home=record.home, home_name=peer.get("name", record.home),
-        minutes=record.minutes, lines=record.lines, balance_minutes=None, status=record.status, applied=False))
+    return _out(ledger, record)
 
 
 @router.post(anywhere.FEDERATION_REDEMPTION_PATH, tags=["transfers 转移接续"], responses={
@@ -81,8 +114,8 @@ def void_anywhere(redemption_id: UUID, actor: ActorDep, services: ServicesDep) -
 async def federation_redemption(request: Request) -> Response:
     services = request.app.state.services
     ledger = services.ledger
-    federation_guard(request.app).admit(_client(request))
+    federation_guard(request.app).admit_redemption(_client(request))
     message = await read_bounded_body(request, anywhere.MESSAGE_BYTES_MAX)
-    await run_in_threadpool(anywhere.check_request, ledger, message)  # forgeries never reach the writer
-    answer = await run_in_threadpool(services.writer.submit, lambda: anywhere.answer(ledger, message))
+    checked = await run_in_threadpool(anywhere.check_request, ledger, message)  # forgeries never reach the writer
+    answer = await run_in_threadpool(services.writer.submit, lambda: anywhere.answer(ledger, message, checked))
     return Response(answer, media_type="application/json")

@@ -45,12 +45,16 @@ class FederationGuard:
     """What stands between anonymous peers and this server: a token bucket per client address, and
     a bound on bundles read and verified at once (each holds up to `bundle_request_bytes_max`)."""
 
-    def __init__(self, *, buckets: TokenBucket, concurrent_max: int) -> None:
+    def __init__(self, *, buckets: TokenBucket, concurrent_max: int, redemption_buckets: TokenBucket) -> None:
         self.buckets = buckets
+        self.redemption_buckets = redemption_buckets  # 通存通兑: small signed messages, at a counter's pace
         self._slots = threading.BoundedSemaphore(concurrent_max)
 
     def admit(self, client: str) -> None:
         self.buckets.check(client)
+
+    def admit_redemption(self, client: str) -> None:
+        self.redemption_buckets.check(client)
 
     def acquire_slot(self) -> None:
         if not self._slots.acquire(blocking=False):
@@ -72,7 +76,9 @@ def federation_guard(app: FastAPI) -> FederationGuard:
                 guard = FederationGuard(
                     buckets=TokenBucket(rate_per_second=settings.federation_requests_per_minute / 60.0,
                                          burst=settings.federation_burst),
-                    concurrent_max=settings.federation_concurrent_max)
+                    concurrent_max=settings.federation_concurrent_max,
+                    redemption_buckets=TokenBucket(rate_per_second=settings.federation_redemptions_per_minute / 60.0,
+                                                   burst=settings.federation_redemptions_burst))
                 app.state.federation_guard = guard
     return guard
 

@@ -197,7 +197,7 @@ def check_request(ledger: Ledger, message: bytes) -> Request:
         raise AnywhereRefused("anywhere_message_invalid", f"kind is one of {', '.join(KINDS)}")
     expected = {"format", "kind", "home", "counter_region", "redemption_id", "member_id", "counter_id", "minutes"}
     if body["kind"] == "authorise":
-        expected |= {"lines", "sent_at"}
+        expected |= {"lines"}
     if set(body) != expected:
         raise AnywhereRefused("anywhere_message_invalid", f"a {body['kind']} request has exactly {sorted(expected)}")
     lines = _lines(body["lines"]) if body["kind"] == "authorise" else ()
@@ -211,10 +211,12 @@ def check_request(ledger: Ledger, message: bytes) -> Request:
                    _uuid(body["member_id"], "member_id"), counter_id, lines, minutes)
 
 
-def answer(ledger: Ledger, message: bytes) -> bytes:
+def answer(ledger: Ledger, message: bytes, checked: Request | None = None) -> bytes:
     """Answer a counter region's signed request with this region's signed answer (authorised,
-    captured, released, or refused with a code). AnywhereRefused when the request does not verify."""
-    request = check_request(ledger, message)
+    captured, released, or refused with a code). AnywhereRefused when the request does not verify.
+    `checked`: what `check_request` made of these very bytes already (a server checks outside its
+    writer, then answers in it)."""
+    request = checked if checked is not None and checked.signed.raw == message else check_request(ledger, message)
     try:
         account = ledger.get_account(request.member_id)
         ledger._get(request.member_id, Member)
@@ -339,22 +341,33 @@ def _direct(step: Callable[[], T]) -> T:
 
 
 def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
-                      items: Sequence[tuple[UUID, int]], post: Post, write: Write[Any] = _direct) -> RemoteResult:
+                      items: Sequence[tuple[UUID, int]], post: Post, write: Write[Any] = _direct,
+                      capture: bool = True) -> RemoteResult:
     """Redeem at this region's counter for a member of region `home`: authorise at home (the minutes
-    are held there), then capture. Exactly once per `redemption_id`: a retry resumes where it stopped
-    and sends the very same signed requests. Refused at home → HomeRegionRefused (its code); home
-    unreachable → HomeRegionUnreachable, and nothing was given. Each step that records runs through
-    `write`; the messages to home are sent outside it (a slow region never holds up this one's writer)."""
+    are held there), then (with `capture`; a service does it right after answering the counter)
+    capture. Exactly once per `redemption_id`: the authorise request is a function of the basket, so a
+    retry sends the very same signed bytes, and home answers it with the very same answer. Refused at
+    home → HomeRegionRefused (its code); home unreachable → HomeRegionUnreachable, nothing recorded
+    and nothing given. The record is written through `write` once home has answered; the messages to
+    home are sent outside it (a slow region never holds up this one's writer)."""
     home = check_region_code(home)
     if home == ledger.region_code:
         raise InvalidInput("the member is of this region: redeem here")
     peer = ledger.get_region().require_peer(home)
-    record, applied = write(lambda: _start(ledger, actor, member_id, home, redemption_id, items))
-    if record.status == RemoteRedemption.REQUESTED:
-        request = base64.b64decode(record.request)
+    counter, lines, minutes = ledger.basket(actor, items)
+    record_id = RemoteRedemption.create_id(redemption_id)
+    applied = not ledger._exists(record_id)
+    if applied:
+        request = _authorise_request(ledger, home=home, member_id=member_id, redemption_id=redemption_id,
+                                     counter_id=counter.id, lines=lines, minutes=minutes)
         answer_bytes = _exchange(_address(ledger, home), request, post, home)
-        record = write(lambda: _record_authorisation(ledger, actor, redemption_id, request, answer_bytes))
-    if record.status == RemoteRedemption.AUTHORISED:
+        record, applied = write(lambda: _record_authorisation(ledger, actor, redemption_id, home, member_id,
+                                                              counter.id, lines, minutes, request, answer_bytes))
+    else:
+        record = get_remote_redemption(ledger, redemption_id)
+        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+    if record.status == RemoteRedemption.AUTHORISED and capture:
         try:
             record = capture_pending(ledger, actor, redemption_id, post, write)
         except HomeRegionUnreachable:
@@ -366,26 +379,13 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
                         status=record.status, applied=applied)
 
 
-def _start(ledger: Ledger, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
-           items: Sequence[tuple[UUID, int]]) -> tuple[RemoteRedemption, bool]:
-    """The counter's record of the redemption, with the signed authorise request (made once: a retry
-    finds it and must name the same basket)."""
-    counter, lines, minutes = ledger.basket(actor, items)
-    record_id = RemoteRedemption.create_id(redemption_id)
-    if ledger._exists(record_id):
-        record = ledger._get(record_id, RemoteRedemption)
-        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
-            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
-        return record, False
-    body = {"format": REQUEST_FORMAT, "kind": "authorise", "home": home, "counter_region": ledger.region_code,
-            "redemption_id": str(redemption_id), "member_id": str(member_id), "counter_id": str(counter.id),
-            "lines": [[line["name"], line["quantity"], line["price_minutes"]] for line in lines],
-            "minutes": minutes, "sent_at": CLOCK.get()().isoformat()}
-    record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
-                                    counter_id=counter.id, lines=lines, minutes=minutes,
-                                    request=base64.b64encode(sign_message(ledger, body)).decode())
-    ledger._commit(actor, None, record)
-    return record, True
+def _authorise_request(ledger: Ledger, *, home: str, member_id: UUID, redemption_id: UUID, counter_id: UUID,
+                       lines: list[dict[str, Any]], minutes: int) -> bytes:
+    """The signed authorise request: the same basket gives the same bytes (Ed25519 is deterministic)."""
+    return sign_message(ledger, {
+        "format": REQUEST_FORMAT, "kind": "authorise", "home": home, "counter_region": ledger.region_code,
+        "redemption_id": str(redemption_id), "member_id": str(member_id), "counter_id": str(counter_id),
+        "lines": [[line["name"], line["quantity"], line["price_minutes"]] for line in lines], "minutes": minutes})
 
 
 def _address(ledger: Ledger, home: str) -> str:
@@ -424,11 +424,17 @@ def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answ
     return signed
 
 
-def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, request: bytes,
-                          answer_bytes: bytes) -> RemoteRedemption:
-    record = get_remote_redemption(ledger, redemption_id)
-    if record.status != RemoteRedemption.REQUESTED:
-        return record  # another attempt recorded home's answer first
+def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, home: str, member_id: UUID,
+                          counter_id: UUID, lines: list[dict[str, Any]], minutes: int, request: bytes,
+                          answer_bytes: bytes) -> tuple[RemoteRedemption, bool]:
+    """The counter's record: the request it sent and home's signed answer, in one commit (an attempt
+    that crossed another with the same id finds that one's record)."""
+    record_id = RemoteRedemption.create_id(redemption_id)
+    if ledger._exists(record_id):
+        return get_remote_redemption(ledger, redemption_id), False
+    record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
+                                    counter_id=counter_id, lines=lines, minutes=minutes,
+                                    request=base64.b64encode(request).decode())
     signed = _check_answer(ledger, record, request, answer_bytes)
     kept = base64.b64encode(signed.raw).decode()
     if signed.body.get("kind") == "authorised":
@@ -439,7 +445,7 @@ def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, req
     else:
         raise AnywhereRefused("anywhere_answer_mismatch", "an authorise request is answered authorised or refused")
     ledger._commit(actor, None, record)
-    return record
+    return record, True
 
 
 def request_of(ledger: Ledger, record: RemoteRedemption, kind: str) -> bytes:

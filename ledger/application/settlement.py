@@ -69,24 +69,38 @@ def _scan(ledger: Ledger, topic: str) -> Iterator[Any]:
         start = page[-1].id + 1
 
 
-def captured_as_home(ledger: Ledger, peer: str) -> list[Entry]:
-    """This region's members' redemptions captured at `peer`'s counters."""
-    entries = []
+@dataclass
+class Captures:
+    """The cross-region redemptions captured between this region and one peer, by this region's log."""
+
+    as_home: list[Entry] = field(default_factory=list)  # this region's members at the peer's counters
+    as_counter: list[Entry] = field(default_factory=list)  # the peer's members at this region's counters
+
+    @property
+    def we_owe_minutes(self) -> int:
+        return sum(entry.minutes for entry in self.as_home)
+
+    @property
+    def they_owe_minutes(self) -> int:
+        return sum(entry.minutes for entry in self.as_counter)
+
+
+def captures_by_peer(ledger: Ledger) -> dict[str, Captures]:
+    """Every captured cross-region redemption in this region's log, by the other region (one pass)."""
+    found: dict[str, Captures] = {}
     for notification in _scan(ledger, HOLD_CAPTURED):
         event: Any = ledger.mapper.to_domain_event(notification)
-        if event.counter_region == peer:
-            entries.append(Entry(str(event.redemption_id), int(event.minutes), int(notification.id)))
-    return entries
-
-
-def captured_as_counter(ledger: Ledger, peer: str) -> list[Entry]:
-    """Redemptions at this region's counters for `peer`'s members, captured (home's answer kept)."""
-    entries = []
+        found.setdefault(event.counter_region, Captures()).as_home.append(
+            Entry(str(event.redemption_id), int(event.minutes), int(notification.id)))
     for notification in _scan(ledger, REMOTE_CAPTURED):
         record = ledger._get(notification.originator_id, RemoteRedemption)
-        if record.home == peer:
-            entries.append(Entry(str(record.redemption_id), int(record.minutes), int(notification.id)))
-    return entries
+        found.setdefault(record.home, Captures()).as_counter.append(
+            Entry(str(record.redemption_id), int(record.minutes), int(notification.id)))
+    return found
+
+
+def captures_with(ledger: Ledger, peer: str) -> Captures:
+    return captures_by_peer(ledger).get(peer, Captures())
 
 
 def make_statement(ledger: Ledger, peer: str) -> bytes:
@@ -95,9 +109,10 @@ def make_statement(ledger: Ledger, peer: str) -> bytes:
 
     peer = check_region_code(peer)
     ledger.get_region().require_peer(peer)
-    as_home, as_counter = captured_as_home(ledger, peer), captured_as_counter(ledger, peer)
+    captured = captures_with(ledger, peer)
+    as_home, as_counter = captured.as_home, captured.as_counter
     checkpoint = sign_checkpoint(ledger, reuse_latest=True)
-    owed_by_us, owed_to_us = sum(e.minutes for e in as_home), sum(e.minutes for e in as_counter)
+    owed_by_us, owed_to_us = captured.we_owe_minutes, captured.they_owe_minutes
     body = {"format": FORMAT, "from": ledger.region_code, "to": peer, "made_at": CLOCK.get()().isoformat(),
             "as_home": [e.as_json() for e in as_home], "as_counter": [e.as_json() for e in as_counter],
             "totals": {"as_home_minutes": owed_by_us, "as_counter_minutes": owed_to_us,
@@ -157,8 +172,9 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     peer = body["from"]
     theirs_home, theirs_counter = _entries(body.get("as_home"), "as_home"), _entries(body.get("as_counter"),
                                                                                        "as_counter")
-    ours_counter = {e.redemption_id: e.minutes for e in captured_as_counter(ledger, peer)}
-    ours_home = {e.redemption_id: e.minutes for e in captured_as_home(ledger, peer)}
+    captured = captures_with(ledger, peer)
+    ours_counter = {e.redemption_id: e.minutes for e in captured.as_counter}
+    ours_home = {e.redemption_id: e.minutes for e in captured.as_home}
     verdict = Verdict(peer=peer)
     for direction, theirs, ours in (("their_members", theirs_home, ours_counter),
                                     ("our_members", theirs_counter, ours_home)):
@@ -175,5 +191,5 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     return verdict
 
 
-__all__ = ["Dispute", "Entry", "FORMAT", "SettlementRefused", "Verdict", "captured_as_counter", "captured_as_home",
-           "make_statement", "verify_statement"]
+__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "SettlementRefused", "Verdict", "captures_by_peer",
+           "captures_with", "make_statement", "verify_statement"]

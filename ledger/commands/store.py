@@ -307,11 +307,12 @@ def settlement_list(db: DbOption = None) -> None:
     peers = ledger.get_region().peers
     if not peers:
         out.print("no peer regions registered (timeledger region add-peer)")
+    captured = settlement.captures_by_peer(ledger)
     for code, peer in sorted(peers.items()):
-        as_home, as_counter = settlement.captured_as_home(ledger, code), settlement.captured_as_counter(ledger, code)
-        owed, due = sum(e.minutes for e in as_home), sum(e.minutes for e in as_counter)
-        out.print(f"{code} {peer['name']}: 本区党员在该区兑换 {len(as_home)} 笔 {_hours(owed)}；该区党员在本区兑换 "
-                  f"{len(as_counter)} 笔 {_hours(due)}；净额 {'+' if due >= owed else '−'}{_hours(abs(due - owed))}")
+        both = captured.get(code, settlement.Captures())
+        owed, due = both.we_owe_minutes, both.they_owe_minutes
+        out.print(f"{code} {peer['name']}: 本区党员在该区兑换 {len(both.as_home)} 笔 {_hours(owed)}；该区党员在本区兑换 "
+                  f"{len(both.as_counter)} 笔 {_hours(due)}；净额 {'+' if due >= owed else '−'}{_hours(abs(due - owed))}")
 
 
 @settlement_app.command("show")

@@ -221,6 +221,8 @@ SPECS: list[Spec] = [
         "items": [{"item_id": str(w.a.item_id), "quantity": 1}]}, tolerate=frozenset({404})),
     Spec("POST", "/v1/redemptions/anywhere/{redemption_id}/void", "redemption.anywhere",
          lambda w, r, s: {"redemption_id": str(uuid4())}, tolerate=frozenset({404})),
+    Spec("GET", "/v1/redemptions/anywhere/{redemption_id}", "redemption.anywhere",
+         lambda w, r, s: {"redemption_id": str(uuid4())}, tolerate=frozenset({404})),
     Spec("GET", "/v1/keys/{key_id}", "key.read", lambda w, r, s: {"key_id": s.counter_key_id}),
     Spec("POST", "/v1/keys", "key.register_client", body=lambda w, r, s: {
         "owner_id": str(authority_target(w, r, s).actor_id), "public_key": _public_key(), "label": "终端"}),

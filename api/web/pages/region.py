@@ -53,10 +53,12 @@ from api.schemas.region import (
 )
 from api.schemas.transfers import RegionCardIn
 from api import catalogue
+from api.policy import authorize
 from api.web import core
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
 from ledger.domain.display import ASSURANCE_TEXT
-from ledger.domain.errors import NotFound, NotPermitted
+from ledger.application import settlement
+from ledger.domain.errors import InvalidInput, NotFound, NotPermitted
 from ledger.domain.limits import (
     CALENDAR_SOURCE_CHARS_MAX,
     DISPLAY_NAME_CHARS_MAX,
@@ -715,11 +717,18 @@ async def rescore(request: Request) -> Response:
 # -- 联盟地区: the federation registry ------------------------------------------------------------------------
 
 def _peers_page(request: Request, principal: Principal, submitted: Submitted | None = None,
-                status_code: int = 200) -> Response:
-    region = core.ledger_of(request).get_region()
-    peers = [{"code": code, **peer} for code, peer in sorted(region.peers.items())]
-    return _render(request, principal, "region/peers.html", "联盟地区", {"peers": peers, "region": region},
-                   submitted, status_code)
+                status_code: int = 200, verdict: dict[str, Any] | None = None) -> Response:
+    ledger = core.ledger_of(request)
+    region = ledger.get_region()
+    captured = settlement.captures_by_peer(ledger)  # 通存通兑 both ways, by this region's own log
+    peers = []
+    for code, peer in sorted(region.peers.items()):
+        both = captured.get(code, settlement.Captures())
+        peers.append({"code": code, **peer, "ours_there": len(both.as_home), "ours_there_minutes": both.we_owe_minutes,
+                      "theirs_here": len(both.as_counter), "theirs_here_minutes": both.they_owe_minutes,
+                      "net_minutes": both.they_owe_minutes - both.we_owe_minutes})
+    return _render(request, principal, "region/peers.html", "联盟地区",
+                   {"peers": peers, "region": region, "verdict": verdict}, submitted, status_code)
 
 
 @router.get("/region/peers")
@@ -730,7 +739,6 @@ def peers_page(request: Request) -> Response:
 @router.get("/region/peers/card")
 def own_card(request: Request) -> Response:
     """This region's card (JSON), downloaded to hand to another region's administrator."""
-    from api.policy import authorize
     from ledger.application import transfers
 
     principal = _admin(request)
@@ -755,6 +763,56 @@ async def add_peer(request: Request) -> Response:
 
     return await _submit(request, form_name="peer", render=_peers_page, handle=handle, ok="已登记联盟地区",
                          back="/region/peers", refused_field="card")
+
+
+# -- 通存通兑 settlement with a peer: this region's signed statement, and checking the peer's ---------------
+
+STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a year of cross-region redemptions between two districts is far below
+
+
+@router.post("/region/peers/{code}/settlement")
+async def settlement_statement(request: Request, code: str) -> Response:
+    """This region's signed settlement statement with a peer (a download; a checkpoint is signed for it)."""
+    principal = _admin(request)
+    form = await core.read_form(request)
+    sent = form.get(core.CSRF_FIELD)
+    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "settlement.make")
+    statement = await core.in_thread(core.services(request).writer.submit,
+                                     lambda: settlement.make_statement(ledger, code))
+    return Response(statement, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="settlement-{ledger.region_code}-{code}.json"',
+        "Cache-Control": "no-store"})
+
+
+@router.post("/region/peers/settlement")
+async def settlement_verify(request: Request) -> Response:
+    """Check a peer's statement against this region's log: what agrees, and each redemption in dispute."""
+    principal = _admin(request)
+    if int(request.headers.get("content-length") or 0) > STATEMENT_BYTES_MAX:
+        raise InvalidInput("the statement file is too large")
+    form = await request.form(max_part_size=64 * 1024)
+    sent = form.get(core.CSRF_FIELD)
+    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "settlement.read")
+    upload = form.get("file")
+    lang = core.lang_of(request)
+    data = await upload.read(STATEMENT_BYTES_MAX + 1) if upload is not None and not isinstance(upload, str) else b""
+    if not data:
+        return _peers_page(request, principal, Submitted("settlement", {}, {
+            "file": core.translator(lang)("请选择对方地区出具的结算单文件。")}), status_code=422)
+    try:
+        verdict = await core.in_thread(settlement.verify_statement, ledger, data)
+    except settlement.SettlementRefused as refused:
+        return _peers_page(request, principal, Submitted("settlement", {}, {"file": catalogue.message(refused, lang)}),
+                           status_code=422)
+    peer = ledger.get_region().peers.get(verdict.peer, {})
+    return _peers_page(request, principal, verdict={
+        "peer": verdict.peer, "name": peer.get("name", verdict.peer), "ok": verdict.ok, "agreed": verdict.agreed,
+        "they_owe_minutes": verdict.agreed_minutes_they_owe, "we_owe_minutes": verdict.agreed_minutes_we_owe,
+        "disputes": verdict.disputes})
 
 
 # -- 节假日安排: the State Council calendar of a year -------------------------------------------------------------

@@ -1,0 +1,101 @@
+"""通存通兑 settlement on the region's 联盟地区 page (issue #14): what was redeemed both ways with each
+peer, this region's signed statement as a download, and a peer's statement checked against this
+region's own log — agreed, or each redemption in dispute named; bad files refused in Chinese."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import settings_for_tests
+from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
+from ledger.application import Ledger, anywhere, settlement, transfers
+from tests.api.world import World, build_world
+from tests.scenario import Region, add_member, organise_region, serve
+
+HOME = "320104"
+
+
+@pytest.fixture
+def regions() -> Iterator[tuple[TestClient, World, Region]]:
+    """This region (the app's, with counters) and a peer whose member redeemed here for 30 minutes."""
+    ledger = Ledger("memory:")
+    app = create_app(settings_for_tests(), ledger)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
+        world = build_world(app)
+        other = Ledger("memory:")
+        other.init_region(code=HOME, name="南京市秦淮区", province_key=world.root_key)
+        home = organise_region(other)
+        transfers.register_peer(ledger, transfers.region_card(other, address=f"http://{HOME}"))
+        transfers.register_peer(other, transfers.region_card(ledger, address="http://here"))
+        member = add_member(home, name="秦淮党员")
+        serve(home, member, 120)
+
+        def post(url: str, body: bytes) -> tuple[int, bytes]:
+            return 200, anywhere.answer(other, body)
+
+        anywhere.redeem_at_counter(ledger, actor=world.a.counter, member_id=member.actor_id, home=HOME,
+                                   redemption_id=uuid4(), items=[(world.a.item_id, 1)], post=post)
+        yield client, world, home
+        other.close()
+    ledger.close()
+
+
+def _as_region(client: TestClient, world: World) -> str:
+    token = world.tokens[world.region.actor_id]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, token)
+    return csrf_token(token)
+
+
+def test_the_peers_page_shows_both_ways_and_a_peers_statement_is_checked(regions: Any) -> None:
+    client, world, home = regions
+    csrf = _as_region(client, world)
+    page = client.get("/region/peers")
+    assert page.status_code == 200
+    row = page.text[page.text.index("南京市秦淮区"):]
+    assert "0 笔 · 0:00" in row and "1 笔 · 0:30" in row and "对方应付 0:30" in row
+    # this region's statement: a signed download the peer verifies against its own log
+    mine = client.post(f"/region/peers/{HOME}/settlement", data={CSRF_FIELD: csrf})
+    assert mine.status_code == 200 and "attachment" in mine.headers["content-disposition"]
+    assert settlement.verify_statement(home.ledger, mine.content).ok
+    # the peer's statement, checked here: they agree
+    theirs = settlement.make_statement(home.ledger, world.ledger.region_code)
+    checked = client.post("/region/peers/settlement", data={CSRF_FIELD: csrf},
+                          files={"file": ("s.json", theirs, "application/json")})
+    assert checked.status_code == 200 and "1 笔一致" in checked.text and "双方记录一致" in checked.text
+    # a statement that names a redemption this region never recorded: it is named in dispute
+    document = json.loads(theirs)["body"]
+    document["as_home"].append([str(uuid4()), 45, 999])
+    forged_but_signed = anywhere.sign_message(home.ledger, document)
+    disputed = client.post("/region/peers/settlement", data={CSRF_FIELD: csrf},
+                           files={"file": ("s.json", forged_but_signed, "application/json")})
+    assert disputed.status_code == 200 and 'id="disputes"' in disputed.text and "无记录" in disputed.text
+    assert document["as_home"][-1][0] in disputed.text
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"\x89PNG not a statement", "无法读取结算单"),
+    (b"", "请选择对方地区出具的结算单文件"),
+])
+def test_a_bad_statement_file_is_refused_in_chinese(regions: Any, content: bytes, message: str) -> None:
+    client, world, _ = regions
+    csrf = _as_region(client, world)
+    answer = client.post("/region/peers/settlement", data={CSRF_FIELD: csrf},
+                         files={"file": ("s.json", content, "application/json")})
+    assert answer.status_code == 422 and message in answer.text
+
+
+def test_only_the_region_makes_a_statement(regions: Any) -> None:
+    client, world, _ = regions
+    token = world.tokens[world.a.counter.actor_id]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, token)
+    answer = client.post(f"/region/peers/{HOME}/settlement", data={CSRF_FIELD: csrf_token(token)})
+    assert answer.status_code == 403, answer.status_code
