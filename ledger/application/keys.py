@@ -245,3 +245,12 @@ class KeyUseCases(LedgerCore):
         region = self.get_region()
         region.set_counter_confirmation(required=required, reason=reason)
         self._commit(actor, None, region)
+
+    def set_offline_bound(self, *, actor: Actor, minutes_per_member_day: int, reason: str) -> int:
+        """A region setting (issue #15): minutes a counter may accept offline per member per day
+        (0: none). Returns the setting's version, which counter devices are told."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        version = region.set_offline_bound(minutes_per_member_day=minutes_per_member_day, reason=reason)
+        self._commit(actor, None, region)  # an unchanged bound (a retry) has nothing to save
+        return version
