@@ -261,6 +261,11 @@ REASONS: dict[str, Message] = {
 
 # field -> (中文标签, English label): every form field and every API input field.
 FIELDS: dict[str, Message] = {
+    # offline capture at the counter (离线兑换, issue #15): an offline record and the region's bound
+    "record": ("离线兑换记录", "Offline record"), "signature": ("签名", "Signature"),
+    "counter": ("柜台", "Counter"), "region": ("地区", "Region"), "device_key_id": ("设备密钥", "Device key"),
+    "created_at": ("记录时间", "Recorded at"),
+    "minutes_per_member_day": ("每人每日离线兑换上限（分钟）", "Offline bound per member per day (minutes)"),
     # sessions (附件5)
     "activity": ("服务活动", "Activity"), "content": ("服务内容", "Content"), "place": ("服务地点", "Place"),
     "service_date": ("服务日期", "Service date"), "start_time": ("开始时间", "Start time"),

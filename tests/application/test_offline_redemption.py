@@ -34,6 +34,8 @@ from ledger.domain.values import Role
 from ledger.signing import keys as ed25519
 from ledger.signing.offline import offline_redemption_bytes
 from ledger.verification.store import verify_store
+from projections import queries
+from tests.projections.helpers import fresh_views
 from tests.scenario import Region, add_member, build_region, serve
 
 NOW = datetime(2026, 11, 20, 2, 0, tzinfo=timezone.utc)  # 10:00 in China
@@ -131,6 +133,15 @@ def test_two_devices_offline_spend_the_same_balance_the_second_is_owed_never_bel
     account = region.ledger.get_account(member.actor_id)
     assert (one.owed_added_minutes, two.owed_added_minutes) == (0, 15)
     assert (account.balance_minutes, account.owed_minutes) == (0, 15)
+    views = fresh_views(region.ledger)  # the community's list and the region's exposure
+    views.rebuild()
+    community = str(region.community.actor_id)
+    [short] = queries.offline_shortfalls(views, community_id=community)
+    assert (short["member_id"], short["minutes"], short["owed_added_minutes"]) == (str(member.actor_id), 30, 15)
+    assert queries.offline_exposure(views) == queries.OfflineExposure(redemptions=2, minutes=60, short=1,
+                                                                      owed_minutes=15)
+    [balance] = queries.balances(views, community_id=community)
+    assert (balance.available_minutes, balance.owed_minutes, balance.redeemed_minutes) == (0, 15, 60)
     serve(region, member, 20)  # the next credit repays the owed minutes first
     account = region.ledger.get_account(member.actor_id)
     assert (account.balance_minutes, account.owed_minutes) == (5, 0)
