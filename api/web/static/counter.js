@@ -76,6 +76,7 @@
     if (code.region && region && code.region !== region) { return fail(T.wrong_region); }
     $("member-error").textContent = "";
     lastLookup = text;
+    if (offline()) { return offlineMember(code); }  // no balance to ask for: the redemption is signed and queued
     return fetch("/counter/balance?member=" + encodeURIComponent(code.id), {
       credentials: "same-origin", headers: {"Accept": "application/json"}
     }).then(function (response) {
@@ -87,6 +88,7 @@
       setMember({id: code.id, name: body.identified ? body.name : code.name, phone: body.phone_masked || "",
                  identified: !!body.identified, balance_minutes: body.balance_minutes, status: body.status});
     }).catch(function () {  // nothing was charged by a look-up: say it failed and offer it again
+      if (offline()) { return offlineMember(code); }
       fail(T.lookup_failed);
       show($("member-retry"), true);
     });
@@ -99,6 +101,34 @@
       state.member = null;
       render();
     }
+  }
+
+  /* -- offline (counter-offline.js): the member by their code alone, the balance checked when it syncs --- */
+  function offline() { return !!(window.TimeledgerOffline && window.TimeledgerOffline.isOffline()); }
+
+  function offlineMember(code) {
+    setMember({id: code.id, name: code.name, phone: "", identified: null, balance_minutes: null, status: "offline"});
+  }
+
+  function captureOffline() {
+    if (!state.redemptionId) state.redemptionId = uuid4();
+    state.busy = true;
+    message(T.offline_signing, "info");
+    render();
+    window.TimeledgerOffline.capture({
+      member_id: state.member.id, member_name: state.member.name || "", redemption_id: state.redemptionId,
+      lines: state.basket.map(function (line) { return {id: line.id, name: line.name, price: line.price, quantity: line.quantity}; })
+    }).then(function (answer) {
+      state.busy = false;
+      if (answer.ok) {
+        state.basket = [];
+        state.redemptionId = null;
+        message(T.offline_queued, "info");
+      } else {
+        message(answer.message, "error");
+      }
+      render();
+    });
   }
 
   /* -- search by name or the phone's last four digits (the counter's community only) ---------------- */
@@ -155,7 +185,8 @@
     show($("member-other"), member.identified === false);
     $("identity-checked").checked = false;
     $("member-id").textContent = member.id;
-    $("member-balance").textContent = hours(member.balance_minutes);
+    $("member-balance").textContent = member.balance_minutes === null ? "—" : hours(member.balance_minutes);
+    show($("member-offline"), member.status === "offline");
     var status = $("member-status");
     if (member.status === "frozen" || member.status === "moved") {
       status.textContent = member.status === "frozen" ? T.frozen : T.moved;
@@ -219,7 +250,7 @@
       remove.appendChild(button("×", T.remove + " " + line.name, function () { line.quantity = 0; }));
     });
     $("total").textContent = hours(total());
-    var usable = state.member && state.member.status === "open" &&
+    var usable = state.member && (state.member.status === "open" || state.member.status === "offline") &&
                  (!confirmIdentity || $("identity-checked").checked);
     $("confirm").disabled = state.busy || state.uncertain || !usable || !state.basket.length;
     show($("retry"), state.uncertain);
@@ -246,6 +277,11 @@
     if (!state.member) { message(T.pick_member, "error"); return; }
     if (confirmIdentity && !$("identity-checked").checked) { message(T.pick_identity, "error"); return; }
     if (!state.basket.length) { message(T.pick_items, "error"); return; }
+    if (offline()) { captureOffline(); return; }
+    if (state.member.status === "offline") {  // the connection is back: ask for the balance first
+      lookUp(state.member.id);
+      return;
+    }
     if (!state.redemptionId) state.redemptionId = uuid4();
     send({
       member_id: state.member.id,
