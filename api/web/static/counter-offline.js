@@ -268,7 +268,7 @@
       queued.forEach(function (entry) {
         if (entry.status === "pending") pending += 1;
         var row = body.insertRow();
-        row.className = "offline-" + entry.status;
+        row.className = "offline-" + entry.status + (entry.owed_minutes > 0 ? " offline-owed" : "");
         row.setAttribute("data-redemption", entry.record.redemption_id);
         row.insertCell().textContent = new Date(entry.record.created_at).toLocaleString(
           document.documentElement.lang || "zh-CN", {hour12: false, timeZone: "Asia/Shanghai"});
