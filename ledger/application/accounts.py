@@ -25,13 +25,12 @@ from ledger.domain.keys import Key
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.limits import (
-    LABEL_CHARS_MAX,
     OFFLINE_BOUND_MINUTES_MAX,
     PRICE_MINUTES_MAX,
     QUANTITY_MAX,
     REDEMPTION_LINES_MAX,
 )
-from ledger.domain.values import Role, check_text, local_date
+from ledger.domain.values import Role, local_date
 from ledger.signing import keys as ed25519
 from ledger.signing.offline import LINE_FIELDS, RECORD_FIELDS, offline_redemption_bytes
 from ledger.application.core import Actor, LedgerCore, RedemptionResult
@@ -147,24 +146,6 @@ class AccountUseCases(LedgerCore):
 
 
     # -- offline capture at the counter (离线兑换, issue #15) ----------------------------------------
-    def register_counter_device(self, *, actor: Actor, public_key: bytes, label: str) -> str:
-        """A counter device's own key (its private half never leaves the device's browser), certified by
-        the counter's community (CERTIFIERS: a community certifies its counters' keys) when the counter's
-        login asks from that device. Registering the same public key again returns its id."""
-        self._require_role(actor, Role.COUNTER)
-        counter = self._get(actor.actor_id, Counter)
-        if len(public_key) != ed25519.PUBLIC_KEY_BYTES:
-            raise InvalidInput("an Ed25519 public key has 32 bytes")
-        key_id = ed25519.key_id_of(public_key)
-        if self._exists(Key.create_id(key_id)):
-            key = self._get(Key.create_id(key_id), Key)
-            if key.owner_id != counter.id:
-                raise DeviceKeyUnknown("that public key belongs to another actor")
-            return key_id
-        label = check_text(label, "label", chars_max=LABEL_CHARS_MAX)
-        return self.register_client_key(authority=Actor(counter.community_id, Role.COMMUNITY), owner=actor,
-                                        public_key=public_key, label=label)
-
     def counter_device_key(self, *, actor: Actor, key_id: str) -> Key:
         """One of the counter's device keys (NotFound for anyone else's)."""
         self._require_role(actor, Role.COUNTER)
