@@ -35,6 +35,8 @@ from ledger.signing import keys as ed25519
 from ledger.signing.offline import offline_redemption_bytes
 from ledger.verification.store import verify_store
 from projections import queries
+from projections.audit import audit
+from projections.projector import Views
 from tests.projections.helpers import fresh_views
 from tests.scenario import Region, add_member, build_region, serve
 
@@ -240,3 +242,20 @@ def test_unknown_items_bad_totals_and_impossible_dates_are_refused(region: Regio
     with pytest.raises(OfflineRecordInvalid):
         device.sync(dict(record, region="110101"))
     assert region.ledger.get_account(member.actor_id).balance_minutes == 600
+
+
+def test_the_audit_replays_offline_redemptions_and_agrees_with_the_read_models(
+        clock: list[datetime], tmp_path: Any) -> None:
+    region = build_region(Ledger(f"sqlite:///{tmp_path / 'offline.db'}"), members=0)
+    region.ledger.set_offline_bound(actor=region.region, minutes_per_member_day=120, reason="断网时保障老人兑换")
+    member = _member(region, 45)
+    first, second = Device(region), Device(region)
+    first.sync(first.record(member))
+    second.sync(second.record(member))  # 15 owed
+    views = Views(region.ledger)  # the read models in the store, as `timeledger serve` keeps them
+    views.rebuild()
+    views.engine.dispose()
+    report = audit(region.ledger, workers=0)
+    assert report.ok and not report.incomplete, (report.differences, report.incomplete)
+    assert report.views_compared == "yes" and report.accounts >= 1, report
+    region.ledger.close()
