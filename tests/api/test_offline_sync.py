@@ -15,7 +15,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from api.cli import app as cli
 from api.main import create_app
 from api.settings import settings_for_tests
 from api.web.core import CSRF_HEADER, SESSION_COOKIE, csrf_token
@@ -190,3 +192,17 @@ def test_the_counter_page_syncs_with_its_own_token_and_serves_the_web_app(env: t
     answer = client.post("/counter/offline/sync", headers={CSRF_HEADER: csrf_token(token)},
                          json=device.signed(device.record(world.a)))
     assert answer.status_code == 201 and answer.json()["balance_minutes"] == 150
+
+
+def test_the_cli_sets_the_offline_bound(tmp_path: Any) -> None:
+    runner, db = CliRunner(), f"sqlite:///{tmp_path / 'ledger.db'}"
+    assert runner.invoke(cli, ["init", "--region", "320102", "--name", "南京市玄武区", "--db", db]).exit_code == 0
+    done = runner.invoke(cli, ["region", "set-offline-bound", "--minutes", "60", "--reason", "保障老人兑换", "--db", db])
+    assert done.exit_code == 0 and "version 1" in done.output, done.output
+    assert runner.invoke(cli, ["region", "set-offline-bound", "--minutes", "-5", "--reason", "x",
+                               "--db", db]).exit_code != 0
+    assert runner.invoke(cli, ["region", "set-offline-bound", "--minutes", "30", "--reason", " ",
+                               "--db", db]).exit_code != 0
+    ledger = Ledger(db)
+    assert (ledger.get_region().offline_minutes_per_member_day, ledger.get_region().offline_bound_version) == (60, 1)
+    ledger.close()
