@@ -949,4 +949,5 @@ EN.update({
         "Over the region's offline bound: this member already redeemed {used} offline here today, the daily bound "
         "is {bound} (h:mm). Nothing was recorded.",
     "（已转出）": "(moved away)",
+    "改为离线兑换（本机签名，联网后同步）": "Redeem offline instead (signed here, synced later)",
 })

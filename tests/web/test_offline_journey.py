@@ -97,6 +97,21 @@ def test_counter_redeems_offline_and_syncs_when_the_connection_returns(server: S
         assert balance["redeemed_minutes_total"] - member["redeemed_minutes"] == towels  # once
     assert server.balance_minutes(poor["member_id"]) == 0  # never below zero: the rest is owed
 
+    # the network is up but the ledger does not answer: a failed look-up offers to go on offline
+    for path in ("**/counter/balance**", "**/counter/offline/**"):
+        page.route(path, lambda route: route.abort())
+    page.fill("#member-code", member_id)
+    page.press("#member-code", "Enter")
+    page.click("#member-offline-go")
+    page.wait_for_selector("#member-offline:not([hidden])")
+    page.click(f"button.item[data-name='{TOWELS}']")
+    page.click("#confirm")
+    page.wait_for_selector("#offline-queue tr.offline-pending")
+    page.unroute("**/counter/balance**")
+    page.unroute("**/counter/offline/**")
+    page.click("#sync-now")
+    page.wait_for_selector("#offline-queue tr.offline-synced >> nth=2")
+
     community_id = server.api("GET", f"/v1/counters/{counter.actor_id}")["community_id"]
     office = pages.open(server.login_of("community", community_id), start="/community")
     listed = office.inner_text("#offline-shortfalls")

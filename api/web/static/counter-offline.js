@@ -28,6 +28,7 @@
   var device = null;  // {name: "device", keyPair, key_id, registered: bool, revoked: bool}
   var config = loadConfig();
   var syncing = false;
+  var unreachable = false;  // the network is up but the ledger did not answer (a server or line outage)
   var supported = !!(window.indexedDB && window.crypto && window.crypto.subtle && window.isSecureContext);
 
   function hours(minutes) { return window.TimeledgerCounter ? window.TimeledgerCounter.duration(minutes) : String(minutes); }
@@ -137,6 +138,7 @@
     return fetch("/counter/offline/config" + query, {credentials: "same-origin", headers: {"Accept": "application/json"}})
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (body) {
+        unreachable = false;
         if (!body) return;
         var received = Date.now();
         config = {bound_minutes: body.bound_minutes, bound_version: body.bound_version,
@@ -147,7 +149,7 @@
           device.revoked = body.device.revoked;
           return putDevice();
         }
-      }).catch(function () { /* offline: keep what we had */ });
+      }).catch(function () { unreachable = true; /* keep what we had */ });
   }
 
   function showDevice() {
@@ -162,9 +164,12 @@
     status.className = "device-status" + (kind ? " is-" + kind : "");
     $("offline-bound").textContent = config.bound_minutes > 0 ?
       T.bound_on.replace("{bound}", hours(config.bound_minutes)).replace("{version}", config.bound_version) : T.bound_off;
-    $("net-status").textContent = navigator.onLine ? T.online : T.offline;
-    $("net-status").className = "net-status " + (navigator.onLine ? "is-online" : "is-offline");
+    var down = isOffline();
+    $("net-status").textContent = down ? T.offline : T.online;
+    $("net-status").className = "net-status " + (down ? "is-offline" : "is-online");
   }
+
+  function isOffline() { return !navigator.onLine || unreachable; }
 
   /* -- capture offline ------------------------------------------------------------------------------ */
   function canCapture() {
@@ -234,6 +239,7 @@
       return response.json().then(function (body) { return {status: response.status, body: body}; },
                                   function () { return {status: response.status, body: null}; });
     }).then(function (answer) {
+      unreachable = false;  // the ledger answered
       if (answer.status === 200 || answer.status === 201) {
         entry.status = "synced";
         entry.owed_minutes = answer.body.owed_added_minutes;
@@ -322,11 +328,14 @@
     }).then(function () { render(); sync(); });
   });
   window.addEventListener("offline", render);
-  window.setInterval(function () { if (navigator.onLine) sync(); }, 20000);
+  window.setInterval(function () {  // a server outage ends without an "online" event: ask again now and then
+    if (navigator.onLine) refreshConfig().then(function () { render(); if (!unreachable) sync(); });
+  }, 20000);
   $("sync-now").addEventListener("click", function () { sync(); });
 
   window.TimeledgerOffline = {
-    isOffline: function () { return !navigator.onLine; },
+    isOffline: isOffline,
+    unreachable: function () { unreachable = true; render(); },  // a look-up found no ledger
     problem: canCapture,
     capture: capture,
     sync: sync

@@ -72,6 +72,7 @@
     var code = parseCode(text);
     show($("member-error"), false);
     show($("member-retry"), false);
+    show($("member-offline-go"), false);
     if (!code) { return fail(T.bad_code); }
     if (code.region && region && code.region !== region) { return fail(T.wrong_region); }
     $("member-error").textContent = "";
@@ -91,6 +92,8 @@
       if (offline()) { return offlineMember(code); }
       fail(T.lookup_failed);
       show($("member-retry"), true);
+      // the ledger does not answer though the network is up: the clerk may go on offline (signed, synced later)
+      show($("member-offline-go"), !!(window.TimeledgerOffline && !window.TimeledgerOffline.problem()));
     });
 
     function fail(text) {
@@ -484,6 +487,15 @@
     search($("member-search").value);
   });
   $("member-retry").addEventListener("click", function () { if (lastLookup) lookUp(lastLookup); });
+  $("member-offline-go").addEventListener("click", function () {
+    var code = parseCode(lastLookup);
+    if (!code || !window.TimeledgerOffline) return;
+    window.TimeledgerOffline.unreachable();  // from now until the ledger answers again: offline
+    show($("member-error"), false);
+    show($("member-retry"), false);
+    show($("member-offline-go"), false);
+    offlineMember(code);
+  });
   $("identity-checked").addEventListener("change", render);
   $("confirm").addEventListener("click", confirm);
   $("retry").addEventListener("click", retry);
