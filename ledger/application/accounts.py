@@ -163,7 +163,11 @@ class AccountUseCases(LedgerCore):
         the record's shape, the device key (a registered, unrevoked key of this counter) and its signature
         over `offline_redemption_bytes(record)`, the items (in the community's catalogue), the region's
         offline bound, and the balance (`TimeAccount.redeem_offline`: short is owed, never below zero).
-        Exactly once per redemption id: a retry is answered with the original result."""
+        Exactly once per redemption id: a retry is answered with the original result.
+
+        Prices: the member is charged what the device showed and signed (the catalogue's price when the
+        device last loaded it: a reprice since does not rewrite what was agreed at the counter); every item
+        must be in the community's catalogue (one delisted since is accepted: the goods have left)."""
         self._require_role(actor, Role.COUNTER)
         parsed = _read_offline_record(record, self.region_code)
         if parsed.counter_id != actor.actor_id:

@@ -5,6 +5,11 @@ first attempt) and sends it both as the redemption's `redemption_id` and as the 
 A double click, a retry after a lost answer or a reload re-sends the same id, and the API's own
 `redeem` route (run here through the same `Commands` runner) applies it once: the idempotency store
 replays the stored answer, and the time account itself refuses to apply a redemption id twice.
+
+Without a connection (issue #15) the page keeps working as an installable web app: static/counter-sw.js
+keeps the page and its files, static/counter-offline.js signs each redemption with the device's own
+key (made in the browser, registered once online and certified by the counter's community), queues it
+as 待同步 and syncs it here (`/counter/offline/sync`, the API's `POST /v1/redemptions/offline`).
 """
 
 from __future__ import annotations
