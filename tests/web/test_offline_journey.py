@@ -115,4 +115,5 @@ def test_counter_redeems_offline_and_syncs_when_the_connection_returns(server: S
     community_id = server.api("GET", f"/v1/counters/{counter.actor_id}")["community_id"]
     office = pages.open(server.login_of("community", community_id), start="/community")
     listed = office.inner_text("#offline-shortfalls")
+    pages.shot(office, "community-offline-shortfalls")
     assert poor["name"] in listed and duration_text(owed) in listed
