@@ -950,4 +950,5 @@ EN.update({
         "is {bound} (h:mm). Nothing was recorded.",
     "（已转出）": "(moved away)",
     "改为离线兑换（本机签名，联网后同步）": "Redeem offline instead (signed here, synced later)",
+    "为本机生成新的设备密钥并登记": "Make a new key for this device and register it",
 })

@@ -112,6 +112,14 @@ def test_counter_redeems_offline_and_syncs_when_the_connection_returns(server: S
     page.click("#sync-now")
     page.wait_for_selector("#offline-queue tr.offline-synced >> nth=2")
 
+    # the community revokes the device's key (a lost tablet): the device says so and offers a new key
+    server.api("POST", f"/v1/keys/{key_id}/revocation", json={"reason": "平板遗失"})
+    page.reload()
+    page.wait_for_selector("#device-status.is-error")
+    assert "已被社区吊销" in page.inner_text("#device-status")
+    page.click("#device-renew")
+    page.wait_for_selector("#device-status.is-ok")
+
     community_id = server.api("GET", f"/v1/counters/{counter.actor_id}")["community_id"]
     office = pages.open(server.login_of("community", community_id), start="/community")
     listed = office.inner_text("#offline-shortfalls")

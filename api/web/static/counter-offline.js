@@ -162,6 +162,7 @@
     else { text = device.problem || T.device_unregistered; kind = device.problem ? "error" : ""; }
     status.textContent = text;
     status.className = "device-status" + (kind ? " is-" + kind : "");
+    $("device-renew").hidden = !(supported && device && device.revoked && navigator.onLine);
     $("offline-bound").textContent = config.bound_minutes > 0 ?
       T.bound_on.replace("{bound}", hours(config.bound_minutes)).replace("{version}", config.bound_version) : T.bound_off;
     var down = isOffline();
@@ -332,6 +333,12 @@
     if (navigator.onLine) refreshConfig().then(function () { render(); if (!unreachable) sync(); });
   }, 20000);
   $("sync-now").addEventListener("click", function () { sync(); });
+  $("device-renew").addEventListener("click", function () {  // a revoked key: a new one, certified afresh
+    if (!db || !navigator.onLine) return;
+    $("device-renew").disabled = true;
+    makeDevice().then(register).then(function () { $("device-renew").disabled = false; render(); },
+                                     function () { $("device-renew").disabled = false; render(); });
+  });
 
   window.TimeledgerOffline = {
     isOffline: isOffline,
