@@ -218,6 +218,21 @@ CODES: dict[str, Message] = {
     "already_checked_in": ("已经签到过了，无需重复签到。", "Already checked in: no need to check in again."),
     "not_checked_in": ("尚未签到，不能签退：请先签到。", "Not checked in yet, so nothing to check out: check in first."),
     "invalid_search": ("请输入姓名，或手机号后4位数字。", "Type a name, or the last four digits of the phone number."),
+    # offline capture at the counter (离线兑换, issue #15): shown on the device beside the refused record
+    "offline_redemptions_off": ("本地区未开放离线兑换：请联网后再兑换（地区可设置每人每日离线兑换上限）。",
+                                "This region allows no offline redemption: redeem once the connection is back."),
+    "offline_bound_exceeded": ("超出本地区离线兑换上限：该党员今日在本柜台的离线兑换已达上限。",
+                               "Over the region's offline bound for this member at this counter today."),
+    "device_key_unknown": ("本机设备密钥未在本柜台登记：请联网后在收银台页面重新登记本机。",
+                           "This device's key is not registered to this counter: register the device again online."),
+    "device_key_revoked": ("本机设备密钥已被社区吊销，离线记录不予接受：请联系社区核实。",
+                           "This device's key was revoked by the community: its offline records are not accepted."),
+    "device_signature_invalid": ("离线记录的签名与内容不符（记录被改动或不是本机签署），不予接受。",
+                                 "The offline record's signature does not match it (altered, or not this device's)."),
+    "offline_record_invalid": ("离线记录内容不完整或时间不对（如设备时钟有误），不予接受。",
+                               "The offline record is incomplete or wrongly dated (is the device clock right?)."),
+    "offline_item_unknown": ("离线记录中的商品不在本社区目录中，不予接受。",
+                             "An item in the offline record is not in this community's catalogue."),
 }
 UNKNOWN: Message = ("操作未完成。", "That did not work.")
 
@@ -255,6 +270,9 @@ REASONS: dict[str, Message] = {
     "whole_number": ("请填写整数", "a whole number, please"),
     "minutes_out_of_range": ("须在 {low} 至 {high} 分钟之间", "must be {low} to {high} minutes"),
     "out_of_range": ("超出允许范围", "out of range"),
+    "offline_bound_exceeded": ("超出本地区离线兑换上限：该党员今日在本柜台已离线兑换 {used_words}，每人每日上限 {bound_words}",
+                               "over the region's offline bound: {used_hours} already redeemed offline here today, "
+                               "the daily bound is {bound_hours}"),
     "control_character": ("含有不允许的控制字符", "contains a control character that is not allowed"),
     "region_code": ("须为 6 位地区代码", "must be a 6-digit region code"),
     "not_an_id": ("编号格式不对，请重新扫码或从列表中选择", "not a valid code: scan it again or choose from the list"),
@@ -271,6 +289,11 @@ REASONS: dict[str, Message] = {
 
 # field -> (中文标签, English label): every form field and every API input field.
 FIELDS: dict[str, Message] = {
+    # offline capture at the counter (离线兑换, issue #15): an offline record and the region's bound
+    "record": ("离线兑换记录", "Offline record"), "signature": ("签名", "Signature"),
+    "counter": ("柜台", "Counter"), "region": ("地区", "Region"), "device_key_id": ("设备密钥", "Device key"),
+    "created_at": ("记录时间", "Recorded at"),
+    "minutes_per_member_day": ("每人每日离线兑换上限（分钟）", "Offline bound per member per day (minutes)"),
     # sessions (附件5)
     "activity": ("服务活动", "Activity"), "content": ("服务内容", "Content"), "place": ("服务地点", "Place"),
     "service_date": ("服务日期", "Service date"), "start_time": ("开始时间", "Start time"),

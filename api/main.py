@@ -27,6 +27,7 @@ from api.routers import (
     keys,
     logins,
     members,
+    offline,
     orders,
     redemptions,
     region,
@@ -125,7 +126,7 @@ def create_app(settings: Settings | None = None, ledger: Ledger | None = None) -
     for router in (redemptions.router, anywhere.router, members.router, auth.router, sessions.router, logins.router, region.router,
                    units.router, units.enrol_router, communities.router, communities.counters_router,
                    report_slips.router, orders.router, suggestions.router, keys.router, transfers.router,
-                   federation.router, transparency.router, reports.router, activities.router):
+                   federation.router, transparency.router, reports.router, activities.router, offline.router):
         app.include_router(router)
     install_web(app)  # the web pages (api/web/) and their /static files
     if settings.docs_enabled:

@@ -148,6 +148,11 @@ POLICY: dict[str, Rule] = {
     "settlement.read":           Rule(Kind.NONE, {R: A, AUD: A}, "核验通存通兑结算单 check a peer's statement"),
     "redemption.anywhere":       Rule(Kind.NONE, {K: A}, "跨区兑换 redeem for a member of another region "
                                                          "(the member's home region checks the member and the balance)"),
+    # offline capture (离线兑换, issue #15): the counter's own device key; records signed by it synced later
+    "counter.register_device":   Rule(Kind.NONE, {K: A}, "登记本柜台设备密钥 register this counter's device key "
+                                                         "(certified by the counter's community)"),
+    "redemption.sync_offline":   Rule(Kind.MEMBER, {K: A}, "同步离线兑换 sync a redemption captured offline"),
+    "region.set_offline_bound":  Rule(Kind.NONE, {R: A}, "设置柜台离线兑换上限 set the counters' offline bound"),
     # -- keys and logins -------------------------------------------------------------------------
     "key.read":                  Rule(Kind.NONE, EVERYONE, "查看公钥 read a public key"),
     "key.register_client":       Rule(Kind.ACTOR, {R: A, C: O}, "登记客户端密钥 register a client-held key"),

@@ -932,6 +932,16 @@ class Views:
         page.increment(t.accounts, (fact.aggregate_id,), {"redeemed_minutes": minutes,
                                                           "available_minutes": -minutes, "redemptions": 1})
 
+    def _on_TimeAccount__RedeemedOffline(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "redeemed_minutes": p["minutes"], "available_minutes": -p["from_balance_minutes"],
+            "owed_minutes": p["owed_added_minutes"], "redemptions": 1})
+        page.insert(t.offline_redemptions, (p["redemption_id"],), {
+            "redemption_id": p["redemption_id"], "account_id": fact.aggregate_id, "counter_id": p["counter_id"],
+            "device_key_id": p["device_key_id"], "captured_at": p["captured_at"], "captured_on": p["captured_on"],
+            "synced_on": local_day(fact.time), "minutes": p["minutes"], "owed_added_minutes": p["owed_added_minutes"]})
+
     def _on_TimeAccount__Frozen(self, fact: Fact, page: _Page) -> None:
         page.update(t.accounts, (fact.aggregate_id,), {"frozen": True})
 

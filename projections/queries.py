@@ -817,3 +817,47 @@ def member_orders(views: Views, *, member_id: str, limit: int = ORDERS_LIST_MAX)
                        o.c.placed_on.desc(), o.c.order_id).limit(limit))
     with views.engine.connect() as connection:
         return _with_latest_session(connection, [dict(row._mapping) for row in connection.execute(query)])
+
+
+# -------------------------------------------------------------------------------- offline redemptions (issue #15)
+
+OFFLINE_LIST_MAX = 200  # a community page's list of offline redemptions with a shortfall
+
+
+@dataclass(frozen=True)
+class OfflineExposure:
+    """What counters' devices redeemed offline and synced later, and what the balance no longer covered
+    (owed by the member: the region's exposure to offline capture)."""
+
+    redemptions: int
+    minutes: int
+    short: int  # redemptions with a shortfall
+    owed_minutes: int
+
+
+def offline_exposure(views: Views, *, community_id: str | None = None) -> OfflineExposure:
+    """The totals for one community's counters, or for the whole region."""
+    o, c = t.offline_redemptions, t.counters
+    query = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(o.c.minutes), 0),
+                       sa.func.coalesce(sa.func.sum(sa.case((o.c.owed_added_minutes > 0, 1), else_=0)), 0),
+                       sa.func.coalesce(sa.func.sum(o.c.owed_added_minutes), 0))
+             .select_from(o.join(c, c.c.counter_id == o.c.counter_id)))
+    if community_id is not None:
+        query = query.where(c.c.community_id == community_id)
+    with views.engine.connect() as connection:
+        count, minutes, short, owed = connection.execute(query).one()
+    return OfflineExposure(int(count), int(minutes), int(short), int(owed))
+
+
+def offline_shortfalls(views: Views, *, community_id: str, limit: int = OFFLINE_LIST_MAX) -> list[dict[str, Any]]:
+    """Offline redemptions at a community's counters that the member's balance no longer covered when
+    they synced (double spending across devices, or spending after the device last saw the balance),
+    newest first, with the member's name and the counter's."""
+    o, c, a, m = t.offline_redemptions, t.counters, t.accounts, t.members
+    query = (sa.select(o, c.c.name.label("counter_name"), a.c.member_id, m.c.name.label("member_name"))
+             .select_from(o.join(c, c.c.counter_id == o.c.counter_id).join(a, a.c.account_id == o.c.account_id)
+                          .outerjoin(m, m.c.member_id == a.c.member_id))
+             .where(c.c.community_id == community_id, o.c.owed_added_minutes > 0)
+             .order_by(o.c.captured_at.desc(), o.c.redemption_id).limit(limit))
+    with views.engine.connect() as connection:
+        return [dict(row._mapping) for row in connection.execute(query)]

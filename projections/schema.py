@@ -18,8 +18,9 @@ from ledger.storage import database as db
 from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 10  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their
-# rejection reason; 10: member-years keep minutes by assurance and rating, points at 1/60,000,000
+VIEWS_VERSION = 11  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their
+# rejection reason; 10: member-years keep minutes by assurance and rating, points at 1/60,000,000; 11: offline
+# redemptions
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()
@@ -302,6 +303,21 @@ accounts = sa.Table(
     sa.Column("redemptions", sa.Integer, nullable=False),
     sa.Column("frozen", sa.Boolean, nullable=False),
     sa.Column("closed", sa.Boolean, nullable=False),
+)
+
+# redemptions a counter device captured offline and synced later (issue #15): the community's list of
+# what its counters' devices redeemed offline, and what the balance no longer covered (owed)
+offline_redemptions = sa.Table(
+    "tlv_offline_redemptions", metadata,
+    _id("redemption_id", primary_key=True),
+    _id("account_id", nullable=False, index=True),
+    _id("counter_id", nullable=False, index=True),
+    _text("device_key_id", 32),
+    _text("captured_at", 32),  # as the device signed it (UTC)
+    _day("captured_on", nullable=False),  # China day of capture
+    _day("synced_on", nullable=False),  # China day the ledger recorded it
+    _minutes("minutes"),
+    _minutes("owed_added_minutes"),
 )
 
 # -- points and stars ----------------------------------------------------------------------------

@@ -19,6 +19,7 @@ def install_web(app: FastAPI) -> None:
     from api.web.pages import (audit, checkin, community, counter, fallback, home, imports, logins, member, region,
                                resident, unit)
 
+    app.include_router(counter.app_files)  # the counter's web-app files, before the pages' catch-all
     for module in (home, logins, counter, checkin, community, imports, member, resident, unit, region, audit,
                    fallback):  # fallback last
         app.include_router(module.router)

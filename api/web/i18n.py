@@ -953,3 +953,64 @@ EN.update({  # issue #15: check-in
     "本区党员": "Our member",
     "核验": "Check",
 })
+# 离线兑换 (issue #15): the counter's offline panel and the community's list
+EN.update({
+    "以下兑换离线时已交付商品，同步时党员余额已不足（如多台设备同时离线兑换同一余额）：不足部分记为欠扣，以后存入的时长优先抵扣。请核实并与党员沟通。":
+        "These goods were handed over offline, but when the records synced the member's balance no longer covered "
+        "them (several devices offline spending the same balance, say): the rest is owed and later credits repay it "
+        "first. Please check and talk to the member.",
+    "兑换（时:分）": "Redeemed (h:mm)",
+    "共": "in all",
+    "同步日期": "Synced on",
+    "同步时余额不足": "short when synced:",
+    "在线": "online",
+    "已同步": "synced",
+    "已同步（余额不足，欠扣 {owed}，已提示社区）": "synced (balance short: {owed} owed, the community is told)",
+    "已拒绝：{reason}": "refused: {reason}",
+    "已离线记录，待同步：联网后自动同步并核对余额。商品可交付。":
+        "Recorded offline, waiting to sync: it syncs and checks the balance once the connection returns. The goods "
+        "may be handed over.",
+    "待同步": "waiting to sync",
+    "暂未同步：网络或服务暂不可用，稍后自动重试。": "Not synced yet: the network or the service is down; retrying later.",
+    "本地区未开放离线兑换（上限为0）：断网时不能兑换，请联网后再兑换。":
+        "This region allows no offline redemption (bound 0): without a connection, redeem later.",
+    "本地区离线兑换上限：每名党员每日在本柜台 {bound}（时:分），设置第 {version} 版。":
+        "The region's offline bound: {bound} (h:mm) per member per day at this counter, setting version {version}.",
+    "本机尚无设备密钥：联网后自动生成并登记。": "This device has no key yet: it is made and registered once online.",
+    "本机未能签名记录此次兑换，本次未记录。": "This device could not sign the redemption: nothing was recorded.",
+    "本机没有离线兑换记录。": "No offline redemptions on this device.",
+    "本机设备密钥尚未登记：联网后自动登记（由本社区认证），登记前不能离线兑换。":
+        "This device's key is not registered yet: it is registered (certified by the community) once online; "
+        "until then no offline redemption.",
+    "本机设备密钥已登记（编号 {key}…，由本社区认证）：断网时可离线兑换。":
+        "This device's key is registered (id {key}…, certified by the community): it can redeem offline.",
+    "本机设备密钥已被社区吊销：不能离线兑换，请联系社区。":
+        "This device's key was revoked by the community: no offline redemption; contact the community.",
+    "本机设备密钥登记未成功，请稍后重试。": "The device key could not be registered: try again later.",
+    "本社区柜台设备离线兑换并已同步": "Offline redemptions synced from this community's counters:",
+    "柜台": "Counter",
+    "欠扣（时:分）": "Owed (h:mm)",
+    "正在检查本机设备密钥…": "Checking this device's key…",
+    "此浏览器不支持本机签名（Ed25519）或本地存储：不能离线兑换。":
+        "This browser cannot sign (Ed25519) or store locally: no offline redemption.",
+    "爱心超市收银台设备": "Community shop counter device",
+    "爱心超市离线兑换": "Community shop: offline redemptions",
+    "爱心超市离线兑换（事后同步）": "Shop redemption (offline, synced later)",
+    "登录已过期：请重新登录收银台后同步。": "The sign-in has expired: sign in to the counter again to sync.",
+    "离线": "offline",
+    "离线兑换": "Offline redemption",
+    "离线兑换时间": "Redeemed offline at",
+    "离线：无法查询余额。兑换将由本机签名记录，联网后同步并核对余额（余额不足部分记为欠扣）。请核对党员码上的姓名和本人证件。":
+        "Offline: the balance cannot be looked up. The redemption is signed on this device and synced later, when "
+        "the balance is checked (what it does not cover is owed). Check the name on the member's code and their ID.",
+    "离线：正在用本机密钥签名记录…": "Offline: signing the record with this device's key…",
+    "立即同步": "Sync now",
+    "笔": "records",
+    "记为欠扣": "owed",
+    "超出本地区离线兑换上限：该党员今日在本柜台已离线兑换 {used}，每日上限 {bound}（时:分）。本次未记录。":
+        "Over the region's offline bound: this member already redeemed {used} offline here today, the daily bound "
+        "is {bound} (h:mm). Nothing was recorded.",
+    "（已转出）": "(moved away)",
+    "改为离线兑换（本机签名，联网后同步）": "Redeem offline instead (signed here, synced later)",
+    "为本机生成新的设备密钥并登记": "Make a new key for this device and register it",
+})

@@ -3,18 +3,110 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 from uuid import UUID
 
 
+from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
+    DeviceKeyRevoked,
+    DeviceKeyUnknown,
+    DeviceSignatureInvalid,
     InvalidInput,
+    NotFound,
+    OfflineItemUnknown,
+    OfflineRecordInvalid,
 )
+from ledger.domain.keys import Key
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
-from ledger.domain.limits import QUANTITY_MAX, REDEMPTION_LINES_MAX
-from ledger.domain.values import Role
+from ledger.domain.limits import (
+    OFFLINE_BOUND_MINUTES_MAX,
+    PRICE_MINUTES_MAX,
+    QUANTITY_MAX,
+    REDEMPTION_LINES_MAX,
+)
+from ledger.domain.values import Role, local_date
+from ledger.signing import keys as ed25519
+from ledger.signing.offline import LINE_FIELDS, RECORD_FIELDS, offline_redemption_bytes
 from ledger.application.core import Actor, LedgerCore, RedemptionResult
+
+DEVICE_CLOCK_SKEW_MAX = timedelta(minutes=10)  # a device's clock a little ahead of the ledger's is not a forgery
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_KEY_ID = re.compile(r"^[0-9a-f]{32}$")
+_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
+
+
+@dataclass(frozen=True)
+class OfflineSyncResult:
+    """What the ledger answers a counter device syncing one offline redemption (the same answer for a
+    retry, with `applied` False)."""
+
+    redemption_id: UUID
+    member_id: UUID
+    minutes: int
+    owed_added_minutes: int  # what the balance could not cover: owed by the member, flagged to the community
+    balance_minutes: int
+    applied: bool
+    lines: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class _OfflineRecord:
+    redemption_id: UUID
+    counter_id: UUID
+    member_id: UUID
+    device_key_id: str
+    items: list[tuple[UUID, int, int]]  # item, quantity, price as the device showed it
+    minutes: int
+    created_at: datetime
+    created_at_text: str
+
+
+def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> _OfflineRecord:
+    """The record's shape, checked before anything else reads it (see ledger/signing/offline.py)."""
+    def bad(why: str) -> OfflineRecordInvalid:
+        return OfflineRecordInvalid(f"the offline record {why}")
+
+    if not isinstance(record, Mapping) or set(record) != RECORD_FIELDS:
+        raise bad(f"must have exactly the fields {sorted(RECORD_FIELDS)}")
+    for name in ("redemption_id", "counter", "member"):
+        if not isinstance(record[name], str) or not _UUID.match(record[name]):
+            raise bad(f"has a malformed {name}")
+    if not isinstance(record["device_key_id"], str) or not _KEY_ID.match(record["device_key_id"]):
+        raise bad("has a malformed device_key_id")
+    if record["region"] != region_code:
+        raise bad("was made for another region")
+    created = record["created_at"]
+    if not isinstance(created, str) or not _INSTANT.match(created):
+        raise bad("has a malformed created_at (UTC, ISO 8601)")
+    minutes = record["minutes"]
+    items = record["items"]
+    if not isinstance(items, list) or not 1 <= len(items) <= REDEMPTION_LINES_MAX:
+        raise bad(f"has 1 to {REDEMPTION_LINES_MAX} lines")
+    lines: list[tuple[UUID, int, int]] = []
+    for item in items:
+        if not isinstance(item, Mapping) or set(item) != LINE_FIELDS:
+            raise bad(f"has a line without exactly the fields {sorted(LINE_FIELDS)}")
+        if not isinstance(item["item_id"], str) or not _UUID.match(item["item_id"]):
+            raise bad("has a malformed item_id")
+        quantity, price = item["quantity"], item["price_minutes"]
+        if type(quantity) is not int or not 1 <= quantity <= QUANTITY_MAX:
+            raise bad(f"has a quantity outside 1 to {QUANTITY_MAX}")
+        if type(price) is not int or not 1 <= price <= PRICE_MINUTES_MAX:
+            raise bad(f"has a price outside 1 to {PRICE_MINUTES_MAX} minutes")
+        lines.append((UUID(item["item_id"]), quantity, price))
+    if type(minutes) is not int or minutes != sum(quantity * price for _, quantity, price in lines):
+        raise bad("has a total that is not the sum of its lines")
+    return _OfflineRecord(
+        redemption_id=UUID(record["redemption_id"]), counter_id=UUID(record["counter"]),
+        member_id=UUID(record["member"]), device_key_id=record["device_key_id"], items=lines, minutes=minutes,
+        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(timezone.utc),
+        created_at_text=created)
 
 
 class AccountUseCases(LedgerCore):
@@ -55,6 +147,67 @@ class AccountUseCases(LedgerCore):
             self._commit(actor, request_id, account)
         return RedemptionResult(redemption_id=redemption_id, minutes=total, balance_minutes=account.balance_minutes,
                                 applied=applied, lines=lines)
+
+
+    # -- offline capture at the counter (离线兑换, issue #15) ----------------------------------------
+    def counter_device_key(self, *, actor: Actor, key_id: str) -> Key:
+        """One of the counter's device keys (NotFound for anyone else's)."""
+        self._require_role(actor, Role.COUNTER)
+        try:
+            key = self.get_key(key_id)
+        except NotFound:
+            raise DeviceKeyUnknown(f"device key {key_id} is not registered") from None
+        if key.owner_id != actor.actor_id or key.role != Role.COUNTER.value:
+            raise DeviceKeyUnknown(f"device key {key_id} is not a key of this counter")
+        return key
+
+    def sync_offline_redemption(self, *, actor: Actor, record: Mapping[str, Any], signature: bytes,
+                                request_id: str | None = None) -> OfflineSyncResult:
+        """Apply a redemption a counter device captured and signed while offline, re-checking every rule:
+        the record's shape, the device key (a registered, unrevoked key of this counter) and its signature
+        over `offline_redemption_bytes(record)`, the items (in the community's catalogue), the region's
+        offline bound, and the balance (`TimeAccount.redeem_offline`: short is owed, never below zero).
+        Exactly once per redemption id: a retry is answered with the original result.
+
+        Prices: the member is charged what the device showed and signed (the catalogue's price when the
+        device last loaded it: a reprice since does not rewrite what was agreed at the counter); every item
+        must be in the community's catalogue (one delisted since is accepted: the goods have left)."""
+        self._require_role(actor, Role.COUNTER)
+        parsed = _read_offline_record(record, self.region_code)
+        if parsed.counter_id != actor.actor_id:
+            raise OfflineRecordInvalid("the offline record was made at another counter")
+        key = self.counter_device_key(actor=actor, key_id=parsed.device_key_id)
+        public = ed25519.load_public(key.public_key)
+        if len(signature) != ed25519.SIGNATURE_BYTES or not ed25519.verify(
+                public, signature, offline_redemption_bytes(dict(record))):
+            raise DeviceSignatureInvalid("the device's signature does not match the record")
+        counter = self._get(actor.actor_id, Counter)
+        community = self._get(counter.community_id, Community)
+        lines: list[dict[str, Any]] = []
+        for item_id, quantity, price in parsed.items:
+            known = community.catalogue.get(item_id)
+            if known is None:
+                raise OfflineItemUnknown(f"item {item_id} is not in the catalogue of {community.name}")
+            lines.append({"item_id": str(item_id), "name": known[0], "quantity": quantity, "price_minutes": price})
+        account = self.get_account(parsed.member_id)
+        if parsed.redemption_id not in account.redemptions:  # a retry is answered whatever happened since
+            if key.revoked_at is not None:
+                raise DeviceKeyRevoked(f"device key {key.key_id} is revoked")
+            now = CLOCK.get()()
+            if not key.created_on - DEVICE_CLOCK_SKEW_MAX <= parsed.created_at <= now + DEVICE_CLOCK_SKEW_MAX:
+                raise OfflineRecordInvalid("the offline record is dated before its device key or in the future")
+        region = self.get_region()
+        bound = min(region.offline_minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX)
+        applied, outcome = account.redeem_offline(
+            redemption_id=parsed.redemption_id, counter_id=counter.id, lines=lines, minutes=parsed.minutes,
+            captured_at=parsed.created_at_text, captured_on=local_date(parsed.created_at).isoformat(),
+            device_key_id=key.key_id, device_signature=ed25519.b64(signature), bound_minutes=bound)
+        if applied:
+            self._commit(actor, request_id, account)
+        return OfflineSyncResult(
+            redemption_id=parsed.redemption_id, member_id=parsed.member_id, minutes=parsed.minutes,
+            owed_added_minutes=int(outcome["owed_added_minutes"]), balance_minutes=account.balance_minutes,
+            applied=applied, lines=lines)
 
 
 def _items_of(lines: Sequence[dict[str, Any]]) -> list[tuple[str, int]]:

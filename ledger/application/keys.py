@@ -13,6 +13,7 @@ from eventsourcing.domain import Aggregate
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
     AlreadyExists,
+    DeviceKeyUnknown,
     InvalidInput,
     MemberKeyHeldByMember,
     NotFound,
@@ -20,6 +21,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.keys import Key
 from ledger.domain.member import Member
+from ledger.domain.organisations import Counter
 from ledger.domain.region import Region
 from ledger.domain.scoring import POLICY_V1_RULES, ScoringPolicy
 from ledger.domain.values import (
@@ -51,6 +53,24 @@ class KeyUseCases(LedgerCore):
                            label=check_text(label, "label", chars_max=LABEL_CHARS_MAX))
         self._commit(authority, None, key)
         return key_id
+
+    def register_counter_device(self, *, actor: Actor, public_key: bytes, label: str) -> str:
+        """A counter device's own key (its private half never leaves the device's browser), certified by
+        the counter's community (CERTIFIERS: a community certifies its counters' keys) when the counter's
+        login asks from that device. Registering the same public key again returns its id."""
+        self._require_role(actor, Role.COUNTER)
+        counter = self._get(actor.actor_id, Counter)
+        if len(public_key) != ed25519.PUBLIC_KEY_BYTES:
+            raise InvalidInput("an Ed25519 public key has 32 bytes")
+        key_id = ed25519.key_id_of(public_key)
+        if self._exists(Key.create_id(key_id)):
+            key = self._get(Key.create_id(key_id), Key)
+            if key.owner_id != counter.id:
+                raise DeviceKeyUnknown("that public key belongs to another actor")
+            return key_id
+        label = check_text(label, "label", chars_max=LABEL_CHARS_MAX)
+        return self.register_client_key(authority=Actor(counter.community_id, Role.COMMUNITY), owner=actor,
+                                        public_key=public_key, label=label)
 
     def replace_member_key(self, *, authority: Actor, member_id: UUID, reason: str) -> tuple[str, bytes]:
         """A new key for the member whose private half the ledger does NOT keep: it is returned once
@@ -245,3 +265,12 @@ class KeyUseCases(LedgerCore):
         region = self.get_region()
         region.set_counter_confirmation(required=required, reason=reason)
         self._commit(actor, None, region)
+
+    def set_offline_bound(self, *, actor: Actor, minutes_per_member_day: int, reason: str) -> int:
+        """A region setting (issue #15): minutes a counter may accept offline per member per day
+        (0: none). Returns the setting's version, which counter devices are told."""
+        self._require_role(actor, Role.REGION)
+        region = self.get_region()
+        version = region.set_offline_bound(minutes_per_member_day=minutes_per_member_day, reason=reason)
+        self._commit(actor, None, region)  # an unchanged bound (a retry) has nothing to save
+        return version

@@ -354,6 +354,18 @@ def settlement_verify(statement_file: Annotated[Path, typer.Argument(help="A pee
         out.print(f"[red]争议[/red] {dispute.redemption_id}：本区 {ours}，对方 {theirs}")
     if not verdict.ok:
         raise typer.Exit(1)
+@region_app.command("set-offline-bound")
+def region_set_offline_bound(
+        minutes: Annotated[int, typer.Option(help="Minutes per member per day a counter may accept offline (0: none)")],
+        reason: Annotated[str, typer.Option(help="Why (signed into the event)")],
+        db: DbOption = None) -> None:
+    """Set how many minutes a counter device may redeem offline per member per day (issue #15)."""
+    ledger = open_ledger(db)
+    try:
+        version = ledger.set_offline_bound(actor=ledger.region_actor(), minutes_per_member_day=minutes, reason=reason)
+    except LedgerError as error:
+        fail(error.detail)
+    out.print(f"offline bound set to {minutes} minutes per member per day (version {version})")
 
 
 @transfer_app.command("start")

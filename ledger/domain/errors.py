@@ -270,3 +270,45 @@ class HoldExpired(WrongState):
     """The counter region did not capture within the hold's time limit: the hold was released."""
 
     code = "hold_expired"
+# -- offline capture at the counter (离线兑换, issue #15) --------------------------------------------
+
+class OfflineRedemptionsOff(WrongState):
+    """The region allows no offline redemption (its offline bound is 0 minutes)."""
+
+    code = "offline_redemptions_off"
+
+
+class OfflineBoundExceeded(WrongState):
+    """The member's offline redemptions at this counter that day would pass the region's bound."""
+
+    code = "offline_bound_exceeded"
+
+
+class DeviceKeyUnknown(NotPermitted):
+    """The offline record names a device key that is not a registered key of this counter."""
+
+    code = "device_key_unknown"
+
+
+class DeviceKeyRevoked(NotPermitted):
+    """The counter device's key was revoked: its offline records are not accepted."""
+
+    code = "device_key_revoked"
+
+
+class DeviceSignatureInvalid(InvalidInput):
+    """The offline record's signature does not match it (altered, or another device's key)."""
+
+    code = "device_signature_invalid"
+
+
+class OfflineRecordInvalid(InvalidInput):
+    """The offline record is malformed, names another counter or region, or is dated impossibly."""
+
+    code = "offline_record_invalid"
+
+
+class OfflineItemUnknown(InvalidInput):
+    """The offline record names an item that is not in the counter's community catalogue."""
+
+    code = "offline_item_unknown"

@@ -22,6 +22,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.CalendarPublished": frozenset({R}),
     "Region.CounterConfirmationSet": frozenset({R}),
     "Region.PresenceShareSet": frozenset({R}),
+    "Region.OfflineBoundSet": frozenset({R}),
     "Transfer.Initiated": frozenset({R}),
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),
@@ -66,6 +67,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "TimeAccount.Credited": frozenset({C, R}),
     "TimeAccount.ClawedBack": frozenset({C}),
     "TimeAccount.Redeemed": frozenset({K}),
+    "TimeAccount.RedeemedOffline": frozenset({K}),  # the counter, carrying its device's signature
     "TimeAccount.Frozen": frozenset({R}),
     "TimeAccount.Unfrozen": frozenset({R}),
     "TimeAccount.TransferredOut": frozenset({R}),

@@ -16,6 +16,7 @@ from ledger.domain.limits import (
     ADDRESS_CHARS_MAX,
     DISPLAY_NAME_CHARS_MAX,
     NAME_CHARS_MAX,
+    OFFLINE_BOUND_MINUTES_MAX,
     REASON_CHARS_MAX,
     SETTING_REASON_CHARS_MAX,
     STORAGE_CAP_MINUTES_MAX,
@@ -234,3 +235,31 @@ class Region(LedgerAggregate):
     @event("CounterConfirmationSet")
     def _counter_confirmation_set(self, required: bool, reason: str) -> None:
         self.counter_confirmation = required
+
+    # -- offline capture at the counter (离线兑换, issue #15) ----------------------------------------
+    # How many minutes a counter may accept offline per member per China day (0: no offline redemption:
+    # the device refuses and says so). Versioned: the device is told the version it works under.
+    offline_minutes_per_member_day = 0
+    offline_bound_version = 0
+    offline_bound_reason = ""
+
+    def set_offline_bound(self, *, minutes_per_member_day: int, reason: str) -> int:
+        """Set the offline bound with the reason for it; returns the version in force (the same bound
+        with the same reason again is a retry and changes nothing)."""
+        minutes = minutes_per_member_day
+        if type(minutes) is not int or not 0 <= minutes <= OFFLINE_BOUND_MINUTES_MAX:
+            raise InvalidInput(f"the offline bound is 0 to {OFFLINE_BOUND_MINUTES_MAX} minutes",
+                               field="minutes_per_member_day", reason="minutes_out_of_range",
+                               params={"low": 0, "high": OFFLINE_BOUND_MINUTES_MAX})
+        reason = check_reason(reason, required=True)
+        if minutes == self.offline_minutes_per_member_day and reason == self.offline_bound_reason:
+            return self.offline_bound_version
+        self._offline_bound_set(minutes_per_member_day=minutes, version=self.offline_bound_version + 1,
+                                reason=reason)
+        return self.offline_bound_version
+
+    @event("OfflineBoundSet")
+    def _offline_bound_set(self, minutes_per_member_day: int, version: int, reason: str) -> None:
+        self.offline_minutes_per_member_day = minutes_per_member_day
+        self.offline_bound_version = version
+        self.offline_bound_reason = reason

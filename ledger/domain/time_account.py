@@ -19,6 +19,8 @@ from ledger.domain.errors import (
     HoldPending,
     HoldReleased,
     MemberFrozen,
+    OfflineBoundExceeded,
+    OfflineRedemptionsOff,
     RedemptionExistsWithDifferentTerms,
     WrongState,
 )
@@ -246,6 +248,64 @@ class TimeAccount(LedgerAggregate):
 
     def expired_holds(self, now: datetime) -> list[UUID]:
         return [rid for rid, found in self.holds.items() if found.status == "held" and now > found.expires_at]
+    # -- 爱心超市 redemption captured offline by a counter device (issue #15) ------------------------
+    @property
+    def offline_redemptions(self) -> dict[UUID, dict[str, Any]]:
+        """Offline redemptions synced into this account: id -> what the sync recorded (accounts opened
+        before offline capture existed have none)."""
+        found: dict[UUID, dict[str, Any]] | None = self.__dict__.get("_offline")
+        if found is None:
+            found = self.__dict__["_offline"] = {}
+        return found
+
+    def redeem_offline(self, *, redemption_id: UUID, counter_id: UUID, lines: list[dict[str, Any]], minutes: int,
+                       captured_at: str, captured_on: str, device_key_id: str, device_signature: str,
+                       bound_minutes: int) -> tuple[bool, dict[str, Any]]:
+        """Record a redemption a counter device signed while offline. The goods have left the shop, so
+        a balance that no longer covers it does not refuse it: the balance goes to zero and the rest is
+        owed (repaid first by later credits), never below zero. Refused: the region allows no offline
+        redemption, or the member's offline redemptions at this counter that China day would pass the
+        region's bound. Returns (applied, outcome); a retry of the same record returns the original
+        outcome with applied False."""
+        assert minutes > 0, minutes
+        terms = (str(counter_id), minutes, lines)
+        previous = self.redemptions.get(redemption_id)
+        if previous is not None:
+            if previous != terms:
+                raise RedemptionExistsWithDifferentTerms(
+                    f"redemption {redemption_id} was already used with other terms")
+            return False, self.offline_redemptions.get(redemption_id, {"owed_added_minutes": 0, "offline": False})
+        if redemption_id in self.holds:
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was held for another region")
+        self._require_open()
+        if bound_minutes <= 0:
+            raise OfflineRedemptionsOff("the region allows no offline redemption")
+        used = sum(entry["minutes"] for entry in self.offline_redemptions.values()
+                   if entry["counter_id"] == str(counter_id) and entry["captured_on"] == captured_on)
+        if used + minutes > bound_minutes:
+            raise OfflineBoundExceeded(
+                f"offline redemptions at this counter on {captured_on} would reach {used + minutes} minutes, "
+                f"over the region's bound of {bound_minutes}",
+                reason="offline_bound_exceeded", params={"bound_minutes": bound_minutes, "used_minutes": used})
+        taken = min(self.balance_minutes, minutes)
+        self._redeemed_offline(redemption_id=redemption_id, counter_id=counter_id, lines=lines, minutes=minutes,
+                               from_balance_minutes=taken, owed_added_minutes=minutes - taken,
+                               captured_at=captured_at, captured_on=captured_on, device_key_id=device_key_id,
+                               device_signature=device_signature)
+        return True, self.offline_redemptions[redemption_id]
+
+    @event("RedeemedOffline")
+    def _redeemed_offline(self, redemption_id: UUID, counter_id: UUID, lines: list[dict[str, Any]], minutes: int,
+                          from_balance_minutes: int, owed_added_minutes: int, captured_at: str, captured_on: str,
+                          device_key_id: str, device_signature: str) -> None:
+        self.balance_minutes -= from_balance_minutes
+        self.owed_minutes += owed_added_minutes
+        self.redeemed_minutes_total += minutes
+        self.redemptions[redemption_id] = (str(counter_id), minutes, lines)
+        self.offline_redemptions[redemption_id] = {
+            "counter_id": str(counter_id), "minutes": minutes, "captured_on": captured_on,
+            "owed_added_minutes": owed_added_minutes, "offline": True}
+        assert self.balance_minutes >= 0 and from_balance_minutes + owed_added_minutes == minutes
 
     # -- transfer (转移接续) -----------------------------------------------------------------------
     def freeze(self, *, transfer_id: UUID) -> None:
@@ -304,6 +364,7 @@ _BALANCE_CHANGE: dict[str, tuple[str, int]] = {
     "HoldReleased": ("to_balance_minutes", 1),
     "ClawedBack": ("from_balance_minutes", -1),
     "Redeemed": ("minutes", -1),
+    "RedeemedOffline": ("from_balance_minutes", -1),  # the rest, if any, is owed
     "TransferredOut": ("minutes", -1),
     "TransferredIn": ("minutes", 1),
 }
@@ -326,7 +387,7 @@ class HistoryLine:
     balance_minutes: int
     repaid_minutes: int = 0  # of a credit: what repaid an owed amount first
     over_cap_minutes: int = 0  # of a credit: what the storage cap kept out
-    owed_added_minutes: int = 0  # of a clawback: what the balance could not cover
+    owed_added_minutes: int = 0  # of a clawback or an offline redemption: what the balance could not cover
     source_id: UUID | None = None  # of a credit or clawback: what it came from (a session's id for kind "session")
     source_kind: str = ""  # of a credit or clawback: session, correction, complaint
     items: tuple[tuple[str, int], ...] = ()  # of a redemption or a hold: (item name, quantity)
@@ -391,7 +452,7 @@ def summarise(lines: Sequence[HistoryLine], *, opening_balance_minutes: int = 0)
         deposited_minutes=opening_balance_minutes + total("Credited", "TransferredIn"),
         clawed_back_minutes=total("ClawedBack") + sum(line.repaid_minutes for line in lines
                                                       if line.kind == "HoldReleased"),
-        redeemed_minutes=total("Redeemed") + captured, moved_out_minutes=total("TransferredOut"),
+        redeemed_minutes=total("Redeemed", "RedeemedOffline") + captured, moved_out_minutes=total("TransferredOut"),
         available_minutes=lines[-1].balance_minutes if lines else opening_balance_minutes,
         held_minutes=minutes("Held") - captured - released)
     assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes

@@ -26,6 +26,7 @@ from api.settings import settings_for_tests
 from ledger.application import Actor, Ledger
 from ledger.domain.values import ConsentPurpose, Role, stable_id
 from ledger.signing import keys as ed25519
+from ledger.signing.offline import offline_redemption_bytes
 from tests.api.world import Side, World, build_world, today_iso
 
 ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
@@ -84,6 +85,16 @@ def _consent_id(w: World, r: Role, s: Side) -> dict[str, str]:
 
 def _public_key() -> str:
     return ed25519.b64(ed25519.public_bytes(ed25519.generate().public_key()))
+
+
+def _offline_sync(w: World, r: Role, s: Side) -> dict[str, Any]:
+    """One offline record of side A's counter for the side's member, signed by that counter's key."""
+    key_id, sign = w.ledger.signer_of(w.a.counter)
+    record = {"redemption_id": str(uuid4()), "region": w.ledger.region_code, "counter": str(w.a.counter.actor_id),
+              "device_key_id": key_id, "member": str(s.member.actor_id),
+              "items": [{"item_id": str(w.a.item_id), "quantity": 1, "price_minutes": 30}], "minutes": 30,
+              "created_at": w.ledger.get_key(key_id).created_on.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    return {"record": record, "signature": ed25519.b64(sign(offline_redemption_bytes(record)))}
 
 
 SPECS: list[Spec] = [
@@ -223,6 +234,13 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"redemption_id": str(uuid4())}, tolerate=frozenset({404})),
     Spec("GET", "/v1/redemptions/anywhere/{redemption_id}", "redemption.anywhere",
          lambda w, r, s: {"redemption_id": str(uuid4())}, tolerate=frozenset({404})),
+    # 离线兑换 (issue #15): a record signed by the calling counter's own key (no registration: nothing written first)
+    Spec("POST", "/v1/counter/device-keys", "counter.register_device",
+         body=lambda w, r, s: {"public_key": _public_key(), "label": "收银台平板"}),
+    Spec("POST", "/v1/redemptions/offline", "redemption.sync_offline", body=_offline_sync, tolerate=frozenset({409})),
+    Spec("GET", "/v1/region/offline-bound", "region.read"),
+    Spec("PUT", "/v1/region/offline-bound", "region.set_offline_bound",
+         body=lambda w, r, s: {"minutes_per_member_day": 60, "reason": "网络不稳定的社区保障老人兑换"}),
     Spec("GET", "/v1/keys/{key_id}", "key.read", lambda w, r, s: {"key_id": s.counter_key_id}),
     Spec("POST", "/v1/keys", "key.register_client", body=lambda w, r, s: {
         "owner_id": str(authority_target(w, r, s).actor_id), "public_key": _public_key(), "label": "终端"}),
@@ -388,6 +406,9 @@ EXPECTED_TABLE = """
     suggestion.forward              .   .    O    .    .    .    .
     redemption.create               .   .    .    A    .    .    .     only a counter redeems
     redemption.anywhere             .   .    .    A    .    .    .     跨区兑换: a counter, for a member of another region
+    redemption.sync_offline         .   .    .    A    .    .    .     what a counter's device took offline
+    counter.register_device         .   .    .    A    .    .    .     its own device; its community certifies
+    region.set_offline_bound        A   .    .    .    .    .    .     离线兑换上限: a region setting
     key.read                        A   A    A    A    A    A    A     public keys are public
     key.register_client             A   .    O    .    .    .    .     a member's key: only by activation (/v1/auth/activate)
     key.rotate                      A   O    O    .    .    .    .
@@ -520,9 +541,10 @@ def test_the_table_keeps_the_issue_promises() -> None:
     assert Role.AUDITOR not in POLICY["member.read_personal"].scopes, "no personal fields for auditors"
     assert {a for a in POLICY if Role.COUNTER in POLICY[a].scopes} - {
         "region.read", "policy.read", "community.read", "key.read", "region.card"} == {
-        "balance.read", "redemption.create", "redemption.anywhere", "counter.read", "member.identify"}, \
-        "a counter reads balances, redeems (here or for a member of another region) and checks who is spending " \
-        "(name, masked phone), nothing else"
+        "balance.read", "redemption.create", "redemption.anywhere", "counter.read", "member.identify",
+        "redemption.sync_offline", "counter.register_device"}, \
+        "a counter reads balances, redeems (online, for a member of another region, or offline synced later with " \
+        "its own device key) and checks who is spending (name, masked phone), nothing else"
     assert POLICY["member.identify"].scopes == {Role.COUNTER: Scope.OWN}  # its own community's members only
     assert POLICY["member.read_personal"].scopes == {Role.MEMBER: Scope.OWN, Role.COMMUNITY: Scope.OWN,
                                                      Role.UNIT: Scope.OWN}

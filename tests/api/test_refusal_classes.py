@@ -60,6 +60,13 @@ PINNED: dict[str, tuple[str, int]] = {
     "MemberNotRegisteredHere": ("member_not_registered_here", 403),
     "AlreadyCheckedIn": ("already_checked_in", 409),
     "NotCheckedIn": ("not_checked_in", 409),
+    "OfflineRedemptionsOff": ("offline_redemptions_off", 409),
+    "OfflineBoundExceeded": ("offline_bound_exceeded", 409),
+    "DeviceKeyUnknown": ("device_key_unknown", 403),
+    "DeviceKeyRevoked": ("device_key_revoked", 403),
+    "DeviceSignatureInvalid": ("device_signature_invalid", 422),
+    "OfflineRecordInvalid": ("offline_record_invalid", 422),
+    "OfflineItemUnknown": ("offline_item_unknown", 422),
     # elsewhere in ledger/
     "InvalidCalendar": ("invalid_calendar", 422),
     "DemoPredatesRegion": ("demo_predates_region", 409),

@@ -109,6 +109,19 @@ def _slips(request: Request, principal: Any) -> list[dict[str, Any]]:
     return result
 
 
+def _offline(request: Request, principal: Any) -> dict[str, Any]:
+    """离线兑换 (issue #15): what this community's counter devices redeemed offline and synced later,
+    and the redemptions the member's balance no longer covered (the rest owed: double spending)."""
+    from projections import queries as q
+
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "report.community", principal.actor.actor_id)
+    me = str(principal.actor.actor_id)
+    with core.services(request).read_models.current() as views:
+        return {"exposure": q.offline_exposure(views, community_id=me),
+                "shortfalls": q.offline_shortfalls(views, community_id=me, limit=LIST_MAX)}
+
+
 # -- overview ----------------------------------------------------------------------------------------------
 
 @router.get("/community")
@@ -125,7 +138,8 @@ def overview(request: Request) -> Response:
               "members": members.page.total or 0, "posts": sum(1 for p in community.posts if not p.retired),
               "catalogue": sum(1 for c in community.catalogue if not c.delisted)}
     return _page(request, principal, "community/overview.html", "社区工作台",
-                 {"community": community, "counts": counts, "year": api_reports.this_year()})
+                 {"community": community, "counts": counts, "year": api_reports.this_year(),
+                  "offline": _offline(request, principal)})
 
 
 # -- certification queue ---------------------------------------------------------------------------------------

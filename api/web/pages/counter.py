@@ -5,6 +5,11 @@ first attempt) and sends it both as the redemption's `redemption_id` and as the 
 A double click, a retry after a lost answer or a reload re-sends the same id, and the API's own
 `redeem` route (run here through the same `Commands` runner) applies it once: the idempotency store
 replays the stored answer, and the time account itself refuses to apply a redemption id twice.
+
+Without a connection (issue #15) the page keeps working as an installable web app: static/counter-sw.js
+keeps the page and its files, static/counter-offline.js signs each redemption with the device's own
+key (made in the browser, registered once online and certified by the counter's community), queues it
+as 待同步 and syncs it here (`/counter/offline/sync`, the API's `POST /v1/redemptions/offline`).
 """
 
 from __future__ import annotations
@@ -20,13 +25,19 @@ from api.errors import REFUSALS, Refusal, http_status_of
 from api.policy import allowed, authorize
 from api.routers import communities as api_communities
 from api.routers import members as api_members
+from api.routers import offline as api_offline
 from api.routers import redemptions as api_redemptions
+from api.schemas.offline import DeviceKeyIn, OfflineSyncIn
 from api.schemas.service import RedemptionIn
 from api.web import core, i18n
-from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.base import utc_now
+from ledger.domain.errors import InvalidInput, LedgerError, OfflineRecordInvalid
 from ledger.domain.values import Role
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
+# the installable web app's two files: no data in them, fetched by the browser without the sign-in
+# (a manifest is fetched without credentials), so plain routes outside the pages' sign-in
+app_files = APIRouter(include_in_schema=False)
 REDEEM_BYTES_MAX = 16 * 1024
 SEARCH_RESULTS_MAX = 10  # a clerk picks from a short list; more means: type more of the name
 SEARCH_SCAN_MAX = 2000  # members of one community whose phone is compared (a bound on decryption work)
@@ -44,7 +55,8 @@ def counter_page(request: Request) -> Response:
     region = ledger.get_region()
     return core.page(request, "counter.html", {
         "counter": counter, "community": community, "items": items, "region_code": region.code,
-        "confirm_identity": bool(getattr(region, "counter_confirmation", False))},
+        "confirm_identity": bool(getattr(region, "counter_confirmation", False)),
+        "offline_bound": region.offline_minutes_per_member_day, "offline_version": region.offline_bound_version},
         principal=principal, title="爱心超市收银台")
 
 
@@ -175,3 +187,104 @@ async def counter_redeem(request: Request) -> Response:
 def _refused(error: Refusal, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
     return JSONResponse({"code": error.code, "detail": error.detail[:500], "message": i18n.error_text(error, lang),
                          **(extra or {})}, status_code=http_status_of(error))
+
+
+# -- offline capture (离线兑换, issue #15): the device's key, the region's bound, the sync -----------------
+# The page is an installable web app: /counter/sw.js caches the page and its files so it opens without a
+# connection; static/counter-offline.js keeps the device's key (Ed25519, made in the browser, private half
+# not extractable) and the queue of records signed offline in IndexedDB, and syncs them in order here.
+SYNC_BYTES_MAX = 32 * 1024
+DEVICE_LABEL = "爱心超市收银台设备"
+SERVICE_WORKER = core.HERE / "static" / "counter-sw.js"
+MANIFEST = {
+    "name": "爱心超市收银台", "short_name": "收银台", "lang": "zh-CN", "start_url": "/counter", "scope": "/counter",
+    "display": "standalone", "background_color": "#ffffff", "theme_color": "#b71c1c",
+    "icons": [{"src": "/static/favicon.svg", "sizes": "any", "type": "image/svg+xml"}],
+}
+
+
+@app_files.get("/counter/sw.js")
+def counter_service_worker() -> Response:
+    """The counter's service worker, allowed to control /counter (the page itself) from /counter/."""
+    return Response(SERVICE_WORKER.read_bytes(), media_type="text/javascript", headers={
+        "Service-Worker-Allowed": "/counter", "Cache-Control": "no-cache"})
+
+
+@app_files.get("/counter/manifest.webmanifest")
+def counter_manifest() -> Response:
+    return JSONResponse(MANIFEST, media_type="application/manifest+json")
+
+
+@router.get("/counter/offline/config")
+def counter_offline_config(request: Request, key: str = "") -> Response:
+    """What the device needs while online: the region's offline bound and its version, the ledger's
+    clock (the device signs its records in the ledger's time), and the state of the device's key."""
+    principal = core.require_principal(request, Role.COUNTER)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "region.read")
+    region = ledger.get_region()
+    device: dict[str, Any] | None = None
+    if key:
+        try:
+            found = api_offline.device_key_out(ledger.counter_device_key(actor=principal.actor, key_id=key[:64]))
+            device = {"registered": True, "revoked": found.revoked, "key_id": found.key_id}
+        except LedgerError:
+            device = {"registered": False, "revoked": False, "key_id": key[:64]}
+    return JSONResponse({"region": region.code, "counter": str(principal.actor.actor_id),
+                         "bound_minutes": region.offline_minutes_per_member_day,
+                         "bound_version": region.offline_bound_version,
+                         "server_now": utc_now().isoformat(timespec="milliseconds"), "device": device},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.post("/counter/device")
+async def counter_register_device(request: Request) -> Response:
+    """The API's `POST /v1/counter/device-keys` for this device's public key (once, while online)."""
+    principal = core.require_principal(request, Role.COUNTER)
+    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
+    lang = core.lang_of(request)
+    raw = await request.body()
+    if len(raw) > REDEEM_BYTES_MAX:
+        return _refused(InvalidInput("the key is too large"), lang)
+    try:
+        body = DeviceKeyIn.model_validate_json(raw)
+    except ValidationError:
+        return _refused(InvalidInput("not an Ed25519 public key"), lang)
+    commands = core.commands_for(request, principal, path="/v1/counter/device-keys")
+
+    def run() -> Response:
+        try:
+            return api_offline.register_device_key(body, commands)  # type: ignore[return-value]  # the API's answer
+        except REFUSALS as error:
+            return _refused(error, lang)
+
+    response: Response = await core.in_thread(run)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/counter/offline/sync")
+async def counter_offline_sync(request: Request) -> Response:
+    """The API's `POST /v1/redemptions/offline` for one queued record, its redemption id as the key."""
+    principal = core.require_principal(request, Role.COUNTER)
+    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
+    lang = core.lang_of(request)
+    raw = await request.body()
+    if len(raw) > SYNC_BYTES_MAX:
+        return _refused(InvalidInput("the offline record is too large"), lang)
+    try:
+        body = OfflineSyncIn.model_validate_json(raw)
+    except ValidationError:
+        return _refused(OfflineRecordInvalid("not an offline record"), lang)
+    commands = core.commands_for(request, principal, path="/v1/redemptions/offline",
+                                 idempotency_key=body.record.redemption_id)
+
+    def run() -> Response:
+        try:
+            return api_offline.sync_offline(body, commands)  # type: ignore[return-value]  # the API's answer
+        except REFUSALS as error:
+            return _refused(error, lang)
+
+    response: Response = await core.in_thread(run)
+    response.headers["Cache-Control"] = "no-store"
+    return response

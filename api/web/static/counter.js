@@ -72,10 +72,12 @@
     var code = parseCode(text);
     show($("member-error"), false);
     show($("member-retry"), false);
+    show($("member-offline-go"), false);
     if (!code) { return fail(T.bad_code); }
     if (code.region && region && code.region !== region) { return fail(T.wrong_region); }
     $("member-error").textContent = "";
     lastLookup = text;
+    if (offline()) { return offlineMember(code); }  // no balance to ask for: the redemption is signed and queued
     return fetch("/counter/balance?member=" + encodeURIComponent(code.id), {
       credentials: "same-origin", headers: {"Accept": "application/json"}
     }).then(function (response) {
@@ -87,8 +89,11 @@
       setMember({id: code.id, name: body.identified ? body.name : code.name, phone: body.phone_masked || "",
                  identified: !!body.identified, balance_minutes: body.balance_minutes, status: body.status});
     }).catch(function () {  // nothing was charged by a look-up: say it failed and offer it again
+      if (offline()) { return offlineMember(code); }
       fail(T.lookup_failed);
       show($("member-retry"), true);
+      // the ledger does not answer though the network is up: the clerk may go on offline (signed, synced later)
+      show($("member-offline-go"), !!(window.TimeledgerOffline && !window.TimeledgerOffline.problem()));
     });
 
     function fail(text) {
@@ -99,6 +104,34 @@
       state.member = null;
       render();
     }
+  }
+
+  /* -- offline (counter-offline.js): the member by their code alone, the balance checked when it syncs --- */
+  function offline() { return !!(window.TimeledgerOffline && window.TimeledgerOffline.isOffline()); }
+
+  function offlineMember(code) {
+    setMember({id: code.id, name: code.name, phone: "", identified: null, balance_minutes: null, status: "offline"});
+  }
+
+  function captureOffline() {
+    if (!state.redemptionId) state.redemptionId = uuid4();
+    state.busy = true;
+    message(T.offline_signing, "info");
+    render();
+    window.TimeledgerOffline.capture({
+      member_id: state.member.id, member_name: state.member.name || "", redemption_id: state.redemptionId,
+      lines: state.basket.map(function (line) { return {id: line.id, name: line.name, price: line.price, quantity: line.quantity}; })
+    }).then(function (answer) {
+      state.busy = false;
+      if (answer.ok) {
+        state.basket = [];
+        state.redemptionId = null;
+        message(T.offline_queued, "info");
+      } else {
+        message(answer.message, "error");
+      }
+      render();
+    });
   }
 
   /* -- search by name or the phone's last four digits (the counter's community only) ---------------- */
@@ -155,7 +188,8 @@
     show($("member-other"), member.identified === false);
     $("identity-checked").checked = false;
     $("member-id").textContent = member.id;
-    $("member-balance").textContent = hours(member.balance_minutes);
+    $("member-balance").textContent = member.balance_minutes === null ? "—" : hours(member.balance_minutes);
+    show($("member-offline"), member.status === "offline");
     var status = $("member-status");
     if (member.status === "frozen" || member.status === "moved") {
       status.textContent = member.status === "frozen" ? T.frozen : T.moved;
@@ -219,7 +253,7 @@
       remove.appendChild(button("×", T.remove + " " + line.name, function () { line.quantity = 0; }));
     });
     $("total").textContent = hours(total());
-    var usable = state.member && state.member.status === "open" &&
+    var usable = state.member && (state.member.status === "open" || state.member.status === "offline") &&
                  (!confirmIdentity || $("identity-checked").checked);
     $("confirm").disabled = state.busy || state.uncertain || !usable || !state.basket.length;
     show($("retry"), state.uncertain);
@@ -246,6 +280,11 @@
     if (!state.member) { message(T.pick_member, "error"); return; }
     if (confirmIdentity && !$("identity-checked").checked) { message(T.pick_identity, "error"); return; }
     if (!state.basket.length) { message(T.pick_items, "error"); return; }
+    if (offline()) { captureOffline(); return; }
+    if (state.member.status === "offline") {  // the connection is back: ask for the balance first
+      lookUp(state.member.id);
+      return;
+    }
     if (!state.redemptionId) state.redemptionId = uuid4();
     send({
       member_id: state.member.id,
@@ -448,6 +487,15 @@
     search($("member-search").value);
   });
   $("member-retry").addEventListener("click", function () { if (lastLookup) lookUp(lastLookup); });
+  $("member-offline-go").addEventListener("click", function () {
+    var code = parseCode(lastLookup);
+    if (!code || !window.TimeledgerOffline) return;
+    window.TimeledgerOffline.unreachable();  // from now until the ledger answers again: offline
+    show($("member-error"), false);
+    show($("member-retry"), false);
+    show($("member-offline-go"), false);
+    offlineMember(code);
+  });
   $("identity-checked").addEventListener("change", render);
   $("confirm").addEventListener("click", confirm);
   $("retry").addEventListener("click", retry);
