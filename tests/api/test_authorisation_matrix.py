@@ -406,6 +406,8 @@ EXPECTED_TABLE = """
     suggestion.forward              .   .    O    .    .    .    .
     redemption.create               .   .    .    A    .    .    .     only a counter redeems
     redemption.anywhere             .   .    .    A    .    .    .     跨区兑换: a counter, for a member of another region
+    settlement.make                 A   .    .    .    .    .    .     通存通兑 settlement: the region signs its statement
+    settlement.read                 A   .    .    .    .    .    A     … and checks a peer's (an auditor too)
     redemption.sync_offline         .   .    .    A    .    .    .     what a counter's device took offline
     counter.register_device         .   .    .    A    .    .    .     its own device; its community certifies
     region.set_offline_bound        A   .    .    .    .    .    .     离线兑换上限: a region setting
