@@ -1013,4 +1013,6 @@ EN.update({
     "（已转出）": "(moved away)",
     "改为离线兑换（本机签名，联网后同步）": "Redeem offline instead (signed here, synced later)",
     "为本机生成新的设备密钥并登记": "Make a new key for this device and register it",
+    "通存通兑结算单核验": "Settlement statement (通存通兑) checked",
+    "核验服务证明、转移包或结算单": "Verify a certificate, a transfer bundle or a settlement statement",
 })

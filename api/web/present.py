@@ -228,3 +228,10 @@ def chart_svg(chart: Chart, *, ident: str = "chart") -> Markup:
     parts.append("</svg>")
     return Markup("".join(parts))
 
+
+
+def settlement_view(peers: dict[str, dict[str, str]], verdict: Any) -> dict[str, Any]:
+    """What the 联盟地区 page and the auditor page show of a checked settlement statement."""
+    return {"peer": verdict.peer, "name": peers.get(verdict.peer, {}).get("name", verdict.peer), "ok": verdict.ok,
+            "agreed": verdict.agreed, "they_owe_minutes": verdict.agreed_minutes_they_owe,
+            "we_owe_minutes": verdict.agreed_minutes_we_owe, "disputes": verdict.disputes}

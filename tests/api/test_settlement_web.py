@@ -16,6 +16,7 @@ from api.main import create_app
 from api.settings import settings_for_tests
 from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
 from ledger.application import Ledger, anywhere, settlement, transfers
+from ledger.signing.canonical import canonical_bytes
 from tests.api.world import World, build_world
 from tests.scenario import Region, add_member, organise_region, serve
 
@@ -99,3 +100,19 @@ def test_only_the_region_makes_a_statement(regions: Any) -> None:
     client.cookies.set(SESSION_COOKIE, token)
     answer = client.post(f"/region/peers/{HOME}/settlement", data={CSRF_FIELD: csrf_token(token)})
     assert answer.status_code == 403, answer.status_code
+
+
+def test_the_auditor_checks_a_peers_statement_on_the_audit_page(regions: Any) -> None:
+    client, world, home = regions
+    token = world.tokens[world.auditor.actor_id]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, token)
+    theirs = settlement.make_statement(home.ledger, world.ledger.region_code)
+    checked = client.post("/audit", data={CSRF_FIELD: csrf_token(token)},
+                          files={"file": ("settlement.json", theirs, "application/json")})
+    assert checked.status_code == 200 and 'id="settlement"' in checked.text and "1 笔一致" in checked.text
+    document = json.loads(theirs)
+    document["body"]["as_counter"] = [[str(uuid4()), 30, 7]]  # altered after signing
+    tampered = client.post("/audit", data={CSRF_FIELD: csrf_token(token)},
+                           files={"file": ("settlement.json", canonical_bytes(document), "application/json")})
+    assert tampered.status_code == 422 and "结算单的签名无法核验" in tampered.text

@@ -14,9 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from api import catalogue
 from api.catalogue import code_message
 from api.policy import authorize
 from api.web import core
+from api.web.present import settlement_view
+from ledger.application import settlement
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.signing.canonical import JsonInputError, loads_bounded
 
@@ -169,11 +172,33 @@ async def verify_upload(request: Request) -> Response:
     if not data or len(data) > UPLOAD_BYTES_MAX:
         raise InvalidInput("the file is empty or too large")
     reference = core.field(form, "reference", required=False, chars_max=300)
-    root = base64.b64decode(core.ledger_of(request).root_public_key())
-    result = await core.in_thread(verify_file, data, root, reference, getattr(upload, "filename", "") or "")
+    ledger = core.ledger_of(request)
     checkpoint = await core.in_thread(_checkpoint, request, principal)
+    if _is_settlement(data):  # 通存通兑: a peer's statement, checked against this region's own log
+        authorize(ledger, principal.actor, "settlement.read")
+        try:
+            verdict = await core.in_thread(settlement.verify_statement, ledger, data)
+        except settlement.SettlementRefused as refused:
+            return core.page(request, "audit.html", {"checkpoint": checkpoint, "result": None,
+                                                     "settlement_error": catalogue.message(refused, core.lang_of(request))},
+                             principal=principal, title="审计核验", status_code=422)
+        return core.page(request, "audit.html", {"checkpoint": checkpoint, "result": None,
+                                                 "verdict": settlement_view(ledger.get_region().peers, verdict)},
+                         principal=principal, title="审计核验")
+    root = base64.b64decode(ledger.root_public_key())
+    result = await core.in_thread(verify_file, data, root, reference, getattr(upload, "filename", "") or "")
     return core.page(request, "audit.html", {"checkpoint": checkpoint, "result": result},
                      principal=principal, title="审计核验")
+
+
+def _is_settlement(data: bytes) -> bool:
+    """A settlement statement (its body names the format); anything else is a certificate or bundle."""
+    try:
+        document = loads_bounded(data)
+    except JsonInputError:
+        return False
+    body = document.get("body") if isinstance(document, dict) else None
+    return isinstance(body, dict) and body.get("format") == settlement.FORMAT
 
 
 def verify_file(data: bytes, root: bytes, reference: str, filename: str) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from api.schemas.transfers import RegionCardIn
 from api import catalogue
 from api.policy import authorize
 from api.web import core
+from api.web.present import settlement_view
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
 from ledger.domain.display import ASSURANCE_TEXT
 from ledger.application import settlement
@@ -808,11 +809,7 @@ async def settlement_verify(request: Request) -> Response:
     except settlement.SettlementRefused as refused:
         return _peers_page(request, principal, Submitted("settlement", {}, {"file": catalogue.message(refused, lang)}),
                            status_code=422)
-    peer = ledger.get_region().peers.get(verdict.peer, {})
-    return _peers_page(request, principal, verdict={
-        "peer": verdict.peer, "name": peer.get("name", verdict.peer), "ok": verdict.ok, "agreed": verdict.agreed,
-        "they_owe_minutes": verdict.agreed_minutes_they_owe, "we_owe_minutes": verdict.agreed_minutes_we_owe,
-        "disputes": verdict.disputes})
+    return _peers_page(request, principal, verdict=settlement_view(ledger.get_region().peers, verdict))
 
 
 # -- 节假日安排: the State Council calendar of a year -------------------------------------------------------------
