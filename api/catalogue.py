@@ -303,7 +303,7 @@ FIELDS: dict[str, Message] = {
     "reason": ("理由", "Reason"), "rejection": ("不予认证理由", "Rejection reason"), "action": ("操作", "Action"),
     "post_id": ("岗位", "Post"), "post_ids": ("认领岗位", "Claimed posts"), "order_id": ("订单", "Order"),
     # members, registration (附件2)
-    "member": ("党员", "Member"), "member_id": ("党员", "Member"), "home_region": ("党员所属地区", "Home region"), "name": ("名称", "Name"),
+    "member": ("党员", "Member"), "member_id": ("党员", "Member"), "home_region": ("党员所属地区", "Home region"), "offline": ("离线先行", "Take it offline"), "name": ("名称", "Name"),
     "party_status": ("党员类别", "Party status"), "party_joined": ("入党时间", "Joined the Party"),
     "sex": ("性别", "Sex"), "education": ("文化程度", "Education"), "specialities": ("特长", "Specialities"),
     "hobbies": ("爱好", "Hobbies"), "available_time": ("可服务时间", "Available time"),

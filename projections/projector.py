@@ -942,6 +942,25 @@ class Views:
             "device_key_id": p["device_key_id"], "captured_at": p["captured_at"], "captured_on": p["captured_on"],
             "synced_on": local_day(fact.time), "minutes": p["minutes"], "owed_added_minutes": p["owed_added_minutes"]})
 
+    # 通存通兑: minutes held for a counter of another region are out of the balance until released
+    def _on_TimeAccount__Held(self, fact: Fact, page: _Page) -> None:
+        page.increment(t.accounts, (fact.aggregate_id,), {"available_minutes": -fact.payload["minutes"]})
+
+    def _on_TimeAccount__HoldCaptured(self, fact: Fact, page: _Page) -> None:
+        page.increment(t.accounts, (fact.aggregate_id,), {"redeemed_minutes": fact.payload["minutes"],
+                                                          "redemptions": 1})
+
+    def _on_TimeAccount__HoldReleased(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {"available_minutes": p["to_balance_minutes"],
+                                                          "owed_minutes": -p["repaid_minutes"]})
+
+    def _on_TimeAccount__CapturedOffline(self, fact: Fact, page: _Page) -> None:
+        p = fact.payload
+        page.increment(t.accounts, (fact.aggregate_id,), {
+            "redeemed_minutes": p["minutes"], "available_minutes": -p["from_balance_minutes"],
+            "owed_minutes": p["owed_added_minutes"], "redemptions": 1})
+
     def _on_TimeAccount__Frozen(self, fact: Fact, page: _Page) -> None:
         page.update(t.accounts, (fact.aggregate_id,), {"frozen": True})
 

@@ -18,9 +18,9 @@ from ledger.storage import database as db
 from ledger.storage.database import Database
 
 # Bump when a table or a projection rule changes: stored views of another version are rebuilt.
-VIEWS_VERSION = 11  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their
+VIEWS_VERSION = 12  # 8: sessions' assurance; 9: orders carry resident, note and decline reason, sessions their
 # rejection reason; 10: member-years keep minutes by assurance and rating, points at 1/60,000,000; 11: offline
-# redemptions
+# redemptions; 12: 通存通兑 holds, captures and releases in the balances
 TRACKING_NAME = "timeledger-views"
 
 metadata = sa.MetaData()

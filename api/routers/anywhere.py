@@ -57,7 +57,7 @@ def redeem_anywhere(body: RemoteRedemptionIn, actor: ActorDep, services: Service
     result: RemoteResult = anywhere.redeem_at_counter(
         ledger, actor=actor, member_id=body.member_id, home=body.home_region, redemption_id=body.redemption_id,
         items=[(line.item_id, line.quantity) for line in body.items], post=post, write=services.writer.submit,
-        capture=False)
+        capture=False, offline=body.offline)
     if result.status == "authorised":
         background.add_task(_capture, services, actor, body.redemption_id)
     return RemoteRedemptionOut.of(result)

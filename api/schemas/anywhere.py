@@ -22,6 +22,9 @@ class RemoteRedemptionIn(StrictIn):
                              description="党员所属地区（党员码上的 region）/ the member's home region (GB/T 2260)")
     redemption_id: UUID = Field(description="客户端生成，重试时不变 / client-generated, the same on retries")
     items: list[RedemptionLineIn] = Field(min_length=1, max_length=REDEMPTION_LINES_MAX)
+    offline: bool = Field(False, description="所属地区无法连接时，在本地区离线上限内先行兑换（事后向所属地区补报）/ if the home "
+                                             "region cannot be reached, take it within this region's offline bound "
+                                             "and present it later")
 
 
 class RemoteRedemptionLineOut(BaseModel):
@@ -40,9 +43,9 @@ class RemoteRedemptionOut(BaseModel):
     minutes: int
     balance_minutes: int | None = Field(description="党员在所属地区的余额（兑换后）/ the balance at home after it")
     balance_hours: str | None
-    status: Literal["authorised", "captured", "released", "refused", "requested"] = Field(
-        description="captured 已扣减；authorised 已冻结、确认稍后自动重试 / captured, or authorised with the capture "
-                    "retried later")
+    status: Literal["authorised", "captured", "released", "refused", "requested", "offline"] = Field(
+        description="captured 已扣减；authorised 已冻结、确认稍后自动重试；offline 离线先行，待向所属地区补报 / captured; "
+                    "authorised, the capture retried later; offline, to be presented to the home region")
     applied: bool = Field(description="本次是否新兑换 / false when this was a retry")
     lines: list[RemoteRedemptionLineOut]
 

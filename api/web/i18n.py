@@ -1015,4 +1015,5 @@ EN.update({
     "为本机生成新的设备密钥并登记": "Make a new key for this device and register it",
     "通存通兑结算单核验": "Settlement statement (通存通兑) checked",
     "核验服务证明、转移包或结算单": "Verify a certificate, a transfer bundle or a settlement statement",
+    "跨区离线兑换（事后同步）": "Redeemed in another region offline (synced later)",
 })

@@ -33,7 +33,8 @@ from typing import Any, Callable, Sequence, TypeVar, cast
 from uuid import UUID
 
 from ledger.application import Actor, Ledger
-from ledger.domain.anywhere import RemoteRedemption
+from ledger.domain.anywhere import RemoteOfflineDay, RemoteRedemption
+
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
     BalanceWouldGoNegative,
@@ -47,16 +48,22 @@ from ledger.domain.errors import (
     Unavailable,
     WrongState,
 )
-from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX, QUANTITY_MAX, REDEMPTION_LINES_MAX
+from ledger.domain.limits import (
+    NAME_CHARS_MAX,
+    OFFLINE_BOUND_MINUTES_MAX,
+    PRICE_MINUTES_MAX,
+    QUANTITY_MAX,
+    REDEMPTION_LINES_MAX,
+)
 from ledger.domain.member import Member
 from ledger.domain.time_account import Hold, TimeAccount
-from ledger.domain.values import check_region_code
+from ledger.domain.values import CHINA_TIME, check_region_code
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 
 REQUEST_FORMAT = "timeledger-anywhere-request/v1"
 ANSWER_FORMAT = "timeledger-anywhere-answer/v1"
-KINDS = ("authorise", "capture", "void")
+KINDS = ("authorise", "capture", "void", "offline")  # offline: accepted while home was unreachable, presented later
 HOLD_SECONDS = 2 * 3600  # what B has to capture: its counter captures at once, its sweeper retries within this
 MESSAGE_BYTES_MAX = 64 * 1024  # 50 lines of a basket are far below this
 FEDERATION_REDEMPTION_PATH = "/v1/federation/redemptions"
@@ -196,11 +203,11 @@ def check_request(ledger: Ledger, message: bytes) -> Request:
     if body.get("kind") not in KINDS:
         raise AnywhereRefused("anywhere_message_invalid", f"kind is one of {', '.join(KINDS)}")
     expected = {"format", "kind", "home", "counter_region", "redemption_id", "member_id", "counter_id", "minutes"}
-    if body["kind"] == "authorise":
+    if body["kind"] in ("authorise", "offline"):
         expected |= {"lines"}
     if set(body) != expected:
         raise AnywhereRefused("anywhere_message_invalid", f"a {body['kind']} request has exactly {sorted(expected)}")
-    lines = _lines(body["lines"]) if body["kind"] == "authorise" else ()
+    lines = _lines(body["lines"]) if body["kind"] in ("authorise", "offline") else ()
     minutes = body["minutes"]
     if not isinstance(minutes, int) or isinstance(minutes, bool) or minutes <= 0:
         raise AnywhereRefused("anywhere_message_invalid", "minutes is a positive whole number")
@@ -228,6 +235,8 @@ def answer(ledger: Ledger, message: bytes, checked: Request | None = None) -> by
             return _authorise(ledger, request, account, now)
         if request.kind == "capture":
             return _capture(ledger, request, account, now)
+        if request.kind == "offline":
+            return _offline(ledger, request, account)
         return _void(ledger, request, account)
     except LedgerError as error:
         return _refusal(ledger, request, error.code)
@@ -269,6 +278,16 @@ def _capture(ledger: Ledger, request: Request, account: TimeAccount, now: dateti
     return _hold_answer(ledger, request, account.holds[request.redemption_id], "captured")
 
 
+def _offline(ledger: Ledger, request: Request, account: TimeAccount) -> bytes:
+    """A redemption the counter region accepted while this region was unreachable, presented now: it is
+    taken as it was (the goods have left); what the balance no longer covers is owed."""
+    if account.capture_offline(redemption_id=request.redemption_id, counter_region=request.counter_region,
+                               counter_id=request.counter_id, lines=request.lines, minutes=request.minutes,
+                               request_sha256=request.signed.sha256):
+        ledger._commit(ledger.region_actor(), f"anywhere:{request.signed.sha256}", account)
+    return _hold_answer(ledger, request, account.holds[request.redemption_id], "captured")
+
+
 def _void(ledger: Ledger, request: Request, account: TimeAccount) -> bytes:
     account.require_hold(request.redemption_id, request.counter_region)
     if account.release(redemption_id=request.redemption_id, counter_region=request.counter_region,
@@ -288,7 +307,10 @@ def _hold_answer(ledger: Ledger, request: Request, found: Hold, kind: str) -> by
     body = _answer_body(ledger, request, kind)
     body.update({"minutes": found.minutes, "authorise_sha256": found.request_sha256})
     if kind == "authorised":
-        body.update({"expires_at": found.expires_at.isoformat(), "balance_minutes": found.balance_after_minutes})
+        body.update({"expires_at": found.expires_at.isoformat() if found.expires_at else None,
+                     "balance_minutes": found.balance_after_minutes})
+    if found.expires_at is None:  # taken offline: what the balance no longer covered is owed
+        body.update({"owed_minutes": found.owed_minutes, "balance_minutes": found.balance_after_minutes})
     return sign_message(ledger, body)
 
 
@@ -342,13 +364,15 @@ def _direct(step: Callable[[], T]) -> T:
 
 def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: str, redemption_id: UUID,
                       items: Sequence[tuple[UUID, int]], post: Post, write: Write[Any] = _direct,
-                      capture: bool = True) -> RemoteResult:
+                      capture: bool = True, offline: bool = False) -> RemoteResult:
     """Redeem at this region's counter for a member of region `home`: authorise at home (the minutes
     are held there), then (with `capture`; a service does it right after answering the counter)
     capture. Exactly once per `redemption_id`: the authorise request is a function of the basket, so a
     retry sends the very same signed bytes, and home answers it with the very same answer. Refused at
     home → HomeRegionRefused (its code); home unreachable → HomeRegionUnreachable, nothing recorded
-    and nothing given. The record is written through `write` once home has answered; the messages to
+    and nothing given — or, with `offline` (the clerk chose to go on), accepted within this region's
+    offline bound per member and day (status "offline"; presented to home later, exactly once, where
+    what the balance no longer covers becomes owed). The record is written through `write` once home has answered; the messages to
     home are sent outside it (a slow region never holds up this one's writer)."""
     home = check_region_code(home)
     if home == ledger.region_code:
@@ -360,9 +384,16 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
     if applied:
         request = _authorise_request(ledger, home=home, member_id=member_id, redemption_id=redemption_id,
                                      counter_id=counter.id, lines=lines, minutes=minutes)
-        answer_bytes = _exchange(_address(ledger, home), request, post, home)
-        record, applied = write(lambda: _record_authorisation(ledger, actor, redemption_id, home, member_id,
-                                                              counter.id, lines, minutes, request, answer_bytes))
+        try:
+            answer_bytes = _exchange(_address(ledger, home), request, post, home)
+        except HomeRegionUnreachable:
+            if not offline:
+                raise
+            record, applied = write(lambda: _accept_offline(ledger, actor, redemption_id, home, member_id,
+                                                            counter.id, lines, minutes, request))
+        else:
+            record, applied = write(lambda: _record_authorisation(ledger, actor, redemption_id, home, member_id,
+                                                                  counter.id, lines, minutes, request, answer_bytes))
     else:
         record = get_remote_redemption(ledger, redemption_id)
         if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
@@ -377,6 +408,29 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
     return RemoteResult(redemption_id=redemption_id, home=home, home_name=peer.get("name", home),
                         minutes=record.minutes, lines=record.lines, balance_minutes=record.balance_minutes,
                         status=record.status, applied=applied)
+
+
+def _accept_offline(ledger: Ledger, actor: Actor, redemption_id: UUID, home: str, member_id: UUID,
+                    counter_id: UUID, lines: list[dict[str, Any]], minutes: int,
+                    request: bytes) -> tuple[RemoteRedemption, bool]:
+    """Home cannot be reached: within this region's offline bound for the member today, the counter
+    takes the redemption on its own signature; the "offline" request is kept to present later."""
+    record_id = RemoteRedemption.create_id(redemption_id)
+    if ledger._exists(record_id):
+        return get_remote_redemption(ledger, redemption_id), False
+    bound = min(ledger.get_region().offline_minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX)
+    day = CLOCK.get()().astimezone(CHINA_TIME).date().isoformat()
+    day_id = RemoteOfflineDay.create_id(home, member_id, day)
+    tally = ledger._get(day_id, RemoteOfflineDay) if ledger._exists(day_id) else RemoteOfflineDay.open(
+        home=home, member_id=member_id, day=day)
+    tally.use(redemption_id=redemption_id, minutes=minutes, bound_minutes=bound)
+    body = dict(read_message(request, REQUEST_FORMAT).body, kind="offline")
+    record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
+                                    counter_id=counter_id, lines=lines, minutes=minutes,
+                                    request=base64.b64encode(request).decode())
+    record.accept_offline(offline_request=base64.b64encode(sign_message(ledger, body)).decode())
+    ledger._commit(actor, None, record, tally)
+    return record, True
 
 
 def _authorise_request(ledger: Ledger, *, home: str, member_id: UUID, redemption_id: UUID, counter_id: UUID,
@@ -460,9 +514,10 @@ def capture_pending(ledger: Ledger, actor: Actor, redemption_id: UUID, post: Pos
                     write: Write[Any] = _direct) -> RemoteRedemption:
     """Ask home to capture an authorised redemption (again, after a lost answer: the same bytes)."""
     record = get_remote_redemption(ledger, redemption_id)
-    if record.status != RemoteRedemption.AUTHORISED:
+    if record.status not in (RemoteRedemption.AUTHORISED, RemoteRedemption.OFFLINE):
         return record
-    request = request_of(ledger, record, "capture")
+    request = (base64.b64decode(record.offline_request or "") if record.status == RemoteRedemption.OFFLINE
+               else request_of(ledger, record, "capture"))
     answer_bytes = _exchange(_address(ledger, record.home), request, post, record.home)
     captured: RemoteRedemption = write(lambda: _record_capture(ledger, actor, redemption_id, request, answer_bytes))
     return captured
@@ -471,12 +526,13 @@ def capture_pending(ledger: Ledger, actor: Actor, redemption_id: UUID, post: Pos
 def _record_capture(ledger: Ledger, actor: Actor, redemption_id: UUID, request: bytes,
                     answer_bytes: bytes) -> RemoteRedemption:
     record = get_remote_redemption(ledger, redemption_id)
-    if record.status != RemoteRedemption.AUTHORISED:
+    if record.status not in (RemoteRedemption.AUTHORISED, RemoteRedemption.OFFLINE):
         return record
     signed = _check_answer(ledger, record, request, answer_bytes)
     kept = base64.b64encode(signed.raw).decode()
     if signed.body.get("kind") == "captured":
-        record.captured(answer=kept)
+        owed = signed.body.get("owed_minutes", 0)
+        record.captured(answer=kept, owed_minutes=owed if isinstance(owed, int) and 0 <= owed <= record.minutes else 0)
     elif signed.body.get("kind") == "refused" and signed.body.get("code") in ("hold_released", "hold_expired"):
         record.released(answer=kept)  # too late: home released the hold (a dispute for the settlement)
     else:
@@ -520,6 +576,7 @@ def _record_void(ledger: Ledger, actor: Actor, redemption_id: UUID, request: byt
 
 HELD_TOPIC = "ledger.domain.time_account:TimeAccount.Held"  # stored topics never move
 AUTHORISED_TOPIC = "ledger.domain.anywhere:RemoteRedemption.Authorised"
+OFFLINE_TOPIC = "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline"
 SWEEP_PAGE = 1000
 
 
@@ -540,7 +597,7 @@ def sweep(ledger: Ledger, *, since: int = 1, post: Post | None = None, actor: Ac
     start = since
     now = CLOCK.get()()
     while True:
-        page = ledger.recorder.select_notifications(start=start, limit=SWEEP_PAGE, topics=[HELD_TOPIC, AUTHORISED_TOPIC])
+        page = ledger.recorder.select_notifications(start=start, limit=SWEEP_PAGE, topics=[HELD_TOPIC, AUTHORISED_TOPIC, OFFLINE_TOPIC])
         for notification in page:
             still_open = False
             if notification.topic == HELD_TOPIC:
@@ -548,20 +605,21 @@ def sweep(ledger: Ledger, *, since: int = 1, post: Post | None = None, actor: Ac
                 account = ledger._get(UUID(str(notification.originator_id)), TimeAccount)
                 found = account.holds.get(event.redemption_id)
                 if found is not None and found.status == "held":
-                    if now > found.expires_at:
+                    if found.expires_at is not None and now > found.expires_at:
                         member_id: UUID = account.member_id
                         released += int(write(partial(release_expired, ledger, member_id)))
                     else:
                         still_open = True
             else:
                 record = ledger._get(UUID(str(notification.originator_id)), RemoteRedemption)
-                if record.status == RemoteRedemption.AUTHORISED and post is not None and actor is not None:
+                waiting = (RemoteRedemption.AUTHORISED, RemoteRedemption.OFFLINE)
+                if record.status in waiting and post is not None and actor is not None:
                     try:
                         record = capture_pending(ledger, actor, record.redemption_id, post, write)
                         captured += record.status == RemoteRedemption.CAPTURED
                     except (HomeRegionUnreachable, AnywhereRefused):
                         pass
-                still_open = record.status == RemoteRedemption.AUTHORISED
+                still_open = record.status in waiting
             if still_open and next_since is None:
                 next_since = int(notification.id)
         if len(page) < SWEEP_PAGE:

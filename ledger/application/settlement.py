@@ -33,7 +33,10 @@ from ledger.domain.values import check_region_code
 
 FORMAT = "timeledger-settlement/v1"
 HOLD_CAPTURED = "ledger.domain.time_account:TimeAccount.HoldCaptured"  # stored topics never move
+CAPTURED_OFFLINE = "ledger.domain.time_account:TimeAccount.CapturedOffline"
 REMOTE_CAPTURED = "ledger.domain.anywhere:RemoteRedemption.Captured"
+REMOTE_PRESENTED = "ledger.domain.anywhere:RemoteRedemption.OfflinePresented"
+REMOTE_OFFLINE = "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline"
 SCAN_PAGE = 1000  # notifications read at a time
 ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
 
@@ -58,10 +61,10 @@ class Entry:
         return [self.redemption_id, self.minutes, self.position]
 
 
-def _scan(ledger: Ledger, topic: str) -> Iterator[Any]:
+def _scan(ledger: Ledger, *topics: str) -> Iterator[Any]:
     start = 1
     while True:
-        page = ledger.recorder.select_notifications(start=start, limit=SCAN_PAGE, topics=[topic])
+        page = ledger.recorder.select_notifications(start=start, limit=SCAN_PAGE, topics=list(topics))
         for notification in page:
             yield notification
         if len(page) < SCAN_PAGE:
@@ -75,6 +78,7 @@ class Captures:
 
     as_home: list[Entry] = field(default_factory=list)  # this region's members at the peer's counters
     as_counter: list[Entry] = field(default_factory=list)  # the peer's members at this region's counters
+    offline_pending: list[Entry] = field(default_factory=list)  # taken offline here, not yet presented to the peer
 
     @property
     def we_owe_minutes(self) -> int:
@@ -88,14 +92,17 @@ class Captures:
 def captures_by_peer(ledger: Ledger) -> dict[str, Captures]:
     """Every captured cross-region redemption in this region's log, by the other region (one pass)."""
     found: dict[str, Captures] = {}
-    for notification in _scan(ledger, HOLD_CAPTURED):
+    for notification in _scan(ledger, HOLD_CAPTURED, CAPTURED_OFFLINE):
         event: Any = ledger.mapper.to_domain_event(notification)
         found.setdefault(event.counter_region, Captures()).as_home.append(
             Entry(str(event.redemption_id), int(event.minutes), int(notification.id)))
-    for notification in _scan(ledger, REMOTE_CAPTURED):
+    for notification in _scan(ledger, REMOTE_CAPTURED, REMOTE_PRESENTED, REMOTE_OFFLINE):
         record = ledger._get(notification.originator_id, RemoteRedemption)
-        found.setdefault(record.home, Captures()).as_counter.append(
-            Entry(str(record.redemption_id), int(record.minutes), int(notification.id)))
+        entry = Entry(str(record.redemption_id), int(record.minutes), int(notification.id))
+        if notification.topic != REMOTE_OFFLINE:
+            found.setdefault(record.home, Captures()).as_counter.append(entry)
+        elif record.status == RemoteRedemption.OFFLINE:  # the exposure while the peer could not be reached
+            found.setdefault(record.home, Captures()).offline_pending.append(entry)
     return found
 
 

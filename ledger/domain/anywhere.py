@@ -17,12 +17,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
-from ledger.domain.errors import WrongState
+from ledger.domain.errors import OfflineBoundExceeded, OfflineRedemptionsOff, WrongState
 from ledger.domain.values import stable_id
 
 
 class RemoteRedemption(LedgerAggregate):
     REQUESTED, AUTHORISED, CAPTURED, REFUSED, RELEASED = "requested", "authorised", "captured", "refused", "released"
+    OFFLINE = "offline"  # accepted without home's answer (home unreachable, within this region's offline bound)
 
     @staticmethod
     def create_id(redemption_id: UUID) -> UUID:
@@ -51,6 +52,8 @@ class RemoteRedemption(LedgerAggregate):
         self.refusal_code: str | None = None
         self.release: str | None = None
         self.balance_minutes: int | None = None  # the member's balance at home after the hold, as A said
+        self.offline_request: str | None = None  # the signed "offline" request presented to home later, base64
+        self.owed_minutes = 0  # of one taken offline: what the member's balance at home no longer covered
 
     def same_terms(self, *, home: str, member_id: UUID, counter_id: UUID, lines: list[dict[str, Any]]) -> bool:
         return (self.home, self.member_id, self.counter_id, self.lines) == (home, member_id, counter_id, lines)
@@ -76,8 +79,21 @@ class RemoteRedemption(LedgerAggregate):
         self.refusal_code = code
         self.status = self.REFUSED
 
-    def captured(self, *, answer: str) -> None:
+    def accept_offline(self, *, offline_request: str) -> None:
+        if self.status != self.REQUESTED:
+            raise WrongState(f"redemption {self.redemption_id} is already {self.status}")
+        self._accepted_offline(offline_request=offline_request)
+
+    @event("AcceptedOffline")
+    def _accepted_offline(self, offline_request: str) -> None:
+        self.offline_request = offline_request
+        self.status = self.OFFLINE
+
+    def captured(self, *, answer: str, owed_minutes: int = 0) -> None:
         if self.status == self.CAPTURED:
+            return
+        if self.status == self.OFFLINE:
+            self._captured_offline(answer=answer, owed_minutes=owed_minutes)
             return
         if self.status != self.AUTHORISED:
             raise WrongState(f"redemption {self.redemption_id} is {self.status}, not authorised")
@@ -86,6 +102,12 @@ class RemoteRedemption(LedgerAggregate):
     @event("Captured")
     def _captured(self, answer: str) -> None:
         self.capture = answer
+        self.status = self.CAPTURED
+
+    @event("OfflinePresented")
+    def _captured_offline(self, answer: str, owed_minutes: int) -> None:
+        self.capture = answer
+        self.owed_minutes = owed_minutes
         self.status = self.CAPTURED
 
     def released(self, *, answer: str) -> None:
@@ -99,3 +121,38 @@ class RemoteRedemption(LedgerAggregate):
     def _released(self, answer: str) -> None:
         self.release = answer
         self.status = self.RELEASED
+
+
+class RemoteOfflineDay(LedgerAggregate):
+    """What this region's counters accepted offline for one member of another region on one China day:
+    the region's offline bound (`Region.offline_minutes_per_member_day`) caps it, so the exposure while
+    the member's home region cannot be reached is bounded and known."""
+
+    @staticmethod
+    def create_id(home: str, member_id: UUID, day: str) -> UUID:
+        return stable_id("remote-offline-day", home, member_id, day)
+
+    @classmethod
+    def open(cls, *, home: str, member_id: UUID, day: str) -> "RemoteOfflineDay":
+        return cls(id=cls.create_id(home, member_id, day), home=home, member_id=member_id, day=day)
+
+    @event("Opened")
+    def __init__(self, *, id: UUID, home: str, member_id: UUID, day: str) -> None:
+        self.home = home
+        self.member_id = member_id
+        self.day = day
+        self.used_minutes = 0
+
+    def use(self, *, redemption_id: UUID, minutes: int, bound_minutes: int) -> None:
+        if bound_minutes <= 0:
+            raise OfflineRedemptionsOff("the region allows no offline redemption")
+        if self.used_minutes + minutes > bound_minutes:
+            raise OfflineBoundExceeded(
+                f"offline redemptions for this member on {self.day} would reach {self.used_minutes + minutes} "
+                f"minutes, over the region's bound of {bound_minutes}", reason="offline_bound_exceeded",
+                params={"bound_minutes": bound_minutes, "used_minutes": self.used_minutes})
+        self._used(redemption_id=redemption_id, minutes=minutes)
+
+    @event("Used")
+    def _used(self, redemption_id: UUID, minutes: int) -> None:
+        self.used_minutes += minutes

@@ -82,6 +82,11 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "RemoteRedemption.Refused": frozenset({K, R}),
     "RemoteRedemption.Captured": frozenset({K, R}),
     "RemoteRedemption.Released": frozenset({K, R}),
+    "RemoteRedemption.AcceptedOffline": frozenset({K}),
+    "RemoteRedemption.OfflinePresented": frozenset({K, R}),
+    "RemoteOfflineDay.Opened": frozenset({K}),
+    "RemoteOfflineDay.Used": frozenset({K}),
+    "TimeAccount.CapturedOffline": frozenset({R}),
     "Order.Placed": frozenset({S, C}),  # the resident, or their community on their behalf (电话、上门点单)
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),

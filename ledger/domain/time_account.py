@@ -39,11 +39,12 @@ class Hold:
     counter_id: str
     minutes: int
     lines: tuple[tuple[str, int, int], ...]  # (item name, quantity, price in minutes) at the counter's prices
-    expires_at: datetime
+    expires_at: datetime | None  # None: taken offline by the counter region, captured as it was presented
     request_sha256: str  # of the counter region's signed request that asked for the hold
     balance_after_minutes: int  # the spendable balance right after the hold (said in the authorisation)
     status: str = "held"  # held → captured | released
     release_code: str = ""  # of a released hold: voided (by the counter region) or expired
+    owed_minutes: int = 0  # of one taken offline: what the balance no longer covered when it was presented
 
     @property
     def terms(self) -> tuple[str, str, int, tuple[tuple[str, int, int], ...]]:
@@ -208,7 +209,7 @@ class TimeAccount(LedgerAggregate):
             return False
         if found.status == "released":
             raise HoldReleased(f"the hold of redemption {redemption_id} was released")
-        if now > found.expires_at:
+        if found.expires_at is not None and now > found.expires_at:
             raise HoldExpired(f"the hold of redemption {redemption_id} expired at {found.expires_at.isoformat()}")
         self._hold_captured(redemption_id=redemption_id, counter_region=counter_region, minutes=found.minutes,
                             request_sha256=request_sha256)
@@ -247,7 +248,44 @@ class TimeAccount(LedgerAggregate):
         assert self.held_minutes >= 0 and self.owed_minutes >= 0
 
     def expired_holds(self, now: datetime) -> list[UUID]:
-        return [rid for rid, found in self.holds.items() if found.status == "held" and now > found.expires_at]
+        return [rid for rid, found in self.holds.items()
+                if found.status == "held" and found.expires_at is not None and now > found.expires_at]
+
+    def capture_offline(self, *, redemption_id: UUID, counter_region: str, counter_id: str,
+                        lines: Sequence[tuple[str, int, int]], minutes: int, request_sha256: str) -> bool:
+        """A redemption a counter of another region accepted while this region could not be reached
+        (within that region's offline bound), presented afterwards: the goods have left, so the balance
+        pays what it can and the rest is owed (repaid first by later credits), never below zero. Returns
+        False when it was presented already."""
+        assert minutes > 0, minutes
+        terms = (counter_region, counter_id, minutes, tuple((str(n), int(q), int(p)) for n, q, p in lines))
+        previous = self.holds.get(redemption_id)
+        if previous is not None:
+            if previous.terms == terms and previous.status == "captured":
+                return False
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+        if redemption_id in self.redemptions:
+            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used at a counter here")
+        self._require_open()
+        taken = min(self.balance_minutes, minutes)
+        self._captured_offline(redemption_id=redemption_id, counter_region=counter_region, counter_id=counter_id,
+                               lines=[list(line) for line in terms[3]], minutes=minutes, from_balance_minutes=taken,
+                               owed_added_minutes=minutes - taken, request_sha256=request_sha256)
+        return True
+
+    @event("CapturedOffline")
+    def _captured_offline(self, redemption_id: UUID, counter_region: str, counter_id: str, lines: list[list[Any]],
+                          minutes: int, from_balance_minutes: int, owed_added_minutes: int,
+                          request_sha256: str) -> None:
+        self.holds[redemption_id] = Hold(counter_region=counter_region, counter_id=counter_id, minutes=minutes,
+                                         lines=tuple((str(n), int(q), int(p)) for n, q, p in lines),
+                                         expires_at=None, request_sha256=request_sha256,
+                                         balance_after_minutes=self.balance_minutes - from_balance_minutes,
+                                         status="captured", owed_minutes=owed_added_minutes)
+        self.balance_minutes -= from_balance_minutes
+        self.owed_minutes += owed_added_minutes
+        self.redeemed_minutes_total += minutes
+        assert self.balance_minutes >= 0 and from_balance_minutes + owed_added_minutes == minutes
     # -- 爱心超市 redemption captured offline by a counter device (issue #15) ------------------------
     @property
     def offline_redemptions(self) -> dict[UUID, dict[str, Any]]:
@@ -365,6 +403,7 @@ _BALANCE_CHANGE: dict[str, tuple[str, int]] = {
     "ClawedBack": ("from_balance_minutes", -1),
     "Redeemed": ("minutes", -1),
     "RedeemedOffline": ("from_balance_minutes", -1),  # the rest, if any, is owed
+    "CapturedOffline": ("from_balance_minutes", -1),  # 通存通兑 taken offline at another region: likewise
     "TransferredOut": ("minutes", -1),
     "TransferredIn": ("minutes", 1),
 }
@@ -452,7 +491,7 @@ def summarise(lines: Sequence[HistoryLine], *, opening_balance_minutes: int = 0)
         deposited_minutes=opening_balance_minutes + total("Credited", "TransferredIn"),
         clawed_back_minutes=total("ClawedBack") + sum(line.repaid_minutes for line in lines
                                                       if line.kind == "HoldReleased"),
-        redeemed_minutes=total("Redeemed", "RedeemedOffline") + captured, moved_out_minutes=total("TransferredOut"),
+        redeemed_minutes=total("Redeemed", "RedeemedOffline", "CapturedOffline") + captured, moved_out_minutes=total("TransferredOut"),
         available_minutes=lines[-1].balance_minutes if lines else opening_balance_minutes,
         held_minutes=minutes("Held") - captured - released)
     assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes

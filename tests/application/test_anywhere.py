@@ -20,10 +20,12 @@ from ledger.application import Ledger, anywhere, settlement, transfers
 from ledger.application.anywhere import AnywhereRefused, HomeRegionRefused, HomeRegionUnreachable
 from ledger.demo import simulated
 from ledger.domain.anywhere import RemoteRedemption
-from ledger.domain.errors import HoldCaptured, HoldPending, NotFound
+from ledger.domain.errors import HoldCaptured, HoldPending, NotFound, OfflineBoundExceeded, OfflineRedemptionsOff
 from ledger.domain.values import ConsentPurpose
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import canonical_bytes
+from projections.audit import audit
+from projections.projector import Views
 from tests.scenario import Region, build_region, organise_region, serve
 
 START = datetime(2026, 6, 1, 2, 0, tzinfo=timezone.utc)
@@ -383,3 +385,78 @@ def test_the_sweep_releases_expired_holds_at_home_and_retries_lost_captures_at_t
     account = home.ledger.get_account(member)
     assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (90, 0, 30)
     assert anywhere.sweep(home.ledger, since=late.since).released == 0  # nothing twice
+
+
+# -- home region unreachable: the counter region's offline allowance -----------------------------
+
+def test_home_unreachable_the_counter_takes_a_bounded_amount_offline_and_home_records_what_is_owed(
+        federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.down.add(HOME)
+    with pytest.raises(OfflineRedemptionsOff):  # the default bound is 0: refused with a clear code
+        anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member, home=HOME,
+                                   redemption_id=uuid4(), items=[(counter.item_id, 1)], post=network.post, offline=True)
+    counter.ledger.set_offline_bound(actor=counter.region, minutes_per_member_day=60, reason="断网时保障兑换")
+    with pytest.raises(HomeRegionUnreachable):  # the clerk did not choose to go on offline
+        _redeem(counter, member, network, quantity=1)
+    taken = anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member, home=HOME,
+                                       redemption_id=uuid4(), items=[(counter.item_id, 2)], post=network.post,
+                                       offline=True)
+    assert (taken.status, taken.minutes, taken.balance_minutes) == ("offline", 60, None)
+    with pytest.raises(OfflineBoundExceeded):  # the member's day at this region is used up
+        anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member, home=HOME,
+                                   redemption_id=uuid4(), items=[(counter.item_id, 1)], post=network.post, offline=True)
+    assert settlement.captures_with(counter.ledger, HOME).offline_pending[0].minutes == 60  # the exposure
+    # meanwhile at home the member spends most of the balance
+    home.ledger.redeem(actor=home.counter, member_id=member, redemption_id=uuid4(), items=[(home.item_id, 3)])
+    assert home.ledger.get_account(member).balance_minutes == 30
+    network.down.clear()
+    swept = anywhere.sweep(counter.ledger, post=network.post, actor=counter.ledger.region_actor())
+    assert swept.captured == 1
+    record = anywhere.get_remote_redemption(counter.ledger, taken.redemption_id)
+    assert (record.status, record.owed_minutes) == (RemoteRedemption.CAPTURED, 30)
+    account = home.ledger.get_account(member)
+    assert (account.balance_minutes, account.owed_minutes, account.redeemed_minutes_total) == (0, 30, 150)
+    # presented again (a lost answer): the same signed answer, nothing taken twice
+    again = anywhere.answer(home.ledger, base64.b64decode(record.offline_request or ""))
+    assert again == base64.b64decode(record.capture or "")
+    assert home.ledger.get_account(member).owed_minutes == 30
+    # both sides' settlement agree, the offline redemption included
+    assert settlement.verify_statement(counter.ledger, settlement.make_statement(home.ledger, COUNTER)).ok
+    assert settlement.verify_statement(home.ledger, settlement.make_statement(counter.ledger, HOME)).ok
+    assert not settlement.captures_with(counter.ledger, HOME).offline_pending
+
+
+def test_the_read_models_and_the_audit_agree_with_holds_captures_releases_and_offline(tmp_path: Any) -> None:
+    with simulated(START):
+        home = build_region(Ledger(f"sqlite:///{tmp_path / 'home.db'}"), members=1)
+        root = home.ledger._signers[home.ledger.province_actor().actor_id][2]
+        other = Ledger("memory:")
+        other.init_region(code=COUNTER, name="区", province_key=root)
+        counter = organise_region(other)
+        transfers.register_peer(home.ledger, transfers.region_card(other, address=f"http://{COUNTER}"))
+        transfers.register_peer(other, transfers.region_card(home.ledger, address=f"http://{HOME}"))
+        other.set_offline_bound(actor=counter.region, minutes_per_member_day=60, reason="断网时保障兑换")
+        network = Network({HOME: home, COUNTER: counter})
+        member = home.members[0].actor_id
+        serve(home, home.members[0], 100)
+        _redeem(counter, member, network, quantity=1)  # held and captured
+        network.drop.add("capture")
+        voided = _redeem(counter, member, network, quantity=1)  # held, then voided
+        anywhere.void(other, actor=counter.counter, redemption_id=voided.redemption_id, post=network.post)
+        network.down.add(HOME)
+        anywhere.redeem_at_counter(other, actor=counter.counter, member_id=member, home=HOME, redemption_id=uuid4(),
+                                   items=[(counter.item_id, 2)], post=network.post, offline=True)
+        home.ledger.redeem(actor=home.counter, member_id=member, redemption_id=uuid4(), items=[(home.item_id, 1)])
+        network.down.clear()
+        anywhere.sweep(other, post=network.post, actor=other.region_actor())
+        account = home.ledger.get_account(member)
+        assert (account.balance_minutes, account.owed_minutes, account.held_minutes) == (0, 20, 0)
+        views = Views(home.ledger)
+        views.rebuild()
+        views.engine.dispose()
+        report = audit(home.ledger, workers=0)
+        assert report.ok and not report.incomplete, (report.differences, report.incomplete)
+        assert report.views_compared == "yes", report
+        home.ledger.close()

@@ -55,7 +55,8 @@ FIELD_OF_PROBLEM = {"minutes": "minutes", "start_time": "start_time", "end_time"
 ENTRY_TYPES = {"Opened": "开户", "Credited": "认证存入", "ClawedBack": "更正/投诉扣回", "Redeemed": "爱心超市兑换",
                "RedeemedOffline": "爱心超市离线兑换（事后同步）",
                "Frozen": "转移冻结", "Unfrozen": "解冻", "TransferredOut": "转出", "TransferredIn": "转入",
-               "Held": "跨区兑换（冻结）", "HoldCaptured": "跨区兑换完成", "HoldReleased": "跨区兑换撤销，退回"}
+               "Held": "跨区兑换（冻结）", "HoldCaptured": "跨区兑换完成", "HoldReleased": "跨区兑换撤销，退回",
+               "CapturedOffline": "跨区离线兑换（事后同步）"}
 CERTIFICATES_KEPT = 64  # issued bundles kept in memory for download (each is also registered by number)
 CERTIFICATE_SECONDS = 3600
 
