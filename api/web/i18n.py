@@ -1016,4 +1016,5 @@ EN.update({
     "通存通兑结算单核验": "Settlement statement (通存通兑) checked",
     "核验服务证明、转移包或结算单": "Verify a certificate, a transfer bundle or a settlement statement",
     "跨区离线兑换（事后同步）": "Redeemed in another region offline (synced later)",
+    "离线先行待补报": "taken offline, not yet presented",
 })

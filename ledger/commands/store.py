@@ -311,8 +311,10 @@ def settlement_list(db: DbOption = None) -> None:
     for code, peer in sorted(peers.items()):
         both = captured.get(code, settlement.Captures())
         owed, due = both.we_owe_minutes, both.they_owe_minutes
+        pending = sum(entry.minutes for entry in both.offline_pending)
         out.print(f"{code} {peer['name']}: 本区党员在该区兑换 {len(both.as_home)} 笔 {_hours(owed)}；该区党员在本区兑换 "
-                  f"{len(both.as_counter)} 笔 {_hours(due)}；净额 {'+' if due >= owed else '−'}{_hours(abs(due - owed))}")
+                  f"{len(both.as_counter)} 笔 {_hours(due)}；净额 {'+' if due >= owed else '−'}{_hours(abs(due - owed))}"
+                  + (f"；离线先行待补报 {len(both.offline_pending)} 笔 {_hours(pending)}" if both.offline_pending else ""))
 
 
 @settlement_app.command("show")

@@ -727,7 +727,9 @@ def _peers_page(request: Request, principal: Principal, submitted: Submitted | N
         both = captured.get(code, settlement.Captures())
         peers.append({"code": code, **peer, "ours_there": len(both.as_home), "ours_there_minutes": both.we_owe_minutes,
                       "theirs_here": len(both.as_counter), "theirs_here_minutes": both.they_owe_minutes,
-                      "net_minutes": both.they_owe_minutes - both.we_owe_minutes})
+                      "net_minutes": both.they_owe_minutes - both.we_owe_minutes,
+                      "offline_pending": len(both.offline_pending),
+                      "offline_pending_minutes": sum(entry.minutes for entry in both.offline_pending)})
     return _render(request, principal, "region/peers.html", "联盟地区",
                    {"peers": peers, "region": region, "verdict": verdict}, submitted, status_code)
 
