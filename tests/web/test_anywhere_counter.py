@@ -4,8 +4,9 @@ at 秦淮区's counter page the clerk scans a 320102 member's QR. The page takes
 (name, "跨区兑换：…党员，余额由其所属地区确认"), the basket goes to the member's home region, and the
 receipt names it with the balance there. A double click charges once; the home region down gives its
 Chinese message and a retry with the same redemption id, charged once when home answers; an overdraft
-is refused with 余额不足; a QR of a region that is not a peer is refused, and so is a member of another
-region while the device is offline (its queue takes this region's members only)."""
+is refused with 余额不足, a member home does not know with its reason; a QR of a region that is not a
+peer is refused, and so is a member of another region while the device is offline (its queue takes this
+region's members only)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ import base64
 import csv
 import os
 import signal
+import subprocess
 import time
 import urllib.parse
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -85,7 +88,7 @@ def qinhuai(server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         process.send_signal(signal.SIGINT)
         try:
             process.wait(timeout=30)
-        except Exception:
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
 
@@ -183,6 +186,14 @@ def test_a_counter_redeems_for_a_member_of_another_region(server: Server, qinhua
     page.wait_for_selector("#message.flash-error")
     assert "余额不足" in page.inner_text("#message") and "未扣减" in page.inner_text("#message")
     assert page.is_hidden("#retry")
+
+    # a code the home region does not know: its refusal, in Chinese
+    _scan(page, f"timeledger:member?region=320102&id={uuid.UUID(int=1)}&name=x")
+    page.wait_for_selector("#member-info:not([hidden])")
+    page.click(f"button.item[data-name='{TOWEL}']")
+    page.click("#confirm")
+    page.wait_for_selector("#message.flash-error")
+    assert "党员所属地区没有这个党员编号" in page.inner_text("#message")
 
     # offline, the device's queue takes this region's members only
     page.context.set_offline(True)
