@@ -154,6 +154,9 @@ def test_a_counter_redeems_for_a_member_of_another_region(server: Server, qinhua
     page.wait_for_selector("#retry:not([hidden])")
     assert "无法连接党员所属地区" in page.inner_text("#message") and "未扣减" in page.inner_text("#message")
     assert server.balance_minutes(member_id) == before
+    page.reload()  # a reload keeps the basket and its id
+    page.wait_for_selector("#retry:not([hidden])")
+    assert page.inner_text("#member-remote").startswith(f"跨区兑换：{home_name}党员")
     _register(qinhuai.base, qinhuai_admin, xuanwu_card, server.base)
     page.click("#retry")
     page.wait_for_selector("#receipt:not([hidden])")

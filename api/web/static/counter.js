@@ -366,6 +366,10 @@
   function unreachable(body) {  // 通存通兑: nothing recorded here; the retry re-sends the same id
     state.uncertain = true;
     state.unreachable = true;
+    try {  // a reload keeps the basket and its id, and lets it go as freely
+      var pending = JSON.parse(sessionStorage.getItem(PENDING_KEY));
+      if (pending) { pending.unreachable = true; sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending)); }
+    } catch (e) { /* private mode */ }
     message((body.message || T.unknown) + " " + T.remote_unreachable, "error");
     render();
     $("retry").focus();
@@ -461,6 +465,7 @@
       state.redemptionId = pending.body.redemption_id;
       setMember(pending.member);
       state.uncertain = true;
+      state.unreachable = !!pending.unreachable;
       message(T.pending_restored, "error");
       render();
     } catch (e) { forget(); }
