@@ -108,6 +108,12 @@ CODES: dict[str, Message] = {
     "anywhere_answer_mismatch": ("党员所属地区的答复与本次兑换不符，未作任何更改。",
                                  "The home region's answer is not about this redemption: nothing changed."),
     "home_region_refused": ("党员所属地区拒绝了本次兑换，未扣减。", "The member's home region refused this redemption: nothing was charged."),
+    "member_not_found": ("党员所属地区没有这个党员编号（党员码有误，或已转出），本次未扣减。",
+                         "The member's home region has no member with this code (a wrong code, or moved away): "
+                         "nothing was charged."),
+    "home_region_not_peer": ("党员码上的地区未与本地区开通通存通兑（不在本地区的联网登记中），本柜台不能兑换。",
+                             "The region on the member code is not a registered peer of this region (no cross-region "
+                             "redemption with it): it cannot be used here."),
     "home_region_unreachable": ("无法连接党员所属地区，本次未扣减，请稍后重试。",
                                 "The member's home region did not answer: nothing was charged; please retry."),
     "hold_pending": ("该党员有跨区兑换的时长正在冻结中，结清后才能转移。",

@@ -298,7 +298,6 @@ EN.update({
     '减少': 'Fewer',
     '增加': 'More',
     '无法打开摄像头：请用扫码枪或手动输入编号。': 'The camera cannot be opened: use a scanner or type the code.',
-    '这是其他地区的党员码，本柜台不能兑换。': 'This member code is from another region: it cannot be used here.',
     '结果未确认前不能修改所选商品，请先点“重试”。': 'The basket cannot change until the last attempt is confirmed: click "Retry" first.',
     '未能完成': 'That did not work',
     '错误代码': 'Error code',
@@ -1017,4 +1016,20 @@ EN.update({
     "核验服务证明、转移包或结算单": "Verify a certificate, a transfer bundle or a settlement statement",
     "跨区离线兑换（事后同步）": "Redeemed in another region offline (synced later)",
     "离线先行待补报": "taken offline, not yet presented",
+    # 通存通兑 at the counter (issue #14)
+    "跨区兑换": "Cross-region redemption",
+    "党员码上的地区（{region}）未与本地区开通通存通兑，本柜台不能兑换。":
+        "The region on this member code ({region}) has no cross-region redemption with this region: it cannot be "
+        "used here.",
+    "跨区兑换：{region}党员，余额由其所属地区确认":
+        "Cross-region redemption: a member of {region}; the balance is confirmed by their home region",
+    "离线时不能跨区兑换：其他地区党员的余额须由其所属地区确认，请联网后再兑换。":
+        "No cross-region redemption offline: only the member's home region can confirm the balance. Redeem once "
+        "the connection is back.",
+    "可点“重试”（同一单号，不会重复扣减），或点“清空”放弃本单。":
+        "Press “Retry” (the same order number: never charged twice), or “Clear” to give up this order.",
+    "兑换后余额（{region}）": "Balance after ({region})",
+    "本次跨区兑换已由党员所属地区（{region}）签名确认，时长从其所属地区账户扣减。":
+        "This cross-region redemption was confirmed and signed by the member's home region ({region}); the hours "
+        "are taken from the account there.",
 })

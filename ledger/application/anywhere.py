@@ -92,6 +92,12 @@ class HomeRegionRefused(WrongState):
         self.code = code
 
 
+class HomeRegionNotPeer(NotFound):
+    """The member's QR names a region that is not a registered peer of this one: no 通存通兑 with it."""
+
+    code = "home_region_not_peer"
+
+
 class HomeRegionUnreachable(Unavailable):
     """The member's home region did not answer: nothing was given; the same redemption may be retried."""
 
@@ -377,7 +383,10 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
     home = check_region_code(home)
     if home == ledger.region_code:
         raise InvalidInput("the member is of this region: redeem here")
-    peer = ledger.get_region().require_peer(home)
+    try:
+        peer = ledger.get_region().require_peer(home)
+    except NotFound:
+        raise HomeRegionNotPeer(f"region {home} is not in this region's federation registry") from None
     counter, lines, minutes = ledger.basket(actor, items)
     record_id = RemoteRedemption.create_id(redemption_id)
     applied = not ledger._exists(record_id)
@@ -632,6 +641,7 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
-__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionNotPeer", "HomeRegionRefused",
+           "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
            "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "sweep", "void"]

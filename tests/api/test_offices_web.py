@@ -77,6 +77,26 @@ def test_counter_lookup_of_another_communitys_member_gives_no_name(client: TestC
     assert "党员乙" not in answer.text
 
 
+def test_counter_refuses_a_cross_region_redemption_for_a_region_that_is_not_a_peer(client: TestClient,
+                                                                                   world: World) -> None:
+    """通存通兑 from the page (the browser test has two regions): the page lists no peer, and a basket for a
+    member of a region not in the registry is refused in Chinese with its code; nothing is written; the
+    form token is required as for a local redemption."""
+    csrf = _as(client, world, world.a.counter)
+    page = client.get("/counter")
+    assert '<script type="application/json" id="counter-peers">{}</script>' in page.text
+    body = {"member_id": str(world.a.member.actor_id), "home_region": "320104", "redemption_id": str(uuid4()),
+            "items": [{"item_id": str(world.a.item_id), "quantity": 1}]}
+    before = _events(world)
+    forged = client.post("/counter/redeem-anywhere", json=body)
+    assert forged.status_code == 403
+    refused = client.post("/counter/redeem-anywhere", json=body, headers={"X-CSRF-Token": csrf})
+    assert refused.status_code == 404, refused.text
+    assert refused.json()["code"] == "home_region_not_peer"
+    assert "未与本地区开通通存通兑" in refused.json()["message"]
+    assert _events(world) == before
+
+
 def test_counter_search_by_name_and_by_the_last_four_digits(client: TestClient, world: World) -> None:
     _as(client, world, world.a.counter)
     by_name = client.get("/counter/search", params={"q": "党员"})

@@ -79,6 +79,7 @@ class Server:
     logins: list[Login]
     admin_token: str
     root_public_key: str
+    home: Path  # the server's folder: its database, logins, and the province root's private key (root.key)
 
     def login_of(self, role: str, actor_id: str | None = None) -> Login:
         for login in self.logins:
@@ -113,7 +114,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     logins_file = home / "logins.csv"
     command = [sys.executable, "-c", "from api.cli import main; main()", "serve", "--demo",
                "--demo-members", str(DEMO_MEMBERS), "--year", str(DEMO_YEAR), "--db", f"sqlite:///{home / 'web.db'}", "--logins-out",
-               str(logins_file), "--host", "127.0.0.1", "--port", "0", "--no-access-log",
+               str(logins_file), "--root-key-out", str(home / "root.key"), "--host", "127.0.0.1", "--port", "0", "--no-access-log",
                "--log-level", "warning"]
     log = (home / "server.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home)
@@ -139,7 +140,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         token = httpx.post(base + "/v1/auth/token", data={"username": admin.username, "password": admin.password},
                            timeout=30).json()["access_token"]
         root = httpx.get(base + "/v1/region", headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
-        yield Server(base=base, logins=logins, admin_token=token, root_public_key=root["root_public_key"])
+        yield Server(base=base, logins=logins, admin_token=token, root_public_key=root["root_public_key"],
+                     home=home)
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -173,14 +175,16 @@ class Pages:
         self.problems: list[str] = []
         self.expected: list[str] = ["status of 409", "net::ERR_"]  # a refused redemption; a cut connection
 
-    def open(self, login: Login, *, viewport: dict[str, int] | None = None, start: str | None = None) -> Any:
+    def open(self, login: Login, *, viewport: dict[str, int] | None = None, start: str | None = None,
+             base: str | None = None) -> Any:
+        """A signed-in page of the demo server (or of the server at `base`, e.g. a second region's)."""
         context = self.browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN", accept_downloads=True)
         context.set_default_timeout(15_000)
         self.contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: self.problems.append(f"{login.role}: page error {error}"))
         page.on("console", lambda message: self._console(login, message))
-        page.goto(self.server.base + "/login" + (f"?next={start}" if start else ""))
+        page.goto((base or self.server.base) + "/login" + (f"?next={start}" if start else ""))
         page.fill("#username", login.username)
         page.fill("#password", login.password)
         page.click("main form button[type=submit]")

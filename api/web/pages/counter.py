@@ -6,6 +6,13 @@ A double click, a retry after a lost answer or a reload re-sends the same id, an
 `redeem` route (run here through the same `Commands` runner) applies it once: the idempotency store
 replays the stored answer, and the time account itself refuses to apply a redemption id twice.
 
+A member of another region (通存通兑, issue #14): the QR's `region=` names the member's home region.
+When it is a registered peer of this region the page takes the member by the QR alone (no balance can
+be looked up here: the home region answers for it) and posts the basket to `/counter/redeem-anywhere`,
+the API's `POST /v1/redemptions/anywhere`; its redemption id makes it once-only the same way (the
+counter's record and the home region's hold are both keyed by it, a retry sends the same signed
+request and gets the same signed answer). Offline, such a member is refused: only home can say yes.
+
 Without a connection (issue #15) the page keeps working as an installable web app: static/counter-sw.js
 keeps the page and its files, static/counter-offline.js signs each redemption with the device's own
 key (made in the browser, registered once online and certified by the counter's community), queues it
@@ -17,16 +24,18 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from api.errors import REFUSALS, Refusal, http_status_of
 from api.policy import allowed, authorize
+from api.routers import anywhere as api_anywhere
 from api.routers import communities as api_communities
 from api.routers import members as api_members
 from api.routers import offline as api_offline
 from api.routers import redemptions as api_redemptions
+from api.schemas.anywhere import RemoteRedemptionIn
 from api.schemas.offline import DeviceKeyIn, OfflineSyncIn
 from api.schemas.service import RedemptionIn
 from api.web import core, i18n
@@ -53,8 +62,9 @@ def counter_page(request: Request) -> Response:
     community = api_communities.read_community(counter.community_id, principal.actor, ledger)  # community.read
     items = [item for item in community.catalogue if not item.delisted]
     region = ledger.get_region()
+    peers = {code: str(peer.get("name", code)) for code, peer in sorted(region.peers.items())}  # 通存通兑
     return core.page(request, "counter.html", {
-        "counter": counter, "community": community, "items": items, "region_code": region.code,
+        "counter": counter, "community": community, "items": items, "region_code": region.code, "peers": peers,
         "confirm_identity": bool(getattr(region, "counter_confirmation", False)),
         "offline_bound": region.offline_minutes_per_member_day, "offline_version": region.offline_bound_version},
         principal=principal, title="爱心超市收银台")
@@ -178,6 +188,37 @@ async def counter_redeem(request: Request) -> Response:
                 except LedgerError:
                     pass
             return _refused(error, lang, extra)
+
+    response: Response = await core.in_thread(run)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/counter/redeem-anywhere")
+async def counter_redeem_anywhere(request: Request) -> Response:
+    """通存通兑: the API's `POST /v1/redemptions/anywhere` with the session's actor. Once per redemption id
+    (the page's Idempotency-Key is that id): a second attempt finds the counter's record, or sends home
+    the same signed request and gets the same answer. 201 once home holds the minutes (the capture
+    follows in the background, as in the API); a refusal says why in the page's language."""
+    principal = core.require_principal(request, Role.COUNTER)
+    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
+    lang = core.lang_of(request)
+    raw = await request.body()
+    if len(raw) > REDEEM_BYTES_MAX:
+        return _refused(InvalidInput("the basket is too large"), lang)
+    try:
+        body = RemoteRedemptionIn.model_validate_json(raw)
+    except ValidationError:
+        return _refused(InvalidInput("the basket is not a valid cross-region redemption"), lang)
+    services = core.services(request)
+    background = BackgroundTasks()
+
+    def run() -> Response:
+        try:
+            answer = api_anywhere.redeem_anywhere(body, principal.actor, services, background)
+        except REFUSALS as error:
+            return _refused(error, lang)
+        return JSONResponse(answer.model_dump(mode="json"), status_code=201, background=background)
 
     response: Response = await core.in_thread(run)
     response.headers["Cache-Control"] = "no-store"

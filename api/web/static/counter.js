@@ -4,6 +4,11 @@
  * and sent as both the redemption_id and the Idempotency-Key. It is kept (also in sessionStorage,
  * so a reload keeps it) until the server gives a definite answer; a double click, a retry after a
  * lost answer or a reload re-sends the same id, and the ledger applies it once.
+ *
+ * 通存通兑 (a member of another region): a QR whose region is a registered peer of this one is taken
+ * by the QR alone (the balance is the home region's to confirm), the basket goes to
+ * /counter/redeem-anywhere with the same one id per basket, and the receipt names the home region.
+ * A QR of a region that is not a peer is refused; offline, a member of another region is refused.
  */
 (function () {
   "use strict";
@@ -12,18 +17,24 @@
   var T = JSON.parse(document.getElementById("counter-text").textContent);
   var csrf = root.getAttribute("data-csrf");
   var region = root.getAttribute("data-region");
+  var PEERS = JSON.parse(document.getElementById("counter-peers").textContent);  // {code: name}
   var PENDING_KEY = "timeledger.counter.pending";
   var confirmIdentity = root.getAttribute("data-confirm-identity") === "1";  // a region setting
   var lastLookup = null;  // what to look up again after a network failure
   var $ = function (id) { return document.getElementById(id); };
 
   var state = {
-    member: null,          // {id, name, balance_minutes, status}
+    member: null,          // {id, name, balance_minutes, status, home?, homeName?} (home: 通存通兑)
     basket: [],            // [{id, name, price, quantity}]
     redemptionId: null,    // made once per basket, at the first confirm
     busy: false,
-    uncertain: false       // an attempt whose outcome is unknown: only "retry" may follow
+    uncertain: false,      // an attempt whose outcome is unknown: only "retry" may follow
+    unreachable: false     // 通存通兑: home did not answer and nothing was recorded here: retry, or let it go
   };
+
+  // locked: an outcome unknown. Home unreachable is not: this region recorded nothing, and a hold home
+  // may have made for a lost answer is released when its time runs out (nothing is ever captured).
+  function locked() { return state.uncertain && !state.unreachable; }
 
   function hours(minutes) {  // exact h:mm, like ledger/domain/display.py duration_text (a browser test compares)
     var sign = minutes < 0 ? "\u2212" : "";
@@ -74,9 +85,16 @@
     show($("member-retry"), false);
     show($("member-offline-go"), false);
     if (!code) { return fail(T.bad_code); }
-    if (code.region && region && code.region !== region) { return fail(T.wrong_region); }
     $("member-error").textContent = "";
     lastLookup = text;
+    if (code.region && region && code.region !== region) {  // 通存通兑: a member of another region
+      if (!Object.prototype.hasOwnProperty.call(PEERS, code.region)) {
+        return fail(T.not_peer.replace("{region}", code.region));
+      }
+      if (offline()) { return fail(T.remote_offline); }  // only the home region can say yes
+      return setMember({id: code.id, name: code.name, phone: "", identified: null, balance_minutes: null,
+                        status: "remote", home: code.region, homeName: PEERS[code.region]});
+    }
     if (offline()) { return offlineMember(code); }  // no balance to ask for: the redemption is signed and queued
     return fetch("/counter/balance?member=" + encodeURIComponent(code.id), {
       credentials: "same-origin", headers: {"Accept": "application/json"}
@@ -179,7 +197,8 @@
   }
 
   function setMember(member) {
-    if (state.uncertain) { message(T.locked, "error"); return; }
+    if (locked()) { message(T.locked, "error"); return; }
+    if (state.unreachable) { letGo(); }
     var changed = !state.member || state.member.id !== member.id;
     state.member = member;
     if (changed) { state.redemptionId = null; }
@@ -190,6 +209,8 @@
     $("member-id").textContent = member.id;
     $("member-balance").textContent = member.balance_minutes === null ? "—" : hours(member.balance_minutes);
     show($("member-offline"), member.status === "offline");
+    $("member-remote").textContent = member.home ? T.remote_member.replace("{region}", member.homeName) : "";
+    show($("member-remote"), !!member.home);
     var status = $("member-status");
     if (member.status === "frozen" || member.status === "moved") {
       status.textContent = member.status === "frozen" ? T.frozen : T.moved;
@@ -208,7 +229,8 @@
 
   function changeBasket(change) {
     if (state.busy) return;
-    if (state.uncertain) { message(T.locked, "error"); return; }
+    if (locked()) { message(T.locked, "error"); return; }
+    if (state.unreachable) { letGo(); }
     change();
     state.basket = state.basket.filter(function (line) { return line.quantity > 0; });
     state.redemptionId = null;  // another basket: another id
@@ -253,14 +275,15 @@
       remove.appendChild(button("×", T.remove + " " + line.name, function () { line.quantity = 0; }));
     });
     $("total").textContent = hours(total());
-    var usable = state.member && (state.member.status === "open" || state.member.status === "offline") &&
+    var usable = state.member && (state.member.status === "open" || state.member.status === "offline" ||
+                                  state.member.status === "remote") &&
                  (!confirmIdentity || $("identity-checked").checked);
     $("confirm").disabled = state.busy || state.uncertain || !usable || !state.basket.length;
     show($("retry"), state.uncertain);
     $("retry").disabled = state.busy;
-    $("clear").disabled = state.busy || state.uncertain;
+    $("clear").disabled = state.busy || locked();
     Array.prototype.forEach.call(document.querySelectorAll("button.item"), function (b) {
-      b.disabled = state.busy || state.uncertain;
+      b.disabled = state.busy || locked();
     });
   }
 
@@ -280,17 +303,27 @@
     if (!state.member) { message(T.pick_member, "error"); return; }
     if (confirmIdentity && !$("identity-checked").checked) { message(T.pick_identity, "error"); return; }
     if (!state.basket.length) { message(T.pick_items, "error"); return; }
-    if (offline()) { captureOffline(); return; }
+    if (offline()) {  // the device's queue takes this region's members only
+      if (state.member.home) { message(T.remote_offline, "error"); return; }
+      captureOffline();
+      return;
+    }
     if (state.member.status === "offline") {  // the connection is back: ask for the balance first
       lookUp(state.member.id);
       return;
     }
     if (!state.redemptionId) state.redemptionId = uuid4();
-    send({
+    send(basketBody());
+  }
+
+  function basketBody() {  // the same body for the first attempt and every retry
+    var body = {
       member_id: state.member.id,
       redemption_id: state.redemptionId,
       items: state.basket.map(function (line) { return {item_id: line.id, quantity: line.quantity}; })
-    });
+    };
+    if (state.member.home) body.home_region = state.member.home;  // 通存通兑
+    return body;
   }
 
   function send(body) {
@@ -299,7 +332,7 @@
     try { sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending)); } catch (e) { /* private mode */ }
     message(T.sending, "info");
     render();
-    fetch("/counter/redeem", {
+    fetch(body.home_region ? "/counter/redeem-anywhere" : "/counter/redeem", {
       method: "POST", credentials: "same-origin",
       headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf,
                 "Idempotency-Key": body.redemption_id},
@@ -315,6 +348,9 @@
         window.location.href = "/login?next=/counter";  // wait in sessionStorage for the retry
         return;
       }
+      if (answer.status === 503 && answer.body && answer.body.code === "home_region_unreachable") {
+        return unreachable(answer.body);
+      }
       if (!answer.body || answer.status >= 500 || answer.body.code === "idempotency_key_in_progress" ||
           answer.body.code === "concurrent_update") {
         uncertain();
@@ -327,8 +363,29 @@
     });
   }
 
+  function unreachable(body) {  // 通存通兑: nothing recorded here; the retry re-sends the same id
+    state.uncertain = true;
+    state.unreachable = true;
+    try {  // a reload keeps the basket and its id, and lets it go as freely
+      var pending = JSON.parse(sessionStorage.getItem(PENDING_KEY));
+      if (pending) { pending.unreachable = true; sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending)); }
+    } catch (e) { /* private mode */ }
+    message((body.message || T.unknown) + " " + T.remote_unreachable, "error");
+    render();
+    $("retry").focus();
+  }
+
+  function letGo() {  // the clerk gives up on a basket home never answered for
+    forget();
+    state.uncertain = false;
+    state.unreachable = false;
+    state.redemptionId = null;
+    message("");
+  }
+
   function uncertain() {  // the charge may or may not have happened: only the same id may follow
     state.uncertain = true;
+    state.unreachable = false;
     message(T.unknown, "error");
     render();
     $("retry").focus();
@@ -337,8 +394,9 @@
   function refused(body) {  // a definite refusal: nothing was charged
     forget();
     state.uncertain = false;
+    state.unreachable = false;
     state.redemptionId = null;
-    if (body.code === "balance_would_go_negative") {
+    if (body.code === "balance_would_go_negative" && !(state.member && state.member.home)) {
       if (typeof body.balance_minutes === "number" && state.member) {
         state.member.balance_minutes = body.balance_minutes;
         $("member-balance").textContent = hours(body.balance_minutes);
@@ -354,6 +412,7 @@
   function done(pending, result, replayed) {
     forget();
     state.uncertain = false;
+    state.unreachable = false;
     message("");
     var member = pending.member;
     $("r-time").textContent = new Date().toLocaleString(document.documentElement.lang || "zh-CN", {hour12: false, timeZone: "Asia/Shanghai"});
@@ -370,6 +429,11 @@
     });
     $("r-total").textContent = hours(result.minutes) + " " + T.hours;
     $("r-balance").textContent = result.balance_hours + " " + T.hours;
+    var home = result.home_region ? result.home_name || result.home_region : "";  // 通存通兑: the home region's balance
+    $("r-home").textContent = home;
+    show($("r-remote"), !!home);
+    $("r-balance-label").textContent = home ? T.remote_balance.replace("{region}", home) : localBalanceLabel;
+    $("r-foot").textContent = home ? T.remote_foot.replace("{region}", home) : localFoot;
     // a retry of a basket already charged: the stored answer (or the account's own refusal to apply
     // the same redemption id twice) comes back, and the receipt says nothing more was charged
     show($("r-replayed"), replayed || result.applied === false);
@@ -401,6 +465,7 @@
       state.redemptionId = pending.body.redemption_id;
       setMember(pending.member);
       state.uncertain = true;
+      state.unreachable = !!pending.unreachable;
       message(T.pending_restored, "error");
       render();
     } catch (e) { forget(); }
@@ -409,11 +474,8 @@
   function retry() {
     if (state.busy || !state.uncertain || !state.redemptionId) return;
     state.uncertain = false;
-    send({
-      member_id: state.member.id,
-      redemption_id: state.redemptionId,
-      items: state.basket.map(function (line) { return {item_id: line.id, quantity: line.quantity}; })
-    });
+    state.unreachable = false;
+    send(basketBody());
   }
 
   /* -- camera scanning where the browser has BarcodeDetector ---------------------------------------- */
@@ -471,6 +533,8 @@
   }
 
   /* -- wiring ---------------------------------------------------------------------------------------- */
+  var localBalanceLabel = $("r-balance-label").textContent;
+  var localFoot = $("r-foot").textContent;
   $("basket").setAttribute("data-empty", $("basket").querySelector(".empty") ?
                            $("basket").querySelector(".empty").textContent : "—");
   $("member-form").addEventListener("submit", function (event) {
