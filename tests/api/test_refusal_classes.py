@@ -85,6 +85,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "AnywhereRefused": ("anywhere_refused", 422),
     "HomeRegionRefused": ("home_region_refused", 409),
     "HomeRegionUnreachable": ("home_region_unreachable", 503),
+    "HomeRegionNotPeer": ("home_region_not_peer", 404),
     "SettlementRefused": ("settlement_refused", 422),
     # api/: the API's own refusals
     "AuthenticationFailed": ("not_authenticated", 401),
