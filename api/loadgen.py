@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +43,33 @@ class Result:
             return float("nan")
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def merge(total: Result, part: Result) -> None:
+    """Add one measured slice to a run's total (benchmarks alternate slices of what they compare)."""
+    total.latencies_ms.extend(part.latencies_ms)
+    total.seconds += part.seconds
+    total.errors += part.errors
+    for status, count in part.statuses.items():
+        total.statuses[status] = total.statuses.get(status, 0) + count
+
+
+def summary(name: str, result: Result, *, width: int = 11) -> dict[str, float]:
+    """Print one line of figures and return them (req/s, p50, p99, requests)."""
+    figures = {"req_per_s": round(result.per_second, 1), "p50_ms": round(result.percentile(0.50), 2),
+               "p99_ms": round(result.percentile(0.99), 2), "requests": result.requests}
+    print(f"{name:{width}} {figures['req_per_s']:8.1f} req/s   p50 {figures['p50_ms']:7.2f} ms   "
+          f"p99 {figures['p99_ms']:7.2f} ms   statuses {dict(sorted(result.statuses.items()))}")
+    return figures
+
+
+def stop_server(process: Any) -> None:
+    """Stop a benchmark's server process as Ctrl+C would (it finishes its writes), else kill it."""
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
 
 
 def request_bytes(method: str, path: str, body: Any, headers: dict[str, str]) -> bytes:
@@ -133,7 +162,6 @@ def serve_on_any_port(args: list[str], env: dict[str, str], *, timeout: float = 
     moment it is chosen (no port is picked, closed and handed on while other tests run). The rest of
     its standard output is drained in the background; standard error is inherited."""
     import re
-    import subprocess
     import sys
     import threading
 

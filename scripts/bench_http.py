@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from fastapi import FastAPI
 from pydantic import BaseModel, Field
 
-from api.loadgen import Result, free_port, prepare_bench_region, request_bytes, run_load, wait_until_up
+from api.loadgen import Result, free_port, merge, prepare_bench_region, request_bytes, run_load, stop_server, summary, wait_until_up
 
 
 class Line(BaseModel):
@@ -85,14 +84,6 @@ def start(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen([sys.executable, *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
-
-
 def load(port: int, *, tokens: list[str], members: list[UUID], item_id: UUID, connections: int,
          seconds: float, warm_up: bool) -> Result:
     def make(connection: int, number: int) -> bytes:
@@ -105,22 +96,6 @@ def load(port: int, *, tokens: list[str], members: list[UUID], item_id: UUID, co
     if warm_up:
         run_load("127.0.0.1", port, connections=connections, seconds=1.0, make=make)
     return run_load("127.0.0.1", port, connections=connections, seconds=seconds, make=make)
-
-
-def merge(total: Result, part: Result) -> None:
-    total.latencies_ms.extend(part.latencies_ms)
-    total.seconds += part.seconds
-    total.errors += part.errors
-    for status, count in part.statuses.items():
-        total.statuses[status] = total.statuses.get(status, 0) + count
-
-
-def summary(name: str, result: Result) -> dict[str, float]:
-    figures = {"req_per_s": round(result.per_second, 1), "p50_ms": round(result.percentile(0.50), 2),
-               "p99_ms": round(result.percentile(0.99), 2), "requests": result.requests}
-    print(f"{name:11} {figures['req_per_s']:8.1f} req/s   p50 {figures['p50_ms']:7.2f} ms   "
-          f"p99 {figures['p99_ms']:7.2f} ms   statuses {dict(sorted(result.statuses.items()))}")
-    return figures
 
 
 def main() -> None:
@@ -164,8 +139,8 @@ def main() -> None:
                                 warm_up=round_number == 0)
                     merge(total, part)
         finally:
-            stop(full)
-            stop(base)
+            stop_server(full)
+            stop_server(base)
         if database_url.startswith("postgres") and (not args.db or "schema=" not in args.db):
             _drop_schema(database_url)
     print(f"{args.connections} connections, {args.seconds:.0f} s each in {args.rounds} alternating slices, "

@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from uuid import UUID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from api.loadgen import Result, free_port, prepare_bench_region, request_bytes, run_load, wait_until_up
+from api.loadgen import Result, free_port, merge, prepare_bench_region, request_bytes, run_load, stop_server, summary, wait_until_up
 
 SECONDS_MAX = 120.0
 CONNECTIONS_MAX = 256
@@ -44,14 +43,6 @@ def start(database_url: str, port: int, env: dict[str, str]) -> subprocess.Popen
     return subprocess.Popen([sys.executable, "-c", "from api.cli import main; main()", "serve", "--db", database_url,
                              "--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        process.kill()
 
 
 def link(database_url: str, peer_url: str, address: str) -> None:
@@ -77,22 +68,6 @@ def load(port: int, path: str, *, tokens: list[str], members: list[UUID], item_i
         return request_bytes("POST", path, body, {"Authorization": f"Bearer {tokens[connection % len(tokens)]}"})
 
     return run_load("127.0.0.1", port, connections=connections, seconds=seconds, make=make)
-
-
-def merge(total: Result, part: Result) -> None:
-    total.latencies_ms.extend(part.latencies_ms)
-    total.seconds += part.seconds
-    total.errors += part.errors
-    for status, count in part.statuses.items():
-        total.statuses[status] = total.statuses.get(status, 0) + count
-
-
-def summary(name: str, result: Result) -> dict[str, float]:
-    figures = {"req_per_s": round(result.per_second, 1), "p50_ms": round(result.percentile(0.50), 2),
-               "p99_ms": round(result.percentile(0.99), 2), "requests": result.requests}
-    print(f"{name:13} {figures['req_per_s']:8.1f} req/s   p50 {figures['p50_ms']:7.2f} ms   "
-          f"p99 {figures['p99_ms']:7.2f} ms   statuses {dict(sorted(result.statuses.items()))}")
-    return figures
 
 
 def main() -> None:
@@ -129,11 +104,11 @@ def main() -> None:
                                   item_id=home.item_id, home=None, connections=connections, seconds=slice_seconds))
         finally:
             for server in servers:
-                stop(server)
+                stop_server(server)
     print(f"{connections} connections, {seconds:.0f} s per kind in {args.rounds} alternating slices, "
           f"{args.members} members, SQLite, two services on 127.0.0.1")
-    cross_figures = summary("cross-region", cross)
-    local_figures = summary("local", local)
+    cross_figures = summary("cross-region", cross, width=13)
+    local_figures = summary("local", local, width=13)
     ratio = cross_figures["req_per_s"] / local_figures["req_per_s"] if local_figures["req_per_s"] else 0.0
     p99_ratio = cross_figures["p99_ms"] / local_figures["p99_ms"] if local_figures["p99_ms"] else 0.0
     print(f"ratio (cross-region / local req/s): {ratio:.3f}; p99 cross-region / local: {p99_ratio:.2f} (aim ≤ 3)")

@@ -21,12 +21,13 @@ as 待同步 and syncs it here (`/counter/offline/sync`, the API's `POST /v1/red
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.errors import REFUSALS, Refusal, http_status_of
 from api.policy import allowed, authorize
@@ -48,6 +49,7 @@ router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
 # (a manifest is fetched without credentials), so plain routes outside the pages' sign-in
 app_files = APIRouter(include_in_schema=False)
 REDEEM_BYTES_MAX = 16 * 1024
+M = TypeVar("M", bound=BaseModel)
 SEARCH_RESULTS_MAX = 10  # a clerk picks from a short list; more means: type more of the name
 SEARCH_SCAN_MAX = 2000  # members of one community whose phone is compared (a bound on decryption work)
 SEARCH_CHARS_MAX = 20  # a name fragment or four digits
@@ -161,22 +163,39 @@ def counter_search(request: Request, q: str = "") -> Response:
     return JSONResponse({"items": found, "message": message}, headers={"Cache-Control": "no-store"})
 
 
-@router.post("/counter/redeem")
-async def counter_redeem(request: Request) -> Response:
-    """The API's `POST /v1/redemptions`, with the session's actor and the redemption id as the key."""
+async def _page_command(request: Request, model: type[M], *, bytes_max: int, too_large: LedgerError,
+                        invalid: LedgerError, run: Callable[[Any, M, str], Response]) -> Response:
+    """What each of the counter page's JSON commands does around the API's own function: the counter's
+    session and the CSRF header, a bounded body read as the API's model, `run(principal, body, lang)`
+    in a worker thread, a refusal in the page's language, and never a cached answer."""
     principal = core.require_principal(request, Role.COUNTER)
     core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
     lang = core.lang_of(request)
     raw = await request.body()
-    if len(raw) > REDEEM_BYTES_MAX:
-        return _refused(InvalidInput("the basket is too large"), lang)
+    if len(raw) > bytes_max:
+        return _refused(too_large, lang)
     try:
-        body = RedemptionIn.model_validate_json(raw)
+        body = model.model_validate_json(raw)
     except ValidationError:
-        return _refused(InvalidInput("the basket is not a valid redemption"), lang)
-    commands = core.commands_for(request, principal, path="/v1/redemptions", idempotency_key=str(body.redemption_id))
+        return _refused(invalid, lang)
 
-    def run() -> Response:
+    def job() -> Response:
+        try:
+            return run(principal, body, lang)
+        except REFUSALS as error:
+            return _refused(error, lang)
+
+    response: Response = await core.in_thread(job)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@router.post("/counter/redeem")
+async def counter_redeem(request: Request) -> Response:
+    """The API's `POST /v1/redemptions`, with the session's actor and the redemption id as the key."""
+    def run(principal: Any, body: RedemptionIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/redemptions",
+                                     idempotency_key=str(body.redemption_id))
         try:
             return api_redemptions.redeem(body, commands)  # type: ignore[return-value]  # the API's answer, returned as the page's
         except REFUSALS as error:
@@ -189,9 +208,9 @@ async def counter_redeem(request: Request) -> Response:
                     pass
             return _refused(error, lang, extra)
 
-    response: Response = await core.in_thread(run)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await _page_command(request, RedemptionIn, bytes_max=REDEEM_BYTES_MAX, run=run,
+                               too_large=InvalidInput("the basket is too large"),
+                               invalid=InvalidInput("the basket is not a valid redemption"))
 
 
 @router.post("/counter/redeem-anywhere")
@@ -200,29 +219,16 @@ async def counter_redeem_anywhere(request: Request) -> Response:
     (the page's Idempotency-Key is that id): a second attempt finds the counter's record, or sends home
     the same signed request and gets the same answer. 201 once home holds the minutes (the capture
     follows in the background, as in the API); a refusal says why in the page's language."""
-    principal = core.require_principal(request, Role.COUNTER)
-    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
-    lang = core.lang_of(request)
-    raw = await request.body()
-    if len(raw) > REDEEM_BYTES_MAX:
-        return _refused(InvalidInput("the basket is too large"), lang)
-    try:
-        body = RemoteRedemptionIn.model_validate_json(raw)
-    except ValidationError:
-        return _refused(InvalidInput("the basket is not a valid cross-region redemption"), lang)
     services = core.services(request)
-    background = BackgroundTasks()
 
-    def run() -> Response:
-        try:
-            answer = api_anywhere.redeem_anywhere(body, principal.actor, services, background)
-        except REFUSALS as error:
-            return _refused(error, lang)
+    def run(principal: Any, body: RemoteRedemptionIn, lang: str) -> Response:
+        background = BackgroundTasks()
+        answer = api_anywhere.redeem_anywhere(body, principal.actor, services, background)
         return JSONResponse(answer.model_dump(mode="json"), status_code=201, background=background)
 
-    response: Response = await core.in_thread(run)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await _page_command(request, RemoteRedemptionIn, bytes_max=REDEEM_BYTES_MAX, run=run,
+                               too_large=InvalidInput("the basket is too large"),
+                               invalid=InvalidInput("the basket is not a valid cross-region redemption"))
 
 
 def _refused(error: Refusal, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
@@ -281,51 +287,23 @@ def counter_offline_config(request: Request, key: str = "") -> Response:
 @router.post("/counter/device")
 async def counter_register_device(request: Request) -> Response:
     """The API's `POST /v1/counter/device-keys` for this device's public key (once, while online)."""
-    principal = core.require_principal(request, Role.COUNTER)
-    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
-    lang = core.lang_of(request)
-    raw = await request.body()
-    if len(raw) > REDEEM_BYTES_MAX:
-        return _refused(InvalidInput("the key is too large"), lang)
-    try:
-        body = DeviceKeyIn.model_validate_json(raw)
-    except ValidationError:
-        return _refused(InvalidInput("not an Ed25519 public key"), lang)
-    commands = core.commands_for(request, principal, path="/v1/counter/device-keys")
+    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/counter/device-keys")
+        return api_offline.register_device_key(body, commands)  # type: ignore[return-value]  # the API's answer
 
-    def run() -> Response:
-        try:
-            return api_offline.register_device_key(body, commands)  # type: ignore[return-value]  # the API's answer
-        except REFUSALS as error:
-            return _refused(error, lang)
-
-    response: Response = await core.in_thread(run)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await _page_command(request, DeviceKeyIn, bytes_max=REDEEM_BYTES_MAX, run=run,
+                               too_large=InvalidInput("the key is too large"),
+                               invalid=InvalidInput("not an Ed25519 public key"))
 
 
 @router.post("/counter/offline/sync")
 async def counter_offline_sync(request: Request) -> Response:
     """The API's `POST /v1/redemptions/offline` for one queued record, its redemption id as the key."""
-    principal = core.require_principal(request, Role.COUNTER)
-    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
-    lang = core.lang_of(request)
-    raw = await request.body()
-    if len(raw) > SYNC_BYTES_MAX:
-        return _refused(InvalidInput("the offline record is too large"), lang)
-    try:
-        body = OfflineSyncIn.model_validate_json(raw)
-    except ValidationError:
-        return _refused(OfflineRecordInvalid("not an offline record"), lang)
-    commands = core.commands_for(request, principal, path="/v1/redemptions/offline",
-                                 idempotency_key=body.record.redemption_id)
+    def run(principal: Any, body: OfflineSyncIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/redemptions/offline",
+                                     idempotency_key=body.record.redemption_id)
+        return api_offline.sync_offline(body, commands)  # type: ignore[return-value]  # the API's answer
 
-    def run() -> Response:
-        try:
-            return api_offline.sync_offline(body, commands)  # type: ignore[return-value]  # the API's answer
-        except REFUSALS as error:
-            return _refused(error, lang)
-
-    response: Response = await core.in_thread(run)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return await _page_command(request, OfflineSyncIn, bytes_max=SYNC_BYTES_MAX, run=run,
+                               too_large=InvalidInput("the offline record is too large"),
+                               invalid=OfflineRecordInvalid("not an offline record"))
