@@ -50,7 +50,7 @@ from ledger.domain.errors import (
 from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX, QUANTITY_MAX, REDEMPTION_LINES_MAX
 from ledger.domain.member import Member
 from ledger.domain.time_account import Hold, TimeAccount
-from ledger.domain.values import check_region_code
+from ledger.domain.values import check_region_code, check_text
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 
@@ -155,14 +155,22 @@ def _uuid(value: Any, what: str) -> UUID:
         raise AnywhereRefused("anywhere_message_invalid", f"{what} is not an id") from None
 
 
+def _item_name(value: Any) -> bool:
+    """A catalogue item's name as every region's catalogue lists it (`check_text`, already trimmed): a
+    name the counter's region accepted is never refused here (a full-width space, a tab, Arabic)."""
+    try:
+        return isinstance(value, str) and check_text(value, "item name", chars_max=NAME_CHARS_MAX) == value
+    except InvalidInput:
+        return False
+
+
 def _lines(value: Any) -> tuple[tuple[str, int, int], ...]:
     """[[name, quantity, price in minutes], …] within the counter's own bounds."""
     if not isinstance(value, list) or not 1 <= len(value) <= REDEMPTION_LINES_MAX:
         raise AnywhereRefused("anywhere_message_invalid", f"a basket has 1 to {REDEMPTION_LINES_MAX} lines")
     lines = []
     for line in value:
-        if (not isinstance(line, list) or len(line) != 3 or not isinstance(line[0], str)
-                or not 1 <= len(line[0]) <= NAME_CHARS_MAX or not line[0].isprintable()
+        if (not isinstance(line, list) or len(line) != 3 or not _item_name(line[0])
                 or any(not isinstance(n, int) or isinstance(n, bool) for n in line[1:])
                 or not 1 <= line[1] <= QUANTITY_MAX or not 1 <= line[2] <= PRICE_MINUTES_MAX):
             raise AnywhereRefused("anywhere_message_invalid", "a basket line is [name, quantity, price in minutes]")
