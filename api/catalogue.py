@@ -120,6 +120,8 @@ CODES: dict[str, Message] = {
                      "This cross-region redemption was not confirmed in time and its minutes were returned: redeem again."),
     "settlement_refused": ("结算单未通过核验。", "The settlement statement does not verify."),
     "settlement_unreadable": ("无法读取结算单：已损坏或格式不对。", "The settlement statement cannot be read."),
+    "settlement_totals_mismatch": ("结算单的合计与其明细不符，不予采信。",
+                                   "The statement's totals are not the sums of its entries: it is not taken."),
     "settlement_wrong_region": ("该结算单是发给另一个地区的。", "The settlement statement is for another region."),
     "settlement_unknown_region": ("出具结算单的地区不在本地区的联网登记中。", "The region that made the statement is not in this region's registry."),
     "settlement_wrong_key": ("该结算单不是用出具地区登记的密钥签名的。", "The statement is not signed with the issuing region's registered key."),

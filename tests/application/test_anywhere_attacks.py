@@ -4,6 +4,7 @@ never a traceback, a double spend or a balance below zero."""
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from datetime import timedelta
@@ -18,6 +19,7 @@ from ledger.demo import simulated
 from ledger.domain.anywhere import RemoteRedemption
 from ledger.domain.values import ConsentPurpose
 from ledger.signing.canonical import canonical_bytes
+from tests.scenario import serve
 from tests.application.test_anywhere import (  # noqa: F401  (the fixture)
     COUNTER,
     HOME,
@@ -103,3 +105,178 @@ def test_an_item_the_counters_catalogue_accepts_is_redeemed_across_regions(feder
                                         home=HOME, redemption_id=uuid4(), items=[(item_id, 1)], post=network.post)
     assert (result.status, result.minutes) == ("captured", 10)
     assert home.ledger.get_account(home.members[0].actor_id).balance_minutes == 110
+
+
+def _request(counter: Any, home: Any, redemption_id: Any, kind: str, minutes: int, signer: Any = None,
+             counter_region: str = COUNTER) -> bytes:
+    body = {"format": anywhere.REQUEST_FORMAT, "kind": kind, "home": HOME, "counter_region": counter_region,
+            "redemption_id": str(redemption_id), "member_id": str(home.members[0].actor_id),
+            "counter_id": str(counter.counter.actor_id), "minutes": minutes}
+    if kind == "authorise":
+        body["lines"] = [["毛巾", minutes // 30, 30]]
+    return anywhere.sign_message((signer or counter).ledger, body)
+
+
+def test_a_hold_id_equal_to_a_local_redemption_id_and_back_is_refused(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0]
+    local = home.ledger.redeem(actor=home.counter, member_id=member.actor_id, redemption_id=uuid4(),
+                               items=[(home.item_id, 1)])
+    answer = _answer_body(anywhere.answer(home.ledger, _request(counter, home, local.redemption_id, "authorise", 30)))
+    assert (answer["kind"], answer["code"]) == ("refused", "redemption_exists_with_different_terms")
+    held = uuid4()
+    network.drop.add("capture")
+    _redeem(counter, member.actor_id, network, quantity=1, redemption_id=held)
+    with pytest.raises(Exception) as refused:
+        home.ledger.redeem(actor=home.counter, member_id=member.actor_id, redemption_id=held,
+                           items=[(home.item_id, 1)])
+    assert getattr(refused.value, "code", "") == "redemption_exists_with_different_terms"
+    account = home.ledger.get_account(member.actor_id)
+    assert (account.balance_minutes, account.held_minutes) == (60, 30)
+
+
+def test_a_capture_or_void_that_does_not_match_the_hold_changes_nothing(federation: Any) -> None:
+    home, counter, other, network = federation
+    member = home.members[0].actor_id
+    network.drop.add("capture")
+    held = _redeem(counter, member, network, quantity=2)
+    before = _events(home.ledger)
+    for message, code in (
+            (_request(counter, home, held.redemption_id, "capture", 30), "redemption_exists_with_different_terms"),
+            (_request(counter, home, held.redemption_id, "capture", 60, signer=other, counter_region=OTHER),
+             "hold_not_found"),
+            (_request(counter, home, held.redemption_id, "void", 60, signer=other, counter_region=OTHER),
+             "hold_not_found"),
+            (_request(counter, home, uuid4(), "capture", 60), "hold_not_found")):
+        answer = _answer_body(anywhere.answer(home.ledger, message))
+        assert (answer["kind"], answer["code"]) == ("refused", code)
+    assert _events(home.ledger) == before
+    assert home.ledger.get_account(member).held_minutes == 60
+
+
+def test_a_member_frozen_for_a_transfer_or_moved_out_gets_no_hold(federation: Any) -> None:
+    home, counter, other, network = federation
+    member = home.members[0]
+    home.ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.TRANSFER,
+                             recipient=OTHER)
+    transfers.initiate(home.ledger, member_id=member.actor_id, destination=OTHER)
+    with pytest.raises(HomeRegionRefused) as refused:
+        _redeem(counter, member.actor_id, network, quantity=1)
+    assert refused.value.code == "member_frozen"
+    assert home.ledger.get_account(member.actor_id).held_minutes == 0
+
+
+def test_releasing_a_hold_repays_what_is_owed_first(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0]
+    network.drop.add("capture")
+    held = _redeem(counter, member.actor_id, network, quantity=4)  # all 120 minutes held
+    session = serve(home, member, 30)
+    home.ledger.redeem(actor=home.counter, member_id=member.actor_id, redemption_id=uuid4(),
+                       items=[(home.item_id, 1)])
+    home.ledger.uphold_complaint(actor=home.community, session_id=session, reason="投诉属实")
+    account = home.ledger.get_account(member.actor_id)
+    assert (account.balance_minutes, account.owed_minutes, account.held_minutes) == (0, 30, 120)
+    anywhere.void(counter.ledger, actor=counter.counter, redemption_id=held.redemption_id, post=network.post)
+    account = home.ledger.get_account(member.actor_id)
+    assert (account.balance_minutes, account.owed_minutes, account.held_minutes) == (90, 0, 0)
+
+
+def test_an_expired_hold_is_released_whatever_the_clock_did_and_never_captured(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    network.drop.add("capture")
+    held = _redeem(counter, member, network, quantity=1)
+    with simulated(START - timedelta(days=1)):  # a clock set back: nothing expires early
+        assert anywhere.sweep(home.ledger).released == 0
+        answer = _answer_body(anywhere.answer(home.ledger, anywhere.request_of(
+            counter.ledger, anywhere.get_remote_redemption(counter.ledger, held.redemption_id), "capture")))
+        assert answer["kind"] == "captured"  # within its time by this clock: the goods were given
+    network.drop.add("capture")
+    late = _redeem(counter, member, network, quantity=1)
+    with simulated(START + timedelta(seconds=anywhere.HOLD_SECONDS + 1)):
+        swept = anywhere.sweep(home.ledger)
+        assert swept.released == 1
+        with simulated(START):  # set back after the release: the released hold stays released
+            record = anywhere.capture_pending(counter.ledger, counter.counter, late.redemption_id, network.post)
+    assert record.status == RemoteRedemption.RELEASED
+    account = home.ledger.get_account(member)
+    assert (account.balance_minutes, account.held_minutes, account.redeemed_minutes_total) == (90, 0, 30)
+
+
+def test_concurrent_capture_and_void_of_one_hold_settle_it_once(federation: Any) -> None:
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    writer = threading.Lock()  # the server's single writer
+    for _ in range(5):
+        network.drop.add("capture")
+        held = _redeem(counter, member, network, quantity=1)
+        record = anywhere.get_remote_redemption(counter.ledger, held.redemption_id)
+        messages = [anywhere.request_of(counter.ledger, record, kind) for kind in ("capture", "void") * 4]
+        answers: list[bytes] = []
+        start = threading.Barrier(len(messages))
+
+        def send(message: bytes) -> None:
+            checked = anywhere.check_request(home.ledger, message)  # outside the writer, as the server does
+            start.wait()
+            with writer:
+                answers.append(anywhere.answer(home.ledger, message, checked))
+
+        threads = [threading.Thread(target=contextvars.copy_context().run, args=(send, m)) for m in messages]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        kinds = {_answer_body(a)["kind"] for a in answers}
+        assert kinds in ({"captured", "refused"}, {"released", "refused"})
+        assert home.ledger.get_account(member).held_minutes == 0
+    account = home.ledger.get_account(member)
+    assert account.balance_minutes + account.redeemed_minutes_total == 120 and account.balance_minutes >= 0
+
+
+# -- settlement under attack --------------------------------------------------------------------
+
+def _statement_body(statement: bytes) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(statement)["body"]
+    return body
+
+
+@pytest.mark.parametrize("change, code", [
+    (lambda b: b.update(as_home=b["as_home"] * 2), "settlement_unreadable"),  # duplicate ids
+    (lambda b: b["as_home"][0].__setitem__(1, -30), "settlement_unreadable"),
+    (lambda b: b["as_home"][0].__setitem__(1, 2**53 + 1), "settlement_unreadable"),
+    (lambda b: b["as_home"][0].__setitem__(2, 0), "settlement_unreadable"),
+    (lambda b: b.update(as_counter={"a": 1}), "settlement_unreadable"),
+    (lambda b: b["totals"].update(as_home_minutes=1), "settlement_totals_mismatch"),
+    (lambda b: b["totals"].update(net_minutes=0), "settlement_totals_mismatch"),
+    (lambda b: b.update(totals=None), "settlement_totals_mismatch"),
+    (lambda b: b["as_home"][0].__setitem__(2, b["checkpoint"]["size"] + 1), "settlement_unreadable"),
+    (lambda b: b.update(checkpoint="x"), "settlement_unreadable"),
+    (lambda b: b.update({"from": COUNTER}), "settlement_unknown_region"),  # its own statement back to itself
+])
+def test_a_signed_statement_with_odd_contents_is_refused_by_name(federation: Any, change: Any, code: str) -> None:
+    home, counter, _, network = federation
+    _redeem(counter, home.members[0].actor_id, network, quantity=1)
+    body = _statement_body(settlement.make_statement(home.ledger, COUNTER))
+    change(body)
+    try:
+        statement = anywhere.sign_message(home.ledger, body)
+    except ValueError:  # no canonical form: the bytes as an attacker would send them
+        statement = canonical_bytes({"body": {}, "key_id": "", "signature": ""})
+    with pytest.raises(settlement.SettlementRefused) as refused:
+        settlement.verify_statement(counter.ledger, statement)
+    assert refused.value.code == code
+
+
+def test_a_statement_between_another_pair_of_regions_is_refused(federation: Any) -> None:
+    home, counter, other, network = federation
+    _redeem(other, home.members[0].actor_id, network, quantity=1)
+    with pytest.raises(settlement.SettlementRefused) as refused:
+        settlement.verify_statement(counter.ledger, settlement.make_statement(home.ledger, OTHER))
+    assert refused.value.code == "settlement_wrong_region"
+    with pytest.raises(settlement.SettlementRefused) as refused:
+        settlement.verify_statement(home.ledger, settlement.make_statement(counter.ledger, counter.ledger.region_code)
+                                    if False else anywhere.sign_message(counter.ledger, {
+                                        **_statement_body(settlement.make_statement(other.ledger, HOME)),
+                                        "from": OTHER}))
+    assert refused.value.code == "settlement_wrong_key"
