@@ -20,16 +20,10 @@ from ledger.domain.anywhere import RemoteRedemption
 from ledger.domain.values import ConsentPurpose
 from ledger.signing.canonical import canonical_bytes
 from tests.scenario import serve
-from tests.application.test_anywhere import (  # noqa: F401  (the fixture)
-    COUNTER,
-    HOME,
-    OTHER,
-    START,
-    _authorise_request,
-    _events,
-    _redeem,
-    federation,
-)
+from tests.application import test_anywhere
+from tests.application.test_anywhere import COUNTER, HOME, OTHER, START, _authorise_request, _events, _redeem
+
+federation = test_anywhere.federation  # three regions, each the others' registered peer
 
 
 def _answer_body(message: bytes) -> dict[str, Any]:
@@ -77,34 +71,37 @@ def test_huge_or_nested_or_odd_json_gets_a_named_refusal(federation: Any, messag
     assert refused.value.code.startswith("anywhere_message_")
 
 
-@pytest.mark.parametrize("field, value", [
+ODD_FIELDS = [
     ("counter_region", ["320104"]), ("counter_region", None), ("home", {"a": 1}), ("kind", ["authorise"]),
     ("redemption_id", 5), ("member_id", "not-a-uuid"), ("counter_id", None), ("minutes", True),
     ("minutes", 2**53 - 1), ("lines", [["毛巾", 1, 30]] * 51), ("lines", "毛巾"), ("lines", [["毛巾", "1", 30]]),
     ("lines", [["", 1, 30]]), ("lines", [["毛巾\u202e", 1, 30]]), ("lines", [["毛巾\x00", 1, 30]]),
     ("lines", [["毛巾", 0, 30]]), ("lines", [["毛巾", 1, -30]]),
-])
-def test_a_signed_request_with_odd_fields_is_refused_and_nothing_changes(federation: Any, field: str,
-                                                                         value: Any) -> None:
+]
+
+
+def test_a_signed_request_with_odd_fields_is_refused_and_nothing_changes(federation: Any) -> None:
     home, counter, _, _ = federation
-    body = {**_authorise_request(counter, home.members[0].actor_id), field: value}
     before = _events(home.ledger)
-    with pytest.raises(AnywhereRefused) as refused:
-        anywhere.answer(home.ledger, anywhere.sign_message(counter.ledger, body))
-    assert refused.value.code in ("anywhere_message_invalid", "anywhere_unknown_region", "anywhere_wrong_home")
+    for field, value in ODD_FIELDS:
+        body = {**_authorise_request(counter, home.members[0].actor_id), field: value}
+        with pytest.raises(AnywhereRefused) as refused:
+            anywhere.answer(home.ledger, anywhere.sign_message(counter.ledger, body))
+        assert refused.value.code in ("anywhere_message_invalid", "anywhere_unknown_region", "anywhere_wrong_home")
     assert _events(home.ledger) == before
 
 
-@pytest.mark.parametrize("name", ["大米\u30005kg", "毛巾\tA", "أرز", "שמן", "米\u00a0面"])
-def test_an_item_the_counters_catalogue_accepts_is_redeemed_across_regions(federation: Any, name: str) -> None:
+def test_an_item_the_counters_catalogue_accepts_is_redeemed_across_regions(federation: Any) -> None:
     """The home region reads a basket line's name by the rule the counter's catalogue lists it under:
     a name one region accepts (a full-width space, a tab, right-to-left script) is not refused by another."""
     home, counter, _, network = federation
-    item_id = counter.ledger.list_catalogue_item(actor=counter.community, name=name, price_minutes=10)
-    result = anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=home.members[0].actor_id,
-                                        home=HOME, redemption_id=uuid4(), items=[(item_id, 1)], post=network.post)
-    assert (result.status, result.minutes) == ("captured", 10)
-    assert home.ledger.get_account(home.members[0].actor_id).balance_minutes == 110
+    names = ["大米\u30005kg", "毛巾\tA", "أرز", "שמן", "米\u00a0面"]
+    for name in names:
+        item_id = counter.ledger.list_catalogue_item(actor=counter.community, name=name, price_minutes=10)
+        result = anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=home.members[0].actor_id,
+                                            home=HOME, redemption_id=uuid4(), items=[(item_id, 1)], post=network.post)
+        assert (result.status, result.minutes) == ("captured", 10)
+    assert home.ledger.get_account(home.members[0].actor_id).balance_minutes == 120 - 10 * len(names)
 
 
 def _request(counter: Any, home: Any, redemption_id: Any, kind: str, minutes: int, signer: Any = None,
@@ -241,7 +238,7 @@ def _statement_body(statement: bytes) -> dict[str, Any]:
     return body
 
 
-@pytest.mark.parametrize("change, code", [
+STATEMENT_CHANGES = [
     (lambda b: b.update(as_home=b["as_home"] * 2), "settlement_unreadable"),  # duplicate ids
     (lambda b: b["as_home"][0].__setitem__(1, -30), "settlement_unreadable"),
     (lambda b: b["as_home"][0].__setitem__(1, 2**53 + 1), "settlement_unreadable"),
@@ -253,19 +250,23 @@ def _statement_body(statement: bytes) -> dict[str, Any]:
     (lambda b: b["as_home"][0].__setitem__(2, b["checkpoint"]["size"] + 1), "settlement_unreadable"),
     (lambda b: b.update(checkpoint="x"), "settlement_unreadable"),
     (lambda b: b.update({"from": COUNTER}), "settlement_unknown_region"),  # its own statement back to itself
-])
-def test_a_signed_statement_with_odd_contents_is_refused_by_name(federation: Any, change: Any, code: str) -> None:
+]
+
+
+def test_a_signed_statement_with_odd_contents_is_refused_by_name(federation: Any) -> None:
     home, counter, _, network = federation
     _redeem(counter, home.members[0].actor_id, network, quantity=1)
-    body = _statement_body(settlement.make_statement(home.ledger, COUNTER))
-    change(body)
-    try:
-        statement = anywhere.sign_message(home.ledger, body)
-    except ValueError:  # no canonical form: the bytes as an attacker would send them
-        statement = canonical_bytes({"body": {}, "key_id": "", "signature": ""})
-    with pytest.raises(settlement.SettlementRefused) as refused:
-        settlement.verify_statement(counter.ledger, statement)
-    assert refused.value.code == code
+    made = settlement.make_statement(home.ledger, COUNTER)
+    for change, code in STATEMENT_CHANGES:
+        body = _statement_body(made)
+        change(body)
+        try:
+            statement = anywhere.sign_message(home.ledger, body)
+        except ValueError:  # no canonical form: the bytes as an attacker would send them
+            statement = canonical_bytes({"body": {}, "key_id": "", "signature": ""})
+        with pytest.raises(settlement.SettlementRefused) as refused:
+            settlement.verify_statement(counter.ledger, statement)
+        assert refused.value.code == code, body
 
 
 def test_a_statement_between_another_pair_of_regions_is_refused(federation: Any) -> None:

@@ -1,6 +1,6 @@
 """离线兑换 sync under attack (issue #15): a record a careless or hostile device signs — odd dates, ids
-with a trailing newline, types that are not the format's, a redemption id already held for another
-region's counter — is refused by name (OfflineRecordInvalid and its kin), never a traceback."""
+with a trailing newline, types that are not the format's, a signature of any length — is refused by
+name, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 
-from ledger.domain.errors import LedgerError, OfflineRecordInvalid, RedemptionExistsWithDifferentTerms
-from tests.application.test_offline_redemption import Device, _member, clock, region  # noqa: F401  (fixtures)
+from ledger.domain.errors import LedgerError, OfflineRecordInvalid
+from tests.application import test_offline_redemption
+from tests.application.test_offline_redemption import Device, _member
 from tests.scenario import Region
+
+clock, region = test_offline_redemption.clock, test_offline_redemption.region  # the fixtures
 
 
 def _odd(record: dict[str, Any]) -> list[dict[str, Any]]:
