@@ -108,6 +108,10 @@ CODES: dict[str, Message] = {
     "anywhere_answer_mismatch": ("党员所属地区的答复与本次兑换不符，未作任何更改。",
                                  "The home region's answer is not about this redemption: nothing changed."),
     "home_region_refused": ("党员所属地区拒绝了本次兑换，未扣减。", "The member's home region refused this redemption: nothing was charged."),
+    "home_region_rejected_request": ("党员所属地区不接受本地区的请求（可能未登记本地区或其密钥），未扣减；请地区管理员核对双方的联网登记。",
+                                     "The member's home region would not read this region's request (it may not have "
+                                     "registered this region or its key): nothing was charged; the regions' "
+                                     "administrators should check their federation registries."),
     "home_region_unreachable": ("无法连接党员所属地区，本次未扣减，请稍后重试。",
                                 "The member's home region did not answer: nothing was charged; please retry."),
     "hold_pending": ("该党员有跨区兑换的时长正在冻结中，结清后才能转移。",

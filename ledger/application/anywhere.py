@@ -85,6 +85,19 @@ class HomeRegionRefused(WrongState):
         self.code = code
 
 
+class HomeRegionRejected(WrongState):
+    """The member's home region would not read this region's message (a 4xx with its code, e.g.
+    anywhere_unknown_region: it has not registered this region, or not its current key). Nothing was
+    recorded or given; the same bytes again get the same answer, so it is not retried as if the
+    region were down: the two regions' administrators check their federation registries."""
+
+    code = "home_region_rejected_request"
+
+    def __init__(self, home_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.home_code = home_code
+
+
 class HomeRegionUnreachable(Unavailable):
     """The member's home region did not answer: nothing was given; the same redemption may be retried."""
 
@@ -412,9 +425,21 @@ def _exchange(address: str, message: bytes, post: Post, home: str) -> bytes:
         status, answer_bytes = post(address + FEDERATION_REDEMPTION_PATH, message)
     except OSError as error:
         raise HomeRegionUnreachable(f"region {home} did not answer: {error}") from None
+    if 400 <= status < 500 and status not in (408, 425, 429):
+        raise HomeRegionRejected(_error_code(answer_bytes), f"region {home} would not read the request ({status} "
+                                 f"{_error_code(answer_bytes)}): check both regions' federation registries")
     if status != 200:
         raise HomeRegionUnreachable(f"region {home} answered {status}; try again later")
     return answer_bytes
+
+
+def _error_code(answer_bytes: bytes) -> str:
+    """The `code` of a peer's error answer, if it has one a log may show (never its other text)."""
+    try:
+        code = loads_bounded(answer_bytes[:4096]).get("code")
+    except (JsonInputError, AttributeError):
+        return "unknown"
+    return code if isinstance(code, str) and code.isascii() and code.isidentifier() and len(code) <= 64 else "unknown"
 
 
 def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answer_bytes: bytes) -> Signed:
@@ -567,7 +592,7 @@ def sweep(ledger: Ledger, *, since: int = 1, post: Post | None = None, actor: Ac
                     try:
                         record = capture_pending(ledger, actor, record.redemption_id, post, write)
                         captured += record.status == RemoteRedemption.CAPTURED
-                    except (HomeRegionUnreachable, AnywhereRefused):
+                    except (HomeRegionUnreachable, HomeRegionRejected, AnywhereRefused):
                         pass
                 still_open = record.status == RemoteRedemption.AUTHORISED
             if still_open and next_since is None:
@@ -582,6 +607,7 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
-__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionUnreachable",
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionRefused", "HomeRegionRejected",
+           "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
            "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "sweep", "void"]

@@ -281,3 +281,30 @@ def test_a_statement_between_another_pair_of_regions_is_refused(federation: Any)
                                         **_statement_body(settlement.make_statement(other.ledger, HOME)),
                                         "from": OTHER}))
     assert refused.value.code == "settlement_wrong_key"
+
+
+def test_a_home_that_will_not_read_the_request_is_not_reported_as_down(federation: Any) -> None:
+    """A careless operator: home never registered this region (or holds an old key of it) and answers
+    422 anywhere_unknown_region. The counter is told so by name — not "unreachable, retry later" — and
+    nothing is recorded; a home that is really down (503, 429) is still retried."""
+    home, counter, _, _ = federation
+
+    def answering(status: int, body: bytes) -> Any:
+        return lambda url, message: (status, body)
+
+    redemption_id = uuid4()
+    for status, body, expected in (
+            (422, b'{"code":"anywhere_unknown_region","detail":"x"}', "anywhere_unknown_region"),
+            (403, b"<html>forbidden</html>", "unknown"),
+            (400, b'{"code":"\\u202eevil"}', "unknown")):
+        with pytest.raises(anywhere.HomeRegionRejected) as rejected:
+            anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=home.members[0].actor_id,
+                                       home=HOME, redemption_id=redemption_id, items=[(counter.item_id, 1)],
+                                       post=answering(status, body))
+        assert (rejected.value.code, rejected.value.home_code) == ("home_region_rejected_request", expected)
+    for status in (429, 503):
+        with pytest.raises(anywhere.HomeRegionUnreachable):
+            anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=home.members[0].actor_id,
+                                       home=HOME, redemption_id=redemption_id, items=[(counter.item_id, 1)],
+                                       post=answering(status, b""))
+    assert not counter.ledger._exists(RemoteRedemption.create_id(redemption_id))
