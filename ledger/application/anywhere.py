@@ -385,9 +385,8 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
         record, applied = write(lambda: _record_authorisation(ledger, actor, redemption_id, home, member_id,
                                                               counter.id, lines, minutes, request, answer_bytes))
     else:
-        record = get_remote_redemption(ledger, redemption_id)
-        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
-            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+        record = _same_terms_or_refuse(get_remote_redemption(ledger, redemption_id), home, member_id, counter.id,
+                                       lines)
     if record.status == RemoteRedemption.AUTHORISED and capture:
         try:
             record = capture_pending(ledger, actor, redemption_id, post, write)
@@ -398,6 +397,13 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
     return RemoteResult(redemption_id=redemption_id, home=home, home_name=peer.get("name", home),
                         minutes=record.minutes, lines=record.lines, balance_minutes=record.balance_minutes,
                         status=record.status, applied=applied)
+
+
+def _same_terms_or_refuse(record: RemoteRedemption, home: str, member_id: UUID, counter_id: UUID,
+                          lines: list[dict[str, Any]]) -> RemoteRedemption:
+    if not record.same_terms(home=home, member_id=member_id, counter_id=counter_id, lines=lines):
+        raise RedemptionExistsWithDifferentTerms(f"redemption {record.redemption_id} was already used with other terms")
+    return record
 
 
 def _authorise_request(ledger: Ledger, *, home: str, member_id: UUID, redemption_id: UUID, counter_id: UUID,
@@ -463,8 +469,10 @@ def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, hom
     """The counter's record: the request it sent and home's signed answer, in one commit (an attempt
     that crossed another with the same id finds that one's record)."""
     record_id = RemoteRedemption.create_id(redemption_id)
-    if ledger._exists(record_id):
-        return get_remote_redemption(ledger, redemption_id), False
+    if ledger._exists(record_id):  # another basket under this id overtook this one: it is not this one's answer
+        existing = _same_terms_or_refuse(get_remote_redemption(ledger, redemption_id), home, member_id, counter_id,
+                                         lines)
+        return existing, False
     record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
                                     counter_id=counter_id, lines=lines, minutes=minutes,
                                     request=base64.b64encode(request).decode())

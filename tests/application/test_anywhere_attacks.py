@@ -308,3 +308,25 @@ def test_a_home_that_will_not_read_the_request_is_not_reported_as_down(federatio
                                        home=HOME, redemption_id=redemption_id, items=[(counter.item_id, 1)],
                                        post=answering(status, b""))
     assert not counter.ledger._exists(RemoteRedemption.create_id(redemption_id))
+
+
+def test_two_baskets_racing_under_one_redemption_id_do_not_both_give_goods(federation: Any) -> None:
+    """Two clerks (or one double-submitting with another basket) send the same redemption id at once:
+    the second basket's request overtakes the first on the wire. Home holds one basket; the clerk of the
+    other must be refused, never told "authorised" on the strength of the first one's record."""
+    home, counter, _, network = federation
+    member = home.members[0].actor_id
+    redemption_id = uuid4()
+    other_basket: list[anywhere.RemoteResult] = []
+
+    def overtaken(url: str, message: bytes) -> tuple[int, bytes]:
+        if not other_basket:  # while basket 1 is on the wire, basket 2 goes through first
+            other_basket.append(_redeem(counter, member, network, quantity=2, redemption_id=redemption_id))
+        return network.post(url, message)
+
+    with pytest.raises(Exception) as refused:
+        anywhere.redeem_at_counter(counter.ledger, actor=counter.counter, member_id=member, home=HOME,
+                                   redemption_id=redemption_id, items=[(counter.item_id, 1)], post=overtaken)
+    assert getattr(refused.value, "code", "") == "redemption_exists_with_different_terms"
+    assert (other_basket[0].status, other_basket[0].minutes) == ("captured", 60)
+    assert home.ledger.get_account(member).balance_minutes == 60
