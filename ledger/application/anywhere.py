@@ -126,9 +126,9 @@ def sign_message(ledger: Ledger, body: dict[str, Any]) -> bytes:
                             "signature": ed25519.b64(private_key.sign(canonical_bytes(body)))})
 
 
-def read_message(message: bytes, expected_format: str) -> Signed:
+def read_message(message: bytes, expected_format: str, *, bytes_max: int = MESSAGE_BYTES_MAX) -> Signed:
     """Parse a signed message (not yet its signature). Total: any bytes → Signed or AnywhereRefused."""
-    if not isinstance(message, bytes) or len(message) > MESSAGE_BYTES_MAX:
+    if not isinstance(message, bytes) or len(message) > bytes_max:
         raise AnywhereRefused("anywhere_message_unreadable", "not a message of this size")
     try:
         document = loads_bounded(message)

@@ -36,6 +36,7 @@ HOLD_CAPTURED = "ledger.domain.time_account:TimeAccount.HoldCaptured"  # stored 
 REMOTE_CAPTURED = "ledger.domain.anywhere:RemoteRedemption.Captured"
 SCAN_PAGE = 1000  # notifications read at a time
 ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
+STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a statement's size (cumulative: far beyond a 通存通兑 message's)
 
 
 class SettlementRefused(InvalidInput):
@@ -184,7 +185,7 @@ def _check_summary(body: dict[str, Any], theirs_home: dict[str, int], theirs_cou
 def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     """Check a peer's statement against this region's own log: every redemption in dispute is named."""
     try:
-        signed = read_message(statement, FORMAT)
+        signed = read_message(statement, FORMAT, bytes_max=STATEMENT_BYTES_MAX)
     except AnywhereRefused as refused:
         raise SettlementRefused("settlement_unreadable", str(refused)) from None
     body = signed.body
@@ -217,5 +218,5 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     return verdict
 
 
-__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "SettlementRefused", "Verdict", "captures_by_peer",
+__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "STATEMENT_BYTES_MAX", "SettlementRefused", "Verdict", "captures_by_peer",
            "captures_with", "make_statement", "verify_statement"]

@@ -330,3 +330,22 @@ def test_two_baskets_racing_under_one_redemption_id_do_not_both_give_goods(feder
     assert getattr(refused.value, "code", "") == "redemption_exists_with_different_terms"
     assert (other_basket[0].status, other_basket[0].minutes) == ("captured", 60)
     assert home.ledger.get_account(member).balance_minutes == 60
+
+
+def test_a_statement_longer_than_a_redemption_message_still_verifies(federation: Any) -> None:
+    """A statement is cumulative: after a few thousand captures it is far longer than a 通存通兑
+    message may be (64 KiB). It is read under its own bound (refused past it), not the message's."""
+    home, counter, _, network = federation
+    _redeem(counter, home.members[0].actor_id, network, quantity=1)
+    body = _statement_body(settlement.make_statement(home.ledger, COUNTER))
+    position = body["as_home"][0][2]
+    extra = [[str(uuid4()), 30, position] for _ in range(2000)]
+    body["as_home"] += extra
+    body["totals"] = {"as_home_minutes": 30 * 2001, "as_counter_minutes": 0, "net_minutes": -30 * 2001}
+    statement = anywhere.sign_message(home.ledger, body)
+    assert len(statement) > anywhere.MESSAGE_BYTES_MAX
+    verdict = settlement.verify_statement(counter.ledger, statement)
+    assert (verdict.agreed, len(verdict.disputes)) == (1, 2000)
+    with pytest.raises(settlement.SettlementRefused) as refused:
+        settlement.verify_statement(counter.ledger, b" " * (settlement.STATEMENT_BYTES_MAX + 1))
+    assert refused.value.code == "settlement_unreadable"
