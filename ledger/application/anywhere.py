@@ -255,10 +255,7 @@ def answer(ledger: Ledger, message: bytes, checked: Request | None = None) -> by
 
 
 def _authorise(ledger: Ledger, request: Request, account: TimeAccount, now: datetime) -> bytes:
-    expired = account.expired_holds(now)
-    for redemption_id in expired:  # a hold never captured in time gives its minutes back first
-        account.release(redemption_id=redemption_id, counter_region=account.holds[redemption_id].counter_region,
-                        reason="expired")
+    expired = account.release_expired(now)  # a hold never captured in time gives its minutes back first
     try:
         held = account.hold(redemption_id=request.redemption_id, counter_region=request.counter_region,
                             counter_id=request.counter_id, lines=request.lines, minutes=request.minutes,
@@ -328,13 +325,10 @@ def _answer_body(ledger: Ledger, request: Request, kind: str) -> dict[str, Any]:
 def release_expired(ledger: Ledger, member_id: UUID) -> int:
     """Release the member's holds whose time ran out (signed, reason `expired`); how many."""
     account = ledger.get_account(member_id)
-    expired = account.expired_holds(CLOCK.get()())
-    for redemption_id in expired:
-        account.release(redemption_id=redemption_id, counter_region=account.holds[redemption_id].counter_region,
-                        reason="expired")
+    expired = account.release_expired(CLOCK.get()())
     if expired:
         ledger._commit(ledger.region_actor(), None, account)
-    return len(expired)
+    return expired
 
 
 # -------------------------------------------------------------------------------------------

@@ -248,6 +248,15 @@ class TimeAccount(LedgerAggregate):
 
     def expired_holds(self, now: datetime) -> list[UUID]:
         return [rid for rid, found in self.holds.items() if found.status == "held" and now > found.expires_at]
+
+    def release_expired(self, now: datetime) -> int:
+        """Release every hold whose time ran out (reason `expired`): its minutes come back, repaying
+        what is owed first. How many."""
+        expired = self.expired_holds(now)
+        for redemption_id in expired:
+            self.release(redemption_id=redemption_id, counter_region=self.holds[redemption_id].counter_region,
+                         reason="expired")
+        return len(expired)
     # -- 爱心超市 redemption captured offline by a counter device (issue #15) ------------------------
     @property
     def offline_redemptions(self) -> dict[UUID, dict[str, Any]]:

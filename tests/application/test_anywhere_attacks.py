@@ -349,3 +349,20 @@ def test_a_statement_longer_than_a_redemption_message_still_verifies(federation:
     with pytest.raises(settlement.SettlementRefused) as refused:
         settlement.verify_statement(counter.ledger, b" " * (settlement.STATEMENT_BYTES_MAX + 1))
     assert refused.value.code == "settlement_unreadable"
+
+
+def test_a_hold_whose_time_ran_out_does_not_keep_a_member_from_moving(federation: Any) -> None:
+    """No sweep has run yet (a service restarted, a region run from the command line): a hold past its
+    time is released by the move itself, and the move carries the whole balance."""
+    home, counter, _, network = federation
+    member = home.members[0]
+    network.lose.add("authorise")
+    with pytest.raises(anywhere.HomeRegionUnreachable):
+        _redeem(counter, member.actor_id, network)
+    home.ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.TRANSFER,
+                             recipient=OTHER)
+    with simulated(START + timedelta(seconds=anywhere.HOLD_SECONDS + 1)):
+        transfer_id = transfers.initiate(home.ledger, member_id=member.actor_id, destination=OTHER)
+    account = home.ledger.get_account(member.actor_id)
+    assert (account.held_minutes, account.frozen_by) == (0, transfer_id)
+    assert transfers.get_transfer(home.ledger, transfer_id).balance_minutes == 120
