@@ -114,6 +114,10 @@ CODES: dict[str, Message] = {
     "home_region_not_peer": ("党员码上的地区未与本地区开通通存通兑（不在本地区的联网登记中），本柜台不能兑换。",
                              "The region on the member code is not a registered peer of this region (no cross-region "
                              "redemption with it): it cannot be used here."),
+    "home_region_rejected_request": ("党员所属地区不接受本地区的请求（可能未登记本地区或其密钥），未扣减；请地区管理员核对双方的联网登记。",
+                                     "The member's home region would not read this region's request (it may not have "
+                                     "registered this region or its key): nothing was charged; the regions' "
+                                     "administrators should check their federation registries."),
     "home_region_unreachable": ("无法连接党员所属地区，本次未扣减，请稍后重试。",
                                 "The member's home region did not answer: nothing was charged; please retry."),
     "hold_pending": ("该党员有跨区兑换的时长正在冻结中，结清后才能转移。",
@@ -126,6 +130,8 @@ CODES: dict[str, Message] = {
                      "This cross-region redemption was not confirmed in time and its minutes were returned: redeem again."),
     "settlement_refused": ("结算单未通过核验。", "The settlement statement does not verify."),
     "settlement_unreadable": ("无法读取结算单：已损坏或格式不对。", "The settlement statement cannot be read."),
+    "settlement_totals_mismatch": ("结算单的合计与其明细不符，不予采信。",
+                                   "The statement's totals are not the sums of its entries: it is not taken."),
     "settlement_wrong_region": ("该结算单是发给另一个地区的。", "The settlement statement is for another region."),
     "settlement_unknown_region": ("出具结算单的地区不在本地区的联网登记中。", "The region that made the statement is not in this region's registry."),
     "settlement_wrong_key": ("该结算单不是用出具地区登记的密钥签名的。", "The statement is not signed with the issuing region's registered key."),

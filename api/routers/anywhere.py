@@ -46,10 +46,12 @@ def post(url: str, body: bytes) -> tuple[int, bytes]:
              description="党员码上的所属地区不是本地区时使用：向党员所属地区申请冻结（双方签名，按 redemption_id 只兑换一次），"
                          "冻结成功即可交付商品（status authorised），随后自动确认扣减（captured）。所属地区拒绝：409，code "
                          "为其理由（如 balance_would_go_negative）；无法连接：503 home_region_unreachable，未扣减，可用同一 "
-                         "redemption_id 重试。/ For a member whose QR names another region: the home region holds the "
+                         "redemption_id 重试；所属地区不接受本地区的请求（未登记本地区或其密钥）：409 home_region_rejected_request，未扣减。"
+                         "/ For a member whose QR names another region: the home region holds the "
                          "minutes (both sides sign; once per `redemption_id`); once authorised the goods may be given, "
                          "and the capture follows at once in the background. Refused at home: 409 with its code; home "
-                         "unreachable: 503, nothing charged, retry with the same id.")
+                         "unreachable: 503, nothing charged, retry with the same id; home will not read this region's "
+                         "requests (it has not registered this region or its key): 409 home_region_rejected_request.")
 def redeem_anywhere(body: RemoteRedemptionIn, actor: ActorDep, services: ServicesDep,
                     background: BackgroundTasks) -> RemoteRedemptionOut:
     ledger = services.ledger

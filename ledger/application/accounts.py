@@ -75,15 +75,19 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     if not isinstance(record, Mapping) or set(record) != RECORD_FIELDS:
         raise bad(f"must have exactly the fields {sorted(RECORD_FIELDS)}")
     for name in ("redemption_id", "counter", "member"):
-        if not isinstance(record[name], str) or not _UUID.match(record[name]):
+        if not isinstance(record[name], str) or not _UUID.fullmatch(record[name]):
             raise bad(f"has a malformed {name}")
-    if not isinstance(record["device_key_id"], str) or not _KEY_ID.match(record["device_key_id"]):
+    if not isinstance(record["device_key_id"], str) or not _KEY_ID.fullmatch(record["device_key_id"]):
         raise bad("has a malformed device_key_id")
     if record["region"] != region_code:
         raise bad("was made for another region")
     created = record["created_at"]
-    if not isinstance(created, str) or not _INSTANT.match(created):
-        raise bad("has a malformed created_at (UTC, ISO 8601)")
+    try:
+        if not isinstance(created, str) or not _INSTANT.fullmatch(created):
+            raise ValueError(created)
+        created_at = datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(timezone.utc)
+    except ValueError:  # the shape of an instant that is none (month 13, 30 February)
+        raise bad("has a malformed created_at (UTC, ISO 8601)") from None
     minutes = record["minutes"]
     items = record["items"]
     if not isinstance(items, list) or not 1 <= len(items) <= REDEMPTION_LINES_MAX:
@@ -92,7 +96,7 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     for item in items:
         if not isinstance(item, Mapping) or set(item) != LINE_FIELDS:
             raise bad(f"has a line without exactly the fields {sorted(LINE_FIELDS)}")
-        if not isinstance(item["item_id"], str) or not _UUID.match(item["item_id"]):
+        if not isinstance(item["item_id"], str) or not _UUID.fullmatch(item["item_id"]):
             raise bad("has a malformed item_id")
         quantity, price = item["quantity"], item["price_minutes"]
         if type(quantity) is not int or not 1 <= quantity <= QUANTITY_MAX:
@@ -105,8 +109,7 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     return _OfflineRecord(
         redemption_id=UUID(record["redemption_id"]), counter_id=UUID(record["counter"]),
         member_id=UUID(record["member"]), device_key_id=record["device_key_id"], items=lines, minutes=minutes,
-        created_at=datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(timezone.utc),
-        created_at_text=created)
+        created_at=created_at, created_at_text=created)
 
 
 class AccountUseCases(LedgerCore):

@@ -57,7 +57,7 @@ from ledger.domain.limits import (
 )
 from ledger.domain.member import Member
 from ledger.domain.time_account import Hold, TimeAccount
-from ledger.domain.values import CHINA_TIME, check_region_code
+from ledger.domain.values import CHINA_TIME, check_region_code, check_text
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
 
@@ -98,6 +98,19 @@ class HomeRegionNotPeer(NotFound):
     code = "home_region_not_peer"
 
 
+class HomeRegionRejected(WrongState):
+    """The member's home region would not read this region's message (a 4xx with its code, e.g.
+    anywhere_unknown_region: it has not registered this region, or not its current key). Nothing was
+    recorded or given; the same bytes again get the same answer, so it is not retried as if the
+    region were down: the two regions' administrators check their federation registries."""
+
+    code = "home_region_rejected_request"
+
+    def __init__(self, home_code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.home_code = home_code
+
+
 class HomeRegionUnreachable(Unavailable):
     """The member's home region did not answer: nothing was given; the same redemption may be retried."""
 
@@ -126,9 +139,9 @@ def sign_message(ledger: Ledger, body: dict[str, Any]) -> bytes:
                             "signature": ed25519.b64(private_key.sign(canonical_bytes(body)))})
 
 
-def read_message(message: bytes, expected_format: str) -> Signed:
+def read_message(message: bytes, expected_format: str, *, bytes_max: int = MESSAGE_BYTES_MAX) -> Signed:
     """Parse a signed message (not yet its signature). Total: any bytes → Signed or AnywhereRefused."""
-    if not isinstance(message, bytes) or len(message) > MESSAGE_BYTES_MAX:
+    if not isinstance(message, bytes) or len(message) > bytes_max:
         raise AnywhereRefused("anywhere_message_unreadable", "not a message of this size")
     try:
         document = loads_bounded(message)
@@ -168,14 +181,22 @@ def _uuid(value: Any, what: str) -> UUID:
         raise AnywhereRefused("anywhere_message_invalid", f"{what} is not an id") from None
 
 
+def _item_name(value: Any) -> bool:
+    """A catalogue item's name as every region's catalogue lists it (`check_text`, already trimmed): a
+    name the counter's region accepted is never refused here (a full-width space, a tab, Arabic)."""
+    try:
+        return isinstance(value, str) and check_text(value, "item name", chars_max=NAME_CHARS_MAX) == value
+    except InvalidInput:
+        return False
+
+
 def _lines(value: Any) -> tuple[tuple[str, int, int], ...]:
     """[[name, quantity, price in minutes], …] within the counter's own bounds."""
     if not isinstance(value, list) or not 1 <= len(value) <= REDEMPTION_LINES_MAX:
         raise AnywhereRefused("anywhere_message_invalid", f"a basket has 1 to {REDEMPTION_LINES_MAX} lines")
     lines = []
     for line in value:
-        if (not isinstance(line, list) or len(line) != 3 or not isinstance(line[0], str)
-                or not 1 <= len(line[0]) <= NAME_CHARS_MAX or not line[0].isprintable()
+        if (not isinstance(line, list) or len(line) != 3 or not _item_name(line[0])
                 or any(not isinstance(n, int) or isinstance(n, bool) for n in line[1:])
                 or not 1 <= line[1] <= QUANTITY_MAX or not 1 <= line[2] <= PRICE_MINUTES_MAX):
             raise AnywhereRefused("anywhere_message_invalid", "a basket line is [name, quantity, price in minutes]")
@@ -248,17 +269,8 @@ def answer(ledger: Ledger, message: bytes, checked: Request | None = None) -> by
         return _refusal(ledger, request, error.code)
 
 
-def _release_expired(account: TimeAccount, now: datetime) -> list[UUID]:
-    """Release (not yet committed) the account's holds whose time ran out; their redemption ids."""
-    expired = account.expired_holds(now)
-    for redemption_id in expired:
-        account.release(redemption_id=redemption_id, counter_region=account.holds[redemption_id].counter_region,
-                        reason="expired")
-    return expired
-
-
 def _authorise(ledger: Ledger, request: Request, account: TimeAccount, now: datetime) -> bytes:
-    expired = _release_expired(account, now)  # a hold never captured in time gives its minutes back first
+    expired = account.release_expired(now)  # a hold never captured in time gives its minutes back first
     try:
         held = account.hold(redemption_id=request.redemption_id, counter_region=request.counter_region,
                             counter_id=request.counter_id, lines=request.lines, minutes=request.minutes,
@@ -341,10 +353,10 @@ def _answer_body(ledger: Ledger, request: Request, kind: str) -> dict[str, Any]:
 def release_expired(ledger: Ledger, member_id: UUID) -> int:
     """Release the member's holds whose time ran out (signed, reason `expired`); how many."""
     account = ledger.get_account(member_id)
-    expired = _release_expired(account, CLOCK.get()())
+    expired = account.release_expired(CLOCK.get()())
     if expired:
         ledger._commit(ledger.region_actor(), None, account)
-    return len(expired)
+    return expired
 
 
 # -------------------------------------------------------------------------------------------
@@ -407,9 +419,8 @@ def redeem_at_counter(ledger: Ledger, *, actor: Actor, member_id: UUID, home: st
             record, applied = write(lambda: _record_authorisation(ledger, actor, redemption_id, home, member_id,
                                                                   counter.id, lines, minutes, request, answer_bytes))
     else:
-        record = get_remote_redemption(ledger, redemption_id)
-        if not record.same_terms(home=home, member_id=member_id, counter_id=counter.id, lines=lines):
-            raise RedemptionExistsWithDifferentTerms(f"redemption {redemption_id} was already used with other terms")
+        record = _same_terms_or_refuse(get_remote_redemption(ledger, redemption_id), home, member_id, counter.id,
+                                       lines)
     if record.status == RemoteRedemption.AUTHORISED and capture:
         try:
             record = capture_pending(ledger, actor, redemption_id, post, write)
@@ -429,7 +440,8 @@ def _accept_offline(ledger: Ledger, actor: Actor, redemption_id: UUID, home: str
     takes the redemption on its own signature; the "offline" request is kept to present later."""
     record_id = RemoteRedemption.create_id(redemption_id)
     if ledger._exists(record_id):
-        return get_remote_redemption(ledger, redemption_id), False
+        return _same_terms_or_refuse(get_remote_redemption(ledger, redemption_id), home, member_id,
+                                    counter_id, lines), False
     bound = min(ledger.get_region().offline_minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX)
     day = CLOCK.get()().astimezone(CHINA_TIME).date().isoformat()
     day_id = RemoteOfflineDay.create_id(home, member_id, day)
@@ -443,6 +455,13 @@ def _accept_offline(ledger: Ledger, actor: Actor, redemption_id: UUID, home: str
     record.accept_offline(offline_request=base64.b64encode(sign_message(ledger, body)).decode())
     ledger._commit(actor, None, record, tally)
     return record, True
+
+
+def _same_terms_or_refuse(record: RemoteRedemption, home: str, member_id: UUID, counter_id: UUID,
+                          lines: list[dict[str, Any]]) -> RemoteRedemption:
+    if not record.same_terms(home=home, member_id=member_id, counter_id=counter_id, lines=lines):
+        raise RedemptionExistsWithDifferentTerms(f"redemption {record.redemption_id} was already used with other terms")
+    return record
 
 
 def _authorise_request(ledger: Ledger, *, home: str, member_id: UUID, redemption_id: UUID, counter_id: UUID,
@@ -470,9 +489,21 @@ def _exchange(address: str, message: bytes, post: Post, home: str) -> bytes:
         status, answer_bytes = post(address + FEDERATION_REDEMPTION_PATH, message)
     except OSError as error:
         raise HomeRegionUnreachable(f"region {home} did not answer: {error}") from None
+    if 400 <= status < 500 and status not in (408, 425, 429):
+        raise HomeRegionRejected(_error_code(answer_bytes), f"region {home} would not read the request ({status} "
+                                 f"{_error_code(answer_bytes)}): check both regions' federation registries")
     if status != 200:
         raise HomeRegionUnreachable(f"region {home} answered {status}; try again later")
     return answer_bytes
+
+
+def _error_code(answer_bytes: bytes) -> str:
+    """The `code` of a peer's error answer, if it has one a log may show (never its other text)."""
+    try:
+        code = loads_bounded(answer_bytes[:4096]).get("code")
+    except (JsonInputError, AttributeError):
+        return "unknown"
+    return code if isinstance(code, str) and code.isascii() and code.isidentifier() and len(code) <= 64 else "unknown"
 
 
 def _check_answer(ledger: Ledger, record: RemoteRedemption, message: bytes, answer_bytes: bytes) -> Signed:
@@ -496,8 +527,10 @@ def _record_authorisation(ledger: Ledger, actor: Actor, redemption_id: UUID, hom
     """The counter's record: the request it sent and home's signed answer, in one commit (an attempt
     that crossed another with the same id finds that one's record)."""
     record_id = RemoteRedemption.create_id(redemption_id)
-    if ledger._exists(record_id):
-        return get_remote_redemption(ledger, redemption_id), False
+    if ledger._exists(record_id):  # another basket under this id overtook this one: it is not this one's answer
+        existing = _same_terms_or_refuse(get_remote_redemption(ledger, redemption_id), home, member_id, counter_id,
+                                         lines)
+        return existing, False
     record = RemoteRedemption.start(redemption_id=redemption_id, home=home, member_id=member_id,
                                     counter_id=counter_id, lines=lines, minutes=minutes,
                                     request=base64.b64encode(request).decode())
@@ -629,7 +662,7 @@ def sweep(ledger: Ledger, *, since: int = 1, post: Post | None = None, actor: Ac
                     try:
                         record = capture_pending(ledger, actor, record.redemption_id, post, write)
                         captured += record.status == RemoteRedemption.CAPTURED
-                    except (HomeRegionUnreachable, AnywhereRefused):
+                    except (HomeRegionUnreachable, HomeRegionRejected, AnywhereRefused):
                         pass
                 still_open = record.status in waiting
             if still_open and next_since is None:
@@ -644,7 +677,7 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
-__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionNotPeer", "HomeRegionRefused",
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionNotPeer", "HomeRegionRefused", "HomeRegionRejected",
            "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
            "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "sweep", "void"]

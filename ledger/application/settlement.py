@@ -39,6 +39,7 @@ REMOTE_PRESENTED = "ledger.domain.anywhere:RemoteRedemption.OfflinePresented"
 REMOTE_OFFLINE = "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline"
 SCAN_PAGE = 1000  # notifications read at a time
 ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
+STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a statement's size (cumulative: far beyond a 通存通兑 message's)
 
 
 class SettlementRefused(InvalidInput):
@@ -149,24 +150,49 @@ class Verdict:
         return not self.disputes
 
 
-def _entries(value: Any, what: str) -> dict[str, int]:
+def _whole(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _entries(value: Any, what: str) -> tuple[dict[str, int], int]:
+    """The entries of one side (redemption id → minutes) and the highest position they name."""
     if not isinstance(value, list) or len(value) > ENTRIES_MAX:
         raise SettlementRefused("settlement_unreadable", f"{what} is a list of entries")
     found: dict[str, int] = {}
+    last = 0
     for entry in value:
         if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str)
-                or any(not isinstance(n, int) or isinstance(n, bool) or n <= 0 for n in entry[1:])):
+                or any(not _whole(n) or n <= 0 for n in entry[1:])):
             raise SettlementRefused("settlement_unreadable", f"an entry of {what} is [redemption id, minutes, position]")
         if entry[0] in found:
             raise SettlementRefused("settlement_unreadable", f"{what} lists a redemption twice")
         found[entry[0]] = entry[1]
-    return found
+        last = max(last, entry[2])
+    return found, last
+
+
+def _check_summary(body: dict[str, Any], theirs_home: dict[str, int], theirs_counter: dict[str, int],
+                   last_position: int) -> None:
+    """The totals are the sums of the entries, and the checkpoint covers every position listed: a
+    statement that says otherwise of itself is not taken (whatever its entries say)."""
+    owed_by_them, owed_to_them = sum(theirs_home.values()), sum(theirs_counter.values())
+    expected = {"as_home_minutes": owed_by_them, "as_counter_minutes": owed_to_them,
+                "net_minutes": owed_to_them - owed_by_them}
+    totals = body.get("totals")
+    if (not isinstance(totals, dict) or set(totals) != set(expected)
+            or any(not _whole(totals[name]) or totals[name] != minutes for name, minutes in expected.items())):
+        raise SettlementRefused("settlement_totals_mismatch", f"the totals are not the entries' sums {expected}")
+    checkpoint = body.get("checkpoint")
+    if (not isinstance(checkpoint, dict) or set(checkpoint) != {"size", "root", "note"}
+            or not _whole(checkpoint["size"]) or not isinstance(checkpoint["root"], str)
+            or not isinstance(checkpoint["note"], str) or checkpoint["size"] < last_position):
+        raise SettlementRefused("settlement_unreadable", "the checkpoint does not cover every position listed")
 
 
 def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     """Check a peer's statement against this region's own log: every redemption in dispute is named."""
     try:
-        signed = read_message(statement, FORMAT)
+        signed = read_message(statement, FORMAT, bytes_max=STATEMENT_BYTES_MAX)
     except AnywhereRefused as refused:
         raise SettlementRefused("settlement_unreadable", str(refused)) from None
     body = signed.body
@@ -177,8 +203,9 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     except AnywhereRefused as refused:
         raise SettlementRefused(refused.code.replace("anywhere_", "settlement_"), str(refused)) from None
     peer = body["from"]
-    theirs_home, theirs_counter = _entries(body.get("as_home"), "as_home"), _entries(body.get("as_counter"),
-                                                                                       "as_counter")
+    theirs_home, last_home = _entries(body.get("as_home"), "as_home")
+    theirs_counter, last_counter = _entries(body.get("as_counter"), "as_counter")
+    _check_summary(body, theirs_home, theirs_counter, max(last_home, last_counter))
     captured = captures_with(ledger, peer)
     ours_counter = {e.redemption_id: e.minutes for e in captured.as_counter}
     ours_home = {e.redemption_id: e.minutes for e in captured.as_home}
@@ -198,5 +225,5 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     return verdict
 
 
-__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "SettlementRefused", "Verdict", "captures_by_peer",
+__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "STATEMENT_BYTES_MAX", "SettlementRefused", "Verdict", "captures_by_peer",
            "captures_with", "make_statement", "verify_statement"]

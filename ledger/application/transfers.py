@@ -275,6 +275,7 @@ def initiate(ledger: Ledger, *, member_id: UUID, destination: str, transfer_id: 
     transfer_id = transfer_id or uuid4()
     if ledger._exists(transfer_id):
         raise AlreadyExists(f"transfer {transfer_id} already exists")
+    account.release_expired(CLOCK.get()())  # a 通存通兑 hold past its time (no sweep yet) does not hold up a move
     expires_at = CLOCK.get()() + timedelta(days=region.transfer_timeout_days)
     transfer = Transfer.initiate(transfer_id=transfer_id, member_id=member_id, destination=destination,
                                  consent_id=consent, balance_minutes=account.balance_minutes,

@@ -286,6 +286,15 @@ class TimeAccount(LedgerAggregate):
         self.owed_minutes += owed_added_minutes
         self.redeemed_minutes_total += minutes
         assert self.balance_minutes >= 0 and from_balance_minutes + owed_added_minutes == minutes
+
+    def release_expired(self, now: datetime) -> int:
+        """Release every hold whose time ran out (reason `expired`): its minutes come back, repaying
+        what is owed first. How many."""
+        expired = self.expired_holds(now)
+        for redemption_id in expired:
+            self.release(redemption_id=redemption_id, counter_region=self.holds[redemption_id].counter_region,
+                         reason="expired")
+        return len(expired)
     # -- 爱心超市 redemption captured offline by a counter device (issue #15) ------------------------
     @property
     def offline_redemptions(self) -> dict[UUID, dict[str, Any]]:

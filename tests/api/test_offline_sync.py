@@ -206,3 +206,13 @@ def test_the_cli_sets_the_offline_bound(tmp_path: Any) -> None:
     ledger = Ledger(db)
     assert (ledger.get_region().offline_minutes_per_member_day, ledger.get_region().offline_bound_version) == (60, 1)
     ledger.close()
+
+
+def test_a_record_dated_on_an_impossible_day_is_refused_not_a_server_error(env: tuple[TestClient, World]) -> None:
+    client, world = env
+    _bound(client, world, 60)
+    device = Device(client, world, world.a)
+    for created_at in ("2026-13-45T25:61:61Z", "2026-02-30T02:00:00.000Z"):
+        response = device.sync(dict(device.record(world.a), created_at=created_at))
+        assert response.status_code == 422, response.text
+        assert response.json()["code"] == "offline_record_invalid"

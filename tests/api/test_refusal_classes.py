@@ -84,6 +84,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "HoldExpired": ("hold_expired", 409),
     "AnywhereRefused": ("anywhere_refused", 422),
     "HomeRegionRefused": ("home_region_refused", 409),
+    "HomeRegionRejected": ("home_region_rejected_request", 409),
     "HomeRegionUnreachable": ("home_region_unreachable", 503),
     "HomeRegionNotPeer": ("home_region_not_peer", 404),
     "SettlementRefused": ("settlement_refused", 422),

@@ -770,7 +770,7 @@ async def add_peer(request: Request) -> Response:
 
 # -- 通存通兑 settlement with a peer: this region's signed statement, and checking the peer's ---------------
 
-STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a year of cross-region redemptions between two districts is far below
+STATEMENT_BYTES_MAX = settlement.STATEMENT_BYTES_MAX
 
 
 @router.post("/region/peers/{code}/settlement")
