@@ -14,6 +14,7 @@ destination. Each test here checks one of the three locks against it:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from datetime import timedelta
 from uuid import uuid4
@@ -294,10 +295,16 @@ def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noq
                              context=transfers._seal_context(transfer_id, "320104"))
     document["personal_sealed"] = base64.b64encode(swapped).decode()
     forged = json.dumps(document).encode()
-    assert _refusal(destination, forged).code == "bundle_personal_invalid"
-    for missing in ("personal_signature",):
-        stripped = json.dumps({k: v for k, v in json.loads(bundle).items() if k != missing}).encode()
-        assert _refusal(destination, stripped).code == "bundle_personal_invalid"
+    # the source's signature over the whole bundle is the first line: the altered copy is not the signed one
+    assert _refusal(destination, forged).code == "bundle_signature_invalid"
+    # behind it, the signature over the sealed box still binds it to this transfer
+    checked = transfers.check_import(destination, bundle)
+    assert checked.verified is not None
+    for box in (dataclasses.replace(checked.verified, personal_sealed=swapped),
+                dataclasses.replace(checked.verified, personal_signature=None)):
+        with pytest.raises(transfers.TransferRefused) as refused:
+            transfers._open_personal(destination, box)
+        assert refused.value.code == "bundle_personal_invalid"
     assert not destination._exists(member.actor_id)
     transfers.import_bundle(destination, bundle)
     assert destination.member_personal_data(member.actor_id) == {"mobile": "15195888588"}
