@@ -308,3 +308,41 @@ def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noq
     assert not destination._exists(member.actor_id)
     transfers.import_bundle(destination, bundle)
     assert destination.member_personal_data(member.actor_id) == {"mobile": "15195888588"}
+
+
+@pytest.mark.parametrize("change", ["re-encoded", "member_name", "source_name", "proofs_reversed", "no_signature"])
+def test_only_the_bytes_the_source_signed_import(regions, change) -> None:  # noqa: F811 - the `regions` fixture, imported
+    """Fields no event signs, or another encoding of the same content, made a copy that verified and
+    imported under a SHA-256 the source never exported: its receipt was refused for good and the
+    transfer could never settle. The source signs the whole bundle, whose bytes are the canonical
+    JSON of what it signed; anything else is damage: refused, nothing signed, nothing recorded."""
+    from ledger.signing.canonical import canonical_bytes
+
+    source, destination, region = regions
+    member = consented_member(region, 120)
+    transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
+    bundle = transfers.export_bundle(source, transfer_id)
+    document = json.loads(bundle)
+    if change == "re-encoded":
+        copy = json.dumps(document).encode()
+    elif change == "no_signature":  # as exported before the signature: still audits, no longer imports
+        del document["bundle_signature"]
+        copy = canonical_bytes(document)
+        assert transfers.verify_bundle(copy, root_public_key=base64.b64decode(destination.root_public_key()),
+                                       destination="320104", source_key_id=None).bundle_signed is False
+    else:
+        if change == "member_name":
+            document["member_name"] = "另一个名字"
+        elif change == "source_name":
+            document["source"]["name"] = "别处"
+        else:
+            document["merkle"]["proofs"].reverse()
+        copy = canonical_bytes(document)
+    assert copy != bundle
+    assert _refusal(destination, copy).code == "bundle_signature_invalid"
+    assert transfers.rejection_receipt(destination, copy) is None
+    assert not destination._exists(TransferImport.create_id("320102", transfer_id))
+    assert not destination._exists(member.actor_id)
+    receipt = transfers.import_bundle(destination, bundle)
+    assert receipt.body["bundle_sha256"] == transfers._sha256(bundle)
+    assert transfers.complete(source, receipt).status == "completed"
