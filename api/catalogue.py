@@ -80,6 +80,8 @@ CODES: dict[str, Message] = {
     "bundle_history_invalid": ("转移包中的记录链不完整或被改动。", "The bundle's history is incomplete or altered."),
     "bundle_merkle_invalid": ("转移包的日志证明无法核验。", "The bundle's log proof does not verify."),
     "bundle_personal_invalid": ("转移包中的个人信息无法核验。", "The bundle's personal data does not verify."),
+    "bundle_signature_invalid": ("转移包不是来源地区签发的原件（传输中被改动或重新编码）。",
+                                 "The bundle is not the copy the source region signed (altered or re-encoded in transit)."),
     "bundle_prior_invalid": ("转移包中此前的转移记录无法核验。", "The bundle's earlier transfers do not verify."),
     "bundle_too_large": ("转移包过大。", "The bundle is too large."),
     "bundle_transfer_invalid": ("转移包中的转移记录无法核验。", "The bundle's transfer record does not verify."),

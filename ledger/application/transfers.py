@@ -5,7 +5,13 @@ Bundle (source)       `export_bundle` — every signed event of the member's agg
                       chains from version 1), the key registrations up to the root, the transfer's
                       own events, personal fields sealed to the destination's X25519 key, earlier
                       regions' bundles verbatim (A → B → C), and — when the region keeps a Merkle
-                      log — inclusion proofs of each aggregate's head against a signed checkpoint.
+                      log — inclusion proofs of each aggregate's head against a signed checkpoint;
+                      the source region signs all of it (`bundle_signature`), and the bytes are the
+                      canonical JSON of what it signed, so one signed bundle has exactly one
+                      encoding: the destination imports only bytes the source exported, and its
+                      receipt names their SHA-256 (a re-encoded copy — same content, other bytes —
+                      would be imported under a digest the source never exported, and the transfer
+                      could then never complete).
 Phase 2 (destination) `import_bundle` = `check_import` (parse and verify everything against the
                       shared trust root and the source's registered key; no writes, so a server runs
                       it outside its single writer) + `commit_import` (import, credit, sign a
@@ -327,6 +333,8 @@ def export_bundle(ledger: Ledger, transfer_id: UUID) -> bytes:
         "prior": [_b64(b) for b in ledger.secrets.bundles(member_id=member.id, direction="in")],
         "merkle": inclusion_proofs_for(ledger, heads),
     }
+    document["bundle_signature"] = _b64(ledger._signer_for(ledger.region_actor())[2].sign(
+        _bundle_statement(document)))
     bundle = canonical_bytes(document)
     digest = _sha256(bundle)
     transfer.record_export(bundle_sha256=digest, log_size=ledger.recorder.max_notification_id() or 0)
@@ -344,6 +352,30 @@ def _personal_statement(context: bytes, sealed_personal: bytes) -> bytes:
     """What the source region signs about the sealed personal fields. Anyone can seal to the
     destination's public key; only the source's signature binds this box to this transfer."""
     return b"timeledger-personal/v1\n" + context + b"\n" + hashlib.sha256(sealed_personal).digest()
+
+
+def _bundle_statement(document: dict[str, Any]) -> bytes:
+    """What the source region signs about a bundle: every field but the signature, canonical."""
+    return b"timeledger-bundle/v1\n" + canonical_bytes({k: v for k, v in document.items() if k != "bundle_signature"})
+
+
+def _check_bundle_signature(bundle: bytes, document: dict[str, Any], signature: bytes,
+                            region_key: dict[str, Any]) -> None:
+    """The source region's signature over the whole bundle, and the bytes exactly the canonical
+    JSON of what it signed (the signature's text included): the only encoding of a signed bundle, so
+    a bundle that passes was exported by the source byte for byte, and its SHA-256 is one the source
+    recorded (Transfer.Exported) — the digest every receipt and refusal must name."""
+    try:
+        exact = canonical_bytes(document) == bundle and _b64(signature) == document["bundle_signature"]
+        statement = _bundle_statement(document)
+    except ValueError:  # a value outside canonical JSON (a float, a key outside the BMP)
+        exact = False
+    if not exact:
+        raise TransferRefused("bundle_signature_invalid", "the bundle's bytes are not the encoding the source "
+                                                          "signed (re-encoded or altered in transit)")
+    if not ed25519.verify(ed25519.load_public(region_key["public_key"]), signature, statement):
+        raise TransferRefused("bundle_signature_invalid", "the source region's signature over the bundle does "
+                                                          "not verify")
 
 
 def _b64(data: bytes) -> str:
@@ -388,6 +420,7 @@ class VerifiedBundle:
     personal_sealed: bytes
     expires_at: datetime
     personal_signature: bytes | None = None  # absent in bundles exported before it was added
+    bundle_signed: bool = False  # the source's signature over these exact bytes (absent in older bundles)
 
 
 def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, source_key_id: str | None,
@@ -408,6 +441,7 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
         certificate = _unb64(document["region_certificate"])
         personal_sealed = _unb64(document["personal_sealed"])
         personal_signature = _unb64(document["personal_signature"]) if "personal_signature" in document else None
+        bundle_signature = _unb64(document["bundle_signature"]) if "bundle_signature" in document else None
         prior = [_unb64(p) for p in _list(document["prior"])]
     except (ValueError, KeyError, TypeError, AttributeError, LedgerError) as error:
         raise TransferRefused("bundle_unreadable", f"转移包无法读取 / the bundle is not readable: {error}") from None
@@ -458,10 +492,12 @@ def verify_bundle(bundle: bytes, *, root_public_key: bytes, destination: str, so
             raise TransferRefused("bundle_prior_invalid", "an earlier region's bundle is for another member")
         for origin, years in verified.summary.items():
             summary.setdefault(origin, years)
+    if bundle_signature is not None:
+        _check_bundle_signature(bundle, document, bundle_signature, region_key)
     return VerifiedBundle(transfer_id, source, member_id, member.name, member.party_status.value,
                           transfer.balance_minutes,
                           transfer.owed_minutes, len(events), summary, personal_sealed, transfer.expires_at,
-                          personal_signature)
+                          personal_signature, bundle_signature is not None)
 
 
 def _signer_key(envelope: bytes) -> str:
@@ -616,6 +652,10 @@ def check_import(ledger: Ledger, bundle: bytes) -> CheckedImport:
         peer = ledger.get_region().require_peer(identified.source)
         verified = verify_bundle(bundle, root_public_key=base64.b64decode(ledger.root_public_key()),
                                  destination=ledger.region_code, source_key_id=peer["key_id"])
+        if not verified.bundle_signed:  # only bytes the source exported import: the receipt names them
+            raise TransferRefused("bundle_signature_invalid", "the bundle carries no source signature over its "
+                                                              "bytes (exported by an older version: export it "
+                                                              "again)")
         personal = _open_personal(ledger, verified)
     except TransferRefused as refusal:
         return CheckedImport(bundle, digest, identified, None, refusal, {})

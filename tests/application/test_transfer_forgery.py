@@ -14,6 +14,7 @@ destination. Each test here checks one of the three locks against it:
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from datetime import timedelta
 from uuid import uuid4
@@ -294,10 +295,54 @@ def test_personal_fields_swapped_in_transit_are_refused(regions) -> None:  # noq
                              context=transfers._seal_context(transfer_id, "320104"))
     document["personal_sealed"] = base64.b64encode(swapped).decode()
     forged = json.dumps(document).encode()
-    assert _refusal(destination, forged).code == "bundle_personal_invalid"
-    for missing in ("personal_signature",):
-        stripped = json.dumps({k: v for k, v in json.loads(bundle).items() if k != missing}).encode()
-        assert _refusal(destination, stripped).code == "bundle_personal_invalid"
+    # the source's signature over the whole bundle is the first line: the altered copy is not the signed one
+    assert _refusal(destination, forged).code == "bundle_signature_invalid"
+    # behind it, the signature over the sealed box still binds it to this transfer
+    checked = transfers.check_import(destination, bundle)
+    assert checked.verified is not None
+    for box in (dataclasses.replace(checked.verified, personal_sealed=swapped),
+                dataclasses.replace(checked.verified, personal_signature=None)):
+        with pytest.raises(transfers.TransferRefused) as refused:
+            transfers._open_personal(destination, box)
+        assert refused.value.code == "bundle_personal_invalid"
     assert not destination._exists(member.actor_id)
     transfers.import_bundle(destination, bundle)
     assert destination.member_personal_data(member.actor_id) == {"mobile": "15195888588"}
+
+
+@pytest.mark.parametrize("change", ["re-encoded", "member_name", "source_name", "proofs_reversed", "no_signature"])
+def test_only_the_bytes_the_source_signed_import(regions, change) -> None:  # noqa: F811 - the `regions` fixture, imported
+    """Fields no event signs, or another encoding of the same content, made a copy that verified and
+    imported under a SHA-256 the source never exported: its receipt was refused for good and the
+    transfer could never settle. The source signs the whole bundle, whose bytes are the canonical
+    JSON of what it signed; anything else is damage: refused, nothing signed, nothing recorded."""
+    from ledger.signing.canonical import canonical_bytes
+
+    source, destination, region = regions
+    member = consented_member(region, 120)
+    transfer_id = transfers.initiate(source, member_id=member.actor_id, destination="320104")
+    bundle = transfers.export_bundle(source, transfer_id)
+    document = json.loads(bundle)
+    if change == "re-encoded":
+        copy = json.dumps(document).encode()
+    elif change == "no_signature":  # as exported before the signature: still audits, no longer imports
+        del document["bundle_signature"]
+        copy = canonical_bytes(document)
+        assert transfers.verify_bundle(copy, root_public_key=base64.b64decode(destination.root_public_key()),
+                                       destination="320104", source_key_id=None).bundle_signed is False
+    else:
+        if change == "member_name":
+            document["member_name"] = "另一个名字"
+        elif change == "source_name":
+            document["source"]["name"] = "别处"
+        else:
+            document["merkle"]["proofs"].reverse()
+        copy = canonical_bytes(document)
+    assert copy != bundle
+    assert _refusal(destination, copy).code == "bundle_signature_invalid"
+    assert transfers.rejection_receipt(destination, copy) is None
+    assert not destination._exists(TransferImport.create_id("320102", transfer_id))
+    assert not destination._exists(member.actor_id)
+    receipt = transfers.import_bundle(destination, bundle)
+    assert receipt.body["bundle_sha256"] == transfers._sha256(bundle)
+    assert transfers.complete(source, receipt).status == "completed"

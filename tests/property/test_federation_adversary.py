@@ -50,6 +50,7 @@ TAMPERS = ["garbage", "history_byte", "no_history", "other_destination", "other_
 RECEIPT_FORGERIES = ["flip_kind", "other_bundle_hash", "stranger_key", "destination_signed_other_bytes",
                      "other_transfer", "balance"]
 KINDS = ["accepted", "rejected", "not_imported"]
+EPOCH = datetime(2026, 12, 3, 6, 47, 1, tzinfo=timezone.utc)  # the day `dev` found the re-encoded bundle
 
 
 class FederationAdversary(RuleBasedStateMachine):
@@ -58,7 +59,7 @@ class FederationAdversary(RuleBasedStateMachine):
 
     @initialize()
     def start(self) -> None:
-        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.now = EPOCH  # pinned: a replayed example sees the same expiries and days
         with self._clock():
             first = Ledger("memory:")
             self.regions: list[Region] = [build_region(first, members=0)]
@@ -254,6 +255,8 @@ class FederationAdversary(RuleBasedStateMachine):
         else:
             document = json.loads(data.draw(st.sampled_from(bundles)))
             if how == "history_byte":
+                if not document["events"]:  # a "no_history" forgery from the pool: no byte to flip
+                    return
                 index = data.draw(st.integers(0, len(document["events"]) - 1))
                 raw = bytearray(base64.b64decode(document["events"][index]))
                 raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
@@ -380,3 +383,33 @@ class FederationAdversary(RuleBasedStateMachine):
 
 FederationAdversary.TestCase.settings = settings(max_examples=20, stateful_step_count=40, deadline=None)
 TestFederationAdversary = FederationAdversary.TestCase
+
+
+def test_a_reencoded_copy_of_the_real_bundle_is_not_imported_and_the_transfer_settles() -> None:
+    """The failure `dev` found (replayed here step by step, so the derandomized CI profile always
+    runs it): the adversary re-encodes a real bundle (`forge_bundle` "other_transfer_events" drawing
+    the same bundle twice — same content, json.dumps bytes) and relays it. The destination imported
+    it under that copy's SHA-256, which the source never exported, so the source refused its
+    receipt, and its answer to every later query, forever: the transfer stayed pending at the source
+    while the member was active at the destination. The bundle's bytes are now the canonical
+    encoding of what the source signed, so the copy is refused, unsigned and unrecorded."""
+    machine = FederationAdversary()
+    machine.start()
+    member = machine.enrol(minutes=93)
+    transfer = machine.initiate(member)
+    machine.query_after_timeout(transfer, relay=True)  # an export; before the expiry nothing is answered
+    real = machine.pool[-1]
+    copy = json.dumps(json.loads(real)).encode()
+    assert copy != real and json.loads(copy) == json.loads(real)
+    checked = transfers.check_import(machine.regions[1].ledger, copy)
+    assert checked.verified is None and checked.refusal is not None
+    assert checked.refusal.code == "bundle_signature_invalid"
+    machine.pool.append(copy)
+    machine._relay(copy, 1, relay=True)
+    assert not machine._imported(1, 0, transfer[1])
+    assert not machine.regions[1].ledger._exists(TransferImport.create_id(CODES[0], transfer[1]))  # nor refused
+    machine.minutes_are_conserved_and_a_member_is_active_in_one_region_at_most()
+    machine.teardown()  # the real bundle imports, the source completes with the receipt
+    with simulated(machine.now):
+        assert transfers.get_transfer(machine.regions[0].ledger, transfer[1]).status == Transfer.COMPLETED
+    assert machine._active_in(member.actor_id) == [1]

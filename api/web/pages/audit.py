@@ -48,6 +48,7 @@ BUNDLE_STEP_OF_CODE = {
     "bundle_event_invalid": 2,
     "bundle_transfer_invalid": 3, "bundle_history_invalid": 3, "bundle_balance_mismatch": 3,
     "bundle_merkle_invalid": 4, "bundle_prior_invalid": 5,
+    "bundle_signature_invalid": 0,  # checked last, but it is the file itself that is not the signed copy
 }
 
 
