@@ -137,6 +137,8 @@ CODES: dict[str, Message] = {
     "settlement_wrong_region": ("该结算单是发给另一个地区的。", "The settlement statement is for another region."),
     "settlement_unknown_region": ("出具结算单的地区不在本地区的联网登记中。", "The region that made the statement is not in this region's registry."),
     "settlement_wrong_key": ("该结算单不是用出具地区登记的密钥签名的。", "The statement is not signed with the issuing region's registered key."),
+    "settlement_checkpoint_invalid": ("结算单所附检查点不是出具地区签署的，或与结算单不符。",
+                                      "The statement's checkpoint is not signed by the issuing region, or names another tree."),
     "settlement_signature_invalid": ("结算单的签名无法核验。", "The settlement statement's signature does not verify."),
     "destination_unreachable": ("无法连接目标地区，未作任何更改，请稍后重试或改用文件转移。",
                                 "The destination region did not answer: nothing changed; retry later or transfer by files."),

@@ -189,6 +189,22 @@ def _check_summary(body: dict[str, Any], theirs_home: dict[str, int], theirs_cou
         raise SettlementRefused("settlement_unreadable", "the checkpoint does not cover every position listed")
 
 
+def _check_checkpoint(ledger: Ledger, peer: str, checkpoint: dict[str, Any]) -> None:
+    """The statement's checkpoint is one the peer's region key signed over its log, of the size and root
+    the statement names (an auditor can then ask the peer for inclusion proofs of the positions)."""
+    from ledger.signing import keys as ed25519
+    from ledger.signing.note import Ed25519Verifier, NoteError, open_checkpoint
+    from ledger.storage.checkpoints import origin_of
+
+    public_key = ed25519.unb64(ledger.get_region().require_peer(peer)["public_key"])
+    try:
+        opened = open_checkpoint(checkpoint["note"], Ed25519Verifier(origin_of(peer), public_key))
+    except (NoteError, ValueError) as error:
+        raise SettlementRefused("settlement_checkpoint_invalid", f"the checkpoint does not verify: {error}") from None
+    if opened.checkpoint.size != checkpoint["size"] or opened.checkpoint.root_hash.hex() != checkpoint["root"]:
+        raise SettlementRefused("settlement_checkpoint_invalid", "the checkpoint's note names another tree")
+
+
 def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     """Check a peer's statement against this region's own log: every redemption in dispute is named."""
     try:
@@ -206,6 +222,7 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     theirs_home, last_home = _entries(body.get("as_home"), "as_home")
     theirs_counter, last_counter = _entries(body.get("as_counter"), "as_counter")
     _check_summary(body, theirs_home, theirs_counter, max(last_home, last_counter))
+    _check_checkpoint(ledger, peer, body["checkpoint"])
     captured = captures_with(ledger, peer)
     ours_counter = {e.redemption_id: e.minutes for e in captured.as_counter}
     ours_home = {e.redemption_id: e.minutes for e in captured.as_home}

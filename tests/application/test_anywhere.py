@@ -340,6 +340,7 @@ def test_settlement_statements_agree_both_ways_and_name_a_redemption_in_dispute(
 
 
 @pytest.mark.parametrize("damage, code", [
+    ("checkpoint_of_another_region", "settlement_checkpoint_invalid"),
     ("other_region", "settlement_wrong_region"),
     ("forged_by_third", "settlement_wrong_key"),
     ("tampered", "settlement_signature_invalid"),
@@ -349,7 +350,12 @@ def test_a_statement_that_does_not_verify_is_refused(federation: Any, damage: st
     home, counter, other, network = federation
     _redeem(counter, home.members[0].actor_id, network, quantity=1)
     statement = settlement.make_statement(home.ledger, COUNTER)
-    if damage == "other_region":
+    if damage == "checkpoint_of_another_region":  # signed by A, but the checkpoint is C's own
+        body = json.loads(statement)["body"]
+        body["checkpoint"] = json.loads(settlement.make_statement(other.ledger, HOME))["body"]["checkpoint"]
+        body["checkpoint"]["size"] = max(body["checkpoint"]["size"], json.loads(statement)["body"]["checkpoint"]["size"])
+        statement = anywhere.sign_message(home.ledger, body)
+    elif damage == "other_region":
         statement = settlement.make_statement(home.ledger, OTHER)
     elif damage == "forged_by_third":
         body = json.loads(statement)["body"]
