@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -82,7 +83,8 @@ def two_regions(tmp_path: Path) -> Iterator[tuple[Service, Service, UUID]]:
     schema = f"t_{uuid.uuid4().hex[:16]}"
     xuanwu_db, qinhuai_db = f"sqlite:///{tmp_path / 'xuanwu.db'}", f"{POSTGRES_URL}?schema={schema}"
     env = dict(os.environ, TIMELEDGER_MASTER_KEY=base64.b64encode(os.urandom(32)).decode(),
-               TIMELEDGER_ENVIRONMENT="development")
+               TIMELEDGER_ENVIRONMENT="development",
+               TIMELEDGER_PURGE_INTERVAL_SECONDS="1")  # the 通存通兑 sweep (with the purge) every second
     os.environ["TIMELEDGER_MASTER_KEY"] = env["TIMELEDGER_MASTER_KEY"]
     try:
         source = Ledger(xuanwu_db)
@@ -215,3 +217,72 @@ def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions
         checked = cli("settlement", "verify", str(statements[other.db]), "--db", service.db, env=xuanwu.env)
         assert checked.returncode == 0 and "1 笔一致" in checked.stdout and "0:30" in checked.stdout, \
             checked.stdout + checked.stderr
+
+
+def _counter_login(qinhuai: Service) -> dict[str, str]:
+    made = httpx.post(f"{qinhuai.url}/v1/logins", headers=qinhuai.token(), timeout=30,
+                      json={"username": "counter-qinhuai", "password": PASSWORD, "actor_id": str(qinhuai.counter_id)})
+    assert made.status_code in (201, 409), made.text
+    token = httpx.post(qinhuai.url + "/v1/auth/token", data={"username": "counter-qinhuai", "password": PASSWORD},
+                       timeout=30).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _status(qinhuai: Service, counter: dict[str, str], redemption_id: str) -> str:
+    return str(httpx.get(f"{qinhuai.url}/v1/redemptions/anywhere/{redemption_id}", headers=counter,
+                         timeout=30).json()["status"])
+
+
+def _until(predicate: Any, seconds: float = 30.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return bool(predicate())
+
+
+def test_either_region_killed_between_hold_and_capture_loses_nothing_and_charges_once(two_regions) -> None:
+    """通存通兑 faults (issue #14): the home region is killed right after it answered the hold, and the
+    counter region right after it got that answer — the background capture races each kill (it reached
+    home first, or the sweep sends it after the restart, with the same signed bytes). Either way: captured
+    exactly once, nothing lost, nothing charged twice, no hold left, both logs verify."""
+    xuanwu, qinhuai, member_id = two_regions
+    before = balance(xuanwu, xuanwu.token(), member_id)
+    counter = _counter_login(qinhuai)
+
+    # 1. home held the minutes, then died before the capture arrived: the counter keeps it authorised
+    body = {"member_id": str(member_id), "home_region": "320102", "redemption_id": str(uuid.uuid4()),
+            "items": [{"item_id": str(qinhuai.item_id), "quantity": 1}]}
+    held = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, json=body, timeout=60)
+    assert held.status_code == 201, held.text
+    xuanwu.kill()
+    # the background capture may have got there first; if not, it waits for home
+    xuanwu.start()
+    link(qinhuai, xuanwu)  # home is back on another port
+    assert _until(lambda: _status(qinhuai, counter, body["redemption_id"]) == "captured"), "never captured"
+
+    # 2. the counter region dies right after home answered the hold
+    second = {**body, "redemption_id": str(uuid.uuid4())}
+    answered = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, json=second, timeout=60)
+    assert answered.status_code == 201, answered.text
+    qinhuai.kill()
+    qinhuai.start()
+    link(xuanwu, qinhuai)
+    link(qinhuai, xuanwu)
+    counter = _counter_login(qinhuai)
+    assert _until(lambda: _status(qinhuai, counter, second["redemption_id"]) == "captured"), "never captured"
+    # a retry of the same redemption after all that changes nothing
+    again = httpx.post(f"{qinhuai.url}/v1/redemptions/anywhere", headers=counter, json=second, timeout=60)
+    assert (again.status_code, again.json()["applied"]) == (201, False)
+
+    admin = xuanwu.token()
+    assert balance(xuanwu, admin, member_id) == before - 60  # each redemption once
+    entries = httpx.get(f"{xuanwu.url}/v1/members/{member_id}/account/entries", headers=admin,
+                        params={"limit": 200}, timeout=30).json()["entries"]
+    kinds = [entry["type"] for entry in entries]
+    assert kinds.count("Held") == 2 and kinds.count("HoldCaptured") == 2 and "HoldReleased" not in kinds, kinds
+    for service in (xuanwu, qinhuai):
+        service.kill()
+        checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)
+        assert checked.returncode == 0, checked.stdout + checked.stderr
