@@ -29,3 +29,11 @@ def post(url: str, body: bytes, *, timeout: float) -> tuple[int, bytes]:
     except httpx.HTTPError as error:
         raise OSError(str(error)) from None
     return response.status_code, response.content
+
+
+SETTLEMENT_TIMEOUT_SECONDS = 60.0  # a cumulative settlement statement each way, checked against the peer's log
+
+
+def post_settlement(url: str, body: bytes) -> tuple[int, bytes]:
+    """Send this region's settlement statement to a peer (the answer carries the peer's)."""
+    return post(url, body, timeout=SETTLEMENT_TIMEOUT_SECONDS)

@@ -10,6 +10,7 @@ from rich.markup import escape
 
 from api.catalogue import cli_text
 from api.cli.commands import register as register_api
+from api.peer_http import post_settlement
 from ledger.commands import paper, store, transparency
 from ledger.domain.errors import LedgerError
 from ledger.storage.database import ConfigurationError
@@ -21,6 +22,7 @@ app = typer.Typer(help="爱心时间银行 service-time ledger: a signed, event-
                   no_args_is_help=True, add_completion=False)
 store.register(app)
 store.describe_refusals_with(cli_text)  # refusals print the catalogue's Chinese message first
+store.send_to_peers_with(post_settlement)  # `settlement exchange` sends over HTTP
 paper.register(app)
 register_reports(app)
 register_api(app)

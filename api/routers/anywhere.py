@@ -27,7 +27,7 @@ from api.policy import authorize
 from api.routers.federation import _client, federation_guard
 from api.routers.transfers import read_bounded_body
 from api.schemas.anywhere import RemoteRedemptionIn, RemoteRedemptionOut
-from ledger.application import Actor, anywhere
+from ledger.application import Actor, anywhere, settlement
 from ledger.application.anywhere import RemoteResult
 from ledger.domain.errors import LedgerError
 
@@ -120,4 +120,27 @@ async def federation_redemption(request: Request) -> Response:
     message = await read_bounded_body(request, anywhere.MESSAGE_BYTES_MAX)
     checked = await run_in_threadpool(anywhere.check_request, ledger, message)  # forgeries never reach the writer
     answer = await run_in_threadpool(services.writer.submit, lambda: anywhere.answer(ledger, message, checked))
+    return Response(answer, media_type="application/json")
+
+
+@router.post(settlement.FEDERATION_SETTLEMENT_PATH, tags=["transfers 转移接续"], responses={
+    413: {**_example("request_too_large", "请求过大 / the request is too large"), "description": "过大 / too large"},
+    422: {**_example("settlement_signature_invalid", "结算单的签名无法核验。/ the signature does not verify"),
+          "description": "结算单未通过核验，未作任何记录 / the statement does not verify: nothing recorded"},
+    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
+          "description": "同一地址请求过多 / too many requests from this address (Retry-After)"}},
+             summary="与他区交换通存通兑结算单 Exchange settlement statements with another region",
+             description="无需登录：结算单由已登记的对等地区的密钥签名。本地区按自己的日志核对后，答复本地区给该地区的签名结算单"
+                         "及核对结论（一致笔数、双方应付分钟、争议明细），并记下这次对账的结论。/ No login: the statement is "
+                         "signed by a registered peer region. This region checks it against its own log and answers "
+                         "with its own signed statement for that peer and the verdict (agreed count, minutes each "
+                         "way, disputes); the verdict is recorded.")
+async def federation_settlement(request: Request) -> Response:
+    services = request.app.state.services
+    ledger = services.ledger
+    federation_guard(request.app).admit_redemption(_client(request))
+    statement = await read_bounded_body(request, settlement.STATEMENT_BYTES_MAX)
+    verdict = await run_in_threadpool(settlement.verify_statement, ledger, statement)  # forgeries never reach the writer
+    answer = await run_in_threadpool(services.writer.submit,
+                                     lambda: settlement.answer_exchange(ledger, statement, verdict))
     return Response(answer, media_type="application/json")

@@ -933,6 +933,11 @@ EN.update({  # issue #15: check-in
     "对方应付": "They owe",
     "本区应付": "We owe",
     "出具本区结算单": "Our signed statement",
+    "与对方在线对账": "Settle with them now",
+    "上次对账": "Last settled",
+    "争议 {n} 笔": "{n} in dispute",
+    "一致": "agreed",
+    "尚未对账": "Not settled yet",
     "核验对方结算单（通存通兑）": "Check a peer's settlement statement (通存通兑)",
     "对方地区出具的结算单列出双方党员的跨区兑换；本区按自己的账本逐笔核对，不一致的逐笔列出。":
         "A peer's statement lists the cross-region redemptions of both regions' members; this region checks each against its own ledger and lists every one that differs.",

@@ -16,19 +16,22 @@ redemption in dispute and what each side recorded. Total: any bytes → a Verdic
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ledger.application import Ledger
 from ledger.application.anywhere import (
     AnywhereRefused,
+    Post,
     check_peer_signature,
     read_message,
     sign_message,
 )
 from ledger.domain.anywhere import RemoteRedemption
 from ledger.domain.base import CLOCK
-from ledger.domain.errors import InvalidInput
+from ledger.domain.errors import InvalidInput, Unavailable
+from ledger.signing.canonical import JsonInputError, loads_bounded
 from ledger.domain.values import check_region_code
 
 FORMAT = "timeledger-settlement/v1"
@@ -40,6 +43,7 @@ REMOTE_OFFLINE = "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline"
 SCAN_PAGE = 1000  # notifications read at a time
 ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
 STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a statement's size (cumulative: far beyond a 通存通兑 message's)
+FEDERATION_SETTLEMENT_PATH = "/v1/federation/settlements"
 
 
 class SettlementRefused(InvalidInput):
@@ -242,5 +246,82 @@ def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     return verdict
 
 
-__all__ = ["Captures", "Dispute", "Entry", "FORMAT", "STATEMENT_BYTES_MAX", "SettlementRefused", "Verdict", "captures_by_peer",
-           "captures_with", "make_statement", "verify_statement"]
+# -- the exchange over HTTP: one call, both statements ---------------------------------------------------
+Write = Callable[[Callable[[], Any]], Any]  # runs a step that records (the service's writer; direct in the CLI)
+
+
+class PeerUnreachable(Unavailable):
+    """The peer region did not answer the settlement exchange (nothing recorded here)."""
+
+    code = "settlement_peer_unreachable"
+
+
+def verdict_json(verdict: Verdict) -> dict[str, Any]:
+    return {"peer": verdict.peer, "ok": verdict.ok, "agreed": verdict.agreed,
+            "agreed_minutes_they_owe": verdict.agreed_minutes_they_owe,
+            "agreed_minutes_we_owe": verdict.agreed_minutes_we_owe,
+            "disputes": [{"redemption_id": d.redemption_id, "ours": d.ours, "theirs": d.theirs,
+                          "direction": d.direction} for d in verdict.disputes]}
+
+
+def record_verdict(ledger: Ledger, verdict: Verdict, *, sent: bool) -> None:
+    """Keep the verdict's summary as a Region event (signed into the log; the peers page shows the last)."""
+    region = ledger.get_region()
+    region.record_settlement(peer=verdict.peer, checked_at=CLOCK.get()().isoformat(), agreed=verdict.agreed,
+                             they_owe_minutes=verdict.agreed_minutes_they_owe,
+                             we_owe_minutes=verdict.agreed_minutes_we_owe, disputes=len(verdict.disputes), sent=sent)
+    ledger._commit(ledger.region_actor(), None, region)
+
+
+def answer_exchange(ledger: Ledger, statement: bytes, verdict: Verdict) -> bytes:
+    """A peer's statement, already verified into `verdict`: record the verdict and answer with this
+    region's own statement for that peer and the verdict (run by the writer)."""
+    record_verdict(ledger, verdict, sent=False)
+    ours = make_statement(ledger, verdict.peer)
+    return json.dumps({"statement": ours.decode(), "verdict": verdict_json(verdict)},
+                      ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass(frozen=True)
+class Exchange:
+    ours: Verdict  # the peer's statement checked against this region's log
+    theirs: dict[str, Any]  # the peer's verdict on this region's statement, as it reported it
+
+
+def exchange(ledger: Ledger, peer: str, post: Post, write: Write) -> Exchange:
+    """Send this region's statement to `peer`'s federation address; check the statement it answers with
+    against this region's log and record that verdict. Refusals: the peer's code (SettlementRefused),
+    the peer not answering (PeerUnreachable), its statement not verifying (SettlementRefused)."""
+    peer = check_region_code(peer)
+    address = ledger.get_region().require_peer(peer).get("address", "").rstrip("/")
+    if not address:
+        raise PeerUnreachable(f"region {peer} has no service address")
+    ours = write(lambda: make_statement(ledger, peer))
+    try:
+        status, answer_bytes = post(address + FEDERATION_SETTLEMENT_PATH, ours)
+    except OSError as error:
+        raise PeerUnreachable(f"region {peer} did not answer: {error}") from None
+    if status != 200:
+        from ledger.application.anywhere import _error_code
+
+        if 400 <= status < 500 and status not in (408, 425, 429):
+            raise SettlementRefused("settlement_peer_refused",
+                                    f"region {peer} refused this region's statement ({status} {_error_code(answer_bytes)})")
+        raise PeerUnreachable(f"region {peer} answered {status}; try again later")
+    try:
+        answer = loads_bounded(answer_bytes[:STATEMENT_BYTES_MAX * 2])
+        statement, theirs = answer["statement"].encode(), answer["verdict"]
+        if not isinstance(theirs, dict):
+            raise TypeError("the verdict is an object")
+    except (JsonInputError, KeyError, TypeError, AttributeError) as error:
+        raise SettlementRefused("settlement_unreadable", f"region {peer}'s answer is not readable: {error}") from None
+    verdict = verify_statement(ledger, statement)
+    if verdict.peer != peer:
+        raise SettlementRefused("settlement_wrong_key", f"the answer's statement is from region {verdict.peer}")
+    write(lambda: record_verdict(ledger, verdict, sent=True))
+    return Exchange(verdict, theirs)
+
+
+__all__ = ["Captures", "Dispute", "Entry", "Exchange", "FEDERATION_SETTLEMENT_PATH", "FORMAT", "PeerUnreachable",
+           "STATEMENT_BYTES_MAX", "SettlementRefused", "Verdict", "answer_exchange", "captures_by_peer",
+           "captures_with", "exchange", "make_statement", "record_verdict", "verdict_json", "verify_statement"]

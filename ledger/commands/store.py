@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 from collections.abc import Callable
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Any, NoReturn, Optional
 from uuid import UUID
 
 import typer
@@ -59,6 +59,15 @@ _describe_refusal: list[Callable[[LedgerError], str]] = [_code_and_detail]
 
 def describe_refusals_with(describe: Callable[[LedgerError], str]) -> None:
     _describe_refusal[0] = describe
+
+
+# How the CLI sends a signed message to a peer region's service: HTTP lives in the api ring, whose entry
+# point (api/cli) calls `send_to_peers_with`; without it `settlement exchange` says it cannot send.
+_send_to_peer: list[Callable[[str, bytes], tuple[int, bytes]] | None] = [None]
+
+
+def send_to_peers_with(post: Callable[[str, bytes], tuple[int, bytes]]) -> None:
+    _send_to_peer[0] = post
 
 
 def refusal_text(error: LedgerError) -> str:
@@ -356,6 +365,42 @@ def settlement_verify(statement_file: Annotated[Path, typer.Argument(help="A pee
         out.print(f"[red]争议[/red] {dispute.redemption_id}：本区 {ours}，对方 {theirs}")
     if not verdict.ok:
         raise typer.Exit(1)
+@settlement_app.command("exchange")
+def settlement_exchange(peer: Annotated[str, typer.Option("--peer", help="The other region's code")],
+                        db: DbOption = None) -> None:
+    """Send this region's statement to the peer's registered address; check the statement it answers
+    with against this region's log. Prints both verdicts; exit 1 when either names a dispute."""
+    from ledger.application import settlement
+
+    post = _send_to_peer[0]
+    if post is None:
+        fail("this command needs the service's HTTP client (run it as `timeledger`)")
+    ledger = open_ledger(db)
+    try:
+        done = settlement.exchange(ledger, peer, post, lambda step: step())
+    except LedgerError as error:
+        refused(error)
+    _print_verdict("本区核对对方结算单", settlement.verdict_json(done.ours))
+    _print_verdict("对方核对本区结算单", done.theirs)
+    if not done.ours.ok or done.theirs.get("ok") is not True:
+        raise typer.Exit(1)
+
+
+def _print_verdict(title: str, verdict: dict[str, Any]) -> None:
+    """A verdict as JSON (ours, or the peer's as it reported it: only whole minutes are shown)."""
+    def minutes(value: Any) -> str:
+        return _hours(value) if type(value) is int and value >= 0 else "无记录"
+
+    out.print(f"{title}：{escape(str(verdict.get('agreed')))} 笔一致（对方党员在本区 "
+              f"{minutes(verdict.get('agreed_minutes_they_owe'))}，本区党员在对方 "
+              f"{minutes(verdict.get('agreed_minutes_we_owe'))}）", highlight=False)
+    disputes = verdict.get("disputes")
+    for dispute in disputes if isinstance(disputes, list) else []:
+        if isinstance(dispute, dict):
+            out.print(f"[red]争议[/red] {escape(str(dispute.get('redemption_id')))}：核对方 "
+                      f"{minutes(dispute.get('ours'))}，出具方 {minutes(dispute.get('theirs'))}", highlight=False)
+
+
 @region_app.command("set-offline-bound")
 def region_set_offline_bound(
         minutes: Annotated[int, typer.Option(help="Minutes per member per day a counter may accept offline (0: none)")],

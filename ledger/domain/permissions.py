@@ -18,6 +18,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.PolicyAdopted": frozenset({R}),
     "Region.YearRescored": frozenset({R}),
     "Region.PeerRegistered": frozenset({R}),
+    "Region.SettlementChecked": frozenset({R}),  # a peer's settlement statement checked (issue #14)
     "Region.TransferTimeoutSet": frozenset({R}),
     "Region.CalendarPublished": frozenset({R}),
     "Region.CounterConfirmationSet": frozenset({R}),

@@ -52,7 +52,7 @@ from api.schemas.region import (
     TransferTimeoutIn,
 )
 from api.schemas.transfers import RegionCardIn
-from api import catalogue
+from api import catalogue, peer_http
 from api.policy import authorize
 from api.web import core
 from api.web.present import settlement_view
@@ -715,6 +715,14 @@ async def rescore(request: Request) -> Response:
                          ok="已按所选版本重新评定该年度", back="/region/policies", refused_field="version")
 
 
+def _china_time(iso: str) -> str:
+    from datetime import datetime
+
+    from ledger.domain.values import CHINA_TIME
+
+    return datetime.fromisoformat(iso).astimezone(CHINA_TIME).strftime("%Y-%m-%d %H:%M")
+
+
 # -- 联盟地区: the federation registry ------------------------------------------------------------------------
 
 def _peers_page(request: Request, principal: Principal, submitted: Submitted | None = None,
@@ -725,7 +733,9 @@ def _peers_page(request: Request, principal: Principal, submitted: Submitted | N
     peers = []
     for code, peer in sorted(region.peers.items()):
         both = captured.get(code, settlement.Captures())
+        last = region.last_settlements.get(code)
         peers.append({"code": code, **peer, "ours_there": len(both.as_home), "ours_there_minutes": both.we_owe_minutes,
+                      "last_settlement": last and {**last, "at": _china_time(last["checked_at"])},
                       "theirs_here": len(both.as_counter), "theirs_here_minutes": both.they_owe_minutes,
                       "net_minutes": both.they_owe_minutes - both.we_owe_minutes,
                       "offline_pending": len(both.offline_pending),
@@ -812,6 +822,26 @@ async def settlement_verify(request: Request) -> Response:
         return _peers_page(request, principal, Submitted("settlement", {}, {"file": catalogue.message(refused, lang)}),
                            status_code=422)
     return _peers_page(request, principal, verdict=settlement_view(ledger.get_region().peers, verdict))
+
+
+@router.post("/region/peers/{code}/exchange")
+async def settlement_exchange(request: Request, code: str) -> Response:
+    """对账 with a peer over HTTP: send this region's statement, check the one it answers with; the page
+    shows this region's verdict (and the last 对账 in the table)."""
+    principal = _admin(request)
+    form = await core.read_form(request)
+    sent = form.get(core.CSRF_FIELD)
+    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "settlement.make")
+    authorize(ledger, principal.actor, "settlement.read")
+    try:
+        done = await core.in_thread(settlement.exchange, ledger, code, peer_http.post_settlement,
+                                    core.services(request).writer.submit)
+    except (settlement.SettlementRefused, settlement.PeerUnreachable) as refused:
+        return _peers_page(request, principal, Submitted("settlement", {}, {
+            "_form": catalogue.message(refused, core.lang_of(request))}), status_code=422)
+    return _peers_page(request, principal, verdict=settlement_view(ledger.get_region().peers, done.ours))
 
 
 # -- 节假日安排: the State Council calendar of a year -------------------------------------------------------------

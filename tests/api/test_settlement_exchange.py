@@ -1,0 +1,140 @@
+"""通存通兑 settlement over HTTP (issue #14 step 4): one call to `POST /v1/federation/settlements`
+exchanges both regions' signed statements, each checked against the other's log, and each region keeps
+its last verdict per peer (a signed Region event the 联盟地区 page shows). Forged or garbled statements
+are refused with their codes and nothing is recorded."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.settings import settings_for_tests
+from api.web.core import CSRF_FIELD
+from ledger.application import Ledger, anywhere, settlement, transfers
+from tests.api.test_settlement_web import _as_region
+from tests.api.world import World, build_world
+from tests.scenario import Region, add_member, organise_region, serve
+
+HOME = "320104"
+PATH = settlement.FEDERATION_SETTLEMENT_PATH
+
+
+@pytest.fixture
+def regions() -> Iterator[tuple[TestClient, TestClient, World, Region]]:
+    """Two services: this region (with counters) and a peer whose member redeemed here for 30 minutes."""
+    ledger = Ledger("memory:")
+    app = create_app(settings_for_tests(), ledger)
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as here:
+        world = build_world(app)
+        other = Ledger("memory:")
+        other.init_region(code=HOME, name="南京市秦淮区", province_key=world.root_key)
+        home = organise_region(other)
+        transfers.register_peer(ledger, transfers.region_card(other, address=f"http://{HOME}"))
+        transfers.register_peer(other, transfers.region_card(ledger, address="http://here"))
+        member = add_member(home, name="秦淮党员")
+        serve(home, member, 120)
+        anywhere.redeem_at_counter(ledger, actor=world.a.counter, member_id=member.actor_id, home=HOME,
+                                   redemption_id=uuid4(), items=[(world.a.item_id, 1)],
+                                   post=lambda url, body: (200, anywhere.answer(other, body)))
+        with TestClient(create_app(settings_for_tests(), other), raise_server_exceptions=False) as there:
+            yield here, there, world, home
+        other.close()
+    ledger.close()
+
+
+def _to(client: TestClient) -> Any:
+    def post(url: str, body: bytes) -> tuple[int, bytes]:
+        assert url == f"http://{HOME}{PATH}"
+        answer = client.post(PATH, content=body, headers={"Content-Type": "application/json"})
+        return answer.status_code, answer.content
+    return post
+
+
+def test_one_call_exchanges_both_statements_and_each_side_keeps_its_verdict(regions: Any) -> None:
+    here, there, world, home = regions
+    answer = there.post(PATH, content=settlement.make_statement(world.ledger, HOME))
+    assert answer.status_code == 200
+    body = answer.json()
+    # the peer checked ours against its log: its member's 30 minutes here, which it owes
+    assert body["verdict"] == {"peer": world.ledger.region_code, "ok": True, "agreed": 1,
+                               "agreed_minutes_they_owe": 0, "agreed_minutes_we_owe": 30, "disputes": []}
+    theirs = settlement.verify_statement(world.ledger, body["statement"].encode())
+    assert theirs.ok and theirs.agreed == 1 and theirs.agreed_minutes_they_owe == 30
+    kept = home.ledger.get_region().last_settlements[world.ledger.region_code]
+    assert (kept["agreed"], kept["disputes"], kept["we_owe_minutes"], kept["sent"]) == (1, 0, 30, False)
+    # the same from this side, started here: both verdicts, and this region's kept too
+    done = settlement.exchange(world.ledger, HOME, _to(there), lambda step: step())
+    assert done.ours.ok and done.ours.agreed_minutes_they_owe == 30 and done.theirs["ok"] is True
+    mine = world.ledger.get_region().last_settlements[HOME]
+    assert (mine["agreed"], mine["disputes"], mine["they_owe_minutes"], mine["sent"]) == (1, 0, 30, True)
+
+
+def _forged(home: Region, here_code: str) -> bytes:
+    """A statement signed by the peer, consistent in itself, naming a redemption this region never saw."""
+    document = json.loads(settlement.make_statement(home.ledger, here_code))["body"]
+    document["as_home"].append([str(uuid4()), 45, document["checkpoint"]["size"]])
+    document["totals"]["as_home_minutes"] += 45
+    document["totals"]["net_minutes"] -= 45
+    return anywhere.sign_message(home.ledger, document)
+
+
+def test_a_dispute_is_named_and_kept_with_its_count(regions: Any) -> None:
+    here, there, world, home = regions
+    answer = here.post(PATH, content=_forged(home, world.ledger.region_code))
+    assert answer.status_code == 200
+    verdict = answer.json()["verdict"]
+    assert verdict["ok"] is False and [d["theirs"] for d in verdict["disputes"]] == [45]
+    assert settlement.verify_statement(home.ledger, answer.json()["statement"].encode()).ok  # ours is still true
+    assert world.ledger.get_region().last_settlements[HOME]["disputes"] == 1
+
+
+@pytest.mark.parametrize("mangle, code", [
+    (lambda s: b"not json", "settlement_unreadable"),
+    (lambda s: s.replace(b'"from":"', b'"from":"x', 1), "settlement_unknown_region"),
+    (lambda s: s[:-40] + b"A" * 20 + s[-20:], "settlement_signature_invalid"),
+], ids=["garbled", "unknown-sender", "tampered"])
+def test_a_forged_or_garbled_statement_is_refused_and_nothing_is_kept(regions: Any, mangle: Any, code: str) -> None:
+    here, there, world, home = regions
+    statement = settlement.make_statement(home.ledger, world.ledger.region_code)
+    before = world.ledger.recorder.max_notification_id()
+    answer = here.post(PATH, content=mangle(statement))
+    assert answer.status_code == 422 and answer.json()["code"] == code, answer.text
+    assert world.ledger.get_region().last_settlements == {}
+    assert world.ledger.recorder.max_notification_id() == before
+
+
+def test_a_statement_signed_by_this_region_itself_is_not_a_peers(regions: Any) -> None:
+    here, there, world, home = regions
+    ours = settlement.make_statement(world.ledger, HOME)  # addressed to the peer, not to this region
+    answer = here.post(PATH, content=ours)
+    assert answer.status_code == 422 and answer.json()["code"] == "settlement_wrong_region"
+
+
+def test_the_peers_page_button_settles_and_shows_the_last_settlement(regions: Any, monkeypatch: Any) -> None:
+    here, there, world, home = regions
+    csrf = _as_region(here, world)
+    assert "尚未对账" in here.get("/region/peers").text
+    monkeypatch.setattr("api.peer_http.post_settlement", _to(there))
+    page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
+    assert page.status_code == 200 and "1 笔一致" in page.text and "双方记录一致" in page.text
+    assert "上次对账：2026-" in page.text and "一致" in page.text
+    assert home.ledger.get_region().last_settlements[world.ledger.region_code]["sent"] is False
+
+
+def test_the_button_says_in_chinese_when_the_peer_does_not_answer(regions: Any, monkeypatch: Any) -> None:
+    here, there, world, home = regions
+    csrf = _as_region(here, world)
+
+    def down(url: str, body: bytes) -> tuple[int, bytes]:
+        raise OSError("connection refused")
+
+    monkeypatch.setattr("api.peer_http.post_settlement", down)
+    page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
+    assert page.status_code == 422 and "无法连接对方地区" in page.text
+    assert world.ledger.get_region().last_settlements == {}
