@@ -41,6 +41,7 @@ NOT_IN_POLICY = {  # every signed-in login may use these: they act on the caller
     ("POST", "/v1/federation/transfer-imports"), ("POST", "/v1/federation/transfer-status"),
     # 通存通兑: a peer region's counter asks about a member of this region; its signature is its credential
     ("POST", "/v1/federation/redemptions"),
+    ("POST", "/v1/federation/settlements"),  # the statement proves who sends it (a peer region's signature)
 }
 
 

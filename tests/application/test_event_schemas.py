@@ -94,6 +94,7 @@ PINNED_TOPICS = [
     "ledger.domain.region:Region.PresenceShareSet",
     "ledger.domain.region:Region.ReportDeadlineSet",
     "ledger.domain.region:Region.SettingsChanged",
+    "ledger.domain.region:Region.SettlementChecked",
     "ledger.domain.region:Region.TransferTimeoutSet",
     "ledger.domain.region:Region.YearRescored",
     "ledger.domain.scoring:ScoringPolicy.Published",
