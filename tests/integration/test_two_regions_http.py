@@ -202,6 +202,14 @@ def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions
     forged = httpx.post(f"{xuanwu.url}/v1/federation/redemptions", timeout=30, content=b'{"body":{}}')
     assert forged.status_code == 422 and forged.json()["code"].startswith("anywhere_"), forged.text
     assert balance(xuanwu, source_admin, member_id) == before - 30
+    # settlement over HTTP: one call exchanges both statements (玄武 stopped, its CLI sends to 秦淮's service)
+    xuanwu.kill()
+    exchanged = cli("settlement", "exchange", "--peer", "320104", "--db", xuanwu.db, env=xuanwu.env)
+    assert exchanged.returncode == 0, exchanged.stdout + exchanged.stderr
+    assert "本区核对对方结算单：1 笔一致（对方党员在本区 0:00，本区党员在对方 0:30）" in exchanged.stdout, exchanged.stdout
+    assert "对方核对本区结算单：1 笔一致（对方党员在本区 0:30，本区党员在对方 0:00）" in exchanged.stdout, exchanged.stdout
+    garbled = httpx.post(f"{qinhuai.url}/v1/federation/settlements", timeout=30, content=b'{"body":{}}')
+    assert garbled.status_code == 422 and garbled.json()["code"] == "settlement_unreadable", garbled.text
     for service in (xuanwu, qinhuai):
         service.kill()
         checked = cli("verify", "--workers", "0", "--db", service.db, env=xuanwu.env)
