@@ -138,3 +138,17 @@ def test_the_button_says_in_chinese_when_the_peer_does_not_answer(regions: Any, 
     page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
     assert page.status_code == 422 and "无法连接对方地区" in page.text
     assert world.ledger.get_region().last_settlements == {}
+
+
+@pytest.mark.parametrize("status, answer, error, code", [
+    (422, b'{"code":"settlement_unknown_region"}', settlement.SettlementRefused, "settlement_peer_refused"),
+    (503, b"", settlement.PeerUnreachable, "settlement_peer_unreachable"),
+    (200, b'{"statement":"garbled","verdict":{}}', settlement.SettlementRefused, "settlement_unreadable"),
+], ids=["refused", "unavailable", "garbled-answer"])
+def test_an_exchange_the_peer_refuses_or_garbles_records_nothing_here(regions: Any, status: int, answer: bytes,
+                                                                        error: Any, code: str) -> None:
+    here, there, world, home = regions
+    with pytest.raises(error) as raised:
+        settlement.exchange(world.ledger, HOME, lambda url, body: (status, answer), lambda step: step())
+    assert raised.value.code == code
+    assert world.ledger.get_region().last_settlements == {}
