@@ -1037,4 +1037,11 @@ EN.update({
     "本次跨区兑换已由党员所属地区（{region}）签名确认，时长从其所属地区账户扣减。":
         "This cross-region redemption was confirmed and signed by the member's home region ({region}); the hours "
         "are taken from the account there.",
+    "离线先行兑换（事后向所属地区补报）": "Take it offline (presented to the home region later)",
+    "也可在本地区离线上限（每人每日 {bound}）内离线先行兑换，事后向所属地区补报。":
+        "Or take it offline within this region's bound ({bound} a member a day) and present it to the home region later.",
+    "所属地区（{region}）暂时无法连接：本单已由本柜台签名离线先行记录，联网后自动向其补报扣减；余额不足的部分记为欠扣。":
+        "The home region ({region}) cannot be reached: this counter signed and recorded the redemption offline; it is "
+        "presented there once the connection is back, and what the balance no longer covers is owed.",
+    "待所属地区确认": "to be confirmed by the home region",
 })

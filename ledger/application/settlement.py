@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from ledger.application import Ledger
 from ledger.application.anywhere import (
@@ -28,7 +28,7 @@ from ledger.application.anywhere import (
     read_message,
     sign_message,
 )
-from ledger.domain.anywhere import RemoteRedemption
+from ledger.domain.anywhere import RemoteRedemption, SettlementLog
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import InvalidInput, Unavailable
 from ledger.signing.canonical import JsonInputError, loads_bounded
@@ -265,12 +265,26 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
 
 
 def record_verdict(ledger: Ledger, verdict: Verdict, *, sent: bool) -> None:
-    """Keep the verdict's summary as a Region event (signed into the log; the peers page shows the last)."""
-    region = ledger.get_region()
-    region.record_settlement(peer=verdict.peer, checked_at=CLOCK.get()().isoformat(), agreed=verdict.agreed,
-                             they_owe_minutes=verdict.agreed_minutes_they_owe,
-                             we_owe_minutes=verdict.agreed_minutes_we_owe, disputes=len(verdict.disputes), sent=sent)
-    ledger._commit(ledger.region_actor(), None, region)
+    """Keep the verdict's summary in the peer's SettlementLog (signed into the log; the page shows the last)."""
+    ledger.get_region().require_peer(verdict.peer)
+    log_id = SettlementLog.create_id(verdict.peer)
+    log = ledger._get(log_id, SettlementLog) if ledger._exists(log_id) else SettlementLog.open(peer=verdict.peer)
+    log.checked(checked_at=CLOCK.get()().isoformat(), agreed=verdict.agreed,
+                they_owe_minutes=verdict.agreed_minutes_they_owe, we_owe_minutes=verdict.agreed_minutes_we_owe,
+                disputes=len(verdict.disputes), sent=sent)
+    ledger._commit(ledger.region_actor(), None, log)
+
+
+def last_verdicts(ledger: Ledger, peers: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """The last verdict kept for each of `peers` that has one."""
+    found = {}
+    for peer in peers:
+        log_id = SettlementLog.create_id(peer)
+        if ledger._exists(log_id):
+            last = ledger._get(log_id, SettlementLog).last
+            if last is not None:
+                found[peer] = last
+    return found
 
 
 def answer_exchange(ledger: Ledger, statement: bytes, verdict: Verdict) -> bytes:

@@ -17,7 +17,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
-from ledger.domain.errors import OfflineBoundExceeded, OfflineRedemptionsOff, WrongState
+from ledger.domain.errors import InvalidInput, OfflineBoundExceeded, OfflineRedemptionsOff, WrongState
 from ledger.domain.values import stable_id
 
 
@@ -156,3 +156,35 @@ class RemoteOfflineDay(LedgerAggregate):
     @event("Used")
     def _used(self, redemption_id: UUID, minutes: int) -> None:
         self.used_minutes += minutes
+
+
+class SettlementLog(LedgerAggregate):
+    """This region's checks of one peer's settlement statements (issue #14), one record per peer: each
+    check is a signed event, the last is what the 联盟地区 page shows. Kept apart from the Region, so a
+    peer's exchanges never grow the record every request loads."""
+
+    @staticmethod
+    def create_id(peer: str) -> UUID:
+        return stable_id("settlement-log", peer)
+
+    @classmethod
+    def open(cls, *, peer: str) -> "SettlementLog":
+        return cls(id=cls.create_id(peer), peer=peer)
+
+    @event("Opened")
+    def __init__(self, *, id: UUID, peer: str) -> None:
+        self.peer = peer
+        self.last: dict[str, Any] | None = None
+
+    def checked(self, *, checked_at: str, agreed: int, they_owe_minutes: int, we_owe_minutes: int, disputes: int,
+                sent: bool) -> None:
+        if any(type(n) is not int or n < 0 for n in (agreed, they_owe_minutes, we_owe_minutes, disputes)):
+            raise InvalidInput("a settlement verdict counts whole, non-negative numbers")
+        self._checked(checked_at=checked_at, agreed=agreed, they_owe_minutes=they_owe_minutes,
+                      we_owe_minutes=we_owe_minutes, disputes=disputes, sent=sent)
+
+    @event("Checked")
+    def _checked(self, checked_at: str, agreed: int, they_owe_minutes: int, we_owe_minutes: int, disputes: int,
+                 sent: bool) -> None:
+        self.last = {"checked_at": checked_at, "agreed": agreed, "they_owe_minutes": they_owe_minutes,
+                     "we_owe_minutes": we_owe_minutes, "disputes": disputes, "sent": sent}

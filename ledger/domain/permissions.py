@@ -18,7 +18,6 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.PolicyAdopted": frozenset({R}),
     "Region.YearRescored": frozenset({R}),
     "Region.PeerRegistered": frozenset({R}),
-    "Region.SettlementChecked": frozenset({R}),  # a peer's settlement statement checked (issue #14)
     "Region.TransferTimeoutSet": frozenset({R}),
     "Region.CalendarPublished": frozenset({R}),
     "Region.CounterConfirmationSet": frozenset({R}),
@@ -88,6 +87,8 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "RemoteOfflineDay.Opened": frozenset({K}),
     "RemoteOfflineDay.Used": frozenset({K}),
     "TimeAccount.CapturedOffline": frozenset({R}),
+    "SettlementLog.Opened": frozenset({R}),  # a peer's settlement statements checked here (issue #14)
+    "SettlementLog.Checked": frozenset({R}),
     "Order.Placed": frozenset({S, C}),  # the resident, or their community on their behalf (电话、上门点单)
     "Order.Dispatched": frozenset({C}),
     "Order.Accepted": frozenset({M}),

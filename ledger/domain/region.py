@@ -222,30 +222,6 @@ class Region(LedgerAggregate):
             raise NotFound(f"region {code} is not in this region's federation registry")
         return self.peers[code]
 
-    # -- 通存通兑 settlement (issue #14): the last time each peer's statement was checked against this log --
-    @property
-    def last_settlements(self) -> dict[str, dict[str, Any]]:
-        """Peer code -> the last verdict's summary (regions made before issue #14 step 4 have none yet)."""
-        found: dict[str, dict[str, Any]] = self.__dict__.get("_last_settlements", {})
-        return found
-
-    def record_settlement(self, *, peer: str, checked_at: str, agreed: int, they_owe_minutes: int,
-                          we_owe_minutes: int, disputes: int, sent: bool) -> None:
-        """A peer's signed statement was checked against this region's log (`sent`: this region started
-        the exchange): the summary the peers page shows, kept in the signed log."""
-        self.require_peer(check_region_code(peer))
-        if any(type(n) is not int or n < 0 for n in (agreed, they_owe_minutes, we_owe_minutes, disputes)):
-            raise InvalidInput("a settlement verdict counts whole, non-negative numbers")
-        self._settlement_checked(peer=peer, checked_at=checked_at, agreed=agreed, they_owe_minutes=they_owe_minutes,
-                                 we_owe_minutes=we_owe_minutes, disputes=disputes, sent=sent)
-
-    @event("SettlementChecked")
-    def _settlement_checked(self, peer: str, checked_at: str, agreed: int, they_owe_minutes: int,
-                            we_owe_minutes: int, disputes: int, sent: bool) -> None:
-        self._last_settlements = {**self.last_settlements, peer: {
-            "checked_at": checked_at, "agreed": agreed, "they_owe_minutes": they_owe_minutes,
-            "we_owe_minutes": we_owe_minutes, "disputes": disputes, "sent": sent}}
-
     # -- the counter's identity check (issue #12) ------------------------------------------------------
     counter_confirmation = False  # until a region sets it: the counter shows name and masked phone only
 

@@ -88,6 +88,7 @@ PINNED: dict[str, tuple[str, int]] = {
     "HomeRegionUnreachable": ("home_region_unreachable", 503),
     "HomeRegionNotPeer": ("home_region_not_peer", 404),
     "SettlementRefused": ("settlement_refused", 422),
+    "PeerUnreachable": ("settlement_peer_unreachable", 503),
     # api/: the API's own refusals
     "AuthenticationFailed": ("not_authenticated", 401),
     "InvalidCredentials": ("invalid_credentials", 401),

@@ -66,12 +66,12 @@ def test_one_call_exchanges_both_statements_and_each_side_keeps_its_verdict(regi
                                "agreed_minutes_they_owe": 0, "agreed_minutes_we_owe": 30, "disputes": []}
     theirs = settlement.verify_statement(world.ledger, body["statement"].encode())
     assert theirs.ok and theirs.agreed == 1 and theirs.agreed_minutes_they_owe == 30
-    kept = home.ledger.get_region().last_settlements[world.ledger.region_code]
+    kept = settlement.last_verdicts(home.ledger, [world.ledger.region_code])[world.ledger.region_code]
     assert (kept["agreed"], kept["disputes"], kept["we_owe_minutes"], kept["sent"]) == (1, 0, 30, False)
     # the same from this side, started here: both verdicts, and this region's kept too
     done = settlement.exchange(world.ledger, HOME, _to(there), lambda step: step())
     assert done.ours.ok and done.ours.agreed_minutes_they_owe == 30 and done.theirs["ok"] is True
-    mine = world.ledger.get_region().last_settlements[HOME]
+    mine = settlement.last_verdicts(world.ledger, [HOME])[HOME]
     assert (mine["agreed"], mine["disputes"], mine["they_owe_minutes"], mine["sent"]) == (1, 0, 30, True)
 
 
@@ -91,7 +91,7 @@ def test_a_dispute_is_named_and_kept_with_its_count(regions: Any) -> None:
     verdict = answer.json()["verdict"]
     assert verdict["ok"] is False and [d["theirs"] for d in verdict["disputes"]] == [45]
     assert settlement.verify_statement(home.ledger, answer.json()["statement"].encode()).ok  # ours is still true
-    assert world.ledger.get_region().last_settlements[HOME]["disputes"] == 1
+    assert settlement.last_verdicts(world.ledger, [HOME])[HOME]["disputes"] == 1
 
 
 @pytest.mark.parametrize("mangle, code", [
@@ -105,7 +105,7 @@ def test_a_forged_or_garbled_statement_is_refused_and_nothing_is_kept(regions: A
     before = world.ledger.recorder.max_notification_id()
     answer = here.post(PATH, content=mangle(statement))
     assert answer.status_code == 422 and answer.json()["code"] == code, answer.text
-    assert world.ledger.get_region().last_settlements == {}
+    assert settlement.last_verdicts(world.ledger, world.ledger.get_region().peers) == {}
     assert world.ledger.recorder.max_notification_id() == before
 
 
@@ -124,7 +124,7 @@ def test_the_peers_page_button_settles_and_shows_the_last_settlement(regions: An
     page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
     assert page.status_code == 200 and "1 笔一致" in page.text and "双方记录一致" in page.text
     assert "上次对账：2026-" in page.text and "一致" in page.text
-    assert home.ledger.get_region().last_settlements[world.ledger.region_code]["sent"] is False
+    assert settlement.last_verdicts(home.ledger, [world.ledger.region_code])[world.ledger.region_code]["sent"] is False
 
 
 def test_the_button_says_in_chinese_when_the_peer_does_not_answer(regions: Any, monkeypatch: Any) -> None:
@@ -137,7 +137,7 @@ def test_the_button_says_in_chinese_when_the_peer_does_not_answer(regions: Any, 
     monkeypatch.setattr("api.peer_http.post_settlement", down)
     page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
     assert page.status_code == 422 and "无法连接对方地区" in page.text
-    assert world.ledger.get_region().last_settlements == {}
+    assert settlement.last_verdicts(world.ledger, world.ledger.get_region().peers) == {}
 
 
 @pytest.mark.parametrize("status, answer, error, code", [
@@ -151,4 +151,4 @@ def test_an_exchange_the_peer_refuses_or_garbles_records_nothing_here(regions: A
     with pytest.raises(error) as raised:
         settlement.exchange(world.ledger, HOME, lambda url, body: (status, answer), lambda step: step())
     assert raised.value.code == code
-    assert world.ledger.get_region().last_settlements == {}
+    assert settlement.last_verdicts(world.ledger, world.ledger.get_region().peers) == {}

@@ -205,6 +205,31 @@ def test_a_counter_redeems_for_a_member_of_another_region(server: Server, qinhua
     assert "离线时不能跨区兑换" in page.inner_text("#member-error")
     page.context.set_offline(False)
 
+    # home unreachable again, and 秦淮区 lets its counters go on within 1:00 a member a day: the clerk
+    # takes it offline on the counter's signature; home's balance waits until it is presented
+    bound = httpx.put(qinhuai.base + "/v1/region/offline-bound", headers=qinhuai_admin, timeout=30,
+                      json={"minutes_per_member_day": 60, "reason": "断网时保障跨区兑换"})
+    assert bound.status_code == 200, bound.text
+    _register(qinhuai.base, qinhuai_admin, xuanwu_card, "http://127.0.0.1:9")
+    page.reload()
+    _scan(page, qr)
+    page.wait_for_selector("#member-info:not([hidden])")
+    page.click(f"button.item[data-name='{TOWEL}']")
+    page.click("#confirm")
+    page.wait_for_selector("#offline-anyway:not([hidden])")
+    assert "离线先行" in page.inner_text("#message") and "1:00" in page.inner_text("#message")
+    page.click("#offline-anyway")
+    page.wait_for_selector("#receipt:not([hidden])")
+    assert page.inner_text("#r-balance") == "待所属地区确认" and "离线先行" in page.inner_text("#r-foot")
+    taken = page.inner_text("#r-id")
+    assert sent[-1] == sent[-2] == taken  # the same id, now taken offline
+    record = httpx.get(f"{qinhuai.base}/v1/redemptions/anywhere/{taken}", timeout=30,
+                       headers=qinhuai.token("counter")).json()
+    assert record["status"] == "offline"
+    pages.shot(page, "counter-anywhere-offline")
+    _register(qinhuai.base, qinhuai_admin, xuanwu_card, server.base)
+    page.click("#next-customer")
+
     # the captures (in the background) went through once: the home region redeemed exactly two towels
     deadline = time.monotonic() + 10
     while (server.api("GET", f"/v1/members/{member_id}/balance")["redeemed_minutes_total"] - redeemed_before

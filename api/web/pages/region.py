@@ -730,10 +730,11 @@ def _peers_page(request: Request, principal: Principal, submitted: Submitted | N
     ledger = core.ledger_of(request)
     region = ledger.get_region()
     captured = settlement.captures_by_peer(ledger)  # 通存通兑 both ways, by this region's own log
+    verdicts = settlement.last_verdicts(ledger, region.peers)
     peers = []
     for code, peer in sorted(region.peers.items()):
         both = captured.get(code, settlement.Captures())
-        last = region.last_settlements.get(code)
+        last = verdicts.get(code)
         peers.append({"code": code, **peer, "ours_there": len(both.as_home), "ours_there_minutes": both.we_owe_minutes,
                       "last_settlement": last and {**last, "at": _china_time(last["checked_at"])},
                       "theirs_here": len(both.as_counter), "theirs_here_minutes": both.they_owe_minutes,

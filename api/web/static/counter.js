@@ -18,6 +18,7 @@
   var csrf = root.getAttribute("data-csrf");
   var region = root.getAttribute("data-region");
   var PEERS = JSON.parse(document.getElementById("counter-peers").textContent);  // {code: name}
+  var offlineBound = parseInt(root.getAttribute("data-offline-bound") || "0", 10);  // minutes per member and day
   var PENDING_KEY = "timeledger.counter.pending";
   var confirmIdentity = root.getAttribute("data-confirm-identity") === "1";  // a region setting
   var lastLookup = null;  // what to look up again after a network failure
@@ -29,7 +30,8 @@
     redemptionId: null,    // made once per basket, at the first confirm
     busy: false,
     uncertain: false,      // an attempt whose outcome is unknown: only "retry" may follow
-    unreachable: false     // 通存通兑: home did not answer and nothing was recorded here: retry, or let it go
+    unreachable: false,    // 通存通兑: home did not answer and nothing was recorded here: retry, or let it go
+    offlineAnyway: false   // … and the clerk chose to take it within this region's offline bound
   };
 
   // locked: an outcome unknown. Home unreachable is not: this region recorded nothing, and a hold home
@@ -323,6 +325,7 @@
       items: state.basket.map(function (line) { return {item_id: line.id, quantity: line.quantity}; })
     };
     if (state.member.home) body.home_region = state.member.home;  // 通存通兑
+    if (state.member.home && state.offlineAnyway) body.offline = true;  // home unreachable: within the bound
     return body;
   }
 
@@ -370,15 +373,27 @@
       var pending = JSON.parse(sessionStorage.getItem(PENDING_KEY));
       if (pending) { pending.unreachable = true; sessionStorage.setItem(PENDING_KEY, JSON.stringify(pending)); }
     } catch (e) { /* private mode */ }
-    message((body.message || T.unknown) + " " + T.remote_unreachable, "error");
+    var canGoOn = offlineBound > 0 && total() <= offlineBound;  // the region lets its counter go on offline
+    message((body.message || T.unknown) + " " + T.remote_unreachable +
+            (canGoOn ? " " + T.remote_offline_anyway.replace("{bound}", hours(offlineBound)) : ""), "error");
     render();
+    show($("offline-anyway"), canGoOn);
     $("retry").focus();
+  }
+
+  function offlineAnyway() {  // the same id, now asking this region to take it offline within its bound
+    if (state.busy || !state.unreachable) return;
+    state.offlineAnyway = true;
+    state.uncertain = false;
+    send(basketBody());
   }
 
   function letGo() {  // the clerk gives up on a basket home never answered for
     forget();
     state.uncertain = false;
     state.unreachable = false;
+    state.offlineAnyway = false;
+    show($("offline-anyway"), false);
     state.redemptionId = null;
     message("");
   }
@@ -428,16 +443,20 @@
       var c = row.insertCell(); c.className = "a-right"; c.textContent = hours(line.price_minutes * line.quantity);
     });
     $("r-total").textContent = hours(result.minutes) + " " + T.hours;
-    $("r-balance").textContent = result.balance_hours + " " + T.hours;
     var home = result.home_region ? result.home_name || result.home_region : "";  // 通存通兑: the home region's balance
+    var takenOffline = result.status === "offline";  // home unreachable: its answer comes when it is presented
+    $("r-balance").textContent = takenOffline ? T.remote_offline_balance : result.balance_hours + " " + T.hours;
     $("r-home").textContent = home;
     show($("r-remote"), !!home);
     $("r-balance-label").textContent = home ? T.remote_balance.replace("{region}", home) : localBalanceLabel;
-    $("r-foot").textContent = home ? T.remote_foot.replace("{region}", home) : localFoot;
+    $("r-foot").textContent = takenOffline ? T.remote_offline_foot.replace("{region}", home)
+      : home ? T.remote_foot.replace("{region}", home) : localFoot;
+    state.offlineAnyway = false;
+    show($("offline-anyway"), false);
     // a retry of a basket already charged: the stored answer (or the account's own refusal to apply
     // the same redemption id twice) comes back, and the receipt says nothing more was charged
     show($("r-replayed"), replayed || result.applied === false);
-    if (state.member) {
+    if (state.member && typeof result.balance_minutes === "number") {
       state.member.balance_minutes = result.balance_minutes;
       $("member-balance").textContent = hours(result.balance_minutes);
     }
@@ -475,6 +494,7 @@
     if (state.busy || !state.uncertain || !state.redemptionId) return;
     state.uncertain = false;
     state.unreachable = false;
+    show($("offline-anyway"), false);
     send(basketBody());
   }
 
@@ -563,6 +583,7 @@
   $("identity-checked").addEventListener("change", render);
   $("confirm").addEventListener("click", confirm);
   $("retry").addEventListener("click", retry);
+  $("offline-anyway").addEventListener("click", offlineAnyway);
   $("clear").addEventListener("click", function () { changeBasket(function () { state.basket = []; }); });
   $("next-customer").addEventListener("click", function () {
     show($("receipt"), false);
