@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,7 +18,8 @@ from api.readmodels import ReadModels
 from api.settings import Settings
 from api.store import ApiStore
 from api.writer import GroupCommitWriter
-from ledger.application import Ledger, anywhere
+from ledger.application import Ledger, anywhere, settlement
+from ledger.domain.errors import LedgerError
 
 
 log = logging.getLogger("timeledger.api.purge")
@@ -38,6 +40,7 @@ class Purger:
         self.runs = 0
         self.member_access: MemberAccess | None = None  # set by build_services
         self.holds: HoldSweeper | None = None  # set by build_services
+        self.settlements: SettlementScheduler | None = None  # set by build_services
 
     def run_once(self) -> tuple[int, int]:
         """(tokens purged, idempotency records purged); expired activation codes go too."""
@@ -47,6 +50,8 @@ class Purger:
             self.member_access.purge_expired()
         if self.holds is not None:
             self.holds.run_once()
+        if self.settlements is not None:
+            self.settlements.run_once()
         self.runs += 1
         return tokens, records
 
@@ -91,6 +96,41 @@ class HoldSweeper:
 
 
 PEER_TIMEOUT_SECONDS = 10.0  # a retried capture waits this long for the member's home region
+SETTLEMENT_TIMEOUT_SECONDS = 60.0  # a statement is checked against the peer's whole log before it answers
+
+
+class SettlementScheduler:
+    """通存通兑 settlement on a schedule (issue #14): once every `interval_seconds` (a setting; 0: on demand
+    only), on the purger's thread, this region exchanges its signed statement with each peer that has a
+    service address (`settlement.exchange`: each side checks the other's against its own log and keeps
+    the verdict); a peer that does not answer is simply tried at the next interval."""
+
+    def __init__(self, ledger: Ledger, write: Callable[[Callable[[], Any]], Any], *, interval_seconds: float,
+                 post: Callable[[str, bytes], tuple[int, bytes]] | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._ledger = ledger
+        self._write = write
+        self._interval = interval_seconds
+        self._post = post or partial(peer_http.post, timeout=SETTLEMENT_TIMEOUT_SECONDS)
+        self._clock = clock
+        self._due = clock() + interval_seconds  # the first exchange one interval after the start
+
+    def run_once(self) -> dict[str, str]:
+        """Peer code → "agreed", "disputes N" or the refusal's code, for the peers exchanged with now."""
+        if self._interval <= 0 or self._ledger.region_code is None or self._clock() < self._due:
+            return {}
+        self._due = self._clock() + self._interval
+        outcomes: dict[str, str] = {}
+        for code, peer in sorted(self._ledger.get_region().peers.items()):
+            if not peer.get("address"):
+                continue
+            try:
+                verdict = settlement.exchange(self._ledger, code, self._post, self._write).ours
+                outcomes[code] = "agreed" if verdict.ok else f"disputes {len(verdict.disputes)}"
+            except LedgerError as error:
+                outcomes[code] = error.code
+            log.info("settlement with region %s: %s", code, outcomes[code])
+        return outcomes
 
 
 @dataclass
@@ -134,6 +174,8 @@ def build_services(settings: Settings, ledger: Ledger | None = None) -> Services
     member_access = MemberAccess(ledger, auth, store, writer.submit)
     purger.member_access = member_access
     purger.holds = HoldSweeper(ledger, writer.submit)
+    purger.settlements = SettlementScheduler(ledger, writer.submit,
+                                             interval_seconds=settings.settlement_interval_seconds)
     return Services(settings=settings, ledger=ledger, store=store, auth=auth, idempotency=idempotency,
                     writer=writer, read_models=ReadModels(ledger), owns_ledger=owns_ledger, purger=purger,
                     member_access=member_access)

@@ -79,6 +79,9 @@ class Settings(BaseSettings):
                                                 "answered 429 and the counter is told to retry")
     federation_redemptions_burst: int = Field(200, ge=1, le=100_000, description="通存通兑 requests a client "
                                                                                 "address may make at once")
+    settlement_interval_seconds: float = Field(
+        86_400.0, ge=0, le=30 * 86_400, description="通存通兑: exchange signed settlement statements with every peer "
+                                                    "that has a service address this often (0: on demand only)")
     federation_concurrent_max: int = Field(
         2, ge=1, le=64, description="Bundles read and verified at once from anonymous peers (each holds up to "
                                     "bundle_request_bytes_max in memory); more are answered 429 rate_limited")

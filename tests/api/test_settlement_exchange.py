@@ -152,3 +152,23 @@ def test_an_exchange_the_peer_refuses_or_garbles_records_nothing_here(regions: A
         settlement.exchange(world.ledger, HOME, lambda url, body: (status, answer), lambda step: step())
     assert raised.value.code == code
     assert settlement.last_verdicts(world.ledger, world.ledger.get_region().peers) == {}
+
+
+def test_the_service_exchanges_statements_with_its_peers_on_a_schedule(regions: Any) -> None:
+    """Once an interval (the purger's thread), with each peer that has an address; not before."""
+    from api.services import SettlementScheduler, services_of
+
+    here, there, world, home = regions
+    now = [0.0]
+    scheduler = SettlementScheduler(world.ledger, services_of(here.app).writer.submit, interval_seconds=3600,
+                                    post=_to(there), clock=lambda: now[0])
+    assert scheduler.run_once() == {}  # not due yet: the first exchange is one interval after the start
+    assert settlement.last_verdicts(world.ledger, [HOME]) == {}
+    now[0] = 3600.0
+    assert scheduler.run_once() == {HOME: "agreed"}
+    assert settlement.last_verdicts(world.ledger, [HOME])[HOME]["agreed"] == 1  # kept on both sides
+    assert settlement.last_verdicts(home.ledger, [world.ledger.region_code])[world.ledger.region_code]["agreed"] == 1
+    assert scheduler.run_once() == {}  # and not again until the next interval
+    off = SettlementScheduler(world.ledger, services_of(here.app).writer.submit, interval_seconds=0,
+                              post=_to(there), clock=lambda: 10.0 ** 9)
+    assert off.run_once() == {}  # 0: on demand only
