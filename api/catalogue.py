@@ -142,6 +142,8 @@ CODES: dict[str, Message] = {
     "settlement_signature_invalid": ("结算单的签名无法核验。", "The settlement statement's signature does not verify."),
     "settlement_peer_unreachable": ("无法连接对方地区，本次未能对账，请稍后重试。", "The other region did not answer: no settlement this time; try again later."),
     "settlement_peer_refused": ("对方地区未接受本地区的结算单（请核对双方的联网登记）。", "The other region refused this region's statement (check both regions' registries)."),
+    "settlement_verdict_invalid": ("对方地区的核对结论未经其签名或不是针对本地区所发结算单的，不予采信。",
+                                   "The other region's verdict is not signed by it about the statement sent: it is not taken."),
     "destination_unreachable": ("无法连接目标地区，未作任何更改，请稍后重试或改用文件转移。",
                                 "The destination region did not answer: nothing changed; retry later or transfer by files."),
     # api/: the API's own refusals

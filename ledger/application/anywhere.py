@@ -33,7 +33,7 @@ from typing import Any, Callable, Sequence, TypeVar, cast
 from uuid import UUID
 
 from ledger.application import Actor, Ledger
-from ledger.domain.anywhere import RemoteOfflineDay, RemoteRedemption
+from ledger.domain.anywhere import ANSWER_FORMAT, REQUEST_FORMAT, RemoteOfflineDay, RemoteRedemption
 
 from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
@@ -59,10 +59,9 @@ from ledger.domain.member import Member
 from ledger.domain.time_account import Hold, TimeAccount
 from ledger.domain.values import CHINA_TIME, check_region_code, check_text
 from ledger.signing import keys as ed25519
-from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
+from ledger.signing.canonical import JsonInputError, loads_bounded
+from ledger.signing.message import MessageError, Signed, parse_message, sign_body
 
-REQUEST_FORMAT = "timeledger-anywhere-request/v1"
-ANSWER_FORMAT = "timeledger-anywhere-answer/v1"
 KINDS = ("authorise", "capture", "void", "offline")  # offline: accepted while home was unreachable, presented later
 HOLD_SECONDS = 2 * 3600  # what B has to capture: its counter captures at once, its sweeper retries within this
 MESSAGE_BYTES_MAX = 64 * 1024  # 50 lines of a basket are far below this
@@ -121,42 +120,17 @@ class HomeRegionUnreachable(Unavailable):
 # Signed messages
 
 
-@dataclass(frozen=True)
-class Signed:
-    body: dict[str, Any]
-    key_id: str
-    signature: bytes
-    raw: bytes
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
-
-
 def sign_message(ledger: Ledger, body: dict[str, Any]) -> bytes:
     key_id, _, private_key = ledger._signer_for(ledger.region_actor())
-    return canonical_bytes({"body": body, "key_id": key_id,
-                            "signature": ed25519.b64(private_key.sign(canonical_bytes(body)))})
+    return sign_body(key_id, private_key, body)
 
 
 def read_message(message: bytes, expected_format: str, *, bytes_max: int = MESSAGE_BYTES_MAX) -> Signed:
     """Parse a signed message (not yet its signature). Total: any bytes → Signed or AnywhereRefused."""
-    if not isinstance(message, bytes) or len(message) > bytes_max:
-        raise AnywhereRefused("anywhere_message_unreadable", "not a message of this size")
     try:
-        document = loads_bounded(message)
-        body, key_id = document["body"], document["key_id"]
-        signature = ed25519.unb64(document["signature"])
-        if not isinstance(body, dict) or not isinstance(key_id, str) or set(document) != {"body", "key_id",
-                                                                                          "signature"}:
-            raise TypeError("body, key_id and signature expected")
-        if body.get("format") != expected_format:
-            raise ValueError(f"format is not {expected_format}")
-        if canonical_bytes(document) != message:
-            raise ValueError("the message is not canonical JSON")
-    except (JsonInputError, KeyError, TypeError, ValueError, AttributeError) as error:
-        raise AnywhereRefused("anywhere_message_unreadable", f"not a {expected_format} message: {error}") from None
-    return Signed(body, key_id, signature, message)
+        return parse_message(message, expected_format, bytes_max=bytes_max)
+    except MessageError as error:
+        raise AnywhereRefused("anywhere_message_unreadable", str(error)) from None
 
 
 def check_peer_signature(ledger: Ledger, signed: Signed, region_code: Any) -> None:
@@ -168,7 +142,7 @@ def check_peer_signature(ledger: Ledger, signed: Signed, region_code: Any) -> No
         raise AnywhereRefused("anywhere_unknown_region", f"region {region_code!r} is not a registered peer") from None
     if signed.key_id != peer["key_id"]:
         raise AnywhereRefused("anywhere_wrong_key", f"the message is not signed with region {code}'s key")
-    if not ed25519.verify(ed25519.load_public(peer["public_key"]), signed.signature, canonical_bytes(signed.body)):
+    if not signed.signed_by(ed25519.unb64(peer["public_key"])):
         raise AnywhereRefused("anywhere_signature_invalid", "the message's signature does not verify")
 
 
@@ -490,14 +464,14 @@ def _exchange(address: str, message: bytes, post: Post, home: str) -> bytes:
     except OSError as error:
         raise HomeRegionUnreachable(f"region {home} did not answer: {error}") from None
     if 400 <= status < 500 and status not in (408, 425, 429):
-        raise HomeRegionRejected(_error_code(answer_bytes), f"region {home} would not read the request ({status} "
-                                 f"{_error_code(answer_bytes)}): check both regions' federation registries")
+        raise HomeRegionRejected(error_code_of(answer_bytes), f"region {home} would not read the request ({status} "
+                                 f"{error_code_of(answer_bytes)}): check both regions' federation registries")
     if status != 200:
         raise HomeRegionUnreachable(f"region {home} answered {status}; try again later")
     return answer_bytes
 
 
-def _error_code(answer_bytes: bytes) -> str:
+def error_code_of(answer_bytes: bytes) -> str:
     """The `code` of a peer's error answer, if it has one a log may show (never its other text)."""
     try:
         code = loads_bounded(answer_bytes[:4096]).get("code")
@@ -677,7 +651,7 @@ def get_remote_redemption(ledger: Ledger, redemption_id: UUID) -> RemoteRedempti
     return ledger._get(RemoteRedemption.create_id(redemption_id), RemoteRedemption, "redemption")
 
 
-__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionNotPeer", "HomeRegionRefused", "HomeRegionRejected",
+__all__ = ["ANSWER_FORMAT", "AnywhereRefused", "check_peer_signature", "error_code_of", "read_message", "sign_message", "HOLD_SECONDS", "HomeRegionNotPeer", "HomeRegionRefused", "HomeRegionRejected",
            "HomeRegionUnreachable",
            "Post", "REQUEST_FORMAT", "RemoteResult", "answer", "capture_pending", "check_request",
            "get_remote_redemption", "redeem_at_counter", "release_expired", "request_of", "sweep", "void"]

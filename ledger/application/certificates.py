@@ -39,7 +39,9 @@ class IssuedCertificate:
 
 
 @dataclass
-class _Selection:
+class LeafSelection:
+    """Leaves of a region's log, with their stored envelopes, to prove to someone offline."""
+
     leaves: dict[int, Leaf] = field(default_factory=dict)
     envelopes: dict[int, bytes] = field(default_factory=dict)
 
@@ -50,6 +52,21 @@ class _Selection:
         for leaf in leaves:
             self.leaves[leaf.index] = leaf
         return [self.envelopes[leaf.index] for leaf in leaves]
+
+    def add_key_chain(self, log: MerkleLog, key_ids: set[str], size: int) -> None:
+        """The key events of every signer of the selected events and of `key_ids`, and of their
+        certifiers up to the root (which certifies itself), below leaf `size`."""
+        wanted = set(key_ids) | {parse_signed_bytes(unpack(envelope)[1], strict=False).key
+                                 for envelope in self.envelopes.values()}
+        done: set[str] = set()
+        while wanted - done:
+            key_id = sorted(wanted - done)[0]
+            done.add(key_id)
+            leaves = log.leaves_of_aggregates([str(Key.create_id(key_id))], below=size)
+            if not leaves:
+                raise CertificateError(f"key {key_id} is not registered in the region's log below size {size}")
+            for envelope in self.add(log, leaves):
+                wanted.add(parse_signed_bytes(unpack(envelope)[1], strict=False).key)
 
 
 def _genesis_leaf(log: MerkleLog, aggregate_id: str, below: int, what: str) -> Leaf:
@@ -84,7 +101,7 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
     log = log or MerkleLog.for_ledger(ledger)
     checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
     size = checkpoint.size
-    selection = _Selection()
+    selection = LeafSelection()
 
     member_leaf = _genesis_leaf(log, member_key, size, "member")
     if member_leaf.event_type != "Member.Enrolled":
@@ -116,18 +133,7 @@ def issue_certificate(ledger: Any, member_id: UUID | str, *, year: int | None = 
 
     # the keys: every signer, the checkpoint's and the seal's region key, and their certifiers to the root
     seal_key_id, seal_sign = ledger.signer_of(ledger.region_actor())
-    wanted = {parse_signed_bytes(unpack(envelope)[1], strict=False).key for envelope in selection.envelopes.values()}
-    wanted |= {checkpoint.key_id, seal_key_id}
-    done: set[str] = set()
-    while wanted - done:
-        key_id = sorted(wanted - done)[0]
-        done.add(key_id)
-        leaves = log.leaves_of_aggregates([str(Key.create_id(key_id))], below=size)
-        if not leaves:
-            raise CertificateError(f"key {key_id} is not registered in the region's log below size {size}")
-        for envelope in selection.add(log, leaves):
-            statement = parse_signed_bytes(unpack(envelope)[1], strict=False)
-            wanted.add(statement.key)  # the certifier (the root certifies itself)
+    selection.add_key_chain(log, {checkpoint.key_id, seal_key_id}, size)
 
     ordered = sorted(selection.leaves)
     paths = merkle.inclusion_proofs(log, ordered, size)  # the nodes of every path, fetched together

@@ -5,17 +5,23 @@ Between regions X and Y, X's statement lists, by X's own records:
   counter region Y): X owes Y the goods its members took there;
 * `as_counter` — redemptions at X's counters for Y's members (RemoteRedemption.Captured with home Y,
   each with Y's signed "captured" answer): Y owes X;
-with each entry's position in X's log (the notification id of the capture), the totals, the net, and
-a checkpoint X signed over its whole log (so every position listed is covered by it). The statement is
-cumulative (every capture so far), signed with X's region key.
+with each entry's leaf in X's Merkle log (the capture event's leaf index), the totals, the net, and a
+checkpoint X signed over its whole log (so every leaf listed is in it). The statement is cumulative
+(every capture so far), signed with X's region key. Its form is read by
+`ledger.verification.settlement.read_statement`; `make_evidence` writes what an auditor checks offline
+against both regions' logs with their root keys alone (`ledger.verification.settlement.audit_evidence`).
 
 Y verifies X's statement against its own log: X's `as_home` must be exactly Y's `as_counter` and X's
 `as_counter` exactly Y's `as_home` (same redemption ids, same minutes). A disagreement names each
 redemption in dispute and what each side recorded. Total: any bytes → a Verdict or SettlementRefused.
+In an exchange, Y answers with its own statement and its verdict on X's, signed as a whole and bound to
+the statement it judged.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -25,35 +31,32 @@ from ledger.application.anywhere import (
     AnywhereRefused,
     Post,
     check_peer_signature,
+    error_code_of,
     read_message,
     sign_message,
 )
 from ledger.domain.anywhere import RemoteRedemption, SettlementLog
 from ledger.domain.base import CLOCK
-from ledger.domain.errors import InvalidInput, Unavailable
-from ledger.signing.canonical import JsonInputError, loads_bounded
+from ledger.domain.errors import Unavailable
+from ledger.signing.canonical import JsonInputError, canonical_bytes, loads_bounded
+from ledger.signing.message import Signed
 from ledger.domain.values import check_region_code
+from ledger.verification.settlement import (
+    EVIDENCE_FORMAT,
+    FORMAT,
+    STATEMENT_BYTES_MAX,
+    SettlementRefused,
+    read_statement,
+)
 
-FORMAT = "timeledger-settlement/v1"
+VERDICT_FORMAT = "timeledger-settlement-verdict/v1"
 HOLD_CAPTURED = "ledger.domain.time_account:TimeAccount.HoldCaptured"  # stored topics never move
 CAPTURED_OFFLINE = "ledger.domain.time_account:TimeAccount.CapturedOffline"
 REMOTE_CAPTURED = "ledger.domain.anywhere:RemoteRedemption.Captured"
 REMOTE_PRESENTED = "ledger.domain.anywhere:RemoteRedemption.OfflinePresented"
 REMOTE_OFFLINE = "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline"
 SCAN_PAGE = 1000  # notifications read at a time
-ENTRIES_MAX = 1_000_000  # a statement's entries on each side: far above a year between two districts
-STATEMENT_BYTES_MAX = 32 * 1024 * 1024  # a statement's size (cumulative: far beyond a 通存通兑 message's)
 FEDERATION_SETTLEMENT_PATH = "/v1/federation/settlements"
-
-
-class SettlementRefused(InvalidInput):
-    """A statement that does not verify (unreadable, not from the peer, not for this region)."""
-
-    code = "settlement_refused"
-
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
 
 
 @dataclass(frozen=True)
@@ -61,9 +64,6 @@ class Entry:
     redemption_id: str
     minutes: int
     position: int  # the notification id of the capture in the log of the side that lists it
-
-    def as_json(self) -> list[Any]:
-        return [self.redemption_id, self.minutes, self.position]
 
 
 def _scan(ledger: Ledger, *topics: str) -> Iterator[Any]:
@@ -115,22 +115,65 @@ def captures_with(ledger: Ledger, peer: str) -> Captures:
     return captures_by_peer(ledger).get(peer, Captures())
 
 
-def make_statement(ledger: Ledger, peer: str) -> bytes:
-    """This region's signed, cumulative settlement statement with `peer`, bound to a checkpoint."""
+def _statement(ledger: Ledger, peer: str, log: Any) -> tuple[bytes, list[Any], Any]:
+    """This region's signed, cumulative statement with `peer`, the leaves of the captures it lists, and
+    the checkpoint it is bound to (signed after the scan, so it holds every capture found)."""
     from ledger.application.checkpoints import sign_checkpoint
 
     peer = check_region_code(peer)
     ledger.get_region().require_peer(peer)
     captured = captures_with(ledger, peer)
-    as_home, as_counter = captured.as_home, captured.as_counter
-    checkpoint = sign_checkpoint(ledger, reuse_latest=True)
+    checkpoint = sign_checkpoint(ledger, log, reuse_latest=True)
+    leaves = log.leaves_at_positions(entry.position for entry in [*captured.as_home, *captured.as_counter])
+    missing = [entry.position for entry in [*captured.as_home, *captured.as_counter]
+               if entry.position not in leaves or leaves[entry.position].index >= checkpoint.size]
+    if missing:  # the log caught up before signing: a capture outside it is a broken log, never skipped
+        raise Unavailable(f"captures at positions {missing[:5]} are not in the checkpoint; run `timeledger audit`")
+
+    def listed(entries: list[Entry]) -> list[list[Any]]:
+        return [[entry.redemption_id, entry.minutes, leaves[entry.position].index] for entry in entries]
+
     owed_by_us, owed_to_us = captured.we_owe_minutes, captured.they_owe_minutes
     body = {"format": FORMAT, "from": ledger.region_code, "to": peer, "made_at": CLOCK.get()().isoformat(),
-            "as_home": [e.as_json() for e in as_home], "as_counter": [e.as_json() for e in as_counter],
+            "as_home": listed(captured.as_home), "as_counter": listed(captured.as_counter),
             "totals": {"as_home_minutes": owed_by_us, "as_counter_minutes": owed_to_us,
                        "net_minutes": owed_to_us - owed_by_us},
             "checkpoint": {"size": checkpoint.size, "root": checkpoint.root.hex(), "note": checkpoint.note}}
-    return sign_message(ledger, body)
+    used = [leaves[entry.position] for entry in [*captured.as_home, *captured.as_counter]]
+    return sign_message(ledger, body), used, checkpoint
+
+
+def make_statement(ledger: Ledger, peer: str) -> bytes:
+    """This region's signed, cumulative settlement statement with `peer`, bound to a checkpoint."""
+    from ledger.storage.merkle_log import MerkleLog
+
+    return _statement(ledger, peer, MerkleLog.for_ledger(ledger))[0]
+
+
+def make_evidence(ledger: Ledger, peer: str) -> bytes:
+    """What an auditor takes away to check this region's settlement with `peer` offline
+    (`ledger.verification.settlement`): the statement, the capture event behind every entry and the key
+    events of every signer up to the root, each with its inclusion proof against the statement's checkpoint."""
+    from ledger.application.certificates import LeafSelection
+    from ledger.signing import merkle
+    from ledger.storage.merkle_log import MerkleLog
+
+    log = MerkleLog.for_ledger(ledger)
+    statement, leaves, checkpoint = _statement(ledger, peer, log)
+    selection = LeafSelection()
+    selection.add(log, leaves)
+    selection.add_key_chain(log, {checkpoint.key_id, read_message(statement, FORMAT,
+                                                                 bytes_max=STATEMENT_BYTES_MAX).key_id},
+                            checkpoint.size)
+    ordered = sorted(selection.leaves)
+    paths = merkle.inclusion_proofs(log, ordered, checkpoint.size)
+    return canonical_bytes({"format": EVIDENCE_FORMAT, "statement": statement.decode(),
+                            "events": [{"index": index, "event": _b64(selection.envelopes[index]),
+                                        "proof": [_b64(value) for value in paths[index]]} for index in ordered]})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -154,45 +197,6 @@ class Verdict:
         return not self.disputes
 
 
-def _whole(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _entries(value: Any, what: str) -> tuple[dict[str, int], int]:
-    """The entries of one side (redemption id → minutes) and the highest position they name."""
-    if not isinstance(value, list) or len(value) > ENTRIES_MAX:
-        raise SettlementRefused("settlement_unreadable", f"{what} is a list of entries")
-    found: dict[str, int] = {}
-    last = 0
-    for entry in value:
-        if (not isinstance(entry, list) or len(entry) != 3 or not isinstance(entry[0], str)
-                or any(not _whole(n) or n <= 0 for n in entry[1:])):
-            raise SettlementRefused("settlement_unreadable", f"an entry of {what} is [redemption id, minutes, position]")
-        if entry[0] in found:
-            raise SettlementRefused("settlement_unreadable", f"{what} lists a redemption twice")
-        found[entry[0]] = entry[1]
-        last = max(last, entry[2])
-    return found, last
-
-
-def _check_summary(body: dict[str, Any], theirs_home: dict[str, int], theirs_counter: dict[str, int],
-                   last_position: int) -> None:
-    """The totals are the sums of the entries, and the checkpoint covers every position listed: a
-    statement that says otherwise of itself is not taken (whatever its entries say)."""
-    owed_by_them, owed_to_them = sum(theirs_home.values()), sum(theirs_counter.values())
-    expected = {"as_home_minutes": owed_by_them, "as_counter_minutes": owed_to_them,
-                "net_minutes": owed_to_them - owed_by_them}
-    totals = body.get("totals")
-    if (not isinstance(totals, dict) or set(totals) != set(expected)
-            or any(not _whole(totals[name]) or totals[name] != minutes for name, minutes in expected.items())):
-        raise SettlementRefused("settlement_totals_mismatch", f"the totals are not the entries' sums {expected}")
-    checkpoint = body.get("checkpoint")
-    if (not isinstance(checkpoint, dict) or set(checkpoint) != {"size", "root", "note"}
-            or not _whole(checkpoint["size"]) or not isinstance(checkpoint["root"], str)
-            or not isinstance(checkpoint["note"], str) or checkpoint["size"] < last_position):
-        raise SettlementRefused("settlement_unreadable", "the checkpoint does not cover every position listed")
-
-
 def _check_checkpoint(ledger: Ledger, peer: str, checkpoint: dict[str, Any]) -> None:
     """The statement's checkpoint is one the peer's region key signed over its log, of the size and root
     the statement names (an auditor can then ask the peer for inclusion proofs of the positions)."""
@@ -211,28 +215,24 @@ def _check_checkpoint(ledger: Ledger, peer: str, checkpoint: dict[str, Any]) -> 
 
 def verify_statement(ledger: Ledger, statement: bytes) -> Verdict:
     """Check a peer's statement against this region's own log: every redemption in dispute is named."""
-    try:
-        signed = read_message(statement, FORMAT, bytes_max=STATEMENT_BYTES_MAX)
-    except AnywhereRefused as refused:
-        raise SettlementRefused("settlement_unreadable", str(refused)) from None
-    body = signed.body
-    if body.get("to") != ledger.region_code:
-        raise SettlementRefused("settlement_wrong_region", f"the statement is for region {body.get('to')!r}")
-    try:
-        check_peer_signature(ledger, signed, body.get("from"))
-    except AnywhereRefused as refused:
-        raise SettlementRefused(refused.code.replace("anywhere_", "settlement_"), str(refused)) from None
-    peer = body["from"]
-    theirs_home, last_home = _entries(body.get("as_home"), "as_home")
-    theirs_counter, last_counter = _entries(body.get("as_counter"), "as_counter")
-    _check_summary(body, theirs_home, theirs_counter, max(last_home, last_counter))
-    _check_checkpoint(ledger, peer, body["checkpoint"])
+    def from_a_peer(signed: Signed, region: str, to: str) -> None:
+        if to != ledger.region_code:
+            raise SettlementRefused("settlement_wrong_region", f"the statement is for region {to}")
+        try:
+            check_peer_signature(ledger, signed, region)
+        except AnywhereRefused as refused:
+            raise SettlementRefused(refused.code.replace("anywhere_", "settlement_"), str(refused)) from None
+
+    parsed = read_statement(statement, from_a_peer)
+    peer = parsed.from_region
+    _check_checkpoint(ledger, peer, parsed.checkpoint)
     captured = captures_with(ledger, peer)
     ours_counter = {e.redemption_id: e.minutes for e in captured.as_counter}
     ours_home = {e.redemption_id: e.minutes for e in captured.as_home}
     verdict = Verdict(peer=peer)
-    for direction, theirs, ours in (("their_members", theirs_home, ours_counter),
-                                    ("our_members", theirs_counter, ours_home)):
+    for direction, listed, ours in (("their_members", parsed.as_home, ours_counter),
+                                    ("our_members", parsed.as_counter, ours_home)):
+        theirs = {redemption_id: minutes for redemption_id, (minutes, _) in listed.items()}
         for redemption_id in sorted(set(theirs) | set(ours)):
             mine, other = ours.get(redemption_id), theirs.get(redemption_id)
             if mine is not None and mine == other:
@@ -292,14 +292,32 @@ def answer_exchange(ledger: Ledger, statement: bytes, verdict: Verdict) -> bytes
     region's own statement for that peer and the verdict (run by the writer)."""
     record_verdict(ledger, verdict, sent=False)
     ours = make_statement(ledger, verdict.peer)
-    return json.dumps({"statement": ours.decode(), "verdict": verdict_json(verdict)},
+    signed_verdict = sign_message(ledger, {"format": VERDICT_FORMAT, "from": ledger.region_code, "to": verdict.peer,
+                                           "statement_sha256": hashlib.sha256(statement).hexdigest(),
+                                           **verdict_json(verdict)})
+    return json.dumps({"statement": ours.decode(), "verdict": signed_verdict.decode()},
                       ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _their_verdict(ledger: Ledger, peer: str, sent: bytes, text: Any) -> dict[str, Any]:
+    """The peer's verdict on the statement this region sent: signed by the peer's key, about these bytes."""
+    try:
+        signed = read_message(text.encode() if isinstance(text, str) else text, VERDICT_FORMAT)
+        check_peer_signature(ledger, signed, peer)
+    except (AnywhereRefused, UnicodeError) as refused:
+        raise SettlementRefused("settlement_verdict_invalid", f"region {peer}'s verdict does not verify: "
+                                f"{refused}") from None
+    body = signed.body
+    if (body.get("from"), body.get("to"), body.get("statement_sha256")) != (
+            peer, ledger.region_code, hashlib.sha256(sent).hexdigest()):
+        raise SettlementRefused("settlement_verdict_invalid", f"region {peer}'s verdict is not about the statement sent")
+    return body
 
 
 @dataclass(frozen=True)
 class Exchange:
     ours: Verdict  # the peer's statement checked against this region's log
-    theirs: dict[str, Any]  # the peer's verdict on this region's statement, as it reported it
+    theirs: dict[str, Any]  # the peer's verdict on this region's statement, signed by it about the bytes sent
 
 
 def exchange(ledger: Ledger, peer: str, post: Post, write: Write) -> Exchange:
@@ -316,26 +334,24 @@ def exchange(ledger: Ledger, peer: str, post: Post, write: Write) -> Exchange:
     except OSError as error:
         raise PeerUnreachable(f"region {peer} did not answer: {error}") from None
     if status != 200:
-        from ledger.application.anywhere import _error_code
-
         if 400 <= status < 500 and status not in (408, 425, 429):
             raise SettlementRefused("settlement_peer_refused",
-                                    f"region {peer} refused this region's statement ({status} {_error_code(answer_bytes)})")
+                                    f"region {peer} refused this region's statement ({status} {error_code_of(answer_bytes)})")
         raise PeerUnreachable(f"region {peer} answered {status}; try again later")
     try:
         answer = loads_bounded(answer_bytes[:STATEMENT_BYTES_MAX * 2])
-        statement, theirs = answer["statement"].encode(), answer["verdict"]
-        if not isinstance(theirs, dict):
-            raise TypeError("the verdict is an object")
-    except (JsonInputError, KeyError, TypeError, AttributeError) as error:
+        statement, verdict_text = answer["statement"].encode(), answer["verdict"]
+    except (JsonInputError, KeyError, TypeError, AttributeError, UnicodeError) as error:
         raise SettlementRefused("settlement_unreadable", f"region {peer}'s answer is not readable: {error}") from None
     verdict = verify_statement(ledger, statement)
     if verdict.peer != peer:
         raise SettlementRefused("settlement_wrong_key", f"the answer's statement is from region {verdict.peer}")
+    theirs = _their_verdict(ledger, peer, ours, verdict_text)
     write(lambda: record_verdict(ledger, verdict, sent=True))
     return Exchange(verdict, theirs)
 
 
 __all__ = ["Captures", "Dispute", "Entry", "Exchange", "FEDERATION_SETTLEMENT_PATH", "FORMAT", "PeerUnreachable",
-           "STATEMENT_BYTES_MAX", "SettlementRefused", "Verdict", "answer_exchange", "captures_by_peer",
-           "captures_with", "exchange", "make_statement", "record_verdict", "verdict_json", "verify_statement"]
+           "STATEMENT_BYTES_MAX", "SettlementRefused", "VERDICT_FORMAT", "Verdict", "answer_exchange",
+           "captures_by_peer", "captures_with", "exchange", "make_evidence", "make_statement", "record_verdict",
+           "verdict_json", "verify_statement"]

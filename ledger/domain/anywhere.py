@@ -20,6 +20,9 @@ from ledger.domain.base import LedgerAggregate
 from ledger.domain.errors import InvalidInput, OfflineBoundExceeded, OfflineRedemptionsOff, WrongState
 from ledger.domain.values import stable_id
 
+REQUEST_FORMAT = "timeledger-anywhere-request/v1"  # the counter region's signed requests
+ANSWER_FORMAT = "timeledger-anywhere-answer/v1"  # the home region's signed answers (kept verbatim by the counter)
+
 
 class RemoteRedemption(LedgerAggregate):
     REQUESTED, AUTHORISED, CAPTURED, REFUSED, RELEASED = "requested", "authorised", "captured", "refused", "released"

@@ -263,6 +263,16 @@ class MerkleLog:
     def leaf_at_position(self, position: int) -> Leaf | None:
         return self._one(t.leaves.c.position == position)
 
+    def leaves_at_positions(self, positions: Iterable[int]) -> dict[int, Leaf]:
+        """The leaf of each of these notification positions that the log holds, by position."""
+        wanted = sorted(set(positions))
+        found: dict[int, Leaf] = {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(wanted):
+                for row in connection.execute(sa.select(t.leaves).where(t.leaves.c.position.in_(chunk))):
+                    found[int(row.position)] = self._leaf(row)
+        return found
+
     def leaf_of_event(self, aggregate_id: str, version: int) -> Leaf | None:
         return self._one(sa.and_(t.leaves.c.aggregate_id == str(aggregate_id), t.leaves.c.version == version))
 

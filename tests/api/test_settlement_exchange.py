@@ -5,6 +5,7 @@ are refused with their codes and nothing is recorded."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -58,11 +59,17 @@ def _to(client: TestClient) -> Any:
 
 def test_one_call_exchanges_both_statements_and_each_side_keeps_its_verdict(regions: Any) -> None:
     here, there, world, home = regions
-    answer = there.post(PATH, content=settlement.make_statement(world.ledger, HOME))
+    sent = settlement.make_statement(world.ledger, HOME)
+    answer = there.post(PATH, content=sent)
     assert answer.status_code == 200
     body = answer.json()
-    # the peer checked ours against its log: its member's 30 minutes here, which it owes
-    assert body["verdict"] == {"peer": world.ledger.region_code, "ok": True, "agreed": 1,
+    # the peer checked ours against its log: its member's 30 minutes here, which it owes; it signed the
+    # verdict as a whole, bound to the very statement it judged
+    verdict = json.loads(body["verdict"])
+    assert verdict["key_id"] == home.ledger.signer_of(home.ledger.region_actor())[0]
+    assert verdict["body"] == {"format": settlement.VERDICT_FORMAT, "from": HOME, "to": world.ledger.region_code,
+                               "statement_sha256": hashlib.sha256(sent).hexdigest(),
+                               "peer": world.ledger.region_code, "ok": True, "agreed": 1,
                                "agreed_minutes_they_owe": 0, "agreed_minutes_we_owe": 30, "disputes": []}
     theirs = settlement.verify_statement(world.ledger, body["statement"].encode())
     assert theirs.ok and theirs.agreed == 1 and theirs.agreed_minutes_they_owe == 30
@@ -78,7 +85,7 @@ def test_one_call_exchanges_both_statements_and_each_side_keeps_its_verdict(regi
 def _forged(home: Region, here_code: str) -> bytes:
     """A statement signed by the peer, consistent in itself, naming a redemption this region never saw."""
     document = json.loads(settlement.make_statement(home.ledger, here_code))["body"]
-    document["as_home"].append([str(uuid4()), 45, document["checkpoint"]["size"]])
+    document["as_home"].append([str(uuid4()), 45, document["checkpoint"]["size"] - 1])
     document["totals"]["as_home_minutes"] += 45
     document["totals"]["net_minutes"] -= 45
     return anywhere.sign_message(home.ledger, document)
@@ -88,7 +95,7 @@ def test_a_dispute_is_named_and_kept_with_its_count(regions: Any) -> None:
     here, there, world, home = regions
     answer = here.post(PATH, content=_forged(home, world.ledger.region_code))
     assert answer.status_code == 200
-    verdict = answer.json()["verdict"]
+    verdict = json.loads(answer.json()["verdict"])["body"]
     assert verdict["ok"] is False and [d["theirs"] for d in verdict["disputes"]] == [45]
     assert settlement.verify_statement(home.ledger, answer.json()["statement"].encode()).ok  # ours is still true
     assert settlement.last_verdicts(world.ledger, [HOME])[HOME]["disputes"] == 1
@@ -172,3 +179,34 @@ def test_the_service_exchanges_statements_with_its_peers_on_a_schedule(regions: 
     off = SettlementScheduler(world.ledger, services_of(here.app).writer.submit, interval_seconds=0,
                               post=_to(there), clock=lambda: 10.0 ** 9)
     assert off.run_once() == {}  # 0: on demand only
+
+
+@pytest.mark.parametrize("mangle", ["unsigned", "about-other-bytes", "altered", "signed-by-us"])
+def test_a_peers_verdict_that_is_not_signed_about_our_statement_is_refused(regions: Any, mangle: str) -> None:
+    """The peer's verdict is believed only signed by its key, about the very statement sent: an unsigned
+    one, one about another statement (a replay), one altered on the way, or one in our own name is refused
+    and nothing is recorded here."""
+    here, there, world, home = regions
+    real = _to(there)
+
+    def post(url: str, body: bytes) -> tuple[int, bytes]:
+        status, answer = real(url, body)
+        document = json.loads(answer)
+        verdict = json.loads(document["verdict"])
+        if mangle == "unsigned":
+            document["verdict"] = verdict["body"]
+        elif mangle == "about-other-bytes":
+            document["verdict"] = anywhere.sign_message(home.ledger, dict(
+                verdict["body"], statement_sha256=hashlib.sha256(b"an earlier statement").hexdigest())).decode()
+        elif mangle == "altered":
+            verdict["body"]["disputes"] = [{"redemption_id": str(uuid4()), "ours": 30, "theirs": None,
+                                            "direction": "our_members"}]
+            document["verdict"] = json.dumps(verdict)
+        else:
+            document["verdict"] = anywhere.sign_message(world.ledger, verdict["body"]).decode()
+        return status, json.dumps(document).encode()
+
+    with pytest.raises(settlement.SettlementRefused) as raised:
+        settlement.exchange(world.ledger, HOME, post, lambda step: step())
+    assert raised.value.code == "settlement_verdict_invalid"
+    assert settlement.last_verdicts(world.ledger, world.ledger.get_region().peers) == {}

@@ -8,6 +8,7 @@ that moves does."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import subprocess
 import sys
@@ -225,6 +226,23 @@ def test_a_member_redeems_at_a_counter_of_the_other_region_over_http(two_regions
         checked = cli("settlement", "verify", str(statements[other.db]), "--db", service.db, env=xuanwu.env)
         assert checked.returncode == 0 and "1 笔一致" in checked.stdout and "0:30" in checked.stdout, \
             checked.stdout + checked.stderr
+    # the auditor, offline with the root public key alone: both regions' evidence, against both logs
+    evidence = []
+    for service, peer in ((xuanwu, "320104"), (qinhuai, "320102")):
+        path = tmp_path / f"evidence-{peer}.json"
+        made = cli("settlement", "evidence", "--peer", peer, "--out", str(path), "--db", service.db, env=xuanwu.env)
+        assert made.returncode == 0, made.stdout + made.stderr
+        evidence.append(str(path))
+    root = tmp_path / "root.pub"
+    exported = cli("keys", "export-root", "--out", str(root), "--db", xuanwu.db, env=xuanwu.env)
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    audited = cli("settlement", "audit", *evidence, "--trust", str(root), "--json", env=xuanwu.env)
+    assert audited.returncode == 0, audited.stdout + audited.stderr
+    result = json.loads(audited.stdout)
+    assert (result["ok"], result["agreed"], result["agreed_minutes_by_home"]) == (True, 1, {"320102": 30, "320104": 0})
+    assert [side["entries_proven"] for side in result["sides"]] == [1, 1]
+    swapped = cli("settlement", "audit", evidence[0], evidence[0], "--trust", str(root), env=xuanwu.env)
+    assert swapped.returncode == 1 and "evidence_not_a_pair" in swapped.stdout, swapped.stdout + swapped.stderr
 
 
 def _counter_login(qinhuai: Service) -> dict[str, str]:
