@@ -146,6 +146,8 @@ POLICY: dict[str, Rule] = {
     "redemption.create":         Rule(Kind.MEMBER, {K: A}, "兑换 redeem minutes"),
     "settlement.make":           Rule(Kind.NONE, {R: A}, "出具通存通兑结算单 sign this region's settlement statement"),
     "settlement.read":           Rule(Kind.NONE, {R: A, AUD: A}, "核验通存通兑结算单 check a peer's statement"),
+    "settlement.read_evidence":  Rule(Kind.NONE, {R: A, AUD: A}, "下载通存通兑审计证据 take this region's settlement "
+                                                                 "evidence away for an offline check"),
     "redemption.anywhere":       Rule(Kind.NONE, {K: A}, "跨区兑换 redeem for a member of another region "
                                                          "(the member's home region checks the member and the balance)"),
     # offline capture (离线兑换, issue #15): the counter's own device key; records signed by it synced later

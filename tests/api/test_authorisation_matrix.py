@@ -409,6 +409,7 @@ EXPECTED_TABLE = """
     redemption.anywhere             .   .    .    A    .    .    .     跨区兑换: a counter, for a member of another region
     settlement.make                 A   .    .    .    .    .    .     通存通兑 settlement: the region signs its statement
     settlement.read                 A   .    .    .    .    .    A     … and checks a peer's (an auditor too)
+    settlement.read_evidence        A   .    .    .    .    .    A     … and hands its evidence to an auditor
     redemption.sync_offline         .   .    .    A    .    .    .     what a counter's device took offline
     counter.register_device         .   .    .    A    .    .    .     its own device; its community certifies
     region.set_offline_bound        A   .    .    .    .    .    .     离线兑换上限: a region setting
@@ -574,7 +575,7 @@ PAGE_ROLES: dict[str, set[Role] | None] = {  # path prefix → the roles it serv
     "/region/communities": {Role.REGION}, "/region/counters": {Role.REGION}, "/region/pairings": {Role.REGION},
     "/region/logins": {Role.REGION}, "/region/keys": {Role.REGION}, "/region/policies": {Role.REGION},
     "/region/rescoring": {Role.REGION}, "/region/peers": {Role.REGION}, "/region/calendars": {Role.REGION},
-    "/audit": None, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
+    "/audit": None, "/audit/settlement/": {Role.REGION, Role.AUDITOR}, "/login": None, "/logout": None, "/lang": None, "/activate": None, "/": None,
 }
 PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's objects) per route
     "/community/receipts/{slip_id}": lambda w: f"/community/receipts/{w.a.slip_id}",

@@ -118,3 +118,56 @@ def test_the_auditor_checks_a_peers_statement_on_the_audit_page(regions: Any) ->
     tampered = client.post("/audit", data={CSRF_FIELD: csrf_token(token)},
                            files={"file": ("settlement.json", canonical_bytes(document), "application/json")})
     assert tampered.status_code == 422 and "结算单的签名无法核验" in tampered.text
+
+
+def _as_auditor(client: TestClient, world: World) -> str:
+    token = world.tokens[world.auditor.actor_id]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, token)
+    return csrf_token(token)
+
+
+def test_the_auditor_takes_this_regions_evidence_and_checks_both_regions_offline(regions: Any) -> None:
+    client, world, home = regions
+    csrf = _as_auditor(client, world)
+    page = client.get("/audit")
+    assert page.status_code == 200 and f'action="/audit/settlement/{HOME}/evidence"' in page.text
+    mine = client.post(f"/audit/settlement/{HOME}/evidence", data={CSRF_FIELD: csrf})
+    assert mine.status_code == 200 and "attachment" in mine.headers["content-disposition"]
+    theirs = settlement.make_evidence(home.ledger, world.ledger.region_code)
+    checked = client.post("/audit/settlement", data={CSRF_FIELD: csrf},
+                          files={"first": ("a.json", mine.content, "application/json"),
+                                 "second": ("b.json", theirs, "application/json")})
+    assert checked.status_code == 200 and "两地证据均已核验，逐笔一致。" in checked.text, checked.text
+    assert "1 笔一致" in checked.text and f"{HOME} 的党员" in checked.text
+    # one byte of the peer's file changed: a finding in Chinese, never a pass
+    document = json.loads(theirs)
+    document["statement"] = document["statement"].replace('"as_home_minutes":30', '"as_home_minutes":31')
+    tampered = client.post("/audit/settlement", data={CSRF_FIELD: csrf},
+                           files={"first": ("a.json", mine.content, "application/json"),
+                                  "second": ("b.json", canonical_bytes(document), "application/json")})
+    assert tampered.status_code == 200 and 'data-code="statement_signature_invalid"' in tampered.text
+    assert "结算单的签名无法核验（出具后被改动）。" in tampered.text and "两地证据均已核验" not in tampered.text
+
+
+def test_evidence_missing_or_a_bad_root_is_refused_in_chinese_keeping_what_was_typed(regions: Any) -> None:
+    client, world, home = regions
+    csrf = _as_auditor(client, world)
+    theirs = settlement.make_evidence(home.ledger, world.ledger.region_code)
+    one = client.post("/audit/settlement", data={CSRF_FIELD: csrf, "other_root": "abc"},
+                      files={"first": ("a.json", theirs, "application/json")})
+    assert one.status_code == 422 and "请选择两个地区的证据包文件。" in one.text and 'value="abc"' in one.text
+    bad_root = client.post("/audit/settlement", data={CSRF_FIELD: csrf, "other_root": "abc"},
+                           files={"first": ("a.json", theirs, "application/json"),
+                                  "second": ("b.json", theirs, "application/json")})
+    assert bad_root.status_code == 422 and "另一方的省级根公钥格式不对" in bad_root.text
+
+
+def test_only_the_region_and_its_auditor_take_evidence_away(regions: Any) -> None:
+    client, world, _ = regions
+    token = world.tokens[world.a.counter.actor_id]
+    client.cookies.clear()
+    client.cookies.set(SESSION_COOKIE, token)
+    answer = client.post(f"/audit/settlement/{HOME}/evidence", data={CSRF_FIELD: csrf_token(token)})
+    assert answer.status_code == 403
+    assert 'action="/audit/settlement/' not in client.get("/audit").text

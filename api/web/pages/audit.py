@@ -18,7 +18,7 @@ from api import catalogue
 from api.catalogue import code_message
 from api.policy import authorize
 from api.web import core
-from api.web.present import settlement_view
+from api.web.present import evidence_view, settlement_view
 from ledger.application import settlement
 from ledger.domain.errors import InvalidInput, LedgerError
 from ledger.signing.canonical import JsonInputError, loads_bounded
@@ -154,7 +154,8 @@ def _checkpoint(request: Request, principal: Any) -> dict[str, Any] | None:
 @router.get("/audit")
 def audit_page(request: Request) -> Response:
     principal = core.require_principal(request)
-    return core.page(request, "audit.html", {"checkpoint": _checkpoint(request, principal), "result": None},
+    return core.page(request, "audit.html", {"checkpoint": _checkpoint(request, principal), "result": None,
+                                             "peers": _peers(core.ledger_of(request), principal)},
                      principal=principal, title="审计核验")
 
 
@@ -190,6 +191,79 @@ async def verify_upload(request: Request) -> Response:
     result = await core.in_thread(verify_file, data, root, reference, getattr(upload, "filename", "") or "")
     return core.page(request, "audit.html", {"checkpoint": checkpoint, "result": result},
                      principal=principal, title="审计核验")
+
+
+# -- 通存通兑 settlement evidence: this region's, to take away; and two regions' checked offline ---------
+
+
+@router.post("/audit/settlement/{code}/evidence")
+async def settlement_evidence(request: Request, code: str) -> Response:
+    """This region's settlement evidence with a peer (a download; a checkpoint is signed for it)."""
+    principal = core.require_principal(request)
+    await core.read_form(request)
+    ledger = core.ledger_of(request)
+    authorize(ledger, principal.actor, "settlement.read_evidence")
+    evidence = await core.in_thread(core.services(request).writer.submit,
+                                    lambda: settlement.make_evidence(ledger, code))
+    return Response(evidence, media_type="application/json", headers={
+        "Content-Disposition": f'attachment; filename="settlement-evidence-{ledger.region_code}-{code}.json"',
+        "Cache-Control": "no-store"})
+
+
+EVIDENCE_BYTES_MAX = UPLOAD_BYTES_MAX // 2  # two files in one upload
+
+
+@router.post("/audit/settlement")
+async def settlement_audit(request: Request) -> Response:
+    """Two regions' settlement evidence, checked offline with the root keys alone (this region's root,
+    and another the auditor pastes when the other region has its own)."""
+    from ledger.verification.settlement import audit_evidence
+
+    principal = core.require_principal(request)
+    if int(request.headers.get("content-length") or 0) > UPLOAD_BYTES_MAX:
+        raise InvalidInput(f"the files are larger than {UPLOAD_BYTES_MAX // (1024 * 1024)} MB together")
+    form = await request.form(max_part_size=64 * 1024)
+    sent = form.get(core.CSRF_FIELD)
+    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    ledger = core.ledger_of(request)
+    other_root = core.field(form, "other_root", required=False, chars_max=100)
+    files = []
+    for name in ("first", "second"):
+        upload = form.get(name)
+        files.append(b"" if upload is None or isinstance(upload, str) else await upload.read(EVIDENCE_BYTES_MAX + 1))
+    roots = [base64.b64decode(ledger.root_public_key())]
+    error = None
+    if not all(files):
+        error = "请选择两个地区的证据包文件。"
+    elif any(len(data) > EVIDENCE_BYTES_MAX for data in files):
+        error = "证据包文件过大。"
+    elif other_root:
+        try:
+            raw = base64.b64decode(other_root.split()[-1], validate=True)
+        except ValueError:
+            raw = b""
+        if len(raw) != 32:
+            error = "另一方的省级根公钥格式不对（应为 32 字节公钥的 base64）。"
+        roots.append(raw)
+    context = {"result": None, "peers": _peers(ledger, principal), "other_root": other_root}
+    if error is not None:  # what was typed stays; nothing was checked
+        return core.page(request, "audit.html", {**context, "checkpoint": await core.in_thread(_checkpoint, request, principal),
+                                                 "evidence_error": error},
+                         principal=principal, title="审计核验", status_code=422)
+    audit = await core.in_thread(audit_evidence, files[0], files[1], roots)
+    checkpoint = await core.in_thread(_checkpoint, request, principal)
+    return core.page(request, "audit.html", {**context, "checkpoint": checkpoint,
+                                             "evidence": evidence_view(audit, core.lang_of(request))},
+                     principal=principal, title="审计核验")
+
+
+def _peers(ledger: Any, principal: Any) -> list[dict[str, str]]:
+    """The peers whose settlement evidence this signed-in role may take away (none for others)."""
+    from api.policy import allowed
+
+    if not allowed(ledger, principal.actor, "settlement.read_evidence"):
+        return []
+    return [{"code": code, "name": peer.get("name", code)} for code, peer in sorted(ledger.get_region().peers.items())]
 
 
 def _is_settlement(data: bytes) -> bool:
