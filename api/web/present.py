@@ -265,8 +265,9 @@ EVIDENCE_FINDINGS: dict[str, tuple[str, str]] = {
 }
 
 
-def evidence_view(audit: Any, lang: str) -> dict[str, Any]:
-    """What the auditor page shows of `ledger.verification.settlement.audit_evidence`."""
+def evidence_view(audit: Any, lang: str, names: dict[str, str]) -> dict[str, Any]:
+    """What the auditor page shows of `ledger.verification.settlement.audit_evidence` (`names`: the
+    regions this one knows, by code; any other is shown by its code)."""
     english = lang == "en"
 
     def words(code: str) -> str:
@@ -274,6 +275,7 @@ def evidence_view(audit: Any, lang: str) -> dict[str, Any]:
         return en if english else zh
 
     return {"ok": audit.ok, "agreed": audit.agreed, "agreed_minutes": sorted(audit.agreed_minutes.items()),
+            "names": {code: f"{name}（{code}）" for code, name in names.items()},
             "sides": audit.sides, "disagreements": audit.disagreements,
             "findings": [{"code": f.code, "text": words(f.code), "region": f.region, "redemption_id": f.redemption_id,
                           "detail": f.detail} for f in audit.findings]}

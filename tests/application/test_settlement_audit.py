@@ -19,14 +19,17 @@ from ledger.signing.canonical import canonical_bytes
 from ledger.domain.anywhere import ANSWER_FORMAT
 from ledger.signing.message import Signed, parse_message
 from ledger.verification.settlement import SettlementAudit, _check_answers, audit_evidence
-from tests.application.test_anywhere import COUNTER, HOME, _redeem, federation  # noqa: F401 - the fixture
+from tests.application import test_anywhere
+from tests.application.test_anywhere import COUNTER, HOME, _redeem
+
+federation = test_anywhere.federation  # three regions, each the others' registered peer
 
 
 def _root(region: Any) -> bytes:
     return ed25519.unb64(region.ledger.root_public_key())
 
 
-def _settled(federation: Any) -> tuple[Any, Any, bytes, bytes, bytes]:  # noqa: F811 - the fixture
+def _settled(federation: Any) -> tuple[Any, Any, bytes, bytes, bytes]:
     home, counter, _, network = federation
     member = home.members[0].actor_id
     _redeem(counter, member, network, quantity=1)
@@ -35,7 +38,7 @@ def _settled(federation: Any) -> tuple[Any, Any, bytes, bytes, bytes]:  # noqa: 
             settlement.make_evidence(counter.ledger, HOME), _root(home))
 
 
-def test_both_regions_evidence_verifies_offline_and_agrees(federation: Any) -> None:  # noqa: F811
+def test_both_regions_evidence_verifies_offline_and_agrees(federation: Any) -> None:
     home, counter, at_home, at_counter, root = _settled(federation)
     audit = audit_evidence(at_home, at_counter, [root])
     assert audit.ok, [str(f) for f in audit.findings]
@@ -47,7 +50,7 @@ def test_both_regions_evidence_verifies_offline_and_agrees(federation: Any) -> N
     assert audit_evidence(at_counter, at_home, [root]).ok
 
 
-def test_a_capture_one_side_never_recorded_is_a_named_disagreement(federation: Any) -> None:  # noqa: F811
+def test_a_capture_one_side_never_recorded_is_a_named_disagreement(federation: Any) -> None:
     home, counter, _, network = federation
     member = home.members[0].actor_id
     _redeem(counter, member, network, quantity=1)
@@ -119,14 +122,14 @@ DAMAGES = {
 
 
 @pytest.mark.parametrize("damage", list(DAMAGES))
-def test_damaged_evidence_is_a_named_finding_never_ok(federation: Any, damage: str) -> None:  # noqa: F811
+def test_damaged_evidence_is_a_named_finding_never_ok(federation: Any, damage: str) -> None:
     home, counter, at_home, at_counter, root = _settled(federation)
     mangle, code = DAMAGES[damage]
     audit = audit_evidence(mangle(home, counter, at_home), at_counter, [root])
     assert not audit.ok and code in {finding.code for finding in audit.findings}, [str(f) for f in audit.findings]
 
 
-def test_another_root_or_no_root_trusts_nothing(federation: Any) -> None:  # noqa: F811
+def test_another_root_or_no_root_trusts_nothing(federation: Any) -> None:
     _, _, at_home, at_counter, _ = _settled(federation)
     stranger = ed25519.public_bytes(ed25519.generate().public_key())
     audit = audit_evidence(at_home, at_counter, [stranger])
@@ -134,7 +137,7 @@ def test_another_root_or_no_root_trusts_nothing(federation: Any) -> None:  # noq
     assert [f.code for f in audit_evidence(at_home, at_counter, []).findings] == ["root_key_missing"]
 
 
-def test_evidence_of_a_third_region_is_not_a_pair(federation: Any) -> None:  # noqa: F811
+def test_evidence_of_a_third_region_is_not_a_pair(federation: Any) -> None:
     home, counter, at_home, _, root = _settled(federation)
     third = federation[2]
     audit = audit_evidence(at_home, settlement.make_evidence(third.ledger, HOME), [root])
@@ -142,7 +145,7 @@ def test_evidence_of_a_third_region_is_not_a_pair(federation: Any) -> None:  # n
     assert [f.code for f in audit_evidence(at_home, at_home, [root]).findings] == ["evidence_not_a_pair"]
 
 
-def test_an_answer_not_signed_by_the_home_region_is_caught(federation: Any) -> None:  # noqa: F811
+def test_an_answer_not_signed_by_the_home_region_is_caught(federation: Any) -> None:
     """What the counter region kept as home's "captured" answer must be signed by home's region key, as
     home's own evidence certifies it: an answer in home's words under another key, or altered, is named."""
     home, counter, at_home, at_counter, root = _settled(federation)
@@ -165,7 +168,7 @@ _EVIDENCE: dict[int, tuple[bytes, bytes, bytes]] = {}
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
-def test_any_bytes_give_a_named_finding_never_a_traceback(federation: Any, data: Any) -> None:  # noqa: F811
+def test_any_bytes_give_a_named_finding_never_a_traceback(federation: Any, data: Any) -> None:
     """Total: random bytes, or the real evidence with bytes changed, inserted or cut, is never ok and
     never raises."""
     home, counter, _, network = federation

@@ -33,7 +33,7 @@ from ledger.demo import simulated
 from ledger.domain.display import duration_text
 from ledger.signing import keys as ed25519
 from tests.scenario import organise_region
-from tests.web.conftest import CLOCK_START, Login, Pages, Server
+from tests.web.conftest import CLOCK_START, PHONE, Login, Pages, Server
 
 QINHUAI = "320104"
 TOWEL = "毛巾"  # organise_region's item: 30 minutes
@@ -198,6 +198,10 @@ def test_a_counter_redeems_for_a_member_of_another_region(server: Server, qinhua
     page.wait_for_selector("#message.flash-error")
     assert "党员所属地区没有这个党员编号" in page.inner_text("#message")
 
+    # the auditor: each region's evidence taken from its own pages, both checked offline on the demo's
+    _until_captured(qinhuai, [sent[0], sent[2]])
+    _audit_both_regions(server, qinhuai, pages, agreed=2)
+
     # offline, the device's queue takes this region's members only
     page.context.set_offline(True)
     _scan(page, qr)
@@ -238,3 +242,41 @@ def test_a_counter_redeems_for_a_member_of_another_region(server: Server, qinhua
     account = server.api("GET", f"/v1/members/{member_id}/balance")
     assert account["redeemed_minutes_total"] - redeemed_before == 2 * TOWEL_MINUTES
     assert account["balance_minutes"] == left
+
+
+def _until_captured(qinhuai: Region, redemption_ids: list[str]) -> None:
+    """The counter's captures run in the background: wait until both sides recorded each one."""
+    counter = qinhuai.token("counter")
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        statuses = [httpx.get(f"{qinhuai.base}/v1/redemptions/anywhere/{rid}", headers=counter, timeout=30)
+                    .json()["status"] for rid in redemption_ids]
+        if all(status == "captured" for status in statuses):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not captured in time: {statuses}")
+
+
+def _audit_both_regions(server: Server, qinhuai: Region, pages: Pages, *, agreed: int) -> None:
+    """秦淮区's administrator downloads its evidence from the 联盟地区 page, the demo's auditor downloads
+    the demo's from the audit page; both go into the auditor's offline check, at desktop and phone width."""
+    downloads = []
+    admin = pages.open(qinhuai.login_of("region"), start="/region/peers", base=qinhuai.base)
+    with admin.expect_download() as theirs:
+        admin.click("form[action='/audit/settlement/320102/evidence'] button")
+    downloads.append(theirs.value.path())
+    auditor = pages.open(server.login_of("auditor"), start="/audit")
+    with auditor.expect_download() as ours:
+        auditor.click(f"form[action='/audit/settlement/{QINHUAI}/evidence'] button")
+    downloads.append(ours.value.path())
+    auditor.set_input_files("#evidence-first", str(downloads[0]))
+    auditor.set_input_files("#evidence-second", str(downloads[1]))
+    auditor.click("#settlement-evidence form[action='/audit/settlement'] button[type=submit]")
+    auditor.wait_for_selector("#evidence-result")
+    result = auditor.inner_text("#evidence-result")
+    assert "两地证据均已核验，逐笔一致。" in result and f"{agreed} 笔一致" in result, result
+    assert auditor.is_hidden("#evidence-findings") or not auditor.query_selector("#evidence-findings")
+    auditor.locator("#settlement-evidence").scroll_into_view_if_needed()
+    pages.shot(auditor, "audit-settlement-evidence")
+    auditor.set_viewport_size(PHONE)
+    pages.shot(auditor, "audit-settlement-evidence-phone")

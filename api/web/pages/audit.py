@@ -253,7 +253,7 @@ async def settlement_audit(request: Request) -> Response:
     audit = await core.in_thread(audit_evidence, files[0], files[1], roots)
     checkpoint = await core.in_thread(_checkpoint, request, principal)
     return core.page(request, "audit.html", {**context, "checkpoint": checkpoint,
-                                             "evidence": evidence_view(audit, core.lang_of(request))},
+                                             "evidence": evidence_view(audit, core.lang_of(request), _names(ledger))},
                      principal=principal, title="审计核验")
 
 
@@ -264,6 +264,11 @@ def _peers(ledger: Any, principal: Any) -> list[dict[str, str]]:
     if not allowed(ledger, principal.actor, "settlement.read_evidence"):
         return []
     return [{"code": code, "name": peer.get("name", code)} for code, peer in sorted(ledger.get_region().peers.items())]
+
+
+def _names(ledger: Any) -> dict[str, str]:
+    region = ledger.get_region()
+    return {**{code: peer.get("name", code) for code, peer in region.peers.items()}, ledger.region_code: region.name}
 
 
 def _is_settlement(data: bytes) -> bool:
