@@ -14,7 +14,8 @@ from __future__ import annotations
 from uuid import UUID
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import Response
@@ -27,7 +28,7 @@ from api.policy import authorize
 from api.routers.federation import _client, federation_guard
 from api.routers.transfers import read_bounded_body
 from api.schemas.anywhere import RemoteRedemptionIn, RemoteRedemptionOut
-from ledger.application import Actor, anywhere, settlement
+from ledger.application import Actor, Ledger, anywhere, settlement
 from ledger.application.anywhere import RemoteResult
 from ledger.domain.errors import LedgerError
 
@@ -102,33 +103,48 @@ def void_anywhere(redemption_id: UUID, actor: ActorDep, services: ServicesDep) -
     return _out(ledger, record)
 
 
-@router.post(anywhere.FEDERATION_REDEMPTION_PATH, tags=["transfers 转移接续"], responses={
-    413: {**_example("request_too_large", "请求过大 / the request is too large"), "description": "过大 / too large"},
-    422: {**_example("anywhere_signature_invalid", "跨区兑换消息的签名无法核验。/ the signature does not verify"),
-          "description": "消息未通过核验，未作任何更改 / the message does not verify: nothing changed"},
-    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
-          "description": "同一地址请求过多 / too many requests from this address (Retry-After)"}},
+def _peer_responses(code: str, detail: str, refused: str) -> dict[int | str, dict[str, Any]]:
+    """What a no-login 通存通兑 route answers besides 200: too large, a message that does not verify
+    (`code`: nothing changed), too many requests from the caller's address."""
+    return {
+        413: {**_example("request_too_large", "请求过大 / the request is too large"), "description": "过大 / too large"},
+        422: {**_example(code, detail), "description": refused},
+        429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
+              "description": "同一地址请求过多 / too many requests from this address (Retry-After)"}}
+
+
+Checked = TypeVar("Checked")
+
+
+async def _answer_peer(request: Request, bytes_max: int, check: Callable[[Ledger, bytes], Checked],
+                       answer: Callable[[Ledger, bytes, Checked], bytes]) -> Response:
+    """What both no-login 通存通兑 routes do: admit the caller's address (the redemption bucket), read
+    the body within `bytes_max`, `check` it in a worker thread — outside the writer, so forgeries never
+    reach it — then `answer` inside the writer with the checked message; the answer's bytes as JSON."""
+    services = request.app.state.services
+    ledger = services.ledger
+    federation_guard(request.app).admit_redemption(_client(request))
+    message = await read_bounded_body(request, bytes_max)
+    checked = await run_in_threadpool(check, ledger, message)
+    answered = await run_in_threadpool(services.writer.submit, lambda: answer(ledger, message, checked))
+    return Response(answered, media_type="application/json")
+
+
+@router.post(anywhere.FEDERATION_REDEMPTION_PATH, tags=["transfers 转移接续"], responses=_peer_responses(
+    "anywhere_signature_invalid", "跨区兑换消息的签名无法核验。/ the signature does not verify",
+    "消息未通过核验，未作任何更改 / the message does not verify: nothing changed"),
              summary="答复他区柜台的跨区兑换请求 Answer another region's counter about a member of this region",
              description="无需登录：请求由已登记的对等地区的密钥签名。答复（冻结、扣减、释放或拒绝）由本地区签名；同一请求再发，"
                          "答复字节相同。/ No login: the request is signed by a registered peer region. The answer "
                          "(authorised, captured, released or refused) is signed by this region; the same request "
                          "again gets the same bytes.")
 async def federation_redemption(request: Request) -> Response:
-    services = request.app.state.services
-    ledger = services.ledger
-    federation_guard(request.app).admit_redemption(_client(request))
-    message = await read_bounded_body(request, anywhere.MESSAGE_BYTES_MAX)
-    checked = await run_in_threadpool(anywhere.check_request, ledger, message)  # forgeries never reach the writer
-    answer = await run_in_threadpool(services.writer.submit, lambda: anywhere.answer(ledger, message, checked))
-    return Response(answer, media_type="application/json")
+    return await _answer_peer(request, anywhere.MESSAGE_BYTES_MAX, anywhere.check_request, anywhere.answer)
 
 
-@router.post(settlement.FEDERATION_SETTLEMENT_PATH, tags=["transfers 转移接续"], responses={
-    413: {**_example("request_too_large", "请求过大 / the request is too large"), "description": "过大 / too large"},
-    422: {**_example("settlement_signature_invalid", "结算单的签名无法核验。/ the signature does not verify"),
-          "description": "结算单未通过核验，未作任何记录 / the statement does not verify: nothing recorded"},
-    429: {**_example("rate_limited", "请求过于频繁，请在 2 秒后重试 / too many requests: retry in 2 s"),
-          "description": "同一地址请求过多 / too many requests from this address (Retry-After)"}},
+@router.post(settlement.FEDERATION_SETTLEMENT_PATH, tags=["transfers 转移接续"], responses=_peer_responses(
+    "settlement_signature_invalid", "结算单的签名无法核验。/ the signature does not verify",
+    "结算单未通过核验，未作任何记录 / the statement does not verify: nothing recorded"),
              summary="与他区交换通存通兑结算单 Exchange settlement statements with another region",
              description="无需登录：结算单由已登记的对等地区的密钥签名。本地区按自己的日志核对后，答复本地区给该地区的签名结算单"
                          "及核对结论（一致笔数、双方应付分钟、争议明细），并记下这次对账的结论。/ No login: the statement is "
@@ -136,11 +152,5 @@ async def federation_redemption(request: Request) -> Response:
                          "with its own signed statement for that peer and the verdict (agreed count, minutes each "
                          "way, disputes); the verdict is recorded.")
 async def federation_settlement(request: Request) -> Response:
-    services = request.app.state.services
-    ledger = services.ledger
-    federation_guard(request.app).admit_redemption(_client(request))
-    statement = await read_bounded_body(request, settlement.STATEMENT_BYTES_MAX)
-    verdict = await run_in_threadpool(settlement.verify_statement, ledger, statement)  # forgeries never reach the writer
-    answer = await run_in_threadpool(services.writer.submit,
-                                     lambda: settlement.answer_exchange(ledger, statement, verdict))
-    return Response(answer, media_type="application/json")
+    return await _answer_peer(request, settlement.STATEMENT_BYTES_MAX, settlement.verify_statement,
+                              settlement.answer_exchange)

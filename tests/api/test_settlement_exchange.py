@@ -17,36 +17,20 @@ from fastapi.testclient import TestClient
 from api.main import create_app
 from api.settings import settings_for_tests
 from api.web.core import CSRF_FIELD
-from ledger.application import Ledger, anywhere, settlement, transfers
-from tests.api.test_settlement_web import _as_region
-from tests.api.world import World, build_world
-from tests.scenario import Region, add_member, organise_region, serve
+from ledger.application import anywhere, settlement
+from tests.api.regions import HOME, as_region, two_regions
+from tests.api.world import World
+from tests.scenario import Region
 
-HOME = "320104"
 PATH = settlement.FEDERATION_SETTLEMENT_PATH
 
 
 @pytest.fixture
 def regions() -> Iterator[tuple[TestClient, TestClient, World, Region]]:
     """Two services: this region (with counters) and a peer whose member redeemed here for 30 minutes."""
-    ledger = Ledger("memory:")
-    app = create_app(settings_for_tests(), ledger)
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as here:
-        world = build_world(app)
-        other = Ledger("memory:")
-        other.init_region(code=HOME, name="南京市秦淮区", province_key=world.root_key)
-        home = organise_region(other)
-        transfers.register_peer(ledger, transfers.region_card(other, address=f"http://{HOME}"))
-        transfers.register_peer(other, transfers.region_card(ledger, address="http://here"))
-        member = add_member(home, name="秦淮党员")
-        serve(home, member, 120)
-        anywhere.redeem_at_counter(ledger, actor=world.a.counter, member_id=member.actor_id, home=HOME,
-                                   redemption_id=uuid4(), items=[(world.a.item_id, 1)],
-                                   post=lambda url, body: (200, anywhere.answer(other, body)))
-        with TestClient(create_app(settings_for_tests(), other), raise_server_exceptions=False) as there:
+    with two_regions() as (here, world, home):
+        with TestClient(create_app(settings_for_tests(), home.ledger), raise_server_exceptions=False) as there:
             yield here, there, world, home
-        other.close()
-    ledger.close()
 
 
 def _to(client: TestClient) -> Any:
@@ -125,7 +109,7 @@ def test_a_statement_signed_by_this_region_itself_is_not_a_peers(regions: Any) -
 
 def test_the_peers_page_button_settles_and_shows_the_last_settlement(regions: Any, monkeypatch: Any) -> None:
     here, there, world, home = regions
-    csrf = _as_region(here, world)
+    csrf = as_region(here, world)
     assert "尚未对账" in here.get("/region/peers").text
     monkeypatch.setattr("api.peer_http.post_settlement", _to(there))
     page = here.post(f"/region/peers/{HOME}/exchange", data={CSRF_FIELD: csrf})
@@ -136,7 +120,7 @@ def test_the_peers_page_button_settles_and_shows_the_last_settlement(regions: An
 
 def test_the_button_says_in_chinese_when_the_peer_does_not_answer(regions: Any, monkeypatch: Any) -> None:
     here, there, world, home = regions
-    csrf = _as_region(here, world)
+    csrf = as_region(here, world)
 
     def down(url: str, body: bytes) -> tuple[int, bytes]:
         raise OSError("connection refused")

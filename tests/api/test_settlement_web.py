@@ -12,52 +12,24 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import settings_for_tests
 from api.web.core import CSRF_FIELD, SESSION_COOKIE, csrf_token
-from ledger.application import Ledger, anywhere, settlement, transfers
+from ledger.application import anywhere, settlement
 from ledger.signing.canonical import canonical_bytes
-from tests.api.world import World, build_world
-from tests.scenario import Region, add_member, organise_region, serve
-
-HOME = "320104"
+from tests.api.regions import HOME, as_region, two_regions
+from tests.api.world import World
+from tests.scenario import Region
 
 
 @pytest.fixture
 def regions() -> Iterator[tuple[TestClient, World, Region]]:
     """This region (the app's, with counters) and a peer whose member redeemed here for 30 minutes."""
-    ledger = Ledger("memory:")
-    app = create_app(settings_for_tests(), ledger)
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as client:
-        world = build_world(app)
-        other = Ledger("memory:")
-        other.init_region(code=HOME, name="南京市秦淮区", province_key=world.root_key)
-        home = organise_region(other)
-        transfers.register_peer(ledger, transfers.region_card(other, address=f"http://{HOME}"))
-        transfers.register_peer(other, transfers.region_card(ledger, address="http://here"))
-        member = add_member(home, name="秦淮党员")
-        serve(home, member, 120)
-
-        def post(url: str, body: bytes) -> tuple[int, bytes]:
-            return 200, anywhere.answer(other, body)
-
-        anywhere.redeem_at_counter(ledger, actor=world.a.counter, member_id=member.actor_id, home=HOME,
-                                   redemption_id=uuid4(), items=[(world.a.item_id, 1)], post=post)
+    with two_regions() as (client, world, home):
         yield client, world, home
-        other.close()
-    ledger.close()
-
-
-def _as_region(client: TestClient, world: World) -> str:
-    token = world.tokens[world.region.actor_id]
-    client.cookies.clear()
-    client.cookies.set(SESSION_COOKIE, token)
-    return csrf_token(token)
 
 
 def test_the_peers_page_shows_both_ways_and_a_peers_statement_is_checked(regions: Any) -> None:
     client, world, home = regions
-    csrf = _as_region(client, world)
+    csrf = as_region(client, world)
     page = client.get("/region/peers")
     assert page.status_code == 200
     row = page.text[page.text.index("南京市秦淮区"):]
@@ -89,7 +61,7 @@ def test_the_peers_page_shows_both_ways_and_a_peers_statement_is_checked(regions
 ])
 def test_a_bad_statement_file_is_refused_in_chinese(regions: Any, content: bytes, message: str) -> None:
     client, world, _ = regions
-    csrf = _as_region(client, world)
+    csrf = as_region(client, world)
     answer = client.post("/region/peers/settlement", data={CSRF_FIELD: csrf},
                          files={"file": ("s.json", content, "application/json")})
     assert answer.status_code == 422 and message in answer.text
