@@ -237,42 +237,14 @@ def settlement_view(peers: dict[str, dict[str, str]], verdict: Any) -> dict[str,
             "we_owe_minutes": verdict.agreed_minutes_we_owe, "disputes": verdict.disputes}
 
 
-# The auditor's offline check of two regions' settlement evidence: each finding's words (its code is stable).
-EVIDENCE_FINDINGS: dict[str, tuple[str, str]] = {
-    "root_key_missing": ("缺少省级根公钥。", "No root public key was given."),
-    "evidence_unreadable": ("无法读取证据包：已损坏、被改动或格式不对。",
-                            "The evidence cannot be read: damaged, edited or not evidence."),
-    "settlement_unreadable": ("证据包中的结算单无法读取。", "The statement in the evidence cannot be read."),
-    "settlement_unknown_region": ("结算单的出具地区不是有效的地区代码。", "The statement names no valid issuing region."),
-    "settlement_wrong_region": ("结算单的对方地区不是有效的地区代码。", "The statement names no valid other region."),
-    "settlement_totals_mismatch": ("结算单的合计与其明细不符。", "The statement's totals are not the sums of its entries."),
-    "key_untrusted": ("结算单的签名密钥不是经根公钥认证的该地区密钥。",
-                      "The statement is not signed by a region key the root certified."),
-    "statement_signature_invalid": ("结算单的签名无法核验（出具后被改动）。",
-                                    "The statement's signature does not verify (changed after signing)."),
-    "checkpoint_invalid": ("结算单所附检查点不是该地区签署的，或与结算单不符。",
-                           "The statement's checkpoint is not signed by the region, or names another tree."),
-    "event_not_in_log": ("某条事件未被证明收录在该地区的日志中。", "An event is not proven to be in the region's log."),
-    "event_invalid": ("某条事件的签名或签名密钥无法核验。", "An event's signature or signing key does not verify."),
-    "entry_unproven": ("结算单所列的一笔兑换没有对应的已签名扣减记录。",
-                       "A redemption the statement lists is not backed by its signed capture."),
-    "evidence_extra_event": ("证据包含有与结算单无关的事件。", "The evidence holds an event that backs no entry."),
-    "evidence_not_a_pair": ("两个证据包不是两个地区互相出具的。", "The two files are not two regions' statements to each other."),
-    "answer_key_untrusted": ("兑换地保存的归属地答复不是归属地经认证的密钥签名的。",
-                             "An answer the counter region kept is not signed by a certified key of the home region."),
-    "answer_signature_invalid": ("兑换地保存的归属地答复签名无法核验。",
-                                 "An answer the counter region kept does not verify."),
-}
-
-
 def evidence_view(audit: Any, lang: str, names: dict[str, str]) -> dict[str, Any]:
     """What the auditor page shows of `ledger.verification.settlement.audit_evidence` (`names`: the
     regions this one knows, by code; any other is shown by its code)."""
-    english = lang == "en"
+    from api.catalogue import code_message
 
     def words(code: str) -> str:
-        zh, en = EVIDENCE_FINDINGS.get(code, ("核验未通过。", "The check failed."))
-        return en if english else zh
+        zh, en = code_message(code)
+        return en if lang == "en" else zh
 
     return {"ok": audit.ok, "agreed": audit.agreed, "agreed_minutes": sorted(audit.agreed_minutes.items()),
             "names": {code: f"{name}（{code}）" for code, name in names.items()},

@@ -242,12 +242,12 @@ STATEMENT_CHANGES = [
     (lambda b: b.update(as_home=b["as_home"] * 2), "settlement_unreadable"),  # duplicate ids
     (lambda b: b["as_home"][0].__setitem__(1, -30), "settlement_unreadable"),
     (lambda b: b["as_home"][0].__setitem__(1, 2**53 + 1), "settlement_unreadable"),
-    (lambda b: b["as_home"][0].__setitem__(2, 0), "settlement_unreadable"),
+    (lambda b: b["as_home"][0].__setitem__(2, -1), "settlement_unreadable"),  # a leaf index is from 0
     (lambda b: b.update(as_counter={"a": 1}), "settlement_unreadable"),
     (lambda b: b["totals"].update(as_home_minutes=1), "settlement_totals_mismatch"),
     (lambda b: b["totals"].update(net_minutes=0), "settlement_totals_mismatch"),
     (lambda b: b.update(totals=None), "settlement_totals_mismatch"),
-    (lambda b: b["as_home"][0].__setitem__(2, b["checkpoint"]["size"] + 1), "settlement_unreadable"),
+    (lambda b: b["as_home"][0].__setitem__(2, b["checkpoint"]["size"]), "settlement_unreadable"),  # not in the tree
     (lambda b: b.update(checkpoint="x"), "settlement_unreadable"),
     (lambda b: b.update({"from": COUNTER}), "settlement_unknown_region"),  # its own statement back to itself
 ]
