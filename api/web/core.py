@@ -187,6 +187,22 @@ class TooLarge(ApiError):
     code = "request_too_large"
 
 
+async def read_upload_form(request: Request, bytes_max: int, too_large: str) -> FormData:
+    """A posted multipart form with files (at most `bytes_max` in all), after the CSRF check."""
+    if int(request.headers.get("content-length") or 0) > bytes_max:
+        raise InvalidInput(too_large)
+    form = await request.form(max_part_size=64 * 1024)
+    value = form.get(CSRF_FIELD)
+    check_csrf(request, value if isinstance(value, str) else None)
+    return form
+
+
+def download(data: bytes, filename: str, media_type: str = "application/json") -> Response:
+    """A file to save (never cached: statements, certificates and cards are signed when asked for)."""
+    return Response(data, media_type=media_type, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"})
+
+
 def commands_for(request: Request, principal: Principal, *, path: str, idempotency_key: str | None = None,
                  method: str = "POST") -> Commands:
     """The API's command runner for this principal. `path` is the API path the same command has, so

@@ -162,11 +162,8 @@ def audit_page(request: Request) -> Response:
 @router.post("/audit")
 async def verify_upload(request: Request) -> Response:
     principal = core.require_principal(request)
-    if int(request.headers.get("content-length") or 0) > UPLOAD_BYTES_MAX:
-        raise InvalidInput(f"the file is larger than {UPLOAD_BYTES_MAX // (1024 * 1024)} MB")
-    form = await request.form(max_part_size=64 * 1024)
-    sent = form.get(core.CSRF_FIELD)
-    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    form = await core.read_upload_form(request, UPLOAD_BYTES_MAX,
+                                       f"the file is larger than {UPLOAD_BYTES_MAX // (1024 * 1024)} MB")
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise InvalidInput("choose a certificate or bundle file")
@@ -205,9 +202,7 @@ async def settlement_evidence(request: Request, code: str) -> Response:
     authorize(ledger, principal.actor, "settlement.read_evidence")
     evidence = await core.in_thread(core.services(request).writer.submit,
                                     lambda: settlement.make_evidence(ledger, code))
-    return Response(evidence, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="settlement-evidence-{ledger.region_code}-{code}.json"',
-        "Cache-Control": "no-store"})
+    return core.download(evidence, f"settlement-evidence-{ledger.region_code}-{code}.json")
 
 
 EVIDENCE_BYTES_MAX = UPLOAD_BYTES_MAX // 2  # two files in one upload
@@ -220,11 +215,8 @@ async def settlement_audit(request: Request) -> Response:
     from ledger.verification.settlement import audit_evidence
 
     principal = core.require_principal(request)
-    if int(request.headers.get("content-length") or 0) > UPLOAD_BYTES_MAX:
-        raise InvalidInput(f"the files are larger than {UPLOAD_BYTES_MAX // (1024 * 1024)} MB together")
-    form = await request.form(max_part_size=64 * 1024)
-    sent = form.get(core.CSRF_FIELD)
-    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    form = await core.read_upload_form(request, UPLOAD_BYTES_MAX,
+                                       f"the files are larger than {UPLOAD_BYTES_MAX // (1024 * 1024)} MB together")
     ledger = core.ledger_of(request)
     other_root = core.field(form, "other_root", required=False, chars_max=100)
     files = []

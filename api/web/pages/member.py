@@ -513,11 +513,9 @@ def certificate_file(request: Request, token: str, name: str) -> Response:
     _principal, me = _me(request)
     issued = _shelf(request).get(token, me)
     if name == f"{issued.number}.json":
-        return Response(issued.bundle, media_type="application/json", headers={
-            "Content-Disposition": f'attachment; filename="{issued.number}.json"', "Cache-Control": "no-store"})
+        return core.download(issued.bundle, f"{issued.number}.json")
     if name == f"{issued.number}.pdf":
         display = core.ledger_of(request).get_region().display_name
         data = render_certificate_pdf(issued.verified, display_name=display)
-        return Response(data, media_type="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="{issued.number}.pdf"', "Cache-Control": "no-store"})
+        return core.download(data, f"{issued.number}.pdf", "application/pdf")
     raise NotFound("no such file")

@@ -59,7 +59,7 @@ from api.web.present import settlement_view
 from ledger.domain.calendar import HOLIDAYS_PER_YEAR_MAX, WORKDAYS_PER_YEAR_MAX
 from ledger.domain.display import ASSURANCE_TEXT
 from ledger.application import settlement
-from ledger.domain.errors import InvalidInput, NotFound, NotPermitted
+from ledger.domain.errors import NotFound, NotPermitted
 from ledger.domain.limits import (
     CALENDAR_SOURCE_CHARS_MAX,
     DISPLAY_NAME_CHARS_MAX,
@@ -760,8 +760,7 @@ def own_card(request: Request) -> Response:
     authorize(ledger, principal.actor, "region.card")
     card = transfers.region_card(ledger, address=core.services(request).settings.public_url)
     body = json.dumps(card, ensure_ascii=False, indent=2) + "\n"
-    return Response(body.encode("utf-8"), media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="region-card-{card["code"]}.json"', "Cache-Control": "no-store"})
+    return core.download(body.encode("utf-8"), f"region-card-{card['code']}.json")
 
 
 @router.post("/region/peers")
@@ -788,27 +787,19 @@ STATEMENT_BYTES_MAX = settlement.STATEMENT_BYTES_MAX
 async def settlement_statement(request: Request, code: str) -> Response:
     """This region's signed settlement statement with a peer (a download; a checkpoint is signed for it)."""
     principal = _admin(request)
-    form = await core.read_form(request)
-    sent = form.get(core.CSRF_FIELD)
-    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    await core.read_form(request)
     ledger = core.ledger_of(request)
     authorize(ledger, principal.actor, "settlement.make")
     statement = await core.in_thread(core.services(request).writer.submit,
                                      lambda: settlement.make_statement(ledger, code))
-    return Response(statement, media_type="application/json", headers={
-        "Content-Disposition": f'attachment; filename="settlement-{ledger.region_code}-{code}.json"',
-        "Cache-Control": "no-store"})
+    return core.download(statement, f"settlement-{ledger.region_code}-{code}.json")
 
 
 @router.post("/region/peers/settlement")
 async def settlement_verify(request: Request) -> Response:
     """Check a peer's statement against this region's log: what agrees, and each redemption in dispute."""
     principal = _admin(request)
-    if int(request.headers.get("content-length") or 0) > STATEMENT_BYTES_MAX:
-        raise InvalidInput("the statement file is too large")
-    form = await request.form(max_part_size=64 * 1024)
-    sent = form.get(core.CSRF_FIELD)
-    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    form = await core.read_upload_form(request, STATEMENT_BYTES_MAX, "the statement file is too large")
     ledger = core.ledger_of(request)
     authorize(ledger, principal.actor, "settlement.read")
     upload = form.get("file")
@@ -830,9 +821,7 @@ async def settlement_exchange(request: Request, code: str) -> Response:
     """对账 with a peer over HTTP: send this region's statement, check the one it answers with; the page
     shows this region's verdict (and the last 对账 in the table)."""
     principal = _admin(request)
-    form = await core.read_form(request)
-    sent = form.get(core.CSRF_FIELD)
-    core.check_csrf(request, sent if isinstance(sent, str) else None)
+    await core.read_form(request)
     ledger = core.ledger_of(request)
     authorize(ledger, principal.actor, "settlement.make")
     authorize(ledger, principal.actor, "settlement.read")
