@@ -138,6 +138,9 @@ POLICY: dict[str, Rule] = {
     "activity.scan":             Rule(Kind.ACTIVITY, {M: O}, "扫码签到签退 check in or out by scanning the code"),
     "activity.scan_member":      Rule(Kind.ACTIVITY, {C: O}, "扫党员码签到 check a member in or out by their code"),
     "activity.group_entry":      Rule(Kind.ACTIVITY, {C: O}, "团体录入 check a group in or out"),
+    "activity.register_device":  Rule(Kind.NONE, {C: A}, "登记签到设备密钥 register the community's venue device key "
+                                                         "(certified by the region)"),
+    "activity.sync_offline":     Rule(Kind.ACTIVITY, {C: O}, "同步离线扫码 sync a scan the venue device took offline"),
     # -- suggestions (建议) ---------------------------------------------------------------------
     "suggestion.read":           Rule(Kind.SUGGESTION, {R: A, AUD: A, M: O, C: O}, "查看建议 read a suggestion"),
     "suggestion.adopt":          Rule(Kind.SUGGESTION, {C: O}, "采纳建议 adopt a suggestion"),

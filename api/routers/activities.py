@@ -20,16 +20,23 @@ from api.schemas.activities import (
     CheckinCodeOut,
     GroupEntryIn,
     MemberScanIn,
+    OfflineScanIn,
+    OfflineScanOut,
     PresenceShareIn,
     ScanIn,
     ScanOut,
     ScansOut,
     activity_out,
+    offline_scan_out,
     scan_out,
 )
+from api.routers.offline import device_key_out
+from api.schemas.offline import DeviceKeyIn, DeviceKeyOut
 from api.routers.region import run_setting
 from api.schemas.common import DoneOut, IdOut
 from ledger.domain.base import utc_now
+from ledger.domain.keys import Key
+from ledger.signing import keys as ed25519
 from ledger.verification.checkin_code import seconds_left
 
 router = APIRouter(tags=["activities 签到签退"])
@@ -125,3 +132,35 @@ def close(activity_id: UUID, commands: CommandsDep) -> object:
 def set_presence_share(body: PresenceShareIn, commands: CommandsDep) -> object:
     return run_setting(commands, "region.set_presence_share", body, commands.services.ledger.set_presence_share,
                        percent=body.percent)
+
+
+# -- the venue device offline (issue #15 part 2): its own key, scans signed offline and synced later ----
+@router.post("/v1/activities/device-keys", status_code=201, response_model=DeviceKeyOut, responses=COMMAND_RESPONSES,
+             summary="登记签到设备密钥 Register the venue device's key",
+             description="社区的签到设备（组织方手机或平板）在浏览器中生成 Ed25519 密钥对（私钥不可导出），联网时由社区登录"
+                         "提交公钥，由地区认证登记；同一公钥再次提交返回原登记。/ The venue device makes its key pair in "
+                         "the browser; the community's login submits the public key once, online, and the region "
+                         "certifies it. The same key again returns its registration.")
+def register_venue_device(body: DeviceKeyIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+
+    def call() -> Key:
+        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key), label=body.label)
+        return ledger.device_key(actor=actor, key_id=key_id)
+
+    return commands.run(action="activity.register_device", body=body, status_code=201, alone=True,
+                        present=device_key_out, call=call)
+
+
+@router.post("/v1/activities/{activity_id}/offline-scans", response_model=OfflineScanOut,
+             responses=COMMAND_RESPONSES, summary="同步离线扫码 Sync a scan taken offline",
+             description="签到设备离线时扫党员码并以设备密钥签名，联网后按序逐条同步：服务端核对设备密钥（本社区登记且未吊销）"
+                         "与签名、活动（本社区、未结束）、党员（在本社区报到），按扫码时间签到或签退；同一 scan_id 重复同步"
+                         "返回原结果（applied=false）。/ Re-checks the device key and signature, the activity and the "
+                         "member, and checks in or out as at the scan's time; the same scan id again gets the "
+                         "original answer.")
+def sync_offline_scan(activity_id: UUID, body: OfflineScanIn, commands: CommandsDep) -> object:
+    record: dict[str, Any] = body.record.model_dump()
+    return _on_activity(commands, "activity.sync_offline", activity_id, body=body, present=offline_scan_out,
+                        call=lambda ledger, actor: ledger.sync_offline_scan(
+                            actor=actor, activity_id=activity_id, record=record, signature=ed25519.unb64(body.signature)))

@@ -55,9 +55,9 @@ def register_device_key(body: DeviceKeyIn, commands: CommandsDep) -> object:
     ledger, actor = commands.services.ledger, commands.actor
 
     def call() -> Key:
-        key_id = ledger.register_counter_device(actor=actor, public_key=ed25519.unb64(body.public_key),
+        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key),
                                                 label=body.label)
-        return ledger.counter_device_key(actor=actor, key_id=key_id)
+        return ledger.device_key(actor=actor, key_id=key_id)
 
     return commands.run(action="counter.register_device", body=body, status_code=201, alone=True,
                         present=device_key_out, call=call)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -125,3 +125,36 @@ class PresenceShareIn(StrictIn):
     reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["依据区文明办2026年第3号通知"])
 
 
+
+
+class OfflineScanRecordIn(StrictIn):
+    """离线扫码记录（ledger/signing/offline.py 定义的字段，原样签名）/ an offline scan as the device signed it."""
+
+    scan_id: str = Field(min_length=36, max_length=36)
+    region: str = Field(min_length=6, max_length=6)
+    community: str = Field(min_length=36, max_length=36)
+    activity: str = Field(min_length=36, max_length=36)
+    device_key_id: str = Field(min_length=32, max_length=32)
+    member: str = Field(min_length=36, max_length=36)
+    action: Literal["in", "out"]
+    scanned_at: str = Field(min_length=20, max_length=27, description="UTC, ISO 8601 (toISOString)")
+
+
+class OfflineScanIn(StrictIn):
+    """同步一次离线扫码 / sync one scan the venue device took offline."""
+
+    record: OfflineScanRecordIn
+    signature: str = Field(min_length=88, max_length=88, pattern=r"^[A-Za-z0-9+/]{86}==$",
+                           description="设备对记录规范字节的 Ed25519 签名（base64）/ the device's signature, base64")
+
+
+class OfflineScanOut(BaseModel):
+    """同步结果（重复同步返回原结果，applied=false）/ what the scan did (a retry: the same, applied=false)."""
+
+    scan_id: UUID
+    applied: bool
+    result: ScanOut
+
+
+def offline_scan_out(synced: Any) -> OfflineScanOut:
+    return OfflineScanOut(scan_id=synced.scan_id, applied=synced.applied, result=scan_out(synced.result))

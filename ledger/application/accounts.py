@@ -3,25 +3,20 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any, Sequence
 from uuid import UUID
 
 
-from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
     DeviceKeyRevoked,
-    DeviceKeyUnknown,
     DeviceSignatureInvalid,
     InvalidInput,
-    NotFound,
     OfflineItemUnknown,
     OfflineRecordInvalid,
 )
-from ledger.domain.keys import Key
 from ledger.domain.organisations import Community, Counter
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.limits import (
@@ -32,13 +27,16 @@ from ledger.domain.limits import (
 )
 from ledger.domain.values import Role, local_date
 from ledger.signing import keys as ed25519
-from ledger.signing.offline import LINE_FIELDS, RECORD_FIELDS, offline_redemption_bytes
+from ledger.signing.offline import (
+    KEY_ID_TEXT,
+    LINE_FIELDS,
+    RECORD_FIELDS,
+    UUID_TEXT,
+    offline_redemption_bytes,
+    parse_instant,
+)
 from ledger.application.core import Actor, LedgerCore, RedemptionResult
 
-DEVICE_CLOCK_SKEW_MAX = timedelta(minutes=10)  # a device's clock a little ahead of the ledger's is not a forgery
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_KEY_ID = re.compile(r"^[0-9a-f]{32}$")
-_INSTANT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")
 
 
 @dataclass(frozen=True)
@@ -75,17 +73,15 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     if not isinstance(record, Mapping) or set(record) != RECORD_FIELDS:
         raise bad(f"must have exactly the fields {sorted(RECORD_FIELDS)}")
     for name in ("redemption_id", "counter", "member"):
-        if not isinstance(record[name], str) or not _UUID.fullmatch(record[name]):
+        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
             raise bad(f"has a malformed {name}")
-    if not isinstance(record["device_key_id"], str) or not _KEY_ID.fullmatch(record["device_key_id"]):
+    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
         raise bad("has a malformed device_key_id")
     if record["region"] != region_code:
         raise bad("was made for another region")
     created = record["created_at"]
     try:
-        if not isinstance(created, str) or not _INSTANT.fullmatch(created):
-            raise ValueError(created)
-        created_at = datetime.fromisoformat(created.replace("Z", "+00:00")).astimezone(timezone.utc)
+        created_at = parse_instant(created)
     except ValueError:  # the shape of an instant that is none (month 13, 30 February)
         raise bad("has a malformed created_at (UTC, ISO 8601)") from None
     minutes = record["minutes"]
@@ -96,7 +92,7 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     for item in items:
         if not isinstance(item, Mapping) or set(item) != LINE_FIELDS:
             raise bad(f"has a line without exactly the fields {sorted(LINE_FIELDS)}")
-        if not isinstance(item["item_id"], str) or not _UUID.fullmatch(item["item_id"]):
+        if not isinstance(item["item_id"], str) or not UUID_TEXT.fullmatch(item["item_id"]):
             raise bad("has a malformed item_id")
         quantity, price = item["quantity"], item["price_minutes"]
         if type(quantity) is not int or not 1 <= quantity <= QUANTITY_MAX:
@@ -153,17 +149,6 @@ class AccountUseCases(LedgerCore):
 
 
     # -- offline capture at the counter (离线兑换, issue #15) ----------------------------------------
-    def counter_device_key(self, *, actor: Actor, key_id: str) -> Key:
-        """One of the counter's device keys (NotFound for anyone else's)."""
-        self._require_role(actor, Role.COUNTER)
-        try:
-            key = self.get_key(key_id)
-        except NotFound:
-            raise DeviceKeyUnknown(f"device key {key_id} is not registered") from None
-        if key.owner_id != actor.actor_id or key.role != Role.COUNTER.value:
-            raise DeviceKeyUnknown(f"device key {key_id} is not a key of this counter")
-        return key
-
     def sync_offline_redemption(self, *, actor: Actor, record: Mapping[str, Any], signature: bytes,
                                 request_id: str | None = None) -> OfflineSyncResult:
         """Apply a redemption a counter device captured and signed while offline, re-checking every rule:
@@ -179,7 +164,7 @@ class AccountUseCases(LedgerCore):
         parsed = _read_offline_record(record, self.region_code)
         if parsed.counter_id != actor.actor_id:
             raise OfflineRecordInvalid("the offline record was made at another counter")
-        key = self.counter_device_key(actor=actor, key_id=parsed.device_key_id)
+        key = self.device_key(actor=actor, key_id=parsed.device_key_id)
         public = ed25519.load_public(key.public_key)
         if len(signature) != ed25519.SIGNATURE_BYTES or not ed25519.verify(
                 public, signature, offline_redemption_bytes(dict(record))):
@@ -196,9 +181,7 @@ class AccountUseCases(LedgerCore):
         if parsed.redemption_id not in account.redemptions:  # a retry is answered whatever happened since
             if key.revoked_at is not None:
                 raise DeviceKeyRevoked(f"device key {key.key_id} is revoked")
-            now = CLOCK.get()()
-            if not key.created_on - DEVICE_CLOCK_SKEW_MAX <= parsed.created_at <= now + DEVICE_CLOCK_SKEW_MAX:
-                raise OfflineRecordInvalid("the offline record is dated before its device key or in the future")
+            self.check_device_moment(key, parsed.created_at, "record")
         region = self.get_region()
         bound = min(region.offline_minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX)
         applied, outcome = account.redeem_offline(

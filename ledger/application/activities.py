@@ -4,9 +4,10 @@ sessions drafted from presence with `Assurance.CHECKED_IN`. Certification works 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate
@@ -18,6 +19,9 @@ from ledger.domain.base import CLOCK
 from ledger.domain.errors import (
     AlreadyExists,
     CheckinCodeWrongActivity,
+    DeviceKeyRevoked,
+    DeviceSignatureInvalid,
+    OfflineRecordInvalid,
     InvalidInput,
     MemberNotRegisteredHere,
     NotFound,
@@ -28,6 +32,7 @@ from ledger.domain.organisations import Community
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Assurance, Role, stable_id
 from ledger.signing import keys as ed25519
+from ledger.signing.offline import KEY_ID_TEXT, SCAN_FIELDS, UUID_TEXT, offline_scan_bytes, parse_instant
 from ledger.verification import checkin_code
 
 
@@ -43,6 +48,16 @@ class ScanResult:
     outcome: str | None = None
     session_id: UUID | None = None
     share_min_percent: int = 0
+
+
+@dataclass(frozen=True)
+class OfflineScanResult:
+    """What the ledger answers a venue device syncing one offline scan (the same for a retry, `applied`
+    False then): the scan's effect, as the activity now records it for the member."""
+
+    scan_id: UUID
+    result: ScanResult
+    applied: bool
 
 
 ACTIVITIES_LISTED_MAX = 50  # a community's page lists its latest activities
@@ -275,3 +290,85 @@ class ActivityUseCases(LedgerCore):
                 if len(found) >= limit:
                     break
         return found
+
+    # -- scans the organiser's venue device took offline (issue #15 part 2) ----------------------------
+    def sync_offline_scan(self, *, actor: Actor, activity_id: UUID, record: Mapping[str, Any],
+                          signature: bytes) -> OfflineScanResult:
+        """Apply a scan of a member's code that the community's venue device took and signed while offline,
+        re-checking every rule: the record's shape, the device key (a registered key of this community,
+        unrevoked) and its signature over `offline_scan_bytes(record)`, the activity (this community's,
+        still open), the member (registered with it), and check-in/check-out as if scanned then (presence
+        counts from the scan's time). Exactly once per scan id: a retry gets the original answer."""
+        self._require_role(actor, Role.COMMUNITY)
+        parsed = _read_scan(record, self.region_code)
+        if parsed.community_id != actor.actor_id or parsed.activity_id != activity_id:
+            raise OfflineRecordInvalid("the offline scan was made for another community or activity")
+        key = self.device_key(actor=actor, key_id=parsed.device_key_id)
+        if len(signature) != ed25519.SIGNATURE_BYTES or not ed25519.verify(
+                ed25519.load_public(key.public_key), signature, offline_scan_bytes(dict(record))):
+            raise DeviceSignatureInvalid("the device's signature does not match the scan")
+        activity = self._own_activity(actor, parsed.activity_id)
+        synced = activity.synced_scan(parsed.scan_id)
+        if synced is not None:  # a retry after a lost answer: what that scan did, whatever happened since
+            if synced["member_id"] != parsed.member_id or synced["action"] != parsed.action:
+                raise OfflineRecordInvalid("another scan was synced under this scan id")
+            return OfflineScanResult(parsed.scan_id, self._scan_outcome(activity, parsed.member_id,
+                                                                        parsed.action), applied=False)
+        if key.revoked_at is not None:
+            raise DeviceKeyRevoked(f"device key {key.key_id} is revoked")
+        self.check_device_moment(key, parsed.scanned_at, "scan")
+        self._attendee(activity, parsed.member_id)
+        activity.sync_scan(scan_id=parsed.scan_id, member_id=parsed.member_id, action=parsed.action,
+                           at=parsed.scanned_at, device_key_id=key.key_id, device_signature=ed25519.b64(signature))
+        session: ServiceSession | None = None
+        if parsed.action == "in":
+            activity.check_in(member_id=parsed.member_id, at=parsed.scanned_at, method=rules.BY_DEVICE_OFFLINE)
+            result = ScanResult(activity.id, parsed.member_id, "checked_in")
+        else:
+            result, session = self._check_out(activity, parsed.member_id, parsed.scanned_at, rules.BY_DEVICE_OFFLINE,
+                                              self.get_region().presence_share_min_percent)
+        self._commit(actor, None, activity, *([session] if session is not None else []))
+        return OfflineScanResult(parsed.scan_id, result, applied=True)
+
+    @staticmethod
+    def _scan_outcome(activity: Activity, member_id: UUID, action: str) -> ScanResult:
+        entry = activity.attendance.get(member_id, {})
+        if action == "in":
+            return ScanResult(activity.id, member_id, "checked_in")
+        return ScanResult(activity.id, member_id, "checked_out", int(entry.get("presence_minutes") or 0),
+                          entry.get("outcome"), entry.get("session_id"))
+
+
+@dataclass(frozen=True)
+class _OfflineScan:
+    scan_id: UUID
+    community_id: UUID
+    activity_id: UUID
+    member_id: UUID
+    device_key_id: str
+    action: str
+    scanned_at: datetime
+
+
+def _read_scan(record: Mapping[str, Any], region_code: str | None) -> _OfflineScan:
+    """The offline scan's shape, checked before anything else reads it (ledger/signing/offline.py)."""
+    def bad(why: str) -> OfflineRecordInvalid:
+        return OfflineRecordInvalid(f"the offline scan {why}")
+
+    if not isinstance(record, Mapping) or set(record) != SCAN_FIELDS:
+        raise bad(f"must have exactly the fields {sorted(SCAN_FIELDS)}")
+    for name in ("scan_id", "community", "activity", "member"):
+        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
+            raise bad(f"has a malformed {name}")
+    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
+        raise bad("has a malformed device_key_id")
+    if record["region"] != region_code:
+        raise bad("was made for another region")
+    if record["action"] not in ("in", "out"):
+        raise bad("has an action other than in or out")
+    try:
+        scanned_at = parse_instant(record["scanned_at"])
+    except ValueError:
+        raise bad("has a malformed scanned_at (UTC, ISO 8601)") from None
+    return _OfflineScan(UUID(record["scan_id"]), UUID(record["community"]), UUID(record["activity"]),
+                        UUID(record["member"]), record["device_key_id"], record["action"], scanned_at)

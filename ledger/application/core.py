@@ -25,6 +25,8 @@ from ledger.domain.base import CLOCK
 from ledger.domain.calendar import WorkCalendar
 from ledger.domain.errors import (
     ConcurrentUpdate,
+    DeviceKeyUnknown,
+    OfflineRecordInvalid,
     KeyRevoked,
     MemberKeyLocked,
     NotFound,
@@ -52,6 +54,7 @@ SIGNER_ATTRIBUTE = "_signer"
 CHAIN_HEAD = "_chain_head"  # kept on each aggregate by ledger.domain.base (eventsourcing's protocols do not know it)
 CLIENT_SIGNATURE_AGE_MAX = timedelta(minutes=5)  # prepared statements expire: the chain moves on
 CLIENT_CLOCK_SKEW_MAX = timedelta(seconds=5)
+DEVICE_CLOCK_SKEW_MAX = timedelta(minutes=10)  # a device's clock a little ahead of the ledger's is not a forgery
 A = TypeVar("A", bound=Aggregate)
 
 # the refusal for a role acting on a member who is not its own (ownership.owns_member); other roles
@@ -413,6 +416,23 @@ class LedgerCore(Application[UUID]):
 
     def get_key(self, key_id: str) -> Key:
         return self._get(Key.create_id(key_id), Key)
+
+    def device_key(self, *, actor: Actor, key_id: str) -> Key:
+        """One of the actor's device keys (DeviceKeyUnknown for anyone else's)."""
+        self._require_role(actor, Role.COUNTER, Role.COMMUNITY)
+        try:
+            key = self.get_key(key_id)
+        except NotFound:
+            raise DeviceKeyUnknown(f"device key {key_id} is not registered") from None
+        if key.owner_id != actor.actor_id or key.role != actor.role.value:
+            raise DeviceKeyUnknown(f"device key {key_id} is not a key of this {actor.role.value}")
+        return key
+
+    @staticmethod
+    def check_device_moment(key: Key, moment: datetime, what: str) -> None:
+        """An offline record is dated while its device key existed and not in the future (with skew)."""
+        if not key.created_on - DEVICE_CLOCK_SKEW_MAX <= moment <= CLOCK.get()() + DEVICE_CLOCK_SKEW_MAX:
+            raise OfflineRecordInvalid(f"the offline {what} is dated before its device key or in the future")
 
 
     def work_calendar(self) -> WorkCalendar:

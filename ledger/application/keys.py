@@ -21,7 +21,7 @@ from ledger.domain.errors import (
 )
 from ledger.domain.keys import Key
 from ledger.domain.member import Member
-from ledger.domain.organisations import Counter
+from ledger.domain.organisations import Community, Counter
 from ledger.domain.region import Region
 from ledger.domain.scoring import POLICY_V1_RULES, ScoringPolicy
 from ledger.domain.values import (
@@ -54,23 +54,27 @@ class KeyUseCases(LedgerCore):
         self._commit(authority, None, key)
         return key_id
 
-    def register_counter_device(self, *, actor: Actor, public_key: bytes, label: str) -> str:
-        """A counter device's own key (its private half never leaves the device's browser), certified by
-        the counter's community (CERTIFIERS: a community certifies its counters' keys) when the counter's
-        login asks from that device. Registering the same public key again returns its id."""
-        self._require_role(actor, Role.COUNTER)
-        counter = self._get(actor.actor_id, Counter)
+    def register_device(self, *, actor: Actor, public_key: bytes, label: str) -> str:
+        """A device's own key (its private half never leaves the device's browser): a counter's device,
+        certified by the counter's community, or a community's venue device (签到 offline), certified by
+        the region (CERTIFIERS), when the login asks from that device. Registering the same public key
+        again returns its id."""
+        self._require_role(actor, Role.COUNTER, Role.COMMUNITY)
+        if actor.role is Role.COUNTER:
+            authority = Actor(self._get(actor.actor_id, Counter).community_id, Role.COMMUNITY)
+        else:
+            self._get(actor.actor_id, Community)
+            authority = self.region_actor()
         if len(public_key) != ed25519.PUBLIC_KEY_BYTES:
             raise InvalidInput("an Ed25519 public key has 32 bytes")
         key_id = ed25519.key_id_of(public_key)
         if self._exists(Key.create_id(key_id)):
             key = self._get(Key.create_id(key_id), Key)
-            if key.owner_id != counter.id:
+            if key.owner_id != actor.actor_id:
                 raise DeviceKeyUnknown("that public key belongs to another actor")
             return key_id
         label = check_text(label, "label", chars_max=LABEL_CHARS_MAX)
-        return self.register_client_key(authority=Actor(counter.community_id, Role.COMMUNITY), owner=actor,
-                                        public_key=public_key, label=label)
+        return self.register_client_key(authority=authority, owner=actor, public_key=public_key, label=label)
 
     def replace_member_key(self, *, authority: Actor, member_id: UUID, reason: str) -> tuple[str, bytes]:
         """A new key for the member whose private half the ledger does NOT keep: it is returned once

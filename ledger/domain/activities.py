@@ -35,7 +35,8 @@ GROUP_ENTRY_MEMBERS_MAX = 100  # 团体录入: one form, one transaction
 PRESENCE_SHARE_MIN_PERCENT_DEFAULT = 60  # 云南等地: hours count only at ≥ 60 % presence
 # how a member came to be checked in or out
 BY_CODE, BY_MEMBER_CODE, BY_GROUP, AT_CLOSE = "code", "member_code", "group", "closed_at_end"
-METHODS = frozenset({BY_CODE, BY_MEMBER_CODE, BY_GROUP})
+BY_DEVICE_OFFLINE = "member_code_offline"  # the organiser's venue device scanned the member's code offline
+METHODS = frozenset({BY_CODE, BY_MEMBER_CODE, BY_GROUP, BY_DEVICE_OFFLINE})
 DRAFTED, BELOW_MINIMUM_SHARE = "drafted", "below_minimum_share"
 
 
@@ -213,6 +214,30 @@ class Activity(LedgerAggregate):
         self.attendance[member_id] = {**self.attendance[member_id], "checked_out_at": at, "out_by": AT_CLOSE,
                                       "missed": True, "outcome": outcome, "presence_minutes": presence_minutes,
                                       "session_id": session_id}
+
+    # -- scans a venue device took offline (synced later, once each) ---------------------------------
+    def synced_scan(self, scan_id: UUID) -> dict[str, Any] | None:
+        """The offline scan already synced under this id (its record), if any."""
+        return getattr(self, "synced_scans", {}).get(scan_id)
+
+    def sync_scan(self, *, scan_id: UUID, member_id: UUID, action: str, at: datetime, device_key_id: str,
+                  device_signature: str) -> None:
+        """Keep an offline scan's provenance (the device's key and signature over the record), before the
+        check-in or check-out it makes; a scan id is synced once."""
+        if action not in ("in", "out"):
+            raise InvalidInput("action is in or out")
+        self.require_open()
+        if self.synced_scan(scan_id) is not None:
+            raise AlreadyCheckedIn("这次扫码已同步 / this scan was synced already")
+        self._scan_synced(scan_id=scan_id, member_id=member_id, action=action, at=at.isoformat(),
+                          device_key_id=device_key_id, device_signature=device_signature)
+
+    @event("ScanSynced")
+    def _scan_synced(self, scan_id: UUID, member_id: UUID, action: str, at: str, device_key_id: str,
+                     device_signature: str) -> None:
+        self.synced_scans = {**getattr(self, "synced_scans", {}),
+                             scan_id: {"member_id": member_id, "action": action, "at": at,
+                                       "device_key_id": device_key_id}}
 
     def close(self, *, at: datetime) -> None:
         self.require_open()

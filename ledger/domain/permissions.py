@@ -104,6 +104,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Activity.CheckedIn": frozenset({M, C}),
     "Activity.CheckedOut": frozenset({M, C}),
     "Activity.CheckOutMissed": frozenset({C}),
+    "Activity.ScanSynced": frozenset({C}),  # a venue device's offline scan, synced by its community
     "Activity.Closed": frozenset({C}),
 }
 # Community events other than registration are signed by the community itself.

@@ -23,9 +23,15 @@ The record's fields (all required, no others):
 
 from __future__ import annotations
 
+import re
+from datetime import datetime, timezone
 from typing import Any
 
 from ledger.signing.canonical import canonical_bytes
+
+UUID_TEXT = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+KEY_ID_TEXT = re.compile(r"^[0-9a-f]{32}$")
+INSTANT_TEXT = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$")  # toISOString()
 
 OFFLINE_REDEMPTION_PREFIX = b"timeledger/offline-redemption/v1\n"
 RECORD_FIELDS = frozenset({"redemption_id", "region", "counter", "device_key_id", "member", "items", "minutes",
@@ -36,3 +42,34 @@ LINE_FIELDS = frozenset({"item_id", "quantity", "price_minutes"})
 def offline_redemption_bytes(record: dict[str, Any]) -> bytes:
     """The exact bytes the device's key signs (and the ledger verifies) for one offline record."""
     return OFFLINE_REDEMPTION_PREFIX + canonical_bytes(record)
+
+
+def parse_instant(text: Any) -> datetime:
+    """A device's moment as JavaScript's toISOString() writes it (UTC, `Z`); ValueError if it is not one."""
+    if not isinstance(text, str) or not INSTANT_TEXT.fullmatch(text):
+        raise ValueError(text)
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+# -- a scan at the venue while offline (签到签退, issue #15) -----------------------------------------------
+# The organiser's venue device scans a member's own code with no connection; it signs the scan with its
+# key (registered by the community, certified by the region) and syncs it later, in order, once per scan id:
+#
+#     timeledger/offline-scan/v1\n<canonical JSON of the record>
+#
+#     scan_id        the scan's id (UUID string): the sync's idempotency key
+#     region         the region code the device was set up in
+#     community      the community running the activity (UUID string)
+#     activity       the activity (UUID string)
+#     device_key_id  the device key's id, as the ledger registered it
+#     member         the member whose code was scanned (UUID string)
+#     action         "in" or "out"
+#     scanned_at     when it was scanned, UTC, ISO 8601 as toISOString() writes it
+OFFLINE_SCAN_PREFIX = b"timeledger/offline-scan/v1\n"
+SCAN_FIELDS = frozenset({"scan_id", "region", "community", "activity", "device_key_id", "member", "action",
+                         "scanned_at"})
+
+
+def offline_scan_bytes(record: dict[str, Any]) -> bytes:
+    """The exact bytes a venue device's key signs (and the ledger verifies) for one offline scan."""
+    return OFFLINE_SCAN_PREFIX + canonical_bytes(record)

@@ -26,7 +26,7 @@ from api.settings import settings_for_tests
 from ledger.application import Actor, Ledger
 from ledger.domain.values import ConsentPurpose, Role, stable_id
 from ledger.signing import keys as ed25519
-from ledger.signing.offline import offline_redemption_bytes
+from ledger.signing.offline import offline_redemption_bytes, offline_scan_bytes
 from tests.api.world import Side, World, build_world, today_iso
 
 ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
@@ -96,6 +96,15 @@ def _offline_sync(w: World, r: Role, s: Side) -> dict[str, Any]:
               "items": [{"item_id": str(w.a.item_id), "quantity": 1, "price_minutes": 30}], "minutes": 30,
               "created_at": w.ledger.get_key(key_id).created_on.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     return {"record": record, "signature": ed25519.b64(sign(offline_redemption_bytes(record)))}
+
+
+def _offline_scan(w: World, r: Role, s: Side) -> dict[str, Any]:
+    """One offline scan of side A's activity for the side's member, signed by that community's key."""
+    key_id, sign = w.ledger.signer_of(w.a.community)
+    record = {"scan_id": str(uuid4()), "region": w.ledger.region_code, "community": str(w.a.community.actor_id),
+              "activity": str(s.activity_id), "device_key_id": key_id, "member": str(s.member.actor_id),
+              "action": "in", "scanned_at": w.ledger.get_key(key_id).created_on.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    return {"record": record, "signature": ed25519.b64(sign(offline_scan_bytes(record)))}
 
 
 SPECS: list[Spec] = [
@@ -218,6 +227,10 @@ SPECS: list[Spec] = [
     Spec("POST", "/v1/activities/{activity_id}/group-entries", "activity.group_entry",
          _ids(activity_id="activity_id"), lambda w, r, s: {"member_ids": [str(s.member.actor_id)]},
          tolerate=frozenset({409})),
+    Spec("POST", "/v1/activities/{activity_id}/offline-scans", "activity.sync_offline",
+         _ids(activity_id="activity_id"), _offline_scan, tolerate=frozenset({409})),
+    Spec("POST", "/v1/activities/device-keys", "activity.register_device",
+         body=lambda w, r, s: {"public_key": _public_key(), "label": "签到平板"}),
     Spec("POST", "/v1/activities/{activity_id}/closure", "activity.close", _ids(activity_id="activity_id")),
     Spec("GET", "/v1/suggestions/{suggestion_id}", "suggestion.read", _ids(suggestion_id="suggestion_id")),
     Spec("POST", "/v1/suggestions/{suggestion_id}/adoption", "suggestion.adopt", _ids(suggestion_id="suggestion_id"),
@@ -402,6 +415,8 @@ EXPECTED_TABLE = """
     activity.scan                   .   .    .    .    O    .    .     the member scans at their own community
     activity.scan_member            .   .    O    .    .    .    .     the organiser scans the member's code
     activity.group_entry            .   .    O    .    .    .    .     团体录入
+    activity.register_device        .   .    A    .    .    .    .     its own venue device; the region certifies
+    activity.sync_offline           .   .    O    .    .    .    .     what its venue device scanned offline
     suggestion.read                 A   .    O    .    O    .    A
     suggestion.adopt                .   .    O    .    .    .    .
     suggestion.forward              .   .    O    .    .    .    .

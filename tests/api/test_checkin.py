@@ -5,8 +5,9 @@ to a fixed day, so nothing depends on today's date."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -166,3 +167,47 @@ def test_the_region_sets_the_presence_share(env: tuple[TestClient, World]) -> No
     assert done.status_code == 200
     bad = client.put("/v1/region/presence-share", headers=world.headers(world.region), json={"percent": 0, "reason": "x"})
     assert bad.status_code == 422
+
+
+def test_a_venue_devices_offline_scans_sync_once_with_stable_codes(env: tuple[TestClient, World]) -> None:
+    """The community registers its venue device's key; scans signed offline sync later, each once; a
+    forged signature, another community's device key and a malformed record have their codes."""
+    from ledger.signing import keys as ed25519
+    from ledger.signing.offline import offline_scan_bytes
+
+    client, world = env
+    activity_id = _open(client, world)
+    device = ed25519.generate()
+    headers = world.headers(world.a.community)
+    registered = client.post("/v1/activities/device-keys", headers=headers, json={
+        "public_key": ed25519.b64(ed25519.public_bytes(device.public_key())), "label": "签到平板"})
+    assert registered.status_code == 201, registered.text
+    key_id = registered.json()["key_id"]
+    base.start_clock_at(at(9, 40))
+
+    def scan(action: str, minute: int, **changes: Any) -> dict[str, Any]:
+        record = {"scan_id": str(uuid4()), "region": world.ledger.region_code,
+                  "community": str(world.a.community.actor_id), "activity": activity_id, "device_key_id": key_id,
+                  "member": str(world.a.member.actor_id), "action": action,
+                  "scanned_at": at(9, minute, 0).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+        record.update(changes)
+        return {"record": record, "signature": ed25519.b64(device.sign(offline_scan_bytes(record)))}
+
+    path = f"/v1/activities/{activity_id}/offline-scans"
+    checked_in = scan("in", 0)
+    first = client.post(path, headers=headers, json=checked_in)
+    assert first.status_code == 200 and first.json()["applied"] is True, first.text
+    assert first.json()["result"]["action"] == "checked_in"
+    again = client.post(path, headers=headers, json=checked_in)
+    assert again.status_code == 200 and again.json()["applied"] is False
+    forged = dict(scan("out", 30), signature=ed25519.b64(ed25519.generate().sign(b"x")))
+    answer = client.post(path, headers=headers, json=forged)
+    assert answer.status_code == 422 and answer.json()["code"] == "device_signature_invalid", answer.text
+    unknown = scan("out", 30, device_key_id="0" * 32)
+    answer = client.post(path, headers=headers, json=unknown)
+    assert answer.status_code == 403 and answer.json()["code"] == "device_key_unknown", answer.text
+    malformed = scan("out", 30, scanned_at="2026-11-14T01:30:00+00:00")
+    answer = client.post(path, headers=headers, json=malformed)
+    assert answer.status_code == 422 and answer.json()["code"] in ("offline_record_invalid", "validation_failed")
+    out = client.post(path, headers=headers, json=scan("out", 35))
+    assert out.status_code == 200 and out.json()["result"]["presence_minutes"] == 35, out.text

@@ -66,7 +66,7 @@ class Device:
         self.region = region
         self.counter = counter or region.counter
         self.private = Ed25519PrivateKey.generate()
-        self.key_id = region.ledger.register_counter_device(
+        self.key_id = region.ledger.register_device(
             actor=self.counter, public_key=ed25519.public_bytes(self.private.public_key()), label="收银台平板")
 
     def record(self, member: Actor, quantity: int = 1, *, at: datetime = NOW, item: UUID | None = None,

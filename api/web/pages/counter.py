@@ -273,7 +273,7 @@ def counter_offline_config(request: Request, key: str = "") -> Response:
     device: dict[str, Any] | None = None
     if key:
         try:
-            found = api_offline.device_key_out(ledger.counter_device_key(actor=principal.actor, key_id=key[:64]))
+            found = api_offline.device_key_out(ledger.device_key(actor=principal.actor, key_id=key[:64]))
             device = {"registered": True, "revoked": found.revoked, "key_id": found.key_id}
         except LedgerError:
             device = {"registered": False, "revoked": False, "key_id": key[:64]}
