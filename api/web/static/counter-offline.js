@@ -24,12 +24,13 @@
   var PREFIX = "timeledger/offline-redemption/v1\n";
   var CONFIG_KEY = "timeledger.counter.offline." + counterId;
   var $ = function (id) { return document.getElementById(id); };
-  var db = null;
-  var device = null;  // {name: "device", keyPair, key_id, registered: bool, revoked: bool}
+  var D = window.TimeledgerDevice;  // offline-device.js: the key, the canonical bytes, the store
+  var dev = null;  // this counter's device store
+  var device = null;  // dev.device: {name: "device", keyPair, key_id, registered: bool, revoked: bool}
   var config = loadConfig();
   var syncing = false;
   var unreachable = false;  // the network is up but the ledger did not answer (a server or line outage)
-  var supported = !!(window.indexedDB && window.crypto && window.crypto.subtle && window.isSecureContext);
+  var supported = D.supported;
 
   function hours(minutes) { return window.TimeledgerCounter ? window.TimeledgerCounter.duration(minutes) : String(minutes); }
 
@@ -47,49 +48,9 @@
     try { localStorage.setItem(CONFIG_KEY, JSON.stringify(config)); } catch (e) { /* private mode */ }
   }
 
-  /* -- IndexedDB: one database per counter; the device key and the queue ----------------------------- */
-  function openDb() {
-    return new Promise(function (resolve, reject) {
-      var request = indexedDB.open("timeledger-counter-" + counterId, 1);
-      request.onupgradeneeded = function () {
-        request.result.createObjectStore("device", {keyPath: "name"});
-        request.result.createObjectStore("queue", {keyPath: "seq", autoIncrement: true});
-      };
-      request.onsuccess = function () { resolve(request.result); };
-      request.onerror = function () { reject(request.error); };
-    });
-  }
-
-  function store(name, mode, work) {
-    return new Promise(function (resolve, reject) {
-      var tx = db.transaction(name, mode);
-      var result = work(tx.objectStore(name));
-      tx.oncomplete = function () { resolve(result && "result" in result ? result.result : undefined); };
-      tx.onerror = function () { reject(tx.error); };
-      tx.onabort = function () { reject(tx.error); };
-    });
-  }
-
-  function allQueued() { return store("queue", "readonly", function (s) { return s.getAll(); }); }
-  function putQueued(entry) { return store("queue", "readwrite", function (s) { return s.put(entry); }); }
-  function putDevice() { return store("device", "readwrite", function (s) { return s.put(device); }); }
-
-  /* -- the record's canonical bytes (ledger/signing/offline.py) --------------------------------------- */
-  function canonical(value) {
-    if (Array.isArray(value)) return "[" + value.map(canonical).join(",") + "]";
-    if (value && typeof value === "object") {
-      return "{" + Object.keys(value).sort().map(function (k) {
-        return JSON.stringify(k) + ":" + canonical(value[k]);
-      }).join(",") + "}";
-    }
-    return JSON.stringify(value);
-  }
-
-  function b64(buffer) {
-    var bytes = new Uint8Array(buffer), text = "";
-    for (var i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i]);
-    return btoa(text);
-  }
+  function allQueued() { return dev.all(); }
+  function putQueued(entry) { return dev.put(entry); }
+  function putDevice() { return dev.putDevice(); }
 
   function chinaDay(iso) {  // the China date of a UTC instant (UTC+8, no summer time)
     return new Date(Date.parse(iso) + 8 * 3600 * 1000).toISOString().slice(0, 10);
@@ -97,39 +58,11 @@
 
   function ledgerNow() { return new Date(Date.now() + (config.offset_ms || 0)).toISOString(); }
 
-  /* -- the device key ----------------------------------------------------------------------------------- */
-  function loadDevice() {
-    return store("device", "readonly", function (s) { return s.get("device"); }).then(function (found) {
-      device = found || null;
-    });
-  }
-
-  function makeDevice() {
-    return crypto.subtle.generateKey({name: "Ed25519"}, false, ["sign", "verify"]).then(function (pair) {
-      return crypto.subtle.exportKey("raw", pair.publicKey).then(function (raw) {
-        device = {name: "device", keyPair: pair, public_key: b64(raw), key_id: null, registered: false,
-                  revoked: false};
-        return putDevice();
-      });
-    });
-  }
+  /* -- the device key (offline-device.js) ----------------------------------------------------------- */
+  function makeDevice() { return dev.makeDevice().then(function () { device = dev.device; }); }
 
   function register() {  // online, once: the counter's login submits the public key
-    return fetch("/counter/device", {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf},
-      body: JSON.stringify({public_key: device.public_key, label: T.device_label})
-    }).then(function (response) {
-      return response.json().then(function (body) { return {status: response.status, body: body}; });
-    }).then(function (answer) {
-      if (answer.status === 201 || answer.status === 200) {
-        device.key_id = answer.body.key_id;
-        device.registered = true;
-        device.revoked = !!answer.body.revoked;
-        return putDevice();
-      }
-      device.problem = answer.body.message || T.device_failed;
-    });
+    return dev.register("/counter/device", csrf, T.device_label, T.device_failed).then(function () { device = dev.device; });
   }
 
   function refreshConfig() {  // online: the bound and its version, the ledger's clock, the key's state
@@ -201,9 +134,8 @@
         member: basket.member_id, minutes: minutes, created_at: createdAt,
         items: basket.lines.map(function (line) { return {item_id: line.id, quantity: line.quantity, price_minutes: line.price}; })
       };
-      var bytes = new TextEncoder().encode(PREFIX + canonical(record));
-      return crypto.subtle.sign({name: "Ed25519"}, device.keyPair.privateKey, bytes).then(function (signature) {
-        var entry = {record: record, signature: b64(signature), status: "pending", member_name: basket.member_name || "",
+      return dev.sign(PREFIX, record).then(function (signature) {
+        var entry = {record: record, signature: signature, status: "pending", member_name: basket.member_name || "",
                      lines: basket.lines.map(function (line) { return {name: line.name, quantity: line.quantity}; })};
         return putQueued(entry).then(function (seq) {
           entry.seq = seq;
@@ -217,7 +149,7 @@
 
   /* -- sync in order, each once ------------------------------------------------------------------------ */
   function sync() {
-    if (syncing || !db || !navigator.onLine) return Promise.resolve();
+    if (syncing || !dev || !navigator.onLine) return Promise.resolve();
     syncing = true;
     return allQueued().then(function (queued) {
       var pending = queued.filter(function (entry) { return entry.status === "pending"; })
@@ -231,23 +163,14 @@
   }
 
   function send(entry) {  // resolves true to go on with the next record, false to stop for now
-    return fetch("/counter/offline/sync", {
-      method: "POST", credentials: "same-origin",
-      headers: {"Content-Type": "application/json", "Accept": "application/json", "X-CSRF-Token": csrf,
-                "Idempotency-Key": entry.record.redemption_id},
-      body: JSON.stringify({record: entry.record, signature: entry.signature})
-    }).then(function (response) {
-      return response.json().then(function (body) { return {status: response.status, body: body}; },
-                                  function () { return {status: response.status, body: null}; });
-    }).then(function (answer) {
+    return D.post("/counter/offline/sync", csrf, {record: entry.record, signature: entry.signature},
+                  entry.record.redemption_id).then(function (answer) {
       unreachable = false;  // the ledger answered
       if (answer.status === 200 || answer.status === 201) {
         entry.status = "synced";
         entry.owed_minutes = answer.body.owed_added_minutes;
         entry.balance_minutes = answer.body.balance_minutes;
-      } else if (answer.status === 401 || answer.status >= 500 || !answer.body ||
-                 answer.body.code === "idempotency_key_in_progress" || answer.body.code === "concurrent_update" ||
-                 answer.body.code === "csrf_refused") {
+      } else if (!D.answered(answer)) {
         $("sync-note").textContent = answer.status === 401 || (answer.body && answer.body.code === "csrf_refused") ?
           T.sign_in_again : T.sync_later;
         return false;  // not an answer about the record: it stays pending, in its place
@@ -266,7 +189,7 @@
   /* -- the list: pending, synced, refused (and owed) ---------------------------------------------------- */
   function render() {
     showDevice();
-    if (!db) return;
+    if (!dev) return;
     allQueued().then(function (queued) {
       var body = $("offline-queue").tBodies[0];
       body.textContent = "";
@@ -305,10 +228,11 @@
       navigator.serviceWorker.register("/counter/sw.js", {scope: "/counter"}).catch(function () { /* no app mode */ });
     }
     if (!supported) { showDevice(); return; }
-    openDb().then(function (opened) {
-      db = opened;
-      return loadDevice();
+    D.open("timeledger-counter-" + counterId).then(function (opened) {
+      dev = opened;
+      return dev.loadDevice();
     }).then(function () {
+      device = dev.device;
       if (!device) return makeDevice();
     }).then(function () {
       if (!navigator.onLine) return;
@@ -334,7 +258,7 @@
   }, 20000);
   $("sync-now").addEventListener("click", function () { sync(); });
   $("device-renew").addEventListener("click", function () {  // a revoked key: a new one, certified afresh
-    if (!db || !navigator.onLine) return;
+    if (!dev || !navigator.onLine) return;
     $("device-renew").disabled = true;
     makeDevice().then(register).then(function () { $("device-renew").disabled = false; render(); },
                                      function () { $("device-renew").disabled = false; render(); });

@@ -8,10 +8,10 @@
  * handles (counter-offline.js signs and queues the redemption instead).
  */
 "use strict";
-var CACHE = "timeledger-counter-v1";
+var CACHE = "timeledger-counter-v2";
 var PAGE = "/counter";
 var FILES = ["/static/app.css", "/static/offices.css", "/static/app.js", "/static/counter.js",
-             "/static/counter-offline.js", "/static/favicon.svg", "/counter/manifest.webmanifest"];
+             "/static/offline-device.js", "/static/counter-offline.js", "/static/favicon.svg", "/counter/manifest.webmanifest"];
 
 self.addEventListener("install", function (event) {
   event.waitUntil(caches.open(CACHE).then(function (cache) {
