@@ -24,7 +24,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field as dataclass_field
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 from fastapi import Request, Response
@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup, escape
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
@@ -488,3 +488,39 @@ async def perform(request: Request, run: Callable[[], Any], *, back: str, ok: st
         return redirect(back, kind=result[0], text=result[1])
     message = result if isinstance(result, str) and result else gettext(ok)
     return redirect(back, kind="ok", text=message)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def json_refusal(error: Any, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
+    """A refusal as a page's script reads it: the stable code, the message in the page's language."""
+    return JSONResponse({"code": error.code, "detail": error.detail[:500], "message": i18n.error_text(error, lang),
+                         **(extra or {})}, status_code=http_status_of(error))
+
+
+async def json_command(request: Request, role: Role, model: type[M], *, bytes_max: int, too_large: LedgerError,
+                       invalid: LedgerError, run: Callable[[Any, M, str], Response]) -> Response:
+    """What a page's JSON command does around the API's own function (the counter's, the venue's offline
+    sync): the role's session and the CSRF header, a bounded body read as the API's model,
+    `run(principal, body, lang)` in a worker thread, a refusal in the page's language, never cached."""
+    principal = require_principal(request, role)
+    check_csrf(request, request.headers.get(CSRF_HEADER))
+    lang = lang_of(request)
+    raw = await request.body()
+    if len(raw) > bytes_max:
+        return json_refusal(too_large, lang)
+    try:
+        body = model.model_validate_json(raw)
+    except ValidationError:
+        return json_refusal(invalid, lang)
+
+    def job() -> Response:
+        try:
+            return run(principal, body, lang)
+        except REFUSALS as error:
+            return json_refusal(error, lang)
+
+    response: Response = await in_thread(job)
+    response.headers["Cache-Control"] = "no-store"
+    return response

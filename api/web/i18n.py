@@ -896,6 +896,26 @@ EN.update({  # issue #15: check-in
     "尚无人签到。": "Nobody has checked in yet.",
     "扫码": "scan",
     "扫党员码": "member code",
+    "离线扫党员码": "member code, offline",
+    "活动签到设备": "Venue check-in device",
+    # the venue device offline (issue #15)
+    "离线扫码": "Scans offline",
+    "离线：签到码暂不能更新，党员手机也无法扫码。请改为扫党员码签到签退，联网后自动同步。":
+        "Offline: the check-in code cannot rotate and members' phones cannot scan it. Scan the members' codes instead; they sync once online.",
+    "扫码时间": "Scanned at",
+    "签到/签退": "In/out",
+    "本机没有离线扫码记录。": "No scans taken offline on this device.",
+    "本机设备密钥尚未登记：联网后自动登记（由地区认证），登记前不能离线扫码。":
+        "This device's key is not registered yet: it is registered once online (certified by the region); until then no scans offline.",
+    "本机设备密钥已登记（编号 {key}…，由地区认证）：断网时扫党员码签到签退，联网后自动同步。":
+        "This device's key is registered ({key}…, certified by the region): with no connection, scan members' codes to check them in and out; they sync once online.",
+    "本机设备密钥已被吊销：不能离线扫码，请联系地区管理员。": "This device's key was revoked: no scans offline; ask the region's administrator.",
+    "此浏览器不支持本机签名（Ed25519）或本地存储：不能离线扫码。":
+        "This browser cannot sign (Ed25519) or store locally: no scans offline.",
+    "请扫描或输入党员码（党员编号）。": "Scan or type the member's code (member number).",
+    "已离线记录{action}，待同步：联网后自动同步并按扫码时间计算在场时间。":
+        "{action} recorded offline, waiting to sync: it syncs once online and presence counts from the scan's time.",
+    "登录已过期：请重新登录后同步。": "The sign-in has expired: sign in again to sync.",
     "活动结束时补签退": "checked out at the end",
     "扫码签到签退": "Check in and out",
     "扫描活动现场的签到二维码": "Scan the check-in QR at the venue",

@@ -112,12 +112,14 @@ def report_view(report: Report) -> ReportView:
 
 # -- QR codes ------------------------------------------------------------------------------------------------
 
-def qr_svg(payload: str, *, scale: int = 4, label: str = "") -> Markup:
-    """An inline SVG QR code (error correction M), labelled for screen readers."""
+def qr_svg(payload: str, *, scale: int = 4, label: str = "", standalone: bool = False) -> Markup:
+    """An inline SVG QR code (error correction M), labelled for screen readers; `standalone`: an SVG file
+    of its own (an <img>'s source), which needs the SVG namespace and its size that inline SVG does not."""
     code = segno.make(payload, error="m", micro=False)
     svg = code.svg_inline(scale=scale, border=2, dark="#000", light="#fff", svgclass="qr", lineclass=None,
-                          omitsize=True)
-    return Markup(svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label or payload)}" ', 1))
+                          omitsize=not standalone)
+    namespace = 'xmlns="http://www.w3.org/2000/svg" ' if standalone else ""
+    return Markup(svg.replace("<svg ", f'<svg {namespace}role="img" aria-label="{escape(label or payload)}" ', 1))
 
 
 # -- charts ---------------------------------------------------------------------------------------------------

@@ -23,20 +23,26 @@ from api.policy import authorize
 from api.routers import activities as api_activities
 from api.routers import communities as api_communities
 from api.routers import reports as api_reports
-from api.schemas.activities import ActivityIn, GroupEntryIn, MemberScanIn, ScanIn
+from api.schemas.activities import ActivityIn, GroupEntryIn, MemberScanIn, OfflineScanIn, ScanIn
+from api.schemas.offline import DeviceKeyIn
 from api.web import core, i18n
 from api.web.pages.community import TABS
+from api.web.pages.member import member_id_text
 from api.web.present import qr_svg
 from ledger.domain.activities import BELOW_MINIMUM_SHARE, GROUP_ENTRY_MEMBERS_MAX, Activity
 from ledger.domain.base import utc_now
 from ledger.domain.display import duration_text
-from ledger.domain.errors import InvalidInput, LedgerError
+from ledger.domain.errors import InvalidInput, LedgerError, OfflineRecordInvalid
 from ledger.domain.limits import ACTIVITY_CHARS_MAX, PLACE_CHARS_MAX
 from ledger.domain.values import CHINA_TIME, Role, local_date
 from ledger.verification import checkin_code
 
 router = APIRouter(route_class=core.WebRoute, include_in_schema=False)
-METHOD_LABELS = {"code": "扫码", "member_code": "扫党员码", "group": "团体录入", "closed_at_end": "活动结束时补签退"}
+METHOD_LABELS = {"code": "扫码", "member_code": "扫党员码", "group": "团体录入", "closed_at_end": "活动结束时补签退",
+                 "member_code_offline": "离线扫党员码"}
+VENUE_DEVICE_LABEL = "活动签到设备"
+MEMBER_CODE_CHARS_MAX = 300  # the member's QR text (region, id, the name percent-encoded) or the bare id
+SCAN_BYTES_MAX = 8 * 1024
 
 
 def _community(request: Request) -> Any:
@@ -138,7 +144,9 @@ def activity_page(request: Request, activity_id: UUID) -> Response:
         "checked_in": [r for r in _rows(request, activity) if not r["out"]],
         "seconds_left": checkin_code.seconds_left(now), "window": checkin_code.window_of(now),
         "share": core.ledger_of(request).get_region().presence_share_min_percent,
-        "below": BELOW_MINIMUM_SHARE, "tabs": TABS}, principal=principal, title="活动签到")
+        "below": BELOW_MINIMUM_SHARE, "tabs": TABS, "device_label": VENUE_DEVICE_LABEL,
+        "region_code": core.ledger_of(request).region_code, "member_code_max": MEMBER_CODE_CHARS_MAX,
+        "server_now": now.isoformat()}, principal=principal, title="活动签到")
 
 
 @router.get("/community/activities/{activity_id}/qr.svg")
@@ -146,7 +154,7 @@ def activity_qr(request: Request, activity_id: UUID) -> Response:
     """The current check-in code as an SVG QR (signed by the community's key; replaced every 30 s)."""
     principal = _community(request)
     answer = api_activities.checkin_code(activity_id, principal.actor, core.ledger_of(request))
-    svg = str(qr_svg(answer.code, scale=6, label=core.translator(core.lang_of(request))("签到二维码")))
+    svg = str(qr_svg(answer.code, scale=6, label=core.translator(core.lang_of(request))("签到二维码"), standalone=True))
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "no-store"})
 
 
@@ -168,8 +176,8 @@ async def member_scan(request: Request, activity_id: UUID) -> Response:
 
     def run() -> str:
         action = "out" if form.get("action") == "out" else "in"
-        body = MemberScanIn(member_id=core.parse_uuid(core.field(form, "member", chars_max=40).replace(" ", ""),
-                                                      "member"), action=action)
+        code = member_id_text(core.field(form, "member", chars_max=MEMBER_CODE_CHARS_MAX))
+        body = MemberScanIn(member_id=core.parse_uuid(code, "member"), action=action)
         commands = core.commands_for(request, principal, path=f"/v1/activities/{activity_id}/member-scans",
                                      idempotency_key=core.form_key(form))
         api_activities.scan_member(activity_id, body, commands)
@@ -256,3 +264,30 @@ async def member_checkin_scan(request: Request) -> Response:
         text = gettext("已签退。在场 {t}，已生成服务记录（签到签退），待社区评价认证。").format(
             t=duration_text(result["presence_minutes"]))
     return core.redirect("/me/checkin", kind="ok", text=text)
+
+
+# -- the venue device offline (issue #15 part 2): static/checkin-offline.js keeps the device's key and the
+# scans it signed while the connection was down (IndexedDB), and syncs them here in order, each once.
+@router.post("/community/device")
+async def venue_register_device(request: Request) -> Response:
+    """The API's `POST /v1/activities/device-keys` for this device's public key (once, while online)."""
+    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/activities/device-keys")
+        return api_activities.register_venue_device(body, commands)  # type: ignore[return-value]  # the API's answer
+
+    return await core.json_command(request, Role.COMMUNITY, DeviceKeyIn, bytes_max=SCAN_BYTES_MAX, run=run,
+                                   too_large=InvalidInput("the key is too large"),
+                                   invalid=InvalidInput("not an Ed25519 public key"))
+
+
+@router.post("/community/activities/{activity_id}/offline-scan")
+async def venue_offline_scan(request: Request, activity_id: UUID) -> Response:
+    """The API's `POST /v1/activities/{id}/offline-scans` for one queued scan, its scan id as the key."""
+    def run(principal: Any, body: OfflineScanIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path=f"/v1/activities/{activity_id}/offline-scans",
+                                     idempotency_key=body.record.scan_id)
+        return api_activities.sync_offline_scan(activity_id, body, commands)  # type: ignore[return-value]  # the API's answer
+
+    return await core.json_command(request, Role.COMMUNITY, OfflineScanIn, bytes_max=SCAN_BYTES_MAX, run=run,
+                                   too_large=InvalidInput("the offline scan is too large"),
+                                   invalid=OfflineRecordInvalid("not an offline scan"))

@@ -27,9 +27,9 @@ from uuid import UUID
 
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from api.errors import REFUSALS, Refusal, http_status_of
+from api.errors import REFUSALS, http_status_of
 from api.policy import allowed, authorize
 from api.routers import anywhere as api_anywhere
 from api.routers import communities as api_communities
@@ -165,29 +165,9 @@ def counter_search(request: Request, q: str = "") -> Response:
 
 async def _page_command(request: Request, model: type[M], *, bytes_max: int, too_large: LedgerError,
                         invalid: LedgerError, run: Callable[[Any, M, str], Response]) -> Response:
-    """What each of the counter page's JSON commands does around the API's own function: the counter's
-    session and the CSRF header, a bounded body read as the API's model, `run(principal, body, lang)`
-    in a worker thread, a refusal in the page's language, and never a cached answer."""
-    principal = core.require_principal(request, Role.COUNTER)
-    core.check_csrf(request, request.headers.get(core.CSRF_HEADER))
-    lang = core.lang_of(request)
-    raw = await request.body()
-    if len(raw) > bytes_max:
-        return _refused(too_large, lang)
-    try:
-        body = model.model_validate_json(raw)
-    except ValidationError:
-        return _refused(invalid, lang)
-
-    def job() -> Response:
-        try:
-            return run(principal, body, lang)
-        except REFUSALS as error:
-            return _refused(error, lang)
-
-    response: Response = await core.in_thread(job)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    """The counter page's JSON commands (`core.json_command` for the counter's session)."""
+    return await core.json_command(request, Role.COUNTER, model, bytes_max=bytes_max, too_large=too_large,
+                                   invalid=invalid, run=run)
 
 
 @router.post("/counter/redeem")
@@ -206,7 +186,7 @@ async def counter_redeem(request: Request) -> Response:
                     extra = {"balance_minutes": balance.balance_minutes, "balance_hours": balance.balance_hours}
                 except LedgerError:
                     pass
-            return _refused(error, lang, extra)
+            return core.json_refusal(error, lang, extra)
 
     return await _page_command(request, RedemptionIn, bytes_max=REDEEM_BYTES_MAX, run=run,
                                too_large=InvalidInput("the basket is too large"),
@@ -231,9 +211,6 @@ async def counter_redeem_anywhere(request: Request) -> Response:
                                invalid=InvalidInput("the basket is not a valid cross-region redemption"))
 
 
-def _refused(error: Refusal, lang: str, extra: dict[str, Any] | None = None) -> JSONResponse:
-    return JSONResponse({"code": error.code, "detail": error.detail[:500], "message": i18n.error_text(error, lang),
-                         **(extra or {})}, status_code=http_status_of(error))
 
 
 # -- offline capture (离线兑换, issue #15): the device's key, the region's bound, the sync -----------------

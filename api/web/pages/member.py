@@ -68,6 +68,15 @@ def member_payload(region_code: str, member_id: UUID, name: str) -> str:
             f"&name={urllib.parse.quote(name, safe='')}")
 
 
+def member_id_text(code: str) -> str:
+    """The member id a scanned member code holds: the QR's `id=` (member_payload), or the bare id typed."""
+    text = code.replace(" ", "")
+    if text.startswith("timeledger:member?"):
+        found = urllib.parse.parse_qs(text.split("?", 1)[1]).get("id", [""])
+        return found[0]
+    return text
+
+
 def _me(request: Request) -> tuple[Any, UUID]:
     principal = core.require_principal(request, Role.MEMBER)
     return principal, principal.actor.actor_id

@@ -49,14 +49,20 @@
       if (form.method.toLowerCase() !== "post" || form.hasAttribute("data-download")) return;
       if (form.getAttribute("data-sent")) { event.preventDefault(); return; }  // a double click submits once
       form.setAttribute("data-sent", "1");
+      var hidden = null;
       if (submitter && submitter.name) {  // keep the clicked button's value once buttons are disabled
-        var hidden = document.createElement("input");
+        hidden = document.createElement("input");
         hidden.type = "hidden";
         hidden.name = submitter.name;
         hidden.value = submitter.value;
         form.appendChild(hidden);
       }
       window.setTimeout(function () {
+        if (event.defaultPrevented) {  // a later handler kept the form on the page (a scan taken offline)
+          form.removeAttribute("data-sent");
+          if (hidden) form.removeChild(hidden);
+          return;
+        }
         Array.prototype.forEach.call(form.querySelectorAll("button[type=submit], button:not([type])"),
           function (b) { b.disabled = true; });
       }, 0);
