@@ -57,9 +57,12 @@
     return [device.problem || T.device_unregistered, device.problem ? "error" : ""];
   }
 
-  var names = {};  // the community's members on this page (团体录入), to name a queued scan
+  var names = {};  // the members this page names (团体录入, the attendance), to name a queued scan
   Array.prototype.forEach.call(document.querySelectorAll("input[type=checkbox][name=member]"), function (box) {
     names[box.value] = box.parentNode.textContent.trim();
+  });
+  Array.prototype.forEach.call(document.querySelectorAll("#attendance tr[data-member]"), function (row) {
+    names[row.getAttribute("data-member")] = row.cells[0].textContent.trim();
   });
 
   function render() {
