@@ -419,7 +419,7 @@ class LedgerCore(Application[UUID]):
 
     def device_key(self, *, actor: Actor, key_id: str) -> Key:
         """One of the actor's device keys (DeviceKeyUnknown for anyone else's)."""
-        self._require_role(actor, Role.COUNTER, Role.COMMUNITY)
+        self._require_role(actor, Role.COUNTER, Role.COMMUNITY, Role.MEMBER)
         try:
             key = self.get_key(key_id)
         except NotFound:

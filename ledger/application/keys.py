@@ -56,12 +56,19 @@ class KeyUseCases(LedgerCore):
 
     def register_device(self, *, actor: Actor, public_key: bytes, label: str) -> str:
         """A device's own key (its private half never leaves the device's browser): a counter's device,
-        certified by the counter's community, or a community's venue device (签到 offline), certified by
-        the region (CERTIFIERS), when the login asks from that device. Registering the same public key
+        certified by the counter's community; a community's venue device (签到 offline), certified by the
+        region; a member's phone (服务记录 offline), certified by the member's community (CERTIFIERS), when
+        the login asks from that device. Registering the same public key
         again returns its id."""
-        self._require_role(actor, Role.COUNTER, Role.COMMUNITY)
+        self._require_role(actor, Role.COUNTER, Role.COMMUNITY, Role.MEMBER)
         if actor.role is Role.COUNTER:
             authority = Actor(self._get(actor.actor_id, Counter).community_id, Role.COMMUNITY)
+        elif actor.role is Role.MEMBER:  # the member's phone: certified by the community (else unit, region)
+            member = self._get(actor.actor_id, Member)
+            member.require_active()
+            community_id, unit_id = member.community_id, member.unit_id
+            authority = (Actor(community_id, Role.COMMUNITY) if community_id is not None
+                         else Actor(unit_id, Role.UNIT) if unit_id is not None else self.region_actor())
         else:
             self._get(actor.actor_id, Community)
             authority = self.region_actor()

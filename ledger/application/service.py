@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from collections.abc import Mapping
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -12,13 +13,16 @@ from eventsourcing.domain import Aggregate
 
 from ledger.domain.errors import (
     AlreadyExists,
+    DeviceKeyRevoked,
+    DeviceSignatureInvalid,
     InvalidInput,
+    OfflineRecordInvalid,
     NotPermitted,
 )
 from ledger.domain.member import Member
 from ledger.domain.orders import Order, Suggestion
 from ledger.domain.organisations import Community
-from ledger.domain.service_session import ServiceSession
+from ledger.domain.service_session import OFFLINE_DEVICE, ServiceSession
 from ledger.domain.time_account import TimeAccount
 from ledger.domain.limits import ACTIVITY_CHARS_MAX, NAME_CHARS_MAX
 from ledger.domain.values import (
@@ -26,8 +30,11 @@ from ledger.domain.values import (
     Rating,
     Role,
     check_text,
+    local_date,
     stable_id,
 )
+from ledger.signing import keys as ed25519
+from ledger.signing.offline import KEY_ID_TEXT, SESSION_FIELDS, UUID_TEXT, offline_session_bytes, parse_instant
 from ledger.application import ownership
 from ledger.application.core import Actor, LedgerCore
 
@@ -170,7 +177,8 @@ class ServiceUseCases(LedgerCore):
                        service_date: date, start_time: str, end_time: str, minutes: int,
                        post_id: UUID | None = None, order_id: UUID | None = None, organiser: str = "",
                        recipient: str = "", session_id: UUID | None = None,
-                       request_id: str | None = None) -> UUID:
+                       request_id: str | None = None, recorded_on: date | None = None,
+                       source: dict[str, Any] | None = None) -> UUID:
         """服务记录: the member or the community records a session; it is flagged late when entered
         more than 10 working days after the service date."""
         self._require_role(actor, Role.MEMBER, Role.COMMUNITY)
@@ -190,9 +198,44 @@ class ServiceUseCases(LedgerCore):
             session_id=session_id, member_id=member_id, community_id=community_id, activity=activity,
             content=content, place=place, service_date=service_date, start_time=start_time, end_time=end_time,
             minutes=minutes, post_id=post_id, order_id=order_id, organiser=organiser, recipient=recipient,
-            recorded_on=self.today(), calendar=self.work_calendar())
+            recorded_on=recorded_on or self.today(), calendar=self.work_calendar(), source=source)
         self._commit(actor, request_id, session)
         return session.id
+
+    def sync_offline_session(self, *, actor: Actor, record: Mapping[str, Any], signature: bytes) -> tuple[UUID, bool]:
+        """A service record the member typed on their phone while offline, signed by the phone's own key:
+        the record's shape, the key (the member's, unrevoked) and its signature over
+        `offline_session_bytes(record)`, then every rule of `record_session`, as recorded on the day it
+        was typed (lateness counts to then). The device's signature is kept in the member-signed event.
+        Exactly once per session id: a retry gets (id, False)."""
+        self._require_role(actor, Role.MEMBER)
+        parsed = read_offline_session(record, self.region_code)
+        if parsed["member"] != actor.actor_id:
+            raise OfflineRecordInvalid("the offline record was made for another member")
+        key = self.device_key(actor=actor, key_id=parsed["device_key_id"])
+        if len(signature) != ed25519.SIGNATURE_BYTES or not ed25519.verify(
+                ed25519.load_public(key.public_key), signature, offline_session_bytes(dict(record))):
+            raise DeviceSignatureInvalid("the device's signature does not match the record")
+        signature_text = ed25519.b64(signature)
+        session_id = parsed["session_id"]
+        if self._exists(session_id):  # a retry after a lost answer; anything else under this id is refused
+            existing = self._get(session_id, ServiceSession, "session")
+            kept = existing.source or {}
+            if existing.member_id != actor.actor_id or kept.get("device_signature") != signature_text:
+                raise OfflineRecordInvalid("another record was saved under this session id")
+            return session_id, False
+        if key.revoked_at is not None:
+            raise DeviceKeyRevoked(f"device key {key.key_id} is revoked")
+        self.check_device_moment(key, parsed["created_at"], "record")
+        self.record_session(
+            actor=actor, member_id=actor.actor_id, activity=parsed["activity"], content=parsed["content"],
+            place=parsed["place"], service_date=parsed["service_date"], start_time=parsed["start_time"],
+            end_time=parsed["end_time"], minutes=parsed["minutes"], post_id=parsed["post_id"],
+            order_id=parsed["order_id"], organiser=parsed["organiser"], recipient=parsed["recipient"],
+            session_id=session_id, recorded_on=local_date(parsed["created_at"]),
+            source={"kind": OFFLINE_DEVICE, "device_key_id": key.key_id, "device_signature": signature_text,
+                    "created_at": record["created_at"]})
+        return session_id, True
 
     def rate_session(self, *, actor: Actor, session_id: UUID, rating: Rating | str) -> None:
         """评价 优/良/一般 by the recipient (resident) or the organiser (community or unit)."""
@@ -315,3 +358,36 @@ class ServiceUseCases(LedgerCore):
         suggestion = self._community_suggestion(actor, suggestion_id)
         suggestion.forward(agency=agency, reference=reference)
         self._commit(actor, None, suggestion)
+
+
+def read_offline_session(record: Mapping[str, Any], region_code: str | None) -> dict[str, Any]:
+    """An offline record's shape, checked before anything else reads it (ledger/signing/offline.py); the
+    fields' content is the session's own rules' (`check_session_fields`), checked when it is recorded."""
+    def bad(why: str) -> OfflineRecordInvalid:
+        return OfflineRecordInvalid(f"the offline record {why}")
+
+    if not isinstance(record, Mapping) or set(record) != SESSION_FIELDS:
+        raise bad(f"must have exactly the fields {sorted(SESSION_FIELDS)}")
+    for name in ("session_id", "member"):
+        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
+            raise bad(f"has a malformed {name}")
+    for name in ("post_id", "order_id"):
+        if not isinstance(record[name], str) or (record[name] and not UUID_TEXT.fullmatch(record[name])):
+            raise bad(f"has a malformed {name}")
+    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
+        raise bad("has a malformed device_key_id")
+    if record["region"] != region_code:
+        raise bad("was made for another region")
+    texts = ("activity", "content", "place", "organiser", "recipient", "start_time", "end_time", "service_date")
+    if any(not isinstance(record[name], str) for name in texts) or type(record["minutes"]) is not int:
+        raise bad("has a field of the wrong kind")
+    try:
+        service_date = date.fromisoformat(record["service_date"])
+        created_at = parse_instant(record["created_at"])
+    except ValueError:
+        raise bad("has a malformed date or time") from None
+    return {**{name: record[name] for name in texts}, "service_date": service_date, "created_at": created_at,
+            "session_id": UUID(record["session_id"]), "member": UUID(record["member"]),
+            "minutes": record["minutes"], "device_key_id": record["device_key_id"],
+            "post_id": UUID(record["post_id"]) if record["post_id"] else None,
+            "order_id": UUID(record["order_id"]) if record["order_id"] else None}

@@ -67,6 +67,9 @@ def check_session_fields(*, activity: str, content: str, place: str, service_dat
                 recipient=check_text(recipient, "recipient", chars_max=NAME_CHARS_MAX, required=False))
 
 
+OFFLINE_DEVICE = "offline_device"  # a record's source: typed offline on the member's device, signed by its key
+
+
 class ServiceSession(LedgerAggregate):
     RECORDED, CERTIFIED, REJECTED = "recorded", "certified", "rejected"
 
@@ -84,9 +87,12 @@ class ServiceSession(LedgerAggregate):
             activity=activity, content=content, place=place, service_date=service_date, start_time=start_time,
             end_time=end_time, minutes=minutes, organiser=organiser, recipient=recipient, recorded_on=recorded_on)
         assurance = Assurance(assurance)
-        if (source is not None) != (assurance is not Assurance.SELF_REPORTED):
+        typed_on_a_device = (source is not None and source.get("kind") == OFFLINE_DEVICE
+                             and assurance is Assurance.SELF_REPORTED)  # the member's phone, offline: its signature
+        if not typed_on_a_device and (source is not None) != (assurance is not Assurance.SELF_REPORTED):
             raise InvalidInput("an imported or checked-in record names its source (file and row; activity and "
-                               "scans), and a self-reported one does not")
+                               "scans), and a self-reported one does not (unless typed offline on the member's "
+                               "device: its key and signature)")
         elapsed = working_days_between(service_date, recorded_on, calendar)  # the region's calendar in force
         late = elapsed > LATE_AFTER_WORKING_DAYS and assurance is not Assurance.IMPORTED
         return cls(id=session_id, member_id=member_id, community_id=community_id, **fields,

@@ -73,3 +73,24 @@ SCAN_FIELDS = frozenset({"scan_id", "region", "community", "activity", "device_k
 def offline_scan_bytes(record: dict[str, Any]) -> bytes:
     """The exact bytes a venue device's key signs (and the ledger verifies) for one offline scan."""
     return OFFLINE_SCAN_PREFIX + canonical_bytes(record)
+
+
+# -- a service record the member typed offline on their phone (服务记录, issue #15) --------------------------
+#
+#     timeledger/offline-session/v1\n<canonical JSON of the record>
+#
+#     session_id     the record's id (UUID string): the sync's idempotency key and the session's id
+#     region, member, device_key_id   as above (the member's own device key)
+#     activity, content, place, organiser, recipient   the form's texts ("" when left empty)
+#     service_date   YYYY-MM-DD;  start_time, end_time   HH:MM;  minutes   an integer
+#     post_id        the post's id (UUID string) or "";  order_id   the accepted order's id or ""
+#     created_at     when the member saved it, UTC, ISO 8601 as toISOString() writes it
+OFFLINE_SESSION_PREFIX = b"timeledger/offline-session/v1\n"
+SESSION_FIELDS = frozenset({"session_id", "region", "member", "device_key_id", "activity", "content", "place",
+                            "service_date", "start_time", "end_time", "minutes", "post_id", "order_id", "organiser",
+                            "recipient", "created_at"})
+
+
+def offline_session_bytes(record: dict[str, Any]) -> bytes:
+    """The exact bytes a member's device key signs (and the ledger verifies) for one offline record."""
+    return OFFLINE_SESSION_PREFIX + canonical_bytes(record)
