@@ -116,6 +116,9 @@ POLICY: dict[str, Rule] = {
     "order.cancel":              Rule(Kind.ORDER, {S: O, C: O}, "取消订单 cancel an order"),
     # -- service sessions (服务记录) --------------------------------------------------------------
     "session.record":            Rule(Kind.MEMBER, {M: O, C: O}, "记录服务 record a session"),
+    "session.register_device":   Rule(Kind.NONE, {M: A}, "登记党员手机密钥 register the member's phone key "
+                                                         "(certified by the member's community)"),
+    "session.sync_offline":      Rule(Kind.MEMBER, {M: O}, "同步离线服务记录 sync a record typed offline"),
     "session.read":              Rule(Kind.SESSION, {R: A, AUD: A, M: O, C: O, U: OC, S: O},
                                       "查看服务记录 read a session"),
     "session.rate":              Rule(Kind.SESSION, {S: O, C: O, U: O}, "评价 rate a session"),

@@ -10,8 +10,21 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.common import DoneOut, IdOut
-from api.schemas.service import CertifiedOut, CorrectionIn, DeltaOut, RatingIn, ReasonIn, SessionIn, SessionOut
+from api.routers.offline import device_key_out
+from api.schemas.offline import DeviceKeyIn, DeviceKeyOut
+from api.schemas.service import (
+    CertifiedOut,
+    CorrectionIn,
+    DeltaOut,
+    OfflineSessionIn,
+    OfflineSessionOut,
+    RatingIn,
+    ReasonIn,
+    SessionIn,
+    SessionOut,
+)
 from ledger.domain.service_session import ServiceSession
+from ledger.signing import keys as ed25519
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions 服务记录"])
 
@@ -44,6 +57,37 @@ def record(body: SessionIn, commands: CommandsDep) -> object:
                             end_time=body.end_time, minutes=body.minutes, post_id=body.post_id,
                             order_id=body.order_id, organiser=body.organiser, recipient=body.recipient,
                             session_id=body.session_id, request_id=commands.request_id))
+
+
+@router.post("/offline/device-keys", status_code=201, response_model=DeviceKeyOut, responses=COMMAND_RESPONSES,
+             summary="登记党员手机密钥 Register the member's phone key",
+             description="党员手机在浏览器中生成 Ed25519 密钥对（私钥不可导出），联网时由党员登录提交公钥，由所在社区认证登记；"
+                         "同一公钥再次提交返回原登记。/ The phone makes its key pair in the browser; the member's login "
+                         "submits the public key once, online; the member's community certifies it.")
+def register_phone(body: DeviceKeyIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+
+    def call() -> object:
+        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key), label=body.label)
+        return ledger.device_key(actor=actor, key_id=key_id)
+
+    return commands.run(action="session.register_device", body=body, status_code=201, alone=True,
+                        present=device_key_out, call=call)
+
+
+@router.post("/offline", response_model=OfflineSessionOut, responses=COMMAND_RESPONSES,
+             summary="同步离线服务记录 Sync a record typed offline",
+             description="党员手机离线时填写并以手机密钥签名的服务记录，联网后逐条同步：服务端核对手机密钥（本人登记且未吊销）"
+                         "与签名，再按在线记录的全部规则核对；补录判定按填写当天计算；同一 session_id 重复同步返回原结果"
+                         "（applied=false）。/ Re-checks the phone's key and signature and every rule of a typed record "
+                         "(lateness to the day it was typed); the same session id again gets the original answer.")
+def sync_offline(body: OfflineSessionIn, commands: CommandsDep) -> object:
+    ledger, actor = commands.services.ledger, commands.actor
+    record = body.record.model_dump()
+    return commands.run(action="session.sync_offline", object_id=body.record.member, body=body,
+                        present=lambda done: OfflineSessionOut(session_id=done[0], applied=done[1]),
+                        call=lambda: ledger.sync_offline_session(actor=actor, record=record,
+                                                                 signature=ed25519.unb64(body.signature)))
 
 
 @router.get("/{session_id}", response_model=SessionOut, responses=READ_RESPONSES, summary="服务记录 A session",

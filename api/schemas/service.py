@@ -226,3 +226,39 @@ class ReportSlipOut(BaseModel):
     reported_on: date | None
     post_names: list[str]
     warnings: list[WarningOut] = Field(default_factory=list, description="提示（不阻止），如晚于截止日期开具 / warnings")
+
+
+class OfflineSessionRecordIn(StrictIn):
+    """党员手机离线填写的服务记录（ledger/signing/offline.py 定义的字段，原样签名）/ a record as the phone signed it."""
+
+    session_id: str = Field(min_length=36, max_length=36)
+    region: str = Field(min_length=6, max_length=6)
+    member: str = Field(min_length=36, max_length=36)
+    device_key_id: str = Field(min_length=32, max_length=32)
+    activity: str = Field(max_length=2000)
+    content: str = Field(max_length=4000)
+    place: str = Field(max_length=2000)
+    service_date: str = Field(min_length=10, max_length=10)
+    start_time: str = Field(min_length=5, max_length=5)
+    end_time: str = Field(min_length=5, max_length=5)
+    minutes: int
+    post_id: str = Field(max_length=36)
+    order_id: str = Field(max_length=36)
+    organiser: str = Field(max_length=2000)
+    recipient: str = Field(max_length=2000)
+    created_at: str = Field(min_length=20, max_length=27, description="UTC, ISO 8601 (toISOString)")
+
+
+class OfflineSessionIn(StrictIn):
+    """同步一条离线服务记录 / sync one record typed offline."""
+
+    record: OfflineSessionRecordIn
+    signature: str = Field(min_length=88, max_length=88, pattern=r"^[A-Za-z0-9+/]{86}==$",
+                           description="设备对记录规范字节的 Ed25519 签名（base64）/ the device's signature, base64")
+
+
+class OfflineSessionOut(BaseModel):
+    """同步结果（重复同步返回原结果，applied=false）/ the session's id (a retry: the same, applied=false)."""
+
+    session_id: UUID
+    applied: bool

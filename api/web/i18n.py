@@ -899,6 +899,20 @@ EN.update({  # issue #15: check-in
     "离线扫党员码": "member code, offline",
     "活动签到设备": "Venue check-in device",
     # the venue device offline (issue #15)
+    "离线记录": "Records offline",
+    "本机没有离线记录。": "No records typed offline on this phone.",
+    "党员手机": "Member's phone",
+    "本机密钥尚未登记：联网后自动登记（由所在社区认证），登记前不能离线记录。":
+        "This phone's key is not registered yet: it is registered once online (certified by your community); until then no records offline.",
+    "本机密钥已登记（编号 {key}…，由所在社区认证）：断网时也可记录服务，联网后自动同步。":
+        "This phone's key is registered ({key}…, certified by your community): record your service even with no connection; it syncs once online.",
+    "本机密钥已被吊销：不能离线记录，请联系社区。": "This phone's key was revoked: no records offline; ask your community.",
+    "此浏览器不支持本机签名（Ed25519）或本地存储：不能离线记录。":
+        "This browser cannot sign (Ed25519) or store locally: no records offline.",
+    "已离线记录，待同步：联网后自动提交并按全部规则核对。":
+        "Recorded offline, waiting to sync: it is submitted once online and checked against every rule.",
+    "请填写活动名称、服务日期、起止时间、时长、地点和服务内容。":
+        "Fill in the activity, the date, the start and end, the minutes, the place and what you did.",
     "离线扫码": "Scans offline",
     "离线：签到码暂不能更新，党员手机也无法扫码。请改为扫党员码签到签退，联网后自动同步。":
         "Offline: the check-in code cannot rotate and members' phones cannot scan it. Scan the members' codes instead; they sync once online.",

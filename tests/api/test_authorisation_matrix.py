@@ -26,7 +26,7 @@ from api.settings import settings_for_tests
 from ledger.application import Actor, Ledger
 from ledger.domain.values import ConsentPurpose, Role, stable_id
 from ledger.signing import keys as ed25519
-from ledger.signing.offline import offline_redemption_bytes, offline_scan_bytes
+from ledger.signing.offline import offline_redemption_bytes, offline_scan_bytes, offline_session_bytes
 from tests.api.world import Side, World, build_world, today_iso
 
 ROLES = [Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR]
@@ -96,6 +96,17 @@ def _offline_sync(w: World, r: Role, s: Side) -> dict[str, Any]:
               "items": [{"item_id": str(w.a.item_id), "quantity": 1, "price_minutes": 30}], "minutes": 30,
               "created_at": w.ledger.get_key(key_id).created_on.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
     return {"record": record, "signature": ed25519.b64(sign(offline_redemption_bytes(record)))}
+
+
+def _offline_session(w: World, r: Role, s: Side) -> dict[str, Any]:
+    """One record the side's member typed offline, signed by that member's phone."""
+    key_id = s.phone_key_id
+    record = {"session_id": str(uuid4()), "region": w.ledger.region_code, "member": str(s.member.actor_id),
+              "device_key_id": key_id, "activity": "敬老助餐", "content": "送餐", "place": "社区",
+              "service_date": w.ledger.today().isoformat(), "start_time": "09:00", "end_time": "10:00", "minutes": 60,
+              "post_id": "", "order_id": "", "organiser": "", "recipient": "",
+              "created_at": w.ledger.get_key(key_id).created_on.strftime("%Y-%m-%dT%H:%M:%S.000Z")}
+    return {"record": record, "signature": ed25519.b64(s.phone.sign(offline_session_bytes(record)))}
 
 
 def _offline_scan(w: World, r: Role, s: Side) -> dict[str, Any]:
@@ -229,6 +240,9 @@ SPECS: list[Spec] = [
          tolerate=frozenset({409})),
     Spec("POST", "/v1/activities/{activity_id}/offline-scans", "activity.sync_offline",
          _ids(activity_id="activity_id"), _offline_scan, tolerate=frozenset({409})),
+    Spec("POST", "/v1/sessions/offline/device-keys", "session.register_device",
+         body=lambda w, r, s: {"public_key": _public_key(), "label": "我的手机"}),
+    Spec("POST", "/v1/sessions/offline", "session.sync_offline", body=_offline_session, tolerate=frozenset({409})),
     Spec("POST", "/v1/activities/device-keys", "activity.register_device",
          body=lambda w, r, s: {"public_key": _public_key(), "label": "签到平板"}),
     Spec("POST", "/v1/activities/{activity_id}/closure", "activity.close", _ids(activity_id="activity_id")),
@@ -398,6 +412,8 @@ EXPECTED_TABLE = """
     order.decline                   .   .    .    .    O    .    .     党员婉拒（说明原因，退回社区重新派单）
     order.cancel                    .   .    O    .    .    O    .
     session.record                  .   .    O    .    O    .    .
+    session.register_device         .   .    .    .    A    .    .     the member's own phone; the community certifies
+    session.sync_offline            .   .    .    .    O    .    .     what the member typed offline on it
     session.read                    A   C    O    .    O    O    A
     session.rate                    .   O    O    .    .    O    .     the recipient or the organiser rates
     session.certify                 .   .    O    .    .    .    .     the community certifies (认证签字)
@@ -625,6 +641,8 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
         lambda w: f"/community/activities/{w.a.activity_id}/member-scan",
     "/community/activities/{activity_id}/group": lambda w: f"/community/activities/{w.a.activity_id}/group",
     "/community/activities/{activity_id}/close": lambda w: f"/community/activities/{w.a.activity_id}/close",
+    "/community/activities/{activity_id}/offline-scan":
+        lambda w: f"/community/activities/{w.a.activity_id}/offline-scan",
 }
 
 

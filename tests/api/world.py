@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 from uuid import UUID, uuid4
 
 from fastapi import FastAPI
@@ -16,6 +17,7 @@ from fastapi import FastAPI
 from api.services import services_of
 from ledger.application import Actor, Ledger, setup
 from ledger.domain.values import ConsentPurpose, Role
+from ledger.signing import keys as ed25519
 
 PASSWORD = "correct horse battery"
 
@@ -39,6 +41,8 @@ class Side:
     counter_key_id: str
     member_key_id: str
     activity_id: UUID  # an open activity (签到签退) of the whole of today
+    phone: Any = None  # the member's phone key (服务记录 offline): its private key, registered
+    phone_key_id: str = ""
 
 
 @dataclass
@@ -103,7 +107,10 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
     suggestion_id = ledger.submit_suggestion(actor=member, content="建议加装电梯")
     activity_id = ledger.open_activity(actor=community, title="周末志愿活动", place="活动室", service_date=today,
                                        start_time="00:00", end_time="23:59", expected_members=5, post_id=post_id)
-    return Side(unit=unit, community=community, counter=counter, resident=resident, member=member,
+    phone = ed25519.generate()
+    phone_key_id = ledger.register_device(actor=member, public_key=ed25519.public_bytes(phone.public_key()),
+                                          label="党员手机")
+    return Side(phone=phone, phone_key_id=phone_key_id, unit=unit, community=community, counter=counter, resident=resident, member=member,
                 session_id=session_id, open_session_id=open_session_id, order_id=order_id,
                 suggestion_id=suggestion_id, slip_id=slip_id, item_id=item_id, menu_item_id=menu_item_id,
                 post_id=post_id, team_id=team_id, counter_key_id=ledger.key_id_of(counter),

@@ -26,12 +26,14 @@ from api.routers import reports as api_reports
 from api.routers import sessions as api_sessions
 from api.schemas.common import PAGE_SIZE_MAX
 from api.schemas.members import ConsentIn
-from api.schemas.service import ReasonIn, SessionIn, SuggestionIn
+from api.schemas.offline import DeviceKeyIn
+from api.schemas.service import OfflineSessionIn, ReasonIn, SessionIn, SuggestionIn
 from api.web import core, i18n
 from api.web.pages.home import report_query
 from api.web.pages.resident import FieldProblem
 from api.web.present import qr_svg
-from ledger.domain.errors import InvalidInput, LedgerError, NotFound
+from ledger.domain.base import utc_now
+from ledger.domain.errors import InvalidInput, LedgerError, NotFound, OfflineRecordInvalid
 from ledger.domain.limits import (ACTIVITY_CHARS_MAX, NAME_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX,
                                   TEXT_CHARS_MAX)
 from ledger.domain.display import points_text
@@ -234,7 +236,8 @@ def _records_page(request: Request, principal: Any, me: UUID, *, values: dict[st
         "tabs": TABS, "member": member, "year": year,
         "sessions": sorted(sessions.items, key=lambda s: (s.service_date, s.recorded_on), reverse=True),
         "today": today, "card_query": report_query(year, None, None, me), "posts": member.posts,
-        "orders": orders, "values": kept, "errors": errors or {}}, principal=principal, title="服务记录",
+        "orders": orders, "values": kept, "errors": errors or {}, "region_code": ledger.region_code,
+        "server_now": utc_now().isoformat(), "me": me}, principal=principal, title="服务记录",
         status_code=status_code)
 
 
@@ -304,6 +307,37 @@ async def record_session(request: Request) -> Response:
         return _records_page(request, principal, me, values=values, errors={field or "form": i18n.error_text(
             error, lang)}, status_code=422)
     return core.redirect("/me/records", kind="ok", text=gettext("已记录，等待社区评价和认证"))
+
+
+# -- 服务记录 offline (issue #15): static/records-offline.js keeps the phone's key and the records typed while
+# the connection was down (IndexedDB), and syncs them here in order, each once.
+PHONE_LABEL = "党员手机"
+OFFLINE_RECORD_BYTES_MAX = 32 * 1024
+
+
+@router.post("/me/device")
+async def member_register_phone(request: Request) -> Response:
+    """The API's `POST /v1/sessions/offline/device-keys` for this phone's public key (once, while online)."""
+    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/sessions/offline/device-keys")
+        return api_sessions.register_phone(body, commands)  # type: ignore[return-value]  # the API's answer
+
+    return await core.json_command(request, Role.MEMBER, DeviceKeyIn, bytes_max=OFFLINE_RECORD_BYTES_MAX, run=run,
+                                   too_large=InvalidInput("the key is too large"),
+                                   invalid=InvalidInput("not an Ed25519 public key"))
+
+
+@router.post("/me/records/offline-sync")
+async def member_offline_record(request: Request) -> Response:
+    """The API's `POST /v1/sessions/offline` for one queued record, its session id as the key."""
+    def run(principal: Any, body: OfflineSessionIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path="/v1/sessions/offline",
+                                     idempotency_key=body.record.session_id)
+        return api_sessions.sync_offline(body, commands)  # type: ignore[return-value]  # the API's answer
+
+    return await core.json_command(request, Role.MEMBER, OfflineSessionIn, bytes_max=OFFLINE_RECORD_BYTES_MAX,
+                                   run=run, too_large=InvalidInput("the offline record is too large"),
+                                   invalid=OfflineRecordInvalid("not an offline record"))
 
 
 # -- 三单制: orders dispatched to the member ----------------------------------------------------------------

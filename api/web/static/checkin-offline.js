@@ -130,42 +130,26 @@
     });
   }
 
-  function sync() {
+  function sync() {  // in order, each once (offline-device.js); then the attendance as recorded
     if (syncing || !dev || !navigator.onLine) return Promise.resolve();
     syncing = true;
-    return dev.all().then(function (queued) {
-      var chain = Promise.resolve(true);
-      queued.filter(function (e) { return e.status === "pending"; }).sort(function (a, b) { return a.seq - b.seq; })
-        .forEach(function (entry) { chain = chain.then(function (go) { return go ? send(entry) : false; }); });
-      return chain;
+    return D.syncQueue(dev, csrf, {
+      only: function (entry) { return entry.record.activity === activityId; },
+      url: function (entry) { return "/community/activities/" + entry.record.activity + "/offline-scan"; },
+      key: function (entry) { return entry.record.scan_id; },
+      progress: function () { unreachable = false; changed = true; render(); },
+      stopped: function (answer) {
+        unreachable = !answer;
+        $("sync-note").textContent = answer && (answer.status === 401 || (answer.body && answer.body.code === "csrf_refused")) ?
+          T.sign_in_again : T.sync_later;
+      }
     }).then(finish, finish);
   }
 
   function finish() {
     syncing = false;
     render();
-    if (changed && !isOffline()) { changed = false; window.location.reload(); }  // the attendance, as recorded
-  }
-
-  function send(entry) {  // true: go on with the next scan; false: stop for now
-    var url = "/community/activities/" + entry.record.activity + "/offline-scan";
-    return D.post(url, csrf, {record: entry.record, signature: entry.signature}, entry.record.scan_id)
-      .then(function (answer) {
-        unreachable = false;
-        if (answer.status === 200 || answer.status === 201) {
-          entry.status = "synced";
-        } else if (!D.answered(answer)) {
-          $("sync-note").textContent = answer.status === 401 || (answer.body && answer.body.code === "csrf_refused") ?
-            T.sign_in_again : T.sync_later;
-          return false;
-        } else {
-          entry.status = "refused";
-          entry.code = answer.body.code;
-          entry.message = answer.body.message || answer.body.detail || "";
-        }
-        changed = true;
-        return dev.put(entry).then(function () { return render().then(function () { return true; }); });
-      }).catch(function () { unreachable = true; $("sync-note").textContent = T.sync_later; return false; });
+    if (changed && !isOffline()) { changed = false; window.location.reload(); }
   }
 
   form.addEventListener("submit", function (event) {

@@ -147,43 +147,24 @@
     }).catch(function () { return {ok: false, message: T.capture_failed}; });
   }
 
-  /* -- sync in order, each once ------------------------------------------------------------------------ */
+  /* -- sync in order, each once (offline-device.js) ----------------------------------------------------- */
   function sync() {
     if (syncing || !dev || !navigator.onLine) return Promise.resolve();
     syncing = true;
-    return allQueued().then(function (queued) {
-      var pending = queued.filter(function (entry) { return entry.status === "pending"; })
-                          .sort(function (a, b) { return a.seq - b.seq; });
-      var chain = Promise.resolve(true);
-      pending.forEach(function (entry) {
-        chain = chain.then(function (go) { return go ? send(entry) : false; });
-      });
-      return chain;
-    }).then(function () { syncing = false; render(); }, function () { syncing = false; render(); });
-  }
-
-  function send(entry) {  // resolves true to go on with the next record, false to stop for now
-    return D.post("/counter/offline/sync", csrf, {record: entry.record, signature: entry.signature},
-                  entry.record.redemption_id).then(function (answer) {
-      unreachable = false;  // the ledger answered
-      if (answer.status === 200 || answer.status === 201) {
-        entry.status = "synced";
-        entry.owed_minutes = answer.body.owed_added_minutes;
-        entry.balance_minutes = answer.body.balance_minutes;
-      } else if (!D.answered(answer)) {
-        $("sync-note").textContent = answer.status === 401 || (answer.body && answer.body.code === "csrf_refused") ?
+    return D.syncQueue(dev, csrf, {
+      url: function () { return "/counter/offline/sync"; },
+      key: function (entry) { return entry.record.redemption_id; },
+      accept: function (entry, body) {
+        entry.owed_minutes = body.owed_added_minutes;
+        entry.balance_minutes = body.balance_minutes;
+      },
+      progress: function () { unreachable = false; render(); },  // the ledger answered
+      stopped: function (answer) {
+        if (answer) unreachable = false;
+        $("sync-note").textContent = answer && (answer.status === 401 || (answer.body && answer.body.code === "csrf_refused")) ?
           T.sign_in_again : T.sync_later;
-        return false;  // not an answer about the record: it stays pending, in its place
-      } else {
-        entry.status = "refused";
-        entry.code = answer.body.code;
-        entry.message = answer.body.message || answer.body.detail || "";
       }
-      return putQueued(entry).then(function () { render(); return true; });
-    }).catch(function () {
-      $("sync-note").textContent = T.sync_later;
-      return false;
-    });
+    }).then(function () { syncing = false; render(); }, function () { syncing = false; render(); });
   }
 
   /* -- the list: pending, synced, refused (and owed) ---------------------------------------------------- */

@@ -118,6 +118,44 @@
              answer.body.code === "csrf_refused");
   }
 
+  /* syncQueue(store, csrf, options): the pending entries ({record, signature, status: "pending"}) sent in
+   * the order captured, each once (options.key(entry) is the Idempotency-Key: a retry after a lost answer
+   * gets the original result). options.url(entry); options.only(entry) picks the entries; on a 200/201 the
+   * entry is "synced" (options.accept(entry, body) keeps what the page shows), on a refusal "refused" with
+   * its code and message; an answer about the connection or the sign-in (or none) stops the queue there
+   * (options.stopped(answer or null)), the entry pending in its place. options.progress() after each.
+   * Resolves how many entries were answered. */
+  function syncQueue(store, csrf, options) {
+    var count = 0;
+    return store.all().then(function (queued) {
+      var chain = Promise.resolve(true);
+      queued.filter(function (e) { return e.status === "pending" && (!options.only || options.only(e)); })
+        .sort(function (a, b) { return a.seq - b.seq; })
+        .forEach(function (entry) {
+          chain = chain.then(function (go) {
+            if (!go) return false;
+            return post(options.url(entry), csrf, {record: entry.record, signature: entry.signature}, options.key(entry))
+              .then(function (answer) {
+                if (answer.status === 200 || answer.status === 201) {
+                  entry.status = "synced";
+                  if (options.accept) options.accept(entry, answer.body);
+                } else if (!answered(answer)) {
+                  options.stopped(answer);
+                  return false;
+                } else {
+                  entry.status = "refused";
+                  entry.code = answer.body.code;
+                  entry.message = answer.body.message || answer.body.detail || "";
+                }
+                count += 1;
+                return store.put(entry).then(function () { if (options.progress) options.progress(); return true; });
+              }, function () { options.stopped(null); return false; });
+          });
+        });
+      return chain;
+    }).then(function () { return count; });
+  }
+
   window.TimeledgerDevice = {supported: supported, canonical: canonical, b64: b64, open: open, post: post,
-                             answered: answered};
+                             answered: answered, syncQueue: syncQueue};
 })();
