@@ -332,6 +332,7 @@ FIELDS: dict[str, Message] = {
     # offline capture at the counter (离线兑换, issue #15): an offline record and the region's bound
     "record": ("离线兑换记录", "Offline record"), "signature": ("签名", "Signature"),
     # the auditor's settlement evidence upload (issue #14)
+    "scan_id": ("扫码编号", "Scan id"), "scanned_at": ("扫码时间", "Scanned at"), "community": ("社区", "Community"),
     "first": ("一方地区的证据包", "One region's evidence"), "second": ("另一方地区的证据包", "The other region's evidence"),
     "other_root": ("另一方的省级根公钥", "The other region's root public key"),
     "counter": ("柜台", "Counter"), "region": ("地区", "Region"), "device_key_id": ("设备密钥", "Device key"),

@@ -241,7 +241,7 @@ class OfflineSessionRecordIn(StrictIn):
     service_date: str = Field(min_length=10, max_length=10)
     start_time: str = Field(min_length=5, max_length=5)
     end_time: str = Field(min_length=5, max_length=5)
-    minutes: int
+    minutes: int = Field(ge=0, le=24 * 60, description="分钟；规则由账本核对 / minutes; the ledger checks the rules")
     post_id: str = Field(max_length=36)
     order_id: str = Field(max_length=36)
     organiser: str = Field(max_length=2000)

@@ -904,8 +904,8 @@ EN.update({  # issue #15: check-in
     "党员手机": "Member's phone",
     "本机密钥尚未登记：联网后自动登记（由所在社区认证），登记前不能离线记录。":
         "This phone's key is not registered yet: it is registered once online (certified by your community); until then no records offline.",
-    "本机密钥已登记（编号 {key}…，由所在社区认证）：断网时也可记录服务，联网后自动同步。":
-        "This phone's key is registered ({key}…, certified by your community): record your service even with no connection; it syncs once online.",
+    "本机密钥已登记（由所在社区认证）：断网时也可记录服务，联网后自动同步。":
+        "This phone's key is registered (certified by your community): record your service even with no connection; it syncs once online.",
     "本机密钥已被吊销：不能离线记录，请联系社区。": "This phone's key was revoked: no records offline; ask your community.",
     "此浏览器不支持本机签名（Ed25519）或本地存储：不能离线记录。":
         "This browser cannot sign (Ed25519) or store locally: no records offline.",

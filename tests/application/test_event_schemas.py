@@ -31,6 +31,7 @@ PINNED_TOPICS = [
     "ledger.domain.activities:Activity.CheckedOut",
     "ledger.domain.activities:Activity.Closed",
     "ledger.domain.activities:Activity.Opened",
+    "ledger.domain.activities:Activity.ScanSynced",
     "ledger.domain.anywhere:RemoteOfflineDay.Opened",
     "ledger.domain.anywhere:RemoteOfflineDay.Used",
     "ledger.domain.anywhere:RemoteRedemption.AcceptedOffline",
