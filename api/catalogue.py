@@ -313,6 +313,9 @@ REASONS: dict[str, Message] = {
     "offline_bound_exceeded": ("超出本地区离线兑换上限：该党员今日在本柜台已离线兑换 {used_words}，每人每日上限 {bound_words}",
                                "over the region's offline bound: {used_hours} already redeemed offline here today, "
                                "the daily bound is {bound_hours}"),
+    "offline_device_bound_exceeded": ("超出本地区离线兑换总量上限：本机今日已离线兑换 {used_words}，每台设备每日上限 {bound_words}",
+                                      "over the region's offline total: this device took {used_hours} offline today, "
+                                      "the daily bound per device is {bound_hours}"),
     "control_character": ("含有不允许的控制字符", "contains a control character that is not allowed"),
     "region_code": ("须为 6 位地区代码", "must be a 6-digit region code"),
     "not_an_id": ("编号格式不对，请重新扫码或从列表中选择", "not a valid code: scan it again or choose from the list"),
@@ -338,6 +341,7 @@ FIELDS: dict[str, Message] = {
     "counter": ("柜台", "Counter"), "region": ("地区", "Region"), "device_key_id": ("设备密钥", "Device key"),
     "created_at": ("记录时间", "Recorded at"),
     "minutes_per_member_day": ("每人每日离线兑换上限（分钟）", "Offline bound per member per day (minutes)"),
+    "minutes_per_device_day": ("每台设备每日离线兑换总量上限（分钟）", "Offline total per device per day (minutes)"),
     # sessions (附件5)
     "activity": ("服务活动", "Activity"), "content": ("服务内容", "Content"), "place": ("服务地点", "Place"),
     "service_date": ("服务日期", "Service date"), "start_time": ("开始时间", "Start time"),

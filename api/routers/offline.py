@@ -92,13 +92,14 @@ def bound_out(ledger: Any, actor: Any, services: Any) -> OfflineBoundOut:
         exposure = OfflineExposureOut(redemptions=found.redemptions, minutes=found.minutes, short=found.short,
                                       owed_minutes=found.owed_minutes, owed_hours=duration_text(found.owed_minutes))
     return OfflineBoundOut(minutes_per_member_day=region.offline_minutes_per_member_day,
+                           minutes_per_device_day=region.offline_minutes_per_device_day,
                            version=region.offline_bound_version, reason=region.offline_bound_reason,
                            exposure=exposure)
 
 
 @router.get("/v1/region/offline-bound", response_model=OfflineBoundOut, responses=READ_RESPONSES,
             summary="柜台离线兑换上限 The counters' offline bound",
-            description="每名党员每日在一个柜台可离线兑换的分钟数（0 为不允许离线兑换）及其版本；地区和审计另见离线兑换欠扣"
+            description="每名党员每日在一个柜台可离线兑换的分钟数（0 为不允许离线兑换）、每台设备每日总量上限及其版本；地区和审计另见离线兑换欠扣"
                         "敞口。/ Minutes per member per day a counter may accept offline (0: none) and the setting's "
                         "version; the region and auditors also see the exposure (what offline syncs left owed).")
 def read_offline_bound(actor: ActorDep, ledger: LedgerDep, services: ServicesDep) -> OfflineBoundOut:
@@ -115,4 +116,5 @@ def set_offline_bound(body: OfflineBoundIn, commands: CommandsDep) -> object:
     return commands.run(action="region.set_offline_bound", body=body,
                         present=lambda _: bound_out(ledger, actor, commands.services),
                         call=lambda: ledger.set_offline_bound(
-                            actor=actor, minutes_per_member_day=body.minutes_per_member_day, reason=body.reason))
+                            actor=actor, minutes_per_member_day=body.minutes_per_member_day, reason=body.reason,
+                            minutes_per_device_day=body.minutes_per_device_day))

@@ -12,6 +12,7 @@ from api.schemas.common import EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
 from ledger.domain.limits import (
     LABEL_CHARS_MAX,
     OFFLINE_BOUND_MINUTES_MAX,
+    OFFLINE_DEVICE_BOUND_MINUTES_MAX,
     PRICE_MINUTES_MAX,
     QUANTITY_MAX,
     REDEMPTION_LINES_MAX,
@@ -88,6 +89,9 @@ class OfflineBoundIn(StrictIn):
     """柜台离线兑换上限 / how many minutes a counter may accept offline per member per day (0: none)."""
 
     minutes_per_member_day: int = Field(ge=0, le=OFFLINE_BOUND_MINUTES_MAX, examples=[60])
+    minutes_per_device_day: int | None = Field(None, ge=0, le=OFFLINE_DEVICE_BOUND_MINUTES_MAX, examples=[600],
+                                               description="每台设备每日离线兑换总量上限（0 为不另设；不填为不变）/ "
+                                                           "in all per device per day (0: none; absent: unchanged)")
     reason: str = Field(min_length=1, max_length=SETTING_REASON_CHARS_MAX, examples=["网络不稳定的社区保障老人兑换"])
 
 
@@ -101,6 +105,7 @@ class OfflineExposureOut(BaseModel):
 
 class OfflineBoundOut(BaseModel):
     minutes_per_member_day: int
+    minutes_per_device_day: int = Field(description="每台设备每日总量上限（0 为不另设）/ per device per day (0: none)")
     version: int = Field(description="设置的版本，设备据此判断是否最新 / the setting's version, told to devices")
     reason: str
     exposure: OfflineExposureOut | None = Field(None, description="离线兑换风险敞口（地区与审计可见）/ the region's "

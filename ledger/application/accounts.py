@@ -18,7 +18,7 @@ from ledger.domain.errors import (
     OfflineRecordInvalid,
 )
 from ledger.domain.organisations import Community, Counter
-from ledger.domain.time_account import TimeAccount
+from ledger.domain.time_account import DeviceOfflineDay, TimeAccount
 from ledger.domain.limits import (
     OFFLINE_BOUND_MINUTES_MAX,
     PRICE_MINUTES_MAX,
@@ -184,12 +184,20 @@ class AccountUseCases(LedgerCore):
             self.check_device_moment(key, parsed.created_at, "record")
         region = self.get_region()
         bound = min(region.offline_minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX)
+        device_day: DeviceOfflineDay | None = None
+        if region.offline_minutes_per_device_day > 0 and parsed.redemption_id not in account.redemptions:
+            day = local_date(parsed.created_at).isoformat()  # the device's total that China day, beside the member's
+            day_id = DeviceOfflineDay.create_id(key.key_id, day)
+            device_day = (self._get(day_id, DeviceOfflineDay) if self._exists(day_id)
+                          else DeviceOfflineDay.open(device_key_id=key.key_id, day=day))
+            device_day.use(redemption_id=parsed.redemption_id, minutes=parsed.minutes,
+                           bound_minutes=region.offline_minutes_per_device_day)
         applied, outcome = account.redeem_offline(
             redemption_id=parsed.redemption_id, counter_id=counter.id, lines=lines, minutes=parsed.minutes,
             captured_at=parsed.created_at_text, captured_on=local_date(parsed.created_at).isoformat(),
             device_key_id=key.key_id, device_signature=ed25519.b64(signature), bound_minutes=bound)
         if applied:
-            self._commit(actor, request_id, account)
+            self._commit(actor, request_id, account, *([device_day] if device_day is not None else []))
         return OfflineSyncResult(
             redemption_id=parsed.redemption_id, member_id=parsed.member_id, minutes=parsed.minutes,
             owed_added_minutes=int(outcome["owed_added_minutes"]), balance_minutes=account.balance_minutes,

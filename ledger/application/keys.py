@@ -277,11 +277,14 @@ class KeyUseCases(LedgerCore):
         region.set_counter_confirmation(required=required, reason=reason)
         self._commit(actor, None, region)
 
-    def set_offline_bound(self, *, actor: Actor, minutes_per_member_day: int, reason: str) -> int:
-        """A region setting (issue #15): minutes a counter may accept offline per member per day
-        (0: none). Returns the setting's version, which counter devices are told."""
+    def set_offline_bound(self, *, actor: Actor, minutes_per_member_day: int, reason: str,
+                          minutes_per_device_day: int | None = None) -> int:
+        """A region setting (issue #15): minutes a counter may accept offline per member per day (0: none)
+        and, in all, per device per day (0: no total; None: unchanged). Returns the setting's version,
+        which counter devices are told."""
         self._require_role(actor, Role.REGION)
         region = self.get_region()
-        version = region.set_offline_bound(minutes_per_member_day=minutes_per_member_day, reason=reason)
+        version = region.set_offline_bound(minutes_per_member_day=minutes_per_member_day, reason=reason,
+                                           minutes_per_device_day=minutes_per_device_day)
         self._commit(actor, None, region)  # an unchanged bound (a retry) has nothing to save
         return version

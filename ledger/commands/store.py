@@ -470,14 +470,19 @@ def _print_verdict(title: str, verdict: dict[str, Any]) -> None:
 def region_set_offline_bound(
         minutes: Annotated[int, typer.Option(help="Minutes per member per day a counter may accept offline (0: none)")],
         reason: Annotated[str, typer.Option(help="Why (signed into the event)")],
+        per_device: Annotated[Optional[int], typer.Option(
+            help="Minutes in all one counter device may accept offline per day (0: no total; default: unchanged)")] = None,
         db: DbOption = None) -> None:
-    """Set how many minutes a counter device may redeem offline per member per day (issue #15)."""
+    """Set how many minutes a counter device may redeem offline per member per day, and in all (issue #15)."""
     ledger = open_ledger(db)
     try:
-        version = ledger.set_offline_bound(actor=ledger.region_actor(), minutes_per_member_day=minutes, reason=reason)
+        version = ledger.set_offline_bound(actor=ledger.region_actor(), minutes_per_member_day=minutes, reason=reason,
+                                           minutes_per_device_day=per_device)
     except LedgerError as error:
         fail(error.detail)
-    out.print(f"offline bound set to {minutes} minutes per member per day (version {version})")
+    total = ledger.get_region().offline_minutes_per_device_day
+    out.print(f"offline bound set to {minutes} minutes per member per day"
+              + (f", {total} minutes per device per day" if total else "") + f" (version {version})")
 
 
 @transfer_app.command("start")

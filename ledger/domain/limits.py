@@ -38,6 +38,7 @@ REDEMPTION_LINES_MAX = 50  # one counter receipt
 QUANTITY_MAX = 99
 STORAGE_CAP_MINUTES_MAX = 100_000 * 60
 OFFLINE_BOUND_MINUTES_MAX = 24 * 60  # what a counter may accept offline per member per day (a region setting)
+OFFLINE_DEVICE_BOUND_MINUTES_MAX = 100 * 60  # what one counter device may accept offline per day, in all
 
 # -- dates -----------------------------------------------------------------------------------------
 LATE_AFTER_WORKING_DAYS = 10  # 志愿服务记录与证明出具办法: record within 10 working days

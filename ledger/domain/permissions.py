@@ -23,6 +23,7 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Region.CounterConfirmationSet": frozenset({R}),
     "Region.PresenceShareSet": frozenset({R}),
     "Region.OfflineBoundSet": frozenset({R}),
+    "Region.OfflineBoundsSet": frozenset({R}),
     "Transfer.Initiated": frozenset({R}),
     "Transfer.Exported": frozenset({R}),
     "Transfer.Completed": frozenset({R}),
@@ -84,6 +85,8 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "RemoteRedemption.Released": frozenset({K, R}),
     "RemoteRedemption.AcceptedOffline": frozenset({K}),
     "RemoteRedemption.OfflinePresented": frozenset({K, R}),
+    "DeviceOfflineDay.Opened": frozenset({K}),  # a counter device's offline total that day (issue #15)
+    "DeviceOfflineDay.Used": frozenset({K}),
     "RemoteOfflineDay.Opened": frozenset({K}),
     "RemoteOfflineDay.Used": frozenset({K}),
     "TimeAccount.CapturedOffline": frozenset({R}),

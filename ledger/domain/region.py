@@ -17,6 +17,7 @@ from ledger.domain.limits import (
     DISPLAY_NAME_CHARS_MAX,
     NAME_CHARS_MAX,
     OFFLINE_BOUND_MINUTES_MAX,
+    OFFLINE_DEVICE_BOUND_MINUTES_MAX,
     REASON_CHARS_MAX,
     SETTING_REASON_CHARS_MAX,
     STORAGE_CAP_MINUTES_MAX,
@@ -238,28 +239,46 @@ class Region(LedgerAggregate):
 
     # -- offline capture at the counter (离线兑换, issue #15) ----------------------------------------
     # How many minutes a counter may accept offline per member per China day (0: no offline redemption:
-    # the device refuses and says so). Versioned: the device is told the version it works under.
+    # the device refuses and says so), and in all on one device per China day (0: no total beyond the
+    # per-member bound). Versioned: the device is told the version it works under.
     offline_minutes_per_member_day = 0
+    offline_minutes_per_device_day = 0
     offline_bound_version = 0
     offline_bound_reason = ""
 
-    def set_offline_bound(self, *, minutes_per_member_day: int, reason: str) -> int:
-        """Set the offline bound with the reason for it; returns the version in force (the same bound
-        with the same reason again is a retry and changes nothing)."""
-        minutes = minutes_per_member_day
-        if type(minutes) is not int or not 0 <= minutes <= OFFLINE_BOUND_MINUTES_MAX:
-            raise InvalidInput(f"the offline bound is 0 to {OFFLINE_BOUND_MINUTES_MAX} minutes",
-                               field="minutes_per_member_day", reason="minutes_out_of_range",
-                               params={"low": 0, "high": OFFLINE_BOUND_MINUTES_MAX})
+    def set_offline_bound(self, *, minutes_per_member_day: int, reason: str,
+                          minutes_per_device_day: int | None = None) -> int:
+        """Set the offline bounds with the reason for them (`minutes_per_device_day` None: unchanged);
+        returns the version in force (the same bounds with the same reason again is a retry and changes
+        nothing)."""
+        device = self.offline_minutes_per_device_day if minutes_per_device_day is None else minutes_per_device_day
+        for field, minutes, high in (("minutes_per_member_day", minutes_per_member_day, OFFLINE_BOUND_MINUTES_MAX),
+                                     ("minutes_per_device_day", device, OFFLINE_DEVICE_BOUND_MINUTES_MAX)):
+            if type(minutes) is not int or not 0 <= minutes <= high:
+                raise InvalidInput(f"the offline bound is 0 to {high} minutes", field=field,
+                                   reason="minutes_out_of_range", params={"low": 0, "high": high})
         reason = check_reason(reason, required=True)
-        if minutes == self.offline_minutes_per_member_day and reason == self.offline_bound_reason:
+        if (minutes_per_member_day, device, reason) == (self.offline_minutes_per_member_day,
+                                                       self.offline_minutes_per_device_day, self.offline_bound_reason):
             return self.offline_bound_version
-        self._offline_bound_set(minutes_per_member_day=minutes, version=self.offline_bound_version + 1,
-                                reason=reason)
+        if device == self.offline_minutes_per_device_day:
+            self._offline_bound_set(minutes_per_member_day=minutes_per_member_day,
+                                    version=self.offline_bound_version + 1, reason=reason)
+        else:
+            self._offline_bounds_set(minutes_per_member_day=minutes_per_member_day, minutes_per_device_day=device,
+                                     version=self.offline_bound_version + 1, reason=reason)
         return self.offline_bound_version
 
     @event("OfflineBoundSet")
     def _offline_bound_set(self, minutes_per_member_day: int, version: int, reason: str) -> None:
         self.offline_minutes_per_member_day = minutes_per_member_day
+        self.offline_bound_version = version
+        self.offline_bound_reason = reason
+
+    @event("OfflineBoundsSet")
+    def _offline_bounds_set(self, minutes_per_member_day: int, minutes_per_device_day: int, version: int,
+                            reason: str) -> None:
+        self.offline_minutes_per_member_day = minutes_per_member_day
+        self.offline_minutes_per_device_day = minutes_per_device_day
         self.offline_bound_version = version
         self.offline_bound_reason = reason

@@ -506,3 +506,35 @@ def summarise(lines: Sequence[HistoryLine], *, opening_balance_minutes: int = 0)
     assert (summary.deposited_minutes - summary.clawed_back_minutes - summary.redeemed_minutes
             - summary.moved_out_minutes - summary.held_minutes == summary.available_minutes), summary
     return summary
+
+
+class DeviceOfflineDay(LedgerAggregate):
+    """What one counter device accepted offline on one China day, in all (issue #15): the region's total
+    bound per device (`Region.offline_minutes_per_device_day`) caps it, beside the per-member bound, so
+    what a lost or misused device can hand out before anyone sees it is known."""
+
+    @staticmethod
+    def create_id(device_key_id: str, day: str) -> UUID:
+        return stable_id("device-offline-day", device_key_id, day)
+
+    @classmethod
+    def open(cls, *, device_key_id: str, day: str) -> "DeviceOfflineDay":
+        return cls(id=cls.create_id(device_key_id, day), device_key_id=device_key_id, day=day)
+
+    @event("Opened")
+    def __init__(self, *, id: UUID, device_key_id: str, day: str) -> None:
+        self.device_key_id = device_key_id
+        self.day = day
+        self.used_minutes = 0
+
+    def use(self, *, redemption_id: UUID, minutes: int, bound_minutes: int) -> None:
+        if self.used_minutes + minutes > bound_minutes:
+            raise OfflineBoundExceeded(
+                f"offline redemptions on this device on {self.day} would reach {self.used_minutes + minutes} "
+                f"minutes, over the region's bound of {bound_minutes} per device", reason="offline_device_bound_exceeded",
+                params={"bound_minutes": bound_minutes, "used_minutes": self.used_minutes})
+        self._used(redemption_id=redemption_id, minutes=minutes)
+
+    @event("Used")
+    def _used(self, redemption_id: UUID, minutes: int) -> None:
+        self.used_minutes += minutes

@@ -227,6 +227,38 @@ def test_the_region_bound_per_member_per_day_and_zero_meaning_none(region: Regio
         region.ledger.set_offline_bound(actor=region.community, minutes_per_member_day=60, reason="社区自定")
 
 
+def test_the_region_total_per_device_per_day_bounds_what_one_device_hands_out(region: Region,
+                                                                               clock: list[datetime]) -> None:
+    """Beside the per-member bound, a total per device per day: three members, each within their own bound,
+    but the device's third basket would pass its total; another device, or the next day, starts afresh; a
+    retry of a basket already taken is still answered; a refusal writes nothing."""
+    version = region.ledger.set_offline_bound(actor=region.region, minutes_per_member_day=120, reason="断网保障",
+                                              minutes_per_device_day=60)
+    assert (region.ledger.get_region().offline_minutes_per_device_day, version) == (60, 2)
+    members = [_member(region, 120) for _ in range(3)]
+    device, other = Device(region), Device(region)
+    first = device.record(members[0])
+    device.sync(first)
+    device.sync(device.record(members[1]))  # 60 in all: the device's total
+    before = region.ledger.recorder.max_notification_id()
+    with pytest.raises(OfflineBoundExceeded) as over:
+        device.sync(device.record(members[2]))
+    assert (over.value.reason, over.value.params) == ("offline_device_bound_exceeded",
+                                                      {"bound_minutes": 60, "used_minutes": 60})
+    assert region.ledger.recorder.max_notification_id() == before
+    assert device.sync(first).applied is False  # a retry of one taken: answered, not counted again
+    assert other.sync(other.record(members[2])).applied  # another device has its own total
+    clock[0] = NOW + timedelta(days=1)
+    assert device.sync(device.record(members[2], at=NOW + timedelta(days=1))).applied  # a new China day
+    # the member bound alone changes the older event; a total left out is unchanged
+    assert region.ledger.set_offline_bound(actor=region.region, minutes_per_member_day=90, reason="调整") == 3
+    assert region.ledger.get_region().offline_minutes_per_device_day == 60
+    with pytest.raises(InvalidInput):
+        region.ledger.set_offline_bound(actor=region.region, minutes_per_member_day=60, reason="无",
+                                        minutes_per_device_day=-5)
+    _verifies(region)
+
+
 def test_unknown_items_bad_totals_and_impossible_dates_are_refused(region: Region) -> None:
     member = _member(region, 600)
     device = Device(region)

@@ -68,7 +68,8 @@ def counter_page(request: Request) -> Response:
     return core.page(request, "counter.html", {
         "counter": counter, "community": community, "items": items, "region_code": region.code, "peers": peers,
         "confirm_identity": bool(getattr(region, "counter_confirmation", False)),
-        "offline_bound": region.offline_minutes_per_member_day, "offline_version": region.offline_bound_version},
+        "offline_bound": region.offline_minutes_per_member_day, "offline_version": region.offline_bound_version,
+        "offline_device_bound": region.offline_minutes_per_device_day},
         principal=principal, title="爱心超市收银台")
 
 
@@ -256,6 +257,7 @@ def counter_offline_config(request: Request, key: str = "") -> Response:
             device = {"registered": False, "revoked": False, "key_id": key[:64]}
     return JSONResponse({"region": region.code, "counter": str(principal.actor.actor_id),
                          "bound_minutes": region.offline_minutes_per_member_day,
+                         "device_bound_minutes": region.offline_minutes_per_device_day,
                          "bound_version": region.offline_bound_version,
                          "server_now": utc_now().isoformat(timespec="milliseconds"), "device": device},
                         headers={"Cache-Control": "no-store"})

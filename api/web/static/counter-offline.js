@@ -36,6 +36,7 @@
 
   function loadConfig() {
     var fallback = {bound_minutes: parseInt(root.getAttribute("data-offline-bound") || "0", 10),
+                    device_bound_minutes: parseInt(root.getAttribute("data-offline-device-bound") || "0", 10),
                     bound_version: parseInt(root.getAttribute("data-offline-version") || "0", 10), offset_ms: 0};
     try {
       var stored = JSON.parse(localStorage.getItem(CONFIG_KEY) || "null");
@@ -74,7 +75,8 @@
         unreachable = false;
         if (!body) return;
         var received = Date.now();
-        config = {bound_minutes: body.bound_minutes, bound_version: body.bound_version,
+        config = {bound_minutes: body.bound_minutes, device_bound_minutes: body.device_bound_minutes || 0,
+                  bound_version: body.bound_version,
                   offset_ms: Date.parse(body.server_now) - Math.round((sent + received) / 2)};
         saveConfig();
         if (device && body.device) {
@@ -97,7 +99,9 @@
     status.className = "device-status" + (kind ? " is-" + kind : "");
     $("device-renew").hidden = !(supported && device && device.revoked && navigator.onLine);
     $("offline-bound").textContent = config.bound_minutes > 0 ?
-      T.bound_on.replace("{bound}", hours(config.bound_minutes)).replace("{version}", config.bound_version) : T.bound_off;
+      T.bound_on.replace("{bound}", hours(config.bound_minutes)).replace("{version}", config.bound_version) +
+      (config.device_bound_minutes > 0 ? T.device_bound_on.replace("{bound}", hours(config.device_bound_minutes)) : "") :
+      T.bound_off;
     var down = isOffline();
     $("net-status").textContent = down ? T.offline : T.online;
     $("net-status").className = "net-status " + (down ? "is-offline" : "is-online");
@@ -128,6 +132,13 @@
       }).reduce(function (sum, entry) { return sum + entry.record.minutes; }, 0);
       if (used + minutes > config.bound_minutes) {
         return {ok: false, message: T.bound_exceeded.replace("{used}", hours(used)).replace("{bound}", hours(config.bound_minutes))};
+      }
+      var deviceUsed = queued.filter(function (entry) {  // this device's total that day, every member
+        return entry.status !== "refused" && entry.record.device_key_id === device.key_id && chinaDay(entry.record.created_at) === day;
+      }).reduce(function (sum, entry) { return sum + entry.record.minutes; }, 0);
+      if (config.device_bound_minutes > 0 && deviceUsed + minutes > config.device_bound_minutes) {
+        return {ok: false, message: T.device_bound_exceeded.replace("{used}", hours(deviceUsed))
+                                     .replace("{bound}", hours(config.device_bound_minutes))};
       }
       var record = {
         redemption_id: basket.redemption_id, region: region, counter: counterId, device_key_id: device.key_id,
