@@ -67,6 +67,8 @@ POLICY: dict[str, Rule] = {
     "unit.pair":                 Rule(Kind.UNIT, {R: A, U: O}, "结对共建 pair a unit with a community"),
     "unit.declare_members":      Rule(Kind.UNIT, {U: O}, "申报在职党员数 declare members in service"),
     "member.enrol":              Rule(Kind.NONE, {U: A}, "党员入册 enrol a member"),
+    "member.enrol_import":       Rule(Kind.NONE, {U: A}, "党员名册导入 import the unit's paper roster as enrolments "
+                                                        "(each member onto the importing unit's own roster)"),
     # -- communities (社区党组织): posts, teams, menu, catalogue, counters, residents ---------------
     "community.read":            Rule(Kind.COMMUNITY, EVERYONE, "查看社区岗位、菜单、目录 read a community"),
     "community.define_post":     Rule(Kind.COMMUNITY, {C: O}, "设岗 define a post"),

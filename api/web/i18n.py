@@ -744,6 +744,25 @@ EN.update({  # issue #15: the 报到 backlog — 登记表 (附件2) and claimed
         "The template lists the codes of the members whose report slip names this community and who have not "
         "registered yet.",
 })
+EN.update({  # issue #15: the unit's paper roster — 党员入册 (api/web/pages/imports.py, kind=enrolments)
+    '导入党员名册': 'Import the member roster', '党员入册名册': 'Member roster', '名册序号': 'Roster no.',
+    '党员身份': 'Membership', '入册': 'Enrolment', '新入册': 'new', '已在名册，不重复入册': 'on the roster already: not again',
+    '把本单位在职党员名册每人一行填入导入模板后上传：先预览核对，确认后每行记为本单位签名的党员入册，并列出每名新入册党员的党员编号，用于开具报到单。名册序号每人一个、不再改变：同一文件重复导入不会重复入册。':
+        "Copy the unit's roster of members in service into the import template, one member a row, and upload it: "
+        "check the preview, then confirm, and each row becomes an enrolment signed by this unit; the page then lists "
+        "each new member's code for the report slips. Each member keeps one roster number for good: importing the "
+        "same file again enrols nobody twice.",
+    '名册序号填本单位名册上的序号或单位内编号，请勿填写身份证号、手机号。':
+        "The roster number is the number on the unit's own roster or an internal staff number; never an ID card "
+        "or phone number.",
+    '新入册党员的党员编号': "The new members' codes",
+    '开具报到单（附件1）时使用以下党员编号；可打印本页留存。此前已入册的党员不再列出。':
+        "Use these member codes on the report slips (Form 1); print this page to keep them. Members enrolled "
+        "before are not listed again.",
+    '新入册 {n} 人': '{n} new members', '本次没有新入册的党员。': 'No new member was enrolled this time.',
+    '到单位页面开具报到单': 'Issue report slips on the unit page',
+    '党员较多时，可按模板整理本单位党员名册后批量导入：': 'With many members, import the unit\'s roster from the template: ',
+})
 from ledger.domain import limits  # noqa: E402 - for the offices' length messages below (issue #12)
 
 EN.update({  # issue #12: the offices (counter look-up, unit enrolment and chase list, certification queue)

@@ -45,7 +45,7 @@ from ledger.domain.values import (
 )
 from ledger.storage.database import Database, parse_database_url
 from ledger.storage.mapper import SigningMapper, event_payload, event_type_name, make_transcoder
-from ledger.storage.secrets import SecretStore, load_master_key
+from ledger.storage.secrets import NewKey, SecretStore, load_master_key
 from ledger.signing import keys as ed25519
 from ledger.application import ownership
 from ledger.signing.statement import GENESIS_HASH, Statement, encode_statement, pack, statement_hash
@@ -79,6 +79,7 @@ class _Batch:
     aggregates: dict[UUID, Aggregate] = field(default_factory=dict)
     touched: dict[UUID, Aggregate] = field(default_factory=dict)
     new_keys: list[str] = field(default_factory=list)
+    private_keys: list[NewKey] = field(default_factory=list)  # made in the batch: stored when it is saved
     new_signers: dict[UUID, tuple[str, Role, Ed25519PrivateKey]] = field(default_factory=dict)
 
 
@@ -167,9 +168,17 @@ class LedgerCore(Application[UUID]):
         finally:
             self._local.batch = None
         if batch.touched:
+            # The private keys of the registrations in the batch, stored (inactive) before the registrations,
+            # in one transaction; a batch thrown away (a refused import, a dry run) stores none.
+            registered = set(batch.new_keys)
+            keys = [key for key in batch.private_keys if key.key_id in registered]
+            self.secrets.put_keys(keys)
             self._local.saving = batch  # keys made in the batch sign while it is saved
             try:
                 self._save(list(batch.touched.values()))
+            except BaseException:
+                self.secrets.forget_keys([key.key_id for key in keys])
+                raise
             finally:
                 self._local.saving = None
         self._activate_keys(batch.new_keys)
@@ -227,8 +236,7 @@ class LedgerCore(Application[UUID]):
 
     def _activate_keys(self, key_ids: Sequence[str]) -> None:
         """A private key becomes usable only once its registration is stored."""
-        for key_id in key_ids:
-            self.secrets.activate_key(key_id)
+        self.secrets.activate_keys(key_ids)
 
     def _save(self, aggregates: Sequence[Aggregate]) -> None:
         try:
@@ -400,10 +408,12 @@ class LedgerCore(Application[UUID]):
         certifier_key_id = key_id if owner == authority else self._signer_for(authority)[0]
         key = Key.register(key_id=key_id, public_key=ed25519.b64(public), owner_id=owner.actor_id,
                            role=owner.role.value, certified_by=certifier_key_id, label=label)
-        self.secrets.put_key(key_id=key_id, actor_id=owner.actor_id, role=owner.role.value,
-                             private_key=ed25519.private_bytes(private_key))
+        stored = NewKey(key_id, owner.actor_id, owner.role.value, ed25519.private_bytes(private_key))
         batch: _Batch | None = getattr(self._local, "batch", None)
-        if batch is not None:  # the new key may sign later commands of the same batch
+        if batch is None:
+            self.secrets.put_keys([stored])
+        else:  # stored when the batch is saved; meanwhile it may sign later commands of the same batch
+            batch.private_keys.append(stored)
             batch.new_signers[owner.actor_id] = (key_id, owner.role, private_key)
         return key
 

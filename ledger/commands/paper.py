@@ -14,6 +14,9 @@ marked as imported (补录) with the file's SHA-256 and row.
   transaction. `--partial` writes the good rows and reports the others. `--dry-run` only reports.
 * **Idempotent**: a line's session id comes from its content, so importing the same file (or a file
   sharing lines with an earlier one) again changes nothing; those lines are counted as already there.
+
+The other kinds (`Kind`) go through the same machinery: 登记表 and claimed posts (paper_forms.py) and a
+unit's roster (paper_roster.py: `timeledger import enrolments FILE --unit ID`, signed by the unit).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from ledger.domain.values import Rating, Role
 IMPORT_BYTES_MAX = 20 * 1024 * 1024  # a 10,000-row workbook is ~0.5 MB
 IMPORT_ROWS_MAX = 50_000
 CHUNK_ROWS = 250  # rows saved per transaction (each row: a session, its rating and certification, a credit)
+IMPORTED_BY = {Role.COMMUNITY: "补录由社区党组织办理 / only a community imports its paper records",
+               Role.UNIT: "党员入册由单位党组织办理 / only a unit imports its roster"}
 
 # The columns of the template, in the notice's order (附件5), each with what it holds.
 COLUMNS: tuple[tuple[str, str], ...] = (
@@ -76,6 +81,7 @@ class Outcome:
     already: int = 0
     problems: list[Problem] = field(default_factory=list)
     file_sha256: str = ""
+    new: list[Any] = field(default_factory=list)  # the rows newly written (what the office hands on next)
 
 
 def sha256_of(data: bytes) -> str:
@@ -261,6 +267,7 @@ class Kind:
     identity: Callable[[Actor, Any], tuple[object, str]]  # (key, message naming the earlier row by {row})
     write: Callable[[Ledger, Actor, Any, str], bool]
     fields: dict[str, str] = field(default_factory=dict)  # a refusal's input field -> its column
+    role: Role = Role.COMMUNITY  # who imports it (and signs every row): a community office, or a unit
 
     @property
     def headers(self) -> tuple[str, ...]:
@@ -300,16 +307,19 @@ def _apply(kind: Kind, ledger: Ledger, actor: Actor, rows: Sequence[tuple[Any, s
         if outcome is not None:
             outcome.written += written
             outcome.already += not written
+            if written:
+                outcome.new.append(item)
     return problems
 
 
 def import_file(kind: Kind, ledger: Ledger, actor: Actor, data: bytes, filename: str, *, dry_run: bool = False,
                 partial: bool = False, progress: Callable[[int, int], None] | None = None) -> Outcome:
     """Read, validate and (unless `dry_run`, or a problem without `partial`) write a file of the kind as
-    `actor` (a community). Never raises for what is in the file: problems are reported."""
+    `actor` (the kind's role: a community, or a unit for its roster). Never raises for what is in the
+    file: problems are reported."""
     outcome = Outcome(file_sha256=sha256_of(data))
-    if actor.role is not Role.COMMUNITY:
-        raise InvalidInput("补录由社区党组织办理 / only a community imports its paper records")
+    if actor.role is not kind.role:
+        raise InvalidInput(IMPORTED_BY[kind.role])
     try:
         table = read_table(data, filename)
     except InvalidInput as error:
@@ -325,7 +335,7 @@ def import_file(kind: Kind, ledger: Ledger, actor: Actor, data: bytes, filename:
             outcome.problems += _apply(kind, ledger, actor, rows, outcome.file_sha256, checked)
             if dry_run or outcome.problems:
                 raise _Discard
-        outcome.written, outcome.already = checked.written, checked.already
+        outcome.written, outcome.already, outcome.new = checked.written, checked.already, checked.new
     except _Discard:
         pass
     outcome.problems.sort(key=lambda problem: (problem.row, problem.column))
@@ -412,23 +422,30 @@ app = typer.Typer(help="补录: import an office's paper records (附件5 cards,
                   no_args_is_help=True, add_completion=False)
 
 
-def _community(ledger: Ledger, community: str) -> Actor:
+OFFICES = {Role.COMMUNITY: ("社区", "community"), Role.UNIT: ("单位", "unit")}
+
+
+def _office(ledger: Ledger, actor_id: str, role: Role = Role.COMMUNITY) -> Actor:
+    """The importing office (a community, or a unit for its roster) by its id: it signs every row."""
     from ledger.commands.store import fail
 
+    chinese, english = OFFICES[role]
     try:
-        actor = ledger.actor_for(UUID(community))
+        actor = ledger.actor_for(UUID(actor_id))
     except (ValueError, LedgerError):
-        fail(f"不是本地区的社区编号 / not a community of this region: {community}")
-    if actor.role is not Role.COMMUNITY:
-        fail(f"不是社区编号 / not a community: {community}")
+        fail(f"不是本地区的{chinese}编号 / not a {english} of this region: {actor_id}")
+    if actor.role is not role:
+        fail(f"不是{chinese}编号 / not a {english}: {actor_id}")
     return actor
 
 
 def kinds() -> dict[str, Kind]:
-    """Every kind of paper backlog, by its CLI word: sessions (附件5), members (附件2), posts."""
+    """Every kind of paper backlog, by its CLI word: sessions (附件5), members (附件2), posts (a community's)
+    and enrolments (a unit's roster)."""
     from ledger.commands.paper_forms import MEMBERS, POSTS_KIND
+    from ledger.commands.paper_roster import ENROLMENTS
 
-    return {kind.name: kind for kind in (SESSIONS, MEMBERS, POSTS_KIND)}
+    return {kind.name: kind for kind in (SESSIONS, MEMBERS, POSTS_KIND, ENROLMENTS)}
 
 
 File = Annotated[Path, typer.Argument(help="The filled-in template (.xlsx or .csv)")]
@@ -438,9 +455,11 @@ Partial = Annotated[bool, typer.Option("--partial", help="Write the good rows ev
 Db = Annotated[str | None, typer.Option("--db", help="Database URL")]
 
 
-def _import_command(kind: Kind, file: Path, community: str, dry_run: bool, partial: bool, db: str | None) -> None:
-    """Read the file, import it as the community, print every problem (row, column, Chinese) and the
-    verdict; exit 1 if any row is wrong. Problems name rows and columns, never a cell's value."""
+def _import_command(kind: Kind, file: Path, office: str, dry_run: bool, partial: bool, db: str | None,
+                    after: Callable[[Outcome], None] | None = None) -> None:
+    """Read the file, import it as the office (the kind's role), print every problem (row, column,
+    Chinese), the verdict and (`after`) what the office needs next; exit 1 if any row is wrong. Problems
+    name rows and columns, never a cell's value."""
     from ledger.commands.store import console, fail, open_ledger, out
 
     try:
@@ -449,7 +468,7 @@ def _import_command(kind: Kind, file: Path, community: str, dry_run: bool, parti
         fail(f"无法读取文件 / cannot read {file}: {error.strerror}")
     ledger = open_ledger(db)
     try:
-        actor = _community(ledger, community)
+        actor = _office(ledger, office, kind.role)
         outcome = import_file(kind, ledger, actor, data, file.name, dry_run=dry_run, partial=partial,
                               progress=lambda done, total: console.print(f"已写入 {done}/{total} 行", end="\r"))
     finally:
@@ -461,6 +480,8 @@ def _import_command(kind: Kind, file: Path, community: str, dry_run: bool, parti
     out.print(f"{verdict}：共 {outcome.rows} 行，新写入 {outcome.written} 行，此前已导入 {outcome.already} 行，"
               f"有问题 {len({problem.row for problem in outcome.problems})} 行（文件 SHA-256 {outcome.file_sha256[:16]}…）",
               markup=False)
+    if after is not None and not dry_run:
+        after(outcome)
     if outcome.problems:
         raise typer.Exit(1)
 
@@ -487,17 +508,51 @@ def import_posts_command(file: File, community: Community, dry_run: DryRun = Fal
     _import_command(kinds()["posts"], file, community, dry_run, partial, db)
 
 
+@app.command("enrolments")
+def import_enrolments_command(
+        file: File, unit: Annotated[str, typer.Option(help="The importing unit's id (it signs every enrolment)")],
+        dry_run: DryRun = False, partial: Partial = False,
+        codes_out: Annotated[Path | None, typer.Option("--codes-out", help="Write the new members' codes to this CSV "
+                                                                             "(名册序号, 姓名, 党员编号)")] = None,
+        db: Db = None) -> None:
+    """党员入册: import the unit's paper roster (名册序号, 姓名, 党员身份, 职务) as the unit's enrolments, and
+    print each new member's code (党员编号) for the 报到单 (with `--partial`, those of the rows written)."""
+    from ledger.commands.paper_roster import roster_member_id
+    from ledger.commands.store import fail, out
+
+    def codes(outcome: Outcome) -> None:
+        if not outcome.new:
+            return
+        unit_id = UUID(unit)  # the unit `_import_command` signed as
+        rows = [(entry.number, entry.name, str(roster_member_id(unit_id, entry.number))) for entry in outcome.new]
+        out.print(f"新入册 {len(rows)} 人，党员编号如下（开具报到单时使用）：", markup=False)
+        for number, name, code in rows:
+            out.print(f"{number}\t{name}\t{code}", markup=False)
+        if codes_out is not None:
+            text = io.StringIO()
+            inert = [[("'" + cell) if cell[:1] in ("=", "+", "-", "@", "\t", "\r") else cell for cell in row]
+                     for row in rows]  # opening the file in a spreadsheet runs no formula
+            csv.writer(text).writerows([["名册序号", "姓名", "党员编号"], *inert])
+            try:
+                codes_out.write_bytes(text.getvalue().encode("utf-8-sig"))
+            except OSError as error:
+                fail(f"无法写入 / cannot write {codes_out}: {error.strerror}")
+            out.print(f"党员编号已写入 {codes_out}", markup=False)
+
+    _import_command(kinds()["enrolments"], file, unit, dry_run, partial, db, after=codes)
+
+
 @app.command("template")
 def import_template_command(
-        kind: Annotated[str, typer.Argument(help="What the template is for: sessions, members or posts")],
+        kind: Annotated[str, typer.Argument(help="What the template is for: sessions, members, posts or enrolments")],
         out_file: Annotated[Path, typer.Option("--out", help="File to write (.xlsx or .csv)")]) -> None:
     """Write the import template: Chinese headers in the notice's column order, and a sheet of notes."""
     from ledger.commands.store import fail, out
 
     known = kinds()
     if kind not in known:
-        fail("可导入的有 sessions（服务记录）、members（报到登记，附件2）和 posts（认领岗位） / "
-             "the kinds are sessions, members and posts")
+        fail("可导入的有 sessions（服务记录）、members（报到登记，附件2）、posts（认领岗位）和 enrolments（单位党员入册名册） / "
+             "the kinds are sessions, members, posts and enrolments")
     write_template(out_file, kind=known[kind])
     out.print(f"模板已写入 {out_file}", markup=False)
 

@@ -22,7 +22,7 @@ a log line: a problem names the row and the column only.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -174,13 +174,21 @@ class _Reader:
             return None
 
 
+def readers(table: Sequence[Sequence[Any]], columns: tuple[tuple[str, str], ...],
+            problems: list[Problem]) -> Iterator[_Reader]:
+    """A reader for each non-empty row of a table in the template of `columns`; a wrong header is added
+    to `problems` (and there are no rows)."""
+    rows, found = _cells_of(table, tuple(name for name, _ in columns))
+    problems += found
+    for number, cells in rows:
+        yield _Reader(number, cells, [])
+
+
 def parse_members(table: Sequence[Sequence[Any]]) -> tuple[list[tuple[PaperRegistration, str]], list[Problem]]:
     """The 登记表 rows of a table in the members template, each with its name; and every problem."""
-    rows, problems = _cells_of(table, tuple(name for name, _ in MEMBER_COLUMNS))
+    problems: list[Problem] = []
     forms: list[tuple[PaperRegistration, str]] = []
-    for number, cells in rows:
-        row_problems: list[Problem] = []
-        read = _Reader(number, cells, row_problems)
+    for read in readers(table, MEMBER_COLUMNS, problems):
         member_id = read(CODE, _member_code)
         name = read(NAME, lambda v: _text(v, NAME_CHARS_MAX, required=True))
         fields: dict[str, str] = {}
@@ -194,11 +202,11 @@ def parse_members(table: Sequence[Sequence[Any]]) -> tuple[list[tuple[PaperRegis
         community = read(COMMUNITY, lambda v: _text(v, PROFILE_FIELD_CHARS_MAX, required=False))
         willing = read(WILLING, lambda v: _YES[_cell_text(v)] if _cell_text(v) in _YES else _no_yes())
         reported_on = read(FORM_DATE, lambda v: _date(v) if _cell_text(v) else None)
-        if row_problems:
-            problems += row_problems
+        if read.problems:
+            problems += read.problems
             continue
         forms.append((PaperRegistration(
-            member_id=member_id, row=number, posts=posts, community=community, willing_other_service=willing,
+            member_id=member_id, row=read.row, posts=posts, community=community, willing_other_service=willing,
             reported_on=reported_on,
             profile={k: v for k, v in fields.items() if k in PROFILE_COLUMNS.values()},
             personal={k: v for k, v in fields.items() if k in PERSONAL_COLUMNS.values()}), name))

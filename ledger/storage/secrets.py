@@ -8,7 +8,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple, Sequence
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -139,6 +139,27 @@ actor_keys = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("sequence", sa.Integer, nullable=False),
 )
+
+
+_KEYS_PER_STATEMENT = 500  # bound parameters per statement stay well under every driver's limit
+
+
+class NewKey(NamedTuple):
+    """A private key to store: made for `actor_id` in `role`, registered by an event not saved yet."""
+
+    key_id: str
+    actor_id: UUID
+    role: str
+    private_key: bytes
+
+
+def _next_sequence(connection: sa.Connection) -> int:
+    """The order of a new key row: after every row there is (a row of a key never activated may be deleted,
+    so the count of rows would repeat a number)."""
+    return int(connection.execute(sa.select(sa.func.coalesce(sa.func.max(actor_keys.c.sequence), -1) + 1))
+               .scalar_one())
+
+
 data_keys = sa.Table(
     "timeledger_data_keys", metadata,
     sa.Column("member_id", sa.String(36), primary_key=True),
@@ -227,26 +248,44 @@ class SecretStore:
         self.engine.dispose()
 
     # -- private keys ---------------------------------------------------------------------------
-    def put_key(self, *, key_id: str, actor_id: UUID, role: str, private_key: bytes) -> None:
-        wrapped = sealed.wrap(self._master_key, purpose=f"private-key/{key_id}", secret=private_key)
+    def put_keys(self, keys: Sequence[NewKey]) -> None:
+        """Private keys (wrapped, not active yet), in one transaction."""
+        if not keys:
+            return
+        rows = [{"key_id": key.key_id, "actor_id": str(key.actor_id), "role": key.role, "active": False,
+                 "wrapped_private_key": sealed.wrap(self._master_key, purpose=f"private-key/{key.key_id}",
+                                                    secret=key.private_key)} for key in keys]
         with self._lock, self.engine.begin() as connection:
-            sequence = connection.execute(sa.select(sa.func.count()).select_from(actor_keys)).scalar_one()
-            connection.execute(actor_keys.insert().values(
-                key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=wrapped, active=False,
-                sequence=sequence))
+            sequence = _next_sequence(connection)
+            connection.execute(actor_keys.insert(), [{**row, "sequence": sequence + index}
+                                                     for index, row in enumerate(rows)])
 
     def put_held_key(self, *, key_id: str, actor_id: UUID, role: str) -> None:
         """Record a key whose private half this store does NOT hold (a member's key, wrapped under the
         member's own password by the API): the row gives the actor its role, `active_key` returns an
         empty private key and the ledger refuses to sign with it unless the member unlocked it."""
         with self._lock, self.engine.begin() as connection:
-            sequence = connection.execute(sa.select(sa.func.count()).select_from(actor_keys)).scalar_one()
+            sequence = _next_sequence(connection)
             connection.execute(actor_keys.insert().values(
                 key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=b"", active=False,
                 sequence=sequence))
 
-    def activate_key(self, key_id: str) -> None:
-        self._set_active(key_id, True)
+    def forget_keys(self, key_ids: Sequence[str]) -> None:
+        """Delete private keys that were never activated (their registration was not saved)."""
+        with self._lock, self.engine.begin() as connection:
+            for start in range(0, len(key_ids), _KEYS_PER_STATEMENT):
+                connection.execute(actor_keys.delete().where(
+                    actor_keys.c.key_id.in_(key_ids[start:start + _KEYS_PER_STATEMENT]),
+                    actor_keys.c.active.is_(False)))
+
+    def activate_keys(self, key_ids: Sequence[str]) -> None:
+        """Several keys made usable at once (their registrations are stored), in one transaction."""
+        if not key_ids:
+            return
+        with self._lock, self.engine.begin() as connection:
+            for start in range(0, len(key_ids), _KEYS_PER_STATEMENT):
+                connection.execute(actor_keys.update().where(
+                    actor_keys.c.key_id.in_(key_ids[start:start + _KEYS_PER_STATEMENT])).values(active=True))
 
     def deactivate_key(self, key_id: str) -> None:
         self._set_active(key_id, False)

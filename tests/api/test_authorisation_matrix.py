@@ -373,6 +373,7 @@ EXPECTED_TABLE = """
     unit.pair                       A   O    .    .    .    .    .     a unit pairs itself with one community
     unit.declare_members            .   O    .    .    .    .    .
     member.enrol                    .   A    .    .    .    .    .     a unit enrols onto its own roster
+    member.enrol_import             .   A    .    .    .    .    .     a unit imports its paper roster (党员入册), onto its own roster only
     community.read                  A   A    A    A    A    A    A     the menu and catalogue are public
     community.define_post           .   .    O    .    .    .    .     a community sets its own posts, teams, menu,
     community.retire_post           .   .    O    .    .    .    .     catalogue and counters
