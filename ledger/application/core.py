@@ -176,10 +176,9 @@ class LedgerCore(Application[UUID]):
             self._local.saving = batch  # keys made in the batch sign while it is saved
             try:
                 self._save(list(batch.touched.values()))
-            except BaseException:
-                self.secrets.forget_keys([key.key_id for key in keys])
-                raise
             finally:
+                # A failed save leaves the keys inactive, never deleted: a commit whose answer was lost may
+                # have stored the registrations, and a deleted private key could never sign for its actor.
                 self._local.saving = None
         self._activate_keys(batch.new_keys)
 

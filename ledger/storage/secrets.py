@@ -270,14 +270,6 @@ class SecretStore:
                 key_id=key_id, actor_id=str(actor_id), role=role, wrapped_private_key=b"", active=False,
                 sequence=sequence))
 
-    def forget_keys(self, key_ids: Sequence[str]) -> None:
-        """Delete private keys that were never activated (their registration was not saved)."""
-        with self._lock, self.engine.begin() as connection:
-            for start in range(0, len(key_ids), _KEYS_PER_STATEMENT):
-                connection.execute(actor_keys.delete().where(
-                    actor_keys.c.key_id.in_(key_ids[start:start + _KEYS_PER_STATEMENT]),
-                    actor_keys.c.active.is_(False)))
-
     def activate_keys(self, key_ids: Sequence[str]) -> None:
         """Several keys made usable at once (their registrations are stored), in one transaction."""
         if not key_ids:
