@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.schemas.offline import INSTANT_TEXT, KEY_ID_TEXT, UUID_TEXT
 from api.schemas.common import StrictIn
 from api.schemas.service import CLOCK_TIME_PATTERN
 from ledger.application import ScanResult
@@ -130,14 +131,14 @@ class PresenceShareIn(StrictIn):
 class OfflineScanRecordIn(StrictIn):
     """离线扫码记录（ledger/signing/offline.py 定义的字段，原样签名）/ an offline scan as the device signed it."""
 
-    scan_id: str = Field(min_length=36, max_length=36)
-    region: str = Field(min_length=6, max_length=6)
-    community: str = Field(min_length=36, max_length=36)
-    activity: str = Field(min_length=36, max_length=36)
-    device_key_id: str = Field(min_length=32, max_length=32)
-    member: str = Field(min_length=36, max_length=36)
+    scan_id: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
+    region: str = Field(pattern=r"^\d{6}$", min_length=6, max_length=6)
+    community: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
+    activity: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
+    device_key_id: str = Field(pattern=KEY_ID_TEXT, min_length=32, max_length=32)
+    member: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
     action: Literal["in", "out"]
-    scanned_at: str = Field(min_length=20, max_length=27, description="UTC, ISO 8601 (toISOString)")
+    scanned_at: str = Field(pattern=INSTANT_TEXT, min_length=20, max_length=27, description="UTC, ISO 8601 (toISOString)")
 
 
 class OfflineScanIn(StrictIn):

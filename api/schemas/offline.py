@@ -9,6 +9,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn
+from ledger.signing import offline
 from ledger.domain.limits import (
     LABEL_CHARS_MAX,
     OFFLINE_BOUND_MINUTES_MAX,
@@ -19,9 +20,10 @@ from ledger.domain.limits import (
     SETTING_REASON_CHARS_MAX,
 )
 
-UUID_TEXT = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-KEY_ID_TEXT = r"^[0-9a-f]{32}$"
-INSTANT_TEXT = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
+UUID_TEXT = offline.UUID_TEXT.pattern  # the shapes of a device's records: ledger/signing/offline.py
+KEY_ID_TEXT = offline.KEY_ID_TEXT.pattern
+INSTANT_TEXT = offline.INSTANT_TEXT.pattern
+UUID_OR_EMPTY = UUID_TEXT.replace("^", "^(", 1).replace("$", ")?$")
 RECORD_MINUTES_MAX = REDEMPTION_LINES_MAX * QUANTITY_MAX * PRICE_MINUTES_MAX
 
 

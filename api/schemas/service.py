@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from api.schemas.offline import INSTANT_TEXT, KEY_ID_TEXT, UUID_OR_EMPTY, UUID_TEXT
 from api.schemas.common import EXAMPLE_COMMUNITY_ID, EXAMPLE_ITEM_ID, EXAMPLE_MEMBER_ID, StrictIn, WarningOut
 from ledger.application import RedemptionResult
 from ledger.domain.display import duration_text
@@ -231,10 +232,10 @@ class ReportSlipOut(BaseModel):
 class OfflineSessionRecordIn(StrictIn):
     """党员手机离线填写的服务记录（ledger/signing/offline.py 定义的字段，原样签名）/ a record as the phone signed it."""
 
-    session_id: str = Field(min_length=36, max_length=36)
-    region: str = Field(min_length=6, max_length=6)
-    member: str = Field(min_length=36, max_length=36)
-    device_key_id: str = Field(min_length=32, max_length=32)
+    session_id: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
+    region: str = Field(pattern=r"^\d{6}$", min_length=6, max_length=6)
+    member: str = Field(pattern=UUID_TEXT, min_length=36, max_length=36)
+    device_key_id: str = Field(pattern=KEY_ID_TEXT, min_length=32, max_length=32)
     activity: str = Field(max_length=2000)
     content: str = Field(max_length=4000)
     place: str = Field(max_length=2000)
@@ -242,11 +243,12 @@ class OfflineSessionRecordIn(StrictIn):
     start_time: str = Field(min_length=5, max_length=5)
     end_time: str = Field(min_length=5, max_length=5)
     minutes: int = Field(ge=0, le=24 * 60, description="分钟；规则由账本核对 / minutes; the ledger checks the rules")
-    post_id: str = Field(max_length=36)
-    order_id: str = Field(max_length=36)
+    post_id: str = Field(pattern=UUID_OR_EMPTY, max_length=36)
+    order_id: str = Field(pattern=UUID_OR_EMPTY, max_length=36)
     organiser: str = Field(max_length=2000)
     recipient: str = Field(max_length=2000)
-    created_at: str = Field(min_length=20, max_length=27, description="UTC, ISO 8601 (toISOString)")
+    created_at: str = Field(pattern=INSTANT_TEXT, min_length=20, max_length=27,
+                            description="UTC, ISO 8601 (toISOString)")
 
 
 class OfflineSessionIn(StrictIn):
