@@ -12,7 +12,7 @@ from api.schemas.common import StrictIn
 from api.schemas.service import CLOCK_TIME_PATTERN
 from ledger.application import ScanResult
 from ledger.domain.activities import EXPECTED_MEMBERS_MAX, GROUP_ENTRY_MEMBERS_MAX, Activity
-from ledger.domain.limits import ACTIVITY_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.limits import ACTIVITY_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX, SETTING_REASON_CHARS_MAX
 from ledger.verification.checkin_code import CODE_CHARS_MAX, WINDOW_SECONDS
 
 
@@ -125,3 +125,22 @@ class PresenceShareIn(StrictIn):
     reason: str = Field(min_length=1, max_length=REASON_CHARS_MAX, examples=["依据区文明办2026年第3号通知"])
 
 
+
+
+class OrganiserIn(StrictIn):
+    """指定活动组织者：本社区已报到的党员 / name a member registered with this community organiser."""
+
+    member_id: UUID
+
+
+class OrganiserWithdrawalIn(StrictIn):
+    reason: str = Field("", max_length=SETTING_REASON_CHARS_MAX, examples=["本人工作调动"])
+
+
+class OrganiserOut(BaseModel):
+    member_id: UUID
+    name: str
+
+
+class OrganisersOut(BaseModel):
+    organisers: list[OrganiserOut]
