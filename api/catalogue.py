@@ -255,6 +255,10 @@ CODES: dict[str, Message] = {
     "activity_closed": ("活动已结束，不能再签到或签退。", "The activity is over: no more check-ins or check-outs."),
     "member_not_registered_here": ("该党员未在举办活动的社区报到，不能在此签到。",
                                    "The member is not registered with the community running this activity."),
+    "not_an_organiser": ("社区未指定您为活动组织者：请由社区办公室开放活动、出示签到码。",
+                         "The community has not named you an organiser: its office runs the activity."),
+    "organiser_withdrawn": ("社区已撤销您的活动组织者身份，不能再组织本社区的活动。",
+                            "The community withdrew you as organiser: you no longer run its activities."),
     "already_checked_in": ("已经签到过了，无需重复签到。", "Already checked in: no need to check in again."),
     "not_checked_in": ("尚未签到，不能签退：请先签到。", "Not checked in yet, so nothing to check out: check in first."),
     "invalid_search": ("请输入姓名，或手机号后4位数字。", "Type a name, or the last four digits of the phone number."),
@@ -285,6 +289,7 @@ KINDS: dict[str, Message] = {
     "Unit": ("单位", "unit"), "Community": ("社区", "community"), "Counter": ("爱心超市柜台", "counter"),
     "Region": ("地区", "region"), "Key": ("密钥", "key"), "ScoringPolicy": ("积分办法", "scoring policy"),
     "Post": ("岗位", "post"), "Team": ("队伍", "team"), "MenuItem": ("服务菜单项", "menu item"),
+    "Organiser": ("活动组织者", "organiser"),
     "Consent": ("同意", "consent"),
 }
 NOT_FOUND_KIND: Message = ("未找到该{kind}：编号有误，或不属于本地区。", "No such {kind}: the code is wrong, or not in this region.")

@@ -8,6 +8,10 @@ Each action names the kind of object it acts on and, per role, a scope:
   record, a community's registered members and their sessions, a unit's enrolled members …);
 * ``OWN_CONSENTED`` — own, and only while the member has given the unit the separate consent PIPL
   requires for sending their service record to the employer (服务纪实反馈);
+* ``ORGANISER`` — for a member: only on the objects of the community they registered with, and only
+  while that community has named them organiser (活动组织者, issue #15) and not withdrawn them; a member
+  of that community who is not (or no longer) an organiser is told so (`not_an_organiser`,
+  `organiser_withdrawn`), a member of another community gets the plain `not_permitted`;
 * a role not listed may not do the action at all.
 
 The ledger checks its own rules again when the command runs (defence in depth); this table is what
@@ -35,6 +39,7 @@ class Scope(str, enum.Enum):
     ANY = "any"
     OWN = "own"
     OWN_CONSENTED = "own_consented"
+    ORGANISER = "organiser"
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,7 @@ class Rule:
 
 
 R, U, C, K, M, S, AUD = Role.REGION, Role.UNIT, Role.COMMUNITY, Role.COUNTER, Role.MEMBER, Role.RESIDENT, Role.AUDITOR
-A, O, OC = Scope.ANY, Scope.OWN, Scope.OWN_CONSENTED  # noqa: E741 - one-letter names keep the table readable
+A, O, OC, OG = Scope.ANY, Scope.OWN, Scope.OWN_CONSENTED, Scope.ORGANISER  # noqa: E741 - one-letter names keep the table readable
 EVERYONE = {R: A, U: A, C: A, K: A, M: A, S: A, AUD: A}
 
 # fmt: off
@@ -136,16 +141,20 @@ POLICY: dict[str, Rule] = {
     "session.uphold_complaint":  Rule(Kind.SESSION, {C: O}, "投诉属实 uphold a complaint"),
     # -- check-in at the venue (签到签退, issue #15) ------------------------------------------------
     "region.set_presence_share": Rule(Kind.NONE, {R: A}, "设置签到最低在场比例 set the minimum presence share"),
-    "activity.open":             Rule(Kind.COMMUNITY, {C: O}, "开放活动签到 open an activity"),
+    # the community office, or a member it named organiser (活动组织者), runs its activities
+    "activity.open":             Rule(Kind.COMMUNITY, {C: O, M: OG}, "开放活动签到 open an activity"),
     "activity.read":             Rule(Kind.ACTIVITY, {R: A, AUD: A, C: O, M: O}, "查看活动 read an activity"),
-    "activity.show_code":        Rule(Kind.ACTIVITY, {C: O}, "出示签到码 show the rotating check-in code"),
-    "activity.close":            Rule(Kind.ACTIVITY, {C: O}, "结束活动 close an activity"),
+    "activity.show_code":        Rule(Kind.ACTIVITY, {C: O, M: OG}, "出示签到码 show the rotating check-in code"),
+    "activity.close":            Rule(Kind.ACTIVITY, {C: O, M: OG}, "结束活动 close an activity"),
     "activity.scan":             Rule(Kind.ACTIVITY, {M: O}, "扫码签到签退 check in or out by scanning the code"),
-    "activity.scan_member":      Rule(Kind.ACTIVITY, {C: O}, "扫党员码签到 check a member in or out by their code"),
-    "activity.group_entry":      Rule(Kind.ACTIVITY, {C: O}, "团体录入 check a group in or out"),
+    "activity.scan_member":      Rule(Kind.ACTIVITY, {C: O, M: OG}, "扫党员码签到 check a member in or out by their code"),
+    "activity.group_entry":      Rule(Kind.ACTIVITY, {C: O, M: OG}, "团体录入 check a group in or out"),
     "activity.register_device":  Rule(Kind.NONE, {C: A}, "登记签到设备密钥 register the community's venue device key "
                                                          "(certified by the region)"),
     "activity.sync_offline":     Rule(Kind.ACTIVITY, {C: O}, "同步离线扫码 sync a scan the venue device took offline"),
+    "community.name_organiser":  Rule(Kind.COMMUNITY, {C: O}, "指定活动组织者 name a member organiser"),
+    "community.withdraw_organiser": Rule(Kind.COMMUNITY, {C: O}, "撤销活动组织者 withdraw an organiser"),
+    "community.read_organisers": Rule(Kind.COMMUNITY, {R: A, AUD: A, C: O}, "查看活动组织者 list the organisers"),
     # -- suggestions (建议) ---------------------------------------------------------------------
     "suggestion.read":           Rule(Kind.SUGGESTION, {R: A, AUD: A, M: O, C: O}, "查看建议 read a suggestion"),
     "suggestion.adopt":          Rule(Kind.SUGGESTION, {C: O}, "采纳建议 adopt a suggestion"),
@@ -223,6 +232,12 @@ def authorize(ledger: Ledger, actor: Actor, action: str, object_id: UUID | str |
     if scope is Scope.ANY or entry.kind is Kind.NONE:
         return
     assert object_id is not None, f"{action} needs an object"
+    if scope is Scope.ORGANISER:
+        community_id = ledger.community_of(entry.kind, object_id)
+        if ledger.get_member(actor.actor_id).community_id != community_id:
+            raise NotPermitted(f"a {actor.role.value} may {action} only for the community it is registered with")
+        ledger.require_runs(actor, community_id)  # not_an_organiser / organiser_withdrawn
+        return
     if not ledger.owns(actor, entry.kind, object_id):
         raise NotPermitted(f"a {actor.role.value} may {action} only on its own {entry.kind.value} objects")
     if scope is Scope.OWN_CONSENTED:

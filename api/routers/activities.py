@@ -22,6 +22,10 @@ from api.schemas.activities import (
     MemberScanIn,
     OfflineScanIn,
     OfflineScanOut,
+    OrganiserIn,
+    OrganisersOut,
+    OrganiserOut,
+    OrganiserWithdrawalIn,
     PresenceShareIn,
     ScanIn,
     ScanOut,
@@ -44,7 +48,8 @@ router = APIRouter(tags=["activities 签到签退"])
 
 def _on_activity(commands: Commands, action: str, activity_id: UUID, call: Callable[[Any, Any], Any],
                  present: Callable[[Any], Any], body: Any = None) -> object:
-    """A command on one activity: authorised on it, `call(ledger, actor)` in the writer."""
+    """A command on one activity (or on the community that runs it): authorised on it, `call(ledger, actor)`
+    in the writer."""
     ledger, actor = commands.services.ledger, commands.actor
     return commands.run(action=action, object_id=activity_id, body=body, present=present,
                         call=lambda: call(ledger, actor))
@@ -56,8 +61,9 @@ def _scans_out(results: list[Any]) -> ScansOut:
 
 @router.post("/v1/communities/{community_id}/activities", status_code=201, response_model=IdOut,
              responses=COMMAND_RESPONSES, summary="开放活动签到 Open an activity",
-             description="社区为服务菜单项或岗位开放一次活动（同一天内的计划起止时间），现场出示滚动签到码。/ "
-                         "A community opens an activity for a menu item or a post and shows a rotating code.")
+             description="社区（或其指定的活动组织者）为服务菜单项或岗位开放一次活动（同一天内的计划起止时间），现场出示"
+                         "滚动签到码。/ A community (or an organiser it named) opens an activity for a menu item or a "
+                         "post and shows a rotating code.")
 def open_activity(community_id: UUID, body: ActivityIn, commands: CommandsDep) -> object:
     ledger, actor = commands.services.ledger, commands.actor
     return commands.run(action="activity.open", object_id=community_id, body=body, status_code=201,
@@ -66,7 +72,35 @@ def open_activity(community_id: UUID, body: ActivityIn, commands: CommandsDep) -
                             actor=actor, title=body.title, place=body.place, service_date=body.service_date,
                             start_time=body.start_time, end_time=body.end_time,
                             expected_members=body.expected_members, post_id=body.post_id,
-                            menu_item_id=body.menu_item_id, activity_id=body.activity_id))
+                            menu_item_id=body.menu_item_id, activity_id=body.activity_id,
+                            community_id=community_id))
+
+
+@router.post("/v1/communities/{community_id}/organisers", response_model=DoneOut, responses=COMMAND_RESPONSES,
+             summary="指定活动组织者 Name an organiser",
+             description="社区指定本社区已报到的党员为活动组织者：可开放活动、出示签到码、扫码、团体录入、结束活动（以本人"
+                         "密钥签名），不能认证服务记录。/ The community names one of its registered members organiser: "
+                         "they run its activities, signing with their own key; they certify nothing.")
+def name_organiser(community_id: UUID, body: OrganiserIn, commands: CommandsDep) -> object:
+    return _on_activity(commands, "community.name_organiser", community_id, body=body, present=lambda _: DoneOut(),
+                        call=lambda ledger, actor: ledger.name_organiser(actor=actor, member_id=body.member_id))
+
+
+@router.post("/v1/communities/{community_id}/organisers/{member_id}/withdrawal", response_model=DoneOut,
+             responses=COMMAND_RESPONSES, summary="撤销活动组织者 Withdraw an organiser")
+def withdraw_organiser(community_id: UUID, member_id: UUID, body: OrganiserWithdrawalIn,
+                       commands: CommandsDep) -> object:
+    return _on_activity(commands, "community.withdraw_organiser", community_id, body=body,
+                        present=lambda _: DoneOut(), call=lambda ledger, actor: ledger.withdraw_organiser(
+                            actor=actor, member_id=member_id, reason=body.reason))
+
+
+@router.get("/v1/communities/{community_id}/organisers", response_model=OrganisersOut, responses=READ_RESPONSES,
+            summary="活动组织者 The community's organisers")
+def organisers(community_id: UUID, actor: ActorDep, ledger: LedgerDep) -> OrganisersOut:
+    authorize(ledger, actor, "community.read_organisers", community_id)
+    return OrganisersOut(organisers=[OrganiserOut(member_id=member_id, name=name)
+                                     for member_id, name in ledger.organisers_of(community_id)])
 
 
 @router.get("/v1/activities/{activity_id}", response_model=ActivityOut, responses=READ_RESPONSES,

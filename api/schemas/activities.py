@@ -13,7 +13,7 @@ from api.schemas.common import StrictIn
 from api.schemas.service import CLOCK_TIME_PATTERN
 from ledger.application import ScanResult
 from ledger.domain.activities import EXPECTED_MEMBERS_MAX, GROUP_ENTRY_MEMBERS_MAX, Activity
-from ledger.domain.limits import ACTIVITY_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX
+from ledger.domain.limits import ACTIVITY_CHARS_MAX, PLACE_CHARS_MAX, REASON_CHARS_MAX, SETTING_REASON_CHARS_MAX
 from ledger.verification.checkin_code import CODE_CHARS_MAX, WINDOW_SECONDS
 
 
@@ -159,3 +159,20 @@ class OfflineScanOut(BaseModel):
 
 def offline_scan_out(synced: Any) -> OfflineScanOut:
     return OfflineScanOut(scan_id=synced.scan_id, applied=synced.applied, result=scan_out(synced.result))
+class OrganiserIn(StrictIn):
+    """指定活动组织者：本社区已报到的党员 / name a member registered with this community organiser."""
+
+    member_id: UUID
+
+
+class OrganiserWithdrawalIn(StrictIn):
+    reason: str = Field("", max_length=SETTING_REASON_CHARS_MAX, examples=["本人工作调动"])
+
+
+class OrganiserOut(BaseModel):
+    member_id: UUID
+    name: str
+
+
+class OrganisersOut(BaseModel):
+    organisers: list[OrganiserOut]

@@ -1123,3 +1123,19 @@ EN.update({
         "presented there once the connection is back, and what the balance no longer covers is owed.",
     "待所属地区确认": "to be confirmed by the home region",
 })
+EN.update({  # 活动组织者 (issue #15): an organiser the community names runs its activities
+    "活动组织者": "Activity organisers",
+    "我的概览": "My overview",
+    "活动组织者可用本人账号开放本社区活动、出示签到码、扫党员码、团体录入和结束活动（以本人密钥签名），不能认证服务记录。":
+        "An organiser signs in with their own login to open this community's activities, show the check-in code, "
+        "scan members' codes, record groups and close activities (signed with their own key); they certify nothing.",
+    "撤销理由": "Reason for withdrawing",
+    "撤销理由（可不填）": "Reason for withdrawing (optional)",
+    "撤销": "Withdraw",
+    "尚未指定活动组织者。": "No organiser named yet.",
+    "从本社区报到党员中指定": "Name one of the members registered here",
+    "指定为活动组织者": "Name organiser",
+    "已指定活动组织者": "Organiser named",
+    "已撤销活动组织者": "Organiser withdrawn",
+    "组织本社区活动（活动组织者）": "Run the community's activities (organiser)",
+})

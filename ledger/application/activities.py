@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 from eventsourcing.domain import Aggregate
 
 from ledger.application.core import Actor, LedgerCore
+from ledger.application.ownership import Kind
 from ledger.domain import activities as rules
 from ledger.domain.activities import Activity
 from ledger.domain.base import CLOCK
@@ -24,6 +25,7 @@ from ledger.domain.errors import (
     OfflineRecordInvalid,
     InvalidInput,
     MemberNotRegisteredHere,
+    NotAnOrganiser,
     NotFound,
     NotPermitted,
 )
@@ -73,11 +75,75 @@ def session_id_for(activity_id: UUID, member_id: UUID) -> UUID:
 class ActivityUseCases(LedgerCore):
     """Activities and check-in/check-out."""
 
+    # -- 活动组织者: the community names members to run its activities -------------------------------
+    def name_organiser(self, *, actor: Actor, member_id: UUID) -> None:
+        """The community names one of its registered, active members organiser (活动组织者)."""
+        community = self._own_community(actor)
+        member = self._get(member_id, Member)
+        if member.community_id != community.id:
+            raise MemberNotRegisteredHere("该党员未在本社区报到 / this member is not registered with this community")
+        member.require_active()
+        community.name_organiser(member_id=member_id, named_on=self.today())
+        self._commit(actor, None, community)
+
+    def withdraw_organiser(self, *, actor: Actor, member_id: UUID, reason: str = "") -> None:
+        community = self._own_community(actor)
+        community.withdraw_organiser(member_id=member_id, reason=reason)
+        self._commit(actor, None, community)
+
+    def organisers_of(self, community_id: UUID) -> list[tuple[UUID, str]]:
+        """The community's current organisers (member id, display name), in the order named."""
+        community = self._get(community_id, Community)
+        return [(member_id, self._get(member_id, Member).name) for member_id in community.organisers
+                if community.is_organiser(member_id)]
+
+    def organised_by(self, member_id: UUID) -> UUID | None:
+        """The community whose activities the member runs (named and not withdrawn), if any."""
+        try:
+            member = self._get(member_id, Member)
+        except NotFound:
+            return None
+        if member.community_id is None:
+            return None
+        community = self._get(member.community_id, Community)
+        return community.id if community.is_organiser(member_id) else None
+
+    def _running(self, actor: Actor, community_id: UUID) -> Community:
+        """The community whose activity `actor` runs: the office itself, or a member it named organiser
+        (registered with it, active, not withdrawn). Anyone else is refused."""
+        self._require_role(actor, Role.COMMUNITY, Role.MEMBER)
+        if actor.role is Role.COMMUNITY:
+            if actor.actor_id != community_id:
+                raise NotPermitted("a community runs only its own activities")
+            return self._get(community_id, Community)
+        community = self._get(community_id, Community)
+        member = self._get(actor.actor_id, Member)
+        if member.community_id != community_id:
+            raise NotAnOrganiser("本社区未指定该党员为活动组织者 / the community has not named this member an "
+                                 "organiser")
+        community.require_organiser(member.id)
+        member.require_active()
+        return community
+
+    def require_runs(self, actor: Actor, community_id: UUID) -> None:
+        """Refuse unless `actor` runs the community's activities (its office, or an organiser it named)."""
+        self._running(actor, community_id)
+
+    def community_of(self, kind: Kind, object_id: UUID | str) -> UUID:
+        """The community a community or an activity belongs to (NotFound when it does not exist)."""
+        if kind is Kind.ACTIVITY:
+            return self.get_activity(UUID(str(object_id))).community_id
+        assert kind is Kind.COMMUNITY, kind
+        return self._get(UUID(str(object_id)), Community).id
+
     # -- the activity --------------------------------------------------------------------------------
     def open_activity(self, *, actor: Actor, title: str, place: str, service_date: date, start_time: str,
                       end_time: str, expected_members: int, menu_item_id: UUID | None = None,
-                      post_id: UUID | None = None, activity_id: UUID | None = None) -> UUID:
-        community = self._own_community(actor)
+                      post_id: UUID | None = None, activity_id: UUID | None = None,
+                      community_id: UUID | None = None) -> UUID:
+        """Open an activity: by the community office, or by an organiser it named (`community_id`: the
+        community the activity is for; the office's own when omitted)."""
+        community = self._running(actor, community_id or actor.actor_id)
         if post_id is not None:
             community.require_post(post_id)
         if menu_item_id is not None:
@@ -85,7 +151,7 @@ class ActivityUseCases(LedgerCore):
         activity_id = activity_id or uuid4()
         if self._exists(activity_id):
             raise AlreadyExists(f"activity {activity_id} already exists")
-        activity = Activity.open(activity_id=activity_id, community_id=actor.actor_id, title=title, place=place,
+        activity = Activity.open(activity_id=activity_id, community_id=community.id, title=title, place=place,
                                  service_date=service_date, start_time=start_time, end_time=end_time,
                                  expected_members=expected_members, menu_item_id=menu_item_id, post_id=post_id,
                                  opened_on=self.today())
@@ -96,10 +162,10 @@ class ActivityUseCases(LedgerCore):
         return self._get(activity_id, Activity, "activity")
 
     def _own_activity(self, actor: Actor, activity_id: UUID) -> Activity:
-        self._require_role(actor, Role.COMMUNITY)
+        """The activity, if `actor` runs it (its community's office or an organiser it named)."""
+        self._require_role(actor, Role.COMMUNITY, Role.MEMBER)
         activity = self.get_activity(activity_id)
-        if activity.community_id != actor.actor_id:
-            raise NotPermitted("a community runs only its own activities")
+        self._running(actor, activity.community_id)
         return activity
 
     def close_activity(self, *, actor: Actor, activity_id: UUID) -> list[ScanResult]:
@@ -124,11 +190,12 @@ class ActivityUseCases(LedgerCore):
 
     # -- the rotating code ---------------------------------------------------------------------------
     def checkin_code(self, *, actor: Actor, activity_id: UUID, moment: datetime | None = None) -> str:
-        """The code to show now (signed with the community's key; valid for this window and the next)."""
+        """The code to show now (signed with the community's key, also when an organiser shows it: the
+        community delegated the activity, and the server holds its key; valid for this window and the next)."""
         activity = self._own_activity(actor, activity_id)
         activity.require_open()
         assert self.region_code is not None
-        key_id, sign = self.signer_of(actor)
+        key_id, sign = self.signer_of(Actor(activity.community_id, Role.COMMUNITY))
         return checkin_code.issue(region=self.region_code, activity_id=activity.id,
                                   moment=moment or CLOCK.get()(), key_id=key_id, sign=sign)
 
@@ -184,7 +251,7 @@ class ActivityUseCases(LedgerCore):
 
     def scan_member_code(self, *, actor: Actor, activity_id: UUID, member_id: UUID, action: str = "in") -> ScanResult:
         """The organiser scans the member's own code (the member's id, as at the counter) to check them
-        in or out: for members without a phone at hand. Signed by the community."""
+        in or out: for members without a phone at hand. Signed by whoever scans (the office or its organiser)."""
         activity = self._own_activity(actor, activity_id)
         if action not in ("in", "out"):
             raise InvalidInput("action is in or out")

@@ -227,6 +227,18 @@ class MemberNotRegisteredHere(NotPermitted):
     code = "member_not_registered_here"
 
 
+class NotAnOrganiser(NotPermitted):
+    """The member was not named an organiser (活动组织者) by the activity's community."""
+
+    code = "not_an_organiser"
+
+
+class OrganiserWithdrawn(NotPermitted):
+    """The community withdrew the member as organiser: they no longer run its activities."""
+
+    code = "organiser_withdrawn"
+
+
 class AlreadyCheckedIn(WrongState):
     """The member checked in to this activity already (and has not checked out)."""
 

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import event
 
 from ledger.domain.base import LedgerAggregate
-from ledger.domain.errors import AlreadyExists, InvalidInput, ItemNotAvailable, NotFound
+from ledger.domain.errors import (
+    AlreadyExists,
+    InvalidInput,
+    ItemNotAvailable,
+    NotAnOrganiser,
+    NotFound,
+    OrganiserWithdrawn,
+)
 from ledger.domain.limits import NAME_CHARS_MAX, PRICE_MINUTES_MAX, SETTING_REASON_CHARS_MAX
 from ledger.domain.values import STANDARD_POSTS, TeamKind, UnitType, check_minutes, check_text, stable_id
 
@@ -84,6 +92,8 @@ class Community(LedgerAggregate):
         self.withdrawn_menu: set[UUID] = set()
         self.catalogue: dict[UUID, tuple[str, int]] = {}
         self.delisted: set[UUID] = set()
+        # 活动组织者 (issue #15): member id -> {"named_on", "withdrawn", "reason"}; appliers replace an entry
+        self.organisers: dict[UUID, dict[str, Any]] = {}
 
     # -- posts -------------------------------------------------------------------------------
     def post_id(self, name: str) -> UUID:
@@ -161,6 +171,45 @@ class Community(LedgerAggregate):
         if item_id not in self.menu or item_id in self.withdrawn_menu:
             raise NotFound(f"menu item {item_id} is not on the menu of {self.name}", params={"kind": "MenuItem"})
         return self.menu[item_id][0]
+
+    # -- 活动组织者: members the community names to run its activities (issue #15) --------------
+    def name_organiser(self, *, member_id: UUID, named_on: date) -> None:
+        """Name a registered member organiser (the use case checks the member is this community's, active)."""
+        entry = self.organisers.get(member_id)
+        if entry is not None and not entry["withdrawn"]:
+            raise AlreadyExists("该党员已是本社区活动组织者 / the member is already an organiser here")
+        self._organiser_named(member_id=member_id, named_on=named_on)
+
+    @event("OrganiserNamed")
+    def _organiser_named(self, member_id: UUID, named_on: date) -> None:
+        self.organisers[member_id] = {"named_on": named_on, "withdrawn": False, "reason": ""}
+
+    def withdraw_organiser(self, *, member_id: UUID, reason: str) -> None:
+        entry = self.organisers.get(member_id)
+        if entry is None or entry["withdrawn"]:
+            raise NotFound("该党员不是本社区的活动组织者 / the member is not an organiser here",
+                           params={"kind": "Organiser"})
+        self._organiser_withdrawn(member_id=member_id,
+                                  reason=check_text(reason, "reason", chars_max=SETTING_REASON_CHARS_MAX,
+                                                    required=False))
+
+    @event("OrganiserWithdrawn")
+    def _organiser_withdrawn(self, member_id: UUID, reason: str) -> None:
+        self.organisers[member_id] = {**self.organisers[member_id], "withdrawn": True, "reason": reason}
+
+    def require_organiser(self, member_id: UUID) -> None:
+        """Refuse a member the community has not named (or has withdrawn) as organiser."""
+        entry = self.organisers.get(member_id)
+        if entry is None:
+            raise NotAnOrganiser("本社区未指定该党员为活动组织者 / the community has not named this member "
+                                 "an organiser")
+        if entry["withdrawn"]:
+            raise OrganiserWithdrawn("社区已撤销该党员的活动组织者身份 / the community withdrew this member as "
+                                     "organiser")
+
+    def is_organiser(self, member_id: UUID) -> bool:
+        entry = self.organisers.get(member_id)
+        return entry is not None and not entry["withdrawn"]
 
     # -- 爱心超市 catalogue -------------------------------------------------------------------
     def list_item(self, *, name: str, price_minutes: int) -> UUID:

@@ -101,17 +101,20 @@ SIGNER_ROLES: dict[str, frozenset[Role]] = {
     "Suggestion.Submitted": frozenset({M}),
     "Suggestion.Adopted": frozenset({C}),
     "Suggestion.Forwarded": frozenset({C}),
-    # check-in at the venue (issue #15): the community runs the activity; a member's own scan is signed
-    # by the member, the organiser's scan of a member's code (and 团体录入) by the community
-    "Activity.Opened": frozenset({C}),
+    # check-in at the venue (issue #15): the community runs the activity, or a member it named organiser
+    # (活动组织者, Community.OrganiserNamed) runs it with the member's own key; a member's own scan is
+    # signed by the member, the organiser's scan of a member's code (and 团体录入) by the office or the
+    # organiser. Which member may sign which activity event is checked across records by
+    # ledger/verification/organisers.py.
+    "Activity.Opened": frozenset({C, M}),
     "Activity.CheckedIn": frozenset({M, C}),
     "Activity.CheckedOut": frozenset({M, C}),
-    "Activity.CheckOutMissed": frozenset({C}),
+    "Activity.CheckOutMissed": frozenset({C, M}),
     "Activity.ScanSynced": frozenset({C}),  # a venue device's offline scan, synced by its community
-    "Activity.Closed": frozenset({C}),
+    "Activity.Closed": frozenset({C, M}),
 }
 # Community events other than registration are signed by the community itself.
 for _name in ("PostDefined", "PostRetired", "TeamFormed", "MenuItemPublished", "MenuItemWithdrawn", "ItemListed",
-              "ItemRepriced", "ItemDelisted"):
+              "ItemRepriced", "ItemDelisted", "OrganiserNamed", "OrganiserWithdrawn"):
     SIGNER_ROLES[f"Community.{_name}"] = frozenset({C})
 del _name

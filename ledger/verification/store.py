@@ -8,6 +8,7 @@ For each event it checks: the envelope and canonical form, that the stored row (
 topic) matches the signed statement, the region, the signer's key (known, trusted, of the role
 that may sign this event type, owned by the actor named, registered before and not revoked at the
 event's time), the Ed25519 signature, the hash-chain link, and that replaying it succeeds.
+Pass 1 also checks which member signed which activity event (ledger/verification/organisers.py).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ledger.domain.values import CERTIFIERS, Role
 from ledger.storage.database import Database
 from ledger.storage.mapper import decode_event, event_type_name
 from ledger.storage.raw_events import RawEvent, iter_raw_events
+from ledger.verification.organisers import OrganiserCheck
 from ledger.signing import keys as ed25519
 from ledger.signing.canonical import CanonicalError, canonical_bytes
 from ledger.signing.statement import (
@@ -604,8 +606,11 @@ def verify_store(database: Database, *, root_public_key: bytes, region_code: str
         raise ValueError("a SignatureMemo lives in this process: verify with workers=0")
     report = Report()
     rows = iter_rows(database, recorder=recorder, order="position")
-    trusted = load_trusted_keys(_key_rows(_against_log(rows, database, report.problems)),
+    organisers = OrganiserCheck()  # fed by the same pass: which member may sign which activity event
+    trusted = load_trusted_keys(_key_rows(organisers.watch(_against_log(rows, database, report.problems))),
                                 root_public_key, region_code, report.problems)
+    report.problems.extend(Problem(raw.originator_id, raw.originator_version, raw.position, event_type, reason)
+                           for raw, event_type, reason in organisers.problems)
     workers = os.cpu_count() or 1 if workers is None else workers
     executor = (ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(trusted, region_code))
                 if workers > 0 else None)

@@ -227,6 +227,13 @@ SPECS: list[Spec] = [
          lambda w, r, s: {"title": "清扫楼道", "place": "3栋", "service_date": today_iso(w.ledger),
                           "start_time": "00:00", "end_time": "23:59", "expected_members": 3,
                           "post_id": str(s.post_id)}),
+    Spec("POST", "/v1/communities/{community_id}/organisers", "community.name_organiser",
+         _ids(community_id="community"), lambda w, r, s: {"member_id": str(s.member.actor_id)},
+         tolerate=frozenset({409})),  # the world's member is named already
+    Spec("POST", "/v1/communities/{community_id}/organisers/{member_id}/withdrawal", "community.withdraw_organiser",
+         _ids(community_id="community", member_id="member"), lambda w, r, s: {"reason": "工作调动"}),
+    Spec("GET", "/v1/communities/{community_id}/organisers", "community.read_organisers",
+         _ids(community_id="community")),
     Spec("GET", "/v1/activities/{activity_id}", "activity.read", _ids(activity_id="activity_id")),
     Spec("GET", "/v1/activities/{activity_id}/checkin-code", "activity.show_code", _ids(activity_id="activity_id")),
     Spec("POST", "/v1/activities/{activity_id}/scans", "activity.scan", _ids(activity_id="activity_id"),
@@ -354,7 +361,8 @@ SPECS: list[Spec] = [
 # registered members and their sessions, orders and suggestions, the member's own record, the
 # resident's own order, the counter itself); C = own and only with the member's consent to the unit
 # (PIPL: "sending a member's record to the employer needs the member's separate consent", the world's
-# member A has given it); . = never. For an action on no particular object (registering a unit,
+# member A has given it); G = own and only while the member is an organiser its community named (member
+# A is named for community A); . = never. For an action on no particular object (registering a unit,
 # reading the region), O and A mean the same.
 #   action                          reg unit comm cntr memb resi audi
 EXPECTED_TABLE = """
@@ -425,15 +433,18 @@ EXPECTED_TABLE = """
     session.correct                 .   .    O    .    .    .    .     corrected by the community, by a new event
     session.uphold_complaint        .   .    O    .    .    .    .
     region.set_presence_share       A   .    .    .    .    .    .     签到最低在场比例: a region setting
-    activity.open                   .   .    O    .    .    .    .     签到签退: the community runs its activities
-    activity.read                   A   .    O    .    O    .    A     a member of the community sees it
-    activity.show_code              .   .    O    .    .    .    .     only its community signs the code
-    activity.close                  .   .    O    .    .    .    .
+    activity.open                   .   .    O    .    G    .    .     签到签退: the community runs its activities, or
+    activity.read                   A   .    O    .    O    .    A     a member it named organiser (活动组织者); a
+    activity.show_code              .   .    O    .    G    .    .     member of the community sees it; the code is
+    activity.close                  .   .    O    .    G    .    .     signed with the community's key either way
     activity.scan                   .   .    .    .    O    .    .     the member scans at their own community
-    activity.scan_member            .   .    O    .    .    .    .     the organiser scans the member's code
-    activity.group_entry            .   .    O    .    .    .    .     团体录入
+    activity.scan_member            .   .    O    .    G    .    .     the organiser scans the member's code
+    activity.group_entry            .   .    O    .    G    .    .     团体录入
     activity.register_device        .   .    A    .    .    .    .     its own venue device; the region certifies
     activity.sync_offline           .   .    O    .    .    .    .     what its venue device scanned offline
+    community.name_organiser        .   .    O    .    .    .    .     the community names its own members
+    community.withdraw_organiser    .   .    O    .    .    .    .
+    community.read_organisers       A   .    O    .    .    .    A
     suggestion.read                 A   .    O    .    O    .    A
     suggestion.adopt                .   .    O    .    .    .    .
     suggestion.forward              .   .    O    .    .    .    .
@@ -481,7 +492,7 @@ def _expected() -> dict[str, dict[Role, str]]:
     table: dict[str, dict[Role, str]] = {}
     for line in EXPECTED_TABLE.strip().splitlines():
         action, *cells = line.split()[:8]
-        assert len(cells) == 7 and set(cells) <= {"A", "O", "C", "."}, line
+        assert len(cells) == 7 and set(cells) <= {"A", "O", "C", "G", "."}, line
         table[action] = {role: cell for role, cell in zip(ROLE_COLUMNS, cells) if cell != "."}
     return table
 
@@ -491,7 +502,7 @@ EXPECTED = _expected()
 
 def expected_allowed(action: str, role: Role, own: bool) -> bool:
     cell = EXPECTED[action].get(role)
-    return cell == "A" or (cell in ("O", "C") and own)
+    return cell == "A" or (cell in ("O", "C", "G") and own)
 
 
 @pytest.fixture(scope="module")
@@ -587,6 +598,7 @@ def test_the_table_keeps_the_issue_promises() -> None:
     for action, rule in POLICY.items():
         if Role.MEMBER in rule.scopes and rule.kind is not Kind.NONE:
             assert rule.scopes[Role.MEMBER] is Scope.OWN or action.endswith("read") and rule.kind is Kind.COMMUNITY \
+                or rule.scopes[Role.MEMBER] is Scope.ORGANISER and action.startswith("activity.") \
                 or rule.scopes[Role.MEMBER] is Scope.ANY and action in ("region.read", "policy.read", "key.read",
                                                                         "community.read", "region.card"), action
 
@@ -635,16 +647,17 @@ PAGE_PATHS: dict[str, Callable[[World], str]] = {  # a concrete path (side A's o
     "/community/logins/{member_id}/activation-code":
         lambda w: f"/community/logins/{w.a.member.actor_id}/activation-code",
     "/unit/logins/{member_id}/activation-code": lambda w: f"/unit/logins/{w.a.member.actor_id}/activation-code",
-    "/community/activities/{activity_id}": lambda w: f"/community/activities/{w.a.activity_id}",
-    "/community/activities/{activity_id}/qr.svg": lambda w: f"/community/activities/{w.a.activity_id}/qr.svg",
-    "/community/activities/{activity_id}/code": lambda w: f"/community/activities/{w.a.activity_id}/code",
-    "/community/activities/{activity_id}/member-scan":
-        lambda w: f"/community/activities/{w.a.activity_id}/member-scan",
-    "/community/activities/{activity_id}/group": lambda w: f"/community/activities/{w.a.activity_id}/group",
-    "/community/activities/{activity_id}/close": lambda w: f"/community/activities/{w.a.activity_id}/close",
+    # a member never named (the world's organiser stays named for the /me/activities rows)
+    "/community/organisers/{member_id}/withdraw": lambda w: f"/community/organisers/{w.a.unit.actor_id}/withdraw",
     "/community/activities/{activity_id}/offline-scan":
         lambda w: f"/community/activities/{w.a.activity_id}/offline-scan",
 }
+# an activity's pages: the office's, and the same pages for an organiser it named (活动组织者): member A runs
+# community A's
+ACTIVITY_PAGES = ("", "/qr.svg", "/code", "/member-scan", "/group", "/close")
+ACTIVITY_BASES = {Role.COMMUNITY: "/community/activities", Role.MEMBER: "/me/activities"}
+PAGE_PATHS.update({f"{base}/{{activity_id}}{rest}": (lambda w, base=base, rest=rest: f"{base}/{w.a.activity_id}{rest}")
+                   for base in ACTIVITY_BASES.values() for rest in ACTIVITY_PAGES})
 
 
 def _page_roles(path: str) -> set[Role]:
@@ -755,13 +768,13 @@ def test_pages_refuse_the_other_sides_objects(web_world: tuple[Ledger, TestClien
                                                             "team_id": str(b.team_id)}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/price", {"price_minutes": "45"}),
         (Role.COMMUNITY, "POST", f"/community/catalogue/{b.item_id}/delist", {}),
-        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}", None),
-        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/qr.svg", None),
-        (Role.COMMUNITY, "GET", f"/community/activities/{b.activity_id}/code", None),
-        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/member-scan",
-         {"member": str(b.member.actor_id)}),
-        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/group", {"member": str(b.member.actor_id)}),
-        (Role.COMMUNITY, "POST", f"/community/activities/{b.activity_id}/close", {}),
+        # an activity of side B, by its pages for the office and for an organiser (member A: community A's)
+        *[(role, "GET", f"{base}/{b.activity_id}{rest}", None) for role, base in ACTIVITY_BASES.items()
+          for rest in ("", "/qr.svg", "/code")],
+        *[(role, "POST", f"{base}/{b.activity_id}{rest}", {"member": str(b.member.actor_id)} if rest != "/close" else {})
+          for role, base in ACTIVITY_BASES.items() for rest in ("/member-scan", "/group", "/close")],
+        (Role.COMMUNITY, "POST", "/community/organisers", {"member_id": str(b.member.actor_id)}),
+        (Role.COMMUNITY, "POST", f"/community/organisers/{b.member.actor_id}/withdraw", {"reason": "调动"}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/adopt", {"note": "已采纳"}),
         (Role.COMMUNITY, "POST", f"/community/suggestions/{b.suggestion_id}/forward", {"agency": "区住建局"}),
         (Role.COMMUNITY, "POST", "/community/queue", {"session": str(b.open_session_id), "action": "certify",

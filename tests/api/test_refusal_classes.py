@@ -58,6 +58,8 @@ PINNED: dict[str, tuple[str, int]] = {
     "CheckinCodeWrongActivity": ("checkin_code_wrong_activity", 422),
     "ActivityClosed": ("activity_closed", 409),
     "MemberNotRegisteredHere": ("member_not_registered_here", 403),
+    "NotAnOrganiser": ("not_an_organiser", 403),
+    "OrganiserWithdrawn": ("organiser_withdrawn", 403),
     "AlreadyCheckedIn": ("already_checked_in", 409),
     "NotCheckedIn": ("not_checked_in", 409),
     "OfflineRedemptionsOff": ("offline_redemptions_off", 409),

@@ -1,8 +1,8 @@
 """A small region with two of everything ("A" and "B" sides) and a signed-in token per actor.
 
 Built through the Ledger directly (fast), then logins are made through the service's auth store.
-Side A: unit A, community A, counter A, resident A, member A (unit A → community A), and member A's
-session (ordered by resident A, rated, certified), order, suggestion and report slip. Side B mirrors it.
+Side A: unit A, community A, counter A, resident A, member A (unit A → community A, named organiser of
+community A's activities), and member A's session (ordered by resident A, rated, certified), order, suggestion and report slip. Side B mirrors it.
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ def _side(ledger: Ledger, region: Actor, suffix: str, balance_sessions: int = 1)
     ledger.register_member(actor=community, member_id=member_id, post_ids=[post_id], slip_id=slip_id,
                            personal={"mobile": "13800000000"}, profile={"sex": "男"})
     member = Actor(member_id, Role.MEMBER)
+    ledger.name_organiser(actor=community, member_id=member_id)  # 活动组织者: runs the community's activities
     ledger.give_consent(actor=member, member_id=member.actor_id, purpose=ConsentPurpose.UNIT_FEEDBACK,
                         recipient=str(unit.actor_id))
     ledger.join_team(actor=community, member_id=member.actor_id, team_id=team_id)

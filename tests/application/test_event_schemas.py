@@ -80,6 +80,8 @@ PINNED_TOPICS = [
     "ledger.domain.organisations:Community.ItemRepriced",
     "ledger.domain.organisations:Community.MenuItemPublished",
     "ledger.domain.organisations:Community.MenuItemWithdrawn",
+    "ledger.domain.organisations:Community.OrganiserNamed",
+    "ledger.domain.organisations:Community.OrganiserWithdrawn",
     "ledger.domain.organisations:Community.PostDefined",
     "ledger.domain.organisations:Community.PostRetired",
     "ledger.domain.organisations:Community.Registered",

@@ -126,7 +126,8 @@ def overview(request: Request) -> Response:
         "entries": entries[-RECENT_ENTRIES:], "entries_more": len(entries) > RECENT_ENTRIES, "summary": summary,
         "payload": payload, "checks": checks, "no_star": no_star,
         "points_short": points_text(no_star.points_short) if no_star and no_star.points_short is not None else "",
-        "qr": qr_svg(payload, scale=5, label="我的党员码")})
+        "qr": qr_svg(payload, scale=5, label="我的党员码"),
+        "organiser": ledger.organised_by(me) is not None})  # 活动组织者: runs the community's activities
 
 
 RECENT_ENTRIES = 10  # lines of the passbook on the overview; /me/account shows them all
