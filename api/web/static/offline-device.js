@@ -156,6 +156,128 @@
     }).then(function () { return count; });
   }
 
+  function newId() {  // a random UUID (v4), for a record's idempotency key
+    if (crypto.randomUUID) return crypto.randomUUID();
+    var b = crypto.getRandomValues(new Uint8Array(16)), h = [];
+    b[6] = (b[6] & 15) | 64; b[8] = (b[8] & 63) | 128;
+    for (var i = 0; i < 16; i++) h.push((b[i] + 256).toString(16).slice(1));
+    return h.slice(0, 4).join("") + "-" + h.slice(4, 6).join("") + "-" + h.slice(6, 8).join("") + "-" +
+           h.slice(8, 10).join("") + "-" + h.slice(10).join("");
+  }
+
+  /* queuePage(options): what the venue's and the member's offline panels share (the counter has its own,
+   * with its bound): the device's key (registered once online at options.registerUrl), its status and the
+   * network's, the queue table (#offline-queue, its rows from options.cells(entry), the last cell the
+   * state), the count, and the sync in order (options.url(entry), options.key(entry)); after a sync that
+   * changed anything, the page reloads to show what the ledger recorded. options: {db, registerUrl, csrf,
+   * T, only(entry), cells(entry), rightCell, url, key}. Returns {store(), isOffline(), problem(), capture(record,
+   * prefix), render()}. */
+  function queuePage(options) {
+    var T = options.T, $ = function (id) { return document.getElementById(id); };
+    var dev = null, syncing = false, unreachable = false, changed = false, usable = supported;
+
+    function isOffline() { return !navigator.onLine || unreachable; }
+
+    function problem() {  // why the device cannot sign now ("" when it can)
+      var device = dev && dev.device;
+      if (!usable) return T.device_unsupported;
+      if (!device || !device.registered || !device.key_id) return T.device_unregistered;
+      if (device.revoked) return T.device_revoked;
+      return "";
+    }
+
+    function status() {
+      var device = dev && dev.device;
+      if (!usable) return [T.device_unsupported, "error"];
+      if (!device) return [T.device_none, ""];
+      if (device.revoked) return [T.device_revoked, "error"];
+      if (device.registered) return [T.device_registered.replace("{key}", device.key_id.slice(0, 8)), "ok"];
+      return [device.problem || T.device_unregistered, device.problem ? "error" : ""];
+    }
+
+    function render() {
+      var shown = status(), box = $("device-status");
+      box.textContent = shown[0];
+      box.className = "device-status" + (shown[1] ? " is-" + shown[1] : "");
+      $("net-status").textContent = isOffline() ? T.offline : T.online;
+      $("net-status").className = "net-status " + (isOffline() ? "is-offline" : "is-online");
+      if (options.rendered) options.rendered(isOffline());
+      if (!dev) return Promise.resolve();
+      return dev.all().then(function (queued) {
+        var mine = queued.filter(options.only).sort(function (a, b) { return b.seq - a.seq; });
+        var table = $("offline-queue"), body = table.tBodies[0], pending = 0;
+        var labels = Array.prototype.map.call(table.tHead.rows[0].cells, function (c) { return c.textContent; });
+        body.textContent = "";
+        mine.forEach(function (entry) {
+          if (entry.status === "pending") pending += 1;
+          var row = body.insertRow();
+          row.className = "offline-" + entry.status;
+          var texts = options.cells(entry).concat([entry.status === "pending" ? T.pending : entry.status === "synced" ?
+            T.synced : T.refused.replace("{reason}", entry.message || "")]);
+          texts.forEach(function (text, i) {
+            var cell = row.insertCell();
+            cell.textContent = text;
+            cell.setAttribute("data-label", labels[i]);
+            if (i === options.rightCell) cell.className = "a-right";
+            if (i === texts.length - 1) cell.className = "offline-state";
+          });
+        });
+        $("offline-count").textContent = String(pending);
+        $("offline-empty").hidden = mine.length > 0;
+        $("sync-now").disabled = !pending || isOffline() || syncing;
+        if (!pending) $("sync-note").textContent = "";
+      });
+    }
+
+    function finish() {
+      syncing = false;
+      render();
+      if (changed && !isOffline()) { changed = false; window.location.reload(); }
+    }
+
+    function sync() {  // in order, each once
+      if (syncing || !dev || !navigator.onLine) return Promise.resolve();
+      syncing = true;
+      return syncQueue(dev, options.csrf, {
+        only: options.only, url: options.url, key: options.key,
+        progress: function () { unreachable = false; changed = true; render(); },
+        stopped: function (answer) {
+          unreachable = !answer;
+          $("sync-note").textContent = answer && (answer.status === 401 || (answer.body && answer.body.code === "csrf_refused")) ?
+            T.sign_in_again : T.sync_later;
+        }
+      }).then(finish, finish);
+    }
+
+    function register() {
+      var device = dev && dev.device;
+      if (!navigator.onLine || !device || device.registered || device.revoked) return Promise.resolve();
+      return dev.register(options.registerUrl, options.csrf, T.device_label, T.device_failed).catch(function () { /* later */ });
+    }
+
+    function capture(prefix, record) {  // sign and queue; resolves true when queued
+      return dev.sign(prefix, record).then(function (signature) {
+        return dev.put({record: record, signature: signature, status: "pending"});
+      }).then(function () { return render().then(function () { return true; }); });
+    }
+
+    if (usable) {
+      open(options.db).then(function (opened) {
+        dev = opened;
+        return dev.loadDevice();
+      }).then(function () {
+        if (!dev.device) return dev.makeDevice();
+      }).then(register).catch(function () { usable = false; }).then(function () { render(); sync(); });
+    } else {
+      render();
+    }
+    window.addEventListener("online", function () { register().then(function () { render(); sync(); }); });
+    window.addEventListener("offline", render);
+    $("sync-now").addEventListener("click", function () { sync(); });
+    return {isOffline: isOffline, problem: problem, capture: capture, render: render,
+            keyId: function () { return dev && dev.device ? dev.device.key_id : ""; }};
+  }
+
   window.TimeledgerDevice = {supported: supported, canonical: canonical, b64: b64, open: open, post: post,
-                             answered: answered, syncQueue: syncQueue};
+                             answered: answered, syncQueue: syncQueue, newId: newId, queuePage: queuePage};
 })();
