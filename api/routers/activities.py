@@ -34,12 +34,11 @@ from api.schemas.activities import (
     offline_scan_out,
     scan_out,
 )
-from api.routers.offline import device_key_out
+from api.routers.offline import register_device
 from api.schemas.offline import DeviceKeyIn, DeviceKeyOut
 from api.routers.region import run_setting
 from api.schemas.common import DoneOut, IdOut
 from ledger.domain.base import utc_now
-from ledger.domain.keys import Key
 from ledger.signing import keys as ed25519
 from ledger.verification.checkin_code import seconds_left
 
@@ -176,14 +175,7 @@ def set_presence_share(body: PresenceShareIn, commands: CommandsDep) -> object:
                          "the browser; the community's login submits the public key once, online, and the region "
                          "certifies it. The same key again returns its registration.")
 def register_venue_device(body: DeviceKeyIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-
-    def call() -> Key:
-        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key), label=body.label)
-        return ledger.device_key(actor=actor, key_id=key_id)
-
-    return commands.run(action="activity.register_device", body=body, status_code=201, alone=True,
-                        present=device_key_out, call=call)
+    return register_device(body, commands, "activity.register_device")
 
 
 @router.post("/v1/activities/{activity_id}/offline-scans", response_model=OfflineScanOut,

@@ -52,15 +52,20 @@ def sync_out(result: OfflineSyncResult) -> OfflineSyncOut:
                          "cannot be exported); the counter's login submits the public key once, online, and the "
                          "counter's community certifies it. The same key again returns its registration.")
 def register_device_key(body: DeviceKeyIn, commands: CommandsDep) -> object:
+    return register_device(body, commands, "counter.register_device")
+
+
+def register_device(body: DeviceKeyIn, commands: Any, action: str) -> object:
+    """A device's own public key registered for the signed-in actor (a counter's, a community's venue
+    device, a member's phone), certified as `Ledger.register_device` says; the same key again: its
+    registration."""
     ledger, actor = commands.services.ledger, commands.actor
 
     def call() -> Key:
-        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key),
-                                                label=body.label)
+        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key), label=body.label)
         return ledger.device_key(actor=actor, key_id=key_id)
 
-    return commands.run(action="counter.register_device", body=body, status_code=201, alone=True,
-                        present=device_key_out, call=call)
+    return commands.run(action=action, body=body, status_code=201, alone=True, present=device_key_out, call=call)
 
 
 @router.post("/v1/redemptions/offline", status_code=201, response_model=OfflineSyncOut, responses=COMMAND_RESPONSES,

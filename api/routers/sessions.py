@@ -10,7 +10,7 @@ from api.deps import ActorDep, CommandsDep, LedgerDep
 from api.errors import COMMAND_RESPONSES, READ_RESPONSES
 from api.policy import authorize
 from api.schemas.common import DoneOut, IdOut
-from api.routers.offline import device_key_out
+from api.routers.offline import register_device
 from api.schemas.offline import DeviceKeyIn, DeviceKeyOut
 from api.schemas.service import (
     CertifiedOut,
@@ -65,14 +65,7 @@ def record(body: SessionIn, commands: CommandsDep) -> object:
                          "同一公钥再次提交返回原登记。/ The phone makes its key pair in the browser; the member's login "
                          "submits the public key once, online; the member's community certifies it.")
 def register_phone(body: DeviceKeyIn, commands: CommandsDep) -> object:
-    ledger, actor = commands.services.ledger, commands.actor
-
-    def call() -> object:
-        key_id = ledger.register_device(actor=actor, public_key=ed25519.unb64(body.public_key), label=body.label)
-        return ledger.device_key(actor=actor, key_id=key_id)
-
-    return commands.run(action="session.register_device", body=body, status_code=201, alone=True,
-                        present=device_key_out, call=call)
+    return register_device(body, commands, "session.register_device")
 
 
 @router.post("/offline", response_model=OfflineSessionOut, responses=COMMAND_RESPONSES,

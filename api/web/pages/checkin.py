@@ -34,9 +34,9 @@ from api.schemas.activities import (
     OrganiserWithdrawalIn,
     ScanIn,
 )
-from api.schemas.offline import DeviceKeyIn
 from api.web import core, i18n
 from api.web.pages.community import TABS
+from api.web.pages.counter import register_device_page
 from api.web.pages.member import TABS as MEMBER_TABS
 from api.web.pages.member import member_id_text
 from api.web.present import qr_svg
@@ -370,13 +370,8 @@ async def member_checkin_scan(request: Request) -> Response:
 @router.post("/community/device")
 async def venue_register_device(request: Request) -> Response:
     """The API's `POST /v1/activities/device-keys` for this device's public key (once, while online)."""
-    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
-        commands = core.commands_for(request, principal, path="/v1/activities/device-keys")
-        return api_activities.register_venue_device(body, commands)  # type: ignore[return-value]  # the API's answer
-
-    return await core.json_command(request, Role.COMMUNITY, DeviceKeyIn, bytes_max=SCAN_BYTES_MAX, run=run,
-                                   too_large=InvalidInput("the key is too large"),
-                                   invalid=InvalidInput("not an Ed25519 public key"))
+    return await register_device_page(request, Role.COMMUNITY, "/v1/activities/device-keys",
+                                      "activity.register_device")
 
 
 @router.post("/community/activities/{activity_id}/offline-scan")

@@ -263,16 +263,22 @@ def counter_offline_config(request: Request, key: str = "") -> Response:
                         headers={"Cache-Control": "no-store"})
 
 
+async def register_device_page(request: Request, role: Role, api_path: str, action: str) -> Response:
+    """A page's script registering its device's public key (once, while online): the API's own route at
+    `api_path` (`api/routers/offline.register_device`) with the session's actor of `role`."""
+    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
+        commands = core.commands_for(request, principal, path=api_path)
+        return api_offline.register_device(body, commands, action)  # type: ignore[return-value]  # the API's answer
+
+    return await core.json_command(request, role, DeviceKeyIn, bytes_max=REDEEM_BYTES_MAX, run=run,
+                                   too_large=InvalidInput("the key is too large"),
+                                   invalid=InvalidInput("not an Ed25519 public key"))
+
+
 @router.post("/counter/device")
 async def counter_register_device(request: Request) -> Response:
     """The API's `POST /v1/counter/device-keys` for this device's public key (once, while online)."""
-    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
-        commands = core.commands_for(request, principal, path="/v1/counter/device-keys")
-        return api_offline.register_device_key(body, commands)  # type: ignore[return-value]  # the API's answer
-
-    return await _page_command(request, DeviceKeyIn, bytes_max=REDEEM_BYTES_MAX, run=run,
-                               too_large=InvalidInput("the key is too large"),
-                               invalid=InvalidInput("not an Ed25519 public key"))
+    return await register_device_page(request, Role.COUNTER, "/v1/counter/device-keys", "counter.register_device")
 
 
 @router.post("/counter/offline/sync")

@@ -26,9 +26,9 @@ from api.routers import reports as api_reports
 from api.routers import sessions as api_sessions
 from api.schemas.common import PAGE_SIZE_MAX
 from api.schemas.members import ConsentIn
-from api.schemas.offline import DeviceKeyIn
 from api.schemas.service import OfflineSessionIn, ReasonIn, SessionIn, SuggestionIn
 from api.web import core, i18n
+from api.web.pages.counter import register_device_page
 from api.web.pages.home import report_query
 from api.web.pages.resident import FieldProblem
 from api.web.present import qr_svg
@@ -319,13 +319,8 @@ OFFLINE_RECORD_BYTES_MAX = 32 * 1024
 @router.post("/me/device")
 async def member_register_phone(request: Request) -> Response:
     """The API's `POST /v1/sessions/offline/device-keys` for this phone's public key (once, while online)."""
-    def run(principal: Any, body: DeviceKeyIn, lang: str) -> Response:
-        commands = core.commands_for(request, principal, path="/v1/sessions/offline/device-keys")
-        return api_sessions.register_phone(body, commands)  # type: ignore[return-value]  # the API's answer
-
-    return await core.json_command(request, Role.MEMBER, DeviceKeyIn, bytes_max=OFFLINE_RECORD_BYTES_MAX, run=run,
-                                   too_large=InvalidInput("the key is too large"),
-                                   invalid=InvalidInput("not an Ed25519 public key"))
+    return await register_device_page(request, Role.MEMBER, "/v1/sessions/offline/device-keys",
+                                      "session.register_device")
 
 
 @router.post("/me/records/offline-sync")
