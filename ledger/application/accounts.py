@@ -28,12 +28,11 @@ from ledger.domain.limits import (
 from ledger.domain.values import Role, local_date
 from ledger.signing import keys as ed25519
 from ledger.signing.offline import (
-    KEY_ID_TEXT,
     LINE_FIELDS,
     RECORD_FIELDS,
     UUID_TEXT,
+    check_shape,
     offline_redemption_bytes,
-    parse_instant,
 )
 from ledger.application.core import Actor, LedgerCore, RedemptionResult
 
@@ -70,20 +69,12 @@ def _read_offline_record(record: Mapping[str, Any], region_code: str | None) -> 
     def bad(why: str) -> OfflineRecordInvalid:
         return OfflineRecordInvalid(f"the offline record {why}")
 
-    if not isinstance(record, Mapping) or set(record) != RECORD_FIELDS:
-        raise bad(f"must have exactly the fields {sorted(RECORD_FIELDS)}")
-    for name in ("redemption_id", "counter", "member"):
-        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
-            raise bad(f"has a malformed {name}")
-    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
-        raise bad("has a malformed device_key_id")
-    if record["region"] != region_code:
-        raise bad("was made for another region")
-    created = record["created_at"]
     try:
-        created_at = parse_instant(created)
-    except ValueError:  # the shape of an instant that is none (month 13, 30 February)
-        raise bad("has a malformed created_at (UTC, ISO 8601)") from None
+        created_at = check_shape(dict(record) if isinstance(record, Mapping) else record, RECORD_FIELDS,
+                                 ("redemption_id", "counter", "member"), region_code, "created_at")
+    except ValueError as error:
+        raise bad(str(error)) from None
+    created = record["created_at"]
     minutes = record["minutes"]
     items = record["items"]
     if not isinstance(items, list) or not 1 <= len(items) <= REDEMPTION_LINES_MAX:

@@ -34,7 +34,7 @@ from ledger.domain.organisations import Community
 from ledger.domain.service_session import ServiceSession
 from ledger.domain.values import Assurance, Role, stable_id
 from ledger.signing import keys as ed25519
-from ledger.signing.offline import KEY_ID_TEXT, SCAN_FIELDS, UUID_TEXT, offline_scan_bytes, parse_instant
+from ledger.signing.offline import SCAN_FIELDS, check_shape, offline_scan_bytes
 from ledger.verification import checkin_code
 
 
@@ -419,23 +419,12 @@ class _OfflineScan:
 
 def _read_scan(record: Mapping[str, Any], region_code: str | None) -> _OfflineScan:
     """The offline scan's shape, checked before anything else reads it (ledger/signing/offline.py)."""
-    def bad(why: str) -> OfflineRecordInvalid:
-        return OfflineRecordInvalid(f"the offline scan {why}")
-
-    if not isinstance(record, Mapping) or set(record) != SCAN_FIELDS:
-        raise bad(f"must have exactly the fields {sorted(SCAN_FIELDS)}")
-    for name in ("scan_id", "community", "activity", "member"):
-        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
-            raise bad(f"has a malformed {name}")
-    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
-        raise bad("has a malformed device_key_id")
-    if record["region"] != region_code:
-        raise bad("was made for another region")
-    if record["action"] not in ("in", "out"):
-        raise bad("has an action other than in or out")
     try:
-        scanned_at = parse_instant(record["scanned_at"])
-    except ValueError:
-        raise bad("has a malformed scanned_at (UTC, ISO 8601)") from None
+        scanned_at = check_shape(dict(record) if isinstance(record, Mapping) else record, SCAN_FIELDS,
+                                 ("scan_id", "community", "activity", "member"), region_code, "scanned_at")
+        if record["action"] not in ("in", "out"):
+            raise ValueError("has an action other than in or out")
+    except ValueError as error:
+        raise OfflineRecordInvalid(f"the offline scan {error}") from None
     return _OfflineScan(UUID(record["scan_id"]), UUID(record["community"]), UUID(record["activity"]),
                         UUID(record["member"]), record["device_key_id"], record["action"], scanned_at)

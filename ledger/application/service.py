@@ -34,7 +34,7 @@ from ledger.domain.values import (
     stable_id,
 )
 from ledger.signing import keys as ed25519
-from ledger.signing.offline import KEY_ID_TEXT, SESSION_FIELDS, UUID_TEXT, offline_session_bytes, parse_instant
+from ledger.signing.offline import SESSION_FIELDS, UUID_TEXT, check_shape, offline_session_bytes
 from ledger.application import ownership
 from ledger.application.core import Actor, LedgerCore
 
@@ -363,29 +363,18 @@ class ServiceUseCases(LedgerCore):
 def read_offline_session(record: Mapping[str, Any], region_code: str | None) -> dict[str, Any]:
     """An offline record's shape, checked before anything else reads it (ledger/signing/offline.py); the
     fields' content is the session's own rules' (`check_session_fields`), checked when it is recorded."""
-    def bad(why: str) -> OfflineRecordInvalid:
-        return OfflineRecordInvalid(f"the offline record {why}")
-
-    if not isinstance(record, Mapping) or set(record) != SESSION_FIELDS:
-        raise bad(f"must have exactly the fields {sorted(SESSION_FIELDS)}")
-    for name in ("session_id", "member"):
-        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
-            raise bad(f"has a malformed {name}")
-    for name in ("post_id", "order_id"):
-        if not isinstance(record[name], str) or (record[name] and not UUID_TEXT.fullmatch(record[name])):
-            raise bad(f"has a malformed {name}")
-    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
-        raise bad("has a malformed device_key_id")
-    if record["region"] != region_code:
-        raise bad("was made for another region")
     texts = ("activity", "content", "place", "organiser", "recipient", "start_time", "end_time", "service_date")
-    if any(not isinstance(record[name], str) for name in texts) or type(record["minutes"]) is not int:
-        raise bad("has a field of the wrong kind")
     try:
+        created_at = check_shape(dict(record) if isinstance(record, Mapping) else record, SESSION_FIELDS,
+                                 ("session_id", "member"), region_code, "created_at")
+        for name in ("post_id", "order_id"):
+            if not isinstance(record[name], str) or (record[name] and not UUID_TEXT.fullmatch(record[name])):
+                raise ValueError(f"has a malformed {name}")
+        if any(not isinstance(record[name], str) for name in texts) or type(record["minutes"]) is not int:
+            raise ValueError("has a field of the wrong kind")
         service_date = date.fromisoformat(record["service_date"])
-        created_at = parse_instant(record["created_at"])
-    except ValueError:
-        raise bad("has a malformed date or time") from None
+    except ValueError as error:
+        raise OfflineRecordInvalid(f"the offline record {error}") from None
     return {**{name: record[name] for name in texts}, "service_date": service_date, "created_at": created_at,
             "session_id": UUID(record["session_id"]), "member": UUID(record["member"]),
             "minutes": record["minutes"], "device_key_id": record["device_key_id"],

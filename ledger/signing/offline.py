@@ -44,6 +44,26 @@ def offline_redemption_bytes(record: dict[str, Any]) -> bytes:
     return OFFLINE_REDEMPTION_PREFIX + canonical_bytes(record)
 
 
+def check_shape(record: Any, fields: frozenset[str], ids: tuple[str, ...], region_code: str | None,
+                instant: str) -> datetime:
+    """What every device record shares, checked before anything reads it: exactly `fields`, each of `ids`
+    a UUID string, a device key id, made for `region_code`, and the moment named `instant` (as
+    toISOString() writes it), which is returned. ValueError says what is wrong ("has a malformed member")."""
+    if not isinstance(record, dict) or set(record) != fields:
+        raise ValueError(f"must have exactly the fields {sorted(fields)}")
+    for name in ids:
+        if not isinstance(record[name], str) or not UUID_TEXT.fullmatch(record[name]):
+            raise ValueError(f"has a malformed {name}")
+    if not isinstance(record["device_key_id"], str) or not KEY_ID_TEXT.fullmatch(record["device_key_id"]):
+        raise ValueError("has a malformed device_key_id")
+    if record["region"] != region_code:
+        raise ValueError("was made for another region")
+    try:
+        return parse_instant(record[instant])
+    except ValueError:
+        raise ValueError(f"has a malformed {instant} (UTC, ISO 8601)") from None
+
+
 def parse_instant(text: Any) -> datetime:
     """A device's moment as JavaScript's toISOString() writes it (UTC, `Z`); ValueError if it is not one."""
     if not isinstance(text, str) or not INSTANT_TEXT.fullmatch(text):
