@@ -162,9 +162,7 @@ def make_evidence(ledger: Ledger, peer: str) -> bytes:
     statement, leaves, checkpoint = _statement(ledger, peer, log)
     selection = LeafSelection()
     selection.add(log, leaves)
-    selection.add_key_chain(log, {checkpoint.key_id, read_message(statement, FORMAT,
-                                                                 bytes_max=STATEMENT_BYTES_MAX).key_id},
-                            checkpoint.size)
+    selection.add_key_chain(log, {checkpoint.key_id, ledger.signer_of(ledger.region_actor())[0]}, checkpoint.size)
     ordered = sorted(selection.leaves)
     paths = merkle.inclusion_proofs(log, ordered, checkpoint.size)
     return canonical_bytes({"format": EVIDENCE_FORMAT, "statement": statement.decode(),
